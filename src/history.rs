@@ -1,0 +1,79 @@
+//! What a model reports happened. Models never count their own successes: they emit
+//! [`Observation`]s and an observer (the [`crate::metrics`] recorder, or a history writer for an
+//! outside checker) recounts loss, duplication and latency from them.
+
+use crate::time::SimTime;
+use crate::workload::{Message, MessageId, StoredMessage};
+
+pub type GroupIdx = usize;
+pub type ConsumerIdx = u32;
+
+/// One thing that happened, at one simulated instant. A closed enum: an observer must handle all.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Observation {
+    /// The producer application handed the message over (Kafka `send()`, AMQP `basic.publish`).
+    /// Every group owes a delivery of it (topic subscription / fanout binding).
+    Published { msg: Message },
+    /// The broker made the message available to readers (appended to a partition / enqueued).
+    Stored { msg: StoredMessage },
+    /// A consumer received the message (fetch response / basic.deliver).
+    Delivered {
+        msg: StoredMessage,
+        group: GroupIdx,
+        consumer: ConsumerIdx,
+    },
+    /// The consumer's application began working on it.
+    ProcessingStarted {
+        msg: StoredMessage,
+        group: GroupIdx,
+        consumer: ConsumerIdx,
+    },
+    /// The consumer's application finished with it.
+    Processed {
+        msg: StoredMessage,
+        group: GroupIdx,
+        consumer: ConsumerIdx,
+    },
+    /// The broker no longer holds the message for this group (`None`: for every group), whether or
+    /// not it was processed: acked, auto-acked on send, or deleted by retention.
+    Deleted {
+        id: MessageId,
+        group: Option<GroupIdx>,
+    },
+    /// A Kafka consumer group committed `offset` on `partition`.
+    Committed {
+        group: GroupIdx,
+        partition: u32,
+        offset: u64,
+    },
+    /// Bytes the broker holds changed by `delta` (payload bytes; fan-out copies count once each).
+    StorageChanged { delta: i64 },
+    /// The system's own backlog gauge for a group: Kafka consumer lag (log end offset minus
+    /// committed offset, summed over partitions), RabbitMQ queue depth (ready plus unacked).
+    Backlog { group: GroupIdx, messages: u64 },
+}
+
+/// Receives the history of one system's run.
+pub trait History {
+    fn record(&mut self, at: SimTime, obs: Observation);
+}
+
+/// Sends every observation to two observers.
+pub struct Tee<'a, A: History, B: History>(pub &'a mut A, pub &'a mut B);
+
+impl<A: History, B: History> History for Tee<'_, A, B> {
+    fn record(&mut self, at: SimTime, obs: Observation) {
+        self.0.record(at, obs);
+        self.1.record(at, obs);
+    }
+}
+
+/// Keeps every observation (tests and small runs only: memory grows with the run).
+#[derive(Default, Debug)]
+pub struct VecHistory(pub Vec<(SimTime, Observation)>);
+
+impl History for VecHistory {
+    fn record(&mut self, at: SimTime, obs: Observation) {
+        self.0.push((at, obs));
+    }
+}

@@ -1,0 +1,19 @@
+//! pushpull: a deterministic discrete-event simulator that runs a Kafka-style partitioned log and a
+//! RabbitMQ-style queue under the same workload and compares them.
+//!
+//! Layers, each knowing only the ones above it:
+//! * [`time`], [`engine`]: integer simulated time, the event loop, seeded random streams.
+//! * [`scenario`]: the scenario file, validated into typed settings with real defaults.
+//! * [`workload`]: the messages both systems see (common random numbers).
+//! * [`history`]: what a model reports happened; [`metrics`] recounts it independently.
+//! * [`models`]: `kafka` and `rabbitmq`, one module each.
+//! * [`report`]: summary.json, timeseries.csv, charts and the terminal table.
+
+pub mod engine;
+pub mod history;
+pub mod metrics;
+pub mod models;
+pub mod report;
+pub mod scenario;
+pub mod time;
+pub mod workload;

@@ -1,0 +1,739 @@
+//! Kafka-style broker: a topic of P partitions (append-only logs with offsets), a producer that
+//! batches per partition (`linger.ms`, `batch.size`), and consumer groups whose consumers **pull**
+//! with long polls (`fetch.min.bytes`, `fetch.max.wait.ms`), hand at most `max.poll.records` to the
+//! application per poll, process in order and commit offsets (auto-commit every
+//! `auto.commit.interval.ms`, or commitSync after each poll's records). Records stay in the log
+//! until retention deletes their segment, whether or not anyone read them.
+
+pub mod group;
+pub mod log;
+pub mod partitioner;
+
+use crate::engine::{Model, Scheduler};
+use crate::history::{GroupIdx, History, Observation};
+use crate::scenario::{KafkaConfig, Keys, OffsetReset, Scenario};
+use crate::time::{SimDuration, SimTime};
+use crate::workload::{Message, ProcessingTimes, StoredMessage, WorkloadGen};
+use group::{CommittedOffsets, range_assign};
+use log::{Offset, Partition};
+use partitioner::{StickyPartitioner, partition_for_key};
+use std::collections::VecDeque;
+
+/// The events of the Kafka model.
+#[derive(Debug)]
+pub enum Event {
+    /// The producer application calls `send()` for the next message of the workload.
+    Publish,
+    /// `linger.ms` elapsed for the open batch `batch` of `partition`.
+    LingerExpired { partition: u32, batch: u64 },
+    /// A produce request reaches the partition leader.
+    BatchArrives {
+        partition: u32,
+        records: Vec<StoredMessage>,
+    },
+    /// A fetch request reaches the broker.
+    FetchArrives { group: GroupIdx, consumer: u32 },
+    /// `fetch.max.wait.ms` elapsed for parked fetch number `fetch`.
+    FetchExpired {
+        group: GroupIdx,
+        consumer: u32,
+        fetch: u64,
+    },
+    /// A fetch response reaches the consumer.
+    FetchResponse {
+        group: GroupIdx,
+        consumer: u32,
+        records: Vec<Fetched>,
+    },
+    /// The application finished the record it was processing.
+    ProcessingDone { group: GroupIdx, consumer: u32 },
+    /// An offset commit reaches the group coordinator.
+    CommitArrives {
+        group: GroupIdx,
+        offsets: Vec<(u32, Offset)>,
+    },
+    /// `commitSync` returned to the application.
+    CommitSyncDone { group: GroupIdx, consumer: u32 },
+    /// The auto-commit timer of a consumer blocked in `poll` is due.
+    AutoCommitDue { group: GroupIdx, consumer: u32 },
+    /// The broker's periodic retention check (`log.retention.check.interval.ms`).
+    RetentionCheck,
+}
+
+/// A record in a consumer's hands, with where it came from (for commits).
+#[derive(Debug, Clone, Copy)]
+pub struct Fetched {
+    /// Index into the consumer's assigned partitions.
+    slot: u32,
+    offset: Offset,
+    msg: StoredMessage,
+}
+
+/// The producer's record accumulator: one open batch per partition.
+struct OpenBatch {
+    seq: u64,
+    records: Vec<StoredMessage>,
+    bytes: u64,
+}
+
+struct Consumer {
+    partitions: Vec<u32>,
+    /// Next offset to fetch, per assigned partition.
+    fetch_pos: Vec<Offset>,
+    /// Offset after the last record handed to the application by `poll`, per partition.
+    consumed: Vec<Offset>,
+    /// Last offsets this consumer sent in a commit.
+    commit_sent: Vec<Offset>,
+    /// Fetched, not yet returned by `poll`.
+    buffer: VecDeque<Fetched>,
+    /// Returned by the current `poll`, processed in order.
+    polled: VecDeque<Fetched>,
+    busy: Option<Fetched>,
+    /// A fetch request or its response is on its way, or parked at the broker.
+    fetching: bool,
+    /// Id of this consumer's fetch parked at the broker (long poll), if any.
+    parked: Option<u64>,
+    fetches_sent: u64,
+    waiting_in_poll: bool,
+    next_auto_commit: SimTime,
+}
+
+struct ConsumerGroup {
+    consumers: Vec<Consumer>,
+    /// Partition -> index of the consumer that owns it.
+    owner: Vec<u32>,
+    committed: CommittedOffsets,
+    /// Records appended that this group has neither processed nor skipped.
+    remaining: u64,
+}
+
+pub struct KafkaModel<'h, H: History> {
+    history: &'h mut H,
+    cfg: KafkaConfig,
+    workload: WorkloadGen,
+    processing: ProcessingTimes,
+    pending_publish: Option<Message>,
+    keyed: bool,
+    sticky: StickyPartitioner,
+    accumulator: Vec<Option<OpenBatch>>,
+    batch_seq: u64,
+    open_batches: u64,
+    batches_in_transit: u64,
+    partitions: Vec<Partition>,
+    /// Sum of log end offsets over partitions.
+    end_offsets_sum: u64,
+    groups: Vec<ConsumerGroup>,
+    latency: SimDuration,
+}
+
+impl<'h, H: History> KafkaModel<'h, H> {
+    pub fn new(s: &Scenario, history: &'h mut H, sched: &mut Scheduler<Event>) -> Self {
+        let cfg = s.kafka.clone();
+        let p = cfg.partitions;
+        let mut workload = WorkloadGen::new(s);
+        let first = workload.next_message();
+        if let Some(m) = &first {
+            sched.schedule_at(m.published_at, Event::Publish);
+        }
+        sched.schedule_in(cfg.retention_check_interval, Event::RetentionCheck);
+        let groups: Vec<ConsumerGroup> = s
+            .groups
+            .iter()
+            .map(|g| {
+                let assignment = range_assign(p, g.consumers);
+                let mut owner = vec![0; p as usize];
+                for (c, parts) in assignment.iter().enumerate() {
+                    for &q in parts {
+                        owner[q as usize] = c as u32;
+                    }
+                }
+                ConsumerGroup {
+                    consumers: assignment
+                        .into_iter()
+                        .map(|parts| Consumer {
+                            fetch_pos: vec![0; parts.len()],
+                            consumed: vec![0; parts.len()],
+                            commit_sent: vec![0; parts.len()],
+                            partitions: parts,
+                            buffer: VecDeque::new(),
+                            polled: VecDeque::new(),
+                            busy: None,
+                            fetching: false,
+                            parked: None,
+                            fetches_sent: 0,
+                            waiting_in_poll: false,
+                            next_auto_commit: SimTime(cfg.auto_commit_interval.0),
+                        })
+                        .collect(),
+                    owner,
+                    committed: CommittedOffsets::new(p),
+                    remaining: 0,
+                }
+            })
+            .collect();
+        let mut m = KafkaModel {
+            history,
+            keyed: !matches!(s.workload.keys, Keys::None),
+            sticky: StickyPartitioner::new(s.seed, p, cfg.batch_size),
+            accumulator: (0..p).map(|_| None).collect(),
+            batch_seq: 0,
+            open_batches: 0,
+            batches_in_transit: 0,
+            partitions: (0..p).map(|_| Partition::default()).collect(),
+            end_offsets_sum: 0,
+            groups,
+            latency: super::hop(s),
+            workload,
+            processing: ProcessingTimes::new(s),
+            pending_publish: first,
+            cfg,
+        };
+        // Every consumer with partitions starts in poll().
+        for g in 0..m.groups.len() {
+            for c in 0..m.groups[g].consumers.len() {
+                if !m.groups[g].consumers[c].partitions.is_empty() {
+                    m.poll(SimTime::ZERO, g, c as u32, sched);
+                }
+            }
+        }
+        m
+    }
+
+    /// Sends `event` over the network: handled at once when the hop costs nothing.
+    fn send(&mut self, now: SimTime, event: Event, sched: &mut Scheduler<Event>) {
+        if self.latency.is_zero() {
+            self.handle(now, event, sched);
+        } else {
+            sched.schedule_in(self.latency, event);
+        }
+    }
+
+    // ---- producer ----
+
+    fn publish(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+        let Some(msg) = self.pending_publish.take() else {
+            return;
+        };
+        self.history.record(now, Observation::Published { msg });
+        self.pending_publish = self.workload.next_message();
+        if let Some(next) = &self.pending_publish {
+            sched.schedule_at(next.published_at, Event::Publish);
+        }
+        let partition = match msg.key {
+            Some(k) if self.keyed => partition_for_key(k, self.cfg.partitions),
+            _ => self.sticky.partition(msg.bytes as u64),
+        };
+        let stored = StoredMessage::new(&msg);
+        let p = partition as usize;
+        // A record that does not fit the open batch closes it (batch.size).
+        if let Some(b) = &self.accumulator[p]
+            && b.bytes + stored.bytes() > self.cfg.batch_size
+        {
+            self.send_batch(now, partition, sched);
+        }
+        if self.accumulator[p].is_none() {
+            self.batch_seq += 1;
+            self.open_batches += 1;
+            self.accumulator[p] = Some(OpenBatch {
+                seq: self.batch_seq,
+                records: Vec::new(),
+                bytes: 0,
+            });
+            if !self.cfg.linger.is_zero() {
+                sched.schedule_in(
+                    self.cfg.linger,
+                    Event::LingerExpired {
+                        partition,
+                        batch: self.batch_seq,
+                    },
+                );
+            }
+        }
+        let b = self.accumulator[p].as_mut().expect("just opened");
+        b.records.push(stored);
+        b.bytes += stored.bytes();
+        if self.cfg.linger.is_zero() || b.bytes >= self.cfg.batch_size {
+            self.send_batch(now, partition, sched);
+        }
+    }
+
+    fn linger_expired(
+        &mut self,
+        now: SimTime,
+        partition: u32,
+        batch: u64,
+        sched: &mut Scheduler<Event>,
+    ) {
+        if self.accumulator[partition as usize]
+            .as_ref()
+            .is_some_and(|b| b.seq == batch)
+        {
+            self.send_batch(now, partition, sched);
+        }
+    }
+
+    fn send_batch(&mut self, now: SimTime, partition: u32, sched: &mut Scheduler<Event>) {
+        let Some(b) = self.accumulator[partition as usize].take() else {
+            return;
+        };
+        self.open_batches -= 1;
+        self.batches_in_transit += 1;
+        self.send(
+            now,
+            Event::BatchArrives {
+                partition,
+                records: b.records,
+            },
+            sched,
+        );
+    }
+
+    // ---- broker: partitions ----
+
+    fn append(
+        &mut self,
+        now: SimTime,
+        partition: u32,
+        records: Vec<StoredMessage>,
+        sched: &mut Scheduler<Event>,
+    ) {
+        self.batches_in_transit -= 1;
+        let n = records.len() as u64;
+        let mut bytes = 0;
+        let log = &mut self.partitions[partition as usize];
+        for r in records {
+            log.append(now, r, self.cfg.segment_bytes, self.cfg.segment_ms);
+            bytes += r.bytes();
+            self.history.record(now, Observation::Stored { msg: r });
+        }
+        self.history.record(
+            now,
+            Observation::StorageChanged {
+                delta: bytes as i64,
+            },
+        );
+        self.end_offsets_sum += n;
+        for g in 0..self.groups.len() {
+            self.groups[g].remaining += n;
+            self.report_lag(now, g);
+            let c = self.groups[g].owner[partition as usize];
+            if self.groups[g].consumers[c as usize].parked.is_some() {
+                self.try_respond(now, g, c, false, sched);
+            }
+        }
+    }
+
+    fn report_lag(&mut self, now: SimTime, group: GroupIdx) {
+        let messages = self.groups[group].committed.lag(self.end_offsets_sum);
+        self.history
+            .record(now, Observation::Backlog { group, messages });
+    }
+
+    fn retention_check(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+        let mut freed = 0;
+        for p in &mut self.partitions {
+            let history = &mut *self.history;
+            freed += p.enforce_retention(now, self.cfg.retention, |r| {
+                history.record(
+                    now,
+                    Observation::Deleted {
+                        id: r.id(),
+                        group: None,
+                    },
+                );
+            });
+        }
+        if freed > 0 {
+            self.history.record(
+                now,
+                Observation::StorageChanged {
+                    delta: -(freed as i64),
+                },
+            );
+        }
+        sched.schedule_in(self.cfg.retention_check_interval, Event::RetentionCheck);
+    }
+
+    // ---- broker: fetch (long poll) ----
+
+    fn fetch_arrives(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        sched: &mut Scheduler<Event>,
+    ) {
+        if !self.try_respond(now, group, consumer, false, sched) {
+            let c = &mut self.groups[group].consumers[consumer as usize];
+            c.fetches_sent += 1;
+            let fetch = c.fetches_sent;
+            c.parked = Some(fetch);
+            sched.schedule_in(
+                self.cfg.fetch_max_wait,
+                Event::FetchExpired {
+                    group,
+                    consumer,
+                    fetch,
+                },
+            );
+        }
+    }
+
+    fn fetch_expired(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        fetch: u64,
+        sched: &mut Scheduler<Event>,
+    ) {
+        if self.groups[group].consumers[consumer as usize].parked == Some(fetch) {
+            self.try_respond(now, group, consumer, true, sched);
+        }
+    }
+
+    /// Answers a fetch if at least `fetch.min.bytes` are available (or `force`, when the wait
+    /// expired). Positions deleted by retention are reset by `auto.offset.reset`.
+    fn try_respond(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        force: bool,
+        sched: &mut Scheduler<Event>,
+    ) -> bool {
+        let cfg = &self.cfg;
+        let g = &mut self.groups[group];
+        let c = &mut g.consumers[consumer as usize];
+        let mut available = 0;
+        for (slot, &p) in c.partitions.iter().enumerate() {
+            let log = &self.partitions[p as usize];
+            let pos = &mut c.fetch_pos[slot];
+            if *pos < log.start_offset {
+                // OffsetOutOfRange: the records were deleted before this group read them.
+                let reset = match cfg.auto_offset_reset {
+                    OffsetReset::Earliest => log.start_offset,
+                    OffsetReset::Latest => log.end_offset(),
+                };
+                g.remaining -= reset - *pos;
+                *pos = reset;
+            }
+            if available < cfg.fetch_min_bytes {
+                available += log.bytes_from(*pos, cfg.fetch_min_bytes - available);
+            }
+        }
+        if available < cfg.fetch_min_bytes.max(1) && !force {
+            return false;
+        }
+        let mut records = Vec::new();
+        let mut total = 0;
+        let n = c.partitions.len();
+        // Rotate the starting partition so that fetch.max.bytes does not starve the last ones.
+        let start = (c.fetches_sent as usize) % n.max(1);
+        for i in 0..n {
+            let slot = (start + i) % n;
+            let log = &self.partitions[c.partitions[slot] as usize];
+            let mut part_bytes = 0;
+            let mut pos = c.fetch_pos[slot];
+            while let Some(r) = log.get(pos) {
+                // At least one record per response even if it exceeds the limits, as Kafka does.
+                if (part_bytes + r.bytes() > cfg.max_partition_fetch_bytes
+                    || total + r.bytes() > cfg.fetch_max_bytes)
+                    && !records.is_empty()
+                {
+                    break;
+                }
+                part_bytes += r.bytes();
+                total += r.bytes();
+                records.push(Fetched {
+                    slot: slot as u32,
+                    offset: pos,
+                    msg: *r,
+                });
+                pos += 1;
+            }
+            c.fetch_pos[slot] = pos;
+        }
+        c.parked = None;
+        self.send(
+            now,
+            Event::FetchResponse {
+                group,
+                consumer,
+                records,
+            },
+            sched,
+        );
+        true
+    }
+
+    // ---- consumer ----
+
+    fn send_fetch(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        if c.fetching || c.partitions.is_empty() {
+            return;
+        }
+        c.fetching = true;
+        self.send(now, Event::FetchArrives { group, consumer }, sched);
+    }
+
+    fn fetch_response(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        records: Vec<Fetched>,
+        sched: &mut Scheduler<Event>,
+    ) {
+        for r in &records {
+            self.history.record(
+                now,
+                Observation::Delivered {
+                    msg: r.msg,
+                    group,
+                    consumer,
+                },
+            );
+        }
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        c.fetching = false;
+        c.buffer.extend(records);
+        if c.waiting_in_poll {
+            self.poll(now, group, consumer, sched);
+        }
+    }
+
+    /// `KafkaConsumer.poll()`: auto-commit if due, then hand up to `max.poll.records` buffered
+    /// records to the application, pipelining the next fetch; block if nothing is buffered.
+    fn poll(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let auto = self.cfg.enable_auto_commit;
+        if auto && now >= self.groups[group].consumers[consumer as usize].next_auto_commit {
+            self.commit(now, group, consumer, sched);
+            self.groups[group].consumers[consumer as usize].next_auto_commit =
+                now.after(self.cfg.auto_commit_interval);
+        }
+        let max = self.cfg.max_poll_records as usize;
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        if c.buffer.is_empty() {
+            let was_waiting = c.waiting_in_poll;
+            c.waiting_in_poll = true;
+            // The classic consumer wakes from a blocking poll to auto-commit on time.
+            if auto && !was_waiting && c.consumed != c.commit_sent {
+                let due = c.next_auto_commit;
+                sched.schedule_at(due.max(now), Event::AutoCommitDue { group, consumer });
+            }
+            self.send_fetch(now, group, consumer, sched);
+            return;
+        }
+        c.waiting_in_poll = false;
+        let take = c.buffer.len().min(max);
+        for r in c.buffer.drain(..take) {
+            c.consumed[r.slot as usize] = r.offset + 1;
+            c.polled.push_back(r);
+        }
+        if c.buffer.is_empty() {
+            self.send_fetch(now, group, consumer, sched);
+        }
+        self.start_next(now, group, consumer, sched);
+    }
+
+    fn start_next(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        let Some(r) = c.polled.pop_front() else {
+            return;
+        };
+        c.busy = Some(r);
+        self.history.record(
+            now,
+            Observation::ProcessingStarted {
+                msg: r.msg,
+                group,
+                consumer,
+            },
+        );
+        let work = self.processing.of(group, r.msg.id());
+        sched.schedule_in(work, Event::ProcessingDone { group, consumer });
+    }
+
+    fn processing_done(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let g = &mut self.groups[group];
+        let c = &mut g.consumers[consumer as usize];
+        let r = c.busy.take().expect("ProcessingDone for an idle consumer");
+        g.remaining -= 1;
+        self.history.record(
+            now,
+            Observation::Processed {
+                msg: r.msg,
+                group,
+                consumer,
+            },
+        );
+        if !c.polled.is_empty() {
+            self.start_next(now, group, consumer, sched);
+        } else if !self.cfg.enable_auto_commit {
+            // commitSync after the poll's records: blocks for a round trip.
+            self.commit(now, group, consumer, sched);
+            if self.latency.is_zero() {
+                self.poll(now, group, consumer, sched);
+            } else {
+                sched.schedule_in(
+                    self.latency + self.latency,
+                    Event::CommitSyncDone { group, consumer },
+                );
+            }
+        } else {
+            self.poll(now, group, consumer, sched);
+        }
+    }
+
+    /// Sends the consumed positions that moved since the last commit to the coordinator.
+    fn commit(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        let mut offsets = Vec::new();
+        for slot in 0..c.partitions.len() {
+            if c.consumed[slot] > c.commit_sent[slot] {
+                c.commit_sent[slot] = c.consumed[slot];
+                offsets.push((c.partitions[slot], c.consumed[slot]));
+            }
+        }
+        if !offsets.is_empty() {
+            self.send(now, Event::CommitArrives { group, offsets }, sched);
+        }
+    }
+
+    fn commit_arrives(&mut self, now: SimTime, group: GroupIdx, offsets: Vec<(u32, Offset)>) {
+        for (partition, offset) in offsets {
+            if self.groups[group].committed.commit(partition, offset) {
+                self.history.record(
+                    now,
+                    Observation::Committed {
+                        group,
+                        partition,
+                        offset,
+                    },
+                );
+            }
+        }
+        self.report_lag(now, group);
+    }
+
+    fn auto_commit_due(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        if c.waiting_in_poll && now >= c.next_auto_commit {
+            c.next_auto_commit = now.after(self.cfg.auto_commit_interval);
+            self.commit(now, group, consumer, sched);
+        }
+    }
+
+    /// `KafkaConsumer.close()` at the end of the run: with auto-commit enabled it commits the
+    /// consumed positions; the commit is applied at once (the run is over).
+    pub fn close(&mut self, now: SimTime) {
+        if !self.cfg.enable_auto_commit {
+            return;
+        }
+        for g in 0..self.groups.len() {
+            let mut moved = false;
+            for ci in 0..self.groups[g].consumers.len() {
+                let c = &self.groups[g].consumers[ci];
+                let offsets: Vec<(u32, Offset)> = c
+                    .partitions
+                    .iter()
+                    .copied()
+                    .zip(c.consumed.iter().copied())
+                    .collect();
+                for (partition, offset) in offsets {
+                    if self.groups[g].committed.commit(partition, offset) {
+                        moved = true;
+                        self.history.record(
+                            now,
+                            Observation::Committed {
+                                group: g,
+                                partition,
+                                offset,
+                            },
+                        );
+                    }
+                }
+            }
+            if moved {
+                self.report_lag(now, g);
+            }
+        }
+    }
+}
+
+impl<H: History> Model for KafkaModel<'_, H> {
+    type Event = Event;
+
+    fn handle(&mut self, now: SimTime, event: Event, sched: &mut Scheduler<Event>) {
+        match event {
+            Event::Publish => self.publish(now, sched),
+            Event::LingerExpired { partition, batch } => {
+                self.linger_expired(now, partition, batch, sched)
+            }
+            Event::BatchArrives { partition, records } => {
+                self.append(now, partition, records, sched)
+            }
+            Event::FetchArrives { group, consumer } => {
+                self.fetch_arrives(now, group, consumer, sched)
+            }
+            Event::FetchExpired {
+                group,
+                consumer,
+                fetch,
+            } => self.fetch_expired(now, group, consumer, fetch, sched),
+            Event::FetchResponse {
+                group,
+                consumer,
+                records,
+            } => self.fetch_response(now, group, consumer, records, sched),
+            Event::ProcessingDone { group, consumer } => {
+                self.processing_done(now, group, consumer, sched)
+            }
+            Event::CommitArrives { group, offsets } => self.commit_arrives(now, group, offsets),
+            Event::CommitSyncDone { group, consumer } => self.poll(now, group, consumer, sched),
+            Event::AutoCommitDue { group, consumer } => {
+                self.auto_commit_due(now, group, consumer, sched)
+            }
+            Event::RetentionCheck => self.retention_check(now, sched),
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.pending_publish.is_none()
+            && self.open_batches == 0
+            && self.batches_in_transit == 0
+            && self.groups.iter().all(|g| g.remaining == 0)
+    }
+}

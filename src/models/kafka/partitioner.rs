@@ -1,0 +1,129 @@
+//! Which partition a record goes to, as Kafka's producer decides it:
+//! * keyed records: `toPositive(murmur2(keyBytes)) % numPartitions` (the default partitioner);
+//! * null keys: the built-in "uniform sticky" partitioner (KIP-794, Kafka 3.3+) sticks to one
+//!   partition until `batch.size` bytes went to it, then switches to a random one.
+
+use crate::engine::rng::{self, SimRng, Stream};
+
+/// Kafka's `Utils.murmur2` (MurmurHash2, seed 0x9747b28c), bit for bit.
+pub fn murmur2(data: &[u8]) -> i32 {
+    const M: u32 = 0x5bd1_e995;
+    const R: u32 = 24;
+    let len = data.len();
+    let mut h: u32 = 0x9747_b28c ^ len as u32;
+    let mut chunks = data.chunks_exact(4);
+    for c in &mut chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> R;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M);
+        h ^= k;
+    }
+    let tail = chunks.remainder();
+    if tail.len() >= 3 {
+        h ^= (tail[2] as u32) << 16;
+    }
+    if tail.len() >= 2 {
+        h ^= (tail[1] as u32) << 8;
+    }
+    if !tail.is_empty() {
+        h ^= tail[0] as u32;
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h as i32
+}
+
+/// The bytes of key number `k`: its decimal digits, as a producer with a String serializer sends
+/// `String.valueOf(k)`.
+pub fn key_bytes(k: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    let mut v = k;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+/// The partition of key number `k` among `partitions`.
+pub fn partition_for_key(k: u64, partitions: u32) -> u32 {
+    let mut buf = [0u8; 20];
+    let h = murmur2(key_bytes(k, &mut buf));
+    ((h & 0x7fff_ffff) as u32) % partitions
+}
+
+/// The uniform sticky partitioner for null keys.
+pub struct StickyPartitioner {
+    rng: SimRng,
+    partitions: u32,
+    current: u32,
+    bytes_in_current: u64,
+    batch_size: u64,
+}
+
+impl StickyPartitioner {
+    pub fn new(seed: u64, partitions: u32, batch_size: u64) -> Self {
+        let mut rng = rng::stream(seed, Stream::Partitioner, 0);
+        let current = rng::below(&mut rng, partitions as u64) as u32;
+        StickyPartitioner {
+            rng,
+            partitions,
+            current,
+            bytes_in_current: 0,
+            batch_size: batch_size.max(1),
+        }
+    }
+
+    pub fn partition(&mut self, bytes: u64) -> u32 {
+        if self.bytes_in_current >= self.batch_size {
+            self.current = rng::below(&mut self.rng, self.partitions as u64) as u32;
+            self.bytes_in_current = 0;
+        }
+        self.bytes_in_current += bytes;
+        self.current
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn murmur2_matches_kafka_test_vectors() {
+        // From Kafka's UtilsTest.testMurmur2.
+        assert_eq!(murmur2(b"21"), -973932308);
+        assert_eq!(murmur2(b"foobar"), -790332482);
+        assert_eq!(murmur2(b"a-little-bit-long-string"), -985981536);
+        assert_eq!(murmur2(b"a-little-bit-longer-string"), -1486304829);
+        assert_eq!(
+            murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"),
+            -58897971
+        );
+        assert_eq!(murmur2(b"abc"), 479470107);
+    }
+
+    #[test]
+    fn key_bytes_are_decimal() {
+        let mut b = [0u8; 20];
+        assert_eq!(key_bytes(0, &mut b), b"0");
+        assert_eq!(key_bytes(1234567, &mut b), b"1234567");
+        assert_eq!(key_bytes(u64::MAX, &mut b), b"18446744073709551615");
+    }
+
+    #[test]
+    fn sticky_switches_after_batch_size() {
+        let mut p = StickyPartitioner::new(7, 1000, 100);
+        let first = p.partition(60);
+        assert_eq!(p.partition(40), first, "still under batch.size");
+        let switched = (0..5).map(|_| p.partition(100)).any(|q| q != first);
+        assert!(switched, "after batch.size bytes the partition changes");
+    }
+}

@@ -1,0 +1,72 @@
+//! The two systems. Each lives in its own module, drives the engine with its own closed event enum,
+//! and reports what happens as [`crate::history::Observation`]s; neither counts its own results.
+
+pub mod kafka;
+pub mod rabbitmq;
+
+use crate::engine::Scheduler;
+use crate::history::History;
+use crate::scenario::{Scenario, SystemKind};
+use crate::time::{SimDuration, SimTime};
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunEnd {
+    /// Simulated time of the last event handled.
+    pub at: SimTime,
+    /// Events handled by the engine.
+    pub events: u64,
+}
+
+/// The instant after which no event runs: end of publishing plus the drain limit, if any.
+pub fn deadline(s: &Scenario) -> SimTime {
+    match s.drain {
+        Some(d) => SimTime(s.duration.0).after(d),
+        None => SimTime::NEVER,
+    }
+}
+
+/// Runs one system over the scenario's workload, reporting to `history`. `progress` receives the
+/// simulated time now and then.
+pub fn run_system<H: History>(
+    s: &Scenario,
+    system: SystemKind,
+    history: &mut H,
+    progress: impl FnMut(SimTime),
+) -> RunEnd {
+    match system {
+        SystemKind::Kafka => {
+            let mut sched = Scheduler::new();
+            let mut m = kafka::KafkaModel::new(s, history, &mut sched);
+            let at = drive(&mut m, &mut sched, deadline(s), progress);
+            m.close(at);
+            RunEnd {
+                at,
+                events: sched.events_processed(),
+            }
+        }
+        SystemKind::RabbitMq => {
+            let mut sched = Scheduler::new();
+            let mut m = rabbitmq::RabbitModel::new(s, history, &mut sched);
+            let at = drive(&mut m, &mut sched, deadline(s), progress);
+            RunEnd {
+                at,
+                events: sched.events_processed(),
+            }
+        }
+    }
+}
+
+fn drive<M: crate::engine::Model>(
+    m: &mut M,
+    sched: &mut Scheduler<M::Event>,
+    deadline: SimTime,
+    progress: impl FnMut(SimTime),
+) -> SimTime {
+    crate::engine::run_until(m, sched, deadline, progress)
+}
+
+/// A client<->broker hop: zero in the ideal profile, `latency` otherwise.
+pub fn hop(s: &Scenario) -> SimDuration {
+    s.network.latency
+}

@@ -1,0 +1,55 @@
+//! Every default in one place. Where the real system has a default, ours is the same and the doc
+//! comment names the real setting; where it has none, the comment says what we chose and why.
+
+use crate::time::SimDuration;
+
+// ---- Kafka (Apache Kafka 4.0 producer, consumer and broker/topic configs) ----
+
+/// Broker `num.partitions` = 1.
+pub const KAFKA_PARTITIONS: u32 = 1;
+/// Producer `linger.ms` = 5 (the default changed from 0 to 5 in Kafka 4.0, KIP-1030).
+pub const KAFKA_LINGER: SimDuration = SimDuration(5_000_000);
+/// Producer `batch.size` = 16384 bytes.
+pub const KAFKA_BATCH_SIZE: u64 = 16_384;
+/// Consumer `max.poll.records` = 500.
+pub const KAFKA_MAX_POLL_RECORDS: u32 = 500;
+/// Consumer `fetch.min.bytes` = 1.
+pub const KAFKA_FETCH_MIN_BYTES: u64 = 1;
+/// Consumer `fetch.max.wait.ms` = 500.
+pub const KAFKA_FETCH_MAX_WAIT: SimDuration = SimDuration(500_000_000);
+/// Consumer `fetch.max.bytes` = 52428800 (50 MiB).
+pub const KAFKA_FETCH_MAX_BYTES: u64 = 52_428_800;
+/// Consumer `max.partition.fetch.bytes` = 1048576 (1 MiB).
+pub const KAFKA_MAX_PARTITION_FETCH_BYTES: u64 = 1_048_576;
+/// Consumer `enable.auto.commit` = true.
+pub const KAFKA_ENABLE_AUTO_COMMIT: bool = true;
+/// Consumer `auto.commit.interval.ms` = 5000.
+pub const KAFKA_AUTO_COMMIT_INTERVAL: SimDuration = SimDuration(5_000_000_000);
+/// Topic `retention.ms` = 604800000 (7 days).
+pub const KAFKA_RETENTION: SimDuration = SimDuration(604_800_000_000_000);
+/// Topic `segment.bytes` = 1073741824 (1 GiB).
+pub const KAFKA_SEGMENT_BYTES: u64 = 1_073_741_824;
+/// Topic `segment.ms` = 604800000 (7 days).
+pub const KAFKA_SEGMENT_MS: SimDuration = SimDuration(604_800_000_000_000);
+/// Broker `log.retention.check.interval.ms` = 300000 (5 minutes).
+pub const KAFKA_RETENTION_CHECK_INTERVAL: SimDuration = SimDuration(300_000_000_000);
+
+// ---- RabbitMQ (4.x) ----
+
+/// `basic.qos` prefetch-count = 0, which means unlimited.
+pub const RABBITMQ_PREFETCH: u16 = 0;
+/// `basic.consume` no-ack = false: manual acknowledgements.
+pub const RABBITMQ_MANUAL_ACK: bool = true;
+/// `max_message_size` = 16 MiB in RabbitMQ 4.x; also our limit for any message.
+pub const MAX_MESSAGE_BYTES: u64 = 16 * 1024 * 1024 - 1;
+
+// ---- Ours ----
+
+/// Seed when the scenario names none.
+pub const SEED: u64 = 1;
+/// One-way client<->broker delay of the `lan` profile: a data-centre round trip of about 0.5 ms.
+pub const LAN_LATENCY: SimDuration = SimDuration(250_000);
+/// Refuse scenarios estimated above this many (message, group) deliveries unless `--force`.
+pub const MAX_DELIVERIES: f64 = 1e10;
+/// The time series aims at about this many samples over `duration`.
+pub const TARGET_SAMPLES: u64 = 500;

@@ -1,0 +1,227 @@
+//! Scenarios: a file (TOML, or JSON with the same schema) is parsed raw, then validated into the
+//! typed [`Scenario`] that the models read. Every problem is reported as one line naming the file,
+//! the field, the value and what is allowed.
+
+pub mod defaults;
+pub mod raw;
+mod validate;
+
+use crate::time::{SimDuration, SimTime};
+use std::fmt;
+use std::path::Path;
+
+pub use validate::parse_size;
+
+/// A problem with a scenario file. `Display` is one line: `FILE: field F: MESSAGE`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioError {
+    pub file: String,
+    /// Dotted path of the offending field (`kafka.partitions`, `groups[1].consumers`), if known.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{}: field `{}`: {}", self.file, field, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SystemKind {
+    Kafka,
+    RabbitMq,
+}
+
+impl SystemKind {
+    pub const ALL: [SystemKind; 2] = [SystemKind::Kafka, SystemKind::RabbitMq];
+    pub fn name(self) -> &'static str {
+        match self {
+            SystemKind::Kafka => "kafka",
+            SystemKind::RabbitMq => "rabbitmq",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// No network, CPU or disk cost: pure queueing, where the oracles hold exactly.
+    Ideal,
+    /// Adds a one-way network delay between clients and the broker.
+    Lan,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Ideal => "ideal",
+            Profile::Lan => "lan",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arrivals {
+    Poisson,
+    Constant,
+}
+
+/// A distribution of a non-negative quantity (seconds for processing times, bytes for sizes).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Dist {
+    Constant(f64),
+    Exponential { mean: f64 },
+    Uniform { min: f64, max: f64 },
+    LogNormal { mean: f64, stddev: f64 },
+}
+
+impl Dist {
+    pub fn mean(&self) -> f64 {
+        match *self {
+            Dist::Constant(v) => v,
+            Dist::Exponential { mean } | Dist::LogNormal { mean, .. } => mean,
+            Dist::Uniform { min, max } => (min + max) / 2.0,
+        }
+    }
+
+    pub fn sample(&self, rng: &mut crate::engine::rng::SimRng) -> f64 {
+        use crate::engine::rng;
+        match *self {
+            Dist::Constant(v) => v,
+            Dist::Exponential { mean } => rng::exponential(rng, mean),
+            Dist::Uniform { min, max } => rng::uniform(rng, min, max),
+            Dist::LogNormal { mean, stddev } => rng::lognormal(rng, mean, stddev),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Keys {
+    /// Null keys: Kafka's sticky partitioner spreads them.
+    None,
+    Uniform {
+        count: u64,
+    },
+    Zipf {
+        count: u64,
+        exponent: f64,
+    },
+}
+
+/// From `at` on, messages arrive at `rate` per second.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Phase {
+    pub at: SimTime,
+    pub rate: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workload {
+    /// Sorted by `at`; the first starts at 0.
+    pub phases: Vec<Phase>,
+    pub arrivals: Arrivals,
+    /// Bytes per message.
+    pub message_bytes: Dist,
+    pub keys: Keys,
+}
+
+/// A Kafka consumer group, and the RabbitMQ queue bound to the fanout exchange for the same readers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    pub name: String,
+    pub consumers: u32,
+    /// Seconds of work per message.
+    pub processing: Dist,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OffsetReset {
+    Earliest,
+    Latest,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct KafkaConfig {
+    pub partitions: u32,
+    pub linger: SimDuration,
+    pub batch_size: u64,
+    pub max_poll_records: u32,
+    pub fetch_min_bytes: u64,
+    pub fetch_max_wait: SimDuration,
+    pub fetch_max_bytes: u64,
+    pub max_partition_fetch_bytes: u64,
+    pub enable_auto_commit: bool,
+    pub auto_commit_interval: SimDuration,
+    pub auto_offset_reset: OffsetReset,
+    pub retention: SimDuration,
+    pub segment_bytes: u64,
+    pub segment_ms: SimDuration,
+    pub retention_check_interval: SimDuration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RabbitMqConfig {
+    /// 0 = unlimited (the real default).
+    pub prefetch: u16,
+    pub manual_ack: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkConfig {
+    /// One-way delay between any client and the broker.
+    pub latency: SimDuration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    /// Producers publish in [0, duration); then the run drains.
+    pub duration: SimDuration,
+    /// Messages published before this are left out of the statistics.
+    pub warmup: SimDuration,
+    /// Longest drain after `duration`; `None` drains until every group has caught up.
+    pub drain: Option<SimDuration>,
+    pub sample_interval: SimDuration,
+    pub profile: Profile,
+    pub systems: Vec<SystemKind>,
+    pub workload: Workload,
+    pub groups: Vec<Group>,
+    pub kafka: KafkaConfig,
+    pub rabbitmq: RabbitMqConfig,
+    pub network: NetworkConfig,
+    /// SHA-256 of the file's bytes, for the manifest.
+    pub source_sha256: String,
+}
+
+impl Scenario {
+    /// Expected number of messages published: the integral of the rate over [0, duration).
+    pub fn expected_messages(&self) -> f64 {
+        let end = SimTime(self.duration.0);
+        let phases = &self.workload.phases;
+        phases
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let until = phases.get(i + 1).map_or(end, |n| n.at.min(end));
+                p.rate * until.since(p.at.min(end)).as_secs_f64()
+            })
+            .sum()
+    }
+
+    /// Loads and validates a scenario file. JSON if the name ends in `.json`, TOML otherwise.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        validate::load(path)
+    }
+
+    /// Parses scenario text; `file` is only used in error messages.
+    pub fn parse(text: &str, file: &str, json: bool) -> Result<Scenario, ScenarioError> {
+        validate::parse(text.as_bytes(), file, json)
+    }
+}

@@ -1,0 +1,100 @@
+//! The scenario file as written: every field optional where a default exists, unknown fields
+//! refused. `validate.rs` turns this into a typed [`super::Scenario`].
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// A leaf value where the file may hold a number or a string ("5ms", "1KiB").
+#[derive(Deserialize, Debug, Clone)]
+#[serde(untagged)]
+pub enum Leaf {
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Bool(bool),
+}
+
+/// A value that may be a scalar or a small table (distributions, keys).
+#[derive(Deserialize, Debug, Clone)]
+#[serde(untagged)]
+pub enum ScalarOrTable {
+    Scalar(Leaf),
+    Table(BTreeMap<String, Leaf>),
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub seed: Option<i64>,
+    pub duration: Option<String>,
+    pub warmup: Option<String>,
+    pub drain: Option<String>,
+    pub sample_interval: Option<String>,
+    pub profile: Option<String>,
+    pub systems: Option<Vec<String>>,
+    pub workload: Option<RawWorkload>,
+    pub groups: Option<Vec<RawGroup>>,
+    pub kafka: Option<RawKafka>,
+    pub rabbitmq: Option<RawRabbitMq>,
+    pub network: Option<RawNetwork>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkload {
+    pub rate: Option<f64>,
+    pub arrivals: Option<String>,
+    pub message_bytes: Option<ScalarOrTable>,
+    pub keys: Option<ScalarOrTable>,
+    pub phases: Option<Vec<RawPhase>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawPhase {
+    pub at: String,
+    pub rate: f64,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroup {
+    pub name: String,
+    pub consumers: Option<i64>,
+    pub processing: Option<ScalarOrTable>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawKafka {
+    pub partitions: Option<i64>,
+    pub linger: Option<String>,
+    pub batch_size: Option<Leaf>,
+    pub max_poll_records: Option<i64>,
+    pub fetch_min_bytes: Option<Leaf>,
+    pub fetch_max_wait: Option<String>,
+    pub fetch_max_bytes: Option<Leaf>,
+    pub max_partition_fetch_bytes: Option<Leaf>,
+    pub enable_auto_commit: Option<bool>,
+    pub auto_commit_interval: Option<String>,
+    pub auto_offset_reset: Option<String>,
+    pub retention: Option<String>,
+    pub segment_bytes: Option<Leaf>,
+    pub segment_ms: Option<String>,
+    pub retention_check_interval: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawRabbitMq {
+    pub prefetch: Option<i64>,
+    pub ack: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetwork {
+    pub latency: Option<String>,
+}
