@@ -9,11 +9,13 @@
 //! * [`models`]: `kafka` and `rabbitmq`, one module each.
 //! * [`report`]: summary.json, timeseries.csv, charts and the terminal table.
 
+pub mod cli;
 pub mod engine;
 pub mod history;
 pub mod metrics;
 pub mod models;
 pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod time;
 pub mod workload;

@@ -1,0 +1,94 @@
+//! Runs a scenario: every system of it over the same workload, each on its own thread (they share
+//! nothing, so the result does not depend on scheduling), and collects the recorders.
+
+use crate::metrics::Recorder;
+use crate::models::run_system;
+use crate::report::SystemRun;
+use crate::scenario::{Scenario, ScenarioError, SystemKind};
+use crate::time::SimTime;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Simulated nanoseconds reached by each running system, for a progress display.
+#[derive(Default)]
+pub struct Progress {
+    pub sim_ns: Vec<AtomicU64>,
+}
+
+impl Progress {
+    pub fn new(systems: usize) -> Self {
+        Progress {
+            sim_ns: (0..systems).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+/// Runs one system and returns its finished recorder.
+pub fn run_one(s: &Scenario, system: SystemKind, progress: Option<&AtomicU64>) -> SystemRun {
+    let mut recorder = Recorder::new(s);
+    let end = run_system(s, system, &mut recorder, |t: SimTime| {
+        if let Some(p) = progress {
+            p.store(t.0, Ordering::Relaxed);
+        }
+    });
+    recorder.finish(end.at);
+    SystemRun {
+        system,
+        recorder,
+        end,
+    }
+}
+
+/// Runs every system of the scenario, in parallel, in the scenario's order.
+pub fn run_scenario(s: &Scenario, progress: Option<&Progress>) -> Vec<SystemRun> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = s
+            .systems
+            .iter()
+            .enumerate()
+            .map(|(i, &sys)| {
+                let p = progress.and_then(|p| p.sim_ns.get(i));
+                scope.spawn(move || run_one(s, sys, p))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a simulation thread panicked"))
+            .collect()
+    })
+}
+
+/// Refuses scenarios that would not finish in reasonable time or memory, with the estimate.
+pub fn check_size(s: &Scenario, file: &str) -> Result<(), ScenarioError> {
+    let messages = s.expected_messages();
+    let deliveries = messages * s.groups.len() as f64;
+    if deliveries > crate::scenario::defaults::MAX_DELIVERIES {
+        return Err(ScenarioError {
+            file: file.into(),
+            field: Some("duration".into()),
+            message: format!(
+                "about {messages:.2e} messages x {} groups = {deliveries:.2e} deliveries per system, above the limit of 1e10 \
+                 that finishes in reasonable time; shorten `duration`, lower `workload.rate`, or pass --force",
+                s.groups.len()
+            ),
+        });
+    }
+    if s.systems.contains(&SystemKind::Kafka) {
+        // The log keeps 16 bytes per retained record.
+        let retained_window =
+            s.kafka.retention.min(s.duration).as_secs_f64() / s.duration.as_secs_f64();
+        let bytes = messages * retained_window * 16.0;
+        if bytes > 16.0 * (1u64 << 30) as f64 {
+            return Err(ScenarioError {
+                file: file.into(),
+                field: Some("kafka.retention".into()),
+                message: format!(
+                    "the log would retain about {:.2e} records ({:.0} GiB of simulator memory, 16 bytes each), above 16 GiB; \
+                     shorten `kafka.retention` or `duration`, or pass --force",
+                    messages * retained_window,
+                    bytes / (1u64 << 30) as f64
+                ),
+            });
+        }
+    }
+    Ok(())
+}
