@@ -202,8 +202,10 @@ impl Recorder {
         self.bucket_published = 0;
     }
 
-    /// Closes the last, possibly partial, bucket at the end of the run.
+    /// Closes the last, possibly partial, bucket at the end of the run. The series always covers
+    /// the whole publishing window, even when the drain finished before `duration`.
     pub fn finish(&mut self, end: SimTime) {
+        let end = end.max(self.end);
         self.advance(end);
         let start = SimTime(self.next_boundary.0 - self.interval.0);
         if end > start {

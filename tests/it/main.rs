@@ -1,1 +1,6 @@
-fn main() {}
+//! One integration-test binary (faster to link than one per file).
+
+mod cli;
+mod common;
+mod invariants;
+mod oracles;

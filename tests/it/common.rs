@@ -1,0 +1,89 @@
+//! Shared helpers: build scenarios from text, run a system with extra observers attached.
+
+use pushpull::history::{History, Observation, Tee};
+use pushpull::metrics::Recorder;
+use pushpull::models::run_system;
+use pushpull::scenario::{Scenario, SystemKind};
+use pushpull::time::SimTime;
+
+pub fn scenario(toml: &str) -> Scenario {
+    Scenario::parse(toml, "test.toml", false)
+        .unwrap_or_else(|e| panic!("test scenario invalid: {e}"))
+}
+
+/// Waits (publish -> processing start) of messages published after the warmup, in seconds,
+/// grouped into a fixed number of consecutive batches for a batch-means confidence interval.
+pub struct BatchMeans {
+    warmup: SimTime,
+    per_batch: u64,
+    sum: f64,
+    n: u64,
+    pub means: Vec<f64>,
+}
+
+impl BatchMeans {
+    pub fn new(warmup: SimTime, expected: u64, batches: u64) -> Self {
+        BatchMeans {
+            warmup,
+            per_batch: (expected / batches).max(1),
+            sum: 0.0,
+            n: 0,
+            means: Vec::new(),
+        }
+    }
+
+    /// (grand mean, standard error of the mean) from the complete batches.
+    pub fn estimate(&self) -> (f64, f64) {
+        let b = self.means.len() as f64;
+        let mean = self.means.iter().sum::<f64>() / b;
+        let var = self
+            .means
+            .iter()
+            .map(|m| (m - mean) * (m - mean))
+            .sum::<f64>()
+            / (b - 1.0);
+        (mean, (var / b).sqrt())
+    }
+}
+
+impl History for BatchMeans {
+    fn record(&mut self, at: SimTime, obs: Observation) {
+        if let Observation::ProcessingStarted { msg, .. } = obs
+            && msg.published_at >= self.warmup
+        {
+            self.sum += at.since(msg.published_at).as_secs_f64();
+            self.n += 1;
+            if self.n == self.per_batch {
+                self.means.push(self.sum / self.n as f64);
+                self.sum = 0.0;
+                self.n = 0;
+            }
+        }
+    }
+}
+
+/// Runs one system with the recorder and an extra observer.
+pub fn run_observed<H: History>(s: &Scenario, sys: SystemKind, extra: &mut H) -> Recorder {
+    let mut rec = Recorder::new(s);
+    let end = {
+        let mut tee = Tee(&mut rec, extra);
+        run_system(s, sys, &mut tee, |_| {})
+    };
+    rec.finish(end.at);
+    rec
+}
+
+/// Student t quantile for 19 degrees of freedom, two-sided 99.9%: a correct model fails a check
+/// with probability 0.1%, and the seeds are fixed, so a pass is reproducible.
+pub const T19_999: f64 = 3.883;
+pub const BATCHES: u64 = 20;
+
+/// Erlang C: probability that an arrival waits in M/M/c with offered load a = lambda/mu.
+pub fn erlang_c(c: u32, a: f64) -> f64 {
+    let mut b = 1.0; // Erlang B by the stable recursion
+    for k in 1..=c {
+        b = a * b / (k as f64 + a * b);
+    }
+    let rho = a / c as f64;
+    b / (1.0 - rho + rho * b)
+}
