@@ -112,16 +112,41 @@ const UNITS: &[(&str, u64)] = &[
 pub const DURATION_HELP: &str =
     "a number with a unit: ns, us, ms, s, m, h or d (e.g. \"250us\", \"5ms\", \"2s\", \"1h\")";
 
-/// Parses "250us", "5ms", "1.5s", "2h", "0". Fractions are allowed and rounded to whole nanoseconds.
+/// Parses "250us", "5ms", "1.5s", "2h", "0", and compounds such as "1h30m" or "2m30s".
+/// Fractions are allowed and rounded to whole nanoseconds.
 pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
     let t = text.trim();
     if t == "0" {
         return Ok(SimDuration::ZERO);
     }
-    let split = t
+    if t.is_empty() {
+        return Err(format!("\"{text}\" is empty; expected {DURATION_HELP}"));
+    }
+    let mut rest = t;
+    let mut total = SimDuration::ZERO;
+    while !rest.is_empty() {
+        let (part, tail) = split_part(text, rest)?;
+        total = SimDuration(
+            total
+                .0
+                .checked_add(part.0)
+                .ok_or_else(|| format!("\"{text}\" is too long (at most 584 years)"))?,
+        );
+        rest = tail;
+    }
+    Ok(total)
+}
+
+/// One "<number><unit>" from the front of `rest`.
+fn split_part<'a>(text: &str, rest: &'a str) -> Result<(SimDuration, &'a str), String> {
+    let num_end = rest
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
         .ok_or_else(|| format!("\"{text}\" has no unit; expected {DURATION_HELP}"))?;
-    let (num, unit) = t.split_at(split);
+    let (num, after) = rest.split_at(num_end);
+    let unit_end = after
+        .find(|c: char| c.is_ascii_digit())
+        .unwrap_or(after.len());
+    let (unit, tail) = after.split_at(unit_end);
     let unit = unit.trim();
     let scale = UNITS
         .iter()
@@ -137,10 +162,10 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
         ));
     }
     if let Ok(whole) = num.parse::<u64>() {
-        return whole
+        let d = whole
             .checked_mul(scale)
-            .map(SimDuration)
-            .ok_or_else(|| format!("\"{text}\" is too long (at most 584 years)"));
+            .ok_or_else(|| format!("\"{text}\" is too long (at most 584 years)"))?;
+        return Ok((SimDuration(d), tail));
     }
     let value: f64 = num
         .parse()
@@ -149,7 +174,7 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
     if !ns.is_finite() || ns >= u64::MAX as f64 {
         return Err(format!("\"{text}\" is too long (at most 584 years)"));
     }
-    Ok(SimDuration(ns as u64))
+    Ok((SimDuration(ns as u64), tail))
 }
 
 /// Formats a duration with the largest unit that keeps it whole, e.g. "5ms", "3h", "1500us".
@@ -195,11 +220,34 @@ mod tests {
         assert_eq!(parse_duration("1.5ms").unwrap(), SimDuration(1_500_000));
         assert_eq!(parse_duration("0").unwrap(), SimDuration(0));
         assert_eq!(parse_duration("0ms").unwrap(), SimDuration(0));
+        assert_eq!(
+            parse_duration("1h30m").unwrap(),
+            SimDuration(5_400_000_000_000)
+        );
+        assert_eq!(
+            parse_duration("2m30s").unwrap(),
+            SimDuration(150_000_000_000)
+        );
+        assert_eq!(
+            parse_duration("1s500ms").unwrap(),
+            SimDuration(1_500_000_000)
+        );
     }
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "5", "ms", "5 parsecs", "-5ms", "1e3", "5mss", "abc"] {
+        for bad in [
+            "",
+            "5",
+            "ms",
+            "5 parsecs",
+            "-5ms",
+            "1e3",
+            "5mss",
+            "abc",
+            "1h30",
+            "1hm",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
         }
         assert!(parse_duration("999999999999d").is_err());
