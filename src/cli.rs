@@ -12,11 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "pushpull",
-    version,
-    about = "Kafka-style log vs RabbitMQ-style queue, simulated side by side"
-)]
+#[command(name = "pushpull", version, about = "Kafka-style log vs RabbitMQ-style queue, simulated side by side")]
 struct Args {
     #[command(subcommand)]
     command: RawCommand,
@@ -55,15 +51,8 @@ enum RawCommand {
 /// What to do, with every option resolved.
 #[derive(Debug)]
 pub enum Command {
-    Run {
-        jobs: Vec<RunJob>,
-        quiet: bool,
-        force: bool,
-    },
-    Validate {
-        files: Vec<PathBuf>,
-        force: bool,
-    },
+    Run { jobs: Vec<RunJob>, quiet: bool, force: bool },
+    Validate { files: Vec<PathBuf>, force: bool },
 }
 
 #[derive(Debug)]
@@ -78,29 +67,15 @@ pub struct RunJob {
 
 fn resolve(args: Args) -> Command {
     match args.command {
-        RawCommand::Run {
-            scenarios,
-            seed,
-            out,
-            quiet,
-            force,
-        } => {
+        RawCommand::Run { scenarios, seed, out, quiet, force } => {
             let several = scenarios.len() > 1;
             let jobs = scenarios
                 .into_iter()
-                .map(|file| RunJob {
-                    file,
-                    seed,
-                    out: out.clone(),
-                    out_is_parent: several,
-                })
+                .map(|file| RunJob { file, seed, out: out.clone(), out_is_parent: several })
                 .collect();
             Command::Run { jobs, quiet, force }
         }
-        RawCommand::Validate { scenarios, force } => Command::Validate {
-            files: scenarios,
-            force,
-        },
+        RawCommand::Validate { scenarios, force } => Command::Validate { files: scenarios, force },
     }
 }
 
@@ -126,11 +101,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
                         s.name,
                         s.expected_messages(),
                         s.groups.len(),
-                        s.systems
-                            .iter()
-                            .map(|k| k.name())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        s.systems.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
                     ),
                     Err(e) => {
                         eprintln!("error: {e}");
@@ -203,19 +174,17 @@ fn run_with_progress(s: &Scenario, quiet: bool) -> Vec<crate::report::SystemRun>
                 if bar.is_none() && started.elapsed() > Duration::from_secs(1) {
                     let b = ProgressBar::new(total / 1_000_000);
                     b.set_style(
-                        ProgressStyle::with_template("{msg} [{bar:40}] {percent}% of simulated time, {elapsed} elapsed, ~{eta} left")
-                            .expect("valid template")
-                            .progress_chars("=> "),
+                        ProgressStyle::with_template(
+                            "{msg} [{bar:40}] {percent}% of simulated time, {elapsed} elapsed, ~{eta} left",
+                        )
+                        .expect("valid template")
+                        .progress_chars("=> "),
                     );
                     b.set_message(s.name.clone());
                     bar = Some(b);
                 }
                 if let Some(b) = &bar {
-                    let done: u64 = progress
-                        .sim_ns
-                        .iter()
-                        .map(|p| p.load(Ordering::Relaxed).min(s.duration.0))
-                        .sum();
+                    let done: u64 = progress.sim_ns.iter().map(|p| p.load(Ordering::Relaxed).min(s.duration.0)).sum();
                     b.set_position(done / 1_000_000);
                     if done >= total {
                         b.set_message(format!("{} (draining)", s.name));

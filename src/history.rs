@@ -17,35 +17,16 @@ pub enum Observation {
     /// The broker made the message available to readers (appended to a partition / enqueued).
     Stored { msg: StoredMessage },
     /// A consumer received the message (fetch response / basic.deliver).
-    Delivered {
-        msg: StoredMessage,
-        group: GroupIdx,
-        consumer: ConsumerIdx,
-    },
+    Delivered { msg: StoredMessage, group: GroupIdx, consumer: ConsumerIdx },
     /// The consumer's application began working on it.
-    ProcessingStarted {
-        msg: StoredMessage,
-        group: GroupIdx,
-        consumer: ConsumerIdx,
-    },
+    ProcessingStarted { msg: StoredMessage, group: GroupIdx, consumer: ConsumerIdx },
     /// The consumer's application finished with it.
-    Processed {
-        msg: StoredMessage,
-        group: GroupIdx,
-        consumer: ConsumerIdx,
-    },
+    Processed { msg: StoredMessage, group: GroupIdx, consumer: ConsumerIdx },
     /// The broker no longer holds the message for this group (`None`: for every group), whether or
     /// not it was processed: acked, auto-acked on send, or deleted by retention.
-    Deleted {
-        id: MessageId,
-        group: Option<GroupIdx>,
-    },
+    Deleted { id: MessageId, group: Option<GroupIdx> },
     /// A Kafka consumer group committed `offset` on `partition`.
-    Committed {
-        group: GroupIdx,
-        partition: u32,
-        offset: u64,
-    },
+    Committed { group: GroupIdx, partition: u32, offset: u64 },
     /// Bytes the broker holds changed by `delta` (payload bytes; fan-out copies count once each).
     StorageChanged { delta: i64 },
     /// The system's own backlog gauge for a group: Kafka consumer lag (log end offset minus

@@ -16,9 +16,7 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(systems: usize) -> Self {
-        Progress {
-            sim_ns: (0..systems).map(|_| AtomicU64::new(0)).collect(),
-        }
+        Progress { sim_ns: (0..systems).map(|_| AtomicU64::new(0)).collect() }
     }
 }
 
@@ -31,11 +29,7 @@ pub fn run_one(s: &Scenario, system: SystemKind, progress: Option<&AtomicU64>) -
         }
     });
     recorder.finish(end.at);
-    SystemRun {
-        system,
-        recorder,
-        end,
-    }
+    SystemRun { system, recorder, end }
 }
 
 /// Runs every system of the scenario, in parallel, in the scenario's order.
@@ -50,10 +44,7 @@ pub fn run_scenario(s: &Scenario, progress: Option<&Progress>) -> Vec<SystemRun>
                 scope.spawn(move || run_one(s, sys, p))
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a simulation thread panicked"))
-            .collect()
+        handles.into_iter().map(|h| h.join().expect("a simulation thread panicked")).collect()
     })
 }
 
@@ -74,8 +65,7 @@ pub fn check_size(s: &Scenario, file: &str) -> Result<(), ScenarioError> {
     }
     if s.systems.contains(&SystemKind::Kafka) {
         // The log keeps 16 bytes per retained record.
-        let retained_window =
-            s.kafka.retention.min(s.duration).as_secs_f64() / s.duration.as_secs_f64();
+        let retained_window = s.kafka.retention.min(s.duration).as_secs_f64() / s.duration.as_secs_f64();
         let bytes = messages * retained_window * 16.0;
         if bytes > 16.0 * (1u64 << 30) as f64 {
             return Err(ScenarioError {

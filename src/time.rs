@@ -52,11 +52,7 @@ impl SimDuration {
             SimDuration(0)
         } else {
             let ns = (s * NANOS_PER_SEC as f64).round();
-            SimDuration(if ns >= u64::MAX as f64 {
-                u64::MAX
-            } else {
-                ns as u64
-            })
+            SimDuration(if ns >= u64::MAX as f64 { u64::MAX } else { ns as u64 })
         }
     }
     pub fn as_secs_f64(self) -> f64 {
@@ -127,10 +123,7 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
     while !rest.is_empty() {
         let (part, tail) = split_part(text, rest)?;
         total = SimDuration(
-            total
-                .0
-                .checked_add(part.0)
-                .ok_or_else(|| format!("\"{text}\" is too long (at most 584 years)"))?,
+            total.0.checked_add(part.0).ok_or_else(|| format!("\"{text}\" is too long (at most 584 years)"))?,
         );
         rest = tail;
     }
@@ -143,33 +136,24 @@ fn split_part<'a>(text: &str, rest: &'a str) -> Result<(SimDuration, &'a str), S
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
         .ok_or_else(|| format!("\"{text}\" has no unit; expected {DURATION_HELP}"))?;
     let (num, after) = rest.split_at(num_end);
-    let unit_end = after
-        .find(|c: char| c.is_ascii_digit())
-        .unwrap_or(after.len());
+    let unit_end = after.find(|c: char| c.is_ascii_digit()).unwrap_or(after.len());
     let (unit, tail) = after.split_at(unit_end);
     let unit = unit.trim();
     let scale = UNITS
         .iter()
         .find(|(u, _)| *u == unit)
         .map(|(_, s)| *s)
-        .ok_or_else(|| {
-            format!("\"{text}\" has an unknown unit \"{unit}\"; expected {DURATION_HELP}")
-        })?;
+        .ok_or_else(|| format!("\"{text}\" has an unknown unit \"{unit}\"; expected {DURATION_HELP}"))?;
     let num = num.replace('_', "");
     if num.is_empty() {
-        return Err(format!(
-            "\"{text}\" has no number; expected {DURATION_HELP}"
-        ));
+        return Err(format!("\"{text}\" has no number; expected {DURATION_HELP}"));
     }
     if let Ok(whole) = num.parse::<u64>() {
-        let d = whole
-            .checked_mul(scale)
-            .ok_or_else(|| format!("\"{text}\" is too long (at most 584 years)"))?;
+        let d = whole.checked_mul(scale).ok_or_else(|| format!("\"{text}\" is too long (at most 584 years)"))?;
         return Ok((SimDuration(d), tail));
     }
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("\"{text}\" is not a number with a unit; expected {DURATION_HELP}"))?;
+    let value: f64 =
+        num.parse().map_err(|_| format!("\"{text}\" is not a number with a unit; expected {DURATION_HELP}"))?;
     let ns = (value * scale as f64).round();
     if !ns.is_finite() || ns >= u64::MAX as f64 {
         return Err(format!("\"{text}\" is too long (at most 584 years)"));
@@ -209,45 +193,19 @@ mod tests {
         assert_eq!(parse_duration("5ms").unwrap(), SimDuration(5_000_000));
         assert_eq!(parse_duration("2s").unwrap(), SimDuration(2_000_000_000));
         assert_eq!(parse_duration("5m").unwrap(), SimDuration(300_000_000_000));
-        assert_eq!(
-            parse_duration("1h").unwrap(),
-            SimDuration(3_600_000_000_000)
-        );
-        assert_eq!(
-            parse_duration("7d").unwrap(),
-            SimDuration(604_800_000_000_000)
-        );
+        assert_eq!(parse_duration("1h").unwrap(), SimDuration(3_600_000_000_000));
+        assert_eq!(parse_duration("7d").unwrap(), SimDuration(604_800_000_000_000));
         assert_eq!(parse_duration("1.5ms").unwrap(), SimDuration(1_500_000));
         assert_eq!(parse_duration("0").unwrap(), SimDuration(0));
         assert_eq!(parse_duration("0ms").unwrap(), SimDuration(0));
-        assert_eq!(
-            parse_duration("1h30m").unwrap(),
-            SimDuration(5_400_000_000_000)
-        );
-        assert_eq!(
-            parse_duration("2m30s").unwrap(),
-            SimDuration(150_000_000_000)
-        );
-        assert_eq!(
-            parse_duration("1s500ms").unwrap(),
-            SimDuration(1_500_000_000)
-        );
+        assert_eq!(parse_duration("1h30m").unwrap(), SimDuration(5_400_000_000_000));
+        assert_eq!(parse_duration("2m30s").unwrap(), SimDuration(150_000_000_000));
+        assert_eq!(parse_duration("1s500ms").unwrap(), SimDuration(1_500_000_000));
     }
 
     #[test]
     fn rejects_malformed() {
-        for bad in [
-            "",
-            "5",
-            "ms",
-            "5 parsecs",
-            "-5ms",
-            "1e3",
-            "5mss",
-            "abc",
-            "1h30",
-            "1hm",
-        ] {
+        for bad in ["", "5", "ms", "5 parsecs", "-5ms", "1e3", "5mss", "abc", "1h30", "1hm"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
         }
         assert!(parse_duration("999999999999d").is_err());

@@ -33,10 +33,7 @@ pub struct StoredMessage {
 impl StoredMessage {
     pub fn new(m: &Message) -> Self {
         debug_assert!(m.id <= ID_MASK && m.bytes < (1 << 24));
-        StoredMessage {
-            id_and_bytes: m.id | ((m.bytes as u64) << ID_BITS),
-            published_at: m.published_at,
-        }
+        StoredMessage { id_and_bytes: m.id | ((m.bytes as u64) << ID_BITS), published_at: m.published_at }
     }
     pub fn id(&self) -> MessageId {
         self.id_and_bytes & ID_MASK
@@ -93,19 +90,14 @@ impl WorkloadGen {
             // Zipf ranks are 1-based; rank 1 (the hottest key) becomes key 0.
             Keys::Zipf { .. } => self.zipf.as_ref().map(|z| z.sample(&mut self.keys_rng) - 1),
         };
-        let bytes =
-            self.sizes
-                .sample(&mut self.sizes_rng)
-                .round()
-                .clamp(1.0, crate::scenario::defaults::MAX_MESSAGE_BYTES as f64) as u32;
+        let bytes = self
+            .sizes
+            .sample(&mut self.sizes_rng)
+            .round()
+            .clamp(1.0, crate::scenario::defaults::MAX_MESSAGE_BYTES as f64) as u32;
         let id = self.next_id;
         self.next_id += 1;
-        Some(Message {
-            id,
-            published_at: at,
-            key,
-            bytes,
-        })
+        Some(Message { id, published_at: at, key, bytes })
     }
 
     /// Piecewise-constant rate. For Poisson arrivals, restarting the draw at a phase boundary is
@@ -113,10 +105,7 @@ impl WorkloadGen {
     fn next_arrival(&mut self) -> Option<SimTime> {
         loop {
             let phase = self.phases[self.phase];
-            let boundary = self
-                .phases
-                .get(self.phase + 1)
-                .map_or(self.end, |p| p.at.min(self.end));
+            let boundary = self.phases.get(self.phase + 1).map_or(self.end, |p| p.at.min(self.end));
             if phase.rate > 0.0 {
                 let gap = match self.arrivals {
                     Arrivals::Poisson => rng::exponential(&mut self.arrivals_rng, 1.0 / phase.rate),
@@ -148,10 +137,7 @@ pub struct ProcessingTimes {
 
 impl ProcessingTimes {
     pub fn new(s: &Scenario) -> Self {
-        ProcessingTimes {
-            seed: s.seed,
-            dists: s.groups.iter().map(|g| g.processing).collect(),
-        }
+        ProcessingTimes { seed: s.seed, dists: s.groups.iter().map(|g| g.processing).collect() }
     }
 
     pub fn of(&self, group: usize, id: MessageId) -> SimDuration {

@@ -31,10 +31,7 @@ impl<E> PartialOrd for Entry<E> {
 impl<E> Ord for Entry<E> {
     // Reversed: BinaryHeap is a max-heap and we want the earliest (time, seq) first.
     fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .at
-            .cmp(&self.at)
-            .then_with(|| other.seq.cmp(&self.seq))
+        other.at.cmp(&self.at).then_with(|| other.seq.cmp(&self.seq))
     }
 }
 
@@ -54,12 +51,7 @@ impl<E> Default for Scheduler<E> {
 
 impl<E> Scheduler<E> {
     pub fn new() -> Self {
-        Scheduler {
-            now: SimTime::ZERO,
-            seq: 0,
-            heap: BinaryHeap::new(),
-            processed: 0,
-        }
+        Scheduler { now: SimTime::ZERO, seq: 0, heap: BinaryHeap::new(), processed: 0 }
     }
 
     pub fn now(&self) -> SimTime {

@@ -107,13 +107,7 @@ pub struct Zipf {
 impl Zipf {
     pub fn new(n: u64, s: f64) -> Zipf {
         let n = n.max(1) as f64;
-        let mut z = Zipf {
-            n,
-            s,
-            h_integral_x1: 0.0,
-            h_integral_n: 0.0,
-            threshold: 0.0,
-        };
+        let mut z = Zipf { n, s, h_integral_x1: 0.0, h_integral_n: 0.0, threshold: 0.0 };
         z.h_integral_x1 = z.h_integral(1.5) - 1.0;
         z.h_integral_n = z.h_integral(n + 0.5);
         z.threshold = 2.0 - z.h_integral_inverse(z.h_integral(2.5) - z.h(2.0));
@@ -147,19 +141,11 @@ impl Zipf {
 
 /// log(1+x)/x, continuous at 0.
 fn helper1(x: f64) -> f64 {
-    if x.abs() > 1e-8 {
-        libm::log1p(x) / x
-    } else {
-        1.0 - x * (0.5 - x * (1.0 / 3.0 - 0.25 * x))
-    }
+    if x.abs() > 1e-8 { libm::log1p(x) / x } else { 1.0 - x * (0.5 - x * (1.0 / 3.0 - 0.25 * x)) }
 }
 /// (exp(x)-1)/x, continuous at 0.
 fn helper2(x: f64) -> f64 {
-    if x.abs() > 1e-8 {
-        libm::expm1(x) / x
-    } else {
-        1.0 + x * 0.5 * (1.0 + x / 3.0 * (1.0 + 0.25 * x))
-    }
+    if x.abs() > 1e-8 { libm::expm1(x) / x } else { 1.0 + x * 0.5 * (1.0 + x / 3.0 * (1.0 + 0.25 * x)) }
 }
 
 #[cfg(test)]
@@ -168,22 +154,10 @@ mod tests {
 
     #[test]
     fn streams_are_reproducible_and_distinct() {
-        let a: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(stream(42, Stream::Arrivals, 0), |r, _| Some(r.next_u64()))
-            .collect();
-        let b: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(stream(42, Stream::Arrivals, 0), |r, _| Some(r.next_u64()))
-            .collect();
-        let c: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(stream(42, Stream::Keys, 0), |r, _| Some(r.next_u64()))
-            .collect();
-        let d: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(stream(43, Stream::Arrivals, 0), |r, _| Some(r.next_u64()))
-            .collect();
+        let a: Vec<u64> = (0..4).map(|_| 0).scan(stream(42, Stream::Arrivals, 0), |r, _| Some(r.next_u64())).collect();
+        let b: Vec<u64> = (0..4).map(|_| 0).scan(stream(42, Stream::Arrivals, 0), |r, _| Some(r.next_u64())).collect();
+        let c: Vec<u64> = (0..4).map(|_| 0).scan(stream(42, Stream::Keys, 0), |r, _| Some(r.next_u64())).collect();
+        let d: Vec<u64> = (0..4).map(|_| 0).scan(stream(43, Stream::Arrivals, 0), |r, _| Some(r.next_u64())).collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(a, d);
@@ -195,11 +169,7 @@ mod tests {
         let mut r = stream(1, Stream::Processing, 0);
         let n = 200_000;
         let sum: f64 = (0..n).map(|_| exponential(&mut r, 2.0)).sum();
-        assert!(
-            (sum / n as f64 - 2.0).abs() < 0.022,
-            "mean {}",
-            sum / n as f64
-        );
+        assert!((sum / n as f64 - 2.0).abs() < 0.022, "mean {}", sum / n as f64);
     }
 
     #[test]

@@ -72,11 +72,7 @@ impl DurationStats {
     }
 
     pub fn mean_secs(&self) -> f64 {
-        if self.count == 0 {
-            0.0
-        } else {
-            self.sum_ns as f64 / self.count as f64 / 1e9
-        }
+        if self.count == 0 { 0.0 } else { self.sum_ns as f64 / self.count as f64 / 1e9 }
     }
 
     pub fn count(&self) -> u64 {
@@ -343,9 +339,7 @@ impl History for Recorder {
                 g.backlog = messages;
                 g.max_backlog = g.max_backlog.max(messages);
             }
-            Observation::Stored { .. }
-            | Observation::Delivered { .. }
-            | Observation::Committed { .. } => {}
+            Observation::Stored { .. } | Observation::Delivered { .. } | Observation::Committed { .. } => {}
         }
     }
 }

@@ -25,11 +25,7 @@ pub enum FirstTime {
 impl IdWindow {
     /// A newly published message; ids arrive in order 0, 1, 2, ...
     pub fn publish(&mut self, id: MessageId) {
-        debug_assert_eq!(
-            id,
-            self.base + self.flags.len() as u64,
-            "ids must be published in order"
-        );
+        debug_assert_eq!(id, self.base + self.flags.len() as u64, "ids must be published in order");
         self.flags.push_back(0);
     }
 
@@ -78,11 +74,7 @@ impl IdWindow {
         let mut stranded = 0;
         for f in &self.flags {
             if f & PROCESSED == 0 {
-                if f & DELETED != 0 {
-                    lost += 1
-                } else {
-                    stranded += 1
-                }
+                if f & DELETED != 0 { lost += 1 } else { stranded += 1 }
             }
         }
         (lost, stranded)
@@ -111,11 +103,7 @@ mod tests {
         assert_eq!(w.len(), 5, "0 is unprocessed, so the window cannot advance");
         assert_eq!(w.processed(0), FirstTime::Yes { was_deleted: false });
         assert_eq!(w.len(), 3, "0 and 1 done: the window starts at 2");
-        assert_eq!(
-            w.processed(0),
-            FirstTime::No,
-            "below the window: a duplicate"
-        );
+        assert_eq!(w.processed(0), FirstTime::No, "below the window: a duplicate");
         assert_eq!(w.processed(1), FirstTime::No);
         assert!(w.deleted(3), "3 deleted unprocessed");
         assert!(!w.deleted(3), "deleting twice does not count twice");

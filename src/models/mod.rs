@@ -40,19 +40,13 @@ pub fn run_system<H: History>(
             let mut m = kafka::KafkaModel::new(s, history, &mut sched);
             let at = drive(&mut m, &mut sched, deadline(s), progress);
             m.close(at);
-            RunEnd {
-                at,
-                events: sched.events_processed(),
-            }
+            RunEnd { at, events: sched.events_processed() }
         }
         SystemKind::RabbitMq => {
             let mut sched = Scheduler::new();
             let mut m = rabbitmq::RabbitModel::new(s, history, &mut sched);
             let at = drive(&mut m, &mut sched, deadline(s), progress);
-            RunEnd {
-                at,
-                events: sched.events_processed(),
-            }
+            RunEnd { at, events: sched.events_processed() }
         }
     }
 }

@@ -18,13 +18,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error(
-        "{path}: cannot write: {source}; check that the folder is writable and the disk has room"
-    )]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("{path}: cannot write: {source}; check that the folder is writable and the disk has room")]
+    Io { path: String, source: std::io::Error },
     #[error("{path}: cannot draw chart: {message}")]
     Chart { path: String, message: String },
 }
@@ -71,10 +66,7 @@ pub fn summary(s: &Scenario, runs: &[SystemRun]) -> Summary {
         profile: s.profile.name(),
         duration_s: s.duration.as_secs_f64(),
         warmup_s: s.warmup.as_secs_f64(),
-        systems: runs
-            .iter()
-            .map(|r| (r.system.name(), r.summary(s)))
-            .collect(),
+        systems: runs.iter().map(|r| (r.system.name(), r.summary(s))).collect(),
         manifest: Manifest {
             schema_version: SCHEMA_VERSION,
             pushpull_version: env!("CARGO_PKG_VERSION"),
@@ -85,10 +77,7 @@ pub fn summary(s: &Scenario, runs: &[SystemRun]) -> Summary {
 
 /// Writes `bytes` to `path` atomically: a temporary sibling file, flushed, then renamed over.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let io = |source| ReportError::Io {
-        path: path.display().to_string(),
-        source,
-    };
+    let io = |source| ReportError::Io { path: path.display().to_string(), source };
     let tmp = temp_sibling(path);
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -104,18 +93,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
 
 /// `dir/.name.tmp`: hidden, in the same folder, so that the rename is atomic.
 pub fn temp_sibling(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp"))
 }
 
 /// `timeseries.csv`: one row per (sample time, system, group).
 pub fn timeseries_csv(s: &Scenario, runs: &[SystemRun]) -> String {
-    let mut out = String::from(
-        "time_s,system,group,published_per_s,processed_per_s,backlog,in_flight,stored_bytes\n",
-    );
+    let mut out = String::from("time_s,system,group,published_per_s,processed_per_s,backlog,in_flight,stored_bytes\n");
     for r in runs {
         for x in &r.recorder.samples {
             out.push_str(&format!(
@@ -135,15 +119,8 @@ pub fn timeseries_csv(s: &Scenario, runs: &[SystemRun]) -> String {
 }
 
 /// Writes every output of a scenario into `dir` (created if needed). Returns the files written.
-pub fn write_all(
-    dir: &Path,
-    s: &Scenario,
-    runs: &[SystemRun],
-) -> Result<Vec<PathBuf>, ReportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
-        path: dir.display().to_string(),
-        source,
-    })?;
+pub fn write_all(dir: &Path, s: &Scenario, runs: &[SystemRun]) -> Result<Vec<PathBuf>, ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.display().to_string(), source })?;
     let mut written = Vec::new();
     let summary_path = dir.join("summary.json");
     let mut json = serde_json::to_string_pretty(&summary(s, runs)).expect("summary serializes");

@@ -27,8 +27,7 @@ fn num(x: f64) -> String {
 
 /// Rows of (label, per-system value).
 fn rows(systems: &[&SystemSummary]) -> Vec<(&'static str, Vec<String>)> {
-    let f =
-        |get: &dyn Fn(&SystemSummary) -> String| systems.iter().map(|s| get(s)).collect::<Vec<_>>();
+    let f = |get: &dyn Fn(&SystemSummary) -> String| systems.iter().map(|s| get(s)).collect::<Vec<_>>();
     vec![
         ("messages published", f(&|s| int(s.messages_published))),
         ("deliveries owed", f(&|s| int(s.published))),
@@ -60,11 +59,7 @@ pub fn bytes(b: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
+    if u == 0 { format!("{b} B") } else { format!("{v:.1} {}", UNITS[u]) }
 }
 
 /// Renders the summary as an aligned text table.
@@ -80,10 +75,7 @@ pub fn render(summary: &Summary) -> String {
         .max()
         .unwrap_or(0)
         + 2;
-    let mut out = format!(
-        "{} (seed {}, {} profile)\n",
-        summary.scenario, summary.seed, summary.profile
-    );
+    let mut out = format!("{} (seed {}, {} profile)\n", summary.scenario, summary.seed, summary.profile);
     out.push_str(&format!("{:label_w$}", ""));
     for n in &names {
         out.push_str(&format!("{n:>col_w$}"));

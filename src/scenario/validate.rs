@@ -16,23 +16,14 @@ type R<T> = Result<T, ScenarioError>;
 
 impl Ctx {
     fn err<T>(&self, field: impl Into<String>, message: impl Into<String>) -> R<T> {
-        Err(ScenarioError {
-            file: self.file.clone(),
-            field: Some(field.into()),
-            message: message.into(),
-        })
+        Err(ScenarioError { file: self.file.clone(), field: Some(field.into()), message: message.into() })
     }
 
     fn duration(&self, field: &str, text: &str) -> R<SimDuration> {
         parse_duration(text).or_else(|m| self.err(field, m))
     }
 
-    fn opt_duration(
-        &self,
-        field: &str,
-        text: &Option<String>,
-        default: SimDuration,
-    ) -> R<SimDuration> {
+    fn opt_duration(&self, field: &str, text: &Option<String>, default: SimDuration) -> R<SimDuration> {
         match text {
             Some(t) => self.duration(field, t),
             None => Ok(default),
@@ -41,10 +32,7 @@ impl Ctx {
 
     fn int_in(&self, field: &str, v: i64, min: i64, max: i64, what: &str) -> R<i64> {
         if v < min || v > max {
-            return self.err(
-                field,
-                format!("{v} is not allowed; {what} must be an integer from {min} to {max}"),
-            );
+            return self.err(field, format!("{v} is not allowed; {what} must be an integer from {min} to {max}"));
         }
         Ok(v)
     }
@@ -56,17 +44,13 @@ impl Ctx {
             other => return self.err(field, format!("{} is not a size; {SIZE_HELP}", show(other))),
         };
         if v < min || v > max {
-            return self.err(
-                field,
-                format!("{v} bytes is not allowed; must be from {min} to {max} bytes"),
-            );
+            return self.err(field, format!("{v} bytes is not allowed; must be from {min} to {max} bytes"));
         }
         Ok(v)
     }
 }
 
-const SIZE_HELP: &str =
-    "expected a whole number of bytes or a string like \"512B\", \"1KiB\", \"4MiB\", \"1KB\"";
+const SIZE_HELP: &str = "expected a whole number of bytes or a string like \"512B\", \"1KiB\", \"4MiB\", \"1KB\"";
 
 fn show(l: &Leaf) -> String {
     match l {
@@ -80,14 +64,9 @@ fn show(l: &Leaf) -> String {
 /// Parses "1024", "1KiB", "4MiB", "1GiB", "1KB", "2MB" into bytes.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit() && c != '_')
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !c.is_ascii_digit() && c != '_').unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let num: u64 = num
-        .replace('_', "")
-        .parse()
-        .map_err(|_| format!("\"{text}\" is not a size; {SIZE_HELP}"))?;
+    let num: u64 = num.replace('_', "").parse().map_err(|_| format!("\"{text}\" is not a size; {SIZE_HELP}"))?;
     let scale: u64 = match unit.trim() {
         "" | "B" => 1,
         "KiB" => 1 << 10,
@@ -97,13 +76,10 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "MB" => 1_000_000,
         "GB" => 1_000_000_000,
         u => {
-            return Err(format!(
-                "\"{text}\" has an unknown unit \"{u}\"; {SIZE_HELP}"
-            ));
+            return Err(format!("\"{text}\" has an unknown unit \"{u}\"; {SIZE_HELP}"));
         }
     };
-    num.checked_mul(scale)
-        .ok_or_else(|| format!("\"{text}\" is too large"))
+    num.checked_mul(scale).ok_or_else(|| format!("\"{text}\" is too large"))
 }
 
 pub(super) fn load(path: &Path) -> R<Scenario> {
@@ -113,9 +89,7 @@ pub(super) fn load(path: &Path) -> R<Scenario> {
         field: None,
         message: format!("cannot read the file: {}", io_reason(&e)),
     })?;
-    let json = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
     parse(&bytes, &file, json)
 }
 
@@ -129,18 +103,11 @@ fn io_reason(e: &std::io::Error) -> String {
 }
 
 pub(super) fn parse(bytes: &[u8], file: &str, json: bool) -> R<Scenario> {
-    let whole = |message: String| ScenarioError {
-        file: file.to_string(),
-        field: None,
-        message,
-    };
-    let text = std::str::from_utf8(bytes).map_err(|_| {
-        whole("not a text file (not valid UTF-8); a scenario is a TOML or JSON file".into())
-    })?;
+    let whole = |message: String| ScenarioError { file: file.to_string(), field: None, message };
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| whole("not a text file (not valid UTF-8); a scenario is a TOML or JSON file".into()))?;
     if text.contains('\0') {
-        return Err(whole(
-            "not a text file (contains NUL bytes); a scenario is a TOML or JSON file".into(),
-        ));
+        return Err(whole("not a text file (contains NUL bytes); a scenario is a TOML or JSON file".into()));
     }
     if text.trim().is_empty() {
         return Err(whole(
@@ -151,12 +118,8 @@ pub(super) fn parse(bytes: &[u8], file: &str, json: bool) -> R<Scenario> {
         let mut de = serde_json::Deserializer::from_str(text);
         serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let inner = e.inner();
-            let message = format!(
-                "{} (line {}, column {})",
-                strip_position(&inner.to_string()),
-                inner.line(),
-                inner.column()
-            );
+            let message =
+                format!("{} (line {}, column {})", strip_position(&inner.to_string()), inner.line(), inner.column());
             path_error(file, e.path().to_string(), message)
         })?
     } else {
@@ -168,27 +131,13 @@ pub(super) fn parse(bytes: &[u8], file: &str, json: bool) -> R<Scenario> {
     sha.update(bytes);
     let digest = sha.finalize();
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    let stem = Path::new(file)
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    Ctx {
-        file: file.to_string(),
-    }
-    .scenario(raw, stem, hex)
+    let stem = Path::new(file).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    Ctx { file: file.to_string() }.scenario(raw, stem, hex)
 }
 
 fn path_error(file: &str, path: String, message: String) -> ScenarioError {
-    let field = if path == "." || path.is_empty() {
-        None
-    } else {
-        Some(path)
-    };
-    ScenarioError {
-        file: file.to_string(),
-        field,
-        message,
-    }
+    let field = if path == "." || path.is_empty() { None } else { Some(path) };
+    ScenarioError { file: file.to_string(), field, message }
 }
 
 /// serde_json appends " at line L column C"; we print the position once, our way.
@@ -216,47 +165,36 @@ impl Ctx {
     fn scenario(&self, raw: RawScenario, stem: String, sha: String) -> R<Scenario> {
         let name = raw.name.unwrap_or(stem);
         if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
             || name.starts_with('.')
         {
             return self.err(
                 "name",
-                format!("\"{name}\" is not allowed; use letters, digits, '-', '_' or '.' (it names the results folder)"),
+                format!(
+                    "\"{name}\" is not allowed; use letters, digits, '-', '_' or '.' (it names the results folder)"
+                ),
             );
         }
         let seed = match raw.seed {
             None => d::SEED,
             Some(s) if s >= 0 => s as u64,
             Some(s) => {
-                return self.err(
-                    "seed",
-                    format!("{s} is not allowed; the seed must be a non-negative integer"),
-                );
+                return self.err("seed", format!("{s} is not allowed; the seed must be a non-negative integer"));
             }
         };
         let duration = match &raw.duration {
             Some(t) => self.duration("duration", t)?,
             None => {
-                return self.err(
-                    "duration",
-                    format!("missing; how long producers publish, {DURATION_HELP}"),
-                );
+                return self.err("duration", format!("missing; how long producers publish, {DURATION_HELP}"));
             }
         };
         if duration.is_zero() {
-            return self.err(
-                "duration",
-                "0 is not allowed; the run must publish for a positive time",
-            );
+            return self.err("duration", "0 is not allowed; the run must publish for a positive time");
         }
         let warmup = self.opt_duration("warmup", &raw.warmup, SimDuration::ZERO)?;
         if warmup >= duration {
-            return self.err(
-                "warmup",
-                format!("{warmup} is not allowed; it must be shorter than duration ({duration})"),
-            );
+            return self
+                .err("warmup", format!("{warmup} is not allowed; it must be shorter than duration ({duration})"));
         }
         let drain = match &raw.drain {
             None => None,
@@ -267,20 +205,14 @@ impl Ctx {
             "ideal" => Profile::Ideal,
             "lan" => Profile::Lan,
             other => {
-                return self.err(
-                    "profile",
-                    format!("\"{other}\" is not a profile; allowed: \"ideal\", \"lan\""),
-                );
+                return self.err("profile", format!("\"{other}\" is not a profile; allowed: \"ideal\", \"lan\""));
             }
         };
         let systems = match raw.systems {
             None => SystemKind::ALL.to_vec(),
             Some(list) => {
                 if list.is_empty() {
-                    return self.err(
-                        "systems",
-                        "empty; list at least one of \"kafka\", \"rabbitmq\"",
-                    );
+                    return self.err("systems", "empty; list at least one of \"kafka\", \"rabbitmq\"");
                 }
                 let mut set = BTreeSet::new();
                 for (i, s) in list.iter().enumerate() {
@@ -290,15 +222,12 @@ impl Ctx {
                         other => {
                             return self.err(
                                 format!("systems[{i}]"),
-                                format!(
-                                    "\"{other}\" is not a system; allowed: \"kafka\", \"rabbitmq\""
-                                ),
+                                format!("\"{other}\" is not a system; allowed: \"kafka\", \"rabbitmq\""),
                             );
                         }
                     };
                     if !set.insert(k) {
-                        return self
-                            .err(format!("systems[{i}]"), format!("\"{s}\" is listed twice"));
+                        return self.err(format!("systems[{i}]"), format!("\"{s}\" is listed twice"));
                     }
                 }
                 set.into_iter().collect()
@@ -313,17 +242,16 @@ impl Ctx {
             Profile::Lan => d::LAN_LATENCY,
         };
         let network = NetworkConfig {
-            latency: self.opt_duration(
-                "network.latency",
-                &raw.network.unwrap_or_default().latency,
-                default_latency,
-            )?,
+            latency: self.opt_duration("network.latency", &raw.network.unwrap_or_default().latency, default_latency)?,
         };
         let sample_interval = match &raw.sample_interval {
             Some(t) => {
                 let s = self.duration("sample_interval", t)?;
                 if s.is_zero() || duration.0 / s.0 > 1_000_000 {
-                    return self.err("sample_interval", format!("{s} is not allowed; it must be positive and give at most 10^6 samples over duration"));
+                    return self.err(
+                        "sample_interval",
+                        format!("{s} is not allowed; it must be positive and give at most 10^6 samples over duration"),
+                    );
                 }
                 s
             }
@@ -351,24 +279,15 @@ impl Ctx {
 
     fn workload(&self, raw: Option<RawWorkload>, duration: SimDuration) -> R<Workload> {
         let Some(raw) = raw else {
-            return self.err(
-                "workload",
-                "missing; a scenario needs a [workload] table with at least `rate`",
-            );
+            return self.err("workload", "missing; a scenario needs a [workload] table with at least `rate`");
         };
         let rate = match raw.rate {
             Some(r) => self.rate("workload.rate", r)?,
             None => {
-                return self.err(
-                    "workload.rate",
-                    "missing; messages per second, all producers together",
-                );
+                return self.err("workload.rate", "missing; messages per second, all producers together");
             }
         };
-        let mut phases = vec![Phase {
-            at: SimTime::ZERO,
-            rate,
-        }];
+        let mut phases = vec![Phase { at: SimTime::ZERO, rate }];
         for (i, p) in raw.phases.unwrap_or_default().iter().enumerate() {
             let field = format!("workload.phases[{i}]");
             let at = self.duration(&format!("{field}.at"), &p.at)?;
@@ -386,16 +305,10 @@ impl Ctx {
                     format!("{at} is not allowed; a phase must start before duration ({duration})"),
                 );
             }
-            phases.push(Phase {
-                at: SimTime(at.0),
-                rate,
-            });
+            phases.push(Phase { at: SimTime(at.0), rate });
         }
         if phases.iter().all(|p| p.rate == 0.0) {
-            return self.err(
-                "workload.rate",
-                "0 everywhere; at least one phase must publish (rate > 0)",
-            );
+            return self.err("workload.rate", "0 everywhere; at least one phase must publish (rate > 0)");
         }
         let arrivals = match raw.arrivals.as_deref().unwrap_or("poisson") {
             "poisson" => Arrivals::Poisson,
@@ -410,13 +323,9 @@ impl Ctx {
         let message_bytes = match raw.message_bytes {
             None => Dist::Constant(1024.0),
             Some(ScalarOrTable::Scalar(l)) => {
-                Dist::Constant(
-                    self.size("workload.message_bytes", &l, 1, d::MAX_MESSAGE_BYTES)? as f64,
-                )
+                Dist::Constant(self.size("workload.message_bytes", &l, 1, d::MAX_MESSAGE_BYTES)? as f64)
             }
-            Some(ScalarOrTable::Table(t)) => {
-                self.dist("workload.message_bytes", &t, Unit::Bytes)?
-            }
+            Some(ScalarOrTable::Table(t)) => self.dist("workload.message_bytes", &t, Unit::Bytes)?,
         };
         let keys = match raw.keys {
             None => Keys::None,
@@ -426,26 +335,15 @@ impl Ctx {
             }
             Some(ScalarOrTable::Table(t)) => self.keys(&t)?,
         };
-        Ok(Workload {
-            phases,
-            arrivals,
-            message_bytes,
-            keys,
-        })
+        Ok(Workload { phases, arrivals, message_bytes, keys })
     }
 
     fn rate(&self, field: &str, r: f64) -> R<f64> {
         if !r.is_finite() || r < 0.0 {
-            return self.err(
-                field,
-                format!("{r} is not allowed; a rate is messages per second, a finite number >= 0"),
-            );
+            return self.err(field, format!("{r} is not allowed; a rate is messages per second, a finite number >= 0"));
         }
         if r > 1e9 {
-            return self.err(
-                field,
-                format!("{r} is not allowed; at most 10^9 messages per second"),
-            );
+            return self.err(field, format!("{r} is not allowed; at most 10^9 messages per second"));
         }
         Ok(r)
     }
@@ -464,20 +362,13 @@ impl Ctx {
             }
         };
         let count = match t.get("count") {
-            Some(&Leaf::Int(c)) => self.int_in(
-                &format!("{f}.count"),
-                c,
-                1,
-                1 << 40,
-                "the number of distinct keys",
-            )? as u64,
+            Some(&Leaf::Int(c)) => {
+                self.int_in(&format!("{f}.count"), c, 1, 1 << 40, "the number of distinct keys")? as u64
+            }
             Some(l) => {
                 return self.err(
                     format!("{f}.count"),
-                    format!(
-                        "{} is not allowed; the number of distinct keys, an integer >= 1",
-                        show(l)
-                    ),
+                    format!("{} is not allowed; the number of distinct keys, an integer >= 1", show(l)),
                 );
             }
             None => return self.err(format!("{f}.count"), "missing; the number of distinct keys"),
@@ -485,10 +376,7 @@ impl Ctx {
         match dist.as_str() {
             "uniform" => {
                 if t.contains_key("exponent") {
-                    return self.err(
-                        format!("{f}.exponent"),
-                        "only allowed with distribution = \"zipf\"",
-                    );
+                    return self.err(format!("{f}.exponent"), "only allowed with distribution = \"zipf\"");
                 }
                 Ok(Keys::Uniform { count })
             }
@@ -500,9 +388,7 @@ impl Ctx {
                 if exponent <= 0.0 || exponent > 10.0 {
                     return self.err(
                         format!("{f}.exponent"),
-                        format!(
-                            "{exponent} is not allowed; the Zipf exponent must be > 0 and <= 10"
-                        ),
+                        format!("{exponent} is not allowed; the Zipf exponent must be > 0 and <= 10"),
                     );
                 }
                 Ok(Keys::Zipf { count, exponent })
@@ -517,10 +403,8 @@ impl Ctx {
     fn only(&self, field: &str, t: &BTreeMap<String, Leaf>, allowed: &[&str]) -> R<()> {
         for k in t.keys() {
             if !allowed.contains(&k.as_str()) {
-                return self.err(
-                    format!("{field}.{k}"),
-                    format!("unknown field; allowed here: {}", allowed.join(", ")),
-                );
+                return self
+                    .err(format!("{field}.{k}"), format!("unknown field; allowed here: {}", allowed.join(", ")));
             }
         }
         Ok(())
@@ -539,13 +423,7 @@ impl Ctx {
         match unit {
             Unit::Seconds => match l {
                 Leaf::Text(t) => Ok(self.duration(field, t)?.as_secs_f64()),
-                other => self.err(
-                    field,
-                    format!(
-                        "{} is not a duration; expected {DURATION_HELP}",
-                        show(other)
-                    ),
-                ),
+                other => self.err(field, format!("{} is not a duration; expected {DURATION_HELP}", show(other))),
             },
             Unit::Bytes => Ok(self.size(field, l, 0, d::MAX_MESSAGE_BYTES)? as f64),
         }
@@ -555,25 +433,16 @@ impl Ctx {
         let kind = match t.get("distribution") {
             Some(Leaf::Text(s)) => s.as_str(),
             Some(l) => {
-                return self.err(
-                    format!("{field}.distribution"),
-                    format!("{} is not allowed; {DIST_HELP}", show(l)),
-                );
+                return self.err(format!("{field}.distribution"), format!("{} is not allowed; {DIST_HELP}", show(l)));
             }
             None => {
-                return self.err(
-                    format!("{field}.distribution"),
-                    format!("missing; {DIST_HELP}"),
-                );
+                return self.err(format!("{field}.distribution"), format!("missing; {DIST_HELP}"));
             }
         };
         let get = |k: &str| -> R<f64> {
             match t.get(k) {
                 Some(l) => self.quantity(&format!("{field}.{k}"), l, unit),
-                None => self.err(
-                    format!("{field}.{k}"),
-                    format!("missing; distribution \"{kind}\" needs it"),
-                ),
+                None => self.err(format!("{field}.{k}"), format!("missing; distribution \"{kind}\" needs it")),
             }
         };
         let dist = match kind {
@@ -595,16 +464,10 @@ impl Ctx {
             }
             "lognormal" => {
                 self.only(field, t, &["distribution", "mean", "stddev"])?;
-                Dist::LogNormal {
-                    mean: get("mean")?,
-                    stddev: get("stddev")?,
-                }
+                Dist::LogNormal { mean: get("mean")?, stddev: get("stddev")? }
             }
             other => {
-                return self.err(
-                    format!("{field}.distribution"),
-                    format!("\"{other}\" is not allowed; {DIST_HELP}"),
-                );
+                return self.err(format!("{field}.distribution"), format!("\"{other}\" is not allowed; {DIST_HELP}"));
             }
         };
         let positive_mean = match dist {
@@ -615,10 +478,7 @@ impl Ctx {
             return self.err(format!("{field}.mean"), "must be greater than zero");
         }
         if unit == Unit::Bytes && dist.mean() < 1.0 {
-            return self.err(
-                field.to_string(),
-                "a message must have at least 1 byte on average",
-            );
+            return self.err(field.to_string(), "a message must have at least 1 byte on average");
         }
         Ok(dist)
     }
@@ -626,34 +486,21 @@ impl Ctx {
     fn groups(&self, raw: Option<Vec<RawGroup>>) -> R<Vec<Group>> {
         let raw = raw.unwrap_or_default();
         if raw.is_empty() {
-            return self.err(
-                "groups",
-                "missing; add at least one [[groups]] table (a consumer group / a queue)",
-            );
+            return self.err("groups", "missing; add at least one [[groups]] table (a consumer group / a queue)");
         }
         let mut names = BTreeSet::new();
         let mut groups = Vec::new();
         for (i, g) in raw.into_iter().enumerate() {
             let f = format!("groups[{i}]");
-            if g.name.is_empty()
-                || !g
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            {
+            if g.name.is_empty() || !g.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
                 return self.err(
                     format!("{f}.name"),
-                    format!(
-                        "\"{}\" is not allowed; use letters, digits, '-', '_' or '.'",
-                        g.name
-                    ),
+                    format!("\"{}\" is not allowed; use letters, digits, '-', '_' or '.'", g.name),
                 );
             }
             if !names.insert(g.name.clone()) {
-                return self.err(
-                    format!("{f}.name"),
-                    format!("\"{}\" is used by two groups; names must be unique", g.name),
-                );
+                return self
+                    .err(format!("{f}.name"), format!("\"{}\" is used by two groups; names must be unique", g.name));
             }
             let consumers = self.int_in(
                 &format!("{f}.consumers"),
@@ -667,15 +514,9 @@ impl Ctx {
                 Some(ScalarOrTable::Scalar(l)) => {
                     Dist::Constant(self.quantity(&format!("{f}.processing"), &l, Unit::Seconds)?)
                 }
-                Some(ScalarOrTable::Table(t)) => {
-                    self.dist(&format!("{f}.processing"), &t, Unit::Seconds)?
-                }
+                Some(ScalarOrTable::Table(t)) => self.dist(&format!("{f}.processing"), &t, Unit::Seconds)?,
             };
-            groups.push(Group {
-                name: g.name,
-                consumers,
-                processing,
-            });
+            groups.push(Group { name: g.name, consumers, processing });
         }
         Ok(groups)
     }
@@ -688,25 +529,56 @@ impl Ctx {
             }
         };
         let cfg = KafkaConfig {
-            partitions: self.int_in("kafka.partitions", k.partitions.unwrap_or(d::KAFKA_PARTITIONS as i64), 1, 100_000, "the number of partitions")? as u32,
+            partitions: self.int_in(
+                "kafka.partitions",
+                k.partitions.unwrap_or(d::KAFKA_PARTITIONS as i64),
+                1,
+                100_000,
+                "the number of partitions",
+            )? as u32,
             linger: self.opt_duration("kafka.linger", &k.linger, d::KAFKA_LINGER)?,
             batch_size: size("batch_size", &k.batch_size, d::KAFKA_BATCH_SIZE, 0, 1 << 30)?,
-            max_poll_records: self.int_in("kafka.max_poll_records", k.max_poll_records.unwrap_or(d::KAFKA_MAX_POLL_RECORDS as i64), 1, 1 << 30, "max.poll.records")? as u32,
+            max_poll_records: self.int_in(
+                "kafka.max_poll_records",
+                k.max_poll_records.unwrap_or(d::KAFKA_MAX_POLL_RECORDS as i64),
+                1,
+                1 << 30,
+                "max.poll.records",
+            )? as u32,
             fetch_min_bytes: size("fetch_min_bytes", &k.fetch_min_bytes, d::KAFKA_FETCH_MIN_BYTES, 0, 1 << 31)?,
             fetch_max_wait: self.opt_duration("kafka.fetch_max_wait", &k.fetch_max_wait, d::KAFKA_FETCH_MAX_WAIT)?,
             fetch_max_bytes: size("fetch_max_bytes", &k.fetch_max_bytes, d::KAFKA_FETCH_MAX_BYTES, 1, 1 << 31)?,
-            max_partition_fetch_bytes: size("max_partition_fetch_bytes", &k.max_partition_fetch_bytes, d::KAFKA_MAX_PARTITION_FETCH_BYTES, 1, 1 << 31)?,
+            max_partition_fetch_bytes: size(
+                "max_partition_fetch_bytes",
+                &k.max_partition_fetch_bytes,
+                d::KAFKA_MAX_PARTITION_FETCH_BYTES,
+                1,
+                1 << 31,
+            )?,
             enable_auto_commit: k.enable_auto_commit.unwrap_or(d::KAFKA_ENABLE_AUTO_COMMIT),
-            auto_commit_interval: self.opt_duration("kafka.auto_commit_interval", &k.auto_commit_interval, d::KAFKA_AUTO_COMMIT_INTERVAL)?,
+            auto_commit_interval: self.opt_duration(
+                "kafka.auto_commit_interval",
+                &k.auto_commit_interval,
+                d::KAFKA_AUTO_COMMIT_INTERVAL,
+            )?,
             auto_offset_reset: match k.auto_offset_reset.as_deref().unwrap_or("latest") {
                 "latest" => OffsetReset::Latest,
                 "earliest" => OffsetReset::Earliest,
-                other => return self.err("kafka.auto_offset_reset", format!("\"{other}\" is not allowed; allowed: \"latest\" (the real default), \"earliest\"")),
+                other => {
+                    return self.err(
+                        "kafka.auto_offset_reset",
+                        format!("\"{other}\" is not allowed; allowed: \"latest\" (the real default), \"earliest\""),
+                    );
+                }
             },
             retention: self.opt_duration("kafka.retention", &k.retention, d::KAFKA_RETENTION)?,
             segment_bytes: size("segment_bytes", &k.segment_bytes, d::KAFKA_SEGMENT_BYTES, 1024, 1 << 40)?,
             segment_ms: self.opt_duration("kafka.segment_ms", &k.segment_ms, d::KAFKA_SEGMENT_MS)?,
-            retention_check_interval: self.opt_duration("kafka.retention_check_interval", &k.retention_check_interval, d::KAFKA_RETENTION_CHECK_INTERVAL)?,
+            retention_check_interval: self.opt_duration(
+                "kafka.retention_check_interval",
+                &k.retention_check_interval,
+                d::KAFKA_RETENTION_CHECK_INTERVAL,
+            )?,
         };
         for (field, v) in [
             ("auto_commit_interval", cfg.auto_commit_interval),
@@ -715,10 +587,7 @@ impl Ctx {
             ("retention_check_interval", cfg.retention_check_interval),
         ] {
             if v.is_zero() {
-                return self.err(
-                    format!("kafka.{field}"),
-                    "0 is not allowed; it must be a positive duration",
-                );
+                return self.err(format!("kafka.{field}"), "0 is not allowed; it must be a positive duration");
             }
         }
         Ok(cfg)
@@ -738,10 +607,8 @@ impl Ctx {
                 Some("manual") => true,
                 Some("auto") => false,
                 Some(other) => {
-                    return self.err(
-                        "rabbitmq.ack",
-                        format!("\"{other}\" is not allowed; allowed: \"manual\", \"auto\""),
-                    );
+                    return self
+                        .err("rabbitmq.ack", format!("\"{other}\" is not allowed; allowed: \"manual\", \"auto\""));
                 }
             },
         })
@@ -754,7 +621,8 @@ enum Unit {
     Bytes,
 }
 
-const DIST_HELP: &str = "allowed: \"constant\" {value}, \"exponential\" {mean}, \"uniform\" {min, max}, \"lognormal\" {mean, stddev}";
+const DIST_HELP: &str =
+    "allowed: \"constant\" {value}, \"exponential\" {mean}, \"uniform\" {min, max}, \"lognormal\" {mean, stddev}";
 
 /// About `TARGET_SAMPLES` samples over the duration, rounded to 1, 2 or 5 times a power of ten
 /// (in ms, at least 1 ms) so that the time axis reads well.
@@ -788,17 +656,8 @@ mod tests {
 
     #[test]
     fn nice_intervals() {
-        assert_eq!(
-            nice_interval(SimDuration::from_secs(3 * 3600)),
-            SimDuration::from_millis(50_000)
-        );
-        assert_eq!(
-            nice_interval(SimDuration::from_secs(60)),
-            SimDuration::from_millis(200)
-        );
-        assert_eq!(
-            nice_interval(SimDuration::from_millis(10)),
-            SimDuration::from_millis(1)
-        );
+        assert_eq!(nice_interval(SimDuration::from_secs(3 * 3600)), SimDuration::from_millis(50_000));
+        assert_eq!(nice_interval(SimDuration::from_secs(60)), SimDuration::from_millis(200));
+        assert_eq!(nice_interval(SimDuration::from_millis(10)), SimDuration::from_millis(1));
     }
 }

@@ -40,11 +40,7 @@ fn write(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
 
 fn run_ok(args: &[&std::ffi::OsStr]) -> Output {
     let out = bin().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
     out
 }
 
@@ -53,20 +49,8 @@ fn run_writes_results_and_same_seed_is_byte_identical() {
     let d = tmpdir("det");
     let f = write(&d, "small.toml", SMALL.as_bytes());
     let (a, b, c) = (d.join("a"), d.join("b"), d.join("c"));
-    run_ok(&[
-        "run".as_ref(),
-        f.as_os_str(),
-        "--out".as_ref(),
-        a.as_os_str(),
-        "--quiet".as_ref(),
-    ]);
-    run_ok(&[
-        "run".as_ref(),
-        f.as_os_str(),
-        "--out".as_ref(),
-        b.as_os_str(),
-        "--quiet".as_ref(),
-    ]);
+    run_ok(&["run".as_ref(), f.as_os_str(), "--out".as_ref(), a.as_os_str(), "--quiet".as_ref()]);
+    run_ok(&["run".as_ref(), f.as_os_str(), "--out".as_ref(), b.as_os_str(), "--quiet".as_ref()]);
     run_ok(&[
         "run".as_ref(),
         f.as_os_str(),
@@ -78,19 +62,10 @@ fn run_writes_results_and_same_seed_is_byte_identical() {
     ]);
     for file in ["summary.json", "timeseries.csv"] {
         let x = std::fs::read(a.join(file)).unwrap();
-        assert_eq!(
-            x,
-            std::fs::read(b.join(file)).unwrap(),
-            "{file} differs between identical runs"
-        );
-        assert_ne!(
-            x,
-            std::fs::read(c.join(file)).unwrap(),
-            "{file} is the same with another seed"
-        );
+        assert_eq!(x, std::fs::read(b.join(file)).unwrap(), "{file} differs between identical runs");
+        assert_ne!(x, std::fs::read(c.join(file)).unwrap(), "{file} is the same with another seed");
     }
-    let v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(a.join("summary.json")).unwrap()).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(a.join("summary.json")).unwrap()).unwrap();
     assert_eq!(v["scenario"], "small");
     assert_eq!(v["seed"], 42);
     for sys in ["kafka", "rabbitmq"] {
@@ -119,9 +94,7 @@ fn run_writes_results_and_same_seed_is_byte_identical() {
     assert_eq!(v["manifest"]["schema_version"], 1);
     assert_eq!(v["manifest"]["scenario_sha256"].as_str().unwrap().len(), 64);
     let csv = std::fs::read_to_string(a.join("timeseries.csv")).unwrap();
-    assert!(csv.starts_with(
-        "time_s,system,group,published_per_s,processed_per_s,backlog,in_flight,stored_bytes\n"
-    ));
+    assert!(csv.starts_with("time_s,system,group,published_per_s,processed_per_s,backlog,in_flight,stored_bytes\n"));
     assert!(csv.contains(",kafka,billing,") && csv.contains(",rabbitmq,billing,"));
     let leftovers: Vec<_> = std::fs::read_dir(&a)
         .unwrap()
@@ -149,53 +122,21 @@ fn bad_inputs() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
     let replace = |from: &str, to: &str| SMALL.replace(from, to).into_bytes();
     vec![
         ("unknown.toml", with("colour = \"blue\""), vec!["colour"]),
-        (
-            "unknown-nested.toml",
-            replace("partitions = 2", "partitions = 2\nlingr = \"5ms\""),
-            vec!["kafka", "lingr"],
-        ),
-        (
-            "zero-partitions.toml",
-            replace("partitions = 2", "partitions = 0"),
-            vec!["kafka.partitions", "0", "1"],
-        ),
-        (
-            "negative-rate.toml",
-            replace("rate = 50.0", "rate = -5.0"),
-            vec!["workload.rate", "-5"],
-        ),
+        ("unknown-nested.toml", replace("partitions = 2", "partitions = 2\nlingr = \"5ms\""), vec!["kafka", "lingr"]),
+        ("zero-partitions.toml", replace("partitions = 2", "partitions = 0"), vec!["kafka.partitions", "0", "1"]),
+        ("negative-rate.toml", replace("rate = 50.0", "rate = -5.0"), vec!["workload.rate", "-5"]),
         (
             "bad-duration.toml",
             replace("duration = \"2m\"", "duration = \"2 fortnights\""),
             vec!["duration", "fortnights", "ms"],
         ),
-        (
-            "bad-processing.toml",
-            replace("mean = \"30ms\"", "mean = \"30\""),
-            vec!["groups[0].processing.mean", "unit"],
-        ),
+        ("bad-processing.toml", replace("mean = \"30ms\"", "mean = \"30\""), vec!["groups[0].processing.mean", "unit"]),
         ("syntax.toml", replace("[kafka]", "[kafka"), vec!["line"]),
-        (
-            "wrong-type.toml",
-            replace("consumers = 2", "consumers = \"two\""),
-            vec!["groups[0].consumers"],
-        ),
-        (
-            "wrong-type-2.toml",
-            replace("rate = 50.0", "rate = \"fast\""),
-            vec!["workload.rate"],
-        ),
+        ("wrong-type.toml", replace("consumers = 2", "consumers = \"two\""), vec!["groups[0].consumers"]),
+        ("wrong-type-2.toml", replace("rate = 50.0", "rate = \"fast\""), vec!["workload.rate"]),
         ("empty.toml", Vec::new(), vec!["empty"]),
-        (
-            "binary.toml",
-            vec![0x89, b'P', b'N', b'G', 0, 0, 0xff, 0xfe, 0x00],
-            vec!["not a text file"],
-        ),
-        (
-            "absurd.toml",
-            replace("duration = \"2m\"", "duration = \"100000d\""),
-            vec!["duration", "--force"],
-        ),
+        ("binary.toml", vec![0x89, b'P', b'N', b'G', 0, 0, 0xff, 0xfe, 0x00], vec!["not a text file"]),
+        ("absurd.toml", replace("duration = \"2m\"", "duration = \"100000d\""), vec!["duration", "--force"]),
         (
             "bad-profile.toml",
             replace("seed = 42", "seed = 42\nprofile = \"wan\""),
@@ -206,16 +147,8 @@ fn bad_inputs() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
             replace("prefetch = 1", "prefetch = 1\nack = \"sometimes\""),
             vec!["rabbitmq.ack", "manual", "auto"],
         ),
-        (
-            "no-groups.toml",
-            b"duration = \"1m\"\n[workload]\nrate = 1.0\n".to_vec(),
-            vec!["groups"],
-        ),
-        (
-            "warmup.toml",
-            replace("warmup = \"10s\"", "warmup = \"5m\""),
-            vec!["warmup", "duration"],
-        ),
+        ("no-groups.toml", b"duration = \"1m\"\n[workload]\nrate = 1.0\n".to_vec(), vec!["groups"]),
+        ("warmup.toml", replace("warmup = \"10s\"", "warmup = \"5m\""), vec!["warmup", "duration"]),
     ]
 }
 
@@ -224,15 +157,8 @@ fn assert_one_line_error(out: &Output, file: &str, words: &[&str]) {
     assert!(!out.status.success(), "{file}: accepted, stderr: {stderr}");
     assert_eq!(out.status.code(), Some(1), "{file}: exit code");
     assert!(!stderr.contains("panicked"), "{file}: panic: {stderr}");
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "{file}: not one line: {stderr}"
-    );
-    assert!(
-        stderr.contains(file),
-        "{file}: error does not name the file: {stderr}"
-    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{file}: not one line: {stderr}");
+    assert!(stderr.contains(file), "{file}: error does not name the file: {stderr}");
     for w in words {
         assert!(stderr.contains(w), "{file}: error lacks {w:?}: {stderr}");
     }
@@ -255,35 +181,16 @@ fn bad_input_gives_one_line_error_never_a_panic() {
     }
     let missing = d.join("missing.toml");
     for cmd in ["validate", "run"] {
-        let out = bin()
-            .args([cmd.as_ref(), missing.as_os_str()])
-            .output()
-            .unwrap();
+        let out = bin().args([cmd.as_ref(), missing.as_os_str()]).output().unwrap();
         assert_one_line_error(&out, "missing.toml", &["no such file"]);
     }
-    assert!(
-        !d.join("out").exists(),
-        "a failed run must not write results"
-    );
+    assert!(!d.join("out").exists(), "a failed run must not write results");
 }
 
 #[test]
 fn absurd_size_runs_with_force_only_when_asked() {
     let d = tmpdir("force");
-    let f = write(
-        &d,
-        "big.toml",
-        SMALL
-            .replace("duration = \"2m\"", "duration = \"100000d\"")
-            .as_bytes(),
-    );
-    let out = bin()
-        .args(["validate".as_ref(), f.as_os_str(), "--force".as_ref()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "--force accepts it: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let f = write(&d, "big.toml", SMALL.replace("duration = \"2m\"", "duration = \"100000d\"").as_bytes());
+    let out = bin().args(["validate".as_ref(), f.as_os_str(), "--force".as_ref()]).output().unwrap();
+    assert!(out.status.success(), "--force accepts it: {}", String::from_utf8_lossy(&out.stderr));
 }

@@ -7,8 +7,7 @@ use pushpull::scenario::{Scenario, SystemKind};
 use pushpull::time::SimTime;
 
 pub fn scenario(toml: &str) -> Scenario {
-    Scenario::parse(toml, "test.toml", false)
-        .unwrap_or_else(|e| panic!("test scenario invalid: {e}"))
+    Scenario::parse(toml, "test.toml", false).unwrap_or_else(|e| panic!("test scenario invalid: {e}"))
 }
 
 /// Waits (publish -> processing start) of messages published after the warmup, in seconds,
@@ -23,25 +22,14 @@ pub struct BatchMeans {
 
 impl BatchMeans {
     pub fn new(warmup: SimTime, expected: u64, batches: u64) -> Self {
-        BatchMeans {
-            warmup,
-            per_batch: (expected / batches).max(1),
-            sum: 0.0,
-            n: 0,
-            means: Vec::new(),
-        }
+        BatchMeans { warmup, per_batch: (expected / batches).max(1), sum: 0.0, n: 0, means: Vec::new() }
     }
 
     /// (grand mean, standard error of the mean) from the complete batches.
     pub fn estimate(&self) -> (f64, f64) {
         let b = self.means.len() as f64;
         let mean = self.means.iter().sum::<f64>() / b;
-        let var = self
-            .means
-            .iter()
-            .map(|m| (m - mean) * (m - mean))
-            .sum::<f64>()
-            / (b - 1.0);
+        let var = self.means.iter().map(|m| (m - mean) * (m - mean)).sum::<f64>() / (b - 1.0);
         (mean, (var / b).sqrt())
     }
 }

@@ -87,21 +87,10 @@ fn fault_free_runs_lose_and_duplicate_nothing() {
             let r = run(&s, sys);
             let sum = summary(&s, &r);
             let tag = format!("variant {i} {}", sys.name());
-            assert!(
-                sum.messages_published > 5_000,
-                "{tag}: too small to mean anything"
-            );
-            assert_eq!(
-                sum.published,
-                sum.messages_published * s.groups.len() as u64,
-                "{tag}"
-            );
+            assert!(sum.messages_published > 5_000, "{tag}: too small to mean anything");
+            assert_eq!(sum.published, sum.messages_published * s.groups.len() as u64, "{tag}");
             assert_eq!((sum.duplicates, sum.lost, sum.stranded), (0, 0, 0), "{tag}");
-            assert_eq!(
-                sum.published,
-                sum.unique_processed + sum.lost + sum.stranded,
-                "{tag}"
-            );
+            assert_eq!(sum.published, sum.unique_processed + sum.lost + sum.stranded, "{tag}");
             for (name, g) in &sum.groups {
                 assert_eq!(g.published, g.unique_processed, "{tag} group {name}");
             }
@@ -163,13 +152,7 @@ fn both_systems_see_the_identical_workload() {
         run_system(&s, sys, &mut h, |_| {});
         let published: Vec<_> =
             h.0.iter()
-                .filter_map(|(_, o)| {
-                    if let Observation::Published { msg } = o {
-                        Some(*msg)
-                    } else {
-                        None
-                    }
-                })
+                .filter_map(|(_, o)| if let Observation::Published { msg } = o { Some(*msg) } else { None })
                 .collect();
         let mut started = BTreeMap::new();
         let mut work = BTreeMap::new();
@@ -187,10 +170,7 @@ fn both_systems_see_the_identical_workload() {
         per_sys.push((published, work));
     }
     assert_eq!(per_sys[0].0, per_sys[1].0, "same arrivals, keys and sizes");
-    assert_eq!(
-        per_sys[0].1, per_sys[1].1,
-        "same processing time per (message, group)"
-    );
+    assert_eq!(per_sys[0].1, per_sys[1].1, "same processing time per (message, group)");
     assert!(per_sys[0].1.len() > 10_000);
 }
 
@@ -212,12 +192,7 @@ fn order_is_kept_where_each_system_promises_it() {
         if let Observation::ProcessingStarted { msg, .. } = o {
             let k = keys[&msg.id()];
             if let Some(prev) = last.insert(k, msg.id()) {
-                assert!(
-                    prev < msg.id(),
-                    "key {k}: message {} processed after {}",
-                    prev,
-                    msg.id()
-                );
+                assert!(prev < msg.id(), "key {k}: message {} processed after {}", prev, msg.id());
                 checked += 1;
             }
         }
@@ -238,13 +213,7 @@ fn order_is_kept_where_each_system_promises_it() {
     run_system(&s, SystemKind::RabbitMq, &mut h, |_| {});
     let ids: Vec<u64> =
         h.0.iter()
-            .filter_map(|(_, o)| {
-                if let Observation::ProcessingStarted { msg, .. } = o {
-                    Some(msg.id())
-                } else {
-                    None
-                }
-            })
+            .filter_map(|(_, o)| if let Observation::ProcessingStarted { msg, .. } = o { Some(msg.id()) } else { None })
             .collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
 }
@@ -279,14 +248,8 @@ fn prefetch_bounds_unacked_deliveries_per_consumer() {
             max_held = max_held.max(*held.iter().max().unwrap());
         }
         match bound {
-            Some(b) => assert!(
-                max_held <= b && max_held == b,
-                "prefetch {prefetch}: a consumer held {max_held}"
-            ),
-            None => assert!(
-                max_held > 10,
-                "unlimited prefetch should pile up deliveries (held {max_held})"
-            ),
+            Some(b) => assert!(max_held <= b && max_held == b, "prefetch {prefetch}: a consumer held {max_held}"),
+            None => assert!(max_held > 10, "unlimited prefetch should pile up deliveries (held {max_held})"),
         }
     }
 }
@@ -317,22 +280,11 @@ fn storage_log_retains_queue_copies_per_group() {
         total += m.bytes as u64;
     }
     let k = summary(&s, &run(&s, SystemKind::Kafka));
-    assert_eq!(
-        k.peak_stored_bytes, total,
-        "7-day retention: the log still holds every byte at the end"
-    );
+    assert_eq!(k.peak_stored_bytes, total, "7-day retention: the log still holds every byte at the end");
     let r = run(&s, SystemKind::RabbitMq);
     let rs = summary(&s, &r);
-    assert!(
-        rs.peak_stored_bytes < total / 100,
-        "acked messages are deleted: {} vs {total}",
-        rs.peak_stored_bytes
-    );
-    assert_eq!(
-        r.recorder.samples.last().unwrap().stored_bytes,
-        0,
-        "nothing left after the drain"
-    );
+    assert!(rs.peak_stored_bytes < total / 100, "acked messages are deleted: {} vs {total}", rs.peak_stored_bytes);
+    assert_eq!(r.recorder.samples.last().unwrap().stored_bytes, 0, "nothing left after the drain");
 }
 
 /// Retention shorter than the backlog: the log deletes records no one has read yet (lost, and
@@ -359,9 +311,52 @@ fn retention_loses_what_a_slow_consumer_has_not_read() {
     assert!(k.lost > 1_000, "kafka lost {}", k.lost);
     assert_eq!(k.published, k.unique_processed + k.lost + k.stranded);
     assert_eq!((r.lost, r.stranded, r.duplicates), (0, 0, 0));
-    assert!(
-        r.max_backlog > 10_000,
-        "the queue holds the whole backlog: {}",
-        r.max_backlog
-    );
+    assert!(r.max_backlog > 10_000, "the queue holds the whole backlog: {}", r.max_backlog);
+}
+
+/// A backlog with a large prefetch and a zero-cost network: every ack frees a delivery to the
+/// same consumer while it still has deliveries waiting (this once started two jobs at once).
+#[test]
+fn deep_prefetch_backlog_processes_one_message_at_a_time() {
+    for (prefetch, ack) in [(20, "manual"), (0, "manual"), (5, "auto")] {
+        let s = scenario(&format!(
+            r#"duration = "2m"
+               [workload]
+               rate = 70.0
+               [[groups]]
+               name = "a"
+               consumers = 2
+               processing = {{ distribution = "exponential", mean = "40ms" }}
+               [kafka]
+               max_poll_records = 20
+               [rabbitmq]
+               prefetch = {prefetch}
+               ack = "{ack}""#
+        ));
+        for &sys in &s.systems {
+            let mut h = VecHistory::default();
+            run_system(&s, sys, &mut h, |_| {});
+            let mut busy = [false; 2];
+            let mut processed = 0;
+            for (_, o) in &h.0 {
+                match o {
+                    Observation::ProcessingStarted { consumer, .. } => {
+                        assert!(
+                            !busy[*consumer as usize],
+                            "{} prefetch {prefetch}: consumer {consumer} started a second job",
+                            sys.name()
+                        );
+                        busy[*consumer as usize] = true;
+                    }
+                    Observation::Processed { consumer, .. } => {
+                        busy[*consumer as usize] = false;
+                        processed += 1;
+                    }
+                    _ => {}
+                }
+            }
+            let published = h.0.iter().filter(|(_, o)| matches!(o, Observation::Published { .. })).count();
+            assert_eq!(processed, published, "{} prefetch {prefetch} {ack}", sys.name());
+        }
+    }
 }

@@ -26,11 +26,7 @@ impl Check {
             err * 100.0,
             T19_999 * self.se / self.theory * 100.0
         );
-        assert!(
-            T19_999 * self.se / self.theory < 0.03,
-            "{}: confidence interval too wide to judge",
-            self.name
-        );
+        assert!(T19_999 * self.se / self.theory < 0.03, "{}: confidence interval too wide to judge", self.name);
         assert!(
             (self.mean - self.theory).abs() <= T19_999 * self.se,
             "{}: simulated mean wait {} differs from theory {} by more than the 99.9% CI ({})",
@@ -86,13 +82,7 @@ fn rabbitmq_prefetch_1_is_erlang_c() {
     );
     let (mean, se) = measure(&toml, SystemKind::RabbitMq, n);
     let theory = erlang_c(c, lambda / mu) / (c as f64 * mu - lambda);
-    Check {
-        name: "M/M/4 rabbitmq prefetch=1",
-        theory,
-        mean,
-        se,
-    }
-    .assert();
+    Check { name: "M/M/4 rabbitmq prefetch=1", theory, mean, se }.assert();
 }
 
 /// Kafka-style, c partitions, c consumers, uniform keys, no linger: each partition is an
@@ -136,13 +126,7 @@ fn kafka_partitions_are_independent_mm1() {
             w * l / (mu * (mu - l)) // M/M/1: Wq = lambda / (mu (mu - lambda))
         })
         .sum();
-    Check {
-        name: "4 x M/M/1 kafka partitions",
-        theory,
-        mean,
-        se,
-    }
-    .assert();
+    Check { name: "4 x M/M/1 kafka partitions", theory, mean, se }.assert();
 }
 
 /// One consumer with constant processing: M/D/1, Pollaczek-Khinchine Wq = rho / (2 mu (1 - rho)).
@@ -172,16 +156,7 @@ fn one_consumer_constant_service_is_md1_for_both() {
     let theory = rho / (2.0 * mu * (1.0 - rho));
     for sys in [SystemKind::Kafka, SystemKind::RabbitMq] {
         let (mean, se) = measure(&toml, sys, n);
-        Check {
-            name: if sys == SystemKind::Kafka {
-                "M/D/1 kafka"
-            } else {
-                "M/D/1 rabbitmq"
-            },
-            theory,
-            mean,
-            se,
-        }
-        .assert();
+        Check { name: if sys == SystemKind::Kafka { "M/D/1 kafka" } else { "M/D/1 rabbitmq" }, theory, mean, se }
+            .assert();
     }
 }

@@ -29,10 +29,7 @@ pub struct CommittedOffsets {
 
 impl CommittedOffsets {
     pub fn new(partitions: u32) -> Self {
-        CommittedOffsets {
-            offsets: vec![0; partitions as usize],
-            sum: 0,
-        }
+        CommittedOffsets { offsets: vec![0; partitions as usize], sum: 0 }
     }
 
     /// Records a commit; offsets only move forward here (no seek/replay yet). Returns true if it moved.
@@ -63,14 +60,8 @@ mod tests {
 
     #[test]
     fn range_assignor_worked_by_hand() {
-        assert_eq!(
-            range_assign(5, 5),
-            vec![vec![0], vec![1], vec![2], vec![3], vec![4]]
-        );
-        assert_eq!(
-            range_assign(7, 3),
-            vec![vec![0, 1, 2], vec![3, 4], vec![5, 6]]
-        );
+        assert_eq!(range_assign(5, 5), vec![vec![0], vec![1], vec![2], vec![3], vec![4]]);
+        assert_eq!(range_assign(7, 3), vec![vec![0, 1, 2], vec![3, 4], vec![5, 6]]);
         assert_eq!(range_assign(2, 4), vec![vec![0], vec![1], vec![], vec![]]);
         assert_eq!(range_assign(1, 1), vec![vec![0]]);
     }

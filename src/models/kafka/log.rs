@@ -31,26 +31,15 @@ impl Partition {
     }
 
     pub fn get(&self, offset: Offset) -> Option<&StoredMessage> {
-        offset
-            .checked_sub(self.start_offset)
-            .and_then(|i| self.records.get(i as usize))
+        offset.checked_sub(self.start_offset).and_then(|i| self.records.get(i as usize))
     }
 
     /// Appends one record, rolling to a new segment when the active one is full or old.
-    pub fn append(
-        &mut self,
-        now: SimTime,
-        msg: StoredMessage,
-        segment_bytes: u64,
-        segment_ms: SimDuration,
-    ) -> Offset {
+    pub fn append(&mut self, now: SimTime, msg: StoredMessage, segment_bytes: u64, segment_ms: SimDuration) -> Offset {
         let offset = self.end_offset();
         let roll = match self.segments.back() {
             None => true,
-            Some(s) => {
-                s.bytes + msg.bytes() > segment_bytes && s.bytes > 0
-                    || now.since(s.created_at) >= segment_ms
-            }
+            Some(s) => s.bytes + msg.bytes() > segment_bytes && s.bytes > 0 || now.since(s.created_at) >= segment_ms,
         };
         if roll {
             self.segments.push_back(Segment {
@@ -82,15 +71,9 @@ impl Partition {
                 break;
             }
             let seg = self.segments.pop_front().expect("peeked");
-            let next_base = self
-                .segments
-                .front()
-                .map_or(self.end_offset(), |s| s.base_offset);
+            let next_base = self.segments.front().map_or(self.end_offset(), |s| s.base_offset);
             for _ in seg.base_offset..next_base {
-                let r = self
-                    .records
-                    .pop_front()
-                    .expect("segment records are in the log");
+                let r = self.records.pop_front().expect("segment records are in the log");
                 on_delete(&r);
             }
             self.start_offset = next_base;
@@ -119,12 +102,7 @@ mod tests {
     use crate::workload::Message;
 
     fn rec(id: u64, at: u64, bytes: u32) -> StoredMessage {
-        StoredMessage::new(&Message {
-            id,
-            published_at: SimTime(at),
-            key: None,
-            bytes,
-        })
+        StoredMessage::new(&Message { id, published_at: SimTime(at), key: None, bytes })
     }
 
     #[test]
@@ -148,10 +126,6 @@ mod tests {
         p.enforce_retention(SimTime(100), SimDuration(4), |r| deleted.push(r.id()));
         assert_eq!(deleted, vec![0, 1, 2]);
         assert_eq!((p.start_offset, p.end_offset()), (3, 3));
-        assert_eq!(
-            p.append(SimTime(101), rec(3, 101, 100), 250, day),
-            3,
-            "offsets keep growing"
-        );
+        assert_eq!(p.append(SimTime(101), rec(3, 101, 100), 250, day), 3, "offsets keep growing");
     }
 }

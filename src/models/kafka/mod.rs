@@ -27,31 +27,17 @@ pub enum Event {
     /// `linger.ms` elapsed for the open batch `batch` of `partition`.
     LingerExpired { partition: u32, batch: u64 },
     /// A produce request reaches the partition leader.
-    BatchArrives {
-        partition: u32,
-        records: Vec<StoredMessage>,
-    },
+    BatchArrives { partition: u32, records: Vec<StoredMessage> },
     /// A fetch request reaches the broker.
     FetchArrives { group: GroupIdx, consumer: u32 },
     /// `fetch.max.wait.ms` elapsed for parked fetch number `fetch`.
-    FetchExpired {
-        group: GroupIdx,
-        consumer: u32,
-        fetch: u64,
-    },
+    FetchExpired { group: GroupIdx, consumer: u32, fetch: u64 },
     /// A fetch response reaches the consumer.
-    FetchResponse {
-        group: GroupIdx,
-        consumer: u32,
-        records: Vec<Fetched>,
-    },
+    FetchResponse { group: GroupIdx, consumer: u32, records: Vec<Fetched> },
     /// The application finished the record it was processing.
     ProcessingDone { group: GroupIdx, consumer: u32 },
     /// An offset commit reaches the group coordinator.
-    CommitArrives {
-        group: GroupIdx,
-        offsets: Vec<(u32, Offset)>,
-    },
+    CommitArrives { group: GroupIdx, offsets: Vec<(u32, Offset)> },
     /// `commitSync` returned to the application.
     CommitSyncDone { group: GroupIdx, consumer: u32 },
     /// The auto-commit timer of a consumer blocked in `poll` is due.
@@ -234,19 +220,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
         if self.accumulator[p].is_none() {
             self.batch_seq += 1;
             self.open_batches += 1;
-            self.accumulator[p] = Some(OpenBatch {
-                seq: self.batch_seq,
-                records: Vec::new(),
-                bytes: 0,
-            });
+            self.accumulator[p] = Some(OpenBatch { seq: self.batch_seq, records: Vec::new(), bytes: 0 });
             if !self.cfg.linger.is_zero() {
-                sched.schedule_in(
-                    self.cfg.linger,
-                    Event::LingerExpired {
-                        partition,
-                        batch: self.batch_seq,
-                    },
-                );
+                sched.schedule_in(self.cfg.linger, Event::LingerExpired { partition, batch: self.batch_seq });
             }
         }
         let b = self.accumulator[p].as_mut().expect("just opened");
@@ -257,17 +233,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
         }
     }
 
-    fn linger_expired(
-        &mut self,
-        now: SimTime,
-        partition: u32,
-        batch: u64,
-        sched: &mut Scheduler<Event>,
-    ) {
-        if self.accumulator[partition as usize]
-            .as_ref()
-            .is_some_and(|b| b.seq == batch)
-        {
+    fn linger_expired(&mut self, now: SimTime, partition: u32, batch: u64, sched: &mut Scheduler<Event>) {
+        if self.accumulator[partition as usize].as_ref().is_some_and(|b| b.seq == batch) {
             self.send_batch(now, partition, sched);
         }
     }
@@ -278,25 +245,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
         };
         self.open_batches -= 1;
         self.batches_in_transit += 1;
-        self.send(
-            now,
-            Event::BatchArrives {
-                partition,
-                records: b.records,
-            },
-            sched,
-        );
+        self.send(now, Event::BatchArrives { partition, records: b.records }, sched);
     }
 
     // ---- broker: partitions ----
 
-    fn append(
-        &mut self,
-        now: SimTime,
-        partition: u32,
-        records: Vec<StoredMessage>,
-        sched: &mut Scheduler<Event>,
-    ) {
+    fn append(&mut self, now: SimTime, partition: u32, records: Vec<StoredMessage>, sched: &mut Scheduler<Event>) {
         self.batches_in_transit -= 1;
         let n = records.len() as u64;
         let mut bytes = 0;
@@ -306,12 +260,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             bytes += r.bytes();
             self.history.record(now, Observation::Stored { msg: r });
         }
-        self.history.record(
-            now,
-            Observation::StorageChanged {
-                delta: bytes as i64,
-            },
-        );
+        self.history.record(now, Observation::StorageChanged { delta: bytes as i64 });
         self.end_offsets_sum += n;
         for g in 0..self.groups.len() {
             self.groups[g].remaining += n;
@@ -325,8 +274,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     fn report_lag(&mut self, now: SimTime, group: GroupIdx) {
         let messages = self.groups[group].committed.lag(self.end_offsets_sum);
-        self.history
-            .record(now, Observation::Backlog { group, messages });
+        self.history.record(now, Observation::Backlog { group, messages });
     }
 
     fn retention_check(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
@@ -334,48 +282,24 @@ impl<'h, H: History> KafkaModel<'h, H> {
         for p in &mut self.partitions {
             let history = &mut *self.history;
             freed += p.enforce_retention(now, self.cfg.retention, |r| {
-                history.record(
-                    now,
-                    Observation::Deleted {
-                        id: r.id(),
-                        group: None,
-                    },
-                );
+                history.record(now, Observation::Deleted { id: r.id(), group: None });
             });
         }
         if freed > 0 {
-            self.history.record(
-                now,
-                Observation::StorageChanged {
-                    delta: -(freed as i64),
-                },
-            );
+            self.history.record(now, Observation::StorageChanged { delta: -(freed as i64) });
         }
         sched.schedule_in(self.cfg.retention_check_interval, Event::RetentionCheck);
     }
 
     // ---- broker: fetch (long poll) ----
 
-    fn fetch_arrives(
-        &mut self,
-        now: SimTime,
-        group: GroupIdx,
-        consumer: u32,
-        sched: &mut Scheduler<Event>,
-    ) {
+    fn fetch_arrives(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         if !self.try_respond(now, group, consumer, false, sched) {
             let c = &mut self.groups[group].consumers[consumer as usize];
             c.fetches_sent += 1;
             let fetch = c.fetches_sent;
             c.parked = Some(fetch);
-            sched.schedule_in(
-                self.cfg.fetch_max_wait,
-                Event::FetchExpired {
-                    group,
-                    consumer,
-                    fetch,
-                },
-            );
+            sched.schedule_in(self.cfg.fetch_max_wait, Event::FetchExpired { group, consumer, fetch });
         }
     }
 
@@ -437,45 +361,26 @@ impl<'h, H: History> KafkaModel<'h, H> {
             let mut pos = c.fetch_pos[slot];
             while let Some(r) = log.get(pos) {
                 // At least one record per response even if it exceeds the limits, as Kafka does.
-                if (part_bytes + r.bytes() > cfg.max_partition_fetch_bytes
-                    || total + r.bytes() > cfg.fetch_max_bytes)
+                if (part_bytes + r.bytes() > cfg.max_partition_fetch_bytes || total + r.bytes() > cfg.fetch_max_bytes)
                     && !records.is_empty()
                 {
                     break;
                 }
                 part_bytes += r.bytes();
                 total += r.bytes();
-                records.push(Fetched {
-                    slot: slot as u32,
-                    offset: pos,
-                    msg: *r,
-                });
+                records.push(Fetched { slot: slot as u32, offset: pos, msg: *r });
                 pos += 1;
             }
             c.fetch_pos[slot] = pos;
         }
         c.parked = None;
-        self.send(
-            now,
-            Event::FetchResponse {
-                group,
-                consumer,
-                records,
-            },
-            sched,
-        );
+        self.send(now, Event::FetchResponse { group, consumer, records }, sched);
         true
     }
 
     // ---- consumer ----
 
-    fn send_fetch(
-        &mut self,
-        now: SimTime,
-        group: GroupIdx,
-        consumer: u32,
-        sched: &mut Scheduler<Event>,
-    ) {
+    fn send_fetch(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let c = &mut self.groups[group].consumers[consumer as usize];
         if c.fetching || c.partitions.is_empty() {
             return;
@@ -493,14 +398,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         sched: &mut Scheduler<Event>,
     ) {
         for r in &records {
-            self.history.record(
-                now,
-                Observation::Delivered {
-                    msg: r.msg,
-                    group,
-                    consumer,
-                },
-            );
+            self.history.record(now, Observation::Delivered { msg: r.msg, group, consumer });
         }
         let c = &mut self.groups[group].consumers[consumer as usize];
         c.fetching = false;
@@ -516,8 +414,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let auto = self.cfg.enable_auto_commit;
         if auto && now >= self.groups[group].consumers[consumer as usize].next_auto_commit {
             self.commit(now, group, consumer, sched);
-            self.groups[group].consumers[consumer as usize].next_auto_commit =
-                now.after(self.cfg.auto_commit_interval);
+            self.groups[group].consumers[consumer as usize].next_auto_commit = now.after(self.cfg.auto_commit_interval);
         }
         let max = self.cfg.max_poll_records as usize;
         let c = &mut self.groups[group].consumers[consumer as usize];
@@ -544,49 +441,24 @@ impl<'h, H: History> KafkaModel<'h, H> {
         self.start_next(now, group, consumer, sched);
     }
 
-    fn start_next(
-        &mut self,
-        now: SimTime,
-        group: GroupIdx,
-        consumer: u32,
-        sched: &mut Scheduler<Event>,
-    ) {
+    fn start_next(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let c = &mut self.groups[group].consumers[consumer as usize];
+        debug_assert!(c.busy.is_none(), "a consumer processes one record at a time");
         let Some(r) = c.polled.pop_front() else {
             return;
         };
         c.busy = Some(r);
-        self.history.record(
-            now,
-            Observation::ProcessingStarted {
-                msg: r.msg,
-                group,
-                consumer,
-            },
-        );
+        self.history.record(now, Observation::ProcessingStarted { msg: r.msg, group, consumer });
         let work = self.processing.of(group, r.msg.id());
         sched.schedule_in(work, Event::ProcessingDone { group, consumer });
     }
 
-    fn processing_done(
-        &mut self,
-        now: SimTime,
-        group: GroupIdx,
-        consumer: u32,
-        sched: &mut Scheduler<Event>,
-    ) {
+    fn processing_done(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let g = &mut self.groups[group];
         let c = &mut g.consumers[consumer as usize];
         let r = c.busy.take().expect("ProcessingDone for an idle consumer");
         g.remaining -= 1;
-        self.history.record(
-            now,
-            Observation::Processed {
-                msg: r.msg,
-                group,
-                consumer,
-            },
-        );
+        self.history.record(now, Observation::Processed { msg: r.msg, group, consumer });
         if !c.polled.is_empty() {
             self.start_next(now, group, consumer, sched);
         } else if !self.cfg.enable_auto_commit {
@@ -595,10 +467,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             if self.latency.is_zero() {
                 self.poll(now, group, consumer, sched);
             } else {
-                sched.schedule_in(
-                    self.latency + self.latency,
-                    Event::CommitSyncDone { group, consumer },
-                );
+                sched.schedule_in(self.latency + self.latency, Event::CommitSyncDone { group, consumer });
             }
         } else {
             self.poll(now, group, consumer, sched);
@@ -606,13 +475,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
     }
 
     /// Sends the consumed positions that moved since the last commit to the coordinator.
-    fn commit(
-        &mut self,
-        now: SimTime,
-        group: GroupIdx,
-        consumer: u32,
-        sched: &mut Scheduler<Event>,
-    ) {
+    fn commit(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let c = &mut self.groups[group].consumers[consumer as usize];
         let mut offsets = Vec::new();
         for slot in 0..c.partitions.len() {
@@ -629,26 +492,13 @@ impl<'h, H: History> KafkaModel<'h, H> {
     fn commit_arrives(&mut self, now: SimTime, group: GroupIdx, offsets: Vec<(u32, Offset)>) {
         for (partition, offset) in offsets {
             if self.groups[group].committed.commit(partition, offset) {
-                self.history.record(
-                    now,
-                    Observation::Committed {
-                        group,
-                        partition,
-                        offset,
-                    },
-                );
+                self.history.record(now, Observation::Committed { group, partition, offset });
             }
         }
         self.report_lag(now, group);
     }
 
-    fn auto_commit_due(
-        &mut self,
-        now: SimTime,
-        group: GroupIdx,
-        consumer: u32,
-        sched: &mut Scheduler<Event>,
-    ) {
+    fn auto_commit_due(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let c = &mut self.groups[group].consumers[consumer as usize];
         if c.waiting_in_poll && now >= c.next_auto_commit {
             c.next_auto_commit = now.after(self.cfg.auto_commit_interval);
@@ -666,23 +516,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
             let mut moved = false;
             for ci in 0..self.groups[g].consumers.len() {
                 let c = &self.groups[g].consumers[ci];
-                let offsets: Vec<(u32, Offset)> = c
-                    .partitions
-                    .iter()
-                    .copied()
-                    .zip(c.consumed.iter().copied())
-                    .collect();
+                let offsets: Vec<(u32, Offset)> =
+                    c.partitions.iter().copied().zip(c.consumed.iter().copied()).collect();
                 for (partition, offset) in offsets {
                     if self.groups[g].committed.commit(partition, offset) {
                         moved = true;
-                        self.history.record(
-                            now,
-                            Observation::Committed {
-                                group: g,
-                                partition,
-                                offset,
-                            },
-                        );
+                        self.history.record(now, Observation::Committed { group: g, partition, offset });
                     }
                 }
             }
@@ -699,33 +538,17 @@ impl<H: History> Model for KafkaModel<'_, H> {
     fn handle(&mut self, now: SimTime, event: Event, sched: &mut Scheduler<Event>) {
         match event {
             Event::Publish => self.publish(now, sched),
-            Event::LingerExpired { partition, batch } => {
-                self.linger_expired(now, partition, batch, sched)
+            Event::LingerExpired { partition, batch } => self.linger_expired(now, partition, batch, sched),
+            Event::BatchArrives { partition, records } => self.append(now, partition, records, sched),
+            Event::FetchArrives { group, consumer } => self.fetch_arrives(now, group, consumer, sched),
+            Event::FetchExpired { group, consumer, fetch } => self.fetch_expired(now, group, consumer, fetch, sched),
+            Event::FetchResponse { group, consumer, records } => {
+                self.fetch_response(now, group, consumer, records, sched)
             }
-            Event::BatchArrives { partition, records } => {
-                self.append(now, partition, records, sched)
-            }
-            Event::FetchArrives { group, consumer } => {
-                self.fetch_arrives(now, group, consumer, sched)
-            }
-            Event::FetchExpired {
-                group,
-                consumer,
-                fetch,
-            } => self.fetch_expired(now, group, consumer, fetch, sched),
-            Event::FetchResponse {
-                group,
-                consumer,
-                records,
-            } => self.fetch_response(now, group, consumer, records, sched),
-            Event::ProcessingDone { group, consumer } => {
-                self.processing_done(now, group, consumer, sched)
-            }
+            Event::ProcessingDone { group, consumer } => self.processing_done(now, group, consumer, sched),
             Event::CommitArrives { group, offsets } => self.commit_arrives(now, group, offsets),
             Event::CommitSyncDone { group, consumer } => self.poll(now, group, consumer, sched),
-            Event::AutoCommitDue { group, consumer } => {
-                self.auto_commit_due(now, group, consumer, sched)
-            }
+            Event::AutoCommitDue { group, consumer } => self.auto_commit_due(now, group, consumer, sched),
             Event::RetentionCheck => self.retention_check(now, sched),
         }
     }

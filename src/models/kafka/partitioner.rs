@@ -73,13 +73,7 @@ impl StickyPartitioner {
     pub fn new(seed: u64, partitions: u32, batch_size: u64) -> Self {
         let mut rng = rng::stream(seed, Stream::Partitioner, 0);
         let current = rng::below(&mut rng, partitions as u64) as u32;
-        StickyPartitioner {
-            rng,
-            partitions,
-            current,
-            bytes_in_current: 0,
-            batch_size: batch_size.max(1),
-        }
+        StickyPartitioner { rng, partitions, current, bytes_in_current: 0, batch_size: batch_size.max(1) }
     }
 
     pub fn partition(&mut self, bytes: u64) -> u32 {
@@ -103,10 +97,7 @@ mod tests {
         assert_eq!(murmur2(b"foobar"), -790332482);
         assert_eq!(murmur2(b"a-little-bit-long-string"), -985981536);
         assert_eq!(murmur2(b"a-little-bit-longer-string"), -1486304829);
-        assert_eq!(
-            murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"),
-            -58897971
-        );
+        assert_eq!(murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"), -58897971);
         assert_eq!(murmur2(b"abc"), 479470107);
     }
 

@@ -18,19 +18,11 @@ pub enum Event {
     /// A published message reaches the exchange.
     AtExchange(Message),
     /// A `basic.deliver` reaches a consumer.
-    Deliver {
-        group: GroupIdx,
-        consumer: u32,
-        msg: StoredMessage,
-    },
+    Deliver { group: GroupIdx, consumer: u32, msg: StoredMessage },
     /// A consumer finished processing its current message.
     ProcessingDone { group: GroupIdx, consumer: u32 },
     /// A `basic.ack` reaches the broker.
-    Ack {
-        group: GroupIdx,
-        consumer: u32,
-        msg: StoredMessage,
-    },
+    Ack { group: GroupIdx, consumer: u32, msg: StoredMessage },
 }
 
 /// The prefetch window of one consumer: deliveries not yet acknowledged.
@@ -100,10 +92,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 unacked: 0,
                 consumers: (0..g.consumers)
                     .map(|_| Consumer {
-                        window: Prefetch {
-                            limit: s.rabbitmq.prefetch,
-                            unacked: 0,
-                        },
+                        window: Prefetch { limit: s.rabbitmq.prefetch, unacked: 0 },
                         inbox: VecDeque::new(),
                         busy: None,
                     })
@@ -150,17 +139,11 @@ impl<'h, H: History> RabbitModel<'h, H> {
     fn route(&mut self, now: SimTime, msg: Message, sched: &mut Scheduler<Event>) {
         self.publishes_in_transit -= 1;
         let stored = StoredMessage::new(&msg);
-        self.history
-            .record(now, Observation::Stored { msg: stored });
+        self.history.record(now, Observation::Stored { msg: stored });
         for group in 0..self.queues.len() {
             self.queues[group].ready.push_back(stored);
             self.live_copies += 1;
-            self.history.record(
-                now,
-                Observation::StorageChanged {
-                    delta: stored.bytes() as i64,
-                },
-            );
+            self.history.record(now, Observation::StorageChanged { delta: stored.bytes() as i64 });
             self.report_depth(now, group);
             self.dispatch(now, group, sched);
         }
@@ -168,8 +151,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
 
     fn report_depth(&mut self, now: SimTime, group: GroupIdx) {
         let messages = self.queues[group].depth();
-        self.history
-            .record(now, Observation::Backlog { group, messages });
+        self.history.record(now, Observation::Backlog { group, messages });
     }
 
     /// Pushes ready messages to consumers with room in their prefetch window, round-robin.
@@ -181,9 +163,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 return;
             }
             let n = q.consumers.len();
-            let Some(k) = (0..n)
-                .map(|i| (q.next_consumer + i) % n)
-                .find(|&k| q.consumers[k].window.has_room(manual))
+            let Some(k) = (0..n).map(|i| (q.next_consumer + i) % n).find(|&k| q.consumers[k].window.has_room(manual))
             else {
                 return;
             };
@@ -194,30 +174,11 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 q.unacked += 1;
             } else {
                 // Auto-ack: the broker forgets the message as it sends it.
-                self.history.record(
-                    now,
-                    Observation::StorageChanged {
-                        delta: -(msg.bytes() as i64),
-                    },
-                );
-                self.history.record(
-                    now,
-                    Observation::Deleted {
-                        id: msg.id(),
-                        group: Some(group),
-                    },
-                );
+                self.history.record(now, Observation::StorageChanged { delta: -(msg.bytes() as i64) });
+                self.history.record(now, Observation::Deleted { id: msg.id(), group: Some(group) });
                 self.report_depth(now, group);
             }
-            self.send(
-                now,
-                Event::Deliver {
-                    group,
-                    consumer: k as u32,
-                    msg,
-                },
-                sched,
-            );
+            self.send(now, Event::Deliver { group, consumer: k as u32, msg }, sched);
         }
     }
 
@@ -229,14 +190,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
         msg: StoredMessage,
         sched: &mut Scheduler<Event>,
     ) {
-        self.history.record(
-            now,
-            Observation::Delivered {
-                msg,
-                group,
-                consumer,
-            },
-        );
+        self.history.record(now, Observation::Delivered { msg, group, consumer });
         let c = &mut self.queues[group].consumers[consumer as usize];
         c.inbox.push_back(msg);
         if c.busy.is_none() {
@@ -244,91 +198,40 @@ impl<'h, H: History> RabbitModel<'h, H> {
         }
     }
 
-    fn start_next(
-        &mut self,
-        now: SimTime,
-        group: GroupIdx,
-        consumer: u32,
-        sched: &mut Scheduler<Event>,
-    ) {
+    fn start_next(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let c = &mut self.queues[group].consumers[consumer as usize];
+        debug_assert!(c.busy.is_none(), "a consumer processes one message at a time");
         let Some(msg) = c.inbox.pop_front() else {
             return;
         };
         c.busy = Some(msg);
-        self.history.record(
-            now,
-            Observation::ProcessingStarted {
-                msg,
-                group,
-                consumer,
-            },
-        );
+        self.history.record(now, Observation::ProcessingStarted { msg, group, consumer });
         let work = self.processing.of(group, msg.id());
         sched.schedule_in(work, Event::ProcessingDone { group, consumer });
     }
 
-    fn processing_done(
-        &mut self,
-        now: SimTime,
-        group: GroupIdx,
-        consumer: u32,
-        sched: &mut Scheduler<Event>,
-    ) {
+    fn processing_done(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let c = &mut self.queues[group].consumers[consumer as usize];
         let msg = c.busy.take().expect("ProcessingDone for an idle consumer");
-        self.history.record(
-            now,
-            Observation::Processed {
-                msg,
-                group,
-                consumer,
-            },
-        );
+        self.history.record(now, Observation::Processed { msg, group, consumer });
+        // Take the next delivery before acking: with a zero-cost network the ack is handled at
+        // once, and the delivery it frees must find this consumer busy, not start a second job.
+        self.start_next(now, group, consumer, sched);
         if self.manual_ack {
-            self.send(
-                now,
-                Event::Ack {
-                    group,
-                    consumer,
-                    msg,
-                },
-                sched,
-            );
+            self.send(now, Event::Ack { group, consumer, msg }, sched);
         } else {
-            self.queues[group].consumers[consumer as usize]
-                .window
-                .unacked -= 1;
+            self.queues[group].consumers[consumer as usize].window.unacked -= 1;
             self.live_copies -= 1;
         }
-        self.start_next(now, group, consumer, sched);
     }
 
-    fn ack(
-        &mut self,
-        now: SimTime,
-        group: GroupIdx,
-        consumer: u32,
-        msg: StoredMessage,
-        sched: &mut Scheduler<Event>,
-    ) {
+    fn ack(&mut self, now: SimTime, group: GroupIdx, consumer: u32, msg: StoredMessage, sched: &mut Scheduler<Event>) {
         let q = &mut self.queues[group];
         q.consumers[consumer as usize].window.unacked -= 1;
         q.unacked -= 1;
         self.live_copies -= 1;
-        self.history.record(
-            now,
-            Observation::StorageChanged {
-                delta: -(msg.bytes() as i64),
-            },
-        );
-        self.history.record(
-            now,
-            Observation::Deleted {
-                id: msg.id(),
-                group: Some(group),
-            },
-        );
+        self.history.record(now, Observation::StorageChanged { delta: -(msg.bytes() as i64) });
+        self.history.record(now, Observation::Deleted { id: msg.id(), group: Some(group) });
         self.report_depth(now, group);
         self.dispatch(now, group, sched);
     }
@@ -341,19 +244,9 @@ impl<H: History> Model for RabbitModel<'_, H> {
         match event {
             Event::Publish => self.publish(now, sched),
             Event::AtExchange(msg) => self.route(now, msg, sched),
-            Event::Deliver {
-                group,
-                consumer,
-                msg,
-            } => self.deliver(now, group, consumer, msg, sched),
-            Event::ProcessingDone { group, consumer } => {
-                self.processing_done(now, group, consumer, sched)
-            }
-            Event::Ack {
-                group,
-                consumer,
-                msg,
-            } => self.ack(now, group, consumer, msg, sched),
+            Event::Deliver { group, consumer, msg } => self.deliver(now, group, consumer, msg, sched),
+            Event::ProcessingDone { group, consumer } => self.processing_done(now, group, consumer, sched),
+            Event::Ack { group, consumer, msg } => self.ack(now, group, consumer, msg, sched),
         }
     }
 
