@@ -63,6 +63,30 @@ pub fn check_size(s: &Scenario, file: &str) -> Result<(), ScenarioError> {
             ),
         });
     }
+    // A group slower than the producers accumulates a backlog; the queue holds 16 bytes per
+    // message copy in it, so an overload over a long run can exhaust memory.
+    let seconds = s.duration.as_secs_f64();
+    for (i, g) in s.groups.iter().enumerate() {
+        let mean = g.processing.mean();
+        if mean <= 0.0 {
+            continue;
+        }
+        let capacity = g.consumers as f64 / mean;
+        let backlog = messages - capacity * seconds;
+        if backlog * 16.0 > 16.0 * (1u64 << 30) as f64 {
+            return Err(ScenarioError {
+                file: file.into(),
+                field: Some(format!("groups[{i}].processing")),
+                message: format!(
+                    "group \"{}\" can process about {capacity:.0} messages/s but about {:.0}/s arrive; its backlog would \
+                     reach about {backlog:.2e} messages, above 16 GiB of simulator memory; add consumers, shorten \
+                     `duration`, or pass --force",
+                    g.name,
+                    messages / seconds
+                ),
+            });
+        }
+    }
     if s.systems.contains(&SystemKind::Kafka) {
         // The log keeps 16 bytes per retained record.
         let retained_window = s.kafka.retention.min(s.duration).as_secs_f64() / s.duration.as_secs_f64();

@@ -148,6 +148,7 @@ fn bad_inputs() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
             vec!["rabbitmq.ack", "manual", "auto"],
         ),
         ("no-groups.toml", b"duration = \"1m\"\n[workload]\nrate = 1.0\n".to_vec(), vec!["groups"]),
+        ("overload.toml", replace("duration = \"2m\"", "duration = \"400d\""), vec!["groups[0].processing", "billing", "--force"]),
         ("warmup.toml", replace("warmup = \"10s\"", "warmup = \"5m\""), vec!["warmup", "duration"]),
     ]
 }
