@@ -148,7 +148,15 @@ fn bad_inputs() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
             vec!["rabbitmq.ack", "manual", "auto"],
         ),
         ("no-groups.toml", b"duration = \"1m\"\n[workload]\nrate = 1.0\n".to_vec(), vec!["groups"]),
-        ("overload.toml", replace("duration = \"2m\"", "duration = \"400d\""), vec!["groups[0].processing", "billing", "--force"]),
+        // 50/s arrive, one consumer handles 33/s: after 1000 days the backlog is about 1.5e9 messages.
+        (
+            "overload.toml",
+            SMALL
+                .replace("duration = \"2m\"", "duration = \"1000d\"")
+                .replace("consumers = 2", "consumers = 1")
+                .into_bytes(),
+            vec!["groups[0].processing", "billing", "--force"],
+        ),
         ("warmup.toml", replace("warmup = \"10s\"", "warmup = \"5m\""), vec!["warmup", "duration"]),
     ]
 }
