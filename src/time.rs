@@ -51,8 +51,9 @@ impl SimDuration {
         if s.is_nan() || s <= 0.0 {
             SimDuration(0)
         } else {
-            let ns = (s * NANOS_PER_SEC as f64).round();
-            SimDuration(if ns >= u64::MAX as f64 { u64::MAX } else { ns as u64 })
+            // Round half up by adding 0.5 and truncating: the same result as `round` for
+            // non-negative values, without a libm call on the hot path. `as` saturates.
+            SimDuration((s * NANOS_PER_SEC as f64 + 0.5) as u64)
         }
     }
     pub fn as_secs_f64(self) -> f64 {

@@ -30,8 +30,8 @@ pub enum Event {
     BatchArrives { partition: u32, records: Vec<StoredMessage> },
     /// A fetch request reaches the broker.
     FetchArrives { group: GroupIdx, consumer: u32 },
-    /// `fetch.max.wait.ms` elapsed for parked fetch number `fetch`.
-    FetchExpired { group: GroupIdx, consumer: u32, fetch: u64 },
+    /// The consumer's long-poll timer: answers its parked fetch if `fetch.max.wait.ms` has passed.
+    FetchExpired { group: GroupIdx, consumer: u32 },
     /// A fetch response reaches the consumer.
     FetchResponse { group: GroupIdx, consumer: u32, records: Vec<Fetched> },
     /// The application finished the record it was processing.
@@ -77,8 +77,11 @@ struct Consumer {
     busy: Option<Fetched>,
     /// A fetch request or its response is on its way, or parked at the broker.
     fetching: bool,
-    /// Id of this consumer's fetch parked at the broker (long poll), if any.
-    parked: Option<u64>,
+    /// Deadline (`fetch.max.wait.ms`) of this consumer's fetch parked at the broker, if any.
+    parked: Option<SimTime>,
+    /// When this consumer's pending `FetchExpired` event fires, if one is scheduled. One timer per
+    /// consumer, re-armed lazily: parking a fetch does not cost a heap entry each time.
+    expiry_timer: Option<SimTime>,
     fetches_sent: u64,
     waiting_in_poll: bool,
     next_auto_commit: SimTime,
@@ -146,6 +149,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                             busy: None,
                             fetching: false,
                             parked: None,
+                            expiry_timer: None,
                             fetches_sent: 0,
                             waiting_in_poll: false,
                             next_auto_commit: SimTime(cfg.auto_commit_interval.0),
@@ -297,22 +301,28 @@ impl<'h, H: History> KafkaModel<'h, H> {
         if !self.try_respond(now, group, consumer, false, sched) {
             let c = &mut self.groups[group].consumers[consumer as usize];
             c.fetches_sent += 1;
-            let fetch = c.fetches_sent;
-            c.parked = Some(fetch);
-            sched.schedule_in(self.cfg.fetch_max_wait, Event::FetchExpired { group, consumer, fetch });
+            let deadline = now.after(self.cfg.fetch_max_wait);
+            c.parked = Some(deadline);
+            // Deadlines only grow, so a pending timer fires no later than this one is due.
+            if c.expiry_timer.is_none() {
+                c.expiry_timer = Some(deadline);
+                sched.schedule_at(deadline, Event::FetchExpired { group, consumer });
+            }
         }
     }
 
-    fn fetch_expired(
-        &mut self,
-        now: SimTime,
-        group: GroupIdx,
-        consumer: u32,
-        fetch: u64,
-        sched: &mut Scheduler<Event>,
-    ) {
-        if self.groups[group].consumers[consumer as usize].parked == Some(fetch) {
-            self.try_respond(now, group, consumer, true, sched);
+    fn fetch_expired(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        c.expiry_timer = None;
+        match c.parked {
+            Some(deadline) if deadline <= now => {
+                self.try_respond(now, group, consumer, true, sched);
+            }
+            Some(deadline) => {
+                c.expiry_timer = Some(deadline);
+                sched.schedule_at(deadline, Event::FetchExpired { group, consumer });
+            }
+            None => {}
         }
     }
 
@@ -541,7 +551,7 @@ impl<H: History> Model for KafkaModel<'_, H> {
             Event::LingerExpired { partition, batch } => self.linger_expired(now, partition, batch, sched),
             Event::BatchArrives { partition, records } => self.append(now, partition, records, sched),
             Event::FetchArrives { group, consumer } => self.fetch_arrives(now, group, consumer, sched),
-            Event::FetchExpired { group, consumer, fetch } => self.fetch_expired(now, group, consumer, fetch, sched),
+            Event::FetchExpired { group, consumer } => self.fetch_expired(now, group, consumer, sched),
             Event::FetchResponse { group, consumer, records } => {
                 self.fetch_response(now, group, consumer, records, sched)
             }
