@@ -438,8 +438,8 @@ fn backlog_chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
     let max = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(0.0, f64::max);
     Chart::Time(TimeChart {
         title: format!("{}: backlog (Kafka consumer lag vs RabbitMQ queue depth)", s.name),
-        subtitle: "Messages published but not yet processed. A rising line means consumers fall \
-                   behind; after the producers stop it should drain back to zero."
+        subtitle: "Kafka: log end offset minus committed offset (so it includes records processed but not yet \
+                   committed). RabbitMQ: messages ready plus unacknowledged. A rising line means consumers fall behind."
             .to_string(),
         y_desc: "messages waiting".to_string(),
         x_desc: format!("time since start ({})", unit.name),
