@@ -127,6 +127,36 @@ impl WorkloadGen {
     }
 }
 
+/// The producer application's side of the workload: the message due next and when.
+pub struct Producer {
+    messages: WorkloadGen,
+    next: Option<Message>,
+}
+
+impl Producer {
+    pub fn new(s: &Scenario) -> Self {
+        let mut messages = WorkloadGen::new(s);
+        let next = messages.next_message();
+        Producer { messages, next }
+    }
+
+    /// When the next message is due, or `None` once publishing is over.
+    pub fn next_at(&self) -> Option<SimTime> {
+        self.next.map(|m| m.published_at)
+    }
+
+    /// Takes the message due now, and says when the following one is due.
+    pub fn take(&mut self) -> Option<(Message, Option<SimTime>)> {
+        let msg = self.next.take()?;
+        self.next = self.messages.next_message();
+        Some((msg, self.next_at()))
+    }
+
+    pub fn done(&self) -> bool {
+        self.next.is_none()
+    }
+}
+
 /// Processing time of a message in a group: a property of the (message, group) pair, the same in
 /// both systems whichever consumer handles it and however often.
 #[derive(Clone, Debug)]

@@ -261,23 +261,10 @@ fn trim(x: f64, decimals: usize) -> String {
     if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
 }
 
-/// Integer with thousands separators.
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn format_value(v: f64, f: YFormat) -> String {
     match f {
-        YFormat::Count if (v - v.round()).abs() < 1e-9 && v >= 0.0 => thousands(v.round() as u64),
-        _ if v.abs() >= 1000.0 => thousands(v.abs().round() as u64),
+        YFormat::Count if (v - v.round()).abs() < 1e-9 && v >= 0.0 => super::table::thousands(v.round() as u64),
+        _ if v.abs() >= 1000.0 => super::table::thousands(v.abs().round() as u64),
         _ if v.abs() >= 10.0 => trim(v, 1),
         _ => trim(v, 3),
     }
@@ -285,7 +272,7 @@ fn format_value(v: f64, f: YFormat) -> String {
 
 fn format_ms(v: f64) -> String {
     if v >= 1000.0 {
-        thousands(v.round() as u64)
+        super::table::thousands(v.round() as u64)
     } else if v >= 1.0 {
         trim(v, 1)
     } else {
@@ -457,7 +444,7 @@ fn peak_count(points: &[(f64, f64)]) -> String {
         .iter()
         .map(|p| p.1)
         .reduce(f64::max)
-        .map_or_else(String::new, |m| format!(" (peak {})", thousands(m.max(0.0).round() as u64)))
+        .map_or_else(String::new, |m| format!(" (peak {})", super::table::thousands(m.max(0.0).round() as u64)))
 }
 
 fn storage_chart(s: &Scenario, runs: &[SystemRun]) -> Chart {

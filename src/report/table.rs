@@ -3,7 +3,8 @@
 use crate::metrics::SystemSummary;
 use crate::report::Summary;
 
-fn int(n: u64) -> String {
+/// Integer with thousands separators: 1234567 -> "1,234,567".
+pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
@@ -29,13 +30,13 @@ fn num(x: f64) -> String {
 fn rows(systems: &[&SystemSummary]) -> Vec<(&'static str, Vec<String>)> {
     let f = |get: &dyn Fn(&SystemSummary) -> String| systems.iter().map(|s| get(s)).collect::<Vec<_>>();
     vec![
-        ("messages published", f(&|s| int(s.messages_published))),
-        ("deliveries owed", f(&|s| int(s.published))),
-        ("processed", f(&|s| int(s.processed))),
-        ("unique processed", f(&|s| int(s.unique_processed))),
-        ("duplicates", f(&|s| int(s.duplicates))),
-        ("lost", f(&|s| int(s.lost))),
-        ("stranded", f(&|s| int(s.stranded))),
+        ("messages published", f(&|s| thousands(s.messages_published))),
+        ("deliveries owed", f(&|s| thousands(s.published))),
+        ("processed", f(&|s| thousands(s.processed))),
+        ("unique processed", f(&|s| thousands(s.unique_processed))),
+        ("duplicates", f(&|s| thousands(s.duplicates))),
+        ("lost", f(&|s| thousands(s.lost))),
+        ("stranded", f(&|s| thousands(s.stranded))),
         ("offered /s", f(&|s| num(s.offered_per_s))),
         ("throughput /s", f(&|s| num(s.throughput_per_s))),
         ("wait mean ms", f(&|s| num(s.wait_ms.mean))),
@@ -46,7 +47,7 @@ fn rows(systems: &[&SystemSummary]) -> Vec<(&'static str, Vec<String>)> {
         ("latency p99 ms", f(&|s| num(s.latency_ms.p99))),
         ("latency p99.9 ms", f(&|s| num(s.latency_ms.p999))),
         ("latency max ms", f(&|s| num(s.latency_ms.max))),
-        ("max backlog", f(&|s| int(s.max_backlog))),
+        ("max backlog", f(&|s| thousands(s.max_backlog))),
         ("peak stored", f(&|s| bytes(s.peak_stored_bytes))),
     ]
 }
@@ -97,9 +98,9 @@ mod tests {
 
     #[test]
     fn thousands_and_bytes() {
-        assert_eq!(int(0), "0");
-        assert_eq!(int(1234567), "1,234,567");
-        assert_eq!(int(100), "100");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(100), "100");
         assert_eq!(bytes(512), "512 B");
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(3 << 30), "3.0 GiB");

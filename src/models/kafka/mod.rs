@@ -13,7 +13,7 @@ use crate::engine::{Model, Scheduler};
 use crate::history::{GroupIdx, History, Observation};
 use crate::scenario::{KafkaConfig, Keys, OffsetReset, Scenario};
 use crate::time::{SimDuration, SimTime};
-use crate::workload::{Message, ProcessingTimes, StoredMessage, WorkloadGen};
+use crate::workload::{ProcessingTimes, Producer, StoredMessage};
 use group::{CommittedOffsets, range_assign};
 use log::{Offset, Partition};
 use partitioner::{StickyPartitioner, partition_for_key};
@@ -99,9 +99,8 @@ struct ConsumerGroup {
 pub struct KafkaModel<'h, H: History> {
     history: &'h mut H,
     cfg: KafkaConfig,
-    workload: WorkloadGen,
+    producer: Producer,
     processing: ProcessingTimes,
-    pending_publish: Option<Message>,
     keyed: bool,
     sticky: StickyPartitioner,
     accumulator: Vec<Option<OpenBatch>>,
@@ -119,10 +118,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
     pub fn new(s: &Scenario, history: &'h mut H, sched: &mut Scheduler<Event>) -> Self {
         let cfg = s.kafka.clone();
         let p = cfg.partitions;
-        let mut workload = WorkloadGen::new(s);
-        let first = workload.next_message();
-        if let Some(m) = &first {
-            sched.schedule_at(m.published_at, Event::Publish);
+        let producer = Producer::new(s);
+        if let Some(at) = producer.next_at() {
+            sched.schedule_at(at, Event::Publish);
         }
         sched.schedule_in(cfg.retention_check_interval, Event::RetentionCheck);
         let groups: Vec<ConsumerGroup> = s
@@ -173,9 +171,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
             end_offsets_sum: 0,
             groups,
             latency: super::hop(s),
-            workload,
+            producer,
             processing: ProcessingTimes::new(s),
-            pending_publish: first,
             cfg,
         };
         // Every consumer with partitions starts in poll().
@@ -189,25 +186,15 @@ impl<'h, H: History> KafkaModel<'h, H> {
         m
     }
 
-    /// Sends `event` over the network: handled at once when the hop costs nothing.
-    fn send(&mut self, now: SimTime, event: Event, sched: &mut Scheduler<Event>) {
-        if self.latency.is_zero() {
-            self.handle(now, event, sched);
-        } else {
-            sched.schedule_in(self.latency, event);
-        }
-    }
-
     // ---- producer ----
 
     fn publish(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
-        let Some(msg) = self.pending_publish.take() else {
+        let Some((msg, next)) = self.producer.take() else {
             return;
         };
         self.history.record(now, Observation::Published { msg });
-        self.pending_publish = self.workload.next_message();
-        if let Some(next) = &self.pending_publish {
-            sched.schedule_at(next.published_at, Event::Publish);
+        if let Some(at) = next {
+            sched.schedule_at(at, Event::Publish);
         }
         let partition = match msg.key {
             Some(k) if self.keyed => partition_for_key(k, self.cfg.partitions),
@@ -249,7 +236,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         };
         self.open_batches -= 1;
         self.batches_in_transit += 1;
-        self.send(now, Event::BatchArrives { partition, records: b.records }, sched);
+        self.hop(now, self.latency, Event::BatchArrives { partition, records: b.records }, sched);
     }
 
     // ---- broker: partitions ----
@@ -384,7 +371,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             c.fetch_pos[slot] = pos;
         }
         c.parked = None;
-        self.send(now, Event::FetchResponse { group, consumer, records }, sched);
+        self.hop(now, self.latency, Event::FetchResponse { group, consumer, records }, sched);
         true
     }
 
@@ -396,7 +383,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             return;
         }
         c.fetching = true;
-        self.send(now, Event::FetchArrives { group, consumer }, sched);
+        self.hop(now, self.latency, Event::FetchArrives { group, consumer }, sched);
     }
 
     fn fetch_response(
@@ -495,7 +482,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             }
         }
         if !offsets.is_empty() {
-            self.send(now, Event::CommitArrives { group, offsets }, sched);
+            self.hop(now, self.latency, Event::CommitArrives { group, offsets }, sched);
         }
     }
 
@@ -564,7 +551,7 @@ impl<H: History> Model for KafkaModel<'_, H> {
     }
 
     fn finished(&self) -> bool {
-        self.pending_publish.is_none()
+        self.producer.done()
             && self.open_batches == 0
             && self.batches_in_transit == 0
             && self.groups.iter().all(|g| g.remaining == 0)

@@ -7,7 +7,7 @@ use crate::engine::{Model, Scheduler};
 use crate::history::{GroupIdx, History, Observation};
 use crate::scenario::Scenario;
 use crate::time::{SimDuration, SimTime};
-use crate::workload::{Message, ProcessingTimes, StoredMessage, WorkloadGen};
+use crate::workload::{Message, ProcessingTimes, Producer, StoredMessage};
 use std::collections::VecDeque;
 
 /// The events of the RabbitMQ model.
@@ -65,9 +65,8 @@ impl Queue {
 
 pub struct RabbitModel<'h, H: History> {
     history: &'h mut H,
-    workload: WorkloadGen,
+    producer: Producer,
     processing: ProcessingTimes,
-    pending_publish: Option<Message>,
     queues: Vec<Queue>,
     latency: SimDuration,
     manual_ack: bool,
@@ -79,10 +78,9 @@ pub struct RabbitModel<'h, H: History> {
 
 impl<'h, H: History> RabbitModel<'h, H> {
     pub fn new(s: &Scenario, history: &'h mut H, sched: &mut Scheduler<Event>) -> Self {
-        let mut workload = WorkloadGen::new(s);
-        let first = workload.next_message();
-        if let Some(m) = &first {
-            sched.schedule_at(m.published_at, Event::Publish);
+        let producer = Producer::new(s);
+        if let Some(at) = producer.next_at() {
+            sched.schedule_at(at, Event::Publish);
         }
         let queues = s
             .groups
@@ -102,9 +100,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
             .collect();
         RabbitModel {
             history,
-            workload,
+            producer,
             processing: ProcessingTimes::new(s),
-            pending_publish: first,
             queues,
             latency: super::hop(s),
             manual_ack: s.rabbitmq.manual_ack,
@@ -113,26 +110,16 @@ impl<'h, H: History> RabbitModel<'h, H> {
         }
     }
 
-    /// Sends `event` over the network: handled at once when the hop costs nothing.
-    fn send(&mut self, now: SimTime, event: Event, sched: &mut Scheduler<Event>) {
-        if self.latency.is_zero() {
-            self.handle(now, event, sched);
-        } else {
-            sched.schedule_in(self.latency, event);
-        }
-    }
-
     fn publish(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
-        let Some(msg) = self.pending_publish.take() else {
+        let Some((msg, next)) = self.producer.take() else {
             return;
         };
         self.history.record(now, Observation::Published { msg });
-        self.pending_publish = self.workload.next_message();
-        if let Some(next) = &self.pending_publish {
-            sched.schedule_at(next.published_at, Event::Publish);
+        if let Some(at) = next {
+            sched.schedule_at(at, Event::Publish);
         }
         self.publishes_in_transit += 1;
-        self.send(now, Event::AtExchange(msg), sched);
+        self.hop(now, self.latency, Event::AtExchange(msg), sched);
     }
 
     /// Fanout: a copy in every bound queue.
@@ -178,7 +165,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 self.history.record(now, Observation::Deleted { id: msg.id(), group: Some(group) });
                 self.report_depth(now, group);
             }
-            self.send(now, Event::Deliver { group, consumer: k as u32, msg }, sched);
+            self.hop(now, self.latency, Event::Deliver { group, consumer: k as u32, msg }, sched);
         }
     }
 
@@ -218,7 +205,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
         // once, and the delivery it frees must find this consumer busy, not start a second job.
         self.start_next(now, group, consumer, sched);
         if self.manual_ack {
-            self.send(now, Event::Ack { group, consumer, msg }, sched);
+            self.hop(now, self.latency, Event::Ack { group, consumer, msg }, sched);
         } else {
             self.queues[group].consumers[consumer as usize].window.unacked -= 1;
             self.live_copies -= 1;
@@ -251,6 +238,6 @@ impl<H: History> Model for RabbitModel<'_, H> {
     }
 
     fn finished(&self) -> bool {
-        self.pending_publish.is_none() && self.publishes_in_transit == 0 && self.live_copies == 0
+        self.producer.done() && self.publishes_in_transit == 0 && self.live_copies == 0
     }
 }
