@@ -85,6 +85,8 @@ struct Consumer {
     fetches_sent: u64,
     waiting_in_poll: bool,
     next_auto_commit: SimTime,
+    /// Due time of this consumer's pending `AutoCommitDue` event, if any: one per due time is enough.
+    auto_commit_timer: Option<SimTime>,
 }
 
 struct ConsumerGroup {
@@ -112,6 +114,9 @@ pub struct KafkaModel<'h, H: History> {
     end_offsets_sum: u64,
     groups: Vec<ConsumerGroup>,
     latency: SimDuration,
+    /// Emptied batch and fetch-response buffers, reused instead of allocating per message.
+    batch_pool: Vec<Vec<StoredMessage>>,
+    fetch_pool: Vec<Vec<Fetched>>,
 }
 
 impl<'h, H: History> KafkaModel<'h, H> {
@@ -151,6 +156,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                             fetches_sent: 0,
                             waiting_in_poll: false,
                             next_auto_commit: SimTime(cfg.auto_commit_interval.0),
+                            auto_commit_timer: None,
                         })
                         .collect(),
                     owner,
@@ -171,6 +177,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
             end_offsets_sum: 0,
             groups,
             latency: super::hop(s),
+            batch_pool: Vec::new(),
+            fetch_pool: Vec::new(),
             producer,
             processing: ProcessingTimes::new(s),
             cfg,
@@ -211,7 +219,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
         if self.accumulator[p].is_none() {
             self.batch_seq += 1;
             self.open_batches += 1;
-            self.accumulator[p] = Some(OpenBatch { seq: self.batch_seq, records: Vec::new(), bytes: 0 });
+            self.accumulator[p] =
+                Some(OpenBatch { seq: self.batch_seq, records: self.batch_pool.pop().unwrap_or_default(), bytes: 0 });
             if !self.cfg.linger.is_zero() {
                 sched.schedule_in(self.cfg.linger, Event::LingerExpired { partition, batch: self.batch_seq });
             }
@@ -241,16 +250,18 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     // ---- broker: partitions ----
 
-    fn append(&mut self, now: SimTime, partition: u32, records: Vec<StoredMessage>, sched: &mut Scheduler<Event>) {
+    fn append(&mut self, now: SimTime, partition: u32, mut records: Vec<StoredMessage>, sched: &mut Scheduler<Event>) {
         self.batches_in_transit -= 1;
         let n = records.len() as u64;
         let mut bytes = 0;
         let log = &mut self.partitions[partition as usize];
-        for r in records {
+        for &r in &records {
             log.append(now, r, self.cfg.segment_bytes, self.cfg.segment_ms);
             bytes += r.bytes();
             self.history.record(now, Observation::Stored { msg: r });
         }
+        records.clear();
+        self.batch_pool.push(records);
         self.history.record(now, Observation::StorageChanged { delta: bytes as i64 });
         self.end_offsets_sum += n;
         for g in 0..self.groups.len() {
@@ -346,7 +357,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         if available < cfg.fetch_min_bytes.max(1) && !force {
             return false;
         }
-        let mut records = Vec::new();
+        let mut records = self.fetch_pool.pop().unwrap_or_default();
         let mut total = 0;
         let n = c.partitions.len();
         // Rotate the starting partition so that fetch.max.bytes does not starve the last ones.
@@ -391,7 +402,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         now: SimTime,
         group: GroupIdx,
         consumer: u32,
-        records: Vec<Fetched>,
+        mut records: Vec<Fetched>,
         sched: &mut Scheduler<Event>,
     ) {
         for r in &records {
@@ -399,7 +410,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
         }
         let c = &mut self.groups[group].consumers[consumer as usize];
         c.fetching = false;
-        c.buffer.extend(records);
+        c.buffer.extend(records.drain(..));
+        self.fetch_pool.push(records);
         if c.waiting_in_poll {
             self.poll(now, group, consumer, sched);
         }
@@ -420,8 +432,11 @@ impl<'h, H: History> KafkaModel<'h, H> {
             c.waiting_in_poll = true;
             // The classic consumer wakes from a blocking poll to auto-commit on time.
             if auto && !was_waiting && c.consumed != c.commit_sent {
-                let due = c.next_auto_commit;
-                sched.schedule_at(due.max(now), Event::AutoCommitDue { group, consumer });
+                let due = c.next_auto_commit.max(now);
+                if c.auto_commit_timer != Some(due) {
+                    c.auto_commit_timer = Some(due);
+                    sched.schedule_at(due, Event::AutoCommitDue { group, consumer });
+                }
             }
             self.send_fetch(now, group, consumer, sched);
             return;
@@ -497,6 +512,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     fn auto_commit_due(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let c = &mut self.groups[group].consumers[consumer as usize];
+        if c.auto_commit_timer == Some(now) {
+            c.auto_commit_timer = None;
+        }
         if c.waiting_in_poll && now >= c.next_auto_commit {
             c.next_auto_commit = now.after(self.cfg.auto_commit_interval);
             self.commit(now, group, consumer, sched);
