@@ -211,10 +211,8 @@ impl Recorder {
 
     pub fn summarize(&self, names: &[String], end_of_run: SimTime) -> SystemSummary {
         let window_secs = self.end.since(self.warmup).as_secs_f64();
-        let mut wait = DurationStats::default();
-        let mut latency = DurationStats::default();
-        let mut groups = BTreeMap::new();
         let mut total = GroupSummary::default();
+        let mut groups = BTreeMap::new();
         for (g, name) in self.groups.iter().zip(names) {
             let (lost, stranded) = g.window.unprocessed();
             let gs = GroupSummary {
@@ -239,23 +237,16 @@ impl Recorder {
             total.offered_per_s += gs.offered_per_s;
             total.throughput_per_s += gs.throughput_per_s;
             total.max_backlog = total.max_backlog.max(gs.max_backlog);
-            wait.merge(&g.wait);
-            latency.merge(&g.latency);
             groups.insert(name.clone(), gs);
         }
+        let (wait, latency) = self.merged();
+        total.offered_per_s = round6(total.offered_per_s);
+        total.throughput_per_s = round6(total.throughput_per_s);
+        total.wait_ms = wait.summary();
+        total.latency_ms = latency.summary();
         SystemSummary {
             messages_published: self.messages_published,
-            published: total.published,
-            processed: total.processed,
-            unique_processed: total.unique_processed,
-            duplicates: total.duplicates,
-            lost: total.lost,
-            stranded: total.stranded,
-            offered_per_s: round6(total.offered_per_s),
-            throughput_per_s: round6(total.throughput_per_s),
-            wait_ms: wait.summary(),
-            latency_ms: latency.summary(),
-            max_backlog: total.max_backlog,
+            total,
             peak_stored_bytes: self.peak_stored_bytes.max(0) as u64,
             end_of_run_s: round6(end_of_run.as_secs_f64()),
             groups,
@@ -365,23 +356,24 @@ impl Default for Percentiles {
     }
 }
 
+/// A system's totals: the group fields summed over groups (wait and latency over all of them,
+/// `max_backlog` the largest of any group), plus what only the system has.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct SystemSummary {
     /// Messages the producers published (the same for every system).
     pub messages_published: u64,
-    pub published: u64,
-    pub processed: u64,
-    pub unique_processed: u64,
-    pub duplicates: u64,
-    pub lost: u64,
-    pub stranded: u64,
-    pub offered_per_s: f64,
-    pub throughput_per_s: f64,
-    pub wait_ms: Percentiles,
-    pub latency_ms: Percentiles,
-    pub max_backlog: u64,
+    #[serde(flatten)]
+    pub total: GroupSummary,
     pub peak_stored_bytes: u64,
     /// Simulated time when the run ended (after the drain).
     pub end_of_run_s: f64,
     pub groups: BTreeMap<String, GroupSummary>,
+}
+
+/// `summary.lost` reads the system total, as it reads in summary.json.
+impl std::ops::Deref for SystemSummary {
+    type Target = GroupSummary;
+    fn deref(&self) -> &GroupSummary {
+        &self.total
+    }
 }

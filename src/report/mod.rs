@@ -75,6 +75,13 @@ pub fn summary(s: &Scenario, runs: &[SystemRun]) -> Summary {
     }
 }
 
+/// `summary.json`'s text: pretty-printed, fields in declaration order, maps sorted, one final newline.
+pub fn summary_json(summary: &Summary) -> String {
+    let mut json = serde_json::to_string_pretty(summary).expect("a summary is plain data");
+    json.push('\n');
+    json
+}
+
 /// Writes `bytes` to `path` atomically: a temporary sibling file, flushed, then renamed over.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let io = |source| ReportError::Io { path: path.display().to_string(), source };
@@ -123,9 +130,7 @@ pub fn write_all(dir: &Path, s: &Scenario, runs: &[SystemRun]) -> Result<Vec<Pat
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.display().to_string(), source })?;
     let mut written = Vec::new();
     let summary_path = dir.join("summary.json");
-    let mut json = serde_json::to_string_pretty(&summary(s, runs)).expect("summary serializes");
-    json.push('\n');
-    write_atomic(&summary_path, json.as_bytes())?;
+    write_atomic(&summary_path, summary_json(&summary(s, runs)).as_bytes())?;
     written.push(summary_path);
     let csv_path = dir.join("timeseries.csv");
     write_atomic(&csv_path, timeseries_csv(s, runs).as_bytes())?;

@@ -203,3 +203,35 @@ fn absurd_size_runs_with_force_only_when_asked() {
     let out = bin().args(["validate".as_ref(), f.as_os_str(), "--force".as_ref()]).output().unwrap();
     assert!(out.status.success(), "--force accepts it: {}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The committed results of the scenario library are what this build produces, byte for byte:
+/// determinism across machines (CI runs on a fresh one), and a reminder to regenerate `results/`
+/// (`cargo run --release -- run scenarios/*.toml`) whenever a model changes.
+#[test]
+fn library_results_are_reproduced_byte_for_byte() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root.join("scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        // Load by the same relative path the documented command uses: it is part of no output,
+        // but keep error messages identical.
+        let s = pushpull::scenario::Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let runs = pushpull::run::run_scenario(&s, None);
+        let dir = root.join("results").join(&s.name);
+        let json = pushpull::report::summary_json(&pushpull::report::summary(&s, &runs));
+        let committed =
+            std::fs::read_to_string(dir.join("summary.json")).expect("results/<name>/summary.json is committed");
+        assert!(json == committed, "{}: summary.json differs from the committed one; regenerate results/", s.name);
+        let csv = pushpull::report::timeseries_csv(&s, &runs);
+        assert!(
+            csv == std::fs::read_to_string(dir.join("timeseries.csv")).unwrap(),
+            "{}: timeseries.csv differs",
+            s.name
+        );
+        checked += 1;
+    }
+    assert!(checked >= 3, "the scenario library has at least three lessons");
+}
