@@ -29,9 +29,11 @@ pub enum Observation {
     Committed { group: GroupIdx, partition: u32, offset: u64 },
     /// Bytes the broker holds changed by `delta` (payload bytes; fan-out copies count once each).
     StorageChanged { delta: i64 },
-    /// The system's own backlog gauge for a group: Kafka consumer lag (log end offset minus
-    /// committed offset, summed over partitions), RabbitMQ queue depth (ready plus unacked).
-    Backlog { group: GroupIdx, messages: u64 },
+    /// The system's own backlog gauges for a group. `messages`: Kafka consumer lag (log end offset
+    /// minus committed offset, summed over partitions), RabbitMQ queue depth (ready plus unacked).
+    /// `unacked`: handed to consumers but not yet acknowledged: RabbitMQ deliveries not yet acked,
+    /// Kafka records fetched past the committed offset.
+    Backlog { group: GroupIdx, messages: u64, unacked: u64 },
 }
 
 /// Receives the history of one system's run.

@@ -12,6 +12,7 @@
 //! * wait: publish -> processing start; latency: publish -> processing done; for messages
 //!   published after the warmup, exact mean, HDR percentiles (3 significant digits), exact max.
 //! * `throughput_per_s`: processing completions in [warmup, duration) per second.
+//! * `max_backlog`, `max_unacked`: the systems' own gauges (see [`Observation::Backlog`]).
 
 pub mod window;
 
@@ -123,6 +124,8 @@ pub struct GroupCounts {
     pub completions_in_window: u64,
     pub backlog: u64,
     pub max_backlog: u64,
+    pub unacked: u64,
+    pub max_unacked: u64,
     pub wait: DurationStats,
     pub latency: DurationStats,
     bucket_processed: u64,
@@ -136,6 +139,7 @@ pub struct Sample {
     pub published_per_s: f64,
     pub processed_per_s: f64,
     pub backlog: u64,
+    pub unacked: u64,
     pub in_flight: u64,
     pub stored_bytes: u64,
 }
@@ -190,6 +194,7 @@ impl Recorder {
                 published_per_s: self.bucket_published as f64 / secs,
                 processed_per_s: g.bucket_processed as f64 / secs,
                 backlog: g.backlog,
+                unacked: g.unacked,
                 in_flight: g.published - g.unique - g.dropped,
                 stored_bytes: self.stored_bytes.max(0) as u64,
             });
@@ -227,6 +232,7 @@ impl Recorder {
                 wait_ms: g.wait.summary(),
                 latency_ms: g.latency.summary(),
                 max_backlog: g.max_backlog,
+                max_unacked: g.max_unacked,
             };
             total.published += gs.published;
             total.processed += gs.processed;
@@ -237,6 +243,7 @@ impl Recorder {
             total.offered_per_s += gs.offered_per_s;
             total.throughput_per_s += gs.throughput_per_s;
             total.max_backlog = total.max_backlog.max(gs.max_backlog);
+            total.max_unacked = total.max_unacked.max(gs.max_unacked);
             groups.insert(name.clone(), gs);
         }
         let (wait, latency) = self.merged();
@@ -325,10 +332,12 @@ impl History for Recorder {
                 self.stored_bytes += delta;
                 self.peak_stored_bytes = self.peak_stored_bytes.max(self.stored_bytes);
             }
-            Observation::Backlog { group, messages } => {
+            Observation::Backlog { group, messages, unacked } => {
                 let g = &mut self.groups[group];
                 g.backlog = messages;
                 g.max_backlog = g.max_backlog.max(messages);
+                g.unacked = unacked;
+                g.max_unacked = g.max_unacked.max(unacked);
             }
             Observation::Stored { .. } | Observation::Delivered { .. } | Observation::Committed { .. } => {}
         }
@@ -348,6 +357,9 @@ pub struct GroupSummary {
     pub wait_ms: Percentiles,
     pub latency_ms: Percentiles,
     pub max_backlog: u64,
+    /// Most messages handed to consumers and not yet acknowledged at once (RabbitMQ: delivered,
+    /// not acked; Kafka: fetched past the committed offset).
+    pub max_unacked: u64,
 }
 
 impl Default for Percentiles {

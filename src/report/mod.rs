@@ -106,17 +106,19 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
 
 /// `timeseries.csv`: one row per (sample time, system, group).
 pub fn timeseries_csv(s: &Scenario, runs: &[SystemRun]) -> String {
-    let mut out = String::from("time_s,system,group,published_per_s,processed_per_s,backlog,in_flight,stored_bytes\n");
+    let mut out =
+        String::from("time_s,system,group,published_per_s,processed_per_s,backlog,unacked,in_flight,stored_bytes\n");
     for r in runs {
         for x in &r.recorder.samples {
             out.push_str(&format!(
-                "{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{}\n",
                 x.time.as_secs_f64(),
                 r.system.name(),
                 s.groups[x.group].name,
                 x.published_per_s,
                 x.processed_per_s,
                 x.backlog,
+                x.unacked,
                 x.in_flight,
                 x.stored_bytes
             ));

@@ -48,6 +48,7 @@ fn rows(systems: &[&SystemSummary]) -> Vec<(&'static str, Vec<String>)> {
         ("latency p99.9 ms", f(&|s| num(s.latency_ms.p999))),
         ("latency max ms", f(&|s| num(s.latency_ms.max))),
         ("max backlog", f(&|s| thousands(s.max_backlog))),
+        ("max unacked", f(&|s| thousands(s.max_unacked))),
         ("peak stored", f(&|s| bytes(s.peak_stored_bytes))),
     ]
 }

@@ -94,7 +94,9 @@ fn run_writes_results_and_same_seed_is_byte_identical() {
     assert_eq!(v["manifest"]["schema_version"], 1);
     assert_eq!(v["manifest"]["scenario_sha256"].as_str().unwrap().len(), 64);
     let csv = std::fs::read_to_string(a.join("timeseries.csv")).unwrap();
-    assert!(csv.starts_with("time_s,system,group,published_per_s,processed_per_s,backlog,in_flight,stored_bytes\n"));
+    assert!(
+        csv.starts_with("time_s,system,group,published_per_s,processed_per_s,backlog,unacked,in_flight,stored_bytes\n")
+    );
     assert!(csv.contains(",kafka,billing,") && csv.contains(",rabbitmq,billing,"));
     let leftovers: Vec<_> = std::fs::read_dir(&a)
         .unwrap()

@@ -94,6 +94,13 @@ fn fault_free_runs_lose_and_duplicate_nothing() {
             for (name, g) in &sum.groups {
                 assert_eq!(g.published, g.unique_processed, "{tag} group {name}");
             }
+            // After the drain (and Kafka's close(), which commits) nothing is waiting or unacknowledged.
+            for x in r.recorder.samples.iter().rev().take(s.groups.len()) {
+                assert_eq!((x.backlog, x.unacked, x.in_flight), (0, 0, 0), "{tag}: gauges at the end");
+            }
+            // With auto-ack RabbitMQ forgets a message as it sends it: nothing is ever unacked.
+            let auto_ack = sys == SystemKind::RabbitMq && !s.rabbitmq.manual_ack;
+            assert_eq!(sum.max_unacked > 0, !auto_ack, "{tag}: max_unacked {}", sum.max_unacked);
         }
     }
 }
@@ -246,6 +253,13 @@ fn prefetch_bounds_unacked_deliveries_per_consumer() {
                 _ => {}
             }
             max_held = max_held.max(*held.iter().max().unwrap());
+        }
+        let mut rec = pushpull::metrics::Recorder::new(&s);
+        run_system(&s, SystemKind::RabbitMq, &mut rec, |_| {});
+        let sum = rec.summarize(&["a".into()], SimTime::ZERO);
+        if let Some(b) = bound {
+            assert!(sum.max_unacked <= 3 * b as u64, "the broker's unacked gauge respects prefetch x consumers");
+            assert!(sum.max_unacked > b as u64, "several consumers hold deliveries at once");
         }
         match bound {
             Some(b) => assert!(max_held <= b && max_held == b, "prefetch {prefetch}: a consumer held {max_held}"),

@@ -49,6 +49,11 @@ impl CommittedOffsets {
         end_offsets_sum.saturating_sub(self.sum)
     }
 
+    /// Sum of committed offsets over partitions.
+    pub fn total(&self) -> u64 {
+        self.sum
+    }
+
     pub fn get(&self, partition: u32) -> Offset {
         self.offsets[partition as usize]
     }

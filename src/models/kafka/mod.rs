@@ -94,6 +94,8 @@ struct ConsumerGroup {
     /// Partition -> index of the consumer that owns it.
     owner: Vec<u32>,
     committed: CommittedOffsets,
+    /// Sum over partitions of the group's fetch positions: what it fetched (or skipped) so far.
+    fetched_sum: u64,
     /// Records appended that this group has neither processed nor skipped.
     remaining: u64,
 }
@@ -161,6 +163,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                         .collect(),
                     owner,
                     committed: CommittedOffsets::new(p),
+                    fetched_sum: 0,
                     remaining: 0,
                 }
             })
@@ -275,8 +278,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
     }
 
     fn report_lag(&mut self, now: SimTime, group: GroupIdx) {
-        let messages = self.groups[group].committed.lag(self.end_offsets_sum);
-        self.history.record(now, Observation::Backlog { group, messages });
+        let g = &self.groups[group];
+        let messages = g.committed.lag(self.end_offsets_sum);
+        let unacked = g.fetched_sum.saturating_sub(g.committed.total());
+        self.history.record(now, Observation::Backlog { group, messages, unacked });
     }
 
     fn retention_check(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
@@ -348,6 +353,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                     OffsetReset::Latest => log.end_offset(),
                 };
                 g.remaining -= reset - *pos;
+                g.fetched_sum += reset - *pos;
                 *pos = reset;
             }
             if available < cfg.fetch_min_bytes {
@@ -379,9 +385,11 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 records.push(Fetched { slot: slot as u32, offset: pos, msg: *r });
                 pos += 1;
             }
+            g.fetched_sum += pos - c.fetch_pos[slot];
             c.fetch_pos[slot] = pos;
         }
         c.parked = None;
+        self.report_lag(now, group);
         self.hop(now, self.latency, Event::FetchResponse { group, consumer, records }, sched);
         true
     }

@@ -137,8 +137,9 @@ impl<'h, H: History> RabbitModel<'h, H> {
     }
 
     fn report_depth(&mut self, now: SimTime, group: GroupIdx) {
-        let messages = self.queues[group].depth();
-        self.history.record(now, Observation::Backlog { group, messages });
+        let q = &self.queues[group];
+        let (messages, unacked) = (q.depth(), q.unacked);
+        self.history.record(now, Observation::Backlog { group, messages, unacked });
     }
 
     /// Pushes ready messages to consumers with room in their prefetch window, round-robin.
@@ -163,8 +164,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 // Auto-ack: the broker forgets the message as it sends it.
                 self.history.record(now, Observation::StorageChanged { delta: -(msg.bytes() as i64) });
                 self.history.record(now, Observation::Deleted { id: msg.id(), group: Some(group) });
-                self.report_depth(now, group);
             }
+            self.report_depth(now, group);
             self.hop(now, self.latency, Event::Deliver { group, consumer: k as u32, msg }, sched);
         }
     }
