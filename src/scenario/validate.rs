@@ -244,6 +244,13 @@ impl Ctx {
         let network = NetworkConfig {
             latency: self.opt_duration("network.latency", &raw.network.unwrap_or_default().latency, default_latency)?,
         };
+        if kafka.fetch_max_wait.is_zero() && network.latency.is_zero() && systems.contains(&SystemKind::Kafka) {
+            return self.err(
+                "kafka.fetch_max_wait",
+                "0 is not allowed with a zero network latency: an idle consumer would poll again and again without \
+                 simulated time passing; use at least \"1ms\" or set [network] latency",
+            );
+        }
         let sample_interval = match &raw.sample_interval {
             Some(t) => {
                 let s = self.duration("sample_interval", t)?;

@@ -159,6 +159,11 @@ fn bad_inputs() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
                 .into_bytes(),
             vec!["groups[0].processing", "billing", "--force"],
         ),
+        (
+            "busy-poll.toml",
+            replace("partitions = 2", "partitions = 2\nfetch_max_wait = \"0ms\""),
+            vec!["kafka.fetch_max_wait", "1ms"],
+        ),
         ("warmup.toml", replace("warmup = \"10s\"", "warmup = \"5m\""), vec!["warmup", "duration"]),
     ]
 }
