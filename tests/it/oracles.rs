@@ -160,3 +160,36 @@ fn one_consumer_constant_service_is_md1_for_both() {
             .assert();
     }
 }
+
+/// The network model, checked exactly: one RabbitMQ consumer with prefetch 1 and a one-way latency
+/// L. Its slot is busy from dispatch to the ack's arrival, B = L + S + L, so the broker's queue is
+/// M/G/1 with that service time (Pollaczek-Khinchine: Wq = lambda E[B^2] / (2 (1 - lambda E[B]))),
+/// and the measured wait (publish -> processing start) adds the publish and delivery hops, 2L.
+#[test]
+fn rabbitmq_with_network_latency_is_mg1() {
+    let (lambda, mean_s, l) = (50.0, 0.010, 0.001);
+    let n = 1_000_000u64;
+    let toml = format!(
+        r#"
+        seed = 14
+        duration = "{d}s"
+        warmup = "20s"
+        systems = ["rabbitmq"]
+        [workload]
+        rate = {lambda}
+        [[groups]]
+        name = "g"
+        processing = {{ distribution = "exponential", mean = "10ms" }}
+        [rabbitmq]
+        prefetch = 1
+        [network]
+        latency = "1ms"
+        "#,
+        d = (n as f64 / lambda).round()
+    );
+    let (mean, se) = measure(&toml, SystemKind::RabbitMq, n);
+    let eb = mean_s + 2.0 * l;
+    let eb2 = mean_s * mean_s + eb * eb; // Var(S) + E[B]^2
+    let theory = lambda * eb2 / (2.0 * (1.0 - lambda * eb)) + 2.0 * l;
+    Check { name: "M/G/1 rabbitmq prefetch=1, 1 ms one-way latency", theory, mean, se }.assert();
+}
