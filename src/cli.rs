@@ -2,7 +2,7 @@
 //! calls [`main_with_args`] and exits with its code.
 
 use crate::report::{self, table};
-use crate::run::{Progress, check_size, run_scenario};
+use crate::run::{Progress, check_size, run_scenario_with};
 use crate::scenario::{Scenario, ScenarioError};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -37,6 +37,9 @@ enum RawCommand {
         /// Run even if the scenario is estimated too large.
         #[arg(long)]
         force: bool,
+        /// Also write every observation to history-<system>.jsonl (large: about 8 lines per message).
+        #[arg(long)]
+        history: bool,
     },
     /// Check scenario files without running them.
     Validate {
@@ -51,7 +54,7 @@ enum RawCommand {
 /// What to do, with every option resolved.
 #[derive(Debug)]
 pub enum Command {
-    Run { jobs: Vec<RunJob>, quiet: bool, force: bool },
+    Run { jobs: Vec<RunJob>, quiet: bool, force: bool, history: bool },
     Validate { files: Vec<PathBuf>, force: bool },
 }
 
@@ -67,13 +70,13 @@ pub struct RunJob {
 
 fn resolve(args: Args) -> Command {
     match args.command {
-        RawCommand::Run { scenarios, seed, out, quiet, force } => {
+        RawCommand::Run { scenarios, seed, out, quiet, force, history } => {
             let several = scenarios.len() > 1;
             let jobs = scenarios
                 .into_iter()
                 .map(|file| RunJob { file, seed, out: out.clone(), out_is_parent: several })
                 .collect();
-            Command::Run { jobs, quiet, force }
+            Command::Run { jobs, quiet, force, history }
         }
         RawCommand::Validate { scenarios, force } => Command::Validate { files: scenarios, force },
     }
@@ -111,7 +114,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             }
             i32::from(failed)
         }
-        Command::Run { jobs, quiet, force } => {
+        Command::Run { jobs, quiet, force, history } => {
             // Validate everything first: a typo in the third file should not cost two runs.
             let mut loaded = Vec::new();
             for job in &jobs {
@@ -129,7 +132,20 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
                     (Some(d), true) => d.join(&s.name),
                     (None, _) => Path::new("results").join(&s.name),
                 };
-                let runs = run_with_progress(s, quiet);
+                let history_dir = history.then_some(dir.as_path());
+                if let Some(d) = history_dir
+                    && let Err(source) = std::fs::create_dir_all(d)
+                {
+                    eprintln!("error: {}", report::ReportError::Io { path: d.display().to_string(), source });
+                    return 1;
+                }
+                let runs = match run_with_progress(s, quiet, history_dir) {
+                    Ok(runs) => runs,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return 1;
+                    }
+                };
                 let summary = report::summary(s, &runs);
                 match report::write_all(&dir, s, &runs) {
                     Ok(_) => {}
@@ -160,11 +176,15 @@ fn load(file: &Path, seed: Option<u64>, force: bool) -> Result<Scenario, Scenari
 }
 
 /// Runs the scenario; shows a progress bar on a terminal if the run lasts more than a second.
-fn run_with_progress(s: &Scenario, quiet: bool) -> Vec<crate::report::SystemRun> {
+fn run_with_progress(
+    s: &Scenario,
+    quiet: bool,
+    history_dir: Option<&Path>,
+) -> Result<Vec<crate::report::SystemRun>, report::ReportError> {
     let show = !quiet && std::io::stderr().is_terminal();
     let progress = Progress::new(s.systems.len());
     std::thread::scope(|scope| {
-        let worker = scope.spawn(|| run_scenario(s, Some(&progress)));
+        let worker = scope.spawn(|| run_scenario_with(s, Some(&progress), history_dir));
         if show {
             let started = Instant::now();
             let mut bar: Option<ProgressBar> = None;

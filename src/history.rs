@@ -60,3 +60,85 @@ impl History for VecHistory {
         self.0.push((at, obs));
     }
 }
+
+/// Writes every observation as one JSON object per line, for a checker outside this program.
+/// Fields: `t` (ns), `event`, then per kind: `id`, `key`, `bytes`, `group` (name), `consumer`,
+/// `published_t`, `partition`, `offset`, `delta`, `messages`, `unacked`. An I/O error stops the
+/// writing and is kept for [`JsonlHistory::finish`].
+pub struct JsonlHistory<W: std::io::Write> {
+    out: W,
+    groups: Vec<String>,
+    error: Option<std::io::Error>,
+}
+
+impl<W: std::io::Write> JsonlHistory<W> {
+    pub fn new(out: W, groups: Vec<String>) -> Self {
+        JsonlHistory { out, groups, error: None }
+    }
+
+    /// Flushes and returns the writer, or the first I/O error met.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+
+    fn write(&mut self, at: SimTime, obs: &Observation) -> std::io::Result<()> {
+        let t = at.0;
+        let g = |i: GroupIdx| serde_json::to_string(&self.groups[i]).unwrap_or_default();
+        let line = match *obs {
+            Observation::Published { msg } => format!(
+                r#"{{"t":{t},"event":"published","id":{},"key":{},"bytes":{}}}"#,
+                msg.id,
+                msg.key.map_or("null".to_string(), |k| k.to_string()),
+                msg.bytes
+            ),
+            Observation::Stored { msg } => format!(r#"{{"t":{t},"event":"stored","id":{}}}"#, msg.id()),
+            Observation::Delivered { msg, group, consumer } => {
+                format!(
+                    r#"{{"t":{t},"event":"delivered","id":{},"group":{},"consumer":{consumer}}}"#,
+                    msg.id(),
+                    g(group)
+                )
+            }
+            Observation::ProcessingStarted { msg, group, consumer } => format!(
+                r#"{{"t":{t},"event":"processing_started","id":{},"group":{},"consumer":{consumer},"published_t":{}}}"#,
+                msg.id(),
+                g(group),
+                msg.published_at.0
+            ),
+            Observation::Processed { msg, group, consumer } => format!(
+                r#"{{"t":{t},"event":"processed","id":{},"group":{},"consumer":{consumer},"published_t":{}}}"#,
+                msg.id(),
+                g(group),
+                msg.published_at.0
+            ),
+            Observation::Deleted { id, group } => {
+                format!(r#"{{"t":{t},"event":"deleted","id":{id},"group":{}}}"#, group.map_or("null".to_string(), g))
+            }
+            Observation::Committed { group, partition, offset } => format!(
+                r#"{{"t":{t},"event":"committed","group":{},"partition":{partition},"offset":{offset}}}"#,
+                g(group)
+            ),
+            Observation::StorageChanged { delta } => format!(r#"{{"t":{t},"event":"storage","delta":{delta}}}"#),
+            Observation::Backlog { group, messages, unacked } => format!(
+                r#"{{"t":{t},"event":"backlog","group":{},"messages":{messages},"unacked":{unacked}}}"#,
+                g(group)
+            ),
+        };
+        self.out.write_all(line.as_bytes())?;
+        self.out.write_all(b"\n")
+    }
+}
+
+impl<W: std::io::Write> History for JsonlHistory<W> {
+    fn record(&mut self, at: SimTime, obs: Observation) {
+        if self.error.is_none()
+            && let Err(e) = self.write(at, &obs)
+        {
+            self.error = Some(e);
+        }
+    }
+}

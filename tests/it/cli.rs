@@ -7,11 +7,27 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pushpull"))
 }
 
-fn tmpdir(tag: &str) -> PathBuf {
+/// A scratch folder, removed when the test ends (pass or fail).
+struct TmpDir(PathBuf);
+
+impl std::ops::Deref for TmpDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmpdir(tag: &str) -> TmpDir {
     let d = std::env::temp_dir().join(format!("pushpull-it-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TmpDir(d)
 }
 
 const SMALL: &str = r#"
@@ -241,4 +257,113 @@ fn library_results_are_reproduced_byte_for_byte() {
         checked += 1;
     }
     assert!(checked >= 3, "the scenario library has at least three lessons");
+}
+
+/// An outside checker can recount the summary from `--history` alone: per group, deliveries owed,
+/// processed, unique, duplicates, lost, stranded and the mean wait and latency. The scenario makes
+/// Kafka lose records to retention, so that `lost` is tested with a non-zero value.
+#[test]
+fn history_file_recounts_to_the_summary() {
+    let d = tmpdir("history");
+    let f = write(
+        &d,
+        "hist.toml",
+        br#"
+name = "hist"
+duration = "5m"
+warmup = "30s"
+profile = "lan"
+[workload]
+rate = 15.0
+[[groups]]
+name = "slow"
+processing = { distribution = "constant", value = "100ms" }
+[[groups]]
+name = "fast"
+consumers = 2
+processing = { distribution = "exponential", mean = "20ms" }
+[kafka]
+retention = "1m"
+segment_bytes = "16KiB"
+retention_check_interval = "10s"
+[rabbitmq]
+prefetch = 5
+"#,
+    );
+    let out = d.join("out");
+    run_ok(&[
+        "run".as_ref(),
+        f.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--quiet".as_ref(),
+        "--history".as_ref(),
+    ]);
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let warmup_ns = 30_000_000_000u64;
+    for sys in ["kafka", "rabbitmq"] {
+        let text = std::fs::read_to_string(out.join(format!("history-{sys}.jsonl"))).unwrap();
+        let mut published = std::collections::BTreeSet::new();
+        // (group, id) -> times processed; (group, id) deleted; per group wait/latency sums.
+        let mut processed: std::collections::BTreeMap<(String, u64), u64> = Default::default();
+        let mut deleted: std::collections::BTreeSet<(String, u64)> = Default::default();
+        let mut wait: std::collections::BTreeMap<String, (f64, u64)> = Default::default();
+        let mut last_t = 0;
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let t = v["t"].as_u64().unwrap();
+            assert!(t >= last_t, "history is in time order");
+            last_t = t;
+            let id = v["id"].as_u64();
+            let group = v["group"].as_str().map(str::to_string);
+            match v["event"].as_str().unwrap() {
+                "published" => {
+                    published.insert(id.unwrap());
+                }
+                "processing_started" => {
+                    let p = v["published_t"].as_u64().unwrap();
+                    if p >= warmup_ns {
+                        let e = wait.entry(group.unwrap()).or_default();
+                        e.0 += (t - p) as f64;
+                        e.1 += 1;
+                    }
+                }
+                "processed" => *processed.entry((group.unwrap(), id.unwrap())).or_default() += 1,
+                "deleted" => match group {
+                    Some(g) => {
+                        deleted.insert((g, id.unwrap()));
+                    }
+                    None => {
+                        for g in ["slow", "fast"] {
+                            deleted.insert((g.to_string(), id.unwrap()));
+                        }
+                    }
+                },
+                _ => {}
+            }
+        }
+        for g in ["slow", "fast"] {
+            let s = &summary["systems"][sys]["groups"][g];
+            let mine: Vec<_> = processed.iter().filter(|((gg, _), _)| gg == g).collect();
+            let total: u64 = mine.iter().map(|(_, n)| **n).sum();
+            let unique = mine.len() as u64;
+            let unprocessed: Vec<u64> =
+                published.iter().copied().filter(|id| !processed.contains_key(&(g.to_string(), *id))).collect();
+            let lost = unprocessed.iter().filter(|id| deleted.contains(&(g.to_string(), **id))).count() as u64;
+            let stranded = unprocessed.len() as u64 - lost;
+            let tag = format!("{sys}/{g}");
+            assert_eq!(s["published"].as_u64().unwrap(), published.len() as u64, "{tag} published");
+            assert_eq!(s["processed"].as_u64().unwrap(), total, "{tag} processed");
+            assert_eq!(s["unique_processed"].as_u64().unwrap(), unique, "{tag} unique");
+            assert_eq!(s["duplicates"].as_u64().unwrap(), total - unique, "{tag} duplicates");
+            assert_eq!(s["lost"].as_u64().unwrap(), lost, "{tag} lost");
+            assert_eq!(s["stranded"].as_u64().unwrap(), stranded, "{tag} stranded");
+            let (sum, n) = wait[g];
+            let mean_ms = sum / n as f64 / 1e6;
+            assert!((s["wait_ms"]["mean"].as_f64().unwrap() - mean_ms).abs() < 1e-5, "{tag} mean wait");
+            assert_eq!(s["wait_ms"]["count"].as_u64().unwrap(), n, "{tag} wait count");
+        }
+    }
+    let kafka_lost = summary["systems"]["kafka"]["groups"]["slow"]["lost"].as_u64().unwrap();
+    assert!(kafka_lost > 0, "the scenario must exercise loss (retention 1 m, slow group 10/s for 15/s)");
 }
