@@ -384,18 +384,6 @@ fn dash() -> String {
     "–".into()
 }
 
-fn int(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn mib(kib: Option<u64>) -> String {
     kib.map_or_else(dash, |k| format!("{:.1} MiB", k as f64 / 1024.0))
 }
@@ -454,7 +442,7 @@ fn run_cli_all(n: u64, toml: &str, time: Option<&Path>, dir: &Path) -> Result<Cl
     println!(
         "CLI Kafka only:       tiny run {} | retaining {} records {} | same with 10 s retention {}",
         mib(tiny.max_rss_kib),
-        int(retain.messages("kafka")),
+        pushpull::report::table::thousands(retain.messages("kafka")),
         mib(retain.max_rss_kib),
         mib(short.max_rss_kib),
     );
@@ -471,7 +459,7 @@ fn main() {
          N = {} messages, repeat {repeat}; Erlang C mean wait {expected_wait:.3} ms",
         MEAN_SERVICE_S * 1e3,
         RATE_PER_S * MEAN_SERVICE_S / SERVERS as f64,
-        int(n)
+        pushpull::report::table::thousands(n)
     );
     let mut rows: Vec<Row> = Vec::new();
     let mut verdicts: Vec<String> = Vec::new();
@@ -523,7 +511,7 @@ fn main() {
     // 4. SimPy (before the CLI runs, so that its column is known when the rows are built).
     let simpy = run_simpy(SIMPY_MESSAGES.min(n)).map(clock);
     match &simpy {
-        Ok(m) => line("SimPy", m, format!("  ({} messages)", int(m.messages))),
+        Ok(m) => line("SimPy", m, format!("  ({} messages)", pushpull::report::table::thousands(m.messages))),
         Err(e) => println!("{e}"),
     }
     let simpy_ns = simpy.as_ref().ok().map(Measure::ns_per_message);
@@ -531,8 +519,8 @@ fn main() {
 
     rows.push(Row {
         name: "Baseline loop (BinaryHeap + VecDeque, in this file)".into(),
-        messages: int(base.messages),
-        per_s: int((1e9 / base_ns) as u64),
+        messages: pushpull::report::table::thousands(base.messages),
+        per_s: pushpull::report::table::thousands((1e9 / base_ns) as u64),
         cpu_ns: format!("{base_ns:.1}"),
         wall_ns: format!("{:.1}", base.wall_ns_per_message()),
         ratio: "1.00x".into(),
@@ -549,8 +537,8 @@ fn main() {
         };
         rows.push(Row {
             name: format!("pushpull library, {label} (`run_one` + `summary`)"),
-            messages: int(m.messages),
-            per_s: int((1e9 / ns) as u64),
+            messages: pushpull::report::table::thousands(m.messages),
+            per_s: pushpull::report::table::thousands((1e9 / ns) as u64),
             cpu_ns: format!("{ns:.1}"),
             wall_ns: format!("{:.1}", m.wall_ns_per_message()),
             ratio: format!("{:.2}x", ns / base_ns),
@@ -588,8 +576,8 @@ fn main() {
                 name: format!(
                     "pushpull CLI `run`, both systems in parallel: CPU (user+sys) per message per system{cpu_note}"
                 ),
-                messages: format!("{} x 2", int(scenario_messages)),
-                per_s: int((1e9 / ns) as u64),
+                messages: format!("{} x 2", pushpull::report::table::thousands(scenario_messages)),
+                per_s: pushpull::report::table::thousands((1e9 / ns) as u64),
                 cpu_ns: format!("{ns:.1}"),
                 wall_ns: format!("{:.1}", whole.wall_s * 1e9 / scenario_messages.max(1) as f64),
                 ratio: format!("{ratio:.2}x"),
@@ -605,14 +593,14 @@ fn main() {
             };
             rows.push(Row {
                 name: "Kafka-only CLI run, tiny (reference RSS)".into(),
-                messages: int(tiny.messages("kafka")),
+                messages: pushpull::report::table::thousands(tiny.messages("kafka")),
                 wait: format!("{:.3}", tiny.mean_wait_ms("kafka")),
                 rss: mib(tiny.max_rss_kib),
                 ..Row::default()
             });
             rows.push(Row {
                 name: "Kafka-only CLI run retaining every record: (peak RSS - tiny run) / records".into(),
-                messages: int(retained),
+                messages: pushpull::report::table::thousands(retained),
                 wait: format!("{:.3}", retain.mean_wait_ms("kafka")),
                 rss: mib(retain.max_rss_kib),
                 bytes: per_record(tiny),
@@ -620,7 +608,7 @@ fn main() {
             });
             rows.push(Row {
                 name: "The log alone: (peak RSS above - same run with 10 s retention) / records".into(),
-                messages: int(short.messages("kafka")),
+                messages: pushpull::report::table::thousands(short.messages("kafka")),
                 wait: format!("{:.3}", short.mean_wait_ms("kafka")),
                 rss: mib(short.max_rss_kib),
                 bytes: per_record(short),
@@ -632,8 +620,8 @@ fn main() {
         let ns = m.ns_per_message();
         rows.push(Row {
             name: "SimPy 4 (`Resource(capacity=4)`, benches/simpy_mmc.py)".into(),
-            messages: int(m.messages),
-            per_s: int((1e9 / ns) as u64),
+            messages: pushpull::report::table::thousands(m.messages),
+            per_s: pushpull::report::table::thousands((1e9 / ns) as u64),
             cpu_ns: format!("{ns:.0}"),
             wall_ns: format!("{:.0}", m.wall_ns_per_message()),
             ratio: format!("{:.0}x", ns / base_ns),
