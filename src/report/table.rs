@@ -90,6 +90,24 @@ pub fn render(summary: &Summary) -> String {
         }
         out.push('\n');
     }
+    // With several groups, each group's pace differs: one line per group and system.
+    let group_names: Vec<&String> = systems.first().map(|s| s.groups.keys().collect()).unwrap_or_default();
+    if group_names.len() > 1 {
+        out.push_str("per group: wait mean / p99 ms, max backlog, lost\n");
+        for g in group_names {
+            for (name, sys) in names.iter().zip(&systems) {
+                if let Some(x) = sys.groups.get(g) {
+                    out.push_str(&format!(
+                        "  {g:<12} {name:<9} {:>10} / {:>10}  {:>10}  {:>8}\n",
+                        num(x.wait_ms.mean),
+                        num(x.wait_ms.p99),
+                        thousands(x.max_backlog),
+                        thousands(x.lost)
+                    ));
+                }
+            }
+        }
+    }
     out
 }
 

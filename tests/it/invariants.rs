@@ -374,3 +374,31 @@ fn deep_prefetch_backlog_processes_one_message_at_a_time() {
         }
     }
 }
+
+/// Kafka: a partition belongs to one consumer of a group, so consumers beyond the partition count
+/// stay idle (range assignor); RabbitMQ: every consumer of a queue gets work.
+#[test]
+fn consumers_beyond_partitions_stay_idle_in_kafka_only() {
+    let s = scenario(
+        r#"duration = "60s"
+           [workload]
+           rate = 100.0
+           keys = { count = 1000 }
+           [[groups]]
+           name = "a"
+           consumers = 5
+           processing = { distribution = "exponential", mean = "10ms" }
+           [kafka]
+           partitions = 2"#,
+    );
+    for (sys, busy_expected) in [(SystemKind::Kafka, vec![0u32, 1]), (SystemKind::RabbitMq, vec![0, 1, 2, 3, 4])] {
+        let mut h = VecHistory::default();
+        run_system(&s, sys, &mut h, |_| {});
+        let busy: std::collections::BTreeSet<u32> = h
+            .0
+            .iter()
+            .filter_map(|(_, o)| if let Observation::Processed { consumer, .. } = o { Some(*consumer) } else { None })
+            .collect();
+        assert_eq!(busy.into_iter().collect::<Vec<_>>(), busy_expected, "{}", sys.name());
+    }
+}
