@@ -84,8 +84,12 @@ impl Partition {
 
     /// Bytes available from `offset` to the end, counting at most until `enough` is reached.
     pub fn bytes_from(&self, offset: Offset, enough: u64) -> u64 {
-        let mut total = 0;
         let start = offset.saturating_sub(self.start_offset) as usize;
+        if enough <= 1 {
+            // The common case (fetch.min.bytes = 1): is there any record at all?
+            return self.records.get(start).map_or(0, |r| r.bytes());
+        }
+        let mut total = 0;
         for r in self.records.range(start.min(self.records.len())..) {
             total += r.bytes();
             if total >= enough {

@@ -106,6 +106,8 @@ pub struct KafkaModel<'h, H: History> {
     producer: Producer,
     processing: ProcessingTimes,
     keyed: bool,
+    /// `murmur2(key) % partitions` for every key, when the key space is small enough to tabulate.
+    key_partitions: Vec<u32>,
     sticky: StickyPartitioner,
     accumulator: Vec<Option<OpenBatch>>,
     batch_seq: u64,
@@ -171,6 +173,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let mut m = KafkaModel {
             history,
             keyed: !matches!(s.workload.keys, Keys::None),
+            key_partitions: match s.workload.keys {
+                Keys::Uniform { count } | Keys::Zipf { count, .. } if count <= 1 << 20 => {
+                    (0..count).map(|k| partition_for_key(k, p)).collect()
+                }
+                _ => Vec::new(),
+            },
             sticky: StickyPartitioner::new(s.seed, p, cfg.batch_size),
             accumulator: (0..p).map(|_| None).collect(),
             batch_seq: 0,
@@ -208,7 +216,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
             sched.schedule_at(at, Event::Publish);
         }
         let partition = match msg.key {
-            Some(k) if self.keyed => partition_for_key(k, self.cfg.partitions),
+            Some(k) if self.keyed => match self.key_partitions.get(k as usize) {
+                Some(&p) => p,
+                None => partition_for_key(k, self.cfg.partitions),
+            },
             _ => self.sticky.partition(msg.bytes as u64),
         };
         let stored = StoredMessage::new(&msg);
@@ -269,10 +280,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
         self.end_offsets_sum += n;
         for g in 0..self.groups.len() {
             self.groups[g].remaining += n;
-            self.report_lag(now, g);
             let c = self.groups[g].owner[partition as usize];
-            if self.groups[g].consumers[c as usize].parked.is_some() {
-                self.try_respond(now, g, c, false, sched);
+            // A parked fetch answered now reports the new lag itself.
+            let answered =
+                self.groups[g].consumers[c as usize].parked.is_some() && self.try_respond(now, g, c, false, sched);
+            if !answered {
+                self.report_lag(now, g);
             }
         }
     }
@@ -342,6 +355,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let cfg = &self.cfg;
         let g = &mut self.groups[group];
         let c = &mut g.consumers[consumer as usize];
+        // fetch.min.bytes = 0 would answer empty fetches in a loop; we wait for at least one byte.
+        let min_bytes = cfg.fetch_min_bytes.max(1);
         let mut available = 0;
         for (slot, &p) in c.partitions.iter().enumerate() {
             let log = &self.partitions[p as usize];
@@ -356,11 +371,11 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 g.fetched_sum += reset - *pos;
                 *pos = reset;
             }
-            if available < cfg.fetch_min_bytes {
-                available += log.bytes_from(*pos, cfg.fetch_min_bytes - available);
+            if available < min_bytes {
+                available += log.bytes_from(*pos, min_bytes - available);
             }
         }
-        if available < cfg.fetch_min_bytes.max(1) && !force {
+        if available < min_bytes && !force {
             return false;
         }
         let mut records = self.fetch_pool.pop().unwrap_or_default();
@@ -450,10 +465,16 @@ impl<'h, H: History> KafkaModel<'h, H> {
             return;
         }
         c.waiting_in_poll = false;
+        debug_assert!(c.polled.is_empty(), "poll() runs once the previous poll's records are processed");
         let take = c.buffer.len().min(max);
-        for r in c.buffer.drain(..take) {
+        for r in c.buffer.range(..take) {
             c.consumed[r.slot as usize] = r.offset + 1;
-            c.polled.push_back(r);
+        }
+        if take == c.buffer.len() {
+            // Everything fetched goes to the application: hand over the whole buffer at once.
+            std::mem::swap(&mut c.buffer, &mut c.polled);
+        } else {
+            c.polled.extend(c.buffer.drain(..take));
         }
         if c.buffer.is_empty() {
             self.send_fetch(now, group, consumer, sched);
