@@ -109,10 +109,6 @@ impl<E> Scheduler<E> {
         self.heap.peek().map(|e| e.at)
     }
 
-    pub fn pending(&self) -> usize {
-        self.heap.len()
-    }
-
     /// Events handled so far (for benchmarks and progress).
     pub fn events_processed(&self) -> u64 {
         self.processed

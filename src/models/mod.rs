@@ -4,10 +4,10 @@
 pub mod kafka;
 pub mod rabbitmq;
 
-use crate::engine::Scheduler;
+use crate::engine::{Scheduler, run_until};
 use crate::history::History;
 use crate::scenario::{Scenario, SystemKind};
-use crate::time::{SimDuration, SimTime};
+use crate::time::SimTime;
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,29 +38,15 @@ pub fn run_system<H: History>(
         SystemKind::Kafka => {
             let mut sched = Scheduler::new();
             let mut m = kafka::KafkaModel::new(s, history, &mut sched);
-            let at = drive(&mut m, &mut sched, deadline(s), progress);
+            let at = run_until(&mut m, &mut sched, deadline(s), progress);
             m.close(at);
             RunEnd { at, events: sched.events_processed() }
         }
         SystemKind::RabbitMq => {
             let mut sched = Scheduler::new();
             let mut m = rabbitmq::RabbitModel::new(s, history, &mut sched);
-            let at = drive(&mut m, &mut sched, deadline(s), progress);
+            let at = run_until(&mut m, &mut sched, deadline(s), progress);
             RunEnd { at, events: sched.events_processed() }
         }
     }
-}
-
-fn drive<M: crate::engine::Model>(
-    m: &mut M,
-    sched: &mut Scheduler<M::Event>,
-    deadline: SimTime,
-    progress: impl FnMut(SimTime),
-) -> SimTime {
-    crate::engine::run_until(m, sched, deadline, progress)
-}
-
-/// A client<->broker hop: zero in the ideal profile, `latency` otherwise.
-pub fn hop(s: &Scenario) -> SimDuration {
-    s.network.latency
 }

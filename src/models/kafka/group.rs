@@ -53,10 +53,6 @@ impl CommittedOffsets {
     pub fn total(&self) -> u64 {
         self.sum
     }
-
-    pub fn get(&self, partition: u32) -> Offset {
-        self.offsets[partition as usize]
-    }
 }
 
 #[cfg(test)]

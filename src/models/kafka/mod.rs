@@ -82,7 +82,9 @@ struct Consumer {
     /// When this consumer's pending `FetchExpired` event fires, if one is scheduled. One timer per
     /// consumer, re-armed lazily: parking a fetch does not cost a heap entry each time.
     expiry_timer: Option<SimTime>,
-    fetches_sent: u64,
+    /// Fetches this consumer parked at the broker so far; also picks the partition a response
+    /// starts with, so that `fetch.max.bytes` does not always favour the same one.
+    fetches_parked: u64,
     waiting_in_poll: bool,
     next_auto_commit: SimTime,
     /// Due time of this consumer's pending `AutoCommitDue` event, if any: one per due time is enough.
@@ -157,7 +159,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                             fetching: false,
                             parked: None,
                             expiry_timer: None,
-                            fetches_sent: 0,
+                            fetches_parked: 0,
                             waiting_in_poll: false,
                             next_auto_commit: SimTime(cfg.auto_commit_interval.0),
                             auto_commit_timer: None,
@@ -187,7 +189,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             partitions: (0..p).map(|_| Partition::default()).collect(),
             end_offsets_sum: 0,
             groups,
-            latency: super::hop(s),
+            latency: s.network.latency,
             batch_pool: Vec::new(),
             fetch_pool: Vec::new(),
             producer,
@@ -316,7 +318,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
     fn fetch_arrives(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         if !self.try_respond(now, group, consumer, false, sched) {
             let c = &mut self.groups[group].consumers[consumer as usize];
-            c.fetches_sent += 1;
+            c.fetches_parked += 1;
             let deadline = now.after(self.cfg.fetch_max_wait);
             c.parked = Some(deadline);
             // Deadlines only grow, so a pending timer fires no later than this one is due.
@@ -382,7 +384,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let mut total = 0;
         let n = c.partitions.len();
         // Rotate the starting partition so that fetch.max.bytes does not starve the last ones.
-        let start = (c.fetches_sent as usize) % n.max(1);
+        let start = (c.fetches_parked as usize) % n.max(1);
         for i in 0..n {
             let slot = (start + i) % n;
             let log = &self.partitions[c.partitions[slot] as usize];

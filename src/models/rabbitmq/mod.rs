@@ -103,7 +103,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             producer,
             processing: ProcessingTimes::new(s),
             queues,
-            latency: super::hop(s),
+            latency: s.network.latency,
             manual_ack: s.rabbitmq.manual_ack,
             publishes_in_transit: 0,
             live_copies: 0,
