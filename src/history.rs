@@ -27,6 +27,10 @@ pub enum Observation {
     Deleted { id: MessageId, group: Option<GroupIdx> },
     /// A Kafka consumer group committed `offset` on `partition`.
     Committed { group: GroupIdx, partition: u32, offset: u64 },
+    /// A Kafka consumer group's position on `partition` was out of range (retention deleted the
+    /// records) and `auto.offset.reset` moved it from `from` to `to`. With `latest`, the records
+    /// still held in between are skipped; each is also reported as `Deleted` for the group.
+    OffsetReset { group: GroupIdx, partition: u32, from: u64, to: u64 },
     /// Bytes the broker holds changed by `delta` (payload bytes; fan-out copies count once each).
     StorageChanged { delta: i64 },
     /// The system's own backlog gauges for a group. `messages`: Kafka consumer lag (log end offset
@@ -120,6 +124,10 @@ impl<W: std::io::Write> JsonlHistory<W> {
             }
             Observation::Committed { group, partition, offset } => format!(
                 r#"{{"t":{t},"event":"committed","group":{},"partition":{partition},"offset":{offset}}}"#,
+                g(group)
+            ),
+            Observation::OffsetReset { group, partition, from, to } => format!(
+                r#"{{"t":{t},"event":"offset_reset","group":{},"partition":{partition},"from":{from},"to":{to}}}"#,
                 g(group)
             ),
             Observation::StorageChanged { delta } => format!(r#"{{"t":{t},"event":"storage","delta":{delta}}}"#),

@@ -339,7 +339,10 @@ impl History for Recorder {
                 g.unacked = unacked;
                 g.max_unacked = g.max_unacked.max(unacked);
             }
-            Observation::Stored { .. } | Observation::Delivered { .. } | Observation::Committed { .. } => {}
+            Observation::Stored { .. }
+            | Observation::Delivered { .. }
+            | Observation::Committed { .. }
+            | Observation::OffsetReset { .. } => {}
         }
     }
 }

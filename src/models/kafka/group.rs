@@ -44,6 +44,10 @@ impl CommittedOffsets {
         }
     }
 
+    pub fn get(&self, partition: u32) -> Offset {
+        self.offsets[partition as usize]
+    }
+
     /// Consumer lag summed over partitions, given the sum of log end offsets.
     pub fn lag(&self, end_offsets_sum: u64) -> u64 {
         end_offsets_sum.saturating_sub(self.sum)

@@ -100,6 +100,11 @@ struct ConsumerGroup {
     fetched_sum: u64,
     /// Records appended that this group has neither processed nor skipped.
     remaining: u64,
+    /// Offset ranges (partition, from, to) that `auto.offset.reset` skipped and that the committed
+    /// offset has not yet passed, and how many offsets they still hold: these were never handed to
+    /// a consumer, so they do not count as unacknowledged.
+    skipped: Vec<(u32, Offset, Offset)>,
+    skipped_uncommitted: u64,
 }
 
 pub struct KafkaModel<'h, H: History> {
@@ -169,6 +174,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
                     committed: CommittedOffsets::new(p),
                     fetched_sum: 0,
                     remaining: 0,
+                    skipped: Vec::new(),
+                    skipped_uncommitted: 0,
                 }
             })
             .collect();
@@ -295,7 +302,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
     fn report_lag(&mut self, now: SimTime, group: GroupIdx) {
         let g = &self.groups[group];
         let messages = g.committed.lag(self.end_offsets_sum);
-        let unacked = g.fetched_sum.saturating_sub(g.committed.total());
+        let unacked = g.fetched_sum.saturating_sub(g.committed.total() + g.skipped_uncommitted);
         self.history.record(now, Observation::Backlog { group, messages, unacked });
     }
 
@@ -369,8 +376,20 @@ impl<'h, H: History> KafkaModel<'h, H> {
                     OffsetReset::Earliest => log.start_offset,
                     OffsetReset::Latest => log.end_offset(),
                 };
-                g.remaining -= reset - *pos;
-                g.fetched_sum += reset - *pos;
+                let from = *pos;
+                self.history.record(now, Observation::OffsetReset { group, partition: p, from, to: reset });
+                // With `latest`, records still in the log are skipped: lost to this group although
+                // the broker still holds them.
+                for o in log.start_offset..reset {
+                    if let Some(r) = log.get(o) {
+                        self.history.record(now, Observation::Deleted { id: r.id(), group: Some(group) });
+                    }
+                }
+                g.remaining -= reset - from;
+                g.fetched_sum += reset - from;
+                // Skipped offsets were never handed out: they are not "unacked" until committed past.
+                g.skipped.push((p, from, reset));
+                g.skipped_uncommitted += reset - from.max(g.committed.get(p));
                 *pos = reset;
             }
             if available < min_bytes {
@@ -534,11 +553,30 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     fn commit_arrives(&mut self, now: SimTime, group: GroupIdx, offsets: Vec<(u32, Offset)>) {
         for (partition, offset) in offsets {
-            if self.groups[group].committed.commit(partition, offset) {
-                self.history.record(now, Observation::Committed { group, partition, offset });
-            }
+            self.commit_offset(now, group, partition, offset);
         }
         self.report_lag(now, group);
+    }
+
+    /// The coordinator stores a commit; a skipped range the new offset passes stops counting.
+    fn commit_offset(&mut self, now: SimTime, group: GroupIdx, partition: u32, offset: Offset) -> bool {
+        let g = &mut self.groups[group];
+        let before = g.committed.get(partition);
+        if !g.committed.commit(partition, offset) {
+            return false;
+        }
+        if !g.skipped.is_empty() {
+            for &(p, from, to) in &g.skipped {
+                if p == partition {
+                    let was = to.saturating_sub(from.max(before));
+                    let now_left = to.saturating_sub(from.max(offset));
+                    g.skipped_uncommitted -= was - now_left;
+                }
+            }
+            g.skipped.retain(|&(p, _, to)| p != partition || to > offset);
+        }
+        self.history.record(now, Observation::Committed { group, partition, offset });
+        true
     }
 
     fn auto_commit_due(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
@@ -565,10 +603,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 let offsets: Vec<(u32, Offset)> =
                     c.partitions.iter().copied().zip(c.consumed.iter().copied()).collect();
                 for (partition, offset) in offsets {
-                    if self.groups[g].committed.commit(partition, offset) {
-                        moved = true;
-                        self.history.record(now, Observation::Committed { group: g, partition, offset });
-                    }
+                    moved |= self.commit_offset(now, g, partition, offset);
                 }
             }
             if moved {
