@@ -121,20 +121,6 @@ pub trait Model {
     fn handle(&mut self, now: SimTime, event: Self::Event, sched: &mut Scheduler<Self::Event>);
     /// True once the model has nothing left to do (checked after every event).
     fn finished(&self) -> bool;
-
-    /// Delivers `event` after a network hop of `latency`: handled at once, inline, when the hop
-    /// costs nothing (no heap round trip), scheduled otherwise. Handlers must therefore tolerate
-    /// being re-entered from within another handler at the same instant.
-    fn hop(&mut self, now: SimTime, latency: SimDuration, event: Self::Event, sched: &mut Scheduler<Self::Event>)
-    where
-        Self: Sized,
-    {
-        if latency.is_zero() {
-            self.handle(now, event, sched);
-        } else {
-            sched.schedule_in(latency, event);
-        }
-    }
 }
 
 /// Runs `model` until it says it is finished, no event is left, or the next event lies beyond

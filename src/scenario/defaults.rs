@@ -53,3 +53,10 @@ pub const LAN_LATENCY: SimDuration = SimDuration(250_000);
 pub const MAX_DELIVERIES: f64 = 1e10;
 /// The time series aims at about this many samples over `duration`.
 pub const TARGET_SAMPLES: u64 = 500;
+
+// ---- Kafka settings not (yet) exposed in scenario files ----
+
+/// Producer `max.in.flight.requests.per.connection` = 5.
+pub const KAFKA_MAX_IN_FLIGHT_REQUESTS: u32 = 5;
+/// Producer `max.request.size` = 1048576: one produce request carries batches up to this size.
+pub const KAFKA_MAX_REQUEST_BYTES: u64 = 1_048_576;

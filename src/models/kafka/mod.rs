@@ -8,15 +8,20 @@
 pub mod group;
 pub mod log;
 pub mod partitioner;
+pub mod producer;
 
 use crate::engine::{Model, Scheduler};
 use crate::history::{GroupIdx, History, Observation};
+use crate::scenario::defaults::{
+    KAFKA_MAX_IN_FLIGHT_REQUESTS as MAX_IN_FLIGHT_REQUESTS, KAFKA_MAX_REQUEST_BYTES as MAX_REQUEST_BYTES,
+};
 use crate::scenario::{KafkaConfig, Keys, OffsetReset, Scenario};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{ProcessingTimes, Producer, StoredMessage};
 use group::{CommittedOffsets, range_assign};
 use log::{Offset, Partition};
-use partitioner::{StickyPartitioner, partition_for_key};
+use partitioner::partition_for_key;
+use producer::{Accumulator, ProducerBatch, SenderCheck};
 use std::collections::VecDeque;
 
 /// The events of the Kafka model.
@@ -24,10 +29,12 @@ use std::collections::VecDeque;
 pub enum Event {
     /// The producer application calls `send()` for the next message of the workload.
     Publish,
-    /// `linger.ms` elapsed for the open batch `batch` of `partition`.
-    LingerExpired { partition: u32, batch: u64 },
-    /// A produce request reaches the partition leader.
-    BatchArrives { partition: u32, records: Vec<StoredMessage> },
+    /// The producer's sender thread wakes up to look for ready batches (`linger.ms`).
+    SenderWakeup,
+    /// A produce request (one batch per partition) reaches the broker.
+    ProduceArrives { batches: Vec<ProducerBatch> },
+    /// The broker's produce response reaches the producer.
+    ProduceResponse,
     /// A fetch request reaches the broker.
     FetchArrives { group: GroupIdx, consumer: u32 },
     /// The consumer's long-poll timer: answers its parked fetch if `fetch.max.wait.ms` has passed.
@@ -55,15 +62,12 @@ pub struct Fetched {
     msg: StoredMessage,
 }
 
-/// The producer's record accumulator: one open batch per partition.
-struct OpenBatch {
-    seq: u64,
-    records: Vec<StoredMessage>,
-    bytes: u64,
-}
-
 struct Consumer {
     partitions: Vec<u32>,
+    /// Records in `buffer` per assigned partition: a partition with none is fetchable.
+    buffered: Vec<u32>,
+    /// The partitions (slots) the fetch in flight asked for.
+    requested: Vec<bool>,
     /// Next offset to fetch, per assigned partition.
     fetch_pos: Vec<Offset>,
     /// Offset after the last record handed to the application by `poll`, per partition.
@@ -115,18 +119,20 @@ pub struct KafkaModel<'h, H: History> {
     keyed: bool,
     /// `murmur2(key) % partitions` for every key, when the key space is small enough to tabulate.
     key_partitions: Vec<u32>,
-    sticky: StickyPartitioner,
-    accumulator: Vec<Option<OpenBatch>>,
-    batch_seq: u64,
-    open_batches: u64,
-    batches_in_transit: u64,
+    accumulator: Accumulator,
+    /// Produce requests sent and not yet answered (`max.in.flight.requests.per.connection`).
+    requests_in_flight: u32,
+    /// Time of the sender's pending wakeup, if one is scheduled.
+    sender_timer: Option<SimTime>,
+    /// Offset commits on their way to the coordinator: the run is not over before they land.
+    commits_in_flight: u64,
     partitions: Vec<Partition>,
     /// Sum of log end offsets over partitions.
     end_offsets_sum: u64,
     groups: Vec<ConsumerGroup>,
     latency: SimDuration,
-    /// Emptied batch and fetch-response buffers, reused instead of allocating per message.
-    batch_pool: Vec<Vec<StoredMessage>>,
+    /// Emptied request and fetch-response buffers, reused instead of allocating per message.
+    request_pool: Vec<Vec<ProducerBatch>>,
     fetch_pool: Vec<Vec<Fetched>>,
 }
 
@@ -154,6 +160,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
                     consumers: assignment
                         .into_iter()
                         .map(|parts| Consumer {
+                            buffered: vec![0; parts.len()],
+                            requested: vec![false; parts.len()],
                             fetch_pos: vec![0; parts.len()],
                             consumed: vec![0; parts.len()],
                             commit_sent: vec![0; parts.len()],
@@ -188,16 +196,15 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 }
                 _ => Vec::new(),
             },
-            sticky: StickyPartitioner::new(s.seed, p, cfg.batch_size),
-            accumulator: (0..p).map(|_| None).collect(),
-            batch_seq: 0,
-            open_batches: 0,
-            batches_in_transit: 0,
+            accumulator: Accumulator::new(s.seed, p, cfg.batch_size, cfg.linger),
+            requests_in_flight: 0,
+            sender_timer: None,
+            commits_in_flight: 0,
             partitions: (0..p).map(|_| Partition::default()).collect(),
             end_offsets_sum: 0,
             groups,
             latency: s.network.latency,
-            batch_pool: Vec::new(),
+            request_pool: Vec::new(),
             fetch_pool: Vec::new(),
             producer,
             processing: ProcessingTimes::new(s),
@@ -224,67 +231,80 @@ impl<'h, H: History> KafkaModel<'h, H> {
         if let Some(at) = next {
             sched.schedule_at(at, Event::Publish);
         }
-        let partition = match msg.key {
+        let (partition, sticky) = match msg.key {
             Some(k) if self.keyed => match self.key_partitions.get(k as usize) {
-                Some(&p) => p,
-                None => partition_for_key(k, self.cfg.partitions),
+                Some(&p) => (p, false),
+                None => (partition_for_key(k, self.cfg.partitions), false),
             },
-            _ => self.sticky.partition(msg.bytes as u64),
+            _ => (self.accumulator.sticky_partition(), true),
         };
-        let stored = StoredMessage::new(&msg);
-        let p = partition as usize;
-        // A record that does not fit the open batch closes it (batch.size).
-        if let Some(b) = &self.accumulator[p]
-            && b.bytes + stored.bytes() > self.cfg.batch_size
-        {
-            self.send_batch(now, partition, sched);
+        let key_len = match msg.key {
+            Some(k) if self.keyed => Some(partitioner::key_bytes(k, &mut [0u8; 20]).len() as u64),
+            _ => None,
+        };
+        if self.accumulator.append(now, partition, &msg, key_len, sticky) {
+            self.run_sender(now, sched);
         }
-        if self.accumulator[p].is_none() {
-            self.batch_seq += 1;
-            self.open_batches += 1;
-            self.accumulator[p] =
-                Some(OpenBatch { seq: self.batch_seq, records: self.batch_pool.pop().unwrap_or_default(), bytes: 0 });
-            if !self.cfg.linger.is_zero() {
-                sched.schedule_in(self.cfg.linger, Event::LingerExpired { partition, batch: self.batch_seq });
+    }
+
+    /// The sender thread: while a batch is ready and fewer than `max.in.flight` requests are
+    /// outstanding, drain every partition into one produce request; otherwise sleep until the
+    /// first batch reaches `linger.ms` (or a response frees a slot).
+    fn run_sender(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+        loop {
+            match self.accumulator.check(now) {
+                SenderCheck::Ready if self.requests_in_flight < MAX_IN_FLIGHT_REQUESTS => {
+                    let mut batches = self.request_pool.pop().unwrap_or_default();
+                    self.accumulator.drain(MAX_REQUEST_BYTES, &mut batches);
+                    self.requests_in_flight += 1;
+                    sched.schedule_in(self.latency, Event::ProduceArrives { batches });
+                }
+                SenderCheck::Ready | SenderCheck::Idle => return,
+                SenderCheck::WaitUntil(at) => {
+                    if self.sender_timer.is_none_or(|t| at < t) {
+                        self.sender_timer = Some(at);
+                        sched.schedule_at(at, Event::SenderWakeup);
+                    }
+                    return;
+                }
             }
         }
-        let b = self.accumulator[p].as_mut().expect("just opened");
-        b.records.push(stored);
-        b.bytes += stored.bytes();
-        if self.cfg.linger.is_zero() || b.bytes >= self.cfg.batch_size {
-            self.send_batch(now, partition, sched);
+    }
+
+    fn sender_wakeup(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+        // A superseded wakeup (an earlier one was armed since) finds a different time here.
+        if self.sender_timer == Some(now) {
+            self.sender_timer = None;
+            self.run_sender(now, sched);
         }
     }
 
-    fn linger_expired(&mut self, now: SimTime, partition: u32, batch: u64, sched: &mut Scheduler<Event>) {
-        if self.accumulator[partition as usize].as_ref().is_some_and(|b| b.seq == batch) {
-            self.send_batch(now, partition, sched);
-        }
-    }
-
-    fn send_batch(&mut self, now: SimTime, partition: u32, sched: &mut Scheduler<Event>) {
-        let Some(b) = self.accumulator[partition as usize].take() else {
-            return;
-        };
-        self.open_batches -= 1;
-        self.batches_in_transit += 1;
-        self.hop(now, self.latency, Event::BatchArrives { partition, records: b.records }, sched);
+    fn produce_response(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+        self.requests_in_flight -= 1;
+        self.run_sender(now, sched);
     }
 
     // ---- broker: partitions ----
 
-    fn append(&mut self, now: SimTime, partition: u32, mut records: Vec<StoredMessage>, sched: &mut Scheduler<Event>) {
-        self.batches_in_transit -= 1;
+    /// The leader appends every batch of a produce request and answers it.
+    fn produce_arrives(&mut self, now: SimTime, mut batches: Vec<ProducerBatch>, sched: &mut Scheduler<Event>) {
+        for b in batches.drain(..) {
+            self.append(now, b.partition, &b.records, sched);
+            self.accumulator.recycle(b.records);
+        }
+        self.request_pool.push(batches);
+        sched.schedule_in(self.latency, Event::ProduceResponse);
+    }
+
+    fn append(&mut self, now: SimTime, partition: u32, records: &[StoredMessage], sched: &mut Scheduler<Event>) {
         let n = records.len() as u64;
         let mut bytes = 0;
         let log = &mut self.partitions[partition as usize];
-        for &r in &records {
+        for &r in records {
             log.append(now, r, self.cfg.segment_bytes, self.cfg.segment_ms);
             bytes += r.bytes();
             self.history.record(now, Observation::Stored { msg: r });
         }
-        records.clear();
-        self.batch_pool.push(records);
         self.history.record(now, Observation::StorageChanged { delta: bytes as i64 });
         self.end_offsets_sum += n;
         for g in 0..self.groups.len() {
@@ -368,6 +388,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let min_bytes = cfg.fetch_min_bytes.max(1);
         let mut available = 0;
         for (slot, &p) in c.partitions.iter().enumerate() {
+            if !c.requested[slot] {
+                continue;
+            }
             let log = &self.partitions[p as usize];
             let pos = &mut c.fetch_pos[slot];
             if *pos < log.start_offset {
@@ -406,6 +429,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let start = (c.fetches_parked as usize) % n.max(1);
         for i in 0..n {
             let slot = (start + i) % n;
+            if !c.requested[slot] {
+                continue;
+            }
             let log = &self.partitions[c.partitions[slot] as usize];
             let mut part_bytes = 0;
             let mut pos = c.fetch_pos[slot];
@@ -426,19 +452,29 @@ impl<'h, H: History> KafkaModel<'h, H> {
         }
         c.parked = None;
         self.report_lag(now, group);
-        self.hop(now, self.latency, Event::FetchResponse { group, consumer, records }, sched);
+        sched.schedule_in(self.latency, Event::FetchResponse { group, consumer, records });
         true
     }
 
     // ---- consumer ----
 
-    fn send_fetch(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+    /// Sends a fetch for every assigned partition with nothing buffered (`AbstractFetch`'s
+    /// fetchable partitions), unless one is already in flight.
+    fn send_fetch(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let c = &mut self.groups[group].consumers[consumer as usize];
-        if c.fetching || c.partitions.is_empty() {
+        if c.fetching {
+            return;
+        }
+        let mut any = false;
+        for (requested, &buffered) in c.requested.iter_mut().zip(&c.buffered) {
+            *requested = buffered == 0;
+            any |= *requested;
+        }
+        if !any {
             return;
         }
         c.fetching = true;
-        self.hop(now, self.latency, Event::FetchArrives { group, consumer }, sched);
+        sched.schedule_in(self.latency, Event::FetchArrives { group, consumer });
     }
 
     fn fetch_response(
@@ -454,6 +490,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
         }
         let c = &mut self.groups[group].consumers[consumer as usize];
         c.fetching = false;
+        for r in &records {
+            c.buffered[r.slot as usize] += 1;
+        }
         c.buffer.extend(records.drain(..));
         self.fetch_pool.push(records);
         if c.waiting_in_poll {
@@ -466,7 +505,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
     fn poll(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let auto = self.cfg.enable_auto_commit;
         if auto && now >= self.groups[group].consumers[consumer as usize].next_auto_commit {
-            self.commit(now, group, consumer, sched);
+            self.commit(group, consumer, sched);
             self.groups[group].consumers[consumer as usize].next_auto_commit = now.after(self.cfg.auto_commit_interval);
         }
         let max = self.cfg.max_poll_records as usize;
@@ -482,7 +521,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                     sched.schedule_at(due, Event::AutoCommitDue { group, consumer });
                 }
             }
-            self.send_fetch(now, group, consumer, sched);
+            self.send_fetch(group, consumer, sched);
             return;
         }
         c.waiting_in_poll = false;
@@ -490,6 +529,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let take = c.buffer.len().min(max);
         for r in c.buffer.range(..take) {
             c.consumed[r.slot as usize] = r.offset + 1;
+            c.buffered[r.slot as usize] -= 1;
         }
         if take == c.buffer.len() {
             // Everything fetched goes to the application: hand over the whole buffer at once.
@@ -497,9 +537,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
         } else {
             c.polled.extend(c.buffer.drain(..take));
         }
-        if c.buffer.is_empty() {
-            self.send_fetch(now, group, consumer, sched);
-        }
+        // Pipelining: fetch the partitions that have nothing buffered before processing.
+        self.send_fetch(group, consumer, sched);
         self.start_next(now, group, consumer, sched);
     }
 
@@ -525,7 +564,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             self.start_next(now, group, consumer, sched);
         } else if !self.cfg.enable_auto_commit {
             // commitSync after the poll's records: blocks for a round trip.
-            self.commit(now, group, consumer, sched);
+            self.commit(group, consumer, sched);
             if self.latency.is_zero() {
                 self.poll(now, group, consumer, sched);
             } else {
@@ -537,7 +576,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
     }
 
     /// Sends the consumed positions that moved since the last commit to the coordinator.
-    fn commit(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+    fn commit(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let c = &mut self.groups[group].consumers[consumer as usize];
         let mut offsets = Vec::new();
         for slot in 0..c.partitions.len() {
@@ -547,11 +586,13 @@ impl<'h, H: History> KafkaModel<'h, H> {
             }
         }
         if !offsets.is_empty() {
-            self.hop(now, self.latency, Event::CommitArrives { group, offsets }, sched);
+            self.commits_in_flight += 1;
+            sched.schedule_in(self.latency, Event::CommitArrives { group, offsets });
         }
     }
 
     fn commit_arrives(&mut self, now: SimTime, group: GroupIdx, offsets: Vec<(u32, Offset)>) {
+        self.commits_in_flight -= 1;
         for (partition, offset) in offsets {
             self.commit_offset(now, group, partition, offset);
         }
@@ -586,7 +627,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         }
         if c.waiting_in_poll && now >= c.next_auto_commit {
             c.next_auto_commit = now.after(self.cfg.auto_commit_interval);
-            self.commit(now, group, consumer, sched);
+            self.commit(group, consumer, sched);
         }
     }
 
@@ -619,8 +660,9 @@ impl<H: History> Model for KafkaModel<'_, H> {
     fn handle(&mut self, now: SimTime, event: Event, sched: &mut Scheduler<Event>) {
         match event {
             Event::Publish => self.publish(now, sched),
-            Event::LingerExpired { partition, batch } => self.linger_expired(now, partition, batch, sched),
-            Event::BatchArrives { partition, records } => self.append(now, partition, records, sched),
+            Event::SenderWakeup => self.sender_wakeup(now, sched),
+            Event::ProduceArrives { batches } => self.produce_arrives(now, batches, sched),
+            Event::ProduceResponse => self.produce_response(now, sched),
             Event::FetchArrives { group, consumer } => self.fetch_arrives(now, group, consumer, sched),
             Event::FetchExpired { group, consumer } => self.fetch_expired(now, group, consumer, sched),
             Event::FetchResponse { group, consumer, records } => {
@@ -636,8 +678,9 @@ impl<H: History> Model for KafkaModel<'_, H> {
 
     fn finished(&self) -> bool {
         self.producer.done()
-            && self.open_batches == 0
-            && self.batches_in_transit == 0
+            && self.accumulator.records_waiting == 0
+            && self.requests_in_flight == 0
+            && self.commits_in_flight == 0
             && self.groups.iter().all(|g| g.remaining == 0)
     }
 }

@@ -60,12 +60,16 @@ pub fn partition_for_key(k: u64, partitions: u32) -> u32 {
     ((h & 0x7fff_ffff) as u32) % partitions
 }
 
-/// The uniform sticky partitioner for null keys.
+/// The uniform sticky partitioner for null keys (Kafka's `BuiltInPartitioner`, KIP-794). It counts
+/// the bytes appended to the current partition (batch headers included) and switches to a random
+/// partition once they reach `batch.size` and the partition's batches are all full, or at the
+/// latest at 2 x `batch.size`: switching only at a batch boundary avoids fractional batches.
+/// (Kafka's adaptive weighting by queue size is not modelled: with equal queues it is uniform.)
 pub struct StickyPartitioner {
     rng: SimRng,
     partitions: u32,
     current: u32,
-    bytes_in_current: u64,
+    produced_bytes: u64,
     batch_size: u64,
 }
 
@@ -73,16 +77,22 @@ impl StickyPartitioner {
     pub fn new(seed: u64, partitions: u32, batch_size: u64) -> Self {
         let mut rng = rng::stream(seed, Stream::Partitioner, 0);
         let current = rng::below(&mut rng, partitions as u64) as u32;
-        StickyPartitioner { rng, partitions, current, bytes_in_current: 0, batch_size: batch_size.max(1) }
+        StickyPartitioner { rng, partitions, current, produced_bytes: 0, batch_size: batch_size.max(1) }
     }
 
-    pub fn partition(&mut self, bytes: u64) -> u32 {
-        if self.bytes_in_current >= self.batch_size {
-            self.current = rng::below(&mut self.rng, self.partitions as u64) as u32;
-            self.bytes_in_current = 0;
-        }
-        self.bytes_in_current += bytes;
+    /// The partition the next null-key record goes to.
+    pub fn current(&self) -> u32 {
         self.current
+    }
+
+    /// `updatePartitionInfo`: `appended` bytes went to the current partition; `all_batches_full`
+    /// says whether its last batch is closed (or it has none).
+    pub fn appended(&mut self, appended: u64, all_batches_full: bool) {
+        self.produced_bytes += appended;
+        if self.produced_bytes >= self.batch_size && all_batches_full || self.produced_bytes >= 2 * self.batch_size {
+            self.current = rng::below(&mut self.rng, self.partitions as u64) as u32;
+            self.produced_bytes = 0;
+        }
     }
 }
 
@@ -110,11 +120,16 @@ mod tests {
     }
 
     #[test]
-    fn sticky_switches_after_batch_size() {
+    fn sticky_switches_at_a_full_batch_or_twice_batch_size() {
         let mut p = StickyPartitioner::new(7, 1000, 100);
-        let first = p.partition(60);
-        assert_eq!(p.partition(40), first, "still under batch.size");
-        let switched = (0..5).map(|_| p.partition(100)).any(|q| q != first);
-        assert!(switched, "after batch.size bytes the partition changes");
+        let first = p.current();
+        p.appended(99, true);
+        assert_eq!(p.current(), first, "under batch.size");
+        p.appended(50, false);
+        assert_eq!(p.current(), first, "over batch.size but the open batch is not full: stay");
+        p.appended(51, false);
+        assert_eq!(p.produced_bytes, 0, "2 x batch.size reached: switch even with an open batch");
+        p.appended(100, true);
+        assert_eq!(p.produced_bytes, 0, "batch.size reached with every batch full: switch");
     }
 }

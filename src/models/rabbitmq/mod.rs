@@ -119,7 +119,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             sched.schedule_at(at, Event::Publish);
         }
         self.publishes_in_transit += 1;
-        self.hop(now, self.latency, Event::AtExchange(msg), sched);
+        sched.schedule_in(self.latency, Event::AtExchange(msg));
     }
 
     /// Fanout: a copy in every bound queue.
@@ -166,7 +166,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 self.history.record(now, Observation::Deleted { id: msg.id(), group: Some(group) });
             }
             self.report_depth(now, group);
-            self.hop(now, self.latency, Event::Deliver { group, consumer: k as u32, msg }, sched);
+            sched.schedule_in(self.latency, Event::Deliver { group, consumer: k as u32, msg });
         }
     }
 
@@ -206,7 +206,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
         // once, and the delivery it frees must find this consumer busy, not start a second job.
         self.start_next(now, group, consumer, sched);
         if self.manual_ack {
-            self.hop(now, self.latency, Event::Ack { group, consumer, msg }, sched);
+            sched.schedule_in(self.latency, Event::Ack { group, consumer, msg });
         } else {
             self.queues[group].consumers[consumer as usize].window.unacked -= 1;
             self.live_copies -= 1;
