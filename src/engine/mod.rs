@@ -3,7 +3,11 @@
 //! next event.
 //!
 //! Ordering is total and machine-independent: events are ordered by (time, insertion sequence), so
-//! two events at the same nanosecond run in the order they were scheduled (FIFO).
+//! two events at the same nanosecond run in the order they were scheduled (FIFO). An event for the
+//! current instant goes through the queue like any other: a handler is never re-entered.
+//!
+//! Scheduling returns an [`EventKey`] that cancels the event; a cancelled event is never handed to
+//! the model. A [`Tracer`] sees every event as it is dispatched.
 
 pub mod rng;
 
@@ -38,15 +42,25 @@ impl<E> Ord for Entry<E> {
     }
 }
 
+/// Names one scheduled event so that it can be cancelled. Keys are never reused: a key whose event
+/// already ran or was cancelled cancels nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventKey {
+    slot: u32,
+    seq: u64,
+}
+
 /// The pending-event set and the clock.
 pub struct Scheduler<E> {
     now: SimTime,
     seq: u64,
     heap: BinaryHeap<Entry<E>>,
-    /// Pending events, indexed by `Entry::slot`; `free` lists the empty slots.
-    slab: Vec<Option<E>>,
+    /// Pending events, indexed by `Entry::slot`, with the sequence number that owns the slot (a
+    /// cancelled event leaves its heap entry behind; the mismatch tells `pop` to skip it).
+    slab: Vec<(u64, Option<E>)>,
     free: Vec<u32>,
     processed: u64,
+    pending: usize,
 }
 
 impl<E> Default for Scheduler<E> {
@@ -64,6 +78,7 @@ impl<E> Scheduler<E> {
             slab: Vec::new(),
             free: Vec::new(),
             processed: 0,
+            pending: 0,
         }
     }
 
@@ -73,40 +88,77 @@ impl<E> Scheduler<E> {
 
     /// Schedules `event` at absolute time `at`. Scheduling in the past is a model bug; it is clamped
     /// to `now` in release builds so that time never runs backwards.
-    pub fn schedule_at(&mut self, at: SimTime, event: E) {
+    pub fn schedule_at(&mut self, at: SimTime, event: E) -> EventKey {
         debug_assert!(at >= self.now, "event scheduled in the past");
         let at = at.max(self.now);
         let seq = self.seq;
         self.seq += 1;
         let slot = match self.free.pop() {
             Some(i) => {
-                self.slab[i as usize] = Some(event);
+                self.slab[i as usize] = (seq, Some(event));
                 i
             }
             None => {
-                self.slab.push(Some(event));
-                (self.slab.len() - 1) as u32
+                self.slab.push((seq, Some(event)));
+                u32::try_from(self.slab.len() - 1).expect("fewer than 2^32 pending events")
             }
         };
+        self.pending += 1;
         self.heap.push(Entry { at, seq, slot, _event: std::marker::PhantomData });
+        EventKey { slot, seq }
     }
 
-    pub fn schedule_in(&mut self, delay: SimDuration, event: E) {
-        self.schedule_at(self.now.after(delay), event);
+    pub fn schedule_in(&mut self, delay: SimDuration, event: E) -> EventKey {
+        self.schedule_at(self.now.after(delay), event)
+    }
+
+    /// Cancels a pending event; returns it, or `None` if it already ran or was cancelled. The slot
+    /// is freed when its heap entry surfaces.
+    pub fn cancel(&mut self, key: EventKey) -> Option<E> {
+        let (seq, event) = self.slab.get_mut(key.slot as usize)?;
+        if *seq != key.seq {
+            return None;
+        }
+        let e = event.take();
+        if e.is_some() {
+            self.pending -= 1;
+        }
+        e
+    }
+
+    /// Drops heap entries of cancelled events from the top.
+    fn skip_cancelled(&mut self) {
+        while let Some(e) = self.heap.peek() {
+            let (seq, event) = &self.slab[e.slot as usize];
+            if *seq == e.seq && event.is_some() {
+                return;
+            }
+            let slot = e.slot;
+            self.heap.pop();
+            self.free.push(slot);
+        }
     }
 
     /// Removes the next event and advances the clock to its time.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
+        self.skip_cancelled();
         let e = self.heap.pop()?;
         self.now = e.at;
         self.processed += 1;
-        let event = self.slab[e.slot as usize].take().expect("a pending slot holds its event");
+        self.pending -= 1;
+        let event = self.slab[e.slot as usize].1.take().expect("a live heap entry holds its event");
         self.free.push(e.slot);
         Some((e.at, event))
     }
 
-    pub fn peek_time(&self) -> Option<SimTime> {
+    pub fn peek_time(&mut self) -> Option<SimTime> {
+        self.skip_cancelled();
         self.heap.peek().map(|e| e.at)
+    }
+
+    /// Events scheduled and neither run nor cancelled.
+    pub fn pending(&self) -> usize {
+        self.pending
     }
 
     /// Events handled so far (for benchmarks and progress).
@@ -123,6 +175,19 @@ pub trait Model {
     fn finished(&self) -> bool;
 }
 
+/// Sees every event just before the model handles it (debugging, event traces, tests).
+pub trait Tracer<E> {
+    fn dispatch(&mut self, at: SimTime, event: &E);
+}
+
+/// The tracer that does nothing (compiled away).
+pub struct NoTrace;
+
+impl<E> Tracer<E> for NoTrace {
+    #[inline(always)]
+    fn dispatch(&mut self, _: SimTime, _: &E) {}
+}
+
 /// Runs `model` until it says it is finished, no event is left, or the next event lies beyond
 /// `deadline`. Returns the time of the last event handled (or `deadline` if it cut the run).
 /// Calls `progress` with the current time every `PROGRESS_EVERY` events.
@@ -130,7 +195,18 @@ pub fn run_until<M: Model>(
     model: &mut M,
     sched: &mut Scheduler<M::Event>,
     deadline: SimTime,
+    progress: impl FnMut(SimTime),
+) -> SimTime {
+    run_traced(model, sched, deadline, progress, &mut NoTrace)
+}
+
+/// [`run_until`] with a tracer that sees each event before it is handled.
+pub fn run_traced<M: Model, T: Tracer<M::Event>>(
+    model: &mut M,
+    sched: &mut Scheduler<M::Event>,
+    deadline: SimTime,
     mut progress: impl FnMut(SimTime),
+    tracer: &mut T,
 ) -> SimTime {
     const PROGRESS_EVERY: u64 = 1 << 16;
     if model.finished() {
@@ -146,6 +222,7 @@ pub fn run_until<M: Model>(
             Some(_) => {}
         }
         let (now, event) = sched.pop().expect("peeked");
+        tracer.dispatch(now, &event);
         model.handle(now, event, sched);
         if model.finished() {
             break;
@@ -172,6 +249,38 @@ mod tests {
         let order: Vec<char> = std::iter::from_fn(|| s.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, vec!['a', 'b', 'c', 'd']);
         assert_eq!(s.now(), SimTime(10));
+    }
+
+    #[test]
+    fn cancelled_events_never_run_and_keys_are_not_reused() {
+        let mut s = Scheduler::new();
+        let a = s.schedule_at(SimTime(5), 'a');
+        let b = s.schedule_at(SimTime(5), 'b');
+        s.schedule_at(SimTime(7), 'c');
+        assert_eq!(s.cancel(b), Some('b'));
+        assert_eq!(s.cancel(b), None, "cancelling twice does nothing");
+        assert_eq!(s.pending(), 2);
+        assert_eq!(s.pop(), Some((SimTime(5), 'a')));
+        assert_eq!(s.cancel(a), None, "an event that ran cannot be cancelled");
+        // The freed slots are reused by new events; the old keys must not cancel them.
+        let d = s.schedule_at(SimTime(6), 'd');
+        assert_eq!(s.cancel(a), None);
+        assert_eq!(s.cancel(b), None);
+        assert_eq!(s.peek_time(), Some(SimTime(6)));
+        assert_eq!(s.pop(), Some((SimTime(6), 'd')));
+        assert_eq!(s.cancel(d), None);
+        assert_eq!(s.pop(), Some((SimTime(7), 'c')));
+        assert_eq!((s.pop(), s.pending()), (None, 0));
+    }
+
+    #[test]
+    fn a_cancelled_head_does_not_stop_the_run_early() {
+        // The cancelled event is the earliest: peek must look past it, not report its time.
+        let mut s = Scheduler::new();
+        let k = s.schedule_at(SimTime(1), 1);
+        s.schedule_at(SimTime(9), 2);
+        s.cancel(k);
+        assert_eq!(s.peek_time(), Some(SimTime(9)));
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod log;
 pub mod partitioner;
 pub mod producer;
 
-use crate::engine::{Model, Scheduler};
+use crate::engine::{EventKey, Model, Scheduler};
 use crate::history::{GroupIdx, History, Observation};
 use crate::scenario::defaults::{
     KAFKA_MAX_IN_FLIGHT_REQUESTS as MAX_IN_FLIGHT_REQUESTS, KAFKA_MAX_REQUEST_BYTES as MAX_REQUEST_BYTES,
@@ -122,8 +122,8 @@ pub struct KafkaModel<'h, H: History> {
     accumulator: Accumulator,
     /// Produce requests sent and not yet answered (`max.in.flight.requests.per.connection`).
     requests_in_flight: u32,
-    /// Time of the sender's pending wakeup, if one is scheduled.
-    sender_timer: Option<SimTime>,
+    /// The sender's pending wakeup, if one is scheduled: its time and the key that cancels it.
+    sender_timer: Option<(SimTime, EventKey)>,
     /// Offset commits on their way to the coordinator: the run is not over before they land.
     commits_in_flight: u64,
     partitions: Vec<Partition>,
@@ -261,9 +261,14 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 }
                 SenderCheck::Ready | SenderCheck::Idle => return,
                 SenderCheck::WaitUntil(at) => {
-                    if self.sender_timer.is_none_or(|t| at < t) {
-                        self.sender_timer = Some(at);
-                        sched.schedule_at(at, Event::SenderWakeup);
+                    match self.sender_timer {
+                        Some((t, _)) if t <= at => {}
+                        pending => {
+                            if let Some((_, key)) = pending {
+                                sched.cancel(key);
+                            }
+                            self.sender_timer = Some((at, sched.schedule_at(at, Event::SenderWakeup)));
+                        }
                     }
                     return;
                 }
@@ -272,11 +277,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
     }
 
     fn sender_wakeup(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
-        // A superseded wakeup (an earlier one was armed since) finds a different time here.
-        if self.sender_timer == Some(now) {
-            self.sender_timer = None;
-            self.run_sender(now, sched);
-        }
+        self.sender_timer = None;
+        self.run_sender(now, sched);
     }
 
     fn produce_response(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
