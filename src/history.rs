@@ -40,6 +40,34 @@ pub enum Observation {
     Backlog { group: GroupIdx, messages: u64, unacked: u64 },
 }
 
+/// What a client application saw, in either system: the **only** input of the independent checker
+/// ([`crate::checker`]), which recounts loss, duplication, redelivery, reordering and
+/// unavailability from these alone. A closed enum; models report them, they never count them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ClientEvent {
+    /// The producer application handed the message to its client library (Kafka `send()`, AMQP
+    /// `basic.publish`). Every group subscribed at that instant is owed one processing of it.
+    Sent { msg: Message },
+    /// The broker confirmed the message to the producer: a Kafka produce response without error
+    /// (with `acks = 0`, the send itself), a RabbitMQ publisher confirm (`basic.ack`).
+    Acknowledged { id: MessageId },
+    /// The producer's client gave up on the message: Kafka `delivery.timeout.ms` expired or a
+    /// non-retriable error; RabbitMQ `basic.nack`, or a confirm that never came and no retry.
+    SendFailed { id: MessageId },
+    /// A consumer's client received the message (fetch response / `basic.deliver`). `redelivered`
+    /// is the broker's flag (RabbitMQ requeue); Kafka never sets it.
+    Delivered { msg: StoredMessage, group: GroupIdx, consumer: ConsumerIdx, redelivered: bool },
+    /// The consumer application began processing the message.
+    ProcessingStarted { msg: StoredMessage, group: GroupIdx, consumer: ConsumerIdx },
+    /// The consumer application finished processing the message.
+    Processed { msg: StoredMessage, group: GroupIdx, consumer: ConsumerIdx },
+    /// The consumer acknowledged one message (RabbitMQ `basic.ack` sent).
+    Acked { id: MessageId, group: GroupIdx, consumer: ConsumerIdx },
+    /// The group coordinator confirmed a Kafka offset commit: the group's position on `partition`
+    /// is now `offset`.
+    Committed { group: GroupIdx, consumer: ConsumerIdx, partition: u32, offset: u64 },
+}
+
 /// Receives the history of one system's run.
 pub trait History {
     fn record(&mut self, at: SimTime, obs: Observation);
