@@ -19,3 +19,4 @@ pub mod run;
 pub mod scenario;
 pub mod time;
 pub mod workload;
+pub mod world;

@@ -1,0 +1,271 @@
+//! A world of addressed nodes joined by a network of links. It knows nothing of Kafka or RabbitMQ:
+//! a model names its nodes (brokers and clients), sends its own protocol messages between them and
+//! sets timers on them, and the world applies one rule to every event:
+//!
+//! * a message crosses the link from sender to receiver in that link's latency, and is lost if
+//!   either end is down or the link is cut, when it is sent or when it would arrive;
+//! * every message and timer is stamped with the receiving node's **incarnation**; a crash bumps
+//!   the incarnation, so whatever was pending for the old incarnation is dropped on arrival. No
+//!   handler checks "am I still alive?": the world never hands it a stale event.
+//!
+//! A crashed node loses its volatile state (the model rebuilds it on restart) and keeps its
+//! durable state; which is which is the model's business.
+
+use crate::engine::{EventKey, Scheduler};
+use crate::time::{SimDuration, SimTime};
+
+/// A node's address: an index into the world's nodes.
+pub type NodeId = u16;
+
+/// An event addressed to a node: a message from another node, or one of its own timers.
+#[derive(Debug)]
+pub enum Envelope<M, T> {
+    Message { from: NodeId, to: NodeId, incarnation: u32, msg: M },
+    Timer { node: NodeId, incarnation: u32, timer: T },
+}
+
+#[derive(Debug, Clone)]
+struct Node {
+    incarnation: u32,
+    up: bool,
+}
+
+/// The nodes and the links between them.
+#[derive(Debug, Clone)]
+pub struct World {
+    nodes: Vec<Node>,
+    /// One-way latency of every link (the same in both directions).
+    latency: SimDuration,
+    /// `cut[a * n + b]`: the link between `a` and `b` is cut (symmetric).
+    cut: Vec<bool>,
+    /// How many messages the world dropped (a down node or a cut link): for traces and tests.
+    pub dropped: u64,
+}
+
+/// What the world says about an event at the moment it would be handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// Hand it to the model.
+    Deliver,
+    /// Its receiver crashed (or restarted) since it was sent, is down, or the link is cut.
+    Drop,
+}
+
+impl World {
+    pub fn new(nodes: usize, latency: SimDuration) -> Self {
+        World {
+            nodes: vec![Node { incarnation: 0, up: true }; nodes],
+            latency,
+            cut: vec![false; nodes * nodes],
+            dropped: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    pub fn is_up(&self, node: NodeId) -> bool {
+        self.nodes[node as usize].up
+    }
+
+    pub fn incarnation(&self, node: NodeId) -> u32 {
+        self.nodes[node as usize].incarnation
+    }
+
+    pub fn latency(&self) -> SimDuration {
+        self.latency
+    }
+
+    /// True if a message from `a` can reach `b` now.
+    pub fn connected(&self, a: NodeId, b: NodeId) -> bool {
+        self.is_up(a) && self.is_up(b) && !self.cut[a as usize * self.nodes.len() + b as usize]
+    }
+
+    /// Sends `msg` from `from` to `to`. Returns false (and schedules nothing) if it is lost at once.
+    pub fn send<M, T, E: From<Envelope<M, T>>>(
+        &mut self,
+        sched: &mut Scheduler<E>,
+        from: NodeId,
+        to: NodeId,
+        msg: M,
+    ) -> bool {
+        if !self.connected(from, to) {
+            self.dropped += 1;
+            return false;
+        }
+        let incarnation = self.incarnation(to);
+        sched.schedule_in(self.latency, Envelope::Message { from, to, incarnation, msg }.into());
+        true
+    }
+
+    /// Sends `msg` on behalf of `from`'s operating system, which outlives the process: the
+    /// connection-closed notice that peers of a crashed process receive. Lost if `to` is down or
+    /// the link is cut.
+    pub fn send_from_os<M, T, E: From<Envelope<M, T>>>(
+        &mut self,
+        sched: &mut Scheduler<E>,
+        from: NodeId,
+        to: NodeId,
+        msg: M,
+    ) -> bool {
+        if !self.is_up(to) || self.cut[from as usize * self.nodes.len() + to as usize] {
+            self.dropped += 1;
+            return false;
+        }
+        let incarnation = self.incarnation(to);
+        sched.schedule_in(self.latency, Envelope::Message { from, to, incarnation, msg }.into());
+        true
+    }
+
+    /// Sets a timer on `node`, due after `delay`; it dies with the node's current incarnation.
+    pub fn timer_in<M, T, E: From<Envelope<M, T>>>(
+        &self,
+        sched: &mut Scheduler<E>,
+        node: NodeId,
+        delay: SimDuration,
+        timer: T,
+    ) -> EventKey {
+        let incarnation = self.incarnation(node);
+        sched.schedule_in(delay, Envelope::Timer { node, incarnation, timer }.into())
+    }
+
+    /// Sets a timer on `node` at an absolute time.
+    pub fn timer_at<M, T, E: From<Envelope<M, T>>>(
+        &self,
+        sched: &mut Scheduler<E>,
+        node: NodeId,
+        at: SimTime,
+        timer: T,
+    ) -> EventKey {
+        let incarnation = self.incarnation(node);
+        sched.schedule_at(at, Envelope::Timer { node, incarnation, timer }.into())
+    }
+
+    /// The general rule, applied to every envelope before the model sees it.
+    pub fn admit<M, T>(&mut self, env: &Envelope<M, T>) -> Admit {
+        let ok = match *env {
+            Envelope::Message { from, to, incarnation, .. } => {
+                self.incarnation(to) == incarnation
+                    && self.is_up(to)
+                    && !self.cut[from as usize * self.nodes.len() + to as usize]
+            }
+            Envelope::Timer { node, incarnation, .. } => self.incarnation(node) == incarnation && self.is_up(node),
+        };
+        if ok {
+            Admit::Deliver
+        } else {
+            if matches!(env, Envelope::Message { .. }) {
+                self.dropped += 1;
+            }
+            Admit::Drop
+        }
+    }
+
+    /// Crashes `node`: down, and everything pending for it is void. Returns false if it was down.
+    pub fn crash(&mut self, node: NodeId) -> bool {
+        let n = &mut self.nodes[node as usize];
+        if !n.up {
+            return false;
+        }
+        n.up = false;
+        n.incarnation += 1;
+        true
+    }
+
+    /// Restarts `node` with a new incarnation. Returns false if it was up.
+    pub fn restart(&mut self, node: NodeId) -> bool {
+        let n = &mut self.nodes[node as usize];
+        if n.up {
+            return false;
+        }
+        n.up = true;
+        n.incarnation += 1;
+        true
+    }
+
+    /// Cuts every link between a node of `a` and a node of `b`.
+    pub fn partition(&mut self, a: &[NodeId], b: &[NodeId]) {
+        self.set_links(a, b, true);
+    }
+
+    /// Repairs every link.
+    pub fn heal(&mut self) {
+        self.cut.iter_mut().for_each(|c| *c = false);
+    }
+
+    fn set_links(&mut self, a: &[NodeId], b: &[NodeId], cut: bool) {
+        let n = self.nodes.len();
+        for &x in a {
+            for &y in b {
+                self.cut[x as usize * n + y as usize] = cut;
+                self.cut[y as usize * n + x as usize] = cut;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Ev = Envelope<&'static str, &'static str>;
+
+    fn run(world: &mut World, sched: &mut Scheduler<Ev>) -> Vec<(SimTime, &'static str)> {
+        let mut seen = vec![];
+        while let Some((at, e)) = sched.pop() {
+            if world.admit(&e) == Admit::Deliver {
+                match e {
+                    Envelope::Message { msg, .. } => seen.push((at, msg)),
+                    Envelope::Timer { timer, .. } => seen.push((at, timer)),
+                }
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn messages_take_the_link_latency_and_same_instant_ones_keep_their_order() {
+        let mut w = World::new(2, SimDuration(10));
+        let mut s = Scheduler::<Ev>::new();
+        assert!(w.send(&mut s, 0, 1, "a"));
+        assert!(w.send(&mut s, 0, 1, "b"));
+        w.timer_in(&mut s, 1, SimDuration(10), "t");
+        assert_eq!(run(&mut w, &mut s), vec![(SimTime(10), "a"), (SimTime(10), "b"), (SimTime(10), "t")]);
+    }
+
+    #[test]
+    fn a_crash_voids_what_was_pending_for_the_old_incarnation() {
+        let mut w = World::new(2, SimDuration(10));
+        let mut s = Scheduler::<Ev>::new();
+        w.send(&mut s, 0, 1, "in flight before the crash");
+        w.timer_in(&mut s, 1, SimDuration(5), "timer before the crash");
+        assert!(w.crash(1));
+        assert!(!w.crash(1), "already down");
+        assert!(!w.send(&mut s, 0, 1, "to a down node"));
+        assert!(w.restart(1));
+        // Restarted before the old message would arrive: it still belongs to the old incarnation.
+        assert!(w.send(&mut s, 0, 1, "after the restart"));
+        assert_eq!(run(&mut w, &mut s), vec![(SimTime(10), "after the restart")]);
+        assert_eq!(w.dropped, 2, "the message in flight and the one sent to the down node");
+    }
+
+    #[test]
+    fn a_cut_link_drops_messages_in_both_directions_until_healed() {
+        let mut w = World::new(3, SimDuration(10));
+        let mut s = Scheduler::<Ev>::new();
+        w.send(&mut s, 0, 2, "crossing when the cut happens");
+        w.partition(&[0], &[1, 2]);
+        assert!(!w.send(&mut s, 2, 0, "across the cut"));
+        assert!(w.send(&mut s, 1, 2, "same side"));
+        let seen = run(&mut w, &mut s);
+        assert_eq!(seen, vec![(SimTime(10), "same side")]);
+        w.heal();
+        assert!(w.send(&mut s, 2, 0, "healed"));
+        assert_eq!(run(&mut w, &mut s), vec![(SimTime(20), "healed")]);
+    }
+}
