@@ -60,3 +60,10 @@ pub const TARGET_SAMPLES: u64 = 500;
 pub const KAFKA_MAX_IN_FLIGHT_REQUESTS: u32 = 5;
 /// Producer `max.request.size` = 1048576: one produce request carries batches up to this size.
 pub const KAFKA_MAX_REQUEST_BYTES: u64 = 1_048_576;
+
+// ---- Cluster ----
+
+/// Brokers when `[cluster]` names none: one Kafka broker, one RabbitMQ node.
+pub const CLUSTER_BROKERS: u32 = 1;
+/// At most this many brokers (node addresses are 16-bit; a larger cluster teaches nothing more).
+pub const MAX_BROKERS: u32 = 64;

@@ -3,6 +3,7 @@
 //! the field, the value and what is allowed.
 
 pub mod defaults;
+pub mod faults;
 pub mod raw;
 mod validate;
 
@@ -196,6 +197,10 @@ pub struct Scenario {
     pub kafka: KafkaConfig,
     pub rabbitmq: RabbitMqConfig,
     pub network: NetworkConfig,
+    /// Brokers in the cluster: Kafka brokers and RabbitMQ nodes alike.
+    pub brokers: u32,
+    /// The fault schedule, expanded and in time order.
+    pub faults: Vec<faults::Fault>,
     /// SHA-256 of the file's bytes, for the manifest.
     pub source_sha256: String,
 }

@@ -39,6 +39,24 @@ pub struct RawScenario {
     pub kafka: Option<RawKafka>,
     pub rabbitmq: Option<RawRabbitMq>,
     pub network: Option<RawNetwork>,
+    pub cluster: Option<RawCluster>,
+    pub faults: Option<Vec<RawFault>>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub brokers: Option<i64>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    pub at: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub duration: Option<String>,
+    pub sides: Option<Vec<Vec<String>>>,
 }
 
 #[derive(Deserialize, Debug, Default)]

@@ -264,6 +264,13 @@ impl Ctx {
             }
             None => nice_interval(duration),
         };
+        let brokers = match raw.cluster.unwrap_or_default().brokers {
+            None => d::CLUSTER_BROKERS,
+            Some(b) => self.int_in("cluster.brokers", b, 1, d::MAX_BROKERS as i64, "the number of brokers")? as u32,
+        };
+        let group_sizes: Vec<(String, u32)> = groups.iter().map(|g| (g.name.clone(), g.consumers)).collect();
+        let faults =
+            super::faults::validate(&self.file, raw.faults.unwrap_or_default(), brokers, &group_sizes, duration)?;
         let scenario = Scenario {
             name,
             description: raw.description.unwrap_or_default(),
@@ -279,6 +286,8 @@ impl Ctx {
             kafka,
             rabbitmq,
             network,
+            brokers,
+            faults,
             source_sha256: sha,
         };
         Ok(scenario)

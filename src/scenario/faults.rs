@@ -1,0 +1,350 @@
+//! The fault schedule: `[cluster]` and `[[faults]]`, one schedule applied identically to both
+//! systems (turmoil's verbs: crash, restart, hang, resume, partition, heal).
+//!
+//! A fault with a `duration` expands into the fault and its repair (`crash` + `restart`, `hang` +
+//! `resume`, `partition` + `heal`), so the models only ever see single steps in time order.
+
+use super::ScenarioError;
+use super::raw::RawFault;
+use crate::time::{SimDuration, SimTime, parse_duration};
+
+/// What a fault does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultAction {
+    /// The process dies (`kill -9`): volatile state is lost, its peers see the connection close.
+    Crash,
+    /// A crashed process starts again with its durable state.
+    Restart,
+    /// The application stops making progress but its process and connections stay up.
+    Hang,
+    /// A hung application continues.
+    Resume,
+    /// Every link between the sides is cut.
+    Partition,
+    /// Every cut link is repaired.
+    Heal,
+}
+
+impl FaultAction {
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultAction::Crash => "crash",
+            FaultAction::Restart => "restart",
+            FaultAction::Hang => "hang",
+            FaultAction::Resume => "resume",
+            FaultAction::Partition => "partition",
+            FaultAction::Heal => "heal",
+        }
+    }
+}
+
+/// Who a fault hits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FaultTarget {
+    /// Kafka broker N and RabbitMQ node N.
+    Broker(u32),
+    /// At the fault's instant: the leader of Kafka partition 0, the node that leads the queue.
+    Leader,
+    /// Consumer `index` of group `group`.
+    Consumer { group: usize, index: u32 },
+    /// The producer application.
+    Producer,
+}
+
+/// One step of the schedule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    pub at: SimTime,
+    pub action: FaultAction,
+    /// None for `heal`.
+    pub target: Option<FaultTarget>,
+    /// For `partition`: the sides; nodes named on no side join the last one.
+    pub sides: Vec<Vec<FaultTarget>>,
+    /// For a repair expanded from a `duration`: the index of the fault it repairs, so that a
+    /// `restart` after `crash target = "leader"` restarts the node that crashed.
+    pub repairs: Option<usize>,
+}
+
+const ACTIONS: &str = "\"crash\", \"restart\", \"hang\", \"resume\", \"partition\", \"heal\"";
+const TARGETS: &str = "\"broker-N\", \"leader\", \"GROUP/N\" (consumer N of a group) or \"producer\"";
+
+fn err(file: &str, field: String, message: String) -> ScenarioError {
+    ScenarioError { file: file.to_string(), field: Some(field), message }
+}
+
+fn target(
+    file: &str,
+    field: &str,
+    text: &str,
+    brokers: u32,
+    groups: &[(String, u32)],
+) -> Result<FaultTarget, ScenarioError> {
+    if text == "leader" {
+        return Ok(FaultTarget::Leader);
+    }
+    if text == "producer" {
+        return Ok(FaultTarget::Producer);
+    }
+    if let Some(n) = text.strip_prefix("broker-") {
+        let n: u32 = n
+            .parse()
+            .map_err(|_| err(file, field.into(), format!("\"{text}\" is not a target; allowed: {TARGETS}")))?;
+        if n >= brokers {
+            return Err(err(
+                file,
+                field.into(),
+                format!(
+                    "\"{text}\" does not exist: [cluster] brokers = {brokers}, so brokers are broker-0 to broker-{}",
+                    brokers - 1
+                ),
+            ));
+        }
+        return Ok(FaultTarget::Broker(n));
+    }
+    if let Some((g, n)) = text.rsplit_once('/') {
+        let Some(gi) = groups.iter().position(|(name, _)| name == g) else {
+            let names: Vec<&str> = groups.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(err(file, field.into(), format!("\"{text}\": no group \"{g}\"; groups are {names:?}")));
+        };
+        let consumers = groups[gi].1;
+        let index: u32 = n.parse().map_err(|_| {
+            err(file, field.into(), format!("\"{text}\": \"{n}\" is not a consumer number; use 0 to {}", consumers - 1))
+        })?;
+        if index >= consumers {
+            return Err(err(
+                file,
+                field.into(),
+                format!("\"{text}\": group \"{g}\" has {consumers} consumer(s), numbered 0 to {}", consumers - 1),
+            ));
+        }
+        return Ok(FaultTarget::Consumer { group: gi, index });
+    }
+    Err(err(file, field.into(), format!("\"{text}\" is not a target; allowed: {TARGETS}")))
+}
+
+/// Validates the raw schedule and expands durations. `groups`: (name, consumers) in file order.
+pub fn validate(
+    file: &str,
+    raw: Vec<RawFault>,
+    brokers: u32,
+    groups: &[(String, u32)],
+    duration: SimDuration,
+) -> Result<Vec<Fault>, ScenarioError> {
+    let mut out: Vec<Fault> = Vec::new();
+    for (i, f) in raw.iter().enumerate() {
+        let field = |k: &str| format!("faults[{i}].{k}");
+        let at = parse_duration(&f.at).map_err(|m| err(file, field("at"), m))?;
+        if at >= duration {
+            return Err(err(
+                file,
+                field("at"),
+                format!(
+                    "{at} is not allowed; a fault must happen before duration ({duration}), while producers publish"
+                ),
+            ));
+        }
+        let action = match f.action.as_str() {
+            "crash" => FaultAction::Crash,
+            "restart" => FaultAction::Restart,
+            "hang" => FaultAction::Hang,
+            "resume" => FaultAction::Resume,
+            "partition" => FaultAction::Partition,
+            "heal" => FaultAction::Heal,
+            other => {
+                return Err(err(file, field("action"), format!("\"{other}\" is not an action; allowed: {ACTIONS}")));
+            }
+        };
+        let needs_target = !matches!(action, FaultAction::Partition | FaultAction::Heal);
+        let tgt = match (&f.target, needs_target) {
+            (Some(t), true) => Some(target(file, &field("target"), t, brokers, groups)?),
+            (None, true) => {
+                return Err(err(
+                    file,
+                    field("target"),
+                    format!("missing; `{}` needs a target: {TARGETS}", action.name()),
+                ));
+            }
+            (Some(_), false) => {
+                return Err(err(
+                    file,
+                    field("target"),
+                    format!("not allowed with `{}`; a partition names its `sides`", action.name()),
+                ));
+            }
+            (None, false) => None,
+        };
+        if matches!(action, FaultAction::Hang | FaultAction::Resume)
+            && !matches!(tgt, Some(FaultTarget::Consumer { .. }))
+        {
+            return Err(err(
+                file,
+                field("target"),
+                format!(
+                    "`{}` applies to a consumer (\"GROUP/N\"); crash a broker or the producer instead",
+                    action.name()
+                ),
+            ));
+        }
+        if matches!(action, FaultAction::Restart) && matches!(tgt, Some(FaultTarget::Leader)) {
+            return Err(err(
+                file,
+                field("target"),
+                "\"leader\" names the leader at that instant, not the node that crashed; restart \"broker-N\", or give \
+                 the crash a `duration`"
+                    .into(),
+            ));
+        }
+        let mut sides = Vec::new();
+        if action == FaultAction::Partition {
+            let Some(raw_sides) = &f.sides else {
+                return Err(err(
+                    file,
+                    field("sides"),
+                    "missing; a partition needs `sides`, e.g. [[\"broker-0\"], [\"broker-1\", \"broker-2\"]]".into(),
+                ));
+            };
+            if raw_sides.len() < 2 || raw_sides.iter().any(|s| s.is_empty()) {
+                return Err(err(
+                    file,
+                    field("sides"),
+                    "needs at least two non-empty sides, e.g. [[\"broker-0\"], [\"broker-1\", \"broker-2\"]]".into(),
+                ));
+            }
+            let mut seen = Vec::new();
+            for (si, side) in raw_sides.iter().enumerate() {
+                let mut v = Vec::new();
+                for (ni, name) in side.iter().enumerate() {
+                    let t = target(file, &format!("faults[{i}].sides[{si}][{ni}]"), name, brokers, groups)?;
+                    if seen.contains(&t) {
+                        return Err(err(
+                            file,
+                            format!("faults[{i}].sides[{si}][{ni}]"),
+                            format!("\"{name}\" is on two sides"),
+                        ));
+                    }
+                    seen.push(t);
+                    v.push(t);
+                }
+                sides.push(v);
+            }
+        } else if f.sides.is_some() {
+            return Err(err(
+                file,
+                field("sides"),
+                format!("not allowed with `{}`; only a partition has sides", action.name()),
+            ));
+        }
+        let repair = match action {
+            FaultAction::Crash => Some(FaultAction::Restart),
+            FaultAction::Hang => Some(FaultAction::Resume),
+            FaultAction::Partition => Some(FaultAction::Heal),
+            _ => None,
+        };
+        let idx = out.len();
+        out.push(Fault { at: SimTime(at.0), action, target: tgt, sides, repairs: None });
+        if let Some(d) = &f.duration {
+            let d = parse_duration(d).map_err(|m| err(file, field("duration"), m))?;
+            let Some(repair) = repair else {
+                return Err(err(
+                    file,
+                    field("duration"),
+                    format!("not allowed with `{}`; only crash, hang and partition last a while", action.name()),
+                ));
+            };
+            if d.is_zero() {
+                return Err(err(
+                    file,
+                    field("duration"),
+                    "0 is not allowed; leave `duration` out for a lasting fault".into(),
+                ));
+            }
+            let target = if repair == FaultAction::Heal { None } else { tgt };
+            out.push(Fault {
+                at: SimTime(at.0).after(d),
+                action: repair,
+                target,
+                sides: Vec::new(),
+                repairs: Some(idx),
+            });
+        }
+    }
+    // Stable: same-instant steps keep file order.
+    let mut order: Vec<usize> = (0..out.len()).collect();
+    order.sort_by_key(|&i| out[i].at);
+    let sorted: Vec<Fault> = order
+        .iter()
+        .map(|&i| {
+            let mut f = out[i].clone();
+            f.repairs = f.repairs.map(|r| order.iter().position(|&j| j == r).expect("repaired fault is listed"));
+            f
+        })
+        .collect();
+    check_states(file, &sorted)?;
+    Ok(sorted)
+}
+
+/// A restart of a node that is up, or a resume of a consumer that is not hung, is refused.
+fn check_states(file: &str, faults: &[Fault]) -> Result<(), ScenarioError> {
+    let mut down: Vec<FaultTarget> = Vec::new();
+    let mut hung: Vec<FaultTarget> = Vec::new();
+    for f in faults {
+        let Some(t) = f.target else { continue };
+        // A "leader" crash resolves at run time; its expanded restart follows it wherever it went.
+        if t == FaultTarget::Leader {
+            continue;
+        }
+        let at = f.at;
+        let bad = |what: &str| {
+            Err(ScenarioError {
+                file: file.to_string(),
+                field: Some("faults".into()),
+                message: format!(
+                    "at {}: {} of {} that is {what}",
+                    crate::time::SimDuration(at.0),
+                    f.action.name(),
+                    show(t)
+                ),
+            })
+        };
+        match f.action {
+            FaultAction::Crash if f.repairs.is_none() => {
+                if down.contains(&t) {
+                    return bad("already down");
+                }
+                down.push(t);
+            }
+            FaultAction::Restart => {
+                let Some(i) = down.iter().position(|&d| d == t) else {
+                    if f.repairs.is_some() {
+                        continue;
+                    }
+                    return bad("up; crash it first");
+                };
+                down.remove(i);
+            }
+            FaultAction::Hang => {
+                if hung.contains(&t) {
+                    return bad("already hung");
+                }
+                hung.push(t);
+            }
+            FaultAction::Resume => {
+                let Some(i) = hung.iter().position(|&d| d == t) else {
+                    return bad("not hung");
+                };
+                hung.remove(i);
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn show(t: FaultTarget) -> String {
+    match t {
+        FaultTarget::Broker(n) => format!("broker-{n}"),
+        FaultTarget::Leader => "the leader".into(),
+        FaultTarget::Consumer { group, index } => format!("consumer {index} of group {group}"),
+        FaultTarget::Producer => "the producer".into(),
+    }
+}
