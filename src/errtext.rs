@@ -48,6 +48,20 @@ pub fn truncate(s: &str, max: usize) -> String {
     out
 }
 
+/// Cuts `s` to `max` characters by replacing its middle with `…`: a long path keeps its file name.
+pub fn truncate_middle(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        return s.to_string();
+    }
+    let head = (max - 1) / 2;
+    let tail = max - 1 - head;
+    let mut out: String = s.chars().take(head).collect();
+    out.push('…');
+    out.extend(s.chars().skip(n - tail));
+    out
+}
+
 /// A value to echo in a message: escaped, cut to [`MAX_VALUE_CHARS`], in double quotes.
 pub fn value(s: &str) -> String {
     format!("\"{}\"", truncate(&escape(s), MAX_VALUE_CHARS))
@@ -70,7 +84,7 @@ pub fn label(s: &str) -> String {
 }
 
 /// A message that may echo values: control characters escaped, every quoted span (`"..."` or
-/// `` `...` ``) and every single word longer than [`MAX_VALUE_CHARS`] cut, and the whole cut to
+/// `` `...` ``) cut to [`MAX_VALUE_CHARS`], every single longer word cut in its middle, and the whole cut to
 /// [`MAX_MESSAGE_CHARS`].
 pub fn message(s: &str) -> String {
     let escaped = escape(s);
@@ -94,7 +108,7 @@ pub fn message(s: &str) -> String {
                 chars[i..].iter().position(|&d| d.is_whitespace() || d == '"' || d == '`').unwrap_or(chars.len() - i);
             if len > 0 {
                 let word: String = chars[i..i + len].iter().collect();
-                out.push_str(&truncate(&word, MAX_VALUE_CHARS));
+                out.push_str(&truncate_middle(&word, MAX_VALUE_CHARS));
                 i += len;
                 continue;
             }
@@ -123,5 +137,8 @@ mod tests {
         assert_eq!(message("\"5ms\" is fine"), "\"5ms\" is fine");
         assert_eq!(value(&long).chars().count(), MAX_VALUE_CHARS + 2);
         assert!(path(&format!("/{long}/file.toml")).ends_with("/file.toml"));
+        let m = message(&format!("/{long}/a.toml writes here"));
+        assert!(m.starts_with("/xx") && m.contains('…') && m.ends_with("x/a.toml writes here"), "{m}");
+        assert_eq!(m.chars().count(), MAX_VALUE_CHARS + " writes here".len());
     }
 }
