@@ -4,3 +4,4 @@ mod cli;
 mod common;
 mod invariants;
 mod oracles;
+mod outputs;
