@@ -1,8 +1,8 @@
 //! Command line: raw flags (clap) are resolved into a typed [`Command`], then executed. `main` only
 //! calls [`main_with_args`] and exits with its code.
 
-use crate::report::{self, table};
-use crate::run::{Progress, check_size, run_scenario_with};
+use crate::report::{self, outdir, table};
+use crate::run::{Progress, SIM_THREAD, check_size, join_reporting, run_scenario_with, spawn_reporting};
 use crate::scenario::{Scenario, ScenarioError};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -87,10 +87,14 @@ fn resolve(args: Args) -> Command {
 pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
     let args = match Args::try_parse_from(args) {
         Ok(a) => a,
-        Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
+        Err(e) if !e.use_stderr() => {
+            // --help, --version
             let _ = e.print();
-            return code;
+            return 0;
+        }
+        Err(e) => {
+            eprintln!("{}", usage_error_line(&e.render().to_string()));
+            return 2;
         }
     };
     match resolve(args) {
@@ -114,54 +118,70 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             }
             i32::from(failed)
         }
-        Command::Run { jobs, quiet, force, history } => {
-            // Validate everything first: a typo in the third file should not cost two runs.
-            let mut loaded = Vec::new();
-            for job in &jobs {
-                match load(&job.file, job.seed, force) {
-                    Ok(s) => loaded.push(s),
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return 1;
-                    }
-                }
+        Command::Run { jobs, quiet, force, history } => match run(&jobs, quiet, force, history) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
             }
-            for (job, s) in jobs.iter().zip(&loaded) {
-                let dir = match (&job.out, job.out_is_parent) {
-                    (Some(d), false) => d.clone(),
-                    (Some(d), true) => d.join(&s.name),
-                    (None, _) => Path::new("results").join(&s.name),
-                };
-                let history_dir = history.then_some(dir.as_path());
-                if let Some(d) = history_dir
-                    && let Err(source) = std::fs::create_dir_all(d)
-                {
-                    eprintln!("error: {}", report::ReportError::Io { path: d.display().to_string(), source });
-                    return 1;
-                }
-                let runs = match run_with_progress(s, quiet, history_dir) {
-                    Ok(runs) => runs,
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return 1;
-                    }
-                };
-                let summary = report::summary(s, &runs);
-                match report::write_all(&dir, s, &runs) {
-                    Ok(_) => {}
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return 1;
-                    }
-                }
-                if !quiet {
-                    println!("{}", table::render(&summary));
-                    println!("results: {}\n", dir.display());
-                }
-            }
-            0
+        },
+    }
+}
+
+/// The output folder of a job: `--out` itself, `--out/<name>` with several scenarios, or
+/// `results/<name>`.
+fn output_dir(job: &RunJob, s: &Scenario) -> PathBuf {
+    match (&job.out, job.out_is_parent) {
+        (Some(d), false) => d.clone(),
+        (Some(d), true) => d.join(&s.name),
+        (None, _) => Path::new("results").join(&s.name),
+    }
+}
+
+/// Loads every scenario, checks every output folder, then runs and writes each scenario in turn:
+/// a typo in the third file or a clash of names costs no simulation.
+fn run(jobs: &[RunJob], quiet: bool, force: bool, history: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let mut loaded = Vec::new();
+    for job in jobs {
+        loaded.push(load(&job.file, job.seed, force)?);
+    }
+    let files: Vec<String> = jobs.iter().map(|j| j.file.display().to_string()).collect();
+    let dirs: Vec<PathBuf> = jobs.iter().zip(&loaded).map(|(j, s)| output_dir(j, s)).collect();
+    let checks: Vec<outdir::Job> = files.iter().zip(&dirs).map(|(file, dir)| outdir::Job { file, dir }).collect();
+    let stagings = outdir::preflight(&checks)?;
+    for (s, staging) in loaded.iter().zip(stagings) {
+        let work = staging.work_dir();
+        let runs = run_with_progress(s, quiet, history.then_some(work)).map_err(|e| staging.relocate(e))?;
+        report::write_all(work, s, &runs).map_err(|e| staging.relocate(e))?;
+        let shown = staging.shown().to_path_buf();
+        staging.commit()?;
+        if !quiet {
+            println!("{}", table::render(&report::summary(s, &runs)));
+            println!("results: {}\n", shown.display());
         }
     }
+    Ok(())
+}
+
+/// clap's usage error on one line: its lines joined, the usage kept, echoed arguments made safe.
+fn usage_error_line(rendered: &str) -> String {
+    let mut line = String::new();
+    let mut usage = None;
+    for l in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(u) = l.strip_prefix("Usage:") {
+            usage = Some(u.trim().to_string());
+        } else if !l.starts_with("For more information") {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(l);
+        }
+    }
+    if let Some(u) = usage {
+        line.push_str(&format!("; usage: {u}"));
+    }
+    line.push_str("; see --help");
+    crate::errtext::message(&line)
 }
 
 fn load(file: &Path, seed: Option<u64>, force: bool) -> Result<Scenario, ScenarioError> {
@@ -184,7 +204,8 @@ fn run_with_progress(
     let show = !quiet && std::io::stderr().is_terminal();
     let progress = Progress::new(s.systems.len());
     std::thread::scope(|scope| {
-        let worker = scope.spawn(|| run_scenario_with(s, Some(&progress), history_dir));
+        let worker = spawn_reporting(scope, SIM_THREAD.into(), || run_scenario_with(s, Some(&progress), history_dir))
+            .map_err(|p| p.into_error(&s.name, "all"))?;
         if show {
             let started = Instant::now();
             let mut bar: Option<ProgressBar> = None;
@@ -215,6 +236,6 @@ fn run_with_progress(
                 b.finish_and_clear();
             }
         }
-        worker.join().expect("simulation thread panicked")
+        join_reporting(worker).map_err(|p| p.into_error(&s.name, "all"))?
     })
 }

@@ -8,9 +8,11 @@
 //! * [`history`]: what a model reports happened; [`metrics`] recounts it independently.
 //! * [`models`]: `kafka` and `rabbitmq`, one module each.
 //! * [`report`]: summary.json, timeseries.csv, charts and the terminal table.
+//! * [`errtext`]: error text made safe to print on one line.
 
 pub mod cli;
 pub mod engine;
+pub mod errtext;
 pub mod history;
 pub mod metrics;
 pub mod models;

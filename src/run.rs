@@ -35,7 +35,7 @@ pub fn run_one(s: &Scenario, system: SystemKind, progress: Option<&AtomicU64>) -
 }
 
 /// Runs one system and also writes its history, one JSON object per line, to `path` (atomically:
-/// a temporary file renamed when complete).
+/// a temporary file created exclusively beside it, renamed when complete).
 pub fn run_one_with_history(
     s: &Scenario,
     system: SystemKind,
@@ -43,8 +43,8 @@ pub fn run_one_with_history(
     path: &Path,
 ) -> Result<SystemRun, ReportError> {
     let io = |source| ReportError::Io { path: path.display().to_string(), source };
-    let tmp = crate::report::temp_sibling(path);
-    let file = std::fs::File::create(&tmp).map_err(io)?;
+    // Dropped on any error (or panic): the temporary file is removed.
+    let (file, tmp) = crate::report::temp_file_beside(path).map_err(io)?.into_parts();
     let names = s.groups.iter().map(|g| g.name.clone()).collect();
     let mut writer = JsonlHistory::new(std::io::BufWriter::new(file), names);
     let mut recorder = Recorder::new(s);
@@ -54,40 +54,141 @@ pub fn run_one_with_history(
         }
     });
     recorder.finish(end.at);
-    let written = writer.finish().and_then(|w| w.into_inner().map_err(|e| e.into_error())).and_then(|f| f.sync_all());
-    if let Err(e) = written.and_then(|_| std::fs::rename(&tmp, path)) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(e));
-    }
+    writer.finish().and_then(|w| w.into_inner().map_err(|e| e.into_error())).and_then(|f| f.sync_all()).map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(SystemRun { system, recorder, end })
 }
 
-/// Runs every system of the scenario, in parallel, in the scenario's order.
+/// Runs every system of the scenario, in parallel, in the scenario's order. A panic in a
+/// simulation (a bug) panics here too, with the scenario and system named.
 pub fn run_scenario(s: &Scenario, progress: Option<&Progress>) -> Vec<SystemRun> {
-    run_scenario_with(s, progress, None).expect("without a history file nothing can fail")
+    run_scenario_with(s, progress, None).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Like [`run_scenario`]; with `history_dir`, also writes `history-<system>.jsonl` there.
+/// Like [`run_scenario`]; with `history_dir`, also writes `history-<system>.jsonl` there. A panic
+/// in a simulation thread is returned as [`ReportError::Internal`].
 pub fn run_scenario_with(
     s: &Scenario,
     progress: Option<&Progress>,
     history_dir: Option<&Path>,
 ) -> Result<Vec<SystemRun>, ReportError> {
+    on_system_threads(s, |i, sys| {
+        let p = progress.and_then(|p| p.sim_ns.get(i));
+        match history_dir {
+            None => Ok(run_one(s, sys, p)),
+            Some(dir) => run_one_with_history(s, sys, p, &dir.join(format!("history-{}.jsonl", sys.name()))),
+        }
+    })
+}
+
+/// Threads whose name starts with this report a panic through their join, not on stderr.
+pub const SIM_THREAD: &str = "pushpull-sim";
+
+/// Runs `f(index, system)` for every system of the scenario, each on its own thread, and returns
+/// the results in the scenario's order; the first error wins. A thread that panics becomes
+/// [`ReportError::Internal`] naming the scenario and the system: one line, no second panic.
+pub fn on_system_threads<T: Send>(
+    s: &Scenario,
+    f: impl Fn(usize, SystemKind) -> Result<T, ReportError> + Sync,
+) -> Result<Vec<T>, ReportError> {
+    let f = &f;
     std::thread::scope(|scope| {
         let handles: Vec<_> = s
             .systems
             .iter()
             .enumerate()
             .map(|(i, &sys)| {
-                let p = progress.and_then(|p| p.sim_ns.get(i));
-                scope.spawn(move || match history_dir {
-                    None => Ok(run_one(s, sys, p)),
-                    Some(dir) => run_one_with_history(s, sys, p, &dir.join(format!("history-{}.jsonl", sys.name()))),
-                })
+                let name = format!("{SIM_THREAD}-{}", sys.name());
+                (sys, spawn_reporting(scope, name, move || f(i, sys)))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("a simulation thread panicked")).collect()
+        let mut results = Vec::new();
+        let mut first_error = None;
+        for (sys, handle) in handles {
+            match handle.and_then(|h| join_reporting(h)).map_err(|p| p.into_error(&s.name, sys.name())) {
+                Ok(Ok(v)) => results.push(v),
+                Ok(Err(e)) | Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(results), Err)
     })
+}
+
+/// What a failed simulation thread left: its panic message and where.
+#[derive(Debug)]
+pub struct Panicked {
+    pub message: String,
+    pub location: Option<String>,
+}
+
+impl Panicked {
+    pub fn into_error(self, scenario: &str, system: &str) -> ReportError {
+        ReportError::Internal {
+            scenario: scenario.to_string(),
+            system: system.to_string(),
+            message: self.message,
+            location: self.location,
+        }
+    }
+}
+
+/// Spawns `f` on a scoped thread called `name` (which should start with [`SIM_THREAD`]: its panic
+/// is then kept quiet and reported by [`join_reporting`]).
+pub fn spawn_reporting<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    name: String,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> Result<std::thread::ScopedJoinHandle<'scope, T>, Panicked> {
+    install_panic_hook();
+    std::thread::Builder::new()
+        .name(name)
+        .spawn_scoped(scope, f)
+        .map_err(|e| Panicked { message: format!("cannot start a thread: {e}"), location: None })
+}
+
+/// Joins a thread from [`spawn_reporting`]; its panic becomes a [`Panicked`].
+pub fn join_reporting<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> Result<T, Panicked> {
+    let id = handle.thread().id();
+    handle.join().map_err(|payload| {
+        let recorded = {
+            let mut panics = PANICS.lock().unwrap_or_else(|e| e.into_inner());
+            panics.iter().position(|(t, _)| *t == id).map(|i| panics.swap_remove(i).1)
+        };
+        recorded.unwrap_or_else(|| Panicked { message: panic_text(payload.as_ref()), location: None })
+    })
+}
+
+/// Panics of [`SIM_THREAD`] threads, recorded by the hook until their join picks them up.
+static PANICS: std::sync::Mutex<Vec<(std::thread::ThreadId, Panicked)>> = std::sync::Mutex::new(Vec::new());
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic with a non-text payload".into())
+}
+
+/// Keeps the default panic report (a multi-line message on stderr) for every thread but the
+/// simulation threads, whose panic is recorded for [`join_reporting`] instead.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let thread = std::thread::current();
+            if !thread.name().is_some_and(|n| n.starts_with(SIM_THREAD)) {
+                return previous(info);
+            }
+            let panicked = Panicked {
+                message: panic_text(info.payload()),
+                location: info.location().map(|l| format!("{}:{}", l.file(), l.line())),
+            };
+            PANICS.lock().unwrap_or_else(|e| e.into_inner()).push((thread.id(), panicked));
+        }));
+    });
 }
 
 /// Refuses scenarios that would not finish in reasonable time or memory, with the estimate.

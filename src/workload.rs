@@ -32,7 +32,12 @@ pub struct StoredMessage {
 
 impl StoredMessage {
     pub fn new(m: &Message) -> Self {
-        debug_assert!(m.id <= ID_MASK && m.bytes < (1 << 24));
+        assert!(
+            m.id <= ID_MASK && m.bytes < (1 << 24),
+            "message {} of {} bytes does not fit 40 + 24 bits",
+            m.id,
+            m.bytes
+        );
         StoredMessage { id_and_bytes: m.id | ((m.bytes as u64) << ID_BITS), published_at: m.published_at }
     }
     pub fn id(&self) -> MessageId {

@@ -1,10 +1,14 @@
 //! Outputs of a run: `summary.json`, `timeseries.csv`, charts, and the terminal table. Every file
-//! is written atomically (temporary file in the same folder, then rename), so an interrupted run
-//! never leaves a half-written result behind.
+//! is written atomically (a temporary file created exclusively under an unpredictable name in the
+//! same folder, then renamed), and a scenario's files are written together into a fresh staging
+//! folder that then replaces the output folder ([`outdir`]), so an interrupted run never leaves a
+//! half-written result, nor a new `summary.json` beside an old `timeseries.csv`.
 
 pub mod charts;
+pub mod outdir;
 pub mod table;
 
+use crate::errtext;
 use crate::metrics::{Recorder, SystemSummary};
 use crate::models::RunEnd;
 use crate::scenario::{Scenario, SystemKind};
@@ -16,12 +20,46 @@ use std::path::{Path, PathBuf};
 /// Version of the `summary.json` / `timeseries.csv` layout; bump when a field changes meaning.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// A problem writing results. `Display` is one line, made safe by [`crate::errtext`].
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("{path}: cannot write: {source}; check that the folder is writable and the disk has room")]
+    #[error(
+        "{}: cannot write: {}; check that the folder is writable and the disk has room",
+        errtext::path(.path),
+        errtext::message(&.source.to_string())
+    )]
     Io { path: String, source: std::io::Error },
-    #[error("{path}: cannot draw chart: {message}")]
+    #[error("{}: cannot draw chart: {}", errtext::path(.path), errtext::message(.message))]
     Chart { path: String, message: String },
+    /// The output folder of the scenario in `file` cannot be used; found before simulating.
+    #[error("{}: output folder {}: {}", errtext::path(.file), errtext::path(.path), errtext::message(.message))]
+    Output { file: String, path: String, message: String },
+    /// A simulation thread panicked: a bug, reported as one line instead of a second panic.
+    #[error(
+        "internal error while simulating {} (system {}): {}{}; please report",
+        errtext::label(.scenario),
+        .system,
+        errtext::message(.message),
+        .location.as_deref().map(|l| format!(" (at {})", errtext::path(l))).unwrap_or_default()
+    )]
+    Internal { scenario: String, system: String, message: String, location: Option<String> },
+}
+
+impl ReportError {
+    /// The same error with paths under `from` shown under `to` (a staging folder's files are
+    /// reported where they were going).
+    pub fn relocate(self, from: &Path, to: &Path) -> ReportError {
+        let moved = |p: String| match Path::new(&p).strip_prefix(from) {
+            Ok(rest) if rest.as_os_str().is_empty() => to.display().to_string(),
+            Ok(rest) => to.join(rest).display().to_string(),
+            Err(_) => p,
+        };
+        match self {
+            ReportError::Io { path, source } => ReportError::Io { path: moved(path), source },
+            ReportError::Chart { path, message } => ReportError::Chart { path: moved(path), message },
+            other => other,
+        }
+    }
 }
 
 /// One system's finished run.
@@ -82,26 +120,46 @@ pub fn summary_json(summary: &Summary) -> String {
     json
 }
 
-/// Writes `bytes` to `path` atomically: a temporary sibling file, flushed, then renamed over.
+/// Writes `bytes` to `path` atomically: a new temporary file beside it ([`temp_file_beside`]),
+/// flushed to disk, then renamed over `path`. The rename replaces whatever `path` was (a symlink
+/// planted there is replaced, never followed).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let io = |source| ReportError::Io { path: path.display().to_string(), source };
-    let tmp = temp_sibling(path);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    let mut tmp = temp_file_beside(path).map_err(io)?;
+    tmp.write_all(bytes).and_then(|()| tmp.as_file().sync_all()).map_err(io)?;
+    // On failure the temporary file is removed when `e.file` is dropped.
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
 }
 
-/// `dir/.name.tmp`: hidden, in the same folder, so that the rename is atomic.
-pub fn temp_sibling(path: &Path) -> PathBuf {
+/// A new, empty file in `path`'s folder, created exclusively (never through an existing name or
+/// symlink) under an unpredictable hidden name `.NAME.XXXXXX.tmp`, with the permissions a plain
+/// `File::create` would give; deleted when dropped unless persisted.
+pub fn temp_file_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp"))
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // The umask applies, as for any new file.
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(dir)
+}
+
+/// `dir/.name.XXXXXXXXXXXXXXXX.tmp`: hidden, in the same folder (so that a rename is atomic), with
+/// a random part. For writers that must open the file themselves (a chart backend); it is not
+/// created exclusively, so use it only inside a private folder such as the staging folder of
+/// [`outdir`]; everything else uses [`write_atomic`] or [`temp_file_beside`].
+pub fn temp_sibling(path: &Path) -> PathBuf {
+    use std::hash::BuildHasher;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // Keyed by the OS's randomness: not predictable by another user.
+    let random = std::collections::hash_map::RandomState::new().hash_one((std::process::id(), path));
+    path.with_file_name(format!(".{name}.{random:016x}.tmp"))
 }
 
 /// `timeseries.csv`: one row per (sample time, system, group).
@@ -128,6 +186,8 @@ pub fn timeseries_csv(s: &Scenario, runs: &[SystemRun]) -> String {
 }
 
 /// Writes every output of a scenario into `dir` (created if needed). Returns the files written.
+/// The command line passes a fresh staging folder ([`outdir::Staging::work_dir`]) and then swaps
+/// it in; written straight into a shared folder, each file is still atomic, the set is not.
 pub fn write_all(dir: &Path, s: &Scenario, runs: &[SystemRun]) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.display().to_string(), source })?;
     let mut written = Vec::new();

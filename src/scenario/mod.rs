@@ -11,7 +11,7 @@ use crate::time::{SimDuration, SimTime};
 use std::fmt;
 use std::path::Path;
 
-pub use validate::parse_size;
+pub use validate::{MAX_FILE_BYTES, MAX_MESSAGES, MAX_NAME_BYTES, parse_size};
 
 /// A problem with a scenario file. `Display` is one line: `FILE: field F: MESSAGE`.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,11 +22,15 @@ pub struct ScenarioError {
     pub message: String,
 }
 
+/// One line, whatever the file held: control characters are escaped and echoed values cut short
+/// ([`crate::errtext`]).
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::errtext;
+        let (file, message) = (errtext::path(&self.file), errtext::message(&self.message));
         match &self.field {
-            Some(field) => write!(f, "{}: field `{}`: {}", self.file, field, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
+            Some(field) => write!(f, "{file}: field `{}`: {message}", errtext::label(field)),
+            None => write!(f, "{file}: {message}"),
         }
     }
 }

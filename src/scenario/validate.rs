@@ -82,15 +82,67 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     num.checked_mul(scale).ok_or_else(|| format!("\"{text}\" is too large"))
 }
 
+/// Largest scenario file read. Real scenarios are a few KiB; the limit bounds what a mistaken
+/// path (a log, an image, a device) can cost before it is refused.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// Most messages a scenario may publish, even with `--force`: message ids are packed into 40 bits
+/// next to the size ([`crate::workload::StoredMessage`]); half of that leaves room for chance.
+pub const MAX_MESSAGES: f64 = (1u64 << 39) as f64;
+
 pub(super) fn load(path: &Path) -> R<Scenario> {
+    use std::io::Read;
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| ScenarioError {
-        file: file.clone(),
-        field: None,
-        message: format!("cannot read the file: {}", io_reason(&e)),
-    })?;
+    let whole = |message: String| ScenarioError { file: file.clone(), field: None, message };
+    // Look before reading: a FIFO would block and /dev/zero never ends.
+    let meta = std::fs::metadata(path).map_err(|e| whole(format!("cannot read the file: {}", io_reason(&e))))?;
+    if meta.is_dir() {
+        return Err(whole("it is a directory, not a scenario file".into()));
+    }
+    if !meta.is_file() {
+        return Err(whole(format!(
+            "not a regular file ({}); a scenario is a TOML or JSON file on disk",
+            special_kind(&meta.file_type())
+        )));
+    }
+    let too_big = |len: u64| {
+        whole(format!(
+            "the file is {:.1} MiB ({len} bytes), above the limit of 1 MiB ({MAX_FILE_BYTES} bytes) for a scenario \
+             file; is it the right file?",
+            len as f64 / (1u64 << 20) as f64
+        ))
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big(meta.len()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| whole(format!("cannot read the file: {}", io_reason(&e))))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        // It grew between the look and the read.
+        return Err(too_big(bytes.len() as u64));
+    }
     let json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
     parse(&bytes, &file, json)
+}
+
+fn special_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a named pipe";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    let _ = t;
+    "not a file"
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -132,7 +184,49 @@ pub(super) fn parse(bytes: &[u8], file: &str, json: bool) -> R<Scenario> {
     let digest = sha.finalize();
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     let stem = Path::new(file).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    Ctx { file: file.to_string() }.scenario(raw, stem, hex)
+    if raw.name.is_none() && !is_folder_name(&stem) {
+        // The name comes from the file name: blame the file name, not a `name` field that is not there.
+        return Err(whole(format!(
+            "the file name {} cannot name the results folder, and the file has no `name` field; add one \
+             (`name = \"...\"`: letters, digits, '-', '_' or '.', not starting with '.', at most {MAX_NAME_BYTES} \
+             bytes) or rename the file",
+            crate::errtext::value(&stem)
+        )));
+    }
+    if let Some(name) = &raw.name
+        && name.len() > MAX_NAME_BYTES
+    {
+        return Err(path_error(
+            file,
+            "name".into(),
+            format!("{} bytes long; at most {MAX_NAME_BYTES} bytes (it names the results folder)", name.len()),
+        ));
+    }
+    let scenario = Ctx { file: file.to_string() }.scenario(raw, stem, hex)?;
+    let messages = scenario.expected_messages();
+    if messages > MAX_MESSAGES {
+        return Err(path_error(
+            file,
+            "duration".into(),
+            format!(
+                "about {messages:.2e} messages would be published, above the simulator's limit of {MAX_MESSAGES:.2e} \
+                 (message ids have 40 bits), even with --force; shorten `duration` or lower `workload.rate`"
+            ),
+        ));
+    }
+    Ok(scenario)
+}
+
+/// Longest scenario name: it becomes a folder name, next to a staging folder whose name adds 17 bytes
+/// (file systems allow 255).
+pub const MAX_NAME_BYTES: usize = 200;
+
+/// A name that can be a results folder: letters, digits, '-', '_', '.', not starting with '.'.
+fn is_folder_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_BYTES
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 fn path_error(file: &str, path: String, message: String) -> ScenarioError {
@@ -149,9 +243,15 @@ fn strip_position(s: &str) -> String {
 }
 
 fn toml_message(text: &str, e: &toml::de::Error) -> String {
-    let msg = e.message().trim().replace('\n', "; ");
+    let mut msg = e.message().trim().replace('\n', "; ");
     match e.span() {
         Some(span) => {
+            // toml says only "duplicate key"; its span is the key, so name it.
+            if msg == "duplicate key"
+                && let Some(key) = text.get(span.clone()).map(str::trim).filter(|k| !k.is_empty())
+            {
+                msg = format!("duplicate key `{key}`: it is set twice; keep one");
+            }
             let before = &text[..span.start.min(text.len())];
             let line = before.matches('\n').count() + 1;
             let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;

@@ -4,4 +4,5 @@ mod cli;
 mod common;
 mod invariants;
 mod oracles;
+mod outputs;
 mod producer;

@@ -157,7 +157,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
             };
             q.next_consumer = (k + 1) % n;
             let msg = q.ready.pop_front().expect("checked non-empty");
-            q.consumers[k].window.unacked += 1;
+            q.consumers[k].window.unacked =
+                q.consumers[k].window.unacked.checked_add(1).expect("fewer than 2^32 unacked");
             if manual {
                 q.unacked += 1;
             } else {
