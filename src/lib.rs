@@ -11,6 +11,7 @@
 //! * [`errtext`]: error text made safe to print on one line.
 
 pub mod cli;
+pub mod client;
 pub mod engine;
 pub mod errtext;
 pub mod history;

@@ -160,6 +160,17 @@ impl Producer {
     pub fn done(&self) -> bool {
         self.next.is_none()
     }
+
+    /// Drops the messages due before `t` (the producer application was down when they arrived);
+    /// returns how many.
+    pub fn skip_before(&mut self, t: SimTime) -> u64 {
+        let mut n = 0;
+        while self.next.is_some_and(|m| m.published_at < t) {
+            self.next = self.messages.next_message();
+            n += 1;
+        }
+        n
+    }
 }
 
 /// Processing time of a message in a group: a property of the (message, group) pair, the same in

@@ -40,6 +40,19 @@ pub const KAFKA_RETENTION_CHECK_INTERVAL: SimDuration = SimDuration(300_000_000_
 pub const RABBITMQ_PREFETCH: u16 = 0;
 /// `basic.consume` no-ack = false: manual acknowledgements.
 pub const RABBITMQ_MANUAL_ACK: bool = true;
+/// AMQP `delivery_mode` = 1 (transient) unless the publisher asks for 2 (persistent).
+pub const RABBITMQ_PERSISTENT: bool = false;
+/// Publisher confirms are off unless the channel enables them (`confirm.select`).
+pub const RABBITMQ_PUBLISHER_CONFIRMS: bool = false;
+/// Ours: a publisher re-publishes a message not confirmed within 5 s (AMQP sets no default; 5 s is
+/// a common `waitForConfirms` timeout).
+pub const RABBITMQ_CONFIRM_TIMEOUT: SimDuration = SimDuration(5_000_000_000);
+/// `consumer_timeout` = 1800000 ms (30 min): a delivery unacknowledged this long closes its channel.
+pub const RABBITMQ_CONSUMER_TIMEOUT: SimDuration = SimDuration(1_800_000_000_000);
+/// How often a node checks consumer timeouts (its channel tick, 1 min).
+pub const RABBITMQ_CONSUMER_TIMEOUT_CHECK: SimDuration = SimDuration(60_000_000_000);
+/// Client automatic recovery (`networkRecoveryInterval` of the Java client) = 5000 ms.
+pub const RABBITMQ_RECOVERY_INTERVAL: SimDuration = SimDuration(5_000_000_000);
 /// `max_message_size` = 16 MiB in RabbitMQ 4.x; also our limit for any message.
 pub const MAX_MESSAGE_BYTES: u64 = 16 * 1024 * 1024 - 1;
 

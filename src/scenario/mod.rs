@@ -174,6 +174,11 @@ pub struct RabbitMqConfig {
     /// 0 = unlimited (the real default).
     pub prefetch: u16,
     pub manual_ack: bool,
+    /// AMQP `delivery_mode` 2: messages survive a restart of their (durable) queue's node.
+    pub persistent: bool,
+    /// Publisher confirms: the node confirms each enqueued message; the producer re-publishes what
+    /// is not confirmed within [`defaults::RABBITMQ_CONFIRM_TIMEOUT`].
+    pub publisher_confirms: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]

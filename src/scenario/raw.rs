@@ -109,6 +109,8 @@ pub struct RawKafka {
 pub struct RawRabbitMq {
     pub prefetch: Option<i64>,
     pub ack: Option<String>,
+    pub persistent: Option<bool>,
+    pub publisher_confirms: Option<bool>,
 }
 
 #[derive(Deserialize, Debug, Default)]

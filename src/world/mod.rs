@@ -40,6 +40,8 @@ pub struct World {
     cut: Vec<bool>,
     /// How many messages the world dropped (a down node or a cut link): for traces and tests.
     pub dropped: u64,
+    /// Messages sent and not yet delivered or dropped.
+    in_flight: u64,
 }
 
 /// What the world says about an event at the moment it would be handled.
@@ -58,6 +60,7 @@ impl World {
             latency,
             cut: vec![false; nodes * nodes],
             dropped: 0,
+            in_flight: 0,
         }
     }
 
@@ -75,6 +78,11 @@ impl World {
 
     pub fn incarnation(&self, node: NodeId) -> u32 {
         self.nodes[node as usize].incarnation
+    }
+
+    /// Messages on the wire: sent, neither delivered nor dropped yet.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight
     }
 
     pub fn latency(&self) -> SimDuration {
@@ -99,6 +107,7 @@ impl World {
             return false;
         }
         let incarnation = self.incarnation(to);
+        self.in_flight += 1;
         sched.schedule_in(self.latency, Envelope::Message { from, to, incarnation, msg }.into());
         true
     }
@@ -118,6 +127,7 @@ impl World {
             return false;
         }
         let incarnation = self.incarnation(to);
+        self.in_flight += 1;
         sched.schedule_in(self.latency, Envelope::Message { from, to, incarnation, msg }.into());
         true
     }
@@ -150,6 +160,7 @@ impl World {
     pub fn admit<M, T>(&mut self, env: &Envelope<M, T>) -> Admit {
         let ok = match *env {
             Envelope::Message { from, to, incarnation, .. } => {
+                self.in_flight -= 1;
                 self.incarnation(to) == incarnation
                     && self.is_up(to)
                     && !self.cut[from as usize * self.nodes.len() + to as usize]

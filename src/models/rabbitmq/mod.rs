@@ -1,175 +1,365 @@
-//! RabbitMQ-style broker: a fanout exchange bound to one classic queue per group; the broker
-//! **pushes** messages to the queue's consumers round-robin, each bounded by its prefetch window
-//! (`basic.qos` prefetch-count, 0 = unlimited). With manual acknowledgements a message is deleted
-//! when its ack reaches the broker; with automatic ones it is deleted as it is sent.
+//! RabbitMQ-style broker as a world of nodes: cluster nodes `0..brokers`, the producer, and one
+//! client node per consumer. A fanout exchange on node 0 routes every publish to one classic queue
+//! per group, homed on node 0; the node **pushes** deliveries to each queue's consumers round-robin
+//! within their prefetch windows. With manual acknowledgements a message is deleted when its ack
+//! arrives; with automatic ones as it is sent.
+//!
+//! Failures, as RabbitMQ 4.x behaves:
+//! * a consumer that crashes closes its connection: its unacknowledged deliveries go back to their
+//!   places in the queue, flagged `redelivered`; with auto-ack what it held is lost;
+//! * a hung consumer keeps its connection: its deliveries stay unacknowledged until
+//!   `consumer_timeout` (30 min) closes its channel;
+//! * the queue's node crashing loses transient messages; persistent ones in the durable queue come
+//!   back with the node. Clients reconnect every `networkRecoveryInterval` (5 s);
+//! * with publisher confirms, a message not confirmed within 5 s is published again (so it may be
+//!   enqueued twice); the producer gives up after 120 s.
 
+pub mod queue;
+
+use crate::client::{ConsumerApp, JobEnd};
 use crate::engine::{Model, Scheduler};
-use crate::history::{GroupIdx, History, Observation};
-use crate::scenario::Scenario;
+use crate::history::{ClientEvent, GroupIdx, History, Observation};
+use crate::scenario::defaults as d;
+use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
+use crate::scenario::{RabbitMqConfig, Scenario};
 use crate::time::{SimDuration, SimTime};
-use crate::workload::{Message, ProcessingTimes, Producer, StoredMessage};
-use std::collections::VecDeque;
+use crate::workload::{Message, MessageId, ProcessingTimes, Producer, StoredMessage};
+use crate::world::{Admit, Envelope, NodeId, World};
+use queue::ClassicQueue;
+use std::collections::{BTreeMap, VecDeque};
 
-/// The events of the RabbitMQ model.
+/// Ours: the producer application gives up on a message unconfirmed this long, as Kafka's
+/// `delivery.timeout.ms` (120 s) does, so that both systems give up alike.
+const GIVE_UP_AFTER: SimDuration = SimDuration(120_000_000_000);
+
+/// Protocol messages between nodes.
+#[derive(Debug)]
+pub enum Msg {
+    /// `basic.publish` to the fanout exchange.
+    Publish(Message),
+    /// Publisher confirm (`basic.ack` to the publisher).
+    Confirm(MessageId),
+    /// `basic.deliver`.
+    Deliver { group: GroupIdx, consumer: u32, msg: StoredMessage, redelivered: bool },
+    /// `basic.ack` from a consumer.
+    Ack { group: GroupIdx, consumer: u32, id: MessageId },
+    /// `basic.consume` (after a start, a restart or a reconnection).
+    Subscribe { group: GroupIdx, consumer: u32 },
+    /// The consumer's process died; its operating system closed the connection.
+    ConnectionClosed { group: GroupIdx, consumer: u32 },
+    /// The node closed the consumer's channel (`consumer_timeout`).
+    ChannelClosed,
+}
+
+/// Timers, each owned by one node.
+#[derive(Debug)]
+pub enum Timer {
+    /// The producer application's next message is due.
+    Arrival,
+    /// The consumer application's current job is done working.
+    JobEnd,
+    /// The producer re-publishes what was not confirmed in time.
+    ConfirmCheck,
+    /// The queue's node checks `consumer_timeout`.
+    ConsumerTimeoutCheck,
+    /// A disconnected consumer tries to reconnect.
+    Reconnect,
+}
+
 #[derive(Debug)]
 pub enum Event {
-    /// The producer publishes the next message of the workload.
-    Publish,
-    /// A published message reaches the exchange.
-    AtExchange(Message),
-    /// A `basic.deliver` reaches a consumer.
-    Deliver { group: GroupIdx, consumer: u32, msg: StoredMessage },
-    /// A consumer finished processing its current message.
-    ProcessingDone { group: GroupIdx, consumer: u32 },
-    /// A `basic.ack` reaches the broker.
-    Ack { group: GroupIdx, consumer: u32, msg: StoredMessage },
+    Net(Envelope<Msg, Timer>),
+    /// Step `i` of the scenario's fault schedule.
+    Fault(usize),
 }
 
-/// The prefetch window of one consumer: deliveries not yet acknowledged.
+impl From<Envelope<Msg, Timer>> for Event {
+    fn from(e: Envelope<Msg, Timer>) -> Self {
+        Event::Net(e)
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
-pub struct Prefetch {
-    pub limit: u16,
-    pub unacked: u32,
+struct Delivery {
+    msg: StoredMessage,
 }
 
-impl Prefetch {
-    fn has_room(&self, manual_ack: bool) -> bool {
-        // RabbitMQ ignores prefetch for automatic acknowledgement.
-        !manual_ack || self.limit == 0 || self.unacked < self.limit as u32
-    }
+struct ConsumerNode {
+    node: NodeId,
+    app: ConsumerApp<Delivery>,
 }
 
-#[derive(Debug)]
-struct Consumer {
-    window: Prefetch,
-    /// Delivered and waiting for the application, in delivery order.
-    inbox: VecDeque<StoredMessage>,
-    busy: Option<StoredMessage>,
-}
-
-/// One queue (bound to the fanout exchange) and the consumers subscribed to it.
-#[derive(Debug)]
-struct Queue {
-    ready: VecDeque<StoredMessage>,
-    unacked: u64,
-    consumers: Vec<Consumer>,
-    /// Round-robin position: the consumer to try first on the next delivery.
-    next_consumer: usize,
-}
-
-impl Queue {
-    fn depth(&self) -> u64 {
-        self.ready.len() as u64 + self.unacked
-    }
-}
+/// The queue's home node.
+const QUEUE_NODE: NodeId = 0;
 
 pub struct RabbitModel<'h, H: History> {
     history: &'h mut H,
+    world: World,
+    cfg: RabbitMqConfig,
     producer: Producer,
+    producer_node: NodeId,
     processing: ProcessingTimes,
-    queues: Vec<Queue>,
-    latency: SimDuration,
-    manual_ack: bool,
-    /// Publishes on the wire to the exchange.
-    publishes_in_transit: u64,
-    /// (message, queue) copies not yet finished (processed, and acked if manual).
-    live_copies: u64,
+    queues: Vec<ClassicQueue>,
+    consumers: Vec<Vec<ConsumerNode>>,
+    /// Node -> (group, consumer) for consumer nodes.
+    consumer_of: BTreeMap<NodeId, (GroupIdx, u32)>,
+    faults: Vec<Fault>,
+    /// Published, not yet confirmed: (message, first send, deadline of the current attempt).
+    unconfirmed: BTreeMap<MessageId, (Message, SimTime, SimTime)>,
+    confirm_deadlines: VecDeque<(SimTime, MessageId)>,
+    confirm_check_armed: bool,
+    timeout_check_armed: bool,
 }
 
 impl<'h, H: History> RabbitModel<'h, H> {
     pub fn new(s: &Scenario, history: &'h mut H, sched: &mut Scheduler<Event>) -> Self {
-        let producer = Producer::new(s);
-        if let Some(at) = producer.next_at() {
-            sched.schedule_at(at, Event::Publish);
-        }
-        let queues = s
+        let brokers = s.brokers as usize;
+        let consumer_count: usize = s.groups.iter().map(|g| g.consumers as usize).sum();
+        let world = World::new(brokers + 1 + consumer_count, s.network.latency);
+        let producer_node = brokers as NodeId;
+        let mut consumer_of = BTreeMap::new();
+        let mut next = producer_node + 1;
+        let consumers = s
             .groups
             .iter()
-            .map(|g| Queue {
-                ready: VecDeque::new(),
-                unacked: 0,
-                consumers: (0..g.consumers)
-                    .map(|_| Consumer {
-                        window: Prefetch { limit: s.rabbitmq.prefetch, unacked: 0 },
-                        inbox: VecDeque::new(),
-                        busy: None,
+            .enumerate()
+            .map(|(g, grp)| {
+                (0..grp.consumers)
+                    .map(|c| {
+                        let node = next;
+                        next += 1;
+                        consumer_of.insert(node, (g, c));
+                        ConsumerNode { node, app: ConsumerApp::default() }
                     })
-                    .collect(),
-                next_consumer: 0,
+                    .collect()
             })
             .collect();
-        RabbitModel {
+        let mut m = RabbitModel {
             history,
-            producer,
+            world,
+            cfg: s.rabbitmq.clone(),
+            producer: Producer::new(s),
+            producer_node,
             processing: ProcessingTimes::new(s),
-            queues,
-            latency: s.network.latency,
-            manual_ack: s.rabbitmq.manual_ack,
-            publishes_in_transit: 0,
-            live_copies: 0,
+            queues: s.groups.iter().map(|g| ClassicQueue::new(g.consumers)).collect(),
+            consumers,
+            consumer_of,
+            faults: s.faults.clone(),
+            unconfirmed: BTreeMap::new(),
+            confirm_deadlines: VecDeque::new(),
+            confirm_check_armed: false,
+            timeout_check_armed: false,
+        };
+        // Consumers are subscribed before the first message arrives.
+        for q in &mut m.queues {
+            for c in 0..q.channels.len() {
+                q.subscribe(c as u32, m.cfg.prefetch);
+            }
+        }
+        m.arm_arrival(sched);
+        for (i, f) in m.faults.iter().enumerate() {
+            sched.schedule_at(f.at, Event::Fault(i));
+        }
+        m
+    }
+
+    fn obs(&mut self, now: SimTime, o: Observation) {
+        self.history.record(now, o);
+    }
+
+    /// Reports what a client saw. (Until the observation set is split, client events map onto
+    /// the recorder's observations; acknowledgements await the checker.)
+    fn client(&mut self, now: SimTime, e: ClientEvent) {
+        let o = match e {
+            ClientEvent::Sent { msg } => Observation::Published { msg },
+            ClientEvent::Delivered { msg, group, consumer, .. } => Observation::Delivered { msg, group, consumer },
+            ClientEvent::ProcessingStarted { msg, group, consumer } => {
+                Observation::ProcessingStarted { msg, group, consumer }
+            }
+            ClientEvent::Processed { msg, group, consumer } => Observation::Processed { msg, group, consumer },
+            ClientEvent::Acknowledged { .. }
+            | ClientEvent::SendFailed { .. }
+            | ClientEvent::Acked { .. }
+            | ClientEvent::Committed { .. } => return,
+        };
+        self.history.record(now, o);
+    }
+
+    // ---- producer node ----
+
+    fn arm_arrival(&mut self, sched: &mut Scheduler<Event>) {
+        if let Some(at) = self.producer.next_at() {
+            self.world.timer_at(sched, self.producer_node, at, Timer::Arrival);
         }
     }
 
-    fn publish(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
-        let Some((msg, next)) = self.producer.take() else {
+    fn arrival(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+        let Some((msg, _)) = self.producer.take() else {
             return;
         };
-        self.history.record(now, Observation::Published { msg });
-        if let Some(at) = next {
-            sched.schedule_at(at, Event::Publish);
+        self.arm_arrival(sched);
+        self.client(now, ClientEvent::Sent { msg });
+        self.publish(now, msg, sched);
+        if self.cfg.publisher_confirms {
+            let deadline = now.after(d::RABBITMQ_CONFIRM_TIMEOUT);
+            self.unconfirmed.insert(msg.id, (msg, now, deadline));
+            self.confirm_deadlines.push_back((deadline, msg.id));
+            self.arm_confirm_check(sched);
         }
-        self.publishes_in_transit += 1;
-        sched.schedule_in(self.latency, Event::AtExchange(msg));
     }
+
+    fn publish(&mut self, now: SimTime, msg: Message, sched: &mut Scheduler<Event>) {
+        if !self.world.send(sched, self.producer_node, QUEUE_NODE, Msg::Publish(msg)) {
+            self.dropped_publish(now, &msg);
+        }
+    }
+
+    /// A publish that never reached the exchange: no queue holds it.
+    fn dropped_publish(&mut self, now: SimTime, msg: &Message) {
+        self.obs(now, Observation::Deleted { id: msg.id, group: None });
+    }
+
+    fn arm_confirm_check(&mut self, sched: &mut Scheduler<Event>) {
+        if !self.confirm_check_armed
+            && let Some(&(at, _)) = self.confirm_deadlines.front()
+        {
+            self.confirm_check_armed = true;
+            self.world.timer_at(sched, self.producer_node, at, Timer::ConfirmCheck);
+        }
+    }
+
+    fn confirm_check(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+        self.confirm_check_armed = false;
+        while let Some(&(at, id)) = self.confirm_deadlines.front() {
+            if at > now {
+                break;
+            }
+            self.confirm_deadlines.pop_front();
+            let Some(&(msg, first, deadline)) = self.unconfirmed.get(&id) else {
+                continue;
+            };
+            if deadline != at {
+                continue;
+            }
+            if now.since(first) >= GIVE_UP_AFTER {
+                self.unconfirmed.remove(&id);
+                self.client(now, ClientEvent::SendFailed { id });
+                continue;
+            }
+            let next = now.after(d::RABBITMQ_CONFIRM_TIMEOUT);
+            self.unconfirmed.insert(id, (msg, first, next));
+            self.confirm_deadlines.push_back((next, id));
+            self.publish(now, msg, sched);
+        }
+        self.arm_confirm_check(sched);
+    }
+
+    fn confirm(&mut self, now: SimTime, id: MessageId) {
+        if self.unconfirmed.remove(&id).is_some() {
+            self.client(now, ClientEvent::Acknowledged { id });
+        }
+    }
+
+    // ---- the queue's node ----
 
     /// Fanout: a copy in every bound queue.
     fn route(&mut self, now: SimTime, msg: Message, sched: &mut Scheduler<Event>) {
-        self.publishes_in_transit -= 1;
         let stored = StoredMessage::new(&msg);
-        self.history.record(now, Observation::Stored { msg: stored });
+        self.obs(now, Observation::Stored { msg: stored });
         for group in 0..self.queues.len() {
-            self.queues[group].ready.push_back(stored);
-            self.live_copies += 1;
-            self.history.record(now, Observation::StorageChanged { delta: stored.bytes() as i64 });
+            self.queues[group].enqueue(stored);
+            self.obs(now, Observation::StorageChanged { delta: stored.bytes() as i64 });
             self.report_depth(now, group);
             self.dispatch(now, group, sched);
+        }
+        if self.cfg.publisher_confirms {
+            self.world.send(sched, QUEUE_NODE, self.producer_node, Msg::Confirm(msg.id));
         }
     }
 
     fn report_depth(&mut self, now: SimTime, group: GroupIdx) {
         let q = &self.queues[group];
-        let (messages, unacked) = (q.depth(), q.unacked);
-        self.history.record(now, Observation::Backlog { group, messages, unacked });
+        let (messages, unacked) = (q.depth(), q.unacked());
+        self.obs(now, Observation::Backlog { group, messages, unacked });
     }
 
     /// Pushes ready messages to consumers with room in their prefetch window, round-robin.
     fn dispatch(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
-        let manual = self.manual_ack;
-        loop {
-            let q = &mut self.queues[group];
-            if q.ready.is_empty() {
-                return;
+        let manual = self.cfg.manual_ack;
+        let mut sent = false;
+        while let Some((consumer, r)) = self.queues[group].next_delivery(now, manual) {
+            sent = true;
+            if !manual {
+                // Auto-ack: the node forgets the message as it sends it.
+                self.obs(now, Observation::StorageChanged { delta: -(r.msg.bytes() as i64) });
+                self.obs(now, Observation::Deleted { id: r.msg.id(), group: Some(group) });
             }
-            let n = q.consumers.len();
-            let Some(k) = (0..n).map(|i| (q.next_consumer + i) % n).find(|&k| q.consumers[k].window.has_room(manual))
-            else {
-                return;
-            };
-            q.next_consumer = (k + 1) % n;
-            let msg = q.ready.pop_front().expect("checked non-empty");
-            q.consumers[k].window.unacked =
-                q.consumers[k].window.unacked.checked_add(1).expect("fewer than 2^32 unacked");
-            if manual {
-                q.unacked += 1;
-            } else {
-                // Auto-ack: the broker forgets the message as it sends it.
-                self.history.record(now, Observation::StorageChanged { delta: -(msg.bytes() as i64) });
-                self.history.record(now, Observation::Deleted { id: msg.id(), group: Some(group) });
-            }
+            let to = self.consumers[group][consumer as usize].node;
+            let deliver = Msg::Deliver { group, consumer, msg: r.msg, redelivered: r.redelivered };
+            self.world.send(sched, QUEUE_NODE, to, deliver);
+        }
+        if sent {
             self.report_depth(now, group);
-            sched.schedule_in(self.latency, Event::Deliver { group, consumer: k as u32, msg });
+            if manual {
+                self.arm_timeout_check(sched);
+            }
         }
     }
+
+    fn ack(&mut self, now: SimTime, group: GroupIdx, consumer: u32, id: MessageId, sched: &mut Scheduler<Event>) {
+        let Some(u) = self.queues[group].ack(consumer, id) else {
+            return;
+        };
+        self.obs(now, Observation::StorageChanged { delta: -(u.msg.bytes() as i64) });
+        self.obs(now, Observation::Deleted { id: u.msg.id(), group: Some(group) });
+        self.report_depth(now, group);
+        self.dispatch(now, group, sched);
+    }
+
+    fn subscribe(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        self.queues[group].subscribe(consumer, self.cfg.prefetch);
+        self.dispatch(now, group, sched);
+    }
+
+    fn connection_closed(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        if self.queues[group].close_channel(consumer) > 0 {
+            self.report_depth(now, group);
+        }
+        self.dispatch(now, group, sched);
+    }
+
+    fn arm_timeout_check(&mut self, sched: &mut Scheduler<Event>) {
+        if !self.timeout_check_armed {
+            self.timeout_check_armed = true;
+            self.world.timer_in(sched, QUEUE_NODE, d::RABBITMQ_CONSUMER_TIMEOUT_CHECK, Timer::ConsumerTimeoutCheck);
+        }
+    }
+
+    /// `consumer_timeout`: a channel whose oldest delivery waited too long for its ack is closed.
+    fn consumer_timeout_check(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+        self.timeout_check_armed = false;
+        let mut any = false;
+        for group in 0..self.queues.len() {
+            for consumer in 0..self.queues[group].channels.len() {
+                let Some(ch) = &self.queues[group].channels[consumer] else { continue };
+                let Some(oldest) = ch.unacked.front() else { continue };
+                if now.since(oldest.delivered_at) < d::RABBITMQ_CONSUMER_TIMEOUT {
+                    any = true;
+                    continue;
+                }
+                self.queues[group].close_channel(consumer as u32);
+                self.report_depth(now, group);
+                let to = self.consumers[group][consumer].node;
+                self.world.send(sched, QUEUE_NODE, to, Msg::ChannelClosed);
+                self.dispatch(now, group, sched);
+            }
+        }
+        if any || self.queues.iter().any(|q| q.unacked() > 0) {
+            self.arm_timeout_check(sched);
+        }
+    }
+
+    // ---- consumer nodes ----
 
     fn deliver(
         &mut self,
@@ -177,52 +367,194 @@ impl<'h, H: History> RabbitModel<'h, H> {
         group: GroupIdx,
         consumer: u32,
         msg: StoredMessage,
+        redelivered: bool,
         sched: &mut Scheduler<Event>,
     ) {
-        self.history.record(now, Observation::Delivered { msg, group, consumer });
-        let c = &mut self.queues[group].consumers[consumer as usize];
-        c.inbox.push_back(msg);
-        if c.busy.is_none() {
-            self.start_next(now, group, consumer, sched);
-        }
+        self.client(now, ClientEvent::Delivered { msg, group, consumer, redelivered });
+        self.consumers[group][consumer as usize].app.push(Delivery { msg });
+        self.start_next(now, group, consumer, sched);
     }
 
     fn start_next(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        let c = &mut self.queues[group].consumers[consumer as usize];
-        debug_assert!(c.busy.is_none(), "a consumer processes one message at a time");
-        let Some(msg) = c.inbox.pop_front() else {
+        let c = &mut self.consumers[group][consumer as usize];
+        let Some(&Delivery { msg }) = c.app.start_next() else {
             return;
         };
-        c.busy = Some(msg);
-        self.history.record(now, Observation::ProcessingStarted { msg, group, consumer });
+        let node = c.node;
+        self.client(now, ClientEvent::ProcessingStarted { msg, group, consumer });
         let work = self.processing.of(group, msg.id());
-        sched.schedule_in(work, Event::ProcessingDone { group, consumer });
+        self.world.timer_in(sched, node, work, Timer::JobEnd);
     }
 
-    fn processing_done(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        let c = &mut self.queues[group].consumers[consumer as usize];
-        let msg = c.busy.take().expect("ProcessingDone for an idle consumer");
-        self.history.record(now, Observation::Processed { msg, group, consumer });
-        // Take the next delivery before acking: with a zero-cost network the ack is handled at
-        // once, and the delivery it frees must find this consumer busy, not start a second job.
-        self.start_next(now, group, consumer, sched);
-        if self.manual_ack {
-            sched.schedule_in(self.latency, Event::Ack { group, consumer, msg });
-        } else {
-            self.queues[group].consumers[consumer as usize].window.unacked -= 1;
-            self.live_copies -= 1;
+    fn job_end(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        match self.consumers[group][consumer as usize].app.job_ended() {
+            JobEnd::Done(d) => self.job_done(now, group, consumer, d, sched),
+            JobEnd::Stalled => {}
         }
     }
 
-    fn ack(&mut self, now: SimTime, group: GroupIdx, consumer: u32, msg: StoredMessage, sched: &mut Scheduler<Event>) {
-        let q = &mut self.queues[group];
-        q.consumers[consumer as usize].window.unacked -= 1;
-        q.unacked -= 1;
-        self.live_copies -= 1;
-        self.history.record(now, Observation::StorageChanged { delta: -(msg.bytes() as i64) });
-        self.history.record(now, Observation::Deleted { id: msg.id(), group: Some(group) });
-        self.report_depth(now, group);
-        self.dispatch(now, group, sched);
+    fn job_done(&mut self, now: SimTime, group: GroupIdx, consumer: u32, d: Delivery, sched: &mut Scheduler<Event>) {
+        self.client(now, ClientEvent::Processed { msg: d.msg, group, consumer });
+        // Take the next delivery before acking, as the application does: one job at a time.
+        self.start_next(now, group, consumer, sched);
+        if self.cfg.manual_ack {
+            let id = d.msg.id();
+            let from = self.consumers[group][consumer as usize].node;
+            self.client(now, ClientEvent::Acked { id, group, consumer });
+            self.world.send(sched, from, QUEUE_NODE, Msg::Ack { group, consumer, id });
+        }
+    }
+
+    /// The channel is gone (timeout or node crash): deliveries not started cannot be acked any more
+    /// and the node requeued them; the application drops them and subscribes again.
+    fn channel_lost(&mut self, group: GroupIdx, consumer: u32) {
+        let c = &mut self.consumers[group][consumer as usize];
+        if self.cfg.manual_ack {
+            c.app.drop_waiting().for_each(drop);
+        }
+    }
+
+    fn reconnect(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let node = self.consumers[group][consumer as usize].node;
+        if self.world.connected(node, QUEUE_NODE) {
+            self.world.send(sched, node, QUEUE_NODE, Msg::Subscribe { group, consumer });
+        } else {
+            self.world.timer_in(sched, node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
+        }
+    }
+
+    // ---- faults ----
+
+    // The `if`s change the world (crash, restart): they do not belong in match guards.
+    #[allow(clippy::collapsible_match)]
+    fn fault(&mut self, now: SimTime, i: usize, sched: &mut Scheduler<Event>) {
+        let f = self.faults[i].clone();
+        let target = match (f.target, f.repairs) {
+            // The repair of a "leader" fault applies to the node it hit: the queue's home.
+            (Some(FaultTarget::Leader), _) => Some(FaultTarget::Broker(QUEUE_NODE as u32)),
+            (t, _) => t,
+        };
+        match (f.action, target) {
+            (FaultAction::Crash, Some(FaultTarget::Consumer { group, index })) => {
+                let c = &mut self.consumers[group][index as usize];
+                if self.world.crash(c.node) {
+                    // Whatever the application held is gone (with auto-ack, lost for good).
+                    let node = c.node;
+                    c.app.crash();
+                    self.world.send_from_os(sched, node, QUEUE_NODE, Msg::ConnectionClosed { group, consumer: index });
+                }
+            }
+            (FaultAction::Restart, Some(FaultTarget::Consumer { group, index })) => {
+                let node = self.consumers[group][index as usize].node;
+                if self.world.restart(node) {
+                    self.reconnect(group, index, sched);
+                }
+            }
+            (FaultAction::Hang, Some(FaultTarget::Consumer { group, index })) => {
+                self.consumers[group][index as usize].app.hang();
+            }
+            (FaultAction::Resume, Some(FaultTarget::Consumer { group, index })) => {
+                if let Some(d) = self.consumers[group][index as usize].app.resume() {
+                    self.job_done(now, group, index, d, sched);
+                } else {
+                    self.start_next(now, group, index, sched);
+                }
+            }
+            (FaultAction::Crash, Some(FaultTarget::Producer)) => {
+                if self.world.crash(self.producer_node) {
+                    // The unconfirmed set lived in the producer's memory.
+                    self.unconfirmed.clear();
+                    self.confirm_deadlines.clear();
+                    self.confirm_check_armed = false;
+                }
+            }
+            (FaultAction::Restart, Some(FaultTarget::Producer)) => {
+                if self.world.restart(self.producer_node) {
+                    self.producer.skip_before(now);
+                    self.arm_arrival(sched);
+                }
+            }
+            (FaultAction::Crash, Some(FaultTarget::Broker(b))) => {
+                if self.world.crash(b as NodeId) && b as NodeId == QUEUE_NODE {
+                    self.queue_node_crashed(now, sched);
+                }
+            }
+            (FaultAction::Restart, Some(FaultTarget::Broker(b))) => {
+                self.world.restart(b as NodeId);
+            }
+            (FaultAction::Partition, _) => {
+                let sides: Vec<Vec<NodeId>> =
+                    f.sides.iter().map(|side| side.iter().filter_map(|&t| self.node_of(t)).collect()).collect();
+                for a in 0..sides.len() {
+                    for b in a + 1..sides.len() {
+                        self.world.partition(&sides[a], &sides[b]);
+                    }
+                }
+            }
+            (FaultAction::Heal, _) => self.world.heal(),
+            _ => {}
+        }
+    }
+
+    fn node_of(&self, t: FaultTarget) -> Option<NodeId> {
+        match t {
+            FaultTarget::Broker(b) => Some(b as NodeId),
+            FaultTarget::Leader => Some(QUEUE_NODE),
+            FaultTarget::Consumer { group, index } => Some(self.consumers[group][index as usize].node),
+            FaultTarget::Producer => Some(self.producer_node),
+        }
+    }
+
+    /// The queue's node died: transient messages are gone; every client connection closed.
+    fn queue_node_crashed(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+        self.timeout_check_armed = false;
+        for group in 0..self.queues.len() {
+            let lost = self.queues[group].crash(self.cfg.persistent);
+            let bytes: u64 = lost.iter().map(|m| m.bytes()).sum();
+            for m in lost {
+                self.obs(now, Observation::Deleted { id: m.id(), group: Some(group) });
+            }
+            if bytes > 0 {
+                self.obs(now, Observation::StorageChanged { delta: -(bytes as i64) });
+            }
+            self.report_depth(now, group);
+            for consumer in 0..self.consumers[group].len() as u32 {
+                let node = self.consumers[group][consumer as usize].node;
+                if self.world.is_up(node) {
+                    self.channel_lost(group, consumer);
+                    self.world.timer_in(sched, node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
+                }
+            }
+        }
+    }
+
+    fn on_message(&mut self, now: SimTime, msg: Msg, sched: &mut Scheduler<Event>) {
+        match msg {
+            Msg::Publish(m) => self.route(now, m, sched),
+            Msg::Confirm(id) => self.confirm(now, id),
+            Msg::Deliver { group, consumer, msg, redelivered } => {
+                self.deliver(now, group, consumer, msg, redelivered, sched)
+            }
+            Msg::Ack { group, consumer, id } => self.ack(now, group, consumer, id, sched),
+            Msg::Subscribe { group, consumer } => self.subscribe(now, group, consumer, sched),
+            Msg::ConnectionClosed { group, consumer } => self.connection_closed(now, group, consumer, sched),
+            Msg::ChannelClosed => {}
+        }
+    }
+
+    fn on_timer(&mut self, now: SimTime, node: NodeId, timer: Timer, sched: &mut Scheduler<Event>) {
+        match timer {
+            Timer::Arrival => self.arrival(now, sched),
+            Timer::ConfirmCheck => self.confirm_check(now, sched),
+            Timer::ConsumerTimeoutCheck => self.consumer_timeout_check(now, sched),
+            Timer::JobEnd | Timer::Reconnect => {
+                let (group, consumer) = self.consumer_of[&node];
+                match timer {
+                    Timer::JobEnd => self.job_end(now, group, consumer, sched),
+                    _ => self.reconnect(group, consumer, sched),
+                }
+            }
+        }
     }
 }
 
@@ -231,15 +563,35 @@ impl<H: History> Model for RabbitModel<'_, H> {
 
     fn handle(&mut self, now: SimTime, event: Event, sched: &mut Scheduler<Event>) {
         match event {
-            Event::Publish => self.publish(now, sched),
-            Event::AtExchange(msg) => self.route(now, msg, sched),
-            Event::Deliver { group, consumer, msg } => self.deliver(now, group, consumer, msg, sched),
-            Event::ProcessingDone { group, consumer } => self.processing_done(now, group, consumer, sched),
-            Event::Ack { group, consumer, msg } => self.ack(now, group, consumer, msg, sched),
+            Event::Net(env) => {
+                if self.world.admit(&env) == Admit::Drop {
+                    if let Envelope::Message { msg: Msg::Publish(m), .. } = env {
+                        self.dropped_publish(now, &m);
+                    }
+                    return;
+                }
+                match env {
+                    Envelope::Message { to, msg, .. } => {
+                        if let Msg::ChannelClosed = msg {
+                            let (group, consumer) = self.consumer_of[&to];
+                            self.channel_lost(group, consumer);
+                            self.world.send(sched, to, QUEUE_NODE, Msg::Subscribe { group, consumer });
+                        } else {
+                            self.on_message(now, msg, sched);
+                        }
+                    }
+                    Envelope::Timer { node, timer, .. } => self.on_timer(now, node, timer, sched),
+                }
+            }
+            Event::Fault(i) => self.fault(now, i, sched),
         }
     }
 
     fn finished(&self) -> bool {
-        self.producer.done() && self.publishes_in_transit == 0 && self.live_copies == 0
+        self.producer.done()
+            && self.world.in_flight() == 0
+            && self.unconfirmed.is_empty()
+            && self.queues.iter().all(|q| q.depth() == 0)
+            && self.consumers.iter().flatten().all(|c| !c.app.is_busy() && c.app.waiting() == 0)
     }
 }
