@@ -169,6 +169,11 @@ fn without_confirms_every_unprocessed_message_is_unacknowledged_lost() {
     assert_eq!((r.acknowledged, r.total.acknowledged_lost, r.total.unacknowledged_lost), (0, 0, 2));
     assert_eq!(r.unavailable_s, None, "an hour without confirms is not an hour of unavailability");
     assert_identities(&r);
+    // As JSON: null, the sums at the top level, the groups by name.
+    let json = serde_json::to_value(&r).unwrap();
+    assert!(json["unavailable_s"].is_null());
+    assert_eq!((json["sent"].as_u64(), json["unacknowledged_lost"].as_u64()), (Some(4), Some(2)));
+    assert_eq!(json["groups"]["g"]["owed"].as_u64(), Some(4));
 }
 
 #[test]
