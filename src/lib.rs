@@ -6,10 +6,13 @@
 //! * [`scenario`]: the scenario file, validated into typed settings with real defaults.
 //! * [`workload`]: the messages both systems see (common random numbers).
 //! * [`history`]: what a model reports happened; [`metrics`] recounts it independently.
+//! * [`checker`]: loss, duplication, reordering and unavailability recounted from what the clients
+//!   saw ([`history::ClientEvent`]) alone.
 //! * [`models`]: `kafka` and `rabbitmq`, one module each.
 //! * [`report`]: summary.json, timeseries.csv, charts and the terminal table.
 //! * [`errtext`]: error text made safe to print on one line.
 
+pub mod checker;
 pub mod cli;
 pub mod client;
 pub mod engine;

@@ -1,0 +1,480 @@
+//! The independent delivery checker: what each system lost, duplicated, redelivered, reordered, and
+//! how long its producer could get nothing acknowledged, recounted from what the **clients saw**.
+//!
+//! No model grades its own homework. The checker's only input is a stream of
+//! [`ClientEvent`]s (what a producer or consumer application saw, in time order) plus static
+//! configuration given to [`Checker::new`]: the group names, from which send time each group is
+//! owed messages, whether every node is up at the end, and the stall threshold. It imports nothing
+//! from `crate::models`, `crate::metrics` or `crate::history::Observation`, and must not: broker
+//! internals (what was stored, deleted, replicated) are exactly what it must not trust.
+//!
+//! ## Definitions
+//!
+//! A message is *sent* when its `Sent` event arrives (ids are 0, 1, 2, ... in send order); its send
+//! time is that event's time. Group `g` is *owed* a message if it was sent at or after the group's
+//! `owed_from` (default: the start, so every message). On the producer side each sent message is,
+//! at any instant, in exactly one state: *unresolved* (no `Acknowledged`, no `SendFailed` yet),
+//! *acknowledged* (at least one `Acknowledged` arrived, whatever came before it), or *failed* (a
+//! `SendFailed` arrived while it was unresolved, and no `Acknowledged` since). A group *processes* a
+//! message with a `Processed` event; its first one is the message's *first processing*.
+//!
+//! Per group (system values are sums over groups):
+//! * `owed`: messages sent that the group is owed.
+//! * `processed_unique`: owed messages the group processed at least once.
+//! * `acknowledged_lost`: owed, acknowledged by the end, never processed by the group, and every
+//!   node is up at the end (the configuration says so).
+//! * `acknowledged_unavailable`: the same, when not every node is up at the end: the message may
+//!   still be held by a node that is down, so it is not counted as lost.
+//! * `unacknowledged_lost`: owed, never acknowledged (unresolved or failed at the end), never
+//!   processed by the group. A producer without confirms (RabbitMQ without publisher confirms)
+//!   never gets an `Acknowledged`, so all its unprocessed messages fall here.
+//! * identity: `owed = processed_unique + acknowledged_lost + acknowledged_unavailable +
+//!   unacknowledged_lost`, always ([`DeliveryCounts::identity_holds`]).
+//! * `duplicates`: `Processed` events of an owed message by the group beyond its first.
+//! * `redelivered`: `Delivered` events to the group with the broker's `redelivered` flag set.
+//! * `out_of_order`: first processings of an owed message with a (non-null) key whose id is lower
+//!   than the highest id of the same key the group had already processed (first processed). It
+//!   counts the overtaken messages: processing 3, 1, 2 of one key counts 2. Null keys are never out
+//!   of order.
+//! * `processed_not_owed`: `Processed` events of messages the group is not owed (sent before its
+//!   `owed_from`, e.g. read from the start of a log by a group that joined later). Not in the
+//!   identity, not checked for duplicates or order.
+//!
+//! System only:
+//! * `sent`: `Sent` events.
+//! * `acknowledged`: messages for which the producer got at least one `Acknowledged`.
+//! * `publish_failures`: `SendFailed` events for messages then unresolved, i.e. messages the
+//!   producer gave up on (a `SendFailed` after an `Acknowledged`, or a second one, is ignored). A
+//!   failed message that is acknowledged later counts in both `publish_failures` and `acknowledged`.
+//! * `unavailable_s`: see [`Checker::finish`] and below.
+//! * `unexpected_events`: events naming a message id that was never sent (a checker input error or
+//!   a phantom message); they count nowhere else.
+//!
+//! ## Unavailability
+//!
+//! A *waiting period* starts when a message is sent while no sent message is unresolved, and
+//! restarts at every `Acknowledged` (of any sent message) after which some message is still
+//! unresolved. It ends at the next `Acknowledged`, or when the last unresolved message is resolved
+//! (acknowledged or failed), or at the end of the run. The producer is *stalled* at instant `t` if
+//! `t` lies in a waiting period that began more than the threshold `θ` before `t`: it has messages
+//! waiting and has got no acknowledgement for longer than `θ`. `unavailable_s` is the total length of
+//! the stalled instants: each waiting period `[w, e)` contributes `max(0, e - w - θ)`. It is `None`
+//! when no `Acknowledged` arrived at all in the run (a producer without confirms): not measurable.
+//!
+//! `θ` defaults to [`DEFAULT_STALL_THRESHOLD`], 1 s. A healthy confirm round trip is a network
+//! round trip plus the broker's batching (Kafka `linger.ms`, a few ms; RabbitMQ confirms, sub-ms to
+//! a few ms under load), so waits stay two or more orders of magnitude below 1 s and a healthy run
+//! reports exactly 0, even a producer sending one message every few seconds (each message starts
+//! its own period). A broker outage of minutes reports its length minus `θ` (1 s): a 120 s gap
+//! after the last acknowledgement, with messages waiting throughout, reports 119 s. It measures a
+//! *total* stall: while any partition or queue still confirms, the producer is not stalled (a
+//! partial outage shows in latency and loss, not here).
+//!
+//! ## Memory
+//!
+//! O(in flight), never a byte per finished message. Per group, the owed messages not yet processed
+//! are kept as runs of consecutive ids ([`ranges::IdRanges`]); so are the producer's unresolved and
+//! failed messages. Messages processed in order cost nothing once processed; lost ones cost one run
+//! per stretch of consecutive lost ids until the end. Checking order needs the key of each message
+//! at its first processing, and `Processed` does not carry it: the keys of keyed messages still
+//! unprocessed by some group that owes them are kept ([`ranges::KeyStore`], 8 bytes each, at most
+//! about twice as many as such messages), so each *lost keyed* message costs 8 bytes until the end.
+//! Plus one high-water mark per (group, key) seen: O(keys x groups).
+
+pub mod ranges;
+
+use crate::history::{ClientEvent, GroupIdx};
+use crate::time::{SimDuration, SimTime};
+use crate::workload::{Message, MessageId};
+use ranges::{IdRanges, KeyStore};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// Default stall threshold for `unavailable_s`; see the module documentation.
+pub const DEFAULT_STALL_THRESHOLD: SimDuration = SimDuration(1_000_000_000);
+
+/// The key store is trimmed when it has grown to twice its size after the last trim, plus this.
+const KEY_RETAIN_SLACK: usize = 1024;
+
+/// The stable snake_case name of an event, as written by `--history`.
+pub fn event_name(event: &ClientEvent) -> &'static str {
+    match event {
+        ClientEvent::Sent { .. } => "sent",
+        ClientEvent::Acknowledged { .. } => "acknowledged",
+        ClientEvent::SendFailed { .. } => "send_failed",
+        ClientEvent::Delivered { .. } => "delivered",
+        ClientEvent::ProcessingStarted { .. } => "processing_started",
+        ClientEvent::Processed { .. } => "processed",
+        ClientEvent::Acked { .. } => "acked",
+        ClientEvent::Committed { .. } => "committed",
+    }
+}
+
+/// One consumer group, as the checker is told about it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupConfig {
+    pub name: String,
+    /// Messages sent at or after this time are owed to the group (it was subscribed by then).
+    pub owed_from: SimTime,
+}
+
+/// Static facts the checker needs besides the events.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckerConfig {
+    /// Indexed by the events' `group`.
+    pub groups: Vec<GroupConfig>,
+    /// Whether every node is up at the end of the run: if not, acknowledged messages never
+    /// processed are reported as `acknowledged_unavailable`, not `acknowledged_lost`.
+    pub all_up_at_end: bool,
+    /// `θ` of `unavailable_s`.
+    pub stall_threshold: SimDuration,
+}
+
+impl CheckerConfig {
+    /// Groups owed every message, every node up at the end, the default stall threshold.
+    pub fn new<S: Into<String>>(group_names: impl IntoIterator<Item = S>) -> Self {
+        CheckerConfig {
+            groups: group_names
+                .into_iter()
+                .map(|name| GroupConfig { name: name.into(), owed_from: SimTime::ZERO })
+                .collect(),
+            all_up_at_end: true,
+            stall_threshold: DEFAULT_STALL_THRESHOLD,
+        }
+    }
+
+    pub fn owed_from(mut self, group: GroupIdx, from: SimTime) -> Self {
+        self.groups[group].owed_from = from;
+        self
+    }
+
+    pub fn all_up_at_end(mut self, up: bool) -> Self {
+        self.all_up_at_end = up;
+        self
+    }
+}
+
+/// Per-group delivery counts (and, in [`DeliveryReport`], their sums over groups). Definitions in
+/// the [module documentation](self).
+#[derive(Serialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    pub owed: u64,
+    pub processed_unique: u64,
+    pub acknowledged_lost: u64,
+    pub acknowledged_unavailable: u64,
+    pub unacknowledged_lost: u64,
+    pub duplicates: u64,
+    pub redelivered: u64,
+    pub out_of_order: u64,
+    pub processed_not_owed: u64,
+}
+
+impl DeliveryCounts {
+    /// `owed = processed_unique + acknowledged_lost + acknowledged_unavailable + unacknowledged_lost`.
+    pub fn identity_holds(&self) -> bool {
+        self.owed
+            == self.processed_unique + self.acknowledged_lost + self.acknowledged_unavailable + self.unacknowledged_lost
+    }
+
+    fn add(&mut self, o: &DeliveryCounts) {
+        self.owed += o.owed;
+        self.processed_unique += o.processed_unique;
+        self.acknowledged_lost += o.acknowledged_lost;
+        self.acknowledged_unavailable += o.acknowledged_unavailable;
+        self.unacknowledged_lost += o.unacknowledged_lost;
+        self.duplicates += o.duplicates;
+        self.redelivered += o.redelivered;
+        self.out_of_order += o.out_of_order;
+        self.processed_not_owed += o.processed_not_owed;
+    }
+}
+
+/// What one system delivered, as its clients saw it. Definitions in the [module documentation](self).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct DeliveryReport {
+    pub sent: u64,
+    pub acknowledged: u64,
+    pub publish_failures: u64,
+    /// `None`: no acknowledgement at all in the run, so not measurable.
+    pub unavailable_s: Option<f64>,
+    pub unexpected_events: u64,
+    /// Sums over groups.
+    #[serde(flatten)]
+    pub total: DeliveryCounts,
+    pub groups: BTreeMap<String, DeliveryCounts>,
+}
+
+/// What the checker holds, to show that memory follows what is in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retained {
+    /// Runs of consecutive ids: unprocessed per group, unresolved and failed at the producer.
+    pub id_runs: usize,
+    /// Keys of keyed messages still unprocessed by a group that owes them (or not yet trimmed).
+    pub keys: usize,
+    /// (group, key) high-water marks for the order check.
+    pub key_marks: usize,
+}
+
+#[derive(Debug)]
+struct GroupState {
+    name: String,
+    owed_from: SimTime,
+    /// The first message sent at or after `owed_from`: the group is owed exactly the ids from it on.
+    first_owed: Option<MessageId>,
+    /// Owed and not processed yet.
+    unprocessed: IdRanges,
+    /// Highest id first processed, per key.
+    highest_by_key: HashMap<u64, MessageId>,
+    counts: DeliveryCounts,
+}
+
+impl GroupState {
+    fn owes(&self, id: MessageId) -> bool {
+        self.first_owed.is_some_and(|first| id >= first)
+    }
+}
+
+/// See the [module documentation](self).
+#[derive(Debug)]
+pub struct Checker {
+    groups: Vec<GroupState>,
+    all_up_at_end: bool,
+    stall_threshold: SimDuration,
+    last_at: SimTime,
+    /// Messages sent so far, which is also the next id expected.
+    sent: u64,
+    acknowledged: u64,
+    publish_failures: u64,
+    unexpected_events: u64,
+    unresolved: IdRanges,
+    /// Given up on, not acknowledged since.
+    failed: IdRanges,
+    keys: KeyStore,
+    keys_trim_at: usize,
+    any_acknowledged: bool,
+    /// Start of the current waiting period (some message unresolved), if any.
+    waiting_since: Option<SimTime>,
+    /// Stalled time of the waiting periods already over.
+    stalled: SimDuration,
+}
+
+impl Checker {
+    pub fn new(config: CheckerConfig) -> Self {
+        Checker {
+            groups: config
+                .groups
+                .into_iter()
+                .map(|g| GroupState {
+                    name: g.name,
+                    owed_from: g.owed_from,
+                    first_owed: None,
+                    unprocessed: IdRanges::default(),
+                    highest_by_key: HashMap::new(),
+                    counts: DeliveryCounts::default(),
+                })
+                .collect(),
+            all_up_at_end: config.all_up_at_end,
+            stall_threshold: config.stall_threshold,
+            last_at: SimTime::ZERO,
+            sent: 0,
+            acknowledged: 0,
+            publish_failures: 0,
+            unexpected_events: 0,
+            unresolved: IdRanges::default(),
+            failed: IdRanges::default(),
+            keys: KeyStore::default(),
+            keys_trim_at: KEY_RETAIN_SLACK,
+            any_acknowledged: false,
+            waiting_since: None,
+            stalled: SimDuration::ZERO,
+        }
+    }
+
+    /// Takes one event. Events must come in time order, and `Sent` ids must be 0, 1, 2, ...: the
+    /// checker panics otherwise (its input is malformed, and no count would mean anything).
+    pub fn observe(&mut self, at: SimTime, event: &ClientEvent) {
+        assert!(at >= self.last_at, "client event at {} ns before the previous one at {} ns", at.0, self.last_at.0);
+        self.last_at = at;
+        match *event {
+            ClientEvent::Sent { msg } => self.on_sent(at, &msg),
+            ClientEvent::Acknowledged { id } => self.on_acknowledged(at, id),
+            ClientEvent::SendFailed { id } => self.on_send_failed(at, id),
+            ClientEvent::Delivered { msg, group, redelivered, .. } => {
+                self.check_group(group);
+                if msg.id() >= self.sent {
+                    self.unexpected_events += 1;
+                } else if redelivered {
+                    self.groups[group].counts.redelivered += 1;
+                }
+            }
+            ClientEvent::Processed { msg, group, .. } => self.on_processed(group, msg.id()),
+            ClientEvent::ProcessingStarted { msg, group, .. } => {
+                self.check_group(group);
+                self.unexpected_events += u64::from(msg.id() >= self.sent);
+            }
+            ClientEvent::Acked { id, group, .. } => {
+                self.check_group(group);
+                self.unexpected_events += u64::from(id >= self.sent);
+            }
+            ClientEvent::Committed { group, .. } => self.check_group(group),
+        }
+        debug_assert_eq!(self.waiting_since.is_some(), !self.unresolved.is_empty());
+    }
+
+    fn check_group(&self, group: GroupIdx) {
+        assert!(
+            group < self.groups.len(),
+            "client event for group {group}, but the checker knows {} groups",
+            self.groups.len()
+        );
+    }
+
+    fn on_sent(&mut self, at: SimTime, msg: &Message) {
+        assert_eq!(msg.id, self.sent, "Sent ids must be 0, 1, 2, ... in time order");
+        let id = msg.id;
+        self.sent += 1;
+        if self.unresolved.is_empty() {
+            self.waiting_since = Some(at);
+        }
+        self.unresolved.push(id);
+        let mut owed_by_any = false;
+        for g in &mut self.groups {
+            if at >= g.owed_from {
+                g.first_owed.get_or_insert(id);
+                g.unprocessed.push(id);
+                g.counts.owed += 1;
+                owed_by_any = true;
+            }
+        }
+        if let (Some(key), true) = (msg.key, owed_by_any) {
+            self.keys.push(id, key);
+            if self.keys.len() >= self.keys_trim_at {
+                self.trim_keys();
+            }
+        }
+    }
+
+    /// Drops the keys of messages every group owing them has processed.
+    fn trim_keys(&mut self) {
+        let mut runs: Vec<(MessageId, MessageId)> = self.groups.iter().flat_map(|g| g.unprocessed.runs()).collect();
+        runs.sort_unstable();
+        let mut union: Vec<(MessageId, MessageId)> = Vec::with_capacity(runs.len());
+        for (lo, hi) in runs {
+            match union.last_mut() {
+                Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+                _ => union.push((lo, hi)),
+            }
+        }
+        self.keys.retain(&union);
+        self.keys_trim_at = 2 * self.keys.len() + KEY_RETAIN_SLACK;
+    }
+
+    fn on_acknowledged(&mut self, at: SimTime, id: MessageId) {
+        if id >= self.sent {
+            self.unexpected_events += 1;
+            return;
+        }
+        self.any_acknowledged = true;
+        if self.unresolved.remove(id) || self.failed.remove(id) {
+            self.acknowledged += 1;
+        }
+        if let Some(since) = self.waiting_since {
+            self.stalled = self.stalled + self.stall(since, at);
+            self.waiting_since = (!self.unresolved.is_empty()).then_some(at);
+        }
+    }
+
+    fn on_send_failed(&mut self, at: SimTime, id: MessageId) {
+        if id >= self.sent {
+            self.unexpected_events += 1;
+            return;
+        }
+        if !self.unresolved.remove(id) {
+            return; // already acknowledged, or already failed
+        }
+        self.publish_failures += 1;
+        self.failed.insert(id);
+        if self.unresolved.is_empty()
+            && let Some(since) = self.waiting_since.take()
+        {
+            self.stalled = self.stalled + self.stall(since, at);
+        }
+    }
+
+    fn on_processed(&mut self, group: GroupIdx, id: MessageId) {
+        self.check_group(group);
+        if id >= self.sent {
+            self.unexpected_events += 1;
+            return;
+        }
+        let g = &mut self.groups[group];
+        if !g.owes(id) {
+            g.counts.processed_not_owed += 1;
+        } else if g.unprocessed.remove(id) {
+            g.counts.processed_unique += 1;
+            // Unprocessed by an owing group, so its key (if any) is still stored.
+            if let Some(key) = self.keys.get(id) {
+                let highest = g.highest_by_key.entry(key).or_insert(id);
+                if *highest > id {
+                    g.counts.out_of_order += 1;
+                } else {
+                    *highest = id;
+                }
+            }
+        } else {
+            g.counts.duplicates += 1;
+        }
+    }
+
+    /// Stalled time of a waiting period `[since, until)`.
+    fn stall(&self, since: SimTime, until: SimTime) -> SimDuration {
+        SimDuration(until.since(since).0.saturating_sub(self.stall_threshold.0))
+    }
+
+    /// What was delivered, as of `end` (at or after the last event): messages still unprocessed
+    /// count as lost (or unavailable), and a waiting period still open counts up to `end`.
+    pub fn finish(&self, end: SimTime) -> DeliveryReport {
+        assert!(end >= self.last_at, "the run ends before its last client event");
+        let mut total = DeliveryCounts::default();
+        let mut groups = BTreeMap::new();
+        for g in &self.groups {
+            let mut c = g.counts;
+            for (lo, hi) in g.unprocessed.runs() {
+                let unacknowledged = self.unresolved.count_in(lo, hi) + self.failed.count_in(lo, hi);
+                let acknowledged = (hi - lo) - unacknowledged;
+                c.unacknowledged_lost += unacknowledged;
+                if self.all_up_at_end {
+                    c.acknowledged_lost += acknowledged;
+                } else {
+                    c.acknowledged_unavailable += acknowledged;
+                }
+            }
+            total.add(&c);
+            groups.insert(g.name.clone(), c);
+        }
+        let open = self.waiting_since.map_or(SimDuration::ZERO, |since| self.stall(since, end));
+        DeliveryReport {
+            sent: self.sent,
+            acknowledged: self.acknowledged,
+            publish_failures: self.publish_failures,
+            unavailable_s: self.any_acknowledged.then(|| (self.stalled + open).as_secs_f64()),
+            unexpected_events: self.unexpected_events,
+            total,
+            groups,
+        }
+    }
+
+    /// What the checker holds now.
+    pub fn retained(&self) -> Retained {
+        Retained {
+            id_runs: self.groups.iter().map(|g| g.unprocessed.run_count()).sum::<usize>()
+                + self.unresolved.run_count()
+                + self.failed.run_count(),
+            keys: self.keys.len(),
+            key_marks: self.groups.iter().map(|g| g.highest_by_key.len()).sum(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
