@@ -11,17 +11,10 @@ pub type ConsumerIdx = u32;
 /// One thing that happened, at one simulated instant. A closed enum: an observer must handle all.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Observation {
-    /// The producer application handed the message over (Kafka `send()`, AMQP `basic.publish`).
-    /// Every group owes a delivery of it (topic subscription / fanout binding).
-    Published { msg: Message },
+    /// What a client saw (the checker's only input; the recorder reads them too).
+    Client(ClientEvent),
     /// The broker made the message available to readers (appended to a partition / enqueued).
     Stored { msg: StoredMessage },
-    /// A consumer received the message (fetch response / basic.deliver).
-    Delivered { msg: StoredMessage, group: GroupIdx, consumer: ConsumerIdx },
-    /// The consumer's application began working on it.
-    ProcessingStarted { msg: StoredMessage, group: GroupIdx, consumer: ConsumerIdx },
-    /// The consumer's application finished with it.
-    Processed { msg: StoredMessage, group: GroupIdx, consumer: ConsumerIdx },
     /// The broker no longer holds the message for this group (`None`: for every group), whether or
     /// not it was processed: acked, auto-acked on send, or deleted by retention.
     Deleted { id: MessageId, group: Option<GroupIdx> },
@@ -73,6 +66,14 @@ pub trait History {
     fn record(&mut self, at: SimTime, obs: Observation);
 }
 
+/// Ignores every observation.
+pub struct NoHistory;
+
+impl History for NoHistory {
+    #[inline(always)]
+    fn record(&mut self, _: SimTime, _: Observation) {}
+}
+
 /// Sends every observation to two observers.
 pub struct Tee<'a, A: History, B: History>(pub &'a mut A, pub &'a mut B);
 
@@ -121,37 +122,45 @@ impl<W: std::io::Write> JsonlHistory<W> {
         let t = at.0;
         let g = |i: GroupIdx| serde_json::to_string(&self.groups[i]).unwrap_or_default();
         let line = match *obs {
-            Observation::Published { msg } => format!(
-                r#"{{"t":{t},"event":"published","id":{},"key":{},"bytes":{}}}"#,
-                msg.id,
-                msg.key.map_or("null".to_string(), |k| k.to_string()),
-                msg.bytes
-            ),
-            Observation::Stored { msg } => format!(r#"{{"t":{t},"event":"stored","id":{}}}"#, msg.id()),
-            Observation::Delivered { msg, group, consumer } => {
-                format!(
-                    r#"{{"t":{t},"event":"delivered","id":{},"group":{},"consumer":{consumer}}}"#,
-                    msg.id(),
-                    g(group)
-                )
+            Observation::Client(e) => {
+                let name = crate::checker::event_name(&e);
+                match e {
+                    ClientEvent::Sent { msg } => format!(
+                        r#"{{"t":{t},"event":"{name}","id":{},"key":{},"bytes":{}}}"#,
+                        msg.id,
+                        msg.key.map_or("null".to_string(), |k| k.to_string()),
+                        msg.bytes
+                    ),
+                    ClientEvent::Acknowledged { id } | ClientEvent::SendFailed { id } => {
+                        format!(r#"{{"t":{t},"event":"{name}","id":{id}}}"#)
+                    }
+                    ClientEvent::Delivered { msg, group, consumer, redelivered } => format!(
+                        r#"{{"t":{t},"event":"{name}","id":{},"group":{},"consumer":{consumer},"redelivered":{redelivered}}}"#,
+                        msg.id(),
+                        g(group)
+                    ),
+                    ClientEvent::ProcessingStarted { msg, group, consumer }
+                    | ClientEvent::Processed { msg, group, consumer } => format!(
+                        r#"{{"t":{t},"event":"{name}","id":{},"group":{},"consumer":{consumer},"published_t":{}}}"#,
+                        msg.id(),
+                        g(group),
+                        msg.published_at.0
+                    ),
+                    ClientEvent::Acked { id, group, consumer } => {
+                        format!(r#"{{"t":{t},"event":"{name}","id":{id},"group":{},"consumer":{consumer}}}"#, g(group))
+                    }
+                    ClientEvent::Committed { group, consumer, partition, offset } => format!(
+                        r#"{{"t":{t},"event":"{name}","group":{},"consumer":{consumer},"partition":{partition},"offset":{offset}}}"#,
+                        g(group)
+                    ),
+                }
             }
-            Observation::ProcessingStarted { msg, group, consumer } => format!(
-                r#"{{"t":{t},"event":"processing_started","id":{},"group":{},"consumer":{consumer},"published_t":{}}}"#,
-                msg.id(),
-                g(group),
-                msg.published_at.0
-            ),
-            Observation::Processed { msg, group, consumer } => format!(
-                r#"{{"t":{t},"event":"processed","id":{},"group":{},"consumer":{consumer},"published_t":{}}}"#,
-                msg.id(),
-                g(group),
-                msg.published_at.0
-            ),
+            Observation::Stored { msg } => format!(r#"{{"t":{t},"event":"stored","id":{}}}"#, msg.id()),
             Observation::Deleted { id, group } => {
                 format!(r#"{{"t":{t},"event":"deleted","id":{id},"group":{}}}"#, group.map_or("null".to_string(), g))
             }
             Observation::Committed { group, partition, offset } => format!(
-                r#"{{"t":{t},"event":"committed","group":{},"partition":{partition},"offset":{offset}}}"#,
+                r#"{{"t":{t},"event":"group_offset","group":{},"partition":{partition},"offset":{offset}}}"#,
                 g(group)
             ),
             Observation::OffsetReset { group, partition, from, to } => format!(

@@ -1,7 +1,8 @@
 //! Runs a scenario: every system of it over the same workload, each on its own thread (they share
 //! nothing, so the result does not depend on scheduling), and collects the recorders.
 
-use crate::history::{JsonlHistory, Tee};
+use crate::checker::{Checker, CheckerConfig};
+use crate::history::{History, JsonlHistory, NoHistory, Observation, Tee};
 use crate::metrics::Recorder;
 use crate::models::run_system;
 use crate::report::{ReportError, SystemRun};
@@ -22,16 +23,46 @@ impl Progress {
     }
 }
 
-/// Runs one system and returns its finished recorder.
-pub fn run_one(s: &Scenario, system: SystemKind, progress: Option<&AtomicU64>) -> SystemRun {
-    let mut recorder = Recorder::new(s);
-    let end = run_system(s, system, &mut recorder, |t: SimTime| {
-        if let Some(p) = progress {
-            p.store(t.0, Ordering::Relaxed);
+/// Hands the checker the client events, and nothing else: the checker's only input.
+struct ClientEventsOnly<'a>(&'a mut Checker);
+
+impl History for ClientEventsOnly<'_> {
+    #[inline]
+    fn record(&mut self, at: SimTime, obs: Observation) {
+        if let Observation::Client(e) = obs {
+            self.0.observe(at, &e);
         }
-    });
+    }
+}
+
+/// What the checker is told about the scenario: the groups, and whether every node is up at the end.
+pub fn checker_config(s: &Scenario) -> CheckerConfig {
+    CheckerConfig::new(s.groups.iter().map(|g| g.name.clone()))
+        .all_up_at_end(crate::scenario::faults::all_up_at_end(&s.faults))
+}
+
+/// Runs one system with the recorder, the checker and `extra` observing it.
+fn observe<H: History>(s: &Scenario, system: SystemKind, extra: &mut H, progress: Option<&AtomicU64>) -> SystemRun {
+    let mut recorder = Recorder::new(s);
+    let mut checker = Checker::new(checker_config(s));
+    let end = run_system(
+        s,
+        system,
+        &mut Tee(&mut Tee(&mut recorder, &mut ClientEventsOnly(&mut checker)), extra),
+        |t: SimTime| {
+            if let Some(p) = progress {
+                p.store(t.0, Ordering::Relaxed);
+            }
+        },
+    );
     recorder.finish(end.at);
-    SystemRun { system, recorder, end }
+    let delivery = checker.finish(end.at);
+    SystemRun { system, recorder, delivery, end }
+}
+
+/// Runs one system and returns its finished recorder and delivery report.
+pub fn run_one(s: &Scenario, system: SystemKind, progress: Option<&AtomicU64>) -> SystemRun {
+    observe(s, system, &mut NoHistory, progress)
 }
 
 /// Runs one system and also writes its history, one JSON object per line, to `path` (atomically:
@@ -47,16 +78,10 @@ pub fn run_one_with_history(
     let (file, tmp) = crate::report::temp_file_beside(path).map_err(io)?.into_parts();
     let names = s.groups.iter().map(|g| g.name.clone()).collect();
     let mut writer = JsonlHistory::new(std::io::BufWriter::new(file), names);
-    let mut recorder = Recorder::new(s);
-    let end = run_system(s, system, &mut Tee(&mut recorder, &mut writer), |t: SimTime| {
-        if let Some(p) = progress {
-            p.store(t.0, Ordering::Relaxed);
-        }
-    });
-    recorder.finish(end.at);
+    let run = observe(s, system, &mut writer, progress);
     writer.finish().and_then(|w| w.into_inner().map_err(|e| e.into_error())).and_then(|f| f.sync_all()).map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(SystemRun { system, recorder, end })
+    Ok(run)
 }
 
 /// Runs every system of the scenario, in parallel, in the scenario's order. A panic in a

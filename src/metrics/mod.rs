@@ -16,7 +16,7 @@
 
 pub mod window;
 
-use crate::history::{History, Observation};
+use crate::history::{ClientEvent, History, Observation};
 use crate::scenario::Scenario;
 use crate::time::{SimDuration, SimTime};
 use hdrhistogram::Histogram;
@@ -279,7 +279,7 @@ impl History for Recorder {
             self.advance(at);
         }
         match obs {
-            Observation::Published { msg } => {
+            Observation::Client(ClientEvent::Sent { msg }) => {
                 self.messages_published += 1;
                 self.bucket_published += 1;
                 if msg.published_at >= self.warmup {
@@ -290,12 +290,12 @@ impl History for Recorder {
                     g.published += 1;
                 }
             }
-            Observation::ProcessingStarted { msg, group, .. } => {
+            Observation::Client(ClientEvent::ProcessingStarted { msg, group, .. }) => {
                 if msg.published_at >= self.warmup {
                     self.groups[group].wait.record(at.since(msg.published_at));
                 }
             }
-            Observation::Processed { msg, group, .. } => {
+            Observation::Client(ClientEvent::Processed { msg, group, .. }) => {
                 let in_window = at >= self.warmup && at < self.end;
                 let g = &mut self.groups[group];
                 g.processed += 1;
@@ -340,7 +340,13 @@ impl History for Recorder {
                 g.max_unacked = g.max_unacked.max(unacked);
             }
             Observation::Stored { .. }
-            | Observation::Delivered { .. }
+            | Observation::Client(
+                ClientEvent::Delivered { .. }
+                | ClientEvent::Acknowledged { .. }
+                | ClientEvent::SendFailed { .. }
+                | ClientEvent::Acked { .. }
+                | ClientEvent::Committed { .. },
+            )
             | Observation::Committed { .. }
             | Observation::OffsetReset { .. } => {}
         }

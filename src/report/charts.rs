@@ -888,7 +888,8 @@ mod tests {
                 let mut rec = Recorder::new(s);
                 let end = crate::models::run_system(s, sys, &mut rec, |_| {});
                 rec.finish(end.at);
-                SystemRun { system: sys, recorder: rec, end }
+                let delivery = crate::checker::Checker::new(crate::run::checker_config(s)).finish(end.at);
+                SystemRun { system: sys, recorder: rec, delivery, end }
             })
             .collect()
     }
@@ -954,7 +955,9 @@ partitions = 2
         let s = Scenario::parse(SMALL, "chart-test.toml", false).unwrap();
         let mut runs = run_all(&s);
         // No samples, no statistics.
-        let empty = |system| SystemRun { system, recorder: Recorder::new(&s), end: runs[0].end };
+        let delivery = crate::checker::Checker::new(crate::run::checker_config(&s)).finish(runs[0].end.at);
+        let empty =
+            |system| SystemRun { system, recorder: Recorder::new(&s), delivery: delivery.clone(), end: runs[0].end };
         let dir = temp_dir("empty");
         let only_empty = vec![empty(SystemKind::Kafka), empty(SystemKind::RabbitMq)];
         assert_eq!(write_charts(&dir, &s, &only_empty).unwrap().len(), 8);
@@ -1022,7 +1025,13 @@ segment_ms = "10m"
         )
         .unwrap();
         write_charts(&Path::new(&dir).join("long"), &long, &run_all(&long)).unwrap();
-        let empty = |system| SystemRun { system, recorder: Recorder::new(&single), end: runs[0].end };
+        let delivery = crate::checker::Checker::new(crate::run::checker_config(&single)).finish(runs[0].end.at);
+        let empty = |system| SystemRun {
+            system,
+            recorder: Recorder::new(&single),
+            delivery: delivery.clone(),
+            end: runs[0].end,
+        };
         let empty_runs = [empty(SystemKind::Kafka), empty(SystemKind::RabbitMq)];
         write_charts(&Path::new(&dir).join("empty"), &single, &empty_runs).unwrap();
     }

@@ -66,7 +66,24 @@ impl ReportError {
 pub struct SystemRun {
     pub system: SystemKind,
     pub recorder: Recorder,
+    /// The independent checker's counts, from client events only.
+    pub delivery: crate::checker::DeliveryReport,
     pub end: RunEnd,
+}
+
+/// One system in `summary.json`: the recorder's figures, and the checker's `delivery` object.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct SystemReport {
+    #[serde(flatten)]
+    pub summary: SystemSummary,
+    pub delivery: crate::checker::DeliveryReport,
+}
+
+impl std::ops::Deref for SystemReport {
+    type Target = SystemSummary;
+    fn deref(&self) -> &SystemSummary {
+        &self.summary
+    }
 }
 
 impl SystemRun {
@@ -92,7 +109,7 @@ pub struct Summary {
     pub profile: &'static str,
     pub duration_s: f64,
     pub warmup_s: f64,
-    pub systems: BTreeMap<&'static str, SystemSummary>,
+    pub systems: BTreeMap<&'static str, SystemReport>,
     pub manifest: Manifest,
 }
 
@@ -104,7 +121,10 @@ pub fn summary(s: &Scenario, runs: &[SystemRun]) -> Summary {
         profile: s.profile.name(),
         duration_s: s.duration.as_secs_f64(),
         warmup_s: s.warmup.as_secs_f64(),
-        systems: runs.iter().map(|r| (r.system.name(), r.summary(s))).collect(),
+        systems: runs
+            .iter()
+            .map(|r| (r.system.name(), SystemReport { summary: r.summary(s), delivery: r.delivery.clone() }))
+            .collect(),
         manifest: Manifest {
             schema_version: SCHEMA_VERSION,
             pushpull_version: env!("CARGO_PKG_VERSION"),

@@ -67,7 +67,7 @@ pub fn bytes(b: u64) -> String {
 /// Renders the summary as an aligned text table.
 pub fn render(summary: &Summary) -> String {
     let names: Vec<&str> = summary.systems.keys().copied().collect();
-    let systems: Vec<&SystemSummary> = summary.systems.values().collect();
+    let systems: Vec<&SystemSummary> = summary.systems.values().map(|r| &r.summary).collect();
     let rows = rows(&systems);
     let label_w = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
     let col_w = rows

@@ -348,3 +348,22 @@ fn show(t: FaultTarget) -> String {
         FaultTarget::Producer => "the producer".into(),
     }
 }
+
+/// Whether every node is up once the schedule has run (a hung consumer counts as up).
+pub fn all_up_at_end(faults: &[Fault]) -> bool {
+    let mut down: Vec<Option<FaultTarget>> = Vec::new();
+    for f in faults {
+        match f.action {
+            FaultAction::Crash => down.push(f.target),
+            FaultAction::Restart => {
+                // A repair undoes the crash it was expanded from, "leader" included.
+                let t = f.repairs.map_or(f.target, |r| faults[r].target);
+                if let Some(p) = down.iter().position(|&d| d == t) {
+                    down.remove(p);
+                }
+            }
+            _ => {}
+        }
+    }
+    down.is_empty()
+}

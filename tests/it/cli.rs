@@ -317,7 +317,7 @@ prefetch = 5
             let id = v["id"].as_u64();
             let group = v["group"].as_str().map(str::to_string);
             match v["event"].as_str().unwrap() {
-                "published" => {
+                "sent" => {
                     published.insert(id.unwrap());
                 }
                 "processing_started" => {

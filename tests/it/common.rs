@@ -1,6 +1,6 @@
 //! Shared helpers: build scenarios from text, run a system with extra observers attached.
 
-use pushpull::history::{History, Observation, Tee};
+use pushpull::history::{ClientEvent, History, Observation, Tee};
 use pushpull::metrics::Recorder;
 use pushpull::models::run_system;
 use pushpull::scenario::{Scenario, SystemKind};
@@ -36,7 +36,7 @@ impl BatchMeans {
 
 impl History for BatchMeans {
     fn record(&mut self, at: SimTime, obs: Observation) {
-        if let Observation::ProcessingStarted { msg, .. } = obs
+        if let Observation::Client(ClientEvent::ProcessingStarted { msg, .. }) = obs
             && msg.published_at >= self.warmup
         {
             self.sum += at.since(msg.published_at).as_secs_f64();

@@ -1,7 +1,7 @@
 //! Properties every fault-free run must have, checked on varied scenarios for both systems.
 
 use crate::common::*;
-use pushpull::history::{Observation, VecHistory};
+use pushpull::history::{ClientEvent, Observation, VecHistory};
 use pushpull::metrics::SystemSummary;
 use pushpull::models::run_system;
 use pushpull::report::SystemRun;
@@ -157,18 +157,19 @@ fn both_systems_see_the_identical_workload() {
     for sys in [SystemKind::Kafka, SystemKind::RabbitMq] {
         let mut h = VecHistory::default();
         run_system(&s, sys, &mut h, |_| {});
-        let published: Vec<_> =
-            h.0.iter()
-                .filter_map(|(_, o)| if let Observation::Published { msg } = o { Some(*msg) } else { None })
-                .collect();
+        let published: Vec<_> = h
+            .0
+            .iter()
+            .filter_map(|(_, o)| if let Observation::Client(ClientEvent::Sent { msg }) = o { Some(*msg) } else { None })
+            .collect();
         let mut started = BTreeMap::new();
         let mut work = BTreeMap::new();
         for (t, o) in &h.0 {
             match o {
-                Observation::ProcessingStarted { msg, group, .. } => {
+                Observation::Client(ClientEvent::ProcessingStarted { msg, group, .. }) => {
                     started.insert((msg.id(), *group), *t);
                 }
-                Observation::Processed { msg, group, .. } => {
+                Observation::Client(ClientEvent::Processed { msg, group, .. }) => {
                     work.insert((msg.id(), *group), t.0 - started[&(msg.id(), *group)].0);
                 }
                 _ => {}
@@ -196,7 +197,7 @@ fn order_is_kept_where_each_system_promises_it() {
     let mut last: BTreeMap<u64, u64> = BTreeMap::new();
     let mut checked = 0;
     for (_, o) in &h.0 {
-        if let Observation::ProcessingStarted { msg, .. } = o {
+        if let Observation::Client(ClientEvent::ProcessingStarted { msg, .. }) = o {
             let k = keys[&msg.id()];
             if let Some(prev) = last.insert(k, msg.id()) {
                 assert!(prev < msg.id(), "key {k}: message {} processed after {}", prev, msg.id());
@@ -218,10 +219,13 @@ fn order_is_kept_where_each_system_promises_it() {
     );
     let mut h = VecHistory::default();
     run_system(&s, SystemKind::RabbitMq, &mut h, |_| {});
-    let ids: Vec<u64> =
-        h.0.iter()
-            .filter_map(|(_, o)| if let Observation::ProcessingStarted { msg, .. } = o { Some(msg.id()) } else { None })
-            .collect();
+    let ids: Vec<u64> = h
+        .0
+        .iter()
+        .filter_map(|(_, o)| {
+            if let Observation::Client(ClientEvent::ProcessingStarted { msg, .. }) = o { Some(msg.id()) } else { None }
+        })
+        .collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
 }
 
@@ -248,8 +252,8 @@ fn prefetch_bounds_unacked_deliveries_per_consumer() {
         let mut max_held = 0;
         for (_, o) in &h.0 {
             match o {
-                Observation::Delivered { consumer, .. } => held[*consumer as usize] += 1,
-                Observation::Processed { consumer, .. } => held[*consumer as usize] -= 1,
+                Observation::Client(ClientEvent::Delivered { consumer, .. }) => held[*consumer as usize] += 1,
+                Observation::Client(ClientEvent::Processed { consumer, .. }) => held[*consumer as usize] -= 1,
                 _ => {}
             }
             max_held = max_held.max(*held.iter().max().unwrap());
@@ -354,7 +358,7 @@ fn deep_prefetch_backlog_processes_one_message_at_a_time() {
             let mut processed = 0;
             for (_, o) in &h.0 {
                 match o {
-                    Observation::ProcessingStarted { consumer, .. } => {
+                    Observation::Client(ClientEvent::ProcessingStarted { consumer, .. }) => {
                         assert!(
                             !busy[*consumer as usize],
                             "{} prefetch {prefetch}: consumer {consumer} started a second job",
@@ -362,14 +366,15 @@ fn deep_prefetch_backlog_processes_one_message_at_a_time() {
                         );
                         busy[*consumer as usize] = true;
                     }
-                    Observation::Processed { consumer, .. } => {
+                    Observation::Client(ClientEvent::Processed { consumer, .. }) => {
                         busy[*consumer as usize] = false;
                         processed += 1;
                     }
                     _ => {}
                 }
             }
-            let published = h.0.iter().filter(|(_, o)| matches!(o, Observation::Published { .. })).count();
+            let published =
+                h.0.iter().filter(|(_, o)| matches!(o, Observation::Client(ClientEvent::Sent { .. }))).count();
             assert_eq!(processed, published, "{} prefetch {prefetch} {ack}", sys.name());
         }
     }
@@ -394,11 +399,16 @@ fn consumers_beyond_partitions_stay_idle_in_kafka_only() {
     for (sys, busy_expected) in [(SystemKind::Kafka, vec![0u32, 1]), (SystemKind::RabbitMq, vec![0, 1, 2, 3, 4])] {
         let mut h = VecHistory::default();
         run_system(&s, sys, &mut h, |_| {});
-        let busy: std::collections::BTreeSet<u32> = h
-            .0
-            .iter()
-            .filter_map(|(_, o)| if let Observation::Processed { consumer, .. } = o { Some(*consumer) } else { None })
-            .collect();
+        let busy: std::collections::BTreeSet<u32> =
+            h.0.iter()
+                .filter_map(|(_, o)| {
+                    if let Observation::Client(ClientEvent::Processed { consumer, .. }) = o {
+                        Some(*consumer)
+                    } else {
+                        None
+                    }
+                })
+                .collect();
         assert_eq!(busy.into_iter().collect::<Vec<_>>(), busy_expected, "{}", sys.name());
     }
 }

@@ -11,7 +11,7 @@ pub mod partitioner;
 pub mod producer;
 
 use crate::engine::{EventKey, Model, Scheduler};
-use crate::history::{GroupIdx, History, Observation};
+use crate::history::{ClientEvent, GroupIdx, History, Observation};
 use crate::scenario::defaults::{
     KAFKA_MAX_IN_FLIGHT_REQUESTS as MAX_IN_FLIGHT_REQUESTS, KAFKA_MAX_REQUEST_BYTES as MAX_REQUEST_BYTES,
 };
@@ -33,8 +33,8 @@ pub enum Event {
     SenderWakeup,
     /// A produce request (one batch per partition) reaches the broker.
     ProduceArrives { batches: Vec<ProducerBatch> },
-    /// The broker's produce response reaches the producer.
-    ProduceResponse,
+    /// The broker's produce response reaches the producer, with the batches it acknowledges.
+    ProduceResponse { batches: Vec<ProducerBatch> },
     /// A fetch request reaches the broker.
     FetchArrives { group: GroupIdx, consumer: u32 },
     /// The consumer's long-poll timer: answers its parked fetch if `fetch.max.wait.ms` has passed.
@@ -227,7 +227,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let Some((msg, next)) = self.producer.take() else {
             return;
         };
-        self.history.record(now, Observation::Published { msg });
+        self.history.record(now, Observation::Client(ClientEvent::Sent { msg }));
         if let Some(at) = next {
             sched.schedule_at(at, Event::Publish);
         }
@@ -281,21 +281,26 @@ impl<'h, H: History> KafkaModel<'h, H> {
         self.run_sender(now, sched);
     }
 
-    fn produce_response(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+    fn produce_response(&mut self, now: SimTime, mut batches: Vec<ProducerBatch>, sched: &mut Scheduler<Event>) {
         self.requests_in_flight -= 1;
+        for b in batches.drain(..) {
+            for r in &b.records {
+                self.history.record(now, Observation::Client(ClientEvent::Acknowledged { id: r.id() }));
+            }
+            self.accumulator.recycle(b.records);
+        }
+        self.request_pool.push(batches);
         self.run_sender(now, sched);
     }
 
     // ---- broker: partitions ----
 
     /// The leader appends every batch of a produce request and answers it.
-    fn produce_arrives(&mut self, now: SimTime, mut batches: Vec<ProducerBatch>, sched: &mut Scheduler<Event>) {
-        for b in batches.drain(..) {
+    fn produce_arrives(&mut self, now: SimTime, batches: Vec<ProducerBatch>, sched: &mut Scheduler<Event>) {
+        for b in &batches {
             self.append(now, b.partition, &b.records, sched);
-            self.accumulator.recycle(b.records);
         }
-        self.request_pool.push(batches);
-        sched.schedule_in(self.latency, Event::ProduceResponse);
+        sched.schedule_in(self.latency, Event::ProduceResponse { batches });
     }
 
     fn append(&mut self, now: SimTime, partition: u32, records: &[StoredMessage], sched: &mut Scheduler<Event>) {
@@ -488,7 +493,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
         sched: &mut Scheduler<Event>,
     ) {
         for r in &records {
-            self.history.record(now, Observation::Delivered { msg: r.msg, group, consumer });
+            self.history.record(
+                now,
+                Observation::Client(ClientEvent::Delivered { msg: r.msg, group, consumer, redelivered: false }),
+            );
         }
         let c = &mut self.groups[group].consumers[consumer as usize];
         c.fetching = false;
@@ -551,7 +559,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             return;
         };
         c.busy = Some(r);
-        self.history.record(now, Observation::ProcessingStarted { msg: r.msg, group, consumer });
+        self.history.record(now, Observation::Client(ClientEvent::ProcessingStarted { msg: r.msg, group, consumer }));
         let work = self.processing.of(group, r.msg.id());
         sched.schedule_in(work, Event::ProcessingDone { group, consumer });
     }
@@ -561,7 +569,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let c = &mut g.consumers[consumer as usize];
         let r = c.busy.take().expect("ProcessingDone for an idle consumer");
         g.remaining -= 1;
-        self.history.record(now, Observation::Processed { msg: r.msg, group, consumer });
+        self.history.record(now, Observation::Client(ClientEvent::Processed { msg: r.msg, group, consumer }));
         if !c.polled.is_empty() {
             self.start_next(now, group, consumer, sched);
         } else if !self.cfg.enable_auto_commit {
@@ -664,7 +672,7 @@ impl<H: History> Model for KafkaModel<'_, H> {
             Event::Publish => self.publish(now, sched),
             Event::SenderWakeup => self.sender_wakeup(now, sched),
             Event::ProduceArrives { batches } => self.produce_arrives(now, batches, sched),
-            Event::ProduceResponse => self.produce_response(now, sched),
+            Event::ProduceResponse { batches } => self.produce_response(now, batches, sched),
             Event::FetchArrives { group, consumer } => self.fetch_arrives(now, group, consumer, sched),
             Event::FetchExpired { group, consumer } => self.fetch_expired(now, group, consumer, sched),
             Event::FetchResponse { group, consumer, records } => {

@@ -167,22 +167,9 @@ impl<'h, H: History> RabbitModel<'h, H> {
         self.history.record(now, o);
     }
 
-    /// Reports what a client saw. (Until the observation set is split, client events map onto
-    /// the recorder's observations; acknowledgements await the checker.)
+    /// Reports what a client saw.
     fn client(&mut self, now: SimTime, e: ClientEvent) {
-        let o = match e {
-            ClientEvent::Sent { msg } => Observation::Published { msg },
-            ClientEvent::Delivered { msg, group, consumer, .. } => Observation::Delivered { msg, group, consumer },
-            ClientEvent::ProcessingStarted { msg, group, consumer } => {
-                Observation::ProcessingStarted { msg, group, consumer }
-            }
-            ClientEvent::Processed { msg, group, consumer } => Observation::Processed { msg, group, consumer },
-            ClientEvent::Acknowledged { .. }
-            | ClientEvent::SendFailed { .. }
-            | ClientEvent::Acked { .. }
-            | ClientEvent::Committed { .. } => return,
-        };
-        self.history.record(now, o);
+        self.history.record(now, Observation::Client(e));
     }
 
     // ---- producer node ----
