@@ -98,6 +98,18 @@ fn fault_free_runs_lose_and_duplicate_nothing() {
             for x in r.recorder.samples.iter().rev().take(s.groups.len()) {
                 assert_eq!((x.backlog, x.unacked, x.in_flight), (0, 0, 0), "{tag}: gauges at the end");
             }
+            // The independent checker, from client events alone, agrees: nothing lost, nothing twice.
+            let d = &r.delivery.total;
+            assert_eq!(d.owed, sum.published, "{tag}: owed per the checker");
+            assert_eq!(
+                (d.acknowledged_lost, d.unacknowledged_lost, d.duplicates, d.redelivered),
+                (0, 0, 0, 0),
+                "{tag}"
+            );
+            if sys == SystemKind::Kafka {
+                assert_eq!(r.delivery.acknowledged, sum.messages_published, "{tag}: every produce acknowledged");
+                assert_eq!(r.delivery.unavailable_s, Some(0.0), "{tag}: a healthy producer is never stalled");
+            }
             // With auto-ack RabbitMQ forgets a message as it sends it: nothing is ever unacked.
             let auto_ack = sys == SystemKind::RabbitMq && !s.rabbitmq.manual_ack;
             assert_eq!(sum.max_unacked > 0, !auto_ack, "{tag}: max_unacked {}", sum.max_unacked);

@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod failures;
 mod invariants;
 mod oracles;
 mod outputs;
