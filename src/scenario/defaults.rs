@@ -80,3 +80,13 @@ pub const KAFKA_MAX_REQUEST_BYTES: u64 = 1_048_576;
 pub const CLUSTER_BROKERS: u32 = 1;
 /// At most this many brokers (node addresses are 16-bit; a larger cluster teaches nothing more).
 pub const MAX_BROKERS: u32 = 64;
+
+// ---- Kafka consumer groups (classic protocol) ----
+
+/// Consumer `heartbeat.interval.ms` = 3000.
+pub const KAFKA_HEARTBEAT_INTERVAL: SimDuration = SimDuration(3_000_000_000);
+/// Consumer `session.timeout.ms` = 45000 (Kafka 3.0+): a member silent this long is removed.
+pub const KAFKA_SESSION_TIMEOUT: SimDuration = SimDuration(45_000_000_000);
+/// Consumer `max.poll.interval.ms` = 300000: a member that does not call `poll()` this long
+/// leaves the group; also the rebalance timeout the coordinator waits for members to rejoin.
+pub const KAFKA_MAX_POLL_INTERVAL: SimDuration = SimDuration(300_000_000_000);
