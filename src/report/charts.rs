@@ -396,7 +396,7 @@ fn backlog_chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
                     .samples
                     .iter()
                     .filter(|x| x.group == gi)
-                    .map(|x| (x.time.as_secs_f64() / unit.secs, x.backlog as f64))
+                    .map(|x| (x.time.as_secs_f64() / unit.secs, x.consumer_lag_max as f64))
                     .collect();
                 lines.push(Line {
                     label: format!("{} {short}: {}{}", r.system.name(), g.name, peak_count(&points)),
@@ -409,7 +409,7 @@ fn backlog_chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
         } else {
             let points: Vec<(f64, f64)> = by_time(&r.recorder.samples)
                 .map(|rows| {
-                    let total: u64 = rows.iter().map(|x| x.backlog).sum();
+                    let total: u64 = rows.iter().map(|x| x.consumer_lag_max).sum();
                     (rows[0].time.as_secs_f64() / unit.secs, total as f64)
                 })
                 .collect();
@@ -450,7 +450,7 @@ fn peak_count(points: &[(f64, f64)]) -> String {
 fn storage_chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
     let end = run_end_secs(s, runs);
     let unit = time_unit(end);
-    let max_bytes = runs.iter().flat_map(|r| r.recorder.samples.iter().map(|x| x.stored_bytes)).max().unwrap_or(0);
+    let max_bytes = runs.iter().flat_map(|r| r.recorder.samples.iter().map(|x| x.stored_bytes_max)).max().unwrap_or(0);
     let (scale, unit_name) = byte_unit(max_bytes);
     let mut lines = Vec::new();
     for r in runs {
@@ -460,9 +460,9 @@ fn storage_chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
         };
         // Every group's row of one bucket carries the same broker-wide figure: take it once.
         let points: Vec<(f64, f64)> = by_time(&r.recorder.samples)
-            .map(|rows| (rows[0].time.as_secs_f64() / unit.secs, rows[0].stored_bytes as f64 / scale))
+            .map(|rows| (rows[0].time.as_secs_f64() / unit.secs, rows[0].stored_bytes_max as f64 / scale))
             .collect();
-        let peak = r.recorder.samples.iter().map(|x| x.stored_bytes).max();
+        let peak = r.recorder.samples.iter().map(|x| x.stored_bytes_max).max();
         lines.push(Line {
             label: match peak {
                 Some(b) => format!("{label} (peak {})", super::table::bytes(b)),
