@@ -12,7 +12,14 @@
 //! * wait: publish -> processing start; latency: publish -> processing done; for messages
 //!   published after the warmup, exact mean, HDR percentiles (3 significant digits), exact max.
 //! * `throughput_per_s`: processing completions in [warmup, duration) per second.
-//! * `max_backlog`, `max_unacked`: the systems' own gauges (see [`Observation::Backlog`]).
+//! * backlog (`max_backlog`): messages owed to the group, not yet processed and not dropped (in
+//!   flight), counted from the history alone, the same way in both systems; its exact peak.
+//! * `max_consumer_lag`: the peak of the system's own gauge (see [`Observation::Backlog`]): Kafka
+//!   log end offset minus committed offset, RabbitMQ queue depth (ready plus unacked).
+//! * `max_unacked`: the peak of the system's unacked gauge.
+//! * Time-series samples carry each gauge's maximum over the interval (not its value at the sample
+//!   instant, which would alias a sawtooth such as Kafka's commit cycle), so that the peak of a
+//!   series is the summary's peak exactly.
 
 pub mod window;
 
@@ -57,7 +64,7 @@ impl Default for DurationStats {
 }
 
 impl DurationStats {
-    fn record(&mut self, d: SimDuration) {
+    pub fn record(&mut self, d: SimDuration) {
         // Auto-resizing histogram: recording cannot fail for a u64 value.
         let _ = self.hist.record(d.0);
         self.sum_ns += d.0 as u128;
@@ -122,26 +129,85 @@ pub struct GroupCounts {
     /// Deleted while unprocessed (may be undone if a client buffer still processes it).
     pub dropped: u64,
     pub completions_in_window: u64,
-    pub backlog: u64,
-    pub max_backlog: u64,
+    /// Peak of the in-flight count (`published - unique - dropped`) over the whole run.
+    pub max_in_flight: u64,
+    /// The system's consumer lag gauge (Kafka end offset minus committed; RabbitMQ queue depth).
+    pub consumer_lag: u64,
+    pub max_consumer_lag: u64,
     pub unacked: u64,
     pub max_unacked: u64,
     pub wait: DurationStats,
     pub latency: DurationStats,
     bucket_processed: u64,
+    /// Maxima over the current sample interval.
+    bucket_in_flight_max: u64,
+    bucket_lag_max: u64,
+    bucket_unacked_max: u64,
 }
 
-/// One time-series sample: the bucket ending at `time`.
+impl GroupCounts {
+    /// Owed to the group, not yet processed, not dropped.
+    pub fn in_flight(&self) -> u64 {
+        self.published - self.unique - self.dropped
+    }
+}
+
+/// One time-series sample: the interval ending at `time`. Gauges named `*_max` are the largest
+/// value the gauge took at any instant of the interval (the value carried in from the previous
+/// interval included); `in_flight` is the value at `time` itself.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
     pub time: SimTime,
     pub group: usize,
     pub published_per_s: f64,
     pub processed_per_s: f64,
-    pub backlog: u64,
-    pub unacked: u64,
+    /// Most messages in flight (published, not yet processed, not dropped) during the interval.
+    pub backlog_max: u64,
+    /// Largest consumer lag (Kafka end offset minus committed; RabbitMQ queue depth).
+    pub consumer_lag_max: u64,
+    /// Largest unacked count.
+    pub unacked_max: u64,
+    /// In flight at `time` exactly.
     pub in_flight: u64,
+    /// Consumer lag at `time` exactly.
+    pub consumer_lag: u64,
+    /// Unacked at `time` exactly.
+    pub unacked: u64,
+    /// Most bytes the broker held during the interval (the whole system's, the same in every
+    /// group's row).
+    pub stored_bytes_max: u64,
+    /// Bytes held at `time` exactly.
     pub stored_bytes: u64,
+}
+
+/// Something a reader of a time chart should see marked: the cause of a cliff.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnnotationKind {
+    /// Kafka retention deleted records (whole segments), read or not; `count` records.
+    RetentionDeleted,
+    /// Of those, `count` were never processed by the annotation's group: lost. (A record deleted
+    /// while it sat in a consumer's buffer and processed from there afterwards is not counted.)
+    RetentionLost,
+    /// A Kafka consumer group's position had been deleted and `auto.offset.reset` moved it;
+    /// `count` records still held by the log that the group skipped (and so lost), 0 with
+    /// `earliest`. Records the reset jumped over that retention had already deleted are counted in
+    /// `RetentionLost`, not here.
+    OffsetReset,
+}
+
+/// Events of one kind (and group) within one sample interval, merged: memory stays at a few
+/// entries per interval, however many records are deleted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Annotation {
+    pub kind: AnnotationKind,
+    /// The group concerned; `None` for retention deletions, which are for every group.
+    pub group: Option<usize>,
+    /// First and last event merged here.
+    pub first: SimTime,
+    pub last: SimTime,
+    /// End of the sample interval the events fall in.
+    pub interval_end: SimTime,
+    pub count: u64,
 }
 
 pub struct Recorder {
@@ -154,8 +220,10 @@ pub struct Recorder {
     bucket_published: u64,
     stored_bytes: i64,
     peak_stored_bytes: i64,
+    bucket_stored_max: i64,
     pub groups: Vec<GroupCounts>,
     pub samples: Vec<Sample>,
+    pub annotations: Vec<Annotation>,
     last_time: SimTime,
 }
 
@@ -171,8 +239,10 @@ impl Recorder {
             bucket_published: 0,
             stored_bytes: 0,
             peak_stored_bytes: 0,
+            bucket_stored_max: 0,
             groups: vec![GroupCounts::default(); s.groups.len()],
             samples: Vec::new(),
+            annotations: Vec::new(),
             last_time: SimTime::ZERO,
         }
     }
@@ -188,19 +258,29 @@ impl Recorder {
     fn close_bucket(&mut self, time: SimTime, length: SimDuration) {
         let secs = length.as_secs_f64().max(1e-12);
         for (i, g) in self.groups.iter_mut().enumerate() {
+            let in_flight = g.in_flight();
             self.samples.push(Sample {
                 time,
                 group: i,
                 published_per_s: self.bucket_published as f64 / secs,
                 processed_per_s: g.bucket_processed as f64 / secs,
-                backlog: g.backlog,
+                backlog_max: g.bucket_in_flight_max,
+                consumer_lag_max: g.bucket_lag_max,
+                unacked_max: g.bucket_unacked_max,
+                in_flight,
+                consumer_lag: g.consumer_lag,
                 unacked: g.unacked,
-                in_flight: g.published - g.unique - g.dropped,
+                stored_bytes_max: self.bucket_stored_max.max(0) as u64,
                 stored_bytes: self.stored_bytes.max(0) as u64,
             });
             g.bucket_processed = 0;
+            // The next interval starts from the values carried over.
+            g.bucket_in_flight_max = in_flight;
+            g.bucket_lag_max = g.consumer_lag;
+            g.bucket_unacked_max = g.unacked;
         }
         self.bucket_published = 0;
+        self.bucket_stored_max = self.stored_bytes;
     }
 
     /// Closes the last, possibly partial, bucket at the end of the run. The series always covers
@@ -211,6 +291,61 @@ impl Recorder {
         let start = SimTime(self.next_boundary.0 - self.interval.0);
         if end > start {
             self.close_bucket(end, end.since(start));
+        } else {
+            // The run ended on a boundary: observations at that very instant fell into an interval
+            // that is never closed. Fold their maxima into the last samples, so that the series'
+            // peaks stay the summary's.
+            let n = self.groups.len();
+            let first = self.samples.len().saturating_sub(n);
+            for x in &mut self.samples[first..] {
+                let g = &self.groups[x.group];
+                x.backlog_max = x.backlog_max.max(g.bucket_in_flight_max);
+                x.consumer_lag_max = x.consumer_lag_max.max(g.bucket_lag_max);
+                x.unacked_max = x.unacked_max.max(g.bucket_unacked_max);
+                x.stored_bytes_max = x.stored_bytes_max.max(self.bucket_stored_max.max(0) as u64);
+            }
+        }
+    }
+
+    /// Adds `count` to this interval's annotation of `kind` and `group`, or starts one.
+    fn annotate(&mut self, at: SimTime, kind: AnnotationKind, group: Option<usize>, count: u64) {
+        let interval_end = self.next_boundary;
+        for a in self.annotations.iter_mut().rev() {
+            if a.interval_end != interval_end {
+                break;
+            }
+            if a.kind == kind && a.group == group {
+                a.last = at;
+                a.count += count;
+                return;
+            }
+        }
+        self.annotations.push(Annotation { kind, group, first: at, last: at, interval_end, count });
+    }
+
+    /// A record deleted by retention before group `gi` processed it was processed after all (from
+    /// a consumer's buffer): it is not lost. It was deleted at the latest retention loss of that
+    /// group still counting any (or in one just before, which the charts merge with it anyway).
+    fn undo_retention_loss(&mut self, gi: usize) {
+        if let Some(a) = self
+            .annotations
+            .iter_mut()
+            .rev()
+            .find(|a| a.kind == AnnotationKind::RetentionLost && a.group == Some(gi) && a.count > 0)
+        {
+            a.count -= 1;
+        }
+    }
+
+    /// A record dropped unprocessed for group `gi` at `at`: if an offset reset of that group
+    /// happened at that very instant, the drop is a record the reset skipped.
+    fn count_skipped(&mut self, at: SimTime, gi: usize) {
+        let interval_end = self.next_boundary;
+        let current = self.annotations.iter_mut().rev().take_while(|a| a.interval_end == interval_end);
+        if let Some(a) =
+            current.into_iter().find(|a| a.kind == AnnotationKind::OffsetReset && a.group == Some(gi) && a.last == at)
+        {
+            a.count += 1;
         }
     }
 
@@ -231,7 +366,8 @@ impl Recorder {
                 throughput_per_s: round6(g.completions_in_window as f64 / window_secs),
                 wait_ms: g.wait.summary(),
                 latency_ms: g.latency.summary(),
-                max_backlog: g.max_backlog,
+                max_backlog: g.max_in_flight,
+                max_consumer_lag: g.max_consumer_lag,
                 max_unacked: g.max_unacked,
             };
             total.published += gs.published;
@@ -243,6 +379,7 @@ impl Recorder {
             total.offered_per_s += gs.offered_per_s;
             total.throughput_per_s += gs.throughput_per_s;
             total.max_backlog = total.max_backlog.max(gs.max_backlog);
+            total.max_consumer_lag = total.max_consumer_lag.max(gs.max_consumer_lag);
             total.max_unacked = total.max_unacked.max(gs.max_unacked);
             groups.insert(name.clone(), gs);
         }
@@ -288,6 +425,10 @@ impl History for Recorder {
                 for g in &mut self.groups {
                     g.window.publish(msg.id);
                     g.published += 1;
+                    // The in-flight count only rises here: its peaks are seen on publication.
+                    let in_flight = g.in_flight();
+                    g.bucket_in_flight_max = g.bucket_in_flight_max.max(in_flight);
+                    g.max_in_flight = g.max_in_flight.max(in_flight);
                 }
             }
             Observation::Client(ClientEvent::ProcessingStarted { msg, group, .. }) => {
@@ -303,14 +444,19 @@ impl History for Recorder {
                 if in_window {
                     g.completions_in_window += 1;
                 }
+                let mut undropped = false;
                 if let FirstTime::Yes { was_deleted } = g.window.processed(msg.id()) {
                     g.unique += 1;
                     if was_deleted {
                         g.dropped -= 1;
+                        undropped = true;
                     }
                 }
                 if msg.published_at >= self.warmup {
                     g.latency.record(at.since(msg.published_at));
+                }
+                if undropped {
+                    self.undo_retention_loss(group);
                 }
             }
             Observation::Deleted { id, group } => match group {
@@ -318,26 +464,38 @@ impl History for Recorder {
                     let g = &mut self.groups[gi];
                     if g.window.deleted(id) {
                         g.dropped += 1;
+                        // Kafka reports the records an offset reset skips as deleted for the group,
+                        // at the instant of the reset.
+                        self.count_skipped(at, gi);
                     }
                 }
                 None => {
-                    for g in &mut self.groups {
+                    for gi in 0..self.groups.len() {
+                        let g = &mut self.groups[gi];
                         if g.window.deleted(id) {
                             g.dropped += 1;
+                            self.annotate(at, AnnotationKind::RetentionLost, Some(gi), 1);
                         }
                     }
+                    self.annotate(at, AnnotationKind::RetentionDeleted, None, 1);
                 }
             },
+            Observation::OffsetReset { group, .. } => {
+                self.annotate(at, AnnotationKind::OffsetReset, Some(group), 0);
+            }
             Observation::StorageChanged { delta } => {
                 self.stored_bytes += delta;
                 self.peak_stored_bytes = self.peak_stored_bytes.max(self.stored_bytes);
+                self.bucket_stored_max = self.bucket_stored_max.max(self.stored_bytes);
             }
             Observation::Backlog { group, messages, unacked } => {
                 let g = &mut self.groups[group];
-                g.backlog = messages;
-                g.max_backlog = g.max_backlog.max(messages);
+                g.consumer_lag = messages;
+                g.max_consumer_lag = g.max_consumer_lag.max(messages);
+                g.bucket_lag_max = g.bucket_lag_max.max(messages);
                 g.unacked = unacked;
                 g.max_unacked = g.max_unacked.max(unacked);
+                g.bucket_unacked_max = g.bucket_unacked_max.max(unacked);
             }
             Observation::Stored { .. }
             | Observation::Client(
@@ -347,8 +505,7 @@ impl History for Recorder {
                 | ClientEvent::Acked { .. }
                 | ClientEvent::Committed { .. },
             )
-            | Observation::Committed { .. }
-            | Observation::OffsetReset { .. } => {}
+            | Observation::Committed { .. } => {}
         }
     }
 }
@@ -365,7 +522,12 @@ pub struct GroupSummary {
     pub throughput_per_s: f64,
     pub wait_ms: Percentiles,
     pub latency_ms: Percentiles,
+    /// Most messages in flight at once: published (owed to the group), not yet processed, not
+    /// dropped. Counted from the history the same way in both systems, at every observation.
     pub max_backlog: u64,
+    /// Peak of the system's own lag gauge: Kafka log end offset minus committed offset (records
+    /// processed but not yet committed included), RabbitMQ queue depth (ready plus unacked).
+    pub max_consumer_lag: u64,
     /// Most messages handed to consumers and not yet acknowledged at once (RabbitMQ: delivered,
     /// not acked; Kafka: fetched past the committed offset).
     pub max_unacked: u64,
@@ -378,7 +540,7 @@ impl Default for Percentiles {
 }
 
 /// A system's totals: the group fields summed over groups (wait and latency over all of them,
-/// `max_backlog` the largest of any group), plus what only the system has.
+/// `max_backlog`, `max_consumer_lag` and `max_unacked` the largest of any group), plus what only the system has.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct SystemSummary {
     /// Messages the producers published (the same for every system).

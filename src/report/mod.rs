@@ -18,7 +18,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Version of the `summary.json` / `timeseries.csv` layout; bump when a field changes meaning.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A problem writing results. `Display` is one line, made safe by [`crate::errtext`].
 #[derive(Debug, thiserror::Error)]
@@ -182,23 +182,29 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.{random:016x}.tmp"))
 }
 
-/// `timeseries.csv`: one row per (sample time, system, group).
+/// Header of `timeseries.csv`.
+pub const TIMESERIES_HEADER: &str = "time_s,system,group,published_per_s,processed_per_s,backlog_max,consumer_lag_max,\
+                                     unacked_max,in_flight,stored_bytes_max\n";
+
+/// `timeseries.csv`: one row per (sample time, system, group). Rates are over the interval ending
+/// at `time_s`; `*_max` gauges are their largest value during that interval; `in_flight` is the
+/// value at `time_s`.
 pub fn timeseries_csv(s: &Scenario, runs: &[SystemRun]) -> String {
-    let mut out =
-        String::from("time_s,system,group,published_per_s,processed_per_s,backlog,unacked,in_flight,stored_bytes\n");
+    let mut out = String::from(TIMESERIES_HEADER);
     for r in runs {
         for x in &r.recorder.samples {
             out.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{}\n",
                 x.time.as_secs_f64(),
                 r.system.name(),
                 s.groups[x.group].name,
                 x.published_per_s,
                 x.processed_per_s,
-                x.backlog,
-                x.unacked,
+                x.backlog_max,
+                x.consumer_lag_max,
+                x.unacked_max,
                 x.in_flight,
-                x.stored_bytes
+                x.stored_bytes_max
             ));
         }
     }

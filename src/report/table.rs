@@ -16,40 +16,86 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-fn num(x: f64) -> String {
-    if x >= 1000.0 {
-        format!("{x:.0}")
-    } else if x >= 10.0 {
+/// A number for the table: thousands separators from 1000 up, one decimal from 10, three from 1,
+/// and three significant digits below 1 (so 92 ms read in minutes is 0.00154, not 0.002).
+pub fn num(x: f64) -> String {
+    if !x.is_finite() {
+        return x.to_string();
+    }
+    let a = x.abs();
+    let sign = if x < 0.0 { "-" } else { "" };
+    if a == 0.0 {
+        "0".to_string()
+    } else if a >= 999.95 {
+        format!("{sign}{}", thousands(a.round() as u64))
+    } else if a >= 10.0 {
         format!("{x:.1}")
-    } else {
+    } else if a >= 1.0 {
         format!("{x:.3}")
+    } else {
+        let decimals = (2 - a.log10().floor() as i32).clamp(3, 12) as usize;
+        format!("{x:.decimals$}")
     }
 }
 
+/// A unit for durations: milliseconds below 1 s, seconds below 2 min, minutes below 2 h, hours
+/// above. Returns the unit's name and how many milliseconds it holds.
+pub fn duration_unit(max_ms: f64) -> (&'static str, f64) {
+    if max_ms < 1_000.0 {
+        ("ms", 1.0)
+    } else if max_ms < 120_000.0 {
+        ("s", 1_000.0)
+    } else if max_ms < 7_200_000.0 {
+        ("min", 60_000.0)
+    } else {
+        ("h", 3_600_000.0)
+    }
+}
+
+/// One duration given in ms, in the unit that suits it: "51.7 ms", "2.236 s", "15.6 min".
+pub fn duration(ms: f64) -> String {
+    let (unit, per) = duration_unit(ms);
+    format!("{} {unit}", num(ms / per))
+}
+
+type Row = (String, Vec<String>);
+
+/// A row of durations (in ms) in one unit chosen by the largest of them, named in the label.
+fn duration_row(label: &str, values: Vec<f64>) -> Row {
+    let (unit, per) = duration_unit(values.iter().copied().fold(0.0, f64::max));
+    (format!("{label} ({unit})"), values.iter().map(|v| num(v / per)).collect())
+}
+
 /// Rows of (label, per-system value).
-fn rows(systems: &[&SystemSummary]) -> Vec<(&'static str, Vec<String>)> {
-    let f = |get: &dyn Fn(&SystemSummary) -> String| systems.iter().map(|s| get(s)).collect::<Vec<_>>();
+fn rows(systems: &[&SystemSummary]) -> Vec<Row> {
+    let f = |label: &str, get: &dyn Fn(&SystemSummary) -> String| {
+        (label.to_string(), systems.iter().map(|s| get(s)).collect::<Vec<_>>())
+    };
+    let d = |label: &str, get: &dyn Fn(&SystemSummary) -> f64| {
+        duration_row(label, systems.iter().map(|s| get(s)).collect())
+    };
     vec![
-        ("messages published", f(&|s| thousands(s.messages_published))),
-        ("deliveries owed", f(&|s| thousands(s.published))),
-        ("processed", f(&|s| thousands(s.processed))),
-        ("unique processed", f(&|s| thousands(s.unique_processed))),
-        ("duplicates", f(&|s| thousands(s.duplicates))),
-        ("lost", f(&|s| thousands(s.lost))),
-        ("stranded", f(&|s| thousands(s.stranded))),
-        ("offered /s", f(&|s| num(s.offered_per_s))),
-        ("throughput /s", f(&|s| num(s.throughput_per_s))),
-        ("wait mean ms", f(&|s| num(s.wait_ms.mean))),
-        ("wait p50 ms", f(&|s| num(s.wait_ms.p50))),
-        ("wait p99 ms", f(&|s| num(s.wait_ms.p99))),
-        ("latency mean ms", f(&|s| num(s.latency_ms.mean))),
-        ("latency p50 ms", f(&|s| num(s.latency_ms.p50))),
-        ("latency p99 ms", f(&|s| num(s.latency_ms.p99))),
-        ("latency p99.9 ms", f(&|s| num(s.latency_ms.p999))),
-        ("latency max ms", f(&|s| num(s.latency_ms.max))),
-        ("max backlog", f(&|s| thousands(s.max_backlog))),
-        ("max unacked", f(&|s| thousands(s.max_unacked))),
-        ("peak stored", f(&|s| bytes(s.peak_stored_bytes))),
+        f("messages published", &|s| thousands(s.messages_published)),
+        f("deliveries owed", &|s| thousands(s.published)),
+        f("processed", &|s| thousands(s.processed)),
+        f("unique processed", &|s| thousands(s.unique_processed)),
+        f("duplicates", &|s| thousands(s.duplicates)),
+        f("lost", &|s| thousands(s.lost)),
+        f("stranded", &|s| thousands(s.stranded)),
+        f("offered /s", &|s| num(s.offered_per_s)),
+        f("throughput /s", &|s| num(s.throughput_per_s)),
+        d("wait mean", &|s| s.wait_ms.mean),
+        d("wait p50", &|s| s.wait_ms.p50),
+        d("wait p99", &|s| s.wait_ms.p99),
+        d("latency mean", &|s| s.latency_ms.mean),
+        d("latency p50", &|s| s.latency_ms.p50),
+        d("latency p99", &|s| s.latency_ms.p99),
+        d("latency p99.9", &|s| s.latency_ms.p999),
+        d("latency max", &|s| s.latency_ms.max),
+        f("max backlog", &|s| thousands(s.max_backlog)),
+        f("max consumer lag", &|s| thousands(s.max_consumer_lag)),
+        f("max unacked", &|s| thousands(s.max_unacked)),
+        f("peak stored", &|s| bytes(s.peak_stored_bytes)),
     ]
 }
 
@@ -69,7 +115,7 @@ pub fn render(summary: &Summary) -> String {
     let names: Vec<&str> = summary.systems.keys().copied().collect();
     let systems: Vec<&SystemSummary> = summary.systems.values().map(|r| &r.summary).collect();
     let rows = rows(&systems);
-    let label_w = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+    let label_w = rows.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
     let col_w = rows
         .iter()
         .flat_map(|(_, v)| v.iter().map(|x| x.len()))
@@ -93,14 +139,24 @@ pub fn render(summary: &Summary) -> String {
     // With several groups, each group's pace differs: one line per group and system.
     let group_names: Vec<&String> = systems.first().map(|s| s.groups.keys().collect()).unwrap_or_default();
     if group_names.len() > 1 {
-        out.push_str("per group: wait mean / p99 ms, max backlog, lost\n");
+        let name_w = group_names.iter().map(|g| g.len()).max().unwrap_or(0).max(5);
+        let sys_w = names.iter().map(|n| n.len()).max().unwrap_or(0);
+        out.push_str(&format!(
+            "{:<w$}  {:>12}  {:>12}  {:>11}  {:>8}\n",
+            "per group",
+            "wait mean",
+            "wait p99",
+            "max backlog",
+            "lost",
+            w = 2 + name_w + 1 + sys_w
+        ));
         for g in group_names {
             for (name, sys) in names.iter().zip(&systems) {
                 if let Some(x) = sys.groups.get(g) {
                     out.push_str(&format!(
-                        "  {g:<12} {name:<9} {:>10} / {:>10}  {:>10}  {:>8}\n",
-                        num(x.wait_ms.mean),
-                        num(x.wait_ms.p99),
+                        "  {g:<name_w$} {name:<sys_w$}  {:>12}  {:>12}  {:>11}  {:>8}\n",
+                        duration(x.wait_ms.mean),
+                        duration(x.wait_ms.p99),
                         thousands(x.max_backlog),
                         thousands(x.lost)
                     ));
@@ -123,5 +179,29 @@ mod tests {
         assert_eq!(bytes(512), "512 B");
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(3 << 30), "3.0 GiB");
+    }
+
+    #[test]
+    fn durations_switch_unit_by_magnitude() {
+        // Worked by hand: 999 ms stays in ms; 2,236 ms is 2.236 s; 340,951 ms is 5.68 min;
+        // 3,600,000 ms is 60 min; 7,200,000 ms is 2 h.
+        assert_eq!(duration(0.0), "0 ms");
+        assert_eq!(duration(0.5), "0.500 ms");
+        assert_eq!(duration(51.7), "51.7 ms");
+        assert_eq!(duration(999.0), "999.0 ms");
+        assert_eq!(duration(2236.0), "2.236 s");
+        assert_eq!(duration(119_000.0), "119.0 s");
+        assert_eq!(duration(340_951.0), "5.683 min");
+        assert_eq!(duration(3_600_000.0), "60.0 min");
+        assert_eq!(duration(7_200_000.0), "2.000 h");
+        assert_eq!(duration(36_000_000.0), "10.0 h");
+        // A row takes the unit of its largest value; a small value keeps three significant digits.
+        let (label, values) = duration_row("wait p50", vec![92.3, 293_400.0]);
+        assert_eq!(label, "wait p50 (min)");
+        assert_eq!(values, vec!["0.00154", "4.890"]);
+        let (label, values) = duration_row("wait mean", vec![385.0, 51.7]);
+        assert_eq!((label.as_str(), values), ("wait mean (ms)", vec!["385.0".to_string(), "51.7".to_string()]));
+        assert_eq!(num(1234.4), "1,234");
+        assert_eq!(num(0.0), "0");
     }
 }

@@ -95,6 +95,8 @@ fn run_writes_results_and_same_seed_is_byte_identical() {
             "stranded",
             "throughput_per_s",
             "max_backlog",
+            "max_consumer_lag",
+            "max_unacked",
             "peak_stored_bytes",
         ] {
             assert!(s[key].is_number(), "{sys}.{key} missing");
@@ -107,12 +109,13 @@ fn run_writes_results_and_same_seed_is_byte_identical() {
         }
         assert!(s["groups"]["billing"].is_object());
     }
-    assert_eq!(v["manifest"]["schema_version"], 1);
+    assert_eq!(v["manifest"]["schema_version"], 2);
     assert_eq!(v["manifest"]["scenario_sha256"].as_str().unwrap().len(), 64);
     let csv = std::fs::read_to_string(a.join("timeseries.csv")).unwrap();
-    assert!(
-        csv.starts_with("time_s,system,group,published_per_s,processed_per_s,backlog,unacked,in_flight,stored_bytes\n")
-    );
+    assert!(csv.starts_with(
+        "time_s,system,group,published_per_s,processed_per_s,backlog_max,consumer_lag_max,unacked_max,in_flight,\
+         stored_bytes_max\n"
+    ));
     assert!(csv.contains(",kafka,billing,") && csv.contains(",rabbitmq,billing,"));
     let leftovers: Vec<_> = std::fs::read_dir(&a)
         .unwrap()

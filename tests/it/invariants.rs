@@ -96,7 +96,7 @@ fn fault_free_runs_lose_and_duplicate_nothing() {
             }
             // After the drain (and Kafka's close(), which commits) nothing is waiting or unacknowledged.
             for x in r.recorder.samples.iter().rev().take(s.groups.len()) {
-                assert_eq!((x.backlog, x.unacked, x.in_flight), (0, 0, 0), "{tag}: gauges at the end");
+                assert_eq!((x.consumer_lag, x.unacked, x.in_flight), (0, 0, 0), "{tag}: gauges at the end");
             }
             // The independent checker, from client events alone, agrees: nothing lost, nothing twice.
             let d = &r.delivery.total;

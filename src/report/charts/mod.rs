@@ -1,0 +1,446 @@
+//! Charts for students: throughput, backlog, latency percentiles and broker storage, each written
+//! as SVG and as a PNG rasterised from that same SVG. Both systems share every picture, always in
+//! the same colours (Kafka dark orange, RabbitMQ blue), with the offered load and the run's
+//! landmarks (end of warmup, producers stop) in grey, and Kafka's retention deletions and offset
+//! resets marked where they happen.
+//!
+//! Rules that keep the pictures honest:
+//! * each chart kind has one fixed scale, whichever systems ran: time charts are linear, the
+//!   latency chart is logarithmic with a separate band for zero (and for values too small to draw);
+//! * gauges are the maximum over each sample interval, so that a peak in a legend is the summary's;
+//! * the backlog compares like with like (messages published and not yet processed, in both
+//!   systems), Kafka's committed-offset lag is a secondary, labelled line;
+//! * several consumer groups get one panel each;
+//! * where the two systems' lines coincide, the subtitle says so.
+//!
+//! Text uses the bundled DejaVu Sans, for layout (registered with plotters as "sans-serif") and
+//! for the PNG (the only font resvg is given), so no system font library is needed and the same
+//! run gives the same bytes.
+
+mod backlog;
+mod draw;
+mod latency;
+mod raster;
+mod storage;
+mod throughput;
+
+use super::{ReportError, SystemRun};
+use crate::metrics::{AnnotationKind, Sample};
+use crate::scenario::{Scenario, SystemKind};
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+
+pub use raster::svg_to_png;
+
+/// Picture size in pixels, with one panel.
+const SIZE: (u32, u32) = (1000, 560);
+const FONT: &str = "sans-serif";
+const FONT_BYTES: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+
+const KAFKA: RGBColor = RGBColor(214, 82, 0);
+const RABBITMQ: RGBColor = RGBColor(31, 101, 180);
+const OFFERED: RGBColor = RGBColor(70, 70, 70);
+const MARKER: RGBColor = RGBColor(95, 95, 95);
+/// Loss events (retention deleting unread records, offset resets): a dark red that is neither
+/// system's colour.
+const LOSS: RGBColor = RGBColor(170, 20, 40);
+/// Retention deletions of records already read: a muted brown tick.
+const RETENTION: RGBColor = RGBColor(150, 110, 80);
+const GRID_BOLD: RGBColor = RGBColor(225, 225, 225);
+const GRID_LIGHT: RGBColor = RGBColor(243, 243, 243);
+const INK: RGBColor = RGBColor(25, 25, 25);
+const SUBTLE: RGBColor = RGBColor(90, 90, 90);
+
+/// Colour of a system, the same in every chart.
+pub fn system_color(system: SystemKind) -> RGBColor {
+    match system {
+        SystemKind::Kafka => KAFKA,
+        SystemKind::RabbitMq => RABBITMQ,
+    }
+}
+
+/// Kafka's line is the wider one and is drawn first, so that where both systems coincide the
+/// orange shows as a rim around the blue instead of disappearing under it.
+fn system_width(system: SystemKind) -> u32 {
+    match system {
+        SystemKind::Kafka => 4,
+        SystemKind::RabbitMq => 2,
+    }
+}
+
+/// The chart files, in order: stem and SVG text.
+pub fn chart_svgs(s: &Scenario, runs: &[SystemRun]) -> Result<Vec<(&'static str, String)>, String> {
+    draw::register_font()?;
+    let charts = [
+        ("throughput", throughput::chart(s, runs)),
+        ("backlog", backlog::chart(s, runs)),
+        ("latency", latency::chart(s, runs)),
+        ("storage", storage::chart(s, runs)),
+    ];
+    charts.into_iter().map(|(stem, chart)| Ok((stem, draw::svg(&chart).map_err(|e| format!("{stem}: {e}"))?))).collect()
+}
+
+/// Writes `throughput`, `backlog`, `latency` and `storage` charts, each as `.svg` and `.png`, into
+/// `dir` (created if needed). Returns the files written.
+pub fn write_charts(dir: &Path, s: &Scenario, runs: &[SystemRun]) -> Result<Vec<PathBuf>, ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.display().to_string(), source })?;
+    let svgs =
+        chart_svgs(s, runs).map_err(|message| ReportError::Chart { path: dir.display().to_string(), message })?;
+    let mut written = Vec::new();
+    for (stem, svg) in &svgs {
+        let png_path = dir.join(format!("{stem}.png"));
+        let png =
+            svg_to_png(svg).map_err(|message| ReportError::Chart { path: png_path.display().to_string(), message })?;
+        super::write_atomic(&png_path, &png)?;
+        written.push(png_path);
+        let svg_path = dir.join(format!("{stem}.svg"));
+        super::write_atomic(&svg_path, svg.as_bytes())?;
+        written.push(svg_path);
+    }
+    Ok(written)
+}
+
+// ---------------------------------------------------------------------------------------------
+// What to draw (backend independent)
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Dash {
+    Solid,
+    /// Dash length and gap, in pixels.
+    Dashed(u32, u32),
+}
+
+#[derive(Clone, Debug)]
+struct Line {
+    label: String,
+    color: RGBColor,
+    dash: Dash,
+    width: u32,
+    points: Vec<(f64, f64)>,
+}
+
+/// How a legend entry is drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Glyph {
+    Line(Dash),
+    /// A small downward triangle, as the retention ticks at the top of a plot.
+    Triangle,
+    /// A vertical line, as the loss events.
+    Rule,
+}
+
+#[derive(Clone, Debug)]
+struct LegendItem {
+    label: String,
+    color: RGBColor,
+    width: u32,
+    glyph: Glyph,
+}
+
+impl From<&Line> for LegendItem {
+    fn from(l: &Line) -> Self {
+        LegendItem { label: l.label.clone(), color: l.color, width: l.width, glyph: Glyph::Line(l.dash) }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum MarkerKind {
+    /// Warmup end, producers stop: grey dashed line, grey label.
+    Landmark,
+    /// Something lost: dark red line and label.
+    Loss,
+    /// Retention deleted records already read: a small triangle at the top edge, no label (the
+    /// legend explains it).
+    Tick,
+}
+
+/// A vertical mark at time `x` (in the chart's time unit).
+#[derive(Clone, Debug)]
+struct Marker {
+    x: f64,
+    label: String,
+    kind: MarkerKind,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct TimeUnit {
+    secs: f64,
+    name: &'static str,
+    short: &'static str,
+}
+
+fn time_unit(end_secs: f64) -> TimeUnit {
+    if end_secs <= 180.0 {
+        TimeUnit { secs: 1.0, name: "seconds", short: "s" }
+    } else if end_secs <= 3.0 * 3600.0 {
+        TimeUnit { secs: 60.0, name: "minutes", short: "min" }
+    } else {
+        TimeUnit { secs: 3600.0, name: "hours", short: "h" }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum YFormat {
+    Count,
+    Decimal,
+}
+
+/// One plot of a time chart: a consumer group's, or the whole system's.
+struct TimePanel {
+    /// Above the plot (the group's name and peaks), when the chart has several panels.
+    caption: Option<String>,
+    /// Share of the chart's height, relative to the other panels.
+    weight: u32,
+    /// Whether loss events and landmarks carry their labels here (a strip under a panel repeats
+    /// the lines only).
+    label_markers: bool,
+    y_desc: String,
+    y_end: f64,
+    y_format: YFormat,
+    lines: Vec<Line>,
+    markers: Vec<Marker>,
+}
+
+struct TimeChart {
+    title: String,
+    subtitle: String,
+    legend: Vec<LegendItem>,
+    x_desc: String,
+    x_end: f64,
+    panels: Vec<TimePanel>,
+    size: (u32, u32),
+}
+
+enum Chart {
+    Time(TimeChart),
+    Latency(latency::LatencyChart),
+}
+
+/// Time span shown on the x axis: the whole run, drain included, and at least `duration`.
+fn run_end_secs(s: &Scenario, runs: &[SystemRun]) -> f64 {
+    let last = runs.iter().filter_map(|r| r.recorder.samples.last()).map(|x| x.time.as_secs_f64()).fold(0.0, f64::max);
+    let end = last.max(s.duration.as_secs_f64());
+    if end.is_finite() && end > 0.0 { end } else { 1.0 }
+}
+
+fn landmarks(s: &Scenario, unit: TimeUnit) -> Vec<Marker> {
+    let mut out = Vec::new();
+    if !s.warmup.is_zero() {
+        out.push(Marker {
+            x: s.warmup.as_secs_f64() / unit.secs,
+            label: "warmup ends".into(),
+            kind: MarkerKind::Landmark,
+        });
+    }
+    out.push(Marker {
+        x: s.duration.as_secs_f64() / unit.secs,
+        label: "producers stop".into(),
+        kind: MarkerKind::Landmark,
+    });
+    out
+}
+
+/// Kafka's retention deletions and offset resets, as markers for a panel showing `group` (`None`:
+/// all groups together). Loss events of one kind (retention deleting unread records, offset resets
+/// skipping records) close together in time are merged into one labelled line; deletions of
+/// records already read are unlabelled ticks, thinned so that they stay apart.
+fn event_markers(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64, group: Option<usize>) -> Vec<Marker> {
+    let mine = |g: Option<usize>| group.is_none() || g == group;
+    let mut out = Vec::new();
+    let mut last_tick = f64::NEG_INFINITY;
+    for r in runs {
+        for a in r.recorder.annotations.iter().filter(|a| a.kind == AnnotationKind::RetentionDeleted) {
+            let x = a.first.as_secs_f64() / unit.secs;
+            if x - last_tick >= x_end * 0.006 {
+                out.push(Marker { x, label: String::new(), kind: MarkerKind::Tick });
+                last_tick = x;
+            }
+        }
+    }
+    let gap = (x_end * unit.secs * 0.03).max(s.sample_interval.as_secs_f64() * 2.0);
+    for r in runs {
+        for (kind, what) in [
+            (AnnotationKind::RetentionLost, "retention deleted {} unprocessed"),
+            (AnnotationKind::OffsetReset, "offset reset skipped {}"),
+        ] {
+            // (first, last, count) of each cluster, in seconds.
+            let mut clusters: Vec<(f64, f64, u64)> = Vec::new();
+            let mut events: Vec<(f64, u64)> = r
+                .recorder
+                .annotations
+                .iter()
+                .filter(|a| a.kind == kind && mine(a.group))
+                .filter(|a| a.count > 0 || kind == AnnotationKind::OffsetReset)
+                .map(|a| (a.first.as_secs_f64(), a.count))
+                .collect();
+            events.sort_by(|a, b| a.0.total_cmp(&b.0));
+            for (t, count) in events {
+                match clusters.last_mut() {
+                    Some(c) if t - c.1 <= gap => {
+                        c.1 = t;
+                        c.2 += count;
+                    }
+                    _ => clusters.push((t, t, count)),
+                }
+            }
+            for (first, _, count) in clusters {
+                let label = if kind == AnnotationKind::OffsetReset && count == 0 {
+                    "offset reset".to_string()
+                } else {
+                    what.replace("{}", &super::table::thousands(count))
+                };
+                out.push(Marker {
+                    x: first / unit.secs,
+                    label: format!("{}: {label}", r.system.name()),
+                    kind: MarkerKind::Loss,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Legend entries for the event markers present.
+fn event_legend(markers: &[Marker]) -> Vec<LegendItem> {
+    let mut out = Vec::new();
+    if markers.iter().any(|m| m.kind == MarkerKind::Tick) {
+        out.push(LegendItem {
+            label: "kafka retention deleted expired segments".into(),
+            color: RETENTION,
+            width: 2,
+            glyph: Glyph::Triangle,
+        });
+    }
+    if markers.iter().any(|m| m.kind == MarkerKind::Loss) {
+        out.push(LegendItem { label: "records lost".into(), color: LOSS, width: 2, glyph: Glyph::Rule });
+    }
+    out
+}
+
+/// Samples grouped by time: one slice per bucket, one sample per group in it.
+fn by_time(samples: &[Sample]) -> impl Iterator<Item = &[Sample]> {
+    samples.chunk_by(|a, b| a.time == b.time)
+}
+
+/// Upper end of a y axis with room above the data for the marker labels.
+fn y_top(max: f64, min_top: f64) -> f64 {
+    let top = max * 1.18;
+    if top.is_finite() && top > min_top { top } else { min_top }
+}
+
+fn round_secs(secs: f64) -> String {
+    if secs >= 3600.0 {
+        format!("{} h", trim(secs / 3600.0, 1))
+    } else if secs >= 120.0 {
+        format!("{} min", trim(secs / 60.0, 1))
+    } else if secs >= 1.0 {
+        format!("{} s", trim(secs, 1))
+    } else {
+        format!("{} ms", trim(secs * 1e3, 0))
+    }
+}
+
+/// `x` with at most `decimals` decimals, trailing zeros removed.
+fn trim(x: f64, decimals: usize) -> String {
+    let s = format!("{x:.decimals$}");
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+}
+
+fn format_value(v: f64, f: YFormat) -> String {
+    match f {
+        YFormat::Count if (v - v.round()).abs() < 1e-9 && v >= 0.0 => super::table::thousands(v.round() as u64),
+        _ if v.abs() >= 1000.0 => super::table::thousands(v.abs().round() as u64),
+        _ if v.abs() >= 10.0 => trim(v, 1),
+        _ => trim(v, 3),
+    }
+}
+
+/// " (peak N)" for a legend label.
+fn peak_label(peak: Option<u64>) -> String {
+    peak.map_or_else(String::new, |m| format!(" (peak {})", super::table::thousands(m)))
+}
+
+/// Where two series drawn on the same axes overlap on screen.
+#[derive(Debug, PartialEq)]
+struct Coincidence {
+    /// (first x, last x) of each stretch where the lines overlap, allowing brief departures of at
+    /// most `MAX_DEPARTURE` points; stretches shorter than a tenth of the x range are left out.
+    spans: Vec<(f64, f64)>,
+    /// Whether every compared point overlaps.
+    everywhere: bool,
+}
+
+const MAX_DEPARTURE: usize = 2;
+
+/// Compares `a` and `b` at the x values they share: a point overlaps when the two are within
+/// `tolerance` (in y units).
+fn coinciding_spans(a: &[(f64, f64)], b: &[(f64, f64)], tolerance: f64, x_end: f64) -> Coincidence {
+    let mut close: Vec<(f64, bool)> = Vec::new();
+    let mut j = 0;
+    for &(x, ya) in a {
+        while j < b.len() && b[j].0 < x - 1e-9 {
+            j += 1;
+        }
+        if j < b.len() && (b[j].0 - x).abs() <= 1e-9 {
+            close.push((x, (b[j].1 - ya).abs() <= tolerance));
+        }
+    }
+    let everywhere = !close.is_empty() && close.iter().all(|c| c.1);
+    let mut spans: Vec<(f64, f64)> = Vec::new();
+    let mut current: Option<(f64, f64)> = None;
+    let mut misses = 0;
+    for &(x, ok) in &close {
+        if ok {
+            current = Some(current.map_or((x, x), |(from, _)| (from, x)));
+            misses = 0;
+        } else {
+            misses += 1;
+            if misses > MAX_DEPARTURE {
+                spans.extend(current.take());
+            }
+        }
+    }
+    spans.extend(current);
+    spans.retain(|&(from, to)| to - from >= x_end * 0.1);
+    Coincidence { spans, everywhere }
+}
+
+/// A sentence about where Kafka's and RabbitMQ's lines coincide, or `None`. `x_first`/`x_last`
+/// are the ends of the data, `unit` names the x unit.
+fn coincidence_sentence(c: &Coincidence, x_first: f64, x_last: f64, unit: &str) -> Option<String> {
+    const RIM: &str = "(Kafka's orange shows only as a rim around the blue)";
+    let range = (x_last - x_first).max(1e-12);
+    match &c.spans[..] {
+        [] => None,
+        _ if c.everywhere => Some(format!("The two systems' lines coincide throughout {RIM}.")),
+        [(from, to)] if (to - from) / range >= 0.95 => {
+            Some(format!("The two systems' lines coincide almost throughout {RIM}."))
+        }
+        spans => {
+            let parts: Vec<String> = spans
+                .iter()
+                .take(3)
+                .map(|&(from, to)| {
+                    if (from - x_first) / range < 0.02 {
+                        format!("until {} {unit}", trim(to, 1))
+                    } else if (x_last - to) / range < 0.02 {
+                        format!("from {} {unit} on", trim(from, 1))
+                    } else {
+                        format!("from {} to {} {unit}", trim(from, 1), trim(to, 1))
+                    }
+                })
+                .collect();
+            Some(format!("The two systems' lines coincide {} {RIM}.", parts.join(" and ")))
+        }
+    }
+}
+
+/// The y distance that looks like one line on screen: lines 4 and 2 pixels wide overlap when
+/// their centres are within 3 pixels.
+fn overlap_tolerance(y_end: f64, plot_height_px: f64) -> f64 {
+    3.0 * y_end / plot_height_px.max(1.0)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,88 @@
+//! Bytes held by the broker over time.
+
+use super::*;
+
+pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
+    let end = run_end_secs(s, runs);
+    let unit = time_unit(end);
+    let x_end = end / unit.secs;
+    let max_bytes = runs.iter().flat_map(|r| r.recorder.samples.iter().map(|x| x.stored_bytes_max)).max().unwrap_or(0);
+    let (scale, unit_name) = byte_unit(max_bytes);
+    let mut lines = Vec::new();
+    for r in runs {
+        let label = match r.system {
+            SystemKind::Kafka => "kafka: bytes in the log",
+            SystemKind::RabbitMq => "rabbitmq: bytes in the queues",
+        };
+        // Every group's row of one bucket carries the same broker-wide figure: take it once.
+        let points: Vec<(f64, f64)> = by_time(&r.recorder.samples)
+            .map(|rows| (rows[0].time.as_secs_f64() / unit.secs, rows[0].stored_bytes_max as f64 / scale))
+            .collect();
+        let peak = r.recorder.samples.iter().map(|x| x.stored_bytes_max).max();
+        lines.push(Line {
+            label: match peak {
+                Some(b) => format!("{label} (peak {})", super::super::table::bytes(b)),
+                None => label.to_string(),
+            },
+            color: system_color(r.system),
+            dash: Dash::Solid,
+            width: system_width(r.system),
+            points,
+        });
+    }
+    let max = max_bytes as f64 / scale;
+    let y_end = y_top(max, 1.0);
+    let fanout = if s.groups.len() > 1 {
+        format!(" With {} groups RabbitMQ stores one copy per queue.", s.groups.len())
+    } else {
+        String::new()
+    };
+    let mut subtitle = format!(
+        "A Kafka log keeps messages until retention deletes them; a RabbitMQ queue deletes each message once \
+         it is acknowledged.{fanout} Each point is the most held during its {} interval.",
+        round_secs(s.sample_interval.as_secs_f64())
+    );
+    if let [a, b] = &lines[..] {
+        let spans = coinciding_spans(&a.points, &b.points, overlap_tolerance(y_end, 380.0), x_end);
+        let x_first = a.points.first().map_or(0.0, |p| p.0);
+        let x_last = a.points.last().map_or(0.0, |p| p.0);
+        if let Some(text) = coincidence_sentence(&spans, x_first, x_last, unit.short) {
+            subtitle.push(' ');
+            subtitle.push_str(&text);
+        }
+    }
+    let mut markers = landmarks(s, unit);
+    markers.extend(event_markers(s, runs, unit, x_end, None));
+    let mut legend: Vec<LegendItem> = lines.iter().map(LegendItem::from).collect();
+    legend.extend(event_legend(&markers));
+    Chart::Time(TimeChart {
+        title: format!("{}: data held by the broker", s.name),
+        subtitle,
+        legend,
+        x_desc: format!("time since start ({})", unit.name),
+        x_end,
+        panels: vec![TimePanel {
+            caption: None,
+            weight: 1,
+            label_markers: true,
+            y_desc: format!("stored data ({unit_name})"),
+            y_end,
+            y_format: if scale == 1.0 { YFormat::Count } else { YFormat::Decimal },
+            lines,
+            markers,
+        }],
+        size: SIZE,
+    })
+}
+
+/// Divisor and name of the binary unit that keeps `max` readable.
+fn byte_unit(max: u64) -> (f64, &'static str) {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut scale = 1.0;
+    let mut u = 0;
+    while max as f64 / scale >= 1024.0 * 1.5 && u < UNITS.len() - 1 {
+        scale *= 1024.0;
+        u += 1;
+    }
+    (scale, UNITS[u])
+}

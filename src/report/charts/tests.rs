@@ -1,0 +1,229 @@
+use super::*;
+use crate::metrics::Recorder;
+
+fn run_all(s: &Scenario) -> Vec<SystemRun> {
+    s.systems
+        .iter()
+        .map(|&sys| {
+            let mut rec = Recorder::new(s);
+            let end = crate::models::run_system(s, sys, &mut rec, |_| {});
+            rec.finish(end.at);
+            let delivery = crate::checker::Checker::new(crate::run::checker_config(s)).finish(end.at);
+            SystemRun { system: sys, recorder: rec, delivery, end }
+        })
+        .collect()
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    std::env::temp_dir().join(format!("pushpull-charts-{tag}-{}-{nanos}", std::process::id()))
+}
+
+const SMALL: &str = r#"
+name = "chart-test"
+duration = "60s"
+warmup = "5s"
+[workload]
+rate = 50.0
+[[groups]]
+name = "billing"
+consumers = 2
+processing = { distribution = "exponential", mean = "30ms" }
+[kafka]
+partitions = 2
+"#;
+
+const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    let be = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    (be(16), be(20))
+}
+
+#[test]
+fn writes_png_and_svg_for_every_chart() {
+    let s = Scenario::parse(SMALL, "chart-test.toml", false).unwrap();
+    let runs = run_all(&s);
+    let dir = temp_dir("full");
+    let written = write_charts(&dir, &s, &runs).unwrap();
+    assert_eq!(written.len(), 8);
+    for stem in ["throughput", "backlog", "latency", "storage"] {
+        let png = dir.join(format!("{stem}.png"));
+        let svg = dir.join(format!("{stem}.svg"));
+        assert!(written.contains(&png) && written.contains(&svg), "{stem} missing from {written:?}");
+        let bytes = std::fs::read(&png).unwrap();
+        assert_eq!(bytes[..8], PNG_SIGNATURE, "{stem}.png is not a PNG");
+        let (w, h) = png_size(&bytes);
+        assert!(w == SIZE.0 && h >= SIZE.1, "{stem}.png is {w}x{h}");
+        let text = std::fs::read_to_string(&svg).unwrap();
+        assert!(text.starts_with("<svg") || text.contains("<svg"), "{stem}.svg is not an SVG");
+        assert!(text.contains("chart-test"), "{stem}.svg lacks the scenario name");
+        assert!(text.contains("kafka") && text.contains("rabbitmq"), "{stem}.svg lacks a legend");
+    }
+    // No temporary file left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn empty_and_single_runs_do_not_panic() {
+    let s = Scenario::parse(SMALL, "chart-test.toml", false).unwrap();
+    let mut runs = run_all(&s);
+    // No samples, no statistics.
+    let delivery = crate::checker::Checker::new(crate::run::checker_config(&s)).finish(runs[0].end.at);
+    let empty =
+        |system| SystemRun { system, recorder: Recorder::new(&s), delivery: delivery.clone(), end: runs[0].end };
+    let dir = temp_dir("empty");
+    let only_empty = vec![empty(SystemKind::Kafka), empty(SystemKind::RabbitMq)];
+    assert_eq!(write_charts(&dir, &s, &only_empty).unwrap().len(), 8);
+    // Nothing at all.
+    assert_eq!(write_charts(&dir, &s, &[]).unwrap().len(), 8);
+    // One system only, with a single sample.
+    runs.truncate(1);
+    runs[0].recorder.samples.truncate(1);
+    assert_eq!(write_charts(&dir, &s, &runs).unwrap().len(), 8);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Writes the charts of a livelier scenario (an overloaded partition, two groups) to
+/// `$PUSHPULL_CHART_DIR` for a human to look at. Skipped when the variable is unset.
+#[test]
+fn look_at_charts() {
+    let Ok(dir) = std::env::var("PUSHPULL_CHART_DIR") else {
+        return;
+    };
+    let s = Scenario::parse(
+        r#"
+name = "overload-demo"
+duration = "10m"
+warmup = "30s"
+[workload]
+rate = 90.0
+[[groups]]
+name = "billing"
+consumers = 2
+processing = { distribution = "exponential", mean = "20ms" }
+[[groups]]
+name = "audit"
+consumers = 1
+processing = { distribution = "exponential", mean = "5ms" }
+[kafka]
+partitions = 1
+"#,
+        "overload-demo.toml",
+        false,
+    )
+    .unwrap();
+    let runs = run_all(&s);
+    write_charts(Path::new(&dir), &s, &runs).unwrap();
+    let single = Scenario::parse(SMALL, "chart-test.toml", false).unwrap();
+    let runs = run_all(&single);
+    write_charts(&Path::new(&dir).join("small"), &single, &runs).unwrap();
+    let long = Scenario::parse(
+        r#"
+name = "retention-demo"
+duration = "6h"
+warmup = "0s"
+[workload]
+rate = 2.0
+phases = [{ at = "2h", rate = 6.0 }, { at = "3h", rate = 2.0 }]
+[[groups]]
+name = "reports"
+consumers = 1
+processing = { distribution = "exponential", mean = "200ms" }
+[kafka]
+retention = "1h"
+segment_ms = "10m"
+"#,
+        "retention-demo.toml",
+        false,
+    )
+    .unwrap();
+    write_charts(&Path::new(&dir).join("long"), &long, &run_all(&long)).unwrap();
+    let delivery = crate::checker::Checker::new(crate::run::checker_config(&single)).finish(runs[0].end.at);
+    let empty =
+        |system| SystemRun { system, recorder: Recorder::new(&single), delivery: delivery.clone(), end: runs[0].end };
+    let empty_runs = [empty(SystemKind::Kafka), empty(SystemKind::RabbitMq)];
+    write_charts(&Path::new(&dir).join("empty"), &single, &empty_runs).unwrap();
+}
+
+fn stats(values_ms: &[f64]) -> DurationStatsForTest {
+    let mut d = crate::metrics::DurationStats::default();
+    for &v in values_ms {
+        d.record(crate::time::SimDuration((v * 1e6).round() as u64));
+    }
+    d
+}
+type DurationStatsForTest = crate::metrics::DurationStats;
+
+/// The issue's cases: a 0.5 ms median was drawn at 6.7 ms and 0 ms at 24 ms. Now the axis goes
+/// down to 0.5 ms (floor 100 us), and 0 sits in its own band, labelled, under the break.
+#[test]
+fn sub_millisecond_and_zero_are_drawn_honestly() {
+    // 40% no wait at all, a 0.5 ms median, a tail up to 10 minutes.
+    let mut values = vec![0.0; 40];
+    values.extend(std::iter::repeat_n(0.5, 40));
+    values.extend([5.0, 50.0, 500.0, 5_000.0, 60_000.0, 600_000.0]);
+    let wait = stats(&values);
+    let axis = latency::axis_for(&[&wait]);
+    assert_eq!(axis.floor, 0.1, "the floor is the tick below the typical 0.5 ms");
+    assert!(axis.top > 600_000.0);
+    assert_eq!(axis.band.as_deref(), Some("0"));
+    let f = |v: f64| axis.fraction(v);
+    // 0.5 ms is drawn on the log scale, log10(5) of a decade above 100 us, not at the floor.
+    let decade = f(1.0) - f(0.1);
+    assert!((f(0.5) - f(0.1) - decade * 5f64.log10()).abs() < 1e-9);
+    // Zero is drawn in the band, below the floor, and the band is labelled "0".
+    assert!(f(0.0) < f(0.1) && f(0.0) > 0.0);
+    assert_eq!(plotters::coord::ranged1d::ValueFormatter::format_ext(&axis, &0.0), "0");
+    assert_eq!(plotters::coord::ranged1d::ValueFormatter::format_ext(&axis, &60_000.0), "1 min");
+    // Without zeros there is no band, and the floor is the lowest tick at or below the values.
+    let axis = latency::axis_for(&[&stats(&[2.0, 3.0, 40.0])]);
+    assert_eq!((axis.floor, axis.band.as_deref()), (1.0, None));
+}
+
+/// The y scale is a property of the chart kind: the latency chart is logarithmic and the time
+/// charts linear, whether one system ran or two.
+#[test]
+fn scales_do_not_depend_on_which_systems_ran() {
+    let s = Scenario::parse(SMALL, "chart-test.toml", false).unwrap();
+    let runs = run_all(&s);
+    let both = chart_svgs(&s, &runs).unwrap();
+    for only in [&runs[..1], &runs[1..]] {
+        let one = chart_svgs(&s, only).unwrap();
+        for ((stem, a), (_, b)) in both.iter().zip(&one) {
+            for probe in ["time (log scale)", "Log scale"] {
+                assert_eq!(a.contains(probe), b.contains(probe), "{stem}: {probe:?} with one system");
+            }
+            if *stem == "latency" {
+                assert!(b.contains("time (log scale)"), "one system's latency chart is not logarithmic");
+            }
+        }
+    }
+}
+
+/// Worked by hand: tolerance 1; points 0..=9 coincide except at x = 4 (a brief departure) and
+/// from x = 7 on.
+#[test]
+fn coinciding_spans_worked_by_hand() {
+    let a: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, 10.0)).collect();
+    let b: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, if i == 4 || i >= 7 { 15.0 } else { 10.5 })).collect();
+    let c = coinciding_spans(&a, &b, 1.0, 9.0);
+    assert_eq!(c, Coincidence { spans: vec![(0.0, 6.0)], everywhere: false });
+    assert_eq!(
+        coincidence_sentence(&c, 0.0, 9.0, "min").unwrap(),
+        "The two systems' lines coincide until 6 min (Kafka's orange shows only as a rim around the blue)."
+    );
+    let c = coinciding_spans(&a, &a, 0.0, 9.0);
+    assert!(c.everywhere);
+    assert!(coincidence_sentence(&c, 0.0, 9.0, "min").unwrap().contains("throughout"));
+    // Three departures in a row end a stretch; stretches under a tenth of the range are dropped.
+    let b: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, if (3..6).contains(&i) { 20.0 } else { 10.0 })).collect();
+    assert_eq!(coinciding_spans(&a, &b, 1.0, 9.0).spans, vec![(0.0, 2.0), (6.0, 9.0)]);
+    assert_eq!(coinciding_spans(&a, &b, 1.0, 100.0).spans, vec![]);
+}

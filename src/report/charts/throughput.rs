@@ -1,0 +1,133 @@
+//! Processed per second over time, against the offered load.
+
+use super::*;
+
+/// The throughput chart averages consecutive samples into between `MIN_RATE_POINTS` and
+/// `MAX_RATE_POINTS` points, aiming at `MESSAGES_PER_POINT` deliveries each, so that the noise of
+/// short buckets does not hide the comparison.
+const MIN_RATE_POINTS: f64 = 40.0;
+const MAX_RATE_POINTS: f64 = 150.0;
+const MESSAGES_PER_POINT: f64 = 200.0;
+
+pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
+    let end = run_end_secs(s, runs);
+    let unit = time_unit(end);
+    let x_end = end / unit.secs;
+    let groups = s.groups.len().max(1);
+    let longest = runs.iter().map(|r| r.recorder.samples.len() / groups).max().unwrap_or(0);
+    let deliveries = s.expected_messages() * groups as f64;
+    let points = (deliveries / MESSAGES_PER_POINT).clamp(MIN_RATE_POINTS, MAX_RATE_POINTS) as usize;
+    let per_point = longest.div_ceil(points.max(1)).max(1);
+    let mut lines = Vec::new();
+    let mut offered: Option<Vec<(f64, f64)>> = None;
+    let mut bin_secs: f64 = 0.0;
+    for r in runs {
+        // (bucket end, bucket length, processed/s over groups, deliveries offered/s)
+        let mut prev = 0.0;
+        let buckets: Vec<(f64, f64, f64, f64)> = by_time(&r.recorder.samples)
+            .map(|rows| {
+                let t = rows[0].time.as_secs_f64();
+                let len = (t - prev).max(0.0);
+                prev = t;
+                let processed: f64 = rows.iter().map(|x| x.processed_per_s).sum();
+                (t, len, processed, rows[0].published_per_s * groups as f64)
+            })
+            .collect();
+        let mut done = Vec::new();
+        let mut pubs = Vec::new();
+        let mut start = 0.0;
+        let mut chunks: Vec<&[(f64, f64, f64, f64)]> = buckets.chunks(per_point).collect();
+        // A short trailing chunk (often a partial last bucket) is too noisy alone: merge it.
+        let regular = per_point as f64 * s.sample_interval.as_secs_f64();
+        let span = |c: &[(f64, f64, f64, f64)]| c.iter().map(|b| b.1).sum::<f64>();
+        if chunks.len() > 1 && span(chunks[chunks.len() - 1]) * 2.0 < regular {
+            let n = chunks.len();
+            let merged_len = chunks[n - 2].len() + chunks[n - 1].len();
+            chunks.truncate(n - 2);
+            chunks.push(&buckets[buckets.len() - merged_len..]);
+        }
+        for chunk in chunks {
+            let end_t = chunk[chunk.len() - 1].0;
+            let total: f64 = chunk.iter().map(|b| b.1).sum();
+            let avg = |f: fn(&(f64, f64, f64, f64)) -> f64| {
+                if total > 0.0 {
+                    chunk.iter().map(|b| f(b) * b.1).sum::<f64>() / total
+                } else {
+                    chunk.iter().map(f).sum::<f64>() / chunk.len() as f64
+                }
+            };
+            let x = (start + end_t) / 2.0 / unit.secs;
+            done.push((x, avg(|b| b.2)));
+            pubs.push((x, avg(|b| b.3)));
+            bin_secs = bin_secs.max(if chunk.len() == per_point { total } else { 0.0 });
+            start = end_t;
+        }
+        if offered.is_none() && !pubs.is_empty() {
+            offered = Some(pubs);
+        }
+        lines.push(Line {
+            label: format!("{} processed", r.system.name()),
+            color: system_color(r.system),
+            dash: Dash::Solid,
+            width: system_width(r.system),
+            points: done,
+        });
+    }
+    let offered_label = if s.groups.len() > 1 {
+        format!("offered load (published/s × {} groups)", s.groups.len())
+    } else {
+        "offered load (published/s)".to_string()
+    };
+    lines.push(Line {
+        label: offered_label,
+        color: OFFERED,
+        dash: Dash::Dashed(8, 5),
+        width: 2,
+        points: offered.unwrap_or_default(),
+    });
+    let max = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(0.0, f64::max);
+    let y_end = y_top(max, 1.0);
+    let mut subtitle =
+        String::from("Can each system keep up? A line below the grey offered load means messages pile up.");
+    if bin_secs > 0.0 {
+        subtitle.push_str(&format!(" Each point averages {}.", round_secs(bin_secs)));
+    }
+    if let [a, b, ..] = &lines[..]
+        && runs.len() == 2
+    {
+        let spans = coinciding_spans(&a.points, &b.points, overlap_tolerance(y_end, 380.0), x_end);
+        let x_first = a.points.first().map_or(0.0, |p| p.0);
+        let x_last = a.points.last().map_or(0.0, |p| p.0);
+        if let Some(text) = coincidence_sentence(&spans, x_first, x_last, unit.short) {
+            subtitle.push(' ');
+            subtitle.push_str(&text);
+        }
+    }
+    let y_desc = if s.groups.len() > 1 {
+        "messages processed per second (all groups)".to_string()
+    } else {
+        "messages processed per second".to_string()
+    };
+    let mut markers = landmarks(s, unit);
+    markers.extend(event_markers(s, runs, unit, x_end, None));
+    let mut legend: Vec<LegendItem> = lines.iter().map(LegendItem::from).collect();
+    legend.extend(event_legend(&markers));
+    Chart::Time(TimeChart {
+        title: format!("{}: throughput", s.name),
+        subtitle,
+        legend,
+        x_desc: format!("time since start ({})", unit.name),
+        x_end,
+        panels: vec![TimePanel {
+            caption: None,
+            weight: 1,
+            label_markers: true,
+            y_desc,
+            y_end,
+            y_format: YFormat::Decimal,
+            lines,
+            markers,
+        }],
+        size: SIZE,
+    })
+}
