@@ -24,6 +24,10 @@ pub enum Observation {
     /// records) and `auto.offset.reset` moved it from `from` to `to`. With `latest`, the records
     /// still held in between are skipped; each is also reported as `Deleted` for the group.
     OffsetReset { group: GroupIdx, partition: u32, from: u64, to: u64 },
+    /// Step `step` of the scenario's fault schedule happened (for chart markers and traces).
+    Fault { step: usize },
+    /// A Kafka consumer group started (`started = true`) or finished a rebalance.
+    Rebalance { group: GroupIdx, started: bool },
     /// Bytes the broker holds changed by `delta` (payload bytes; fan-out copies count once each).
     StorageChanged { delta: i64 },
     /// The system's own backlog gauges for a group. `messages`: Kafka consumer lag (log end offset
@@ -167,6 +171,10 @@ impl<W: std::io::Write> JsonlHistory<W> {
                 r#"{{"t":{t},"event":"offset_reset","group":{},"partition":{partition},"from":{from},"to":{to}}}"#,
                 g(group)
             ),
+            Observation::Fault { step } => format!(r#"{{"t":{t},"event":"fault","step":{step}}}"#),
+            Observation::Rebalance { group, started } => {
+                format!(r#"{{"t":{t},"event":"rebalance","group":{},"started":{started}}}"#, g(group))
+            }
             Observation::StorageChanged { delta } => format!(r#"{{"t":{t},"event":"storage","delta":{delta}}}"#),
             Observation::Backlog { group, messages, unacked } => format!(
                 r#"{{"t":{t},"event":"backlog","group":{},"messages":{messages},"unacked":{unacked}}}"#,

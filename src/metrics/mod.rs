@@ -505,7 +505,9 @@ impl History for Recorder {
                 | ClientEvent::Acked { .. }
                 | ClientEvent::Committed { .. },
             )
-            | Observation::Committed { .. } => {}
+            | Observation::Committed { .. }
+            | Observation::Fault { .. }
+            | Observation::Rebalance { .. } => {}
         }
     }
 }

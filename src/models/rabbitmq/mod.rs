@@ -416,6 +416,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
     #[allow(clippy::collapsible_match)]
     fn fault(&mut self, now: SimTime, i: usize, sched: &mut Scheduler<Event>) {
         let f = self.faults[i].clone();
+        self.obs(now, Observation::Fault { step: i });
         let target = match (f.target, f.repairs) {
             // The repair of a "leader" fault applies to the node it hit: the queue's home.
             (Some(FaultTarget::Leader), _) => Some(FaultTarget::Broker(QUEUE_NODE as u32)),
