@@ -367,3 +367,24 @@ pub fn all_up_at_end(faults: &[Fault]) -> bool {
     }
     down.is_empty()
 }
+
+/// The first group whose consumers are all crashed or hung once the schedule has run.
+pub fn group_without_consumers(faults: &[Fault], groups: &[(String, u32)]) -> Option<usize> {
+    let mut stopped: Vec<FaultTarget> = Vec::new();
+    for f in faults {
+        let Some(t @ FaultTarget::Consumer { .. }) = f.target else { continue };
+        match f.action {
+            FaultAction::Crash | FaultAction::Hang => stopped.push(t),
+            FaultAction::Restart | FaultAction::Resume => {
+                if let Some(p) = stopped.iter().position(|&d| d == t) {
+                    stopped.remove(p);
+                }
+            }
+            _ => {}
+        }
+    }
+    groups
+        .iter()
+        .enumerate()
+        .position(|(g, (_, n))| (0..*n).all(|index| stopped.contains(&FaultTarget::Consumer { group: g, index })))
+}

@@ -372,11 +372,29 @@ impl Ctx {
         let faults =
             super::faults::validate(&self.file, raw.faults.unwrap_or_default(), brokers, &group_sizes, duration)?;
         // Not simulated yet: refuse rather than ignore (see README, "Failures").
-        if !faults.is_empty() && systems.contains(&SystemKind::Kafka) {
+        if systems.contains(&SystemKind::Kafka)
+            && let Some(i) = faults.iter().position(|f| {
+                matches!(f.target, Some(super::faults::FaultTarget::Broker(_) | super::faults::FaultTarget::Leader))
+            })
+        {
             return self.err(
                 "faults",
-                "faults are simulated for RabbitMQ only in this version (Kafka brokers, replication and consumer-group \
-                 failover come next); add systems = [\"rabbitmq\"]",
+                format!(
+                    "step {i}: Kafka broker failures are not simulated in this version (replication and leader \
+                     election come next); crash consumers or the producer, or set systems = [\"rabbitmq\"]"
+                ),
+            );
+        }
+        if drain.is_none()
+            && let Some(g) = super::faults::group_without_consumers(&faults, &group_sizes)
+        {
+            return self.err(
+                "faults",
+                format!(
+                    "group \"{}\" has no running consumer when the schedule ends, so the run could never drain; \
+                     restart or resume one, or set `drain` to a duration",
+                    groups[g].name
+                ),
             );
         }
         if let Some(i) = faults.iter().position(|f| f.action == super::faults::FaultAction::Partition) {

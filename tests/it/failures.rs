@@ -6,6 +6,23 @@ use pushpull::history::{ClientEvent, Observation, VecHistory};
 use pushpull::report::SystemRun;
 use pushpull::scenario::SystemKind;
 
+/// The longest wait from publication to the *first* start of processing, in seconds (the
+/// recorder's `wait_ms` counts every processing, re-processing included).
+fn longest_first_wait_s(s: &pushpull::scenario::Scenario, sys: SystemKind) -> f64 {
+    let mut h = VecHistory::default();
+    run_observed(s, sys, &mut h);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut longest = 0.0f64;
+    for (t, o) in &h.0 {
+        if let Observation::Client(ClientEvent::ProcessingStarted { msg, group, .. }) = o
+            && seen.insert((*group, msg.id()))
+        {
+            longest = longest.max(t.since(msg.published_at).as_secs_f64());
+        }
+    }
+    longest
+}
+
 fn run(toml: &str) -> SystemRun {
     pushpull::run::run_one(&scenario(toml), SystemKind::RabbitMq, None)
 }
@@ -138,4 +155,93 @@ fn a_hung_rabbitmq_consumer_holds_its_window() {
     assert_eq!(r.delivery.total.redelivered, 0, "no redelivery before consumer_timeout");
     assert_eq!(r.delivery.total.acknowledged_lost + r.delivery.total.unacknowledged_lost, 0);
     assert!(r.summary(&s).max_unacked >= 5, "the hung consumer's full window stays unacked");
+}
+
+/// Kafka, 3 consumers on 6 partitions, auto-commit every 5 s; consumer 0 is killed at 60 s and
+/// restarts 90 s later.
+fn kafka_consumer_crash(extra: &str) -> String {
+    format!(
+        r#"
+        duration = "4m"
+        systems = ["kafka"]
+        [workload]
+        rate = 100.0
+        keys = {{ count = 1000, distribution = "uniform" }}
+        [[groups]]
+        name = "g"
+        consumers = 3
+        processing = {{ distribution = "exponential", mean = "5ms" }}
+        [kafka]
+        partitions = 6
+        {extra}
+        [[faults]]
+        at = "60s"
+        action = "crash"
+        target = "g/0"
+        duration = "90s"
+        "#
+    )
+}
+
+/// Auto-commit: the records the dead consumer processed after its last commit are processed again
+/// by the member that takes its partitions over (duplicates), nothing is lost, and its partitions
+/// wait about `session.timeout.ms` (45 s, less the up to 3 s since its last heartbeat) first.
+#[test]
+fn kafka_consumer_crash_duplicates_with_auto_commit_and_pauses_for_the_session_timeout() {
+    let s = scenario(&kafka_consumer_crash(""));
+    let r = pushpull::run::run_one(&s, SystemKind::Kafka, None);
+    let d = &r.delivery.total;
+    assert!(d.duplicates > 0, "processed after the last auto-commit, processed again: {d:?}");
+    // At 100/s over 6 partitions, consumer 0 (2 partitions) processes about 33/s; up to 5 s of
+    // them are uncommitted.
+    assert!(d.duplicates <= 5 * 34 + 10, "at most one auto-commit interval of its records: {}", d.duplicates);
+    assert_eq!(d.acknowledged_lost + d.unacknowledged_lost, 0, "{d:?}");
+    assert_eq!(d.redelivered, 0, "Kafka has no redelivered flag");
+    // The session expires 45 s after the last heartbeat (0 to 3 s before the crash); the records
+    // waiting longest were published a few seconds before the crash and never processed by it.
+    let wait_max_s = longest_first_wait_s(&s, SystemKind::Kafka);
+    assert!((40.0..=50.0).contains(&wait_max_s), "longest wait {wait_max_s} s: about the session timeout");
+}
+
+/// `commitSync` after each poll's records: the window of duplicates shrinks to the records polled
+/// but not yet committed (at most one poll's worth), and still nothing is lost.
+#[test]
+fn kafka_commit_sync_duplicates_at_most_one_poll() {
+    let s = scenario(&kafka_consumer_crash("enable_auto_commit = false\n        max_poll_records = 10"));
+    let r = pushpull::run::run_one(&s, SystemKind::Kafka, None);
+    let d = &r.delivery.total;
+    assert!(d.duplicates <= 10, "at most one poll of 10 records: {}", d.duplicates);
+    assert_eq!(d.acknowledged_lost + d.unacknowledged_lost, 0, "{d:?}");
+}
+
+/// A hung consumer keeps heartbeating; after `max.poll.interval.ms` (300 s) it leaves, the group
+/// rebalances, and nothing is lost. Its partitions wait about 300 s.
+#[test]
+fn kafka_hung_consumer_leaves_after_the_poll_interval() {
+    let s = scenario(
+        r#"
+        duration = "8m"
+        systems = ["kafka"]
+        [workload]
+        rate = 20.0
+        keys = { count = 100, distribution = "uniform" }
+        [[groups]]
+        name = "g"
+        consumers = 2
+        processing = "5ms"
+        [kafka]
+        partitions = 2
+        [[faults]]
+        at = "30s"
+        action = "hang"
+        target = "g/0"
+        duration = "6m"
+        "#,
+    );
+    let r = pushpull::run::run_one(&s, SystemKind::Kafka, None);
+    assert_eq!(r.delivery.total.acknowledged_lost + r.delivery.total.unacknowledged_lost, 0);
+    let wait_max_s = longest_first_wait_s(&s, SystemKind::Kafka);
+    assert!((295.0..=305.0).contains(&wait_max_s), "longest wait {wait_max_s} s: about max.poll.interval.ms");
+    // The hung consumer's stalled record completes on resume: processed twice.
+    assert!(r.delivery.total.duplicates >= 1);
 }

@@ -2,6 +2,7 @@
 //! offsets that define the group's lag.
 
 use super::log::Offset;
+use crate::engine::EventKey;
 
 /// Kafka's `RangeAssignor` for one topic: partitions in order, consumers in member order; each gets
 /// `P / C` consecutive partitions and the first `P % C` consumers one more. Consumers beyond the
@@ -18,6 +19,111 @@ pub fn range_assign(partitions: u32, consumers: u32) -> Vec<Vec<u32>> {
             owned
         })
         .collect()
+}
+
+/// The group coordinator's membership of one group (classic protocol, eager rebalance): members
+/// in join order, the generation, and whether a rebalance is waiting for members to rejoin.
+#[derive(Debug, Default)]
+pub struct Coordinator {
+    /// (member id, consumer index, joined this round, session timer).
+    members: Vec<Member>,
+    pub generation: u32,
+    pub rebalancing: bool,
+    /// Counts rebalances, so that a stale rebalance timeout is recognised.
+    pub round: u64,
+}
+
+#[derive(Debug)]
+struct Member {
+    id: u64,
+    consumer: u32,
+    joined: bool,
+    session: Option<EventKey>,
+}
+
+impl Coordinator {
+    /// A group whose members already joined (the state before generation 1 is handed out).
+    pub fn stable(members: Vec<(u64, u32)>) -> Self {
+        Coordinator {
+            members: members
+                .into_iter()
+                .map(|(id, consumer)| Member { id, consumer, joined: true, session: None })
+                .collect(),
+            generation: 0,
+            rebalancing: true,
+            round: 0,
+        }
+    }
+
+    pub fn consumer_of(&self, member: u64) -> Option<u32> {
+        self.members.iter().find(|m| m.id == member).map(|m| m.consumer)
+    }
+
+    /// Commits count only from a current member of the current generation.
+    pub fn accepts_commit(&self, member: u64, generation: u32) -> bool {
+        generation == self.generation && self.consumer_of(member).is_some()
+    }
+
+    /// Sets a member's session timer; returns the one it replaces.
+    pub fn set_session(&mut self, member: u64, key: EventKey) -> Option<EventKey> {
+        let m = self.members.iter_mut().find(|m| m.id == member)?;
+        m.session.replace(key)
+    }
+
+    /// Starts a rebalance unless one is under way: every member must join again. True if started.
+    pub fn begin_rebalance(&mut self) -> bool {
+        if self.rebalancing {
+            return false;
+        }
+        self.rebalancing = true;
+        self.round += 1;
+        self.members.iter_mut().for_each(|m| m.joined = false);
+        true
+    }
+
+    /// A JoinGroup: a new member is added, which starts a rebalance. True if one started.
+    pub fn join(&mut self, member: u64, consumer: u32) -> bool {
+        let started = match self.members.iter().position(|m| m.id == member) {
+            Some(_) => self.begin_rebalance(),
+            None => {
+                let started = self.begin_rebalance();
+                self.members.push(Member { id: member, consumer, joined: false, session: None });
+                started
+            }
+        };
+        if let Some(m) = self.members.iter_mut().find(|m| m.id == member) {
+            m.joined = true;
+        }
+        started
+    }
+
+    pub fn all_joined(&self) -> bool {
+        self.rebalancing && self.members.iter().all(|m| m.joined)
+    }
+
+    /// Removes a member (left, or its session expired); returns its session timer.
+    pub fn remove(&mut self, member: u64) -> Option<Option<EventKey>> {
+        let i = self.members.iter().position(|m| m.id == member)?;
+        Some(self.members.remove(i).session)
+    }
+
+    /// The rebalance timeout: members that did not rejoin are removed; returns their timers.
+    pub fn drop_unjoined(&mut self) -> Vec<EventKey> {
+        let (gone, kept): (Vec<Member>, Vec<Member>) =
+            std::mem::take(&mut self.members).into_iter().partition(|m| !m.joined);
+        self.members = kept;
+        gone.into_iter().filter_map(|m| m.session).collect()
+    }
+
+    /// Completes the rebalance: the next generation, and its members' consumers in member-id
+    /// order (the order the range assignor hands out partitions in).
+    pub fn next_generation(&mut self) -> (u32, Vec<u32>) {
+        self.generation += 1;
+        self.rebalancing = false;
+        let mut ms: Vec<(u64, u32)> = self.members.iter().map(|m| (m.id, m.consumer)).collect();
+        ms.sort_unstable();
+        (self.generation, ms.into_iter().map(|(_, c)| c).collect())
+    }
 }
 
 /// The group coordinator's view of one group: committed offsets per partition.

@@ -10,47 +10,131 @@ pub mod log;
 pub mod partitioner;
 pub mod producer;
 
+use crate::client::{ConsumerApp, JobEnd};
 use crate::engine::{EventKey, Model, Scheduler};
 use crate::history::{ClientEvent, GroupIdx, History, Observation};
+use crate::scenario::defaults as d;
 use crate::scenario::defaults::{
     KAFKA_MAX_IN_FLIGHT_REQUESTS as MAX_IN_FLIGHT_REQUESTS, KAFKA_MAX_REQUEST_BYTES as MAX_REQUEST_BYTES,
 };
+use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
 use crate::scenario::{KafkaConfig, Keys, OffsetReset, Scenario};
-use crate::time::{SimDuration, SimTime};
+use crate::time::SimTime;
 use crate::workload::{ProcessingTimes, Producer, StoredMessage};
+use crate::world::{Admit, Envelope, NodeId, World};
+use group::Coordinator;
 use group::{CommittedOffsets, range_assign};
 use log::{Offset, Partition};
 use partitioner::partition_for_key;
 use producer::{Accumulator, ProducerBatch, SenderCheck};
+use std::collections::BTreeMap;
 use std::collections::VecDeque;
 
-/// The events of the Kafka model.
+/// Protocol messages between nodes.
 #[derive(Debug)]
-pub enum Event {
-    /// The producer application calls `send()` for the next message of the workload.
-    Publish,
+pub enum Msg {
+    /// A produce request (one batch per partition) to the leader.
+    Produce {
+        batches: Vec<ProducerBatch>,
+    },
+    /// The leader's produce response, with the batches it acknowledges.
+    ProduceResponse {
+        batches: Vec<ProducerBatch>,
+    },
+    /// A consumer's fetch; `epoch` is its assignment epoch (a response to an older one is void).
+    Fetch {
+        group: GroupIdx,
+        consumer: u32,
+        epoch: u32,
+    },
+    FetchResponse {
+        group: GroupIdx,
+        consumer: u32,
+        epoch: u32,
+        records: Vec<Fetched>,
+    },
+    /// An offset commit to the group coordinator; `sync` asks for a response (`commitSync`).
+    Commit(OffsetCommit),
+    CommitResponse {
+        group: GroupIdx,
+        consumer: u32,
+    },
+    /// The consumer's heartbeat thread.
+    Heartbeat {
+        group: GroupIdx,
+        member: u64,
+    },
+    /// `rebalance`: the group is rebalancing, rejoin; `unknown`: you are not a member, join again.
+    HeartbeatResponse {
+        group: GroupIdx,
+        consumer: u32,
+        rebalance: bool,
+        unknown: bool,
+    },
+    JoinGroup {
+        group: GroupIdx,
+        consumer: u32,
+        member: u64,
+    },
+    LeaveGroup {
+        group: GroupIdx,
+        member: u64,
+    },
+    /// The coordinator's assignment after a rebalance (JoinGroup + SyncGroup responses, with the
+    /// committed offsets of the assigned partitions, as OffsetFetch returns them).
+    Assignment {
+        group: GroupIdx,
+        consumer: u32,
+        generation: u32,
+        partitions: Vec<(u32, Offset)>,
+    },
+}
+
+/// An offset commit: who sends it, for which generation, and whether it waits for an answer.
+#[derive(Debug)]
+pub struct OffsetCommit {
+    group: GroupIdx,
+    consumer: u32,
+    member: u64,
+    generation: u32,
+    offsets: Vec<(u32, Offset)>,
+    sync: bool,
+}
+
+/// Timers, each owned by one node.
+#[derive(Debug)]
+pub enum Timer {
+    /// The producer application's next message is due.
+    Arrival,
     /// The producer's sender thread wakes up to look for ready batches (`linger.ms`).
     SenderWakeup,
-    /// A produce request (one batch per partition) reaches the broker.
-    ProduceArrives { batches: Vec<ProducerBatch> },
-    /// The broker's produce response reaches the producer, with the batches it acknowledges.
-    ProduceResponse { batches: Vec<ProducerBatch> },
-    /// A fetch request reaches the broker.
-    FetchArrives { group: GroupIdx, consumer: u32 },
-    /// The consumer's long-poll timer: answers its parked fetch if `fetch.max.wait.ms` has passed.
+    /// The broker answers a consumer's parked fetch if `fetch.max.wait.ms` has passed.
     FetchExpired { group: GroupIdx, consumer: u32 },
-    /// A fetch response reaches the consumer.
-    FetchResponse { group: GroupIdx, consumer: u32, records: Vec<Fetched> },
-    /// The application finished the record it was processing.
-    ProcessingDone { group: GroupIdx, consumer: u32 },
-    /// An offset commit reaches the group coordinator.
-    CommitArrives { group: GroupIdx, offsets: Vec<(u32, Offset)> },
-    /// `commitSync` returned to the application.
-    CommitSyncDone { group: GroupIdx, consumer: u32 },
-    /// The auto-commit timer of a consumer blocked in `poll` is due.
-    AutoCommitDue { group: GroupIdx, consumer: u32 },
     /// The broker's periodic retention check (`log.retention.check.interval.ms`).
     RetentionCheck,
+    /// The coordinator has not heard from a member for `session.timeout.ms`.
+    SessionExpired { group: GroupIdx, member: u64 },
+    /// The coordinator stops waiting for members to rejoin (rebalance timeout).
+    RebalanceTimeout { group: GroupIdx, round: u64 },
+    /// The consumer application finished the record it was processing.
+    JobEnd,
+    /// The auto-commit timer of a consumer blocked in `poll` is due.
+    AutoCommitDue,
+    /// The consumer's heartbeat thread ticks (`heartbeat.interval.ms`).
+    HeartbeatTick,
+}
+
+#[derive(Debug)]
+pub enum Event {
+    Net(Envelope<Msg, Timer>),
+    /// Step `i` of the scenario's fault schedule.
+    Fault(usize),
+}
+
+impl From<Envelope<Msg, Timer>> for Event {
+    fn from(e: Envelope<Msg, Timer>) -> Self {
+        Event::Net(e)
+    }
 }
 
 /// A record in a consumer's hands, with where it came from (for commits).
@@ -62,7 +146,24 @@ pub struct Fetched {
     msg: StoredMessage,
 }
 
+/// A consumer: its client library's state (assignment, positions, fetch buffer, commits, group
+/// membership) and its application.
 struct Consumer {
+    node: NodeId,
+    /// Member id: the consumer's index and its node's incarnation (a restarted consumer is a new
+    /// member).
+    member: u64,
+    /// The group generation of the current assignment.
+    generation: u32,
+    /// Counts assignments: a fetch response for an older one is void.
+    epoch: u32,
+    /// Has an assignment it may fetch and commit for.
+    assigned: bool,
+    /// The heartbeat said the group is rebalancing: rejoin at the next `poll()`.
+    rejoin_pending: bool,
+    /// Sent JoinGroup, waiting for the assignment.
+    joining: bool,
+    last_poll: SimTime,
     partitions: Vec<u32>,
     /// Records in `buffer` per assigned partition: a partition with none is fetchable.
     buffered: Vec<u32>,
@@ -76,33 +177,101 @@ struct Consumer {
     commit_sent: Vec<Offset>,
     /// Fetched, not yet returned by `poll`.
     buffer: VecDeque<Fetched>,
-    /// Returned by the current `poll`, processed in order.
-    polled: VecDeque<Fetched>,
-    busy: Option<Fetched>,
+    /// The application: the current poll's records, processed in order.
+    app: ConsumerApp<Fetched>,
     /// A fetch request or its response is on its way, or parked at the broker.
     fetching: bool,
-    /// Deadline (`fetch.max.wait.ms`) of this consumer's fetch parked at the broker, if any.
+    /// Broker side: deadline (`fetch.max.wait.ms`) of this consumer's fetch parked at the broker.
     parked: Option<SimTime>,
-    /// When this consumer's pending `FetchExpired` event fires, if one is scheduled. One timer per
-    /// consumer, re-armed lazily: parking a fetch does not cost a heap entry each time.
+    /// Broker side: when this consumer's pending `FetchExpired` timer fires, if one is set. One
+    /// timer per consumer, re-armed lazily: parking a fetch does not cost a heap entry each time.
     expiry_timer: Option<SimTime>,
     /// Fetches this consumer parked at the broker so far; also picks the partition a response
     /// starts with, so that `fetch.max.bytes` does not always favour the same one.
     fetches_parked: u64,
     waiting_in_poll: bool,
+    /// Waiting for a `commitSync` response before polling again.
+    commit_sync_pending: bool,
     next_auto_commit: SimTime,
-    /// Due time of this consumer's pending `AutoCommitDue` event, if any: one per due time is enough.
+    /// Due time of this consumer's pending `AutoCommitDue` timer, if any.
     auto_commit_timer: Option<SimTime>,
+}
+
+impl Consumer {
+    fn new(node: NodeId, member: u64, cfg: &KafkaConfig) -> Self {
+        Consumer {
+            node,
+            member,
+            generation: 0,
+            epoch: 0,
+            assigned: false,
+            rejoin_pending: false,
+            joining: false,
+            last_poll: SimTime::ZERO,
+            partitions: Vec::new(),
+            buffered: Vec::new(),
+            requested: Vec::new(),
+            fetch_pos: Vec::new(),
+            consumed: Vec::new(),
+            commit_sent: Vec::new(),
+            buffer: VecDeque::new(),
+            app: ConsumerApp::default(),
+            fetching: false,
+            parked: None,
+            expiry_timer: None,
+            fetches_parked: 0,
+            waiting_in_poll: false,
+            commit_sync_pending: false,
+            next_auto_commit: SimTime(cfg.auto_commit_interval.0),
+            auto_commit_timer: None,
+        }
+    }
+
+    /// Takes partitions (with their starting offsets) as its assignment.
+    fn assign(&mut self, generation: u32, partitions: &[(u32, Offset)]) {
+        self.generation = generation;
+        self.epoch += 1;
+        self.assigned = true;
+        self.joining = false;
+        self.rejoin_pending = false;
+        self.partitions = partitions.iter().map(|&(p, _)| p).collect();
+        let n = partitions.len();
+        self.buffered = vec![0; n];
+        self.requested = vec![false; n];
+        self.fetch_pos = partitions.iter().map(|&(_, o)| o).collect();
+        self.consumed = self.fetch_pos.clone();
+        self.commit_sent = self.fetch_pos.clone();
+        self.buffer.clear();
+        self.fetching = false;
+        self.parked = None;
+    }
+
+    /// Gives up the assignment (eager rebalance): fetched records not yet handed out are dropped.
+    fn revoke(&mut self) {
+        self.assigned = false;
+        self.partitions.clear();
+        self.buffered.clear();
+        self.requested.clear();
+        self.fetch_pos.clear();
+        self.consumed.clear();
+        self.commit_sent.clear();
+        self.buffer.clear();
+        self.fetching = false;
+        self.parked = None;
+    }
 }
 
 struct ConsumerGroup {
     consumers: Vec<Consumer>,
-    /// Partition -> index of the consumer that owns it.
-    owner: Vec<u32>,
+    coordinator: Coordinator,
+    /// Partition -> index of the consumer that owns it, while the group is stable.
+    owner: Vec<Option<u32>>,
     committed: CommittedOffsets,
     /// Sum over partitions of the group's fetch positions: what it fetched (or skipped) so far.
     fetched_sum: u64,
-    /// Records appended that this group has neither processed nor skipped.
+    /// Per partition, the offset after the highest record processed (or skipped): the group's
+    /// progress, which only moves forward; `remaining` is the log end minus its sum.
+    frontier: Vec<Offset>,
     remaining: u64,
     /// Offset ranges (partition, from, to) that `auto.offset.reset` skipped and that the committed
     /// offset has not yet passed, and how many offsets they still hold: these were never handed to
@@ -113,8 +282,10 @@ struct ConsumerGroup {
 
 pub struct KafkaModel<'h, H: History> {
     history: &'h mut H,
+    world: World,
     cfg: KafkaConfig,
     producer: Producer,
+    producer_node: NodeId,
     processing: ProcessingTimes,
     keyed: bool,
     /// `murmur2(key) % partitions` for every key, when the key space is small enough to tabulate.
@@ -130,57 +301,53 @@ pub struct KafkaModel<'h, H: History> {
     /// Sum of log end offsets over partitions.
     end_offsets_sum: u64,
     groups: Vec<ConsumerGroup>,
-    latency: SimDuration,
+    /// Node -> (group, consumer) for consumer nodes.
+    consumer_of: BTreeMap<NodeId, (GroupIdx, u32)>,
+    faults: Vec<Fault>,
+    /// The next member id the coordinator hands out (each join of a new member gets one).
+    next_member: u64,
     /// Emptied request and fetch-response buffers, reused instead of allocating per message.
     request_pool: Vec<Vec<ProducerBatch>>,
     fetch_pool: Vec<Vec<Fetched>>,
 }
 
+/// Every partition, and every group's coordinator, lives on broker 0 in this version (the
+/// brokers are immortal for Kafka until replication lands).
+const BROKER: NodeId = 0;
+
 impl<'h, H: History> KafkaModel<'h, H> {
     pub fn new(s: &Scenario, history: &'h mut H, sched: &mut Scheduler<Event>) -> Self {
         let cfg = s.kafka.clone();
         let p = cfg.partitions;
-        let producer = Producer::new(s);
-        if let Some(at) = producer.next_at() {
-            sched.schedule_at(at, Event::Publish);
-        }
-        sched.schedule_in(cfg.retention_check_interval, Event::RetentionCheck);
+        let brokers = s.brokers as usize;
+        let consumer_count: usize = s.groups.iter().map(|g| g.consumers as usize).sum();
+        let world = World::new(brokers + 1 + consumer_count, s.network.latency);
+        let producer_node = brokers as NodeId;
+        let mut consumer_of = BTreeMap::new();
+        let mut next = producer_node + 1;
+        let mut next_member = 0;
         let groups: Vec<ConsumerGroup> = s
             .groups
             .iter()
-            .map(|g| {
-                let assignment = range_assign(p, g.consumers);
-                let mut owner = vec![0; p as usize];
-                for (c, parts) in assignment.iter().enumerate() {
-                    for &q in parts {
-                        owner[q as usize] = c as u32;
-                    }
-                }
+            .enumerate()
+            .map(|(gi, g)| {
+                let consumers: Vec<Consumer> = (0..g.consumers)
+                    .map(|c| {
+                        let node = next;
+                        next += 1;
+                        consumer_of.insert(node, (gi, c));
+                        next_member += 1;
+                        Consumer::new(node, next_member - 1, &cfg)
+                    })
+                    .collect();
+                let members = consumers.iter().enumerate().map(|(i, c)| (c.member, i as u32)).collect();
                 ConsumerGroup {
-                    consumers: assignment
-                        .into_iter()
-                        .map(|parts| Consumer {
-                            buffered: vec![0; parts.len()],
-                            requested: vec![false; parts.len()],
-                            fetch_pos: vec![0; parts.len()],
-                            consumed: vec![0; parts.len()],
-                            commit_sent: vec![0; parts.len()],
-                            partitions: parts,
-                            buffer: VecDeque::new(),
-                            polled: VecDeque::new(),
-                            busy: None,
-                            fetching: false,
-                            parked: None,
-                            expiry_timer: None,
-                            fetches_parked: 0,
-                            waiting_in_poll: false,
-                            next_auto_commit: SimTime(cfg.auto_commit_interval.0),
-                            auto_commit_timer: None,
-                        })
-                        .collect(),
-                    owner,
+                    consumers,
+                    coordinator: Coordinator::stable(members),
+                    owner: vec![None; p as usize],
                     committed: CommittedOffsets::new(p),
                     fetched_sum: 0,
+                    frontier: vec![0; p as usize],
                     remaining: 0,
                     skipped: Vec::new(),
                     skipped_uncommitted: 0,
@@ -189,6 +356,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             .collect();
         let mut m = KafkaModel {
             history,
+            world,
             keyed: !matches!(s.workload.keys, Keys::None),
             key_partitions: match s.workload.keys {
                 Keys::Uniform { count } | Keys::Zipf { count, .. } if count <= 1 << 20 => {
@@ -203,34 +371,54 @@ impl<'h, H: History> KafkaModel<'h, H> {
             partitions: (0..p).map(|_| Partition::default()).collect(),
             end_offsets_sum: 0,
             groups,
-            latency: s.network.latency,
+            consumer_of,
+            faults: s.faults.clone(),
+            next_member,
             request_pool: Vec::new(),
             fetch_pool: Vec::new(),
-            producer,
+            producer: Producer::new(s),
+            producer_node,
             processing: ProcessingTimes::new(s),
             cfg,
         };
-        // Every consumer with partitions starts in poll().
+        m.arm_arrival(sched);
+        m.world.timer_in(sched, BROKER, m.cfg.retention_check_interval, Timer::RetentionCheck);
+        for (i, f) in m.faults.iter().enumerate() {
+            sched.schedule_at(f.at, Event::Fault(i));
+        }
+        // The groups formed before the first message: generation 1, range assignment, every
+        // consumer with partitions in poll(), heartbeats running.
         for g in 0..m.groups.len() {
-            for c in 0..m.groups[g].consumers.len() {
-                if !m.groups[g].consumers[c].partitions.is_empty() {
-                    m.poll(SimTime::ZERO, g, c as u32, sched);
-                }
+            m.complete_rebalance(SimTime::ZERO, g, sched);
+            for c in 0..m.groups[g].consumers.len() as u32 {
+                m.start_heartbeats(g, c, sched);
             }
         }
         m
     }
 
+    fn obs(&mut self, now: SimTime, o: Observation) {
+        self.history.record(now, o);
+    }
+
+    fn client(&mut self, now: SimTime, e: ClientEvent) {
+        self.history.record(now, Observation::Client(e));
+    }
+
     // ---- producer ----
 
+    fn arm_arrival(&mut self, sched: &mut Scheduler<Event>) {
+        if let Some(at) = self.producer.next_at() {
+            self.world.timer_at(sched, self.producer_node, at, Timer::Arrival);
+        }
+    }
+
     fn publish(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
-        let Some((msg, next)) = self.producer.take() else {
+        let Some((msg, _)) = self.producer.take() else {
             return;
         };
-        self.history.record(now, Observation::Client(ClientEvent::Sent { msg }));
-        if let Some(at) = next {
-            sched.schedule_at(at, Event::Publish);
-        }
+        self.client(now, ClientEvent::Sent { msg });
+        self.arm_arrival(sched);
         let (partition, sticky) = match msg.key {
             Some(k) if self.keyed => match self.key_partitions.get(k as usize) {
                 Some(&p) => (p, false),
@@ -257,7 +445,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                     let mut batches = self.request_pool.pop().unwrap_or_default();
                     self.accumulator.drain(MAX_REQUEST_BYTES, &mut batches);
                     self.requests_in_flight += 1;
-                    sched.schedule_in(self.latency, Event::ProduceArrives { batches });
+                    self.world.send(sched, self.producer_node, BROKER, Msg::Produce { batches });
                 }
                 SenderCheck::Ready | SenderCheck::Idle => return,
                 SenderCheck::WaitUntil(at) => {
@@ -267,7 +455,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
                             if let Some((_, key)) = pending {
                                 sched.cancel(key);
                             }
-                            self.sender_timer = Some((at, sched.schedule_at(at, Event::SenderWakeup)));
+                            let key = self.world.timer_at(sched, self.producer_node, at, Timer::SenderWakeup);
+                            self.sender_timer = Some((at, key));
                         }
                     }
                     return;
@@ -285,7 +474,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         self.requests_in_flight -= 1;
         for b in batches.drain(..) {
             for r in &b.records {
-                self.history.record(now, Observation::Client(ClientEvent::Acknowledged { id: r.id() }));
+                self.client(now, ClientEvent::Acknowledged { id: r.id() });
             }
             self.accumulator.recycle(b.records);
         }
@@ -300,7 +489,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         for b in &batches {
             self.append(now, b.partition, &b.records, sched);
         }
-        sched.schedule_in(self.latency, Event::ProduceResponse { batches });
+        self.world.send(sched, BROKER, self.producer_node, Msg::ProduceResponse { batches });
     }
 
     fn append(&mut self, now: SimTime, partition: u32, records: &[StoredMessage], sched: &mut Scheduler<Event>) {
@@ -312,14 +501,17 @@ impl<'h, H: History> KafkaModel<'h, H> {
             bytes += r.bytes();
             self.history.record(now, Observation::Stored { msg: r });
         }
-        self.history.record(now, Observation::StorageChanged { delta: bytes as i64 });
+        self.obs(now, Observation::StorageChanged { delta: bytes as i64 });
         self.end_offsets_sum += n;
         for g in 0..self.groups.len() {
             self.groups[g].remaining += n;
-            let c = self.groups[g].owner[partition as usize];
             // A parked fetch answered now reports the new lag itself.
-            let answered =
-                self.groups[g].consumers[c as usize].parked.is_some() && self.try_respond(now, g, c, false, sched);
+            let answered = match self.groups[g].owner[partition as usize] {
+                Some(c) => {
+                    self.groups[g].consumers[c as usize].parked.is_some() && self.try_respond(now, g, c, false, sched)
+                }
+                None => false,
+            };
             if !answered {
                 self.report_lag(now, g);
             }
@@ -330,7 +522,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let g = &self.groups[group];
         let messages = g.committed.lag(self.end_offsets_sum);
         let unacked = g.fetched_sum.saturating_sub(g.committed.total() + g.skipped_uncommitted);
-        self.history.record(now, Observation::Backlog { group, messages, unacked });
+        self.obs(now, Observation::Backlog { group, messages, unacked });
     }
 
     fn retention_check(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
@@ -342,14 +534,26 @@ impl<'h, H: History> KafkaModel<'h, H> {
             });
         }
         if freed > 0 {
-            self.history.record(now, Observation::StorageChanged { delta: -(freed as i64) });
+            self.obs(now, Observation::StorageChanged { delta: -(freed as i64) });
         }
-        sched.schedule_in(self.cfg.retention_check_interval, Event::RetentionCheck);
+        self.world.timer_in(sched, BROKER, self.cfg.retention_check_interval, Timer::RetentionCheck);
     }
 
     // ---- broker: fetch (long poll) ----
 
-    fn fetch_arrives(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+    fn fetch_arrives(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        epoch: u32,
+        sched: &mut Scheduler<Event>,
+    ) {
+        // A fetch for an assignment the consumer has since given up is answered empty-handed: the
+        // consumer ignores it (its epoch moved on).
+        if self.groups[group].consumers[consumer as usize].epoch != epoch {
+            return;
+        }
         if !self.try_respond(now, group, consumer, false, sched) {
             let c = &mut self.groups[group].consumers[consumer as usize];
             c.fetches_parked += 1;
@@ -358,7 +562,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             // Deadlines only grow, so a pending timer fires no later than this one is due.
             if c.expiry_timer.is_none() {
                 c.expiry_timer = Some(deadline);
-                sched.schedule_at(deadline, Event::FetchExpired { group, consumer });
+                self.world.timer_at(sched, BROKER, deadline, Timer::FetchExpired { group, consumer });
             }
         }
     }
@@ -372,7 +576,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             }
             Some(deadline) => {
                 c.expiry_timer = Some(deadline);
-                sched.schedule_at(deadline, Event::FetchExpired { group, consumer });
+                self.world.timer_at(sched, BROKER, deadline, Timer::FetchExpired { group, consumer });
             }
             None => {}
         }
@@ -415,8 +619,14 @@ impl<'h, H: History> KafkaModel<'h, H> {
                         self.history.record(now, Observation::Deleted { id: r.id(), group: Some(group) });
                     }
                 }
-                g.remaining -= reset - from;
+                let f = &mut g.frontier[p as usize];
+                if reset > *f {
+                    g.remaining -= reset - *f;
+                    *f = reset;
+                }
                 g.fetched_sum += reset - from;
+                // The consumer's position is the reset offset (what it commits next).
+                c.consumed[slot] = c.consumed[slot].max(reset);
                 // Skipped offsets were never handed out: they are not "unacked" until committed past.
                 g.skipped.push((p, from, reset));
                 g.skipped_uncommitted += reset - from.max(g.committed.get(p));
@@ -458,18 +668,19 @@ impl<'h, H: History> KafkaModel<'h, H> {
             c.fetch_pos[slot] = pos;
         }
         c.parked = None;
+        let (to, epoch) = (c.node, c.epoch);
         self.report_lag(now, group);
-        sched.schedule_in(self.latency, Event::FetchResponse { group, consumer, records });
+        self.world.send(sched, BROKER, to, Msg::FetchResponse { group, consumer, epoch, records });
         true
     }
 
-    // ---- consumer ----
+    // ---- consumer: fetch, poll, process, commit ----
 
     /// Sends a fetch for every assigned partition with nothing buffered (`AbstractFetch`'s
     /// fetchable partitions), unless one is already in flight.
     fn send_fetch(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let c = &mut self.groups[group].consumers[consumer as usize];
-        if c.fetching {
+        if c.fetching || !c.assigned {
             return;
         }
         let mut any = false;
@@ -481,7 +692,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
             return;
         }
         c.fetching = true;
-        sched.schedule_in(self.latency, Event::FetchArrives { group, consumer });
+        let (from, epoch) = (c.node, c.epoch);
+        self.world.send(sched, from, BROKER, Msg::Fetch { group, consumer, epoch });
     }
 
     fn fetch_response(
@@ -489,14 +701,18 @@ impl<'h, H: History> KafkaModel<'h, H> {
         now: SimTime,
         group: GroupIdx,
         consumer: u32,
+        epoch: u32,
         mut records: Vec<Fetched>,
         sched: &mut Scheduler<Event>,
     ) {
+        if self.groups[group].consumers[consumer as usize].epoch != epoch {
+            // For an assignment given up since: dropped unread.
+            records.clear();
+            self.fetch_pool.push(records);
+            return;
+        }
         for r in &records {
-            self.history.record(
-                now,
-                Observation::Client(ClientEvent::Delivered { msg: r.msg, group, consumer, redelivered: false }),
-            );
+            self.client(now, ClientEvent::Delivered { msg: r.msg, group, consumer, redelivered: false });
         }
         let c = &mut self.groups[group].consumers[consumer as usize];
         c.fetching = false;
@@ -510,12 +726,24 @@ impl<'h, H: History> KafkaModel<'h, H> {
         }
     }
 
-    /// `KafkaConsumer.poll()`: auto-commit if due, then hand up to `max.poll.records` buffered
-    /// records to the application, pipelining the next fetch; block if nothing is buffered.
+    /// `KafkaConsumer.poll()`: rejoin the group if it is rebalancing, auto-commit if due, then
+    /// hand up to `max.poll.records` buffered records to the application, pipelining the next
+    /// fetch; block if nothing is buffered.
     fn poll(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        c.last_poll = now;
+        if c.rejoin_pending || (!c.assigned && !c.joining) {
+            c.waiting_in_poll = true;
+            self.rejoin(now, group, consumer, sched);
+            return;
+        }
+        if !c.assigned {
+            c.waiting_in_poll = true;
+            return;
+        }
         let auto = self.cfg.enable_auto_commit;
-        if auto && now >= self.groups[group].consumers[consumer as usize].next_auto_commit {
-            self.commit(group, consumer, sched);
+        if auto && now >= c.next_auto_commit {
+            self.commit(group, consumer, false, sched);
             self.groups[group].consumers[consumer as usize].next_auto_commit = now.after(self.cfg.auto_commit_interval);
         }
         let max = self.cfg.max_poll_records as usize;
@@ -528,25 +756,21 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 let due = c.next_auto_commit.max(now);
                 if c.auto_commit_timer != Some(due) {
                     c.auto_commit_timer = Some(due);
-                    sched.schedule_at(due, Event::AutoCommitDue { group, consumer });
+                    let node = c.node;
+                    self.world.timer_at(sched, node, due, Timer::AutoCommitDue);
                 }
             }
             self.send_fetch(group, consumer, sched);
             return;
         }
         c.waiting_in_poll = false;
-        debug_assert!(c.polled.is_empty(), "poll() runs once the previous poll's records are processed");
         let take = c.buffer.len().min(max);
         for r in c.buffer.range(..take) {
-            c.consumed[r.slot as usize] = r.offset + 1;
+            let consumed = &mut c.consumed[r.slot as usize];
+            *consumed = (*consumed).max(r.offset + 1);
             c.buffered[r.slot as usize] -= 1;
         }
-        if take == c.buffer.len() {
-            // Everything fetched goes to the application: hand over the whole buffer at once.
-            std::mem::swap(&mut c.buffer, &mut c.polled);
-        } else {
-            c.polled.extend(c.buffer.drain(..take));
-        }
+        c.app.extend(c.buffer.drain(..take));
         // Pipelining: fetch the partitions that have nothing buffered before processing.
         self.send_fetch(group, consumer, sched);
         self.start_next(now, group, consumer, sched);
@@ -554,39 +778,51 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     fn start_next(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let c = &mut self.groups[group].consumers[consumer as usize];
-        debug_assert!(c.busy.is_none(), "a consumer processes one record at a time");
-        let Some(r) = c.polled.pop_front() else {
+        let Some(&r) = c.app.start_next() else {
             return;
         };
-        c.busy = Some(r);
-        self.history.record(now, Observation::Client(ClientEvent::ProcessingStarted { msg: r.msg, group, consumer }));
+        let node = c.node;
+        self.client(now, ClientEvent::ProcessingStarted { msg: r.msg, group, consumer });
         let work = self.processing.of(group, r.msg.id());
-        sched.schedule_in(work, Event::ProcessingDone { group, consumer });
+        self.world.timer_in(sched, node, work, Timer::JobEnd);
     }
 
-    fn processing_done(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+    fn job_end(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        if let JobEnd::Done(r) = self.groups[group].consumers[consumer as usize].app.job_ended() {
+            self.job_done(now, group, consumer, r, sched);
+        }
+    }
+
+    fn job_done(&mut self, now: SimTime, group: GroupIdx, consumer: u32, r: Fetched, sched: &mut Scheduler<Event>) {
         let g = &mut self.groups[group];
-        let c = &mut g.consumers[consumer as usize];
-        let r = c.busy.take().expect("ProcessingDone for an idle consumer");
-        g.remaining -= 1;
-        self.history.record(now, Observation::Client(ClientEvent::Processed { msg: r.msg, group, consumer }));
-        if !c.polled.is_empty() {
+        let p = g.consumers[consumer as usize].partitions.get(r.slot as usize).copied();
+        // The group's progress (a record processed again after a rebalance does not move it).
+        if let Some(p) = p {
+            let f = &mut g.frontier[p as usize];
+            if r.offset + 1 > *f {
+                g.remaining -= r.offset + 1 - *f;
+                *f = r.offset + 1;
+            }
+        }
+        self.client(now, ClientEvent::Processed { msg: r.msg, group, consumer });
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        if c.app.waiting() > 0 {
             self.start_next(now, group, consumer, sched);
-        } else if !self.cfg.enable_auto_commit {
-            // commitSync after the poll's records: blocks for a round trip.
-            self.commit(group, consumer, sched);
-            if self.latency.is_zero() {
-                self.poll(now, group, consumer, sched);
+        } else if !self.cfg.enable_auto_commit && c.assigned {
+            // commitSync after the poll's records: blocks until the coordinator answers.
+            if self.commit(group, consumer, true, sched) {
+                self.groups[group].consumers[consumer as usize].commit_sync_pending = true;
             } else {
-                sched.schedule_in(self.latency + self.latency, Event::CommitSyncDone { group, consumer });
+                self.poll(now, group, consumer, sched);
             }
         } else {
             self.poll(now, group, consumer, sched);
         }
     }
 
-    /// Sends the consumed positions that moved since the last commit to the coordinator.
-    fn commit(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+    /// Sends the consumed positions that moved since the last commit to the coordinator. Returns
+    /// whether a commit was sent.
+    fn commit(&mut self, group: GroupIdx, consumer: u32, sync: bool, sched: &mut Scheduler<Event>) -> bool {
         let c = &mut self.groups[group].consumers[consumer as usize];
         let mut offsets = Vec::new();
         for slot in 0..c.partitions.len() {
@@ -595,18 +831,52 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 offsets.push((c.partitions[slot], c.consumed[slot]));
             }
         }
-        if !offsets.is_empty() {
+        if offsets.is_empty() {
+            return false;
+        }
+        let (from, member, generation) = (c.node, c.member, c.generation);
+        let commit = OffsetCommit { group, consumer, member, generation, offsets, sync };
+        if self.world.send(sched, from, BROKER, Msg::Commit(commit)) {
             self.commits_in_flight += 1;
-            sched.schedule_in(self.latency, Event::CommitArrives { group, offsets });
+        }
+        true
+    }
+
+    fn auto_commit_due(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        if c.auto_commit_timer == Some(now) {
+            c.auto_commit_timer = None;
+        }
+        if c.waiting_in_poll && c.assigned && now >= c.next_auto_commit {
+            c.next_auto_commit = now.after(self.cfg.auto_commit_interval);
+            self.commit(group, consumer, false, sched);
         }
     }
 
-    fn commit_arrives(&mut self, now: SimTime, group: GroupIdx, offsets: Vec<(u32, Offset)>) {
-        self.commits_in_flight -= 1;
-        for (partition, offset) in offsets {
-            self.commit_offset(now, group, partition, offset);
+    fn commit_response(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        if std::mem::take(&mut c.commit_sync_pending) {
+            self.poll(now, group, consumer, sched);
         }
-        self.report_lag(now, group);
+    }
+
+    // ---- coordinator: offsets and membership ----
+
+    fn commit_arrives(&mut self, now: SimTime, commit: OffsetCommit, sched: &mut Scheduler<Event>) {
+        let OffsetCommit { group, consumer, member, generation, offsets, sync } = commit;
+        self.commits_in_flight -= 1;
+        // A commit from a member that left, or from an older generation, is refused
+        // (`IllegalGeneration` / `UnknownMemberId`): a zombie cannot move the group's offsets.
+        if self.groups[group].coordinator.accepts_commit(member, generation) {
+            for (partition, offset) in offsets {
+                self.commit_offset(now, group, partition, offset);
+            }
+            self.report_lag(now, group);
+        }
+        if sync {
+            let to = self.groups[group].consumers[consumer as usize].node;
+            self.world.send(sched, BROKER, to, Msg::CommitResponse { group, consumer });
+        }
     }
 
     /// The coordinator stores a commit; a skipped range the new offset passes stops counting.
@@ -626,23 +896,224 @@ impl<'h, H: History> KafkaModel<'h, H> {
             }
             g.skipped.retain(|&(p, _, to)| p != partition || to > offset);
         }
-        self.history.record(now, Observation::Committed { group, partition, offset });
+        self.obs(now, Observation::Committed { group, partition, offset });
         true
     }
 
-    fn auto_commit_due(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        if c.auto_commit_timer == Some(now) {
-            c.auto_commit_timer = None;
-        }
-        if c.waiting_in_poll && now >= c.next_auto_commit {
-            c.next_auto_commit = now.after(self.cfg.auto_commit_interval);
-            self.commit(group, consumer, sched);
+    fn start_heartbeats(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let node = self.groups[group].consumers[consumer as usize].node;
+        self.world.timer_in(sched, node, d::KAFKA_HEARTBEAT_INTERVAL, Timer::HeartbeatTick);
+        let member = self.groups[group].consumers[consumer as usize].member;
+        self.arm_session(group, member, sched);
+    }
+
+    /// Coordinator: (re)arms the session timer of a member.
+    fn arm_session(&mut self, group: GroupIdx, member: u64, sched: &mut Scheduler<Event>) {
+        let key = self.world.timer_in(sched, BROKER, d::KAFKA_SESSION_TIMEOUT, Timer::SessionExpired { group, member });
+        if let Some(old) = self.groups[group].coordinator.set_session(member, key) {
+            sched.cancel(old);
         }
     }
 
-    /// `KafkaConsumer.close()` at the end of the run: with auto-commit enabled it commits the
-    /// consumed positions; the commit is applied at once (the run is over).
+    /// The heartbeat thread: leaves the group if the application has not polled within
+    /// `max.poll.interval.ms`, otherwise heartbeats.
+    fn heartbeat_tick(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let fresh = self.next_member;
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        let node = c.node;
+        self.world.timer_in(sched, node, d::KAFKA_HEARTBEAT_INTERVAL, Timer::HeartbeatTick);
+        let polling = c.waiting_in_poll || c.commit_sync_pending;
+        if (c.assigned || c.joining) && !polling && now.since(c.last_poll) > d::KAFKA_MAX_POLL_INTERVAL {
+            // Poll timeout: the member leaves; it rejoins as a new member at its next poll().
+            let member = c.member;
+            c.member = fresh;
+            self.next_member += 1;
+            c.revoke();
+            c.joining = false;
+            self.world.send(sched, node, BROKER, Msg::LeaveGroup { group, member });
+            return;
+        }
+        let member = c.member;
+        self.world.send(sched, node, BROKER, Msg::Heartbeat { group, member });
+    }
+
+    fn heartbeat_arrives(&mut self, group: GroupIdx, member: u64, sched: &mut Scheduler<Event>) {
+        let Some(consumer) = self.groups[group].coordinator.consumer_of(member) else {
+            // Not a member (any more): tell it to join again.
+            if let Some(consumer) = self.consumer_index(group, member) {
+                let to = self.groups[group].consumers[consumer as usize].node;
+                let resp = Msg::HeartbeatResponse { group, consumer, rebalance: false, unknown: true };
+                self.world.send(sched, BROKER, to, resp);
+            }
+            return;
+        };
+        self.arm_session(group, member, sched);
+        let rebalance = self.groups[group].coordinator.rebalancing;
+        let to = self.groups[group].consumers[consumer as usize].node;
+        self.world.send(sched, BROKER, to, Msg::HeartbeatResponse { group, consumer, rebalance, unknown: false });
+    }
+
+    fn consumer_index(&self, group: GroupIdx, member: u64) -> Option<u32> {
+        self.groups[group].consumers.iter().position(|c| c.member == member).map(|i| i as u32)
+    }
+
+    fn heartbeat_response(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        rebalance: bool,
+        unknown: bool,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        if (rebalance && c.assigned) || (unknown && !c.joining) {
+            c.rejoin_pending = true;
+            // A consumer blocked in poll() notices at once; a busy one at its next poll().
+            if c.waiting_in_poll {
+                self.poll(now, group, consumer, sched);
+            }
+        }
+    }
+
+    /// Eager rebalance, member side: commit what was consumed (auto-commit), give up every
+    /// partition, and join.
+    fn rejoin(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        if self.cfg.enable_auto_commit && self.groups[group].consumers[consumer as usize].assigned {
+            self.commit(group, consumer, false, sched);
+        }
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        c.revoke();
+        c.rejoin_pending = false;
+        c.joining = true;
+        let (from, member) = (c.node, c.member);
+        self.world.send(sched, from, BROKER, Msg::JoinGroup { group, consumer, member });
+        let _ = now;
+    }
+
+    fn join_arrives(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        member: u64,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let started = self.groups[group].coordinator.join(member, consumer);
+        self.arm_session(group, member, sched);
+        if started {
+            self.rebalance_started(now, group, sched);
+        }
+        if self.groups[group].coordinator.all_joined() {
+            self.complete_rebalance(now, group, sched);
+        }
+    }
+
+    fn leave_arrives(&mut self, now: SimTime, group: GroupIdx, member: u64, sched: &mut Scheduler<Event>) {
+        if let Some(key) = self.groups[group].coordinator.remove(member) {
+            if let Some(key) = key {
+                sched.cancel(key);
+            }
+            self.member_gone(now, group, sched);
+        }
+    }
+
+    fn session_expired(&mut self, now: SimTime, group: GroupIdx, member: u64, sched: &mut Scheduler<Event>) {
+        if self.groups[group].coordinator.remove(member).is_some() {
+            self.member_gone(now, group, sched);
+        }
+    }
+
+    /// A member left or died: the group rebalances without it.
+    fn member_gone(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
+        let started = self.groups[group].coordinator.begin_rebalance();
+        if started {
+            self.rebalance_started(now, group, sched);
+        }
+        if self.groups[group].coordinator.all_joined() {
+            self.complete_rebalance(now, group, sched);
+        }
+    }
+
+    fn rebalance_started(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
+        self.groups[group].owner.iter_mut().for_each(|o| *o = None);
+        self.obs(now, Observation::Rebalance { group, started: true });
+        let round = self.groups[group].coordinator.round;
+        self.world.timer_in(sched, BROKER, d::KAFKA_MAX_POLL_INTERVAL, Timer::RebalanceTimeout { group, round });
+    }
+
+    fn rebalance_timeout(&mut self, now: SimTime, group: GroupIdx, round: u64, sched: &mut Scheduler<Event>) {
+        let c = &mut self.groups[group].coordinator;
+        if !c.rebalancing || c.round != round {
+            return;
+        }
+        // Members that did not rejoin in time are dropped.
+        for key in c.drop_unjoined() {
+            sched.cancel(key);
+        }
+        self.complete_rebalance(now, group, sched);
+    }
+
+    /// Every remaining member joined: a new generation, the range assignment, and each member's
+    /// partitions with their committed offsets.
+    fn complete_rebalance(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
+        let was = self.groups[group].coordinator.generation > 0;
+        let (generation, members) = self.groups[group].coordinator.next_generation();
+        let p = self.cfg.partitions;
+        let assignment = range_assign(p, members.len().max(1) as u32);
+        let g = &mut self.groups[group];
+        g.owner.iter_mut().for_each(|o| *o = None);
+        // Positions restart from the committed offsets: what was fetched past them is fetched again.
+        g.fetched_sum = g.committed.total();
+        g.skipped.clear();
+        g.skipped_uncommitted = 0;
+        for (i, &consumer) in members.iter().enumerate() {
+            let parts: Vec<(u32, Offset)> = assignment[i].iter().map(|&q| (q, g.committed.get(q))).collect();
+            for &(q, _) in &parts {
+                g.owner[q as usize] = Some(consumer);
+            }
+            if !was {
+                // The initial assignment is in place before the first message (no round trip).
+                let c = &mut g.consumers[consumer as usize];
+                c.assign(generation, &parts);
+                c.waiting_in_poll = false;
+            } else {
+                let to = g.consumers[consumer as usize].node;
+                self.world.send(sched, BROKER, to, Msg::Assignment { group, consumer, generation, partitions: parts });
+            }
+        }
+        if !was {
+            // Every consumer starts blocked in poll(), idle ones too (they must hear of rebalances).
+            for &consumer in &members {
+                self.poll(now, group, consumer, sched);
+            }
+        } else {
+            self.obs(now, Observation::Rebalance { group, started: false });
+        }
+        self.report_lag(now, group);
+    }
+
+    fn assignment_arrives(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        generation: u32,
+        partitions: Vec<(u32, Offset)>,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        if !c.joining {
+            return;
+        }
+        c.assign(generation, &partitions);
+        if c.waiting_in_poll && !c.app.is_busy() {
+            self.poll(now, group, consumer, sched);
+        }
+    }
+
+    /// `KafkaConsumer.close()` at the end of the run: with auto-commit enabled, every live member
+    /// commits its consumed positions; the commit is applied at once (the run is over).
     pub fn close(&mut self, now: SimTime) {
         if !self.cfg.enable_auto_commit {
             return;
@@ -651,6 +1122,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
             let mut moved = false;
             for ci in 0..self.groups[g].consumers.len() {
                 let c = &self.groups[g].consumers[ci];
+                if !self.world.is_up(c.node)
+                    || !c.assigned
+                    || !self.groups[g].coordinator.accepts_commit(c.member, c.generation)
+                {
+                    continue;
+                }
                 let offsets: Vec<(u32, Offset)> =
                     c.partitions.iter().copied().zip(c.consumed.iter().copied()).collect();
                 for (partition, offset) in offsets {
@@ -662,6 +1139,128 @@ impl<'h, H: History> KafkaModel<'h, H> {
             }
         }
     }
+
+    // ---- faults ----
+
+    // The `if`s change the world (crash, restart): they do not belong in match guards.
+    #[allow(clippy::collapsible_match)]
+    fn fault(&mut self, now: SimTime, i: usize, sched: &mut Scheduler<Event>) {
+        let f = self.faults[i].clone();
+        self.obs(now, Observation::Fault { step: i });
+        match (f.action, f.target) {
+            (FaultAction::Crash, Some(FaultTarget::Consumer { group, index })) => {
+                let c = &mut self.groups[group].consumers[index as usize];
+                if self.world.crash(c.node) {
+                    // Volatile: the fetch buffer, the records in the application's hands, the
+                    // heartbeat thread. The coordinator notices only when the session times out.
+                    c.app.crash();
+                    c.revoke();
+                    c.joining = false;
+                    c.rejoin_pending = false;
+                    c.waiting_in_poll = false;
+                    c.commit_sync_pending = false;
+                    c.auto_commit_timer = None;
+                }
+            }
+            (FaultAction::Restart, Some(FaultTarget::Consumer { group, index })) => {
+                let node = self.groups[group].consumers[index as usize].node;
+                if self.world.restart(node) {
+                    // A new process: a new member, which joins the group at its first poll().
+                    let c = &mut self.groups[group].consumers[index as usize];
+                    *c = Consumer::new(node, self.next_member, &self.cfg);
+                    self.next_member += 1;
+                    c.next_auto_commit = now.after(self.cfg.auto_commit_interval);
+                    self.world.timer_in(sched, node, d::KAFKA_HEARTBEAT_INTERVAL, Timer::HeartbeatTick);
+                    self.poll(now, group, index, sched);
+                }
+            }
+            (FaultAction::Hang, Some(FaultTarget::Consumer { group, index })) => {
+                self.groups[group].consumers[index as usize].app.hang();
+            }
+            (FaultAction::Resume, Some(FaultTarget::Consumer { group, index })) => {
+                if let Some(r) = self.groups[group].consumers[index as usize].app.resume() {
+                    self.job_done(now, group, index, r, sched);
+                } else {
+                    self.start_next(now, group, index, sched);
+                }
+            }
+            (FaultAction::Crash, Some(FaultTarget::Producer)) => {
+                if self.world.crash(self.producer_node) {
+                    // The accumulator and the requests in flight lived in the producer's memory.
+                    self.accumulator.clear();
+                    self.requests_in_flight = 0;
+                    self.sender_timer = None;
+                }
+            }
+            (FaultAction::Restart, Some(FaultTarget::Producer)) => {
+                if self.world.restart(self.producer_node) {
+                    self.producer.skip_before(now);
+                    self.arm_arrival(sched);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_message(&mut self, now: SimTime, msg: Msg, sched: &mut Scheduler<Event>) {
+        match msg {
+            Msg::Produce { batches } => self.produce_arrives(now, batches, sched),
+            Msg::ProduceResponse { batches } => self.produce_response(now, batches, sched),
+            Msg::Fetch { group, consumer, epoch } => self.fetch_arrives(now, group, consumer, epoch, sched),
+            Msg::FetchResponse { group, consumer, epoch, records } => {
+                self.fetch_response(now, group, consumer, epoch, records, sched)
+            }
+            Msg::Commit(commit) => self.commit_arrives(now, commit, sched),
+            Msg::CommitResponse { group, consumer } => self.commit_response(now, group, consumer, sched),
+            Msg::Heartbeat { group, member } => self.heartbeat_arrives(group, member, sched),
+            Msg::HeartbeatResponse { group, consumer, rebalance, unknown } => {
+                self.heartbeat_response(now, group, consumer, rebalance, unknown, sched)
+            }
+            Msg::JoinGroup { group, consumer, member } => self.join_arrives(now, group, consumer, member, sched),
+            Msg::LeaveGroup { group, member } => self.leave_arrives(now, group, member, sched),
+            Msg::Assignment { group, consumer, generation, partitions } => {
+                self.assignment_arrives(now, group, consumer, generation, partitions, sched)
+            }
+        }
+    }
+
+    fn on_timer(&mut self, now: SimTime, node: NodeId, timer: Timer, sched: &mut Scheduler<Event>) {
+        match timer {
+            Timer::Arrival => self.publish(now, sched),
+            Timer::SenderWakeup => self.sender_wakeup(now, sched),
+            Timer::FetchExpired { group, consumer } => self.fetch_expired(now, group, consumer, sched),
+            Timer::RetentionCheck => self.retention_check(now, sched),
+            Timer::SessionExpired { group, member } => self.session_expired(now, group, member, sched),
+            Timer::RebalanceTimeout { group, round } => self.rebalance_timeout(now, group, round, sched),
+            Timer::JobEnd | Timer::AutoCommitDue | Timer::HeartbeatTick => {
+                let (group, consumer) = self.consumer_of[&node];
+                match timer {
+                    Timer::JobEnd => self.job_end(now, group, consumer, sched),
+                    Timer::AutoCommitDue => self.auto_commit_due(now, group, consumer, sched),
+                    _ => self.heartbeat_tick(now, group, consumer, sched),
+                }
+            }
+        }
+    }
+
+    /// Every group has processed every record, no rebalance is under way, and every partition's
+    /// owner is caught up and idle (so that records to be processed again after a rebalance are).
+    fn groups_done(&self) -> bool {
+        self.groups.iter().all(|g| {
+            g.remaining == 0
+                && !g.coordinator.rebalancing
+                && g.owner.iter().enumerate().all(|(p, o)| {
+                    o.is_some_and(|c| {
+                        let c = &g.consumers[c as usize];
+                        let slot = c.partitions.iter().position(|&q| q as usize == p);
+                        self.world.is_up(c.node)
+                            && !c.app.is_busy()
+                            && c.app.waiting() == 0
+                            && slot.is_some_and(|s| c.buffered[s] == 0 && c.fetch_pos[s] >= g.frontier[p])
+                    })
+                })
+        })
+    }
 }
 
 impl<H: History> Model for KafkaModel<'_, H> {
@@ -669,20 +1268,19 @@ impl<H: History> Model for KafkaModel<'_, H> {
 
     fn handle(&mut self, now: SimTime, event: Event, sched: &mut Scheduler<Event>) {
         match event {
-            Event::Publish => self.publish(now, sched),
-            Event::SenderWakeup => self.sender_wakeup(now, sched),
-            Event::ProduceArrives { batches } => self.produce_arrives(now, batches, sched),
-            Event::ProduceResponse { batches } => self.produce_response(now, batches, sched),
-            Event::FetchArrives { group, consumer } => self.fetch_arrives(now, group, consumer, sched),
-            Event::FetchExpired { group, consumer } => self.fetch_expired(now, group, consumer, sched),
-            Event::FetchResponse { group, consumer, records } => {
-                self.fetch_response(now, group, consumer, records, sched)
+            Event::Net(env) => {
+                if self.world.admit(&env) == Admit::Drop {
+                    if let Envelope::Message { msg: Msg::Commit(_), .. } = env {
+                        self.commits_in_flight -= 1;
+                    }
+                    return;
+                }
+                match env {
+                    Envelope::Message { msg, .. } => self.on_message(now, msg, sched),
+                    Envelope::Timer { node, timer, .. } => self.on_timer(now, node, timer, sched),
+                }
             }
-            Event::ProcessingDone { group, consumer } => self.processing_done(now, group, consumer, sched),
-            Event::CommitArrives { group, offsets } => self.commit_arrives(now, group, offsets),
-            Event::CommitSyncDone { group, consumer } => self.poll(now, group, consumer, sched),
-            Event::AutoCommitDue { group, consumer } => self.auto_commit_due(now, group, consumer, sched),
-            Event::RetentionCheck => self.retention_check(now, sched),
+            Event::Fault(i) => self.fault(now, i, sched),
         }
     }
 
@@ -692,5 +1290,6 @@ impl<H: History> Model for KafkaModel<'_, H> {
             && self.requests_in_flight == 0
             && self.commits_in_flight == 0
             && self.groups.iter().all(|g| g.remaining == 0)
+            && self.groups_done()
     }
 }

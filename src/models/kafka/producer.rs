@@ -220,6 +220,15 @@ impl Accumulator {
         self.nonempty.retain(|&p| !self.queues[p as usize].is_empty());
     }
 
+    /// The producer process died: everything it had not sent is gone. Returns how many records.
+    pub fn clear(&mut self) -> u64 {
+        for q in &mut self.queues {
+            q.clear();
+        }
+        self.nonempty.clear();
+        std::mem::take(&mut self.records_waiting)
+    }
+
     /// Returns a drained batch's record buffer for reuse.
     pub fn recycle(&mut self, mut records: Vec<StoredMessage>) {
         records.clear();
