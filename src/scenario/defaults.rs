@@ -53,3 +53,6 @@ pub const LAN_LATENCY: SimDuration = SimDuration(250_000);
 pub const MAX_DELIVERIES: f64 = 1e10;
 /// The time series aims at about this many samples over `duration`.
 pub const TARGET_SAMPLES: u64 = 500;
+/// Longest scenario or group name, in characters: the name is repeated on every row of
+/// `timeseries.csv` and names the results folder.
+pub const MAX_NAME_CHARS: usize = 64;

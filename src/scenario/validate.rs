@@ -52,6 +52,14 @@ impl Ctx {
 
 const SIZE_HELP: &str = "expected a whole number of bytes or a string like \"512B\", \"1KiB\", \"4MiB\", \"1KB\"";
 
+/// A name as it may appear in a one-line error: quoted, control characters escaped, at most 40
+/// characters of it.
+fn show_name(name: &str) -> String {
+    let head: String = name.chars().take(40).collect();
+    let more = if name.chars().count() > 40 { "..." } else { "" };
+    format!("\"{}{more}\"", head.escape_debug())
+}
+
 fn show(l: &Leaf) -> String {
     match l {
         Leaf::Int(i) => i.to_string(),
@@ -163,7 +171,20 @@ fn toml_message(text: &str, e: &toml::de::Error) -> String {
 
 impl Ctx {
     fn scenario(&self, raw: RawScenario, stem: String, sha: String) -> R<Scenario> {
+        let from_file = raw.name.is_none();
         let name = raw.name.unwrap_or(stem);
+        if name.chars().count() > d::MAX_NAME_CHARS {
+            let hint = if from_file { " (it comes from the file name; set `name`)" } else { "" };
+            return self.err(
+                "name",
+                format!(
+                    "{} is too long ({} characters); at most {} letters, digits, '-', '_' or '.'{hint}",
+                    show_name(&name),
+                    name.chars().count(),
+                    d::MAX_NAME_CHARS
+                ),
+            );
+        }
         if name.is_empty()
             || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
             || name.starts_with('.')
@@ -171,7 +192,8 @@ impl Ctx {
             return self.err(
                 "name",
                 format!(
-                    "\"{name}\" is not allowed; use letters, digits, '-', '_' or '.' (it names the results folder)"
+                    "{} is not allowed; use letters, digits, '-', '_' or '.' (it names the results folder)",
+                    show_name(&name)
                 ),
             );
         }
@@ -499,10 +521,22 @@ impl Ctx {
         let mut groups = Vec::new();
         for (i, g) in raw.into_iter().enumerate() {
             let f = format!("groups[{i}]");
+            if g.name.chars().count() > d::MAX_NAME_CHARS {
+                return self.err(
+                    format!("{f}.name"),
+                    format!(
+                        "{} is too long ({} characters); at most {} letters, digits, '-', '_' or '.' (the name is \
+                         repeated on every row of timeseries.csv)",
+                        show_name(&g.name),
+                        g.name.chars().count(),
+                        d::MAX_NAME_CHARS
+                    ),
+                );
+            }
             if g.name.is_empty() || !g.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
                 return self.err(
                     format!("{f}.name"),
-                    format!("\"{}\" is not allowed; use letters, digits, '-', '_' or '.'", g.name),
+                    format!("{} is not allowed; use letters, digits, '-', '_' or '.'", show_name(&g.name)),
                 );
             }
             if !names.insert(g.name.clone()) {
@@ -595,6 +629,24 @@ impl Ctx {
         ] {
             if v.is_zero() {
                 return self.err(format!("kafka.{field}"), "0 is not allowed; it must be a positive duration");
+            }
+        }
+        // Kafka's settings are `*.ms`: a value it cannot express is not a Kafka configuration.
+        for (field, real, v) in [
+            ("linger", "linger.ms", cfg.linger),
+            ("fetch_max_wait", "fetch.max.wait.ms", cfg.fetch_max_wait),
+            ("auto_commit_interval", "auto.commit.interval.ms", cfg.auto_commit_interval),
+            ("retention", "retention.ms", cfg.retention),
+            ("segment_ms", "segment.ms", cfg.segment_ms),
+            ("retention_check_interval", "log.retention.check.interval.ms", cfg.retention_check_interval),
+        ] {
+            if v.0 % crate::time::NANOS_PER_MILLI != 0 {
+                return self.err(
+                    format!("kafka.{field}"),
+                    format!(
+                        "{v} is not allowed; Kafka's `{real}` is a whole number of milliseconds (e.g. \"1ms\", \"500ms\", \"5s\")"
+                    ),
+                );
             }
         }
         Ok(cfg)
