@@ -98,14 +98,17 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             let mut failed = false;
             for f in files {
                 match load(&f, None, force) {
-                    Ok(s) => println!(
-                        "{}: ok ({}, {:.0} messages expected, {} group(s), systems: {})",
-                        f.display(),
-                        s.name,
-                        s.expected_messages(),
-                        s.groups.len(),
-                        s.systems.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
-                    ),
+                    Ok(s) => {
+                        println!(
+                            "{}: ok ({}, {:.0} messages expected, {} group(s), systems: {})",
+                            f.display(),
+                            s.name,
+                            s.expected_messages(),
+                            s.groups.len(),
+                            s.systems.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+                        );
+                        print!("{}", crate::guard::validate_report(&s));
+                    }
                     Err(e) => {
                         eprintln!("error: {e}");
                         failed = true;
@@ -119,7 +122,12 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             let mut loaded = Vec::new();
             for job in &jobs {
                 match load(&job.file, job.seed, force) {
-                    Ok(s) => loaded.push(s),
+                    Ok(s) => {
+                        if let Some(w) = history.then(|| crate::guard::history_warning(&s)).flatten() {
+                            eprintln!("{w}");
+                        }
+                        loaded.push(s)
+                    }
                     Err(e) => {
                         eprintln!("error: {e}");
                         return 1;

@@ -7,10 +7,12 @@
 //! * [`workload`]: the messages both systems see (common random numbers).
 //! * [`history`]: what a model reports happened; [`metrics`] recounts it independently.
 //! * [`models`]: `kafka` and `rabbitmq`, one module each.
+//! * [`guard`]: estimates a run's memory and CPU time before it starts, refuses runaway scenarios.
 //! * [`report`]: summary.json, timeseries.csv, charts and the terminal table.
 
 pub mod cli;
 pub mod engine;
+pub mod guard;
 pub mod history;
 pub mod metrics;
 pub mod models;

@@ -49,10 +49,20 @@ pub const MAX_MESSAGE_BYTES: u64 = 16 * 1024 * 1024 - 1;
 pub const SEED: u64 = 1;
 /// One-way client<->broker delay of the `lan` profile: a data-centre round trip of about 0.5 ms.
 pub const LAN_LATENCY: SimDuration = SimDuration(250_000);
-/// Refuse scenarios estimated above this many (message, group) deliveries unless `--force`.
-pub const MAX_DELIVERIES: f64 = 1e10;
-/// The time series aims at about this many samples over `duration`.
-pub const TARGET_SAMPLES: u64 = 500;
+/// Refuse scenarios whose estimated peak memory (both systems together) is above this, unless
+/// `--force`: 1.5 GiB, so that an accepted run stays under 2 GiB with room for the estimate's error.
+pub const MAX_MEMORY_BYTES: f64 = 1.5 * 1024.0 * 1024.0 * 1024.0;
+/// Refuse scenarios whose estimated CPU time (user + system, both systems together) is above this
+/// many seconds, unless `--force`: an accepted run finishes within a minute even on one free core.
+pub const MAX_CPU_SECS: f64 = 30.0;
+/// `--history` prints a warning when it would write more than this many bytes.
+pub const HISTORY_WARN_BYTES: f64 = 1e9;
 /// Longest scenario or group name, in characters: the name is repeated on every row of
 /// `timeseries.csv` and names the results folder.
 pub const MAX_NAME_CHARS: usize = 64;
+/// The default sample interval aims at `TARGET_SAMPLES` over `duration`; when the estimated drain
+/// would take the series beyond this many samples, the interval is chosen over the whole
+/// estimated run instead.
+pub const MAX_DEFAULT_SAMPLES: u64 = 2_000;
+/// The time series aims at about this many samples over `duration`.
+pub const TARGET_SAMPLES: u64 = 500;

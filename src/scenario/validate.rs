@@ -286,7 +286,7 @@ impl Ctx {
             }
             None => nice_interval(duration),
         };
-        let scenario = Scenario {
+        let mut scenario = Scenario {
             name,
             description: raw.description.unwrap_or_default(),
             seed,
@@ -303,6 +303,14 @@ impl Ctx {
             network,
             source_sha256: sha,
         };
+        if raw.sample_interval.is_none() {
+            // A drain much longer than `duration` would take the series to millions of samples:
+            // spread the default samples over the whole estimated run instead.
+            let end = crate::guard::estimated_run_end(&scenario);
+            if end.0 / scenario.sample_interval.0 > d::MAX_DEFAULT_SAMPLES {
+                scenario.sample_interval = nice_interval(end);
+            }
+        }
         Ok(scenario)
     }
 
