@@ -2,5 +2,6 @@
 
 mod cli;
 mod common;
+mod guard;
 mod invariants;
 mod oracles;
