@@ -13,56 +13,59 @@
 //! processing with `was_deleted`.
 
 use crate::workload::MessageId;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 const PROCESSED: u8 = 1;
 const DELETED: u8 = 2;
 
-/// Disjoint, sorted, non-adjacent half-open ranges `[from, to)` of message ids.
+/// Disjoint, non-adjacent half-open ranges `[from, to)` of message ids, keyed by `from`. A B-tree:
+/// every operation is O(log ranges), however the ranges fragment (RabbitMQ auto-ack with many
+/// consumers removes ids all over the set).
 #[derive(Debug, Default, Clone)]
 struct RangeSet {
-    ranges: VecDeque<(MessageId, MessageId)>,
+    ranges: BTreeMap<MessageId, MessageId>,
     count: u64,
 }
 
 impl RangeSet {
     /// Adds `id`, which must be larger than every id in the set.
     fn push(&mut self, id: MessageId) {
-        debug_assert!(self.ranges.back().is_none_or(|r| r.1 <= id), "ids are added in increasing order");
         self.count += 1;
-        match self.ranges.back_mut() {
-            Some(r) if r.1 == id => r.1 += 1,
-            _ => self.ranges.push_back((id, id + 1)),
+        if let Some(mut last) = self.ranges.last_entry() {
+            debug_assert!(*last.get() <= id, "ids are added in increasing order");
+            if *last.get() == id {
+                *last.get_mut() += 1;
+                return;
+            }
         }
+        self.ranges.insert(id, id + 1);
     }
 
     /// Removes `id`; false if it was not in the set.
     fn remove(&mut self, id: MessageId) -> bool {
-        // The first range whose end is past `id`: the only one that can hold it.
-        let i = self.ranges.partition_point(|r| r.1 <= id);
-        let Some(&(from, to)) = self.ranges.get(i) else {
+        let Some((&from, &to)) = self.ranges.range(..=id).next_back() else {
             return false;
         };
-        if id < from {
+        if id >= to {
             return false;
         }
         self.count -= 1;
-        if from + 1 == to {
-            self.ranges.remove(i);
-        } else if id == from {
-            self.ranges[i].0 += 1;
-        } else if id + 1 == to {
-            self.ranges[i].1 -= 1;
+        if id == from {
+            self.ranges.remove(&from);
+            if id + 1 < to {
+                self.ranges.insert(id + 1, to);
+            }
         } else {
-            self.ranges[i].1 = id;
-            self.ranges.insert(i + 1, (id + 1, to));
+            self.ranges.insert(from, id);
+            if id + 1 < to {
+                self.ranges.insert(id + 1, to);
+            }
         }
         true
     }
 
     fn contains(&self, id: MessageId) -> bool {
-        let i = self.ranges.partition_point(|r| r.1 <= id);
-        self.ranges.get(i).is_some_and(|r| r.0 <= id)
+        self.ranges.range(..=id).next_back().is_some_and(|(_, &to)| id < to)
     }
 }
 
@@ -167,7 +170,7 @@ impl IdWindow {
         self.flags.is_empty()
     }
 
-    /// Ranges of lost ids kept below the window (16 bytes each).
+    /// Ranges of lost ids kept below the window (about 16 bytes each, B-tree overhead aside).
     pub fn lost_ranges(&self) -> usize {
         self.lost.ranges.len()
     }
