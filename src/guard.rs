@@ -26,15 +26,17 @@ use std::fmt::Write as _;
 /// Peak RSS of a small run (both systems, 500 samples, charts drawn): 8 to 12 MiB measured.
 const BASE_BYTES: f64 = 16.0 * MIB;
 /// The log: 16 bytes per retained record. Measured: 10^7 records retained (Kafka alone) peaked at
-/// 156 MiB. A `VecDeque` doubles, but only the pages written count.
-const LOG_RECORD_BYTES: f64 = 20.0;
+/// 156 MiB. A `VecDeque` doubles; only the pages written count, but while it grows the old and the
+/// new buffer may both be resident: 24 bytes.
+const LOG_RECORD_BYTES: f64 = 24.0;
 /// A segment: 32 bytes in a `VecDeque`.
 const SEGMENT_BYTES: f64 = 64.0;
 /// A queued copy: 16 bytes in a `VecDeque` (ready or in a consumer's inbox). Measured: a RabbitMQ
-/// backlog of 9.8 x 10^6 messages (RabbitMQ alone) peaked at 166 MiB, window included: 17.8 B.
-const QUEUE_COPY_BYTES: f64 = 20.0;
+/// backlog of 9.8 x 10^6 messages (RabbitMQ alone) peaked at 166 MiB, window included (17.8 B a
+/// copy); a backlog of 9.5 x 10^6 in both systems at about 24 B a copy (growth caught mid-copy).
+const QUEUE_COPY_BYTES: f64 = 24.0;
 /// The recorder's loss window: one byte per message in flight, growth slack included.
-const WINDOW_BYTES: f64 = 1.5;
+const WINDOW_BYTES: f64 = 2.0;
 /// A record in a Kafka consumer's fetch buffer: 32 bytes in a `VecDeque`.
 const FETCHED_BYTES: f64 = 48.0;
 /// A pending event on the heap: a 24-byte heap entry and a slab slot of up to 48 bytes.
@@ -74,6 +76,12 @@ const NS_PER_TIMER_PER_LOG2_PENDING: f64 = 20.0;
 /// estimated visits (7.7 ns).
 const NS_PER_PARTITION_VISIT: f64 = 2.0;
 const NS_PER_FETCH_PARTITION_VISIT: f64 = 10.0;
+/// Every event that goes through the heap (every network hop when the latency is not zero, every
+/// processing completion and timer) costs more when millions are pending: this much per level of
+/// the heap beyond the first six. Measured: RabbitMQ alone, 10 s latency, 5.5 x 10^6 messages to
+/// 3 groups, about 1.6 x 10^6 events pending at the peak: 12.9 s, against 4.4 s estimated from
+/// observations alone.
+const NS_PER_HEAP_LEVEL: f64 = 10.0;
 /// Looking at one RabbitMQ consumer's prefetch window when dispatching.
 const NS_PER_CONSUMER_VISIT: f64 = 2.0;
 /// One time-series row: sampling, formatting its CSV line, drawing its chart points. Measured:
@@ -650,6 +658,7 @@ pub fn estimate(s: &Scenario) -> Estimate {
     mem(BASE_BYTES + key_table, "the program itself and its charts".into(), "".into(), "".into());
 
     // ---- CPU: messages ----
+    let total_consumers: f64 = s.groups.iter().map(|g| g.consumers as f64).sum();
     let mut observations = Vec::new();
     let mut message_cpu = 0.0;
     for (sys, _, _) in &a.systems {
@@ -663,6 +672,15 @@ pub fn estimate(s: &Scenario) -> Estimate {
         let obs = messages * (b + g * n_groups);
         observations.push(obs);
         message_cpu += obs * ns * 1e-9;
+        // Heap events: with a network every hop is one (publish, delivery or fetch, ack or
+        // commit); without, only publications and processing completions.
+        let (heap_events, pending) = if latency > 0.0 {
+            let wire = (peak_rate * latency).min(messages) * (1.0 + 2.0 * n_groups);
+            (messages * (2.0 + 3.0 * n_groups), wire + total_consumers)
+        } else {
+            (messages * (1.0 + n_groups), total_consumers)
+        };
+        message_cpu += heap_events * NS_PER_HEAP_LEVEL * ((2.0 + pending).log2() - 6.0).max(0.0) * 1e-9;
     }
     // The phase that publishes most names the field.
     let (busiest_phase, _) =
@@ -1022,7 +1040,13 @@ fn pct(x: f64) -> String {
 }
 
 fn mem_text(b: f64) -> String {
-    if b >= GIB { format!("{:.1} GiB", b / GIB) } else { format!("{:.0} MiB", (b / MIB).max(1.0)) }
+    if b >= 1024.0 * GIB {
+        format!("{:.0} TiB", b / GIB / 1024.0)
+    } else if b >= GIB {
+        format!("{:.1} GiB", b / GIB)
+    } else {
+        format!("{:.0} MiB", (b / MIB).max(1.0))
+    }
 }
 
 fn secs_text(x: f64) -> String {
