@@ -63,7 +63,7 @@ const PARTITION_BYTES: f64 = 160.0;
 /// CPU per observation the recorder counts (the models' work for it included). Measured on M/M/4
 /// at rho 0.7 (10 ms, 280/s), 10^6 messages, one system at a time: Kafka 0.29 s with one group and
 /// 0.95 s with four (34 and 40 ns per estimated observation), RabbitMQ 0.24 s and 0.83 s (22 ns).
-const NS_PER_OBSERVATION_KAFKA: f64 = 45.0;
+const NS_PER_OBSERVATION_KAFKA: f64 = 50.0;
 const NS_PER_OBSERVATION_RABBITMQ: f64 = 28.0;
 /// A timer event: a long-poll expiry (with its empty answer and lag report) or a retention check,
 /// plus a term for the heap of pending timers. Measured: 2 x 10^7 expiries of 10 idle consumers
@@ -77,10 +77,12 @@ const NS_PER_TIMER_PER_LOG2_PENDING: f64 = 20.0;
 const NS_PER_PARTITION_VISIT: f64 = 2.0;
 const NS_PER_FETCH_PARTITION_VISIT: f64 = 10.0;
 /// Every event that goes through the heap (every network hop when the latency is not zero, every
-/// processing completion and timer) costs more when millions are pending: this much per level of
-/// the heap beyond the first six. Measured: RabbitMQ alone, 10 s latency, 5.5 x 10^6 messages to
-/// 3 groups, about 1.6 x 10^6 events pending at the peak: 12.9 s, against 4.4 s estimated from
-/// observations alone.
+/// processing completion and timer) costs this much, and more when millions are pending: this
+/// much per level of the heap beyond the first six. Measured: RabbitMQ alone, 10 s latency,
+/// 5.5 x 10^6 messages to 3 groups, about 1.6 x 10^6 events pending at the peak: 12.9 s, against
+/// 4.4 s estimated from observations alone; Kafka alone, lan, 1000 consumers, 2.4 x 10^6 messages
+/// of 100 KB: 3.0 s for 2.4 x 10^7 heap events.
+const NS_PER_HEAP_EVENT: f64 = 25.0;
 const NS_PER_HEAP_LEVEL: f64 = 10.0;
 /// Looking at one RabbitMQ consumer's prefetch window when dispatching.
 const NS_PER_CONSUMER_VISIT: f64 = 2.0;
@@ -680,7 +682,8 @@ pub fn estimate(s: &Scenario) -> Estimate {
         } else {
             (messages * (1.0 + n_groups), total_consumers)
         };
-        message_cpu += heap_events * NS_PER_HEAP_LEVEL * ((2.0 + pending).log2() - 6.0).max(0.0) * 1e-9;
+        message_cpu +=
+            heap_events * (NS_PER_HEAP_EVENT + NS_PER_HEAP_LEVEL * ((2.0 + pending).log2() - 6.0).max(0.0)) * 1e-9;
     }
     // The phase that publishes most names the field.
     let (busiest_phase, _) =
