@@ -734,8 +734,10 @@ pub fn estimate(s: &Scenario) -> Estimate {
         }
         let pending: f64 = groups.iter().map(|g| g.load.active_consumers as f64).sum();
         let per_timer = NS_PER_TIMER + NS_PER_TIMER_PER_LOG2_PENDING * (2.0 + pending).log2();
+        // With a network, the request and the answer of each expiry are heap events too.
+        let per_cycle = per_timer + if latency > 0.0 { 2.0 * NS_PER_HEAP_EVENT } else { 0.0 };
         cpu.push(Term {
-            amount: cycles * per_timer * 1e-9,
+            amount: cycles * per_cycle * 1e-9,
             what: format!(
                 "about {} long-poll expiries of idle Kafka consumers (one every {} + 2 x {} of latency)",
                 count(cycles),
@@ -743,7 +745,11 @@ pub fn estimate(s: &Scenario) -> Estimate {
                 s.network.latency
             ),
             field: "kafka.fetch_max_wait".into(),
-            remedy: format!("raise `kafka.fetch_max_wait` (now {}; Kafka's default is 500ms)", k.fetch_max_wait),
+            remedy: format!(
+                "raise `kafka.fetch_max_wait` (now {}; Kafka's default is 500ms) or use fewer consumers: every \
+                 consumer that owns partitions waits in long polls when it has nothing to do",
+                k.fetch_max_wait
+            ),
         });
         cpu.push(Term {
             amount: visits * NS_PER_FETCH_PARTITION_VISIT * 1e-9,
