@@ -98,17 +98,15 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             let mut failed = false;
             for f in files {
                 match load(&f, None, force) {
-                    Ok(s) => {
-                        println!(
-                            "{}: ok ({}, {:.0} messages expected, {} group(s), systems: {})",
-                            f.display(),
-                            s.name,
-                            s.expected_messages(),
-                            s.groups.len(),
-                            s.systems.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
-                        );
-                        print!("{}", crate::guard::validate_report(&s));
-                    }
+                    Ok(s) => println!(
+                        "{}: ok ({}, {:.0} messages expected, {} group(s), systems: {})\n{}",
+                        f.display(),
+                        s.name,
+                        s.expected_messages(),
+                        s.groups.len(),
+                        s.systems.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "),
+                        crate::guard::validate_report(&s).trim_end()
+                    ),
                     Err(e) => {
                         eprintln!("error: {e}");
                         failed = true;
