@@ -103,12 +103,13 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             for f in files {
                 match load(&f, None, force) {
                     Ok(s) => println!(
-                        "{}: ok ({}, {:.0} messages expected, {} group(s), systems: {})",
+                        "{}: ok ({}, {:.0} messages expected, {} group(s), systems: {})\n{}",
                         f.display(),
                         s.name,
                         s.expected_messages(),
                         s.groups.len(),
-                        s.systems.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+                        s.systems.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "),
+                        crate::guard::validate_report(&s).trim_end()
                     ),
                     Err(e) => {
                         eprintln!("error: {e}");
@@ -143,7 +144,11 @@ fn output_dir(job: &RunJob, s: &Scenario) -> PathBuf {
 fn run(jobs: &[RunJob], quiet: bool, force: bool, history: bool) -> Result<(), Box<dyn std::error::Error>> {
     let mut loaded = Vec::new();
     for job in jobs {
-        loaded.push(load(&job.file, job.seed, force)?);
+        let s = load(&job.file, job.seed, force)?;
+        if let Some(w) = history.then(|| crate::guard::history_warning(&s)).flatten() {
+            eprintln!("{w}");
+        }
+        loaded.push(s);
     }
     let files: Vec<String> = jobs.iter().map(|j| j.file.display().to_string()).collect();
     let dirs: Vec<PathBuf> = jobs.iter().zip(&loaded).map(|(j, s)| output_dir(j, s)).collect();

@@ -6,7 +6,7 @@ use crate::history::{History, JsonlHistory, NoHistory, Observation, Tee};
 use crate::metrics::Recorder;
 use crate::models::run_system;
 use crate::report::{ReportError, SystemRun};
-use crate::scenario::{Scenario, ScenarioError, SystemKind};
+use crate::scenario::{Scenario, SystemKind};
 use crate::time::SimTime;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -216,61 +216,5 @@ fn install_panic_hook() {
     });
 }
 
-/// Refuses scenarios that would not finish in reasonable time or memory, with the estimate.
-pub fn check_size(s: &Scenario, file: &str) -> Result<(), ScenarioError> {
-    let messages = s.expected_messages();
-    let deliveries = messages * s.groups.len() as f64;
-    if deliveries > crate::scenario::defaults::MAX_DELIVERIES {
-        return Err(ScenarioError {
-            file: file.into(),
-            field: Some("duration".into()),
-            message: format!(
-                "about {messages:.2e} messages x {} groups = {deliveries:.2e} deliveries per system, above the limit of 1e10 \
-                 that finishes in reasonable time; shorten `duration`, lower `workload.rate`, or pass --force",
-                s.groups.len()
-            ),
-        });
-    }
-    // A group slower than the producers accumulates a backlog; the queue holds 16 bytes per
-    // message copy in it, so an overload over a long run can exhaust memory.
-    let seconds = s.duration.as_secs_f64();
-    for (i, g) in s.groups.iter().enumerate() {
-        let mean = g.processing.mean();
-        if mean <= 0.0 {
-            continue;
-        }
-        let capacity = g.consumers as f64 / mean;
-        let backlog = messages - capacity * seconds;
-        if backlog * 16.0 > 16.0 * (1u64 << 30) as f64 {
-            return Err(ScenarioError {
-                file: file.into(),
-                field: Some(format!("groups[{i}].processing")),
-                message: format!(
-                    "group \"{}\" can process about {capacity:.0} messages/s but about {:.0}/s arrive; its backlog would \
-                     reach about {backlog:.2e} messages, above 16 GiB of simulator memory; add consumers, shorten \
-                     `duration`, or pass --force",
-                    g.name,
-                    messages / seconds
-                ),
-            });
-        }
-    }
-    if s.systems.contains(&SystemKind::Kafka) {
-        // The log keeps 16 bytes per retained record.
-        let retained_window = s.kafka.retention.min(s.duration).as_secs_f64() / s.duration.as_secs_f64();
-        let bytes = messages * retained_window * 16.0;
-        if bytes > 16.0 * (1u64 << 30) as f64 {
-            return Err(ScenarioError {
-                file: file.into(),
-                field: Some("kafka.retention".into()),
-                message: format!(
-                    "the log would retain about {:.2e} records ({:.0} GiB of simulator memory, 16 bytes each), above 16 GiB; \
-                     shorten `kafka.retention` or `duration`, or pass --force",
-                    messages * retained_window,
-                    bytes / (1u64 << 30) as f64
-                ),
-            });
-        }
-    }
-    Ok(())
-}
+/// The size guard lives in [`crate::guard`]; re-exported here for callers of the old path.
+pub use crate::guard::check_size;

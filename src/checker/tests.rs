@@ -382,6 +382,7 @@ fn events_naming_unsent_messages_are_unexpected_and_counted_nowhere_else() {
 fn sent_ids_out_of_order_are_rejected() {
     let mut f = Feed::new(CheckerConfig::new(["g"]));
     f.send(0, 1, None);
+    f.send(1, 0, None);
 }
 
 #[test]

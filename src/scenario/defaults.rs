@@ -62,8 +62,22 @@ pub const MAX_MESSAGE_BYTES: u64 = 16 * 1024 * 1024 - 1;
 pub const SEED: u64 = 1;
 /// One-way client<->broker delay of the `lan` profile: a data-centre round trip of about 0.5 ms.
 pub const LAN_LATENCY: SimDuration = SimDuration(250_000);
-/// Refuse scenarios estimated above this many (message, group) deliveries unless `--force`.
-pub const MAX_DELIVERIES: f64 = 1e10;
+/// Refuse scenarios whose estimated peak memory (both systems together) is above this, unless
+/// `--force`: 1.5 GiB, so that an accepted run stays under 2 GiB with room for the estimate's error.
+pub const MAX_MEMORY_BYTES: f64 = 1.5 * 1024.0 * 1024.0 * 1024.0;
+/// Refuse scenarios whose estimated CPU time (user + system, both systems together) is above this
+/// many seconds, unless `--force`: an accepted run finishes within a minute even on one core shared
+/// with another busy process, with room for the estimate's error (measured up to 1.1 x).
+pub const MAX_CPU_SECS: f64 = 20.0;
+/// `--history` prints a warning when it would write more than this many bytes.
+pub const HISTORY_WARN_BYTES: f64 = 1e9;
+/// Longest scenario or group name, in characters: the name is repeated on every row of
+/// `timeseries.csv` and names the results folder.
+pub const MAX_NAME_CHARS: usize = 64;
+/// The default sample interval aims at `TARGET_SAMPLES` over `duration`; when the estimated drain
+/// would take the series beyond this many samples, the interval is chosen over the whole
+/// estimated run instead.
+pub const MAX_DEFAULT_SAMPLES: u64 = 2_000;
 /// The time series aims at about this many samples over `duration`.
 pub const TARGET_SAMPLES: u64 = 500;
 
@@ -90,3 +104,6 @@ pub const KAFKA_SESSION_TIMEOUT: SimDuration = SimDuration(45_000_000_000);
 /// Consumer `max.poll.interval.ms` = 300000: a member that does not call `poll()` this long
 /// leaves the group; also the rebalance timeout the coordinator waits for members to rejoin.
 pub const KAFKA_MAX_POLL_INTERVAL: SimDuration = SimDuration(300_000_000_000);
+/// Ours: the longest one-way latency allowed (a 20 s round trip stays inside Kafka's
+/// `request.timeout.ms` = 30 s and `session.timeout.ms` = 45 s, and RabbitMQ's 60 s heartbeat timeout).
+pub const MAX_LATENCY: SimDuration = SimDuration(10_000_000_000);

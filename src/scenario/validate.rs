@@ -52,6 +52,14 @@ impl Ctx {
 
 const SIZE_HELP: &str = "expected a whole number of bytes or a string like \"512B\", \"1KiB\", \"4MiB\", \"1KB\"";
 
+/// A name as it may appear in a one-line error: quoted, control characters escaped, at most 40
+/// characters of it.
+fn show_name(name: &str) -> String {
+    let head: String = name.chars().take(40).collect();
+    let more = if name.chars().count() > 40 { "..." } else { "" };
+    format!("\"{}{more}\"", head.escape_debug())
+}
+
 fn show(l: &Leaf) -> String {
     match l {
         Leaf::Int(i) => i.to_string(),
@@ -263,7 +271,20 @@ fn toml_message(text: &str, e: &toml::de::Error) -> String {
 
 impl Ctx {
     fn scenario(&self, raw: RawScenario, stem: String, sha: String) -> R<Scenario> {
+        let from_file = raw.name.is_none();
         let name = raw.name.unwrap_or(stem);
+        if name.chars().count() > d::MAX_NAME_CHARS {
+            let hint = if from_file { " (it comes from the file name; set `name`)" } else { "" };
+            return self.err(
+                "name",
+                format!(
+                    "{} is too long ({} characters); at most {} letters, digits, '-', '_' or '.'{hint}",
+                    show_name(&name),
+                    name.chars().count(),
+                    d::MAX_NAME_CHARS
+                ),
+            );
+        }
         if name.is_empty()
             || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
             || name.starts_with('.')
@@ -271,7 +292,8 @@ impl Ctx {
             return self.err(
                 "name",
                 format!(
-                    "\"{name}\" is not allowed; use letters, digits, '-', '_' or '.' (it names the results folder)"
+                    "{} is not allowed; use letters, digits, '-', '_' or '.' (it names the results folder)",
+                    show_name(&name)
                 ),
             );
         }
@@ -371,6 +393,61 @@ impl Ctx {
         let group_sizes: Vec<(String, u32)> = groups.iter().map(|g| (g.name.clone(), g.consumers)).collect();
         let faults =
             super::faults::validate(&self.file, raw.faults.unwrap_or_default(), brokers, &group_sizes, duration)?;
+        // Kafka clients give up on a request after request.timeout.ms (30 s) and the coordinator on
+        // a member after session.timeout.ms (45 s); RabbitMQ closes a connection whose heartbeats
+        // stop for 60 s and a delivery unacknowledged for consumer_timeout. A longer round trip
+        // cannot work at all in either system.
+        if network.latency > d::MAX_LATENCY {
+            return self.err(
+                "network.latency",
+                format!(
+                    "{} one way is not allowed: Kafka times out requests after 30 s and group sessions after \
+                     45 s, RabbitMQ connections after 60 s without heartbeats, so nothing would work; use at most {}",
+                    network.latency,
+                    d::MAX_LATENCY
+                ),
+            );
+        }
+        // A Kafka consumer that cannot finish one poll's records within max.poll.interval.ms is
+        // expelled from its group, its commits are refused and the records are processed again:
+        // the classic poll-loop livelock, which would never end.
+        if systems.contains(&SystemKind::Kafka) {
+            for (i, g) in groups.iter().enumerate() {
+                let batch = g.processing.mean() * kafka.max_poll_records as f64;
+                if batch > d::KAFKA_MAX_POLL_INTERVAL.as_secs_f64() {
+                    return self.err(
+                        format!("groups[{i}].processing"),
+                        format!(
+                            "group \"{}\": one poll's records ({} x {:.3} s mean) take longer than Kafka's \
+                             max.poll.interval.ms (5 min): the consumer would be expelled from its group and \
+                             process the same records forever; lower `kafka.max_poll_records` or the processing \
+                             time, or set systems = [\"rabbitmq\"]",
+                            g.name,
+                            kafka.max_poll_records,
+                            g.processing.mean()
+                        ),
+                    );
+                }
+            }
+        }
+        // RabbitMQ closes the channel of a delivery unacknowledged for `consumer_timeout`: a message
+        // that takes longer to process would be requeued and processed again, forever.
+        if systems.contains(&SystemKind::RabbitMq) && rabbitmq.manual_ack {
+            for (i, g) in groups.iter().enumerate() {
+                if g.processing.mean() > d::RABBITMQ_CONSUMER_TIMEOUT.as_secs_f64() {
+                    return self.err(
+                        format!("groups[{i}].processing"),
+                        format!(
+                            "group \"{}\": {:.0} s per message is longer than RabbitMQ's consumer_timeout (30 min): \
+                             the channel would be closed and the message redelivered forever; use ack = \"auto\" \
+                             or shorter processing",
+                            g.name,
+                            g.processing.mean()
+                        ),
+                    );
+                }
+            }
+        }
         // Not simulated yet: refuse rather than ignore (see README, "Failures").
         if systems.contains(&SystemKind::Kafka)
             && let Some(i) = faults.iter().position(|f| {
@@ -406,7 +483,7 @@ impl Ctx {
                 ),
             );
         }
-        let scenario = Scenario {
+        let mut scenario = Scenario {
             name,
             description: raw.description.unwrap_or_default(),
             seed,
@@ -425,6 +502,14 @@ impl Ctx {
             faults,
             source_sha256: sha,
         };
+        if raw.sample_interval.is_none() {
+            // A drain much longer than `duration` would take the series to millions of samples:
+            // spread the default samples over the whole estimated run instead.
+            let end = crate::guard::estimated_run_end(&scenario);
+            if end.0 / scenario.sample_interval.0 > d::MAX_DEFAULT_SAMPLES {
+                scenario.sample_interval = nice_interval(end);
+            }
+        }
         Ok(scenario)
     }
 
@@ -643,10 +728,22 @@ impl Ctx {
         let mut groups = Vec::new();
         for (i, g) in raw.into_iter().enumerate() {
             let f = format!("groups[{i}]");
+            if g.name.chars().count() > d::MAX_NAME_CHARS {
+                return self.err(
+                    format!("{f}.name"),
+                    format!(
+                        "{} is too long ({} characters); at most {} letters, digits, '-', '_' or '.' (the name is \
+                         repeated on every row of timeseries.csv)",
+                        show_name(&g.name),
+                        g.name.chars().count(),
+                        d::MAX_NAME_CHARS
+                    ),
+                );
+            }
             if g.name.is_empty() || !g.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
                 return self.err(
                     format!("{f}.name"),
-                    format!("\"{}\" is not allowed; use letters, digits, '-', '_' or '.'", g.name),
+                    format!("{} is not allowed; use letters, digits, '-', '_' or '.'", show_name(&g.name)),
                 );
             }
             if !names.insert(g.name.clone()) {
@@ -739,6 +836,24 @@ impl Ctx {
         ] {
             if v.is_zero() {
                 return self.err(format!("kafka.{field}"), "0 is not allowed; it must be a positive duration");
+            }
+        }
+        // Kafka's settings are `*.ms`: a value it cannot express is not a Kafka configuration.
+        for (field, real, v) in [
+            ("linger", "linger.ms", cfg.linger),
+            ("fetch_max_wait", "fetch.max.wait.ms", cfg.fetch_max_wait),
+            ("auto_commit_interval", "auto.commit.interval.ms", cfg.auto_commit_interval),
+            ("retention", "retention.ms", cfg.retention),
+            ("segment_ms", "segment.ms", cfg.segment_ms),
+            ("retention_check_interval", "log.retention.check.interval.ms", cfg.retention_check_interval),
+        ] {
+            if v.0 % crate::time::NANOS_PER_MILLI != 0 {
+                return self.err(
+                    format!("kafka.{field}"),
+                    format!(
+                        "{v} is not allowed; Kafka's `{real}` is a whole number of milliseconds (e.g. \"1ms\", \"500ms\", \"5s\")"
+                    ),
+                );
             }
         }
         Ok(cfg)

@@ -4,6 +4,7 @@ mod charts;
 mod cli;
 mod common;
 mod failures;
+mod guard;
 mod invariants;
 mod oracles;
 mod outputs;
