@@ -15,6 +15,7 @@
 //!   enqueued twice); the producer gives up after 120 s.
 
 pub mod queue;
+pub mod raft;
 
 use crate::client::{ConsumerApp, JobEnd};
 use crate::engine::{Model, Scheduler};
