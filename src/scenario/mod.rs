@@ -179,6 +179,29 @@ pub struct RabbitMqConfig {
     /// Publisher confirms: the node confirms each enqueued message; the producer re-publishes what
     /// is not confirmed within [`defaults::RABBITMQ_CONFIRM_TIMEOUT`].
     pub publisher_confirms: bool,
+    /// `x-queue-type`.
+    pub queue_type: QueueType,
+    /// Quorum queue members (`x-quorum-initial-group-size`), on nodes `0..replicas`; 1 for a
+    /// classic queue.
+    pub replicas: u32,
+}
+
+/// RabbitMQ's `x-queue-type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueType {
+    /// One replica, on node 0: unavailable while that node is down.
+    Classic,
+    /// Replicated by Raft over `replicas` nodes: available while a majority is up.
+    Quorum,
+}
+
+impl QueueType {
+    pub fn name(self) -> &'static str {
+        match self {
+            QueueType::Classic => "classic",
+            QueueType::Quorum => "quorum",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
