@@ -664,6 +664,14 @@ impl<'h, H: History> RabbitModel<'h, H> {
     }
 }
 
+impl<H: History> RabbitModel<'_, H> {
+    /// The classic queue's node is down for good (no fault step left to restart it): what it
+    /// holds can never be delivered, so the run need not wait for it.
+    fn classic_stuck(&self) -> bool {
+        self.quorum.is_none() && !self.world.is_up(QUEUE_NODE) && self.faults_done == self.faults.len()
+    }
+}
+
 impl<H: History> Model for RabbitModel<'_, H> {
     type Event = Event;
 
@@ -689,7 +697,7 @@ impl<H: History> Model for RabbitModel<'_, H> {
         self.producer.done()
             && self.world.in_flight() == 0
             && self.unconfirmed.is_empty()
-            && self.queues.iter().all(|q| q.depth() == 0)
+            && (self.queues.iter().all(|q| q.depth() == 0) || self.classic_stuck())
             && self.quorum.as_ref().is_none_or(|q| q.drained(&self.world, self.faults_done == self.faults.len()))
             && self.consumers.iter().flatten().all(|c| !c.app.is_busy() && c.app.waiting() == 0)
     }
