@@ -7,3 +7,4 @@ mod invariants;
 mod oracles;
 mod outputs;
 mod producer;
+mod quorum;
