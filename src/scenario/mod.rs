@@ -175,6 +175,8 @@ pub struct RabbitMqConfig {
     pub prefetch: u16,
     pub manual_ack: bool,
     /// AMQP `delivery_mode` 2: messages survive a restart of their (durable) queue's node.
+    /// Quorum queues ignore it: they persist every message ("Per message persistence: always",
+    /// RabbitMQ docs, Quorum Queues, Feature Matrix).
     pub persistent: bool,
     /// Publisher confirms: the node confirms each enqueued message; the producer re-publishes what
     /// is not confirmed within [`defaults::RABBITMQ_CONFIRM_TIMEOUT`].
