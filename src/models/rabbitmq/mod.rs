@@ -697,6 +697,7 @@ impl<H: History> Model for RabbitModel<'_, H> {
         self.producer.done()
             && self.world.in_flight() == 0
             && self.unconfirmed.is_empty()
+            && self.outbox.is_empty()
             && (self.queues.iter().all(|q| q.depth() == 0) || self.classic_stuck())
             && self.quorum.as_ref().is_none_or(|q| q.drained(&self.world, self.faults_done == self.faults.len()))
             && self.consumers.iter().flatten().all(|c| !c.app.is_busy() && c.app.waiting() == 0)
