@@ -692,7 +692,7 @@ impl<H: History> RabbitModel<'_, H> {
             _ => None,
         };
         match (f.action, f.target, broker) {
-            (FaultAction::Crash, _, Some(b)) => self.broker_crashed(now, b, sched),
+            (FaultAction::Crash, _, Some(b)) => self.broker_crashed(b, sched),
             (FaultAction::Restart, _, Some(b)) => {
                 if self.world.restart(b) && (b as usize) < self.q().members.len() {
                     let mut out = Vec::new();
@@ -735,11 +735,10 @@ impl<H: History> RabbitModel<'_, H> {
 
     /// Broker node `b` died: its member stops; the other members' Erlang distribution sees its
     /// connections close (`noconnection`), and so do the clients connected to it.
-    fn broker_crashed(&mut self, now: SimTime, b: NodeId, sched: &mut Scheduler<Event>) {
+    fn broker_crashed(&mut self, b: NodeId, sched: &mut Scheduler<Event>) {
         if !self.world.crash(b) {
             return;
         }
-        let _ = now;
         let n = self.q().members.len() as NodeId;
         if b < n {
             self.q().members[b as usize].crash();
