@@ -26,6 +26,8 @@ pub enum Stream {
     Partitioner = 4,
     Processing = 5,
     Faults = 6,
+    /// Raft election timeouts (quorum queues).
+    Elections = 7,
 }
 
 fn splitmix64(mut z: u64) -> u64 {

@@ -53,6 +53,39 @@ pub const RABBITMQ_CONSUMER_TIMEOUT: SimDuration = SimDuration(1_800_000_000_000
 pub const RABBITMQ_CONSUMER_TIMEOUT_CHECK: SimDuration = SimDuration(60_000_000_000);
 /// Client automatic recovery (`networkRecoveryInterval` of the Java client) = 5000 ms.
 pub const RABBITMQ_RECOVERY_INTERVAL: SimDuration = SimDuration(5_000_000_000);
+/// Quorum queue members when `replicas` is not given: `rabbit.quorum_cluster_size` = 3 (the
+/// default of `x-quorum-initial-group-size`; RabbitMQ docs, "Quorum Queues", Fault Tolerance), at
+/// most one per node, so `min(3, brokers)`.
+pub const RABBITMQ_QUORUM_INITIAL_GROUP_SIZE: u32 = 3;
+/// Quorum queue `delivery-limit` = 20 since RabbitMQ 4.0 (release notes 4.0.0, "Quorum Queues Now
+/// Have a Default Redelivery Limit"): a message returned by a failed consumer (crash, connection
+/// loss) for the 21st time is dropped (no dead-letter exchange is modelled). `rabbit_fifo.erl`
+/// `return_one/9`: dropped when the count exceeds the limit.
+pub const RABBITMQ_QUORUM_DELIVERY_LIMIT: u16 = 20;
+/// Quorum queue `consumer_disconnected_timeout` = 60000 ms (RabbitMQ 4.3): when a consumer's node
+/// is unreachable (`noconnection`) its deliveries stay with it this long, in case the node comes
+/// back, before they are returned to the queue (`rabbit_fifo.erl`; release notes 4.3.0). If the
+/// node comes back earlier and the consumer's channel is gone, they are returned at once.
+pub const RABBITMQ_CONSUMER_DISCONNECTED_TIMEOUT: SimDuration = SimDuration(60_000_000_000);
+/// `rabbit.quorum_commands_soft_limit` = 32 (`rabbit_fifo_client.erl` `SOFT_LIMIT`): a channel
+/// with this many enqueues not yet applied by the quorum queue is "slow" and blocks its
+/// connection (flow control) until fewer are pending; the publisher cannot publish meanwhile.
+pub const RABBITMQ_QUORUM_COMMANDS_SOFT_LIMIT: u32 = 32;
+/// Ra `broadcast_time` = 100 ms (`ra_server_proc.erl` `DEFAULT_BROADCAST_TIME`). When a follower
+/// learns that the leader's node is down (Erlang distribution reports `noconnection` as soon as
+/// the crashed node's connections close), it waits `rand:uniform(5 x broadcast_time) +
+/// broadcast_time`, 100 to 600 ms, before it asks for pre-votes.
+pub const RABBITMQ_RA_BROADCAST_TIME: SimDuration = SimDuration(100_000_000);
+/// `raft.adaptive_failure_detector.poll_interval` = 1000 ms (Aten's `poll_interval`, used by Ra).
+/// Sets Ra's longer election timeouts: a pre-vote round that fails is retried after
+/// `rand:uniform(1000) + poll_interval` ms, a candidate after `rand:uniform(poll_interval) +
+/// broadcast_time` ms. (Aten's own detection of a silent node, and `net_ticktime` = 60 s, matter
+/// only for network partitions, which are not simulated for RabbitMQ.)
+pub const RABBITMQ_ATEN_POLL_INTERVAL: SimDuration = SimDuration(1_000_000_000);
+/// Ra's leader tick (`ra_server_proc.erl` `TICK_INTERVAL_MS` = 1000): Ra leaders send nothing while
+/// idle; on this tick they re-send to followers what they lack (and the commit index), and the
+/// quorum queue checks its consumers.
+pub const RABBITMQ_RA_TICK: SimDuration = SimDuration(1_000_000_000);
 /// `max_message_size` = 16 MiB in RabbitMQ 4.x; also our limit for any message.
 pub const MAX_MESSAGE_BYTES: u64 = 16 * 1024 * 1024 - 1;
 

@@ -175,10 +175,35 @@ pub struct RabbitMqConfig {
     pub prefetch: u16,
     pub manual_ack: bool,
     /// AMQP `delivery_mode` 2: messages survive a restart of their (durable) queue's node.
+    /// Quorum queues ignore it: they persist every message ("Per message persistence: always",
+    /// RabbitMQ docs, Quorum Queues, Feature Matrix).
     pub persistent: bool,
     /// Publisher confirms: the node confirms each enqueued message; the producer re-publishes what
     /// is not confirmed within [`defaults::RABBITMQ_CONFIRM_TIMEOUT`].
     pub publisher_confirms: bool,
+    /// `x-queue-type`.
+    pub queue_type: QueueType,
+    /// Quorum queue members (`x-quorum-initial-group-size`), on nodes `0..replicas`; 1 for a
+    /// classic queue.
+    pub replicas: u32,
+}
+
+/// RabbitMQ's `x-queue-type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueType {
+    /// One replica, on node 0: unavailable while that node is down.
+    Classic,
+    /// Replicated by Raft over `replicas` nodes: available while a majority is up.
+    Quorum,
+}
+
+impl QueueType {
+    pub fn name(self) -> &'static str {
+        match self {
+            QueueType::Classic => "classic",
+            QueueType::Quorum => "quorum",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

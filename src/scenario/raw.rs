@@ -111,6 +111,8 @@ pub struct RawRabbitMq {
     pub ack: Option<String>,
     pub persistent: Option<bool>,
     pub publisher_confirms: Option<bool>,
+    pub queue_type: Option<String>,
+    pub replicas: Option<i64>,
 }
 
 #[derive(Deserialize, Debug, Default)]

@@ -358,7 +358,6 @@ impl Ctx {
         let workload = self.workload(raw.workload, duration)?;
         let groups = self.groups(raw.groups)?;
         let kafka = self.kafka(raw.kafka.unwrap_or_default())?;
-        let rabbitmq = self.rabbitmq(raw.rabbitmq.unwrap_or_default())?;
         let default_latency = match profile {
             Profile::Ideal => SimDuration::ZERO,
             Profile::Lan => d::LAN_LATENCY,
@@ -390,6 +389,7 @@ impl Ctx {
             None => d::CLUSTER_BROKERS,
             Some(b) => self.int_in("cluster.brokers", b, 1, d::MAX_BROKERS as i64, "the number of brokers")? as u32,
         };
+        let rabbitmq = self.rabbitmq(raw.rabbitmq.unwrap_or_default(), brokers)?;
         let group_sizes: Vec<(String, u32)> = groups.iter().map(|g| (g.name.clone(), g.consumers)).collect();
         let faults =
             super::faults::validate(&self.file, raw.faults.unwrap_or_default(), brokers, &group_sizes, duration)?;
@@ -859,8 +859,39 @@ impl Ctx {
         Ok(cfg)
     }
 
-    fn rabbitmq(&self, r: RawRabbitMq) -> R<RabbitMqConfig> {
+    fn rabbitmq(&self, r: RawRabbitMq, brokers: u32) -> R<RabbitMqConfig> {
+        let queue_type = match r.queue_type.as_deref() {
+            None | Some("classic") => QueueType::Classic,
+            Some("quorum") => QueueType::Quorum,
+            Some(other) => {
+                return self.err(
+                    "rabbitmq.queue_type",
+                    format!("\"{other}\" is not allowed; allowed: \"classic\", \"quorum\""),
+                );
+            }
+        };
+        let replicas = match (queue_type, r.replicas) {
+            (QueueType::Classic, None) => 1,
+            (QueueType::Classic, Some(_)) => {
+                return self.err(
+                    "rabbitmq.replicas",
+                    "only allowed with queue_type = \"quorum\"; a classic queue has one replica, on node 0",
+                );
+            }
+            (QueueType::Quorum, None) => d::RABBITMQ_QUORUM_INITIAL_GROUP_SIZE.min(brokers),
+            (QueueType::Quorum, Some(n)) if n > brokers as i64 => {
+                return self.err(
+                    "rabbitmq.replicas",
+                    format!("{n} is not allowed; at most [cluster] brokers ({brokers}): one replica per node"),
+                );
+            }
+            (QueueType::Quorum, Some(n)) => {
+                self.int_in("rabbitmq.replicas", n, 1, brokers as i64, "the number of replicas")? as u32
+            }
+        };
         Ok(RabbitMqConfig {
+            queue_type,
+            replicas,
             prefetch: self.int_in(
                 "rabbitmq.prefetch",
                 r.prefetch.unwrap_or(d::RABBITMQ_PREFETCH as i64),

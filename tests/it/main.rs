@@ -9,3 +9,4 @@ mod invariants;
 mod oracles;
 mod outputs;
 mod producer;
+mod quorum;

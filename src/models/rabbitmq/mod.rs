@@ -13,8 +13,13 @@
 //!   back with the node. Clients reconnect every `networkRecoveryInterval` (5 s);
 //! * with publisher confirms, a message not confirmed within 5 s is published again (so it may be
 //!   enqueued twice); the producer gives up after 120 s.
+//!
+//! With `queue_type = "quorum"` the queues are replicated by Raft over `replicas` nodes instead
+//! (see [`quorum`]): the broker side of every client message becomes a command in the Raft log.
 
 pub mod queue;
+pub mod quorum;
+pub mod raft;
 
 use crate::client::{ConsumerApp, JobEnd};
 use crate::engine::{Model, Scheduler};
@@ -26,6 +31,8 @@ use crate::time::{SimDuration, SimTime};
 use crate::workload::{Message, MessageId, ProcessingTimes, Producer, StoredMessage};
 use crate::world::{Admit, Envelope, NodeId, World};
 use queue::ClassicQueue;
+use quorum::{QueueMachine, Quorum};
+use raft::RaftMsg;
 use std::collections::{BTreeMap, VecDeque};
 
 /// Ours: the producer application gives up on a message unconfirmed this long, as Kafka's
@@ -39,16 +46,25 @@ pub enum Msg {
     Publish(Message),
     /// Publisher confirm (`basic.ack` to the publisher).
     Confirm(MessageId),
-    /// `basic.deliver`.
-    Deliver { group: GroupIdx, consumer: u32, msg: StoredMessage, redelivered: bool },
-    /// `basic.ack` from a consumer.
-    Ack { group: GroupIdx, consumer: u32, id: MessageId },
-    /// `basic.consume` (after a start, a restart or a reconnection).
-    Subscribe { group: GroupIdx, consumer: u32 },
+    /// `basic.deliver` to the consumer's subscription `reg`.
+    Deliver { group: GroupIdx, consumer: u32, reg: u32, msg: StoredMessage, redelivered: bool },
+    /// `basic.ack` from a consumer, on the connection of its subscription `reg`.
+    Ack { group: GroupIdx, consumer: u32, reg: u32, id: MessageId },
+    /// `basic.consume` (after a start, a restart or a reconnection); `reg` numbers the
+    /// consumer's subscriptions.
+    Subscribe { group: GroupIdx, consumer: u32, reg: u32 },
     /// The consumer's process died; its operating system closed the connection.
-    ConnectionClosed { group: GroupIdx, consumer: u32 },
+    ConnectionClosed { group: GroupIdx, consumer: u32, reg: u32 },
     /// The node closed the consumer's channel (`consumer_timeout`).
     ChannelClosed,
+    /// The client's node died and its operating system closed the client's connection (quorum
+    /// queues; a classic queue's clients keep talking to node 0).
+    ConnectionLost,
+    /// Between quorum queue members.
+    Raft(Box<RaftMsg<QueueMachine>>),
+    /// A quorum queue channel enters (`true`) or leaves flow control: the publisher's connection
+    /// is blocked while its channel has too many enqueues pending.
+    Flow { blocked: bool },
 }
 
 /// Timers, each owned by one node.
@@ -62,8 +78,12 @@ pub enum Timer {
     ConfirmCheck,
     /// The queue's node checks `consumer_timeout`.
     ConsumerTimeoutCheck,
-    /// A disconnected consumer tries to reconnect.
+    /// A disconnected client (a consumer, or with quorum queues the producer) tries to reconnect.
     Reconnect,
+    /// A quorum queue member's election timer, void unless its generation is current.
+    RaftElection(u64),
+    /// A quorum queue leader's tick, void unless its generation is current.
+    RaftTick(u64),
 }
 
 #[derive(Debug)]
@@ -87,6 +107,11 @@ struct Delivery {
 struct ConsumerNode {
     node: NodeId,
     app: ConsumerApp<Delivery>,
+    /// The broker node its connection is to (always node 0 with a classic queue); `None` while
+    /// disconnected.
+    home: Option<NodeId>,
+    /// Its current subscription's number.
+    reg: u32,
 }
 
 /// The queue's home node.
@@ -109,6 +134,16 @@ pub struct RabbitModel<'h, H: History> {
     confirm_deadlines: VecDeque<(SimTime, MessageId)>,
     confirm_check_armed: bool,
     timeout_check_armed: bool,
+    /// The broker node the producer's connection is to; `None` while disconnected.
+    producer_home: Option<NodeId>,
+    /// Flow control blocks the producer's connection: publishes wait in `outbox`, and the
+    /// application, blocked in `basic.publish`, re-publishes nothing.
+    producer_blocked: bool,
+    outbox: VecDeque<Message>,
+    /// The quorum queues' Raft group, if `queue_type = "quorum"`.
+    quorum: Option<Quorum>,
+    /// Fault steps already applied.
+    faults_done: usize,
 }
 
 impl<'h, H: History> RabbitModel<'h, H> {
@@ -129,7 +164,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
                         let node = next;
                         next += 1;
                         consumer_of.insert(node, (g, c));
-                        ConsumerNode { node, app: ConsumerApp::default() }
+                        ConsumerNode { node, app: ConsumerApp::default(), home: Some(QUEUE_NODE), reg: 0 }
                     })
                     .collect()
             })
@@ -149,7 +184,16 @@ impl<'h, H: History> RabbitModel<'h, H> {
             confirm_deadlines: VecDeque::new(),
             confirm_check_armed: false,
             timeout_check_armed: false,
+            producer_home: Some(QUEUE_NODE),
+            producer_blocked: false,
+            outbox: VecDeque::new(),
+            quorum: None,
+            faults_done: 0,
         };
+        if s.rabbitmq.queue_type == crate::scenario::QueueType::Quorum {
+            m.quorum = Some(Quorum::new(s, &m.world));
+            m.queues.clear();
+        }
         // Consumers are subscribed before the first message arrives.
         for q in &mut m.queues {
             for c in 0..q.channels.len() {
@@ -157,6 +201,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             }
         }
         m.arm_arrival(sched);
+        m.quorum_start(sched);
         for (i, f) in m.faults.iter().enumerate() {
             sched.schedule_at(f.at, Event::Fault(i));
         }
@@ -196,7 +241,15 @@ impl<'h, H: History> RabbitModel<'h, H> {
     }
 
     fn publish(&mut self, now: SimTime, msg: Message, sched: &mut Scheduler<Event>) {
-        if !self.world.send(sched, self.producer_node, QUEUE_NODE, Msg::Publish(msg)) {
+        if self.producer_blocked {
+            self.outbox.push_back(msg);
+            return;
+        }
+        let sent = match self.producer_home {
+            Some(home) => self.world.send(sched, self.producer_node, home, Msg::Publish(msg)),
+            None => false,
+        };
+        if !sent {
             self.dropped_publish(now, &msg);
         }
     }
@@ -230,13 +283,23 @@ impl<'h, H: History> RabbitModel<'h, H> {
             }
             if now.since(first) >= GIVE_UP_AFTER {
                 self.unconfirmed.remove(&id);
+                if self.producer_blocked {
+                    let waiting = self.outbox.len();
+                    self.outbox.retain(|m| m.id != id);
+                    if self.outbox.len() < waiting {
+                        // It never left the blocked client.
+                        self.dropped_publish(now, &msg);
+                    }
+                }
                 self.client(now, ClientEvent::SendFailed { id });
                 continue;
             }
             let next = now.after(d::RABBITMQ_CONFIRM_TIMEOUT);
             self.unconfirmed.insert(id, (msg, first, next));
             self.confirm_deadlines.push_back((next, id));
-            self.publish(now, msg, sched);
+            if !self.producer_blocked {
+                self.publish(now, msg, sched);
+            }
         }
         self.arm_confirm_check(sched);
     }
@@ -281,8 +344,9 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 self.obs(now, Observation::StorageChanged { delta: -(r.msg.bytes() as i64) });
                 self.obs(now, Observation::Deleted { id: r.msg.id(), group: Some(group) });
             }
-            let to = self.consumers[group][consumer as usize].node;
-            let deliver = Msg::Deliver { group, consumer, msg: r.msg, redelivered: r.redelivered };
+            let c = &self.consumers[group][consumer as usize];
+            let (to, reg) = (c.node, c.reg);
+            let deliver = Msg::Deliver { group, consumer, reg, msg: r.msg, redelivered: r.redelivered };
             self.world.send(sched, QUEUE_NODE, to, deliver);
         }
         if sent {
@@ -348,15 +412,21 @@ impl<'h, H: History> RabbitModel<'h, H> {
 
     // ---- consumer nodes ----
 
+    #[allow(clippy::too_many_arguments)]
     fn deliver(
         &mut self,
         now: SimTime,
         group: GroupIdx,
         consumer: u32,
+        reg: u32,
         msg: StoredMessage,
         redelivered: bool,
         sched: &mut Scheduler<Event>,
     ) {
+        if reg != self.consumers[group][consumer as usize].reg {
+            // For a subscription of an earlier connection: no such consumer on this one.
+            return;
+        }
         self.client(now, ClientEvent::Delivered { msg, group, consumer, redelivered });
         self.consumers[group][consumer as usize].app.push(Delivery { msg });
         self.start_next(now, group, consumer, sched);
@@ -386,9 +456,12 @@ impl<'h, H: History> RabbitModel<'h, H> {
         self.start_next(now, group, consumer, sched);
         if self.cfg.manual_ack {
             let id = d.msg.id();
-            let from = self.consumers[group][consumer as usize].node;
+            let c = &self.consumers[group][consumer as usize];
+            let (from, home, reg) = (c.node, c.home, c.reg);
             self.client(now, ClientEvent::Acked { id, group, consumer });
-            self.world.send(sched, from, QUEUE_NODE, Msg::Ack { group, consumer, id });
+            if let Some(home) = home {
+                self.world.send(sched, from, home, Msg::Ack { group, consumer, reg, id });
+            }
         }
     }
 
@@ -403,8 +476,12 @@ impl<'h, H: History> RabbitModel<'h, H> {
 
     fn reconnect(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let node = self.consumers[group][consumer as usize].node;
+        if self.quorum.is_some() {
+            return self.quorum_reconnect_consumer(group, consumer, sched);
+        }
         if self.world.connected(node, QUEUE_NODE) {
-            self.world.send(sched, node, QUEUE_NODE, Msg::Subscribe { group, consumer });
+            let reg = self.consumers[group][consumer as usize].reg;
+            self.world.send(sched, node, QUEUE_NODE, Msg::Subscribe { group, consumer, reg });
         } else {
             self.world.timer_in(sched, node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
         }
@@ -415,6 +492,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
     // The `if`s change the world (crash, restart): they do not belong in match guards.
     #[allow(clippy::collapsible_match)]
     fn fault(&mut self, now: SimTime, i: usize, sched: &mut Scheduler<Event>) {
+        self.faults_done = i + 1;
+        if self.quorum.is_some() && self.quorum_fault(now, i, sched) {
+            return;
+        }
         let f = self.faults[i].clone();
         self.obs(now, Observation::Fault { step: i });
         let target = match (f.target, f.repairs) {
@@ -427,9 +508,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 let c = &mut self.consumers[group][index as usize];
                 if self.world.crash(c.node) {
                     // Whatever the application held is gone (with auto-ack, lost for good).
-                    let node = c.node;
+                    let (node, reg) = (c.node, c.reg);
                     c.app.crash();
-                    self.world.send_from_os(sched, node, QUEUE_NODE, Msg::ConnectionClosed { group, consumer: index });
+                    let closed = Msg::ConnectionClosed { group, consumer: index, reg };
+                    self.world.send_from_os(sched, node, QUEUE_NODE, closed);
                 }
             }
             (FaultAction::Restart, Some(FaultTarget::Consumer { group, index })) => {
@@ -516,18 +598,52 @@ impl<'h, H: History> RabbitModel<'h, H> {
         }
     }
 
-    fn on_message(&mut self, now: SimTime, msg: Msg, sched: &mut Scheduler<Event>) {
+    fn on_message(&mut self, now: SimTime, from: NodeId, to: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {
         match msg {
-            Msg::Publish(m) => self.route(now, m, sched),
             Msg::Confirm(id) => self.confirm(now, id),
-            Msg::Deliver { group, consumer, msg, redelivered } => {
-                self.deliver(now, group, consumer, msg, redelivered, sched)
+            Msg::Deliver { group, consumer, reg, msg, redelivered } => {
+                self.deliver(now, group, consumer, reg, msg, redelivered, sched)
             }
-            Msg::Ack { group, consumer, id } => self.ack(now, group, consumer, id, sched),
-            Msg::Subscribe { group, consumer } => self.subscribe(now, group, consumer, sched),
-            Msg::ConnectionClosed { group, consumer } => self.connection_closed(now, group, consumer, sched),
-            Msg::ChannelClosed => {}
+            Msg::ChannelClosed => {
+                let (group, consumer) = self.consumer_of[&to];
+                self.channel_lost(group, consumer);
+                self.resubscribe(group, consumer, sched);
+            }
+            Msg::ConnectionLost => self.connection_lost(now, to, sched),
+            Msg::Flow { blocked } => {
+                if self.producer_home == Some(from) {
+                    self.producer_blocked = blocked;
+                    while !self.producer_blocked
+                        && let Some(m) = self.outbox.pop_front()
+                    {
+                        self.publish(now, m, sched);
+                    }
+                }
+            }
+            Msg::Raft(m) => self.raft_message(now, from, to, *m, sched),
+            // At a broker node.
+            m @ (Msg::Publish(_) | Msg::Ack { .. } | Msg::Subscribe { .. } | Msg::ConnectionClosed { .. })
+                if self.quorum.is_some() =>
+            {
+                self.quorum_client_message(now, to, m, sched)
+            }
+            Msg::Publish(m) => self.route(now, m, sched),
+            Msg::Ack { group, consumer, id, .. } => self.ack(now, group, consumer, id, sched),
+            Msg::Subscribe { group, consumer, .. } => self.subscribe(now, group, consumer, sched),
+            Msg::ConnectionClosed { group, consumer, .. } => self.connection_closed(now, group, consumer, sched),
         }
+    }
+
+    /// After `consumer_timeout` closed its channel, the consumer subscribes again on the same
+    /// connection.
+    fn resubscribe(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let c = &mut self.consumers[group][consumer as usize];
+        let Some(home) = c.home else { return };
+        if self.quorum.is_some() {
+            c.reg += 1;
+        }
+        let (node, reg) = (c.node, c.reg);
+        self.world.send(sched, node, home, Msg::Subscribe { group, consumer, reg });
     }
 
     fn on_timer(&mut self, now: SimTime, node: NodeId, timer: Timer, sched: &mut Scheduler<Event>) {
@@ -535,6 +651,9 @@ impl<'h, H: History> RabbitModel<'h, H> {
             Timer::Arrival => self.arrival(now, sched),
             Timer::ConfirmCheck => self.confirm_check(now, sched),
             Timer::ConsumerTimeoutCheck => self.consumer_timeout_check(now, sched),
+            Timer::RaftElection(generation) => self.raft_election_timeout(now, node, generation, sched),
+            Timer::RaftTick(generation) => self.raft_tick(now, node, generation, sched),
+            Timer::Reconnect if node == self.producer_node => self.quorum_reconnect_producer(sched),
             Timer::JobEnd | Timer::Reconnect => {
                 let (group, consumer) = self.consumer_of[&node];
                 match timer {
@@ -543,6 +662,14 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 }
             }
         }
+    }
+}
+
+impl<H: History> RabbitModel<'_, H> {
+    /// The classic queue's node is down for good (no fault step left to restart it): what it
+    /// holds can never be delivered, so the run need not wait for it.
+    fn classic_stuck(&self) -> bool {
+        self.quorum.is_none() && !self.world.is_up(QUEUE_NODE) && self.faults_done == self.faults.len()
     }
 }
 
@@ -559,15 +686,7 @@ impl<H: History> Model for RabbitModel<'_, H> {
                     return;
                 }
                 match env {
-                    Envelope::Message { to, msg, .. } => {
-                        if let Msg::ChannelClosed = msg {
-                            let (group, consumer) = self.consumer_of[&to];
-                            self.channel_lost(group, consumer);
-                            self.world.send(sched, to, QUEUE_NODE, Msg::Subscribe { group, consumer });
-                        } else {
-                            self.on_message(now, msg, sched);
-                        }
-                    }
+                    Envelope::Message { from, to, msg, .. } => self.on_message(now, from, to, msg, sched),
                     Envelope::Timer { node, timer, .. } => self.on_timer(now, node, timer, sched),
                 }
             }
@@ -579,7 +698,9 @@ impl<H: History> Model for RabbitModel<'_, H> {
         self.producer.done()
             && self.world.in_flight() == 0
             && self.unconfirmed.is_empty()
-            && self.queues.iter().all(|q| q.depth() == 0)
+            && self.outbox.is_empty()
+            && (self.queues.iter().all(|q| q.depth() == 0) || self.classic_stuck())
+            && self.quorum.as_ref().is_none_or(|q| q.drained(&self.world, self.faults_done == self.faults.len()))
             && self.consumers.iter().flatten().all(|c| !c.app.is_busy() && c.app.waiting() == 0)
     }
 }

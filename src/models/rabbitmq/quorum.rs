@@ -1,0 +1,856 @@
+//! Quorum queues: the queues' state is a replicated state machine (RabbitMQ's `rabbit_fifo`) on
+//! a Raft group ([`super::raft`]) whose members live on nodes `0..replicas`.
+//!
+//! **One mechanism.** Everything that changes a queue is a command in the Raft log: an enqueue
+//! (one per publish, routed by the fanout exchange to every queue), a consumer's subscription, a
+//! settlement (ack), a suspicion (the consumer's node is unreachable) and a return (the consumer's
+//! channel is gone). Every member applies the committed commands in log order to its own copy of
+//! the state, so which messages are ready, delivered or acknowledged is the same on every member,
+//! and a new leader neither redelivers what was acknowledged nor forgets what was delivered. The
+//! leader alone acts on what it applies (sends deliveries and confirms); each log index acts once,
+//! on the first leader that applies it. A message is delivered only once its enqueue is committed
+//! (held by a majority), and a publisher confirm is sent then, as the RabbitMQ documentation says
+//! ("Publisher confirms will only be issued once a published message has been successfully
+//! replicated to a quorum of nodes", docs/quorum-queues, Use Cases).
+//!
+//! **Requeue order (RabbitMQ 4.x).** A message returned by a consumer whose channel closed goes
+//! into the *returns* queue, which is served before the never-delivered messages, in the order the
+//! messages were returned (a consumer's messages in their delivery order): `rabbit_fifo.erl`
+//! `return_all/6` and `take_next_msg/1`; docs/quorum-queues, "Redelivery of Returned Messages":
+//! "added to the returns queue and are requeued in the exact order they were returned". A classic
+//! queue instead puts each back at its original position. RabbitMQ 3.x without a delivery limit
+//! put rejected messages at the back; 4.0 made the delivery limit 20 by default and with a limit
+//! returns go near the head. A message returned by a failed consumer (crash, connection loss) for
+//! the 21st time is dropped (`delivery-limit` 20; no dead-letter exchange is modelled).
+//!
+//! **Consumers on a lost node (RabbitMQ 4.3).** If a consumer's channel lives on a node that is
+//! down, the queue suspects the consumer (`noconnection`): it delivers nothing more to it, and
+//! returns its unacknowledged messages after `consumer_disconnected_timeout` (60 s), or at once
+//! when the node comes back without that channel. A consumer whose own process dies closes its
+//! connection: its messages are returned at once.
+//!
+//! **Clients (a simplification, as the brief allows).** In RabbitMQ a client may connect to any
+//! node; a node that does not lead forwards to the leader. Here every client connects to the
+//! current leader's node. When that node dies its connections close; clients reconnect after the
+//! recovery interval (5 s) to the node that leads then, or retry 5 s later if none does. A publish
+//! made while disconnected is lost at once (the producer's confirm timeout re-publishes it). A
+//! command that reaches a node which no longer leads is dropped.
+//!
+//! **Replication cost.** Every append costs one `AppendEntries` to each follower over the world's
+//! links and one reply, so with one-way latency `L` a message reaches a consumer `2L` later than
+//! with a classic queue (producer -> leader, leader -> followers -> leader, leader -> consumer),
+//! and so does its confirm. Disk writes (Ra's WAL and fsync) cost no time here.
+//!
+//! **All queues of a scenario share one Raft group.** In RabbitMQ each quorum queue is its own Ra
+//! cluster; here the queues of all groups are in one log, so they fail over together.
+
+use super::raft::{Entry, Machine};
+use crate::history::GroupIdx;
+use crate::scenario::defaults as d;
+use crate::time::SimTime;
+use crate::workload::{MessageId, StoredMessage};
+use crate::world::NodeId;
+use std::collections::{BTreeMap, VecDeque};
+
+/// A connection's broker end: a channel process on `node` in its `incarnation`. It dies with the
+/// node, and stays dead when the node restarts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conn {
+    pub node: NodeId,
+    pub incarnation: u32,
+}
+
+/// A consumer's registration: (consumer index in its group, subscription number). A consumer
+/// that reconnects subscribes anew; its old registration may still hold deliveries.
+pub type ConsumerKey = (u32, u32);
+
+/// The commands of the quorum queues' Raft log. A closed enum.
+#[derive(Clone, Debug)]
+pub enum Command {
+    /// A new leader's first entry.
+    Noop,
+    /// A publish, routed to every queue (the fanout exchange).
+    Enqueue { msg: StoredMessage, publisher: Conn },
+    /// `basic.consume`.
+    Subscribe { group: GroupIdx, key: ConsumerKey, prefetch: u16, home: Conn },
+    /// `basic.ack` (a settle in `rabbit_fifo`).
+    Settle { group: GroupIdx, key: ConsumerKey, id: MessageId },
+    /// The consumer's node is unreachable (`{down, Pid, noconnection}`).
+    Suspect { group: GroupIdx, key: ConsumerKey },
+    /// The consumer's channel is gone: its unacknowledged messages are returned. `failed`: the
+    /// delivery failed (crash, connection loss) and counts towards the delivery limit.
+    Return { group: GroupIdx, key: ConsumerKey, failed: bool },
+}
+
+/// What the leader does when it applies a command for the first time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Effect {
+    /// The enqueue is committed: every queue holds the message.
+    Stored(StoredMessage),
+    /// A copy of the message was added to a queue.
+    Added {
+        group: GroupIdx,
+        msg: StoredMessage,
+    },
+    /// A copy left a queue: acknowledged, auto-acknowledged, or dropped at the delivery limit.
+    Removed {
+        group: GroupIdx,
+        msg: StoredMessage,
+    },
+    Backlog {
+        group: GroupIdx,
+        messages: u64,
+        unacked: u64,
+    },
+    Deliver {
+        group: GroupIdx,
+        key: ConsumerKey,
+        home: Conn,
+        msg: StoredMessage,
+        redelivered: bool,
+    },
+    Confirm {
+        publisher: Conn,
+        id: MessageId,
+    },
+}
+
+#[derive(Clone, Copy, Debug)]
+struct QMsg {
+    msg: StoredMessage,
+    /// Failed deliveries (`delivery-count`).
+    failed: u16,
+    redelivered: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct QConsumer {
+    prefetch: u16,
+    pub home: Conn,
+    /// Set while the consumer's node is unreachable: nothing is delivered to it.
+    pub suspected_since: Option<SimTime>,
+    /// Deliveries not yet settled, in delivery order, with the time of delivery.
+    unacked: VecDeque<(QMsg, SimTime)>,
+}
+
+impl QConsumer {
+    /// The time of its oldest unsettled delivery.
+    pub fn oldest_unacked(&self) -> Option<SimTime> {
+        self.unacked.front().map(|&(_, at)| at)
+    }
+}
+
+/// One quorum queue.
+#[derive(Clone, Debug, Default)]
+pub struct QQueue {
+    messages: VecDeque<QMsg>,
+    /// Returned messages, served before `messages`.
+    returns: VecDeque<QMsg>,
+    pub consumers: BTreeMap<ConsumerKey, QConsumer>,
+    /// Round-robin: the next delivery goes to the first consumer at or after this key.
+    next: ConsumerKey,
+    unacked: u64,
+}
+
+impl QQueue {
+    /// Ready, returned and unacknowledged messages.
+    pub fn depth(&self) -> u64 {
+        (self.messages.len() + self.returns.len()) as u64 + self.unacked
+    }
+}
+
+/// The state machine: every group's queue.
+#[derive(Clone, Debug)]
+pub struct QueueMachine {
+    pub queues: Vec<QQueue>,
+    manual_ack: bool,
+}
+
+impl QueueMachine {
+    pub fn new(groups: usize, manual_ack: bool) -> Self {
+        QueueMachine { queues: vec![QQueue::default(); groups], manual_ack }
+    }
+
+    /// Subscribes a consumer before the run starts (the same on every member).
+    pub fn subscribe_initially(&mut self, group: GroupIdx, key: ConsumerKey, prefetch: u16, home: Conn) {
+        self.queues[group]
+            .consumers
+            .insert(key, QConsumer { prefetch, home, suspected_since: None, unacked: VecDeque::new() });
+    }
+
+    fn backlog(&self, group: GroupIdx, fx: &mut Option<&mut Vec<Effect>>) {
+        if let Some(fx) = fx {
+            let q = &self.queues[group];
+            fx.push(Effect::Backlog { group, messages: q.depth(), unacked: q.unacked });
+        }
+    }
+
+    /// Hands ready messages (returned ones first) to consumers with room, round-robin.
+    fn dispatch(&mut self, group: GroupIdx, at: SimTime, fx: &mut Option<&mut Vec<Effect>>) {
+        let manual = self.manual_ack;
+        let q = &mut self.queues[group];
+        let mut sent = false;
+        while !(q.returns.is_empty() && q.messages.is_empty()) {
+            let has_room = |c: &QConsumer| {
+                c.suspected_since.is_none() && (!manual || c.prefetch == 0 || c.unacked.len() < c.prefetch as usize)
+            };
+            let Some(key) = q
+                .consumers
+                .range(q.next..)
+                .chain(q.consumers.range(..q.next))
+                .find(|(_, c)| has_room(c))
+                .map(|(&k, _)| k)
+            else {
+                break;
+            };
+            q.next = (key.0, key.1 + 1);
+            let m = q.returns.pop_front().or_else(|| q.messages.pop_front()).expect("checked non-empty");
+            let c = q.consumers.get_mut(&key).expect("found");
+            if manual {
+                c.unacked.push_back((m, at));
+                q.unacked += 1;
+            }
+            if let Some(fx) = fx {
+                fx.push(Effect::Deliver { group, key, home: c.home, msg: m.msg, redelivered: m.redelivered });
+                if !manual {
+                    fx.push(Effect::Removed { group, msg: m.msg });
+                }
+            }
+            sent = true;
+        }
+        if sent {
+            self.backlog(group, fx);
+        }
+    }
+}
+
+impl Machine for QueueMachine {
+    type Command = Command;
+    type Effect = Effect;
+
+    fn apply(&mut self, e: &Entry<Command>, mut fx: Option<&mut Vec<Effect>>) {
+        let at = e.at;
+        match e.cmd {
+            Command::Noop => {}
+            Command::Enqueue { msg, publisher } => {
+                if let Some(fx) = &mut fx {
+                    fx.push(Effect::Stored(msg));
+                }
+                for group in 0..self.queues.len() {
+                    self.queues[group].messages.push_back(QMsg { msg, failed: 0, redelivered: false });
+                    if let Some(fx) = &mut fx {
+                        fx.push(Effect::Added { group, msg });
+                    }
+                    self.backlog(group, &mut fx);
+                    self.dispatch(group, at, &mut fx);
+                }
+                if let Some(fx) = &mut fx {
+                    fx.push(Effect::Confirm { publisher, id: msg.id() });
+                }
+            }
+            Command::Subscribe { group, key, prefetch, home } => {
+                self.subscribe_initially(group, key, prefetch, home);
+                self.dispatch(group, at, &mut fx);
+            }
+            Command::Settle { group, key, id } => {
+                let q = &mut self.queues[group];
+                let Some(c) = q.consumers.get_mut(&key) else { return };
+                let Some(i) = c.unacked.iter().position(|(m, _)| m.msg.id() == id) else { return };
+                let (m, _) = c.unacked.remove(i).expect("position is in range");
+                q.unacked -= 1;
+                if let Some(fx) = &mut fx {
+                    fx.push(Effect::Removed { group, msg: m.msg });
+                }
+                self.backlog(group, &mut fx);
+                self.dispatch(group, at, &mut fx);
+            }
+            Command::Suspect { group, key } => {
+                if let Some(c) = self.queues[group].consumers.get_mut(&key) {
+                    c.suspected_since.get_or_insert(at);
+                }
+            }
+            Command::Return { group, key, failed } => {
+                let q = &mut self.queues[group];
+                let Some(c) = q.consumers.remove(&key) else { return };
+                q.unacked -= c.unacked.len() as u64;
+                for (mut m, _) in c.unacked {
+                    m.redelivered = true;
+                    m.failed += failed as u16;
+                    if m.failed > d::RABBITMQ_QUORUM_DELIVERY_LIMIT {
+                        if let Some(fx) = &mut fx {
+                            fx.push(Effect::Removed { group, msg: m.msg });
+                        }
+                    } else {
+                        q.returns.push_back(m);
+                    }
+                }
+                self.backlog(group, &mut fx);
+                self.dispatch(group, at, &mut fx);
+            }
+        }
+    }
+}
+
+// ---- the model's side: members on nodes, clients, faults ----
+
+use super::raft::{Index, Member, Out, RaftMsg, Timeout};
+use super::{Event, Msg, QUEUE_NODE, RabbitModel, Timer};
+use crate::engine::Scheduler;
+use crate::engine::rng::{self, SimRng, Stream};
+use crate::history::{History, Observation};
+use crate::scenario::Scenario;
+use crate::scenario::faults::{FaultAction, FaultTarget};
+use crate::time::SimDuration;
+use crate::world::World;
+use std::collections::BTreeSet;
+
+/// Why the leader's tick proposed something about a consumer (so that it proposes it once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Proposed {
+    Suspect,
+    Return,
+}
+
+/// The Raft group of the quorum queues: member `i` lives on node `i`.
+pub struct Quorum {
+    members: Vec<Member<QueueMachine>>,
+    /// Log indexes up to this one have had their effects (on the first leader that applied them).
+    effects_done: Index,
+    /// Election timeouts are random, as in Ra; a seeded stream keeps runs reproducible.
+    rng: SimRng,
+    tick_generation: Vec<u64>,
+    /// What the current leader's tick proposed and has not seen applied yet.
+    proposed: BTreeSet<(GroupIdx, ConsumerKey, Proposed)>,
+    /// For a crash aimed at "leader": the node it hit, by fault step.
+    leader_hits: BTreeMap<usize, NodeId>,
+    /// Per publishing channel: enqueues appended and not yet applied, and whether the channel is
+    /// in flow (`rabbit_fifo_client`'s `slow`).
+    pending: BTreeMap<(NodeId, u32), (u32, bool)>,
+}
+
+impl Quorum {
+    /// The group as formed before the run: node 0 leads (the declaring client's node, Ra's
+    /// `client-local` leader locator), every consumer subscribed through it.
+    pub fn new(s: &Scenario, world: &World) -> Self {
+        let replicas = s.rabbitmq.replicas as usize;
+        let home = Conn { node: QUEUE_NODE, incarnation: world.incarnation(QUEUE_NODE) };
+        let mut machine = QueueMachine::new(s.groups.len(), s.rabbitmq.manual_ack);
+        for (g, grp) in s.groups.iter().enumerate() {
+            for c in 0..grp.consumers {
+                machine.subscribe_initially(g, (c, 0), s.rabbitmq.prefetch, home);
+            }
+        }
+        let ids: Vec<NodeId> = (0..replicas as NodeId).collect();
+        Quorum {
+            members: ids.iter().map(|&i| Member::new(i, ids.clone(), machine.clone(), QUEUE_NODE)).collect(),
+            effects_done: 0,
+            rng: rng::stream(s.seed, Stream::Elections, 0),
+            tick_generation: vec![0; replicas],
+            proposed: BTreeSet::new(),
+            leader_hits: BTreeMap::new(),
+            pending: BTreeMap::new(),
+        }
+    }
+
+    /// The live member that leads (the highest term, should two believe they do).
+    pub fn leader(&self, world: &World) -> Option<NodeId> {
+        self.members.iter().filter(|m| m.is_leader() && world.is_up(m.id)).max_by_key(|m| m.term()).map(|m| m.id)
+    }
+
+    fn majority_up(&self, world: &World) -> bool {
+        self.members.iter().filter(|m| world.is_up(m.id)).count() > self.members.len() / 2
+    }
+
+    /// Nothing left to deliver: the leader's queues are empty, or no majority is up and no fault
+    /// step is left to bring one back (nothing can change any more).
+    pub fn drained(&self, world: &World, no_more_faults: bool) -> bool {
+        match self.leader(world) {
+            Some(l) if self.majority_up(world) || !no_more_faults => {
+                self.members[l as usize].machine.queues.iter().all(|q| q.depth() == 0)
+            }
+            _ => no_more_faults && !self.majority_up(world),
+        }
+    }
+
+    /// Ra's election timeouts, in whole milliseconds as `rand:uniform` draws them.
+    fn election_delay(&mut self, t: Timeout) -> SimDuration {
+        let ms = |d: SimDuration| d.0 / 1_000_000;
+        let (bcast, poll) = (ms(d::RABBITMQ_RA_BROADCAST_TIME), ms(d::RABBITMQ_ATEN_POLL_INTERVAL));
+        let (range, base) = match t {
+            Timeout::Short => (5 * bcast, bcast),
+            Timeout::Medium => (poll, bcast),
+            Timeout::Long => (5 * bcast * 2, poll),
+        };
+        SimDuration::from_millis(1 + rng::below(&mut self.rng, range) + base)
+    }
+}
+
+fn conn_alive(world: &World, c: Conn) -> bool {
+    world.is_up(c.node) && world.incarnation(c.node) == c.incarnation
+}
+
+impl<H: History> RabbitModel<'_, H> {
+    fn q(&mut self) -> &mut Quorum {
+        self.quorum.as_mut().expect("quorum queues")
+    }
+
+    fn qr(&self) -> &Quorum {
+        self.quorum.as_ref().expect("quorum queues")
+    }
+
+    fn conn(&self, node: NodeId) -> Conn {
+        Conn { node, incarnation: self.world.incarnation(node) }
+    }
+
+    pub(super) fn quorum_start(&mut self, sched: &mut Scheduler<Event>) {
+        if self.quorum.is_some() {
+            self.arm_tick(QUEUE_NODE, sched);
+        }
+    }
+
+    fn arm_tick(&mut self, node: NodeId, sched: &mut Scheduler<Event>) {
+        let generation = self.q().tick_generation[node as usize];
+        self.world.timer_in(sched, node, d::RABBITMQ_RA_TICK, Timer::RaftTick(generation));
+    }
+
+    /// Carries out what a member asked for, then applies what it has committed.
+    fn raft_out(&mut self, now: SimTime, node: NodeId, out: Vec<Out<QueueMachine>>, sched: &mut Scheduler<Event>) {
+        for o in out {
+            match o {
+                Out::Send { to, msg } => {
+                    self.world.send(sched, node, to, Msg::Raft(Box::new(msg)));
+                }
+                Out::ArmElection { timeout, generation } => {
+                    let delay = self.q().election_delay(timeout);
+                    self.world.timer_in(sched, node, delay, Timer::RaftElection(generation));
+                }
+                Out::BecameLeader => {
+                    let q = self.q();
+                    q.tick_generation[node as usize] += 1;
+                    q.proposed.clear();
+                    self.arm_tick(node, sched);
+                    let mut out = Vec::new();
+                    self.q().members[node as usize].append_noop(now, Command::Noop, &mut out);
+                    self.raft_out(now, node, out, sched);
+                }
+                Out::Discarded(entries) => {
+                    // A publish whose entry dies uncommitted here may live on another member;
+                    // if it is processed after all, the recorder undoes this.
+                    for e in entries {
+                        if let Command::Enqueue { msg, .. } = e.cmd {
+                            self.obs(now, Observation::Deleted { id: msg.id(), group: None });
+                        }
+                    }
+                }
+            }
+        }
+        self.raft_apply(now, node, sched);
+    }
+
+    fn raft_apply(&mut self, now: SimTime, node: NodeId, sched: &mut Scheduler<Event>) {
+        let q = self.q();
+        let m = &mut q.members[node as usize];
+        if m.commit_index() == m.applied_index() {
+            return;
+        }
+        let mut fx = Vec::new();
+        m.apply(q.effects_done + 1, &mut fx);
+        if m.is_leader() {
+            q.effects_done = q.effects_done.max(m.applied_index());
+        }
+        for e in fx {
+            self.effect(now, e, sched);
+        }
+    }
+
+    /// What the leader does on applying a command for the first time.
+    fn effect(&mut self, now: SimTime, e: Effect, sched: &mut Scheduler<Event>) {
+        match e {
+            Effect::Stored(msg) => self.obs(now, Observation::Stored { msg }),
+            Effect::Added { msg, .. } => self.obs(now, Observation::StorageChanged { delta: msg.bytes() as i64 }),
+            Effect::Removed { group, msg } => {
+                self.obs(now, Observation::StorageChanged { delta: -(msg.bytes() as i64) });
+                self.obs(now, Observation::Deleted { id: msg.id(), group: Some(group) });
+            }
+            Effect::Backlog { group, messages, unacked } => {
+                self.obs(now, Observation::Backlog { group, messages, unacked })
+            }
+            Effect::Deliver { group, key, home, msg, redelivered } => {
+                // Through the consumer's channel, if it still exists.
+                if conn_alive(&self.world, home) {
+                    let to = self.consumers[group][key.0 as usize].node;
+                    let deliver = Msg::Deliver { group, consumer: key.0, reg: key.1, msg, redelivered };
+                    self.world.send(sched, home.node, to, deliver);
+                }
+            }
+            Effect::Confirm { publisher, id } => {
+                if !conn_alive(&self.world, publisher) {
+                    return;
+                }
+                if self.cfg.publisher_confirms {
+                    self.world.send(sched, publisher.node, self.producer_node, Msg::Confirm(id));
+                }
+                let p = self.q().pending.entry((publisher.node, publisher.incarnation)).or_default();
+                p.0 = p.0.saturating_sub(1);
+                if p.1 && p.0 < d::RABBITMQ_QUORUM_COMMANDS_SOFT_LIMIT {
+                    p.1 = false;
+                    self.world.send(sched, publisher.node, self.producer_node, Msg::Flow { blocked: false });
+                }
+            }
+        }
+    }
+
+    fn propose(&mut self, now: SimTime, node: NodeId, cmd: Command, sched: &mut Scheduler<Event>) -> bool {
+        let mut out = Vec::new();
+        let Some(m) = self.q().members.get_mut(node as usize) else { return false };
+        let ok = m.propose(now, cmd, &mut out);
+        self.raft_out(now, node, out, sched);
+        ok
+    }
+
+    /// A client's message reached broker node `to`: the leader turns it into a command; any other
+    /// node drops it (clients talk to the leader only; see the module documentation).
+    pub(super) fn quorum_client_message(&mut self, now: SimTime, to: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {
+        let cmd = match msg {
+            Msg::Publish(m) => Command::Enqueue { msg: StoredMessage::new(&m), publisher: self.conn(to) },
+            Msg::Ack { group, consumer, reg, id } => Command::Settle { group, key: (consumer, reg), id },
+            Msg::Subscribe { group, consumer, reg } => {
+                Command::Subscribe { group, key: (consumer, reg), prefetch: self.cfg.prefetch, home: self.conn(to) }
+            }
+            Msg::ConnectionClosed { group, consumer, reg } => {
+                Command::Return { group, key: (consumer, reg), failed: true }
+            }
+            other => unreachable!("not a client message: {other:?}"),
+        };
+        let publish = match cmd {
+            Command::Enqueue { msg, .. } => Some(msg),
+            _ => None,
+        };
+        let accepted = self.propose(now, to, cmd, sched);
+        match publish {
+            Some(m) if !accepted => self.obs(now, Observation::Deleted { id: m.id(), group: None }),
+            Some(_) => {
+                // rabbit_fifo_client: at `quorum_commands_soft_limit` pending enqueues the channel
+                // is slow and blocks the publisher's connection.
+                let channel = (to, self.world.incarnation(to));
+                let p = self.q().pending.entry(channel).or_default();
+                p.0 += 1;
+                if !p.1 && p.0 >= d::RABBITMQ_QUORUM_COMMANDS_SOFT_LIMIT {
+                    p.1 = true;
+                    self.world.send(sched, to, self.producer_node, Msg::Flow { blocked: true });
+                }
+            }
+            None => {}
+        }
+    }
+
+    pub(super) fn raft_message(
+        &mut self,
+        now: SimTime,
+        from: NodeId,
+        to: NodeId,
+        msg: RaftMsg<QueueMachine>,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let mut out = Vec::new();
+        let Some(m) = self.q().members.get_mut(to as usize) else { return };
+        m.handle(from, msg, &mut out);
+        self.raft_out(now, to, out, sched);
+    }
+
+    pub(super) fn raft_election_timeout(
+        &mut self,
+        now: SimTime,
+        node: NodeId,
+        generation: u64,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let mut out = Vec::new();
+        self.q().members[node as usize].election_timeout(generation, &mut out);
+        self.raft_out(now, node, out, sched);
+    }
+
+    /// The leader's tick: catch followers up, then look after consumers, as `rabbit_fifo` does
+    /// through its monitors and timers: a consumer whose channel's node is down is suspected; one
+    /// suspected for `consumer_disconnected_timeout` is returned (not counted as a failure); one
+    /// whose node came back without its channel is returned as failed; one whose oldest delivery
+    /// is older than `consumer_timeout` is returned and its channel closed.
+    pub(super) fn raft_tick(&mut self, now: SimTime, node: NodeId, generation: u64, sched: &mut Scheduler<Event>) {
+        if generation != self.q().tick_generation[node as usize] || !self.q().members[node as usize].is_leader() {
+            return;
+        }
+        let mut out = Vec::new();
+        let world = &self.world;
+        let q = self.quorum.as_mut().expect("quorum queues");
+        q.members[node as usize].tick(|n| world.connected(node, n), &mut out);
+        self.raft_out(now, node, out, sched);
+        let manual = self.cfg.manual_ack;
+        // (group, key, what, command, the channel to close for consumer_timeout)
+        let mut todo: Vec<(GroupIdx, ConsumerKey, Proposed, Command, Option<Conn>)> = Vec::new();
+        let q = self.quorum.as_ref().expect("quorum queues");
+        let machine = &q.members[node as usize].machine;
+        for (group, queue) in machine.queues.iter().enumerate() {
+            for (&key, c) in &queue.consumers {
+                let h = c.home;
+                let (kind, cmd, close) = if conn_alive(&self.world, h) {
+                    match c.oldest_unacked() {
+                        Some(t) if manual && now.since(t) >= d::RABBITMQ_CONSUMER_TIMEOUT => {
+                            (Proposed::Return, Command::Return { group, key, failed: false }, Some(h))
+                        }
+                        _ => continue,
+                    }
+                } else if self.world.is_up(h.node) {
+                    (Proposed::Return, Command::Return { group, key, failed: true }, None)
+                } else {
+                    match c.suspected_since {
+                        None => (Proposed::Suspect, Command::Suspect { group, key }, None),
+                        Some(t) if now.since(t) >= d::RABBITMQ_CONSUMER_DISCONNECTED_TIMEOUT => {
+                            (Proposed::Return, Command::Return { group, key, failed: false }, None)
+                        }
+                        Some(_) => continue,
+                    }
+                };
+                if !q.proposed.contains(&(group, key, kind)) {
+                    todo.push((group, key, kind, cmd, close));
+                }
+            }
+        }
+        // Forget proposals about registrations that are gone.
+        let q = self.quorum.as_mut().expect("quorum queues");
+        let machine = &q.members[node as usize].machine;
+        q.proposed.retain(|(g, k, _)| machine.queues[*g].consumers.contains_key(k));
+        for (group, key, kind, cmd, close) in todo {
+            self.q().proposed.insert((group, key, kind));
+            if let Some(home) = close {
+                // consumer_timeout: the node closes the consumer's channel.
+                let to = self.consumers[group][key.0 as usize].node;
+                self.world.send(sched, home.node, to, Msg::ChannelClosed);
+            }
+            self.propose(now, node, cmd, sched);
+        }
+        self.arm_tick(node, sched);
+    }
+
+    /// The client on `node` lost its connection: its broker node died.
+    pub(super) fn connection_lost(&mut self, now: SimTime, node: NodeId, sched: &mut Scheduler<Event>) {
+        if node == self.producer_node {
+            self.producer_home = None;
+            // What waited for the blocked connection fails with it.
+            self.producer_blocked = false;
+            for m in std::mem::take(&mut self.outbox) {
+                self.dropped_publish(now, &m);
+            }
+        } else {
+            let (group, consumer) = self.consumer_of[&node];
+            self.consumers[group][consumer as usize].home = None;
+            self.channel_lost(group, consumer);
+        }
+        self.world.timer_in(sched, node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
+    }
+
+    /// Connects to the leader's node, or tries again after the recovery interval.
+    fn connect_to_leader(&mut self, node: NodeId, sched: &mut Scheduler<Event>) -> Option<NodeId> {
+        match self.qr().leader(&self.world) {
+            Some(l) if self.world.connected(node, l) => Some(l),
+            _ => {
+                self.world.timer_in(sched, node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
+                None
+            }
+        }
+    }
+
+    pub(super) fn quorum_reconnect_consumer(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let node = self.consumers[group][consumer as usize].node;
+        if let Some(l) = self.connect_to_leader(node, sched) {
+            let c = &mut self.consumers[group][consumer as usize];
+            c.home = Some(l);
+            c.reg += 1;
+            let reg = c.reg;
+            self.world.send(sched, node, l, Msg::Subscribe { group, consumer, reg });
+        }
+    }
+
+    pub(super) fn quorum_reconnect_producer(&mut self, sched: &mut Scheduler<Event>) {
+        self.producer_home = self.connect_to_leader(self.producer_node, sched);
+    }
+
+    /// The fault steps that differ with quorum queues; false for those handled as with a classic
+    /// queue (hang, resume, a consumer's restart, which reconnects through [`Self::reconnect`]).
+    pub(super) fn quorum_fault(&mut self, now: SimTime, i: usize, sched: &mut Scheduler<Event>) -> bool {
+        let f = self.faults[i].clone();
+        let broker = match (f.target, f.repairs) {
+            (Some(FaultTarget::Leader), None) => {
+                let Some(l) = self.qr().leader(&self.world) else { return true };
+                self.q().leader_hits.insert(i, l);
+                Some(l)
+            }
+            (Some(FaultTarget::Leader), Some(r)) => match self.q().leader_hits.get(&r) {
+                Some(&l) => Some(l),
+                None => return true,
+            },
+            (Some(FaultTarget::Broker(b)), _) => Some(b as NodeId),
+            _ => None,
+        };
+        match (f.action, f.target, broker) {
+            (FaultAction::Crash, _, Some(b)) => self.broker_crashed(b, sched),
+            (FaultAction::Restart, _, Some(b)) => {
+                if self.world.restart(b) && (b as usize) < self.q().members.len() {
+                    let mut out = Vec::new();
+                    self.q().members[b as usize].restart(&mut out);
+                    self.raft_out(now, b, out, sched);
+                }
+            }
+            (FaultAction::Crash, Some(FaultTarget::Consumer { group, index }), _) => {
+                let c = &mut self.consumers[group][index as usize];
+                if self.world.crash(c.node) {
+                    let (node, reg, home) = (c.node, c.reg, c.home.take());
+                    c.app.crash();
+                    if let Some(home) = home {
+                        let closed = Msg::ConnectionClosed { group, consumer: index, reg };
+                        self.world.send_from_os(sched, node, home, closed);
+                    }
+                }
+            }
+            (FaultAction::Crash, Some(FaultTarget::Producer), _) => {
+                if self.world.crash(self.producer_node) {
+                    self.unconfirmed.clear();
+                    self.confirm_deadlines.clear();
+                    self.confirm_check_armed = false;
+                    self.producer_home = None;
+                    self.producer_blocked = false;
+                    self.outbox.clear();
+                }
+            }
+            (FaultAction::Restart, Some(FaultTarget::Producer), _) => {
+                if self.world.restart(self.producer_node) {
+                    self.producer.skip_before(now);
+                    self.arm_arrival(sched);
+                    self.quorum_reconnect_producer(sched);
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Broker node `b` died: its member stops; the other members' Erlang distribution sees its
+    /// connections close (`noconnection`), and so do the clients connected to it.
+    fn broker_crashed(&mut self, b: NodeId, sched: &mut Scheduler<Event>) {
+        if !self.world.crash(b) {
+            return;
+        }
+        let n = self.q().members.len() as NodeId;
+        if b < n {
+            self.q().members[b as usize].crash();
+        }
+        for to in (0..n).filter(|&to| to != b) {
+            self.world.send_from_os(sched, b, to, Msg::Raft(Box::new(RaftMsg::NodeDown)));
+        }
+        if self.producer_home == Some(b) {
+            self.world.send_from_os(sched, b, self.producer_node, Msg::ConnectionLost);
+        }
+        let homed: Vec<NodeId> =
+            self.consumers.iter().flatten().filter(|c| c.home == Some(b)).map(|c| c.node).collect();
+        for node in homed {
+            self.world.send_from_os(sched, b, node, Msg::ConnectionLost);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::Message;
+
+    fn m(id: u64) -> StoredMessage {
+        StoredMessage::new(&Message { id, published_at: SimTime(0), key: None, bytes: 1 })
+    }
+
+    const HOME: Conn = Conn { node: 0, incarnation: 0 };
+
+    fn apply(q: &mut QueueMachine, cmd: Command) -> Vec<Effect> {
+        let mut fx = vec![];
+        q.apply(&Entry { term: 1, at: SimTime(0), cmd }, Some(&mut fx));
+        fx
+    }
+
+    fn delivered(fx: &[Effect]) -> Vec<(u32, u64, bool)> {
+        fx.iter()
+            .filter_map(|e| match *e {
+                Effect::Deliver { key, msg, redelivered, .. } => Some((key.0, msg.id(), redelivered)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn ready(q: &QueueMachine) -> Vec<(u64, bool)> {
+        let q = &q.queues[0];
+        q.returns.iter().chain(q.messages.iter()).map(|r| (r.msg.id(), r.redelivered)).collect()
+    }
+
+    /// The same story as the classic queue's test (`queue.rs`), with the 4.x outcome: returned
+    /// messages wait in the returns queue in the order they came back, ahead of the rest, instead
+    /// of at their original positions.
+    #[test]
+    fn returned_messages_are_served_first_in_the_order_they_came_back() {
+        let mut q = QueueMachine::new(1, true);
+        q.subscribe_initially(0, (0, 0), 2, HOME);
+        q.subscribe_initially(0, (1, 0), 2, HOME);
+        let mut got = vec![];
+        for id in 0..6 {
+            got.extend(delivered(&apply(&mut q, Command::Enqueue { msg: m(id), publisher: HOME })));
+        }
+        assert_eq!(got, vec![(0, 0, false), (1, 1, false), (0, 2, false), (1, 3, false)]);
+        // The ack frees room in consumer 1's window: it gets 4.
+        let fx = apply(&mut q, Command::Settle { group: 0, key: (1, 0), id: 1 });
+        assert_eq!(delivered(&fx), vec![(1, 4, false)]);
+        // Consumer 1 dies first (holding 3 and 4), then consumer 0 (holding 0 and 2).
+        apply(&mut q, Command::Suspect { group: 0, key: (1, 0) });
+        apply(&mut q, Command::Return { group: 0, key: (1, 0), failed: true });
+        apply(&mut q, Command::Return { group: 0, key: (0, 0), failed: true });
+        // A classic queue would hold 0, 2, 3, 4, 5 (original positions); the quorum queue serves
+        // 3, 4 (returned first), then 0, 2, then the never-delivered 5.
+        assert_eq!(ready(&q), vec![(3, true), (4, true), (0, true), (2, true), (5, false)]);
+        assert_eq!(q.queues[0].depth(), 5);
+        let fx = apply(&mut q, Command::Subscribe { group: 0, key: (0, 1), prefetch: 10, home: HOME });
+        assert_eq!(delivered(&fx), vec![(0, 3, true), (0, 4, true), (0, 0, true), (0, 2, true), (0, 5, false)]);
+    }
+
+    #[test]
+    fn a_suspected_consumer_gets_nothing_and_keeps_its_deliveries_until_returned() {
+        let mut q = QueueMachine::new(1, true);
+        q.subscribe_initially(0, (0, 0), 1, HOME);
+        q.subscribe_initially(0, (1, 0), 1, HOME);
+        apply(&mut q, Command::Enqueue { msg: m(0), publisher: HOME });
+        apply(&mut q, Command::Suspect { group: 0, key: (0, 0) });
+        let fx = apply(&mut q, Command::Enqueue { msg: m(1), publisher: HOME });
+        assert_eq!(delivered(&fx), vec![(1, 1, false)]);
+        let fx = apply(&mut q, Command::Enqueue { msg: m(2), publisher: HOME });
+        assert!(delivered(&fx).is_empty(), "consumer 1's window is full and 0 is suspected");
+        assert_eq!(q.queues[0].depth(), 3);
+        let fx = apply(&mut q, Command::Settle { group: 0, key: (0, 0), id: 0 });
+        assert!(fx.contains(&Effect::Removed { group: 0, msg: m(0) }), "a late ack still settles");
+        assert!(delivered(&fx).is_empty());
+    }
+
+    #[test]
+    fn a_message_returned_by_failed_consumers_a_21st_time_is_dropped() {
+        let mut q = QueueMachine::new(1, true);
+        apply(&mut q, Command::Enqueue { msg: m(7), publisher: HOME });
+        for reg in 0..=20u32 {
+            let fx = apply(&mut q, Command::Subscribe { group: 0, key: (0, reg), prefetch: 1, home: HOME });
+            assert_eq!(delivered(&fx), vec![(0, 7, reg > 0)]);
+            let fx = apply(&mut q, Command::Return { group: 0, key: (0, reg), failed: true });
+            let dropped = fx.contains(&Effect::Removed { group: 0, msg: m(7) });
+            assert_eq!(dropped, reg == 20, "returned {} times", reg + 1);
+        }
+        assert_eq!(q.queues[0].depth(), 0);
+        // Returns that are not failures (consumer timeout, disconnection timeout) do not count.
+        apply(&mut q, Command::Enqueue { msg: m(8), publisher: HOME });
+        for reg in 100..130u32 {
+            apply(&mut q, Command::Subscribe { group: 0, key: (0, reg), prefetch: 1, home: HOME });
+            apply(&mut q, Command::Return { group: 0, key: (0, reg), failed: false });
+        }
+        assert_eq!(q.queues[0].depth(), 1);
+    }
+}
