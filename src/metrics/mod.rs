@@ -203,6 +203,10 @@ pub enum AnnotationKind {
     /// `earliest`. Records the reset jumped over that retention had already deleted are counted in
     /// `RetentionLost`, not here.
     OffsetReset,
+    /// `count` messages were deleted unprocessed for the group at the very instant of a fault
+    /// step (a RabbitMQ queue's node crashing with transient messages): lost. (Messages deleted
+    /// earlier, such as auto-acked deliveries a crashed consumer never processed, are not here.)
+    FaultLost,
     /// A Kafka consumer group rebalanced: `first` is when the first rebalance merged here started,
     /// `last` when the last one finished (the end of the run if it never did); `count` rebalances
     /// started. Rebalances starting in one sample interval, or while another is under way, are
@@ -455,30 +459,33 @@ impl Recorder {
         }
     }
 
-    /// A record deleted by retention before group `gi` processed it was processed after all (from
-    /// a consumer's buffer): it is not lost. It was deleted at the latest retention loss of that
-    /// group still counting any (or in one just before, which the charts merge with it anyway).
+    /// A record deleted by retention (or a fault) before group `gi` processed it was processed
+    /// after all (from a consumer's buffer): it is not lost. It was deleted at the latest such loss
+    /// of that group still counting any (or in one just before, which the charts merge with it
+    /// anyway).
     fn undo_retention_loss(&mut self, gi: usize) {
-        if let Some(a) = self
-            .annotations
-            .iter_mut()
-            .rev()
-            .find(|a| a.kind == AnnotationKind::RetentionLost && a.group == Some(gi) && a.count > 0)
-        {
+        if let Some(a) = self.annotations.iter_mut().rev().find(|a| {
+            matches!(a.kind, AnnotationKind::RetentionLost | AnnotationKind::FaultLost)
+                && a.group == Some(gi)
+                && a.count > 0
+        }) {
             a.count -= 1;
         }
     }
 
     /// A record dropped unprocessed for group `gi` at `at`: if an offset reset of that group
     /// happened at that very instant, the drop is a record the reset skipped.
-    fn count_skipped(&mut self, at: SimTime, gi: usize) {
+    /// Returns whether it was.
+    fn count_skipped(&mut self, at: SimTime, gi: usize) -> bool {
         let interval_end = self.next_boundary;
         let current = self.annotations.iter_mut().rev().take_while(|a| a.interval_end == interval_end);
         if let Some(a) =
             current.into_iter().find(|a| a.kind == AnnotationKind::OffsetReset && a.group == Some(gi) && a.last == at)
         {
             a.count += 1;
+            return true;
         }
+        false
     }
 
     pub fn summarize(&self, names: &[String], end_of_run: SimTime) -> SystemSummary {
@@ -597,8 +604,11 @@ impl History for Recorder {
                     if g.window.deleted(id) {
                         g.dropped += 1;
                         // Kafka reports the records an offset reset skips as deleted for the group,
-                        // at the instant of the reset.
-                        self.count_skipped(at, gi);
+                        // at the instant of the reset; a node that crashes deletes what it held
+                        // at the instant of the fault.
+                        if !self.count_skipped(at, gi) && self.faults.last().is_some_and(|f| f.start == at) {
+                            self.annotate(at, AnnotationKind::FaultLost, Some(gi), 1);
+                        }
                     }
                 }
                 None => {

@@ -9,7 +9,7 @@ use super::*;
 use plotters::coord::Shift;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-pub(super) const SIZE: (u32, u32) = (1000, 620);
+pub(super) const SIZE: (u32, u32) = (1000, 640);
 
 /// One bar: a system's value (`None`: not measurable) and the text drawn above it.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,7 +78,10 @@ fn fault_sentence(s: &Scenario, runs: &[SystemRun]) -> String {
                     fault_label(s, f, true),
                     round_secs(end.since(span.start).as_secs_f64())
                 ),
-                None => format!("{} at {at}", fault_label(s, f, false)),
+                None => {
+                    let (what, never) = fault_words(s, f);
+                    format!("{what} at {at}, never {never}")
+                }
             })
         })
         .collect();
@@ -106,7 +109,7 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
     if runs.iter().any(|r| r.delivery.total.acknowledged_unavailable > 0) {
         counts.push(Category {
             name: "acknowledged, unavailable".into(),
-            meaning: "confirmed, not processed, a node still down at the end".into(),
+            meaning: "confirmed, not processed; a node is down at the end".into(),
             bars: runs.iter().map(|r| count_bar(r, r.delivery.total.acknowledged_unavailable)).collect(),
         });
     }
@@ -158,7 +161,7 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
             categories: counts,
         },
         BarPanel {
-            caption: "how long the producer was stalled".into(),
+            caption: "how long the producer stalled".into(),
             y_desc: "seconds".into(),
             y_end: (max(&seconds) * 1.2).max(1.0),
             y_format: YFormat::Decimal,
@@ -234,7 +237,7 @@ fn draw_panel<DB: DrawingBackend>(
         .margin_right(MARGIN_PX as u32 - 12)
         .margin_top(6)
         .margin_bottom(6)
-        .x_label_area_size(96)
+        .x_label_area_size(116)
         .y_label_area_size(AXIS_PX as u32)
         .build_cartesian_2d(0f64..n, 0f64..p.y_end)?;
     let y_formatter = |v: &f64| format_value(*v, y_format);

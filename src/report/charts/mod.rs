@@ -279,8 +279,8 @@ fn landmarks(s: &Scenario, unit: TimeUnit) -> Vec<Marker> {
     out
 }
 
-/// Kafka's retention deletions and offset resets, as markers for a panel showing `group` (`None`:
-/// all groups together). Loss events of one kind (retention deleting unread records, offset resets
+/// Kafka's retention deletions and offset resets, and messages a fault deleted unprocessed, as
+/// markers for a panel showing `group` (`None`: all groups together). Loss events of one kind (retention deleting unread records, offset resets
 /// skipping records) close together in time are merged into one labelled line; deletions of
 /// records already read are unlabelled ticks, thinned so that they stay apart.
 fn event_markers(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64, group: Option<usize>) -> Vec<Marker> {
@@ -304,9 +304,11 @@ fn event_markers(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64, g
             SystemKind::Kafka => "retention deleted {} unprocessed",
             SystemKind::RabbitMq => "{} publishes never reached the queue",
         };
-        for (kind, what) in
-            [(AnnotationKind::RetentionLost, dropped), (AnnotationKind::OffsetReset, "offset reset skipped {}")]
-        {
+        for (kind, what) in [
+            (AnnotationKind::RetentionLost, dropped),
+            (AnnotationKind::OffsetReset, "offset reset skipped {}"),
+            (AnnotationKind::FaultLost, "{} lost at the fault"),
+        ] {
             // (first, last, count) of each cluster, in seconds.
             let mut clusters: Vec<(f64, f64, u64)> = Vec::new();
             let mut events: Vec<(f64, u64)> = r
@@ -344,8 +346,15 @@ fn event_markers(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64, g
     out
 }
 
-/// How a fault step reads on a chart: "broker-0 down", "g/0 crashed", "g/1 hung".
+/// How a fault step reads on a chart: "broker-0 down", "g/0 crashed", "g/1 hung"; with
+/// ", never restarted" (resumed, healed) if it was never repaired.
 fn fault_label(s: &Scenario, f: &Fault, repaired: bool) -> String {
+    let (what, never) = fault_words(s, f);
+    if repaired { what } else { format!("{what}, never {never}") }
+}
+
+/// The fault ("broker-0 down") and the verb of its repair ("restarted").
+fn fault_words(s: &Scenario, f: &Fault) -> (String, &'static str) {
     let name = |t: FaultTarget| match t {
         FaultTarget::Broker(n) => format!("broker-{n}"),
         FaultTarget::Leader => "leader".to_string(),
@@ -354,7 +363,7 @@ fn fault_label(s: &Scenario, f: &Fault, repaired: bool) -> String {
         }
         FaultTarget::Producer => "producer".to_string(),
     };
-    let (what, never) = match (f.action, f.target) {
+    match (f.action, f.target) {
         (FaultAction::Crash, Some(t @ FaultTarget::Consumer { .. })) => (format!("{} crashed", name(t)), "restarted"),
         (FaultAction::Crash, Some(t)) => (format!("{} down", name(t)), "restarted"),
         (FaultAction::Hang, Some(t)) => (format!("{} hung", name(t)), "resumed"),
@@ -365,8 +374,7 @@ fn fault_label(s: &Scenario, f: &Fault, repaired: bool) -> String {
             (if text.chars().count() <= 40 { text } else { "network partition".to_string() }, "healed")
         }
         (action, _) => (action.name().to_string(), "repaired"),
-    };
-    if repaired { what } else { format!("{what}, never {never}") }
+    }
 }
 
 /// The faults of the schedule as bands, from each fault to its repair (to the end of the run if it
@@ -462,18 +470,15 @@ fn bands(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64, group: Op
 fn band_legend(s: &Scenario, bands: &[Band]) -> Vec<LegendItem> {
     let mut out = Vec::new();
     if bands.iter().any(|b| b.kind == BandKind::Fault) {
-        let mut spans: Vec<&str> = Vec::new();
-        for f in &s.faults {
-            let what = match f.action {
-                FaultAction::Crash => "crash to restart",
-                FaultAction::Hang => "hang to resume",
-                FaultAction::Partition => "partition to heal",
-                _ => continue,
-            };
-            if !spans.contains(&what) {
-                spans.push(what);
-            }
-        }
+        let spans: Vec<&str> = [
+            (FaultAction::Crash, "crash to restart"),
+            (FaultAction::Hang, "hang to resume"),
+            (FaultAction::Partition, "partition to heal"),
+        ]
+        .into_iter()
+        .filter(|(action, _)| s.faults.iter().any(|f| f.action == *action))
+        .map(|(_, what)| what)
+        .collect();
         out.push(LegendItem {
             label: format!("fault ({})", spans.join(", ")),
             color: FAULT,
