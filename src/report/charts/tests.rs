@@ -1,17 +1,9 @@
 use super::*;
 use crate::metrics::Recorder;
 
+/// Every system of the scenario, with the recorder and the checker observing it.
 fn run_all(s: &Scenario) -> Vec<SystemRun> {
-    s.systems
-        .iter()
-        .map(|&sys| {
-            let mut rec = Recorder::new(s);
-            let end = crate::models::run_system(s, sys, &mut rec, |_| {});
-            rec.finish(end.at);
-            let delivery = crate::checker::Checker::new(crate::run::checker_config(s)).finish(end.at);
-            SystemRun { system: sys, recorder: rec, delivery, end }
-        })
-        .collect()
+    crate::run::run_scenario(s, None)
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -150,6 +142,57 @@ segment_ms = "10m"
         |system| SystemRun { system, recorder: Recorder::new(&single), delivery: delivery.clone(), end: runs[0].end };
     let empty_runs = [empty(SystemKind::Kafka), empty(SystemKind::RabbitMq)];
     write_charts(&Path::new(&dir).join("empty"), &single, &empty_runs).unwrap();
+    // Faults: a consumer crash with manual acks, a hang, a node crash.
+    let faults = Scenario::parse(
+        r#"
+name = "fault-demo"
+duration = "3m"
+systems = ["rabbitmq"]
+[workload]
+rate = 40.0
+[[groups]]
+name = "g"
+consumers = 2
+processing = { distribution = "exponential", mean = "40ms" }
+[rabbitmq]
+prefetch = 10
+publisher_confirms = true
+[[faults]]
+at = "30s"
+action = "crash"
+target = "g/0"
+duration = "10s"
+[[faults]]
+at = "60s"
+action = "hang"
+target = "g/1"
+duration = "20s"
+[[faults]]
+at = "120s"
+action = "crash"
+target = "broker-0"
+duration = "15s"
+"#,
+        "fault-demo.toml",
+        false,
+    )
+    .unwrap();
+    write_charts(&Path::new(&dir).join("faults"), &faults, &run_all(&faults)).unwrap();
+    // Kafka rebalances (no model emits them yet): put in by hand, in the livelier scenario.
+    let two = Scenario::parse(SMALL, "chart-test.toml", false).unwrap();
+    let mut runs = run_all(&two);
+    let at = |secs: f64| crate::time::SimTime((secs * 1e9) as u64);
+    for (first, last, count) in [(12.0, 15.0, 1), (14.5, 16.0, 1), (40.0, 40.4, 2)] {
+        runs[0].recorder.annotations.push(crate::metrics::Annotation {
+            kind: AnnotationKind::Rebalance,
+            group: Some(0),
+            first: at(first),
+            last: at(last),
+            interval_end: at(first),
+            count,
+        });
+    }
+    write_charts(&Path::new(&dir).join("rebalances"), &two, &runs).unwrap();
 }
 
 fn stats(values_ms: &[f64]) -> DurationStatsForTest {
