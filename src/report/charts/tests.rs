@@ -270,3 +270,46 @@ fn coinciding_spans_worked_by_hand() {
     assert_eq!(coinciding_spans(&a, &b, 1.0, 9.0).spans, vec![(0.0, 2.0), (6.0, 9.0)]);
     assert_eq!(coinciding_spans(&a, &b, 1.0, 100.0).spans, vec![]);
 }
+
+/// How each kind of fault reads on a chart, repaired or not.
+#[test]
+fn fault_labels_name_the_target() {
+    use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
+    let s = Scenario::parse(SMALL, "chart-test.toml", false).unwrap();
+    let fault = |action, target, sides: Vec<Vec<FaultTarget>>| Fault {
+        at: crate::time::SimTime::ZERO,
+        action,
+        target,
+        sides,
+        repairs: None,
+    };
+    let consumer = FaultTarget::Consumer { group: 0, index: 1 };
+    let cases = [
+        (fault(FaultAction::Crash, Some(consumer), vec![]), "billing/1 crashed", "restarted"),
+        (fault(FaultAction::Hang, Some(consumer), vec![]), "billing/1 hung", "resumed"),
+        (fault(FaultAction::Crash, Some(FaultTarget::Broker(2)), vec![]), "broker-2 down", "restarted"),
+        (fault(FaultAction::Crash, Some(FaultTarget::Leader), vec![]), "leader down", "restarted"),
+        (fault(FaultAction::Crash, Some(FaultTarget::Producer), vec![]), "producer down", "restarted"),
+        (
+            fault(FaultAction::Partition, None, vec![vec![FaultTarget::Producer], vec![FaultTarget::Broker(0)]]),
+            "partition producer | broker-0",
+            "healed",
+        ),
+        (
+            fault(
+                FaultAction::Partition,
+                None,
+                vec![
+                    vec![FaultTarget::Producer, consumer, FaultTarget::Consumer { group: 0, index: 0 }],
+                    vec![FaultTarget::Broker(0), FaultTarget::Broker(1)],
+                ],
+            ),
+            "network partition",
+            "healed",
+        ),
+    ];
+    for (f, label, verb) in cases {
+        assert_eq!(fault_label(&s, &f, true), label);
+        assert_eq!(fault_label(&s, &f, false), format!("{label}, never {verb}"));
+    }
+}
