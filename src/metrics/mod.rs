@@ -19,12 +19,17 @@
 //! * `max_unacked`: the peak of the system's unacked gauge.
 //! * Time-series samples carry each gauge's maximum over the interval (not its value at the sample
 //!   instant, which would alias a sawtooth such as Kafka's commit cycle), so that the peak of a
-//!   series is the summary's peak exactly.
+//!   series is the summary's peak exactly; and the producer's `acknowledged` and `send_failed`
+//!   client events per second.
+//! * Chart annotations: retention deletions, offset resets and rebalances merged per sample
+//!   interval ([`Annotation`]), and each fault of the schedule from its step to its repair
+//!   ([`FaultSpan`]).
 
 pub mod window;
 
 use crate::history::{ClientEvent, History, Observation};
 use crate::scenario::Scenario;
+use crate::scenario::faults::{Fault, FaultAction};
 use crate::time::{SimDuration, SimTime};
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -160,6 +165,11 @@ pub struct Sample {
     pub time: SimTime,
     pub group: usize,
     pub published_per_s: f64,
+    /// The producer's `acknowledged` client events (confirms received) per second over the
+    /// interval; the system's figure, the same in every group's row.
+    pub acknowledged_per_s: f64,
+    /// The producer's `send_failed` client events (messages given up on) per second; the system's.
+    pub failed_per_s: f64,
     pub processed_per_s: f64,
     /// Most messages in flight (published, not yet processed, not dropped) during the interval.
     pub backlog_max: u64,
@@ -193,6 +203,15 @@ pub enum AnnotationKind {
     /// `earliest`. Records the reset jumped over that retention had already deleted are counted in
     /// `RetentionLost`, not here.
     OffsetReset,
+    /// `count` messages were deleted unprocessed for the group at the very instant of a fault
+    /// step (a RabbitMQ queue's node crashing with transient messages): lost. (Messages deleted
+    /// earlier, such as auto-acked deliveries a crashed consumer never processed, are not here.)
+    FaultLost,
+    /// A Kafka consumer group rebalanced: `first` is when the first rebalance merged here started,
+    /// `last` when the last one finished (the end of the run if it never did); `count` rebalances
+    /// started. Rebalances starting in one sample interval, or while another is under way, are
+    /// merged.
+    Rebalance,
 }
 
 /// Events of one kind (and group) within one sample interval, merged: memory stays at a few
@@ -210,6 +229,18 @@ pub struct Annotation {
     pub count: u64,
 }
 
+/// One fault of the scenario's schedule as the history reported it: from its step (`crash`,
+/// `hang`, `partition`) to the step that repaired it (`restart`, `resume`, `heal`). One per fault
+/// step of the schedule, so memory is bounded by the scenario file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultSpan {
+    /// Index of the fault in [`Scenario::faults`].
+    pub step: usize,
+    pub start: SimTime,
+    /// When it was repaired; `None`: never (it lasts to the end of the run).
+    pub end: Option<SimTime>,
+}
+
 pub struct Recorder {
     warmup: SimTime,
     end: SimTime,
@@ -218,12 +249,20 @@ pub struct Recorder {
     pub messages_published: u64,
     published_in_window: u64,
     bucket_published: u64,
+    bucket_acknowledged: u64,
+    bucket_failed: u64,
     stored_bytes: i64,
     peak_stored_bytes: i64,
     bucket_stored_max: i64,
     pub groups: Vec<GroupCounts>,
     pub samples: Vec<Sample>,
     pub annotations: Vec<Annotation>,
+    /// Faults, in the order their steps happened.
+    pub faults: Vec<FaultSpan>,
+    /// The scenario's schedule, to match each repair with its fault.
+    schedule: Vec<Fault>,
+    /// Per group: the index in `annotations` of its rebalance under way, if any.
+    rebalancing: Vec<Option<usize>>,
     last_time: SimTime,
 }
 
@@ -237,12 +276,17 @@ impl Recorder {
             messages_published: 0,
             published_in_window: 0,
             bucket_published: 0,
+            bucket_acknowledged: 0,
+            bucket_failed: 0,
             stored_bytes: 0,
             peak_stored_bytes: 0,
             bucket_stored_max: 0,
             groups: vec![GroupCounts::default(); s.groups.len()],
             samples: Vec::new(),
             annotations: Vec::new(),
+            faults: Vec::new(),
+            schedule: s.faults.clone(),
+            rebalancing: vec![None; s.groups.len()],
             last_time: SimTime::ZERO,
         }
     }
@@ -263,6 +307,8 @@ impl Recorder {
                 time,
                 group: i,
                 published_per_s: self.bucket_published as f64 / secs,
+                acknowledged_per_s: self.bucket_acknowledged as f64 / secs,
+                failed_per_s: self.bucket_failed as f64 / secs,
                 processed_per_s: g.bucket_processed as f64 / secs,
                 backlog_max: g.bucket_in_flight_max,
                 consumer_lag_max: g.bucket_lag_max,
@@ -280,12 +326,20 @@ impl Recorder {
             g.bucket_unacked_max = g.unacked;
         }
         self.bucket_published = 0;
+        self.bucket_acknowledged = 0;
+        self.bucket_failed = 0;
         self.bucket_stored_max = self.stored_bytes;
     }
 
     /// Closes the last, possibly partial, bucket at the end of the run. The series always covers
     /// the whole publishing window, even when the drain finished before `duration`.
     pub fn finish(&mut self, end: SimTime) {
+        // A rebalance still under way lasts to the end of the run (the drain included).
+        for open in &mut self.rebalancing {
+            if let Some(i) = open.take() {
+                self.annotations[i].last = end;
+            }
+        }
         let end = end.max(self.end);
         self.advance(end);
         let start = SimTime(self.next_boundary.0 - self.interval.0);
@@ -293,12 +347,17 @@ impl Recorder {
             self.close_bucket(end, end.since(start));
         } else {
             // The run ended on a boundary: observations at that very instant fell into an interval
-            // that is never closed. Fold their maxima into the last samples, so that the series'
-            // peaks stay the summary's.
+            // that is never closed. Fold their maxima and counts into the last samples, so that the
+            // series' peaks stay the summary's and its rates add up to the counts.
             let n = self.groups.len();
             let first = self.samples.len().saturating_sub(n);
+            let secs = self.interval.as_secs_f64().max(1e-12);
             for x in &mut self.samples[first..] {
                 let g = &self.groups[x.group];
+                x.published_per_s += self.bucket_published as f64 / secs;
+                x.acknowledged_per_s += self.bucket_acknowledged as f64 / secs;
+                x.failed_per_s += self.bucket_failed as f64 / secs;
+                x.processed_per_s += g.bucket_processed as f64 / secs;
                 x.backlog_max = x.backlog_max.max(g.bucket_in_flight_max);
                 x.consumer_lag_max = x.consumer_lag_max.max(g.bucket_lag_max);
                 x.unacked_max = x.unacked_max.max(g.bucket_unacked_max);
@@ -323,30 +382,110 @@ impl Recorder {
         self.annotations.push(Annotation { kind, group, first: at, last: at, interval_end, count });
     }
 
-    /// A record deleted by retention before group `gi` processed it was processed after all (from
-    /// a consumer's buffer): it is not lost. It was deleted at the latest retention loss of that
-    /// group still counting any (or in one just before, which the charts merge with it anyway).
+    /// Step `step` of the fault schedule happened: a fault starts a span, a repair closes the span
+    /// of the fault it repairs (a repair expanded from a `duration` names it; a `restart` or
+    /// `resume` written in the file closes the open fault of the same target, a `heal` every open
+    /// partition).
+    fn fault_step(&mut self, at: SimTime, step: usize) {
+        let Some(f) = self.schedule.get(step) else { return };
+        let opens = |a: FaultAction| match a {
+            FaultAction::Restart => Some(FaultAction::Crash),
+            FaultAction::Resume => Some(FaultAction::Hang),
+            FaultAction::Heal => Some(FaultAction::Partition),
+            _ => None,
+        };
+        let Some(fault) = opens(f.action) else {
+            self.faults.push(FaultSpan { step, start: at, end: None });
+            return;
+        };
+        let (repairs, action, target) = (f.repairs, f.action, f.target);
+        let schedule = &self.schedule;
+        for span in self.faults.iter_mut().filter(|x| x.end.is_none()) {
+            let open = &schedule[span.step];
+            let matches = match repairs {
+                Some(r) => span.step == r,
+                None => open.action == fault && (action == FaultAction::Heal || open.target == target),
+            };
+            if matches {
+                span.end = Some(at);
+                if action != FaultAction::Heal {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Group `group` started (`started`) or finished a rebalance.
+    fn rebalance(&mut self, at: SimTime, group: usize, started: bool) {
+        let Some(open) = self.rebalancing.get_mut(group) else { return };
+        match (started, *open) {
+            // Another start while one is under way (a rebalance restarted): the same band.
+            (true, Some(i)) => self.annotations[i].count += 1,
+            (true, None) => {
+                let interval_end = self.next_boundary;
+                let current = self
+                    .annotations
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .take_while(|(_, a)| a.interval_end == interval_end)
+                    .find(|(_, a)| a.kind == AnnotationKind::Rebalance && a.group == Some(group))
+                    .map(|(i, _)| i);
+                let i = match current {
+                    Some(i) => {
+                        self.annotations[i].count += 1;
+                        i
+                    }
+                    None => {
+                        self.annotations.push(Annotation {
+                            kind: AnnotationKind::Rebalance,
+                            group: Some(group),
+                            first: at,
+                            last: at,
+                            interval_end,
+                            count: 1,
+                        });
+                        self.annotations.len() - 1
+                    }
+                };
+                *open = Some(i);
+            }
+            (false, Some(i)) => {
+                self.annotations[i].last = at;
+                *open = None;
+            }
+            // An end without a start: nothing to close.
+            (false, None) => {}
+        }
+    }
+
+    /// A record deleted by retention (or a fault) before group `gi` processed it was processed
+    /// after all (from a consumer's buffer): it is not lost. It was deleted at the latest such loss
+    /// of that group still counting any (or in one just before, which the charts merge with it
+    /// anyway).
     fn undo_retention_loss(&mut self, gi: usize) {
-        if let Some(a) = self
-            .annotations
-            .iter_mut()
-            .rev()
-            .find(|a| a.kind == AnnotationKind::RetentionLost && a.group == Some(gi) && a.count > 0)
-        {
+        if let Some(a) = self.annotations.iter_mut().rev().find(|a| {
+            matches!(a.kind, AnnotationKind::RetentionLost | AnnotationKind::FaultLost)
+                && a.group == Some(gi)
+                && a.count > 0
+        }) {
             a.count -= 1;
         }
     }
 
     /// A record dropped unprocessed for group `gi` at `at`: if an offset reset of that group
     /// happened at that very instant, the drop is a record the reset skipped.
-    fn count_skipped(&mut self, at: SimTime, gi: usize) {
+    /// Returns whether it was.
+    fn count_skipped(&mut self, at: SimTime, gi: usize) -> bool {
         let interval_end = self.next_boundary;
         let current = self.annotations.iter_mut().rev().take_while(|a| a.interval_end == interval_end);
         if let Some(a) =
             current.into_iter().find(|a| a.kind == AnnotationKind::OffsetReset && a.group == Some(gi) && a.last == at)
         {
             a.count += 1;
+            return true;
         }
+        false
     }
 
     pub fn summarize(&self, names: &[String], end_of_run: SimTime) -> SystemSummary {
@@ -465,8 +604,11 @@ impl History for Recorder {
                     if g.window.deleted(id) {
                         g.dropped += 1;
                         // Kafka reports the records an offset reset skips as deleted for the group,
-                        // at the instant of the reset.
-                        self.count_skipped(at, gi);
+                        // at the instant of the reset; a node that crashes deletes what it held
+                        // at the instant of the fault.
+                        if !self.count_skipped(at, gi) && self.faults.last().is_some_and(|f| f.start == at) {
+                            self.annotate(at, AnnotationKind::FaultLost, Some(gi), 1);
+                        }
                     }
                 }
                 None => {
@@ -483,6 +625,10 @@ impl History for Recorder {
             Observation::OffsetReset { group, .. } => {
                 self.annotate(at, AnnotationKind::OffsetReset, Some(group), 0);
             }
+            Observation::Client(ClientEvent::Acknowledged { .. }) => self.bucket_acknowledged += 1,
+            Observation::Client(ClientEvent::SendFailed { .. }) => self.bucket_failed += 1,
+            Observation::Fault { step } => self.fault_step(at, step),
+            Observation::Rebalance { group, started } => self.rebalance(at, group, started),
             Observation::StorageChanged { delta } => {
                 self.stored_bytes += delta;
                 self.peak_stored_bytes = self.peak_stored_bytes.max(self.stored_bytes);
@@ -499,15 +645,9 @@ impl History for Recorder {
             }
             Observation::Stored { .. }
             | Observation::Client(
-                ClientEvent::Delivered { .. }
-                | ClientEvent::Acknowledged { .. }
-                | ClientEvent::SendFailed { .. }
-                | ClientEvent::Acked { .. }
-                | ClientEvent::Committed { .. },
+                ClientEvent::Delivered { .. } | ClientEvent::Acked { .. } | ClientEvent::Committed { .. },
             )
-            | Observation::Committed { .. }
-            | Observation::Fault { .. }
-            | Observation::Rebalance { .. } => {}
+            | Observation::Committed { .. } => {}
         }
     }
 }

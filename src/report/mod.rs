@@ -184,17 +184,18 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
 
 /// Header of `timeseries.csv`.
 pub const TIMESERIES_HEADER: &str = "time_s,system,group,published_per_s,processed_per_s,backlog_max,consumer_lag_max,\
-                                     unacked_max,in_flight,stored_bytes_max\n";
+                                     unacked_max,in_flight,stored_bytes_max,acknowledged_per_s,failed_per_s\n";
 
 /// `timeseries.csv`: one row per (sample time, system, group). Rates are over the interval ending
 /// at `time_s`; `*_max` gauges are their largest value during that interval; `in_flight` is the
-/// value at `time_s`.
+/// value at `time_s`. `acknowledged_per_s` and `failed_per_s` are the producer's (the system's,
+/// repeated on every group's row, like `published_per_s`).
 pub fn timeseries_csv(s: &Scenario, runs: &[SystemRun]) -> String {
     let mut out = String::from(TIMESERIES_HEADER);
     for r in runs {
         for x in &r.recorder.samples {
             out.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{},{},{}\n",
                 x.time.as_secs_f64(),
                 r.system.name(),
                 s.groups[x.group].name,
@@ -204,7 +205,9 @@ pub fn timeseries_csv(s: &Scenario, runs: &[SystemRun]) -> String {
                 x.consumer_lag_max,
                 x.unacked_max,
                 x.in_flight,
-                x.stored_bytes_max
+                x.stored_bytes_max,
+                x.acknowledged_per_s,
+                x.failed_per_s
             ));
         }
     }

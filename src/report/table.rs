@@ -1,7 +1,7 @@
 //! The compact side-by-side table printed after a run.
 
 use crate::metrics::SystemSummary;
-use crate::report::Summary;
+use crate::report::{Summary, SystemReport};
 
 /// Integer with thousands separators: 1234567 -> "1,234,567".
 pub fn thousands(n: u64) -> String {
@@ -66,15 +66,49 @@ fn duration_row(label: &str, values: Vec<f64>) -> Row {
     (format!("{label} ({unit})"), values.iter().map(|v| num(v / per)).collect())
 }
 
-/// Rows of (label, per-system value).
-fn rows(systems: &[&SystemSummary]) -> Vec<Row> {
+/// A row of optional durations (in ms), in seconds or a larger unit: "n/a" where a value is not
+/// measurable.
+fn optional_duration_row(label: &str, values: Vec<Option<f64>>) -> Row {
+    let (unit, per) = duration_unit(values.iter().flatten().copied().fold(1_000.0, f64::max));
+    (
+        format!("{label} ({unit})"),
+        values.iter().map(|v| v.map_or_else(|| "n/a".to_string(), |v| num(v / per))).collect(),
+    )
+}
+
+/// Rows of (label, per-system value): the recorder's figures, then the checker's delivery counts.
+fn rows(reports: &[&SystemReport]) -> Vec<Row> {
+    let systems: Vec<&SystemSummary> = reports.iter().map(|r| &r.summary).collect();
     let f = |label: &str, get: &dyn Fn(&SystemSummary) -> String| {
         (label.to_string(), systems.iter().map(|s| get(s)).collect::<Vec<_>>())
     };
     let d = |label: &str, get: &dyn Fn(&SystemSummary) -> f64| {
         duration_row(label, systems.iter().map(|s| get(s)).collect())
     };
-    vec![
+    let c = |label: &str, get: &dyn Fn(&SystemReport) -> u64| {
+        (label.to_string(), reports.iter().map(|r| thousands(get(r))).collect::<Vec<_>>())
+    };
+    let mut delivery = vec![
+        c("acknowledged", &|r| r.delivery.acknowledged),
+        c("acknowledged lost", &|r| r.delivery.total.acknowledged_lost),
+    ];
+    // Only when a node is still down at the end: then acknowledged messages not processed may be
+    // on it, and are counted here instead of as lost.
+    if reports.iter().any(|r| r.delivery.total.acknowledged_unavailable > 0) {
+        delivery.push(c("acknowledged unavailable", &|r| r.delivery.total.acknowledged_unavailable));
+    }
+    delivery.extend([
+        c("unacknowledged lost", &|r| r.delivery.total.unacknowledged_lost),
+        c("publish failures", &|r| r.delivery.publish_failures),
+        c("duplicates (checker)", &|r| r.delivery.total.duplicates),
+        c("redelivered", &|r| r.delivery.total.redelivered),
+        c("out of order", &|r| r.delivery.total.out_of_order),
+        optional_duration_row(
+            "unavailable",
+            reports.iter().map(|r| r.delivery.unavailable_s.map(|s| s * 1e3)).collect(),
+        ),
+    ]);
+    let mut rows = vec![
         f("messages published", &|s| thousands(s.messages_published)),
         f("deliveries owed", &|s| thousands(s.published)),
         f("processed", &|s| thousands(s.processed)),
@@ -96,7 +130,9 @@ fn rows(systems: &[&SystemSummary]) -> Vec<Row> {
         f("max consumer lag", &|s| thousands(s.max_consumer_lag)),
         f("max unacked", &|s| thousands(s.max_unacked)),
         f("peak stored", &|s| bytes(s.peak_stored_bytes)),
-    ]
+    ];
+    rows.extend(delivery);
+    rows
 }
 
 pub fn bytes(b: u64) -> String {
@@ -113,8 +149,9 @@ pub fn bytes(b: u64) -> String {
 /// Renders the summary as an aligned text table.
 pub fn render(summary: &Summary) -> String {
     let names: Vec<&str> = summary.systems.keys().copied().collect();
-    let systems: Vec<&SystemSummary> = summary.systems.values().map(|r| &r.summary).collect();
-    let rows = rows(&systems);
+    let reports: Vec<&SystemReport> = summary.systems.values().collect();
+    let systems: Vec<&SystemSummary> = reports.iter().map(|r| &r.summary).collect();
+    let rows = rows(&reports);
     let label_w = rows.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
     let col_w = rows
         .iter()

@@ -114,7 +114,7 @@ fn run_writes_results_and_same_seed_is_byte_identical() {
     let csv = std::fs::read_to_string(a.join("timeseries.csv")).unwrap();
     assert!(csv.starts_with(
         "time_s,system,group,published_per_s,processed_per_s,backlog_max,consumer_lag_max,unacked_max,in_flight,\
-         stored_bytes_max\n"
+         stored_bytes_max,acknowledged_per_s,failed_per_s\n"
     ));
     assert!(csv.contains(",kafka,billing,") && csv.contains(",rabbitmq,billing,"));
     let leftovers: Vec<_> = std::fs::read_dir(&a)

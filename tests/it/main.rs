@@ -3,6 +3,7 @@
 mod charts;
 mod cli;
 mod common;
+mod delivery_chart;
 mod failures;
 mod guard;
 mod invariants;

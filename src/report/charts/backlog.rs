@@ -61,10 +61,12 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
         }
         let mut markers = landmarks(s, unit);
         markers.extend(event_markers(s, runs, unit, x_end, Some(gi)));
+        let bands = bands(s, runs, unit, x_end, Some(gi));
         if gi == 0 {
             legend = lines.iter().map(LegendItem::from).collect();
         }
         let mut new_items = event_legend(&markers);
+        new_items.extend(band_legend(s, &bands));
         panels.push(TimePanel {
             caption: several.then(|| format!("{}: peak backlog {}", g.name, peaks.join(", "))),
             weight: PANEL_WEIGHT,
@@ -74,6 +76,7 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
             y_format: YFormat::Count,
             lines,
             markers: markers.clone(),
+            bands: bands.clone(),
         });
         if let Some(r) = kafka {
             let p = peak(&r.recorder.samples, gi, |x| x.consumer_lag_max);
@@ -105,6 +108,7 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
                 y_format: YFormat::Count,
                 lines: vec![line],
                 markers,
+                bands,
             });
         }
         for item in new_items {

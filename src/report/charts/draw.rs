@@ -20,6 +20,7 @@ pub(super) fn svg(chart: &Chart) -> Result<String, String> {
     let size = match chart {
         Chart::Time(c) => c.size,
         Chart::Latency(c) => c.size,
+        Chart::Delivery(c) => c.size,
     };
     let mut svg = String::new();
     {
@@ -29,7 +30,7 @@ pub(super) fn svg(chart: &Chart) -> Result<String, String> {
     Ok(svg)
 }
 
-fn font(size: f64, color: RGBColor) -> TextStyle<'static> {
+pub(super) fn font(size: f64, color: RGBColor) -> TextStyle<'static> {
     (FONT, size).into_font().color(&color)
 }
 
@@ -38,11 +39,12 @@ fn draw_chart<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, Shift>) 
     match chart {
         Chart::Time(c) => draw_time_chart(c, root),
         Chart::Latency(c) => draw_latency_chart(c, root),
+        Chart::Delivery(c) => super::delivery::draw(c, root),
     }
 }
 
 /// Splits `text` into lines no wider than `width` pixels.
-fn wrap<DB: DrawingBackend>(
+pub(super) fn wrap<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     text: &str,
     style: &TextStyle,
@@ -65,7 +67,7 @@ fn wrap<DB: DrawingBackend>(
 }
 
 /// Title and subtitle, centred; returns the area below them.
-fn header<DB: DrawingBackend>(
+pub(super) fn header<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
     subtitle: &str,
@@ -115,12 +117,36 @@ fn sample<DB: DrawingBackend>(
             vec![(from.0 + len / 2, from.1 - 8), (from.0 + len / 2, from.1 + 8)],
             item.color.stroke_width(2),
         )),
+        Glyph::Bar => {
+            area.draw(&Rectangle::new([(from.0 + 8, from.1 - 8), (from.0 + len - 8, from.1 + 8)], item.color.filled()))
+        }
+        Glyph::Band => {
+            let (x0, x1) = (from.0 + 4, from.0 + len - 4);
+            band(area, x0, x1, from.1 - 8, from.1 + 8, item.color, 0.22)
+        }
     }
+}
+
+/// A tinted band from `x0` to `x1` (pixels) with a thin rim at both ends.
+fn band<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    x0: i32,
+    x1: i32,
+    top: i32,
+    bottom: i32,
+    color: RGBColor,
+    tint: f64,
+) -> DrawResult<(), DB> {
+    area.draw(&Rectangle::new([(x0, top), (x1, bottom)], color.mix(tint).filled()))?;
+    for x in [x0, x1] {
+        area.draw(&PathElement::new(vec![(x, top), (x, bottom)], color.mix(0.8).stroke_width(1)))?;
+    }
+    Ok(())
 }
 
 /// One row (or more, if needed) of legend entries, centred above the plot; returns the area below.
 /// Outside the plot, so it never hides data.
-fn legend<DB: DrawingBackend>(
+pub(super) fn legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     items: &[LegendItem],
 ) -> DrawResult<DrawingArea<DB, Shift>, DB> {
@@ -248,10 +274,28 @@ fn draw_time_panel<DB: DrawingBackend>(
         mesh.x_desc(c.x_desc.as_str());
     }
     mesh.draw()?;
+    let (top_left, bottom_right) = (chart.backend_coord(&(0.0, p.y_end)), chart.backend_coord(&(c.x_end, 0.0)));
+    // Bands under the lines, so that the data stays in front; at least 2 pixels wide.
+    let band_px: Vec<(i32, i32)> = p
+        .bands
+        .iter()
+        .map(|b| {
+            let x0 = chart.backend_coord(&(b.from, 0.0)).0;
+            let x1 = chart.backend_coord(&(b.to, 0.0)).0;
+            let x1 = if x1 - x0 < 2 { (x0 + 2).min(bottom_right.0) } else { x1 };
+            (x0.min(x1 - 2), x1)
+        })
+        .collect();
+    for (b, &(x0, x1)) in p.bands.iter().zip(&band_px) {
+        let (color, tint) = match b.kind {
+            BandKind::Fault => (FAULT, 0.12),
+            BandKind::Rebalance => (REBALANCE, 0.3),
+        };
+        band(root, x0, x1, top_left.1, bottom_right.1, color, tint)?;
+    }
     for line in draw_order(&p.lines) {
         draw_line(&mut chart, line)?;
     }
-    let (top_left, bottom_right) = (chart.backend_coord(&(0.0, p.y_end)), chart.backend_coord(&(c.x_end, 0.0)));
     if p.lines.iter().all(|l| l.points.is_empty()) {
         no_data(root, top_left, bottom_right)?;
     }
@@ -263,30 +307,43 @@ fn draw_time_panel<DB: DrawingBackend>(
             triangle(root, (px, top_left.1 + 8), RETENTION)?;
         }
     }
-    // Landmarks and loss events: a line across the plot, the label at the top on the side with
-    // room, stacked in rows where labels would overlap.
-    let mut taken: Vec<(i32, i32, i32)> = Vec::new(); // (left, right, row) of labels drawn
+    // Landmarks and loss events: a line across the plot.
     let mut ordered: Vec<&Marker> = p.markers.iter().filter(|m| m.kind != MarkerKind::Tick && inside(m)).collect();
-    // Loss events first: they matter most, so they get the first row.
-    ordered.sort_by_key(|m| m.kind != MarkerKind::Loss);
-    for m in ordered {
-        let (color, style) = match m.kind {
-            MarkerKind::Loss => (LOSS, font(14.0, LOSS)),
-            _ => (MARKER, font(14.0, MARKER)),
-        };
+    for m in &ordered {
         match m.kind {
             MarkerKind::Loss => {
-                chart.draw_series(LineSeries::new([(m.x, 0.0), (m.x, p.y_end)], color.stroke_width(2)))?;
+                chart.draw_series(LineSeries::new([(m.x, 0.0), (m.x, p.y_end)], LOSS.stroke_width(2)))?;
             }
             _ => {
-                chart.draw_series(DashedLineSeries::new([(m.x, 0.0), (m.x, p.y_end)], 6, 4, color.stroke_width(1)))?;
+                chart.draw_series(DashedLineSeries::new([(m.x, 0.0), (m.x, p.y_end)], 6, 4, MARKER.stroke_width(1)))?;
             }
         }
-        if !p.label_markers {
-            continue;
+    }
+    if !p.label_markers {
+        return Ok(());
+    }
+    // Labels at the top, right of their line or band start where there is room (left of it
+    // otherwise), stacked in rows where they would overlap. Losses first, then faults and
+    // rebalances, then landmarks: what matters most gets the first row.
+    ordered.sort_by_key(|m| m.kind != MarkerKind::Loss);
+    let (losses, landmarks): (Vec<&Marker>, Vec<&Marker>) = ordered.iter().partition(|m| m.kind == MarkerKind::Loss);
+    let mut labels: Vec<(&str, i32, RGBColor)> = Vec::new();
+    for m in &losses {
+        labels.push((m.label.as_str(), chart.backend_coord(&(m.x, 0.0)).0, LOSS));
+    }
+    for kind in [BandKind::Fault, BandKind::Rebalance] {
+        for (b, &(x0, _)) in p.bands.iter().zip(&band_px).filter(|(b, _)| b.kind == kind && !b.label.is_empty()) {
+            let color = if kind == BandKind::Fault { FAULT_TEXT } else { REBALANCE_TEXT };
+            labels.push((b.label.as_str(), x0, color));
         }
-        let px = chart.backend_coord(&(m.x, 0.0)).0;
-        let (tw, th) = root.estimate_text_size(&m.label, &style)?;
+    }
+    for m in &landmarks {
+        labels.push((m.label.as_str(), chart.backend_coord(&(m.x, 0.0)).0, MARKER));
+    }
+    let mut taken: Vec<(i32, i32, i32)> = Vec::new(); // (left, right, row) of labels drawn
+    for (text, px, color) in labels {
+        let style = font(14.0, color);
+        let (tw, th) = root.estimate_text_size(text, &style)?;
         let (tw, th) = (tw as i32, th as i32);
         let (left, right) =
             if px + 6 + tw <= bottom_right.0 - 2 { (px + 6, px + 6 + tw) } else { (px - 6 - tw, px - 6) };
@@ -297,7 +354,7 @@ fn draw_time_panel<DB: DrawingBackend>(
         taken.push((left, right, row));
         let y = top_left.1 + 14 + row * (th + 8);
         root.draw(&Rectangle::new([(left - 3, y - 2), (right + 3, y + th + 3)], WHITE.mix(0.85).filled()))?;
-        root.draw_text(&m.label, &style.pos(Pos::new(HPos::Left, VPos::Top)), (left, y))?;
+        root.draw_text(text, &style.pos(Pos::new(HPos::Left, VPos::Top)), (left, y))?;
     }
     Ok(())
 }

@@ -1,8 +1,10 @@
-//! Charts for students: throughput, backlog, latency percentiles and broker storage, each written
+//! Charts for students: throughput, backlog, latency percentiles, broker storage and delivery
+//! (what was lost, duplicated, redelivered, and how long the producer got no confirm), each written
 //! as SVG and as a PNG rasterised from that same SVG. Both systems share every picture, always in
 //! the same colours (Kafka dark orange, RabbitMQ blue), with the offered load and the run's
-//! landmarks (end of warmup, producers stop) in grey, and Kafka's retention deletions and offset
-//! resets marked where they happen.
+//! landmarks (end of warmup, producers stop) in grey, Kafka's retention deletions and offset
+//! resets marked where they happen, and on every time chart each fault of the schedule as a violet
+//! band from the fault to its repair, and Kafka's rebalances as narrow teal bands.
 //!
 //! Rules that keep the pictures honest:
 //! * each chart kind has one fixed scale, whichever systems ran: time charts are linear, the
@@ -18,6 +20,7 @@
 //! run gives the same bytes.
 
 mod backlog;
+mod delivery;
 mod draw;
 mod latency;
 mod raster;
@@ -25,7 +28,8 @@ mod storage;
 mod throughput;
 
 use super::{ReportError, SystemRun};
-use crate::metrics::{AnnotationKind, Sample};
+use crate::metrics::{Annotation, AnnotationKind, FaultSpan, Sample};
+use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
 use crate::scenario::{Scenario, SystemKind};
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -46,6 +50,14 @@ const MARKER: RGBColor = RGBColor(95, 95, 95);
 const LOSS: RGBColor = RGBColor(170, 20, 40);
 /// Retention deletions of records already read: a muted brown tick.
 const RETENTION: RGBColor = RGBColor(150, 110, 80);
+/// A fault in force (crash to restart, hang to resume, partition to heal): a violet band, a
+/// colour neither system nor the losses use.
+const FAULT: RGBColor = RGBColor(120, 60, 170);
+/// A Kafka consumer group rebalancing: a narrow teal band.
+const REBALANCE: RGBColor = RGBColor(0, 130, 120);
+/// Label text of those bands, darker for contrast on white.
+const FAULT_TEXT: RGBColor = RGBColor(95, 40, 140);
+const REBALANCE_TEXT: RGBColor = RGBColor(0, 100, 92);
 const GRID_BOLD: RGBColor = RGBColor(225, 225, 225);
 const GRID_LIGHT: RGBColor = RGBColor(243, 243, 243);
 const INK: RGBColor = RGBColor(25, 25, 25);
@@ -76,12 +88,13 @@ pub fn chart_svgs(s: &Scenario, runs: &[SystemRun]) -> Result<Vec<(&'static str,
         ("backlog", backlog::chart(s, runs)),
         ("latency", latency::chart(s, runs)),
         ("storage", storage::chart(s, runs)),
+        ("delivery", delivery::chart(s, runs)),
     ];
     charts.into_iter().map(|(stem, chart)| Ok((stem, draw::svg(&chart).map_err(|e| format!("{stem}: {e}"))?))).collect()
 }
 
-/// Writes `throughput`, `backlog`, `latency` and `storage` charts, each as `.svg` and `.png`, into
-/// `dir` (created if needed). Returns the files written.
+/// Writes `throughput`, `backlog`, `latency`, `storage` and `delivery` charts, each as `.svg` and
+/// `.png`, into `dir` (created if needed). Returns the files written.
 pub fn write_charts(dir: &Path, s: &Scenario, runs: &[SystemRun]) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.display().to_string(), source })?;
     let svgs =
@@ -128,6 +141,10 @@ enum Glyph {
     Triangle,
     /// A vertical line, as the loss events.
     Rule,
+    /// A tinted box with a rim, as the fault and rebalance bands.
+    Band,
+    /// A solid box, as the bars of the delivery chart.
+    Bar,
 }
 
 #[derive(Clone, Debug)]
@@ -161,6 +178,24 @@ struct Marker {
     x: f64,
     label: String,
     kind: MarkerKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum BandKind {
+    /// A fault of the schedule, from its step to its repair (or the end of the run).
+    Fault,
+    /// A Kafka consumer group rebalancing.
+    Rebalance,
+}
+
+/// A stretch of time tinted across the plot, from `from` to `to` (in the chart's time unit), with
+/// its label at the top (none for the later bands of a cluster already labelled).
+#[derive(Clone, Debug, PartialEq)]
+struct Band {
+    from: f64,
+    to: f64,
+    label: String,
+    kind: BandKind,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -200,6 +235,8 @@ struct TimePanel {
     y_format: YFormat,
     lines: Vec<Line>,
     markers: Vec<Marker>,
+    /// Faults and rebalances, drawn under the lines.
+    bands: Vec<Band>,
 }
 
 struct TimeChart {
@@ -215,6 +252,7 @@ struct TimeChart {
 enum Chart {
     Time(TimeChart),
     Latency(latency::LatencyChart),
+    Delivery(delivery::DeliveryChart),
 }
 
 /// Time span shown on the x axis: the whole run, drain included, and at least `duration`.
@@ -241,15 +279,17 @@ fn landmarks(s: &Scenario, unit: TimeUnit) -> Vec<Marker> {
     out
 }
 
-/// Kafka's retention deletions and offset resets, as markers for a panel showing `group` (`None`:
-/// all groups together). Loss events of one kind (retention deleting unread records, offset resets
+/// Kafka's retention deletions and offset resets, and messages a fault deleted unprocessed, as
+/// markers for a panel showing `group` (`None`: all groups together). Loss events of one kind (retention deleting unread records, offset resets
 /// skipping records) close together in time are merged into one labelled line; deletions of
 /// records already read are unlabelled ticks, thinned so that they stay apart.
 fn event_markers(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64, group: Option<usize>) -> Vec<Marker> {
     let mine = |g: Option<usize>| group.is_none() || g == group;
     let mut out = Vec::new();
     let mut last_tick = f64::NEG_INFINITY;
-    for r in runs {
+    // Only a Kafka log has retention. (RabbitMQ reports a publish that never reached the queue's
+    // node as deleted for every group too: a loss when it is never re-published, marked below.)
+    for r in runs.iter().filter(|r| r.system == SystemKind::Kafka) {
         for a in r.recorder.annotations.iter().filter(|a| a.kind == AnnotationKind::RetentionDeleted) {
             let x = a.first.as_secs_f64() / unit.secs;
             if x - last_tick >= x_end * 0.006 {
@@ -260,9 +300,14 @@ fn event_markers(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64, g
     }
     let gap = (x_end * unit.secs * 0.03).max(s.sample_interval.as_secs_f64() * 2.0);
     for r in runs {
+        let dropped = match r.system {
+            SystemKind::Kafka => "retention deleted {} unprocessed",
+            SystemKind::RabbitMq => "{} publishes never reached the queue",
+        };
         for (kind, what) in [
-            (AnnotationKind::RetentionLost, "retention deleted {} unprocessed"),
+            (AnnotationKind::RetentionLost, dropped),
             (AnnotationKind::OffsetReset, "offset reset skipped {}"),
+            (AnnotationKind::FaultLost, "{} lost at the fault"),
         ] {
             // (first, last, count) of each cluster, in seconds.
             let mut clusters: Vec<(f64, f64, u64)> = Vec::new();
@@ -301,6 +346,157 @@ fn event_markers(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64, g
     out
 }
 
+/// How a fault step reads on a chart: "broker-0 down", "g/0 crashed", "g/1 hung"; with
+/// ", never restarted" (resumed, healed) if it was never repaired.
+fn fault_label(s: &Scenario, f: &Fault, repaired: bool) -> String {
+    let (what, never) = fault_words(s, f);
+    if repaired { what } else { format!("{what}, never {never}") }
+}
+
+/// The fault ("broker-0 down") and the verb of its repair ("restarted").
+fn fault_words(s: &Scenario, f: &Fault) -> (String, &'static str) {
+    let name = |t: FaultTarget| match t {
+        FaultTarget::Broker(n) => format!("broker-{n}"),
+        FaultTarget::Leader => "leader".to_string(),
+        FaultTarget::Consumer { group, index } => {
+            format!("{}/{index}", s.groups.get(group).map_or("?", |g| g.name.as_str()))
+        }
+        FaultTarget::Producer => "producer".to_string(),
+    };
+    match (f.action, f.target) {
+        (FaultAction::Crash, Some(t @ FaultTarget::Consumer { .. })) => (format!("{} crashed", name(t)), "restarted"),
+        (FaultAction::Crash, Some(t)) => (format!("{} down", name(t)), "restarted"),
+        (FaultAction::Hang, Some(t)) => (format!("{} hung", name(t)), "resumed"),
+        (FaultAction::Partition, _) => {
+            let sides: Vec<String> =
+                f.sides.iter().map(|side| side.iter().map(|&t| name(t)).collect::<Vec<_>>().join(", ")).collect();
+            let text = format!("partition {}", sides.join(" | "));
+            (if text.chars().count() <= 40 { text } else { "network partition".to_string() }, "healed")
+        }
+        (action, _) => (action.name().to_string(), "repaired"),
+    }
+}
+
+/// The faults of the schedule as bands, from each fault to its repair (to the end of the run if it
+/// was never repaired), the same in every system that reported them. A fault only some of the
+/// systems reported is labelled with their names.
+fn fault_bands(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64) -> Vec<Band> {
+    // (step, start, end) -> systems that reported it, in order of first report.
+    let mut spans: Vec<(&FaultSpan, Vec<&'static str>)> = Vec::new();
+    for r in runs {
+        for span in &r.recorder.faults {
+            match spans.iter_mut().find(|(x, _)| *x == span) {
+                Some((_, systems)) => systems.push(r.system.name()),
+                None => spans.push((span, vec![r.system.name()])),
+            }
+        }
+    }
+    spans.sort_by_key(|(x, _)| (x.start, x.step));
+    spans
+        .into_iter()
+        .filter_map(|(span, systems)| {
+            let f = s.faults.get(span.step)?;
+            let mut label = fault_label(s, f, span.end.is_some());
+            if systems.len() < runs.len() {
+                label = format!("{}: {label}", systems.join(", "));
+            }
+            let from = (span.start.as_secs_f64() / unit.secs).min(x_end);
+            let to = span.end.map_or(x_end, |e| e.as_secs_f64() / unit.secs).clamp(from, x_end);
+            Some(Band { from, to, label, kind: BandKind::Fault })
+        })
+        .collect()
+}
+
+/// Kafka's rebalances of `group` (`None`: of every group, named in the label) as narrow bands.
+/// Rebalances close together share one label, with their count.
+fn rebalance_bands(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64, group: Option<usize>) -> Vec<Band> {
+    let gap = (x_end * unit.secs * 0.03).max(s.sample_interval.as_secs_f64() * 2.0);
+    let named = group.is_none() && s.groups.len() > 1;
+    let mut out: Vec<Band> = Vec::new();
+    for r in runs {
+        for (gi, g) in s.groups.iter().enumerate().filter(|(gi, _)| group.is_none_or(|x| x == *gi)) {
+            let mut events: Vec<&Annotation> = r
+                .recorder
+                .annotations
+                .iter()
+                .filter(|a| a.kind == AnnotationKind::Rebalance && a.group == Some(gi))
+                .collect();
+            events.sort_by_key(|a| a.first);
+            // Clusters of rebalances less than `gap` apart: (index of the first band, count, end).
+            let mut cluster: Option<(usize, u64, f64)> = None;
+            for a in events {
+                let (from, to) = (a.first.as_secs_f64(), a.last.as_secs_f64().max(a.first.as_secs_f64()));
+                match &mut cluster {
+                    Some((_, count, end)) if from - *end <= gap => {
+                        *count += a.count;
+                        *end = end.max(to);
+                    }
+                    _ => {
+                        if let Some((i, count, _)) = cluster.take() {
+                            out[i] = rebalance_label(out[i].clone(), count, &g.name, named);
+                        }
+                        cluster = Some((out.len(), a.count, to));
+                    }
+                }
+                out.push(Band {
+                    from: (from / unit.secs).min(x_end),
+                    to: (to / unit.secs).min(x_end),
+                    label: String::new(),
+                    kind: BandKind::Rebalance,
+                });
+            }
+            if let Some((i, count, _)) = cluster {
+                out[i] = rebalance_label(out[i].clone(), count, &g.name, named);
+            }
+        }
+    }
+    out
+}
+
+fn rebalance_label(mut band: Band, count: u64, group: &str, named: bool) -> Band {
+    let what = if count == 1 { "rebalance".to_string() } else { format!("{count} rebalances") };
+    band.label = if named { format!("{group}: {what}") } else { what };
+    band
+}
+
+/// Every band of a panel showing `group` (`None`: all groups): the faults, then the rebalances.
+fn bands(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64, group: Option<usize>) -> Vec<Band> {
+    let mut out = fault_bands(s, runs, unit, x_end);
+    out.extend(rebalance_bands(s, runs, unit, x_end, group));
+    out
+}
+
+/// Legend entries for the bands present: what a fault band spans, and the rebalances.
+fn band_legend(s: &Scenario, bands: &[Band]) -> Vec<LegendItem> {
+    let mut out = Vec::new();
+    if bands.iter().any(|b| b.kind == BandKind::Fault) {
+        let spans: Vec<&str> = [
+            (FaultAction::Crash, "crash to restart"),
+            (FaultAction::Hang, "hang to resume"),
+            (FaultAction::Partition, "partition to heal"),
+        ]
+        .into_iter()
+        .filter(|(action, _)| s.faults.iter().any(|f| f.action == *action))
+        .map(|(_, what)| what)
+        .collect();
+        out.push(LegendItem {
+            label: format!("fault ({})", spans.join(", ")),
+            color: FAULT,
+            width: 1,
+            glyph: Glyph::Band,
+        });
+    }
+    if bands.iter().any(|b| b.kind == BandKind::Rebalance) {
+        out.push(LegendItem {
+            label: "kafka group rebalancing".into(),
+            color: REBALANCE,
+            width: 1,
+            glyph: Glyph::Band,
+        });
+    }
+    out
+}
+
 /// Legend entries for the event markers present.
 fn event_legend(markers: &[Marker]) -> Vec<LegendItem> {
     let mut out = Vec::new();
@@ -313,7 +509,12 @@ fn event_legend(markers: &[Marker]) -> Vec<LegendItem> {
         });
     }
     if markers.iter().any(|m| m.kind == MarkerKind::Loss) {
-        out.push(LegendItem { label: "records lost".into(), color: LOSS, width: 2, glyph: Glyph::Rule });
+        let what = if markers.iter().any(|m| m.kind == MarkerKind::Loss && m.label.starts_with("rabbitmq")) {
+            "messages lost"
+        } else {
+            "records lost"
+        };
+        out.push(LegendItem { label: what.into(), color: LOSS, width: 2, glyph: Glyph::Rule });
     }
     out
 }

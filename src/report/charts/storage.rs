@@ -53,8 +53,10 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
     }
     let mut markers = landmarks(s, unit);
     markers.extend(event_markers(s, runs, unit, x_end, None));
+    let bands = bands(s, runs, unit, x_end, None);
     let mut legend: Vec<LegendItem> = lines.iter().map(LegendItem::from).collect();
     legend.extend(event_legend(&markers));
+    legend.extend(band_legend(s, &bands));
     Chart::Time(TimeChart {
         title: format!("{}: data held by the broker", s.name),
         subtitle,
@@ -70,6 +72,7 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
             y_format: if scale == 1.0 { YFormat::Count } else { YFormat::Decimal },
             lines,
             markers,
+            bands,
         }],
         size: SIZE,
     })

@@ -110,8 +110,10 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
     };
     let mut markers = landmarks(s, unit);
     markers.extend(event_markers(s, runs, unit, x_end, None));
+    let bands = bands(s, runs, unit, x_end, None);
     let mut legend: Vec<LegendItem> = lines.iter().map(LegendItem::from).collect();
     legend.extend(event_legend(&markers));
+    legend.extend(band_legend(s, &bands));
     Chart::Time(TimeChart {
         title: format!("{}: throughput", s.name),
         subtitle,
@@ -127,6 +129,7 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
             y_format: YFormat::Decimal,
             lines,
             markers,
+            bands,
         }],
         size: SIZE,
     })
