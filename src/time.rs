@@ -184,6 +184,19 @@ impl fmt::Display for SimDuration {
     }
 }
 
+/// Durations and instants appear in `summary.json` as duration strings ("5ms", "1h30m").
+impl serde::Serialize for SimDuration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl serde::Serialize for SimTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&SimDuration(self.0).to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

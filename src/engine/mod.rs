@@ -55,6 +55,10 @@ pub struct Scheduler<E> {
     now: SimTime,
     seq: u64,
     heap: BinaryHeap<Entry<E>>,
+    /// Events scheduled for the current instant, in scheduling order: a FIFO beside the heap.
+    /// Anything in the heap for this same instant was scheduled earlier (a lower sequence number),
+    /// so it runs first; then these. The order is exactly (time, sequence), at no heap cost.
+    now_queue: std::collections::VecDeque<(u64, u32)>,
     /// Pending events, indexed by `Entry::slot`, with the sequence number that owns the slot (a
     /// cancelled event leaves its heap entry behind; the mismatch tells `pop` to skip it).
     slab: Vec<(u64, Option<E>)>,
@@ -75,6 +79,7 @@ impl<E> Scheduler<E> {
             now: SimTime::ZERO,
             seq: 0,
             heap: BinaryHeap::new(),
+            now_queue: std::collections::VecDeque::new(),
             slab: Vec::new(),
             free: Vec::new(),
             processed: 0,
@@ -104,7 +109,11 @@ impl<E> Scheduler<E> {
             }
         };
         self.pending += 1;
-        self.heap.push(Entry { at, seq, slot, _event: std::marker::PhantomData });
+        if at == self.now {
+            self.now_queue.push_back((seq, slot));
+        } else {
+            self.heap.push(Entry { at, seq, slot, _event: std::marker::PhantomData });
+        }
         EventKey { slot, seq }
     }
 
@@ -126,8 +135,16 @@ impl<E> Scheduler<E> {
         e
     }
 
-    /// Drops heap entries of cancelled events from the top.
+    /// Drops entries of cancelled events from the front of both queues (their slots are freed).
     fn skip_cancelled(&mut self) {
+        while let Some(&(seq, slot)) = self.now_queue.front() {
+            let (owner, event) = &self.slab[slot as usize];
+            if *owner == seq && event.is_some() {
+                break;
+            }
+            self.now_queue.pop_front();
+            self.free.push(slot);
+        }
         while let Some(e) = self.heap.peek() {
             let (seq, event) = &self.slab[e.slot as usize];
             if *seq == e.seq && event.is_some() {
@@ -142,17 +159,34 @@ impl<E> Scheduler<E> {
     /// Removes the next event and advances the clock to its time.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         self.skip_cancelled();
-        let e = self.heap.pop()?;
-        self.now = e.at;
+        let from_heap = match (self.heap.peek(), self.now_queue.front()) {
+            (None, None) => return None,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            // Heap entries for this instant were scheduled before anything in the FIFO.
+            (Some(e), Some(_)) => e.at <= self.now,
+        };
+        let slot = if from_heap {
+            let e = self.heap.pop().expect("peeked");
+            self.now = e.at;
+            e.slot
+        } else {
+            self.now_queue.pop_front().expect("peeked").1
+        };
         self.processed += 1;
         self.pending -= 1;
-        let event = self.slab[e.slot as usize].1.take().expect("a live heap entry holds its event");
-        self.free.push(e.slot);
-        Some((e.at, event))
+        let event = self.slab[slot as usize].1.take().expect("a live entry holds its event");
+        self.free.push(slot);
+        let now = self.now;
+        // The next instant's FIFO starts empty: anything left belongs to this instant and runs first.
+        Some((now, event))
     }
 
     pub fn peek_time(&mut self) -> Option<SimTime> {
         self.skip_cancelled();
+        if !self.now_queue.is_empty() {
+            return Some(self.now);
+        }
         self.heap.peek().map(|e| e.at)
     }
 

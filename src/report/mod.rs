@@ -18,7 +18,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Version of the `summary.json` / `timeseries.csv` layout; bump when a field changes meaning.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// A problem writing results. `Display` is one line, made safe by [`crate::errtext`].
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +110,9 @@ pub struct Summary {
     pub duration_s: f64,
     pub warmup_s: f64,
     pub systems: BTreeMap<&'static str, SystemReport>,
+    /// Every parameter as the run used it, defaults included (durations as strings, distributions
+    /// in seconds or bytes).
+    pub parameters: Scenario,
     pub manifest: Manifest,
 }
 
@@ -125,6 +128,7 @@ pub fn summary(s: &Scenario, runs: &[SystemRun]) -> Summary {
             .iter()
             .map(|r| (r.system.name(), SystemReport { summary: r.summary(s), delivery: r.delivery.clone() }))
             .collect(),
+        parameters: s.clone(),
         manifest: Manifest {
             schema_version: SCHEMA_VERSION,
             pushpull_version: env!("CARGO_PKG_VERSION"),

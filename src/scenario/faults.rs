@@ -9,7 +9,8 @@ use super::raw::RawFault;
 use crate::time::{SimDuration, SimTime, parse_duration};
 
 /// What a fault does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FaultAction {
     /// The process dies (`kill -9`): volatile state is lost, its peers see the connection close.
     Crash,
@@ -39,7 +40,8 @@ impl FaultAction {
 }
 
 /// Who a fault hits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FaultTarget {
     /// Kafka broker N and RabbitMQ node N.
     Broker(u32),
@@ -52,7 +54,7 @@ pub enum FaultTarget {
 }
 
 /// One step of the schedule.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Fault {
     pub at: SimTime,
     pub action: FaultAction,

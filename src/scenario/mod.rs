@@ -37,7 +37,8 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SystemKind {
     Kafka,
     RabbitMq,
@@ -53,7 +54,8 @@ impl SystemKind {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Profile {
     /// No network, CPU or disk cost: pure queueing, where the oracles hold exactly.
     Ideal,
@@ -70,14 +72,16 @@ impl Profile {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Arrivals {
     Poisson,
     Constant,
 }
 
 /// A distribution of a non-negative quantity (seconds for processing times, bytes for sizes).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Dist {
     Constant(f64),
     Exponential { mean: f64 },
@@ -105,7 +109,8 @@ impl Dist {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "distribution")]
 pub enum Keys {
     /// Null keys: Kafka's sticky partitioner spreads them.
     None,
@@ -119,13 +124,13 @@ pub enum Keys {
 }
 
 /// From `at` on, messages arrive at `rate` per second.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Phase {
     pub at: SimTime,
     pub rate: f64,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Workload {
     /// Sorted by `at`; the first starts at 0.
     pub phases: Vec<Phase>,
@@ -136,7 +141,7 @@ pub struct Workload {
 }
 
 /// A Kafka consumer group, and the RabbitMQ queue bound to the fanout exchange for the same readers.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Group {
     pub name: String,
     pub consumers: u32,
@@ -144,13 +149,14 @@ pub struct Group {
     pub processing: Dist,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OffsetReset {
     Earliest,
     Latest,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct KafkaConfig {
     pub partitions: u32,
     pub linger: SimDuration,
@@ -169,7 +175,7 @@ pub struct KafkaConfig {
     pub retention_check_interval: SimDuration,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct RabbitMqConfig {
     /// 0 = unlimited (the real default).
     pub prefetch: u16,
@@ -189,7 +195,8 @@ pub struct RabbitMqConfig {
 }
 
 /// RabbitMQ's `x-queue-type`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum QueueType {
     /// One replica, on node 0: unavailable while that node is down.
     Classic,
@@ -206,13 +213,13 @@ impl QueueType {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct NetworkConfig {
     /// One-way delay between any client and the broker.
     pub latency: SimDuration,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Scenario {
     pub name: String,
     pub description: String,
@@ -236,6 +243,7 @@ pub struct Scenario {
     /// The fault schedule, expanded and in time order.
     pub faults: Vec<faults::Fault>,
     /// SHA-256 of the file's bytes, for the manifest.
+    #[serde(skip)]
     pub source_sha256: String,
 }
 

@@ -109,7 +109,7 @@ fn run_writes_results_and_same_seed_is_byte_identical() {
         }
         assert!(s["groups"]["billing"].is_object());
     }
-    assert_eq!(v["manifest"]["schema_version"], 2);
+    assert_eq!(v["manifest"]["schema_version"], 3);
     assert_eq!(v["manifest"]["scenario_sha256"].as_str().unwrap().len(), 64);
     let csv = std::fs::read_to_string(a.join("timeseries.csv")).unwrap();
     assert!(csv.starts_with(
