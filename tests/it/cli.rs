@@ -1,33 +1,11 @@
 //! The command line, run as a user would: outputs, determinism, and one-line errors for bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_pushpull"))
-}
-
-/// A scratch folder, removed when the test ends (pass or fail).
-struct TmpDir(PathBuf);
-
-impl std::ops::Deref for TmpDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TmpDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use crate::common::{TmpDir, bin, tmpdir_in, write};
+use std::path::Path;
+use std::process::Output;
 
 fn tmpdir(tag: &str) -> TmpDir {
-    let d = std::env::temp_dir().join(format!("pushpull-it-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    TmpDir(d)
+    tmpdir_in("it", tag)
 }
 
 const SMALL: &str = r#"
@@ -47,12 +25,6 @@ partitions = 2
 [rabbitmq]
 prefetch = 1
 "#;
-
-fn write(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, content).unwrap();
-    p
-}
 
 fn run_ok(args: &[&std::ffi::OsStr]) -> Output {
     let out = bin().args(args).output().unwrap();

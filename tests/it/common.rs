@@ -75,3 +75,40 @@ pub fn erlang_c(c: u32, a: f64) -> f64 {
     let rho = a / c as f64;
     b / (1.0 - rho + rho * b)
 }
+
+/// The `pushpull` binary built for these tests.
+pub fn bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_pushpull"))
+}
+
+/// A scratch folder, removed when the test ends (pass or fail).
+pub struct TmpDir(pub std::path::PathBuf);
+
+impl std::ops::Deref for TmpDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh, empty `pushpull-{area}-{pid}-{tag}` under the system's temporary folder; `area` keeps
+/// the test files' tags apart (the tests of one binary run in parallel in one process).
+pub fn tmpdir_in(area: &str, tag: &str) -> TmpDir {
+    let d = std::env::temp_dir().join(format!("pushpull-{area}-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    TmpDir(d)
+}
+
+/// Writes `content` to `dir/name` and returns the path.
+pub fn write(dir: &std::path::Path, name: &str, content: impl AsRef<[u8]>) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p
+}

@@ -3,40 +3,17 @@
 //! explains the load, and the recorder's loss window stays small under heavy loss. No test here
 //! measures wall time: estimates are compared with deterministic counts.
 
-use crate::common::scenario;
+use crate::common::{TmpDir, bin, scenario, tmpdir_in, write};
 use pushpull::guard;
 use pushpull::history::{History, Observation};
 use pushpull::metrics::Recorder;
 use pushpull::models::run_system;
 use pushpull::scenario::{Scenario, SystemKind};
 use pushpull::time::SimTime;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_pushpull"))
-}
-
-/// A scratch folder, removed when the test ends.
-struct TmpDir(PathBuf);
-
-impl Drop for TmpDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use std::process::Output;
 
 fn tmpdir(tag: &str) -> TmpDir {
-    let d = std::env::temp_dir().join(format!("pushpull-guard-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    TmpDir(d)
-}
-
-fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, content).unwrap();
-    p
+    tmpdir_in("guard", tag)
 }
 
 /// Exit code 1 and one line on stderr that names the file, the field and every word given.

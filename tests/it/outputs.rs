@@ -2,35 +2,13 @@
 //! results folder) would: planted symlinks, output sets, duplicate names, hostile input text,
 //! special files, and a simulation thread that panics.
 
+use crate::common::{TmpDir, bin, tmpdir_in, write};
 use std::os::unix::fs::{MetadataExt, symlink};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_pushpull"))
-}
-
-/// A scratch folder, removed when the test ends (pass or fail).
-struct TmpDir(PathBuf);
-
-impl std::ops::Deref for TmpDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TmpDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn tmpdir(tag: &str) -> TmpDir {
-    let d = std::env::temp_dir().join(format!("pushpull-out-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    TmpDir(d)
+    tmpdir_in("out", tag)
 }
 
 const SMALL: &str = r#"
@@ -46,12 +24,6 @@ processing = { distribution = "exponential", mean = "40ms" }
 [rabbitmq]
 prefetch = 1
 "#;
-
-fn write(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, content).unwrap();
-    p
-}
 
 fn run(args: &[&Path]) -> Output {
     bin().arg("run").args(args).arg("--quiet").output().unwrap()
