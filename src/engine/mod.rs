@@ -65,6 +65,9 @@ pub struct Scheduler<E> {
     free: Vec<u32>,
     processed: u64,
     pending: usize,
+    /// Cancelled events whose queue entries have not been dropped yet: while it is 0 (nearly
+    /// always), `skip_cancelled` has nothing to look at.
+    cancelled: usize,
 }
 
 impl<E> Default for Scheduler<E> {
@@ -84,6 +87,7 @@ impl<E> Scheduler<E> {
             free: Vec::new(),
             processed: 0,
             pending: 0,
+            cancelled: 0,
         }
     }
 
@@ -131,12 +135,16 @@ impl<E> Scheduler<E> {
         let e = event.take();
         if e.is_some() {
             self.pending -= 1;
+            self.cancelled += 1;
         }
         e
     }
 
     /// Drops entries of cancelled events from the front of both queues (their slots are freed).
     fn skip_cancelled(&mut self) {
+        if self.cancelled == 0 {
+            return;
+        }
         while let Some(&(seq, slot)) = self.now_queue.front() {
             let (owner, event) = &self.slab[slot as usize];
             if *owner == seq && event.is_some() {
@@ -144,6 +152,7 @@ impl<E> Scheduler<E> {
             }
             self.now_queue.pop_front();
             self.free.push(slot);
+            self.cancelled -= 1;
         }
         while let Some(e) = self.heap.peek() {
             let (seq, event) = &self.slab[e.slot as usize];
@@ -153,6 +162,7 @@ impl<E> Scheduler<E> {
             let slot = e.slot;
             self.heap.pop();
             self.free.push(slot);
+            self.cancelled -= 1;
         }
     }
 
