@@ -734,7 +734,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         c.last_poll = now;
         if c.rejoin_pending || (!c.assigned && !c.joining) {
             c.waiting_in_poll = true;
-            self.rejoin(now, group, consumer, sched);
+            self.rejoin(group, consumer, sched);
             return;
         }
         if !c.assigned {
@@ -978,7 +978,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     /// Eager rebalance, member side: commit what was consumed (auto-commit), give up every
     /// partition, and join.
-    fn rejoin(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+    fn rejoin(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         if self.cfg.enable_auto_commit && self.groups[group].consumers[consumer as usize].assigned {
             self.commit(group, consumer, false, sched);
         }
@@ -988,7 +988,6 @@ impl<'h, H: History> KafkaModel<'h, H> {
         c.joining = true;
         let (from, member) = (c.node, c.member);
         self.world.send(sched, from, BROKER, Msg::JoinGroup { group, consumer, member });
-        let _ = now;
     }
 
     fn join_arrives(
