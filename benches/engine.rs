@@ -5,8 +5,8 @@
 //! alike) and keeps the fastest: on a shared machine the fastest of three is the least disturbed.
 //! See benches/README.md for what each row means.
 //!
-//! Model everywhere: M/M/c with c = 4 servers, mean service 10 ms, arrival rate 280/s (rho = 0.7),
-//! whose mean wait is 3.572 ms (Erlang C).
+//! Model everywhere: M/M/c with c = 10 servers, mean service 10 ms, arrival rate 700/s (rho = 0.7),
+//! whose mean wait is 0.739 ms (Erlang C): the failure issue's reference case.
 
 use pushpull::scenario::{Scenario, SystemKind};
 use rand::Rng;
@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-const SERVERS: usize = 4;
+const SERVERS: usize = 10;
 const MEAN_SERVICE_S: f64 = 0.010;
-const RATE_PER_S: f64 = 280.0;
+const RATE_PER_S: f64 = 700.0;
 const DEFAULT_MESSAGES: u64 = 10_000_000;
 const SIMPY_MESSAGES: u64 = 200_000;
 /// The tiny run whose peak RSS is subtracted to get the memory per retained record.
@@ -28,8 +28,9 @@ const TINY_MESSAGES: u64 = 1_000;
 /// The thread CPU clock advances in scheduler ticks (a few ms): below this much CPU time for the
 /// baseline (a smoke run), every in-process row is timed by the wall clock instead.
 const MIN_CPU_S: f64 = 0.25;
-/// The requirement: pushpull costs at most this many times the baseline loop per message.
-const REQUIRED_RATIO: f64 = 4.0;
+/// The failure issue's requirement: the whole run costs at most this many times the baseline loop
+/// per message per system (CPU time), on M/M/10.
+const REQUIRED_RATIO: f64 = 6.0;
 
 // ---------------------------------------------------------------------------------------------
 // Baseline: the smallest reasonable M/M/c simulation.
@@ -392,7 +393,11 @@ fn mib(kib: Option<u64>) -> String {
 fn verdict(what: &str, ratio: f64) -> String {
     format!(
         "{what}: {ratio:.2}x the baseline loop per message: {}",
-        if ratio <= REQUIRED_RATIO { "meets the <= 4x requirement" } else { "EXCEEDS the 4x requirement" }
+        if ratio <= REQUIRED_RATIO {
+            format!("meets the <= {REQUIRED_RATIO}x requirement")
+        } else {
+            format!("EXCEEDS the {REQUIRED_RATIO}x requirement")
+        }
     )
 }
 
@@ -620,7 +625,7 @@ fn main() {
     if let Ok(m) = &simpy {
         let ns = m.ns_per_message();
         rows.push(Row {
-            name: "SimPy 4 (`Resource(capacity=4)`, benches/simpy_mmc.py)".into(),
+            name: "SimPy 4 (`Resource(capacity=10)`, benches/simpy_mmc.py)".into(),
             messages: pushpull::report::table::thousands(m.messages),
             per_s: pushpull::report::table::thousands((1e9 / ns) as u64),
             cpu_ns: format!("{ns:.0}"),

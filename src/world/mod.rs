@@ -220,6 +220,77 @@ impl World {
     }
 }
 
+/// A deadline that moves often (a session renewed by every heartbeat, a parked fetch's wait),
+/// watched by at most one pending timer. Moving it later schedules nothing: the timer, when it
+/// fires early, re-arms itself for the deadline as it then stands. So the pending-event set holds
+/// no cancelled timers for it, however often it moves.
+///
+/// Protocol: [`Deadline::set`] and [`Deadline::fired`] return `Some(at)` when the owner must set a
+/// timer at `at`; the owner's timer handler calls `fired` and acts only on [`Fired::Due`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    due: Option<SimTime>,
+    /// When the one pending timer fires, if one is pending.
+    armed: Option<SimTime>,
+}
+
+/// What a [`Deadline`]'s timer means when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fired {
+    /// The deadline passed (and is now cleared).
+    Due,
+    /// Not yet: set a timer at this time.
+    Rearm(SimTime),
+    /// Nothing to do: the deadline was cleared, or this timer was superseded.
+    Nothing,
+}
+
+impl Deadline {
+    pub fn due(&self) -> Option<SimTime> {
+        self.due
+    }
+
+    /// Sets the deadline to `due`; returns when to set a timer, if one is needed (none is pending,
+    /// or the pending one would fire too late).
+    #[must_use]
+    pub fn set(&mut self, due: SimTime) -> Option<SimTime> {
+        self.due = Some(due);
+        match self.armed {
+            Some(armed) if armed <= due => None,
+            _ => {
+                self.armed = Some(due);
+                Some(due)
+            }
+        }
+    }
+
+    /// Clears the deadline; a pending timer will find nothing to do.
+    pub fn clear(&mut self) {
+        self.due = None;
+    }
+
+    /// The timer set for this deadline fired at `now`.
+    #[must_use]
+    pub fn fired(&mut self, now: SimTime) -> Fired {
+        if self.armed != Some(now) {
+            // A timer superseded by an earlier one (the deadline moved earlier).
+            return Fired::Nothing;
+        }
+        self.armed = None;
+        match self.due {
+            Some(due) if due <= now => {
+                self.due = None;
+                Fired::Due
+            }
+            Some(due) => {
+                self.armed = Some(due);
+                Fired::Rearm(due)
+            }
+            None => Fired::Nothing,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,5 +349,26 @@ mod tests {
         w.heal();
         assert!(w.send(&mut s, 2, 0, "healed"));
         assert_eq!(run(&mut w, &mut s), vec![(SimTime(20), "healed")]);
+    }
+
+    #[test]
+    fn a_deadline_moved_later_keeps_one_timer_and_fires_once_when_due() {
+        let mut d = Deadline::default();
+        assert_eq!(d.set(SimTime(100)), Some(SimTime(100)), "the first deadline needs a timer");
+        assert_eq!(d.set(SimTime(150)), None, "moved later: the pending timer will re-arm");
+        assert_eq!(d.set(SimTime(180)), None);
+        assert_eq!(d.fired(SimTime(100)), Fired::Rearm(SimTime(180)));
+        assert_eq!(d.fired(SimTime(180)), Fired::Due);
+        assert_eq!(d.due(), None);
+        // Moved earlier: a new timer; the later one, when it fires, is recognised as superseded.
+        assert_eq!(d.set(SimTime(300)), Some(SimTime(300)));
+        assert_eq!(d.set(SimTime(250)), Some(SimTime(250)));
+        assert_eq!(d.fired(SimTime(250)), Fired::Due);
+        assert_eq!(d.fired(SimTime(300)), Fired::Nothing);
+        // Cleared: the pending timer finds nothing, and the next deadline arms afresh.
+        assert_eq!(d.set(SimTime(400)), Some(SimTime(400)));
+        d.clear();
+        assert_eq!(d.fired(SimTime(400)), Fired::Nothing);
+        assert_eq!(d.set(SimTime(500)), Some(SimTime(500)));
     }
 }

@@ -2,7 +2,7 @@
 //! offsets that define the group's lag.
 
 use super::log::Offset;
-use crate::engine::EventKey;
+use crate::world::Deadline;
 
 /// Kafka's `RangeAssignor` for one topic: partitions in order, consumers in member order; each gets
 /// `P / C` consecutive partitions and the first `P % C` consumers one more. Consumers beyond the
@@ -25,7 +25,7 @@ pub fn range_assign(partitions: u32, consumers: u32) -> Vec<Vec<u32>> {
 /// in join order, the generation, and whether a rebalance is waiting for members to rejoin.
 #[derive(Debug, Default)]
 pub struct Coordinator {
-    /// (member id, consumer index, joined this round, session timer).
+    /// Members in join order.
     members: Vec<Member>,
     pub generation: u32,
     pub rebalancing: bool,
@@ -38,7 +38,8 @@ struct Member {
     id: u64,
     consumer: u32,
     joined: bool,
-    session: Option<EventKey>,
+    /// When the coordinator drops the member unless it hears from it (`session.timeout.ms`).
+    session: Deadline,
 }
 
 impl Coordinator {
@@ -47,7 +48,7 @@ impl Coordinator {
         Coordinator {
             members: members
                 .into_iter()
-                .map(|(id, consumer)| Member { id, consumer, joined: true, session: None })
+                .map(|(id, consumer)| Member { id, consumer, joined: true, session: Deadline::default() })
                 .collect(),
             generation: 0,
             rebalancing: true,
@@ -64,10 +65,9 @@ impl Coordinator {
         generation == self.generation && self.consumer_of(member).is_some()
     }
 
-    /// Sets a member's session timer; returns the one it replaces.
-    pub fn set_session(&mut self, member: u64, key: EventKey) -> Option<EventKey> {
-        let m = self.members.iter_mut().find(|m| m.id == member)?;
-        m.session.replace(key)
+    /// A current member's session deadline.
+    pub fn session(&mut self, member: u64) -> Option<&mut Deadline> {
+        self.members.iter_mut().find(|m| m.id == member).map(|m| &mut m.session)
     }
 
     /// Starts a rebalance unless one is under way: every member must join again. True if started.
@@ -87,7 +87,7 @@ impl Coordinator {
             Some(_) => self.begin_rebalance(),
             None => {
                 let started = self.begin_rebalance();
-                self.members.push(Member { id: member, consumer, joined: false, session: None });
+                self.members.push(Member { id: member, consumer, joined: false, session: Deadline::default() });
                 started
             }
         };
@@ -101,18 +101,19 @@ impl Coordinator {
         self.rebalancing && self.members.iter().all(|m| m.joined)
     }
 
-    /// Removes a member (left, or its session expired); returns its session timer.
-    pub fn remove(&mut self, member: u64) -> Option<Option<EventKey>> {
-        let i = self.members.iter().position(|m| m.id == member)?;
-        Some(self.members.remove(i).session)
+    /// Removes a member (left, or its session expired); false if it was not one.
+    pub fn remove(&mut self, member: u64) -> bool {
+        let Some(i) = self.members.iter().position(|m| m.id == member) else {
+            return false;
+        };
+        self.members.remove(i);
+        true
     }
 
-    /// The rebalance timeout: members that did not rejoin are removed; returns their timers.
-    pub fn drop_unjoined(&mut self) -> Vec<EventKey> {
-        let (gone, kept): (Vec<Member>, Vec<Member>) =
-            std::mem::take(&mut self.members).into_iter().partition(|m| !m.joined);
-        self.members = kept;
-        gone.into_iter().filter_map(|m| m.session).collect()
+    /// The rebalance timeout: members that did not rejoin are removed (their session timers, when
+    /// they fire, find no member).
+    pub fn drop_unjoined(&mut self) {
+        self.members.retain(|m| m.joined);
     }
 
     /// Completes the rebalance: the next generation, and its members' consumers in member-id

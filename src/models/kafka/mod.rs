@@ -21,7 +21,7 @@ use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
 use crate::scenario::{KafkaConfig, Keys, OffsetReset, Scenario};
 use crate::time::SimTime;
 use crate::workload::{ProcessingTimes, Producer, StoredMessage};
-use crate::world::{Admit, Envelope, NodeId, World};
+use crate::world::{Admit, Deadline, Envelope, Fired, NodeId, World};
 use group::Coordinator;
 use group::{CommittedOffsets, range_assign};
 use log::{Offset, Partition};
@@ -181,11 +181,9 @@ struct Consumer {
     app: ConsumerApp<Fetched>,
     /// A fetch request or its response is on its way, or parked at the broker.
     fetching: bool,
-    /// Broker side: deadline (`fetch.max.wait.ms`) of this consumer's fetch parked at the broker.
-    parked: Option<SimTime>,
-    /// Broker side: when this consumer's pending `FetchExpired` timer fires, if one is set. One
-    /// timer per consumer, re-armed lazily: parking a fetch does not cost a heap entry each time.
-    expiry_timer: Option<SimTime>,
+    /// Broker side: deadline (`fetch.max.wait.ms`) of this consumer's fetch parked at the broker
+    /// (none: nothing parked). One lazily re-armed timer: parking costs no event each time.
+    parked: Deadline,
     /// Fetches this consumer parked at the broker so far; also picks the partition a response
     /// starts with, so that `fetch.max.bytes` does not always favour the same one.
     fetches_parked: u64,
@@ -217,8 +215,7 @@ impl Consumer {
             buffer: VecDeque::new(),
             app: ConsumerApp::default(),
             fetching: false,
-            parked: None,
-            expiry_timer: None,
+            parked: Deadline::default(),
             fetches_parked: 0,
             waiting_in_poll: false,
             commit_sync_pending: false,
@@ -243,7 +240,7 @@ impl Consumer {
         self.commit_sent = self.fetch_pos.clone();
         self.buffer.clear();
         self.fetching = false;
-        self.parked = None;
+        self.parked.clear();
     }
 
     /// Gives up the assignment (eager rebalance): fetched records not yet handed out are dropped.
@@ -257,7 +254,7 @@ impl Consumer {
         self.commit_sent.clear();
         self.buffer.clear();
         self.fetching = false;
-        self.parked = None;
+        self.parked.clear();
     }
 }
 
@@ -508,7 +505,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
             // A parked fetch answered now reports the new lag itself.
             let answered = match self.groups[g].owner[partition as usize] {
                 Some(c) => {
-                    self.groups[g].consumers[c as usize].parked.is_some() && self.try_respond(now, g, c, false, sched)
+                    self.groups[g].consumers[c as usize].parked.due().is_some()
+                        && self.try_respond(now, g, c, false, sched)
                 }
                 None => false,
             };
@@ -558,27 +556,21 @@ impl<'h, H: History> KafkaModel<'h, H> {
             let c = &mut self.groups[group].consumers[consumer as usize];
             c.fetches_parked += 1;
             let deadline = now.after(self.cfg.fetch_max_wait);
-            c.parked = Some(deadline);
-            // Deadlines only grow, so a pending timer fires no later than this one is due.
-            if c.expiry_timer.is_none() {
-                c.expiry_timer = Some(deadline);
-                self.world.timer_at(sched, BROKER, deadline, Timer::FetchExpired { group, consumer });
+            if let Some(at) = c.parked.set(deadline) {
+                self.world.timer_at(sched, BROKER, at, Timer::FetchExpired { group, consumer });
             }
         }
     }
 
     fn fetch_expired(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        c.expiry_timer = None;
-        match c.parked {
-            Some(deadline) if deadline <= now => {
+        match self.groups[group].consumers[consumer as usize].parked.fired(now) {
+            Fired::Due => {
                 self.try_respond(now, group, consumer, true, sched);
             }
-            Some(deadline) => {
-                c.expiry_timer = Some(deadline);
-                self.world.timer_at(sched, BROKER, deadline, Timer::FetchExpired { group, consumer });
+            Fired::Rearm(at) => {
+                self.world.timer_at(sched, BROKER, at, Timer::FetchExpired { group, consumer });
             }
-            None => {}
+            Fired::Nothing => {}
         }
     }
 
@@ -667,7 +659,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             g.fetched_sum += pos - c.fetch_pos[slot];
             c.fetch_pos[slot] = pos;
         }
-        c.parked = None;
+        c.parked.clear();
         let (to, epoch) = (c.node, c.epoch);
         self.report_lag(now, group);
         self.world.send(sched, BROKER, to, Msg::FetchResponse { group, consumer, epoch, records });
@@ -907,11 +899,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
         self.arm_session(group, member, sched);
     }
 
-    /// Coordinator: (re)arms the session timer of a member.
+    /// Coordinator: the member's session now ends `session.timeout.ms` from now (a lazily re-armed
+    /// timer: a heartbeat schedules nothing).
     fn arm_session(&mut self, group: GroupIdx, member: u64, sched: &mut Scheduler<Event>) {
-        let key = self.world.timer_in(sched, BROKER, d::KAFKA_SESSION_TIMEOUT, Timer::SessionExpired { group, member });
-        if let Some(old) = self.groups[group].coordinator.set_session(member, key) {
-            sched.cancel(old);
+        let due = sched.now().after(d::KAFKA_SESSION_TIMEOUT);
+        if let Some(at) = self.groups[group].coordinator.session(member).and_then(|s| s.set(due)) {
+            self.world.timer_at(sched, BROKER, at, Timer::SessionExpired { group, member });
         }
     }
 
@@ -1009,17 +1002,22 @@ impl<'h, H: History> KafkaModel<'h, H> {
     }
 
     fn leave_arrives(&mut self, now: SimTime, group: GroupIdx, member: u64, sched: &mut Scheduler<Event>) {
-        if let Some(key) = self.groups[group].coordinator.remove(member) {
-            if let Some(key) = key {
-                sched.cancel(key);
-            }
+        if self.groups[group].coordinator.remove(member) {
             self.member_gone(now, group, sched);
         }
     }
 
     fn session_expired(&mut self, now: SimTime, group: GroupIdx, member: u64, sched: &mut Scheduler<Event>) {
-        if self.groups[group].coordinator.remove(member).is_some() {
-            self.member_gone(now, group, sched);
+        // A member that left (or was dropped) has no session: its timer finds nothing.
+        match self.groups[group].coordinator.session(member).map(|s| s.fired(now)) {
+            Some(Fired::Due) => {
+                self.groups[group].coordinator.remove(member);
+                self.member_gone(now, group, sched);
+            }
+            Some(Fired::Rearm(at)) => {
+                self.world.timer_at(sched, BROKER, at, Timer::SessionExpired { group, member });
+            }
+            Some(Fired::Nothing) | None => {}
         }
     }
 
@@ -1047,9 +1045,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             return;
         }
         // Members that did not rejoin in time are dropped.
-        for key in c.drop_unjoined() {
-            sched.cancel(key);
-        }
+        c.drop_unjoined();
         self.complete_rebalance(now, group, sched);
     }
 
