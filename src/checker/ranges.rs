@@ -2,36 +2,123 @@
 //! keys of messages that may still be processed for the first time.
 
 use crate::workload::MessageId;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
-/// A set of message ids, kept as disjoint, non-adjacent half-open runs `[start, end)`: memory is
-/// one map entry per run, whatever its length. Sets that mostly grow at the top and shrink at the
-/// bottom (messages sent in order, resolved roughly in order) stay a handful of runs.
-#[derive(Debug, Default, Clone)]
+/// A set of message ids. Recent ids live in a bitmap window (one bit per id, from `base` up);
+/// older ones, once the window would grow past [`WINDOW_WORDS`] words, spill into disjoint,
+/// non-adjacent half-open runs `[start, end)` of a B-tree: one entry per run, whatever its length.
+/// So an id resolved out of order in the window (Kafka's partitions interleave; acknowledgements
+/// come per batch) costs a bit flip instead of splitting a run, and memory stays O(window + runs):
+/// messages resolved roughly in order cost nothing once resolved, and a long stretch of lost ids
+/// costs one run.
+#[derive(Debug, Clone)]
 pub struct IdRanges {
-    /// start -> end (exclusive).
+    /// Ids below `base`: start -> end (exclusive).
     runs: BTreeMap<MessageId, MessageId>,
+    /// First id of the window; a multiple of 64.
+    base: MessageId,
+    /// Bit `i % 64` of word `i / 64`: id `base + i` is in the set. The front word is never 0.
+    words: VecDeque<u64>,
+    /// The window's limit in words (a field so that tests can make it small).
+    window_words: usize,
     len: u64,
 }
 
+/// The window's default limit: 2^16 ids in 8 KiB.
+pub const WINDOW_WORDS: usize = 1024;
+
+impl Default for IdRanges {
+    fn default() -> Self {
+        Self::with_window(WINDOW_WORDS)
+    }
+}
+
 impl IdRanges {
+    /// An empty set whose window holds at most `words` x 64 ids.
+    pub fn with_window(words: usize) -> Self {
+        IdRanges { runs: BTreeMap::new(), base: 0, words: VecDeque::new(), window_words: words.max(1), len: 0 }
+    }
+
     /// Adds `id`, which must be above every id in the set (ids are sent in order).
     pub fn push(&mut self, id: MessageId) {
-        if let Some(mut last) = self.runs.last_entry() {
-            debug_assert!(*last.get() <= id, "push({id}) below the top of the set");
-            if *last.get() == id {
-                *last.get_mut() += 1;
-                self.len += 1;
-                return;
-            }
+        debug_assert!(self.max().is_none_or(|m| m < id), "push({id}) below the top of the set");
+        let added = self.insert(id);
+        debug_assert!(added);
+    }
+
+    /// The largest id in the set.
+    fn max(&self) -> Option<MessageId> {
+        match self.words.iter().rposition(|&w| w != 0) {
+            Some(i) => Some(self.base + 64 * i as u64 + 63 - u64::from(self.words[i].leading_zeros())),
+            None => self.runs.last_key_value().map(|(_, &end)| end - 1),
         }
-        self.runs.insert(id, id + 1);
-        self.len += 1;
     }
 
     /// Adds `id` anywhere; false if it was already in the set.
     pub fn insert(&mut self, id: MessageId) -> bool {
-        if self.contains(id) {
+        if id < self.base && !self.words.is_empty() {
+            return self.run_insert(id);
+        }
+        if self.words.is_empty() {
+            // An empty window starts at the new id's word (above every spilled run, or the id
+            // belongs with the runs).
+            let word_base = id & !63;
+            if self.runs.last_key_value().is_some_and(|(_, &end)| end > word_base) {
+                return self.run_insert(id);
+            }
+            self.base = word_base;
+        }
+        let mut word = ((id - self.base) / 64) as usize;
+        while word >= self.window_words {
+            // Too far above the window: spill its front into runs until the id fits.
+            self.spill_front();
+            if self.words.is_empty() {
+                return self.insert(id);
+            }
+            word = ((id - self.base) / 64) as usize;
+        }
+        if word >= self.words.len() {
+            self.words.resize(word + 1, 0);
+        }
+        let bit = 1u64 << (id % 64);
+        if self.words[word] & bit != 0 {
+            return false;
+        }
+        self.words[word] |= bit;
+        self.len += 1;
+        true
+    }
+
+    /// Moves the window's front word into the runs.
+    fn spill_front(&mut self) {
+        let Some(mut w) = self.words.pop_front() else { return };
+        let base = self.base;
+        self.base += 64;
+        while w != 0 {
+            let lo = u64::from(w.trailing_zeros());
+            let ones = u64::from((!(w >> lo)).trailing_zeros()); // length of the run of ones at lo
+            let (start, end) = (base + lo, base + lo + ones);
+            match self.runs.last_entry() {
+                Some(mut last) if *last.get() == start => *last.get_mut() = end,
+                _ => {
+                    self.runs.insert(start, end);
+                }
+            }
+            w = if lo + ones >= 64 { 0 } else { w & !(((1u64 << ones) - 1) << lo) };
+        }
+        self.trim_front();
+    }
+
+    /// Drops empty words from the front so that the front word is never 0.
+    fn trim_front(&mut self) {
+        while self.words.front() == Some(&0) {
+            self.words.pop_front();
+            self.base += 64;
+        }
+    }
+
+    fn run_insert(&mut self, id: MessageId) -> bool {
+        if self.run_contains(id) {
             return false;
         }
         let joins_below = self.runs.range(..id).next_back().filter(|&(_, &end)| end == id).map(|(&start, _)| start);
@@ -46,6 +133,21 @@ impl IdRanges {
 
     /// Removes `id`; false if it was not in the set.
     pub fn remove(&mut self, id: MessageId) -> bool {
+        if id >= self.base && !self.words.is_empty() {
+            let word = ((id - self.base) / 64) as usize;
+            let bit = 1u64 << (id % 64);
+            return match self.words.get_mut(word) {
+                Some(w) if *w & bit != 0 => {
+                    *w &= !bit;
+                    self.len -= 1;
+                    if word == 0 {
+                        self.trim_front();
+                    }
+                    true
+                }
+                _ => false,
+            };
+        }
         let Some((&start, &end)) = self.runs.range(..=id).next_back() else {
             return false;
         };
@@ -64,8 +166,16 @@ impl IdRanges {
         true
     }
 
-    pub fn contains(&self, id: MessageId) -> bool {
+    fn run_contains(&self, id: MessageId) -> bool {
         self.runs.range(..=id).next_back().is_some_and(|(_, &end)| id < end)
+    }
+
+    pub fn contains(&self, id: MessageId) -> bool {
+        if id >= self.base && !self.words.is_empty() {
+            let word = ((id - self.base) / 64) as usize;
+            return self.words.get(word).is_some_and(|w| w & (1u64 << (id % 64)) != 0);
+        }
+        self.run_contains(id)
     }
 
     /// How many ids of `[lo, hi)` are in the set.
@@ -75,12 +185,41 @@ impl IdRanges {
         }
         // The run that starts below `lo` may reach into the interval; then every run starting in it.
         let below = self.runs.range(..lo).next_back().map_or(0, |(_, &end)| end.min(hi).saturating_sub(lo));
-        below + self.runs.range(lo..hi).map(|(&start, &end)| end.min(hi) - start).sum::<u64>()
+        let in_runs = below + self.runs.range(lo..hi).map(|(&start, &end)| end.min(hi) - start).sum::<u64>();
+        let mut in_window = 0;
+        for (i, &w) in self.words.iter().enumerate() {
+            let wlo = self.base + 64 * i as u64;
+            if wlo >= hi {
+                break;
+            }
+            if wlo + 64 <= lo {
+                continue;
+            }
+            let from = lo.saturating_sub(wlo).min(64);
+            let to = (hi - wlo).min(64);
+            let mask = if to - from == 64 { u64::MAX } else { ((1u64 << (to - from)) - 1) << from };
+            in_window += u64::from((w & mask).count_ones());
+        }
+        in_runs + in_window
     }
 
-    /// The runs `[start, end)`, in increasing order.
+    /// The runs `[start, end)`, in increasing order, maximal (adjacent runs merged).
     pub fn runs(&self) -> impl Iterator<Item = (MessageId, MessageId)> + '_ {
-        self.runs.iter().map(|(&s, &e)| (s, e))
+        let spilled = self.runs.iter().map(|(&s, &e)| (s, e));
+        let window = self.words.iter().enumerate().flat_map(move |(i, &w)| {
+            let base = self.base + 64 * i as u64;
+            let mut w = w;
+            std::iter::from_fn(move || {
+                if w == 0 {
+                    return None;
+                }
+                let lo = u64::from(w.trailing_zeros());
+                let ones = u64::from((!(w >> lo)).trailing_zeros());
+                w = if lo + ones >= 64 { 0 } else { w & !(((1u64 << ones) - 1) << lo) };
+                Some((base + lo, base + lo + ones))
+            })
+        });
+        Merged { inner: spilled.chain(window), pending: None }
     }
 
     /// Number of ids in the set.
@@ -92,9 +231,36 @@ impl IdRanges {
         self.len == 0
     }
 
-    /// Number of runs: what the set costs in memory.
+    /// Number of runs: what the set costs in memory (the window counts as its own runs).
     pub fn run_count(&self) -> usize {
-        self.runs.len()
+        self.runs().count()
+    }
+}
+
+/// Joins adjacent runs of an ordered run iterator (a window word's run may continue the next's).
+struct Merged<I> {
+    inner: I,
+    pending: Option<(MessageId, MessageId)>,
+}
+
+impl<I: Iterator<Item = (MessageId, MessageId)>> Iterator for Merged<I> {
+    type Item = (MessageId, MessageId);
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match (self.pending, self.inner.next()) {
+                (None, None) => return None,
+                (Some(p), None) => {
+                    self.pending = None;
+                    return Some(p);
+                }
+                (None, Some(r)) => self.pending = Some(r),
+                (Some((s, e)), Some((s2, e2))) if s2 == e => self.pending = Some((s, e2)),
+                (Some(p), Some(r)) => {
+                    self.pending = Some(r);
+                    return Some(p);
+                }
+            }
+        }
     }
 }
 
@@ -234,5 +400,49 @@ mod tests {
         assert_eq!(k.get(9), Some(109), "appends after a retain");
         k.retain(&[]);
         assert!(k.is_empty() && k.get(9).is_none());
+    }
+
+    #[test]
+    fn id_ranges_agree_with_a_plain_set_across_window_spills() {
+        // Random pushes (with gaps), out-of-order removals and inserts below the top, with a
+        // one-word window so that spilling and the run/window boundary are exercised constantly.
+        use rand::{Rng, SeedableRng};
+        for window in [1, 2, 1024] {
+            let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(window as u64);
+            let mut s = IdRanges::with_window(window);
+            let mut model = std::collections::BTreeSet::new();
+            let mut top = 0u64;
+            for _ in 0..20_000 {
+                match rng.random_range(0..10) {
+                    0..=3 => {
+                        top += if rng.random_bool(0.05) { rng.random_range(1..500) } else { 1 };
+                        s.push(top);
+                        model.insert(top);
+                    }
+                    4..=7 => {
+                        let id = top.saturating_sub(rng.random_range(0..300));
+                        assert_eq!(s.remove(id), model.remove(&id), "remove({id})");
+                    }
+                    _ => {
+                        let id = top.saturating_sub(rng.random_range(0..300));
+                        assert_eq!(s.insert(id), model.insert(id), "insert({id})");
+                    }
+                }
+                let id = top.saturating_sub(rng.random_range(0..400));
+                assert_eq!(s.contains(id), model.contains(&id));
+            }
+            assert_eq!(s.len(), model.len() as u64);
+            let mut expected: Vec<(u64, u64)> = Vec::new();
+            for &id in &model {
+                match expected.last_mut() {
+                    Some(last) if last.1 == id => last.1 += 1,
+                    _ => expected.push((id, id + 1)),
+                }
+            }
+            assert_eq!(runs(&s), expected, "maximal runs, window {window}");
+            for (lo, hi) in [(0, top + 1), (top / 3, top / 2), (top - 100, top - 37)] {
+                assert_eq!(s.count_in(lo, hi), model.range(lo..hi).count() as u64, "count_in({lo}, {hi})");
+            }
+        }
     }
 }
