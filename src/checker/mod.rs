@@ -141,6 +141,50 @@ impl std::hash::Hasher for KeyHasher {
     }
 }
 
+/// Keys below this are kept in a dense vector (8 bytes each, up to 8 MiB per group, grown only
+/// as far as the highest key seen): one memory access per lookup. Keys above, in a map.
+const DENSE_KEYS: u64 = 1 << 20;
+
+/// The highest id first processed, per key, for the order check. Workload keys are indices
+/// `0..count`, so most live in the dense part.
+#[derive(Debug, Default)]
+struct KeyMarks {
+    /// `MessageId::MAX`: none yet.
+    dense: Vec<MessageId>,
+    sparse: HashMap<u64, MessageId, KeyHash>,
+    len: usize,
+}
+
+impl KeyMarks {
+    /// Records the first processing of `id` with `key`; true if a higher id of the key was first
+    /// processed before it (it was overtaken).
+    fn overtaken(&mut self, key: u64, id: MessageId) -> bool {
+        let highest = if key < DENSE_KEYS {
+            let k = key as usize;
+            if k >= self.dense.len() {
+                self.dense.resize((k + 1).next_power_of_two().min(DENSE_KEYS as usize), MessageId::MAX);
+            }
+            &mut self.dense[k]
+        } else {
+            self.sparse.entry(key).or_insert(MessageId::MAX)
+        };
+        if *highest == MessageId::MAX {
+            self.len += 1;
+            *highest = id;
+            false
+        } else if *highest > id {
+            true
+        } else {
+            *highest = id;
+            false
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
 /// One consumer group, as the checker is told about it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GroupConfig {
@@ -255,7 +299,7 @@ struct GroupState {
     /// Owed and not processed yet.
     unprocessed: IdRanges,
     /// Highest id first processed, per key.
-    highest_by_key: HashMap<u64, MessageId, KeyHash>,
+    highest_by_key: KeyMarks,
     counts: DeliveryCounts,
 }
 
@@ -302,7 +346,7 @@ impl Checker {
                     owed_from: g.owed_from,
                     first_owed: None,
                     unprocessed: IdRanges::default(),
-                    highest_by_key: HashMap::default(),
+                    highest_by_key: KeyMarks::default(),
                     counts: DeliveryCounts::default(),
                 })
                 .collect(),
@@ -450,11 +494,8 @@ impl Checker {
             g.counts.processed_unique += 1;
             // Unprocessed by an owing group, so its key (if any) is still stored.
             if let Some(key) = self.keys.get(id) {
-                let highest = g.highest_by_key.entry(key).or_insert(id);
-                if *highest > id {
+                if g.highest_by_key.overtaken(key, id) {
                     g.counts.out_of_order += 1;
-                } else {
-                    *highest = id;
                 }
             }
         } else {

@@ -46,27 +46,42 @@ impl<E> Ord for Entry<E> {
 /// already ran or was cancelled cancels nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EventKey {
+    /// The slab slot of a heap event, or [`NOW_SLOT`] for an event in the current instant's FIFO.
     slot: u32,
     seq: u64,
 }
+
+/// The slot of keys whose event waits in the current instant's FIFO (stored there, not in the slab).
+const NOW_SLOT: u32 = u32::MAX;
+
+/// Events due further ahead than this when scheduled wait in the far heap: long timers (heartbeats,
+/// sessions, fetch waits) then do not deepen the heap that every message's events go through.
+/// Only speed depends on it: both heaps are ordered by (time, sequence) and `pop` takes the earlier
+/// head, so the order is exact whatever the split.
+pub const FAR_AHEAD: SimDuration = SimDuration(100_000_000);
 
 /// The pending-event set and the clock.
 pub struct Scheduler<E> {
     now: SimTime,
     seq: u64,
-    heap: BinaryHeap<Entry<E>>,
-    /// Events scheduled for the current instant, in scheduling order: a FIFO beside the heap.
-    /// Anything in the heap for this same instant was scheduled earlier (a lower sequence number),
-    /// so it runs first; then these. The order is exactly (time, sequence), at no heap cost.
-    now_queue: std::collections::VecDeque<(u64, u32)>,
-    /// Pending events, indexed by `Entry::slot`, with the sequence number that owns the slot (a
-    /// cancelled event leaves its heap entry behind; the mismatch tells `pop` to skip it).
+    /// Events due within [`FAR_AHEAD`] when scheduled (and after the current instant).
+    near: BinaryHeap<Entry<E>>,
+    /// Events due later than that.
+    far: BinaryHeap<Entry<E>>,
+    /// Events scheduled for the current instant, in scheduling order, stored inline: a FIFO beside
+    /// the heaps. Anything in a heap for this same instant was scheduled earlier (a lower sequence
+    /// number), so it runs first; then these. The order is exactly (time, sequence), at no heap or
+    /// slab cost. A cancelled one is left as `None` (sequence numbers are increasing, so `cancel`
+    /// finds it by binary search).
+    now_queue: std::collections::VecDeque<(u64, Option<E>)>,
+    /// Pending heap events, indexed by `Entry::slot`, with the sequence number that owns the slot
+    /// (a cancelled event leaves its heap entry behind; the mismatch tells `pop` to skip it).
     slab: Vec<(u64, Option<E>)>,
     free: Vec<u32>,
     processed: u64,
     pending: usize,
-    /// Cancelled events whose queue entries have not been dropped yet: while it is 0 (nearly
-    /// always), `skip_cancelled` has nothing to look at.
+    /// Cancelled heap events whose entries have not been dropped yet: while it is 0 (nearly
+    /// always), `skip_cancelled` has nothing to look at in the heaps.
     cancelled: usize,
 }
 
@@ -81,7 +96,8 @@ impl<E> Scheduler<E> {
         Scheduler {
             now: SimTime::ZERO,
             seq: 0,
-            heap: BinaryHeap::new(),
+            near: BinaryHeap::new(),
+            far: BinaryHeap::new(),
             now_queue: std::collections::VecDeque::new(),
             slab: Vec::new(),
             free: Vec::new(),
@@ -102,6 +118,11 @@ impl<E> Scheduler<E> {
         let at = at.max(self.now);
         let seq = self.seq;
         self.seq += 1;
+        self.pending += 1;
+        if at == self.now {
+            self.now_queue.push_back((seq, Some(event)));
+            return EventKey { slot: NOW_SLOT, seq };
+        }
         let slot = match self.free.pop() {
             Some(i) => {
                 self.slab[i as usize] = (seq, Some(event));
@@ -109,14 +130,17 @@ impl<E> Scheduler<E> {
             }
             None => {
                 self.slab.push((seq, Some(event)));
-                u32::try_from(self.slab.len() - 1).expect("fewer than 2^32 pending events")
+                u32::try_from(self.slab.len() - 1)
+                    .ok()
+                    .filter(|&s| s != NOW_SLOT)
+                    .expect("fewer than 2^32 - 1 pending events")
             }
         };
-        self.pending += 1;
-        if at == self.now {
-            self.now_queue.push_back((seq, slot));
+        let entry = Entry { at, seq, slot, _event: std::marker::PhantomData };
+        if at.0 - self.now.0 > FAR_AHEAD.0 {
+            self.far.push(entry);
         } else {
-            self.heap.push(Entry { at, seq, slot, _event: std::marker::PhantomData });
+            self.near.push(entry);
         }
         EventKey { slot, seq }
     }
@@ -125,9 +149,17 @@ impl<E> Scheduler<E> {
         self.schedule_at(self.now.after(delay), event)
     }
 
-    /// Cancels a pending event; returns it, or `None` if it already ran or was cancelled. The slot
-    /// is freed when its heap entry surfaces.
+    /// Cancels a pending event; returns it, or `None` if it already ran or was cancelled. A heap
+    /// event's slot is freed when its entry surfaces.
     pub fn cancel(&mut self, key: EventKey) -> Option<E> {
+        if key.slot == NOW_SLOT {
+            let i = self.now_queue.binary_search_by_key(&key.seq, |&(seq, _)| seq).ok()?;
+            let e = self.now_queue[i].1.take();
+            if e.is_some() {
+                self.pending -= 1;
+            }
+            return e;
+        }
         let (seq, event) = self.slab.get_mut(key.slot as usize)?;
         if *seq != key.seq {
             return None;
@@ -140,56 +172,64 @@ impl<E> Scheduler<E> {
         e
     }
 
-    /// Drops entries of cancelled events from the front of both queues (their slots are freed).
+    /// Drops cancelled entries from the front of the FIFO and of both heaps (their slots are freed).
     fn skip_cancelled(&mut self) {
+        while let Some((_, None)) = self.now_queue.front() {
+            self.now_queue.pop_front();
+        }
         if self.cancelled == 0 {
             return;
         }
-        while let Some(&(seq, slot)) = self.now_queue.front() {
-            let (owner, event) = &self.slab[slot as usize];
-            if *owner == seq && event.is_some() {
-                break;
+        for far in [false, true] {
+            loop {
+                let heap = if far { &mut self.far } else { &mut self.near };
+                let Some(e) = heap.peek() else { break };
+                let (seq, event) = &self.slab[e.slot as usize];
+                if *seq == e.seq && event.is_some() {
+                    break;
+                }
+                let slot = e.slot;
+                heap.pop();
+                self.free.push(slot);
+                self.cancelled -= 1;
             }
-            self.now_queue.pop_front();
-            self.free.push(slot);
-            self.cancelled -= 1;
         }
-        while let Some(e) = self.heap.peek() {
-            let (seq, event) = &self.slab[e.slot as usize];
-            if *seq == e.seq && event.is_some() {
-                return;
-            }
-            let slot = e.slot;
-            self.heap.pop();
-            self.free.push(slot);
-            self.cancelled -= 1;
+    }
+
+    /// The heap whose head is the earliest heap event: true for the far heap.
+    fn far_first(&self) -> Option<bool> {
+        match (self.near.peek(), self.far.peek()) {
+            (None, None) => None,
+            (Some(_), None) => Some(false),
+            (None, Some(_)) => Some(true),
+            // `Entry`'s order is reversed: the greater entry is the earlier one.
+            (Some(n), Some(f)) => Some(f > n),
         }
     }
 
     /// Removes the next event and advances the clock to its time.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         self.skip_cancelled();
-        let from_heap = match (self.heap.peek(), self.now_queue.front()) {
-            (None, None) => return None,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            // Heap entries for this instant were scheduled before anything in the FIFO.
-            (Some(e), Some(_)) => e.at <= self.now,
+        let heap = self.far_first();
+        let head_at = heap.map(|far| if far { &self.far } else { &self.near }.peek().expect("non-empty").at);
+        // Heap entries for this instant were scheduled before anything in the FIFO.
+        let from_heap = match (head_at, self.now_queue.is_empty()) {
+            (None, true) => return None,
+            (Some(_), true) => true,
+            (None, false) => false,
+            (Some(at), false) => at <= self.now,
         };
-        let slot = if from_heap {
-            let e = self.heap.pop().expect("peeked");
-            self.now = e.at;
-            e.slot
-        } else {
-            self.now_queue.pop_front().expect("peeked").1
-        };
-        self.processed += 1;
         self.pending -= 1;
-        let event = self.slab[slot as usize].1.take().expect("a live entry holds its event");
-        self.free.push(slot);
-        let now = self.now;
-        // The next instant's FIFO starts empty: anything left belongs to this instant and runs first.
-        Some((now, event))
+        self.processed += 1;
+        if !from_heap {
+            let (_, event) = self.now_queue.pop_front().expect("non-empty");
+            return Some((self.now, event.expect("cancelled entries were skipped")));
+        }
+        let e = if heap == Some(true) { self.far.pop() } else { self.near.pop() }.expect("non-empty");
+        self.now = e.at;
+        let event = self.slab[e.slot as usize].1.take().expect("a live entry holds its event");
+        self.free.push(e.slot);
+        Some((self.now, event))
     }
 
     pub fn peek_time(&mut self) -> Option<SimTime> {
@@ -197,7 +237,8 @@ impl<E> Scheduler<E> {
         if !self.now_queue.is_empty() {
             return Some(self.now);
         }
-        self.heap.peek().map(|e| e.at)
+        let far = self.far_first()?;
+        Some(if far { &self.far } else { &self.near }.peek().expect("non-empty").at)
     }
 
     /// Events scheduled and neither run nor cancelled.
@@ -335,5 +376,33 @@ mod tests {
         s.schedule_in(SimDuration(3), ());
         assert_eq!(s.pop().unwrap().0, SimTime(10));
         assert!(s.pop().is_none());
+    }
+
+    #[test]
+    fn near_and_far_events_at_one_instant_run_in_scheduling_order() {
+        // 'a' is far ahead when scheduled, 'b' (same instant) near: 'a' was scheduled first.
+        let mut s = Scheduler::new();
+        let at = SimTime(2 * FAR_AHEAD.0);
+        s.schedule_at(at, 'a');
+        s.schedule_at(SimTime(FAR_AHEAD.0 + FAR_AHEAD.0 / 2), 'm');
+        assert_eq!(s.pop(), Some((SimTime(FAR_AHEAD.0 + FAR_AHEAD.0 / 2), 'm')));
+        s.schedule_at(at, 'b');
+        s.schedule_at(SimTime(at.0 - 1), 'c');
+        let order: Vec<char> = std::iter::from_fn(|| s.pop().map(|(_, e)| e)).collect();
+        assert_eq!(order, vec!['c', 'a', 'b']);
+    }
+
+    #[test]
+    fn events_of_the_current_instant_can_be_cancelled() {
+        let mut s = Scheduler::new();
+        s.schedule_at(SimTime(0), 'x');
+        let y = s.schedule_at(SimTime(0), 'y');
+        s.schedule_at(SimTime(0), 'z');
+        assert_eq!(s.cancel(y), Some('y'));
+        assert_eq!(s.cancel(y), None);
+        assert_eq!(s.pending(), 2);
+        let order: Vec<char> = std::iter::from_fn(|| s.pop().map(|(_, e)| e)).collect();
+        assert_eq!(order, vec!['x', 'z']);
+        assert_eq!(s.pending(), 0);
     }
 }
