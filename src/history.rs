@@ -82,6 +82,7 @@ impl History for NoHistory {
 pub struct Tee<'a, A: History, B: History>(pub &'a mut A, pub &'a mut B);
 
 impl<A: History, B: History> History for Tee<'_, A, B> {
+    #[inline(always)]
     fn record(&mut self, at: SimTime, obs: Observation) {
         self.0.record(at, obs);
         self.1.record(at, obs);

@@ -27,7 +27,7 @@ impl Progress {
 struct ClientEventsOnly<'a>(&'a mut Checker);
 
 impl History for ClientEventsOnly<'_> {
-    #[inline]
+    #[inline(always)]
     fn record(&mut self, at: SimTime, obs: Observation) {
         if let Observation::Client(e) = obs {
             self.0.observe(at, &e);

@@ -370,6 +370,7 @@ impl Checker {
 
     /// Takes one event. Events must come in time order, and `Sent` ids must be 0, 1, 2, ...: the
     /// checker panics otherwise (its input is malformed, and no count would mean anything).
+    #[inline(always)]
     pub fn observe(&mut self, at: SimTime, event: &ClientEvent) {
         assert!(at >= self.last_at, "client event at {} ns before the previous one at {} ns", at.0, self.last_at.0);
         self.last_at = at;

@@ -549,7 +549,8 @@ impl Recorder {
 }
 
 impl History for Recorder {
-    #[inline]
+    // Inlined into each call site, where the observation's kind is known: only its branch remains.
+    #[inline(always)]
     fn record(&mut self, at: SimTime, obs: Observation) {
         if at >= self.next_boundary {
             self.advance(at);
