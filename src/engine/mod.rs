@@ -209,6 +209,14 @@ impl<E> Scheduler<E> {
 
     /// Removes the next event and advances the clock to its time.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
+        self.pop_until(SimTime::NEVER)
+    }
+
+    /// Removes the next event if it is due at or before `deadline`, and advances the clock to its
+    /// time. If the next event lies beyond `deadline`, the clock moves to `deadline` (not past it:
+    /// a later call with a later deadline resumes) and nothing is removed. One pass over the queue
+    /// heads: the engine's loop calls this for every event.
+    pub fn pop_until(&mut self, deadline: SimTime) -> Option<(SimTime, E)> {
         self.skip_cancelled();
         let heap = self.far_first();
         let head_at = heap.map(|far| if far { &self.far } else { &self.near }.peek().expect("non-empty").at);
@@ -219,6 +227,10 @@ impl<E> Scheduler<E> {
             (None, false) => false,
             (Some(at), false) => at <= self.now,
         };
+        if from_heap && head_at.is_some_and(|at| at > deadline) {
+            self.now = self.now.max(deadline);
+            return None;
+        }
         self.pending -= 1;
         self.processed += 1;
         if !from_heap {
@@ -297,16 +309,8 @@ pub fn run_traced<M: Model, T: Tracer<M::Event>>(
     if model.finished() {
         return sched.now();
     }
-    loop {
-        match sched.peek_time() {
-            None => break,
-            Some(t) if t > deadline => {
-                sched.now = deadline;
-                break;
-            }
-            Some(_) => {}
-        }
-        let (now, event) = sched.pop().expect("peeked");
+    // Stops when no event is left, or the next one lies beyond `deadline` (the clock is then there).
+    while let Some((now, event)) = sched.pop_until(deadline) {
         tracer.dispatch(now, &event);
         model.handle(now, event, sched);
         if model.finished() {

@@ -424,7 +424,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             _ => (self.accumulator.sticky_partition(), true),
         };
         let key_len = match msg.key {
-            Some(k) if self.keyed => Some(partitioner::key_bytes(k, &mut [0u8; 20]).len() as u64),
+            Some(k) if self.keyed => Some(partitioner::key_len(k)),
             _ => None,
         };
         if self.accumulator.append(now, partition, &msg, key_len, sticky) {

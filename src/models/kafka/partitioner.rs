@@ -53,6 +53,11 @@ pub fn key_bytes(k: u64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[i..]
 }
 
+/// The length of [`key_bytes`]: the number of decimal digits of `k`.
+pub fn key_len(k: u64) -> u64 {
+    u64::from(k.checked_ilog10().unwrap_or(0)) + 1
+}
+
 /// The partition of key number `k` among `partitions`.
 pub fn partition_for_key(k: u64, partitions: u32) -> u32 {
     let mut buf = [0u8; 20];
@@ -117,6 +122,9 @@ mod tests {
         assert_eq!(key_bytes(0, &mut b), b"0");
         assert_eq!(key_bytes(1234567, &mut b), b"1234567");
         assert_eq!(key_bytes(u64::MAX, &mut b), b"18446744073709551615");
+        for k in [0, 9, 10, 99, 100, 1234567, 10u64.pow(19) - 1, 10u64.pow(19), u64::MAX] {
+            assert_eq!(key_len(k), key_bytes(k, &mut b).len() as u64, "key {k}");
+        }
     }
 
     #[test]

@@ -319,8 +319,11 @@ impl<'h, H: History> RabbitModel<'h, H> {
         for group in 0..self.queues.len() {
             self.queues[group].enqueue(stored);
             self.obs(now, Observation::StorageChanged { delta: stored.bytes() as i64 });
-            self.report_depth(now, group);
-            self.dispatch(now, group, sched);
+            // One gauge reading per change: dispatching moves messages from ready to unacked, so
+            // the depth reported after it is the peak (the same maximum as reading both).
+            if !self.dispatch(now, group, sched) {
+                self.report_depth(now, group);
+            }
         }
         if self.cfg.publisher_confirms {
             self.world.send(sched, QUEUE_NODE, self.producer_node, Msg::Confirm(msg.id));
@@ -333,8 +336,9 @@ impl<'h, H: History> RabbitModel<'h, H> {
         self.obs(now, Observation::Backlog { group, messages, unacked });
     }
 
-    /// Pushes ready messages to consumers with room in their prefetch window, round-robin.
-    fn dispatch(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
+    /// Pushes ready messages to consumers with room in their prefetch window, round-robin. Returns
+    /// whether it sent any (and then reported the queue's depth).
+    fn dispatch(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) -> bool {
         let manual = self.cfg.manual_ack;
         let mut sent = false;
         while let Some((consumer, r)) = self.queues[group].next_delivery(now, manual) {
@@ -355,6 +359,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 self.arm_timeout_check(sched);
             }
         }
+        sent
     }
 
     fn ack(&mut self, now: SimTime, group: GroupIdx, consumer: u32, id: MessageId, sched: &mut Scheduler<Event>) {
@@ -363,8 +368,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
         };
         self.obs(now, Observation::StorageChanged { delta: -(u.msg.bytes() as i64) });
         self.obs(now, Observation::Deleted { id: u.msg.id(), group: Some(group) });
-        self.report_depth(now, group);
-        self.dispatch(now, group, sched);
+        // The depth after the next delivery is no lower than just after the ack: read it once.
+        if !self.dispatch(now, group, sched) {
+            self.report_depth(now, group);
+        }
     }
 
     fn subscribe(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {

@@ -78,10 +78,11 @@ impl ClassicQueue {
             return None;
         }
         let n = self.channels.len();
-        let k = (0..n)
-            .map(|i| (self.next_consumer + i) % n)
-            .find(|&k| self.channels[k].as_ref().is_some_and(|c| c.has_room(manual_ack)))?;
-        self.next_consumer = (k + 1) % n;
+        let has_room = |c: &Option<Channel>| c.as_ref().is_some_and(|c| c.has_room(manual_ack));
+        // From `next_consumer` to the end, then from the start: no division per step.
+        let start = self.next_consumer.min(n);
+        let k = (start..n).chain(0..start).find(|&k| has_room(&self.channels[k]))?;
+        self.next_consumer = if k + 1 == n { 0 } else { k + 1 };
         let r = self.ready.pop_front().expect("checked non-empty");
         if manual_ack {
             let ch = self.channels[k].as_mut().expect("found subscribed");
