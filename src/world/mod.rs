@@ -220,6 +220,39 @@ impl World {
     }
 }
 
+/// A value per node, looked up by address in O(1) (the role of a client node, say): a vector
+/// indexed by [`NodeId`], where a map would cost a search on every event.
+#[derive(Debug, Clone)]
+pub struct NodeMap<T>(Vec<Option<T>>);
+
+impl<T> Default for NodeMap<T> {
+    fn default() -> Self {
+        NodeMap(Vec::new())
+    }
+}
+
+impl<T> NodeMap<T> {
+    pub fn insert(&mut self, node: NodeId, value: T) {
+        let i = node as usize;
+        if i >= self.0.len() {
+            self.0.resize_with(i + 1, || None);
+        }
+        self.0[i] = Some(value);
+    }
+
+    pub fn get(&self, node: NodeId) -> Option<&T> {
+        self.0.get(node as usize).and_then(Option::as_ref)
+    }
+}
+
+impl<T> std::ops::Index<NodeId> for NodeMap<T> {
+    type Output = T;
+    /// Panics if `node` has no value: a model addressed a node it never registered (a bug).
+    fn index(&self, node: NodeId) -> &T {
+        self.get(node).unwrap_or_else(|| panic!("node {node} has no entry"))
+    }
+}
+
 /// A deadline that moves often (a session renewed by every heartbeat, a parked fetch's wait),
 /// watched by at most one pending timer. Moving it later schedules nothing: the timer, when it
 /// fires early, re-arms itself for the deadline as it then stands. So the pending-event set holds

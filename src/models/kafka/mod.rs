@@ -21,13 +21,12 @@ use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
 use crate::scenario::{KafkaConfig, Keys, OffsetReset, Scenario};
 use crate::time::SimTime;
 use crate::workload::{ProcessingTimes, Producer, StoredMessage};
-use crate::world::{Admit, Deadline, Envelope, Fired, NodeId, World};
+use crate::world::{Admit, Deadline, Envelope, Fired, NodeId, NodeMap, World};
 use group::Coordinator;
 use group::{CommittedOffsets, range_assign};
 use log::{Offset, Partition};
 use partitioner::partition_for_key;
 use producer::{Accumulator, ProducerBatch, SenderCheck};
-use std::collections::BTreeMap;
 use std::collections::VecDeque;
 
 /// Protocol messages between nodes.
@@ -299,7 +298,7 @@ pub struct KafkaModel<'h, H: History> {
     end_offsets_sum: u64,
     groups: Vec<ConsumerGroup>,
     /// Node -> (group, consumer) for consumer nodes.
-    consumer_of: BTreeMap<NodeId, (GroupIdx, u32)>,
+    consumer_of: NodeMap<(GroupIdx, u32)>,
     faults: Vec<Fault>,
     /// The next member id the coordinator hands out (each join of a new member gets one).
     next_member: u64,
@@ -320,7 +319,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let consumer_count: usize = s.groups.iter().map(|g| g.consumers as usize).sum();
         let world = World::new(brokers + 1 + consumer_count, s.network.latency);
         let producer_node = brokers as NodeId;
-        let mut consumer_of = BTreeMap::new();
+        let mut consumer_of = NodeMap::default();
         let mut next = producer_node + 1;
         let mut next_member = 0;
         let groups: Vec<ConsumerGroup> = s
@@ -1228,7 +1227,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             Timer::SessionExpired { group, member } => self.session_expired(now, group, member, sched),
             Timer::RebalanceTimeout { group, round } => self.rebalance_timeout(now, group, round, sched),
             Timer::JobEnd | Timer::AutoCommitDue | Timer::HeartbeatTick => {
-                let (group, consumer) = self.consumer_of[&node];
+                let (group, consumer) = self.consumer_of[node];
                 match timer {
                     Timer::JobEnd => self.job_end(now, group, consumer, sched),
                     Timer::AutoCommitDue => self.auto_commit_due(now, group, consumer, sched),

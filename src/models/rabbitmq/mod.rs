@@ -29,7 +29,7 @@ use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
 use crate::scenario::{RabbitMqConfig, Scenario};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{Message, MessageId, ProcessingTimes, Producer, StoredMessage};
-use crate::world::{Admit, Envelope, NodeId, World};
+use crate::world::{Admit, Envelope, NodeId, NodeMap, World};
 use queue::ClassicQueue;
 use quorum::{QueueMachine, Quorum};
 use raft::RaftMsg;
@@ -127,7 +127,7 @@ pub struct RabbitModel<'h, H: History> {
     queues: Vec<ClassicQueue>,
     consumers: Vec<Vec<ConsumerNode>>,
     /// Node -> (group, consumer) for consumer nodes.
-    consumer_of: BTreeMap<NodeId, (GroupIdx, u32)>,
+    consumer_of: NodeMap<(GroupIdx, u32)>,
     faults: Vec<Fault>,
     /// Published, not yet confirmed: (message, first send, deadline of the current attempt).
     unconfirmed: BTreeMap<MessageId, (Message, SimTime, SimTime)>,
@@ -152,7 +152,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
         let consumer_count: usize = s.groups.iter().map(|g| g.consumers as usize).sum();
         let world = World::new(brokers + 1 + consumer_count, s.network.latency);
         let producer_node = brokers as NodeId;
-        let mut consumer_of = BTreeMap::new();
+        let mut consumer_of = NodeMap::default();
         let mut next = producer_node + 1;
         let consumers = s
             .groups
@@ -612,7 +612,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 self.deliver(now, group, consumer, reg, msg, redelivered, sched)
             }
             Msg::ChannelClosed => {
-                let (group, consumer) = self.consumer_of[&to];
+                let (group, consumer) = self.consumer_of[to];
                 self.channel_lost(group, consumer);
                 self.resubscribe(group, consumer, sched);
             }
@@ -662,7 +662,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             Timer::RaftTick(generation) => self.raft_tick(now, node, generation, sched),
             Timer::Reconnect if node == self.producer_node => self.quorum_reconnect_producer(sched),
             Timer::JobEnd | Timer::Reconnect => {
-                let (group, consumer) = self.consumer_of[&node];
+                let (group, consumer) = self.consumer_of[node];
                 match timer {
                     Timer::JobEnd => self.job_end(now, group, consumer, sched),
                     _ => self.reconnect(group, consumer, sched),

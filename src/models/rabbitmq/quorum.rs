@@ -641,7 +641,7 @@ impl<H: History> RabbitModel<'_, H> {
                 self.dropped_publish(now, &m);
             }
         } else {
-            let (group, consumer) = self.consumer_of[&node];
+            let (group, consumer) = self.consumer_of[node];
             self.consumers[group][consumer as usize].home = None;
             self.channel_lost(group, consumer);
         }
