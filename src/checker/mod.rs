@@ -73,13 +73,15 @@
 //! ## Memory
 //!
 //! O(in flight), never a byte per finished message. Per group, the owed messages not yet processed
-//! are kept as runs of consecutive ids ([`ranges::IdRanges`]); so are the producer's unresolved and
-//! failed messages. Messages processed in order cost nothing once processed; lost ones cost one run
-//! per stretch of consecutive lost ids until the end. Checking order needs the key of each message
+//! are kept in an [`ranges::IdRanges`]: a bitmap over the most recent 2^16 ids (8 KiB), in front of
+//! runs of consecutive older ids; so are the producer's unresolved and failed messages. Messages
+//! processed roughly in order cost nothing once processed; lost ones cost one run per stretch of
+//! consecutive lost ids until the end. Checking order needs the key of each message
 //! at its first processing, and `Processed` does not carry it: the keys of keyed messages still
 //! unprocessed by some group that owes them are kept ([`ranges::KeyStore`], 8 bytes each, at most
 //! about twice as many as such messages), so each *lost keyed* message costs 8 bytes until the end.
-//! Plus one high-water mark per (group, key) seen: O(keys x groups).
+//! Plus one high-water mark per (group, key): 8 bytes per key up to the highest key seen below
+//! 2^20 (a dense vector), a map entry per key seen above: O(keys x groups).
 
 pub mod ranges;
 

@@ -6,6 +6,7 @@ mod common;
 mod delivery_chart;
 mod failures;
 mod guard;
+mod history_recount;
 mod invariants;
 mod oracles;
 mod outputs;
