@@ -8,6 +8,11 @@
 //!
 //! Scheduling returns an [`EventKey`] that cancels the event; a cancelled event is never handed to
 //! the model. A [`Tracer`] sees every event as it is dispatched.
+//!
+//! The pending set is three queues with one order: a FIFO for the current instant (most events of
+//! a zero-latency network), a near heap, and a far heap for events due more than [`FAR_AHEAD`]
+//! ahead when scheduled (heartbeats, session and fetch timers), so that long timers do not deepen
+//! the heap every message goes through. `pop_until` takes the earliest (time, sequence) head.
 
 pub mod rng;
 
