@@ -11,3 +11,4 @@ mod oracles;
 mod outputs;
 mod producer;
 mod quorum;
+mod replication;
