@@ -44,6 +44,8 @@ impl<H: History> KafkaModel<'_, H> {
         self.repl.iter().enumerate().filter(move |(_, r)| r.index_of(b).is_some()).map(|(p, _)| p)
     }
 
+    #[cold]
+    #[inline(never)]
     pub(super) fn start_replication(&mut self, sched: &mut Scheduler<Event>) {
         if !self.replicated {
             return;
@@ -72,6 +74,7 @@ impl<H: History> KafkaModel<'_, H> {
     ) {
         let acks = self.cfg.acks;
         let min_isr = self.cfg.min_insync_replicas;
+        let mut waiting = false;
         for b in batches.iter_mut() {
             let p = b.partition as usize;
             b.need = 0;
@@ -84,7 +87,7 @@ impl<H: History> KafkaModel<'_, H> {
                 b.error = BatchError::NotEnoughReplicas;
                 continue;
             }
-            if self.cfg.enable_idempotence {
+            if self.sequences {
                 let tail = self.partitions[p].last_id().map_or(0, |id| id + 1);
                 if b.last_id() < tail {
                     // DUPLICATE_SEQUENCE_NUMBER: appended before (its response was lost).
@@ -98,6 +101,13 @@ impl<H: History> KafkaModel<'_, H> {
                 self.append(now, b.partition, &b.records, sched);
                 b.need = self.partitions[p].end_offset();
             }
+            if acks == Acks::All {
+                if self.repl[p].hw >= b.need {
+                    b.need = 0;
+                } else {
+                    waiting = true;
+                }
+            }
         }
         match acks {
             Acks::Zero => {
@@ -110,16 +120,6 @@ impl<H: History> KafkaModel<'_, H> {
                 self.world.send(sched, broker, self.producer_node, Msg::ProduceResponse { batches });
             }
             Acks::All => {
-                let mut waiting = false;
-                for b in batches.iter_mut() {
-                    if b.error == BatchError::None {
-                        if self.repl[b.partition as usize].hw >= b.need {
-                            b.need = 0;
-                        } else {
-                            waiting = true;
-                        }
-                    }
-                }
                 if !waiting {
                     self.world.send(sched, broker, self.producer_node, Msg::ProduceResponse { batches });
                     return;
@@ -154,6 +154,13 @@ impl<H: History> KafkaModel<'_, H> {
             g.remaining += n;
         }
         let r = &mut self.repl[p];
+        if !self.replicated {
+            // One replica: the leader is the ISR; committed at once.
+            r.leo[0] = end;
+            r.hw = end;
+            self.hw_advanced(now, p, sched);
+            return;
+        }
         let leader = r.leader.expect("only a leader appends");
         let li = r.index_of(leader).expect("the leader is a replica");
         r.leo[li] = end;
@@ -171,6 +178,7 @@ impl<H: History> KafkaModel<'_, H> {
 
     /// The HW of partition `p` moved: consumers' parked fetches may be answered, and delayed
     /// produces completed.
+    #[inline(always)]
     fn hw_advanced(&mut self, now: SimTime, p: usize, sched: &mut Scheduler<Event>) {
         let Some(leader) = self.repl[p].leader else { return };
         for g in 0..self.groups.len() {
@@ -194,6 +202,8 @@ impl<H: History> KafkaModel<'_, H> {
     /// `DelayedProduce.tryComplete`: a batch is done when the HW reached it (an error if the ISR
     /// is then below `min.insync.replicas`) or its broker no longer leads; a request is answered
     /// when all its batches are done.
+    #[cold]
+    #[inline(never)]
     fn complete_delayed(&mut self, _now: SimTime, l: BrokerId, sched: &mut Scheduler<Event>) {
         let min_isr = self.cfg.min_insync_replicas;
         let mut i = 0;
@@ -239,6 +249,8 @@ impl<H: History> KafkaModel<'_, H> {
 
     /// The oldest delayed produce reached the request's timeout: its waiting batches get
     /// `REQUEST_TIMED_OUT`.
+    #[cold]
+    #[inline(never)]
     pub(super) fn purgatory_expired(&mut self, now: SimTime, l: NodeId, sched: &mut Scheduler<Event>) {
         match self.purgatory_deadline[l as usize].fired(now) {
             Fired::Due => {
@@ -264,6 +276,8 @@ impl<H: History> KafkaModel<'_, H> {
 
     /// Every live broker fetches from each broker that leads a partition it follows
     /// (`ReplicaFetcherManager.addFetcherForPartitions`).
+    #[cold]
+    #[inline(never)]
     pub(super) fn ensure_fetchers(&mut self, sched: &mut Scheduler<Event>) {
         if !self.replicated {
             return;
@@ -297,6 +311,8 @@ impl<H: History> KafkaModel<'_, H> {
     /// The leader gets a follower's fetch: its fetch offsets are its LEOs, which may move the HW
     /// and bring it back into the ISR; it is answered at once if there is anything to send,
     /// otherwise parked for `replica.fetch.wait.max.ms`.
+    #[cold]
+    #[inline(never)]
     pub(super) fn replica_fetch_arrives(
         &mut self,
         now: SimTime,
@@ -317,7 +333,7 @@ impl<H: History> KafkaModel<'_, H> {
             // Out of range below the log start (retention): the follower starts over there.
             r.leo[i] = r.leo[i].max(log.start_offset);
             r.follower_fetched(i, now, end);
-            if !r.in_isr(f) && r.leo[i] >= r.hw {
+            if !r.in_isr(f) && r.follower_in_sync(i) {
                 // `maybeExpandIsr`: caught up to the HW (the controller approves at once).
                 r.isr |= bit(f);
             }
@@ -337,6 +353,8 @@ impl<H: History> KafkaModel<'_, H> {
 
     /// New records on partition `p`: followers whose fetch is parked at the leader get them now
     /// (`replica.fetch.min.bytes` = 1).
+    #[cold]
+    #[inline(never)]
     fn wake_followers(&mut self, _now: SimTime, p: usize, sched: &mut Scheduler<Event>) {
         let Some(l) = self.repl[p].leader else { return };
         for k in 0..self.repl[p].brokers.len() {
@@ -347,6 +365,8 @@ impl<H: History> KafkaModel<'_, H> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     pub(super) fn replica_fetch_expired(&mut self, now: SimTime, l: NodeId, f: BrokerId, sched: &mut Scheduler<Event>) {
         let i = self.fetcher_index(f, l);
         match self.fetchers[i].parked.fired(now) {
@@ -360,6 +380,8 @@ impl<H: History> KafkaModel<'_, H> {
 
     /// The leader answers follower `f`'s fetch: per partition it leads and `f` follows, the
     /// records after `f`'s LEO, up to `replica.fetch.max.bytes`.
+    #[cold]
+    #[inline(never)]
     fn respond_replica(&mut self, f: BrokerId, l: BrokerId, sched: &mut Scheduler<Event>) {
         let mut parts = self.replica_pool.pop().unwrap_or_default();
         for p in self.hosted(f) {
@@ -382,6 +404,8 @@ impl<H: History> KafkaModel<'_, H> {
 
     /// The follower appends what the leader sent (if it is still the leader of that epoch) and
     /// fetches again at once, while it follows anything `l` leads.
+    #[cold]
+    #[inline(never)]
     pub(super) fn replica_fetch_response(
         &mut self,
         _now: SimTime,
@@ -415,6 +439,8 @@ impl<H: History> KafkaModel<'_, H> {
 
     /// `isr-expiration`: the leader drops followers that have not caught up within
     /// `replica.lag.time.max.ms`; the HW may then move and delayed produces complete.
+    #[cold]
+    #[inline(never)]
     pub(super) fn isr_check(&mut self, now: SimTime, l: NodeId, sched: &mut Scheduler<Event>) {
         self.world.timer_in(sched, l, d::KAFKA_ISR_EXPIRATION_INTERVAL, Timer::IsrCheck);
         for p in 0..self.repl.len() {
@@ -422,10 +448,11 @@ impl<H: History> KafkaModel<'_, H> {
             if r.leader != Some(l) {
                 continue;
             }
+            let end = self.partitions[p].end_offset();
             let mut shrunk = false;
             for i in 0..r.brokers.len() {
                 let b = r.brokers[i];
-                if b != l && r.in_isr(b) && now.since(r.caught_up_at[i]) > d::KAFKA_REPLICA_LAG_TIME_MAX {
+                if b != l && r.in_isr(b) && !r.caught_up(i, now, end, d::KAFKA_REPLICA_LAG_TIME_MAX) {
                     r.isr &= !bit(b);
                     shrunk = true;
                 }
@@ -468,6 +495,8 @@ impl<H: History> KafkaModel<'_, H> {
     /// connection closes), parked fetches, its fetchers. Its operating system closes its
     /// connections, so clients and peers hear at once; the controller fences it when its session
     /// expires.
+    #[cold]
+    #[inline(never)]
     pub(super) fn broker_crash(&mut self, _now: SimTime, b: BrokerId, sched: &mut Scheduler<Event>) {
         if !self.world.crash(b) {
             return;
@@ -507,6 +536,8 @@ impl<H: History> KafkaModel<'_, H> {
     /// A broker process starts again with its log. It registers with the controller: a session
     /// of its previous incarnation still open is fenced at once, then it is unfenced, and it
     /// follows (or leads, if it was the only eligible replica of an offline partition).
+    #[cold]
+    #[inline(never)]
     pub(super) fn broker_restart(&mut self, now: SimTime, b: BrokerId, sched: &mut Scheduler<Event>) {
         if !self.world.restart(b) {
             return;
@@ -523,6 +554,8 @@ impl<H: History> KafkaModel<'_, H> {
     }
 
     /// The controller's fencing timer: the broker's session expired.
+    #[cold]
+    #[inline(never)]
     pub(super) fn fence_due(&mut self, now: SimTime, b: BrokerId, incarnation: u32, sched: &mut Scheduler<Event>) {
         if self.fence_due[b as usize] != Some(incarnation) {
             return;
@@ -534,6 +567,8 @@ impl<H: History> KafkaModel<'_, H> {
     /// New leaders take over: the log is truncated to the new leader's LEO (what its followers,
     /// and replicas that are down when they return, do with leader epochs), the HW cannot be above
     /// it, followers fetch from it, and consumers waiting for these partitions fetch again.
+    #[cold]
+    #[inline(never)]
     fn apply_elections(&mut self, now: SimTime, changed: Vec<(u32, Elected)>, sched: &mut Scheduler<Event>) {
         if changed.is_empty() {
             return;
@@ -551,6 +586,7 @@ impl<H: History> KafkaModel<'_, H> {
             r.hw = r.hw.min(new_end);
             r.reset_follower_state(now);
             r.known_leo[li] = new_end;
+            r.epoch_start = new_end;
             if r.update_hw(new_end) {
                 self.hw_advanced(now, p, sched);
             }
@@ -562,6 +598,8 @@ impl<H: History> KafkaModel<'_, H> {
     /// Removes the records from `to` on: no replica will have them any more. Groups that had not
     /// processed them lose them; consumers positioned beyond the new end move back to it (KIP-320:
     /// a consumer that detects the truncation resets to the divergence point).
+    #[cold]
+    #[inline(never)]
     fn truncate(&mut self, now: SimTime, p: usize, to: Offset) {
         let old_end = self.partitions[p].end_offset();
         let history = &mut *self.history;
@@ -599,6 +637,8 @@ impl<H: History> KafkaModel<'_, H> {
     }
 
     /// Consumers blocked in `poll()` fetch again (the leaders they need may have changed).
+    #[cold]
+    #[inline(never)]
     fn poke_consumers(&mut self, sched: &mut Scheduler<Event>) {
         for g in 0..self.groups.len() {
             for c in 0..self.groups[g].consumers.len() as u32 {
@@ -611,6 +651,8 @@ impl<H: History> KafkaModel<'_, H> {
     }
 
     /// A client hears that broker `from`'s connections closed.
+    #[cold]
+    #[inline(never)]
     pub(super) fn connection_closed(&mut self, now: SimTime, from: NodeId, to: NodeId, sched: &mut Scheduler<Event>) {
         if to == self.producer_node {
             self.producer_connection_closed(now, from, sched);
@@ -623,6 +665,8 @@ impl<H: History> KafkaModel<'_, H> {
 
     /// The world dropped a message (its receiver is down or restarted): what it carried that
     /// someone still counts on is accounted for.
+    #[cold]
+    #[inline(never)]
     pub(super) fn dropped(&mut self, env: Envelope<Msg, Timer>) {
         let Envelope::Message { to, msg, .. } = env else { return };
         match msg {

@@ -35,6 +35,7 @@ impl Partition {
     }
 
     /// Appends one record, rolling to a new segment when the active one is full or old.
+    #[inline(always)]
     pub fn append(&mut self, now: SimTime, msg: StoredMessage, segment_bytes: u64, segment_ms: SimDuration) -> Offset {
         let offset = self.end_offset();
         let roll = match self.segments.back() {

@@ -335,7 +335,14 @@ pub struct KafkaModel<'h, H: History> {
     chain: Vec<u64>,
     acked_tail: Vec<u64>,
     failed_tail: Vec<u64>,
+    /// Idempotence's sequence checks are on: `enable_idempotence`, and a fault schedule (without
+    /// faults no request fails, so no batch is ever sent twice and the checks cannot matter).
+    sequences: bool,
+    /// The scenario has faults (without them every broker is always reachable).
+    faulty: bool,
     brokers: u32,
+    /// Every broker, as a bit set.
+    all_brokers: u64,
     /// The node of the KRaft controller and of the group coordinators (never failed), which also
     /// runs retention for the partitions' one log.
     coord: NodeId,
@@ -437,7 +444,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
             chain: vec![0; p as usize],
             acked_tail: vec![0; p as usize],
             failed_tail: vec![0; p as usize],
+            sequences: cfg.enable_idempotence && !s.faults.is_empty(),
+            faulty: !s.faults.is_empty(),
             brokers: s.brokers,
+            all_brokers: u64::MAX >> (64 - s.brokers),
             coord,
             repl: (0..p).map(|q| Replicas::new(q, s.brokers, cfg.replication_factor)).collect(),
             controller: Controller::new(s.brokers, cfg.unclean_leader_election),
@@ -1178,6 +1188,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     // The `if`s change the world (crash, restart): they do not belong in match guards.
     #[allow(clippy::collapsible_match)]
+    #[cold]
+    #[inline(never)]
     fn fault(&mut self, now: SimTime, i: usize, sched: &mut Scheduler<Event>) {
         let f = self.faults[i].clone();
         self.faults_done = i + 1;

@@ -235,29 +235,34 @@ impl Accumulator {
     /// has a batch behind it, or lingered `linger.ms` (and is not backing off after a failure);
     /// `leaders[p]` is the producer's metadata. A batch whose `delivery.timeout.ms` passed is
     /// reported as expired.
-    pub fn check(&self, now: SimTime, leaders: &[Option<u16>], delivery_timeout: SimDuration) -> Ready {
+    /// Stops looking as soon as every node in `all_nodes` is ready.
+    #[inline(always)]
+    pub fn check(&self, now: SimTime, leaders: &[Option<u16>], all_nodes: u64, delivery_timeout: SimDuration) -> Ready {
         let mut r = Ready::default();
         let soonest = |n: Option<SimTime>, t: SimTime| Some(n.map_or(t, |n: SimTime| n.min(t)));
         for &p in &self.nonempty {
             let q = &self.queues[p as usize];
             let first = q.front().expect("listed partitions have batches");
+            let due = first.created.after(self.linger);
+            if let Some(node) = leaders[p as usize]
+                && first.retry_after <= now
+                && (q.len() > 1 || first.is_full() || due <= now)
+            {
+                r.nodes |= 1 << node;
+                if r.nodes == all_nodes {
+                    return r;
+                }
+                continue;
+            }
+            // Not sendable now: expired, without a leader, backing off, or lingering.
             let expires = first.created.after(delivery_timeout);
             if expires <= now {
                 r.expired = true;
-                continue;
-            }
-            let Some(node) = leaders[p as usize] else {
+            } else if leaders[p as usize].is_none() {
                 r.no_leader = true;
                 r.next = soonest(r.next, expires);
-                continue;
-            };
-            if first.retry_after > now {
+            } else if first.retry_after > now {
                 r.next = soonest(r.next, first.retry_after);
-                continue;
-            }
-            let due = first.created.after(self.linger);
-            if q.len() > 1 || first.is_full() || due <= now {
-                r.nodes |= 1 << node;
             } else {
                 r.next = soonest(r.next, due);
             }
@@ -389,14 +394,14 @@ mod tests {
         assert!(wakes[0] && wakes[15]);
         assert!(wakes[1..15].iter().all(|w| !w));
         let l = [Some(0)];
-        assert_eq!(a.check(SimTime(15_000_000), &l, DT), ready(1), "a closed batch is ready");
+        assert_eq!(a.check(SimTime(15_000_000), &l, 0b11, DT), ready(1), "a closed batch is ready");
         let mut out = vec![];
         a.drain(SimTime(15_000_000), 0, &l, 1 << 20, &mut out);
         assert_eq!(out.len(), 1, "one batch per partition per drain");
         assert_eq!(out[0].records.len(), 15);
         assert_eq!(out[0].wire_bytes, 61 + 15 * 1033);
         assert_eq!(a.records_waiting, 1);
-        assert_eq!(a.check(SimTime(15_000_000), &l, DT), wait(SimTime(115_000_000)));
+        assert_eq!(a.check(SimTime(15_000_000), &l, 0b11, DT), wait(SimTime(115_000_000)));
     }
 
     #[test]
@@ -405,15 +410,15 @@ mod tests {
         a.append(SimTime(0), 2, &msg(0, 0, 100), None, false);
         a.append(SimTime(3_000_000), 0, &msg(1, 3, 100), None, false);
         let l = [Some(0); 3];
-        assert_eq!(a.check(SimTime(4_000_000), &l, DT), wait(SimTime(5_000_000)));
+        assert_eq!(a.check(SimTime(4_000_000), &l, 0b11, DT), wait(SimTime(5_000_000)));
         // At 5 ms partition 2's batch lingered enough; partition 0's (2 ms old) goes with it.
-        assert_eq!(a.check(SimTime(5_000_000), &l, DT).nodes, 1);
+        assert_eq!(a.check(SimTime(5_000_000), &l, 0b11, DT).nodes, 1);
         let mut out = vec![];
         a.drain(SimTime(5_000_000), 0, &l, 1 << 20, &mut out);
         let mut parts: Vec<u32> = out.iter().map(|b| b.partition).collect();
         parts.sort();
         assert_eq!(parts, vec![0, 2]);
-        assert_eq!(a.check(SimTime(5_000_000), &l, DT), Ready::default());
+        assert_eq!(a.check(SimTime(5_000_000), &l, 0b11, DT), Ready::default());
     }
 
     #[test]
@@ -423,7 +428,7 @@ mod tests {
         a.append(SimTime(0), 1, &msg(1, 0, 100), None, false);
         // Partition 0 on broker 0, partition 1 on broker 1; partition 1's leader is unknown.
         let l = [Some(0), None];
-        let r = a.check(SimTime(0), &l, DT);
+        let r = a.check(SimTime(0), &l, 0b11, DT);
         assert_eq!((r.nodes, r.no_leader, r.next), (1, true, Some(SimTime(DT.0))));
         let mut out = vec![];
         a.drain(SimTime(0), 0, &l, 1 << 20, &mut out);
@@ -433,9 +438,9 @@ mod tests {
         a.append(SimTime(50), 0, &msg(2, 0, 100), None, false);
         a.reenqueue(b);
         assert_eq!(a.queues[0].front().unwrap().first_id(), 0, "the retry goes first");
-        assert_eq!(a.check(SimTime(60), &l, DT).next, Some(SimTime(100)), "backing off");
-        assert_eq!(a.check(SimTime(100), &l, DT).nodes, 1);
-        assert!(a.check(SimTime(DT.0), &l, DT).expired);
+        assert_eq!(a.check(SimTime(60), &l, 0b11, DT).next, Some(SimTime(100)), "backing off");
+        assert_eq!(a.check(SimTime(100), &l, 0b11, DT).nodes, 1);
+        assert!(a.check(SimTime(DT.0), &l, 0b11, DT).expired);
         a.expire(SimTime(DT.0), DT, &mut out);
         assert_eq!(out.len(), 2, "the retried batch and partition 1's; the batch opened at 50 ns is not due");
         assert_eq!(a.records_waiting, 1);

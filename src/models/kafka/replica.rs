@@ -39,6 +39,9 @@ pub struct Replicas {
     last_fetch_at: Vec<SimTime>,
     /// High watermark: consumers read only below it.
     pub hw: Offset,
+    /// The leader's LEO when it became leader (`leaderEpochStartOffset`): a follower rejoins the
+    /// ISR only once it reached both this and the HW.
+    pub epoch_start: Offset,
 }
 
 pub fn bit(b: BrokerId) -> u64 {
@@ -63,6 +66,7 @@ impl Replicas {
             last_fetch_leader_leo: vec![0; n],
             last_fetch_at: vec![SimTime::ZERO; n],
             hw: 0,
+            epoch_start: 0,
         }
     }
 
@@ -114,6 +118,17 @@ impl Replicas {
         }
         self.last_fetch_leader_leo[i] = leader_leo;
         self.last_fetch_at[i] = now;
+    }
+
+    /// `Partition.isFollowerInSync`: follower `i` may rejoin the ISR.
+    pub fn follower_in_sync(&self, i: usize) -> bool {
+        self.leo[i] >= self.hw && self.leo[i] >= self.epoch_start
+    }
+
+    /// `Replica.isCaughtUp`: follower `i` has the leader's whole log (as of its last fetch), or
+    /// caught up within `max_lag`.
+    pub fn caught_up(&self, i: usize, now: SimTime, leader_leo: Offset, max_lag: crate::time::SimDuration) -> bool {
+        self.known_leo[i] == leader_leo || now.since(self.caught_up_at[i]) <= max_lag
     }
 
     /// A new leader (its epoch already bumped) starts the followers' clocks afresh, as

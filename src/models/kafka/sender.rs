@@ -20,7 +20,7 @@ impl<H: History> KafkaModel<'_, H> {
     pub(super) fn run_sender(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
         let dt = d::KAFKA_DELIVERY_TIMEOUT;
         loop {
-            let ready = self.accumulator.check(now, &self.meta_leader, dt);
+            let ready = self.accumulator.check(now, &self.meta_leader, self.all_brokers, dt);
             if ready.expired {
                 let mut expired = self.request_pool.pop().unwrap_or_default();
                 self.accumulator.expire(now, dt, &mut expired);
@@ -39,13 +39,13 @@ impl<H: History> KafkaModel<'_, H> {
                 if self.in_flight_to[node as usize] >= MAX_IN_FLIGHT_REQUESTS {
                     continue;
                 }
-                if !self.world.connected(self.producer_node, node) {
+                if self.faulty && !self.world.connected(self.producer_node, node) {
                     unreachable = true;
                     continue;
                 }
                 let mut batches = self.request_pool.pop().unwrap_or_default();
                 self.accumulator.drain(now, node, &self.meta_leader, MAX_REQUEST_BYTES, &mut batches);
-                if self.cfg.enable_idempotence {
+                if self.sequences {
                     for b in &mut batches {
                         if !b.chained {
                             let c = &mut self.chain[b.partition as usize];
@@ -66,7 +66,7 @@ impl<H: History> KafkaModel<'_, H> {
                     self.requests_in_flight += 1;
                     self.in_flight_to[node as usize] += 1;
                 }
-                let producer = self.world.incarnation(self.producer_node);
+                let producer = if self.faulty { self.world.incarnation(self.producer_node) } else { 0 };
                 self.world.send(sched, self.producer_node, node, Msg::Produce { batches, producer });
                 sent = true;
             }
@@ -101,6 +101,8 @@ impl<H: History> KafkaModel<'_, H> {
 
     /// Asks a broker for the current leaders (`Metadata`), answered a round trip later; at most
     /// one request pending, and none sooner than `retry.backoff.ms` after the last.
+    #[cold]
+    #[inline(never)]
     pub(super) fn request_metadata(&mut self, sched: &mut Scheduler<Event>) {
         if self.metadata_pending {
             return;
@@ -111,6 +113,8 @@ impl<H: History> KafkaModel<'_, H> {
         self.world.timer_in(sched, self.producer_node, delay, Timer::MetadataRefresh);
     }
 
+    #[cold]
+    #[inline(never)]
     pub(super) fn metadata_refresh(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
         self.metadata_pending = false;
         for (m, r) in self.meta_leader.iter_mut().zip(&self.repl) {
@@ -165,6 +169,8 @@ impl<H: History> KafkaModel<'_, H> {
 
     /// A retriable failure: the batch goes back to the accumulator to be sent again after
     /// `retry.backoff.ms`, unless its `delivery.timeout.ms` has passed.
+    #[cold]
+    #[inline(never)]
     pub(super) fn retry_or_give_up(&mut self, now: SimTime, mut b: ProducerBatch) {
         if now >= b.created().after(d::KAFKA_DELIVERY_TIMEOUT) {
             self.give_up(now, b);
@@ -177,6 +183,8 @@ impl<H: History> KafkaModel<'_, H> {
     }
 
     /// `delivery.timeout.ms` passed: every record of the batch fails.
+    #[cold]
+    #[inline(never)]
     fn give_up(&mut self, now: SimTime, b: ProducerBatch) {
         for r in &b.records {
             self.client(now, ClientEvent::SendFailed { id: r.id() });
@@ -189,6 +197,8 @@ impl<H: History> KafkaModel<'_, H> {
     /// The producer hears that broker `from`'s connection closed (its process died): every
     /// request in flight to it fails with a retriable `NetworkException`, and the metadata is
     /// refreshed.
+    #[cold]
+    #[inline(never)]
     pub(super) fn producer_connection_closed(&mut self, now: SimTime, from: NodeId, sched: &mut Scheduler<Event>) {
         let inc = self.world.incarnation(self.producer_node);
         let mut i = 0;
