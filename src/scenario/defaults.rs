@@ -125,8 +125,8 @@ pub const KAFKA_MAX_REQUEST_BYTES: u64 = 1_048_576;
 
 /// Topic `replication.factor` (broker `default.replication.factor` = 1).
 pub const KAFKA_REPLICATION_FACTOR: u32 = 1;
-/// Producer `acks` = "all" (the default since Kafka 3.0, KIP-679). Encoded as -1, as Kafka does.
-pub const KAFKA_ACKS_ALL: i8 = -1;
+/// Producer `acks` = "all" (the default since Kafka 3.0, KIP-679; `ProducerConfig`).
+pub const KAFKA_ACKS: super::Acks = super::Acks::All;
 /// Topic/broker `min.insync.replicas` = 1.
 pub const KAFKA_MIN_INSYNC_REPLICAS: u32 = 1;
 /// Topic/broker `unclean.leader.election.enable` = false.
@@ -147,13 +147,11 @@ pub const KAFKA_REQUEST_TIMEOUT: SimDuration = SimDuration(30_000_000_000);
 /// leader for new records.
 pub const KAFKA_REPLICA_FETCH_WAIT_MAX: SimDuration = SimDuration(500_000_000);
 /// Broker `replica.fetch.min.bytes` = 1: the leader answers a follower's fetch as soon as one
-/// byte is available.
+/// byte is available (the model answers as soon as any record is; other values are not offered).
 pub const KAFKA_REPLICA_FETCH_MIN_BYTES: u64 = 1;
 /// Broker `replica.fetch.max.bytes` = 1048576: bytes per partition in one follower fetch response
 /// (at least one batch).
 pub const KAFKA_REPLICA_FETCH_MAX_BYTES: u64 = 1_048_576;
-/// Broker `replica.fetch.response.max.bytes` = 10485760: bytes in one follower fetch response.
-pub const KAFKA_REPLICA_FETCH_RESPONSE_MAX_BYTES: u64 = 10_485_760;
 /// Broker `replica.lag.time.max.ms` = 30000: a follower that has not caught up with the leader's
 /// log end for this long leaves the ISR.
 pub const KAFKA_REPLICA_LAG_TIME_MAX: SimDuration = SimDuration(30_000_000_000);

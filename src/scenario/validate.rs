@@ -826,7 +826,7 @@ impl Ctx {
                 }
             },
             acks: match &k.acks {
-                None => Acks::All,
+                None => d::KAFKA_ACKS,
                 Some(Leaf::Int(0)) => Acks::Zero,
                 Some(Leaf::Int(1)) => Acks::One,
                 Some(Leaf::Int(-1)) => Acks::All,

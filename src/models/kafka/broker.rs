@@ -15,6 +15,9 @@ use super::replica::bit;
 use super::*;
 use crate::scenario::Acks;
 
+// A follower's fetch is answered as soon as any record is there: `replica.fetch.min.bytes` = 1.
+const _: () = assert!(d::KAFKA_REPLICA_FETCH_MIN_BYTES == 1);
+
 /// A delayed produce (`DelayedProduce`): an `acks = all` request whose batches wait for the HW.
 pub struct Delayed {
     batches: Vec<ProducerBatch>,
