@@ -507,19 +507,24 @@ impl<H: History> KafkaModel<'_, H> {
         for e in std::mem::take(&mut self.purgatory[b as usize]) {
             self.orphans.push((b, e.producer, e.batches));
         }
-        self.purgatory_deadline[b as usize].clear();
+        // Deadlines whose timers lived on this broker: those timers died with it, so they are
+        // reset, not merely cleared (a cleared deadline still expects its pending timer).
+        self.purgatory_deadline[b as usize] = Deadline::default();
         for other in 0..self.brokers as BrokerId {
-            // Its own fetchers, and the fetches of followers parked at it (they hear the
-            // connection close and fetch again once the controller names a new leader).
-            for i in [self.fetcher_index(b, other), self.fetcher_index(other, b)] {
-                self.fetchers[i].active = false;
-                self.fetchers[i].parked.clear();
-            }
+            // Its own fetchers (their parked fetches wait at live leaders: cleared), and the
+            // fetches of followers parked at it (they hear the connection close and fetch again
+            // once the controller names a new leader).
+            let own = self.fetcher_index(b, other);
+            self.fetchers[own].active = false;
+            self.fetchers[own].parked.clear();
+            let at_b = self.fetcher_index(other, b);
+            self.fetchers[at_b].active = false;
+            self.fetchers[at_b].parked = Deadline::default();
         }
         let mut clients = vec![self.producer_node];
         for g in &mut self.groups {
             for c in &mut g.consumers {
-                c.parked[b as usize].clear();
+                c.parked[b as usize] = Deadline::default();
                 clients.push(c.node);
             }
         }
@@ -674,8 +679,18 @@ impl<H: History> KafkaModel<'_, H> {
         let Envelope::Message { to, msg, .. } = env else { return };
         match msg {
             Msg::Commit(_) => self.commits_in_flight -= 1,
-            // The producer still holds these batches, until it hears the connection closed.
-            Msg::Produce { batches, producer } => self.orphans.push((to, producer, batches)),
+            // The producer still holds these batches, until it hears the connection closed
+            // (with acks = 0 it forgot them when it sent them).
+            Msg::Produce { mut batches, producer } => {
+                if self.cfg.acks == Acks::Zero {
+                    for b in batches.drain(..) {
+                        self.accumulator.recycle(b.records);
+                    }
+                    self.request_pool.push(batches);
+                } else {
+                    self.orphans.push((to, producer, batches));
+                }
+            }
             Msg::ProduceResponse { mut batches } => {
                 for b in batches.drain(..) {
                     self.accumulator.recycle(b.records);

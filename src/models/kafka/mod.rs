@@ -274,8 +274,10 @@ impl Consumer {
         self.parked.iter_mut().for_each(Deadline::clear);
     }
 
-    /// Gives up the assignment (eager rebalance): fetched records not yet handed out are dropped.
+    /// Gives up the assignment (eager rebalance): fetched records not yet handed out are dropped,
+    /// and so are fetch responses still on their way (a new epoch).
     fn revoke(&mut self) {
+        self.epoch += 1;
         self.assigned = false;
         self.partitions.clear();
         self.buffered.clear();
