@@ -121,6 +121,47 @@ pub const KAFKA_MAX_IN_FLIGHT_REQUESTS: u32 = 5;
 /// Producer `max.request.size` = 1048576: one produce request carries batches up to this size.
 pub const KAFKA_MAX_REQUEST_BYTES: u64 = 1_048_576;
 
+// ---- Kafka replication, producer delivery and the controller (Apache Kafka 4.0) ----
+
+/// Topic `replication.factor` (broker `default.replication.factor` = 1).
+pub const KAFKA_REPLICATION_FACTOR: u32 = 1;
+/// Producer `acks` = "all" (the default since Kafka 3.0, KIP-679; `ProducerConfig`).
+pub const KAFKA_ACKS: super::Acks = super::Acks::All;
+/// Topic/broker `min.insync.replicas` = 1.
+pub const KAFKA_MIN_INSYNC_REPLICAS: u32 = 1;
+/// Topic/broker `unclean.leader.election.enable` = false.
+pub const KAFKA_UNCLEAN_LEADER_ELECTION: bool = false;
+/// Producer `enable.idempotence` = true (the default since Kafka 3.0, KIP-679).
+pub const KAFKA_ENABLE_IDEMPOTENCE: bool = true;
+/// Producer `delivery.timeout.ms` = 120000: a record not acknowledged this long after it was
+/// appended to its batch is failed (`send_failed`).
+pub const KAFKA_DELIVERY_TIMEOUT: SimDuration = SimDuration(120_000_000_000);
+/// Producer `retry.backoff.ms` = 100: a failed batch is retried this long after the failure.
+/// (Kafka 3.7+ grows it exponentially up to `retry.backoff.max.ms` = 1000 with 20% jitter,
+/// KIP-580; we keep the base value, without jitter.)
+pub const KAFKA_RETRY_BACKOFF: SimDuration = SimDuration(100_000_000);
+/// Producer `request.timeout.ms` = 30000; also the produce request's `timeout` that bounds how long
+/// the leader holds an `acks=all` request waiting for the ISR (the delayed-produce purgatory).
+pub const KAFKA_REQUEST_TIMEOUT: SimDuration = SimDuration(30_000_000_000);
+/// Broker `replica.fetch.wait.max.ms` = 500: a follower's fetch waits at most this long at the
+/// leader for new records.
+pub const KAFKA_REPLICA_FETCH_WAIT_MAX: SimDuration = SimDuration(500_000_000);
+/// Broker `replica.fetch.min.bytes` = 1: the leader answers a follower's fetch as soon as one
+/// byte is available (the model answers as soon as any record is; other values are not offered).
+pub const KAFKA_REPLICA_FETCH_MIN_BYTES: u64 = 1;
+/// Broker `replica.fetch.max.bytes` = 1048576: bytes per partition in one follower fetch response
+/// (at least one batch).
+pub const KAFKA_REPLICA_FETCH_MAX_BYTES: u64 = 1_048_576;
+/// Broker `replica.lag.time.max.ms` = 30000: a follower that has not caught up with the leader's
+/// log end for this long leaves the ISR.
+pub const KAFKA_REPLICA_LAG_TIME_MAX: SimDuration = SimDuration(30_000_000_000);
+/// The leader looks for lagging followers every `replica.lag.time.max.ms / 2`
+/// (`ReplicaManager.startup`: `isr-expiration` task).
+pub const KAFKA_ISR_EXPIRATION_INTERVAL: SimDuration = SimDuration(15_000_000_000);
+/// Broker `broker.session.timeout.ms` = 9000 (KRaft): the controller fences a broker whose
+/// heartbeats stopped this long ago.
+pub const KAFKA_BROKER_SESSION_TIMEOUT: SimDuration = SimDuration(9_000_000_000);
+
 // ---- Cluster ----
 
 /// Brokers when `[cluster]` names none: one Kafka broker, one RabbitMQ node.

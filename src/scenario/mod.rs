@@ -173,6 +173,37 @@ pub struct KafkaConfig {
     pub segment_bytes: u64,
     pub segment_ms: SimDuration,
     pub retention_check_interval: SimDuration,
+    /// Topic `replication.factor`: replicas of each partition, on brokers `p, p+1, ...` (mod N).
+    pub replication_factor: u32,
+    /// Producer `acks`: 0, 1 or -1 (`"all"`).
+    pub acks: Acks,
+    /// `min.insync.replicas`: with `acks = all`, a write to a smaller ISR is refused.
+    pub min_insync_replicas: u32,
+    /// `unclean.leader.election.enable`.
+    pub unclean_leader_election: bool,
+    /// Producer `enable.idempotence`.
+    pub enable_idempotence: bool,
+}
+
+/// Producer `acks`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Acks {
+    /// No response: the send completes when the request is written.
+    Zero,
+    /// The leader answers once it appended the records.
+    One,
+    /// The leader answers once the high watermark passed the records (the whole ISR has them).
+    All,
+}
+
+impl serde::Serialize for Acks {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Acks::Zero => s.serialize_i64(0),
+            Acks::One => s.serialize_i64(1),
+            Acks::All => s.serialize_str("all"),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]

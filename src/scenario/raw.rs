@@ -102,6 +102,11 @@ pub struct RawKafka {
     pub segment_bytes: Option<Leaf>,
     pub segment_ms: Option<String>,
     pub retention_check_interval: Option<String>,
+    pub replication_factor: Option<i64>,
+    pub acks: Option<Leaf>,
+    pub min_insync_replicas: Option<i64>,
+    pub unclean_leader_election: Option<bool>,
+    pub enable_idempotence: Option<bool>,
 }
 
 #[derive(Deserialize, Debug, Default)]

@@ -357,7 +357,11 @@ impl Ctx {
         };
         let workload = self.workload(raw.workload, duration)?;
         let groups = self.groups(raw.groups)?;
-        let kafka = self.kafka(raw.kafka.unwrap_or_default())?;
+        let brokers = match raw.cluster.unwrap_or_default().brokers {
+            None => d::CLUSTER_BROKERS,
+            Some(b) => self.int_in("cluster.brokers", b, 1, d::MAX_BROKERS as i64, "the number of brokers")? as u32,
+        };
+        let kafka = self.kafka(raw.kafka.unwrap_or_default(), brokers)?;
         let default_latency = match profile {
             Profile::Ideal => SimDuration::ZERO,
             Profile::Lan => d::LAN_LATENCY,
@@ -384,10 +388,6 @@ impl Ctx {
                 s
             }
             None => nice_interval(duration),
-        };
-        let brokers = match raw.cluster.unwrap_or_default().brokers {
-            None => d::CLUSTER_BROKERS,
-            Some(b) => self.int_in("cluster.brokers", b, 1, d::MAX_BROKERS as i64, "the number of brokers")? as u32,
         };
         let rabbitmq = self.rabbitmq(raw.rabbitmq.unwrap_or_default(), brokers)?;
         let group_sizes: Vec<(String, u32)> = groups.iter().map(|g| (g.name.clone(), g.consumers)).collect();
@@ -447,20 +447,6 @@ impl Ctx {
                     );
                 }
             }
-        }
-        // Not simulated yet: refuse rather than ignore (see README, "Failures").
-        if systems.contains(&SystemKind::Kafka)
-            && let Some(i) = faults.iter().position(|f| {
-                matches!(f.target, Some(super::faults::FaultTarget::Broker(_) | super::faults::FaultTarget::Leader))
-            })
-        {
-            return self.err(
-                "faults",
-                format!(
-                    "step {i}: Kafka broker failures are not simulated in this version (replication and leader \
-                     election come next); crash consumers or the producer, or set systems = [\"rabbitmq\"]"
-                ),
-            );
         }
         if drain.is_none()
             && let Some(g) = super::faults::group_without_consumers(&faults, &group_sizes)
@@ -769,7 +755,7 @@ impl Ctx {
         Ok(groups)
     }
 
-    fn kafka(&self, k: RawKafka) -> R<KafkaConfig> {
+    fn kafka(&self, k: RawKafka, brokers: u32) -> R<KafkaConfig> {
         let size = |field: &str, v: &Option<Leaf>, default: u64, min: u64, max: u64| -> R<u64> {
             match v {
                 Some(l) => self.size(&format!("kafka.{field}"), l, min, max),
@@ -827,7 +813,61 @@ impl Ctx {
                 &k.retention_check_interval,
                 d::KAFKA_RETENTION_CHECK_INTERVAL,
             )?,
+            replication_factor: match k.replication_factor {
+                None => d::KAFKA_REPLICATION_FACTOR,
+                Some(n) if n > brokers as i64 && n >= 1 => {
+                    return self.err(
+                        "kafka.replication_factor",
+                        format!("{n} is not allowed; at most [cluster] brokers ({brokers}): one replica per broker"),
+                    );
+                }
+                Some(n) => {
+                    self.int_in("kafka.replication_factor", n, 1, brokers as i64, "the replication factor")? as u32
+                }
+            },
+            acks: match &k.acks {
+                None => d::KAFKA_ACKS,
+                Some(Leaf::Int(0)) => Acks::Zero,
+                Some(Leaf::Int(1)) => Acks::One,
+                Some(Leaf::Int(-1)) => Acks::All,
+                Some(Leaf::Text(t)) if t == "all" || t == "-1" => Acks::All,
+                Some(Leaf::Text(t)) if t == "0" => Acks::Zero,
+                Some(Leaf::Text(t)) if t == "1" => Acks::One,
+                Some(other) => {
+                    let shown = match other {
+                        Leaf::Int(i) => i.to_string(),
+                        Leaf::Float(f) => f.to_string(),
+                        Leaf::Text(t) => crate::errtext::value(t),
+                        Leaf::Bool(b) => b.to_string(),
+                    };
+                    return self.err(
+                        "kafka.acks",
+                        format!("{shown} is not allowed; allowed: 0, 1, \"all\" (the real default; -1 means the same)"),
+                    );
+                }
+            },
+            min_insync_replicas: self.int_in(
+                "kafka.min_insync_replicas",
+                k.min_insync_replicas.unwrap_or(d::KAFKA_MIN_INSYNC_REPLICAS as i64),
+                1,
+                d::MAX_BROKERS as i64,
+                "min.insync.replicas",
+            )? as u32,
+            unclean_leader_election: k.unclean_leader_election.unwrap_or(d::KAFKA_UNCLEAN_LEADER_ELECTION),
+            enable_idempotence: k.enable_idempotence.unwrap_or(d::KAFKA_ENABLE_IDEMPOTENCE),
         };
+        // With acks = all, Kafka refuses every write to a partition whose ISR is smaller than
+        // min.insync.replicas, and the ISR never exceeds the replication factor.
+        if cfg.acks == Acks::All && cfg.min_insync_replicas > cfg.replication_factor {
+            return self.err(
+                "kafka.min_insync_replicas",
+                format!(
+                    "{} is not allowed with acks = \"all\" and replication_factor = {}: every write would be refused \
+                     (NotEnoughReplicas); use at most the replication factor",
+                    cfg.min_insync_replicas, cfg.replication_factor
+                ),
+            );
+        }
         for (field, v) in [
             ("auto_commit_interval", cfg.auto_commit_interval),
             ("retention", cfg.retention),

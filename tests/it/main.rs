@@ -12,3 +12,4 @@ mod oracles;
 mod outputs;
 mod producer;
 mod quorum;
+mod replication;

@@ -160,6 +160,16 @@ impl CommittedOffsets {
         end_offsets_sum.saturating_sub(self.sum)
     }
 
+    /// The log was truncated below a committed offset (a new leader with a shorter log): the
+    /// offset moves back to the new end, where the consumer resumes.
+    pub fn truncate(&mut self, partition: u32, end: Offset) {
+        let cur = &mut self.offsets[partition as usize];
+        if *cur > end {
+            self.sum -= *cur - end;
+            *cur = end;
+        }
+    }
+
     /// Sum of committed offsets over partitions.
     pub fn total(&self) -> u64 {
         self.sum

@@ -35,6 +35,7 @@ impl Partition {
     }
 
     /// Appends one record, rolling to a new segment when the active one is full or old.
+    #[inline(always)]
     pub fn append(&mut self, now: SimTime, msg: StoredMessage, segment_bytes: u64, segment_ms: SimDuration) -> Offset {
         let offset = self.end_offset();
         let roll = match self.segments.back() {
@@ -82,21 +83,68 @@ impl Partition {
         freed
     }
 
-    /// Bytes available from `offset` to the end, counting at most until `enough` is reached.
-    pub fn bytes_from(&self, offset: Offset, enough: u64) -> u64 {
+    /// Bytes available from `offset` up to `until` (the high watermark: consumers read only
+    /// below it), counting at most until `enough` is reached.
+    pub fn bytes_from(&self, offset: Offset, until: Offset, enough: u64) -> u64 {
         let start = offset.saturating_sub(self.start_offset) as usize;
+        let end = (until.saturating_sub(self.start_offset) as usize).min(self.records.len());
+        if start >= end {
+            return 0;
+        }
         if enough <= 1 {
             // The common case (fetch.min.bytes = 1): is there any record at all?
-            return self.records.get(start).map_or(0, |r| r.bytes());
+            return self.records[start].bytes();
         }
         let mut total = 0;
-        for r in self.records.range(start.min(self.records.len())..) {
+        for r in self.records.range(start..end) {
             total += r.bytes();
             if total >= enough {
                 break;
             }
         }
         total
+    }
+
+    /// The offset after the records a fetch from `offset` may return within `max_bytes` (at least
+    /// one record if any), stopping at `until`.
+    pub fn fetch_end(&self, offset: Offset, until: Offset, max_bytes: u64) -> Offset {
+        let mut pos = offset.max(self.start_offset);
+        let mut bytes = 0;
+        while pos < until {
+            let Some(r) = self.get(pos) else { break };
+            if bytes + r.bytes() > max_bytes && bytes > 0 {
+                break;
+            }
+            bytes += r.bytes();
+            pos += 1;
+        }
+        pos
+    }
+
+    /// Id of the last record in the log, if any (the idempotent producer's last sequence, which
+    /// Kafka keeps in its producer-state snapshot).
+    pub fn last_id(&self) -> Option<u64> {
+        self.records.back().map(|r| r.id())
+    }
+
+    /// Removes every record from `to` on (a replica truncating to its new leader's log, KIP-101 /
+    /// KIP-279), newest first, calling `on_remove(offset, record)` for each. Returns the bytes
+    /// removed.
+    pub fn truncate(&mut self, to: Offset, mut on_remove: impl FnMut(Offset, &StoredMessage)) -> u64 {
+        let to = to.max(self.start_offset);
+        let mut freed = 0;
+        while self.end_offset() > to {
+            let offset = self.end_offset() - 1;
+            let r = self.records.pop_back().expect("end above start");
+            freed += r.bytes();
+            on_remove(offset, &r);
+            let seg = self.segments.back_mut().expect("records live in segments");
+            seg.bytes -= r.bytes();
+            if seg.base_offset >= offset {
+                self.segments.pop_back();
+            }
+        }
+        freed
     }
 }
 

@@ -5,10 +5,14 @@
 //! `auto.commit.interval.ms`, or commitSync after each poll's records). Records stay in the log
 //! until retention deletes their segment, whether or not anyone read them.
 
+mod broker;
+pub mod controller;
 pub mod group;
 pub mod log;
 pub mod partitioner;
 pub mod producer;
+pub mod replica;
+mod sender;
 
 use crate::client::{ConsumerApp, JobEnd};
 use crate::engine::{EventKey, Model, Scheduler};
@@ -19,27 +23,43 @@ use crate::scenario::defaults::{
 };
 use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
 use crate::scenario::{KafkaConfig, Keys, OffsetReset, Scenario};
-use crate::time::SimTime;
+use crate::time::{SimDuration, SimTime};
 use crate::workload::{ProcessingTimes, Producer, StoredMessage};
 use crate::world::{Admit, Deadline, Envelope, Fired, NodeId, NodeMap, World};
+use controller::Controller;
 use group::Coordinator;
 use group::{CommittedOffsets, range_assign};
 use log::{Offset, Partition};
 use partitioner::partition_for_key;
-use producer::{Accumulator, ProducerBatch, SenderCheck};
+use producer::{Accumulator, ProducerBatch};
+use replica::{BrokerId, Replicas};
 use std::collections::VecDeque;
 
 /// Protocol messages between nodes.
 #[derive(Debug)]
 pub enum Msg {
-    /// A produce request (one batch per partition) to the leader.
+    /// A produce request (one batch per partition) to the leader, from this incarnation of the
+    /// producer.
     Produce {
         batches: Vec<ProducerBatch>,
+        producer: u32,
     },
-    /// The leader's produce response, with the batches it acknowledges.
+    /// The leader's produce response, with the batches it answers (each with its error code).
     ProduceResponse {
         batches: Vec<ProducerBatch>,
     },
+    /// A follower's fetch from the leader of some of its partitions; the offsets it asks for are
+    /// its log end offsets. `session` tells the follower's fetcher incarnations apart.
+    ReplicaFetch {
+        session: u32,
+    },
+    /// Per partition: the leader epoch and the offset up to which the follower may now append.
+    ReplicaFetchResponse {
+        session: u32,
+        parts: Vec<(u32, u32, Offset)>,
+    },
+    /// Sent by the operating system of a crashed broker: its connections closed.
+    ConnectionClosed,
     /// A consumer's fetch; `epoch` is its assignment epoch (a response to an older one is void).
     Fetch {
         group: GroupIdx,
@@ -109,6 +129,16 @@ pub enum Timer {
     SenderWakeup,
     /// The broker answers a consumer's parked fetch if `fetch.max.wait.ms` has passed.
     FetchExpired { group: GroupIdx, consumer: u32 },
+    /// The leader answers a follower's parked fetch (`replica.fetch.wait.max.ms`).
+    ReplicaFetchExpired { follower: BrokerId },
+    /// The leader looks for followers that fell out of sync (`replica.lag.time.max.ms` / 2).
+    IsrCheck,
+    /// The leader's oldest delayed produce (`acks = all`) reached its timeout.
+    PurgatoryExpired,
+    /// The controller fences a broker whose session expired (`broker.session.timeout.ms`).
+    Fence { broker: BrokerId, incarnation: u32 },
+    /// The producer refreshes its metadata (leaders) after `retry.backoff.ms`.
+    MetadataRefresh,
     /// The broker's periodic retention check (`log.retention.check.interval.ms`).
     RetentionCheck,
     /// The coordinator has not heard from a member for `session.timeout.ms`.
@@ -166,8 +196,8 @@ struct Consumer {
     partitions: Vec<u32>,
     /// Records in `buffer` per assigned partition: a partition with none is fetchable.
     buffered: Vec<u32>,
-    /// The partitions (slots) the fetch in flight asked for.
-    requested: Vec<bool>,
+    /// Per slot: the broker its partition was last asked from ([`NO_BROKER`]: none).
+    requested: Vec<BrokerId>,
     /// Next offset to fetch, per assigned partition.
     fetch_pos: Vec<Offset>,
     /// Offset after the last record handed to the application by `poll`, per partition.
@@ -178,11 +208,12 @@ struct Consumer {
     buffer: VecDeque<Fetched>,
     /// The application: the current poll's records, processed in order.
     app: ConsumerApp<Fetched>,
-    /// A fetch request or its response is on its way, or parked at the broker.
-    fetching: bool,
-    /// Broker side: deadline (`fetch.max.wait.ms`) of this consumer's fetch parked at the broker
-    /// (none: nothing parked). One lazily re-armed timer: parking costs no event each time.
-    parked: Deadline,
+    /// Brokers (bit set) to which a fetch request or its response is on its way, or parked there:
+    /// one fetch per partition leader, as the consumer's `Fetcher` does.
+    fetching: u64,
+    /// Broker side, per broker: deadline (`fetch.max.wait.ms`) of this consumer's fetch parked
+    /// there (none: nothing parked). One lazily re-armed timer: parking costs no event each time.
+    parked: Vec<Deadline>,
     /// Fetches this consumer parked at the broker so far; also picks the partition a response
     /// starts with, so that `fetch.max.bytes` does not always favour the same one.
     fetches_parked: u64,
@@ -195,7 +226,7 @@ struct Consumer {
 }
 
 impl Consumer {
-    fn new(node: NodeId, member: u64, cfg: &KafkaConfig) -> Self {
+    fn new(node: NodeId, member: u64, cfg: &KafkaConfig, brokers: u32) -> Self {
         Consumer {
             node,
             member,
@@ -213,8 +244,8 @@ impl Consumer {
             commit_sent: Vec::new(),
             buffer: VecDeque::new(),
             app: ConsumerApp::default(),
-            fetching: false,
-            parked: Deadline::default(),
+            fetching: 0,
+            parked: vec![Deadline::default(); brokers as usize],
             fetches_parked: 0,
             waiting_in_poll: false,
             commit_sync_pending: false,
@@ -233,17 +264,19 @@ impl Consumer {
         self.partitions = partitions.iter().map(|&(p, _)| p).collect();
         let n = partitions.len();
         self.buffered = vec![0; n];
-        self.requested = vec![false; n];
+        self.requested = vec![NO_BROKER; n];
         self.fetch_pos = partitions.iter().map(|&(_, o)| o).collect();
         self.consumed = self.fetch_pos.clone();
         self.commit_sent = self.fetch_pos.clone();
         self.buffer.clear();
-        self.fetching = false;
-        self.parked.clear();
+        self.fetching = 0;
+        self.parked.iter_mut().for_each(Deadline::clear);
     }
 
-    /// Gives up the assignment (eager rebalance): fetched records not yet handed out are dropped.
+    /// Gives up the assignment (eager rebalance): fetched records not yet handed out are dropped,
+    /// and so are fetch responses still on their way (a new epoch).
     fn revoke(&mut self) {
+        self.epoch += 1;
         self.assigned = false;
         self.partitions.clear();
         self.buffered.clear();
@@ -252,8 +285,8 @@ impl Consumer {
         self.consumed.clear();
         self.commit_sent.clear();
         self.buffer.clear();
-        self.fetching = false;
-        self.parked.clear();
+        self.fetching = 0;
+        self.parked.iter_mut().for_each(Deadline::clear);
     }
 }
 
@@ -287,8 +320,50 @@ pub struct KafkaModel<'h, H: History> {
     /// `murmur2(key) % partitions` for every key, when the key space is small enough to tabulate.
     key_partitions: Vec<u32>,
     accumulator: Accumulator,
-    /// Produce requests sent and not yet answered (`max.in.flight.requests.per.connection`).
+    /// Produce requests sent and not yet answered, in all and per broker
+    /// (`max.in.flight.requests.per.connection`).
     requests_in_flight: u32,
+    in_flight_to: Vec<u32>,
+    /// Batches of requests that died with a broker (lost on the way, or held in its purgatory),
+    /// with the broker and the producer incarnation that sent them: the producer still holds
+    /// them, and fails them when it hears the connection closed.
+    orphans: Vec<(NodeId, u32, Vec<ProducerBatch>)>,
+    /// The producer's metadata: the leader of each partition as it last heard.
+    meta_leader: Vec<Option<BrokerId>>,
+    metadata_pending: bool,
+    /// Idempotence, per partition: one past the id of the last record drained (the sequence
+    /// chain), acknowledged, and given up on.
+    chain: Vec<u64>,
+    acked_tail: Vec<u64>,
+    failed_tail: Vec<u64>,
+    /// Idempotence's sequence checks are on: `enable_idempotence`, and a fault schedule (without
+    /// faults no request fails, so no batch is ever sent twice and the checks cannot matter).
+    sequences: bool,
+    /// The scenario has faults (without them every broker is always reachable).
+    faulty: bool,
+    brokers: u32,
+    /// Every broker, as a bit set.
+    all_brokers: u64,
+    /// The node of the KRaft controller and of the group coordinators (never failed), which also
+    /// runs retention for the partitions' one log.
+    coord: NodeId,
+    repl: Vec<Replicas>,
+    controller: Controller,
+    /// RF > 1: followers fetch, leaders watch the ISR.
+    replicated: bool,
+    /// Per broker: delayed produces (`acks = all`) waiting for the HW, oldest first, and the
+    /// deadline of the oldest.
+    purgatory: Vec<VecDeque<broker::Delayed>>,
+    purgatory_deadline: Vec<Deadline>,
+    /// Per (follower, leader): the follower's fetcher and the leader's parked fetch.
+    fetchers: Vec<broker::Fetcher>,
+    replica_pool: Vec<Vec<(u32, u32, Offset)>>,
+    /// Per broker: the incarnation whose fencing is pending at the controller.
+    fence_due: Vec<Option<u32>>,
+    /// Per fault step: the broker that a `leader` crash hit (its repair restarts that one).
+    leader_hit: Vec<Option<BrokerId>>,
+    /// Fault steps applied so far.
+    faults_done: usize,
     /// The sender's pending wakeup, if one is scheduled: its time and the key that cancels it.
     sender_timer: Option<(SimTime, EventKey)>,
     /// Offset commits on their way to the coordinator: the run is not over before they land.
@@ -307,9 +382,8 @@ pub struct KafkaModel<'h, H: History> {
     fetch_pool: Vec<Vec<Fetched>>,
 }
 
-/// Every partition, and every group's coordinator, lives on broker 0 in this version (the
-/// brokers are immortal for Kafka until replication lands).
-const BROKER: NodeId = 0;
+/// No broker: a partition not asked from any.
+const NO_BROKER: BrokerId = BrokerId::MAX;
 
 impl<'h, H: History> KafkaModel<'h, H> {
     pub fn new(s: &Scenario, history: &'h mut H, sched: &mut Scheduler<Event>) -> Self {
@@ -317,7 +391,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let p = cfg.partitions;
         let brokers = s.brokers as usize;
         let consumer_count: usize = s.groups.iter().map(|g| g.consumers as usize).sum();
-        let world = World::new(brokers + 1 + consumer_count, s.network.latency);
+        // Brokers, the producer, the consumers, and the controller with the group coordinators.
+        let world = World::new(brokers + 1 + consumer_count + 1, s.network.latency);
+        let coord = (brokers + 1 + consumer_count) as NodeId;
         let producer_node = brokers as NodeId;
         let mut consumer_of = NodeMap::default();
         let mut next = producer_node + 1;
@@ -333,7 +409,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                         next += 1;
                         consumer_of.insert(node, (gi, c));
                         next_member += 1;
-                        Consumer::new(node, next_member - 1, &cfg)
+                        Consumer::new(node, next_member - 1, &cfg, s.brokers)
                     })
                     .collect();
                 let members = consumers.iter().enumerate().map(|(i, c)| (c.member, i as u32)).collect();
@@ -360,8 +436,30 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 }
                 _ => Vec::new(),
             },
-            accumulator: Accumulator::new(s.seed, p, cfg.batch_size, cfg.linger),
+            accumulator: Accumulator::new(s.seed, p, s.brokers, cfg.batch_size, cfg.linger),
             requests_in_flight: 0,
+            in_flight_to: vec![0; brokers],
+            orphans: Vec::new(),
+            meta_leader: (0..p).map(|q| Some((q % s.brokers) as BrokerId)).collect(),
+            metadata_pending: false,
+            chain: vec![0; p as usize],
+            acked_tail: vec![0; p as usize],
+            failed_tail: vec![0; p as usize],
+            sequences: cfg.enable_idempotence && !s.faults.is_empty(),
+            faulty: !s.faults.is_empty(),
+            brokers: s.brokers,
+            all_brokers: u64::MAX >> (64 - s.brokers),
+            coord,
+            repl: (0..p).map(|q| Replicas::new(q, s.brokers, cfg.replication_factor)).collect(),
+            controller: Controller::new(s.brokers, cfg.unclean_leader_election),
+            replicated: cfg.replication_factor > 1,
+            purgatory: (0..brokers).map(|_| VecDeque::new()).collect(),
+            purgatory_deadline: vec![Deadline::default(); brokers],
+            fetchers: (0..brokers * brokers).map(|_| broker::Fetcher::default()).collect(),
+            replica_pool: Vec::new(),
+            fence_due: vec![None; brokers],
+            leader_hit: vec![None; s.faults.len()],
+            faults_done: 0,
             sender_timer: None,
             commits_in_flight: 0,
             partitions: (0..p).map(|_| Partition::default()).collect(),
@@ -378,7 +476,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
             cfg,
         };
         m.arm_arrival(sched);
-        m.world.timer_in(sched, BROKER, m.cfg.retention_check_interval, Timer::RetentionCheck);
+        m.world.timer_in(sched, m.coord, m.cfg.retention_check_interval, Timer::RetentionCheck);
+        m.start_replication(sched);
         for (i, f) in m.faults.iter().enumerate() {
             sched.schedule_at(f.at, Event::Fault(i));
         }
@@ -431,90 +530,6 @@ impl<'h, H: History> KafkaModel<'h, H> {
         }
     }
 
-    /// The sender thread: while a batch is ready and fewer than `max.in.flight` requests are
-    /// outstanding, drain every partition into one produce request; otherwise sleep until the
-    /// first batch reaches `linger.ms` (or a response frees a slot).
-    fn run_sender(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
-        loop {
-            match self.accumulator.check(now) {
-                SenderCheck::Ready if self.requests_in_flight < MAX_IN_FLIGHT_REQUESTS => {
-                    let mut batches = self.request_pool.pop().unwrap_or_default();
-                    self.accumulator.drain(MAX_REQUEST_BYTES, &mut batches);
-                    self.requests_in_flight += 1;
-                    self.world.send(sched, self.producer_node, BROKER, Msg::Produce { batches });
-                }
-                SenderCheck::Ready | SenderCheck::Idle => return,
-                SenderCheck::WaitUntil(at) => {
-                    match self.sender_timer {
-                        Some((t, _)) if t <= at => {}
-                        pending => {
-                            if let Some((_, key)) = pending {
-                                sched.cancel(key);
-                            }
-                            let key = self.world.timer_at(sched, self.producer_node, at, Timer::SenderWakeup);
-                            self.sender_timer = Some((at, key));
-                        }
-                    }
-                    return;
-                }
-            }
-        }
-    }
-
-    fn sender_wakeup(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
-        self.sender_timer = None;
-        self.run_sender(now, sched);
-    }
-
-    fn produce_response(&mut self, now: SimTime, mut batches: Vec<ProducerBatch>, sched: &mut Scheduler<Event>) {
-        self.requests_in_flight -= 1;
-        for b in batches.drain(..) {
-            for r in &b.records {
-                self.client(now, ClientEvent::Acknowledged { id: r.id() });
-            }
-            self.accumulator.recycle(b.records);
-        }
-        self.request_pool.push(batches);
-        self.run_sender(now, sched);
-    }
-
-    // ---- broker: partitions ----
-
-    /// The leader appends every batch of a produce request and answers it.
-    fn produce_arrives(&mut self, now: SimTime, batches: Vec<ProducerBatch>, sched: &mut Scheduler<Event>) {
-        for b in &batches {
-            self.append(now, b.partition, &b.records, sched);
-        }
-        self.world.send(sched, BROKER, self.producer_node, Msg::ProduceResponse { batches });
-    }
-
-    fn append(&mut self, now: SimTime, partition: u32, records: &[StoredMessage], sched: &mut Scheduler<Event>) {
-        let n = records.len() as u64;
-        let mut bytes = 0;
-        let log = &mut self.partitions[partition as usize];
-        for &r in records {
-            log.append(now, r, self.cfg.segment_bytes, self.cfg.segment_ms);
-            bytes += r.bytes();
-            self.history.record(now, Observation::Stored { msg: r });
-        }
-        self.obs(now, Observation::StorageChanged { delta: bytes as i64 });
-        self.end_offsets_sum += n;
-        for g in 0..self.groups.len() {
-            self.groups[g].remaining += n;
-            // A parked fetch answered now reports the new lag itself.
-            let answered = match self.groups[g].owner[partition as usize] {
-                Some(c) => {
-                    self.groups[g].consumers[c as usize].parked.due().is_some()
-                        && self.try_respond(now, g, c, false, sched)
-                }
-                None => false,
-            };
-            if !answered {
-                self.report_lag(now, g);
-            }
-        }
-    }
-
     fn report_lag(&mut self, now: SimTime, group: GroupIdx) {
         let g = &self.groups[group];
         let messages = g.committed.lag(self.end_offsets_sum);
@@ -533,7 +548,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         if freed > 0 {
             self.obs(now, Observation::StorageChanged { delta: -(freed as i64) });
         }
-        self.world.timer_in(sched, BROKER, self.cfg.retention_check_interval, Timer::RetentionCheck);
+        self.world.timer_in(sched, self.coord, self.cfg.retention_check_interval, Timer::RetentionCheck);
     }
 
     // ---- broker: fetch (long poll) ----
@@ -541,6 +556,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
     fn fetch_arrives(
         &mut self,
         now: SimTime,
+        broker: NodeId,
         group: GroupIdx,
         consumer: u32,
         epoch: u32,
@@ -551,35 +567,44 @@ impl<'h, H: History> KafkaModel<'h, H> {
         if self.groups[group].consumers[consumer as usize].epoch != epoch {
             return;
         }
-        if !self.try_respond(now, group, consumer, false, sched) {
+        if !self.try_respond(now, group, consumer, broker, false, sched) {
             let c = &mut self.groups[group].consumers[consumer as usize];
             c.fetches_parked += 1;
             let deadline = now.after(self.cfg.fetch_max_wait);
-            if let Some(at) = c.parked.set(deadline) {
-                self.world.timer_at(sched, BROKER, at, Timer::FetchExpired { group, consumer });
+            if let Some(at) = c.parked[broker as usize].set(deadline) {
+                self.world.timer_at(sched, broker, at, Timer::FetchExpired { group, consumer });
             }
         }
     }
 
-    fn fetch_expired(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        match self.groups[group].consumers[consumer as usize].parked.fired(now) {
+    fn fetch_expired(
+        &mut self,
+        now: SimTime,
+        broker: NodeId,
+        group: GroupIdx,
+        consumer: u32,
+        sched: &mut Scheduler<Event>,
+    ) {
+        match self.groups[group].consumers[consumer as usize].parked[broker as usize].fired(now) {
             Fired::Due => {
-                self.try_respond(now, group, consumer, true, sched);
+                self.try_respond(now, group, consumer, broker, true, sched);
             }
             Fired::Rearm(at) => {
-                self.world.timer_at(sched, BROKER, at, Timer::FetchExpired { group, consumer });
+                self.world.timer_at(sched, broker, at, Timer::FetchExpired { group, consumer });
             }
             Fired::Nothing => {}
         }
     }
 
-    /// Answers a fetch if at least `fetch.min.bytes` are available (or `force`, when the wait
-    /// expired). Positions deleted by retention are reset by `auto.offset.reset`.
+    /// Broker `broker` answers a consumer's fetch if at least `fetch.min.bytes` are available
+    /// below the high watermarks of the partitions it was asked for and still leads (or `force`,
+    /// when the wait expired). Positions deleted by retention are reset by `auto.offset.reset`.
     fn try_respond(
         &mut self,
         now: SimTime,
         group: GroupIdx,
         consumer: u32,
+        broker: NodeId,
         force: bool,
         sched: &mut Scheduler<Event>,
     ) -> bool {
@@ -590,16 +615,18 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let min_bytes = cfg.fetch_min_bytes.max(1);
         let mut available = 0;
         for (slot, &p) in c.partitions.iter().enumerate() {
-            if !c.requested[slot] {
+            // A partition this broker no longer leads gets NOT_LEADER_OR_FOLLOWER: nothing.
+            if c.requested[slot] != broker || self.repl[p as usize].leader != Some(broker) {
                 continue;
             }
             let log = &self.partitions[p as usize];
+            let hw = self.repl[p as usize].hw;
             let pos = &mut c.fetch_pos[slot];
             if *pos < log.start_offset {
                 // OffsetOutOfRange: the records were deleted before this group read them.
                 let reset = match cfg.auto_offset_reset {
                     OffsetReset::Earliest => log.start_offset,
-                    OffsetReset::Latest => log.end_offset(),
+                    OffsetReset::Latest => hw,
                 };
                 let from = *pos;
                 self.history.record(now, Observation::OffsetReset { group, partition: p, from, to: reset });
@@ -624,7 +651,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 *pos = reset;
             }
             if available < min_bytes {
-                available += log.bytes_from(*pos, min_bytes - available);
+                available += log.bytes_from(*pos, hw, min_bytes - available);
             }
         }
         if available < min_bytes && !force {
@@ -637,13 +664,17 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let start = (c.fetches_parked as usize) % n.max(1);
         for i in 0..n {
             let slot = (start + i) % n;
-            if !c.requested[slot] {
+            let p = c.partitions[slot] as usize;
+            if c.requested[slot] != broker || self.repl[p].leader != Some(broker) {
                 continue;
             }
-            let log = &self.partitions[c.partitions[slot] as usize];
+            let log = &self.partitions[p];
+            let hw = self.repl[p].hw;
             let mut part_bytes = 0;
             let mut pos = c.fetch_pos[slot];
-            while let Some(r) = log.get(pos) {
+            while pos < hw
+                && let Some(r) = log.get(pos)
+            {
                 // At least one record per response even if it exceeds the limits, as Kafka does.
                 if (part_bytes + r.bytes() > cfg.max_partition_fetch_bytes || total + r.bytes() > cfg.fetch_max_bytes)
                     && !records.is_empty()
@@ -658,38 +689,53 @@ impl<'h, H: History> KafkaModel<'h, H> {
             g.fetched_sum += pos - c.fetch_pos[slot];
             c.fetch_pos[slot] = pos;
         }
-        c.parked.clear();
+        c.parked[broker as usize].clear();
         let (to, epoch) = (c.node, c.epoch);
         self.report_lag(now, group);
-        self.world.send(sched, BROKER, to, Msg::FetchResponse { group, consumer, epoch, records });
+        self.world.send(sched, broker, to, Msg::FetchResponse { group, consumer, epoch, records });
         true
     }
 
     // ---- consumer: fetch, poll, process, commit ----
 
-    /// Sends a fetch for every assigned partition with nothing buffered (`AbstractFetch`'s
-    /// fetchable partitions), unless one is already in flight.
+    /// Sends a fetch to each partition leader for its assigned partitions with nothing buffered
+    /// (`AbstractFetch`'s fetchable partitions), unless one to that leader is already in flight.
+    /// A partition without a leader waits for the next election.
     fn send_fetch(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let c = &mut self.groups[group].consumers[consumer as usize];
-        if c.fetching || !c.assigned {
+        if !c.assigned {
             return;
         }
-        let mut any = false;
-        for (requested, &buffered) in c.requested.iter_mut().zip(&c.buffered) {
-            *requested = buffered == 0;
-            any |= *requested;
+        let mut to: u64 = 0;
+        for (slot, &p) in c.partitions.iter().enumerate() {
+            let asked = c.requested[slot];
+            if asked != NO_BROKER && c.fetching & (1 << asked) != 0 {
+                continue;
+            }
+            c.requested[slot] = match self.repl[p as usize].leader {
+                Some(l) if c.buffered[slot] == 0 && c.fetching & (1 << l) == 0 => {
+                    to |= 1 << l;
+                    l
+                }
+                _ => NO_BROKER,
+            };
         }
-        if !any {
-            return;
-        }
-        c.fetching = true;
         let (from, epoch) = (c.node, c.epoch);
-        self.world.send(sched, from, BROKER, Msg::Fetch { group, consumer, epoch });
+        while to != 0 {
+            let broker = to.trailing_zeros() as NodeId;
+            to &= to - 1;
+            if self.world.send(sched, from, broker, Msg::Fetch { group, consumer, epoch }) {
+                self.groups[group].consumers[consumer as usize].fetching |= 1 << broker;
+            }
+        }
     }
 
+    // The response's fields, as they arrive (`Msg::FetchResponse`), plus its sender.
+    #[allow(clippy::too_many_arguments)]
     fn fetch_response(
         &mut self,
         now: SimTime,
+        broker: NodeId,
         group: GroupIdx,
         consumer: u32,
         epoch: u32,
@@ -706,7 +752,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             self.client(now, ClientEvent::Delivered { msg: r.msg, group, consumer, redelivered: false });
         }
         let c = &mut self.groups[group].consumers[consumer as usize];
-        c.fetching = false;
+        c.fetching &= !(1 << broker);
         for r in &records {
             c.buffered[r.slot as usize] += 1;
         }
@@ -827,7 +873,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         }
         let (from, member, generation) = (c.node, c.member, c.generation);
         let commit = OffsetCommit { group, consumer, member, generation, offsets, sync };
-        if self.world.send(sched, from, BROKER, Msg::Commit(commit)) {
+        if self.world.send(sched, from, self.coord, Msg::Commit(commit)) {
             self.commits_in_flight += 1;
         }
         true
@@ -866,7 +912,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         }
         if sync {
             let to = self.groups[group].consumers[consumer as usize].node;
-            self.world.send(sched, BROKER, to, Msg::CommitResponse { group, consumer });
+            self.world.send(sched, self.coord, to, Msg::CommitResponse { group, consumer });
         }
     }
 
@@ -903,7 +949,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
     fn arm_session(&mut self, group: GroupIdx, member: u64, sched: &mut Scheduler<Event>) {
         let due = sched.now().after(d::KAFKA_SESSION_TIMEOUT);
         if let Some(at) = self.groups[group].coordinator.session(member).and_then(|s| s.set(due)) {
-            self.world.timer_at(sched, BROKER, at, Timer::SessionExpired { group, member });
+            self.world.timer_at(sched, self.coord, at, Timer::SessionExpired { group, member });
         }
     }
 
@@ -922,11 +968,11 @@ impl<'h, H: History> KafkaModel<'h, H> {
             self.next_member += 1;
             c.revoke();
             c.joining = false;
-            self.world.send(sched, node, BROKER, Msg::LeaveGroup { group, member });
+            self.world.send(sched, node, self.coord, Msg::LeaveGroup { group, member });
             return;
         }
         let member = c.member;
-        self.world.send(sched, node, BROKER, Msg::Heartbeat { group, member });
+        self.world.send(sched, node, self.coord, Msg::Heartbeat { group, member });
     }
 
     fn heartbeat_arrives(&mut self, group: GroupIdx, member: u64, sched: &mut Scheduler<Event>) {
@@ -935,14 +981,14 @@ impl<'h, H: History> KafkaModel<'h, H> {
             if let Some(consumer) = self.consumer_index(group, member) {
                 let to = self.groups[group].consumers[consumer as usize].node;
                 let resp = Msg::HeartbeatResponse { group, consumer, rebalance: false, unknown: true };
-                self.world.send(sched, BROKER, to, resp);
+                self.world.send(sched, self.coord, to, resp);
             }
             return;
         };
         self.arm_session(group, member, sched);
         let rebalance = self.groups[group].coordinator.rebalancing;
         let to = self.groups[group].consumers[consumer as usize].node;
-        self.world.send(sched, BROKER, to, Msg::HeartbeatResponse { group, consumer, rebalance, unknown: false });
+        self.world.send(sched, self.coord, to, Msg::HeartbeatResponse { group, consumer, rebalance, unknown: false });
     }
 
     fn consumer_index(&self, group: GroupIdx, member: u64) -> Option<u32> {
@@ -979,7 +1025,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         c.rejoin_pending = false;
         c.joining = true;
         let (from, member) = (c.node, c.member);
-        self.world.send(sched, from, BROKER, Msg::JoinGroup { group, consumer, member });
+        self.world.send(sched, from, self.coord, Msg::JoinGroup { group, consumer, member });
     }
 
     fn join_arrives(
@@ -1014,7 +1060,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 self.member_gone(now, group, sched);
             }
             Some(Fired::Rearm(at)) => {
-                self.world.timer_at(sched, BROKER, at, Timer::SessionExpired { group, member });
+                self.world.timer_at(sched, self.coord, at, Timer::SessionExpired { group, member });
             }
             Some(Fired::Nothing) | None => {}
         }
@@ -1035,7 +1081,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         self.groups[group].owner.iter_mut().for_each(|o| *o = None);
         self.obs(now, Observation::Rebalance { group, started: true });
         let round = self.groups[group].coordinator.round;
-        self.world.timer_in(sched, BROKER, d::KAFKA_MAX_POLL_INTERVAL, Timer::RebalanceTimeout { group, round });
+        self.world.timer_in(sched, self.coord, d::KAFKA_MAX_POLL_INTERVAL, Timer::RebalanceTimeout { group, round });
     }
 
     fn rebalance_timeout(&mut self, now: SimTime, group: GroupIdx, round: u64, sched: &mut Scheduler<Event>) {
@@ -1073,7 +1119,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 c.waiting_in_poll = false;
             } else {
                 let to = g.consumers[consumer as usize].node;
-                self.world.send(sched, BROKER, to, Msg::Assignment { group, consumer, generation, partitions: parts });
+                self.world.send(
+                    sched,
+                    self.coord,
+                    to,
+                    Msg::Assignment { group, consumer, generation, partitions: parts },
+                );
             }
         }
         if !was {
@@ -1138,10 +1189,24 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     // The `if`s change the world (crash, restart): they do not belong in match guards.
     #[allow(clippy::collapsible_match)]
+    #[cold]
+    #[inline(never)]
     fn fault(&mut self, now: SimTime, i: usize, sched: &mut Scheduler<Event>) {
         let f = self.faults[i].clone();
+        self.faults_done = i + 1;
         self.obs(now, Observation::Fault { step: i });
-        match (f.action, f.target) {
+        // "leader": the leader of partition 0 at this instant (none if it is offline); its repair
+        // restarts the broker that the crash hit.
+        let target = match (f.target, f.repairs) {
+            (Some(FaultTarget::Leader), Some(step)) => self.leader_hit[step].map(|b| FaultTarget::Broker(b as u32)),
+            (Some(FaultTarget::Leader), None) => {
+                let hit = self.repl[0].leader;
+                self.leader_hit[i] = hit;
+                hit.map(|b| FaultTarget::Broker(b as u32))
+            }
+            (t, _) => t,
+        };
+        match (f.action, target) {
             (FaultAction::Crash, Some(FaultTarget::Consumer { group, index })) => {
                 let c = &mut self.groups[group].consumers[index as usize];
                 if self.world.crash(c.node) {
@@ -1161,7 +1226,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 if self.world.restart(node) {
                     // A new process: a new member, which joins the group at its first poll().
                     let c = &mut self.groups[group].consumers[index as usize];
-                    *c = Consumer::new(node, self.next_member, &self.cfg);
+                    *c = Consumer::new(node, self.next_member, &self.cfg, self.brokers);
                     self.next_member += 1;
                     c.next_auto_commit = now.after(self.cfg.auto_commit_interval);
                     self.world.timer_in(sched, node, d::KAFKA_HEARTBEAT_INTERVAL, Timer::HeartbeatTick);
@@ -1183,27 +1248,40 @@ impl<'h, H: History> KafkaModel<'h, H> {
                     // The accumulator and the requests in flight lived in the producer's memory.
                     self.accumulator.clear();
                     self.requests_in_flight = 0;
+                    self.in_flight_to.iter_mut().for_each(|n| *n = 0);
+                    self.orphans.clear();
                     self.sender_timer = None;
+                    self.metadata_pending = false;
                 }
             }
             (FaultAction::Restart, Some(FaultTarget::Producer)) => {
                 if self.world.restart(self.producer_node) {
+                    // A new producer: fresh metadata, a new producer id (idempotence starts over).
                     self.producer.skip_before(now);
+                    self.meta_leader = self.repl.iter().map(|r| r.leader).collect();
+                    self.chain.iter_mut().for_each(|c| *c = 0);
                     self.arm_arrival(sched);
                 }
             }
+            (FaultAction::Crash, Some(FaultTarget::Broker(b))) => self.broker_crash(now, b as BrokerId, sched),
+            (FaultAction::Restart, Some(FaultTarget::Broker(b))) => self.broker_restart(now, b as BrokerId, sched),
             _ => {}
         }
     }
 
-    fn on_message(&mut self, now: SimTime, msg: Msg, sched: &mut Scheduler<Event>) {
+    fn on_message(&mut self, now: SimTime, from: NodeId, to: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {
         match msg {
-            Msg::Produce { batches } => self.produce_arrives(now, batches, sched),
-            Msg::ProduceResponse { batches } => self.produce_response(now, batches, sched),
-            Msg::Fetch { group, consumer, epoch } => self.fetch_arrives(now, group, consumer, epoch, sched),
+            Msg::Produce { batches, producer } => self.produce_arrives(now, to, batches, producer, sched),
+            Msg::ProduceResponse { batches } => self.produce_response(now, from, batches, sched),
+            Msg::Fetch { group, consumer, epoch } => self.fetch_arrives(now, to, group, consumer, epoch, sched),
             Msg::FetchResponse { group, consumer, epoch, records } => {
-                self.fetch_response(now, group, consumer, epoch, records, sched)
+                self.fetch_response(now, from, group, consumer, epoch, records, sched)
             }
+            Msg::ReplicaFetch { session } => self.replica_fetch_arrives(now, from, to, session, sched),
+            Msg::ReplicaFetchResponse { session, parts } => {
+                self.replica_fetch_response(now, from, to, session, parts, sched)
+            }
+            Msg::ConnectionClosed => self.connection_closed(now, from, to, sched),
             Msg::Commit(commit) => self.commit_arrives(now, commit, sched),
             Msg::CommitResponse { group, consumer } => self.commit_response(now, group, consumer, sched),
             Msg::Heartbeat { group, member } => self.heartbeat_arrives(group, member, sched),
@@ -1222,7 +1300,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
         match timer {
             Timer::Arrival => self.publish(now, sched),
             Timer::SenderWakeup => self.sender_wakeup(now, sched),
-            Timer::FetchExpired { group, consumer } => self.fetch_expired(now, group, consumer, sched),
+            Timer::FetchExpired { group, consumer } => self.fetch_expired(now, node, group, consumer, sched),
+            Timer::ReplicaFetchExpired { follower } => self.replica_fetch_expired(now, node, follower, sched),
+            Timer::IsrCheck => self.isr_check(now, node, sched),
+            Timer::PurgatoryExpired => self.purgatory_expired(now, node, sched),
+            Timer::Fence { broker, incarnation } => self.fence_due(now, broker, incarnation, sched),
+            Timer::MetadataRefresh => self.metadata_refresh(now, sched),
             Timer::RetentionCheck => self.retention_check(now, sched),
             Timer::SessionExpired { group, member } => self.session_expired(now, group, member, sched),
             Timer::RebalanceTimeout { group, round } => self.rebalance_timeout(now, group, round, sched),
@@ -1239,19 +1322,24 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     /// Every group has processed every record, no rebalance is under way, and every partition's
     /// owner is caught up and idle (so that records to be processed again after a rebalance are).
-    fn groups_done(&self) -> bool {
+    /// With `skip_offline`, partitions without a leader are left out.
+    fn groups_done(&self, skip_offline: bool) -> bool {
         self.groups.iter().all(|g| {
-            g.remaining == 0
+            (skip_offline || g.remaining == 0)
                 && !g.coordinator.rebalancing
                 && g.owner.iter().enumerate().all(|(p, o)| {
-                    o.is_some_and(|c| {
-                        let c = &g.consumers[c as usize];
-                        let slot = c.partitions.iter().position(|&q| q as usize == p);
-                        self.world.is_up(c.node)
-                            && !c.app.is_busy()
-                            && c.app.waiting() == 0
-                            && slot.is_some_and(|s| c.buffered[s] == 0 && c.fetch_pos[s] >= g.frontier[p])
-                    })
+                    if skip_offline && self.repl[p].leader.is_none() {
+                        return true;
+                    }
+                    (!skip_offline || g.frontier[p] >= self.partitions[p].end_offset())
+                        && o.is_some_and(|c| {
+                            let c = &g.consumers[c as usize];
+                            let slot = c.partitions.iter().position(|&q| q as usize == p);
+                            self.world.is_up(c.node)
+                                && !c.app.is_busy()
+                                && c.app.waiting() == 0
+                                && slot.is_some_and(|s| c.buffered[s] == 0 && c.fetch_pos[s] >= g.frontier[p])
+                        })
                 })
         })
     }
@@ -1264,13 +1352,11 @@ impl<H: History> Model for KafkaModel<'_, H> {
         match event {
             Event::Net(env) => {
                 if self.world.admit(&env) == Admit::Drop {
-                    if let Envelope::Message { msg: Msg::Commit(_), .. } = env {
-                        self.commits_in_flight -= 1;
-                    }
+                    self.dropped(env);
                     return;
                 }
                 match env {
-                    Envelope::Message { msg, .. } => self.on_message(now, msg, sched),
+                    Envelope::Message { from, to, msg, .. } => self.on_message(now, from, to, msg, sched),
                     Envelope::Timer { node, timer, .. } => self.on_timer(now, node, timer, sched),
                 }
             }
@@ -1283,7 +1369,11 @@ impl<H: History> Model for KafkaModel<'_, H> {
             && self.accumulator.records_waiting == 0
             && self.requests_in_flight == 0
             && self.commits_in_flight == 0
-            && self.groups.iter().all(|g| g.remaining == 0)
-            && self.groups_done()
+            && ((self.groups.iter().all(|g| g.remaining == 0) && self.groups_done(false))
+                // Partitions left offline by the schedule (no eligible replica came back) can
+                // never be read: the run ends when every other partition is drained.
+                || (self.faults_done == self.faults.len()
+                    && self.repl.iter().any(|r| r.leader.is_none())
+                    && self.groups_done(true)))
     }
 }

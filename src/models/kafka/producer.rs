@@ -45,10 +45,41 @@ pub fn record_wire_bytes(offset_delta: u64, timestamp_delta_ms: u64, key_len: Op
     body + varint_len(body as i64)
 }
 
+/// How the leader answered for one batch (Kafka's per-partition error code in the produce response).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BatchError {
+    #[default]
+    None,
+    /// `NOT_LEADER_OR_FOLLOWER`: this broker does not lead the partition (any more).
+    NotLeader,
+    /// `NOT_ENOUGH_REPLICAS`: `acks = all` and the ISR is smaller than `min.insync.replicas`; not
+    /// appended.
+    NotEnoughReplicas,
+    /// `NOT_ENOUGH_REPLICAS_AFTER_APPEND`: appended, but the ISR shrank below the minimum before
+    /// the HW reached it.
+    NotEnoughReplicasAfterAppend,
+    /// `OUT_OF_ORDER_SEQUENCE_NUMBER`: the idempotent producer's previous batch is missing.
+    OutOfOrder,
+    /// `REQUEST_TIMED_OUT`: the ISR did not reach the batch within the request's timeout.
+    Timeout,
+}
+
 /// One batch of one partition in the accumulator.
 #[derive(Debug)]
 pub struct ProducerBatch {
     pub partition: u32,
+    /// Sends so far; a retried batch waits `retry.backoff.ms` (until `retry_after`).
+    pub attempts: u32,
+    pub retry_after: SimTime,
+    /// Idempotence: one past the id of the record sent before this batch to its partition (0: the
+    /// first, or a new producer epoch); the leader appends only after that record. Set when the
+    /// batch is first drained.
+    pub prev: u64,
+    pub chained: bool,
+    /// Set by the leader: the answer for this batch.
+    pub error: BatchError,
+    /// Leader side: the offset after the batch once appended (what the HW must reach).
+    pub need: u64,
     pub records: Vec<StoredMessage>,
     /// `estimatedSizeInBytes`: header plus framed records.
     pub wire_bytes: u64,
@@ -64,6 +95,32 @@ impl ProducerBatch {
     fn is_full(&self) -> bool {
         self.closed || self.wire_bytes >= self.write_limit
     }
+
+    pub fn created(&self) -> SimTime {
+        self.created
+    }
+
+    pub fn first_id(&self) -> u64 {
+        self.records.first().map_or(0, |r| r.id())
+    }
+
+    pub fn last_id(&self) -> u64 {
+        self.records.last().map_or(0, |r| r.id())
+    }
+}
+
+/// What the sender found in the accumulator (`RecordAccumulator.ready`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ready {
+    /// Broker nodes (bit set) that lead a partition with a sendable batch.
+    pub nodes: u64,
+    /// When to look again: the first batch to reach `linger.ms` or the end of its backoff, or the
+    /// delivery timeout of a batch that has no leader.
+    pub next: Option<SimTime>,
+    /// Some partition with batches has no known leader: refresh the metadata.
+    pub no_leader: bool,
+    /// Some batch's delivery timeout passed: expire it.
+    pub expired: bool,
 }
 
 /// Per-partition batch queues and the sticky partitioner for null keys.
@@ -74,34 +131,23 @@ pub struct Accumulator {
     /// Partitions whose queue is not empty, unordered (the sender sorts what it drains).
     nonempty: Vec<u32>,
     sticky: StickyPartitioner,
-    /// Where the next drain starts, so that `max.request.size` does not always favour the same
-    /// partitions.
-    drain_index: u32,
+    /// Per broker node, where the next drain starts, so that `max.request.size` does not always
+    /// favour the same partitions (`nodesDrainIndex`).
+    drain_index: Vec<u32>,
     pool: Vec<Vec<StoredMessage>>,
     /// Records appended and not yet drained.
     pub records_waiting: u64,
 }
 
-/// What the sender should do after looking at the queues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SenderCheck {
-    /// A batch is ready: drain now.
-    Ready,
-    /// Nothing is ready; look again at this time (the first batch to reach `linger.ms`).
-    WaitUntil(SimTime),
-    /// Nothing is waiting.
-    Idle,
-}
-
 impl Accumulator {
-    pub fn new(seed: u64, partitions: u32, batch_size: u64, linger: SimDuration) -> Self {
+    pub fn new(seed: u64, partitions: u32, brokers: u32, batch_size: u64, linger: SimDuration) -> Self {
         Accumulator {
             batch_size,
             linger,
             queues: (0..partitions).map(|_| VecDeque::new()).collect(),
             nonempty: Vec::new(),
             sticky: StickyPartitioner::new(seed, partitions, batch_size),
-            drain_index: 0,
+            drain_index: vec![0; brokers as usize],
             pool: Vec::new(),
             records_waiting: 0,
         }
@@ -160,6 +206,12 @@ impl Accumulator {
                 }
                 self.queues[p].push_back(ProducerBatch {
                     partition,
+                    attempts: 0,
+                    retry_after: SimTime::ZERO,
+                    prev: 0,
+                    chained: false,
+                    error: BatchError::None,
+                    need: 0,
                     records,
                     wire_bytes: size,
                     write_limit: self.batch_size.max(upper),
@@ -179,35 +231,74 @@ impl Accumulator {
         new_batch || q.len() > 1 || q.back().is_some_and(ProducerBatch::is_full)
     }
 
-    /// `RecordAccumulator.ready` for the one broker that leads every partition.
-    pub fn check(&self, now: SimTime) -> SenderCheck {
-        let mut next: Option<SimTime> = None;
+    /// `RecordAccumulator.ready`: which broker nodes lead a partition whose first batch is full,
+    /// has a batch behind it, or lingered `linger.ms` (and is not backing off after a failure);
+    /// `leaders[p]` is the producer's metadata. A batch whose `delivery.timeout.ms` passed is
+    /// reported as expired.
+    /// Stops looking as soon as every node in `all_nodes` is ready.
+    #[inline(always)]
+    pub fn check(&self, now: SimTime, leaders: &[Option<u16>], all_nodes: u64, delivery_timeout: SimDuration) -> Ready {
+        let mut r = Ready::default();
+        let soonest = |n: Option<SimTime>, t: SimTime| Some(n.map_or(t, |n: SimTime| n.min(t)));
         for &p in &self.nonempty {
             let q = &self.queues[p as usize];
             let first = q.front().expect("listed partitions have batches");
             let due = first.created.after(self.linger);
-            if q.len() > 1 || first.is_full() || due <= now {
-                return SenderCheck::Ready;
+            if let Some(node) = leaders[p as usize]
+                && first.retry_after <= now
+                && (q.len() > 1 || first.is_full() || due <= now)
+            {
+                r.nodes |= 1 << node;
+                if r.nodes == all_nodes {
+                    return r;
+                }
+                continue;
             }
-            next = Some(next.map_or(due, |n| n.min(due)));
+            // Not sendable now: expired, without a leader, backing off, or lingering.
+            let expires = first.created.after(delivery_timeout);
+            if expires <= now {
+                r.expired = true;
+            } else if leaders[p as usize].is_none() {
+                r.no_leader = true;
+                r.next = soonest(r.next, expires);
+            } else if first.retry_after > now {
+                r.next = soonest(r.next, first.retry_after);
+            } else {
+                r.next = soonest(r.next, due);
+            }
         }
-        next.map_or(SenderCheck::Idle, SenderCheck::WaitUntil)
+        r
     }
 
-    /// `drainBatchesForOneNode`: the first batch of every partition, in partition order from the
-    /// drain index, until `max_request_bytes` (at least one batch).
-    pub fn drain(&mut self, max_request_bytes: u64, out: &mut Vec<ProducerBatch>) {
+    /// `drainBatchesForOneNode`: the first batch of every partition `node` leads (not backing
+    /// off), in partition order from the node's drain index, until `max_request_bytes` (at least
+    /// one batch).
+    pub fn drain(
+        &mut self,
+        now: SimTime,
+        node: u16,
+        leaders: &[Option<u16>],
+        max_request_bytes: u64,
+        out: &mut Vec<ProducerBatch>,
+    ) {
         self.nonempty.sort_unstable();
-        let start = self.nonempty.partition_point(|&p| p < self.drain_index);
+        let start = self.nonempty.partition_point(|&p| p < self.drain_index[node as usize]);
         let n = self.nonempty.len();
         let mut size = 0;
         let mut i = 0;
         while i < n {
             let p = self.nonempty[(start + i) % n];
+            i += 1;
+            if leaders[p as usize] != Some(node) {
+                continue;
+            }
             let q = &mut self.queues[p as usize];
             let first = q.front().expect("listed partitions have batches");
+            if first.retry_after > now {
+                continue;
+            }
             if size + first.wire_bytes > max_request_bytes && !out.is_empty() {
-                self.drain_index = p;
+                self.drain_index[node as usize] = p;
                 break;
             }
             let mut batch = q.pop_front().expect("peeked");
@@ -215,9 +306,35 @@ impl Accumulator {
             size += batch.wire_bytes;
             self.records_waiting -= batch.records.len() as u64;
             out.push(batch);
-            i += 1;
         }
         self.nonempty.retain(|&p| !self.queues[p as usize].is_empty());
+    }
+
+    /// `RecordAccumulator.expiredBatches`: takes out every batch whose `delivery.timeout.ms` passed.
+    pub fn expire(&mut self, now: SimTime, delivery_timeout: SimDuration, out: &mut Vec<ProducerBatch>) {
+        for &p in &self.nonempty {
+            let q = &mut self.queues[p as usize];
+            while q.front().is_some_and(|b| b.created.after(delivery_timeout) <= now) {
+                let b = q.pop_front().expect("peeked");
+                self.records_waiting -= b.records.len() as u64;
+                out.push(b);
+            }
+        }
+        self.nonempty.retain(|&p| !self.queues[p as usize].is_empty());
+    }
+
+    /// `RecordAccumulator.reenqueue`: a failed batch goes back to its partition's queue, in record
+    /// order (Kafka inserts in sequence order), closed, to be sent again after `retry_after`.
+    pub fn reenqueue(&mut self, batch: ProducerBatch) {
+        let p = batch.partition;
+        let q = &mut self.queues[p as usize];
+        if q.is_empty() {
+            self.nonempty.push(p);
+        }
+        self.records_waiting += batch.records.len() as u64;
+        let first = batch.first_id();
+        let at = q.partition_point(|b| b.first_id() < first);
+        q.insert(at, batch);
     }
 
     /// The producer process died: everything it had not sent is gone. Returns how many records.
@@ -255,9 +372,19 @@ mod tests {
         assert_eq!(record_wire_bytes(64, 0, None, 10), record_wire_bytes(63, 0, None, 10) + 1);
     }
 
+    const DT: SimDuration = SimDuration(120_000_000_000);
+
+    fn ready(nodes: u64) -> Ready {
+        Ready { nodes, ..Ready::default() }
+    }
+
+    fn wait(at: SimTime) -> Ready {
+        Ready { next: Some(at), ..Ready::default() }
+    }
+
     #[test]
     fn one_kib_values_fit_fifteen_per_16k_batch() {
-        let mut a = Accumulator::new(1, 1, 16_384, SimDuration::from_millis(100));
+        let mut a = Accumulator::new(1, 1, 1, 16_384, SimDuration::from_millis(100));
         let mut wakes = vec![];
         for i in 0..16 {
             wakes.push(a.append(SimTime(i * 1_000_000), 0, &msg(i, i, 1024), None, false));
@@ -266,29 +393,56 @@ mod tests {
         // to 15 fit; the 16th does not: it closes the batch and opens a second one.
         assert!(wakes[0] && wakes[15]);
         assert!(wakes[1..15].iter().all(|w| !w));
-        assert_eq!(a.check(SimTime(15_000_000)), SenderCheck::Ready, "a closed batch is ready");
+        let l = [Some(0)];
+        assert_eq!(a.check(SimTime(15_000_000), &l, 0b11, DT), ready(1), "a closed batch is ready");
         let mut out = vec![];
-        a.drain(1 << 20, &mut out);
+        a.drain(SimTime(15_000_000), 0, &l, 1 << 20, &mut out);
         assert_eq!(out.len(), 1, "one batch per partition per drain");
         assert_eq!(out[0].records.len(), 15);
         assert_eq!(out[0].wire_bytes, 61 + 15 * 1033);
         assert_eq!(a.records_waiting, 1);
-        assert_eq!(a.check(SimTime(15_000_000)), SenderCheck::WaitUntil(SimTime(115_000_000)));
+        assert_eq!(a.check(SimTime(15_000_000), &l, 0b11, DT), wait(SimTime(115_000_000)));
     }
 
     #[test]
     fn a_ready_broker_drains_every_partition() {
-        let mut a = Accumulator::new(1, 3, 16_384, SimDuration::from_millis(5));
+        let mut a = Accumulator::new(1, 3, 1, 16_384, SimDuration::from_millis(5));
         a.append(SimTime(0), 2, &msg(0, 0, 100), None, false);
         a.append(SimTime(3_000_000), 0, &msg(1, 3, 100), None, false);
-        assert_eq!(a.check(SimTime(4_000_000)), SenderCheck::WaitUntil(SimTime(5_000_000)));
+        let l = [Some(0); 3];
+        assert_eq!(a.check(SimTime(4_000_000), &l, 0b11, DT), wait(SimTime(5_000_000)));
         // At 5 ms partition 2's batch lingered enough; partition 0's (2 ms old) goes with it.
-        assert_eq!(a.check(SimTime(5_000_000)), SenderCheck::Ready);
+        assert_eq!(a.check(SimTime(5_000_000), &l, 0b11, DT).nodes, 1);
         let mut out = vec![];
-        a.drain(1 << 20, &mut out);
+        a.drain(SimTime(5_000_000), 0, &l, 1 << 20, &mut out);
         let mut parts: Vec<u32> = out.iter().map(|b| b.partition).collect();
         parts.sort();
         assert_eq!(parts, vec![0, 2]);
-        assert_eq!(a.check(SimTime(5_000_000)), SenderCheck::Idle);
+        assert_eq!(a.check(SimTime(5_000_000), &l, 0b11, DT), Ready::default());
+    }
+
+    #[test]
+    fn a_retried_batch_backs_off_goes_back_in_order_and_expires() {
+        let mut a = Accumulator::new(1, 2, 2, 16_384, SimDuration::ZERO);
+        a.append(SimTime(0), 0, &msg(0, 0, 100), None, false);
+        a.append(SimTime(0), 1, &msg(1, 0, 100), None, false);
+        // Partition 0 on broker 0, partition 1 on broker 1; partition 1's leader is unknown.
+        let l = [Some(0), None];
+        let r = a.check(SimTime(0), &l, 0b11, DT);
+        assert_eq!((r.nodes, r.no_leader, r.next), (1, true, Some(SimTime(DT.0))));
+        let mut out = vec![];
+        a.drain(SimTime(0), 0, &l, 1 << 20, &mut out);
+        assert_eq!(out.len(), 1);
+        let mut b = out.pop().unwrap();
+        b.retry_after = SimTime(100);
+        a.append(SimTime(50), 0, &msg(2, 0, 100), None, false);
+        a.reenqueue(b);
+        assert_eq!(a.queues[0].front().unwrap().first_id(), 0, "the retry goes first");
+        assert_eq!(a.check(SimTime(60), &l, 0b11, DT).next, Some(SimTime(100)), "backing off");
+        assert_eq!(a.check(SimTime(100), &l, 0b11, DT).nodes, 1);
+        assert!(a.check(SimTime(DT.0), &l, 0b11, DT).expired);
+        a.expire(SimTime(DT.0), DT, &mut out);
+        assert_eq!(out.len(), 2, "the retried batch and partition 1's; the batch opened at 50 ns is not due");
+        assert_eq!(a.records_waiting, 1);
     }
 }

@@ -1,0 +1,711 @@
+//! The brokers: a leader appends produce requests and answers them per `acks` (holding
+//! `acks = all` requests in the delayed-produce purgatory until the high watermark passes them);
+//! followers fetch from leaders; leaders shrink and expand the ISR; broker crashes and restarts,
+//! with the controller's fencing and elections and the truncation they imply.
+//!
+//! Kafka sources followed: `ReplicaManager.appendRecords` / `DelayedProduce` /
+//! `Partition.appendRecordsToLeader` (the `min.insync.replicas` check before appending,
+//! `checkEnoughReplicasReachOffset` after), `Partition.maybeShrinkIsr` / `maybeExpandIsr`,
+//! `ReplicaFetcherThread`, and the idempotent producer's duplicate and sequence checks
+//! (`ProducerStateManager`).
+
+use super::controller::Elected;
+use super::producer::{BatchError, ProducerBatch};
+use super::replica::bit;
+use super::*;
+use crate::scenario::Acks;
+
+// A follower's fetch is answered as soon as any record is there: `replica.fetch.min.bytes` = 1.
+const _: () = assert!(d::KAFKA_REPLICA_FETCH_MIN_BYTES == 1);
+
+/// A delayed produce (`DelayedProduce`): an `acks = all` request whose batches wait for the HW.
+pub struct Delayed {
+    batches: Vec<ProducerBatch>,
+    /// The producer incarnation that sent it.
+    producer: u32,
+    deadline: SimTime,
+}
+
+/// One follower's fetcher from one leader, and that leader's view of its parked fetch.
+#[derive(Debug, Default, Clone)]
+pub struct Fetcher {
+    /// Follower side: a fetch (or its response) is on its way or parked.
+    active: bool,
+    session: u32,
+    /// Leader side: the session of the fetch parked here (`replica.fetch.wait.max.ms`).
+    parked_session: u32,
+    parked: Deadline,
+}
+
+impl<H: History> KafkaModel<'_, H> {
+    fn fetcher_index(&self, follower: BrokerId, leader: BrokerId) -> usize {
+        follower as usize * self.brokers as usize + leader as usize
+    }
+
+    /// Partitions with a replica on broker `b` (in partition order).
+    fn hosted(&self, b: BrokerId) -> impl Iterator<Item = usize> + '_ {
+        self.repl.iter().enumerate().filter(move |(_, r)| r.index_of(b).is_some()).map(|(p, _)| p)
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn start_replication(&mut self, sched: &mut Scheduler<Event>) {
+        if !self.replicated {
+            return;
+        }
+        for b in 0..self.brokers as NodeId {
+            self.world.timer_in(sched, b, d::KAFKA_ISR_EXPIRATION_INTERVAL, Timer::IsrCheck);
+        }
+        self.ensure_fetchers(sched);
+    }
+
+    // ---- produce ----
+
+    /// The leader handles a produce request: per batch, `NOT_LEADER_OR_FOLLOWER` if it does not
+    /// lead the partition; with `acks = all`, `NOT_ENOUGH_REPLICAS` if the ISR is below
+    /// `min.insync.replicas` (nothing appended); with idempotence, a batch already in the log is a
+    /// duplicate (answered as a success, not appended again) and one whose predecessor is missing
+    /// is `OUT_OF_ORDER_SEQUENCE_NUMBER`. Then it answers at once (`acks = 1`), never (`acks = 0`),
+    /// or once the HW passes every batch (`acks = all`).
+    pub(super) fn produce_arrives(
+        &mut self,
+        now: SimTime,
+        broker: NodeId,
+        mut batches: Vec<ProducerBatch>,
+        producer: u32,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let acks = self.cfg.acks;
+        let min_isr = self.cfg.min_insync_replicas;
+        let mut waiting = false;
+        for b in batches.iter_mut() {
+            let p = b.partition as usize;
+            b.need = 0;
+            let r = &self.repl[p];
+            if r.leader != Some(broker) {
+                b.error = BatchError::NotLeader;
+                continue;
+            }
+            if acks == Acks::All && r.isr_len() < min_isr {
+                b.error = BatchError::NotEnoughReplicas;
+                continue;
+            }
+            if self.sequences {
+                let tail = self.partitions[p].last_id().map_or(0, |id| id + 1);
+                if b.last_id() < tail {
+                    // DUPLICATE_SEQUENCE_NUMBER: appended before (its response was lost).
+                    b.need = self.partitions[p].end_offset();
+                } else if b.prev != 0 && b.prev != tail {
+                    b.error = BatchError::OutOfOrder;
+                    continue;
+                }
+            }
+            if b.need == 0 {
+                self.append(now, b.partition, &b.records, sched);
+                b.need = self.partitions[p].end_offset();
+            }
+            if acks == Acks::All {
+                if self.repl[p].hw >= b.need {
+                    b.need = 0;
+                } else {
+                    waiting = true;
+                }
+            }
+        }
+        match acks {
+            Acks::Zero => {
+                for b in batches.drain(..) {
+                    self.accumulator.recycle(b.records);
+                }
+                self.request_pool.push(batches);
+            }
+            Acks::One => {
+                self.world.send(sched, broker, self.producer_node, Msg::ProduceResponse { batches });
+            }
+            Acks::All => {
+                if !waiting {
+                    self.world.send(sched, broker, self.producer_node, Msg::ProduceResponse { batches });
+                    return;
+                }
+                let deadline = now.after(d::KAFKA_REQUEST_TIMEOUT);
+                let l = broker as usize;
+                self.purgatory[l].push_back(Delayed { batches, producer, deadline });
+                if self.purgatory[l].len() == 1
+                    && let Some(at) = self.purgatory_deadline[l].set(deadline)
+                {
+                    self.world.timer_at(sched, broker, at, Timer::PurgatoryExpired);
+                }
+            }
+        }
+    }
+
+    /// The leader appends records to its log.
+    fn append(&mut self, now: SimTime, partition: u32, records: &[StoredMessage], sched: &mut Scheduler<Event>) {
+        let n = records.len() as u64;
+        let mut bytes = 0;
+        let p = partition as usize;
+        let log = &mut self.partitions[p];
+        for &r in records {
+            log.append(now, r, self.cfg.segment_bytes, self.cfg.segment_ms);
+            bytes += r.bytes();
+            self.history.record(now, Observation::Stored { msg: r });
+        }
+        let end = log.end_offset();
+        self.obs(now, Observation::StorageChanged { delta: bytes as i64 });
+        self.end_offsets_sum += n;
+        for g in &mut self.groups {
+            g.remaining += n;
+        }
+        let r = &mut self.repl[p];
+        if !self.replicated {
+            // One replica: the leader is the ISR; committed at once.
+            r.leo[0] = end;
+            r.hw = end;
+            self.hw_advanced(now, p, sched);
+            return;
+        }
+        let leader = r.leader.expect("only a leader appends");
+        let li = r.index_of(leader).expect("the leader is a replica");
+        r.leo[li] = end;
+        if r.leader_alone() {
+            // Committed at once: the ISR is the leader alone (always so with one replica).
+            r.hw = end;
+            self.hw_advanced(now, p, sched);
+        } else {
+            for g in 0..self.groups.len() {
+                self.report_lag(now, g);
+            }
+            self.wake_followers(now, p, sched);
+        }
+    }
+
+    /// The HW of partition `p` moved: consumers' parked fetches may be answered, and delayed
+    /// produces completed.
+    #[inline(always)]
+    fn hw_advanced(&mut self, now: SimTime, p: usize, sched: &mut Scheduler<Event>) {
+        let Some(leader) = self.repl[p].leader else { return };
+        for g in 0..self.groups.len() {
+            // A parked fetch answered now reports the new lag itself.
+            let answered = match self.groups[g].owner[p] {
+                Some(c) => {
+                    self.groups[g].consumers[c as usize].parked[leader as usize].due().is_some()
+                        && self.try_respond(now, g, c, leader, false, sched)
+                }
+                None => false,
+            };
+            if !answered {
+                self.report_lag(now, g);
+            }
+        }
+        if !self.purgatory[leader as usize].is_empty() {
+            self.complete_delayed(now, leader, sched);
+        }
+    }
+
+    /// `DelayedProduce.tryComplete`: a batch is done when the HW reached it (an error if the ISR
+    /// is then below `min.insync.replicas`) or its broker no longer leads; a request is answered
+    /// when all its batches are done.
+    #[cold]
+    #[inline(never)]
+    fn complete_delayed(&mut self, _now: SimTime, l: BrokerId, sched: &mut Scheduler<Event>) {
+        let min_isr = self.cfg.min_insync_replicas;
+        let mut i = 0;
+        while i < self.purgatory[l as usize].len() {
+            let mut pending = false;
+            for b in self.purgatory[l as usize][i].batches.iter_mut() {
+                if b.need == 0 || b.error != BatchError::None {
+                    continue;
+                }
+                let r = &self.repl[b.partition as usize];
+                if r.leader != Some(l) {
+                    b.error = BatchError::NotLeader;
+                    b.need = 0;
+                } else if r.hw >= b.need {
+                    if r.isr_len() < min_isr {
+                        b.error = BatchError::NotEnoughReplicasAfterAppend;
+                    }
+                    b.need = 0;
+                } else {
+                    pending = true;
+                }
+            }
+            if pending {
+                i += 1;
+                continue;
+            }
+            let e = self.purgatory[l as usize].remove(i).expect("listed");
+            self.world.send(sched, l, self.producer_node, Msg::ProduceResponse { batches: e.batches });
+        }
+        self.rearm_purgatory(l, sched);
+    }
+
+    fn rearm_purgatory(&mut self, l: BrokerId, sched: &mut Scheduler<Event>) {
+        match self.purgatory[l as usize].front().map(|e| e.deadline) {
+            None => self.purgatory_deadline[l as usize].clear(),
+            Some(due) => {
+                if let Some(at) = self.purgatory_deadline[l as usize].set(due) {
+                    self.world.timer_at(sched, l, at, Timer::PurgatoryExpired);
+                }
+            }
+        }
+    }
+
+    /// The oldest delayed produce reached the request's timeout: its waiting batches get
+    /// `REQUEST_TIMED_OUT`.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn purgatory_expired(&mut self, now: SimTime, l: NodeId, sched: &mut Scheduler<Event>) {
+        match self.purgatory_deadline[l as usize].fired(now) {
+            Fired::Due => {
+                while self.purgatory[l as usize].front().is_some_and(|e| e.deadline <= now) {
+                    let mut e = self.purgatory[l as usize].pop_front().expect("peeked");
+                    for b in e.batches.iter_mut() {
+                        if b.need != 0 && b.error == BatchError::None {
+                            b.error = BatchError::Timeout;
+                        }
+                    }
+                    self.world.send(sched, l, self.producer_node, Msg::ProduceResponse { batches: e.batches });
+                }
+                self.rearm_purgatory(l, sched);
+            }
+            Fired::Rearm(at) => {
+                self.world.timer_at(sched, l, at, Timer::PurgatoryExpired);
+            }
+            Fired::Nothing => {}
+        }
+    }
+
+    // ---- followers ----
+
+    /// Every live broker fetches from each broker that leads a partition it follows
+    /// (`ReplicaFetcherManager.addFetcherForPartitions`).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn ensure_fetchers(&mut self, sched: &mut Scheduler<Event>) {
+        if !self.replicated {
+            return;
+        }
+        for f in 0..self.brokers as BrokerId {
+            if !self.world.is_up(f) {
+                continue;
+            }
+            for l in 0..self.brokers as BrokerId {
+                let i = self.fetcher_index(f, l);
+                if l == f || self.fetchers[i].active || !self.follows(f, l) {
+                    continue;
+                }
+                self.fetchers[i].session += 1;
+                self.send_replica_fetch(f, l, sched);
+            }
+        }
+    }
+
+    /// Broker `f` follows some partition that `l` leads.
+    fn follows(&self, f: BrokerId, l: BrokerId) -> bool {
+        f != l && self.repl.iter().any(|r| r.leader == Some(l) && r.index_of(f).is_some())
+    }
+
+    fn send_replica_fetch(&mut self, f: BrokerId, l: BrokerId, sched: &mut Scheduler<Event>) {
+        let i = self.fetcher_index(f, l);
+        let session = self.fetchers[i].session;
+        self.fetchers[i].active = self.world.send(sched, f, l, Msg::ReplicaFetch { session });
+    }
+
+    /// The leader gets a follower's fetch: its fetch offsets are its LEOs, which may move the HW
+    /// and bring it back into the ISR; it is answered at once if there is anything to send,
+    /// otherwise parked for `replica.fetch.wait.max.ms`.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn replica_fetch_arrives(
+        &mut self,
+        now: SimTime,
+        f: NodeId,
+        l: NodeId,
+        session: u32,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let mut data = false;
+        for p in 0..self.repl.len() {
+            let r = &mut self.repl[p];
+            if r.leader != Some(l) {
+                continue;
+            }
+            let Some(i) = r.index_of(f) else { continue };
+            let log = &self.partitions[p];
+            let end = log.end_offset();
+            // Out of range below the log start (retention): the follower starts over there.
+            r.leo[i] = r.leo[i].max(log.start_offset);
+            r.follower_fetched(i, now, end);
+            if !r.in_isr(f) && r.follower_in_sync(i) {
+                // `maybeExpandIsr`: caught up to the HW (the controller approves at once).
+                r.isr |= bit(f);
+            }
+            data |= end > r.leo[i];
+            if r.update_hw(end) {
+                self.hw_advanced(now, p, sched);
+            }
+        }
+        let i = self.fetcher_index(f, l);
+        self.fetchers[i].parked_session = session;
+        if data {
+            self.respond_replica(f, l, sched);
+        } else if let Some(at) = self.fetchers[i].parked.set(now.after(d::KAFKA_REPLICA_FETCH_WAIT_MAX)) {
+            self.world.timer_at(sched, l, at, Timer::ReplicaFetchExpired { follower: f });
+        }
+    }
+
+    /// New records on partition `p`: followers whose fetch is parked at the leader get them now
+    /// (`replica.fetch.min.bytes` = 1).
+    #[cold]
+    #[inline(never)]
+    fn wake_followers(&mut self, _now: SimTime, p: usize, sched: &mut Scheduler<Event>) {
+        let Some(l) = self.repl[p].leader else { return };
+        for k in 0..self.repl[p].brokers.len() {
+            let f = self.repl[p].brokers[k];
+            if f != l && self.fetchers[self.fetcher_index(f, l)].parked.due().is_some() {
+                self.respond_replica(f, l, sched);
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn replica_fetch_expired(&mut self, now: SimTime, l: NodeId, f: BrokerId, sched: &mut Scheduler<Event>) {
+        let i = self.fetcher_index(f, l);
+        match self.fetchers[i].parked.fired(now) {
+            Fired::Due => self.respond_replica(f, l, sched),
+            Fired::Rearm(at) => {
+                self.world.timer_at(sched, l, at, Timer::ReplicaFetchExpired { follower: f });
+            }
+            Fired::Nothing => {}
+        }
+    }
+
+    /// The leader answers follower `f`'s fetch: per partition it leads and `f` follows, the
+    /// records after `f`'s LEO, up to `replica.fetch.max.bytes`.
+    #[cold]
+    #[inline(never)]
+    fn respond_replica(&mut self, f: BrokerId, l: BrokerId, sched: &mut Scheduler<Event>) {
+        let mut parts = self.replica_pool.pop().unwrap_or_default();
+        for p in self.hosted(f) {
+            let r = &self.repl[p];
+            if r.leader != Some(l) {
+                continue;
+            }
+            let i = r.index_of(f).expect("hosted");
+            let log = &self.partitions[p];
+            if r.leo[i] < log.end_offset() {
+                let to = log.fetch_end(r.leo[i], log.end_offset(), d::KAFKA_REPLICA_FETCH_MAX_BYTES);
+                parts.push((p as u32, r.epoch, to));
+            }
+        }
+        let i = self.fetcher_index(f, l);
+        self.fetchers[i].parked.clear();
+        let session = self.fetchers[i].parked_session;
+        self.world.send(sched, l, f, Msg::ReplicaFetchResponse { session, parts });
+    }
+
+    /// The follower appends what the leader sent (if it is still the leader of that epoch) and
+    /// fetches again at once, while it follows anything `l` leads.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn replica_fetch_response(
+        &mut self,
+        _now: SimTime,
+        l: NodeId,
+        f: NodeId,
+        session: u32,
+        mut parts: Vec<(u32, u32, Offset)>,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let i = self.fetcher_index(f, l);
+        if !self.fetchers[i].active || self.fetchers[i].session != session {
+            parts.clear();
+            self.replica_pool.push(parts);
+            return;
+        }
+        for (p, epoch, to) in parts.drain(..) {
+            let r = &mut self.repl[p as usize];
+            if r.epoch != epoch || r.leader != Some(l) {
+                continue;
+            }
+            let k = r.index_of(f).expect("a follower of this partition");
+            r.leo[k] = r.leo[k].max(to);
+        }
+        self.replica_pool.push(parts);
+        if self.follows(f, l) {
+            self.send_replica_fetch(f, l, sched);
+        } else {
+            self.fetchers[i].active = false;
+        }
+    }
+
+    /// `isr-expiration`: the leader drops followers that have not caught up within
+    /// `replica.lag.time.max.ms`; the HW may then move and delayed produces complete.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn isr_check(&mut self, now: SimTime, l: NodeId, sched: &mut Scheduler<Event>) {
+        self.world.timer_in(sched, l, d::KAFKA_ISR_EXPIRATION_INTERVAL, Timer::IsrCheck);
+        for p in 0..self.repl.len() {
+            let r = &mut self.repl[p];
+            if r.leader != Some(l) {
+                continue;
+            }
+            let end = self.partitions[p].end_offset();
+            let mut shrunk = false;
+            for i in 0..r.brokers.len() {
+                let b = r.brokers[i];
+                if b != l && r.in_isr(b) && !r.caught_up(i, now, end, d::KAFKA_REPLICA_LAG_TIME_MAX) {
+                    r.isr &= !bit(b);
+                    shrunk = true;
+                }
+            }
+            if shrunk {
+                self.isr_changed(now, p, sched);
+            }
+        }
+    }
+
+    /// The ISR of partition `p` shrank: the HW may move, and delayed produces waiting for the
+    /// departed replicas complete (with `NOT_ENOUGH_REPLICAS_AFTER_APPEND` if the ISR is now
+    /// below `min.insync.replicas`).
+    fn isr_changed(&mut self, now: SimTime, p: usize, sched: &mut Scheduler<Event>) {
+        let Some(l) = self.repl[p].leader else { return };
+        let end = self.partitions[p].end_offset();
+        if self.repl[p].update_hw(end) {
+            self.hw_advanced(now, p, sched);
+        } else if !self.purgatory[l as usize].is_empty() {
+            self.complete_delayed(now, l, sched);
+        }
+    }
+
+    /// The controller fences broker `b`: it leaves the ISRs (their leaders may now commit) and
+    /// its partitions get new leaders.
+    fn fence(&mut self, now: SimTime, b: BrokerId, sched: &mut Scheduler<Event>) {
+        let changed = self.controller.fence(b, &mut self.repl);
+        self.apply_elections(now, changed, sched);
+        for p in 0..self.repl.len() {
+            if self.repl[p].index_of(b).is_some() {
+                self.isr_changed(now, p, sched);
+            }
+        }
+    }
+
+    // ---- broker failures and the controller ----
+
+    /// A broker process dies. Its log survives (the page cache outlives the process); what it held
+    /// in memory does not: delayed produces (their producer hears of them only when the
+    /// connection closes), parked fetches, its fetchers. Its operating system closes its
+    /// connections, so clients and peers hear at once; the controller fences it when its session
+    /// expires.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn broker_crash(&mut self, _now: SimTime, b: BrokerId, sched: &mut Scheduler<Event>) {
+        if !self.world.crash(b) {
+            return;
+        }
+        for e in std::mem::take(&mut self.purgatory[b as usize]) {
+            self.orphans.push((b, e.producer, e.batches));
+        }
+        // Deadlines whose timers lived on this broker: those timers died with it, so they are
+        // reset, not merely cleared (a cleared deadline still expects its pending timer).
+        self.purgatory_deadline[b as usize] = Deadline::default();
+        for other in 0..self.brokers as BrokerId {
+            // Its own fetchers (their parked fetches wait at live leaders: cleared), and the
+            // fetches of followers parked at it (they hear the connection close and fetch again
+            // once the controller names a new leader).
+            let own = self.fetcher_index(b, other);
+            self.fetchers[own].active = false;
+            self.fetchers[own].parked.clear();
+            let at_b = self.fetcher_index(other, b);
+            self.fetchers[at_b].active = false;
+            self.fetchers[at_b].parked = Deadline::default();
+        }
+        let mut clients = vec![self.producer_node];
+        for g in &mut self.groups {
+            for c in &mut g.consumers {
+                c.parked[b as usize] = Deadline::default();
+                clients.push(c.node);
+            }
+        }
+        for to in clients {
+            self.world.send_from_os(sched, b, to, Msg::ConnectionClosed);
+        }
+        let incarnation = self.world.incarnation(b);
+        self.fence_due[b as usize] = Some(incarnation);
+        self.world.timer_in(
+            sched,
+            self.coord,
+            d::KAFKA_BROKER_SESSION_TIMEOUT,
+            Timer::Fence { broker: b, incarnation },
+        );
+    }
+
+    /// A broker process starts again with its log. It registers with the controller: a session
+    /// of its previous incarnation still open is fenced at once, then it is unfenced, and it
+    /// follows (or leads, if it was the only eligible replica of an offline partition).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn broker_restart(&mut self, now: SimTime, b: BrokerId, sched: &mut Scheduler<Event>) {
+        if !self.world.restart(b) {
+            return;
+        }
+        if self.fence_due[b as usize].take().is_some() {
+            self.fence(now, b, sched);
+        }
+        let changed = self.controller.unfence(b, &mut self.repl);
+        self.apply_elections(now, changed, sched);
+        if self.replicated {
+            self.world.timer_in(sched, b, d::KAFKA_ISR_EXPIRATION_INTERVAL, Timer::IsrCheck);
+        }
+        self.ensure_fetchers(sched);
+    }
+
+    /// The controller's fencing timer: the broker's session expired.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn fence_due(&mut self, now: SimTime, b: BrokerId, incarnation: u32, sched: &mut Scheduler<Event>) {
+        if self.fence_due[b as usize] != Some(incarnation) {
+            return;
+        }
+        self.fence_due[b as usize] = None;
+        self.fence(now, b, sched);
+    }
+
+    /// New leaders take over: the log is truncated to the new leader's LEO (what its followers,
+    /// and replicas that are down when they return, do with leader epochs), the HW cannot be above
+    /// it, followers fetch from it, and consumers waiting for these partitions fetch again.
+    #[cold]
+    #[inline(never)]
+    fn apply_elections(&mut self, now: SimTime, changed: Vec<(u32, Elected)>, sched: &mut Scheduler<Event>) {
+        if changed.is_empty() {
+            return;
+        }
+        for &(p, e) in &changed {
+            let (Elected::Clean(l) | Elected::Unclean(l)) = e else { continue };
+            let p = p as usize;
+            let li = self.repl[p].index_of(l).expect("elected among the replicas");
+            let new_end = self.repl[p].leo[li];
+            if new_end < self.partitions[p].end_offset() {
+                self.truncate(now, p, new_end);
+            }
+            let r = &mut self.repl[p];
+            r.leo.iter_mut().for_each(|o| *o = (*o).min(new_end));
+            r.hw = r.hw.min(new_end);
+            r.reset_follower_state(now);
+            r.known_leo[li] = new_end;
+            r.epoch_start = new_end;
+            if r.update_hw(new_end) {
+                self.hw_advanced(now, p, sched);
+            }
+        }
+        self.ensure_fetchers(sched);
+        self.poke_consumers(sched);
+    }
+
+    /// Removes the records from `to` on: no replica will have them any more. Groups that had not
+    /// processed them lose them; consumers positioned beyond the new end move back to it (KIP-320:
+    /// a consumer that detects the truncation resets to the divergence point).
+    #[cold]
+    #[inline(never)]
+    fn truncate(&mut self, now: SimTime, p: usize, to: Offset) {
+        let old_end = self.partitions[p].end_offset();
+        let history = &mut *self.history;
+        let groups = &self.groups;
+        let freed = self.partitions[p].truncate(to, |offset, r| {
+            for (gi, g) in groups.iter().enumerate() {
+                if offset >= g.frontier[p] {
+                    history.record(now, Observation::Deleted { id: r.id(), group: Some(gi) });
+                }
+            }
+        });
+        let new_end = self.partitions[p].end_offset();
+        if freed > 0 {
+            self.obs(now, Observation::StorageChanged { delta: -(freed as i64) });
+        }
+        self.end_offsets_sum -= old_end - new_end;
+        for g in &mut self.groups {
+            let f = g.frontier[p];
+            g.remaining = g.remaining + (new_end - f.min(new_end)) - (old_end - f.min(old_end));
+            g.frontier[p] = f.min(new_end);
+            g.committed.truncate(p as u32, new_end);
+            let Some(c) = g.owner[p] else { continue };
+            let c = &mut g.consumers[c as usize];
+            let Some(slot) = c.partitions.iter().position(|&q| q as usize == p) else { continue };
+            if c.fetch_pos[slot] > new_end {
+                g.fetched_sum -= c.fetch_pos[slot] - new_end;
+                c.fetch_pos[slot] = new_end;
+            }
+            c.consumed[slot] = c.consumed[slot].min(new_end);
+            c.commit_sent[slot] = c.commit_sent[slot].min(new_end);
+            let before = c.buffer.len();
+            c.buffer.retain(|r| r.slot as usize != slot || r.offset < new_end);
+            c.buffered[slot] -= (before - c.buffer.len()) as u32;
+        }
+    }
+
+    /// Consumers blocked in `poll()` fetch again (the leaders they need may have changed).
+    #[cold]
+    #[inline(never)]
+    fn poke_consumers(&mut self, sched: &mut Scheduler<Event>) {
+        for g in 0..self.groups.len() {
+            for c in 0..self.groups[g].consumers.len() as u32 {
+                let k = &self.groups[g].consumers[c as usize];
+                if self.world.is_up(k.node) && k.assigned && k.waiting_in_poll {
+                    self.send_fetch(g, c, sched);
+                }
+            }
+        }
+    }
+
+    /// A client hears that broker `from`'s connections closed.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn connection_closed(&mut self, now: SimTime, from: NodeId, to: NodeId, sched: &mut Scheduler<Event>) {
+        if to == self.producer_node {
+            self.producer_connection_closed(now, from, sched);
+        } else if let Some(&(g, c)) = self.consumer_of.get(to) {
+            // The fetch to it is gone; the partitions it led are fetched again once they have a
+            // leader.
+            self.groups[g].consumers[c as usize].fetching &= !(1 << from);
+        }
+    }
+
+    /// The world dropped a message (its receiver is down or restarted): what it carried that
+    /// someone still counts on is accounted for.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn dropped(&mut self, env: Envelope<Msg, Timer>) {
+        let Envelope::Message { to, msg, .. } = env else { return };
+        match msg {
+            Msg::Commit(_) => self.commits_in_flight -= 1,
+            // The producer still holds these batches, until it hears the connection closed
+            // (with acks = 0 it forgot them when it sent them).
+            Msg::Produce { mut batches, producer } => {
+                if self.cfg.acks == Acks::Zero {
+                    for b in batches.drain(..) {
+                        self.accumulator.recycle(b.records);
+                    }
+                    self.request_pool.push(batches);
+                } else {
+                    self.orphans.push((to, producer, batches));
+                }
+            }
+            Msg::ProduceResponse { mut batches } => {
+                for b in batches.drain(..) {
+                    self.accumulator.recycle(b.records);
+                }
+                self.request_pool.push(batches);
+            }
+            Msg::ReplicaFetchResponse { mut parts, .. } => {
+                parts.clear();
+                self.replica_pool.push(parts);
+            }
+            Msg::FetchResponse { mut records, .. } => {
+                records.clear();
+                self.fetch_pool.push(records);
+            }
+            _ => {}
+        }
+    }
+}
