@@ -118,16 +118,26 @@ impl<E> Scheduler<E> {
 
     /// Schedules `event` at absolute time `at`. Scheduling in the past is a model bug; it is clamped
     /// to `now` in release builds so that time never runs backwards.
+    #[inline]
     pub fn schedule_at(&mut self, at: SimTime, event: E) -> EventKey {
         debug_assert!(at >= self.now, "event scheduled in the past");
-        let at = at.max(self.now);
-        let seq = self.seq;
-        self.seq += 1;
-        self.pending += 1;
-        if at == self.now {
+        if at <= self.now {
+            // The common case of a zero-latency network: inlined into the caller.
+            let seq = self.seq;
+            self.seq += 1;
+            self.pending += 1;
             self.now_queue.push_back((seq, Some(event)));
             return EventKey { slot: NOW_SLOT, seq };
         }
+        self.schedule_later(at, event)
+    }
+
+    /// [`Self::schedule_at`] for an event after the current instant: into a heap.
+    #[inline(never)]
+    fn schedule_later(&mut self, at: SimTime, event: E) -> EventKey {
+        let seq = self.seq;
+        self.seq += 1;
+        self.pending += 1;
         let slot = match self.free.pop() {
             Some(i) => {
                 self.slab[i as usize] = (seq, Some(event));
@@ -221,6 +231,7 @@ impl<E> Scheduler<E> {
     /// time. If the next event lies beyond `deadline`, the clock moves to `deadline` (not past it:
     /// a later call with a later deadline resumes) and nothing is removed. One pass over the queue
     /// heads: the engine's loop calls this for every event.
+    #[inline]
     pub fn pop_until(&mut self, deadline: SimTime) -> Option<(SimTime, E)> {
         // Fast path, most events: the current instant's FIFO, when no heap event is due at this
         // instant (a heap head at `now`, even a cancelled one, sends us the long way round). Its
@@ -234,6 +245,12 @@ impl<E> Scheduler<E> {
                 return event.map(|e| (now, e));
             }
         }
+        self.pop_heads(deadline)
+    }
+
+    /// [`Self::pop_until`] when the FIFO's head is not simply next: compare every queue's head.
+    #[inline(never)]
+    fn pop_heads(&mut self, deadline: SimTime) -> Option<(SimTime, E)> {
         self.skip_cancelled();
         let heap = self.far_first();
         let head_at = heap.map(|far| if far { &self.far } else { &self.near }.peek().expect("non-empty").at);
