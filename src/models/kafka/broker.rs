@@ -197,7 +197,9 @@ impl<H: History> KafkaModel<'_, H> {
                 self.report_lag(now, g);
             }
         }
-        if !self.purgatory[leader as usize].is_empty() {
+        // Only a replicated partition ever holds a delayed produce (with one replica the HW is
+        // the LEO at once).
+        if self.replicated && !self.purgatory[leader as usize].is_empty() {
             self.complete_delayed(now, leader, sched);
         }
     }

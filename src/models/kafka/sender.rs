@@ -157,9 +157,10 @@ impl<H: History> KafkaModel<'_, H> {
                 }
                 if error == BatchError::OutOfOrder && (self.acked_tail[p] >= b.prev || self.failed_tail[p] >= b.prev) {
                     // The record before this batch was acknowledged (or given up) yet the leader
-                    // lacks it: the log lost it. Kafka bumps the idempotent producer's epoch and
-                    // resets sequences (KIP-360); we resend the batch as the first of a new epoch.
-                    // (Kafka fails this one batch with OutOfOrderSequenceException.)
+                    // lacks it: a real gap (the log lost it). The idempotent producer retries every
+                    // OUT_OF_ORDER_SEQUENCE_NUMBER and, for a real gap, bumps its epoch
+                    // (`TransactionManager.canRetry`, KIP-360): the batch goes again as the first of
+                    // the new epoch. Otherwise an earlier batch is still on its way: just retry.
                     b.prev = 0;
                 }
                 self.retry_or_give_up(now, b);
