@@ -28,6 +28,9 @@ pub enum Observation {
     Fault { step: usize },
     /// A Kafka consumer group started (`started = true`) or finished a rebalance.
     Rebalance { group: GroupIdx, started: bool },
+    /// A new leader took over after a failure: of Kafka partition `partition` (the controller's
+    /// election), or (`None`) of the RabbitMQ quorum queue (a Raft election won).
+    LeaderElected { partition: Option<u32> },
     /// Bytes the broker holds changed by `delta` (payload bytes; fan-out copies count once each).
     StorageChanged { delta: i64 },
     /// The system's own backlog gauges for a group. `messages`: Kafka consumer lag (log end offset
@@ -176,6 +179,10 @@ impl<W: std::io::Write> JsonlHistory<W> {
             Observation::Rebalance { group, started } => {
                 format!(r#"{{"t":{t},"event":"rebalance","group":{},"started":{started}}}"#, g(group))
             }
+            Observation::LeaderElected { partition } => format!(
+                r#"{{"t":{t},"event":"leader_elected","partition":{}}}"#,
+                partition.map_or("null".to_string(), |p| p.to_string())
+            ),
             Observation::StorageChanged { delta } => format!(r#"{{"t":{t},"event":"storage","delta":{delta}}}"#),
             Observation::Backlog { group, messages, unacked } => format!(
                 r#"{{"t":{t},"event":"backlog","group":{},"messages":{messages},"unacked":{unacked}}}"#,

@@ -212,6 +212,9 @@ pub enum AnnotationKind {
     /// started. Rebalances starting in one sample interval, or while another is under way, are
     /// merged.
     Rebalance,
+    /// Leaders elected after a failure (Kafka partitions, the RabbitMQ quorum queue): `count`
+    /// elections in the interval; the annotation has no group.
+    Election,
 }
 
 /// Events of one kind (and group) within one sample interval, merged: memory stays at a few
@@ -630,6 +633,7 @@ impl History for Recorder {
             Observation::Client(ClientEvent::SendFailed { .. }) => self.bucket_failed += 1,
             Observation::Fault { step } => self.fault_step(at, step),
             Observation::Rebalance { group, started } => self.rebalance(at, group, started),
+            Observation::LeaderElected { .. } => self.annotate(at, AnnotationKind::Election, None, 1),
             Observation::StorageChanged { delta } => {
                 self.stored_bytes += delta;
                 self.peak_stored_bytes = self.peak_stored_bytes.max(self.stored_bytes);

@@ -361,3 +361,32 @@ fn a_broker_crashed_and_restarted_twice_drains_completely() {
         assert!(d.total.processed_unique > 150_000, "acks {acks}: {:?}", d.total);
     }
 }
+
+/// The leader's crash is followed by exactly one election of partition 0, when the controller
+/// fences the dead broker (9 s after the crash: `broker.session.timeout.ms`), and the recorder
+/// turns it into the chart annotation that marks it.
+#[test]
+fn a_leader_crash_elects_one_new_leader_after_the_fencing_delay() {
+    #[derive(Default)]
+    struct Elections(Vec<(SimTime, Option<u32>)>);
+    impl History for Elections {
+        fn record(&mut self, at: SimTime, obs: Observation) {
+            if let Observation::LeaderElected { partition } = obs {
+                self.0.push((at, partition));
+            }
+        }
+    }
+    let s = leader_crash("1", 1, "61777ms", true);
+    let mut e = Elections::default();
+    let rec = run_observed(&s, SystemKind::Kafka, &mut e);
+    // Partition 0 once at the fencing; when broker 0 returns 30 s later nothing moves back
+    // (no preferred-leader rebalance).
+    assert_eq!(e.0.len(), 1, "{:?}", e.0);
+    let (at, partition) = e.0[0];
+    assert_eq!(partition, Some(0));
+    assert!((secs(at) - (61.777 + 9.0)).abs() < 0.01, "elected at {} s", secs(at));
+    let marks: Vec<_> =
+        rec.annotations.iter().filter(|a| a.kind == pushpull::metrics::AnnotationKind::Election).collect();
+    assert_eq!(marks.len(), 1);
+    assert_eq!((marks[0].first, marks[0].count, marks[0].group), (at, 1, None));
+}

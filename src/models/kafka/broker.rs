@@ -585,6 +585,7 @@ impl<H: History> KafkaModel<'_, H> {
         }
         for &(p, e) in &changed {
             let (Elected::Clean(l) | Elected::Unclean(l)) = e else { continue };
+            self.obs(now, Observation::LeaderElected { partition: Some(p) });
             let p = p as usize;
             let li = self.repl[p].index_of(l).expect("elected among the replicas");
             let new_end = self.repl[p].leo[li];

@@ -425,6 +425,7 @@ impl<H: History> RabbitModel<'_, H> {
                     self.world.timer_in(sched, node, delay, Timer::RaftElection(generation));
                 }
                 Out::BecameLeader => {
+                    self.obs(now, Observation::LeaderElected { partition: None });
                     let q = self.q();
                     q.tick_generation[node as usize] += 1;
                     q.proposed.clear();

@@ -342,6 +342,31 @@ fn event_markers(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64, g
                 });
             }
         }
+        // Leader elections concern every group: marked on every panel, close ones merged.
+        let mut clusters: Vec<(f64, f64, u64)> = Vec::new();
+        for a in r.recorder.annotations.iter().filter(|a| a.kind == AnnotationKind::Election) {
+            let t = a.first.as_secs_f64();
+            match clusters.last_mut() {
+                Some(c) if t - c.1 <= gap => {
+                    c.1 = a.last.as_secs_f64();
+                    c.2 += a.count;
+                }
+                _ => clusters.push((t, a.last.as_secs_f64(), a.count)),
+            }
+        }
+        for (first, _, count) in clusters {
+            let what = match (r.system, count) {
+                (SystemKind::Kafka, 1) => "partition leader elected".to_string(),
+                (SystemKind::Kafka, n) => format!("{n} partition leaders elected"),
+                (SystemKind::RabbitMq, 1) => "queue leader elected".to_string(),
+                (SystemKind::RabbitMq, n) => format!("{n} queue leader elections"),
+            };
+            out.push(Marker {
+                x: first / unit.secs,
+                label: format!("{}: {what}", r.system.name()),
+                kind: MarkerKind::Landmark,
+            });
+        }
     }
     out
 }
