@@ -212,6 +212,10 @@ pub enum AnnotationKind {
     /// started. Rebalances starting in one sample interval, or while another is under way, are
     /// merged.
     Rebalance,
+    /// `count` records a new Kafka leader's election truncated from the log (they existed only on
+    /// replicas that were not elected) before the group processed them. A producer may still send
+    /// an unacknowledged one again, so "truncated", not necessarily lost.
+    Truncated,
     /// Leaders elected after a failure (Kafka partitions, the RabbitMQ quorum queue): `count`
     /// elections in the interval; the annotation has no group.
     Election,
@@ -266,6 +270,8 @@ pub struct Recorder {
     schedule: Vec<Fault>,
     /// Per group: the index in `annotations` of its rebalance under way, if any.
     rebalancing: Vec<Option<usize>>,
+    /// When the last leader election happened: what a new Kafka leader truncates, it truncates then.
+    last_election: Option<SimTime>,
     last_time: SimTime,
 }
 
@@ -288,6 +294,7 @@ impl Recorder {
             samples: Vec::new(),
             annotations: Vec::new(),
             faults: Vec::new(),
+            last_election: None,
             schedule: s.faults.clone(),
             rebalancing: vec![None; s.groups.len()],
             last_time: SimTime::ZERO,
@@ -610,8 +617,12 @@ impl History for Recorder {
                         // Kafka reports the records an offset reset skips as deleted for the group,
                         // at the instant of the reset; a node that crashes deletes what it held
                         // at the instant of the fault.
-                        if !self.count_skipped(at, gi) && self.faults.last().is_some_and(|f| f.start == at) {
-                            self.annotate(at, AnnotationKind::FaultLost, Some(gi), 1);
+                        if !self.count_skipped(at, gi) {
+                            if self.faults.last().is_some_and(|f| f.start == at) {
+                                self.annotate(at, AnnotationKind::FaultLost, Some(gi), 1);
+                            } else if self.last_election == Some(at) {
+                                self.annotate(at, AnnotationKind::Truncated, Some(gi), 1);
+                            }
                         }
                     }
                 }
@@ -633,7 +644,10 @@ impl History for Recorder {
             Observation::Client(ClientEvent::SendFailed { .. }) => self.bucket_failed += 1,
             Observation::Fault { step } => self.fault_step(at, step),
             Observation::Rebalance { group, started } => self.rebalance(at, group, started),
-            Observation::LeaderElected { .. } => self.annotate(at, AnnotationKind::Election, None, 1),
+            Observation::LeaderElected { .. } => {
+                self.last_election = Some(at);
+                self.annotate(at, AnnotationKind::Election, None, 1);
+            }
             Observation::StorageChanged { delta } => {
                 self.stored_bytes += delta;
                 self.peak_stored_bytes = self.peak_stored_bytes.max(self.stored_bytes);

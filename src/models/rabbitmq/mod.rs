@@ -500,11 +500,12 @@ impl<'h, H: History> RabbitModel<'h, H> {
     #[allow(clippy::collapsible_match)]
     fn fault(&mut self, now: SimTime, i: usize, sched: &mut Scheduler<Event>) {
         self.faults_done = i + 1;
+        // Every step is reported, whichever queue type handles it (the charts draw its band).
+        self.obs(now, Observation::Fault { step: i });
         if self.quorum.is_some() && self.quorum_fault(now, i, sched) {
             return;
         }
         let f = self.faults[i].clone();
-        self.obs(now, Observation::Fault { step: i });
         let target = match (f.target, f.repairs) {
             // The repair of a "leader" fault applies to the node it hit: the queue's home.
             (Some(FaultTarget::Leader), _) => Some(FaultTarget::Broker(QUEUE_NODE as u32)),

@@ -308,6 +308,7 @@ fn event_markers(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64, g
             (AnnotationKind::RetentionLost, dropped),
             (AnnotationKind::OffsetReset, "offset reset skipped {}"),
             (AnnotationKind::FaultLost, "{} lost at the fault"),
+            (AnnotationKind::Truncated, "{} truncated by the new leader"),
         ] {
             // (first, last, count) of each cluster, in seconds.
             let mut clusters: Vec<(f64, f64, u64)> = Vec::new();
