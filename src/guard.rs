@@ -64,6 +64,9 @@ const PARTITION_BYTES: f64 = 160.0;
 /// at rho 0.7 (10 ms, 280/s), 10^6 messages, one system at a time: Kafka 0.29 s with one group and
 /// 0.95 s with four (34 and 40 ns per estimated observation), RabbitMQ 0.24 s and 0.83 s (22 ns).
 const NS_PER_OBSERVATION_KAFKA: f64 = 50.0;
+/// Extra Kafka CPU per message for each replica beyond the first, as a share of the unreplicated
+/// cost (M/M/10 on three brokers: RF 3 took 0.31 s against 0.24 s for RF 1).
+const REPLICA_CPU_SHARE: f64 = 0.15;
 const NS_PER_OBSERVATION_RABBITMQ: f64 = 28.0;
 /// A timer event: a long-poll expiry (with its empty answer and lag report) or a retention check,
 /// plus a term for the heap of pending timers. Measured: 2 x 10^7 expiries of 10 idle consumers
@@ -673,7 +676,13 @@ pub fn estimate(s: &Scenario) -> Estimate {
         };
         let obs = messages * (b + g * n_groups);
         observations.push(obs);
-        message_cpu += obs * ns * 1e-9;
+        // Replication: each follower's fetches and the leader's bookkeeping (measured: RF 3 costs
+        // 30% more CPU per message than RF 1 without latency; latency's hops are counted below).
+        let replication = match sys {
+            SystemKind::Kafka => 1.0 + REPLICA_CPU_SHARE * f64::from(s.kafka.replication_factor.saturating_sub(1)),
+            SystemKind::RabbitMq => 1.0,
+        };
+        message_cpu += obs * ns * 1e-9 * replication;
         // Heap events: with a network every hop is one (publish, delivery or fetch, ack or
         // commit); without, only publications and processing completions.
         let (heap_events, pending) = if latency > 0.0 {
@@ -1077,6 +1086,21 @@ fn secs_text(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replicas_raise_the_kafka_cpu_estimate() {
+        let toml = |rf: u32| {
+            format!(
+                "name = \"r\"\nduration = \"1h\"\nsystems = [\"kafka\"]\n[cluster]\nbrokers = 3\n\
+                 [workload]\nrate = 500.0\n[[groups]]\nname = \"g\"\nprocessing = \"1ms\"\n\
+                 [kafka]\nreplication_factor = {rf}\n"
+            )
+        };
+        let cpu = |rf| estimate(&Scenario::parse(&toml(rf), "r.toml", false).unwrap()).cpu_secs;
+        let (one, three) = (cpu(1), cpu(3));
+        assert!(three > one * 1.05, "RF 3 must cost more than RF 1: {three} vs {one}");
+        assert!(three < one * (1.0 + 2.0 * REPLICA_CPU_SHARE) + 1e-9, "{three} vs {one}");
+    }
 
     #[test]
     fn max_window_worked_by_hand() {
