@@ -112,3 +112,27 @@ pub fn write(dir: &std::path::Path, name: &str, content: impl AsRef<[u8]>) -> st
     std::fs::write(&p, content).unwrap();
     p
 }
+
+/// Client events with their times, for assertions on when things happened.
+#[derive(Default)]
+pub struct Events(pub Vec<(SimTime, ClientEvent)>);
+
+impl History for Events {
+    fn record(&mut self, at: SimTime, obs: Observation) {
+        if let Observation::Client(e) = obs {
+            self.0.push((at, e));
+        }
+    }
+}
+
+/// Runs `sys` over `s` and returns every client event it reported.
+pub fn client_events(s: &Scenario, sys: SystemKind) -> Events {
+    let mut e = Events::default();
+    run_observed(s, sys, &mut e);
+    e
+}
+
+/// Simulated time in seconds.
+pub fn secs(t: SimTime) -> f64 {
+    t.0 as f64 / 1e9
+}

@@ -5,7 +5,7 @@
 //! on the crashed node loses what it had confirmed.
 
 use crate::common::*;
-use pushpull::history::{ClientEvent, History, Observation};
+use pushpull::history::ClientEvent;
 use pushpull::report::SystemRun;
 use pushpull::scenario::{Scenario, SystemKind};
 use pushpull::time::SimTime;
@@ -14,26 +14,8 @@ fn run(s: &Scenario) -> SystemRun {
     pushpull::run::run_one(s, SystemKind::RabbitMq, None)
 }
 
-/// Client events with their times, for assertions on when things happened.
-#[derive(Default)]
-struct Events(Vec<(SimTime, ClientEvent)>);
-
-impl History for Events {
-    fn record(&mut self, at: SimTime, obs: Observation) {
-        if let Observation::Client(e) = obs {
-            self.0.push((at, e));
-        }
-    }
-}
-
 fn events(s: &Scenario) -> Events {
-    let mut e = Events::default();
-    run_observed(s, SystemKind::RabbitMq, &mut e);
-    e
-}
-
-fn secs(t: SimTime) -> f64 {
-    t.0 as f64 / 1e9
+    client_events(s, SystemKind::RabbitMq)
 }
 
 /// Three nodes; 40 messages/s for 2 minutes to one consumer that handles 20/s (a backlog builds:

@@ -12,26 +12,8 @@ fn run(s: &Scenario) -> SystemRun {
     pushpull::run::run_one(s, SystemKind::Kafka, None)
 }
 
-/// Client events with their times.
-#[derive(Default)]
-struct Events(Vec<(SimTime, ClientEvent)>);
-
-impl History for Events {
-    fn record(&mut self, at: SimTime, obs: Observation) {
-        if let Observation::Client(e) = obs {
-            self.0.push((at, e));
-        }
-    }
-}
-
 fn events(s: &Scenario) -> Events {
-    let mut e = Events::default();
-    run_observed(s, SystemKind::Kafka, &mut e);
-    e
-}
-
-fn secs(t: SimTime) -> f64 {
-    t.0 as f64 / 1e9
+    client_events(s, SystemKind::Kafka)
 }
 
 /// Three brokers, three partitions with three replicas each (partition p led by broker p), 3,000
