@@ -51,13 +51,10 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
         }
         let max = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(0.0, f64::max);
         let y_end = y_top(max, 5.0);
-        if let [a, b] = &lines[..] {
-            let spans = coinciding_spans(&a.points, &b.points, overlap_tolerance(y_end, plot_px), x_end);
-            let x_first = a.points.first().map_or(0.0, |p| p.0);
-            let x_last = a.points.last().map_or(0.0, |p| p.0);
-            if let Some(text) = coincidence_sentence(&spans, x_first, x_last, unit.short) {
-                coincide.push(if several { format!("{}: {}", g.name, lower_first(&text)) } else { text });
-            }
+        if let [a, b] = &lines[..]
+            && let Some(text) = lines_coincide(a, b, y_end, plot_px, x_end, unit)
+        {
+            coincide.push(if several { format!("{}: {}", g.name, lower_first(&text)) } else { text });
         }
         let mut markers = landmarks(s, unit);
         markers.extend(event_markers(s, runs, unit, x_end, Some(gi)));

@@ -633,6 +633,55 @@ fn coinciding_spans(a: &[(f64, f64)], b: &[(f64, f64)], tolerance: f64, x_end: f
     Coincidence { spans, everywhere }
 }
 
+/// Where the two systems' lines `a` and `b` coincide on a plot `plot_px` pixels high whose y axis
+/// ends at `y_end`, as a sentence for the subtitle (`None`: nowhere worth saying).
+fn lines_coincide(a: &Line, b: &Line, y_end: f64, plot_px: f64, x_end: f64, unit: TimeUnit) -> Option<String> {
+    let spans = coinciding_spans(&a.points, &b.points, overlap_tolerance(y_end, plot_px), x_end);
+    let x_first = a.points.first().map_or(0.0, |p| p.0);
+    let x_last = a.points.last().map_or(0.0, |p| p.0);
+    coincidence_sentence(&spans, x_first, x_last, unit.short)
+}
+
+/// A time chart of one panel: `lines`, with the run's landmarks, loss events, faults and
+/// rebalances marked and explained in the legend.
+#[allow(clippy::too_many_arguments)]
+fn one_panel_chart(
+    s: &Scenario,
+    runs: &[SystemRun],
+    unit: TimeUnit,
+    x_end: f64,
+    title: String,
+    subtitle: String,
+    (y_desc, y_end, y_format): (String, f64, YFormat),
+    lines: Vec<Line>,
+) -> Chart {
+    let mut markers = landmarks(s, unit);
+    markers.extend(event_markers(s, runs, unit, x_end, None));
+    let bands = bands(s, runs, unit, x_end, None);
+    let mut legend: Vec<LegendItem> = lines.iter().map(LegendItem::from).collect();
+    legend.extend(event_legend(&markers));
+    legend.extend(band_legend(s, &bands));
+    Chart::Time(TimeChart {
+        title,
+        subtitle,
+        legend,
+        x_desc: format!("time since start ({})", unit.name),
+        x_end,
+        panels: vec![TimePanel {
+            caption: None,
+            weight: 1,
+            label_markers: true,
+            y_desc,
+            y_end,
+            y_format,
+            lines,
+            markers,
+            bands,
+        }],
+        size: SIZE,
+    })
+}
+
 /// A sentence about where Kafka's and RabbitMQ's lines coincide, or `None`. `x_first`/`x_last`
 /// are the ends of the data, `unit` names the x unit.
 fn coincidence_sentence(c: &Coincidence, x_first: f64, x_last: f64, unit: &str) -> Option<String> {

@@ -42,40 +42,24 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
          it is acknowledged.{fanout} Each point is the most held during its {} interval.",
         round_secs(s.sample_interval.as_secs_f64())
     );
-    if let [a, b] = &lines[..] {
-        let spans = coinciding_spans(&a.points, &b.points, overlap_tolerance(y_end, 380.0), x_end);
-        let x_first = a.points.first().map_or(0.0, |p| p.0);
-        let x_last = a.points.last().map_or(0.0, |p| p.0);
-        if let Some(text) = coincidence_sentence(&spans, x_first, x_last, unit.short) {
-            subtitle.push(' ');
-            subtitle.push_str(&text);
-        }
+    if let [a, b] = &lines[..]
+        && let Some(text) = lines_coincide(a, b, y_end, 380.0, x_end, unit)
+    {
+        subtitle.push(' ');
+        subtitle.push_str(&text);
     }
-    let mut markers = landmarks(s, unit);
-    markers.extend(event_markers(s, runs, unit, x_end, None));
-    let bands = bands(s, runs, unit, x_end, None);
-    let mut legend: Vec<LegendItem> = lines.iter().map(LegendItem::from).collect();
-    legend.extend(event_legend(&markers));
-    legend.extend(band_legend(s, &bands));
-    Chart::Time(TimeChart {
-        title: format!("{}: data held by the broker", s.name),
-        subtitle,
-        legend,
-        x_desc: format!("time since start ({})", unit.name),
+    let y_format = if scale == 1.0 { YFormat::Count } else { YFormat::Decimal };
+    let title = format!("{}: data held by the broker", s.name);
+    one_panel_chart(
+        s,
+        runs,
+        unit,
         x_end,
-        panels: vec![TimePanel {
-            caption: None,
-            weight: 1,
-            label_markers: true,
-            y_desc: format!("stored data ({unit_name})"),
-            y_end,
-            y_format: if scale == 1.0 { YFormat::Count } else { YFormat::Decimal },
-            lines,
-            markers,
-            bands,
-        }],
-        size: SIZE,
-    })
+        title,
+        subtitle,
+        (format!("stored data ({unit_name})"), y_end, y_format),
+        lines,
+    )
 }
 
 /// Divisor and name of the binary unit that keeps `max` readable.

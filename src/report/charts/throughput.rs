@@ -94,43 +94,16 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
     }
     if let [a, b, ..] = &lines[..]
         && runs.len() == 2
+        && let Some(text) = lines_coincide(a, b, y_end, 380.0, x_end, unit)
     {
-        let spans = coinciding_spans(&a.points, &b.points, overlap_tolerance(y_end, 380.0), x_end);
-        let x_first = a.points.first().map_or(0.0, |p| p.0);
-        let x_last = a.points.last().map_or(0.0, |p| p.0);
-        if let Some(text) = coincidence_sentence(&spans, x_first, x_last, unit.short) {
-            subtitle.push(' ');
-            subtitle.push_str(&text);
-        }
+        subtitle.push(' ');
+        subtitle.push_str(&text);
     }
     let y_desc = if s.groups.len() > 1 {
         "messages processed per second (all groups)".to_string()
     } else {
         "messages processed per second".to_string()
     };
-    let mut markers = landmarks(s, unit);
-    markers.extend(event_markers(s, runs, unit, x_end, None));
-    let bands = bands(s, runs, unit, x_end, None);
-    let mut legend: Vec<LegendItem> = lines.iter().map(LegendItem::from).collect();
-    legend.extend(event_legend(&markers));
-    legend.extend(band_legend(s, &bands));
-    Chart::Time(TimeChart {
-        title: format!("{}: throughput", s.name),
-        subtitle,
-        legend,
-        x_desc: format!("time since start ({})", unit.name),
-        x_end,
-        panels: vec![TimePanel {
-            caption: None,
-            weight: 1,
-            label_markers: true,
-            y_desc,
-            y_end,
-            y_format: YFormat::Decimal,
-            lines,
-            markers,
-            bands,
-        }],
-        size: SIZE,
-    })
+    let title = format!("{}: throughput", s.name);
+    one_panel_chart(s, runs, unit, x_end, title, subtitle, (y_desc, y_end, YFormat::Decimal), lines)
 }
