@@ -3,13 +3,13 @@
 //! marked and add up, the PNG is the SVG rasterised with the bundled font, byte for byte the same
 //! for the same run, and the terminal table names its time unit.
 
-use crate::common::scenario;
+use crate::common::{run_all as run, scenario, svg};
 use pushpull::history::{ClientEvent, History, Observation};
 use pushpull::metrics::{AnnotationKind, Recorder};
 use pushpull::report::charts::{chart_svgs, svg_to_png, write_charts};
+use pushpull::report::summary;
 use pushpull::report::table::{bytes, thousands};
-use pushpull::report::{SystemRun, summary};
-use pushpull::scenario::{Scenario, SystemKind};
+use pushpull::scenario::SystemKind;
 use pushpull::time::SimTime;
 use pushpull::workload::{Message, StoredMessage};
 
@@ -58,14 +58,6 @@ processing = { distribution = "exponential", mean = "12ms" }
 [kafka]
 partitions = 2
 "#;
-
-fn run(s: &Scenario) -> Vec<SystemRun> {
-    pushpull::run::run_scenario(s, None)
-}
-
-fn svg<'a>(svgs: &'a [(&'static str, String)], stem: &str) -> &'a str {
-    &svgs.iter().find(|(n, _)| *n == stem).unwrap_or_else(|| panic!("no {stem} chart")).1
-}
 
 fn tmpdir(tag: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("pushpull-it-charts-{tag}-{}", std::process::id()));

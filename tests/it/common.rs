@@ -136,3 +136,13 @@ pub fn client_events(s: &Scenario, sys: SystemKind) -> Events {
 pub fn secs(t: SimTime) -> f64 {
     t.0 as f64 / 1e9
 }
+
+/// Runs every system of `s`, as `pushpull run` does.
+pub fn run_all(s: &Scenario) -> Vec<pushpull::report::SystemRun> {
+    pushpull::run::run_scenario(s, None)
+}
+
+/// The SVG text of chart `stem` among `chart_svgs`' output.
+pub fn svg<'a>(svgs: &'a [(&'static str, String)], stem: &str) -> &'a str {
+    &svgs.iter().find(|(n, _)| *n == stem).unwrap_or_else(|| panic!("no {stem} chart")).1
+}

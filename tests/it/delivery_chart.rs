@@ -2,7 +2,7 @@
 //! table and the `acknowledged_per_s` / `failed_per_s` columns: what a reader sees must be the
 //! checker's and the schedule's figures exactly.
 
-use crate::common::scenario;
+use crate::common::{run_all as run, scenario, svg};
 use pushpull::history::{ClientEvent, History, Observation};
 use pushpull::metrics::{Annotation, AnnotationKind, FaultSpan, Recorder};
 use pushpull::report::charts::{chart_svgs, svg_to_png, write_charts};
@@ -110,14 +110,6 @@ processing = { distribution = "exponential", mean = "10ms" }
 [kafka]
 partitions = 2
 "#;
-
-fn run(s: &Scenario) -> Vec<SystemRun> {
-    pushpull::run::run_scenario(s, None)
-}
-
-fn svg<'a>(svgs: &'a [(&'static str, String)], stem: &str) -> &'a str {
-    &svgs.iter().find(|(n, _)| *n == stem).unwrap_or_else(|| panic!("no {stem} chart")).1
-}
 
 /// The `<text>` elements of an SVG, in drawing order: (x, y, text).
 fn texts(svg: &str) -> Vec<(i32, i32, String)> {
