@@ -63,6 +63,12 @@ pub enum ClientEvent {
     Processed { msg: StoredMessage, group: GroupIdx, consumer: ConsumerIdx },
     /// The consumer acknowledged one message (RabbitMQ `basic.ack` sent).
     Acked { id: MessageId, group: GroupIdx, consumer: ConsumerIdx },
+    /// The group's positions were moved on purpose: an operator's offset reset
+    /// (`kafka-consumer-groups --reset-offsets`), or a new Kafka group's `auto.offset.reset`. What
+    /// the group processes again afterwards is **replay**, not duplication. `to_end`: the positions
+    /// moved to the log end, so messages sent before this instant that the group had not processed
+    /// are skipped on purpose (no longer owed).
+    Sought { group: GroupIdx, to_end: bool },
     /// The group coordinator confirmed a Kafka offset commit: the group's position on `partition`
     /// is now `offset`.
     Committed { group: GroupIdx, consumer: ConsumerIdx, partition: u32, offset: u64 },
@@ -156,6 +162,9 @@ impl<W: std::io::Write> JsonlHistory<W> {
                     ),
                     ClientEvent::Acked { id, group, consumer } => {
                         format!(r#"{{"t":{t},"event":"{name}","id":{id},"group":{},"consumer":{consumer}}}"#, g(group))
+                    }
+                    ClientEvent::Sought { group, to_end } => {
+                        format!(r#"{{"t":{t},"event":"{name}","group":{},"to_end":{to_end}}}"#, g(group))
                     }
                     ClientEvent::Committed { group, consumer, partition, offset } => format!(
                         r#"{{"t":{t},"event":"{name}","group":{},"consumer":{consumer},"partition":{partition},"offset":{offset}}}"#,

@@ -37,8 +37,13 @@ impl History for ClientEventsOnly<'_> {
 
 /// What the checker is told about the scenario: the groups, and whether every node is up at the end.
 pub fn checker_config(s: &Scenario) -> CheckerConfig {
-    CheckerConfig::new(s.groups.iter().map(|g| g.name.clone()))
-        .all_up_at_end(crate::scenario::faults::all_up_at_end(&s.faults))
+    let mut c = CheckerConfig::new(s.groups.iter().map(|g| g.name.clone()))
+        .all_up_at_end(crate::scenario::faults::all_up_at_end(&s.faults));
+    // A group that starts late is owed what is sent from its start on (it was not subscribed before).
+    for (i, g) in s.groups.iter().enumerate() {
+        c = c.owed_from(i, g.start);
+    }
+    c
 }
 
 /// Runs one system with the recorder, the checker and `extra` observing it.

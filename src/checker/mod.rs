@@ -28,9 +28,16 @@
 //! * `unacknowledged_lost`: owed, never acknowledged (unresolved or failed at the end), never
 //!   processed by the group. A producer without confirms (RabbitMQ without publisher confirms)
 //!   never gets an `Acknowledged`, so all its unprocessed messages fall here.
+//! * `skipped`: owed, never processed, and skipped on purpose: the group sought to the log end
+//!   (a `Sought` event with `to_end`) after it was sent and before the group processed it. A
+//!   skipped message processed later after all counts in `processed_unique` instead.
 //! * identity: `owed = processed_unique + acknowledged_lost + acknowledged_unavailable +
-//!   unacknowledged_lost`, always ([`DeliveryCounts::identity_holds`]).
-//! * `duplicates`: `Processed` events of an owed message by the group beyond its first.
+//!   unacknowledged_lost + skipped`, always ([`DeliveryCounts::identity_holds`]).
+//! * `replayed`: after each `Sought` event of the group, the first re-processing of each owed
+//!   message sent before that event and already processed by the group (before or after it). A
+//!   rewind that reads a message again is replay, asked for; it is not a duplicate.
+//! * `duplicates`: `Processed` events of an owed message by the group beyond its first, other than
+//!   those counted in `replayed`.
 //! * `redelivered`: `Delivered` events to the group with the broker's `redelivered` flag set.
 //! * `out_of_order`: first processings of an owed message with a (non-null) key whose id is lower
 //!   than the highest id of the same key the group had already processed (first processed). It
@@ -109,6 +116,7 @@ pub fn event_name(event: &ClientEvent) -> &'static str {
         ClientEvent::Processed { .. } => "processed",
         ClientEvent::Acked { .. } => "acked",
         ClientEvent::Committed { .. } => "committed",
+        ClientEvent::Sought { .. } => "sought",
     }
 }
 
@@ -244,13 +252,19 @@ pub struct DeliveryCounts {
     pub redelivered: u64,
     pub out_of_order: u64,
     pub processed_not_owed: u64,
+    pub replayed: u64,
+    pub skipped: u64,
 }
 
 impl DeliveryCounts {
     /// `owed = processed_unique + acknowledged_lost + acknowledged_unavailable + unacknowledged_lost`.
     pub fn identity_holds(&self) -> bool {
         self.owed
-            == self.processed_unique + self.acknowledged_lost + self.acknowledged_unavailable + self.unacknowledged_lost
+            == self.processed_unique
+                + self.acknowledged_lost
+                + self.acknowledged_unavailable
+                + self.unacknowledged_lost
+                + self.skipped
     }
 
     fn add(&mut self, o: &DeliveryCounts) {
@@ -263,6 +277,8 @@ impl DeliveryCounts {
         self.redelivered += o.redelivered;
         self.out_of_order += o.out_of_order;
         self.processed_not_owed += o.processed_not_owed;
+        self.replayed += o.replayed;
+        self.skipped += o.skipped;
     }
 }
 
@@ -300,6 +316,12 @@ struct GroupState {
     first_owed: Option<MessageId>,
     /// Owed and not processed yet.
     unprocessed: IdRanges,
+    /// Owed, not processed, and skipped on purpose by a seek to the end.
+    skipped: IdRanges,
+    /// Ids below this were sent before the group's latest seek (0: it never sought).
+    replay_below: MessageId,
+    /// Ids processed again since the latest seek: their first re-processing was replay.
+    replayed_ids: IdRanges,
     /// Highest id first processed, per key.
     highest_by_key: KeyMarks,
     counts: DeliveryCounts,
@@ -348,6 +370,9 @@ impl Checker {
                     owed_from: g.owed_from,
                     first_owed: None,
                     unprocessed: IdRanges::default(),
+                    skipped: IdRanges::default(),
+                    replay_below: 0,
+                    replayed_ids: IdRanges::default(),
                     highest_by_key: KeyMarks::default(),
                     counts: DeliveryCounts::default(),
                 })
@@ -398,6 +423,7 @@ impl Checker {
                 self.unexpected_events += u64::from(id >= self.sent);
             }
             ClientEvent::Committed { group, .. } => self.check_group(group),
+            ClientEvent::Sought { group, to_end } => self.on_sought(group, to_end),
         }
         debug_assert_eq!(self.waiting_since.is_some(), !self.unresolved.is_empty());
     }
@@ -501,8 +527,36 @@ impl Checker {
                     g.counts.out_of_order += 1;
                 }
             }
+        } else if g.skipped.remove(id) {
+            // Skipped by a seek to the end, then read after all (it was still on its way to the
+            // log when the group sought): an ordinary first processing, not checked for order.
+            g.counts.processed_unique += 1;
+        } else if id < g.replay_below && g.replayed_ids.insert(id) {
+            g.counts.replayed += 1;
         } else {
             g.counts.duplicates += 1;
+        }
+    }
+
+    /// The group sought: re-processing a message sent before now is replay (once per message per
+    /// seek); with `to_end`, what it owes and has not processed is skipped on purpose.
+    fn on_sought(&mut self, group: GroupIdx, to_end: bool) {
+        self.check_group(group);
+        let g = &mut self.groups[group];
+        g.replay_below = self.sent;
+        g.replayed_ids = IdRanges::default();
+        if to_end {
+            if g.skipped.is_empty() {
+                std::mem::swap(&mut g.skipped, &mut g.unprocessed);
+            } else {
+                let ids: Vec<(MessageId, MessageId)> = g.unprocessed.runs().collect();
+                for (lo, hi) in ids {
+                    (lo..hi).for_each(|id| {
+                        g.skipped.insert(id);
+                    });
+                }
+                g.unprocessed = IdRanges::default();
+            }
         }
     }
 
@@ -519,6 +573,7 @@ impl Checker {
         let mut groups = BTreeMap::new();
         for g in &self.groups {
             let mut c = g.counts;
+            c.skipped = g.skipped.len();
             for (lo, hi) in g.unprocessed.runs() {
                 let unacknowledged = self.unresolved.count_in(lo, hi) + self.failed.count_in(lo, hi);
                 let acknowledged = (hi - lo) - unacknowledged;
@@ -547,7 +602,11 @@ impl Checker {
     /// What the checker holds now.
     pub fn retained(&self) -> Retained {
         Retained {
-            id_runs: self.groups.iter().map(|g| g.unprocessed.run_count()).sum::<usize>()
+            id_runs: self
+                .groups
+                .iter()
+                .map(|g| g.unprocessed.run_count() + g.skipped.run_count() + g.replayed_ids.run_count())
+                .sum::<usize>()
                 + self.unresolved.run_count()
                 + self.failed.run_count(),
             keys: self.keys.len(),

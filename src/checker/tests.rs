@@ -722,3 +722,40 @@ fn imports_nothing_from_the_models_or_the_recorder() {
         }
     }
 }
+
+#[test]
+fn a_rewind_is_replay_once_per_message_and_a_seek_to_the_end_skips_on_purpose() {
+    // Group "a" processes 0..4 (sent 0..40 ms). At 50 ms it seeks back: it processes 1, 2 and 2
+    // again, then 3 twice. Replays: the first re-processings of 1, 2 and 3 (3 of them); the second
+    // 2 and the second 3 are duplicates. Message 4 is sent at 55 ms, after the seek, and processed
+    // once: first processing, not a replay.
+    // Group "b" processes 0 only, then seeks to the end at 50 ms: 1, 2 and 3 are skipped on
+    // purpose; 3 turns up after all (it was on its way) and counts as processed. 4 is owed and
+    // processed. So b: owed 5, processed 0, 3, 4; skipped 1, 2; nothing lost.
+    let mut f = Feed::new(CheckerConfig::new(["a", "b"]));
+    for id in 0..4 {
+        f.send(10 * id, id, None);
+        f.ack(10 * id + 1, id);
+        f.process(10 * id + 2, 0, id);
+        if id == 0 {
+            f.process(3, 1, 0);
+        }
+    }
+    f.0.observe(t(50), &ClientEvent::Sought { group: 0, to_end: false });
+    f.0.observe(t(50), &ClientEvent::Sought { group: 1, to_end: true });
+    for id in [1, 2, 2, 3, 3] {
+        f.process(52, 0, id);
+    }
+    f.send(55, 4, None);
+    f.ack(56, 4);
+    f.process(57, 0, 4);
+    f.process(58, 1, 3);
+    f.process(58, 1, 4);
+    let r = f.report(100);
+    assert_eq!(
+        r.groups["a"],
+        DeliveryCounts { owed: 5, processed_unique: 5, replayed: 3, duplicates: 2, ..DeliveryCounts::default() }
+    );
+    assert_eq!(r.groups["b"], DeliveryCounts { owed: 5, processed_unique: 3, skipped: 2, ..DeliveryCounts::default() });
+    assert_identities(&r);
+}

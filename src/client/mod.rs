@@ -60,6 +60,11 @@ impl<T> ConsumerApp<T> {
         self.busy.as_ref()
     }
 
+    /// Everything the application holds: the job in progress, then the items waiting.
+    pub fn held(&self) -> impl Iterator<Item = &T> {
+        self.busy.iter().chain(self.inbox.iter())
+    }
+
     /// Starts the next item if the application is idle and not hung; the model then schedules the
     /// job's end after its processing time.
     pub fn start_next(&mut self) -> Option<&T> {

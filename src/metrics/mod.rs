@@ -5,12 +5,17 @@
 //! * `published`: deliveries owed, i.e. messages published times groups subscribed.
 //! * `processed`: processing completions, duplicates included.
 //! * `unique_processed`: messages processed at least once.
-//! * `duplicates`: processed - unique_processed.
+//! * `duplicates`: processed - unique_processed - not owed: every re-processing, replays after an
+//!   offset reset included (the checker's `delivery` tells replays apart).
+//! * A group that starts late (`[[groups]] start`) is owed the messages published from its start
+//!   on; what it reads from before (a Kafka group from `earliest`) counts in `processed` only.
 //! * `lost`: never processed, and no longer held by the broker (deleted by retention or dropped).
 //! * `stranded`: never processed by the end of the drain, still held by the broker.
 //!   Always: published = unique_processed + lost + stranded.
 //! * wait: publish -> processing start; latency: publish -> processing done; for messages
 //!   published after the warmup, exact mean, HDR percentiles (3 significant digits), exact max.
+//!   A replay (processing again, after the group sought, a message it had processed) is left
+//!   out: its age is the replay's, not the system's delay.
 //! * `throughput_per_s`: processing completions in [warmup, duration) per second.
 //! * backlog (`max_backlog`): messages owed to the group, not yet processed and not dropped (in
 //!   flight), counted from the history alone, the same way in both systems; its exact peak.
@@ -128,6 +133,14 @@ pub fn round6(x: f64) -> f64 {
 #[derive(Default, Clone)]
 pub struct GroupCounts {
     pub window: IdWindow,
+    /// The group subscribes at this time: it is owed what is published from then on.
+    pub start: SimTime,
+    /// The first message owed to it, once one was published.
+    pub first_owed: Option<u64>,
+    /// Processings of messages published before the group started.
+    pub not_owed: u64,
+    /// Ids below this were published before the group's latest seek (0: none).
+    pub replay_below: u64,
     pub published: u64,
     pub processed: u64,
     pub unique: u64,
@@ -254,6 +267,8 @@ pub struct Recorder {
     interval: SimDuration,
     next_boundary: SimTime,
     pub messages_published: u64,
+    /// One past the id of the last message published.
+    next_id: u64,
     published_in_window: u64,
     bucket_published: u64,
     bucket_acknowledged: u64,
@@ -283,6 +298,7 @@ impl Recorder {
             interval: s.sample_interval,
             next_boundary: SimTime(s.sample_interval.0),
             messages_published: 0,
+            next_id: 0,
             published_in_window: 0,
             bucket_published: 0,
             bucket_acknowledged: 0,
@@ -290,7 +306,7 @@ impl Recorder {
             stored_bytes: 0,
             peak_stored_bytes: 0,
             bucket_stored_max: 0,
-            groups: vec![GroupCounts::default(); s.groups.len()],
+            groups: s.groups.iter().map(|g| GroupCounts { start: g.start, ..GroupCounts::default() }).collect(),
             samples: Vec::new(),
             annotations: Vec::new(),
             faults: Vec::new(),
@@ -508,7 +524,7 @@ impl Recorder {
                 published: g.published,
                 processed: g.processed,
                 unique_processed: g.unique,
-                duplicates: g.processed - g.unique,
+                duplicates: g.processed - g.unique - g.not_owed,
                 lost,
                 stranded,
                 offered_per_s: round6(self.published_in_window as f64 / window_secs),
@@ -569,10 +585,15 @@ impl History for Recorder {
             Observation::Client(ClientEvent::Sent { msg }) => {
                 self.messages_published += 1;
                 self.bucket_published += 1;
+                self.next_id = msg.id + 1;
                 if msg.published_at >= self.warmup {
                     self.published_in_window += 1;
                 }
                 for g in &mut self.groups {
+                    if at < g.start {
+                        continue;
+                    }
+                    g.first_owed.get_or_insert(msg.id);
                     g.window.publish(msg.id);
                     g.published += 1;
                     // The in-flight count only rises here: its peaks are seen on publication.
@@ -582,7 +603,9 @@ impl History for Recorder {
                 }
             }
             Observation::Client(ClientEvent::ProcessingStarted { msg, group, .. }) => {
-                if msg.published_at >= self.warmup {
+                let g = &self.groups[group];
+                if msg.published_at >= self.warmup && (msg.id() >= g.replay_below || !g.window.was_processed(msg.id()))
+                {
                     self.groups[group].wait.record(at.since(msg.published_at));
                 }
             }
@@ -594,15 +617,21 @@ impl History for Recorder {
                 if in_window {
                     g.completions_in_window += 1;
                 }
+                if g.first_owed.is_none_or(|first| msg.id() < first) {
+                    g.not_owed += 1;
+                    return;
+                }
                 let mut undropped = false;
-                if let FirstTime::Yes { was_deleted } = g.window.processed(msg.id()) {
+                let first = g.window.processed(msg.id());
+                if let FirstTime::Yes { was_deleted } = first {
                     g.unique += 1;
                     if was_deleted {
                         g.dropped -= 1;
                         undropped = true;
                     }
                 }
-                if msg.published_at >= self.warmup {
+                let replay = first == FirstTime::No && msg.id() < g.replay_below;
+                if msg.published_at >= self.warmup && !replay {
                     g.latency.record(at.since(msg.published_at));
                 }
                 if undropped {
@@ -639,6 +668,9 @@ impl History for Recorder {
             },
             Observation::OffsetReset { group, .. } => {
                 self.annotate(at, AnnotationKind::OffsetReset, Some(group), 0);
+            }
+            Observation::Client(ClientEvent::Sought { group, .. }) => {
+                self.groups[group].replay_below = self.next_id;
             }
             Observation::Client(ClientEvent::Acknowledged { .. }) => self.bucket_acknowledged += 1,
             Observation::Client(ClientEvent::SendFailed { .. }) => self.bucket_failed += 1,

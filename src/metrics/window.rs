@@ -162,6 +162,14 @@ impl IdWindow {
         (lost, stranded)
     }
 
+    /// Whether `id` was processed already.
+    pub fn was_processed(&self, id: MessageId) -> bool {
+        if id < self.base {
+            return !self.lost.contains(id);
+        }
+        self.flags.get((id - self.base) as usize).is_some_and(|f| f & PROCESSED != 0)
+    }
+
     /// Whether `id` is currently counted as lost (deleted, never processed).
     pub fn is_lost(&self, id: MessageId) -> bool {
         if id < self.base {

@@ -97,10 +97,14 @@ fn rows(reports: &[&SystemReport]) -> Vec<Row> {
     if reports.iter().any(|r| r.delivery.total.acknowledged_unavailable > 0) {
         delivery.push(c("acknowledged unavailable", &|r| r.delivery.total.acknowledged_unavailable));
     }
+    if reports.iter().any(|r| r.delivery.total.skipped > 0) {
+        delivery.push(c("skipped (reset to latest)", &|r| r.delivery.total.skipped));
+    }
     delivery.extend([
         c("unacknowledged lost", &|r| r.delivery.total.unacknowledged_lost),
         c("publish failures", &|r| r.delivery.publish_failures),
         c("duplicates (checker)", &|r| r.delivery.total.duplicates),
+        c("replayed", &|r| r.delivery.total.replayed),
         c("redelivered", &|r| r.delivery.total.redelivered),
         c("out of order", &|r| r.delivery.total.out_of_order),
         optional_duration_row(

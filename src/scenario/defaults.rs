@@ -181,3 +181,18 @@ pub const KAFKA_MAX_POLL_INTERVAL: SimDuration = SimDuration(300_000_000_000);
 /// Ours: the longest one-way latency allowed (a 20 s round trip stays inside Kafka's
 /// `request.timeout.ms` = 30 s and `session.timeout.ms` = 45 s, and RabbitMQ's 60 s heartbeat timeout).
 pub const MAX_LATENCY: SimDuration = SimDuration(10_000_000_000);
+
+// ---- Consumer groups over time (`[[groups]] start`, `[[operations]]`) ----
+
+/// Most consumers in a group, at the start or after a `scale`.
+pub const MAX_CONSUMERS: u32 = 100_000;
+/// Group coordinator `group.initial.rebalance.delay.ms` = 3000: a group that forms from empty
+/// waits this long after the last member joined (at most `max.poll.interval.ms` in all) before it
+/// assigns partitions, so that members starting together land in one rebalance.
+pub const KAFKA_GROUP_INITIAL_REBALANCE_DELAY: SimDuration = SimDuration(3_000_000_000);
+/// `rolling_restart` with no `interval`: 30 s between one consumer's stop and the next one's
+/// (ours; a deployment's pace, as a Kubernetes rollout with one pod at a time would go).
+pub const ROLLING_RESTART_INTERVAL: SimDuration = SimDuration(30_000_000_000);
+/// How long a consumer is down during a rolling restart: it stops cleanly and its new process
+/// subscribes this much later (ours: a JVM client's start-up, a few seconds).
+pub const ROLLING_RESTART_DOWNTIME: SimDuration = SimDuration(5_000_000_000);

@@ -4,6 +4,7 @@
 
 pub mod defaults;
 pub mod faults;
+pub mod operations;
 pub mod raw;
 mod validate;
 
@@ -147,6 +148,14 @@ pub struct Group {
     pub consumers: u32,
     /// Seconds of work per message.
     pub processing: Dist,
+    /// When the group subscribes (Kafka) or its queue is declared and bound (RabbitMQ): 0 for a
+    /// group there from the start. It is owed the messages sent from then on.
+    pub start: SimTime,
+    /// Kafka: where the group starts reading when it has no committed offset (its
+    /// `auto.offset.reset`, or a time for `offsetsForTimes`); `None`: `kafka.auto_offset_reset`.
+    pub from: Option<operations::OffsetSpec>,
+    /// The most consumers the group runs at any time (after `scale` operations).
+    pub max_consumers: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -273,6 +282,8 @@ pub struct Scenario {
     pub brokers: u32,
     /// The fault schedule, expanded and in time order.
     pub faults: Vec<faults::Fault>,
+    /// Operator actions and late group starts, expanded and in time order.
+    pub operations: Vec<operations::Operation>,
     /// SHA-256 of the file's bytes, for the manifest.
     #[serde(skip)]
     pub source_sha256: String,

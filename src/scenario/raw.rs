@@ -41,6 +41,18 @@ pub struct RawScenario {
     pub network: Option<RawNetwork>,
     pub cluster: Option<RawCluster>,
     pub faults: Option<Vec<RawFault>>,
+    pub operations: Option<Vec<RawOperation>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawOperation {
+    pub at: String,
+    pub action: String,
+    pub group: String,
+    pub to: Option<String>,
+    pub consumers: Option<i64>,
+    pub interval: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -82,6 +94,8 @@ pub struct RawGroup {
     pub name: String,
     pub consumers: Option<i64>,
     pub processing: Option<ScalarOrTable>,
+    pub start: Option<String>,
+    pub from: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]

@@ -460,6 +460,42 @@ impl Ctx {
                 ),
             );
         }
+        let mut groups = groups;
+        for (i, g) in groups.iter().enumerate() {
+            if SimDuration(g.start.0) >= duration {
+                return self.err(
+                    format!("groups[{i}].start"),
+                    format!(
+                        "{} is not allowed; a group must start before duration ({duration}), while producers publish",
+                        SimDuration(g.start.0)
+                    ),
+                );
+            }
+        }
+        let plans: Vec<super::operations::GroupPlan<'_>> = groups
+            .iter()
+            .map(|g| super::operations::GroupPlan { name: &g.name, consumers: g.consumers, start: g.start })
+            .collect();
+        let latest_at = drain.map(|d| SimTime(duration.0).after(d));
+        let (operations, most) =
+            super::operations::validate(&self.file, raw.operations.unwrap_or_default(), &plans, latest_at)?;
+        for (g, m) in groups.iter_mut().zip(most) {
+            g.max_consumers = m;
+        }
+        if rabbitmq.queue_type == QueueType::Quorum
+            && systems.contains(&SystemKind::RabbitMq)
+            && let Some(o) = operations.first()
+        {
+            let field = match o.action {
+                super::operations::OperationAction::Start => format!("groups[{}].start", o.group),
+                _ => "operations".to_string(),
+            };
+            return self.err(
+                field,
+                "late groups and operations are not simulated yet with rabbitmq.queue_type = \"quorum\" (its queues \
+                 share one Raft log); use \"classic\", or systems = [\"kafka\"]",
+            );
+        }
         if let Some(i) = faults.iter().position(|f| f.action == super::faults::FaultAction::Partition) {
             return self.err(
                 "faults",
@@ -486,6 +522,7 @@ impl Ctx {
             network,
             brokers,
             faults,
+            operations,
             source_sha256: sha,
         };
         if raw.sample_interval.is_none() {
@@ -750,7 +787,30 @@ impl Ctx {
                 }
                 Some(ScalarOrTable::Table(t)) => self.dist(&format!("{f}.processing"), &t, Unit::Seconds)?,
             };
-            groups.push(Group { name: g.name, consumers, processing });
+            let start = match &g.start {
+                None => SimTime::ZERO,
+                Some(t) => SimTime(self.duration(&format!("{f}.start"), t)?.0),
+            };
+            let from = match &g.from {
+                None => None,
+                Some(t) => {
+                    let spec = super::operations::OffsetSpec::parse(t).or_else(|m| self.err(format!("{f}.from"), m))?;
+                    if let super::operations::OffsetSpec::Time(at) = spec
+                        && at > start
+                    {
+                        return self.err(
+                            format!("{f}.from"),
+                            format!(
+                                "{} is after the group's start ({}); `from` names a time already past when it subscribes",
+                                SimDuration(at.0),
+                                SimDuration(start.0)
+                            ),
+                        );
+                    }
+                    Some(spec)
+                }
+            };
+            groups.push(Group { name: g.name, consumers, processing, start, from, max_consumers: consumers });
         }
         Ok(groups)
     }

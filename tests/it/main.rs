@@ -12,4 +12,5 @@ mod oracles;
 mod outputs;
 mod producer;
 mod quorum;
+mod replay;
 mod replication;

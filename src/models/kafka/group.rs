@@ -116,6 +116,17 @@ impl Coordinator {
         self.members.retain(|m| m.joined);
     }
 
+    /// An operator reset the group's offsets: the current generation is fenced (its members' commits
+    /// are refused from now on, so none can overwrite the reset) and every member must rejoin.
+    pub fn fence_generation(&mut self) -> bool {
+        self.generation += 1;
+        self.begin_rebalance()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
     /// Completes the rebalance: the next generation, and its members' consumers in member-id
     /// order (the order the range assignor hands out partitions in).
     pub fn next_generation(&mut self) -> (u32, Vec<u32>) {
@@ -131,16 +142,35 @@ impl Coordinator {
 #[derive(Debug, Clone)]
 pub struct CommittedOffsets {
     offsets: Vec<Offset>,
+    /// Per partition: the group has a position there (a commit, or one its reset policy chose).
+    set: Vec<bool>,
     sum: u64,
 }
 
 impl CommittedOffsets {
     pub fn new(partitions: u32) -> Self {
-        CommittedOffsets { offsets: vec![0; partitions as usize], sum: 0 }
+        CommittedOffsets { offsets: vec![0; partitions as usize], set: vec![false; partitions as usize], sum: 0 }
     }
 
-    /// Records a commit; offsets only move forward here (no seek/replay yet). Returns true if it moved.
+    /// Whether the group has a position on `partition`; without one, the group's `auto.offset.reset`
+    /// (its `from`) decides where it starts.
+    pub fn is_set(&self, partition: u32) -> bool {
+        self.set[partition as usize]
+    }
+
+    /// Sets the position on `partition`, in either direction: the reset policy of a group without
+    /// one, or an operator's `--reset-offsets`.
+    pub fn reset(&mut self, partition: u32, offset: Offset) {
+        let cur = &mut self.offsets[partition as usize];
+        self.sum = self.sum - *cur + offset;
+        *cur = offset;
+        self.set[partition as usize] = true;
+    }
+
+    /// Records a member's commit. Within a generation a member's positions only move forward, so a
+    /// commit below the current offset (one overtaken on the way) is ignored. Returns true if it moved.
     pub fn commit(&mut self, partition: u32, offset: Offset) -> bool {
+        self.set[partition as usize] = true;
         let cur = &mut self.offsets[partition as usize];
         if offset > *cur {
             self.sum += offset - *cur;

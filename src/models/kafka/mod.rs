@@ -9,6 +9,7 @@ mod broker;
 pub mod controller;
 pub mod group;
 pub mod log;
+mod operations;
 pub mod partitioner;
 pub mod producer;
 pub mod replica;
@@ -22,6 +23,7 @@ use crate::scenario::defaults::{
     KAFKA_MAX_IN_FLIGHT_REQUESTS as MAX_IN_FLIGHT_REQUESTS, KAFKA_MAX_REQUEST_BYTES as MAX_REQUEST_BYTES,
 };
 use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
+use crate::scenario::operations::{OffsetSpec, Operation, OperationAction};
 use crate::scenario::{KafkaConfig, Keys, OffsetReset, Scenario};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{ProcessingTimes, Producer, StoredMessage};
@@ -151,6 +153,8 @@ pub enum Timer {
     AutoCommitDue,
     /// The consumer's heartbeat thread ticks (`heartbeat.interval.ms`).
     HeartbeatTick,
+    /// A group forming from empty waited `group.initial.rebalance.delay.ms` for more members.
+    InitialRebalanceDelay { group: GroupIdx, round: u64 },
 }
 
 #[derive(Debug)]
@@ -158,6 +162,8 @@ pub enum Event {
     Net(Envelope<Msg, Timer>),
     /// Step `i` of the scenario's fault schedule.
     Fault(usize),
+    /// Step `i` of the scenario's operations (a late group's start, an offset reset, scaling).
+    Operation(usize),
 }
 
 impl From<Envelope<Msg, Timer>> for Event {
@@ -299,7 +305,8 @@ struct ConsumerGroup {
     /// Sum over partitions of the group's fetch positions: what it fetched (or skipped) so far.
     fetched_sum: u64,
     /// Per partition, the offset after the highest record processed (or skipped): the group's
-    /// progress, which only moves forward; `remaining` is the log end minus its sum.
+    /// progress, which only moves forward, except when an offset reset rewinds it; `remaining` is
+    /// the log end minus its sum.
     frontier: Vec<Offset>,
     remaining: u64,
     /// Offset ranges (partition, from, to) that `auto.offset.reset` skipped and that the committed
@@ -307,6 +314,14 @@ struct ConsumerGroup {
     /// a consumer, so they do not count as unacknowledged.
     skipped: Vec<(u32, Offset, Offset)>,
     skipped_uncommitted: u64,
+    /// Where the group starts on a partition where it has no position (`auto.offset.reset`).
+    from: OffsetSpec,
+    /// Consumers the operator runs (the first `running` indices), after `scale` operations.
+    running: u32,
+    /// The group is forming from empty: the coordinator waits `group.initial.rebalance.delay.ms`,
+    /// and again while members keep joining. `Some(joined)`: a delay is pending, and whether a new
+    /// member joined during it.
+    initial_delay: Option<bool>,
 }
 
 pub struct KafkaModel<'h, H: History> {
@@ -375,6 +390,11 @@ pub struct KafkaModel<'h, H: History> {
     /// Node -> (group, consumer) for consumer nodes.
     consumer_of: NodeMap<(GroupIdx, u32)>,
     faults: Vec<Fault>,
+    operations: Vec<Operation>,
+    /// Per group: the consumers it starts with (a late group starts them at its start).
+    planned: Vec<u32>,
+    /// Operation steps applied so far.
+    operations_done: usize,
     /// The next member id the coordinator hands out (each join of a new member gets one).
     next_member: u64,
     /// Emptied request and fetch-response buffers, reused instead of allocating per message.
@@ -390,7 +410,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let cfg = s.kafka.clone();
         let p = cfg.partitions;
         let brokers = s.brokers as usize;
-        let consumer_count: usize = s.groups.iter().map(|g| g.consumers as usize).sum();
+        // A node for every consumer a group ever runs; those not running yet start down.
+        let consumer_count: usize = s.groups.iter().map(|g| g.max_consumers as usize).sum();
         // Brokers, the producer, the consumers, and the controller with the group coordinators.
         let world = World::new(brokers + 1 + consumer_count + 1, s.network.latency);
         let coord = (brokers + 1 + consumer_count) as NodeId;
@@ -403,7 +424,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             .iter()
             .enumerate()
             .map(|(gi, g)| {
-                let consumers: Vec<Consumer> = (0..g.consumers)
+                let consumers: Vec<Consumer> = (0..g.max_consumers)
                     .map(|c| {
                         let node = next;
                         next += 1;
@@ -412,10 +433,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
                         Consumer::new(node, next_member - 1, &cfg, s.brokers)
                     })
                     .collect();
-                let members = consumers.iter().enumerate().map(|(i, c)| (c.member, i as u32)).collect();
+                let running = if g.start == SimTime::ZERO { g.consumers } else { 0 };
+                let members =
+                    consumers.iter().take(running as usize).enumerate().map(|(i, c)| (c.member, i as u32)).collect();
                 ConsumerGroup {
                     consumers,
-                    coordinator: Coordinator::stable(members),
+                    coordinator: if running > 0 { Coordinator::stable(members) } else { Coordinator::default() },
                     owner: vec![None; p as usize],
                     committed: CommittedOffsets::new(p),
                     fetched_sum: 0,
@@ -423,6 +446,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
                     remaining: 0,
                     skipped: Vec::new(),
                     skipped_uncommitted: 0,
+                    from: g.from.unwrap_or(match cfg.auto_offset_reset {
+                        OffsetReset::Earliest => OffsetSpec::Earliest,
+                        OffsetReset::Latest => OffsetSpec::Latest,
+                    }),
+                    running,
+                    initial_delay: None,
                 }
             })
             .collect();
@@ -467,6 +496,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
             groups,
             consumer_of,
             faults: s.faults.clone(),
+            operations: s.operations.clone(),
+            planned: s.groups.iter().map(|g| g.consumers).collect(),
+            operations_done: 0,
             next_member,
             request_pool: Vec::new(),
             fetch_pool: Vec::new(),
@@ -481,11 +513,23 @@ impl<'h, H: History> KafkaModel<'h, H> {
         for (i, f) in m.faults.iter().enumerate() {
             sched.schedule_at(f.at, Event::Fault(i));
         }
-        // The groups formed before the first message: generation 1, range assignment, every
-        // consumer with partitions in poll(), heartbeats running.
+        for (i, o) in m.operations.iter().enumerate() {
+            sched.schedule_at(o.at, Event::Operation(i));
+        }
+        // Consumers not running yet (a group that starts later, room to scale out) start down.
+        for g in &m.groups {
+            for c in &g.consumers[g.running as usize..] {
+                m.world.crash(c.node);
+            }
+        }
+        // The groups there from the start formed before the first message: generation 1, range
+        // assignment, every consumer with partitions in poll(), heartbeats running.
         for g in 0..m.groups.len() {
+            if m.groups[g].running == 0 {
+                continue;
+            }
             m.complete_rebalance(SimTime::ZERO, g, sched);
-            for c in 0..m.groups[g].consumers.len() as u32 {
+            for c in 0..m.groups[g].running {
                 m.start_heartbeats(g, c, sched);
             }
         }
@@ -624,9 +668,11 @@ impl<'h, H: History> KafkaModel<'h, H> {
             let pos = &mut c.fetch_pos[slot];
             if *pos < log.start_offset {
                 // OffsetOutOfRange: the records were deleted before this group read them.
-                let reset = match cfg.auto_offset_reset {
-                    OffsetReset::Earliest => log.start_offset,
-                    OffsetReset::Latest => hw,
+                // The group's `auto.offset.reset` (a time reads as earliest: what is left of the log
+                // is newer than any record that time could point at).
+                let reset = match g.from {
+                    OffsetSpec::Earliest | OffsetSpec::Time(_) => log.start_offset,
+                    OffsetSpec::Latest => hw,
                 };
                 let from = *pos;
                 self.history.record(now, Observation::OffsetReset { group, partition: p, from, to: reset });
@@ -1036,12 +1082,26 @@ impl<'h, H: History> KafkaModel<'h, H> {
         member: u64,
         sched: &mut Scheduler<Event>,
     ) {
-        let started = self.groups[group].coordinator.join(member, consumer);
+        let g = &mut self.groups[group];
+        let from_empty = g.coordinator.is_empty();
+        let started = g.coordinator.join(member, consumer);
         self.arm_session(group, member, sched);
         if started {
             self.rebalance_started(now, group, sched);
         }
-        if self.groups[group].coordinator.all_joined() {
+        let g = &mut self.groups[group];
+        match g.initial_delay {
+            Some(ref mut joined) => *joined = true,
+            None if from_empty => {
+                // A group forming from empty waits for more members before the first assignment.
+                g.initial_delay = Some(false);
+                let round = g.coordinator.round;
+                let delay = d::KAFKA_GROUP_INITIAL_REBALANCE_DELAY;
+                self.world.timer_in(sched, self.coord, delay, Timer::InitialRebalanceDelay { group, round });
+            }
+            None => {}
+        }
+        if self.groups[group].initial_delay.is_none() && self.groups[group].coordinator.all_joined() {
             self.complete_rebalance(now, group, sched);
         }
     }
@@ -1072,7 +1132,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         if started {
             self.rebalance_started(now, group, sched);
         }
-        if self.groups[group].coordinator.all_joined() {
+        if self.groups[group].initial_delay.is_none() && self.groups[group].coordinator.all_joined() {
             self.complete_rebalance(now, group, sched);
         }
     }
@@ -1091,16 +1151,19 @@ impl<'h, H: History> KafkaModel<'h, H> {
         }
         // Members that did not rejoin in time are dropped.
         c.drop_unjoined();
+        self.groups[group].initial_delay = None;
         self.complete_rebalance(now, group, sched);
     }
 
     /// Every remaining member joined: a new generation, the range assignment, and each member's
     /// partitions with their committed offsets.
     fn complete_rebalance(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
-        let was = self.groups[group].coordinator.generation > 0;
+        // Only the groups there from the start form before the first message, without messages.
+        let was = self.groups[group].coordinator.generation > 0 || now > SimTime::ZERO;
         let (generation, members) = self.groups[group].coordinator.next_generation();
         let p = self.cfg.partitions;
         let assignment = range_assign(p, members.len().max(1) as u32);
+        self.resolve_positions(now, group);
         let g = &mut self.groups[group];
         g.owner.iter_mut().for_each(|o| *o = None);
         // Positions restart from the committed offsets: what was fetched past them is fetched again.
@@ -1208,30 +1271,11 @@ impl<'h, H: History> KafkaModel<'h, H> {
         };
         match (f.action, target) {
             (FaultAction::Crash, Some(FaultTarget::Consumer { group, index })) => {
-                let c = &mut self.groups[group].consumers[index as usize];
-                if self.world.crash(c.node) {
-                    // Volatile: the fetch buffer, the records in the application's hands, the
-                    // heartbeat thread. The coordinator notices only when the session times out.
-                    c.app.crash();
-                    c.revoke();
-                    c.joining = false;
-                    c.rejoin_pending = false;
-                    c.waiting_in_poll = false;
-                    c.commit_sync_pending = false;
-                    c.auto_commit_timer = None;
-                }
+                // The coordinator notices only when the session times out.
+                self.consumer_down(group, index);
             }
             (FaultAction::Restart, Some(FaultTarget::Consumer { group, index })) => {
-                let node = self.groups[group].consumers[index as usize].node;
-                if self.world.restart(node) {
-                    // A new process: a new member, which joins the group at its first poll().
-                    let c = &mut self.groups[group].consumers[index as usize];
-                    *c = Consumer::new(node, self.next_member, &self.cfg, self.brokers);
-                    self.next_member += 1;
-                    c.next_auto_commit = now.after(self.cfg.auto_commit_interval);
-                    self.world.timer_in(sched, node, d::KAFKA_HEARTBEAT_INTERVAL, Timer::HeartbeatTick);
-                    self.poll(now, group, index, sched);
-                }
+                self.start_consumer(now, group, index, sched);
             }
             (FaultAction::Hang, Some(FaultTarget::Consumer { group, index })) => {
                 self.groups[group].consumers[index as usize].app.hang();
@@ -1309,6 +1353,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             Timer::RetentionCheck => self.retention_check(now, sched),
             Timer::SessionExpired { group, member } => self.session_expired(now, group, member, sched),
             Timer::RebalanceTimeout { group, round } => self.rebalance_timeout(now, group, round, sched),
+            Timer::InitialRebalanceDelay { group, round } => self.initial_delay_over(now, group, round, sched),
             Timer::JobEnd | Timer::AutoCommitDue | Timer::HeartbeatTick => {
                 let (group, consumer) = self.consumer_of[node];
                 match timer {
@@ -1361,11 +1406,13 @@ impl<H: History> Model for KafkaModel<'_, H> {
                 }
             }
             Event::Fault(i) => self.fault(now, i, sched),
+            Event::Operation(i) => self.operation(now, i, sched),
         }
     }
 
     fn finished(&self) -> bool {
         self.producer.done()
+            && self.operations_done == self.operations.len()
             && self.accumulator.records_waiting == 0
             && self.requests_in_flight == 0
             && self.commits_in_flight == 0

@@ -17,6 +17,7 @@
 //! With `queue_type = "quorum"` the queues are replicated by Raft over `replicas` nodes instead
 //! (see [`quorum`]): the broker side of every client message becomes a command in the Raft log.
 
+mod operations;
 pub mod queue;
 pub mod quorum;
 pub mod raft;
@@ -26,6 +27,7 @@ use crate::engine::{Model, Scheduler};
 use crate::history::{ClientEvent, GroupIdx, History, Observation};
 use crate::scenario::defaults as d;
 use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
+use crate::scenario::operations::{Operation, OperationAction};
 use crate::scenario::{RabbitMqConfig, Scenario};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{Message, MessageId, ProcessingTimes, Producer, StoredMessage};
@@ -91,6 +93,8 @@ pub enum Event {
     Net(Envelope<Msg, Timer>),
     /// Step `i` of the scenario's fault schedule.
     Fault(usize),
+    /// Step `i` of the scenario's operations (a queue bound late, scaling, restarts).
+    Operation(usize),
 }
 
 impl From<Envelope<Msg, Timer>> for Event {
@@ -144,12 +148,20 @@ pub struct RabbitModel<'h, H: History> {
     quorum: Option<Quorum>,
     /// Fault steps already applied.
     faults_done: usize,
+    /// Per group: its queue is declared and bound to the exchange (from the group's start).
+    bound: Vec<bool>,
+    /// Per group: consumers the operator runs (the first `running`), and how many it starts with.
+    running: Vec<u32>,
+    planned: Vec<u32>,
+    operations: Vec<Operation>,
+    operations_done: usize,
 }
 
 impl<'h, H: History> RabbitModel<'h, H> {
     pub fn new(s: &Scenario, history: &'h mut H, sched: &mut Scheduler<Event>) -> Self {
         let brokers = s.brokers as usize;
-        let consumer_count: usize = s.groups.iter().map(|g| g.consumers as usize).sum();
+        // A node for every consumer a group ever runs; those not running yet start down.
+        let consumer_count: usize = s.groups.iter().map(|g| g.max_consumers as usize).sum();
         let world = World::new(brokers + 1 + consumer_count, s.network.latency);
         let producer_node = brokers as NodeId;
         let mut consumer_of = NodeMap::default();
@@ -159,7 +171,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             .iter()
             .enumerate()
             .map(|(g, grp)| {
-                (0..grp.consumers)
+                (0..grp.max_consumers)
                     .map(|c| {
                         let node = next;
                         next += 1;
@@ -176,7 +188,12 @@ impl<'h, H: History> RabbitModel<'h, H> {
             producer: Producer::new(s),
             producer_node,
             processing: ProcessingTimes::new(s),
-            queues: s.groups.iter().map(|g| ClassicQueue::new(g.consumers)).collect(),
+            queues: s.groups.iter().map(|g| ClassicQueue::new(g.max_consumers)).collect(),
+            bound: s.groups.iter().map(|g| g.start == SimTime::ZERO).collect(),
+            running: s.groups.iter().map(|g| if g.start == SimTime::ZERO { g.consumers } else { 0 }).collect(),
+            planned: s.groups.iter().map(|g| g.consumers).collect(),
+            operations: s.operations.clone(),
+            operations_done: 0,
             consumers,
             consumer_of,
             faults: s.faults.clone(),
@@ -194,11 +211,19 @@ impl<'h, H: History> RabbitModel<'h, H> {
             m.quorum = Some(Quorum::new(s, &m.world));
             m.queues.clear();
         }
-        // Consumers are subscribed before the first message arrives.
-        for q in &mut m.queues {
-            for c in 0..q.channels.len() {
-                q.subscribe(c as u32, m.cfg.prefetch);
+        // Consumers are subscribed before the first message arrives; those not running yet
+        // (a queue bound later, room to scale out) start down.
+        for (g, q) in m.queues.iter_mut().enumerate() {
+            for c in 0..m.running[g] {
+                q.subscribe(c, m.cfg.prefetch);
             }
+            for c in &mut m.consumers[g][m.running[g] as usize..] {
+                m.world.crash(c.node);
+                c.home = None;
+            }
+        }
+        for (i, o) in m.operations.iter().enumerate() {
+            sched.schedule_at(o.at, Event::Operation(i));
         }
         m.arm_arrival(sched);
         m.quorum_start(sched);
@@ -317,6 +342,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
         let stored = StoredMessage::new(&msg);
         self.obs(now, Observation::Stored { msg: stored });
         for group in 0..self.queues.len() {
+            if !self.bound[group] {
+                // Not bound yet: the exchange routes nothing to it.
+                continue;
+            }
             self.queues[group].enqueue(stored);
             self.obs(now, Observation::StorageChanged { delta: stored.bytes() as i64 });
             // One gauge reading per change: dispatching moves messages from ready to unacked, so
@@ -513,14 +542,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
         };
         match (f.action, target) {
             (FaultAction::Crash, Some(FaultTarget::Consumer { group, index })) => {
-                let c = &mut self.consumers[group][index as usize];
-                if self.world.crash(c.node) {
-                    // Whatever the application held is gone (with auto-ack, lost for good).
-                    let (node, reg) = (c.node, c.reg);
-                    c.app.crash();
-                    let closed = Msg::ConnectionClosed { group, consumer: index, reg };
-                    self.world.send_from_os(sched, node, QUEUE_NODE, closed);
-                }
+                self.consumer_down(group, index, sched);
             }
             (FaultAction::Restart, Some(FaultTarget::Consumer { group, index })) => {
                 let node = self.consumers[group][index as usize].node;
@@ -699,11 +721,13 @@ impl<H: History> Model for RabbitModel<'_, H> {
                 }
             }
             Event::Fault(i) => self.fault(now, i, sched),
+            Event::Operation(i) => self.operation(now, i, sched),
         }
     }
 
     fn finished(&self) -> bool {
         self.producer.done()
+            && self.operations_done == self.operations.len()
             && self.world.in_flight() == 0
             && self.unconfirmed.is_empty()
             && self.outbox.is_empty()

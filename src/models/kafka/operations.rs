@@ -1,0 +1,207 @@
+//! The operator's actions on a consumer group (`[[operations]]`, and a group's late start), and the
+//! consumer process starting and stopping that they, and faults, are made of.
+
+use super::*;
+
+impl<H: History> KafkaModel<'_, H> {
+    #[cold]
+    #[inline(never)]
+    pub(super) fn operation(&mut self, now: SimTime, i: usize, sched: &mut Scheduler<Event>) {
+        let Operation { group, action, .. } = self.operations[i];
+        self.operations_done = i + 1;
+        match action {
+            OperationAction::Start => self.scale(now, group, self.planned[group], sched),
+            OperationAction::Scale { consumers } => self.scale(now, group, consumers, sched),
+            OperationAction::Stop { consumer } => self.stop_consumer(now, group, consumer, sched),
+            OperationAction::Restart { consumer } => self.start_consumer(now, group, consumer, sched),
+            OperationAction::ResetOffsets { to } => self.reset_offsets(now, group, to, sched),
+        }
+    }
+
+    /// The group runs its first `n` consumers: new ones start and join, the ones above stop.
+    fn scale(&mut self, now: SimTime, group: GroupIdx, n: u32, sched: &mut Scheduler<Event>) {
+        let was = std::mem::replace(&mut self.groups[group].running, n);
+        for c in was..n {
+            self.start_consumer(now, group, c, sched);
+        }
+        for c in n..was {
+            self.stop_consumer(now, group, c, sched);
+        }
+    }
+
+    /// A consumer process starts (again): a new member, which joins the group at its first poll().
+    pub(super) fn start_consumer(&mut self, now: SimTime, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
+        let node = self.groups[group].consumers[index as usize].node;
+        if !self.world.restart(node) {
+            return;
+        }
+        let c = &mut self.groups[group].consumers[index as usize];
+        *c = Consumer::new(node, self.next_member, &self.cfg, self.brokers);
+        self.next_member += 1;
+        c.next_auto_commit = now.after(self.cfg.auto_commit_interval);
+        self.world.timer_in(sched, node, d::KAFKA_HEARTBEAT_INTERVAL, Timer::HeartbeatTick);
+        self.poll(now, group, index, sched);
+    }
+
+    /// A consumer shuts down cleanly (`close()`): it commits the positions of what it processed
+    /// (records fetched or handed to it but not processed are read again by the next owner), leaves
+    /// the group, so that the group rebalances at once, and its process ends.
+    pub(super) fn stop_consumer(&mut self, _now: SimTime, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
+        let c = &mut self.groups[group].consumers[index as usize];
+        if !self.world.is_up(c.node) {
+            return;
+        }
+        if c.assigned {
+            // The first unprocessed offset of each partition: what the application still holds
+            // was counted as consumed when poll() handed it over.
+            let held: Vec<(u32, Offset)> = c.app.held().map(|r| (r.slot, r.offset)).collect();
+            for (slot, offset) in held {
+                let pos = &mut c.consumed[slot as usize];
+                *pos = (*pos).min(offset);
+            }
+            let (node, member) = (c.node, c.member);
+            self.commit(group, index, false, sched);
+            self.world.send(sched, node, self.coord, Msg::LeaveGroup { group, member });
+        } else {
+            let (node, member) = (c.node, c.member);
+            self.world.send(sched, node, self.coord, Msg::LeaveGroup { group, member });
+        }
+        self.consumer_down(group, index);
+    }
+
+    /// The consumer's process is gone: its volatile state (the fetch buffer, the records in the
+    /// application's hands, the heartbeat thread) with it.
+    pub(super) fn consumer_down(&mut self, group: GroupIdx, index: u32) {
+        let c = &mut self.groups[group].consumers[index as usize];
+        if self.world.crash(c.node) {
+            c.app.crash();
+            c.revoke();
+            c.joining = false;
+            c.rejoin_pending = false;
+            c.waiting_in_poll = false;
+            c.commit_sync_pending = false;
+            c.auto_commit_timer = None;
+        }
+    }
+
+    /// The offset where `spec` points on partition `p`: the log start, the high watermark (the end
+    /// a consumer can read to), or the first record published at or after a time
+    /// (`offsetsForTimes`; the high watermark if there is none).
+    fn offset_for(&self, p: u32, spec: OffsetSpec) -> Offset {
+        let log = &self.partitions[p as usize];
+        let hw = self.repl[p as usize].hw;
+        match spec {
+            OffsetSpec::Earliest => log.start_offset.min(hw),
+            OffsetSpec::Latest => hw,
+            OffsetSpec::Time(t) => {
+                (log.start_offset..hw).find(|&o| log.get(o).is_some_and(|r| r.published_at >= t)).unwrap_or(hw)
+            }
+        }
+    }
+
+    /// Moves the group's progress on `p` up to `to`: records between are skipped, never to be
+    /// processed by the group (reported deleted for it, as `auto.offset.reset` skipping does).
+    fn skip_to(&mut self, now: SimTime, group: GroupIdx, p: u32, to: Offset) {
+        let from = self.groups[group].frontier[p as usize];
+        if to <= from {
+            return;
+        }
+        let log = &self.partitions[p as usize];
+        for o in from.max(log.start_offset)..to {
+            if let Some(r) = log.get(o) {
+                self.history.record(now, Observation::Deleted { id: r.id(), group: Some(group) });
+            }
+        }
+        self.history.record(now, Observation::OffsetReset { group, partition: p, from, to });
+        let g = &mut self.groups[group];
+        g.remaining -= to - from;
+        g.frontier[p as usize] = to;
+    }
+
+    /// At the group's first assignment: each partition where it has no position gets one from its
+    /// `from` (`auto.offset.reset`). Records before it were published before the group subscribed,
+    /// so they are not the group's to skip. A late group's client reports the seek.
+    pub(super) fn resolve_positions(&mut self, now: SimTime, group: GroupIdx) {
+        let spec = self.groups[group].from;
+        let mut any = false;
+        for p in 0..self.cfg.partitions {
+            if self.groups[group].committed.is_set(p) {
+                continue;
+            }
+            any = true;
+            let to = self.offset_for(p, spec);
+            let g = &mut self.groups[group];
+            g.committed.reset(p, to);
+            let f = &mut g.frontier[p as usize];
+            if to > *f {
+                g.remaining -= to - *f;
+                *f = to;
+            }
+        }
+        if any && now > SimTime::ZERO {
+            self.client(now, ClientEvent::Sought { group, to_end: spec == OffsetSpec::Latest });
+        }
+    }
+
+    /// `kafka-consumer-groups --reset-offsets --to-... --execute`: the group's committed offsets
+    /// move to `spec` on every partition. Kafka refuses a reset while the group has active members,
+    /// so a team stops the consumers, resets and starts them again; we model that round as one
+    /// step: the coordinator fences the current generation (no member's commit can overwrite the
+    /// reset) and the members rejoin and resume from the new offsets.
+    fn reset_offsets(&mut self, now: SimTime, group: GroupIdx, spec: OffsetSpec, sched: &mut Scheduler<Event>) {
+        self.client(now, ClientEvent::Sought { group, to_end: spec == OffsetSpec::Latest });
+        for p in 0..self.cfg.partitions {
+            let to = self.offset_for(p, spec);
+            self.skip_to(now, group, p, to);
+            let g = &mut self.groups[group];
+            g.committed.reset(p, to);
+            // Rewound: the group's progress goes back with it, so the run lasts until the replay
+            // is done.
+            let f = &mut g.frontier[p as usize];
+            if to < *f {
+                g.remaining += *f - to;
+                *f = to;
+            }
+        }
+        let g = &mut self.groups[group];
+        g.skipped.clear();
+        g.skipped_uncommitted = 0;
+        g.fetched_sum = g.committed.total();
+        if g.coordinator.fence_generation() {
+            self.rebalance_started(now, group, sched);
+        }
+        if self.groups[group].coordinator.all_joined() && self.groups[group].initial_delay.is_none() {
+            self.complete_rebalance(now, group, sched);
+        }
+        self.report_lag(now, group);
+    }
+
+    /// `group.initial.rebalance.delay.ms` passed since a group began forming: if members kept
+    /// joining, wait once more (as Kafka's `InitialDelayedJoin` does), else assign.
+    pub(super) fn initial_delay_over(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        round: u64,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let g = &mut self.groups[group];
+        if g.coordinator.round != round {
+            return;
+        }
+        match g.initial_delay {
+            Some(true) => {
+                g.initial_delay = Some(false);
+                let delay = d::KAFKA_GROUP_INITIAL_REBALANCE_DELAY;
+                self.world.timer_in(sched, self.coord, delay, Timer::InitialRebalanceDelay { group, round });
+            }
+            Some(false) => {
+                g.initial_delay = None;
+                if g.coordinator.all_joined() {
+                    self.complete_rebalance(now, group, sched);
+                }
+            }
+            None => {}
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The operator's actions on a group's queue and consumers (`[[operations]]`, and a queue bound
+//! late), and the consumer process starting and stopping that they, and faults, are made of.
+
+use super::*;
+
+impl<H: History> RabbitModel<'_, H> {
+    #[cold]
+    #[inline(never)]
+    pub(super) fn operation(&mut self, now: SimTime, i: usize, sched: &mut Scheduler<Event>) {
+        let Operation { group, action, .. } = self.operations[i];
+        self.operations_done = i + 1;
+        match action {
+            OperationAction::Start => {
+                // `queue.declare` and `queue.bind`: from now on the exchange routes a copy here.
+                self.bound[group] = true;
+                self.scale(now, group, self.planned[group], sched);
+            }
+            OperationAction::Scale { consumers } => self.scale(now, group, consumers, sched),
+            OperationAction::Stop { consumer } => self.stop_consumer(group, consumer, sched),
+            OperationAction::Restart { consumer } => self.start_consumer(group, consumer, sched),
+            // A queue has nothing to rewind: what was acknowledged is deleted. Nothing is replayed.
+            OperationAction::ResetOffsets { .. } => {}
+        }
+    }
+
+    /// The group runs its first `n` consumers: new ones subscribe, the ones above stop. No other
+    /// consumer pauses.
+    fn scale(&mut self, _now: SimTime, group: GroupIdx, n: u32, sched: &mut Scheduler<Event>) {
+        let was = std::mem::replace(&mut self.running[group], n);
+        for c in was..n {
+            self.start_consumer(group, c, sched);
+        }
+        for c in n..was {
+            self.stop_consumer(group, c, sched);
+        }
+    }
+
+    /// A consumer process starts: it connects and subscribes (`basic.consume`).
+    pub(super) fn start_consumer(&mut self, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
+        let node = self.consumers[group][index as usize].node;
+        if self.world.restart(node) {
+            if self.quorum.is_none() {
+                self.consumers[group][index as usize].home = Some(QUEUE_NODE);
+            }
+            self.reconnect(group, index, sched);
+        }
+    }
+
+    /// A consumer shuts down: it closes its connection, so the node requeues its unacknowledged
+    /// deliveries (flagged redelivered), and its process ends with whatever it held (with
+    /// automatic acknowledgement, lost: the node forgot them when it sent them).
+    pub(super) fn stop_consumer(&mut self, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
+        let c = &self.consumers[group][index as usize];
+        if !self.world.is_up(c.node) {
+            return;
+        }
+        if let Some(home) = c.home {
+            let (node, reg) = (c.node, c.reg);
+            self.world.send(sched, node, home, Msg::ConnectionClosed { group, consumer: index, reg });
+        }
+        self.consumers[group][index as usize].app.crash();
+        self.world.crash(self.consumers[group][index as usize].node);
+    }
+
+    /// The consumer's process died (`kill -9`): what the application held is gone, and its
+    /// operating system closes the connection.
+    pub(super) fn consumer_down(&mut self, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
+        let c = &mut self.consumers[group][index as usize];
+        if self.world.crash(c.node) {
+            let (node, reg) = (c.node, c.reg);
+            c.app.crash();
+            let closed = Msg::ConnectionClosed { group, consumer: index, reg };
+            self.world.send_from_os(sched, node, QUEUE_NODE, closed);
+        }
+    }
+}
