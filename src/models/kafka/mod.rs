@@ -576,6 +576,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     fn report_lag(&mut self, now: SimTime, group: GroupIdx) {
         let g = &self.groups[group];
+        if !g.committed.is_set(0) {
+            // The group has not subscribed yet: it has no lag, as `kafka-consumer-groups` shows none.
+            return;
+        }
         let messages = g.committed.lag(self.end_offsets_sum);
         let unacked = g.fetched_sum.saturating_sub(g.committed.total() + g.skipped_uncommitted);
         self.obs(now, Observation::Backlog { group, messages, unacked });

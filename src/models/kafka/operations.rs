@@ -107,20 +107,23 @@ impl<H: History> KafkaModel<'_, H> {
             return;
         }
         let log = &self.partitions[p as usize];
+        let mut skipped = 0;
         for o in from.max(log.start_offset)..to {
             if let Some(r) = log.get(o) {
+                skipped += 1;
                 self.history.record(now, Observation::Deleted { id: r.id(), group: Some(group) });
             }
         }
-        self.history.record(now, Observation::OffsetReset { group, partition: p, from, to });
+        if skipped > 0 {
+            self.history.record(now, Observation::OffsetReset { group, partition: p, from, to });
+        }
         let g = &mut self.groups[group];
         g.remaining -= to - from;
         g.frontier[p as usize] = to;
     }
 
     /// At the group's first assignment: each partition where it has no position gets one from its
-    /// `from` (`auto.offset.reset`). Records before it were published before the group subscribed,
-    /// so they are not the group's to skip. A late group's client reports the seek.
+    /// `from` (`auto.offset.reset`). A late group's client reports the seek.
     pub(super) fn resolve_positions(&mut self, now: SimTime, group: GroupIdx) {
         let spec = self.groups[group].from;
         let mut any = false;
@@ -130,13 +133,10 @@ impl<H: History> KafkaModel<'_, H> {
             }
             any = true;
             let to = self.offset_for(p, spec);
-            let g = &mut self.groups[group];
-            g.committed.reset(p, to);
-            let f = &mut g.frontier[p as usize];
-            if to > *f {
-                g.remaining -= to - *f;
-                *f = to;
-            }
+            // What lies before is the group's to skip only if published since it subscribed; the
+            // recorder and the checker know which (it is owed what was sent from its start on).
+            self.skip_to(now, group, p, to);
+            self.groups[group].committed.reset(p, to);
         }
         if any && now > SimTime::ZERO {
             self.client(now, ClientEvent::Sought { group, to_end: spec == OffsetSpec::Latest });

@@ -285,7 +285,7 @@ fn landmarks(s: &Scenario, unit: TimeUnit) -> Vec<Marker> {
 /// records already read are unlabelled ticks, thinned so that they stay apart.
 fn event_markers(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64, group: Option<usize>) -> Vec<Marker> {
     let mine = |g: Option<usize>| group.is_none() || g == group;
-    let mut out = Vec::new();
+    let mut out = operation_markers(s, unit, group);
     let mut last_tick = f64::NEG_INFINITY;
     // Only a Kafka log has retention. (RabbitMQ reports a publish that never reached the queue's
     // node as deleted for every group too: a loss when it is never re-published, marked below.)
@@ -368,6 +368,48 @@ fn event_markers(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64, g
                 kind: MarkerKind::Landmark,
             });
         }
+    }
+    out
+}
+
+/// The operator's actions on the group shown (`None`: every group), the same in both systems: a
+/// late start, an offset reset, a scaling, and each rolling restart as one mark at its first stop.
+fn operation_markers(s: &Scenario, unit: TimeUnit, group: Option<usize>) -> Vec<Marker> {
+    use crate::scenario::operations::OperationAction;
+    let mut out = Vec::new();
+    // (group, first stop, consumers restarted) of the rolling restart under way, per group.
+    let mut rolling: Vec<Option<(f64, u32)>> = vec![None; s.groups.len()];
+    let flush = |out: &mut Vec<Marker>, g: usize, r: &mut Option<(f64, u32)>| {
+        if let Some((x, n)) = r.take() {
+            out.push(Marker {
+                x,
+                label: format!("{}: rolling restart ({n} consumers)", s.groups[g].name),
+                kind: MarkerKind::Landmark,
+            });
+        }
+    };
+    for o in s.operations.iter().filter(|o| group.is_none_or(|g| g == o.group)) {
+        let x = o.at.as_secs_f64() / unit.secs;
+        match o.action {
+            OperationAction::Stop { consumer } => {
+                let r = &mut rolling[o.group];
+                match r {
+                    Some((_, n)) if consumer > 0 => *n = consumer + 1,
+                    _ => {
+                        flush(&mut out, o.group, r);
+                        *r = Some((x, 1));
+                    }
+                }
+            }
+            OperationAction::Restart { .. } => {}
+            _ => {
+                flush(&mut out, o.group, &mut rolling[o.group]);
+                out.push(Marker { x, label: o.label(&s.groups[o.group].name), kind: MarkerKind::Landmark });
+            }
+        }
+    }
+    for (g, r) in rolling.iter_mut().enumerate() {
+        flush(&mut out, g, r);
     }
     out
 }
