@@ -117,7 +117,7 @@ fn rows(reports: &[&SystemReport]) -> Vec<Row> {
         f("deliveries owed", &|s| thousands(s.published)),
         f("processed", &|s| thousands(s.processed)),
         f("unique processed", &|s| thousands(s.unique_processed)),
-        f("duplicates", &|s| thousands(s.duplicates)),
+        f("processed again", &|s| thousands(s.duplicates)),
         f("lost", &|s| thousands(s.lost)),
         f("stranded", &|s| thousands(s.stranded)),
         f("offered /s", &|s| num(s.offered_per_s)),

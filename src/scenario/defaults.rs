@@ -31,6 +31,9 @@ pub const KAFKA_RETENTION: SimDuration = SimDuration(604_800_000_000_000);
 pub const KAFKA_SEGMENT_BYTES: u64 = 1_073_741_824;
 /// Topic `segment.ms` = 604800000 (7 days).
 pub const KAFKA_SEGMENT_MS: SimDuration = SimDuration(604_800_000_000_000);
+/// Broker `log.initial.task.delay.ms` = 30000: the first retention check runs this long after the
+/// broker starts (then every `log.retention.check.interval.ms`).
+pub const KAFKA_LOG_INITIAL_TASK_DELAY: SimDuration = SimDuration(30_000_000_000);
 /// Broker `log.retention.check.interval.ms` = 300000 (5 minutes).
 pub const KAFKA_RETENTION_CHECK_INTERVAL: SimDuration = SimDuration(300_000_000_000);
 

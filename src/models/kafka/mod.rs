@@ -508,7 +508,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
             cfg,
         };
         m.arm_arrival(sched);
-        m.world.timer_in(sched, m.coord, m.cfg.retention_check_interval, Timer::RetentionCheck);
+        // The broker's log manager schedules its first retention check `log.initial.task.delay.ms`
+        // after start-up, then one every interval: checks fall at 30 s, 5 min 30 s, ..., not on
+        // the round times an operator's action is likely to be scheduled at.
+        m.world.timer_in(sched, m.coord, d::KAFKA_LOG_INITIAL_TASK_DELAY, Timer::RetentionCheck);
         m.start_replication(sched);
         for (i, f) in m.faults.iter().enumerate() {
             sched.schedule_at(f.at, Event::Fault(i));
