@@ -13,3 +13,4 @@ mod outputs;
 mod producer;
 mod quorum;
 mod replication;
+mod utilisation;
