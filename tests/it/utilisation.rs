@@ -178,3 +178,36 @@ partitions = 10
     }
     assert!(all.iter().all(|&(x, w)| x >= 60.0 && x + w <= 1000.0), "a bar leaves the plot");
 }
+
+/// A hung job counts until it completes, on resume: constant arrivals every 100 ms (199 messages
+/// in [0, 20 s)), 80 ms of work each, and the one consumer hangs at 5.05 s for 2 s, during the job
+/// of the message published at 5.0 s. That job ends at the resume, 7.05 s, so it lasts 2,050 ms;
+/// the 198 others 80 ms each (the backlog of the hang clears by about 15 s, and the last job ends
+/// at 19.98 s, inside the window). Busy time 198 x 80 + 2,050 = 17,890 ms exactly in both systems.
+#[test]
+fn a_hung_job_counts_until_it_completes() {
+    let s = scenario(
+        r#"
+name = "hang"
+duration = "20s"
+[workload]
+rate = 10.0
+arrivals = "constant"
+[[groups]]
+name = "g"
+processing = "80ms"
+[kafka]
+linger = "0ms"
+[[faults]]
+at = "5050ms"
+action = "hang"
+target = "g/0"
+duration = "2s"
+"#,
+    );
+    for r in run_all(&s) {
+        let c = r.recorder.busy.groups[0][0];
+        assert_eq!(c.busy_ns, 17_890_000_000, "{:?} busy time", r.system);
+        assert_eq!(c.processed_in_window, 199, "{:?}", r.system);
+    }
+}

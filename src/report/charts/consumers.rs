@@ -96,11 +96,8 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
             close(run);
         }
     }
-    let window = format!(
-        "{} to {}",
-        round_secs(s.warmup.as_secs_f64()).replace("0 ms", "0 s"),
-        round_secs(s.duration.as_secs_f64())
-    );
+    let from = if s.warmup.is_zero() { "0 s".to_string() } else { round_secs(s.warmup.as_secs_f64()) };
+    let window = format!("{from} to {}", round_secs(s.duration.as_secs_f64()));
     let mut subtitle = format!(
         "Busy fraction: the share of the measurement window ({window}) each consumer spent processing \
          (jobs finished, clipped to the window)."
