@@ -22,6 +22,9 @@
 //! * `max_consumer_lag`: the peak of the system's own gauge (see [`Observation::Backlog`]): Kafka
 //!   log end offset minus committed offset, RabbitMQ queue depth (ready plus unacked).
 //! * `max_unacked`: the peak of the system's unacked gauge.
+//! * Consumer utilisation ([`busy`]): each consumer's busy fraction (its completed jobs'
+//!   processing clipped to [warmup, duration), over that window's length), its completions in the
+//!   window, and the idle consumers (no work in the window at all).
 //! * Time-series samples carry each gauge's maximum over the interval (not its value at the sample
 //!   instant, which would alias a sawtooth such as Kafka's commit cycle), so that the peak of a
 //!   series is the summary's peak exactly; and the producer's `acknowledged` and `send_failed`
@@ -30,12 +33,14 @@
 //!   interval ([`Annotation`]), and each fault of the schedule from its step to its repair
 //!   ([`FaultSpan`]).
 
+pub mod busy;
 pub mod window;
 
 use crate::history::{ClientEvent, History, Observation};
 use crate::scenario::Scenario;
 use crate::scenario::faults::{Fault, FaultAction};
 use crate::time::{SimDuration, SimTime};
+use busy::Busy;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -288,6 +293,8 @@ pub struct Recorder {
     /// When the last leader election happened: what a new Kafka leader truncates, it truncates then.
     last_election: Option<SimTime>,
     last_time: SimTime,
+    /// Each consumer's busy time in the window [warmup, duration).
+    pub busy: Busy,
 }
 
 impl Recorder {
@@ -314,6 +321,7 @@ impl Recorder {
             schedule: s.faults.clone(),
             rebalancing: vec![None; s.groups.len()],
             last_time: SimTime::ZERO,
+            busy: Busy::new(SimTime(s.warmup.0), SimTime(s.duration.0), s.groups.iter().map(|g| g.max_consumers)),
         }
     }
 
@@ -518,8 +526,21 @@ impl Recorder {
         let window_secs = self.end.since(self.warmup).as_secs_f64();
         let mut total = GroupSummary::default();
         let mut groups = BTreeMap::new();
-        for (g, name) in self.groups.iter().zip(names) {
+        let mut all_fractions = Vec::new();
+        for ((g, name), busy) in self.groups.iter().zip(names).zip(&self.busy.groups) {
             let (lost, stranded) = g.window.unprocessed();
+            let consumers: Vec<ConsumerSummary> = busy
+                .iter()
+                .enumerate()
+                .map(|(i, c)| ConsumerSummary {
+                    consumer: i as u32,
+                    busy_fraction: round6(self.busy.fraction(c)),
+                    processed_in_window: c.processed_in_window,
+                    idle: c.idle(),
+                })
+                .collect();
+            let fractions: Vec<f64> = busy.iter().map(|c| self.busy.fraction(c)).collect();
+            all_fractions.extend(&fractions);
             let gs = GroupSummary {
                 published: g.published,
                 processed: g.processed,
@@ -534,6 +555,9 @@ impl Recorder {
                 max_backlog: g.max_in_flight,
                 max_consumer_lag: g.max_consumer_lag,
                 max_unacked: g.max_unacked,
+                idle_consumers: consumers.iter().filter(|c| c.idle).count() as u64,
+                busy_fraction: BusyFraction::of(&fractions),
+                consumers,
             };
             total.published += gs.published;
             total.processed += gs.processed;
@@ -546,6 +570,7 @@ impl Recorder {
             total.max_backlog = total.max_backlog.max(gs.max_backlog);
             total.max_consumer_lag = total.max_consumer_lag.max(gs.max_consumer_lag);
             total.max_unacked = total.max_unacked.max(gs.max_unacked);
+            total.idle_consumers += gs.idle_consumers;
             groups.insert(name.clone(), gs);
         }
         let (wait, latency) = self.merged();
@@ -553,6 +578,7 @@ impl Recorder {
         total.throughput_per_s = round6(total.throughput_per_s);
         total.wait_ms = wait.summary();
         total.latency_ms = latency.summary();
+        total.busy_fraction = BusyFraction::of(&all_fractions);
         SystemSummary {
             messages_published: self.messages_published,
             total,
@@ -602,14 +628,16 @@ impl History for Recorder {
                     g.max_in_flight = g.max_in_flight.max(in_flight);
                 }
             }
-            Observation::Client(ClientEvent::ProcessingStarted { msg, group, .. }) => {
+            Observation::Client(ClientEvent::ProcessingStarted { msg, group, consumer }) => {
+                self.busy.started(at, group, consumer, msg.id());
                 let g = &self.groups[group];
                 if msg.published_at >= self.warmup && (msg.id() >= g.replay_below || !g.window.was_processed(msg.id()))
                 {
                     self.groups[group].wait.record(at.since(msg.published_at));
                 }
             }
-            Observation::Client(ClientEvent::Processed { msg, group, .. }) => {
+            Observation::Client(ClientEvent::Processed { msg, group, consumer }) => {
+                self.busy.processed(at, group, consumer, msg.id());
                 let in_window = at >= self.warmup && at < self.end;
                 let g = &mut self.groups[group];
                 g.processed += 1;
@@ -724,6 +752,49 @@ pub struct GroupSummary {
     /// Most messages handed to consumers and not yet acknowledged at once (RabbitMQ: delivered,
     /// not acked; Kafka: fetched past the committed offset).
     pub max_unacked: u64,
+    /// Consumers that did no work in the window [warmup, duration): no busy time, no completion
+    /// (see [`busy`]).
+    pub idle_consumers: u64,
+    /// Busy fraction (busy time / window) over the consumers: mean, smallest, largest.
+    pub busy_fraction: BusyFraction,
+    /// Each consumer, by index (a group's only: the system's totals leave it out).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub consumers: Vec<ConsumerSummary>,
+}
+
+/// Busy fractions of a set of consumers, rounded to 6 decimals (0 when there is none).
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Default)]
+pub struct BusyFraction {
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl BusyFraction {
+    fn of(fractions: &[f64]) -> BusyFraction {
+        if fractions.is_empty() {
+            return BusyFraction::default();
+        }
+        let n = fractions.len() as f64;
+        BusyFraction {
+            mean: round6(fractions.iter().sum::<f64>() / n),
+            min: round6(fractions.iter().copied().fold(f64::INFINITY, f64::min)),
+            max: round6(fractions.iter().copied().fold(0.0, f64::max)),
+        }
+    }
+}
+
+/// One consumer's utilisation in the window [warmup, duration).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct ConsumerSummary {
+    /// Its index in the group (`GROUP/N` in a fault target).
+    pub consumer: u32,
+    /// Busy time (completed jobs' processing, clipped to the window) / window length.
+    pub busy_fraction: f64,
+    /// Its processing completions in the window.
+    pub processed_in_window: u64,
+    /// No busy time and no completion in the window.
+    pub idle: bool,
 }
 
 impl Default for Percentiles {

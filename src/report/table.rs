@@ -122,6 +122,9 @@ fn rows(reports: &[&SystemReport]) -> Vec<Row> {
         f("stranded", &|s| thousands(s.stranded)),
         f("offered /s", &|s| num(s.offered_per_s)),
         f("throughput /s", &|s| num(s.throughput_per_s)),
+        f("idle consumers", &|s| thousands(s.idle_consumers)),
+        f("busy mean (%)", &|s| percent(s.busy_fraction.mean)),
+        f("busy min-max (%)", &|s| format!("{}-{}", percent(s.busy_fraction.min), percent(s.busy_fraction.max))),
         d("wait mean", &|s| s.wait_ms.mean),
         d("wait p50", &|s| s.wait_ms.p50),
         d("wait p99", &|s| s.wait_ms.p99),
@@ -137,6 +140,11 @@ fn rows(reports: &[&SystemReport]) -> Vec<Row> {
     ];
     rows.extend(delivery);
     rows
+}
+
+/// A fraction as a percentage with one decimal: 0.4567 -> "45.7".
+pub fn percent(fraction: f64) -> String {
+    format!("{:.1}", fraction * 100.0)
 }
 
 pub fn bytes(b: u64) -> String {
@@ -183,23 +191,27 @@ pub fn render(summary: &Summary) -> String {
         let name_w = group_names.iter().map(|g| g.len()).max().unwrap_or(0).max(5);
         let sys_w = names.iter().map(|n| n.len()).max().unwrap_or(0);
         out.push_str(&format!(
-            "{:<w$}  {:>12}  {:>12}  {:>11}  {:>8}\n",
+            "{:<w$}  {:>12}  {:>12}  {:>11}  {:>8}  {:>5}  {:>6}\n",
             "per group",
             "wait mean",
             "wait p99",
             "max backlog",
             "lost",
+            "idle",
+            "busy %",
             w = 2 + name_w + 1 + sys_w
         ));
         for g in group_names {
             for (name, sys) in names.iter().zip(&systems) {
                 if let Some(x) = sys.groups.get(g) {
                     out.push_str(&format!(
-                        "  {g:<name_w$} {name:<sys_w$}  {:>12}  {:>12}  {:>11}  {:>8}\n",
+                        "  {g:<name_w$} {name:<sys_w$}  {:>12}  {:>12}  {:>11}  {:>8}  {:>5}  {:>6}\n",
                         duration(x.wait_ms.mean),
                         duration(x.wait_ms.p99),
                         thousands(x.max_backlog),
-                        thousands(x.lost)
+                        thousands(x.lost),
+                        thousands(x.idle_consumers),
+                        percent(x.busy_fraction.mean)
                     ));
                 }
             }

@@ -235,7 +235,8 @@ fn library_results_are_reproduced_byte_for_byte() {
 }
 
 /// An outside checker can recount the summary from `--history` alone: per group, deliveries owed,
-/// processed, unique, duplicates, lost, stranded and the mean wait and latency. The scenario makes
+/// processed, unique, duplicates, lost, stranded, the mean wait and latency, and each consumer's
+/// busy fraction and the idle consumers. The scenario makes
 /// Kafka lose records to retention, so that `lost` is tested with a non-zero value.
 #[test]
 fn history_file_recounts_to_the_summary() {
@@ -283,6 +284,11 @@ prefetch = 5
         let mut processed: std::collections::BTreeMap<(String, u64), u64> = Default::default();
         let mut deleted: std::collections::BTreeSet<(String, u64)> = Default::default();
         let mut wait: std::collections::BTreeMap<String, (f64, u64)> = Default::default();
+        // Busy time in the window [30 s, 300 s): (group, consumer) -> job under way (start, id),
+        // and -> busy ns of completed jobs, clipped to the window.
+        let window = (warmup_ns, 300_000_000_000u64);
+        let mut job: std::collections::BTreeMap<(String, u64), (u64, u64)> = Default::default();
+        let mut busy: std::collections::BTreeMap<(String, u64), u64> = Default::default();
         let mut last_t = 0;
         for line in text.lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -296,6 +302,7 @@ prefetch = 5
                     published.insert(id.unwrap());
                 }
                 "processing_started" => {
+                    job.insert((group.clone().unwrap(), v["consumer"].as_u64().unwrap()), (t, id.unwrap()));
                     let p = v["published_t"].as_u64().unwrap();
                     if p >= warmup_ns {
                         let e = wait.entry(group.unwrap()).or_default();
@@ -303,7 +310,16 @@ prefetch = 5
                         e.1 += 1;
                     }
                 }
-                "processed" => *processed.entry((group.unwrap(), id.unwrap())).or_default() += 1,
+                "processed" => {
+                    let c = (group.clone().unwrap(), v["consumer"].as_u64().unwrap());
+                    if let Some((start, started)) = job.remove(&c)
+                        && started == id.unwrap()
+                    {
+                        let (from, to) = (start.max(window.0), t.min(window.1));
+                        *busy.entry(c).or_default() += to.saturating_sub(from);
+                    }
+                    *processed.entry((group.unwrap(), id.unwrap())).or_default() += 1
+                }
                 "deleted" => match group {
                     Some(g) => {
                         deleted.insert((g, id.unwrap()));
@@ -337,6 +353,15 @@ prefetch = 5
             let mean_ms = sum / n as f64 / 1e6;
             assert!((s["wait_ms"]["mean"].as_f64().unwrap() - mean_ms).abs() < 1e-5, "{tag} mean wait");
             assert_eq!(s["wait_ms"]["count"].as_u64().unwrap(), n, "{tag} wait count");
+            let consumers = s["consumers"].as_array().unwrap();
+            let mut idle = 0;
+            for (i, c) in consumers.iter().enumerate() {
+                let ns = busy.get(&(g.to_string(), i as u64)).copied().unwrap_or(0);
+                let fraction = ns as f64 / (window.1 - window.0) as f64;
+                assert!((c["busy_fraction"].as_f64().unwrap() - fraction).abs() <= 5e-7, "{tag}/{i} busy");
+                idle += u64::from(ns == 0);
+            }
+            assert_eq!(s["idle_consumers"].as_u64().unwrap(), idle, "{tag} idle consumers");
         }
     }
     let kafka_lost = summary["systems"]["kafka"]["groups"]["slow"]["lost"].as_u64().unwrap();

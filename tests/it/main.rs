@@ -14,3 +14,4 @@ mod producer;
 mod quorum;
 mod replay;
 mod replication;
+mod utilisation;

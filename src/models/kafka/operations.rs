@@ -107,15 +107,15 @@ impl<H: History> KafkaModel<'_, H> {
             return;
         }
         let log = &self.partitions[p as usize];
-        let mut skipped = 0;
-        for o in from.max(log.start_offset)..to {
-            if let Some(r) = log.get(o) {
-                skipped += 1;
-                self.history.record(now, Observation::Deleted { id: r.id(), group: Some(group) });
-            }
-        }
-        if skipped > 0 {
+        // The reset first, then what it skipped (the recorder counts the deletions under it).
+        let (lo, hi) = (from.max(log.start_offset), to.min(log.end_offset()));
+        if lo < hi {
             self.history.record(now, Observation::OffsetReset { group, partition: p, from, to });
+            for o in lo..hi {
+                if let Some(r) = log.get(o) {
+                    self.history.record(now, Observation::Deleted { id: r.id(), group: Some(group) });
+                }
+            }
         }
         let g = &mut self.groups[group];
         g.remaining -= to - from;

@@ -176,19 +176,10 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
     if let [only] = runs {
         subtitle.push_str(&format!(" Only {} ran.", only.system.name()));
     }
-    let legend = runs
-        .iter()
-        .map(|r| LegendItem {
-            label: r.system.name().to_string(),
-            color: system_color(r.system),
-            width: 1,
-            glyph: Glyph::Bar,
-        })
-        .collect();
     Chart::Delivery(DeliveryChart {
         title: format!("{}: delivery (lost, duplicated, redelivered, unavailable)", s.name),
         subtitle,
-        legend,
+        legend: bar_legend(runs),
         panels,
         size: SIZE,
     })
@@ -214,6 +205,34 @@ pub(super) fn draw<DB: DrawingBackend>(c: &DeliveryChart, root: &DrawingArea<DB,
         draw_panel(panel, &part, root)?;
     }
     Ok(())
+}
+
+/// A legend of one solid box per system that ran, for bar charts.
+pub(super) fn bar_legend(runs: &[SystemRun]) -> Vec<LegendItem> {
+    runs.iter()
+        .map(|r| LegendItem {
+            label: r.system.name().to_string(),
+            color: system_color(r.system),
+            width: 1,
+            glyph: Glyph::Bar,
+        })
+        .collect()
+}
+
+/// A bar from the axis at `base` up to `top` (pixels) for `value`: a 0 is a flat bar 3 pixels
+/// tall on the axis, so that a reader sees a bar of height 0; any other value is at least 2 pixels
+/// tall, so that none looks like 0. Returns the bar's top.
+pub(super) fn draw_bar<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    (x0, x1): (i32, i32),
+    base: i32,
+    top: i32,
+    value: f64,
+    color: RGBColor,
+) -> DrawResult<i32, DB> {
+    let top = if value <= 0.0 { base - 3 } else { top.min(base - 2) };
+    root.draw(&Rectangle::new([(x0, top), (x1, base)], color.filled()))?;
+    Ok(top)
 }
 
 /// Pixels left of a panel's plot for its y axis, and of margins around it.
@@ -276,17 +295,7 @@ fn draw_panel<DB: DrawingBackend>(
             let top = match bar.value {
                 // Not measurable: no bar at all, the label says so in the system's colour.
                 None => base,
-                // Zero: a flat bar on the axis, so that a reader sees a bar of height 0.
-                Some(v) if v <= 0.0 => {
-                    root.draw(&Rectangle::new([(x0, base - 3), (x1, base)], color.filled()))?;
-                    base - 3
-                }
-                // Otherwise at least 2 pixels tall, so that no non-zero bar looks like 0.
-                Some(v) => {
-                    let top = px(mid, v.min(p.y_end)).1.min(base - 2);
-                    root.draw(&Rectangle::new([(x0, top), (x1, base)], color.filled()))?;
-                    top
-                }
+                Some(v) => draw_bar(root, (x0, x1), base, px(mid, v.min(p.y_end)).1, v, color)?,
             };
             // "n/a" in the system's colour, a little larger: it stands where the bar would be.
             let style = if bar.value.is_none() { font(17.0, color) } else { value_style.clone() };

@@ -21,6 +21,7 @@ pub(super) fn svg(chart: &Chart) -> Result<String, String> {
         Chart::Time(c) => c.size,
         Chart::Latency(c) => c.size,
         Chart::Delivery(c) => c.size,
+        Chart::Consumers(c) => c.size,
     };
     let mut svg = String::new();
     {
@@ -40,6 +41,7 @@ fn draw_chart<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, Shift>) 
         Chart::Time(c) => draw_time_chart(c, root),
         Chart::Latency(c) => draw_latency_chart(c, root),
         Chart::Delivery(c) => super::delivery::draw(c, root),
+        Chart::Consumers(c) => super::consumers::draw(c, root),
     }
 }
 

@@ -1,5 +1,6 @@
-//! Charts for students: throughput, backlog, latency percentiles, broker storage and delivery
-//! (what was lost, duplicated, redelivered, and how long the producer got no confirm), each written
+//! Charts for students: throughput, backlog, latency percentiles, broker storage, delivery
+//! (what was lost, duplicated, redelivered, and how long the producer got no confirm) and
+//! consumers (each consumer's busy fraction, idle ones named), each written
 //! as SVG and as a PNG rasterised from that same SVG. Both systems share every picture, always in
 //! the same colours (Kafka dark orange, RabbitMQ blue), with the offered load and the run's
 //! landmarks (end of warmup, producers stop) in grey, Kafka's retention deletions and offset
@@ -20,6 +21,7 @@
 //! run gives the same bytes.
 
 mod backlog;
+mod consumers;
 mod delivery;
 mod draw;
 mod latency;
@@ -89,11 +91,12 @@ pub fn chart_svgs(s: &Scenario, runs: &[SystemRun]) -> Result<Vec<(&'static str,
         ("latency", latency::chart(s, runs)),
         ("storage", storage::chart(s, runs)),
         ("delivery", delivery::chart(s, runs)),
+        ("consumers", consumers::chart(s, runs)),
     ];
     charts.into_iter().map(|(stem, chart)| Ok((stem, draw::svg(&chart).map_err(|e| format!("{stem}: {e}"))?))).collect()
 }
 
-/// Writes `throughput`, `backlog`, `latency`, `storage` and `delivery` charts, each as `.svg` and
+/// Writes `throughput`, `backlog`, `latency`, `storage`, `delivery` and `consumers` charts, each as `.svg` and
 /// `.png`, into `dir` (created if needed). Returns the files written.
 pub fn write_charts(dir: &Path, s: &Scenario, runs: &[SystemRun]) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.display().to_string(), source })?;
@@ -143,7 +146,7 @@ enum Glyph {
     Rule,
     /// A tinted box with a rim, as the fault and rebalance bands.
     Band,
-    /// A solid box, as the bars of the delivery chart.
+    /// A solid box, as the bars of the delivery and consumers charts.
     Bar,
 }
 
@@ -253,6 +256,7 @@ enum Chart {
     Time(TimeChart),
     Latency(latency::LatencyChart),
     Delivery(delivery::DeliveryChart),
+    Consumers(consumers::ConsumersChart),
 }
 
 /// Time span shown on the x axis: the whole run, drain included, and at least `duration`.

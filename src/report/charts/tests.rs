@@ -38,8 +38,8 @@ fn writes_png_and_svg_for_every_chart() {
     let runs = run_all(&s);
     let dir = temp_dir("full");
     let written = write_charts(&dir, &s, &runs).unwrap();
-    assert_eq!(written.len(), 10);
-    for stem in ["throughput", "backlog", "latency", "storage", "delivery"] {
+    assert_eq!(written.len(), 12);
+    for stem in ["throughput", "backlog", "latency", "storage", "delivery", "consumers"] {
         let png = dir.join(format!("{stem}.png"));
         let svg = dir.join(format!("{stem}.svg"));
         assert!(written.contains(&png) && written.contains(&svg), "{stem} missing from {written:?}");
@@ -72,13 +72,13 @@ fn empty_and_single_runs_do_not_panic() {
         |system| SystemRun { system, recorder: Recorder::new(&s), delivery: delivery.clone(), end: runs[0].end };
     let dir = temp_dir("empty");
     let only_empty = vec![empty(SystemKind::Kafka), empty(SystemKind::RabbitMq)];
-    assert_eq!(write_charts(&dir, &s, &only_empty).unwrap().len(), 10);
+    assert_eq!(write_charts(&dir, &s, &only_empty).unwrap().len(), 12);
     // Nothing at all.
-    assert_eq!(write_charts(&dir, &s, &[]).unwrap().len(), 10);
+    assert_eq!(write_charts(&dir, &s, &[]).unwrap().len(), 12);
     // One system only, with a single sample.
     runs.truncate(1);
     runs[0].recorder.samples.truncate(1);
-    assert_eq!(write_charts(&dir, &s, &runs).unwrap().len(), 10);
+    assert_eq!(write_charts(&dir, &s, &runs).unwrap().len(), 12);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
