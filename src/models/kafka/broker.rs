@@ -59,6 +59,15 @@ impl<H: History> KafkaModel<'_, H> {
         self.ensure_fetchers(sched);
     }
 
+    /// Every broker starts its heartbeats to the controller (registered at time 0).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn start_broker_heartbeats(&mut self, sched: &mut Scheduler<Event>) {
+        for b in 0..self.brokers as BrokerId {
+            self.broker_heartbeat_tick(b, sched);
+        }
+    }
+
     // ---- produce ----
 
     /// The leader handles a produce request: per batch, `NOT_LEADER_OR_FOLLOWER` if it does not
@@ -498,8 +507,8 @@ impl<H: History> KafkaModel<'_, H> {
     /// A broker process dies. Its log survives (the page cache outlives the process); what it held
     /// in memory does not: delayed produces (their producer hears of them only when the
     /// connection closes), parked fetches, its fetchers. Its operating system closes its
-    /// connections, so clients and peers hear at once; the controller fences it when its session
-    /// expires.
+    /// connections, so clients and peers hear at once; its heartbeats stop, so the controller
+    /// fences it when its session expires.
     #[cold]
     #[inline(never)]
     pub(super) fn broker_crash(&mut self, _now: SimTime, b: BrokerId, sched: &mut Scheduler<Event>) {
@@ -533,45 +542,81 @@ impl<H: History> KafkaModel<'_, H> {
         for to in clients {
             self.world.send_from_os(sched, b, to, Msg::ConnectionClosed);
         }
-        let incarnation = self.world.incarnation(b);
-        self.fence_due[b as usize] = Some(incarnation);
-        self.world.timer_in(
-            sched,
-            self.coord,
-            d::KAFKA_BROKER_SESSION_TIMEOUT,
-            Timer::Fence { broker: b, incarnation },
-        );
     }
 
-    /// A broker process starts again with its log. It registers with the controller: a session
-    /// of its previous incarnation still open is fenced at once, then it is unfenced, and it
-    /// follows (or leads, if it was the only eligible replica of an offline partition).
+    /// A broker process starts again with its log, follows, and registers with the controller by
+    /// its first heartbeat (see [`Self::broker_heartbeat_arrives`]).
     #[cold]
     #[inline(never)]
-    pub(super) fn broker_restart(&mut self, now: SimTime, b: BrokerId, sched: &mut Scheduler<Event>) {
+    pub(super) fn broker_restart(&mut self, _now: SimTime, b: BrokerId, sched: &mut Scheduler<Event>) {
         if !self.world.restart(b) {
             return;
         }
-        if self.fence_due[b as usize].take().is_some() {
-            self.fence(now, b, sched);
-        }
-        let changed = self.controller.unfence(b, &mut self.repl);
-        self.apply_elections(now, changed, sched);
         if self.replicated {
             self.world.timer_in(sched, b, d::KAFKA_ISR_EXPIRATION_INTERVAL, Timer::IsrCheck);
         }
         self.ensure_fetchers(sched);
+        self.broker_heartbeat_tick(b, sched);
     }
 
-    /// The controller's fencing timer: the broker's session expired.
+    /// Broker `b`'s heartbeat thread: a heartbeat to the controller now, the next one after
+    /// `broker.heartbeat.interval.ms`. (Kafka's `BrokerLifecycleManager` schedules the next one
+    /// when the response arrives, or when the request times out: the same period within a round
+    /// trip, and it never stops while the broker runs.)
     #[cold]
     #[inline(never)]
-    pub(super) fn fence_due(&mut self, now: SimTime, b: BrokerId, incarnation: u32, sched: &mut Scheduler<Event>) {
-        if self.fence_due[b as usize] != Some(incarnation) {
-            return;
+    pub(super) fn broker_heartbeat_tick(&mut self, b: BrokerId, sched: &mut Scheduler<Event>) {
+        let incarnation = self.world.incarnation(b);
+        self.world.send(sched, b, self.coord, Msg::BrokerHeartbeat { incarnation });
+        self.world.timer_in(sched, b, d::KAFKA_BROKER_HEARTBEAT_INTERVAL, Timer::BrokerHeartbeatTick);
+    }
+
+    /// The controller gets a heartbeat (`BrokerHeartbeatManager.touch`): the broker's session now
+    /// expires `broker.session.timeout.ms` from now. A heartbeat of a new incarnation is a new
+    /// registration: the previous incarnation's session, if still open, is fenced at once. A
+    /// fenced broker that heartbeats is unfenced (it caught up with the metadata at once: metadata
+    /// propagation is not modelled), and offline partitions it can lead get it as leader.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn broker_heartbeat_arrives(
+        &mut self,
+        now: SimTime,
+        b: BrokerId,
+        incarnation: u32,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let i = b as usize;
+        if self.registered[i] != incarnation {
+            self.registered[i] = incarnation;
+            if !self.controller.fenced[i] {
+                self.fence(now, b, sched);
+            }
         }
-        self.fence_due[b as usize] = None;
-        self.fence(now, b, sched);
+        if let Some(at) = self.broker_session[i].set(now.after(d::KAFKA_BROKER_SESSION_TIMEOUT)) {
+            self.world.timer_at(sched, self.coord, at, Timer::BrokerSessionExpired { broker: b });
+        }
+        if self.controller.fenced[i] {
+            let changed = self.controller.unfence(b, &mut self.repl);
+            self.apply_elections(now, changed, sched);
+        }
+    }
+
+    /// The controller's session check for broker `b` (`maybeFenceOneStaleBroker`): no heartbeat
+    /// for `broker.session.timeout.ms`, so it is fenced.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn broker_session_expired(&mut self, now: SimTime, b: BrokerId, sched: &mut Scheduler<Event>) {
+        match self.broker_session[b as usize].fired(now) {
+            Fired::Due => {
+                if !self.controller.fenced[b as usize] {
+                    self.fence(now, b, sched);
+                }
+            }
+            Fired::Rearm(at) => {
+                self.world.timer_at(sched, self.coord, at, Timer::BrokerSessionExpired { broker: b });
+            }
+            Fired::Nothing => {}
+        }
     }
 
     /// New leaders take over: the log is truncated to the new leader's LEO (what its followers,

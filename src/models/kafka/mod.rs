@@ -60,6 +60,11 @@ pub enum Msg {
     },
     /// Sent by the operating system of a crashed broker: its connections closed.
     ConnectionClosed,
+    /// A broker's heartbeat to the controller (`BrokerHeartbeatRequest`), from this incarnation
+    /// (the broker epoch: a restarted broker registers anew).
+    BrokerHeartbeat {
+        incarnation: u32,
+    },
     /// A consumer's fetch; `epoch` is its assignment epoch (a response to an older one is void).
     Fetch {
         group: GroupIdx,
@@ -135,8 +140,11 @@ pub enum Timer {
     IsrCheck,
     /// The leader's oldest delayed produce (`acks = all`) reached its timeout.
     PurgatoryExpired,
-    /// The controller fences a broker whose session expired (`broker.session.timeout.ms`).
-    Fence { broker: BrokerId, incarnation: u32 },
+    /// A broker's heartbeat thread ticks (`broker.heartbeat.interval.ms`).
+    BrokerHeartbeatTick,
+    /// The controller's check of a broker's session (`broker.session.timeout.ms` after the last
+    /// heartbeat it got).
+    BrokerSessionExpired { broker: BrokerId },
     /// The producer refreshes its metadata (leaders) after `retry.backoff.ms`.
     MetadataRefresh,
     /// The broker's periodic retention check (`log.retention.check.interval.ms`).
@@ -358,8 +366,10 @@ pub struct KafkaModel<'h, H: History> {
     /// Per (follower, leader): the follower's fetcher and the leader's parked fetch.
     fetchers: Vec<broker::Fetcher>,
     replica_pool: Vec<Vec<(u32, u32, Offset)>>,
-    /// Per broker: the incarnation whose fencing is pending at the controller.
-    fence_due: Vec<Option<u32>>,
+    /// Controller side, per broker: the incarnation whose heartbeats it last got (its registration),
+    /// and when its session expires (`broker.session.timeout.ms` after that heartbeat).
+    registered: Vec<u32>,
+    broker_session: Vec<Deadline>,
     /// Per fault step: the broker that a `leader` crash hit (its repair restarts that one).
     leader_hit: Vec<Option<BrokerId>>,
     /// Fault steps applied so far.
@@ -457,7 +467,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
             purgatory_deadline: vec![Deadline::default(); brokers],
             fetchers: (0..brokers * brokers).map(|_| broker::Fetcher::default()).collect(),
             replica_pool: Vec::new(),
-            fence_due: vec![None; brokers],
+            registered: vec![0; brokers],
+            broker_session: vec![Deadline::default(); brokers],
             leader_hit: vec![None; s.faults.len()],
             faults_done: 0,
             sender_timer: None,
@@ -478,6 +489,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         m.arm_arrival(sched);
         m.world.timer_in(sched, m.coord, m.cfg.retention_check_interval, Timer::RetentionCheck);
         m.start_replication(sched);
+        m.start_broker_heartbeats(sched);
         for (i, f) in m.faults.iter().enumerate() {
             sched.schedule_at(f.at, Event::Fault(i));
         }
@@ -1282,6 +1294,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 self.replica_fetch_response(now, from, to, session, parts, sched)
             }
             Msg::ConnectionClosed => self.connection_closed(now, from, to, sched),
+            Msg::BrokerHeartbeat { incarnation } => self.broker_heartbeat_arrives(now, from, incarnation, sched),
             Msg::Commit(commit) => self.commit_arrives(now, commit, sched),
             Msg::CommitResponse { group, consumer } => self.commit_response(now, group, consumer, sched),
             Msg::Heartbeat { group, member } => self.heartbeat_arrives(group, member, sched),
@@ -1304,7 +1317,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
             Timer::ReplicaFetchExpired { follower } => self.replica_fetch_expired(now, node, follower, sched),
             Timer::IsrCheck => self.isr_check(now, node, sched),
             Timer::PurgatoryExpired => self.purgatory_expired(now, node, sched),
-            Timer::Fence { broker, incarnation } => self.fence_due(now, broker, incarnation, sched),
+            Timer::BrokerHeartbeatTick => self.broker_heartbeat_tick(node, sched),
+            Timer::BrokerSessionExpired { broker } => self.broker_session_expired(now, broker, sched),
             Timer::MetadataRefresh => self.metadata_refresh(now, sched),
             Timer::RetentionCheck => self.retention_check(now, sched),
             Timer::SessionExpired { group, member } => self.session_expired(now, group, member, sched),
