@@ -464,8 +464,9 @@ impl Ctx {
             return self.err(
                 "faults",
                 format!(
-                    "partition (step {i}) is not simulated yet: without heartbeats no node would notice the cut; use crash \
-                     and restart"
+                    "partition (step {i} of the schedule) is not simulated yet: Kafka's brokers would need their own \
+                     view of the controller's metadata and their own logs (a zombie leader's), and RabbitMQ's clients and \
+                     nodes have no heartbeats to notice a silent cut; use crash and restart"
                 ),
             );
         }
