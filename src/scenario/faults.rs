@@ -403,6 +403,15 @@ pub fn all_up_at_end(faults: &[Fault]) -> bool {
     down.is_empty()
 }
 
+/// Whether no partition is in effect once the schedule has run.
+pub fn healed_at_end(faults: &[Fault]) -> bool {
+    faults
+        .iter()
+        .rev()
+        .find(|f| matches!(f.action, FaultAction::Partition | FaultAction::Heal))
+        .is_none_or(|f| f.action == FaultAction::Heal)
+}
+
 /// The first group whose consumers are all crashed or hung once the schedule has run.
 pub fn group_without_consumers(faults: &[Fault], groups: &[(String, u32)]) -> Option<usize> {
     let mut stopped: Vec<FaultTarget> = Vec::new();

@@ -461,14 +461,22 @@ impl Ctx {
             );
         }
         if let Some(i) = faults.iter().position(|f| f.action == super::faults::FaultAction::Partition) {
-            return self.err(
-                "faults",
-                format!(
-                    "partition (step {i} of the schedule) is not simulated yet: Kafka's brokers would need their own \
-                     view of the controller's metadata and their own logs (a zombie leader's), and RabbitMQ's clients and \
-                     nodes have no heartbeats to notice a silent cut; use crash and restart"
-                ),
-            );
+            if systems.contains(&SystemKind::RabbitMq) {
+                return self.err(
+                    "faults",
+                    format!(
+                        "partition (step {i} of the schedule) is simulated for Kafka only: RabbitMQ's clients and nodes \
+                         have no heartbeats yet to notice a silent cut; set systems = [\"kafka\"], or use crash and restart"
+                    ),
+                );
+            }
+            if drain.is_none() && !super::faults::healed_at_end(&faults) {
+                return self.err(
+                    "faults",
+                    "a partition is still in effect when the schedule ends, so the run could never drain; heal it (or \
+                     give it a `duration`), or set `drain` to a duration",
+                );
+            }
         }
         let mut scenario = Scenario {
             name,

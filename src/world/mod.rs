@@ -95,6 +95,7 @@ impl World {
     }
 
     /// Sends `msg` from `from` to `to`. Returns false (and schedules nothing) if it is lost at once.
+    #[inline]
     pub fn send<M, T, E: From<Envelope<M, T>>>(
         &mut self,
         sched: &mut Scheduler<E>,
@@ -102,14 +103,27 @@ impl World {
         to: NodeId,
         msg: M,
     ) -> bool {
+        self.try_send(sched, from, to, msg).is_ok()
+    }
+
+    /// Sends `msg` from `from` to `to`, or hands it back if it is lost at once (an end is down or
+    /// the link is cut), for a model that must account for what it carried.
+    #[inline]
+    pub fn try_send<M, T, E: From<Envelope<M, T>>>(
+        &mut self,
+        sched: &mut Scheduler<E>,
+        from: NodeId,
+        to: NodeId,
+        msg: M,
+    ) -> Result<(), M> {
         if !self.connected(from, to) {
             self.dropped += 1;
-            return false;
+            return Err(msg);
         }
         let incarnation = self.incarnation(to);
         self.in_flight += 1;
         sched.schedule_in(self.latency, Envelope::Message { from, to, incarnation, msg }.into());
-        true
+        Ok(())
     }
 
     /// Sends `msg` on behalf of `from`'s operating system, which outlives the process: the

@@ -247,8 +247,8 @@ fn kafka_hung_consumer_leaves_after_the_poll_interval() {
 }
 
 /// Bad network fault schedules get one-line errors naming the file, the field, the value and what
-/// is allowed; and a valid partition is refused as not simulated yet (rather than run with no node
-/// noticing the cut).
+/// is allowed; a partition is refused for RabbitMQ (not simulated yet, rather than run with no
+/// node noticing the cut), and one never healed unless `drain` bounds the run.
 #[test]
 fn bad_partition_schedules_get_one_line_errors() {
     let base = |faults: &str| {
@@ -301,14 +301,25 @@ fn bad_partition_schedules_get_one_line_errors() {
                 "action = \"partition\"\nsides = [[\"broker-0\", \"producer\"], [\"broker-1\", \"broker-2\"]]\nduration = \"30s\"",
             ),
             "faults",
-            vec!["partition (step 0 of the schedule) is not simulated yet", "use crash and restart"],
+            vec!["partition (step 0 of the schedule) is simulated for Kafka only", "systems = [\"kafka\"]"],
         ),
     ] {
-        let e = pushpull::scenario::Scenario::parse(&base(&faults), "t.toml", false).expect_err(&faults).to_string();
+        let text = base(&faults).replace("[cluster]", "systems = [\"kafka\", \"rabbitmq\"]\n[cluster]");
+        let e = pushpull::scenario::Scenario::parse(&text, "t.toml", false).expect_err(&faults).to_string();
         assert!(e.starts_with("t.toml") && !e.contains('\n'), "{faults}: {e}");
         assert!(e.contains(&format!("field `{field}`:")), "{faults}: want field {field}: {e}");
         for n in needles {
             assert!(e.contains(n), "{faults}: want {n:?}: {e}");
         }
     }
+    // Kafka alone simulates partitions, but not one that never heals without a bound on the run.
+    let never = base(&fault("action = \"partition\"\nsides = [[\"broker-0\"], [\"broker-1\"]]"))
+        .replace("[cluster]", "systems = [\"kafka\"]\n[cluster]");
+    let e = pushpull::scenario::Scenario::parse(&never, "t.toml", false).expect_err("never healed").to_string();
+    assert!(e.contains("field `faults`:") && e.contains("still in effect when the schedule ends"), "{e}");
+    assert!(e.contains("set `drain`") && !e.contains('\n'), "{e}");
+    assert!(
+        pushpull::scenario::Scenario::parse(&never.replace("[cluster]", "drain = \"10m\"\n[cluster]"), "t.toml", false)
+            .is_ok()
+    );
 }
