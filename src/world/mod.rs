@@ -95,7 +95,6 @@ impl World {
     }
 
     /// Sends `msg` from `from` to `to`. Returns false (and schedules nothing) if it is lost at once.
-    #[inline]
     pub fn send<M, T, E: From<Envelope<M, T>>>(
         &mut self,
         sched: &mut Scheduler<E>,
@@ -103,12 +102,16 @@ impl World {
         to: NodeId,
         msg: M,
     ) -> bool {
-        self.try_send(sched, from, to, msg).is_ok()
+        if !self.connected(from, to) {
+            self.dropped += 1;
+            return false;
+        }
+        self.schedule_message(sched, from, to, msg);
+        true
     }
 
     /// Sends `msg` from `from` to `to`, or hands it back if it is lost at once (an end is down or
     /// the link is cut), for a model that must account for what it carried.
-    #[inline]
     pub fn try_send<M, T, E: From<Envelope<M, T>>>(
         &mut self,
         sched: &mut Scheduler<E>,
@@ -120,10 +123,21 @@ impl World {
             self.dropped += 1;
             return Err(msg);
         }
+        self.schedule_message(sched, from, to, msg);
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn schedule_message<M, T, E: From<Envelope<M, T>>>(
+        &mut self,
+        sched: &mut Scheduler<E>,
+        from: NodeId,
+        to: NodeId,
+        msg: M,
+    ) {
         let incarnation = self.incarnation(to);
         self.in_flight += 1;
         sched.schedule_in(self.latency, Envelope::Message { from, to, incarnation, msg }.into());
-        Ok(())
     }
 
     /// Sends `msg` on behalf of `from`'s operating system, which outlives the process: the
