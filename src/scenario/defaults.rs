@@ -162,8 +162,15 @@ pub const KAFKA_REPLICA_LAG_TIME_MAX: SimDuration = SimDuration(30_000_000_000);
 /// (`ReplicaManager.startup`: `isr-expiration` task).
 pub const KAFKA_ISR_EXPIRATION_INTERVAL: SimDuration = SimDuration(15_000_000_000);
 /// Broker `broker.session.timeout.ms` = 9000 (KRaft): the controller fences a broker whose
-/// heartbeats stopped this long ago.
+/// last heartbeat reached it this long ago (`BrokerHeartbeatManager.nextCheckTimeNs`: the check is
+/// scheduled at the oldest contact plus the session timeout).
 pub const KAFKA_BROKER_SESSION_TIMEOUT: SimDuration = SimDuration(9_000_000_000);
+/// Broker `replica.socket.timeout.ms` = 30000: a follower's fetch not answered this long is
+/// abandoned and sent again (`ReplicaFetcherThread` through `NetworkClient`).
+pub const KAFKA_REPLICA_SOCKET_TIMEOUT: SimDuration = SimDuration(30_000_000_000);
+/// Broker `broker.heartbeat.interval.ms` = 2000 (KRaft): every broker sends the controller a
+/// heartbeat this often (`BrokerLifecycleManager`).
+pub const KAFKA_BROKER_HEARTBEAT_INTERVAL: SimDuration = SimDuration(2_000_000_000);
 
 // ---- Cluster ----
 

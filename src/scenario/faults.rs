@@ -217,6 +217,15 @@ pub fn validate(
                 let mut v = Vec::new();
                 for (ni, name) in side.iter().enumerate() {
                     let t = target(file, &format!("faults[{i}].sides[{si}][{ni}]"), name, brokers, groups)?;
+                    if t == FaultTarget::Leader {
+                        return Err(err(
+                            file,
+                            format!("faults[{i}].sides[{si}][{ni}]"),
+                            "\"leader\" is not allowed on a side (which broker leads is known only at run time, so it \
+                             could be named on another side too); allowed: \"broker-N\", \"GROUP/N\" or \"producer\""
+                                .into(),
+                        ));
+                    }
                     if seen.contains(&t) {
                         return Err(err(
                             file,
@@ -285,11 +294,35 @@ pub fn validate(
     Ok(sorted)
 }
 
-/// A restart of a node that is up, or a resume of a consumer that is not hung, is refused.
+/// A restart of a node that is up, a resume of a consumer that is not hung, a partition while
+/// another is in effect, or a heal with nothing cut, is refused.
 fn check_states(file: &str, faults: &[Fault]) -> Result<(), ScenarioError> {
     let mut down: Vec<FaultTarget> = Vec::new();
     let mut hung: Vec<FaultTarget> = Vec::new();
+    let mut cut = false;
     for f in faults {
+        let bad_links = |what: &str| {
+            Err(ScenarioError {
+                file: file.to_string(),
+                field: Some("faults".into()),
+                message: format!("at {}: {what}", crate::time::SimDuration(f.at.0)),
+            })
+        };
+        match f.action {
+            FaultAction::Partition if cut => {
+                return bad_links(
+                    "partition while another partition is in effect (a heal repairs every link); heal it first",
+                );
+            }
+            FaultAction::Heal if !cut => {
+                return bad_links(
+                    "heal with nothing cut; a heal follows a partition (or give the partition a `duration`)",
+                );
+            }
+            FaultAction::Partition => cut = true,
+            FaultAction::Heal => cut = false,
+            _ => {}
+        }
         let Some(t) = f.target else { continue };
         // A "leader" crash resolves at run time; its expanded restart follows it wherever it went.
         if t == FaultTarget::Leader {
@@ -368,6 +401,15 @@ pub fn all_up_at_end(faults: &[Fault]) -> bool {
         }
     }
     down.is_empty()
+}
+
+/// Whether no partition is in effect once the schedule has run.
+pub fn healed_at_end(faults: &[Fault]) -> bool {
+    faults
+        .iter()
+        .rev()
+        .find(|f| matches!(f.action, FaultAction::Partition | FaultAction::Heal))
+        .is_none_or(|f| f.action == FaultAction::Heal)
 }
 
 /// The first group whose consumers are all crashed or hung once the schedule has run.

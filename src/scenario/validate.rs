@@ -497,13 +497,22 @@ impl Ctx {
             );
         }
         if let Some(i) = faults.iter().position(|f| f.action == super::faults::FaultAction::Partition) {
-            return self.err(
-                "faults",
-                format!(
-                    "partition (step {i}) is not simulated yet: without heartbeats no node would notice the cut; use crash \
-                     and restart"
-                ),
-            );
+            if systems.contains(&SystemKind::RabbitMq) {
+                return self.err(
+                    "faults",
+                    format!(
+                        "partition (step {i} of the schedule) is simulated for Kafka only: RabbitMQ's clients and nodes \
+                         have no heartbeats yet to notice a silent cut; set systems = [\"kafka\"], or use crash and restart"
+                    ),
+                );
+            }
+            if drain.is_none() && !super::faults::healed_at_end(&faults) {
+                return self.err(
+                    "faults",
+                    "a partition is still in effect when the schedule ends, so the run could never drain; heal it (or \
+                     give it a `duration`), or set `drain` to a duration",
+                );
+            }
         }
         let mut scenario = Scenario {
             name,

@@ -106,10 +106,38 @@ impl World {
             self.dropped += 1;
             return false;
         }
+        self.schedule_message(sched, from, to, msg);
+        true
+    }
+
+    /// Sends `msg` from `from` to `to`, or hands it back if it is lost at once (an end is down or
+    /// the link is cut), for a model that must account for what it carried.
+    pub fn try_send<M, T, E: From<Envelope<M, T>>>(
+        &mut self,
+        sched: &mut Scheduler<E>,
+        from: NodeId,
+        to: NodeId,
+        msg: M,
+    ) -> Result<(), M> {
+        if !self.connected(from, to) {
+            self.dropped += 1;
+            return Err(msg);
+        }
+        self.schedule_message(sched, from, to, msg);
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn schedule_message<M, T, E: From<Envelope<M, T>>>(
+        &mut self,
+        sched: &mut Scheduler<E>,
+        from: NodeId,
+        to: NodeId,
+        msg: M,
+    ) {
         let incarnation = self.incarnation(to);
         self.in_flight += 1;
         sched.schedule_in(self.latency, Envelope::Message { from, to, incarnation, msg }.into());
-        true
     }
 
     /// Sends `msg` on behalf of `from`'s operating system, which outlives the process: the

@@ -245,3 +245,81 @@ fn kafka_hung_consumer_leaves_after_the_poll_interval() {
     // The hung consumer's stalled record completes on resume: processed twice.
     assert!(r.delivery.total.duplicates >= 1);
 }
+
+/// Bad network fault schedules get one-line errors naming the file, the field, the value and what
+/// is allowed; a partition is refused for RabbitMQ (not simulated yet, rather than run with no
+/// node noticing the cut), and one never healed unless `drain` bounds the run.
+#[test]
+fn bad_partition_schedules_get_one_line_errors() {
+    let base = |faults: &str| {
+        format!(
+            "duration = \"10m\"\n[cluster]\nbrokers = 3\n[workload]\nrate = 1.0\n[[groups]]\nname = \"g\"\nconsumers = 2\nprocessing = \"1ms\"\n{faults}"
+        )
+    };
+    let fault = |body: &str| format!("[[faults]]\nat = \"1m\"\n{body}\n");
+    for (faults, field, needles) in [
+        (fault("action = \"partition\""), "faults[0].sides", vec!["missing", "[[\"broker-0\"]"]),
+        (
+            fault("action = \"partition\"\nsides = [[\"broker-0\"]]"),
+            "faults[0].sides",
+            vec!["at least two non-empty sides"],
+        ),
+        (
+            fault("action = \"partition\"\nsides = [[\"broker-0\"], [\"broker-7\"]]"),
+            "faults[0].sides[1][0]",
+            vec!["\"broker-7\" does not exist", "broker-0 to broker-2"],
+        ),
+        (
+            fault("action = \"partition\"\nsides = [[\"broker-0\"], [\"nobody\"]]"),
+            "faults[0].sides[1][0]",
+            vec!["\"nobody\" is not a target", "\"producer\""],
+        ),
+        (
+            fault("action = \"partition\"\nsides = [[\"broker-0\", \"g/1\"], [\"broker-1\", \"g/1\"]]"),
+            "faults[0].sides[1][1]",
+            vec!["\"g/1\" is on two sides"],
+        ),
+        (
+            fault("action = \"partition\"\nsides = [[\"leader\"], [\"broker-1\"]]"),
+            "faults[0].sides[0][0]",
+            vec!["\"leader\" is not allowed on a side", "\"broker-N\""],
+        ),
+        (fault("action = \"heal\""), "faults", vec!["at 1m", "heal with nothing cut"]),
+        (
+            fault("action = \"partition\"\nsides = [[\"broker-0\"], [\"broker-1\"]]\ntarget = \"broker-0\""),
+            "faults[0].target",
+            vec!["not allowed with `partition`"],
+        ),
+        (
+            fault("action = \"partition\"\nsides = [[\"broker-0\"], [\"producer\"]]")
+                + &fault("action = \"partition\"\nsides = [[\"broker-1\"], [\"producer\"]]"),
+            "faults",
+            vec!["partition while another partition is in effect"],
+        ),
+        (
+            fault(
+                "action = \"partition\"\nsides = [[\"broker-0\", \"producer\"], [\"broker-1\", \"broker-2\"]]\nduration = \"30s\"",
+            ),
+            "faults",
+            vec!["partition (step 0 of the schedule) is simulated for Kafka only", "systems = [\"kafka\"]"],
+        ),
+    ] {
+        let text = base(&faults).replace("[cluster]", "systems = [\"kafka\", \"rabbitmq\"]\n[cluster]");
+        let e = pushpull::scenario::Scenario::parse(&text, "t.toml", false).expect_err(&faults).to_string();
+        assert!(e.starts_with("t.toml") && !e.contains('\n'), "{faults}: {e}");
+        assert!(e.contains(&format!("field `{field}`:")), "{faults}: want field {field}: {e}");
+        for n in needles {
+            assert!(e.contains(n), "{faults}: want {n:?}: {e}");
+        }
+    }
+    // Kafka alone simulates partitions, but not one that never heals without a bound on the run.
+    let never = base(&fault("action = \"partition\"\nsides = [[\"broker-0\"], [\"broker-1\"]]"))
+        .replace("[cluster]", "systems = [\"kafka\"]\n[cluster]");
+    let e = pushpull::scenario::Scenario::parse(&never, "t.toml", false).expect_err("never healed").to_string();
+    assert!(e.contains("field `faults`:") && e.contains("still in effect when the schedule ends"), "{e}");
+    assert!(e.contains("set `drain`") && !e.contains('\n'), "{e}");
+    assert!(
+        pushpull::scenario::Scenario::parse(&never.replace("[cluster]", "drain = \"10m\"\n[cluster]"), "t.toml", false)
+            .is_ok()
+    );
+}

@@ -10,6 +10,7 @@ mod history_recount;
 mod invariants;
 mod oracles;
 mod outputs;
+mod partitions;
 mod producer;
 mod quorum;
 mod replay;

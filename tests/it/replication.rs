@@ -55,10 +55,22 @@ fn leader_crash(acks: &str, min_isr: u32, at: &str, idempotence: bool) -> Scenar
 /// Crash instants that are not on any round number of the 1 ms latency grid.
 const CRASHES: [&str; 5] = ["61777ms", "67123ms", "75s", "80333ms", "93517ms"];
 
+/// When the controller fences a broker that crashed at `crash` s: brokers heartbeat at every
+/// even second (`broker.heartbeat.interval.ms` = 2 s, from time 0), each heartbeat reaches the
+/// controller 1 ms later, and the session expires 9 s after the last one that did
+/// (`broker.session.timeout.ms`). So 7 to 9 s after the crash.
+fn fenced_at(crash: f64) -> f64 {
+    (crash / 2.0).floor() * 2.0 + 0.001 + 9.0
+}
+
+fn crash_secs(at: &str) -> f64 {
+    secs(SimTime(pushpull::time::parse_duration(at).unwrap().0))
+}
+
 /// acks=1: the leader answers once it appended, before its followers fetched. The records it
 /// acknowledged since its last answer to a follower's fetch (within one fetch round trip, 1 ms
 /// there and 1 ms back) exist only on the leader; the new leader, elected when the controller
-/// fences the dead one (9 s), lacks them, and the old leader truncates them when it returns.
+/// fences the dead one (7 to 9 s later), lacks them, and the old leader truncates them when it returns.
 #[test]
 fn acks_one_loses_acknowledged_records_when_the_leader_dies() {
     let lost: Vec<u64> = CRASHES
@@ -92,11 +104,12 @@ fn acks_all_with_two_insync_replicas_loses_nothing_when_the_leader_dies() {
         assert_eq!(d.total.duplicates, 0, "idempotent retries: {:?}", d.total);
         assert_eq!(d.total.processed_unique, d.total.owed);
         // Every partition stalls: the dead broker stays in the ISR of the partitions it follows
-        // until the controller fences it (broker.session.timeout.ms = 9 s), and partition 0 has no
-        // leader until then. The stall counts from 1 s on: 9 - 1 = 8 s, give or take the last
-        // round trips.
+        // until the controller fences it (9 s after its last heartbeat), and partition 0 has no
+        // leader until then. The stall counts from 1 s on: the fencing delay - 1 s, give or take
+        // the last round trips (0.1 s).
+        let expected = fenced_at(crash_secs(at)) - crash_secs(at) - 1.0;
         let u = d.unavailable_s.unwrap();
-        assert!((7.9..=8.1).contains(&u), "crash at {at}: unavailable {u} s, expected 9 s fencing - 1 s");
+        assert!((u - expected).abs() <= 0.1, "crash at {at}: unavailable {u} s, expected {expected} s");
     }
 }
 
@@ -116,7 +129,7 @@ fn without_idempotence_retries_after_a_leader_crash_duplicate() {
 }
 
 /// acks=all, min.insync.replicas=2, and both followers (brokers 1 and 2) down from 60 s to 240 s:
-/// once the controller fences them (9 s) every ISR is its leader alone, below the minimum, so every
+/// once the controller fences them (7 to 9 s later) every ISR is its leader alone, below the minimum, so every
 /// write is refused (NotEnoughReplicas) and retried until delivery.timeout.ms (120 s) gives up.
 /// Partitions 1 and 2 were led by the dead brokers and move to broker 0.
 #[test]
@@ -168,7 +181,8 @@ fn two_of_three_brokers_down_refuses_writes_and_loses_nothing_acknowledged() {
 
 /// One partition, three replicas, acks=all with min.insync.replicas=1; the consumer is slower than
 /// the producer (40/s against 50/s) so that a backlog of acknowledged records waits in the log.
-/// Both followers die at 60 s (broker 2 returns at 180 s, broker 1 at 300 s): once fenced (69 s)
+/// Both followers die at 60 s (broker 2 returns at 180 s, broker 1 at 300 s): once fenced (67 s:
+/// 9 s after their last heartbeats, sent at 58 s)
 /// the ISR is the leader alone, which goes on acknowledging. The leader dies at 100 s and returns
 /// at 280 s.
 fn unclean(enabled: bool) -> Scenario {
@@ -228,14 +242,14 @@ fn unclean_election_loses_acknowledged_records() {
         .sum();
     assert_eq!(truncated, r.delivery.total.acknowledged_lost);
     let d = r.delivery;
-    // From 69 s to 100 s about 50/s x 31 s were acknowledged by the leader alone; the consumer
+    // From 67 s to 100 s about 50/s x 33 s were acknowledged by the leader alone; the consumer
     // (40/s) was far behind. Hundreds at least.
     assert!(d.total.acknowledged_lost > 300, "{:?}", d.total);
     assert_eq!(d.total.acknowledged_unavailable, 0);
-    // Available again from 180 s: stalled 100 s -> 180 s (minus 1 s), plus 69 - 60 - 1 s earlier
-    // (acks=all waited for the dead followers until they were fenced).
+    // Available again from 180 s: stalled 100 s -> 180 s (minus 1 s), plus 67 - 60 - 1 s earlier
+    // (acks=all waited for the dead followers until they were fenced): 85 s.
     let u = d.unavailable_s.unwrap();
-    assert!((86.5..=88.5).contains(&u), "unavailable {u} s");
+    assert!((84.5..=86.5).contains(&u), "unavailable {u} s");
 }
 
 /// Clean election only: the partition stays offline until its last in-sync replica, the old
@@ -356,7 +370,7 @@ fn a_broker_crashed_and_restarted_twice_drains_completely() {
 }
 
 /// The leader's crash is followed by exactly one election of partition 0, when the controller
-/// fences the dead broker (9 s after the crash: `broker.session.timeout.ms`), and the recorder
+/// fences the dead broker (9 s after its last heartbeat: `broker.session.timeout.ms`), and the recorder
 /// turns it into the chart annotation that marks it.
 #[test]
 fn a_leader_crash_elects_one_new_leader_after_the_fencing_delay() {
@@ -377,7 +391,8 @@ fn a_leader_crash_elects_one_new_leader_after_the_fencing_delay() {
     assert_eq!(e.0.len(), 1, "{:?}", e.0);
     let (at, partition) = e.0[0];
     assert_eq!(partition, Some(0));
-    assert!((secs(at) - (61.777 + 9.0)).abs() < 0.01, "elected at {} s", secs(at));
+    // The last heartbeat before the crash left at 60 s and arrived at 60.001 s.
+    assert!((secs(at) - fenced_at(61.777)).abs() < 1e-6, "elected at {} s", secs(at));
     let marks: Vec<_> =
         rec.annotations.iter().filter(|a| a.kind == pushpull::metrics::AnnotationKind::Election).collect();
     assert_eq!(marks.len(), 1);

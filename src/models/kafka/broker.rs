@@ -21,9 +21,24 @@ const _: () = assert!(d::KAFKA_REPLICA_FETCH_MIN_BYTES == 1);
 /// A delayed produce (`DelayedProduce`): an `acks = all` request whose batches wait for the HW.
 pub struct Delayed {
     batches: Vec<ProducerBatch>,
-    /// The producer incarnation that sent it.
+    /// The producer incarnation that sent it, and the request's number.
     producer: u32,
+    req: u64,
     deadline: SimTime,
+}
+
+/// What a zombie leader holds beyond the log that the controller's leader carries on: the
+/// records the election cut off (still in the zombie's log) and what it appended since, from
+/// offset `base`. They are deleted when the zombie learns it no longer leads (and truncates to
+/// the leader epoch's end, as any replica does), or stay if it never does.
+pub struct Tail {
+    broker: BrokerId,
+    partition: u32,
+    base: Offset,
+    records: Vec<StoredMessage>,
+    /// Per group, its progress when the tail was cut off: a record at or above it was never
+    /// processed by that group.
+    frontiers: Vec<Offset>,
 }
 
 /// One follower's fetcher from one leader, and that leader's view of its parked fetch.
@@ -31,6 +46,8 @@ pub struct Delayed {
 pub struct Fetcher {
     /// Follower side: a fetch (or its response) is on its way or parked.
     active: bool,
+    /// Follower side, with faults: `replica.socket.timeout.ms` of the fetch on its way.
+    timeout: Deadline,
     session: u32,
     /// Leader side: the session of the fetch parked here (`replica.fetch.wait.max.ms`).
     parked_session: u32,
@@ -59,6 +76,15 @@ impl<H: History> KafkaModel<'_, H> {
         self.ensure_fetchers(sched);
     }
 
+    /// Every broker starts its heartbeats to the controller (registered at time 0).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn start_broker_heartbeats(&mut self, sched: &mut Scheduler<Event>) {
+        for b in 0..self.brokers as BrokerId {
+            self.broker_heartbeat_tick(b, sched);
+        }
+    }
+
     // ---- produce ----
 
     /// The leader handles a produce request: per batch, `NOT_LEADER_OR_FOLLOWER` if it does not
@@ -67,23 +93,33 @@ impl<H: History> KafkaModel<'_, H> {
     /// duplicate (answered as a success, not appended again) and one whose predecessor is missing
     /// is `OUT_OF_ORDER_SEQUENCE_NUMBER`. Then it answers at once (`acks = 1`), never (`acks = 0`),
     /// or once the HW passes every batch (`acks = all`).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn produce_arrives(
         &mut self,
         now: SimTime,
         broker: NodeId,
         mut batches: Vec<ProducerBatch>,
         producer: u32,
+        req: u64,
         sched: &mut Scheduler<Event>,
     ) {
         let acks = self.cfg.acks;
         let min_isr = self.cfg.min_insync_replicas;
+        let parts = self.cfg.partitions as usize;
         let mut waiting = false;
         for b in batches.iter_mut() {
             let p = b.partition as usize;
             b.need = 0;
-            let r = &self.repl[p];
-            if r.leader != Some(broker) {
+            // The broker leads by its own metadata; the controller's record says whether the log
+            // it appends to is the one the controller's leader carries on.
+            let (view_leader, view_epoch) = self.view[broker as usize * parts + p];
+            if view_leader != Some(broker) {
                 b.error = BatchError::NotLeader;
+                continue;
+            }
+            let r = &self.repl[p];
+            if r.leader != Some(broker) || r.epoch != view_epoch {
+                waiting |= self.zombie_append(now, broker, b);
                 continue;
             }
             if acks == Acks::All && r.isr_len() < min_isr {
@@ -114,28 +150,122 @@ impl<H: History> KafkaModel<'_, H> {
         }
         match acks {
             Acks::Zero => {
+                // No response is expected; on an error the broker closes the connection instead,
+                // so that the producer refreshes its metadata (`KafkaApis.handleProduceRequest`).
+                let failed = batches.iter().any(|b| b.error != BatchError::None);
                 for b in batches.drain(..) {
                     self.accumulator.recycle(b.records);
                 }
                 self.request_pool.push(batches);
+                if failed {
+                    self.world.send(sched, broker, self.producer_node, Msg::ConnectionClosed);
+                }
             }
-            Acks::One => {
-                self.world.send(sched, broker, self.producer_node, Msg::ProduceResponse { batches });
-            }
+            Acks::One => self.respond_produce(broker, batches, producer, req, sched),
             Acks::All => {
                 if !waiting {
-                    self.world.send(sched, broker, self.producer_node, Msg::ProduceResponse { batches });
+                    self.respond_produce(broker, batches, producer, req, sched);
                     return;
                 }
                 let deadline = now.after(d::KAFKA_REQUEST_TIMEOUT);
                 let l = broker as usize;
-                self.purgatory[l].push_back(Delayed { batches, producer, deadline });
+                self.purgatory[l].push_back(Delayed { batches, producer, req, deadline });
                 if self.purgatory[l].len() == 1
                     && let Some(at) = self.purgatory_deadline[l].set(deadline)
                 {
                     self.world.timer_at(sched, broker, at, Timer::PurgatoryExpired);
                 }
             }
+        }
+    }
+
+    /// Sends a produce response; one lost at once (a cut link) leaves its batches with the
+    /// producer, which retries them when the request times out.
+    fn respond_produce(
+        &mut self,
+        broker: BrokerId,
+        batches: Vec<ProducerBatch>,
+        producer: u32,
+        req: u64,
+        sched: &mut Scheduler<Event>,
+    ) {
+        if let Err(Msg::ProduceResponse { batches, req }) =
+            self.world.try_send(sched, broker, self.producer_node, Msg::ProduceResponse { batches, req })
+        {
+            let now = sched.now();
+            self.orphan(now, broker, producer, req, batches, sched);
+        }
+    }
+
+    /// A zombie leader (its metadata says it leads, the controller has moved on) appends a batch
+    /// to its own tail and acknowledges it as any leader would: at once with `acks = 1`; with
+    /// `acks = all` never, since its ISR cannot shrink without the controller and its followers
+    /// fetch elsewhere, so the request waits in the purgatory until it times out. Returns whether
+    /// the batch waits. Duplicates are recognised as by the leader.
+    #[cold]
+    #[inline(never)]
+    fn zombie_append(&mut self, now: SimTime, broker: BrokerId, b: &mut ProducerBatch) -> bool {
+        let p = b.partition as usize;
+        let t = match self.tails.iter().position(|t| t.broker == broker && t.partition as usize == p) {
+            Some(t) => t,
+            None => {
+                let r = &self.repl[p];
+                let base = r.index_of(broker).map_or(r.hw, |i| r.leo[i]);
+                let frontiers = self.groups.iter().map(|g| g.frontier[p]).collect();
+                self.tails.push(Tail { broker, partition: p as u32, base, records: Vec::new(), frontiers });
+                self.tails.len() - 1
+            }
+        };
+        let tail = &mut self.tails[t];
+        let next = match tail.records.last() {
+            Some(r) => r.id() + 1,
+            None => tail.base.checked_sub(1).and_then(|o| self.partitions[p].get(o)).map_or(0, |r| r.id() + 1),
+        };
+        if self.sequences && b.last_id() < next {
+            // Appended before: a duplicate, answered as a success.
+        } else if self.sequences && b.prev != 0 && b.prev != next {
+            b.error = BatchError::OutOfOrder;
+            return false;
+        } else {
+            let mut bytes = 0;
+            for &r in &b.records {
+                tail.records.push(r);
+                bytes += r.bytes();
+                self.history.record(now, Observation::Stored { msg: r });
+            }
+            self.history.record(now, Observation::StorageChanged { delta: bytes as i64 });
+        }
+        if self.cfg.acks == Acks::All {
+            b.need = Offset::MAX;
+            return true;
+        }
+        false
+    }
+
+    /// Broker `b` learned that it no longer leads partition `p` (at the epoch it knew): it
+    /// truncates what it holds beyond the new leader's log (what it acknowledged as a zombie is
+    /// gone) and answers its delayed produces for `p` with `NOT_LEADER_OR_FOLLOWER`.
+    #[cold]
+    #[inline(never)]
+    fn resign(&mut self, now: SimTime, b: BrokerId, p: u32, sched: &mut Scheduler<Event>) {
+        if let Some(i) = self.tails.iter().position(|t| t.broker == b && t.partition == p) {
+            let t = self.tails.remove(i);
+            let mut freed = 0;
+            for (k, r) in t.records.iter().enumerate() {
+                freed += r.bytes();
+                let offset = t.base + k as u64;
+                for (g, &f) in t.frontiers.iter().enumerate() {
+                    if offset >= f {
+                        self.history.record(now, Observation::Deleted { id: r.id(), group: Some(g) });
+                    }
+                }
+            }
+            if freed > 0 {
+                self.obs(now, Observation::StorageChanged { delta: -(freed as i64) });
+            }
+        }
+        if !self.purgatory[b as usize].is_empty() {
+            self.complete_delayed(now, b, sched);
         }
     }
 
@@ -211,6 +341,7 @@ impl<H: History> KafkaModel<'_, H> {
     #[inline(never)]
     fn complete_delayed(&mut self, _now: SimTime, l: BrokerId, sched: &mut Scheduler<Event>) {
         let min_isr = self.cfg.min_insync_replicas;
+        let parts = self.cfg.partitions as usize;
         let mut i = 0;
         while i < self.purgatory[l as usize].len() {
             let mut pending = false;
@@ -219,7 +350,7 @@ impl<H: History> KafkaModel<'_, H> {
                     continue;
                 }
                 let r = &self.repl[b.partition as usize];
-                if r.leader != Some(l) {
+                if self.view[l as usize * parts + b.partition as usize].0 != Some(l) {
                     b.error = BatchError::NotLeader;
                     b.need = 0;
                 } else if r.hw >= b.need {
@@ -236,7 +367,7 @@ impl<H: History> KafkaModel<'_, H> {
                 continue;
             }
             let e = self.purgatory[l as usize].remove(i).expect("listed");
-            self.world.send(sched, l, self.producer_node, Msg::ProduceResponse { batches: e.batches });
+            self.respond_produce(l, e.batches, e.producer, e.req, sched);
         }
         self.rearm_purgatory(l, sched);
     }
@@ -266,7 +397,7 @@ impl<H: History> KafkaModel<'_, H> {
                             b.error = BatchError::Timeout;
                         }
                     }
-                    self.world.send(sched, l, self.producer_node, Msg::ProduceResponse { batches: e.batches });
+                    self.respond_produce(l, e.batches, e.producer, e.req, sched);
                 }
                 self.rearm_purgatory(l, sched);
             }
@@ -307,10 +438,48 @@ impl<H: History> KafkaModel<'_, H> {
         f != l && self.repl.iter().any(|r| r.leader == Some(l) && r.index_of(f).is_some())
     }
 
+    /// A fetch to a dead leader is refused at once (its port is closed); one lost in a cut link
+    /// waits for `replica.socket.timeout.ms`, then the follower fetches again.
     fn send_replica_fetch(&mut self, f: BrokerId, l: BrokerId, sched: &mut Scheduler<Event>) {
         let i = self.fetcher_index(f, l);
         let session = self.fetchers[i].session;
-        self.fetchers[i].active = self.world.send(sched, f, l, Msg::ReplicaFetch { session });
+        let sent = self.world.send(sched, f, l, Msg::ReplicaFetch { session });
+        self.fetchers[i].active = sent || (self.faulty && self.world.is_up(l));
+        if self.faulty
+            && self.fetchers[i].active
+            && let Some(at) = self.fetchers[i].timeout.set(sched.now().after(d::KAFKA_REPLICA_SOCKET_TIMEOUT))
+        {
+            self.world.timer_at(sched, f, at, Timer::ReplicaFetchTimeout { leader: l });
+        }
+    }
+
+    /// `replica.socket.timeout.ms` passed since follower `f` fetched from `l` (the fetch or its
+    /// answer was lost in a cut link): a new fetch session.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn replica_fetch_timed_out(
+        &mut self,
+        now: SimTime,
+        f: NodeId,
+        l: BrokerId,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let i = self.fetcher_index(f, l);
+        match self.fetchers[i].timeout.fired(now) {
+            Fired::Due => {
+                if self.fetchers[i].active {
+                    self.fetchers[i].active = false;
+                    self.fetchers[i].session += 1;
+                    if self.follows(f, l) {
+                        self.send_replica_fetch(f, l, sched);
+                    }
+                }
+            }
+            Fired::Rearm(at) => {
+                self.world.timer_at(sched, f, at, Timer::ReplicaFetchTimeout { leader: l });
+            }
+            Fired::Nothing => {}
+        }
     }
 
     /// The leader gets a follower's fetch: its fetch offsets are its LEOs, which may move the HW
@@ -439,6 +608,7 @@ impl<H: History> KafkaModel<'_, H> {
             self.send_replica_fetch(f, l, sched);
         } else {
             self.fetchers[i].active = false;
+            self.fetchers[i].timeout.clear();
         }
     }
 
@@ -498,8 +668,8 @@ impl<H: History> KafkaModel<'_, H> {
     /// A broker process dies. Its log survives (the page cache outlives the process); what it held
     /// in memory does not: delayed produces (their producer hears of them only when the
     /// connection closes), parked fetches, its fetchers. Its operating system closes its
-    /// connections, so clients and peers hear at once; the controller fences it when its session
-    /// expires.
+    /// connections, so clients and peers hear at once; its heartbeats stop, so the controller
+    /// fences it when its session expires.
     #[cold]
     #[inline(never)]
     pub(super) fn broker_crash(&mut self, _now: SimTime, b: BrokerId, sched: &mut Scheduler<Event>) {
@@ -507,7 +677,7 @@ impl<H: History> KafkaModel<'_, H> {
             return;
         }
         for e in std::mem::take(&mut self.purgatory[b as usize]) {
-            self.orphans.push((b, e.producer, e.batches));
+            self.orphans.push((b, e.producer, e.req, e.batches));
         }
         // Deadlines whose timers lived on this broker: those timers died with it, so they are
         // reset, not merely cleared (a cleared deadline still expects its pending timer).
@@ -519,6 +689,7 @@ impl<H: History> KafkaModel<'_, H> {
             let own = self.fetcher_index(b, other);
             self.fetchers[own].active = false;
             self.fetchers[own].parked.clear();
+            self.fetchers[own].timeout = Deadline::default();
             let at_b = self.fetcher_index(other, b);
             self.fetchers[at_b].active = false;
             self.fetchers[at_b].parked = Deadline::default();
@@ -533,45 +704,141 @@ impl<H: History> KafkaModel<'_, H> {
         for to in clients {
             self.world.send_from_os(sched, b, to, Msg::ConnectionClosed);
         }
-        let incarnation = self.world.incarnation(b);
-        self.fence_due[b as usize] = Some(incarnation);
-        self.world.timer_in(
-            sched,
-            self.coord,
-            d::KAFKA_BROKER_SESSION_TIMEOUT,
-            Timer::Fence { broker: b, incarnation },
-        );
     }
 
-    /// A broker process starts again with its log. It registers with the controller: a session
-    /// of its previous incarnation still open is fenced at once, then it is unfenced, and it
-    /// follows (or leads, if it was the only eligible replica of an offline partition).
+    /// A broker process starts again with its log, follows, and registers with the controller by
+    /// its first heartbeat (see [`Self::broker_heartbeat_arrives`]).
     #[cold]
     #[inline(never)]
-    pub(super) fn broker_restart(&mut self, now: SimTime, b: BrokerId, sched: &mut Scheduler<Event>) {
+    pub(super) fn broker_restart(&mut self, _now: SimTime, b: BrokerId, sched: &mut Scheduler<Event>) {
         if !self.world.restart(b) {
             return;
         }
-        if self.fence_due[b as usize].take().is_some() {
-            self.fence(now, b, sched);
-        }
-        let changed = self.controller.unfence(b, &mut self.repl);
-        self.apply_elections(now, changed, sched);
         if self.replicated {
             self.world.timer_in(sched, b, d::KAFKA_ISR_EXPIRATION_INTERVAL, Timer::IsrCheck);
         }
         self.ensure_fetchers(sched);
+        self.broker_heartbeat_tick(b, sched);
     }
 
-    /// The controller's fencing timer: the broker's session expired.
+    /// Broker `b`'s heartbeat thread: a heartbeat to the controller now, the next one after
+    /// `broker.heartbeat.interval.ms`. (Kafka's `BrokerLifecycleManager` schedules the next one
+    /// when the response arrives, or when the request times out: the same period within a round
+    /// trip, and it never stops while the broker runs.)
     #[cold]
     #[inline(never)]
-    pub(super) fn fence_due(&mut self, now: SimTime, b: BrokerId, incarnation: u32, sched: &mut Scheduler<Event>) {
-        if self.fence_due[b as usize] != Some(incarnation) {
+    pub(super) fn broker_heartbeat_tick(&mut self, b: BrokerId, sched: &mut Scheduler<Event>) {
+        let incarnation = self.world.incarnation(b);
+        let version = self.view_version[b as usize];
+        self.world.send(sched, b, self.coord, Msg::BrokerHeartbeat { incarnation, version });
+        self.world.timer_in(sched, b, d::KAFKA_BROKER_HEARTBEAT_INTERVAL, Timer::BrokerHeartbeatTick);
+    }
+
+    /// The controller gets a heartbeat (`BrokerHeartbeatManager.touch`): the broker's session now
+    /// expires `broker.session.timeout.ms` from now. A heartbeat of a new incarnation is a new
+    /// registration: the previous incarnation's session, if still open, is fenced at once. A
+    /// fenced broker that heartbeats is unfenced (it caught up with the metadata at once: metadata
+    /// propagation is not modelled), and offline partitions it can lead get it as leader. A
+    /// broker whose metadata is behind (it was cut off, or down) gets the current metadata.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn broker_heartbeat_arrives(
+        &mut self,
+        now: SimTime,
+        b: BrokerId,
+        incarnation: u32,
+        version: u64,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let i = b as usize;
+        if self.registered[i] != incarnation {
+            self.registered[i] = incarnation;
+            if !self.controller.fenced[i] {
+                self.fence(now, b, sched);
+            }
+        }
+        if let Some(at) = self.broker_session[i].set(now.after(d::KAFKA_BROKER_SESSION_TIMEOUT)) {
+            self.world.timer_at(sched, self.coord, at, Timer::BrokerSessionExpired { broker: b });
+        }
+        if self.controller.fenced[i] {
+            let changed = self.controller.unfence(b, &mut self.repl);
+            self.apply_elections(now, changed, sched);
+        }
+        if version < self.meta_version {
+            let leaders = self.repl.iter().map(|r| (r.leader, r.epoch)).collect();
+            self.world.send(sched, self.coord, b, Msg::Metadata { version: self.meta_version, leaders });
+        }
+    }
+
+    /// The controller's leadership changed: a new metadata version, sent to every broker (a
+    /// broker that misses it catches up through its next heartbeat).
+    #[cold]
+    #[inline(never)]
+    fn publish_metadata(&mut self, sched: &mut Scheduler<Event>) {
+        self.meta_version += 1;
+        for b in 0..self.brokers as BrokerId {
+            let leaders = self.repl.iter().map(|r| (r.leader, r.epoch)).collect();
+            self.world.send(sched, self.coord, b, Msg::Metadata { version: self.meta_version, leaders });
+        }
+    }
+
+    /// Broker `b` applies the controller's metadata: a partition it led at an older epoch, or
+    /// leads no more, is given up ([`Self::resign`]); it follows the leaders it now knows.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn metadata_arrives(
+        &mut self,
+        now: SimTime,
+        b: BrokerId,
+        version: u64,
+        leaders: Vec<(Option<BrokerId>, u32)>,
+        sched: &mut Scheduler<Event>,
+    ) {
+        if version <= self.view_version[b as usize] {
             return;
         }
-        self.fence_due[b as usize] = None;
-        self.fence(now, b, sched);
+        self.view_version[b as usize] = version;
+        let parts = self.cfg.partitions as usize;
+        for (p, new) in leaders.into_iter().enumerate() {
+            let old = std::mem::replace(&mut self.view[b as usize * parts + p], new);
+            if old.0 == Some(b) && old != new {
+                self.resign(now, b, p as u32, sched);
+            }
+        }
+        self.ensure_fetchers(sched);
+    }
+
+    /// A broker answers the producer's metadata request from its own metadata.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn metadata_request_arrives(
+        &mut self,
+        from: NodeId,
+        b: BrokerId,
+        round: u64,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let parts = self.cfg.partitions as usize;
+        let leaders = self.view[b as usize * parts..(b as usize + 1) * parts].iter().map(|v| v.0).collect();
+        self.world.send(sched, b, from, Msg::MetadataResponse { round, leaders });
+    }
+
+    /// The controller's session check for broker `b` (`maybeFenceOneStaleBroker`): no heartbeat
+    /// for `broker.session.timeout.ms`, so it is fenced.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn broker_session_expired(&mut self, now: SimTime, b: BrokerId, sched: &mut Scheduler<Event>) {
+        match self.broker_session[b as usize].fired(now) {
+            Fired::Due => {
+                if !self.controller.fenced[b as usize] {
+                    self.fence(now, b, sched);
+                }
+            }
+            Fired::Rearm(at) => {
+                self.world.timer_at(sched, self.coord, at, Timer::BrokerSessionExpired { broker: b });
+            }
+            Fired::Nothing => {}
+        }
     }
 
     /// New leaders take over: the log is truncated to the new leader's LEO (what its followers,
@@ -590,7 +857,17 @@ impl<H: History> KafkaModel<'_, H> {
             let li = self.repl[p].index_of(l).expect("elected among the replicas");
             let new_end = self.repl[p].leo[li];
             if new_end < self.partitions[p].end_offset() {
-                self.truncate(now, p, new_end);
+                // The records beyond the new leader's log are on the replica with the longest
+                // log: deleted with it if it is down (it truncates when it returns), but if it is
+                // alive and still believes it leads (a zombie, cut from the controller), still in
+                // its log, until it learns.
+                let parts = self.cfg.partitions as usize;
+                let zombie = self.repl[p]
+                    .brokers
+                    .iter()
+                    .copied()
+                    .find(|&h| h != l && self.world.is_up(h) && self.view[h as usize * parts + p].0 == Some(h));
+                self.truncate(now, p, new_end, zombie);
             }
             let r = &mut self.repl[p];
             r.leo.iter_mut().for_each(|o| *o = (*o).min(new_end));
@@ -602,20 +879,27 @@ impl<H: History> KafkaModel<'_, H> {
                 self.hw_advanced(now, p, sched);
             }
         }
+        self.publish_metadata(sched);
         self.ensure_fetchers(sched);
         self.poke_consumers(sched);
     }
 
-    /// Removes the records from `to` on: no replica will have them any more. Groups that had not
-    /// processed them lose them; consumers positioned beyond the new end move back to it (KIP-320:
-    /// a consumer that detects the truncation resets to the divergence point).
+    /// Removes the records from `to` on: no replica will have them any more, except a zombie
+    /// leader (`zombie`), whose tail they become until it learns. Groups that had not processed
+    /// them lose them; consumers positioned beyond the new end move back to it (KIP-320: a
+    /// consumer that detects the truncation resets to the divergence point).
     #[cold]
     #[inline(never)]
-    fn truncate(&mut self, now: SimTime, p: usize, to: Offset) {
+    fn truncate(&mut self, now: SimTime, p: usize, to: Offset, zombie: Option<BrokerId>) {
         let old_end = self.partitions[p].end_offset();
         let history = &mut *self.history;
         let groups = &self.groups;
+        let mut kept = Vec::new();
         let freed = self.partitions[p].truncate(to, |offset, r| {
+            if zombie.is_some() {
+                kept.push(*r);
+                return;
+            }
             for (gi, g) in groups.iter().enumerate() {
                 if offset >= g.frontier[p] {
                     history.record(now, Observation::Deleted { id: r.id(), group: Some(gi) });
@@ -623,7 +907,11 @@ impl<H: History> KafkaModel<'_, H> {
             }
         });
         let new_end = self.partitions[p].end_offset();
-        if freed > 0 {
+        if let Some(broker) = zombie {
+            kept.reverse();
+            let frontiers = self.groups.iter().map(|g| g.frontier[p]).collect();
+            self.tails.push(Tail { broker, partition: p as u32, base: new_end, records: kept, frontiers });
+        } else if freed > 0 {
             self.obs(now, Observation::StorageChanged { delta: -(freed as i64) });
         }
         self.end_offsets_sum -= old_end - new_end;
@@ -678,27 +966,35 @@ impl<H: History> KafkaModel<'_, H> {
     /// someone still counts on is accounted for.
     #[cold]
     #[inline(never)]
-    pub(super) fn dropped(&mut self, env: Envelope<Msg, Timer>) {
-        let Envelope::Message { to, msg, .. } = env else { return };
+    pub(super) fn dropped(&mut self, now: SimTime, env: Envelope<Msg, Timer>, sched: &mut Scheduler<Event>) {
+        let Envelope::Message { from, to, incarnation, msg } = env else { return };
+        // The receiver is the process the message was sent to, and it is up: a cut link lost it.
+        let cut = incarnation == self.world.incarnation(to) && self.world.is_up(to);
         match msg {
             Msg::Commit(_) => self.commits_in_flight -= 1,
-            // The producer still holds these batches, until it hears the connection closed
-            // (with acks = 0 it forgot them when it sent them).
-            Msg::Produce { mut batches, producer } => {
+            // The producer still holds these batches, until it hears the connection closed or the
+            // request times out (with acks = 0 it forgot them when it sent them).
+            Msg::Produce { mut batches, producer, req } => {
                 if self.cfg.acks == Acks::Zero {
                     for b in batches.drain(..) {
                         self.accumulator.recycle(b.records);
                     }
                     self.request_pool.push(batches);
                 } else {
-                    self.orphans.push((to, producer, batches));
+                    self.orphan(now, to, producer, req, batches, sched);
                 }
             }
-            Msg::ProduceResponse { mut batches } => {
+            // Lost on a cut link, the batches are still the producer's (retried when the request
+            // times out); for a producer that died since, they are gone.
+            Msg::ProduceResponse { batches, req } if cut => self.orphan(now, from, incarnation, req, batches, sched),
+            Msg::ProduceResponse { mut batches, .. } => {
                 for b in batches.drain(..) {
                     self.accumulator.recycle(b.records);
                 }
                 self.request_pool.push(batches);
+            }
+            Msg::FetchResponse { group, consumer, epoch, records } if cut => {
+                self.fetch_response_lost(now, group, consumer, epoch, records);
             }
             Msg::ReplicaFetchResponse { mut parts, .. } => {
                 parts.clear();

@@ -25,7 +25,7 @@ use crate::scenario::defaults::{
 use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
 use crate::scenario::operations::{OffsetSpec, Operation, OperationAction};
 use crate::scenario::{KafkaConfig, Keys, OffsetReset, Scenario};
-use crate::time::{SimDuration, SimTime};
+use crate::time::SimTime;
 use crate::workload::{ProcessingTimes, Producer, StoredMessage};
 use crate::world::{Admit, Deadline, Envelope, Fired, NodeId, NodeMap, World};
 use controller::Controller;
@@ -45,10 +45,29 @@ pub enum Msg {
     Produce {
         batches: Vec<ProducerBatch>,
         producer: u32,
+        /// The request's number (for `request.timeout.ms`).
+        req: u64,
     },
     /// The leader's produce response, with the batches it answers (each with its error code).
     ProduceResponse {
         batches: Vec<ProducerBatch>,
+        req: u64,
+    },
+    /// The producer asks a broker for the partitions' leaders (`Metadata`); `round` tells its
+    /// attempts apart.
+    MetadataRequest {
+        round: u64,
+    },
+    /// The broker's answer, from its own metadata cache (which may be stale).
+    MetadataResponse {
+        round: u64,
+        leaders: Vec<Option<BrokerId>>,
+    },
+    /// The controller's metadata, as a broker replicates it (KRaft's metadata log): every
+    /// partition's leader and leader epoch as of `version`.
+    Metadata {
+        version: u64,
+        leaders: Vec<(Option<BrokerId>, u32)>,
     },
     /// A follower's fetch from the leader of some of its partitions; the offsets it asks for are
     /// its log end offsets. `session` tells the follower's fetcher incarnations apart.
@@ -62,6 +81,13 @@ pub enum Msg {
     },
     /// Sent by the operating system of a crashed broker: its connections closed.
     ConnectionClosed,
+    /// A broker's heartbeat to the controller (`BrokerHeartbeatRequest`), from this incarnation
+    /// (the broker epoch: a restarted broker registers anew).
+    BrokerHeartbeat {
+        incarnation: u32,
+        /// The metadata version the broker has (`currentMetadataOffset`).
+        version: u64,
+    },
     /// A consumer's fetch; `epoch` is its assignment epoch (a response to an older one is void).
     Fetch {
         group: GroupIdx,
@@ -137,10 +163,21 @@ pub enum Timer {
     IsrCheck,
     /// The leader's oldest delayed produce (`acks = all`) reached its timeout.
     PurgatoryExpired,
-    /// The controller fences a broker whose session expired (`broker.session.timeout.ms`).
-    Fence { broker: BrokerId, incarnation: u32 },
+    /// A broker's heartbeat thread ticks (`broker.heartbeat.interval.ms`).
+    BrokerHeartbeatTick,
+    /// The controller's check of a broker's session (`broker.session.timeout.ms` after the last
+    /// heartbeat it got).
+    BrokerSessionExpired { broker: BrokerId },
     /// The producer refreshes its metadata (leaders) after `retry.backoff.ms`.
     MetadataRefresh,
+    /// The producer's metadata request of this round got no answer within `request.timeout.ms`.
+    MetadataTimeout { round: u64 },
+    /// The producer's oldest produce request to `broker` reached `request.timeout.ms`.
+    RequestTimeout { broker: BrokerId },
+    /// A consumer's fetch to `broker` reached `request.timeout.ms`.
+    FetchTimeout { broker: BrokerId },
+    /// A follower's fetch from `leader` reached `replica.socket.timeout.ms`.
+    ReplicaFetchTimeout { leader: BrokerId },
     /// The broker's periodic retention check (`log.retention.check.interval.ms`).
     RetentionCheck,
     /// The coordinator has not heard from a member for `session.timeout.ms`.
@@ -224,8 +261,13 @@ struct Consumer {
     /// starts with, so that `fetch.max.bytes` does not always favour the same one.
     fetches_parked: u64,
     waiting_in_poll: bool,
-    /// Waiting for a `commitSync` response before polling again.
+    /// Waiting for a `commitSync` response before polling again, since this instant.
     commit_sync_pending: bool,
+    commit_sync_since: SimTime,
+    /// Sent JoinGroup at this instant (meaningful while `joining`).
+    joining_since: SimTime,
+    /// Client side, per broker: `request.timeout.ms` of the fetch in flight to it (with faults).
+    fetch_timeout: Vec<Deadline>,
     next_auto_commit: SimTime,
     /// Due time of this consumer's pending `AutoCommitDue` timer, if any.
     auto_commit_timer: Option<SimTime>,
@@ -255,6 +297,9 @@ impl Consumer {
             fetches_parked: 0,
             waiting_in_poll: false,
             commit_sync_pending: false,
+            commit_sync_since: SimTime::ZERO,
+            joining_since: SimTime::ZERO,
+            fetch_timeout: vec![Deadline::default(); brokers as usize],
             next_auto_commit: SimTime(cfg.auto_commit_interval.0),
             auto_commit_timer: None,
         }
@@ -277,6 +322,7 @@ impl Consumer {
         self.buffer.clear();
         self.fetching = 0;
         self.parked.iter_mut().for_each(Deadline::clear);
+        self.fetch_timeout.iter_mut().for_each(Deadline::clear);
     }
 
     /// Gives up the assignment (eager rebalance): fetched records not yet handed out are dropped,
@@ -293,6 +339,7 @@ impl Consumer {
         self.buffer.clear();
         self.fetching = 0;
         self.parked.iter_mut().for_each(Deadline::clear);
+        self.fetch_timeout.iter_mut().for_each(Deadline::clear);
     }
 }
 
@@ -342,10 +389,21 @@ pub struct KafkaModel<'h, H: History> {
     /// Batches of requests that died with a broker (lost on the way, or held in its purgatory),
     /// with the broker and the producer incarnation that sent them: the producer still holds
     /// them, and fails them when it hears the connection closed.
-    orphans: Vec<(NodeId, u32, Vec<ProducerBatch>)>,
+    orphans: Vec<(NodeId, u32, u64, Vec<ProducerBatch>)>,
+    /// With faults, per broker: the produce requests not yet answered (number, when sent), oldest
+    /// first, and `request.timeout.ms` of the oldest (the producer closes the connection then).
+    outstanding: Vec<VecDeque<(u64, SimTime)>>,
+    request_timeout: Vec<Deadline>,
+    next_request: u64,
+    /// Per broker: the producer's connection to it closed (a crash, or a request timeout) and no
+    /// answer came since: metadata is asked elsewhere first (`leastLoadedNode`).
+    disconnected: Vec<bool>,
     /// The producer's metadata: the leader of each partition as it last heard.
     meta_leader: Vec<Option<BrokerId>>,
+    /// A metadata request is due or on its way (to `metadata_to`, in round `metadata_round`).
     metadata_pending: bool,
+    metadata_to: Option<BrokerId>,
+    metadata_round: u64,
     /// Idempotence, per partition: one past the id of the last record drained (the sequence
     /// chain), acknowledged, and given up on.
     chain: Vec<u64>,
@@ -373,8 +431,20 @@ pub struct KafkaModel<'h, H: History> {
     /// Per (follower, leader): the follower's fetcher and the leader's parked fetch.
     fetchers: Vec<broker::Fetcher>,
     replica_pool: Vec<Vec<(u32, u32, Offset)>>,
-    /// Per broker: the incarnation whose fencing is pending at the controller.
-    fence_due: Vec<Option<u32>>,
+    /// Controller side, per broker: the incarnation whose heartbeats it last got (its registration),
+    /// and when its session expires (`broker.session.timeout.ms` after that heartbeat).
+    registered: Vec<u32>,
+    broker_session: Vec<Deadline>,
+    /// The controller's metadata version, bumped by every change of leader.
+    meta_version: u64,
+    /// Broker side, index `b * partitions + p`: partition `p`'s leader and leader epoch as broker
+    /// `b` last heard them (its metadata cache, on disk in KRaft, so it survives a crash), and per
+    /// broker the version it has. A broker leads by its own view: cut from the controller, a
+    /// deposed leader goes on leading ("zombie") until it hears.
+    view: Vec<(Option<BrokerId>, u32)>,
+    view_version: Vec<u64>,
+    /// What zombie leaders appended beyond the log that the controller's leader carries on.
+    tails: Vec<broker::Tail>,
     /// Per fault step: the broker that a `leader` crash hit (its repair restarts that one).
     leader_hit: Vec<Option<BrokerId>>,
     /// Fault steps applied so far.
@@ -469,12 +539,20 @@ impl<'h, H: History> KafkaModel<'h, H> {
             requests_in_flight: 0,
             in_flight_to: vec![0; brokers],
             orphans: Vec::new(),
+            outstanding: vec![VecDeque::new(); brokers],
+            request_timeout: vec![Deadline::default(); brokers],
+            next_request: 0,
+            disconnected: vec![false; brokers],
             meta_leader: (0..p).map(|q| Some((q % s.brokers) as BrokerId)).collect(),
             metadata_pending: false,
+            metadata_to: None,
+            metadata_round: 0,
             chain: vec![0; p as usize],
             acked_tail: vec![0; p as usize],
             failed_tail: vec![0; p as usize],
-            sequences: cfg.enable_idempotence && !s.faults.is_empty(),
+            // With acks = 0 no response ever tells the producer of a sequence error (Kafka's
+            // idempotent producer requires acks = all), so there are no sequence checks.
+            sequences: cfg.enable_idempotence && cfg.acks != crate::scenario::Acks::Zero && !s.faults.is_empty(),
             faulty: !s.faults.is_empty(),
             brokers: s.brokers,
             all_brokers: u64::MAX >> (64 - s.brokers),
@@ -486,7 +564,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
             purgatory_deadline: vec![Deadline::default(); brokers],
             fetchers: (0..brokers * brokers).map(|_| broker::Fetcher::default()).collect(),
             replica_pool: Vec::new(),
-            fence_due: vec![None; brokers],
+            registered: vec![0; brokers],
+            broker_session: vec![Deadline::default(); brokers],
+            meta_version: 0,
+            view: (0..brokers).flat_map(|_| (0..p).map(|q| (Some((q % s.brokers) as BrokerId), 0))).collect(),
+            view_version: vec![0; brokers],
+            tails: Vec::new(),
             leader_hit: vec![None; s.faults.len()],
             faults_done: 0,
             sender_timer: None,
@@ -513,6 +596,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         // the round times an operator's action is likely to be scheduled at.
         m.world.timer_in(sched, m.coord, d::KAFKA_LOG_INITIAL_TASK_DELAY, Timer::RetentionCheck);
         m.start_replication(sched);
+        m.start_broker_heartbeats(sched);
         for (i, f) in m.faults.iter().enumerate() {
             sched.schedule_at(f.at, Event::Fault(i));
         }
@@ -745,8 +829,39 @@ impl<'h, H: History> KafkaModel<'h, H> {
         c.parked[broker as usize].clear();
         let (to, epoch) = (c.node, c.epoch);
         self.report_lag(now, group);
-        self.world.send(sched, broker, to, Msg::FetchResponse { group, consumer, epoch, records });
+        if let Err(Msg::FetchResponse { records, .. }) =
+            self.world.try_send(sched, broker, to, Msg::FetchResponse { group, consumer, epoch, records })
+        {
+            self.fetch_response_lost(now, group, consumer, epoch, records);
+        }
         true
+    }
+
+    /// A fetch response was lost on the way (a cut link, or its consumer died): the consumer never
+    /// got these records, so its positions go back to them (Kafka moves a position only when the
+    /// response arrives). A dead consumer's positions were dropped with its assignment.
+    #[cold]
+    #[inline(never)]
+    fn fetch_response_lost(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        epoch: u32,
+        mut records: Vec<Fetched>,
+    ) {
+        let g = &mut self.groups[group];
+        let c = &mut g.consumers[consumer as usize];
+        if c.epoch == epoch && self.world.is_up(c.node) && !records.is_empty() {
+            for r in &records {
+                let pos = &mut c.fetch_pos[r.slot as usize];
+                *pos = (*pos).min(r.offset);
+            }
+            g.fetched_sum -= records.len() as u64;
+            self.report_lag(now, group);
+        }
+        records.clear();
+        self.fetch_pool.push(records);
     }
 
     // ---- consumer: fetch, poll, process, commit ----
@@ -777,9 +892,47 @@ impl<'h, H: History> KafkaModel<'h, H> {
         while to != 0 {
             let broker = to.trailing_zeros() as NodeId;
             to &= to - 1;
-            if self.world.send(sched, from, broker, Msg::Fetch { group, consumer, epoch }) {
-                self.groups[group].consumers[consumer as usize].fetching |= 1 << broker;
+            // A fetch to a dead broker is refused at once (its port is closed); one lost in a cut
+            // link waits for `request.timeout.ms`.
+            if self.world.send(sched, from, broker, Msg::Fetch { group, consumer, epoch })
+                || (self.faulty && self.world.is_up(broker))
+            {
+                let c = &mut self.groups[group].consumers[consumer as usize];
+                c.fetching |= 1 << broker;
+                if self.faulty
+                    && let Some(at) = c.fetch_timeout[broker as usize].set(sched.now().after(d::KAFKA_REQUEST_TIMEOUT))
+                {
+                    self.world.timer_at(sched, from, at, Timer::FetchTimeout { broker });
+                }
             }
+        }
+    }
+
+    /// `request.timeout.ms` passed since the consumer's fetch to `broker` (lost in a cut link):
+    /// it fetches again.
+    #[cold]
+    #[inline(never)]
+    fn fetch_timed_out(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        broker: BrokerId,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        match c.fetch_timeout[broker as usize].fired(now) {
+            Fired::Due => {
+                if c.fetching & (1 << broker) != 0 {
+                    c.fetching &= !(1 << broker);
+                    self.send_fetch(group, consumer, sched);
+                }
+            }
+            Fired::Rearm(at) => {
+                let node = c.node;
+                self.world.timer_at(sched, node, at, Timer::FetchTimeout { broker });
+            }
+            Fired::Nothing => {}
         }
     }
 
@@ -806,6 +959,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
         }
         let c = &mut self.groups[group].consumers[consumer as usize];
         c.fetching &= !(1 << broker);
+        if self.faulty {
+            c.fetch_timeout[broker as usize].clear();
+        }
         for r in &records {
             c.buffered[r.slot as usize] += 1;
         }
@@ -901,7 +1057,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
         } else if !self.cfg.enable_auto_commit && c.assigned {
             // commitSync after the poll's records: blocks until the coordinator answers.
             if self.commit(group, consumer, true, sched) {
-                self.groups[group].consumers[consumer as usize].commit_sync_pending = true;
+                let c = &mut self.groups[group].consumers[consumer as usize];
+                c.commit_sync_pending = true;
+                c.commit_sync_since = now;
             } else {
                 self.poll(now, group, consumer, sched);
             }
@@ -1013,6 +1171,14 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let c = &mut self.groups[group].consumers[consumer as usize];
         let node = c.node;
         self.world.timer_in(sched, node, d::KAFKA_HEARTBEAT_INTERVAL, Timer::HeartbeatTick);
+        if c.commit_sync_pending && now.since(c.commit_sync_since) >= d::KAFKA_REQUEST_TIMEOUT {
+            // The commit or its answer was lost (a cut link): `commitSync` fails with a timeout and
+            // the application goes on polling; the next commit carries later offsets.
+            c.commit_sync_pending = false;
+            self.poll(now, group, consumer, sched);
+            return;
+        }
+        let c = &mut self.groups[group].consumers[consumer as usize];
         let polling = c.waiting_in_poll || c.commit_sync_pending;
         if (c.assigned || c.joining) && !polling && now.since(c.last_poll) > d::KAFKA_MAX_POLL_INTERVAL {
             // Poll timeout: the member leaves; it rejoins as a new member at its next poll().
@@ -1064,6 +1230,11 @@ impl<'h, H: History> KafkaModel<'h, H> {
             if c.waiting_in_poll {
                 self.poll(now, group, consumer, sched);
             }
+        } else if c.joining && !rebalance && now.since(c.joining_since) >= d::KAFKA_REQUEST_TIMEOUT {
+            // Joining for `request.timeout.ms` while the coordinator does not know it (its
+            // JoinGroup was lost) or holds the group stable (its assignment was lost): the join
+            // request timed out, and it joins again.
+            self.rejoin(group, consumer, sched);
         }
     }
 
@@ -1073,10 +1244,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
         if self.cfg.enable_auto_commit && self.groups[group].consumers[consumer as usize].assigned {
             self.commit(group, consumer, false, sched);
         }
+        let now = sched.now();
         let c = &mut self.groups[group].consumers[consumer as usize];
         c.revoke();
         c.rejoin_pending = false;
         c.joining = true;
+        c.joining_since = now;
         let (from, member) = (c.node, c.member);
         self.world.send(sched, from, self.coord, Msg::JoinGroup { group, consumer, member });
     }
@@ -1301,8 +1474,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
                     self.requests_in_flight = 0;
                     self.in_flight_to.iter_mut().for_each(|n| *n = 0);
                     self.orphans.clear();
+                    // Its timers died with it: the deadlines are reset, not cleared.
+                    self.outstanding.iter_mut().for_each(VecDeque::clear);
+                    self.request_timeout.iter_mut().for_each(|t| *t = Deadline::default());
                     self.sender_timer = None;
                     self.metadata_pending = false;
+                    self.metadata_to = None;
                 }
             }
             (FaultAction::Restart, Some(FaultTarget::Producer)) => {
@@ -1316,14 +1493,44 @@ impl<'h, H: History> KafkaModel<'h, H> {
             }
             (FaultAction::Crash, Some(FaultTarget::Broker(b))) => self.broker_crash(now, b as BrokerId, sched),
             (FaultAction::Restart, Some(FaultTarget::Broker(b))) => self.broker_restart(now, b as BrokerId, sched),
+            (FaultAction::Partition, None) => {
+                let sides = self.sides(&f.sides);
+                for i in 0..sides.len() {
+                    for j in i + 1..sides.len() {
+                        self.world.partition(&sides[i], &sides[j]);
+                    }
+                }
+            }
+            (FaultAction::Heal, None) => self.world.heal(),
             _ => {}
         }
     }
 
+    /// A partition's sides as nodes; nodes named on no side (Kafka's controller and coordinator
+    /// among them) join the last side.
+    fn sides(&self, named: &[Vec<FaultTarget>]) -> Vec<Vec<NodeId>> {
+        let node = |t: &FaultTarget| match *t {
+            FaultTarget::Broker(b) => b as NodeId,
+            FaultTarget::Producer => self.producer_node,
+            FaultTarget::Consumer { group, index } => self.groups[group].consumers[index as usize].node,
+            FaultTarget::Leader => unreachable!("refused on a side by validation"),
+        };
+        let mut sides: Vec<Vec<NodeId>> = named.iter().map(|s| s.iter().map(node).collect()).collect();
+        let all: Vec<NodeId> =
+            (0..self.world.len() as NodeId).filter(|n| !sides.iter().flatten().any(|x| x == n)).collect();
+        if let Some(last) = sides.last_mut() {
+            last.extend(all);
+        }
+        sides
+    }
+
     fn on_message(&mut self, now: SimTime, from: NodeId, to: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {
         match msg {
-            Msg::Produce { batches, producer } => self.produce_arrives(now, to, batches, producer, sched),
-            Msg::ProduceResponse { batches } => self.produce_response(now, from, batches, sched),
+            Msg::Produce { batches, producer, req } => self.produce_arrives(now, to, batches, producer, req, sched),
+            Msg::ProduceResponse { batches, req } => self.produce_response(now, from, batches, req, sched),
+            Msg::MetadataRequest { round } => self.metadata_request_arrives(from, to, round, sched),
+            Msg::MetadataResponse { round, leaders } => self.metadata_response(now, from, round, leaders, sched),
+            Msg::Metadata { version, leaders } => self.metadata_arrives(now, to, version, leaders, sched),
             Msg::Fetch { group, consumer, epoch } => self.fetch_arrives(now, to, group, consumer, epoch, sched),
             Msg::FetchResponse { group, consumer, epoch, records } => {
                 self.fetch_response(now, from, group, consumer, epoch, records, sched)
@@ -1333,6 +1540,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 self.replica_fetch_response(now, from, to, session, parts, sched)
             }
             Msg::ConnectionClosed => self.connection_closed(now, from, to, sched),
+            Msg::BrokerHeartbeat { incarnation, version } => {
+                self.broker_heartbeat_arrives(now, from, incarnation, version, sched)
+            }
             Msg::Commit(commit) => self.commit_arrives(now, commit, sched),
             Msg::CommitResponse { group, consumer } => self.commit_response(now, group, consumer, sched),
             Msg::Heartbeat { group, member } => self.heartbeat_arrives(group, member, sched),
@@ -1355,17 +1565,22 @@ impl<'h, H: History> KafkaModel<'h, H> {
             Timer::ReplicaFetchExpired { follower } => self.replica_fetch_expired(now, node, follower, sched),
             Timer::IsrCheck => self.isr_check(now, node, sched),
             Timer::PurgatoryExpired => self.purgatory_expired(now, node, sched),
-            Timer::Fence { broker, incarnation } => self.fence_due(now, broker, incarnation, sched),
-            Timer::MetadataRefresh => self.metadata_refresh(now, sched),
+            Timer::BrokerHeartbeatTick => self.broker_heartbeat_tick(node, sched),
+            Timer::BrokerSessionExpired { broker } => self.broker_session_expired(now, broker, sched),
+            Timer::MetadataRefresh => self.metadata_refresh(sched),
+            Timer::MetadataTimeout { round } => self.metadata_timeout(now, round, sched),
+            Timer::RequestTimeout { broker } => self.request_timed_out(now, broker, sched),
+            Timer::ReplicaFetchTimeout { leader } => self.replica_fetch_timed_out(now, node, leader, sched),
             Timer::RetentionCheck => self.retention_check(now, sched),
             Timer::SessionExpired { group, member } => self.session_expired(now, group, member, sched),
             Timer::RebalanceTimeout { group, round } => self.rebalance_timeout(now, group, round, sched),
             Timer::InitialRebalanceDelay { group, round } => self.initial_delay_over(now, group, round, sched),
-            Timer::JobEnd | Timer::AutoCommitDue | Timer::HeartbeatTick => {
+            Timer::JobEnd | Timer::AutoCommitDue | Timer::HeartbeatTick | Timer::FetchTimeout { .. } => {
                 let (group, consumer) = self.consumer_of[node];
                 match timer {
                     Timer::JobEnd => self.job_end(now, group, consumer, sched),
                     Timer::AutoCommitDue => self.auto_commit_due(now, group, consumer, sched),
+                    Timer::FetchTimeout { broker } => self.fetch_timed_out(now, group, consumer, broker, sched),
                     _ => self.heartbeat_tick(now, group, consumer, sched),
                 }
             }
@@ -1404,7 +1619,7 @@ impl<H: History> Model for KafkaModel<'_, H> {
         match event {
             Event::Net(env) => {
                 if self.world.admit(&env) == Admit::Drop {
-                    self.dropped(env);
+                    self.dropped(now, env, sched);
                     return;
                 }
                 match env {

@@ -39,7 +39,9 @@ impl<H: History> KafkaModel<'_, H> {
                 if self.in_flight_to[node as usize] >= MAX_IN_FLIGHT_REQUESTS {
                     continue;
                 }
-                if self.faulty && !self.world.connected(self.producer_node, node) {
+                // A dead broker refuses the connection at once; one behind a cut link does not answer
+                // (`request.timeout.ms`).
+                if self.faulty && !self.world.is_up(node) {
                     unreachable = true;
                     continue;
                 }
@@ -67,7 +69,23 @@ impl<H: History> KafkaModel<'_, H> {
                     self.in_flight_to[node as usize] += 1;
                 }
                 let producer = if self.faulty { self.world.incarnation(self.producer_node) } else { 0 };
-                self.world.send(sched, self.producer_node, node, Msg::Produce { batches, producer });
+                let req = self.next_request;
+                self.next_request += 1;
+                if self.faulty && self.cfg.acks != Acks::Zero {
+                    self.track_request(now, node, req, sched);
+                }
+                let msg = Msg::Produce { batches, producer, req };
+                if let Err(Msg::Produce { batches, .. }) = self.world.try_send(sched, self.producer_node, node, msg) {
+                    if self.cfg.acks == Acks::Zero {
+                        let mut batches = batches;
+                        for b in batches.drain(..) {
+                            self.accumulator.recycle(b.records);
+                        }
+                        self.request_pool.push(batches);
+                    } else {
+                        self.orphans.push((node, producer, req, batches));
+                    }
+                }
                 sent = true;
             }
             if sent {
@@ -99,8 +117,76 @@ impl<H: History> KafkaModel<'_, H> {
         self.run_sender(now, sched);
     }
 
-    /// Asks a broker for the current leaders (`Metadata`), answered a round trip later; at most
-    /// one request pending, and none sooner than `retry.backoff.ms` after the last.
+    /// With faults: a produce request to `broker` is outstanding until answered or failed; the
+    /// oldest one's `request.timeout.ms` is watched by one lazily re-armed timer.
+    fn track_request(&mut self, now: SimTime, broker: BrokerId, req: u64, sched: &mut Scheduler<Event>) {
+        let b = broker as usize;
+        self.outstanding[b].push_back((req, now));
+        if self.outstanding[b].len() == 1
+            && let Some(at) = self.request_timeout[b].set(now.after(d::KAFKA_REQUEST_TIMEOUT))
+        {
+            self.world.timer_at(sched, self.producer_node, at, Timer::RequestTimeout { broker });
+        }
+    }
+
+    /// Request `req` to `broker` is answered or failed: it stops counting for the timeout.
+    fn untrack_request(&mut self, broker: BrokerId, req: u64) {
+        let b = broker as usize;
+        let Some(i) = self.outstanding[b].iter().position(|&(r, _)| r == req) else { return };
+        self.outstanding[b].remove(i);
+        match self.outstanding[b].front() {
+            None => self.request_timeout[b].clear(),
+            Some(&(_, sent)) => {
+                // Later than the pending timer: it re-arms itself when it fires.
+                let _ = self.request_timeout[b].set(sent.after(d::KAFKA_REQUEST_TIMEOUT));
+            }
+        }
+    }
+
+    /// The batches of request `req` to `broker` came back unanswered (lost on the way, or held by
+    /// a broker that died): the producer still holds them, until it hears the connection closed
+    /// or the request times out. If the request already timed out, they fail now.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn orphan(
+        &mut self,
+        now: SimTime,
+        broker: BrokerId,
+        producer: u32,
+        req: u64,
+        batches: Vec<ProducerBatch>,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let timed_out = self.faulty && !self.outstanding[broker as usize].iter().any(|&(r, _)| r == req);
+        self.orphans.push((broker, producer, req, batches));
+        if timed_out {
+            self.fail_orphans(now, broker, Some(req));
+            self.run_sender(now, sched);
+        }
+    }
+
+    /// The oldest produce request to `broker` got no answer within `request.timeout.ms` (it or
+    /// its answer was lost in a cut link): the producer closes the connection, which fails every
+    /// request in flight on it (`NetworkClient.handleTimedOutRequests`), as a broker's death does.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn request_timed_out(&mut self, now: SimTime, broker: BrokerId, sched: &mut Scheduler<Event>) {
+        let b = broker as usize;
+        match self.request_timeout[b].fired(now) {
+            Fired::Due => {
+                // Requests not lost (held in a purgatory) are answered later, as a late response.
+                self.outstanding[b].clear();
+                self.producer_connection_closed(now, broker, sched);
+            }
+            Fired::Rearm(at) => {
+                self.world.timer_at(sched, self.producer_node, at, Timer::RequestTimeout { broker });
+            }
+            Fired::Nothing => {}
+        }
+    }
+
+    /// Asks a broker for the current leaders (`Metadata`) after `retry.backoff.ms`; at most one
+    /// request pending.
     #[cold]
     #[inline(never)]
     pub(super) fn request_metadata(&mut self, sched: &mut Scheduler<Event>) {
@@ -108,19 +194,66 @@ impl<H: History> KafkaModel<'_, H> {
             return;
         }
         self.metadata_pending = true;
-        let rtt = SimDuration(self.world.latency().0 * 2);
-        let delay = SimDuration(d::KAFKA_RETRY_BACKOFF.0 + rtt.0);
-        self.world.timer_in(sched, self.producer_node, delay, Timer::MetadataRefresh);
+        self.world.timer_in(sched, self.producer_node, d::KAFKA_RETRY_BACKOFF, Timer::MetadataRefresh);
+    }
+
+    /// Sends the metadata request to the least loaded broker (`NetworkClient.leastLoadedNode`):
+    /// the fewest requests in flight among those whose connection did not close, the lowest id
+    /// first; if every connection closed, each broker in turn (Kafka reconnects after a backoff).
+    /// The answer is that broker's own metadata.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn metadata_refresh(&mut self, sched: &mut Scheduler<Event>) {
+        self.metadata_round += 1;
+        let to = (0..self.brokers as BrokerId)
+            .filter(|&b| !self.disconnected[b as usize])
+            .min_by_key(|&b| (self.in_flight_to[b as usize], b))
+            .unwrap_or((self.metadata_round % self.brokers as u64) as BrokerId);
+        self.metadata_to = Some(to);
+        let round = self.metadata_round;
+        // A dead broker refuses at once; the next broker is tried after the backoff.
+        if !self.world.send(sched, self.producer_node, to, Msg::MetadataRequest { round }) && !self.world.is_up(to) {
+            self.disconnected[to as usize] = true;
+            self.metadata_pending = false;
+            self.request_metadata(sched);
+            return;
+        }
+        self.world.timer_in(sched, self.producer_node, d::KAFKA_REQUEST_TIMEOUT, Timer::MetadataTimeout { round });
     }
 
     #[cold]
     #[inline(never)]
-    pub(super) fn metadata_refresh(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
-        self.metadata_pending = false;
-        for (m, r) in self.meta_leader.iter_mut().zip(&self.repl) {
-            *m = r.leader;
+    pub(super) fn metadata_response(
+        &mut self,
+        now: SimTime,
+        from: BrokerId,
+        round: u64,
+        leaders: Vec<Option<BrokerId>>,
+        sched: &mut Scheduler<Event>,
+    ) {
+        self.disconnected[from as usize] = false;
+        if round != self.metadata_round || !self.metadata_pending {
+            return;
         }
+        self.metadata_pending = false;
+        self.metadata_to = None;
+        self.meta_leader = leaders;
         self.run_sender(now, sched);
+    }
+
+    /// The metadata request of `round` got no answer within `request.timeout.ms`: that broker's
+    /// connection is closed, and another is asked.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn metadata_timeout(&mut self, _now: SimTime, round: u64, sched: &mut Scheduler<Event>) {
+        if round != self.metadata_round || !self.metadata_pending {
+            return;
+        }
+        if let Some(to) = self.metadata_to.take() {
+            self.disconnected[to as usize] = true;
+        }
+        self.metadata_pending = false;
+        self.request_metadata(sched);
     }
 
     pub(super) fn produce_response(
@@ -128,8 +261,13 @@ impl<H: History> KafkaModel<'_, H> {
         now: SimTime,
         from: NodeId,
         mut batches: Vec<ProducerBatch>,
+        req: u64,
         sched: &mut Scheduler<Event>,
     ) {
+        if self.faulty {
+            self.untrack_request(from, req);
+            self.disconnected[from as usize] = false;
+        }
         self.requests_in_flight -= 1;
         self.in_flight_to[from as usize] -= 1;
         for b in batches.drain(..) {
@@ -201,17 +339,30 @@ impl<H: History> KafkaModel<'_, H> {
     #[cold]
     #[inline(never)]
     pub(super) fn producer_connection_closed(&mut self, now: SimTime, from: NodeId, sched: &mut Scheduler<Event>) {
+        self.disconnected[from as usize] = true;
+        self.fail_orphans(now, from, None);
+        self.request_metadata(sched);
+        self.run_sender(now, sched);
+    }
+
+    /// Fails the requests to broker `from` that the producer holds unanswered (only request
+    /// `only`, if given) with a retriable error.
+    fn fail_orphans(&mut self, now: SimTime, from: NodeId, only: Option<u64>) {
         let inc = self.world.incarnation(self.producer_node);
         let mut i = 0;
         while i < self.orphans.len() {
-            if self.orphans[i].0 != from {
+            let (to, _, req, _) = self.orphans[i];
+            if to != from || only.is_some_and(|r| r != req) {
                 i += 1;
                 continue;
             }
-            let (_, sent_by, mut batches) = self.orphans.remove(i);
+            let (_, sent_by, req, mut batches) = self.orphans.remove(i);
             if sent_by == inc {
                 self.requests_in_flight -= 1;
                 self.in_flight_to[from as usize] -= 1;
+                if self.faulty {
+                    self.untrack_request(from, req);
+                }
                 // Newest first, so that each partition's queue keeps record order.
                 for b in batches.drain(..).rev() {
                     self.retry_or_give_up(now, b);
@@ -223,7 +374,5 @@ impl<H: History> KafkaModel<'_, H> {
             }
             self.request_pool.push(batches);
         }
-        self.request_metadata(sched);
-        self.run_sender(now, sched);
     }
 }
