@@ -925,6 +925,29 @@ impl Ctx {
             unclean_leader_election: k.unclean_leader_election.unwrap_or(d::KAFKA_UNCLEAN_LEADER_ELECTION),
             enable_idempotence: k.enable_idempotence.unwrap_or(d::KAFKA_ENABLE_IDEMPOTENCE),
         };
+        // Kafka 3.2+ (KAFKA-13673): idempotence is on by default only without conflicting settings;
+        // with acks other than "all" it is off unless asked for, and asking for it is an error.
+        let mut cfg = cfg;
+        if cfg.acks != Acks::All {
+            match k.enable_idempotence {
+                None => cfg.enable_idempotence = false,
+                Some(true) => {
+                    return self.err(
+                        "kafka.enable_idempotence",
+                        format!(
+                            "true is not allowed with acks = {}: Kafka's producer refuses it (\"Must set acks to all in \
+                             order to use the idempotent producer\"); use acks = \"all\", or leave enable_idempotence \
+                             out (it is then off)",
+                            match cfg.acks {
+                                Acks::Zero => "0",
+                                _ => "1",
+                            }
+                        ),
+                    );
+                }
+                Some(false) => {}
+            }
+        }
         // With acks = all, Kafka refuses every write to a partition whose ISR is smaller than
         // min.insync.replicas, and the ISR never exceeds the replication factor.
         if cfg.acks == Acks::All && cfg.min_insync_replicas > cfg.replication_factor {

@@ -76,7 +76,7 @@ fn acks_one_loses_acknowledged_records_when_the_leader_dies() {
     let lost: Vec<u64> = CRASHES
         .iter()
         .map(|at| {
-            let d = run(&leader_crash("1", 1, at, true)).delivery;
+            let d = run(&leader_crash("1", 1, at, false)).delivery;
             assert_eq!(d.total.acknowledged_unavailable, 0, "every broker is up at the end");
             assert_eq!(d.publish_failures, 0);
             d.total.acknowledged_lost
@@ -383,7 +383,7 @@ fn a_leader_crash_elects_one_new_leader_after_the_fencing_delay() {
             }
         }
     }
-    let s = leader_crash("1", 1, "61777ms", true);
+    let s = leader_crash("1", 1, "61777ms", false);
     let mut e = Elections::default();
     let rec = run_observed(&s, SystemKind::Kafka, &mut e);
     // Partition 0 once at the fencing; when broker 0 returns 30 s later nothing moves back
