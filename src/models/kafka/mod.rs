@@ -8,7 +8,6 @@
 mod broker;
 pub mod controller;
 pub mod group;
-pub mod log;
 mod operations;
 pub mod partitioner;
 pub mod producer;
@@ -18,6 +17,7 @@ mod sender;
 use crate::client::{ConsumerApp, JobEnd};
 use crate::engine::{EventKey, Model, Scheduler};
 use crate::history::{ClientEvent, GroupIdx, History, Observation};
+use crate::models::log::{Offset, Partition};
 use crate::scenario::defaults as d;
 use crate::scenario::defaults::{
     KAFKA_MAX_IN_FLIGHT_REQUESTS as MAX_IN_FLIGHT_REQUESTS, KAFKA_MAX_REQUEST_BYTES as MAX_REQUEST_BYTES,
@@ -31,7 +31,6 @@ use crate::world::{Admit, Deadline, Envelope, Fired, NodeId, NodeMap, World};
 use controller::Controller;
 use group::Coordinator;
 use group::{CommittedOffsets, range_assign};
-use log::{Offset, Partition};
 use partitioner::partition_for_key;
 use producer::{Accumulator, ProducerBatch};
 use replica::{BrokerId, Replicas};

@@ -1,5 +1,7 @@
-//! A partition: an append-only sequence of records addressed by offset, kept in segments that
-//! retention deletes whole. 16 bytes per retained record; segments are a few words each.
+//! An append-only log shared by the models: a partition is a sequence of records addressed by
+//! offset, kept in segments that retention deletes whole. The Kafka model keeps one per topic
+//! partition; it is written so that another log (a RabbitMQ stream) can use the same segment and
+//! retention code. 16 bytes per retained record; segments are a few words each.
 
 use crate::time::{SimDuration, SimTime};
 use crate::workload::StoredMessage;
