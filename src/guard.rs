@@ -509,7 +509,10 @@ pub fn estimate(s: &Scenario) -> Estimate {
             .min(retained)
             + partitions;
         mem(
-            retained * LOG_RECORD_BYTES + segments * SEGMENT_BYTES + partitions * PARTITION_BYTES,
+            // A log that may be compacted also keeps each record's offset and key (16 bytes more).
+            retained * LOG_RECORD_BYTES * if k.cleanup_policy.compacts() { 2.0 } else { 1.0 }
+                + segments * SEGMENT_BYTES
+                + partitions * PARTITION_BYTES,
             format!("the Kafka log (about {} records retained at once)", count(retained)),
             "kafka.retention".into(),
             format!(

@@ -2,6 +2,7 @@
 //! and reports what happens as [`crate::history::Observation`]s; neither counts its own results.
 
 pub mod kafka;
+pub mod log;
 pub mod rabbitmq;
 
 use crate::engine::{Scheduler, run_until};

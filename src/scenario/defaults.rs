@@ -36,6 +36,16 @@ pub const KAFKA_SEGMENT_MS: SimDuration = SimDuration(604_800_000_000_000);
 pub const KAFKA_LOG_INITIAL_TASK_DELAY: SimDuration = SimDuration(30_000_000_000);
 /// Broker `log.retention.check.interval.ms` = 300000 (5 minutes).
 pub const KAFKA_RETENTION_CHECK_INTERVAL: SimDuration = SimDuration(300_000_000_000);
+/// Topic `retention.bytes` = -1 (no size limit; per partition). `None` here.
+pub const KAFKA_RETENTION_BYTES: Option<u64> = None;
+/// Topic `cleanup.policy` = delete (`ServerLogConfigs.LOG_CLEANUP_POLICY_DEFAULT`).
+pub const KAFKA_CLEANUP_POLICY: crate::scenario::CleanupPolicy = crate::scenario::CleanupPolicy::Delete;
+/// Topic `min.cleanable.dirty.ratio` = 0.5 (`LogConfig.DEFAULT_MIN_CLEANABLE_DIRTY_RATIO`): a log
+/// is cleaned when its dirty bytes are more than this share of its cleanable bytes.
+pub const KAFKA_MIN_CLEANABLE_DIRTY_RATIO: f64 = 0.5;
+/// Broker `log.cleaner.backoff.ms` = 15000 (`CleanerConfig.LOG_CLEANER_BACKOFF_MS`): how long the
+/// cleaner sleeps when no log needs cleaning.
+pub const KAFKA_CLEANER_BACKOFF: SimDuration = SimDuration(15_000_000_000);
 
 // ---- RabbitMQ (4.x) ----
 

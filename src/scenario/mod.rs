@@ -182,6 +182,19 @@ pub struct KafkaConfig {
     pub segment_bytes: u64,
     pub segment_ms: SimDuration,
     pub retention_check_interval: SimDuration,
+    /// Topic `retention.bytes` per partition (`None`: -1, unlimited). The four settings below are
+    /// left out of `summary.json` at their defaults, so that results without them stay as they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_bytes: Option<u64>,
+    /// Topic `cleanup.policy`.
+    #[serde(skip_serializing_if = "CleanupPolicy::is_default")]
+    pub cleanup_policy: CleanupPolicy,
+    /// Topic `min.cleanable.dirty.ratio`.
+    #[serde(skip_serializing_if = "is_default_dirty_ratio")]
+    pub min_cleanable_dirty_ratio: f64,
+    /// Broker `log.cleaner.backoff.ms`: how often the log cleaner looks for a log to clean.
+    #[serde(skip_serializing_if = "is_default_cleaner_backoff")]
+    pub cleaner_backoff: SimDuration,
     /// Topic `replication.factor`: replicas of each partition, on brokers `p, p+1, ...` (mod N).
     pub replication_factor: u32,
     /// Producer `acks`: 0, 1 or -1 (`"all"`).
@@ -192,6 +205,40 @@ pub struct KafkaConfig {
     pub unclean_leader_election: bool,
     /// Producer `enable.idempotence`.
     pub enable_idempotence: bool,
+}
+
+/// Topic `cleanup.policy`: which of time/size retention (`delete`) and compaction run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum CleanupPolicy {
+    #[serde(rename = "delete")]
+    Delete,
+    #[serde(rename = "compact")]
+    Compact,
+    #[serde(rename = "compact,delete")]
+    CompactDelete,
+}
+
+fn is_default_dirty_ratio(r: &f64) -> bool {
+    *r == defaults::KAFKA_MIN_CLEANABLE_DIRTY_RATIO
+}
+
+fn is_default_cleaner_backoff(d: &SimDuration) -> bool {
+    *d == defaults::KAFKA_CLEANER_BACKOFF
+}
+
+impl CleanupPolicy {
+    fn is_default(&self) -> bool {
+        *self == defaults::KAFKA_CLEANUP_POLICY
+    }
+
+    /// Retention by time and size runs (`LogConfig.delete`).
+    pub fn deletes(self) -> bool {
+        self != CleanupPolicy::Compact
+    }
+    /// The log cleaner compacts the topic (`LogConfig.compact`).
+    pub fn compacts(self) -> bool {
+        self != CleanupPolicy::Delete
+    }
 }
 
 /// Producer `acks`.

@@ -362,6 +362,18 @@ impl Ctx {
             Some(b) => self.int_in("cluster.brokers", b, 1, d::MAX_BROKERS as i64, "the number of brokers")? as u32,
         };
         let kafka = self.kafka(raw.kafka.unwrap_or_default(), brokers)?;
+        // Kafka refuses a record without a key on a compacted topic (`LogValidator.validateKey`:
+        // "Compacted topic cannot accept message without key").
+        if kafka.cleanup_policy.compacts() && workload.keys == Keys::None && systems.contains(&SystemKind::Kafka) {
+            return self.err(
+                "kafka.cleanup_policy",
+                format!(
+                    "\"{}\" is not allowed with workload.keys = \"none\": Kafka refuses records without a key on a \
+                     compacted topic; use \"delete\" or give the workload keys (keys = {{ count = N }})",
+                    if kafka.cleanup_policy == CleanupPolicy::Compact { "compact" } else { "compact,delete" }
+                ),
+            );
+        }
         let default_latency = match profile {
             Profile::Ideal => SimDuration::ZERO,
             Profile::Lan => d::LAN_LATENCY,
@@ -882,6 +894,48 @@ impl Ctx {
                 &k.retention_check_interval,
                 d::KAFKA_RETENTION_CHECK_INTERVAL,
             )?,
+            retention_bytes: match &k.retention_bytes {
+                None | Some(Leaf::Int(-1)) => d::KAFKA_RETENTION_BYTES,
+                Some(Leaf::Text(t)) if t == "-1" => d::KAFKA_RETENTION_BYTES,
+                Some(l @ Leaf::Int(i)) if *i < 0 => {
+                    return self.err(
+                        "kafka.retention_bytes",
+                        format!("{} is not allowed; -1 (the real default: no limit) or a size per partition", show(l)),
+                    );
+                }
+                Some(l) => Some(self.size("kafka.retention_bytes", l, 0, 1 << 50)?),
+            },
+            cleanup_policy: match k.cleanup_policy.as_deref() {
+                None => d::KAFKA_CLEANUP_POLICY,
+                Some("delete") => CleanupPolicy::Delete,
+                Some("compact") => CleanupPolicy::Compact,
+                Some("compact,delete" | "delete,compact") => CleanupPolicy::CompactDelete,
+                Some(other) => {
+                    return self.err(
+                        "kafka.cleanup_policy",
+                        format!(
+                            "{} is not allowed; allowed: \"delete\" (the real default), \"compact\", \"compact,delete\"",
+                            crate::errtext::value(other)
+                        ),
+                    );
+                }
+            },
+            min_cleanable_dirty_ratio: match &k.min_cleanable_dirty_ratio {
+                None => d::KAFKA_MIN_CLEANABLE_DIRTY_RATIO,
+                Some(Leaf::Float(f)) if (0.0..=1.0).contains(f) => *f,
+                Some(Leaf::Int(i @ (0 | 1))) => *i as f64,
+                Some(l) => {
+                    return self.err(
+                        "kafka.min_cleanable_dirty_ratio",
+                        format!("{} is not allowed; a number from 0 to 1 (the real default is 0.5)", show(l)),
+                    );
+                }
+            },
+            cleaner_backoff: self.opt_duration(
+                "kafka.cleaner_backoff",
+                &k.cleaner_backoff,
+                d::KAFKA_CLEANER_BACKOFF,
+            )?,
             replication_factor: match k.replication_factor {
                 None => d::KAFKA_REPLICATION_FACTOR,
                 Some(n) if n > brokers as i64 && n >= 1 => {
@@ -965,6 +1019,7 @@ impl Ctx {
             ("retention", cfg.retention),
             ("segment_ms", cfg.segment_ms),
             ("retention_check_interval", cfg.retention_check_interval),
+            ("cleaner_backoff", cfg.cleaner_backoff),
         ] {
             if v.is_zero() {
                 return self.err(format!("kafka.{field}"), "0 is not allowed; it must be a positive duration");
@@ -978,6 +1033,7 @@ impl Ctx {
             ("retention", "retention.ms", cfg.retention),
             ("segment_ms", "segment.ms", cfg.segment_ms),
             ("retention_check_interval", "log.retention.check.interval.ms", cfg.retention_check_interval),
+            ("cleaner_backoff", "log.cleaner.backoff.ms", cfg.cleaner_backoff),
         ] {
             if v.0 % crate::time::NANOS_PER_MILLI != 0 {
                 return self.err(

@@ -3,6 +3,7 @@
 mod charts;
 mod cli;
 mod common;
+mod compaction;
 mod delivery_chart;
 mod failures;
 mod guard;

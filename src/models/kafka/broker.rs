@@ -55,6 +55,27 @@ pub struct Fetcher {
 }
 
 impl<H: History> KafkaModel<'_, H> {
+    /// The log cleaner (`cleanup.policy` compact): every `log.cleaner.backoff.ms` it cleans each
+    /// partition whose dirty ratio exceeds `min.cleanable.dirty.ratio`, up to the active segment
+    /// and the high watermark. Cleaning takes no simulated time. A removed record is reported
+    /// deleted for every group, as retention does (see the README on how it is counted).
+    pub(super) fn log_cleaner(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+        let mut freed = 0;
+        for (p, log) in self.partitions.iter_mut().enumerate() {
+            let history = &mut *self.history;
+            let hw = self.repl[p].hw;
+            freed += log
+                .clean(hw, self.cfg.min_cleanable_dirty_ratio, self.cfg.segment_bytes, |r| {
+                    history.record(now, Observation::Deleted { id: r.id(), group: None });
+                })
+                .bytes;
+        }
+        if freed > 0 {
+            self.obs(now, Observation::StorageChanged { delta: -(freed as i64) });
+        }
+        self.world.timer_in(sched, self.coord, self.cfg.cleaner_backoff, Timer::LogCleaner);
+    }
+
     fn fetcher_index(&self, follower: BrokerId, leader: BrokerId) -> usize {
         follower as usize * self.brokers as usize + leader as usize
     }
@@ -137,7 +158,7 @@ impl<H: History> KafkaModel<'_, H> {
                 }
             }
             if b.need == 0 {
-                self.append(now, b.partition, &b.records, sched);
+                self.append(now, b.partition, &b.records, &b.keys, sched);
                 b.need = self.partitions[p].end_offset();
             }
             if acks == Acks::All {
@@ -270,15 +291,31 @@ impl<H: History> KafkaModel<'_, H> {
     }
 
     /// The leader appends records to its log.
-    fn append(&mut self, now: SimTime, partition: u32, records: &[StoredMessage], sched: &mut Scheduler<Event>) {
+    fn append(
+        &mut self,
+        now: SimTime,
+        partition: u32,
+        records: &[StoredMessage],
+        keys: &[u64],
+        sched: &mut Scheduler<Event>,
+    ) {
         let n = records.len() as u64;
         let mut bytes = 0;
         let p = partition as usize;
         let log = &mut self.partitions[p];
-        for &r in records {
-            log.append(now, r, self.cfg.segment_bytes, self.cfg.segment_ms);
-            bytes += r.bytes();
-            self.history.record(now, Observation::Stored { msg: r });
+        if self.accumulator.keep_keys {
+            // A compacted topic: the log keeps each record's key.
+            for (&r, &k) in records.iter().zip(keys) {
+                log.append_keyed(now, r, k, self.cfg.segment_bytes, self.cfg.segment_ms);
+                bytes += r.bytes();
+                self.history.record(now, Observation::Stored { msg: r });
+            }
+        } else {
+            for &r in records {
+                log.append(now, r, self.cfg.segment_bytes, self.cfg.segment_ms);
+                bytes += r.bytes();
+                self.history.record(now, Observation::Stored { msg: r });
+            }
         }
         let end = log.end_offset();
         self.obs(now, Observation::StorageChanged { delta: bytes as i64 });

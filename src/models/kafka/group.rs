@@ -1,7 +1,7 @@
 //! Consumer groups: which consumer owns which partition (the range assignor), and the committed
 //! offsets that define the group's lag.
 
-use super::log::Offset;
+use crate::models::log::Offset;
 use crate::world::Deadline;
 
 /// Kafka's `RangeAssignor` for one topic: partitions in order, consumers in member order; each gets

@@ -8,7 +8,6 @@
 mod broker;
 pub mod controller;
 pub mod group;
-pub mod log;
 mod operations;
 pub mod partitioner;
 pub mod producer;
@@ -18,6 +17,7 @@ mod sender;
 use crate::client::{ConsumerApp, JobEnd};
 use crate::engine::{EventKey, Model, Scheduler};
 use crate::history::{ClientEvent, GroupIdx, History, Observation};
+use crate::models::log::{Offset, Partition};
 use crate::scenario::defaults as d;
 use crate::scenario::defaults::{
     KAFKA_MAX_IN_FLIGHT_REQUESTS as MAX_IN_FLIGHT_REQUESTS, KAFKA_MAX_REQUEST_BYTES as MAX_REQUEST_BYTES,
@@ -31,7 +31,6 @@ use crate::world::{Admit, Deadline, Envelope, Fired, NodeId, NodeMap, World};
 use controller::Controller;
 use group::Coordinator;
 use group::{CommittedOffsets, range_assign};
-use log::{Offset, Partition};
 use partitioner::partition_for_key;
 use producer::{Accumulator, ProducerBatch};
 use replica::{BrokerId, Replicas};
@@ -180,6 +179,8 @@ pub enum Timer {
     ReplicaFetchTimeout { leader: BrokerId },
     /// The broker's periodic retention check (`log.retention.check.interval.ms`).
     RetentionCheck,
+    /// The log cleaner looks for a log to compact (`log.cleaner.backoff.ms`).
+    LogCleaner,
     /// The coordinator has not heard from a member for `session.timeout.ms`.
     SessionExpired { group: GroupIdx, member: u64 },
     /// The coordinator stops waiting for members to rejoin (rebalance timeout).
@@ -574,7 +575,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
             faults_done: 0,
             sender_timer: None,
             commits_in_flight: 0,
-            partitions: (0..p).map(|_| Partition::default()).collect(),
+            partitions: (0..p)
+                .map(|_| if cfg.cleanup_policy.compacts() { Partition::compacted() } else { Partition::default() })
+                .collect(),
             end_offsets_sum: 0,
             groups,
             consumer_of,
@@ -595,6 +598,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
         // after start-up, then one every interval: checks fall at 30 s, 5 min 30 s, ..., not on
         // the round times an operator's action is likely to be scheduled at.
         m.world.timer_in(sched, m.coord, d::KAFKA_LOG_INITIAL_TASK_DELAY, Timer::RetentionCheck);
+        if m.cfg.cleanup_policy.compacts() {
+            m.accumulator.keep_keys = true;
+            m.world.timer_in(sched, m.coord, m.cfg.cleaner_backoff, Timer::LogCleaner);
+        }
         m.start_replication(sched);
         m.start_broker_heartbeats(sched);
         for (i, f) in m.faults.iter().enumerate() {
@@ -674,11 +681,14 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     fn retention_check(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
         let mut freed = 0;
-        for p in &mut self.partitions {
+        // `UnifiedLog.deleteOldSegments`: size, then time retention, only with the delete policy.
+        for p in self.partitions.iter_mut().filter(|_| self.cfg.cleanup_policy.deletes()) {
             let history = &mut *self.history;
-            freed += p.enforce_retention(now, self.cfg.retention, |r| {
-                history.record(now, Observation::Deleted { id: r.id(), group: None });
-            });
+            let mut deleted = |r: &StoredMessage| history.record(now, Observation::Deleted { id: r.id(), group: None });
+            if let Some(limit) = self.cfg.retention_bytes {
+                freed += p.enforce_size(limit, &mut deleted);
+            }
+            freed += p.enforce_retention(now, self.cfg.retention, &mut deleted);
         }
         if freed > 0 {
             self.obs(now, Observation::StorageChanged { delta: -(freed as i64) });
@@ -809,8 +819,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
             let hw = self.repl[p].hw;
             let mut part_bytes = 0;
             let mut pos = c.fetch_pos[slot];
-            while pos < hw
-                && let Some(r) = log.get(pos)
+            // Compaction leaves gaps in the offsets: the fetch returns the next records held.
+            while let Some((offset, r)) = log.next_from(pos)
+                && offset < hw
             {
                 // At least one record per response even if it exceeds the limits, as Kafka does.
                 if (part_bytes + r.bytes() > cfg.max_partition_fetch_bytes || total + r.bytes() > cfg.fetch_max_bytes)
@@ -820,8 +831,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 }
                 part_bytes += r.bytes();
                 total += r.bytes();
-                records.push(Fetched { slot: slot as u32, offset: pos, msg: *r });
-                pos += 1;
+                records.push(Fetched { slot: slot as u32, offset, msg: *r });
+                pos = offset + 1;
             }
             g.fetched_sum += pos - c.fetch_pos[slot];
             c.fetch_pos[slot] = pos;
@@ -1572,6 +1583,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             Timer::RequestTimeout { broker } => self.request_timed_out(now, broker, sched),
             Timer::ReplicaFetchTimeout { leader } => self.replica_fetch_timed_out(now, node, leader, sched),
             Timer::RetentionCheck => self.retention_check(now, sched),
+            Timer::LogCleaner => self.log_cleaner(now, sched),
             Timer::SessionExpired { group, member } => self.session_expired(now, group, member, sched),
             Timer::RebalanceTimeout { group, round } => self.rebalance_timeout(now, group, round, sched),
             Timer::InitialRebalanceDelay { group, round } => self.initial_delay_over(now, group, round, sched),

@@ -81,6 +81,8 @@ pub struct ProducerBatch {
     /// Leader side: the offset after the batch once appended (what the HW must reach).
     pub need: u64,
     pub records: Vec<StoredMessage>,
+    /// The records' keys, kept only for a compacted topic (the log needs them); empty otherwise.
+    pub keys: Vec<u64>,
     /// `estimatedSizeInBytes`: header plus framed records.
     pub wire_bytes: u64,
     /// The buffer's size: `batch.size`, or more for a record larger than that.
@@ -137,6 +139,8 @@ pub struct Accumulator {
     pool: Vec<Vec<StoredMessage>>,
     /// Records appended and not yet drained.
     pub records_waiting: u64,
+    /// Batches carry their records' keys (a compacted topic).
+    pub keep_keys: bool,
 }
 
 impl Accumulator {
@@ -150,6 +154,7 @@ impl Accumulator {
             drain_index: vec![0; brokers as usize],
             pool: Vec::new(),
             records_waiting: 0,
+            keep_keys: false,
         }
     }
 
@@ -187,6 +192,9 @@ impl Accumulator {
             );
             if last.wire_bytes + size <= last.write_limit {
                 last.records.push(stored);
+                if self.keep_keys {
+                    last.keys.push(msg.key.unwrap_or(0));
+                }
                 last.wire_bytes += size;
                 appended = Some(size);
             } else {
@@ -213,6 +221,7 @@ impl Accumulator {
                     error: BatchError::None,
                     need: 0,
                     records,
+                    keys: if self.keep_keys { vec![msg.key.unwrap_or(0)] } else { Vec::new() },
                     wire_bytes: size,
                     write_limit: self.batch_size.max(upper),
                     created: now,

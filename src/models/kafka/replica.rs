@@ -14,7 +14,7 @@
 //! `num.replica.fetchers` = 1); the leader learns a follower's LEO from its fetch offset, as in
 //! `Partition.updateFollowerFetchState`, and the HW is the lowest LEO in the ISR.
 
-use super::log::Offset;
+use crate::models::log::Offset;
 use crate::time::SimTime;
 
 pub type BrokerId = u16;

@@ -62,7 +62,7 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
         if gi == 0 {
             legend = lines.iter().map(LegendItem::from).collect();
         }
-        let mut new_items = event_legend(&markers);
+        let mut new_items = event_legend(s, &markers);
         new_items.extend(band_legend(s, &bands));
         panels.push(TimePanel {
             caption: several.then(|| format!("{}: peak backlog {}", g.name, peaks.join(", "))),

@@ -305,6 +305,7 @@ fn event_markers(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64, g
     let gap = (x_end * unit.secs * 0.03).max(s.sample_interval.as_secs_f64() * 2.0);
     for r in runs {
         let dropped = match r.system {
+            SystemKind::Kafka if s.kafka.cleanup_policy.compacts() => "retention or compaction deleted {} unprocessed",
             SystemKind::Kafka => "retention deleted {} unprocessed",
             SystemKind::RabbitMq => "{} publishes never reached the queue",
         };
@@ -570,11 +571,17 @@ fn band_legend(s: &Scenario, bands: &[Band]) -> Vec<LegendItem> {
 }
 
 /// Legend entries for the event markers present.
-fn event_legend(markers: &[Marker]) -> Vec<LegendItem> {
+fn event_legend(s: &Scenario, markers: &[Marker]) -> Vec<LegendItem> {
     let mut out = Vec::new();
     if markers.iter().any(|m| m.kind == MarkerKind::Tick) {
+        use crate::scenario::CleanupPolicy;
         out.push(LegendItem {
-            label: "kafka retention deleted expired segments".into(),
+            label: match s.kafka.cleanup_policy {
+                CleanupPolicy::Delete => "kafka retention deleted expired segments",
+                CleanupPolicy::Compact => "kafka compaction removed superseded records",
+                CleanupPolicy::CompactDelete => "kafka retention or compaction deleted records",
+            }
+            .into(),
             color: RETENTION,
             width: 2,
             glyph: Glyph::Triangle,
@@ -705,7 +712,7 @@ fn one_panel_chart(
     markers.extend(event_markers(s, runs, unit, x_end, None));
     let bands = bands(s, runs, unit, x_end, None);
     let mut legend: Vec<LegendItem> = lines.iter().map(LegendItem::from).collect();
-    legend.extend(event_legend(&markers));
+    legend.extend(event_legend(s, &markers));
     legend.extend(band_legend(s, &bands));
     Chart::Time(TimeChart {
         title,
