@@ -67,11 +67,30 @@ struct Counts {
     duplicates: u64,
     redelivered: u64,
     out_of_order: u64,
+    processed_not_owed: u64,
+    replayed: u64,
+    skipped: u64,
+}
+
+/// What the recount keeps per group for seeks (README: `replayed`, `skipped`).
+#[derive(Default, Debug)]
+struct Seeks {
+    /// Ids below this were sent before the latest `sought`.
+    replay_below: u64,
+    replayed_ids: BTreeSet<u64>,
+    replayed: u64,
+    duplicates: u64,
+    skipped: BTreeSet<u64>,
+    not_owed: u64,
 }
 
 #[derive(Default, Debug)]
 struct Recount {
     sent: BTreeMap<u64, Option<u64>>,
+    sent_at: BTreeMap<u64, u64>,
+    /// group -> its start (ns): it is owed what is sent from then on.
+    starts: BTreeMap<String, u64>,
+    seeks: BTreeMap<String, Seeks>,
     acknowledged: BTreeSet<u64>,
     failed: BTreeSet<u64>,
     publish_failures: u64,
@@ -106,6 +125,7 @@ impl Recount {
                 }
                 self.unresolved.insert(id);
                 self.sent.insert(id, v["key"].as_u64());
+                self.sent_at.insert(id, t);
             }
             "acknowledged" => {
                 let id = id.unwrap();
@@ -132,13 +152,41 @@ impl Recount {
             "delivered" if v["redelivered"].as_bool().unwrap() => {
                 *self.redelivered.entry(group.unwrap()).or_default() += 1;
             }
+            "sought" => {
+                let g = group.unwrap();
+                let next = self.sent.keys().next_back().map_or(0, |id| id + 1);
+                let start = self.starts[&g];
+                let owed_unprocessed: Vec<u64> = self
+                    .sent_at
+                    .iter()
+                    .filter(|&(id, &at)| at >= start && !self.processed.get(&g).is_some_and(|p| p.contains_key(id)))
+                    .map(|(&id, _)| id)
+                    .collect();
+                let s = self.seeks.entry(g).or_default();
+                s.replay_below = next;
+                s.replayed_ids.clear();
+                if v["to_end"].as_bool().unwrap() {
+                    s.skipped.extend(owed_unprocessed);
+                }
+            }
             "processed" => {
                 let (g, id) = (group.unwrap(), id.unwrap());
+                let s = self.seeks.entry(g.clone()).or_default();
+                if self.sent_at[&id] < self.starts[&g] {
+                    s.not_owed += 1;
+                    return;
+                }
                 let n = self.processed.entry(g.clone()).or_default().entry(id).or_default();
                 *n += 1;
-                if *n == 1
-                    && let Some(key) = self.sent[&id]
-                {
+                if *n > 1 {
+                    if id < s.replay_below && s.replayed_ids.insert(id) {
+                        s.replayed += 1;
+                    } else {
+                        s.duplicates += 1;
+                    }
+                } else if s.skipped.remove(&id) {
+                    // Skipped, then read after all: a first processing, not checked for order.
+                } else if let Some(key) = self.sent[&id] {
                     let highest = self.highest.entry(g.clone()).or_default().entry(key).or_insert(id);
                     if *highest > id {
                         *self.out_of_order.entry(g).or_default() += 1;
@@ -154,10 +202,17 @@ impl Recount {
     fn group(&self, g: &str) -> Counts {
         let none = BTreeMap::new();
         let processed = self.processed.get(g).unwrap_or(&none);
-        let mut c = Counts { owed: self.sent.len() as u64, ..Counts::default() };
+        let start = self.starts[g];
+        let owed: Vec<u64> = self.sent_at.iter().filter(|&(_, &at)| at >= start).map(|(&id, _)| id).collect();
+        let none_seeks = Seeks::default();
+        let s = self.seeks.get(g).unwrap_or(&none_seeks);
+        let mut c = Counts { owed: owed.len() as u64, ..Counts::default() };
         c.processed_unique = processed.len() as u64;
-        c.duplicates = processed.values().sum::<u64>() - c.processed_unique;
-        for id in self.sent.keys().filter(|id| !processed.contains_key(id)) {
+        c.duplicates = s.duplicates;
+        c.replayed = s.replayed;
+        c.processed_not_owed = s.not_owed;
+        c.skipped = s.skipped.len() as u64;
+        for id in owed.iter().filter(|id| !processed.contains_key(id) && !s.skipped.contains(id)) {
             // Every node is up at the end of this scenario: unprocessed means lost.
             if self.acknowledged.contains(id) {
                 c.acknowledged_lost += 1;
@@ -181,6 +236,9 @@ fn reported(v: &serde_json::Value) -> Counts {
         duplicates: n("duplicates"),
         redelivered: n("redelivered"),
         out_of_order: n("out_of_order"),
+        processed_not_owed: n("processed_not_owed"),
+        replayed: n("replayed"),
+        skipped: n("skipped"),
     }
 }
 
@@ -195,10 +253,13 @@ fn recount(tag: &str, toml: &str) -> (BTreeMap<String, Counts>, serde_json::Valu
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     let systems: Vec<String> = summary["systems"].as_object().unwrap().keys().cloned().collect();
+    // The one static fact besides the events: when each group subscribed (README: owed_from).
+    let scenario = pushpull::scenario::Scenario::parse(toml, "recount.toml", false).unwrap();
+    let starts: BTreeMap<String, u64> = scenario.groups.iter().map(|g| (g.name.clone(), g.start.0)).collect();
     let mut totals: BTreeMap<String, Counts> = BTreeMap::new();
     for sys in &systems {
         let text = std::fs::read_to_string(out.join(format!("history-{sys}.jsonl"))).unwrap();
-        let mut r = Recount::default();
+        let mut r = Recount { starts: starts.clone(), ..Recount::default() };
         for line in text.lines() {
             r.line(&serde_json::from_str(line).unwrap());
         }
@@ -223,7 +284,7 @@ fn recount(tag: &str, toml: &str) -> (BTreeMap<String, Counts>, serde_json::Valu
             tag("unavailable_s")
         );
         let mut sum = Counts::default();
-        for g in ["a", "b"] {
+        for g in starts.keys() {
             let c = r.group(g);
             assert_eq!(reported(&delivery["groups"][g]), c, "{}", tag(&format!("group {g}")));
             sum.owed += c.owed;
@@ -233,6 +294,9 @@ fn recount(tag: &str, toml: &str) -> (BTreeMap<String, Counts>, serde_json::Valu
             sum.duplicates += c.duplicates;
             sum.redelivered += c.redelivered;
             sum.out_of_order += c.out_of_order;
+            sum.processed_not_owed += c.processed_not_owed;
+            sum.replayed += c.replayed;
+            sum.skipped += c.skipped;
         }
         assert_eq!(reported(delivery), sum, "{}", tag("system totals are the sums over groups"));
         totals.insert(sys.clone(), sum);
@@ -258,4 +322,35 @@ fn delivery_figures_recount_after_a_node_crash() {
     assert!(r.acknowledged_lost > 0, "RabbitMQ: confirmed transient messages die with the node: {r:?}");
     let unavailable = summary["systems"]["rabbitmq"]["delivery"]["unavailable_s"].as_f64().unwrap();
     assert!(unavailable > 5.0, "RabbitMQ: no confirm while its node is down for 15 s: {unavailable}");
+}
+
+/// Groups over time: one group rewinds (replay), one starts late from the log start (messages it
+/// is not owed), one starts late from the end (skipped while it formed).
+const OPERATIONS: &str = r#"
+[[groups]]
+name = "late-earliest"
+start = "50s"
+from = "earliest"
+processing = "5ms"
+[[groups]]
+name = "late-latest"
+start = "70s"
+from = "latest"
+processing = "5ms"
+[[operations]]
+at = "150s"
+action = "reset_offsets"
+group = "a"
+to = "earliest"
+"#;
+
+#[test]
+fn delivery_figures_recount_with_late_groups_and_a_rewind() {
+    let (totals, _) = recount("ops", &(SCENARIO.to_string() + OPERATIONS));
+    let k = totals["kafka"];
+    assert!(k.replayed > 0, "Kafka: the rewind replays: {k:?}");
+    assert!(k.processed_not_owed > 0, "Kafka: the late group read from the log start: {k:?}");
+    assert!(k.skipped > 0, "Kafka: the latest group skipped what was sent while it formed: {k:?}");
+    let r = totals["rabbitmq"];
+    assert_eq!((r.replayed, r.processed_not_owed, r.skipped), (0, 0, 0), "RabbitMQ: {r:?}");
 }
