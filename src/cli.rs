@@ -102,7 +102,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             let mut failed = false;
             for f in files {
                 match load(&f, None, force) {
-                    Ok(s) => println!(
+                    Ok(s) => out(&format!(
                         "{}: ok ({}, {:.0} messages expected, {} group(s), systems: {})\n{}",
                         f.display(),
                         s.name,
@@ -110,7 +110,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
                         s.groups.len(),
                         s.systems.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "),
                         crate::guard::validate_report(&s).trim_end()
-                    ),
+                    )),
                     Err(e) => {
                         eprintln!("error: {e}");
                         failed = true;
@@ -161,8 +161,8 @@ fn run(jobs: &[RunJob], quiet: bool, force: bool, history: bool) -> Result<(), B
         let shown = staging.shown().to_path_buf();
         staging.commit()?;
         if !quiet {
-            println!("{}", table::render(&report::summary(s, &runs)));
-            println!("results: {}\n", shown.display());
+            out(&table::render(&report::summary(s, &runs)));
+            out(&format!("results: {}\n", shown.display()));
         }
     }
     Ok(())
@@ -243,4 +243,11 @@ fn run_with_progress(
         }
         join_reporting(worker).map_err(|p| p.into_error(&s.name, "all"))?
     })
+}
+
+/// Prints a line to standard output. A reader that went away (`pushpull validate f | head`: a
+/// broken pipe) is not an error of ours: the rest is dropped, not a panic.
+fn out(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
 }

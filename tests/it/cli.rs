@@ -367,3 +367,26 @@ prefetch = 5
     let kafka_lost = summary["systems"]["kafka"]["groups"]["slow"]["lost"].as_u64().unwrap();
     assert!(kafka_lost > 0, "the scenario must exercise loss (retention 1 m, slow group 10/s for 15/s)");
 }
+
+/// `pushpull validate ... | head -1`: the reader leaves early; the rest is dropped, no panic.
+#[test]
+fn a_reader_that_leaves_early_gets_no_panic() {
+    use std::io::Read;
+    let files: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let mut child = bin()
+        .arg("validate")
+        .args(&files)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before reading anything
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let status = child.wait().unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(status.code().is_some(), "killed by a signal: {status:?}");
+}
