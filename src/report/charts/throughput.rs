@@ -18,6 +18,23 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
     let deliveries = s.expected_messages() * groups as f64;
     let points = (deliveries / MESSAGES_PER_POINT).clamp(MIN_RATE_POINTS, MAX_RATE_POINTS) as usize;
     let per_point = longest.div_ceil(points.max(1)).max(1);
+    // Groups owed each message of the bucket (t - len, t]: a group that starts late counts from its
+    // start, in proportion within the bucket it starts in.
+    let subscribed = |t: f64, len: f64| -> f64 {
+        s.groups
+            .iter()
+            .map(|g| {
+                let start = g.start.as_secs_f64();
+                if start <= t - len {
+                    1.0
+                } else if start >= t || len <= 0.0 {
+                    0.0
+                } else {
+                    (t - start) / len
+                }
+            })
+            .sum()
+    };
     let mut lines = Vec::new();
     let mut offered: Option<Vec<(f64, f64)>> = None;
     let mut bin_secs: f64 = 0.0;
@@ -30,7 +47,7 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
                 let len = (t - prev).max(0.0);
                 prev = t;
                 let processed: f64 = rows.iter().map(|x| x.processed_per_s).sum();
-                (t, len, processed, rows[0].published_per_s * groups as f64)
+                (t, len, processed, rows[0].published_per_s * subscribed(t, len))
             })
             .collect();
         let mut done = Vec::new();
@@ -73,7 +90,9 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
             points: done,
         });
     }
-    let offered_label = if s.groups.len() > 1 {
+    let offered_label = if s.groups.iter().any(|g| g.start > crate::time::SimTime::ZERO) {
+        "offered load (published/s × groups subscribed)".to_string()
+    } else if s.groups.len() > 1 {
         format!("offered load (published/s × {} groups)", s.groups.len())
     } else {
         "offered load (published/s)".to_string()
