@@ -12,5 +12,6 @@ mod oracles;
 mod outputs;
 mod producer;
 mod quorum;
+mod rebalance;
 mod replay;
 mod replication;
