@@ -290,7 +290,7 @@ pub fn partition_shares(keys: Keys, partitions: u32) -> Vec<f64> {
 }
 
 /// Kafka's range assignor, as (consumer, first partition, partition count) of the consumers that
-/// own partitions (the same assignment as `models::kafka::group::range_assign`, without building it).
+/// own partitions (the same assignment as `models::kafka::assignor::range_assign`, without building it).
 fn ranges(partitions: u32, consumers: u32) -> impl Iterator<Item = (usize, usize)> {
     let per = partitions / consumers;
     let extra = partitions % consumers;
@@ -1128,7 +1128,7 @@ mod tests {
     #[test]
     fn range_assignment_matches_the_model() {
         for (p, c) in [(5, 5), (7, 3), (2, 4), (1, 1), (10, 3)] {
-            let model = crate::models::kafka::group::range_assign(p, c);
+            let model = crate::models::kafka::assignor::range_assign(p, c);
             let ours: Vec<(usize, usize)> = ranges(p, c).collect();
             let theirs: Vec<(usize, usize)> =
                 model.iter().filter(|v| !v.is_empty()).map(|v| (v[0] as usize, v.len())).collect();

@@ -28,6 +28,14 @@ pub enum Observation {
     Fault { step: usize },
     /// A Kafka consumer group started (`started = true`) or finished a rebalance.
     Rebalance { group: GroupIdx, started: bool },
+    /// A rebalance took `partition` away from whoever processed it for the group: with an eager
+    /// assignor every owned partition at the rebalance's start; cooperatively (cooperative-sticky,
+    /// the consumer protocol) a partition its owner revoked to hand it on, or the partitions of a
+    /// member that left the group (when the coordinator removes it). Nobody processes it until the
+    /// next `PartitionAssigned` of the same partition.
+    PartitionRevoked { group: GroupIdx, partition: u32 },
+    /// A consumer of the group received `partition` in an assignment and may process it.
+    PartitionAssigned { group: GroupIdx, partition: u32 },
     /// A new leader took over after a failure: of Kafka partition `partition` (the controller's
     /// election), or (`None`) of the RabbitMQ quorum queue (a Raft election won).
     LeaderElected { partition: Option<u32> },
@@ -187,6 +195,12 @@ impl<W: std::io::Write> JsonlHistory<W> {
             Observation::Fault { step } => format!(r#"{{"t":{t},"event":"fault","step":{step}}}"#),
             Observation::Rebalance { group, started } => {
                 format!(r#"{{"t":{t},"event":"rebalance","group":{},"started":{started}}}"#, g(group))
+            }
+            Observation::PartitionRevoked { group, partition } => {
+                format!(r#"{{"t":{t},"event":"partition_revoked","group":{},"partition":{partition}}}"#, g(group))
+            }
+            Observation::PartitionAssigned { group, partition } => {
+                format!(r#"{{"t":{t},"event":"partition_assigned","group":{},"partition":{partition}}}"#, g(group))
             }
             Observation::LeaderElected { partition } => format!(
                 r#"{{"t":{t},"event":"leader_elected","partition":{}}}"#,

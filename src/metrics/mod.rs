@@ -25,6 +25,10 @@
 //! * Consumer utilisation ([`busy`]): each consumer's busy fraction (its completed jobs'
 //!   processing clipped to [warmup, duration), over that window's length), its completions in the
 //!   window, and the idle consumers (no work in the window at all).
+//! * `rebalance_pause_s`: per partition of a Kafka group, the time from a `PartitionRevoked` (a
+//!   rebalance took it from its owner) to the next `PartitionAssigned` (its new owner received it),
+//!   summed over partitions and pauses (to the end of the run if never assigned again);
+//!   `max_rebalance_pause_s` is the longest single pause. System: the sum over groups, the longest.
 //! * Time-series samples carry each gauge's maximum over the interval (not its value at the sample
 //!   instant, which would alias a sawtooth such as Kafka's commit cycle), so that the peak of a
 //!   series is the summary's peak exactly; and the producer's `acknowledged` and `send_failed`
@@ -161,6 +165,11 @@ pub struct GroupCounts {
     pub max_unacked: u64,
     pub wait: DurationStats,
     pub latency: DurationStats,
+    /// Per partition: since when a rebalance kept it from being processed, if it does now.
+    pub revoked_at: Vec<Option<SimTime>>,
+    /// Rebalance pauses, summed over partitions, and the longest (ns).
+    pub pause_ns: u64,
+    pub max_pause_ns: u64,
     bucket_processed: u64,
     /// Maxima over the current sample interval.
     bucket_in_flight_max: u64,
@@ -169,6 +178,24 @@ pub struct GroupCounts {
 }
 
 impl GroupCounts {
+    fn partition_revoked(&mut self, at: SimTime, partition: u32) {
+        let p = partition as usize;
+        if self.revoked_at.len() <= p {
+            self.revoked_at.resize(p + 1, None);
+        }
+        // Already paused (a member that left revoked it before the rebalance started): the
+        // pause runs from the first.
+        self.revoked_at[p].get_or_insert(at);
+    }
+
+    fn partition_assigned(&mut self, at: SimTime, partition: u32) {
+        if let Some(since) = self.revoked_at.get_mut(partition as usize).and_then(Option::take) {
+            let d = at.since(since).0;
+            self.pause_ns += d;
+            self.max_pause_ns = self.max_pause_ns.max(d);
+        }
+    }
+
     /// Owed to the group, not yet processed, not dropped.
     pub fn in_flight(&self) -> u64 {
         self.published - self.unique - self.dropped
@@ -368,6 +395,12 @@ impl Recorder {
     /// Closes the last, possibly partial, bucket at the end of the run. The series always covers
     /// the whole publishing window, even when the drain finished before `duration`.
     pub fn finish(&mut self, end: SimTime) {
+        // A partition still without an owner is paused to the end of the run.
+        for g in &mut self.groups {
+            for p in 0..g.revoked_at.len() {
+                g.partition_assigned(end, p as u32);
+            }
+        }
         // A rebalance still under way lasts to the end of the run (the drain included).
         for open in &mut self.rebalancing {
             if let Some(i) = open.take() {
@@ -527,6 +560,7 @@ impl Recorder {
         let mut total = GroupSummary::default();
         let mut groups = BTreeMap::new();
         let mut all_fractions = Vec::new();
+        let mut pause_ns = 0;
         for ((g, name), busy) in self.groups.iter().zip(names).zip(&self.busy.groups) {
             let (lost, stranded) = g.window.unprocessed();
             let consumers: Vec<ConsumerSummary> = busy
@@ -558,6 +592,8 @@ impl Recorder {
                 idle_consumers: consumers.iter().filter(|c| c.idle).count() as u64,
                 busy_fraction: BusyFraction::of(&fractions),
                 consumers,
+                rebalance_pause_s: round6(SimDuration(g.pause_ns).as_secs_f64()),
+                max_rebalance_pause_s: round6(SimDuration(g.max_pause_ns).as_secs_f64()),
             };
             total.published += gs.published;
             total.processed += gs.processed;
@@ -571,9 +607,12 @@ impl Recorder {
             total.max_consumer_lag = total.max_consumer_lag.max(gs.max_consumer_lag);
             total.max_unacked = total.max_unacked.max(gs.max_unacked);
             total.idle_consumers += gs.idle_consumers;
+            pause_ns += g.pause_ns;
+            total.max_rebalance_pause_s = total.max_rebalance_pause_s.max(gs.max_rebalance_pause_s);
             groups.insert(name.clone(), gs);
         }
         let (wait, latency) = self.merged();
+        total.rebalance_pause_s = round6(SimDuration(pause_ns).as_secs_f64());
         total.offered_per_s = round6(total.offered_per_s);
         total.throughput_per_s = round6(total.throughput_per_s);
         total.wait_ms = wait.summary();
@@ -704,6 +743,16 @@ impl History for Recorder {
             Observation::Client(ClientEvent::SendFailed { .. }) => self.bucket_failed += 1,
             Observation::Fault { step } => self.fault_step(at, step),
             Observation::Rebalance { group, started } => self.rebalance(at, group, started),
+            Observation::PartitionRevoked { group, partition } => {
+                if let Some(g) = self.groups.get_mut(group) {
+                    g.partition_revoked(at, partition);
+                }
+            }
+            Observation::PartitionAssigned { group, partition } => {
+                if let Some(g) = self.groups.get_mut(group) {
+                    g.partition_assigned(at, partition);
+                }
+            }
             Observation::LeaderElected { .. } => {
                 self.last_election = Some(at);
                 self.annotate(at, AnnotationKind::Election, None, 1);
@@ -760,6 +809,12 @@ pub struct GroupSummary {
     /// Each consumer, by index (a group's only: the system's totals leave it out).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub consumers: Vec<ConsumerSummary>,
+    /// Kafka: seconds partitions spent without an owner able to process them because a rebalance
+    /// revoked them or they were moving (revocation, or an eager rebalance's start, to the new
+    /// owner receiving them), summed over partitions; 0 for RabbitMQ.
+    pub rebalance_pause_s: f64,
+    /// The longest single such pause of one partition.
+    pub max_rebalance_pause_s: f64,
 }
 
 /// Busy fractions of a set of consumers, rounded to 6 decimals (0 when there is none).

@@ -138,6 +138,11 @@ fn rows(reports: &[&SystemReport]) -> Vec<Row> {
         f("max unacked", &|s| thousands(s.max_unacked)),
         f("peak stored", &|s| bytes(s.peak_stored_bytes)),
     ];
+    // Only when some Kafka group paused for a rebalance.
+    if systems.iter().any(|s| s.rebalance_pause_s > 0.0) {
+        rows.push(d("rebalance pause", &|s| s.rebalance_pause_s * 1e3));
+        rows.push(d("longest rebalance pause", &|s| s.max_rebalance_pause_s * 1e3));
+    }
     rows.extend(delivery);
     rows
 }

@@ -210,6 +210,17 @@ pub const MAX_CONSUMERS: u32 = 100_000;
 /// waits this long after the last member joined (at most `max.poll.interval.ms` in all) before it
 /// assigns partitions, so that members starting together land in one rebalance.
 pub const KAFKA_GROUP_INITIAL_REBALANCE_DELAY: SimDuration = SimDuration(3_000_000_000);
+/// Consumer `group.protocol` = "classic" (Kafka 4.0's `ConsumerConfig.DEFAULT_GROUP_PROTOCOL`): the
+/// JoinGroup/SyncGroup protocol; "consumer" is KIP-848's.
+pub const KAFKA_GROUP_PROTOCOL: &str = "classic";
+/// Consumer `partition.assignment.strategy` = [RangeAssignor, CooperativeStickyAssignor] (Kafka 3.0+):
+/// the first in the list, range, is the one a group of default consumers uses (classic protocol).
+pub const KAFKA_ASSIGNOR: &str = "range";
+/// Group coordinator `group.consumer.heartbeat.interval.ms` = 5000: how often a member of a
+/// consumer-protocol (KIP-848) group heartbeats; it also carries its assignment.
+pub const KAFKA_CONSUMER_HEARTBEAT_INTERVAL: SimDuration = SimDuration(5_000_000_000);
+/// Group coordinator `group.consumer.session.timeout.ms` = 45000 (KIP-848 groups).
+pub const KAFKA_CONSUMER_SESSION_TIMEOUT: SimDuration = SimDuration(45_000_000_000);
 /// `rolling_restart` with no `interval`: 30 s between one consumer's stop and the next one's
 /// (ours; a deployment's pace, as a Kubernetes rollout with one pod at a time would go).
 pub const ROLLING_RESTART_INTERVAL: SimDuration = SimDuration(30_000_000_000);

@@ -205,6 +205,38 @@ pub struct KafkaConfig {
     pub unclean_leader_election: bool,
     /// Producer `enable.idempotence`.
     pub enable_idempotence: bool,
+    /// Consumer `group.protocol`.
+    pub group_protocol: GroupProtocol,
+    /// The classic protocol's `partition.assignment.strategy` (with the consumer protocol: the
+    /// server-side `uniform` assignor, which the model runs as the sticky one).
+    pub assignor: Assignor,
+}
+
+/// Consumer `group.protocol`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupProtocol {
+    /// JoinGroup/SyncGroup rebalances with a client-side assignor.
+    Classic,
+    /// KIP-848: heartbeats carry assignments computed by the coordinator; no group-wide barrier.
+    Consumer,
+}
+
+/// Partition assignors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Assignor {
+    /// `RangeAssignor` (eager).
+    #[serde(rename = "range")]
+    Range,
+    /// `RoundRobinAssignor` (eager).
+    #[serde(rename = "roundrobin")]
+    RoundRobin,
+    /// `CooperativeStickyAssignor` (KIP-429, incremental cooperative rebalancing).
+    #[serde(rename = "cooperative-sticky")]
+    CooperativeSticky,
+    /// The consumer protocol's server-side `UniformAssignor` (`group.consumer.assignors`' first).
+    #[serde(rename = "uniform")]
+    Uniform,
 }
 
 /// Topic `cleanup.policy`: which of time/size retention (`delete`) and compaction run.

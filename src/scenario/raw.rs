@@ -125,6 +125,8 @@ pub struct RawKafka {
     pub min_insync_replicas: Option<i64>,
     pub unclean_leader_election: Option<bool>,
     pub enable_idempotence: Option<bool>,
+    pub group_protocol: Option<String>,
+    pub assignor: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]

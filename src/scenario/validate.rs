@@ -508,6 +508,20 @@ impl Ctx {
                  share one Raft log); use \"classic\", or systems = [\"kafka\"]",
             );
         }
+        // An offset reset fences the group's generation and makes every member start over from
+        // the committed offsets: the eager rebalance does that; a cooperative member would keep
+        // its positions, and the consumer protocol has no generation to fence.
+        let eager = kafka.group_protocol == GroupProtocol::Classic && kafka.assignor != Assignor::CooperativeSticky;
+        if !eager
+            && systems.contains(&SystemKind::Kafka)
+            && operations.iter().any(|o| matches!(o.action, super::operations::OperationAction::ResetOffsets { .. }))
+        {
+            return self.err(
+                "operations",
+                "reset_offsets is simulated with the eager rebalance only (assignor \"range\" or \"roundrobin\", \
+                 group_protocol \"classic\")",
+            );
+        }
         if let Some(i) = faults.iter().position(|f| f.action == super::faults::FaultAction::Partition) {
             if systems.contains(&SystemKind::RabbitMq) {
                 return self.err(
@@ -843,7 +857,7 @@ impl Ctx {
                 None => Ok(default),
             }
         };
-        let cfg = KafkaConfig {
+        let mut cfg = KafkaConfig {
             partitions: self.int_in(
                 "kafka.partitions",
                 k.partitions.unwrap_or(d::KAFKA_PARTITIONS as i64),
@@ -978,10 +992,37 @@ impl Ctx {
             )? as u32,
             unclean_leader_election: k.unclean_leader_election.unwrap_or(d::KAFKA_UNCLEAN_LEADER_ELECTION),
             enable_idempotence: k.enable_idempotence.unwrap_or(d::KAFKA_ENABLE_IDEMPOTENCE),
+            group_protocol: match k.group_protocol.as_deref().unwrap_or(d::KAFKA_GROUP_PROTOCOL) {
+                "classic" => GroupProtocol::Classic,
+                "consumer" => GroupProtocol::Consumer,
+                other => {
+                    return self.err(
+                        "kafka.group_protocol",
+                        format!(
+                            "{} is not allowed; allowed: \"classic\" (the real default), \"consumer\" (KIP-848)",
+                            crate::errtext::value(other)
+                        ),
+                    );
+                }
+            },
+            assignor: match k.assignor.as_deref().unwrap_or(d::KAFKA_ASSIGNOR) {
+                "range" => Assignor::Range,
+                "roundrobin" => Assignor::RoundRobin,
+                "cooperative-sticky" => Assignor::CooperativeSticky,
+                other => {
+                    return self.err(
+                        "kafka.assignor",
+                        format!(
+                            "{} is not allowed; allowed: \"range\" (the real default), \"roundrobin\", \
+                             \"cooperative-sticky\"",
+                            crate::errtext::value(other)
+                        ),
+                    );
+                }
+            },
         };
         // Kafka 3.2+ (KAFKA-13673): idempotence is on by default only without conflicting settings;
         // with acks other than "all" it is off unless asked for, and asking for it is an error.
-        let mut cfg = cfg;
         if cfg.acks != Acks::All {
             match k.enable_idempotence {
                 None => cfg.enable_idempotence = false,
@@ -1001,6 +1042,17 @@ impl Ctx {
                 }
                 Some(false) => {}
             }
+        }
+        if cfg.group_protocol == GroupProtocol::Consumer && k.assignor.is_some() {
+            return self.err(
+                "kafka.assignor",
+                "is the classic protocol's client-side partition.assignment.strategy; with group_protocol = \
+                 \"consumer\" the coordinator assigns (group.consumer.assignors, default uniform): remove it"
+                    .to_string(),
+            );
+        }
+        if cfg.group_protocol == GroupProtocol::Consumer {
+            cfg.assignor = Assignor::Uniform;
         }
         // With acks = all, Kafka refuses every write to a partition whose ISR is smaller than
         // min.insync.replicas, and the ISR never exceeds the replication factor.

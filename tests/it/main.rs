@@ -14,6 +14,7 @@ mod outputs;
 mod partitions;
 mod producer;
 mod quorum;
+mod rebalance;
 mod replay;
 mod replication;
 mod utilisation;

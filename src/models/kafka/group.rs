@@ -1,28 +1,13 @@
-//! Consumer groups: which consumer owns which partition (the range assignor), and the committed
-//! offsets that define the group's lag.
+//! Consumer groups: the coordinator's membership of each group (the assignors are in
+//! `assignor.rs`), and the committed offsets that define the group's lag.
 
+use super::assignor::sticky_assign;
 use crate::models::log::Offset;
 use crate::world::Deadline;
 
-/// Kafka's `RangeAssignor` for one topic: partitions in order, consumers in member order; each gets
-/// `P / C` consecutive partitions and the first `P % C` consumers one more. Consumers beyond the
-/// partition count get nothing and stay idle, as in Kafka.
-pub fn range_assign(partitions: u32, consumers: u32) -> Vec<Vec<u32>> {
-    let per = partitions / consumers;
-    let extra = partitions % consumers;
-    let mut next = 0;
-    (0..consumers)
-        .map(|c| {
-            let n = per + u32::from(c < extra);
-            let owned: Vec<u32> = (next..next + n).collect();
-            next += n;
-            owned
-        })
-        .collect()
-}
-
-/// The group coordinator's membership of one group (classic protocol, eager rebalance): members
-/// in join order, the generation, and whether a rebalance is waiting for members to rejoin.
+/// The group coordinator's membership of one group: members in join order, the generation, and
+/// whether a rebalance is waiting for members to rejoin (classic protocol), or, under the consumer
+/// protocol, whether some member does not hold its target yet.
 #[derive(Debug, Default)]
 pub struct Coordinator {
     /// Members in join order.
@@ -40,19 +25,52 @@ struct Member {
     joined: bool,
     /// When the coordinator drops the member unless it hears from it (`session.timeout.ms`).
     session: Deadline,
+    /// The consumer protocol (KIP-848): the member's target assignment, what the coordinator has
+    /// given it (`current`, sorted), what it must still give up (`revoking`), and the epoch of the
+    /// last assignment sent (bumped when `current` changes).
+    target: Vec<u32>,
+    current: Vec<u32>,
+    revoking: Vec<u32>,
+    epoch: u32,
+}
+
+impl Member {
+    fn new(id: u64, consumer: u32, joined: bool) -> Self {
+        Member {
+            id,
+            consumer,
+            joined,
+            session: Deadline::default(),
+            target: Vec::new(),
+            current: Vec::new(),
+            revoking: Vec::new(),
+            epoch: 0,
+        }
+    }
 }
 
 impl Coordinator {
     /// A group whose members already joined (the state before generation 1 is handed out).
     pub fn stable(members: Vec<(u64, u32)>) -> Self {
         Coordinator {
-            members: members
-                .into_iter()
-                .map(|(id, consumer)| Member { id, consumer, joined: true, session: Deadline::default() })
-                .collect(),
+            members: members.into_iter().map(|(id, consumer)| Member::new(id, consumer, true)).collect(),
             generation: 0,
             rebalancing: true,
             round: 0,
+        }
+    }
+
+    /// Members (id, consumer) in member-id order: the order the assignors hand out partitions in.
+    pub fn members_sorted(&self) -> Vec<(u64, u32)> {
+        let mut ms: Vec<(u64, u32)> = self.members.iter().map(|m| (m.id, m.consumer)).collect();
+        ms.sort_unstable();
+        ms
+    }
+
+    /// Adds a member without starting a rebalance (the consumer protocol: its first heartbeat).
+    pub fn add(&mut self, member: u64, consumer: u32) {
+        if self.consumer_of(member).is_none() {
+            self.members.push(Member::new(member, consumer, true));
         }
     }
 
@@ -87,7 +105,7 @@ impl Coordinator {
             Some(_) => self.begin_rebalance(),
             None => {
                 let started = self.begin_rebalance();
-                self.members.push(Member { id: member, consumer, joined: false, session: Deadline::default() });
+                self.members.push(Member::new(member, consumer, false));
                 started
             }
         };
@@ -135,6 +153,73 @@ impl Coordinator {
         let mut ms: Vec<(u64, u32)> = self.members.iter().map(|m| (m.id, m.consumer)).collect();
         ms.sort_unstable();
         (self.generation, ms.into_iter().map(|(_, c)| c).collect())
+    }
+}
+
+/// The consumer protocol (KIP-848): the coordinator computes each member's target and hands it out
+/// piece by piece in heartbeat responses; a partition goes to its new owner only once its old owner
+/// reported it gave it up (`ConsumerGroup`'s `CurrentAssignmentBuilder`).
+impl Coordinator {
+    /// Membership changed: a new target for every member, sticky with respect to the previous
+    /// targets (the server-side `uniform` assignor, modelled by [`sticky_assign`]). Members in
+    /// member-id order.
+    pub fn compute_targets(&mut self, partitions: u32) {
+        self.members.sort_by_key(|m| m.id);
+        let owned: Vec<Vec<u32>> = self.members.iter().map(|m| m.target.clone()).collect();
+        let targets = sticky_assign(partitions, &owned);
+        for (m, t) in self.members.iter_mut().zip(targets) {
+            m.target = t;
+        }
+    }
+
+    /// Sets the first assignment of a group formed before the run: every member gets its target.
+    pub fn take_targets(&mut self) -> Vec<(u32, Vec<u32>)> {
+        self.members.sort_by_key(|m| m.id);
+        self.members
+            .iter_mut()
+            .map(|m| {
+                m.current = m.target.clone();
+                m.epoch += 1;
+                (m.consumer, m.current.clone())
+            })
+            .collect()
+    }
+
+    /// A member's heartbeat: it owns `owned` with assignment epoch `acked` applied. Partitions it was
+    /// asked to give up and no longer owns are free again (only once it applied the latest
+    /// assignment: an older one says nothing of what it was last asked). Then: what it owns beyond
+    /// its target is to be revoked; once it revoked all of that, it gets the partitions of its
+    /// target that no other member holds. Returns the epoch and assignment to answer with.
+    pub fn reconcile(&mut self, member: u64, owned: &[u32], acked: u32) -> Option<(u32, Vec<u32>)> {
+        let i = self.members.iter().position(|m| m.id == member)?;
+        let m = &mut self.members[i];
+        if acked == m.epoch {
+            m.revoking.retain(|p| owned.contains(p));
+        }
+        let before = m.current.len();
+        let target = &m.target;
+        let (keep, gone): (Vec<u32>, Vec<u32>) = m.current.iter().partition(|p| target.contains(p));
+        let mut changed = !gone.is_empty();
+        m.revoking.extend(gone);
+        m.current = keep;
+        if self.members[i].revoking.is_empty() {
+            let held = |p: u32| self.members.iter().any(|o| o.current.contains(&p) || o.revoking.contains(&p));
+            let add: Vec<u32> = self.members[i].target.iter().copied().filter(|&p| !held(p)).collect();
+            let m = &mut self.members[i];
+            changed |= !add.is_empty();
+            m.current.extend(add);
+            m.current.sort_unstable();
+        }
+        let m = &mut self.members[i];
+        if changed || m.current.len() != before {
+            m.epoch += 1;
+        }
+        Some((m.epoch, m.current.clone()))
+    }
+
+    /// Every member holds exactly its target and nothing is being revoked.
+    pub fn reconciled(&self) -> bool {
+        self.members.iter().all(|m| m.revoking.is_empty() && m.current == m.target)
     }
 }
 
@@ -211,11 +296,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn range_assignor_worked_by_hand() {
-        assert_eq!(range_assign(5, 5), vec![vec![0], vec![1], vec![2], vec![3], vec![4]]);
-        assert_eq!(range_assign(7, 3), vec![vec![0, 1, 2], vec![3, 4], vec![5, 6]]);
-        assert_eq!(range_assign(2, 4), vec![vec![0], vec![1], vec![], vec![]]);
-        assert_eq!(range_assign(1, 1), vec![vec![0]]);
+    fn consumer_protocol_hands_a_partition_on_only_once_released() {
+        // Two members: dealt 0,2 and 1,3. A third joins: quotas 2, 1, 1; the first keeps both, the
+        // second keeps 1 and must give up 3, which goes to the newcomer.
+        let mut c = Coordinator::default();
+        c.add(1, 0);
+        c.add(2, 1);
+        c.compute_targets(4);
+        assert_eq!(c.reconcile(1, &[], 0), Some((1, vec![0, 2])));
+        assert_eq!(c.reconcile(2, &[], 0), Some((1, vec![1, 3])));
+        assert!(c.reconciled());
+        c.add(3, 2);
+        c.compute_targets(4);
+        assert!(!c.reconciled());
+        assert_eq!(c.reconcile(3, &[], 0), Some((0, vec![])), "3 is still the second member's");
+        assert_eq!(c.reconcile(2, &[1, 3], 1), Some((2, vec![1])), "asked to give up 3");
+        // It reports 3 still owned, under the epoch before: not released.
+        assert_eq!(c.reconcile(3, &[], 0), Some((0, vec![])));
+        assert_eq!(c.reconcile(2, &[1], 2), Some((2, vec![1])), "revoked and acknowledged");
+        assert_eq!(c.reconcile(3, &[], 0), Some((1, vec![3])));
+        assert_eq!(c.reconcile(1, &[0, 2], 1), Some((1, vec![0, 2])));
+        assert!(c.reconciled());
     }
 
     #[test]

@@ -3,10 +3,15 @@
 //! with long polls (`fetch.min.bytes`, `fetch.max.wait.ms`), hand at most `max.poll.records` to the
 //! application per poll, process in order and commit offsets (auto-commit every
 //! `auto.commit.interval.ms`, or commitSync after each poll's records). Records stay in the log
-//! until retention deletes their segment, whether or not anyone read them.
+//! until retention deletes their segment, whether or not anyone read them. Groups rebalance with
+//! the classic protocol (eager range or roundrobin, or cooperative-sticky: `cooperative.rs`) or the
+//! consumer protocol (KIP-848: `consumer_protocol.rs`); assignors are in `assignor.rs`.
 
+pub mod assignor;
 mod broker;
+mod consumer_protocol;
 pub mod controller;
+mod cooperative;
 pub mod group;
 mod operations;
 pub mod partitioner;
@@ -24,13 +29,14 @@ use crate::scenario::defaults::{
 };
 use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
 use crate::scenario::operations::{OffsetSpec, Operation, OperationAction};
-use crate::scenario::{KafkaConfig, Keys, OffsetReset, Scenario};
-use crate::time::SimTime;
+use crate::scenario::{Assignor, GroupProtocol, KafkaConfig, Keys, OffsetReset, Scenario};
+use crate::time::{SimDuration, SimTime};
 use crate::workload::{ProcessingTimes, Producer, StoredMessage};
 use crate::world::{Admit, Deadline, Envelope, Fired, NodeId, NodeMap, World};
+use assignor::{range_assign, round_robin_assign, sticky_assign};
 use controller::Controller;
+use group::CommittedOffsets;
 use group::Coordinator;
-use group::{CommittedOffsets, range_assign};
 use partitioner::partition_for_key;
 use producer::{Accumulator, ProducerBatch};
 use replica::{BrokerId, Replicas};
@@ -125,6 +131,25 @@ pub enum Msg {
     LeaveGroup {
         group: GroupIdx,
         member: u64,
+    },
+    /// The consumer protocol's heartbeat (KIP-848 `ConsumerGroupHeartbeat`): the partitions the
+    /// member owns and the epoch of the assignment it applied (a new member: none, epoch 0).
+    ConsumerHeartbeat {
+        group: GroupIdx,
+        consumer: u32,
+        member: u64,
+        owned: Vec<u32>,
+        acked: u32,
+    },
+    /// Its response: the member's assignment (with the committed offsets of its partitions) and
+    /// its epoch; `fenced`: the coordinator does not know the member (its session expired), which
+    /// gives up its partitions and joins again.
+    ConsumerHeartbeatResponse {
+        group: GroupIdx,
+        consumer: u32,
+        epoch: u32,
+        partitions: Vec<(u32, Offset)>,
+        fenced: bool,
     },
     /// The coordinator's assignment after a rebalance (JoinGroup + SyncGroup responses, with the
     /// committed offsets of the assigned partitions, as OffsetFetch returns them).
@@ -272,6 +297,12 @@ struct Consumer {
     next_auto_commit: SimTime,
     /// Due time of this consumer's pending `AutoCommitDue` timer, if any.
     auto_commit_timer: Option<SimTime>,
+    /// Cooperative-sticky and the consumer protocol: an assignment received and not yet applied
+    /// (its generation, or the consumer protocol's epoch), applied at the next `poll()`, where
+    /// `onPartitionsRevoked` and `onPartitionsAssigned` run.
+    pending: Option<(u32, Vec<(u32, Offset)>)>,
+    /// The consumer protocol: the epoch of the assignment it applied.
+    acked_epoch: u32,
 }
 
 impl Consumer {
@@ -303,6 +334,8 @@ impl Consumer {
             fetch_timeout: vec![Deadline::default(); brokers as usize],
             next_auto_commit: SimTime(cfg.auto_commit_interval.0),
             auto_commit_timer: None,
+            pending: None,
+            acked_epoch: 0,
         }
     }
 
@@ -471,6 +504,19 @@ pub struct KafkaModel<'h, H: History> {
     /// Emptied request and fetch-response buffers, reused instead of allocating per message.
     request_pool: Vec<Vec<ProducerBatch>>,
     fetch_pool: Vec<Vec<Fetched>>,
+    /// How groups rebalance: `group.protocol` and the assignor.
+    rebalancing: Rebalancing,
+}
+
+/// How a group's partitions move between members.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rebalancing {
+    /// Classic protocol, range or roundrobin: every member gives up everything and waits.
+    Eager,
+    /// Classic protocol, cooperative-sticky (KIP-429): only moving partitions stop, in two rounds.
+    Cooperative,
+    /// The consumer protocol (KIP-848): no barrier, each member reconciles on its heartbeats.
+    Consumer,
 }
 
 /// No broker: a partition not asked from any.
@@ -588,6 +634,11 @@ impl<'h, H: History> KafkaModel<'h, H> {
             next_member,
             request_pool: Vec::new(),
             fetch_pool: Vec::new(),
+            rebalancing: match (cfg.group_protocol, cfg.assignor) {
+                (GroupProtocol::Consumer, _) => Rebalancing::Consumer,
+                (GroupProtocol::Classic, Assignor::CooperativeSticky) => Rebalancing::Cooperative,
+                _ => Rebalancing::Eager,
+            },
             producer: Producer::new(s),
             producer_node,
             processing: ProcessingTimes::new(s),
@@ -989,11 +1040,20 @@ impl<'h, H: History> KafkaModel<'h, H> {
     fn poll(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let c = &mut self.groups[group].consumers[consumer as usize];
         c.last_poll = now;
-        if c.rejoin_pending || (!c.assigned && !c.joining) {
-            c.waiting_in_poll = true;
-            self.rejoin(group, consumer, sched);
-            return;
+        if c.pending.is_some() && !c.app.is_busy() && c.app.waiting() == 0 {
+            self.apply_pending(now, group, consumer, sched);
         }
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        if c.rejoin_pending || (!c.assigned && !c.joining) {
+            if self.rebalancing == Rebalancing::Eager || !c.assigned {
+                c.waiting_in_poll = true;
+                self.rejoin(group, consumer, sched);
+                return;
+            }
+            // Cooperative: join the rebalance and go on processing what it owns.
+            self.rejoin(group, consumer, sched);
+        }
+        let c = &mut self.groups[group].consumers[consumer as usize];
         if !c.assigned {
             c.waiting_in_poll = true;
             return;
@@ -1161,7 +1221,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     fn start_heartbeats(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let node = self.groups[group].consumers[consumer as usize].node;
-        self.world.timer_in(sched, node, d::KAFKA_HEARTBEAT_INTERVAL, Timer::HeartbeatTick);
+        self.world.timer_in(sched, node, self.heartbeat_interval(), Timer::HeartbeatTick);
         let member = self.groups[group].consumers[consumer as usize].member;
         self.arm_session(group, member, sched);
     }
@@ -1169,7 +1229,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
     /// Coordinator: the member's session now ends `session.timeout.ms` from now (a lazily re-armed
     /// timer: a heartbeat schedules nothing).
     fn arm_session(&mut self, group: GroupIdx, member: u64, sched: &mut Scheduler<Event>) {
-        let due = sched.now().after(d::KAFKA_SESSION_TIMEOUT);
+        let due = sched.now().after(self.session_timeout());
         if let Some(at) = self.groups[group].coordinator.session(member).and_then(|s| s.set(due)) {
             self.world.timer_at(sched, self.coord, at, Timer::SessionExpired { group, member });
         }
@@ -1179,9 +1239,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
     /// `max.poll.interval.ms`, otherwise heartbeats.
     fn heartbeat_tick(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let fresh = self.next_member;
+        let interval = self.heartbeat_interval();
         let c = &mut self.groups[group].consumers[consumer as usize];
         let node = c.node;
-        self.world.timer_in(sched, node, d::KAFKA_HEARTBEAT_INTERVAL, Timer::HeartbeatTick);
+        self.world.timer_in(sched, node, interval, Timer::HeartbeatTick);
         if c.commit_sync_pending && now.since(c.commit_sync_since) >= d::KAFKA_REQUEST_TIMEOUT {
             // The commit or its answer was lost (a cut link): `commitSync` fails with a timeout and
             // the application goes on polling; the next commit carries later offsets.
@@ -1198,11 +1259,37 @@ impl<'h, H: History> KafkaModel<'h, H> {
             self.next_member += 1;
             c.revoke();
             c.joining = false;
+            c.pending = None;
+            c.acked_epoch = 0;
             self.world.send(sched, node, self.coord, Msg::LeaveGroup { group, member });
             return;
         }
         let member = c.member;
+        if self.rebalancing == Rebalancing::Consumer {
+            if c.assigned || c.joining {
+                let (owned, acked) = (c.partitions.clone(), c.acked_epoch);
+                let hb = Msg::ConsumerHeartbeat { group, consumer, member, owned, acked };
+                self.world.send(sched, node, self.coord, hb);
+            }
+            return;
+        }
         self.world.send(sched, node, self.coord, Msg::Heartbeat { group, member });
+    }
+
+    /// `heartbeat.interval.ms` (classic) or `group.consumer.heartbeat.interval.ms` (KIP-848).
+    fn heartbeat_interval(&self) -> SimDuration {
+        match self.rebalancing {
+            Rebalancing::Consumer => d::KAFKA_CONSUMER_HEARTBEAT_INTERVAL,
+            _ => d::KAFKA_HEARTBEAT_INTERVAL,
+        }
+    }
+
+    /// `session.timeout.ms` (classic) or `group.consumer.session.timeout.ms` (KIP-848).
+    fn session_timeout(&self) -> SimDuration {
+        match self.rebalancing {
+            Rebalancing::Consumer => d::KAFKA_CONSUMER_SESSION_TIMEOUT,
+            _ => d::KAFKA_SESSION_TIMEOUT,
+        }
     }
 
     fn heartbeat_arrives(&mut self, group: GroupIdx, member: u64, sched: &mut Scheduler<Event>) {
@@ -1235,7 +1322,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         sched: &mut Scheduler<Event>,
     ) {
         let c = &mut self.groups[group].consumers[consumer as usize];
-        if (rebalance && c.assigned) || (unknown && !c.joining) {
+        if (rebalance && c.assigned && !c.joining) || (unknown && !c.joining) {
             c.rejoin_pending = true;
             // A consumer blocked in poll() notices at once; a busy one at its next poll().
             if c.waiting_in_poll {
@@ -1252,12 +1339,18 @@ impl<'h, H: History> KafkaModel<'h, H> {
     /// Eager rebalance, member side: commit what was consumed (auto-commit), give up every
     /// partition, and join.
     fn rejoin(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        if self.rebalancing == Rebalancing::Consumer {
+            self.consumer_protocol_join(group, consumer, sched);
+            return;
+        }
         if self.cfg.enable_auto_commit && self.groups[group].consumers[consumer as usize].assigned {
             self.commit(group, consumer, false, sched);
         }
         let now = sched.now();
         let c = &mut self.groups[group].consumers[consumer as usize];
-        c.revoke();
+        if self.rebalancing == Rebalancing::Eager {
+            c.revoke();
+        }
         c.rejoin_pending = false;
         c.joining = true;
         c.joining_since = now;
@@ -1299,7 +1392,23 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     fn leave_arrives(&mut self, now: SimTime, group: GroupIdx, member: u64, sched: &mut Scheduler<Event>) {
         if self.groups[group].coordinator.remove(member) {
-            self.member_gone(now, group, sched);
+            self.member_removed(now, group, sched);
+        }
+    }
+
+    /// The coordinator removed a member (it left, or its session expired): its partitions are
+    /// nobody's; the group rebalances without it.
+    fn member_removed(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
+        match self.rebalancing {
+            Rebalancing::Eager => self.member_gone(now, group, sched),
+            Rebalancing::Cooperative => {
+                self.release_orphans(now, group);
+                self.member_gone(now, group, sched);
+            }
+            Rebalancing::Consumer => {
+                self.release_orphans(now, group);
+                self.membership_changed(now, group);
+            }
         }
     }
 
@@ -1308,7 +1417,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         match self.groups[group].coordinator.session(member).map(|s| s.fired(now)) {
             Some(Fired::Due) => {
                 self.groups[group].coordinator.remove(member);
-                self.member_gone(now, group, sched);
+                self.member_removed(now, group, sched);
             }
             Some(Fired::Rearm(at)) => {
                 self.world.timer_at(sched, self.coord, at, Timer::SessionExpired { group, member });
@@ -1329,7 +1438,14 @@ impl<'h, H: History> KafkaModel<'h, H> {
     }
 
     fn rebalance_started(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
-        self.groups[group].owner.iter_mut().for_each(|o| *o = None);
+        if self.rebalancing == Rebalancing::Eager {
+            // Every member is to give up every partition: from now on they pause.
+            for partition in 0..self.cfg.partitions {
+                if self.groups[group].owner[partition as usize].take().is_some() {
+                    self.obs(now, Observation::PartitionRevoked { group, partition });
+                }
+            }
+        }
         self.obs(now, Observation::Rebalance { group, started: true });
         let round = self.groups[group].coordinator.round;
         self.world.timer_in(sched, self.coord, d::KAFKA_MAX_POLL_INTERVAL, Timer::RebalanceTimeout { group, round });
@@ -1346,23 +1462,49 @@ impl<'h, H: History> KafkaModel<'h, H> {
         self.complete_rebalance(now, group, sched);
     }
 
-    /// Every remaining member joined: a new generation, the range assignment, and each member's
-    /// partitions with their committed offsets.
+    /// Every remaining member joined: a new generation, the assignor's assignment, and each
+    /// member's partitions with their committed offsets. Cooperatively, a partition another member
+    /// still owns is left out: that owner revokes it and rejoins, and the next round hands it on.
     fn complete_rebalance(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
         // Only the groups there from the start form before the first message, without messages.
         let was = self.groups[group].coordinator.generation > 0 || now > SimTime::ZERO;
-        let (generation, members) = self.groups[group].coordinator.next_generation();
         let p = self.cfg.partitions;
-        let assignment = range_assign(p, members.len().max(1) as u32);
+        let ids = self.groups[group].coordinator.members_sorted();
+        let holder = self.holders(group);
+        let assignment = match self.cfg.assignor {
+            Assignor::Range => range_assign(p, ids.len().max(1) as u32),
+            Assignor::RoundRobin => round_robin_assign(p, ids.len().max(1) as u32),
+            Assignor::CooperativeSticky => {
+                let owned: Vec<Vec<u32>> =
+                    ids.iter().map(|&(_, c)| (0..p).filter(|&q| holder[q as usize] == Some(c)).collect()).collect();
+                sticky_assign(p, &owned)
+            }
+            Assignor::Uniform => {
+                let c = &mut self.groups[group].coordinator;
+                c.compute_targets(p);
+                c.take_targets().into_iter().map(|(_, parts)| parts).collect()
+            }
+        };
+        let (generation, members) = self.groups[group].coordinator.next_generation();
         self.resolve_positions(now, group);
+        let eager = self.rebalancing == Rebalancing::Eager;
         let g = &mut self.groups[group];
-        g.owner.iter_mut().for_each(|o| *o = None);
-        // Positions restart from the committed offsets: what was fetched past them is fetched again.
-        g.fetched_sum = g.committed.total();
-        g.skipped.clear();
-        g.skipped_uncommitted = 0;
+        if eager || !was {
+            g.owner.iter_mut().for_each(|o| *o = None);
+            // Positions restart from the committed offsets: what was fetched past them is fetched
+            // again.
+            g.fetched_sum = g.committed.total();
+            g.skipped.clear();
+            g.skipped_uncommitted = 0;
+        } else {
+            g.owner.clone_from(&holder);
+        }
         for (i, &consumer) in members.iter().enumerate() {
-            let parts: Vec<(u32, Offset)> = assignment[i].iter().map(|&q| (q, g.committed.get(q))).collect();
+            let parts: Vec<(u32, Offset)> = assignment[i]
+                .iter()
+                .filter(|&&q| eager || holder[q as usize].is_none_or(|h| h == consumer))
+                .map(|&q| (q, g.committed.get(q)))
+                .collect();
             for &(q, _) in &parts {
                 g.owner[q as usize] = Some(consumer);
             }
@@ -1370,6 +1512,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 // The initial assignment is in place before the first message (no round trip).
                 let c = &mut g.consumers[consumer as usize];
                 c.assign(generation, &parts);
+                c.acked_epoch = 1;
                 c.waiting_in_poll = false;
             } else {
                 let to = g.consumers[consumer as usize].node;
@@ -1392,6 +1535,19 @@ impl<'h, H: History> KafkaModel<'h, H> {
         self.report_lag(now, group);
     }
 
+    /// Per partition: the running consumer whose client holds it now, if any.
+    fn holders(&self, group: GroupIdx) -> Vec<Option<u32>> {
+        let mut out = vec![None; self.cfg.partitions as usize];
+        for (i, c) in self.groups[group].consumers.iter().enumerate() {
+            if c.assigned && self.world.is_up(c.node) {
+                for &q in &c.partitions {
+                    out[q as usize] = Some(i as u32);
+                }
+            }
+        }
+        out
+    }
+
     fn assignment_arrives(
         &mut self,
         now: SimTime,
@@ -1405,7 +1561,17 @@ impl<'h, H: History> KafkaModel<'h, H> {
         if !c.joining {
             return;
         }
-        c.assign(generation, &partitions);
+        c.joining = false;
+        if self.rebalancing == Rebalancing::Cooperative && c.assigned {
+            // Applied at the next poll(), where the revocation callback runs.
+            c.pending = Some((generation, partitions));
+        } else {
+            c.assign(generation, &partitions);
+            for &(partition, _) in &partitions {
+                self.obs(now, Observation::PartitionAssigned { group, partition });
+            }
+        }
+        let c = &mut self.groups[group].consumers[consumer as usize];
         if c.waiting_in_poll && !c.app.is_busy() {
             self.poll(now, group, consumer, sched);
         }
@@ -1564,6 +1730,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
             Msg::LeaveGroup { group, member } => self.leave_arrives(now, group, member, sched),
             Msg::Assignment { group, consumer, generation, partitions } => {
                 self.assignment_arrives(now, group, consumer, generation, partitions, sched)
+            }
+            Msg::ConsumerHeartbeat { group, consumer, member, owned, acked } => {
+                self.consumer_heartbeat_arrives(now, group, consumer, member, owned, acked, sched)
+            }
+            Msg::ConsumerHeartbeatResponse { group, consumer, epoch, partitions, fenced } => {
+                self.consumer_heartbeat_response(now, group, consumer, epoch, partitions, fenced, sched)
             }
         }
     }

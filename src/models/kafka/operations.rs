@@ -35,23 +35,34 @@ impl<H: History> KafkaModel<'_, H> {
         if !self.world.restart(node) {
             return;
         }
+        let interval = self.heartbeat_interval();
         let c = &mut self.groups[group].consumers[index as usize];
         *c = Consumer::new(node, self.next_member, &self.cfg, self.brokers);
         self.next_member += 1;
         c.next_auto_commit = now.after(self.cfg.auto_commit_interval);
-        self.world.timer_in(sched, node, d::KAFKA_HEARTBEAT_INTERVAL, Timer::HeartbeatTick);
+        self.world.timer_in(sched, node, interval, Timer::HeartbeatTick);
         self.poll(now, group, index, sched);
     }
 
     /// A consumer shuts down cleanly (`close()`): it commits the positions of what it processed
     /// (records fetched or handed to it but not processed are read again by the next owner), leaves
     /// the group, so that the group rebalances at once, and its process ends.
-    pub(super) fn stop_consumer(&mut self, _now: SimTime, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
+    pub(super) fn stop_consumer(&mut self, now: SimTime, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
         let c = &mut self.groups[group].consumers[index as usize];
         if !self.world.is_up(c.node) {
             return;
         }
         if c.assigned {
+            // Its partitions are revoked as it closes (`onPartitionsRevoked` in `close()`): their
+            // pause starts.
+            let g = &mut self.groups[group];
+            for &partition in &g.consumers[index as usize].partitions {
+                if g.owner[partition as usize] == Some(index) {
+                    g.owner[partition as usize] = None;
+                }
+                self.history.record(now, Observation::PartitionRevoked { group, partition });
+            }
+            let c = &mut self.groups[group].consumers[index as usize];
             // The first unprocessed offset of each partition: what the application still holds
             // was counted as consumed when poll() handed it over.
             let held: Vec<(u32, Offset)> = c.app.held().map(|r| (r.slot, r.offset)).collect();
@@ -76,6 +87,8 @@ impl<H: History> KafkaModel<'_, H> {
         if self.world.crash(c.node) {
             c.app.crash();
             c.revoke();
+            c.pending = None;
+            c.acked_epoch = 0;
             c.joining = false;
             c.rejoin_pending = false;
             c.waiting_in_poll = false;

@@ -32,7 +32,7 @@ mod throughput;
 use super::{ReportError, SystemRun};
 use crate::metrics::{Annotation, AnnotationKind, FaultSpan, Sample};
 use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
-use crate::scenario::{Scenario, SystemKind};
+use crate::scenario::{Assignor, GroupProtocol, Scenario, SystemKind};
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -506,7 +506,7 @@ fn rebalance_bands(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64,
                     }
                     _ => {
                         if let Some((i, count, _)) = cluster.take() {
-                            out[i] = rebalance_label(out[i].clone(), count, &g.name, named);
+                            out[i] = rebalance_label(s, out[i].clone(), count, &g.name, named);
                         }
                         cluster = Some((out.len(), a.count, to));
                     }
@@ -519,15 +519,23 @@ fn rebalance_bands(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64,
                 });
             }
             if let Some((i, count, _)) = cluster {
-                out[i] = rebalance_label(out[i].clone(), count, &g.name, named);
+                out[i] = rebalance_label(s, out[i].clone(), count, &g.name, named);
             }
         }
     }
     out
 }
 
-fn rebalance_label(mut band: Band, count: u64, group: &str, named: bool) -> Band {
-    let what = if count == 1 { "rebalance".to_string() } else { format!("{count} rebalances") };
+/// "rebalance", or with a protocol other than the default eager one what kind: "cooperative
+/// rebalance" (cooperative-sticky), "KIP-848 rebalance" (the consumer protocol: no group-wide
+/// stop, each member reconciles on its own).
+fn rebalance_label(s: &Scenario, mut band: Band, count: u64, group: &str, named: bool) -> Band {
+    let kind = match (s.kafka.group_protocol, s.kafka.assignor) {
+        (GroupProtocol::Consumer, _) => "KIP-848 rebalance",
+        (_, Assignor::CooperativeSticky) => "cooperative rebalance",
+        _ => "rebalance",
+    };
+    let what = if count == 1 { kind.to_string() } else { format!("{count} {kind}s") };
     band.label = if named { format!("{group}: {what}") } else { what };
     band
 }

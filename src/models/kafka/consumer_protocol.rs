@@ -1,0 +1,135 @@
+//! The consumer group protocol (KIP-848, `group.protocol = consumer`): no JoinGroup/SyncGroup
+//! barrier. Each member heartbeats every `group.consumer.heartbeat.interval.ms` (5 s) with the
+//! partitions it owns; the coordinator recomputes every member's target when membership changes
+//! (a first heartbeat, a leave heartbeat, a session expiry) and answers each heartbeat with the
+//! member's next assignment: first without the partitions it must give up, then, once it reported
+//! them gone, with the free partitions of its target. A member applies an assignment at its next
+//! `poll()` and heartbeats at once after applying it (the client's ACKNOWLEDGING state), as it
+//! does when it joins and when it leaves; otherwise only on its interval. No
+//! `group.initial.rebalance.delay.ms`: that is the classic coordinator's.
+
+use super::*;
+
+impl<H: History> KafkaModel<'_, H> {
+    /// A member without an assignment joins: its first heartbeat (epoch 0), at once.
+    pub(super) fn consumer_protocol_join(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        c.joining = true;
+        c.rejoin_pending = false;
+        c.acked_epoch = 0;
+        self.send_consumer_heartbeat(group, consumer, sched);
+    }
+
+    pub(super) fn send_consumer_heartbeat(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let c = &self.groups[group].consumers[consumer as usize];
+        let (node, member, owned, acked) = (c.node, c.member, c.partitions.clone(), c.acked_epoch);
+        self.world.send(sched, node, self.coord, Msg::ConsumerHeartbeat { group, consumer, member, owned, acked });
+    }
+
+    /// Coordinator: a heartbeat. An unknown member that still claims an assignment is fenced
+    /// (`FENCED_MEMBER_EPOCH` / `UNKNOWN_MEMBER_ID`); one with none joins.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn consumer_heartbeat_arrives(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        member: u64,
+        owned: Vec<u32>,
+        acked: u32,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let to = self.groups[group].consumers[consumer as usize].node;
+        if self.groups[group].coordinator.consumer_of(member).is_none() {
+            if acked != 0 {
+                let resp =
+                    Msg::ConsumerHeartbeatResponse { group, consumer, epoch: 0, partitions: Vec::new(), fenced: true };
+                self.world.send(sched, self.coord, to, resp);
+                return;
+            }
+            self.groups[group].coordinator.add(member, consumer);
+            self.membership_changed(now, group);
+        }
+        self.arm_session(group, member, sched);
+        let g = &mut self.groups[group];
+        let Some((epoch, parts)) = g.coordinator.reconcile(member, &owned, acked) else { return };
+        let partitions = parts.iter().map(|&p| (p, g.committed.get(p))).collect();
+        self.world.send(
+            sched,
+            self.coord,
+            to,
+            Msg::ConsumerHeartbeatResponse { group, consumer, epoch, partitions, fenced: false },
+        );
+        self.check_reconciled(now, group);
+    }
+
+    /// Coordinator: membership changed; new targets. The group is "rebalancing" (a chart band)
+    /// until every member holds its target.
+    pub(super) fn membership_changed(&mut self, now: SimTime, group: GroupIdx) {
+        self.resolve_positions(now, group);
+        let p = self.cfg.partitions;
+        let c = &mut self.groups[group].coordinator;
+        c.compute_targets(p);
+        if !c.rebalancing {
+            c.rebalancing = true;
+            self.obs(now, Observation::Rebalance { group, started: true });
+        }
+        self.check_reconciled(now, group);
+    }
+
+    fn check_reconciled(&mut self, now: SimTime, group: GroupIdx) {
+        let c = &mut self.groups[group].coordinator;
+        if c.rebalancing && c.reconciled() {
+            c.rebalancing = false;
+            self.obs(now, Observation::Rebalance { group, started: false });
+            self.report_lag(now, group);
+        }
+    }
+
+    /// Member: the coordinator's answer. A new assignment epoch (or the first answer) is applied at
+    /// the next `poll()`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn consumer_heartbeat_response(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        epoch: u32,
+        partitions: Vec<(u32, Offset)>,
+        fenced: bool,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        if fenced {
+            if !c.assigned && !c.joining {
+                return;
+            }
+            // Its partitions are lost (`onPartitionsLost`); it joins again at its next poll().
+            let lost = c.partitions.clone();
+            c.revoke();
+            c.pending = None;
+            c.joining = false;
+            c.acked_epoch = 0;
+            for partition in lost {
+                if self.groups[group].owner[partition as usize] == Some(consumer) {
+                    self.groups[group].owner[partition as usize] = None;
+                }
+                self.obs(now, Observation::PartitionRevoked { group, partition });
+            }
+            self.recount_fetched(group);
+        } else {
+            if !c.assigned && !c.joining {
+                return;
+            }
+            c.joining = false;
+            if c.assigned && epoch <= c.acked_epoch {
+                return;
+            }
+            c.pending = Some((epoch, partitions));
+        }
+        let c = &self.groups[group].consumers[consumer as usize];
+        if c.waiting_in_poll && !c.app.is_busy() {
+            self.poll(now, group, consumer, sched);
+        }
+    }
+}
