@@ -70,13 +70,11 @@ impl<H: History> KafkaModel<'_, H> {
                 let pos = &mut c.consumed[slot as usize];
                 *pos = (*pos).min(offset);
             }
-            let (node, member) = (c.node, c.member);
             self.commit(group, index, false, sched);
-            self.world.send(sched, node, self.coord, Msg::LeaveGroup { group, member });
-        } else {
-            let (node, member) = (c.node, c.member);
-            self.world.send(sched, node, self.coord, Msg::LeaveGroup { group, member });
         }
+        let c = &self.groups[group].consumers[index as usize];
+        let (node, member) = (c.node, c.member);
+        self.world.send(sched, node, self.coord, Msg::LeaveGroup { group, member });
         self.consumer_down(group, index);
     }
 

@@ -16,7 +16,7 @@ impl<H: History> RabbitModel<'_, H> {
                 self.scale(now, group, self.planned[group], sched);
             }
             OperationAction::Scale { consumers } => self.scale(now, group, consumers, sched),
-            OperationAction::Stop { consumer } => self.stop_consumer(group, consumer, sched),
+            OperationAction::Stop { consumer } => self.consumer_down(group, consumer, sched),
             OperationAction::Restart { consumer } => self.start_consumer(group, consumer, sched),
             // A queue has nothing to rewind: what was acknowledged is deleted. Nothing is replayed.
             OperationAction::ResetOffsets { .. } => {}
@@ -31,7 +31,7 @@ impl<H: History> RabbitModel<'_, H> {
             self.start_consumer(group, c, sched);
         }
         for c in n..was {
-            self.stop_consumer(group, c, sched);
+            self.consumer_down(group, c, sched);
         }
     }
 
@@ -46,24 +46,11 @@ impl<H: History> RabbitModel<'_, H> {
         }
     }
 
-    /// A consumer shuts down: it closes its connection, so the node requeues its unacknowledged
-    /// deliveries (flagged redelivered), and its process ends with whatever it held (with
-    /// automatic acknowledgement, lost: the node forgot them when it sent them).
-    pub(super) fn stop_consumer(&mut self, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
-        let c = &self.consumers[group][index as usize];
-        if !self.world.is_up(c.node) {
-            return;
-        }
-        if let Some(home) = c.home {
-            let (node, reg) = (c.node, c.reg);
-            self.world.send(sched, node, home, Msg::ConnectionClosed { group, consumer: index, reg });
-        }
-        self.consumers[group][index as usize].app.crash();
-        self.world.crash(self.consumers[group][index as usize].node);
-    }
-
-    /// The consumer's process died (`kill -9`): what the application held is gone, and its
-    /// operating system closes the connection.
+    /// The consumer's process ends: killed (`kill -9`, its operating system closes the connection)
+    /// or shut down cleanly (it closes the connection itself). The node sees the same either way:
+    /// the connection closes and its unacknowledged deliveries are requeued, flagged redelivered.
+    /// What the application held is gone (with automatic acknowledgement, lost: the node forgot
+    /// those messages when it sent them).
     pub(super) fn consumer_down(&mut self, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
         let c = &mut self.consumers[group][index as usize];
         if self.world.crash(c.node) {
