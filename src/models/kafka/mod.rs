@@ -804,57 +804,31 @@ impl<'h, H: History> KafkaModel<'h, H> {
         force: bool,
         sched: &mut Scheduler<Event>,
     ) -> bool {
-        let cfg = &self.cfg;
-        let g = &mut self.groups[group];
-        let c = &mut g.consumers[consumer as usize];
         // fetch.min.bytes = 0 would answer empty fetches in a loop; we wait for at least one byte.
-        let min_bytes = cfg.fetch_min_bytes.max(1);
+        let min_bytes = self.cfg.fetch_min_bytes.max(1);
         let mut available = 0;
-        for (slot, &p) in c.partitions.iter().enumerate() {
+        let n = self.groups[group].consumers[consumer as usize].partitions.len();
+        for slot in 0..n {
+            let c = &self.groups[group].consumers[consumer as usize];
+            let p = c.partitions[slot] as usize;
             // A partition this broker no longer leads gets NOT_LEADER_OR_FOLLOWER: nothing.
-            if c.requested[slot] != broker || self.repl[p as usize].leader != Some(broker) {
+            if c.requested[slot] != broker || self.repl[p].leader != Some(broker) {
                 continue;
             }
-            let log = &self.partitions[p as usize];
-            let hw = self.repl[p as usize].hw;
-            let pos = &mut c.fetch_pos[slot];
-            if *pos < log.start_offset {
-                // OffsetOutOfRange: the records were deleted before this group read them.
-                // The group's `auto.offset.reset` (a time reads as earliest: what is left of the log
-                // is newer than any record that time could point at).
-                let reset = match g.from {
-                    OffsetSpec::Earliest | OffsetSpec::Time(_) => log.start_offset,
-                    OffsetSpec::Latest => hw,
-                };
-                let from = *pos;
-                self.history.record(now, Observation::OffsetReset { group, partition: p, from, to: reset });
-                // With `latest`, records still in the log are skipped: lost to this group although
-                // the broker still holds them.
-                for o in log.start_offset..reset {
-                    if let Some(r) = log.get(o) {
-                        self.history.record(now, Observation::Deleted { id: r.id(), group: Some(group) });
-                    }
-                }
-                let f = &mut g.frontier[p as usize];
-                if reset > *f {
-                    g.remaining -= reset - *f;
-                    *f = reset;
-                }
-                g.fetched_sum += reset - from;
-                // The consumer's position is the reset offset (what it commits next).
-                c.consumed[slot] = c.consumed[slot].max(reset);
-                // Skipped offsets were never handed out: they are not "unacked" until committed past.
-                g.skipped.push((p, from, reset));
-                g.skipped_uncommitted += reset - from.max(g.committed.get(p));
-                *pos = reset;
+            if c.fetch_pos[slot] < self.partitions[p].start_offset {
+                self.offset_out_of_range(now, group, consumer, slot);
             }
             if available < min_bytes {
-                available += log.bytes_from(*pos, hw, min_bytes - available);
+                let pos = self.groups[group].consumers[consumer as usize].fetch_pos[slot];
+                available += self.partitions[p].bytes_from(pos, self.repl[p].hw, min_bytes - available);
             }
         }
         if available < min_bytes && !force {
             return false;
         }
+        let cfg = &self.cfg;
+        let g = &mut self.groups[group];
+        let c = &mut g.consumers[consumer as usize];
         let mut records = self.fetch_pool.pop().unwrap_or_default();
         let mut total = 0;
         let n = c.partitions.len();
@@ -897,6 +871,35 @@ impl<'h, H: History> KafkaModel<'h, H> {
             self.fetch_response_lost(now, group, consumer, epoch, records);
         }
         true
+    }
+
+    /// `OffsetOutOfRange`: the consumer's position in `slot` was deleted before the group read it.
+    /// The group's `auto.offset.reset` moves it (a time reads as earliest: what is left of the log
+    /// is newer than any record that time could point at). With `latest`, records still in the log
+    /// are skipped: lost to this group although the broker still holds them.
+    #[cold]
+    #[inline(never)]
+    fn offset_out_of_range(&mut self, now: SimTime, group: GroupIdx, consumer: u32, slot: usize) {
+        let c = &self.groups[group].consumers[consumer as usize];
+        let (p, from) = (c.partitions[slot], c.fetch_pos[slot]);
+        let log = &self.partitions[p as usize];
+        let reset = match self.groups[group].from {
+            OffsetSpec::Earliest | OffsetSpec::Time(_) => log.start_offset,
+            OffsetSpec::Latest => self.repl[p as usize].hw,
+        };
+        // Marked even when nothing is skipped: the consumer logs its reset either way.
+        self.history.record(now, Observation::OffsetReset { group, partition: p, from, to: reset });
+        self.skip_frontier(now, group, p, reset);
+        let g = &mut self.groups[group];
+        g.fetched_sum += reset - from;
+        let committed = g.committed.get(p);
+        // Skipped offsets were never handed out: they are not "unacked" until committed past.
+        g.skipped.push((p, from, reset));
+        g.skipped_uncommitted += reset - from.max(committed);
+        let c = &mut g.consumers[consumer as usize];
+        // The consumer's position is the reset offset (what it commits next).
+        c.consumed[slot] = c.consumed[slot].max(reset);
+        c.fetch_pos[slot] = reset;
     }
 
     /// A fetch response was lost on the way (a cut link, or its consumer died): the consumer never

@@ -114,18 +114,25 @@ impl<H: History> KafkaModel<'_, H> {
     /// processed by the group (reported deleted for it, as `auto.offset.reset` skipping does).
     fn skip_to(&mut self, now: SimTime, group: GroupIdx, p: u32, to: Offset) {
         let from = self.groups[group].frontier[p as usize];
+        let log = &self.partitions[p as usize];
+        if from.max(log.start_offset) < to.min(log.end_offset()) {
+            // The reset first, then what it skipped (the recorder counts the deletions under it).
+            self.history.record(now, Observation::OffsetReset { group, partition: p, from, to });
+        }
+        self.skip_frontier(now, group, p, to);
+    }
+
+    /// Moves the group's progress in `p` up to `to`: the records it jumps over that the log still
+    /// holds are deleted for this group (never processed). Nothing if the group is already there.
+    pub(super) fn skip_frontier(&mut self, now: SimTime, group: GroupIdx, p: u32, to: Offset) {
+        let from = self.groups[group].frontier[p as usize];
         if to <= from {
             return;
         }
         let log = &self.partitions[p as usize];
-        // The reset first, then what it skipped (the recorder counts the deletions under it).
-        let (lo, hi) = (from.max(log.start_offset), to.min(log.end_offset()));
-        if lo < hi {
-            self.history.record(now, Observation::OffsetReset { group, partition: p, from, to });
-            for o in lo..hi {
-                if let Some(r) = log.get(o) {
-                    self.history.record(now, Observation::Deleted { id: r.id(), group: Some(group) });
-                }
+        for o in from.max(log.start_offset)..to.min(log.end_offset()) {
+            if let Some(r) = log.get(o) {
+                self.history.record(now, Observation::Deleted { id: r.id(), group: Some(group) });
             }
         }
         let g = &mut self.groups[group];
