@@ -508,20 +508,6 @@ impl Ctx {
                  share one Raft log); use \"classic\", or systems = [\"kafka\"]",
             );
         }
-        // An offset reset fences the group's generation and makes every member start over from
-        // the committed offsets: the eager rebalance does that; a cooperative member would keep
-        // its positions, and the consumer protocol has no generation to fence.
-        let eager = kafka.group_protocol == GroupProtocol::Classic && kafka.assignor != Assignor::CooperativeSticky;
-        if !eager
-            && systems.contains(&SystemKind::Kafka)
-            && operations.iter().any(|o| matches!(o.action, super::operations::OperationAction::ResetOffsets { .. }))
-        {
-            return self.err(
-                "operations",
-                "reset_offsets is simulated with the eager rebalance only (assignor \"range\" or \"roundrobin\", \
-                 group_protocol \"classic\")",
-            );
-        }
         if let Some(i) = faults.iter().position(|f| f.action == super::faults::FaultAction::Partition) {
             if systems.contains(&SystemKind::RabbitMq) {
                 return self.err(

@@ -145,11 +145,5 @@ fn protocol_settings_are_checked_and_named() {
     // The consumer protocol's assignor is the coordinator's, not the client's.
     let e = bad("group_protocol = \"consumer\"\nassignor = \"range\"");
     assert!(e.contains("kafka.assignor") && e.contains("group.consumer.assignors"), "{e}");
-    // An offset reset is modelled with the eager rebalance only.
-    let toml = rolling(300.0, COOPERATIVE)
-        .replace("action = \"rolling_restart\"", "action = \"reset_offsets\"\nto = \"earliest\"")
-        .replace("interval = \"30s\"\n", "");
-    let e = pushpull::scenario::Scenario::parse(&toml, "f.toml", false).unwrap_err().to_string();
-    assert!(e.contains("reset_offsets is simulated with the eager rebalance only"), "{e}");
     assert!(pushpull::scenario::Scenario::parse(&rolling(300.0, EAGER), "f.toml", false).is_ok());
 }

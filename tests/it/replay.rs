@@ -89,6 +89,22 @@ fn a_reset_to_earliest_replays_exactly_what_the_kafka_log_retains_and_nothing_fr
     assert_eq!(r.total.processed_unique, sent);
 }
 
+/// The reset is the same stop, reset and start round under every rebalance protocol: an
+/// incremental one must not let a member keep its old positions (or commit them over the reset).
+#[test]
+fn a_reset_replays_exactly_the_retained_log_under_the_incremental_protocols_too() {
+    for setting in ["assignor = \"cooperative-sticky\"", "group_protocol = \"consumer\""] {
+        let s = scenario(&REPLAY.replace("[kafka]\n", &format!("[kafka]\n{setting}\n")));
+        let mut all = All::default();
+        run_observed(&s, SystemKind::Kafka, &mut all);
+        let retained = retained_at(&all.0, SimTime(430 * 1_000_000_000)).len() as u64;
+        let k = delivery(&s, SystemKind::Kafka);
+        assert_eq!(k.total.replayed, retained, "{setting}");
+        assert_eq!(k.total.duplicates, 0, "{setting}");
+        assert_eq!(k.total.acknowledged_lost, 0, "{setting}");
+    }
+}
+
 const LATE: &str = r#"
 name = "late"
 seed = 5

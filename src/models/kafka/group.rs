@@ -134,13 +134,6 @@ impl Coordinator {
         self.members.retain(|m| m.joined);
     }
 
-    /// An operator reset the group's offsets: the current generation is fenced (its members' commits
-    /// are refused from now on, so none can overwrite the reset) and every member must rejoin.
-    pub fn fence_generation(&mut self) -> bool {
-        self.generation += 1;
-        self.begin_rebalance()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
     }

@@ -403,6 +403,9 @@ struct ConsumerGroup {
     /// and again while members keep joining. `Some(joined)`: a delay is pending, and whether a new
     /// member joined during it.
     initial_delay: Option<bool>,
+    /// An operator's offset reset waiting for the group to be empty (Kafka refuses it while the
+    /// group has members): where to, and the consumers stopped for it, to start again after.
+    pending_reset: Option<(OffsetSpec, Vec<u32>)>,
 }
 
 pub struct KafkaModel<'h, H: History> {
@@ -569,6 +572,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                     }),
                     running,
                     initial_delay: None,
+                    pending_reset: None,
                 }
             })
             .collect();
@@ -1412,6 +1416,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 self.release_orphans(now, group);
                 self.membership_changed(now, group);
             }
+        }
+        if self.groups[group].pending_reset.is_some() && self.groups[group].coordinator.is_empty() {
+            self.apply_reset(now, group, sched);
         }
     }
 

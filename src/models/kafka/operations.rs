@@ -161,12 +161,39 @@ impl<H: History> KafkaModel<'_, H> {
         }
     }
 
-    /// `kafka-consumer-groups --reset-offsets --to-... --execute`: the group's committed offsets
-    /// move to `spec` on every partition. Kafka refuses a reset while the group has active members,
-    /// so a team stops the consumers, resets and starts them again; we model that round as one
-    /// step: the coordinator fences the current generation (no member's commit can overwrite the
-    /// reset) and the members rejoin and resume from the new offsets.
+    /// `kafka-consumer-groups --reset-offsets --to-... --execute`, as a team runs it: Kafka refuses
+    /// a reset while the group has members, so the consumers are stopped (each commits what it
+    /// processed and leaves), the offsets are reset once the coordinator has seen the last member
+    /// go, and the same consumers start again. The same round under every rebalance protocol.
     fn reset_offsets(&mut self, now: SimTime, group: GroupIdx, spec: OffsetSpec, sched: &mut Scheduler<Event>) {
+        let running = self.groups[group].running;
+        let stopped: Vec<u32> =
+            (0..running).filter(|&c| self.world.is_up(self.groups[group].consumers[c as usize].node)).collect();
+        for &c in &stopped {
+            self.stop_consumer(now, group, c, sched);
+        }
+        let g = &mut self.groups[group];
+        match &mut g.pending_reset {
+            // A second reset before the first could run: the later target wins.
+            Some((to, more)) => {
+                *to = spec;
+                more.extend(stopped);
+                more.sort_unstable();
+                more.dedup();
+            }
+            None => g.pending_reset = Some((spec, stopped)),
+        }
+        if self.groups[group].coordinator.is_empty() {
+            self.apply_reset(now, group, sched);
+        }
+    }
+
+    /// The group is empty: its committed offsets move to the reset's target on every partition,
+    /// and the consumers stopped for it start again (a new group forming, which reads from there).
+    pub(super) fn apply_reset(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
+        let Some((spec, stopped)) = self.groups[group].pending_reset.take() else {
+            return;
+        };
         self.client(now, ClientEvent::Sought { group, to_end: spec == OffsetSpec::Latest });
         for p in 0..self.cfg.partitions {
             let to = self.offset_for(p, spec);
@@ -185,13 +212,10 @@ impl<H: History> KafkaModel<'_, H> {
         g.skipped.clear();
         g.skipped_uncommitted = 0;
         g.fetched_sum = g.committed.total();
-        if g.coordinator.fence_generation() {
-            self.rebalance_started(now, group, sched);
-        }
-        if self.groups[group].coordinator.all_joined() && self.groups[group].initial_delay.is_none() {
-            self.complete_rebalance(now, group, sched);
-        }
         self.report_lag(now, group);
+        for c in stopped {
+            self.start_consumer(now, group, c, sched);
+        }
     }
 
     /// `group.initial.rebalance.delay.ms` passed since a group began forming: if members kept
