@@ -344,3 +344,24 @@ fn what_a_stream_does_not_allow_is_refused_in_one_line() {
     let ok = format!("systems = [\"kafka\"]\n{base}queue_type = \"stream\"\n");
     pushpull::scenario::Scenario::parse(&ok, "s.toml", false).unwrap();
 }
+
+#[test]
+fn a_stream_reset_to_a_time_replays_what_was_published_since_and_the_storage_chart_names_the_stream() {
+    let text = AGED.replace("to = \"earliest\"", "to = \"5m\"");
+    let s = scenario(&text);
+    let runs = crate::common::run_all(&s);
+    let r = runs.iter().find(|r| r.system == SystemKind::RabbitMq).unwrap();
+    let all = All::run(&s, SystemKind::RabbitMq);
+    // x-stream-offset as a timestamp: the first message published at or after 5 min, on.
+    let five = SimTime(300 * 1_000_000_000);
+    let since =
+        all.0.iter().filter(|(_, o)| matches!(o, Observation::Stored { msg } if msg.published_at >= five)).count()
+            as u64;
+    assert!(since > 2_000, "{since}");
+    assert_eq!(r.delivery.total.replayed, since);
+    assert_eq!(r.delivery.total.duplicates, 0);
+    let svgs = pushpull::report::charts::chart_svgs(&s, &runs).unwrap();
+    let storage = crate::common::svg(&svgs, "storage");
+    assert!(storage.contains("bytes in the stream") && storage.contains("retention deleted segments"));
+    assert!(!storage.contains("bytes in the queues"));
+}

@@ -297,20 +297,27 @@ impl<H: History> RabbitModel<'_, H> {
     ) {
         self.client(now, ClientEvent::Sought { group, to_end: spec == OffsetSpec::Latest });
         let st = self.stream.as_mut().expect("a stream");
-        let from = st.groups[group].stored.unwrap_or(0);
+        let from = st.groups[group].stored.unwrap_or(0).max(st.log.start_offset);
         let to = st.offset_for(spec);
+        if to > from {
+            // Skipped forward: what lies between is never processed by the group (reported deleted
+            // for it, after the reset, as Kafka's model does).
+            self.history.record(now, Observation::OffsetReset { group, partition: 0, from, to });
+            for o in from..to {
+                if let Some(r) = st.log.get(o) {
+                    self.history.record(now, Observation::Deleted { id: r.id(), group: Some(group) });
+                }
+            }
+        }
         let g = &mut st.groups[group];
         g.seek = Some(spec);
         if let Some(&active) = g.registered.first() {
             let c = &mut self.consumers[group][active as usize];
             c.reg += 1;
             c.app.drop_waiting().for_each(drop);
-            self.obs(now, Observation::OffsetReset { group, partition: 0, from, to });
             self.stream_activate(now, group, sched);
-        } else {
-            // No consumer reads now: the next one to subscribe starts at `spec`.
-            self.obs(now, Observation::OffsetReset { group, partition: 0, from, to });
         }
+        // Otherwise the next consumer to subscribe starts at `spec`.
     }
 
     /// Node 0 crashed: every registration and delivery is gone; the log and the stored offsets are
