@@ -3,63 +3,11 @@
 //! evaluated when a segment rolls, one active consumer per group taking over on a crash, and the
 //! one-line refusals. Expected figures are recounted from each run's own history.
 
-use crate::common::{Events, run_observed, scenario, secs};
-use pushpull::checker::DeliveryReport;
-use pushpull::history::{ClientEvent, History, Observation};
+use crate::common::{All, delivery, scenario, secs};
+use pushpull::history::{ClientEvent, Observation};
 use pushpull::scenario::SystemKind;
 use pushpull::time::SimTime;
 use std::collections::BTreeSet;
-
-#[derive(Default)]
-struct All(Vec<(SimTime, Observation)>);
-
-impl History for All {
-    fn record(&mut self, at: SimTime, obs: Observation) {
-        self.0.push((at, obs));
-    }
-}
-
-impl All {
-    fn run(s: &pushpull::scenario::Scenario, sys: SystemKind) -> All {
-        let mut all = All::default();
-        run_observed(s, sys, &mut all);
-        all
-    }
-
-    /// Ids stored and not deleted by retention (for every group) at `t`: what the log holds then.
-    fn retained_at(&self, t: SimTime) -> BTreeSet<u64> {
-        let mut held = BTreeSet::new();
-        for (_, o) in self.0.iter().filter(|(at, _)| *at <= t) {
-            match *o {
-                Observation::Stored { msg } => {
-                    held.insert(msg.id());
-                }
-                Observation::Deleted { id, group: None } => {
-                    held.remove(&id);
-                }
-                _ => {}
-            }
-        }
-        held
-    }
-
-    fn client(&self) -> Events {
-        Events(
-            self.0
-                .iter()
-                .filter_map(|(at, o)| match o {
-                    Observation::Client(c) => Some((*at, *c)),
-                    _ => None,
-                })
-                .collect(),
-        )
-    }
-}
-
-fn delivery(s: &pushpull::scenario::Scenario, sys: SystemKind) -> DeliveryReport {
-    let runs = pushpull::run::run_scenario(s, None);
-    runs.into_iter().find(|r| r.system == sys).expect("system ran").delivery
-}
 
 /// Size retention set alike in both systems: one Kafka partition and the stream, segments of
 /// 40 messages of 1,000 bytes, a limit of 5 segments and one message. Kafka's retention.bytes
@@ -173,43 +121,21 @@ fn stream_age_retention_runs_when_a_segment_rolls_and_a_reset_replays_what_is_le
     assert_eq!(d.total.duplicates, 0);
 }
 
-const LATE: &str = r#"
-name = "late-stream"
-seed = 5
-duration = "8m"
-[workload]
-rate = 50
-[rabbitmq]
-queue_type = "stream"
-prefetch = 20
-stream_max_age = "2m"
-stream_max_segment_size_bytes = 500000
-[[groups]]
-name = "from-start"
-consumers = 1
-processing = "2ms"
-[[groups]]
-name = "earliest"
-consumers = 2
-processing = "2ms"
-start = "4m"
-from = "earliest"
-[[groups]]
-name = "latest"
-consumers = 2
-processing = "2ms"
-start = "4m"
-from = "latest"
-[[groups]]
-name = "audit"
-processing = "1ms"
-start = "7m"
-from = "earliest"
-"#;
+/// replay.rs's late groups (from the start; from earliest and from latest at 4 min) on a stream
+/// with 2 min of age retention, and a fourth group from `first` at 7 min.
+fn late_stream() -> String {
+    let kafka =
+        "[kafka]\npartitions = 3\nretention = \"2m\"\nsegment_ms = \"20s\"\nretention_check_interval = \"40s\"\n";
+    assert!(crate::replay::LATE.contains(kafka));
+    let stream = "[rabbitmq]\nqueue_type = \"stream\"\nprefetch = 20\nstream_max_age = \"2m\"\n\
+                  stream_max_segment_size_bytes = 500000\n";
+    crate::replay::LATE.replace(kafka, stream)
+        + "[[groups]]\nname = \"audit\"\nprocessing = \"1ms\"\nstart = \"7m\"\nfrom = \"earliest\"\n"
+}
 
 #[test]
 fn late_stream_groups_read_what_is_retained_from_first_and_what_follows_from_next_and_acks_delete_nothing() {
-    let mut s = scenario(LATE);
+    let mut s = scenario(&late_stream());
     s.systems = vec![SystemKind::RabbitMq];
     let all = All::run(&s, SystemKind::RabbitMq);
     let e = all.client();
@@ -334,11 +260,7 @@ fn what_a_stream_does_not_allow_is_refused_in_one_line() {
         ),
     ];
     for (rabbit, field, says) in cases {
-        let e = pushpull::scenario::Scenario::parse(&format!("{base}{rabbit}"), "s.toml", false).unwrap_err();
-        let line = e.to_string();
-        assert_eq!(e.field.as_deref(), Some(field), "{line}");
-        assert!(line.contains("s.toml") && line.contains(says), "{line}");
-        assert!(!line.contains('\n'));
+        crate::common::assert_refused(&format!("{base}{rabbit}"), "s.toml", field, says);
     }
     // Kafka alone does not care about RabbitMQ's consumer settings.
     let ok = format!("systems = [\"kafka\"]\n{base}queue_type = \"stream\"\n");
