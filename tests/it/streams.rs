@@ -287,3 +287,18 @@ fn a_stream_reset_to_a_time_replays_what_was_published_since_and_the_storage_cha
     assert!(storage.contains("bytes in the stream") && storage.contains("retention deleted segments"));
     assert!(!storage.contains("bytes in the queues"));
 }
+
+#[test]
+fn a_stream_that_keeps_everything_is_counted_by_the_size_guard() {
+    let dir = crate::common::tmpdir_in("streams", "guard");
+    let big = "systems = [\"rabbitmq\"]\nduration = \"3d\"\n[workload]\nrate = 3000\n[rabbitmq]\nqueue_type = \
+               \"stream\"\nprefetch = 100\n[[groups]]\nname = \"g\"\n";
+    let out = crate::common::bin().arg("validate").arg(crate::common::write(&dir, "big.toml", big)).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("field `rabbitmq.stream_max_age`") && err.contains("the RabbitMQ stream"), "{err}");
+    // With an hour of x-max-age the same load fits.
+    let aged = big.replace("prefetch = 100\n", "prefetch = 100\nstream_max_age = \"1h\"\n");
+    let out = crate::common::bin().arg("validate").arg(crate::common::write(&dir, "aged.toml", aged)).output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("the RabbitMQ stream"));
+}
