@@ -366,7 +366,8 @@ fn analyse_system(s: &Scenario, sys: SystemKind, pieces: &[(f64, f64, f64)], pre
                     (shares, t, hops)
                 }
                 SystemKind::RabbitMq => {
-                    let n = g.consumers as f64;
+                    // A stream group reads with one active consumer at a time.
+                    let n = if s.rabbitmq.stream.is_some() { 1.0 } else { g.consumers as f64 };
                     let p = s.rabbitmq.prefetch as f64;
                     let t = if s.rabbitmq.manual_ack && p > 0.0 { m.max((m + 2.0 * latency) / p) } else { m };
                     (vec![(n, 1.0 / n)], t, 3.0 * latency)
@@ -519,6 +520,27 @@ pub fn estimate(s: &Scenario) -> Estimate {
                 "shorten `kafka.retention` (now {}) or publish fewer messages (`workload.rate`, `duration`)",
                 k.retention
             ),
+        );
+    }
+
+    // ---- A RabbitMQ stream: one log, as Kafka's (records within x-max-age, or x-max-length-bytes,
+    // give or take the segments its retention evaluates at each roll) ----
+    if let (true, Some(st)) = (s.systems.contains(&SystemKind::RabbitMq), &s.rabbitmq.stream) {
+        let bytes_rate = peak_rate * mean_bytes;
+        let fill = if bytes_rate > 0.0 { st.max_segment_size_bytes as f64 / bytes_rate } else { f64::INFINITY };
+        let w = st.max_age.map_or(f64::INFINITY, |a| {
+            a.as_secs_f64() + 2.0 * fill + d::RABBITMQ_STREAM_RETENTION_EVAL_INTERVAL.as_secs_f64()
+        });
+        let by_size =
+            st.max_length_bytes.map_or(f64::INFINITY, |b| (b + st.max_segment_size_bytes) as f64 / mean_bytes);
+        let held = max_window(&a.pieces, seconds, w).min(by_size);
+        mem(
+            held * LOG_RECORD_BYTES + (held * mean_bytes / st.max_segment_size_bytes as f64 + 1.0) * SEGMENT_BYTES,
+            format!("the RabbitMQ stream (about {} records retained at once)", count(held)),
+            "rabbitmq.stream_max_age".into(),
+            "set `rabbitmq.stream_max_age` or `rabbitmq.stream_max_length_bytes` (a stream keeps everything by \
+             default), or publish fewer messages"
+                .into(),
         );
     }
 

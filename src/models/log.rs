@@ -1,7 +1,7 @@
 //! An append-only log shared by the models: a partition is a sequence of records addressed by
 //! offset, kept in segments that retention deletes whole. The Kafka model keeps one per topic
-//! partition; it is written so that another log (a RabbitMQ stream) can use the same segment and
-//! retention code. 16 bytes per retained record; segments are a few words each.
+//! partition; the RabbitMQ model keeps one for a stream, with osiris's rules for rolling segments
+//! and evaluating retention ([`Partition::append_stream`], [`Partition::enforce_stream_retention`]). 16 bytes per retained record; segments are a few words each.
 
 use crate::time::{SimDuration, SimTime};
 use crate::workload::StoredMessage;
@@ -119,11 +119,28 @@ impl Partition {
         segment_bytes: u64,
         segment_ms: SimDuration,
     ) -> Offset {
-        let offset = self.end;
         let roll = match self.segments.back() {
             None => true,
             Some(s) => s.bytes + msg.bytes() > segment_bytes && s.bytes > 0 || now.since(s.created_at) >= segment_ms,
         };
+        // Kafka's default `message.timestamp.type` CreateTime: the producer's timestamp.
+        self.push(now, msg, roll, msg.published_at)
+    }
+
+    /// Appends one record to a RabbitMQ stream (osiris): the writer closes the active segment once
+    /// it holds `max_segment_bytes` or more (`osiris_log:max_segment_size_reached`, checked before
+    /// each chunk is written, so a segment may end one chunk above the limit), and stamps the chunk
+    /// with the time it writes it. Returns the offset and whether a new segment was opened (osiris
+    /// evaluates retention then).
+    pub fn append_stream(&mut self, now: SimTime, msg: StoredMessage, max_segment_bytes: u64) -> (Offset, bool) {
+        debug_assert!(!self.compacted);
+        let roll = self.segments.back().is_none_or(|s| s.bytes >= max_segment_bytes);
+        (self.push(now, msg, roll, now), roll)
+    }
+
+    #[inline(always)]
+    fn push(&mut self, now: SimTime, msg: StoredMessage, roll: bool, timestamp: SimTime) -> Offset {
+        let offset = self.end;
         if roll {
             self.segments.push_back(Segment {
                 base_offset: offset,
@@ -134,7 +151,7 @@ impl Partition {
         }
         let seg = self.segments.back_mut().expect("just ensured");
         seg.bytes += msg.bytes();
-        seg.max_timestamp = seg.max_timestamp.max(msg.published_at);
+        seg.max_timestamp = seg.max_timestamp.max(timestamp);
         self.records.push_back(msg);
         self.end = offset + 1;
         offset
@@ -147,14 +164,67 @@ impl Partition {
         &mut self,
         now: SimTime,
         retention: SimDuration,
+        on_delete: impl FnMut(&StoredMessage),
+    ) -> u64 {
+        self.delete_older_than(now, retention, 0, on_delete)
+    }
+
+    /// Deletes, oldest first, segments whose newest record is older than `age`, leaving at least
+    /// `keep` segments.
+    fn delete_older_than(
+        &mut self,
+        now: SimTime,
+        age: SimDuration,
+        keep: usize,
         mut on_delete: impl FnMut(&StoredMessage),
     ) -> u64 {
         let mut freed = 0;
         while let Some(seg) = self.segments.front() {
-            if now.since(seg.max_timestamp) <= retention || seg.bytes == 0 {
+            if self.segments.len() <= keep || now.since(seg.max_timestamp) <= age || seg.bytes == 0 {
                 break;
             }
             freed += self.delete_oldest_segment(&mut on_delete);
+        }
+        freed
+    }
+
+    /// A RabbitMQ stream's retention, as osiris evaluates it (`osiris_log:evaluate_retention`, the
+    /// specs in RabbitMQ's order: `x-max-length-bytes`, then `x-max-age`):
+    /// * size (`eval_max_bytes`): the newest segment always stays; older ones stay, newest first,
+    ///   while the total still fits in `max_bytes`; the first that does not fit goes with every
+    ///   older one. So the stream holds at most `max_bytes` (unless the active segment alone is
+    ///   larger), where Kafka's `retention.bytes` keeps at least its limit;
+    /// * age (`eval_age`): oldest first, a segment whose newest chunk is older than `max_age` goes,
+    ///   as long as another segment is left (the newest is never deleted).
+    ///
+    /// Returns the bytes freed.
+    pub fn enforce_stream_retention(
+        &mut self,
+        now: SimTime,
+        max_bytes: Option<u64>,
+        max_age: Option<SimDuration>,
+        mut on_delete: impl FnMut(&StoredMessage),
+    ) -> u64 {
+        let mut freed = 0;
+        if let Some(limit) = max_bytes {
+            let mut room = limit;
+            let keep = self
+                .segments
+                .iter()
+                .rev()
+                .enumerate()
+                .take_while(|&(i, s)| {
+                    let fits = i == 0 || s.bytes <= room;
+                    room = room.saturating_sub(s.bytes);
+                    fits
+                })
+                .count();
+            while self.segments.len() > keep {
+                freed += self.delete_oldest_segment(&mut on_delete);
+            }
+        }
+        if let Some(age) = max_age {
+            freed += self.delete_older_than(now, age, 1, &mut on_delete);
         }
         freed
     }
@@ -416,6 +486,41 @@ mod tests {
         assert_eq!(p.enforce_size(0, |r| deleted.push(r.id())), 100);
         assert_eq!(deleted, vec![0, 1, 2, 3, 4]);
         assert_eq!((p.start_offset, p.end_offset()), (5, 5));
+    }
+
+    #[test]
+    fn a_stream_rolls_when_a_segment_reached_its_size_and_keeps_at_most_max_bytes_and_its_newest_segment() {
+        let mut p = Partition::default();
+        // max segment 250: a segment closes once it holds 250 or more, so 100-byte records go
+        // three to a segment (300 bytes), where Kafka's segment.bytes would put two.
+        let rolled: Vec<bool> = (0..7).map(|i| p.append_stream(SimTime(i * 10), rec(i, 0, 100), 250).1).collect();
+        assert_eq!(rolled, vec![true, false, false, true, false, false, true]);
+        assert_eq!(
+            p.segments.iter().map(|s| (s.base_offset, s.bytes)).collect::<Vec<_>>(),
+            vec![(0, 300), (3, 300), (6, 100)]
+        );
+        // Chunks are stamped with the write time, not the publish time (0 for all here).
+        assert_eq!(p.segments[1].max_timestamp, SimTime(50));
+        let mut deleted = vec![];
+        // max_bytes 450: the newest (100) stays, [3..6) (300) fits in the 350 left, [0..3) does not.
+        assert_eq!(p.enforce_stream_retention(SimTime(60), Some(450), None, |r| deleted.push(r.id())), 300);
+        assert_eq!((deleted.clone(), p.start_offset), (vec![0, 1, 2], 3));
+        // max_bytes 50: even the newest is larger, but it stays alone.
+        p.enforce_stream_retention(SimTime(60), Some(50), None, |r| deleted.push(r.id()));
+        assert_eq!((p.start_offset, p.size()), (6, 100));
+        // Age: the last segment is never deleted, however old.
+        assert_eq!(p.enforce_stream_retention(SimTime(10_000), None, Some(SimDuration(1)), |_| panic!("kept")), 0);
+        // Two segments: the older goes once its newest chunk (70) is older than the age.
+        p.append_stream(SimTime(70), rec(7, 0, 100), 250);
+        p.append_stream(SimTime(80), rec(8, 0, 100), 250);
+        p.append_stream(SimTime(90), rec(9, 0, 100), 250);
+        assert_eq!(p.segments.len(), 2);
+        assert_eq!(p.enforce_stream_retention(SimTime(95), None, Some(SimDuration(20)), |_| panic!("80 > 75")), 0);
+        assert_eq!(
+            p.enforce_stream_retention(SimTime(101), None, Some(SimDuration(20)), |r| deleted.push(r.id())),
+            300
+        );
+        assert_eq!(p.start_offset, 9);
     }
 
     #[test]

@@ -99,6 +99,20 @@ pub const RABBITMQ_ATEN_POLL_INTERVAL: SimDuration = SimDuration(1_000_000_000);
 /// idle; on this tick they re-send to followers what they lack (and the commit index), and the
 /// quorum queue checks its consumers.
 pub const RABBITMQ_RA_TICK: SimDuration = SimDuration(1_000_000_000);
+/// Stream `x-stream-max-segment-size-bytes` = 500000000 (500 MB; osiris `osiris_log.erl`
+/// `DEFAULT_MAX_SEGMENT_SIZE_B`): the writer closes a segment once it holds this many bytes
+/// (`max_segment_size_reached`: size >= the limit, checked before each chunk is written).
+pub const RABBITMQ_STREAM_MAX_SEGMENT_SIZE_BYTES: u64 = 500_000_000;
+/// The largest `x-stream-max-segment-size-bytes` accepted here (RabbitMQ refuses values above its
+/// own maximum in `rabbit_stream_queue:check_max_segment_size_bytes`).
+pub const RABBITMQ_STREAM_MAX_SEGMENT_SIZE_LIMIT: u64 = 3_000_000_000;
+/// Stream `x-max-age` and `x-max-length-bytes`: not set by default, so a stream keeps everything.
+pub const RABBITMQ_STREAM_MAX_AGE: Option<SimDuration> = None;
+pub const RABBITMQ_STREAM_MAX_LENGTH_BYTES: Option<u64> = None;
+/// osiris `retention_eval_interval` = 1 h (`osiris_retention.erl` `DEFAULT_SCHEDULED_EVAL_TIME`):
+/// retention runs when a segment rolls and, while `x-max-age` is set and more than one segment is
+/// left, again this long after the last run.
+pub const RABBITMQ_STREAM_RETENTION_EVAL_INTERVAL: SimDuration = SimDuration(3_600_000_000_000);
 /// `max_message_size` = 16 MiB in RabbitMQ 4.x; also our limit for any message.
 pub const MAX_MESSAGE_BYTES: u64 = 16 * 1024 * 1024 - 1;
 

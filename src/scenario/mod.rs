@@ -311,6 +311,21 @@ pub struct RabbitMqConfig {
     /// Quorum queue members (`x-quorum-initial-group-size`), on nodes `0..replicas`; 1 for a
     /// classic queue.
     pub replicas: u32,
+    /// Stream retention and segments (`queue_type = "stream"` only; left out of `summary.json`
+    /// otherwise, so that results without a stream stay as they were).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamConfig>,
+}
+
+/// A RabbitMQ stream's declaration arguments.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct StreamConfig {
+    /// `x-max-age`: segments whose newest message is older are deleted (`None`: no age limit).
+    pub max_age: Option<SimDuration>,
+    /// `x-max-length-bytes`: the stream keeps at most this many bytes (`None`: no size limit).
+    pub max_length_bytes: Option<u64>,
+    /// `x-stream-max-segment-size-bytes`: a segment is closed once it holds this many bytes.
+    pub max_segment_size_bytes: u64,
 }
 
 /// RabbitMQ's `x-queue-type`.
@@ -321,6 +336,9 @@ pub enum QueueType {
     Classic,
     /// Replicated by Raft over `replicas` nodes: available while a majority is up.
     Quorum,
+    /// An append-only log (one stream bound to the exchange, read by every group at its own
+    /// offset), on node 0; acknowledgements delete nothing.
+    Stream,
 }
 
 impl QueueType {
@@ -328,6 +346,7 @@ impl QueueType {
         match self {
             QueueType::Classic => "classic",
             QueueType::Quorum => "quorum",
+            QueueType::Stream => "stream",
         }
     }
 }

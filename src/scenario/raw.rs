@@ -138,6 +138,9 @@ pub struct RawRabbitMq {
     pub publisher_confirms: Option<bool>,
     pub queue_type: Option<String>,
     pub replicas: Option<i64>,
+    pub stream_max_age: Option<String>,
+    pub stream_max_length_bytes: Option<Leaf>,
+    pub stream_max_segment_size_bytes: Option<Leaf>,
 }
 
 #[derive(Deserialize, Debug, Default)]

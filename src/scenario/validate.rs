@@ -494,6 +494,23 @@ impl Ctx {
         for (g, m) in groups.iter_mut().zip(most) {
             g.max_consumers = m;
         }
+        if rabbitmq.queue_type == QueueType::Stream && systems.contains(&SystemKind::RabbitMq) {
+            // `rabbit_stream_queue:consume/3` refuses both.
+            if !rabbitmq.manual_ack {
+                return self.err(
+                    "rabbitmq.ack",
+                    "\"auto\" is not allowed with queue_type = \"stream\": RabbitMQ refuses automatic \
+                     acknowledgement on a stream (not_implemented); use \"manual\"",
+                );
+            }
+            if rabbitmq.prefetch == 0 {
+                return self.err(
+                    "rabbitmq.prefetch",
+                    "0 (unlimited, the default) is not allowed with queue_type = \"stream\": RabbitMQ refuses a stream \
+                     consumer without a prefetch count (precondition_failed), which is its credit; set 1 or more",
+                );
+            }
+        }
         if rabbitmq.queue_type == QueueType::Quorum
             && systems.contains(&SystemKind::RabbitMq)
             && let Some(o) = operations.first()
@@ -1089,19 +1106,27 @@ impl Ctx {
         let queue_type = match r.queue_type.as_deref() {
             None | Some("classic") => QueueType::Classic,
             Some("quorum") => QueueType::Quorum,
+            Some("stream") => QueueType::Stream,
             Some(other) => {
                 return self.err(
                     "rabbitmq.queue_type",
-                    format!("\"{other}\" is not allowed; allowed: \"classic\", \"quorum\""),
+                    format!("\"{other}\" is not allowed; allowed: \"classic\", \"quorum\", \"stream\""),
                 );
             }
         };
         let replicas = match (queue_type, r.replicas) {
-            (QueueType::Classic, None) => 1,
+            (QueueType::Classic, None) | (QueueType::Stream, None) => 1,
             (QueueType::Classic, Some(_)) => {
                 return self.err(
                     "rabbitmq.replicas",
                     "only allowed with queue_type = \"quorum\"; a classic queue has one replica, on node 0",
+                );
+            }
+            (QueueType::Stream, Some(_)) => {
+                return self.err(
+                    "rabbitmq.replicas",
+                    "not simulated for streams (x-initial-cluster-size): the model keeps the stream on node 0, not \
+                     replicated; leave `replicas` out",
                 );
             }
             (QueueType::Quorum, None) => d::RABBITMQ_QUORUM_INITIAL_GROUP_SIZE.min(brokers),
@@ -1115,9 +1140,11 @@ impl Ctx {
                 self.int_in("rabbitmq.replicas", n, 1, brokers as i64, "the number of replicas")? as u32
             }
         };
+        let stream = self.stream(&r, queue_type)?;
         Ok(RabbitMqConfig {
             queue_type,
             replicas,
+            stream,
             prefetch: self.int_in(
                 "rabbitmq.prefetch",
                 r.prefetch.unwrap_or(d::RABBITMQ_PREFETCH as i64),
@@ -1137,6 +1164,43 @@ impl Ctx {
             persistent: r.persistent.unwrap_or(d::RABBITMQ_PERSISTENT),
             publisher_confirms: r.publisher_confirms.unwrap_or(d::RABBITMQ_PUBLISHER_CONFIRMS),
         })
+    }
+
+    /// The stream's arguments (`x-max-age`, `x-max-length-bytes`,
+    /// `x-stream-max-segment-size-bytes`); refused for other queue types.
+    fn stream(&self, r: &RawRabbitMq, queue_type: QueueType) -> R<Option<StreamConfig>> {
+        let given = [
+            ("rabbitmq.stream_max_age", r.stream_max_age.is_some()),
+            ("rabbitmq.stream_max_length_bytes", r.stream_max_length_bytes.is_some()),
+            ("rabbitmq.stream_max_segment_size_bytes", r.stream_max_segment_size_bytes.is_some()),
+        ];
+        if queue_type != QueueType::Stream {
+            if let Some((field, _)) = given.iter().find(|(_, g)| *g) {
+                return self.err(*field, "only allowed with queue_type = \"stream\"");
+            }
+            return Ok(None);
+        }
+        let max_age = match &r.stream_max_age {
+            None => d::RABBITMQ_STREAM_MAX_AGE,
+            Some(t) => {
+                let age = self.duration("rabbitmq.stream_max_age", t)?;
+                if age.is_zero() {
+                    return self.err("rabbitmq.stream_max_age", "0 is not allowed; leave it out for no age limit");
+                }
+                Some(age)
+            }
+        };
+        let max_length_bytes = match &r.stream_max_length_bytes {
+            None => d::RABBITMQ_STREAM_MAX_LENGTH_BYTES,
+            Some(l) => Some(self.size("rabbitmq.stream_max_length_bytes", l, 1, u64::MAX >> 1)?),
+        };
+        let max_segment_size_bytes = match &r.stream_max_segment_size_bytes {
+            None => d::RABBITMQ_STREAM_MAX_SEGMENT_SIZE_BYTES,
+            Some(l) => {
+                self.size("rabbitmq.stream_max_segment_size_bytes", l, 1, d::RABBITMQ_STREAM_MAX_SEGMENT_SIZE_LIMIT)?
+            }
+        };
+        Ok(Some(StreamConfig { max_age, max_length_bytes, max_segment_size_bytes }))
     }
 }
 

@@ -146,3 +146,67 @@ pub fn run_all(s: &Scenario) -> Vec<pushpull::report::SystemRun> {
 pub fn svg<'a>(svgs: &'a [(&'static str, String)], stem: &str) -> &'a str {
     &svgs.iter().find(|(n, _)| *n == stem).unwrap_or_else(|| panic!("no {stem} chart")).1
 }
+
+/// Every observation of a run, for recounting what a log (Kafka's, or a stream) held at an instant.
+#[derive(Default)]
+pub struct All(pub Vec<(SimTime, Observation)>);
+
+impl History for All {
+    fn record(&mut self, at: SimTime, obs: Observation) {
+        self.0.push((at, obs));
+    }
+}
+
+impl All {
+    /// Runs `sys` over `s` and keeps every observation.
+    pub fn run(s: &Scenario, sys: SystemKind) -> All {
+        let mut all = All::default();
+        run_observed(s, sys, &mut all);
+        all
+    }
+
+    /// Ids stored and not deleted for every group (retention) by `t`: what the log holds then.
+    pub fn retained_at(&self, t: SimTime) -> std::collections::BTreeSet<u64> {
+        let mut held = std::collections::BTreeSet::new();
+        for (_, o) in self.0.iter().filter(|(at, _)| *at <= t) {
+            match *o {
+                Observation::Stored { msg } => {
+                    held.insert(msg.id());
+                }
+                Observation::Deleted { id, group: None } => {
+                    held.remove(&id);
+                }
+                _ => {}
+            }
+        }
+        held
+    }
+
+    /// The client events among the observations.
+    pub fn client(&self) -> Events {
+        Events(
+            self.0
+                .iter()
+                .filter_map(|(at, o)| match o {
+                    Observation::Client(c) => Some((*at, *c)),
+                    _ => None,
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The checker's delivery report of `sys` over `s`.
+pub fn delivery(s: &Scenario, sys: SystemKind) -> pushpull::checker::DeliveryReport {
+    run_all(s).into_iter().find(|r| r.system == sys).expect("system ran").delivery
+}
+
+/// `text` (a scenario named `file`) is refused with one line that blames `field`, names the file
+/// and says `says`.
+pub fn assert_refused(text: &str, file: &str, field: &str, says: &str) {
+    let e = Scenario::parse(text, file, false).unwrap_err();
+    let line = e.to_string();
+    assert_eq!(e.field.as_deref(), Some(field), "{line}");
+    assert!(line.contains(file) && line.contains(says), "{line}");
+    assert!(!line.contains('\n'));
+}

@@ -294,8 +294,8 @@ fn queue_type_and_replicas_are_validated_in_one_line() {
     };
     let err = |rabbit: &str, brokers: u32| with(rabbit, brokers).unwrap_err().to_string();
     assert_eq!(
-        err("queue_type = \"stream\"", 3),
-        "q.toml: field `rabbitmq.queue_type`: \"stream\" is not allowed; allowed: \"classic\", \"quorum\""
+        err("queue_type = \"lazy\"", 3),
+        "q.toml: field `rabbitmq.queue_type`: \"lazy\" is not allowed; allowed: \"classic\", \"quorum\", \"stream\""
     );
     assert_eq!(
         err("queue_type = \"quorum\"\nreplicas = 5", 3),

@@ -2,45 +2,11 @@
 //! and scaling out. The expected figures are recounted here from the run's own history (what the
 //! log held at an instant, which messages were sent when), never taken from the model's counters.
 
-use crate::common::{Events, run_observed, scenario, secs};
-use pushpull::checker::DeliveryReport;
-use pushpull::history::{ClientEvent, History, Observation};
+use crate::common::{All, Events, delivery, scenario, secs};
+use pushpull::history::{ClientEvent, Observation};
 use pushpull::scenario::SystemKind;
 use pushpull::time::SimTime;
 use std::collections::BTreeSet;
-
-/// Every observation, for recounting what the log held at an instant.
-#[derive(Default)]
-struct All(Vec<(SimTime, Observation)>);
-
-impl History for All {
-    fn record(&mut self, at: SimTime, obs: Observation) {
-        self.0.push((at, obs));
-    }
-}
-
-fn delivery(s: &pushpull::scenario::Scenario, sys: SystemKind) -> DeliveryReport {
-    let runs = pushpull::run::run_scenario(s, None);
-    runs.into_iter().find(|r| r.system == sys).expect("system ran").delivery
-}
-
-/// Ids stored and not deleted for every group (retention) by `t`: what a Kafka log holds then.
-fn retained_at(obs: &[(SimTime, Observation)], t: SimTime) -> BTreeSet<u64> {
-    let mut held = BTreeSet::new();
-    for (at, o) in obs.iter().filter(|(at, _)| *at <= t) {
-        let _ = at;
-        match *o {
-            Observation::Stored { msg } => {
-                held.insert(msg.id());
-            }
-            Observation::Deleted { id, group: None } => {
-                held.remove(&id);
-            }
-            _ => {}
-        }
-    }
-    held
-}
 
 const REPLAY: &str = r#"
 name = "replay"
@@ -68,11 +34,10 @@ to = "earliest"
 #[test]
 fn a_reset_to_earliest_replays_exactly_what_the_kafka_log_retains_and_nothing_from_a_rabbitmq_queue() {
     let s = scenario(REPLAY);
-    let mut all = All::default();
-    run_observed(&s, SystemKind::Kafka, &mut all);
+    let all = All::run(&s, SystemKind::Kafka);
     // Not at a retention check (every 30 s): at the same instant, which runs first would matter.
     let reset = SimTime(430 * 1_000_000_000);
-    let retained = retained_at(&all.0, reset).len() as u64;
+    let retained = all.retained_at(reset).len() as u64;
     let sent = all.0.iter().filter(|(_, o)| matches!(o, Observation::Client(ClientEvent::Sent { .. }))).count() as u64;
     // Retention must have deleted something, or "what is retained" would be "everything".
     assert!(retained > 0 && retained < sent / 2, "retained {retained} of {sent}");
@@ -95,9 +60,8 @@ fn a_reset_to_earliest_replays_exactly_what_the_kafka_log_retains_and_nothing_fr
 fn a_reset_replays_exactly_the_retained_log_under_the_incremental_protocols_too() {
     for setting in ["assignor = \"cooperative-sticky\"", "group_protocol = \"consumer\""] {
         let s = scenario(&REPLAY.replace("[kafka]\n", &format!("[kafka]\n{setting}\n")));
-        let mut all = All::default();
-        run_observed(&s, SystemKind::Kafka, &mut all);
-        let retained = retained_at(&all.0, SimTime(430 * 1_000_000_000)).len() as u64;
+        let all = All::run(&s, SystemKind::Kafka);
+        let retained = all.retained_at(SimTime(430 * 1_000_000_000)).len() as u64;
         let k = delivery(&s, SystemKind::Kafka);
         assert_eq!(k.total.replayed, retained, "{setting}");
         assert_eq!(k.total.duplicates, 0, "{setting}");
@@ -105,7 +69,7 @@ fn a_reset_replays_exactly_the_retained_log_under_the_incremental_protocols_too(
     }
 }
 
-const LATE: &str = r#"
+pub(crate) const LATE: &str = r#"
 name = "late"
 seed = 5
 duration = "8m"
@@ -153,14 +117,8 @@ fn sent_and_processed(e: &Events, groups: usize) -> (Vec<(SimTime, u64)>, Vec<BT
 #[test]
 fn a_late_kafka_group_reads_what_is_retained_from_earliest_and_only_what_follows_its_join_from_latest() {
     let s = scenario(LATE);
-    let mut all = All::default();
-    run_observed(&s, SystemKind::Kafka, &mut all);
-    let mut e = Events::default();
-    for (at, o) in &all.0 {
-        if let Observation::Client(c) = o {
-            e.0.push((*at, *c));
-        }
-    }
+    let all = All::run(&s, SystemKind::Kafka);
+    let e = all.client();
     let (sent, processed) = sent_and_processed(&e, 3);
     let start = SimTime(4 * 60 * 1_000_000_000);
     // Each late group's client reports the seek its `auto.offset.reset` made at its first assignment.
@@ -178,7 +136,7 @@ fn a_late_kafka_group_reads_what_is_retained_from_earliest_and_only_what_follows
     assert!((secs(joined) - secs(start) - 6.0).abs() < 0.01, "assigned at {} s", secs(joined));
 
     // earliest: every message the log still held when the group was assigned, and all after.
-    let held = retained_at(&all.0, joined);
+    let held = all.retained_at(joined);
     assert!(!held.is_empty() && held.first() > Some(&0), "retention deleted the oldest ones");
     let want: BTreeSet<u64> =
         held.iter().copied().chain(sent.iter().filter(|(t, _)| *t > joined).map(|&(_, id)| id)).collect();
@@ -293,10 +251,6 @@ fn bad_operations_name_the_file_the_field_and_what_is_allowed() {
         ),
     ];
     for (ops, field, says) in cases {
-        let e = pushpull::scenario::Scenario::parse(&format!("{base}{ops}"), "ops.toml", false).unwrap_err();
-        let line = e.to_string();
-        assert_eq!(e.field.as_deref(), Some(field), "{line}");
-        assert!(line.contains("ops.toml") && line.contains(says), "{line}");
-        assert!(!line.contains('\n'));
+        crate::common::assert_refused(&format!("{base}{ops}"), "ops.toml", field, says);
     }
 }

@@ -16,11 +16,14 @@
 //!
 //! With `queue_type = "quorum"` the queues are replicated by Raft over `replicas` nodes instead
 //! (see [`quorum`]): the broker side of every client message becomes a command in the Raft log.
+//! With `queue_type = "stream"` one stream on node 0 replaces the queues (see [`stream`]): an
+//! append-only log every group reads at its own offset, one active consumer per group.
 
 mod operations;
 pub mod queue;
 pub mod quorum;
 pub mod raft;
+pub mod stream;
 
 use crate::client::{ConsumerApp, JobEnd};
 use crate::engine::{Model, Scheduler};
@@ -86,6 +89,8 @@ pub enum Timer {
     RaftElection(u64),
     /// A quorum queue leader's tick, void unless its generation is current.
     RaftTick(u64),
+    /// The stream's scheduled retention evaluation, void unless its generation is current.
+    StreamRetention(u64),
 }
 
 #[derive(Debug)]
@@ -146,6 +151,8 @@ pub struct RabbitModel<'h, H: History> {
     outbox: VecDeque<Message>,
     /// The quorum queues' Raft group, if `queue_type = "quorum"`.
     quorum: Option<Quorum>,
+    /// The stream, if `queue_type = "stream"`.
+    stream: Option<stream::Stream>,
     /// Fault steps already applied.
     faults_done: usize,
     /// Per group: its queue is declared and bound to the exchange (from the group's start).
@@ -205,11 +212,26 @@ impl<'h, H: History> RabbitModel<'h, H> {
             producer_blocked: false,
             outbox: VecDeque::new(),
             quorum: None,
+            stream: None,
             faults_done: 0,
         };
         if s.rabbitmq.queue_type == crate::scenario::QueueType::Quorum {
             m.quorum = Some(Quorum::new(s, &m.world));
             m.queues.clear();
+        }
+        if let Some(cfg) = &s.rabbitmq.stream {
+            m.stream = Some(stream::Stream::new(s, cfg.clone()));
+            m.queues.clear();
+            // The groups there from the start subscribed before the first message, in order.
+            for g in 0..m.consumers.len() {
+                for c in 0..m.running[g] {
+                    m.stream_message(SimTime::ZERO, Msg::Subscribe { group: g, consumer: c, reg: 0 }, sched);
+                }
+                for c in &mut m.consumers[g][m.running[g] as usize..] {
+                    m.world.crash(c.node);
+                    c.home = None;
+                }
+            }
         }
         // Consumers are subscribed before the first message arrives; those not running yet
         // (a queue bound later, room to scale out) start down.
@@ -608,6 +630,9 @@ impl<'h, H: History> RabbitModel<'h, H> {
     /// The queue's node died: transient messages are gone; every client connection closed.
     fn queue_node_crashed(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
         self.timeout_check_armed = false;
+        if self.stream.is_some() {
+            return self.stream_node_crashed(sched);
+        }
         for group in 0..self.queues.len() {
             let lost = self.queues[group].crash(self.cfg.persistent);
             let bytes: u64 = lost.iter().map(|m| m.bytes()).sum();
@@ -657,6 +682,11 @@ impl<'h, H: History> RabbitModel<'h, H> {
             {
                 self.quorum_client_message(now, to, m, sched)
             }
+            m @ (Msg::Publish(_) | Msg::Ack { .. } | Msg::Subscribe { .. } | Msg::ConnectionClosed { .. })
+                if self.stream.is_some() =>
+            {
+                self.stream_message(now, m, sched)
+            }
             Msg::Publish(m) => self.route(now, m, sched),
             Msg::Ack { group, consumer, id, .. } => self.ack(now, group, consumer, id, sched),
             Msg::Subscribe { group, consumer, .. } => self.subscribe(now, group, consumer, sched),
@@ -683,6 +713,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             Timer::ConsumerTimeoutCheck => self.consumer_timeout_check(now, sched),
             Timer::RaftElection(generation) => self.raft_election_timeout(now, node, generation, sched),
             Timer::RaftTick(generation) => self.raft_tick(now, node, generation, sched),
+            Timer::StreamRetention(generation) => self.stream_retention_due(now, generation, sched),
             Timer::Reconnect if node == self.producer_node => self.quorum_reconnect_producer(sched),
             Timer::JobEnd | Timer::Reconnect => {
                 let (group, consumer) = self.consumer_of[node];
@@ -732,6 +763,7 @@ impl<H: History> Model for RabbitModel<'_, H> {
             && self.unconfirmed.is_empty()
             && self.outbox.is_empty()
             && (self.queues.iter().all(|q| q.depth() == 0) || self.classic_stuck())
+            && (self.stream.as_ref().is_none_or(|s| s.drained()) || self.classic_stuck())
             && self.quorum.as_ref().is_none_or(|q| q.drained(&self.world, self.faults_done == self.faults.len()))
             && self.consumers.iter().flatten().all(|c| !c.app.is_busy() && c.app.waiting() == 0)
     }

@@ -18,6 +18,8 @@ impl<H: History> RabbitModel<'_, H> {
             OperationAction::Scale { consumers } => self.scale(now, group, consumers, sched),
             OperationAction::Stop { consumer } => self.consumer_down(group, consumer, sched),
             OperationAction::Restart { consumer } => self.start_consumer(group, consumer, sched),
+            // A stream restarts its consumer at the offset spec.
+            OperationAction::ResetOffsets { to } if self.stream.is_some() => self.stream_reset(now, group, to, sched),
             // A queue has nothing to rewind: what was acknowledged is deleted. Nothing is replayed.
             OperationAction::ResetOffsets { .. } => {}
         }

@@ -291,9 +291,11 @@ fn event_markers(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64, g
     let mine = |g: Option<usize>| group.is_none() || g == group;
     let mut out = operation_markers(s, unit, group);
     let mut last_tick = f64::NEG_INFINITY;
-    // Only a Kafka log has retention. (RabbitMQ reports a publish that never reached the queue's
-    // node as deleted for every group too: a loss when it is never re-published, marked below.)
-    for r in runs.iter().filter(|r| r.system == SystemKind::Kafka) {
+    // Only a log has retention: Kafka's, or a RabbitMQ stream. (RabbitMQ reports a publish that
+    // never reached the queue's node as deleted for every group too: a loss when it is never
+    // re-published, marked below.)
+    let stream = s.rabbitmq.stream.is_some();
+    for r in runs.iter().filter(|r| r.system == SystemKind::Kafka || stream) {
         for a in r.recorder.annotations.iter().filter(|a| a.kind == AnnotationKind::RetentionDeleted) {
             let x = a.first.as_secs_f64() / unit.secs;
             if x - last_tick >= x_end * 0.006 {
@@ -307,6 +309,8 @@ fn event_markers(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64, g
         let dropped = match r.system {
             SystemKind::Kafka if s.kafka.cleanup_policy.compacts() => "retention or compaction deleted {} unprocessed",
             SystemKind::Kafka => "retention deleted {} unprocessed",
+            SystemKind::RabbitMq if stream && s.faults.is_empty() => "stream retention deleted {} unprocessed",
+            SystemKind::RabbitMq if stream => "{} deleted by stream retention or never stored",
             SystemKind::RabbitMq => "{} publishes never reached the queue",
         };
         for (kind, what) in [
@@ -583,17 +587,20 @@ fn event_legend(s: &Scenario, markers: &[Marker]) -> Vec<LegendItem> {
     let mut out = Vec::new();
     if markers.iter().any(|m| m.kind == MarkerKind::Tick) {
         use crate::scenario::CleanupPolicy;
-        out.push(LegendItem {
-            label: match s.kafka.cleanup_policy {
-                CleanupPolicy::Delete => "kafka retention deleted expired segments",
-                CleanupPolicy::Compact => "kafka compaction removed superseded records",
-                CleanupPolicy::CompactDelete => "kafka retention or compaction deleted records",
+        let kafka = match s.kafka.cleanup_policy {
+            CleanupPolicy::Delete => "kafka retention deleted expired segments",
+            CleanupPolicy::Compact => "kafka compaction removed superseded records",
+            CleanupPolicy::CompactDelete => "kafka retention or compaction deleted records",
+        };
+        let label = match (s.rabbitmq.stream.is_some(), s.systems.contains(&SystemKind::Kafka)) {
+            (false, _) => kafka.to_string(),
+            (true, false) => "stream retention deleted segments".to_string(),
+            (true, true) if s.kafka.cleanup_policy == CleanupPolicy::Delete => {
+                "retention deleted segments (kafka log, rabbitmq stream)".to_string()
             }
-            .into(),
-            color: RETENTION,
-            width: 2,
-            glyph: Glyph::Triangle,
-        });
+            (true, true) => format!("{kafka}, or stream retention deleted segments"),
+        };
+        out.push(LegendItem { label, color: RETENTION, width: 2, glyph: Glyph::Triangle });
     }
     if markers.iter().any(|m| m.kind == MarkerKind::Loss) {
         let what = if markers.iter().any(|m| m.kind == MarkerKind::Loss && m.label.starts_with("rabbitmq")) {

@@ -9,9 +9,11 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
     let max_bytes = runs.iter().flat_map(|r| r.recorder.samples.iter().map(|x| x.stored_bytes_max)).max().unwrap_or(0);
     let (scale, unit_name) = byte_unit(max_bytes);
     let mut lines = Vec::new();
+    let stream = s.rabbitmq.stream.is_some();
     for r in runs {
         let label = match r.system {
             SystemKind::Kafka => "kafka: bytes in the log",
+            SystemKind::RabbitMq if stream => "rabbitmq: bytes in the stream",
             SystemKind::RabbitMq => "rabbitmq: bytes in the queues",
         };
         // Every group's row of one bucket carries the same broker-wide figure: take it once.
@@ -32,14 +34,20 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
     }
     let max = max_bytes as f64 / scale;
     let y_end = y_top(max, 1.0);
-    let fanout = if s.groups.len() > 1 {
+    let fanout = if s.groups.len() > 1 && !stream {
         format!(" With {} groups RabbitMQ stores one copy per queue.", s.groups.len())
     } else {
         String::new()
     };
+    let rabbit = if stream {
+        "a RabbitMQ stream, one copy for every group, until its retention deletes whole segments (acks delete \
+         nothing)"
+    } else {
+        "a RabbitMQ queue deletes each message once it is acknowledged"
+    };
     let mut subtitle = format!(
-        "A Kafka log keeps messages until retention deletes them; a RabbitMQ queue deletes each message once \
-         it is acknowledged.{fanout} Each point is the most held during its {} interval.",
+        "A Kafka log keeps messages until retention deletes them; {rabbit}.{fanout} Each point is the most held \
+         during its {} interval.",
         round_secs(s.sample_interval.as_secs_f64())
     );
     if let [a, b] = &lines[..]
