@@ -845,7 +845,21 @@ impl Ctx {
                     Some(spec)
                 }
             };
-            groups.push(Group { name: g.name, consumers, processing, start, from, max_consumers: consumers });
+            let kind = match g.kind.as_deref() {
+                None | Some("consumer") => GroupKind::Consumer,
+                Some("share") => GroupKind::Share,
+                Some(other) => {
+                    return self.err(
+                        format!("{f}.type"),
+                        format!(
+                            "{} is not a group type; allowed: \"consumer\" (a Kafka consumer group, the default) or \
+                             \"share\" (a Kafka share group, KIP-932)",
+                            show_name(other)
+                        ),
+                    );
+                }
+            };
+            groups.push(Group { name: g.name, consumers, processing, start, from, max_consumers: consumers, kind });
         }
         Ok(groups)
     }
