@@ -17,4 +17,5 @@ mod quorum;
 mod rebalance;
 mod replay;
 mod replication;
+mod share;
 mod utilisation;

@@ -164,6 +164,10 @@ impl<H: History> KafkaModel<'_, H> {
     /// step: the coordinator fences the current generation (no member's commit can overwrite the
     /// reset) and the members rejoin and resume from the new offsets.
     fn reset_offsets(&mut self, now: SimTime, group: GroupIdx, spec: OffsetSpec, sched: &mut Scheduler<Event>) {
+        if self.is_share(group) {
+            self.share_reset_offsets(now, group, spec, sched);
+            return;
+        }
         self.client(now, ClientEvent::Sought { group, to_end: spec == OffsetSpec::Latest });
         for p in 0..self.cfg.partitions {
             let to = self.offset_for(p, spec);

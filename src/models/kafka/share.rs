@@ -418,6 +418,37 @@ impl<H: History> KafkaModel<'_, H> {
         }
     }
 
+    /// `kafka-share-groups --reset-offsets --to-... --execute`. Kafka refuses it while the group
+    /// has members, so a team stops the consumers (their records are released), resets and starts
+    /// them; as for consumer groups we model that as one step: every share-partition starts over
+    /// at the target, with nothing in flight. An acknowledgement of a record acquired before is
+    /// refused; what the group processes again is `replayed`.
+    pub(super) fn share_reset_offsets(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        spec: OffsetSpec,
+        sched: &mut Scheduler<Event>,
+    ) {
+        self.client(now, ClientEvent::Sought { group, to_end: spec == OffsetSpec::Latest });
+        for p in 0..self.cfg.partitions {
+            let to = self.offset_for(p, spec);
+            self.skip_to(now, group, p, to);
+            let g = &mut self.groups[group];
+            let f = &mut g.frontier[p as usize];
+            if to < *f {
+                g.remaining += *f - to;
+                *f = to;
+            }
+            let sp = &mut g.share.as_mut().expect("a share group").partitions[p as usize];
+            *sp = SharePartition { spso: to, next: to, ..SharePartition::default() };
+            if let Some(l) = self.repl[p as usize].leader {
+                self.share_wake(now, group, p as usize, l as NodeId, sched);
+            }
+        }
+        self.share_report_lag(now, group);
+    }
+
     // ---- leader: share-partitions ----
 
     pub(super) fn share_fetch_arrives(
@@ -741,10 +772,16 @@ mod tests {
         let mut all: Vec<u32> = a.concat();
         all.sort_unstable();
         assert_eq!(all, (0..6).collect::<Vec<_>>());
-        // 5 members on 6 partitions: sharing 2, 12 slots as 3, 2, 3, 2, 2; no member twice on one.
+        // 5 members on 6 partitions: sharing ceil(5 / 6) = 1, counts 2, 1, 1, 1, 1.
         let a: Vec<Vec<u32>> = (0..5).map(|i| simple_assign(6, 5, i)).collect();
-        assert_eq!(a.iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 2, 3, 2, 2]);
+        assert_eq!(a.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 1, 1, 1, 1]);
+        // 8 members on 6 partitions: sharing 2, 12 slots as 2, 1, 2, 1, ...; no member twice on one.
+        let a: Vec<Vec<u32>> = (0..8).map(|i| simple_assign(6, 8, i)).collect();
+        assert_eq!(a.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 1, 2, 1, 2, 1, 2, 1]);
         assert!(a.iter().all(|x| x.windows(2).all(|w| w[0] < w[1])));
+        for p in 0..6 {
+            assert_eq!(a.iter().filter(|x| x.contains(&p)).count(), 2);
+        }
         assert_eq!(simple_assign(6, 1, 0), (0..6).collect::<Vec<_>>());
     }
 }

@@ -73,9 +73,13 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
             let mut run: Option<(u32, u32)> = None;
             let mut close = |run: Option<(u32, u32)>| {
                 if let Some((from, to)) = run {
-                    // The range assignor gives nothing to consumers beyond the partition count.
-                    let why =
-                        if *sys == SystemKind::Kafka && from >= s.kafka.partitions { " (no partition)" } else { "" };
+                    // The range assignor gives nothing to consumers beyond the partition count (a
+                    // share group's simple assignor gives every member a partition).
+                    let why = if *sys == SystemKind::Kafka && from >= s.kafka.partitions && g.kind.is_consumer() {
+                        " (no partition)"
+                    } else {
+                        ""
+                    };
                     let label = format!("{}: {} idle{why}", sys.name(), consumers_text(from, to));
                     idle.push(IdleRun { system: *sys, cluster: gi, from, to, label });
                 }
