@@ -24,6 +24,8 @@ pub(super) struct Slot {
 pub(super) struct Cluster {
     pub name: String,
     pub slots: Vec<Slot>,
+    /// A Kafka share group (said under its name).
+    pub share: bool,
 }
 
 /// Consecutive idle consumers `from..=to` of one system in cluster `cluster`.
@@ -66,7 +68,7 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
                     .collect(),
             })
             .collect();
-        clusters.push(Cluster { name: g.name.clone(), slots });
+        clusters.push(Cluster { name: g.name.clone(), slots, share: !g.kind.is_consumer() });
         for (sys, x) in &per_system {
             let Some(x) = x else { continue };
             // Runs of consecutive idle consumers.
@@ -211,7 +213,8 @@ pub(super) fn draw<DB: DrawingBackend>(c: &ConsumersChart, root: &DrawingArea<DB
         }
         let (from, _) = px(start, 0.0);
         let (to, _) = px(start + cl.slots.len() as f64, 0.0);
-        let label = format!("group {} ({} consumers)", cl.name, cl.slots.len());
+        let kind = if cl.share { "; a share group in Kafka" } else { "" };
+        let label = format!("group {} ({} consumers{kind})", cl.name, cl.slots.len());
         root.draw_text(&label, &name_style, ((from + to) / 2, base + 26))?;
         if c.clusters.len() > 1 {
             // A tick under the cluster, from its first to its last consumer.
