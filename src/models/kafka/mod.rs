@@ -830,7 +830,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
         if self.groups[group].consumers[consumer as usize].epoch != epoch {
             return;
         }
-        if !self.try_respond(now, group, consumer, broker, false, sched) {
+        let answered = if self.is_share(group) {
+            self.share_try_respond(now, group, consumer, broker, false, sched)
+        } else {
+            self.try_respond(now, group, consumer, broker, false, sched)
+        };
+        if !answered {
             let c = &mut self.groups[group].consumers[consumer as usize];
             c.fetches_parked += 1;
             let deadline = now.after(self.cfg.fetch_max_wait);
@@ -1834,9 +1839,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             }
             Msg::ShareLeave { group, member } => self.share_leave_arrives(group, member),
             Msg::ShareRelease { group, member } => self.share_release_arrives(now, to, group, member, sched),
-            Msg::ShareFetch { group, consumer, epoch } => {
-                self.share_fetch_arrives(now, to, group, consumer, epoch, sched)
-            }
+            Msg::ShareFetch { group, consumer, epoch } => self.fetch_arrives(now, to, group, consumer, epoch, sched),
             Msg::ShareFetchResponse { group, consumer, epoch, records } => {
                 self.share_fetch_response(now, from, group, consumer, epoch, records, sched)
             }

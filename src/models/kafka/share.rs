@@ -451,27 +451,6 @@ impl<H: History> KafkaModel<'_, H> {
 
     // ---- leader: share-partitions ----
 
-    pub(super) fn share_fetch_arrives(
-        &mut self,
-        now: SimTime,
-        broker: NodeId,
-        group: GroupIdx,
-        consumer: u32,
-        epoch: u32,
-        sched: &mut Scheduler<Event>,
-    ) {
-        if self.groups[group].consumers[consumer as usize].epoch != epoch {
-            return;
-        }
-        if !self.share_try_respond(now, group, consumer, broker, false, sched) {
-            let c = &mut self.groups[group].consumers[consumer as usize];
-            c.fetches_parked += 1;
-            if let Some(at) = c.parked[broker as usize].set(now.after(self.cfg.fetch_max_wait)) {
-                self.world.timer_at(sched, broker, at, Timer::FetchExpired { group, consumer });
-            }
-        }
-    }
-
     /// The leader acquires records for the consumer's parked or arriving `ShareFetch` from the
     /// partitions of its assignment that it leads: up to `max.poll.records`. Answers if it got any,
     /// or if `force` (`fetch.max.wait.ms` passed: an empty answer).
