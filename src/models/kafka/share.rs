@@ -479,7 +479,7 @@ impl<H: History> KafkaModel<'_, H> {
                 continue;
             }
             let before = records.len();
-            self.share_acquire(now, group, p, member, lock_until, max, &mut records);
+            self.share_acquire(group, p, member, lock_until, max, &mut records);
             if records.len() > before {
                 let sp = &mut self.groups[group].share.as_mut().expect("a share group").partitions[p];
                 if let Some(at) = sp.lock_timer.set(sp.locks.front().map_or(lock_until, |l| l.0)) {
@@ -507,7 +507,6 @@ impl<H: History> KafkaModel<'_, H> {
     #[allow(clippy::too_many_arguments)]
     fn share_acquire(
         &mut self,
-        now: SimTime,
         group: GroupIdx,
         p: usize,
         member: u64,
@@ -568,7 +567,6 @@ impl<H: History> KafkaModel<'_, H> {
             out.push(lock(&mut r, &mut sp.acquired, &mut sp.locks));
             sp.records.push_back(r);
         }
-        let _ = now;
     }
 
     /// An acknowledgement (ACCEPT) reaches the leader: accepted if the record is still acquired
