@@ -14,7 +14,7 @@
 
 use crate::models::kafka::partitioner::partition_for_key;
 use crate::scenario::defaults as d;
-use crate::scenario::{Keys, Scenario, ScenarioError, SystemKind};
+use crate::scenario::{GroupKind, Keys, Scenario, ScenarioError, SystemKind};
 use crate::time::{SimDuration, format_duration};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -343,6 +343,13 @@ fn analyse_system(s: &Scenario, sys: SystemKind, pieces: &[(f64, f64, f64)], pre
         .map(|g| {
             let m = g.processing.mean().max(0.0);
             let (consumers, t, hops) = match sys {
+                // A share group: every consumer takes records from the partitions it shares, like
+                // one queue; a fetch round trip per batch, not pipelined (at most one per record).
+                SystemKind::Kafka if g.kind == GroupKind::Share => {
+                    let n = g.consumers as f64;
+                    let hops = 4.0 * latency + k.linger.as_secs_f64() + k.fetch_max_wait.as_secs_f64();
+                    (vec![(n, 1.0 / n)], m + 2.0 * latency, hops)
+                }
                 SystemKind::Kafka => {
                     let units = match s.workload.keys {
                         Keys::None => messages / (k.batch_size as f64 / mean_bytes).ceil().max(1.0),

@@ -241,3 +241,23 @@ pub const ROLLING_RESTART_INTERVAL: SimDuration = SimDuration(30_000_000_000);
 /// How long a consumer is down during a rolling restart: it stops cleanly and its new process
 /// subscribes this much later (ours: a JVM client's start-up, a few seconds).
 pub const ROLLING_RESTART_DOWNTIME: SimDuration = SimDuration(5_000_000_000);
+
+// ---- Kafka share groups (KIP-932), as in Apache Kafka 4.2, where they are production-ready ----
+
+/// Broker `group.share.record.lock.duration.ms` = 30000 (`ShareGroupConfig`): how long a record a
+/// share consumer acquired stays locked to it; unacknowledged when it expires, it is available
+/// again (or archived at the delivery limit).
+pub const KAFKA_SHARE_RECORD_LOCK_DURATION: SimDuration = SimDuration(30_000_000_000);
+/// Broker `group.share.delivery.count.limit` = 5: a record whose lock expires (or is released)
+/// after this many deliveries is archived, never delivered again.
+pub const KAFKA_SHARE_DELIVERY_COUNT_LIMIT: u8 = 5;
+/// Broker `group.share.partition.max.record.locks` = 2000 in Kafka 4.2 (200 in 4.0 and 4.1): no
+/// new record is acquired on a share-partition while its in-flight range (SPSO to SPEO) holds this
+/// many offsets (`SharePartition.canAcquireRecords`).
+pub const KAFKA_SHARE_PARTITION_MAX_RECORD_LOCKS: u64 = 2000;
+/// Group coordinator `group.share.heartbeat.interval.ms` = 5000: how often a share consumer
+/// heartbeats (`ShareGroupHeartbeat`), which also carries its assignment.
+pub const KAFKA_SHARE_HEARTBEAT_INTERVAL: SimDuration = SimDuration(5_000_000_000);
+/// Group coordinator `group.share.session.timeout.ms` = 45000: a share member silent this long is
+/// removed and the partitions are dealt out again.
+pub const KAFKA_SHARE_SESSION_TIMEOUT: SimDuration = SimDuration(45_000_000_000);

@@ -156,6 +156,27 @@ pub struct Group {
     pub from: Option<operations::OffsetSpec>,
     /// The most consumers the group runs at any time (after `scale` operations).
     pub max_consumers: u32,
+    /// Kafka: a classic consumer group or a share group (KIP-932); RabbitMQ: always one queue.
+    #[serde(skip_serializing_if = "GroupKind::is_consumer")]
+    pub kind: GroupKind,
+}
+
+/// `[[groups]] type`: how Kafka's consumers of the group share the topic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupKind {
+    /// A consumer group: each partition is read by one member (`group.protocol`, `assignor`).
+    #[default]
+    Consumer,
+    /// A share group (KIP-932): members acquire records with a lock and acknowledge them one by
+    /// one, so several members read the same partition.
+    Share,
+}
+
+impl GroupKind {
+    pub fn is_consumer(&self) -> bool {
+        *self == GroupKind::Consumer
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]

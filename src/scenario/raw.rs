@@ -96,6 +96,8 @@ pub struct RawGroup {
     pub processing: Option<ScalarOrTable>,
     pub start: Option<String>,
     pub from: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]

@@ -361,7 +361,23 @@ impl Ctx {
             None => d::CLUSTER_BROKERS,
             Some(b) => self.int_in("cluster.brokers", b, 1, d::MAX_BROKERS as i64, "the number of brokers")? as u32,
         };
+        let rebalance_set = raw.kafka.as_ref().and_then(|k| {
+            k.assignor.as_ref().map(|_| "kafka.assignor").or(k.group_protocol.as_ref().map(|_| "kafka.group_protocol"))
+        });
         let kafka = self.kafka(raw.kafka.unwrap_or_default(), brokers)?;
+        // Share groups: what they do not have, or what is not simulated with them yet.
+        if systems.contains(&SystemKind::Kafka)
+            && let Some(field) = rebalance_set
+            && groups.iter().all(|g| g.kind == GroupKind::Share)
+        {
+            {
+                return self.err(
+                    field,
+                    "applies to consumer groups only, and every group here is a share group (type = \"share\"), \
+                     whose coordinator always uses the simple assignor; remove it",
+                );
+            }
+        }
         // Kafka refuses a record without a key on a compacted topic (`LogValidator.validateKey`:
         // "Compacted topic cannot accept message without key").
         if kafka.cleanup_policy.compacts() && workload.keys == Keys::None && systems.contains(&SystemKind::Kafka) {
@@ -459,6 +475,26 @@ impl Ctx {
                     );
                 }
             }
+        }
+        if systems.contains(&SystemKind::Kafka)
+            && let Some(gi) = groups.iter().position(|g| g.kind == GroupKind::Share)
+            && let Some(i) = faults.iter().position(|f| {
+                f.action == super::faults::FaultAction::Partition
+                    || matches!(
+                        f.target,
+                        Some(super::faults::FaultTarget::Broker(_) | super::faults::FaultTarget::Leader)
+                    )
+            })
+        {
+            return self.err(
+                "faults",
+                format!(
+                    "step {i} of the schedule (a broker crash or a network partition) is not simulated with a share \
+                     group (\"{}\"): its share-partition state would have to move to the new leader \
+                     (__share_group_state); fault its consumers or the producer, or make it type = \"consumer\"",
+                    groups[gi].name
+                ),
+            );
         }
         if drain.is_none()
             && let Some(g) = super::faults::group_without_consumers(&faults, &group_sizes)
@@ -848,7 +884,21 @@ impl Ctx {
                     Some(spec)
                 }
             };
-            groups.push(Group { name: g.name, consumers, processing, start, from, max_consumers: consumers });
+            let kind = match g.kind.as_deref() {
+                None | Some("consumer") => GroupKind::Consumer,
+                Some("share") => GroupKind::Share,
+                Some(other) => {
+                    return self.err(
+                        format!("{f}.type"),
+                        format!(
+                            "{} is not a group type; allowed: \"consumer\" (a Kafka consumer group, the default) or \
+                             \"share\" (a Kafka share group, KIP-932)",
+                            show_name(other)
+                        ),
+                    );
+                }
+            };
+            groups.push(Group { name: g.name, consumers, processing, start, from, max_consumers: consumers, kind });
         }
         Ok(groups)
     }

@@ -354,3 +354,20 @@ fn delivery_figures_recount_with_late_groups_and_a_rewind() {
     let r = totals["rabbitmq"];
     assert_eq!((r.replayed, r.processed_not_owed, r.skipped), (0, 0, 0), "RabbitMQ: {r:?}");
 }
+
+/// Group `a` as a Kafka share group, busy enough (60 ms of work at 40/s for two consumers) that
+/// its crashed consumer holds records: they come back when their locks expire (redelivered), and
+/// a rewind replays.
+#[test]
+fn delivery_figures_recount_with_a_share_group() {
+    let toml = SCENARIO.replacen("consumers = 2\n", "consumers = 2\ntype = \"share\"\n", 1).replacen(
+        "mean = \"45ms\"",
+        "mean = \"60ms\"",
+        1,
+    ) + "[[operations]]\nat = \"150s\"\naction = \"reset_offsets\"\ngroup = \"a\"\nto = \"earliest\"\n";
+    let (totals, summary) = recount("share", &toml);
+    let k = totals["kafka"];
+    assert!(k.redelivered > 0, "Kafka share group: the crashed consumer's records come back: {k:?}");
+    assert!(k.replayed > 0, "Kafka share group: the rewind replays: {k:?}");
+    assert_eq!(summary["systems"]["kafka"]["groups"]["a"]["idle_consumers"], 0);
+}

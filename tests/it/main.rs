@@ -17,5 +17,6 @@ mod quorum;
 mod rebalance;
 mod replay;
 mod replication;
+mod share;
 mod streams;
 mod utilisation;

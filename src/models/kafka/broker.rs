@@ -352,6 +352,11 @@ impl<H: History> KafkaModel<'_, H> {
     fn hw_advanced(&mut self, now: SimTime, p: usize, sched: &mut Scheduler<Event>) {
         let Some(leader) = self.repl[p].leader else { return };
         for g in 0..self.groups.len() {
+            if self.is_share(g) {
+                self.share_wake(now, g, p, leader as NodeId, sched);
+                self.share_report_lag(now, g);
+                continue;
+            }
             // A parked fetch answered now reports the new lag itself.
             let answered = match self.groups[g].owner[p] {
                 Some(c) => {

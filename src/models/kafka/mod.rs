@@ -18,6 +18,7 @@ pub mod partitioner;
 pub mod producer;
 pub mod replica;
 mod sender;
+mod share;
 
 use crate::client::{ConsumerApp, JobEnd};
 use crate::engine::{EventKey, Model, Scheduler};
@@ -29,7 +30,7 @@ use crate::scenario::defaults::{
 };
 use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
 use crate::scenario::operations::{OffsetSpec, Operation, OperationAction};
-use crate::scenario::{Assignor, GroupProtocol, KafkaConfig, Keys, OffsetReset, Scenario};
+use crate::scenario::{Assignor, GroupKind, GroupProtocol, KafkaConfig, Keys, OffsetReset, Scenario};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{ProcessingTimes, Producer, StoredMessage};
 use crate::world::{Admit, Deadline, Envelope, Fired, NodeId, NodeMap, World};
@@ -141,6 +142,52 @@ pub enum Msg {
         owned: Vec<u32>,
         acked: u32,
     },
+    /// A share consumer's `ShareGroupHeartbeat` with the group epoch of the assignment it has (0:
+    /// joining).
+    ShareHeartbeat {
+        group: GroupIdx,
+        consumer: u32,
+        member: u64,
+        epoch: u32,
+    },
+    /// The share coordinator's answer: the member's partitions at the group epoch; `fenced`: the
+    /// member is unknown (its session expired) and joins again.
+    ShareHeartbeatResponse {
+        group: GroupIdx,
+        consumer: u32,
+        epoch: u32,
+        partitions: Vec<u32>,
+        fenced: bool,
+    },
+    /// A share consumer leaves the group (`close()`).
+    ShareLeave {
+        group: GroupIdx,
+        member: u64,
+    },
+    /// A share consumer's session at a leader closes: its acquired records there are released.
+    ShareRelease {
+        group: GroupIdx,
+        member: u64,
+    },
+    /// A share consumer's `ShareFetch` to a leader; `epoch` as in `Fetch`.
+    ShareFetch {
+        group: GroupIdx,
+        consumer: u32,
+        epoch: u32,
+    },
+    ShareFetchResponse {
+        group: GroupIdx,
+        consumer: u32,
+        epoch: u32,
+        records: Vec<Fetched>,
+    },
+    /// A share consumer acknowledges (ACCEPT) one record to the partition's leader.
+    ShareAck {
+        group: GroupIdx,
+        member: u64,
+        partition: u32,
+        offset: Offset,
+    },
     /// Its response: the member's assignment (with the committed offsets of its partitions) and
     /// its epoch; `fenced`: the coordinator does not know the member (its session expired), which
     /// gives up its partitions and joins again.
@@ -218,6 +265,8 @@ pub enum Timer {
     HeartbeatTick,
     /// A group forming from empty waited `group.initial.rebalance.delay.ms` for more members.
     InitialRebalanceDelay { group: GroupIdx, round: u64 },
+    /// The leader's acquisition locks of a share-partition: the oldest may have expired.
+    ShareLockExpired { group: GroupIdx, partition: u32 },
 }
 
 #[derive(Debug)]
@@ -242,6 +291,8 @@ pub struct Fetched {
     slot: u32,
     offset: Offset,
     msg: StoredMessage,
+    /// Share groups: the record's delivery count (`slot` is then the partition); 0 otherwise.
+    delivery: u8,
 }
 
 /// A consumer: its client library's state (assignment, positions, fetch buffer, commits, group
@@ -406,6 +457,8 @@ struct ConsumerGroup {
     /// An operator's offset reset waiting for the group to be empty (Kafka refuses it while the
     /// group has members): where to, and the consumers stopped for it, to start again after.
     pending_reset: Option<(OffsetSpec, Vec<u32>)>,
+    /// A share group (KIP-932): its coordinator's members and its share-partitions.
+    share: Option<share::ShareGroup>,
 }
 
 pub struct KafkaModel<'h, H: History> {
@@ -558,7 +611,11 @@ impl<'h, H: History> KafkaModel<'h, H> {
                     consumers.iter().take(running as usize).enumerate().map(|(i, c)| (c.member, i as u32)).collect();
                 ConsumerGroup {
                     consumers,
-                    coordinator: if running > 0 { Coordinator::stable(members) } else { Coordinator::default() },
+                    coordinator: if running > 0 && g.kind == GroupKind::Consumer {
+                        Coordinator::stable(members)
+                    } else {
+                        Coordinator::default()
+                    },
                     owner: vec![None; p as usize],
                     committed: CommittedOffsets::new(p),
                     fetched_sum: 0,
@@ -566,13 +623,15 @@ impl<'h, H: History> KafkaModel<'h, H> {
                     remaining: 0,
                     skipped: Vec::new(),
                     skipped_uncommitted: 0,
-                    from: g.from.unwrap_or(match cfg.auto_offset_reset {
-                        OffsetReset::Earliest => OffsetSpec::Earliest,
-                        OffsetReset::Latest => OffsetSpec::Latest,
+                    // A share group's `share.auto.offset.reset` is its own setting (default latest).
+                    from: g.from.unwrap_or(match (g.kind, cfg.auto_offset_reset) {
+                        (GroupKind::Share, _) | (_, OffsetReset::Latest) => OffsetSpec::Latest,
+                        (_, OffsetReset::Earliest) => OffsetSpec::Earliest,
                     }),
                     running,
                     initial_delay: None,
                     pending_reset: None,
+                    share: (g.kind == GroupKind::Share).then(|| Self::new_share_group(p)),
                 }
             })
             .collect();
@@ -677,6 +736,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
             if m.groups[g].running == 0 {
                 continue;
             }
+            if m.is_share(g) {
+                m.share_form(SimTime::ZERO, g, sched);
+                continue;
+            }
             m.complete_rebalance(SimTime::ZERO, g, sched);
             for c in 0..m.groups[g].running {
                 m.start_heartbeats(g, c, sched);
@@ -724,6 +787,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
     }
 
     fn report_lag(&mut self, now: SimTime, group: GroupIdx) {
+        if self.groups[group].share.is_some() {
+            self.share_report_lag(now, group);
+            return;
+        }
         let g = &self.groups[group];
         if !g.committed.is_set(0) {
             // The group has not subscribed yet: it has no lag, as `kafka-consumer-groups` shows none.
@@ -767,7 +834,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
         if self.groups[group].consumers[consumer as usize].epoch != epoch {
             return;
         }
-        if !self.try_respond(now, group, consumer, broker, false, sched) {
+        let answered = if self.is_share(group) {
+            self.share_try_respond(now, group, consumer, broker, false, sched)
+        } else {
+            self.try_respond(now, group, consumer, broker, false, sched)
+        };
+        if !answered {
             let c = &mut self.groups[group].consumers[consumer as usize];
             c.fetches_parked += 1;
             let deadline = now.after(self.cfg.fetch_max_wait);
@@ -786,6 +858,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
         sched: &mut Scheduler<Event>,
     ) {
         match self.groups[group].consumers[consumer as usize].parked[broker as usize].fired(now) {
+            Fired::Due if self.is_share(group) => {
+                self.share_try_respond(now, group, consumer, broker, true, sched);
+            }
             Fired::Due => {
                 self.try_respond(now, group, consumer, broker, true, sched);
             }
@@ -860,7 +935,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 }
                 part_bytes += r.bytes();
                 total += r.bytes();
-                records.push(Fetched { slot: slot as u32, offset, msg: *r });
+                records.push(Fetched { slot: slot as u32, offset, msg: *r, delivery: 0 });
                 pos = offset + 1;
             }
             g.fetched_sum += pos - c.fetch_pos[slot];
@@ -1045,6 +1120,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
     /// hand up to `max.poll.records` buffered records to the application, pipelining the next
     /// fetch; block if nothing is buffered.
     fn poll(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        if self.is_share(group) {
+            self.share_poll(now, group, consumer, sched);
+            return;
+        }
         let c = &mut self.groups[group].consumers[consumer as usize];
         c.last_poll = now;
         if c.pending.is_some() && !c.app.is_busy() && c.app.waiting() == 0 {
@@ -1118,6 +1197,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
     }
 
     fn job_done(&mut self, now: SimTime, group: GroupIdx, consumer: u32, r: Fetched, sched: &mut Scheduler<Event>) {
+        if self.is_share(group) {
+            self.share_job_done(now, group, consumer, r, sched);
+            return;
+        }
         let g = &mut self.groups[group];
         let p = g.consumers[consumer as usize].partitions.get(r.slot as usize).copied();
         // The group's progress (a record processed again after a rebalance does not move it).
@@ -1245,6 +1328,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
     /// The heartbeat thread: leaves the group if the application has not polled within
     /// `max.poll.interval.ms`, otherwise heartbeats.
     fn heartbeat_tick(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        if self.is_share(group) {
+            self.share_heartbeat_tick(group, consumer, sched);
+            return;
+        }
         let fresh = self.next_member;
         let interval = self.heartbeat_interval();
         let c = &mut self.groups[group].consumers[consumer as usize];
@@ -1423,6 +1510,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
     }
 
     fn session_expired(&mut self, now: SimTime, group: GroupIdx, member: u64, sched: &mut Scheduler<Event>) {
+        if self.is_share(group) {
+            self.share_session_expired(now, group, member, sched);
+            return;
+        }
         // A member that left (or was dropped) has no session: its timer finds nothing.
         match self.groups[group].coordinator.session(member).map(|s| s.fired(now)) {
             Some(Fired::Due) => {
@@ -1594,6 +1685,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
             return;
         }
         for g in 0..self.groups.len() {
+            if self.is_share(g) {
+                continue;
+            }
             let mut moved = false;
             for ci in 0..self.groups[g].consumers.len() {
                 let c = &self.groups[g].consumers[ci];
@@ -1747,6 +1841,21 @@ impl<'h, H: History> KafkaModel<'h, H> {
             Msg::ConsumerHeartbeatResponse { group, consumer, epoch, partitions, fenced } => {
                 self.consumer_heartbeat_response(now, group, consumer, epoch, partitions, fenced, sched)
             }
+            Msg::ShareHeartbeat { group, consumer, member, epoch } => {
+                self.share_heartbeat_arrives(now, group, consumer, member, epoch, sched)
+            }
+            Msg::ShareHeartbeatResponse { group, consumer, epoch, partitions, fenced } => {
+                self.share_heartbeat_response(now, group, consumer, epoch, partitions, fenced, sched)
+            }
+            Msg::ShareLeave { group, member } => self.share_leave_arrives(group, member),
+            Msg::ShareRelease { group, member } => self.share_release_arrives(now, to, group, member, sched),
+            Msg::ShareFetch { group, consumer, epoch } => self.fetch_arrives(now, to, group, consumer, epoch, sched),
+            Msg::ShareFetchResponse { group, consumer, epoch, records } => {
+                self.share_fetch_response(now, from, group, consumer, epoch, records, sched)
+            }
+            Msg::ShareAck { group, member, partition, offset } => {
+                self.share_ack_arrives(now, group, member, partition, offset)
+            }
         }
     }
 
@@ -1769,6 +1878,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             Timer::SessionExpired { group, member } => self.session_expired(now, group, member, sched),
             Timer::RebalanceTimeout { group, round } => self.rebalance_timeout(now, group, round, sched),
             Timer::InitialRebalanceDelay { group, round } => self.initial_delay_over(now, group, round, sched),
+            Timer::ShareLockExpired { group, partition } => self.share_lock_expired(now, node, group, partition, sched),
             Timer::JobEnd | Timer::AutoCommitDue | Timer::HeartbeatTick | Timer::FetchTimeout { .. } => {
                 let (group, consumer) = self.consumer_of[node];
                 match timer {
@@ -1785,7 +1895,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
     /// owner is caught up and idle (so that records to be processed again after a rebalance are).
     /// With `skip_offline`, partitions without a leader are left out.
     fn groups_done(&self, skip_offline: bool) -> bool {
-        self.groups.iter().all(|g| {
+        self.groups.iter().enumerate().all(|(gi, g)| {
+            if g.share.is_some() {
+                return self.share_done(gi);
+            }
             (skip_offline || g.remaining == 0)
                 && !g.coordinator.rebalancing
                 && g.owner.iter().enumerate().all(|(p, o)| {

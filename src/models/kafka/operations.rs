@@ -35,7 +35,7 @@ impl<H: History> KafkaModel<'_, H> {
         if !self.world.restart(node) {
             return;
         }
-        let interval = self.heartbeat_interval();
+        let interval = if self.is_share(group) { d::KAFKA_SHARE_HEARTBEAT_INTERVAL } else { self.heartbeat_interval() };
         let c = &mut self.groups[group].consumers[index as usize];
         *c = Consumer::new(node, self.next_member, &self.cfg, self.brokers);
         self.next_member += 1;
@@ -48,10 +48,14 @@ impl<H: History> KafkaModel<'_, H> {
     /// (records fetched or handed to it but not processed are read again by the next owner), leaves
     /// the group, so that the group rebalances at once, and its process ends.
     pub(super) fn stop_consumer(&mut self, now: SimTime, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
-        let c = &mut self.groups[group].consumers[index as usize];
-        if !self.world.is_up(c.node) {
+        if !self.world.is_up(self.groups[group].consumers[index as usize].node) {
             return;
         }
+        if self.is_share(group) {
+            self.share_stop(group, index, sched);
+            return;
+        }
+        let c = &mut self.groups[group].consumers[index as usize];
         if c.assigned {
             // Its partitions are revoked as it closes (`onPartitionsRevoked` in `close()`): their
             // pause starts.
@@ -98,7 +102,7 @@ impl<H: History> KafkaModel<'_, H> {
     /// The offset where `spec` points on partition `p`: the log start, the high watermark (the end
     /// a consumer can read to), or the first record published at or after a time
     /// (`offsetsForTimes`; the high watermark if there is none).
-    fn offset_for(&self, p: u32, spec: OffsetSpec) -> Offset {
+    pub(super) fn offset_for(&self, p: u32, spec: OffsetSpec) -> Offset {
         let log = &self.partitions[p as usize];
         let hw = self.repl[p as usize].hw;
         match spec {
@@ -112,7 +116,7 @@ impl<H: History> KafkaModel<'_, H> {
 
     /// Moves the group's progress on `p` up to `to`: records between are skipped, never to be
     /// processed by the group (reported deleted for it, as `auto.offset.reset` skipping does).
-    fn skip_to(&mut self, now: SimTime, group: GroupIdx, p: u32, to: Offset) {
+    pub(super) fn skip_to(&mut self, now: SimTime, group: GroupIdx, p: u32, to: Offset) {
         let from = self.groups[group].frontier[p as usize];
         let log = &self.partitions[p as usize];
         if from.max(log.start_offset) < to.min(log.end_offset()) {
@@ -166,6 +170,10 @@ impl<H: History> KafkaModel<'_, H> {
     /// processed and leaves), the offsets are reset once the coordinator has seen the last member
     /// go, and the same consumers start again. The same round under every rebalance protocol.
     fn reset_offsets(&mut self, now: SimTime, group: GroupIdx, spec: OffsetSpec, sched: &mut Scheduler<Event>) {
+        if self.is_share(group) {
+            self.share_reset_offsets(now, group, spec, sched);
+            return;
+        }
         let running = self.groups[group].running;
         let stopped: Vec<u32> =
             (0..running).filter(|&c| self.world.is_up(self.groups[group].consumers[c as usize].node)).collect();

@@ -85,7 +85,14 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
                 points: series(&r.recorder.samples, gi, unit, |x| x.consumer_lag_max),
             };
             let lag_max = line.points.iter().map(|p| p.1).fold(0.0, f64::max);
-            let caption = if several {
+            let caption = if !g.kind.is_consumer() {
+                // A share group has no committed offsets: its lag is the log end minus the SPSO.
+                format!(
+                    "{}: kafka share lag (end offset − share-partition start), its own scale (peak {})",
+                    g.name,
+                    count(p)
+                )
+            } else if several {
                 format!("{}: kafka consumer lag, its own scale (peak {})", g.name, count(p))
             } else {
                 format!("kafka consumer lag, its own scale (peak {})", count(p))

@@ -24,6 +24,8 @@ pub(super) struct Slot {
 pub(super) struct Cluster {
     pub name: String,
     pub slots: Vec<Slot>,
+    /// A Kafka share group (said under its name).
+    pub share: bool,
 }
 
 /// Consecutive idle consumers `from..=to` of one system in cluster `cluster`.
@@ -66,16 +68,20 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
                     .collect(),
             })
             .collect();
-        clusters.push(Cluster { name: g.name.clone(), slots });
+        clusters.push(Cluster { name: g.name.clone(), slots, share: !g.kind.is_consumer() });
         for (sys, x) in &per_system {
             let Some(x) = x else { continue };
             // Runs of consecutive idle consumers.
             let mut run: Option<(u32, u32)> = None;
             let mut close = |run: Option<(u32, u32)>| {
                 if let Some((from, to)) = run {
-                    // The range assignor gives nothing to consumers beyond the partition count.
-                    let why =
-                        if *sys == SystemKind::Kafka && from >= s.kafka.partitions { " (no partition)" } else { "" };
+                    // The range assignor gives nothing to consumers beyond the partition count (a
+                    // share group's simple assignor gives every member a partition).
+                    let why = if *sys == SystemKind::Kafka && from >= s.kafka.partitions && g.kind.is_consumer() {
+                        " (no partition)"
+                    } else {
+                        ""
+                    };
                     let label = format!("{}: {} idle{why}", sys.name(), consumers_text(from, to));
                     idle.push(IdleRun { system: *sys, cluster: gi, from, to, label });
                 }
@@ -207,7 +213,8 @@ pub(super) fn draw<DB: DrawingBackend>(c: &ConsumersChart, root: &DrawingArea<DB
         }
         let (from, _) = px(start, 0.0);
         let (to, _) = px(start + cl.slots.len() as f64, 0.0);
-        let label = format!("group {} ({} consumers)", cl.name, cl.slots.len());
+        let kind = if cl.share { "; a share group in Kafka" } else { "" };
+        let label = format!("group {} ({} consumers{kind})", cl.name, cl.slots.len());
         root.draw_text(&label, &name_style, ((from + to) / 2, base + 26))?;
         if c.clusters.len() > 1 {
             // A tick under the cluster, from its first to its last consumer.

@@ -1,0 +1,764 @@
+//! Kafka share groups (KIP-932, production-ready in Apache Kafka 4.2): `[[groups]] type = "share"`.
+//!
+//! * **Membership** (the share group coordinator): members heartbeat every
+//!   `group.share.heartbeat.interval.ms` (5 s) and are removed after `group.share.session.timeout.ms`
+//!   (45 s) of silence. The `simple` assignor deals the partitions out balanced: each partition to
+//!   `ceil(members / partitions)` members, each member about as many partitions
+//!   (`SimpleHomogeneousAssignmentBuilder`), so more members than partitions all get one. A member
+//!   learns its assignment from its next heartbeat's response.
+//! * **Share-partitions** (on each partition's leader, `SharePartition.java`): the records between
+//!   the share-partition start offset (SPSO) and end offset (SPEO) are in flight, each Available,
+//!   Acquired (locked to one member for `group.share.record.lock.duration.ms`, 30 s), Acknowledged
+//!   or Archived, with a delivery count. A `ShareFetch` acquires up to `max.poll.records` Available
+//!   records, then new ones from the log below the high watermark while the in-flight range holds
+//!   fewer than `group.share.partition.max.record.locks` (2000) offsets. A lock that expires makes
+//!   its record Available again, or Archived once it was delivered
+//!   `group.share.delivery.count.limit` (5) times. The SPSO moves past acknowledged and archived
+//!   records at the front.
+//! * **Consumers** process one record at a time and acknowledge each (ACCEPT) as they finish it,
+//!   as an application calling `acknowledge(record)` then `commitAsync()` would; an acknowledgement
+//!   for a record whose lock is gone is refused (`INVALID_RECORD_STATE`), and the record was
+//!   processed for nothing. A consumer fetches again once its application has nothing left. A
+//!   consumer that closes cleanly releases its acquired records at once; one that crashes leaves
+//!   them locked until their locks expire.
+
+use super::*;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RecordState {
+    Available,
+    Acquired,
+    Acknowledged,
+    Archived,
+}
+
+/// One in-flight record of a share-partition.
+#[derive(Debug)]
+struct InFlight {
+    offset: Offset,
+    msg: StoredMessage,
+    state: RecordState,
+    deliveries: u8,
+    /// The member that holds it (meaningful while Acquired).
+    member: u64,
+    /// When its current lock expires (meaningful while Acquired).
+    lock_until: SimTime,
+}
+
+/// A share-partition's state on the partition's leader.
+#[derive(Debug, Default)]
+pub(super) struct SharePartition {
+    /// Share-partition start offset: every record below is acknowledged or archived.
+    spso: Offset,
+    /// One past the last offset taken from the log (SPEO + 1).
+    next: Offset,
+    /// The records the log holds in [spso, next), in offset order (compaction may leave gaps).
+    records: VecDeque<InFlight>,
+    /// How many of `records` are Available, and Acquired.
+    available: u32,
+    acquired: u32,
+    /// Locks in the order they were taken: with one lock duration, also the order they expire.
+    locks: VecDeque<(SimTime, Offset)>,
+    lock_timer: Deadline,
+}
+
+impl SharePartition {
+    fn index(&self, offset: Offset) -> Option<usize> {
+        self.records.binary_search_by_key(&offset, |r| r.offset).ok()
+    }
+
+    /// Moves the SPSO past the acknowledged and archived records at the front; returns how far.
+    fn advance(&mut self) -> u64 {
+        while self.records.front().is_some_and(|r| matches!(r.state, RecordState::Acknowledged | RecordState::Archived))
+        {
+            self.records.pop_front();
+        }
+        let to = self.records.front().map_or(self.next, |r| r.offset);
+        let moved = to - self.spso;
+        self.spso = to;
+        moved
+    }
+
+    /// An Acquired record goes back: Available, or Archived at the delivery limit
+    /// (`InFlightState.tryUpdateState`). Returns the record's message if it was archived.
+    fn release(&mut self, i: usize) -> Option<StoredMessage> {
+        let r = &mut self.records[i];
+        self.acquired -= 1;
+        if r.deliveries >= d::KAFKA_SHARE_DELIVERY_COUNT_LIMIT {
+            r.state = RecordState::Archived;
+            Some(r.msg)
+        } else {
+            r.state = RecordState::Available;
+            self.available += 1;
+            None
+        }
+    }
+}
+
+/// The share group: its coordinator's members and the share-partitions of the topic.
+#[derive(Debug, Default)]
+pub(super) struct ShareGroup {
+    /// Member id -> (consumer index, session deadline).
+    members: BTreeMap<u64, (u32, Deadline)>,
+    /// The group epoch: bumped at every membership change (the target assignment changes).
+    epoch: u32,
+    partitions: Vec<SharePartition>,
+    /// The share-partitions were initialised (`share.auto.offset.reset`, at the first member).
+    initialised: bool,
+}
+
+/// The `simple` assignor of Kafka 4.2 for one topic of `p` partitions and `m` members (the `i`-th
+/// in the coordinator's order): each partition goes to `s = ceil(m / p)` members, and member `i`
+/// takes the slots `ceil(s p i / m)` to `ceil(s p (i + 1) / m)` of the sequence where slot `j` is
+/// partition `j mod p`, so counts differ by at most one (`desiredAssignmentCount`). Not sticky:
+/// computed afresh at each membership change (Kafka keeps what it can).
+pub(super) fn simple_assign(p: u32, m: u32, i: u32) -> Vec<u32> {
+    if m == 0 || p == 0 {
+        return Vec::new();
+    }
+    let s = m.div_ceil(p) as u64;
+    let (p64, m64, i64) = (p as u64, m as u64, i as u64);
+    let from = (s * p64 * i64).div_ceil(m64);
+    let to = (s * p64 * (i64 + 1)).div_ceil(m64);
+    let mut parts: Vec<u32> = (from..to).map(|j| (j % p64) as u32).collect();
+    parts.sort_unstable();
+    parts
+}
+
+impl<H: History> KafkaModel<'_, H> {
+    pub(super) fn is_share(&self, group: GroupIdx) -> bool {
+        self.groups[group].share.is_some()
+    }
+
+    fn share(&mut self, group: GroupIdx) -> &mut ShareGroup {
+        self.groups[group].share.as_mut().expect("a share group")
+    }
+
+    /// The group's first members at time 0: the share-partitions start at the group's `from`, the
+    /// assignment is in place before the first message, every consumer fetches.
+    pub(super) fn share_form(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
+        self.share_initialise(now, group);
+        let running = self.groups[group].running;
+        let members: Vec<u64> = self.groups[group].consumers[..running as usize].iter().map(|c| c.member).collect();
+        for (i, &member) in members.iter().enumerate() {
+            self.share(group).members.insert(member, (i as u32, Deadline::default()));
+        }
+        self.share(group).epoch = 1;
+        for i in 0..running {
+            let parts = self.share_assignment(group, self.groups[group].consumers[i as usize].member);
+            let c = &mut self.groups[group].consumers[i as usize];
+            c.generation = 1;
+            c.assigned = true;
+            c.partitions = parts;
+            let (node, member) = (c.node, c.member);
+            self.world.timer_in(sched, node, d::KAFKA_SHARE_HEARTBEAT_INTERVAL, Timer::HeartbeatTick);
+            self.share_arm_session(group, member, sched);
+        }
+        for i in 0..running {
+            self.share_poll(now, group, i, sched);
+        }
+    }
+
+    /// `share.auto.offset.reset`: each share-partition starts at the group's `from` (earliest,
+    /// latest, or the first record at or after a time, as `by_duration`). What lies before is
+    /// skipped, as a consumer group's reset skips it.
+    fn share_initialise(&mut self, now: SimTime, group: GroupIdx) {
+        let spec = self.groups[group].from;
+        for p in 0..self.cfg.partitions {
+            let to = self.offset_for(p, spec);
+            self.skip_to(now, group, p, to);
+            let sp = &mut self.share(group).partitions[p as usize];
+            sp.spso = to;
+            sp.next = to;
+        }
+        self.share(group).initialised = true;
+        if now > SimTime::ZERO {
+            self.client(now, ClientEvent::Sought { group, to_end: spec == OffsetSpec::Latest });
+        }
+    }
+
+    /// The partitions the simple assignor gives `member` (none if it is not a member).
+    fn share_assignment(&mut self, group: GroupIdx, member: u64) -> Vec<u32> {
+        let p = self.cfg.partitions;
+        let sg = self.share(group);
+        // The coordinator's order: by consumer index (deterministic; Kafka's follows member ids).
+        let mut order: Vec<(u32, u64)> = sg.members.iter().map(|(&m, &(c, _))| (c, m)).collect();
+        order.sort_unstable();
+        match order.iter().position(|&(_, m)| m == member) {
+            Some(i) => simple_assign(p, order.len() as u32, i as u32),
+            None => Vec::new(),
+        }
+    }
+
+    fn share_arm_session(&mut self, group: GroupIdx, member: u64, sched: &mut Scheduler<Event>) {
+        let due = sched.now().after(d::KAFKA_SHARE_SESSION_TIMEOUT);
+        if let Some(at) = self.share(group).members.get_mut(&member).and_then(|(_, s)| s.set(due)) {
+            self.world.timer_at(sched, self.coord, at, Timer::SessionExpired { group, member });
+        }
+    }
+
+    // ---- consumer side ----
+
+    /// `KafkaShareConsumer.poll()` with nothing left to process: join if not a member yet, else
+    /// send a `ShareFetch` to the leader of each assigned partition that has none in flight.
+    pub(super) fn share_poll(&mut self, _now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        if c.app.is_busy() || c.app.waiting() > 0 {
+            return;
+        }
+        c.waiting_in_poll = true;
+        if !c.assigned {
+            if !c.joining {
+                c.joining = true;
+                let (node, member) = (c.node, c.member);
+                let hb = Msg::ShareHeartbeat { group, consumer, member, epoch: 0 };
+                self.world.send(sched, node, self.coord, hb);
+            }
+            return;
+        }
+        let mut to: u64 = 0;
+        for &p in &c.partitions {
+            if let Some(l) = self.repl[p as usize].leader {
+                to |= 1 << l;
+            }
+        }
+        to &= !c.fetching;
+        let (node, epoch) = (c.node, c.epoch);
+        c.fetching |= to;
+        while to != 0 {
+            let broker = to.trailing_zeros() as NodeId;
+            to &= to - 1;
+            self.world.send(sched, node, broker, Msg::ShareFetch { group, consumer, epoch });
+        }
+    }
+
+    /// The share heartbeat thread: one `ShareGroupHeartbeat` per interval.
+    pub(super) fn share_heartbeat_tick(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let c = &self.groups[group].consumers[consumer as usize];
+        let (node, member, epoch) = (c.node, c.member, c.generation);
+        self.world.timer_in(sched, node, d::KAFKA_SHARE_HEARTBEAT_INTERVAL, Timer::HeartbeatTick);
+        if c.assigned || c.joining {
+            self.world.send(sched, node, self.coord, Msg::ShareHeartbeat { group, consumer, member, epoch });
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn share_heartbeat_response(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        epoch: u32,
+        partitions: Vec<u32>,
+        fenced: bool,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        if fenced {
+            // Its session expired (cut off, or silent): it joins again, with the same member id.
+            c.assigned = false;
+            c.joining = false;
+            c.generation = 0;
+            c.partitions.clear();
+            if !c.app.is_busy() && c.app.waiting() == 0 {
+                self.share_poll(now, group, consumer, sched);
+            }
+            return;
+        }
+        if epoch == c.generation && c.assigned {
+            return;
+        }
+        c.generation = epoch;
+        c.assigned = true;
+        c.joining = false;
+        c.partitions = partitions;
+        if c.waiting_in_poll {
+            self.share_poll(now, group, consumer, sched);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn share_fetch_response(
+        &mut self,
+        now: SimTime,
+        broker: NodeId,
+        group: GroupIdx,
+        consumer: u32,
+        epoch: u32,
+        mut records: Vec<Fetched>,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        if c.epoch != epoch {
+            records.clear();
+            self.fetch_pool.push(records);
+            return;
+        }
+        c.fetching &= !(1 << broker);
+        for r in &records {
+            let redelivered = r.delivery > 1;
+            self.history
+                .record(now, Observation::Client(ClientEvent::Delivered { msg: r.msg, group, consumer, redelivered }));
+        }
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        let got = !records.is_empty();
+        c.app.extend(records.drain(..));
+        self.fetch_pool.push(records);
+        if got {
+            c.waiting_in_poll = false;
+            self.start_next(now, group, consumer, sched);
+        } else {
+            self.share_poll(now, group, consumer, sched);
+        }
+    }
+
+    /// The application finished a record: it is acknowledged (ACCEPT) to the partition's leader,
+    /// then the next one starts, or the consumer fetches again.
+    pub(super) fn share_job_done(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        r: Fetched,
+        sched: &mut Scheduler<Event>,
+    ) {
+        self.client(now, ClientEvent::Processed { msg: r.msg, group, consumer });
+        let c = &self.groups[group].consumers[consumer as usize];
+        let (node, member) = (c.node, c.member);
+        let partition = r.slot;
+        if let Some(l) = self.repl[partition as usize].leader {
+            self.client(now, ClientEvent::Acked { id: r.msg.id(), group, consumer });
+            self.world.send(sched, node, l, Msg::ShareAck { group, member, partition, offset: r.offset });
+        }
+        if self.groups[group].consumers[consumer as usize].app.waiting() > 0 {
+            self.start_next(now, group, consumer, sched);
+        } else {
+            self.share_poll(now, group, consumer, sched);
+        }
+    }
+
+    /// `close()`: the consumer's acquired records are released on every leader and it leaves the
+    /// group (a heartbeat with epoch -1); then its process ends.
+    pub(super) fn share_stop(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let c = &self.groups[group].consumers[consumer as usize];
+        let (node, member) = (c.node, c.member);
+        let mut to: u64 = 0;
+        for p in 0..self.cfg.partitions {
+            if let Some(l) = self.repl[p as usize].leader {
+                to |= 1 << l;
+            }
+        }
+        while to != 0 {
+            let broker = to.trailing_zeros() as NodeId;
+            to &= to - 1;
+            self.world.send(sched, node, broker, Msg::ShareRelease { group, member });
+        }
+        self.world.send(sched, node, self.coord, Msg::ShareLeave { group, member });
+        self.consumer_down(group, consumer);
+    }
+
+    // ---- coordinator ----
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn share_heartbeat_arrives(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        member: u64,
+        epoch: u32,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let known = self.share(group).members.contains_key(&member);
+        let to = self.groups[group].consumers[consumer as usize].node;
+        if !known {
+            if epoch != 0 {
+                let resp =
+                    Msg::ShareHeartbeatResponse { group, consumer, epoch: 0, partitions: Vec::new(), fenced: true };
+                self.world.send(sched, self.coord, to, resp);
+                return;
+            }
+            if !self.share(group).initialised {
+                self.share_initialise(now, group);
+            }
+            let sg = self.share(group);
+            sg.members.insert(member, (consumer, Deadline::default()));
+            sg.epoch += 1;
+        }
+        self.share_arm_session(group, member, sched);
+        let partitions = self.share_assignment(group, member);
+        let epoch = self.share(group).epoch;
+        let resp = Msg::ShareHeartbeatResponse { group, consumer, epoch, partitions, fenced: false };
+        self.world.send(sched, self.coord, to, resp);
+        self.share_report_lag(now, group);
+    }
+
+    pub(super) fn share_leave_arrives(&mut self, group: GroupIdx, member: u64) {
+        let sg = self.share(group);
+        if sg.members.remove(&member).is_some() {
+            sg.epoch += 1;
+        }
+    }
+
+    pub(super) fn share_session_expired(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        member: u64,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let fired = self.share(group).members.get_mut(&member).map(|(_, s)| s.fired(now));
+        match fired {
+            Some(Fired::Due) => self.share_leave_arrives(group, member),
+            Some(Fired::Rearm(at)) => {
+                self.world.timer_at(sched, self.coord, at, Timer::SessionExpired { group, member });
+            }
+            Some(Fired::Nothing) | None => {}
+        }
+    }
+
+    /// `kafka-share-groups --reset-offsets --to-... --execute`. Kafka refuses it while the group
+    /// has members, so a team stops the consumers (their records are released), resets and starts
+    /// them; as for consumer groups we model that as one step: every share-partition starts over
+    /// at the target, with nothing in flight. An acknowledgement of a record acquired before is
+    /// refused; what the group processes again is `replayed`.
+    pub(super) fn share_reset_offsets(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        spec: OffsetSpec,
+        sched: &mut Scheduler<Event>,
+    ) {
+        self.client(now, ClientEvent::Sought { group, to_end: spec == OffsetSpec::Latest });
+        for p in 0..self.cfg.partitions {
+            let to = self.offset_for(p, spec);
+            self.skip_to(now, group, p, to);
+            let g = &mut self.groups[group];
+            let f = &mut g.frontier[p as usize];
+            if to < *f {
+                g.remaining += *f - to;
+                *f = to;
+            }
+            let sp = &mut g.share.as_mut().expect("a share group").partitions[p as usize];
+            *sp = SharePartition { spso: to, next: to, ..SharePartition::default() };
+            if let Some(l) = self.repl[p as usize].leader {
+                self.share_wake(now, group, p as usize, l as NodeId, sched);
+            }
+        }
+        self.share_report_lag(now, group);
+    }
+
+    // ---- leader: share-partitions ----
+
+    /// The leader acquires records for the consumer's parked or arriving `ShareFetch` from the
+    /// partitions of its assignment that it leads: up to `max.poll.records`. Answers if it got any,
+    /// or if `force` (`fetch.max.wait.ms` passed: an empty answer).
+    pub(super) fn share_try_respond(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        broker: NodeId,
+        force: bool,
+        sched: &mut Scheduler<Event>,
+    ) -> bool {
+        let max = self.cfg.max_poll_records as usize;
+        let mut records = self.fetch_pool.pop().unwrap_or_default();
+        let c = &self.groups[group].consumers[consumer as usize];
+        let member = c.member;
+        let n = c.partitions.len();
+        let start = (c.fetches_parked as usize) % n.max(1);
+        let lock_until = now.after(d::KAFKA_SHARE_RECORD_LOCK_DURATION);
+        for i in 0..n {
+            if records.len() >= max {
+                break;
+            }
+            let p = self.groups[group].consumers[consumer as usize].partitions[(start + i) % n] as usize;
+            if self.repl[p].leader != Some(broker) {
+                continue;
+            }
+            let before = records.len();
+            self.share_acquire(group, p, member, lock_until, max, &mut records);
+            if records.len() > before {
+                let sp = &mut self.groups[group].share.as_mut().expect("a share group").partitions[p];
+                if let Some(at) = sp.lock_timer.set(sp.locks.front().map_or(lock_until, |l| l.0)) {
+                    self.world.timer_at(sched, broker, at, Timer::ShareLockExpired { group, partition: p as u32 });
+                }
+            }
+        }
+        if records.is_empty() && !force {
+            self.fetch_pool.push(records);
+            return false;
+        }
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        c.parked[broker as usize].clear();
+        let (to, epoch) = (c.node, c.epoch);
+        if !records.is_empty() {
+            self.share_report_lag(now, group);
+        }
+        self.world.send(sched, broker, to, Msg::ShareFetchResponse { group, consumer, epoch, records });
+        true
+    }
+
+    /// Acquires records of partition `p` for `member` into `out` (up to `max` in all): Available
+    /// ones first, in offset order, then new ones from the log below the high watermark while the
+    /// in-flight range is below `group.share.partition.max.record.locks`.
+    #[allow(clippy::too_many_arguments)]
+    fn share_acquire(
+        &mut self,
+        group: GroupIdx,
+        p: usize,
+        member: u64,
+        lock_until: SimTime,
+        max: usize,
+        out: &mut Vec<Fetched>,
+    ) {
+        let log = &self.partitions[p];
+        let hw = self.repl[p].hw;
+        let g = &mut self.groups[group];
+        let sp = &mut g.share.as_mut().expect("a share group").partitions[p];
+        // Retention deleted the front of the log: what was in flight there is gone (the recorder
+        // already counts it lost for every group that had not processed it).
+        if log.start_offset > sp.spso {
+            while sp.records.front().is_some_and(|r| r.offset < log.start_offset) {
+                let r = sp.records.pop_front().expect("checked");
+                match r.state {
+                    RecordState::Available => sp.available -= 1,
+                    RecordState::Acquired => sp.acquired -= 1,
+                    _ => {}
+                }
+            }
+            sp.next = sp.next.max(log.start_offset);
+        }
+        let moved = sp.advance();
+        if moved > 0 {
+            g.remaining -= moved;
+            g.frontier[p] = sp.spso;
+        }
+        let sp = &mut g.share.as_mut().expect("a share group").partitions[p];
+        let lock = |r: &mut InFlight, acquired: &mut u32, locks: &mut VecDeque<(SimTime, Offset)>| {
+            r.state = RecordState::Acquired;
+            r.deliveries = r.deliveries.saturating_add(1);
+            r.member = member;
+            r.lock_until = lock_until;
+            *acquired += 1;
+            locks.push_back((lock_until, r.offset));
+            Fetched { slot: p as u32, offset: r.offset, msg: r.msg, delivery: r.deliveries }
+        };
+        if sp.available > 0 {
+            for r in sp.records.iter_mut() {
+                if out.len() >= max || sp.available == 0 {
+                    break;
+                }
+                if r.state == RecordState::Available {
+                    sp.available -= 1;
+                    out.push(lock(r, &mut sp.acquired, &mut sp.locks));
+                }
+            }
+        }
+        while out.len() < max && sp.next - sp.spso < d::KAFKA_SHARE_PARTITION_MAX_RECORD_LOCKS {
+            let Some((offset, &msg)) = log.next_from(sp.next) else { break };
+            if offset >= hw {
+                break;
+            }
+            sp.next = offset + 1;
+            let mut r = InFlight { offset, msg, state: RecordState::Available, deliveries: 0, member, lock_until };
+            out.push(lock(&mut r, &mut sp.acquired, &mut sp.locks));
+            sp.records.push_back(r);
+        }
+    }
+
+    /// An acknowledgement (ACCEPT) reaches the leader: accepted if the record is still acquired
+    /// by this member, refused otherwise (its lock expired).
+    pub(super) fn share_ack_arrives(&mut self, now: SimTime, group: GroupIdx, member: u64, p: u32, offset: Offset) {
+        let g = &mut self.groups[group];
+        let sp = &mut g.share.as_mut().expect("a share group").partitions[p as usize];
+        let Some(i) = sp.index(offset) else { return };
+        let r = &mut sp.records[i];
+        if r.state != RecordState::Acquired || r.member != member {
+            return;
+        }
+        r.state = RecordState::Acknowledged;
+        sp.acquired -= 1;
+        let moved = sp.advance();
+        if moved > 0 {
+            g.remaining -= moved;
+            g.frontier[p as usize] = sp.spso;
+        }
+        self.share_report_lag(now, group);
+    }
+
+    /// A consumer's share session closed: the leader releases every record it holds there.
+    pub(super) fn share_release_arrives(
+        &mut self,
+        now: SimTime,
+        broker: NodeId,
+        group: GroupIdx,
+        member: u64,
+        sched: &mut Scheduler<Event>,
+    ) {
+        for p in 0..self.cfg.partitions as usize {
+            if self.repl[p].leader != Some(broker as BrokerId) {
+                continue;
+            }
+            let sp = &mut self.share(group).partitions[p];
+            let held: Vec<usize> = (0..sp.records.len())
+                .filter(|&i| sp.records[i].state == RecordState::Acquired && sp.records[i].member == member)
+                .collect();
+            self.share_released(now, group, p, &held, broker, sched);
+        }
+    }
+
+    /// The leader's lock timer of partition `p`: every lock that expired releases its record.
+    pub(super) fn share_lock_expired(
+        &mut self,
+        now: SimTime,
+        broker: NodeId,
+        group: GroupIdx,
+        p: u32,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let p = p as usize;
+        let sp = &mut self.share(group).partitions[p];
+        match sp.lock_timer.fired(now) {
+            Fired::Due => {}
+            Fired::Rearm(at) => {
+                self.world.timer_at(sched, broker, at, Timer::ShareLockExpired { group, partition: p as u32 });
+                return;
+            }
+            Fired::Nothing => return,
+        }
+        let mut expired = Vec::new();
+        while let Some(&(at, offset)) = sp.locks.front()
+            && at <= now
+        {
+            sp.locks.pop_front();
+            // A lock whose record was acknowledged, released or acquired again since is stale.
+            if let Some(i) = sp.index(offset)
+                && sp.records[i].state == RecordState::Acquired
+                && sp.records[i].lock_until == at
+            {
+                expired.push(i);
+            }
+        }
+        if let Some(&(at, _)) = sp.locks.front()
+            && let Some(at) = sp.lock_timer.set(at)
+        {
+            self.world.timer_at(sched, broker, at, Timer::ShareLockExpired { group, partition: p as u32 });
+        }
+        self.share_released(now, group, p, &expired, broker, sched);
+    }
+
+    /// Records at these indices of partition `p` go back (Available, or Archived at the delivery
+    /// limit); consumers waiting at this leader for that partition get them.
+    fn share_released(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        p: usize,
+        indices: &[usize],
+        broker: NodeId,
+        sched: &mut Scheduler<Event>,
+    ) {
+        if indices.is_empty() {
+            return;
+        }
+        let g = &mut self.groups[group];
+        let sp = &mut g.share.as_mut().expect("a share group").partitions[p];
+        for &i in indices {
+            if let Some(msg) = sp.release(i) {
+                // Archived: the broker will never deliver it again; if the group never processed
+                // it, it is lost (the recorder ignores it when it was processed).
+                self.history.record(now, Observation::Deleted { id: msg.id(), group: Some(group) });
+            }
+        }
+        let moved = sp.advance();
+        if moved > 0 {
+            g.remaining -= moved;
+            g.frontier[p] = sp.spso;
+        }
+        self.share_wake(now, group, p, broker, sched);
+        self.share_report_lag(now, group);
+    }
+
+    /// Partition `p` has records to hand out: consumers whose fetch is parked at its leader and
+    /// that are assigned `p` get them now.
+    pub(super) fn share_wake(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        p: usize,
+        leader: NodeId,
+        sched: &mut Scheduler<Event>,
+    ) {
+        for c in 0..self.groups[group].consumers.len() as u32 {
+            let cons = &self.groups[group].consumers[c as usize];
+            if cons.parked[leader as usize].due().is_some() && cons.partitions.contains(&(p as u32)) {
+                self.share_try_respond(now, group, c, leader, false, sched);
+            }
+        }
+    }
+
+    /// Lag of a share group: offsets from the SPSO to the log end (what is not yet delivery
+    /// complete), and the records acquired (unacked).
+    pub(super) fn share_report_lag(&mut self, now: SimTime, group: GroupIdx) {
+        let Some(sg) = self.groups[group].share.as_ref() else { return };
+        if !sg.initialised {
+            return;
+        }
+        let mut messages = 0;
+        let mut unacked = 0;
+        for (p, sp) in sg.partitions.iter().enumerate() {
+            messages += self.partitions[p].end_offset().saturating_sub(sp.spso);
+            unacked += sp.acquired as u64;
+        }
+        self.obs(now, Observation::Backlog { group, messages, unacked });
+    }
+
+    /// Every share-partition is delivery complete up to the log end and no running consumer
+    /// holds a record.
+    pub(super) fn share_done(&self, group: GroupIdx) -> bool {
+        let g = &self.groups[group];
+        g.remaining == 0
+            && g.consumers
+                .iter()
+                .all(|c| !self.world.is_up(c.node) || c.app.is_hung() || (!c.app.is_busy() && c.app.waiting() == 0))
+    }
+
+    pub(super) fn new_share_group(partitions: u32) -> ShareGroup {
+        ShareGroup { partitions: (0..partitions).map(|_| SharePartition::default()).collect(), ..Default::default() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::simple_assign;
+
+    #[test]
+    fn simple_assignor_deals_every_partition_and_balances_members() {
+        // 12 members on 6 partitions: each member one partition, each partition two members.
+        let a: Vec<Vec<u32>> = (0..12).map(|i| simple_assign(6, 12, i)).collect();
+        assert!(a.iter().all(|x| x.len() == 1));
+        for p in 0..6 {
+            assert_eq!(a.iter().filter(|x| x.contains(&p)).count(), 2);
+        }
+        // 4 members on 6 partitions: 2, 1, 2, 1 (desiredAssignmentCount), each partition once.
+        let a: Vec<Vec<u32>> = (0..4).map(|i| simple_assign(6, 4, i)).collect();
+        assert_eq!(a.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 1, 2, 1]);
+        let mut all: Vec<u32> = a.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..6).collect::<Vec<_>>());
+        // 5 members on 6 partitions: sharing ceil(5 / 6) = 1, counts 2, 1, 1, 1, 1.
+        let a: Vec<Vec<u32>> = (0..5).map(|i| simple_assign(6, 5, i)).collect();
+        assert_eq!(a.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 1, 1, 1, 1]);
+        // 8 members on 6 partitions: sharing 2, 12 slots as 2, 1, 2, 1, ...; no member twice on one.
+        let a: Vec<Vec<u32>> = (0..8).map(|i| simple_assign(6, 8, i)).collect();
+        assert_eq!(a.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 1, 2, 1, 2, 1, 2, 1]);
+        assert!(a.iter().all(|x| x.windows(2).all(|w| w[0] < w[1])));
+        for p in 0..6 {
+            assert_eq!(a.iter().filter(|x| x.contains(&p)).count(), 2);
+        }
+        assert_eq!(simple_assign(6, 1, 0), (0..6).collect::<Vec<_>>());
+    }
+}
