@@ -1080,6 +1080,37 @@ impl<'h, H: History> KafkaModel<'h, H> {
         }
     }
 
+    /// A fetch response reaches its consumer (a consumer or a share group's): one for an
+    /// assignment given up since is dropped unread (`None`); otherwise the client reports each
+    /// record delivered (a share record delivered before is `redelivered`) and the fetch to that
+    /// broker is over.
+    #[inline(always)]
+    fn receive_fetch(
+        &mut self,
+        now: SimTime,
+        broker: NodeId,
+        group: GroupIdx,
+        consumer: u32,
+        epoch: u32,
+        mut records: Vec<Fetched>,
+    ) -> Option<Vec<Fetched>> {
+        if self.groups[group].consumers[consumer as usize].epoch != epoch {
+            records.clear();
+            self.fetch_pool.push(records);
+            return None;
+        }
+        for r in &records {
+            let redelivered = r.delivery > 1;
+            self.client(now, ClientEvent::Delivered { msg: r.msg, group, consumer, redelivered });
+        }
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        c.fetching &= !(1 << broker);
+        if self.faulty {
+            c.fetch_timeout[broker as usize].clear();
+        }
+        Some(records)
+    }
+
     // The response's fields, as they arrive (`Msg::FetchResponse`), plus its sender.
     #[allow(clippy::too_many_arguments)]
     fn fetch_response(
@@ -1089,23 +1120,13 @@ impl<'h, H: History> KafkaModel<'h, H> {
         group: GroupIdx,
         consumer: u32,
         epoch: u32,
-        mut records: Vec<Fetched>,
+        records: Vec<Fetched>,
         sched: &mut Scheduler<Event>,
     ) {
-        if self.groups[group].consumers[consumer as usize].epoch != epoch {
-            // For an assignment given up since: dropped unread.
-            records.clear();
-            self.fetch_pool.push(records);
+        let Some(mut records) = self.receive_fetch(now, broker, group, consumer, epoch, records) else {
             return;
-        }
-        for r in &records {
-            self.client(now, ClientEvent::Delivered { msg: r.msg, group, consumer, redelivered: false });
-        }
+        };
         let c = &mut self.groups[group].consumers[consumer as usize];
-        c.fetching &= !(1 << broker);
-        if self.faulty {
-            c.fetch_timeout[broker as usize].clear();
-        }
         for r in &records {
             c.buffered[r.slot as usize] += 1;
         }

@@ -286,21 +286,12 @@ impl<H: History> KafkaModel<'_, H> {
         group: GroupIdx,
         consumer: u32,
         epoch: u32,
-        mut records: Vec<Fetched>,
+        records: Vec<Fetched>,
         sched: &mut Scheduler<Event>,
     ) {
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        if c.epoch != epoch {
-            records.clear();
-            self.fetch_pool.push(records);
+        let Some(mut records) = self.receive_fetch(now, broker, group, consumer, epoch, records) else {
             return;
-        }
-        c.fetching &= !(1 << broker);
-        for r in &records {
-            let redelivered = r.delivery > 1;
-            self.history
-                .record(now, Observation::Client(ClientEvent::Delivered { msg: r.msg, group, consumer, redelivered }));
-        }
+        };
         let c = &mut self.groups[group].consumers[consumer as usize];
         let got = !records.is_empty();
         c.app.extend(records.drain(..));
