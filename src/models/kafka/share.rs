@@ -411,8 +411,8 @@ impl<H: History> KafkaModel<'_, H> {
 
     /// `kafka-share-groups --reset-offsets --to-... --execute`. Kafka refuses it while the group
     /// has members, so a team stops the consumers (their records are released), resets and starts
-    /// them; as for consumer groups we model that as one step: every share-partition starts over
-    /// at the target, with nothing in flight. An acknowledgement of a record acquired before is
+    /// them. Simplification (consumer groups do run that round): here it is one step, with no
+    /// pause: every share-partition starts over at the target, with nothing in flight. An acknowledgement of a record acquired before is
     /// refused; what the group processes again is `replayed`.
     pub(super) fn share_reset_offsets(
         &mut self,
