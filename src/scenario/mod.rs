@@ -311,6 +311,9 @@ pub struct RabbitMqConfig {
     /// Quorum queue members (`x-quorum-initial-group-size`), on nodes `0..replicas`; 1 for a
     /// classic queue.
     pub replicas: u32,
+    /// The negotiated AMQP `heartbeat` timeout; zero: no heartbeats (a silent connection is never
+    /// given up).
+    pub heartbeat: SimDuration,
 }
 
 /// RabbitMQ's `x-queue-type`.

@@ -138,6 +138,7 @@ pub struct RawRabbitMq {
     pub publisher_confirms: Option<bool>,
     pub queue_type: Option<String>,
     pub replicas: Option<i64>,
+    pub heartbeat: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]

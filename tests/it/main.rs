@@ -17,4 +17,5 @@ mod quorum;
 mod rebalance;
 mod replay;
 mod replication;
+mod rmq_partitions;
 mod utilisation;

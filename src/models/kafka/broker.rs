@@ -1004,7 +1004,7 @@ impl<H: History> KafkaModel<'_, H> {
     #[cold]
     #[inline(never)]
     pub(super) fn dropped(&mut self, now: SimTime, env: Envelope<Msg, Timer>, sched: &mut Scheduler<Event>) {
-        let Envelope::Message { from, to, incarnation, msg } = env else { return };
+        let Envelope::Message { from, to, incarnation, msg, .. } = env else { return };
         // The receiver is the process the message was sent to, and it is up: a cut link lost it.
         let cut = incarnation == self.world.incarnation(to) && self.world.is_up(to);
         match msg {
