@@ -108,6 +108,8 @@ pub enum Timer {
     AtenPoll,
     /// A member's distribution connections tick (`net_ticktime / 4`).
     NetTick,
+    /// A channel's command that found no leader is tried again (tries left).
+    Redirect(Box<Command>, u8),
 }
 
 #[derive(Debug)]
@@ -789,6 +791,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             Timer::AtenBeat => self.aten_beat(node, sched),
             Timer::AtenPoll => self.aten_poll(now, node, sched),
             Timer::NetTick => self.net_tick(now, node, sched),
+            Timer::Redirect(cmd, left) => self.redirect(now, node, *cmd, left, sched),
             Timer::JobEnd | Timer::Reconnect => {
                 let (group, consumer) = self.consumer_of[node];
                 match timer {

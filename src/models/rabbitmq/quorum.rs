@@ -449,13 +449,25 @@ impl<H: History> RabbitModel<'_, H> {
                     // A publish whose entry dies uncommitted here may live on another member;
                     // if it is processed after all, the recorder undoes this.
                     for e in entries {
-                        if let Command::Enqueue { msg, publisher } = e.cmd {
-                            self.obs(now, Observation::Deleted { id: msg.id(), group: None });
-                            if publisher.node == node {
-                                // Its channel stops waiting for it (`rabbit_fifo_client` resends
-                                // to the new leader; here the publisher's confirm timeout does).
-                                self.enqueue_settled(publisher, sched);
+                        match e.cmd {
+                            Command::Enqueue { msg, publisher } => {
+                                self.obs(now, Observation::Deleted { id: msg.id(), group: None });
+                                if publisher.node == node {
+                                    // Its channel stops waiting for it (`rabbit_fifo_client`
+                                    // resends to the new leader; here the publisher's confirm
+                                    // timeout does).
+                                    self.enqueue_settled(publisher, sched);
+                                }
                             }
+                            // Ours: an ack or a return that a deposed leader took is sent on to
+                            // the leader this member now follows, as a channel resends what was
+                            // not applied (both are idempotent: a second copy finds nothing).
+                            cmd @ (Command::Settle { .. } | Command::Return { .. }) => {
+                                if let Some(l) = self.qr().members[node as usize].leader().filter(|&l| l != node) {
+                                    self.world.send(sched, node, l, Msg::Forward(Box::new(cmd)));
+                                }
+                            }
+                            _ => {}
                         }
                     }
                 }
@@ -541,6 +553,22 @@ impl<H: History> RabbitModel<'_, H> {
         ok
     }
 
+    /// A channel's ack or return that found no leader on `node` is tried again.
+    pub(super) fn redirect(
+        &mut self,
+        now: SimTime,
+        node: NodeId,
+        cmd: Command,
+        left: u8,
+        sched: &mut Scheduler<Event>,
+    ) {
+        if let Some(l) = self.qr().members[node as usize].leader().filter(|&l| l != node) {
+            self.world.send(sched, node, l, Msg::Forward(Box::new(cmd)));
+        } else if !self.propose(now, node, cmd.clone(), sched) && left > 1 {
+            self.world.timer_in(sched, node, d::RABBITMQ_RA_BROADCAST_TIME, Timer::Redirect(Box::new(cmd), left - 1));
+        }
+    }
+
     /// A command forwarded by a member that does not lead reached `to`: proposed if `to` leads,
     /// dropped otherwise (the publisher's confirm timeout sends a publish again).
     pub(super) fn forwarded(&mut self, now: SimTime, to: NodeId, cmd: Command, sched: &mut Scheduler<Event>) {
@@ -578,7 +606,14 @@ impl<H: History> RabbitModel<'_, H> {
             self.world.send(sched, to, l, Msg::Forward(Box::new(cmd)));
             return;
         }
+        let idempotent = matches!(cmd, Command::Settle { .. } | Command::Return { .. });
+        let retry = idempotent.then(|| cmd.clone());
         let accepted = self.propose(now, to, cmd, sched);
+        if let Some(cmd) = retry.filter(|_| !accepted) {
+            // No leader known here yet (an election is under way): the channel tries again after
+            // Ra's broadcast time (ours: at most 50 times).
+            self.world.timer_in(sched, to, d::RABBITMQ_RA_BROADCAST_TIME, Timer::Redirect(Box::new(cmd), 50));
+        }
         match publish {
             Some(m) if !accepted => self.obs(now, Observation::Deleted { id: m.id(), group: None }),
             Some(_) => {
