@@ -24,11 +24,13 @@ pub type NodeId = u16;
 /// An event addressed to a node: a message from another node, or one of its own timers.
 #[derive(Debug)]
 pub enum Envelope<M, T> {
+    /// `incarnation`: the receiver's when sent (its low 16 bits: a node restarts fewer times);
     /// `epoch`: the connection between `from` and `to` it was sent on (see [`World::reset`]).
+    /// Both 16-bit so that the header stays 8 bytes.
     Message {
         from: NodeId,
         to: NodeId,
-        incarnation: u32,
+        incarnation: u16,
         epoch: u16,
         msg: M,
     },
@@ -181,7 +183,7 @@ impl World {
         to: NodeId,
         msg: M,
     ) {
-        let incarnation = self.incarnation(to);
+        let incarnation = self.incarnation(to) as u16;
         let epoch = (self.link_of(from, to) >> 1) as u16;
         self.in_flight += 1;
         sched.schedule_in(self.latency, Envelope::Message { from, to, incarnation, epoch, msg }.into());
@@ -234,7 +236,7 @@ impl World {
         let ok = match *env {
             Envelope::Message { from, to, incarnation, epoch, .. } => {
                 let link = self.link_of(from, to);
-                let ok = self.incarnation(to) == incarnation && self.is_up(to) && (link >> 1) as u16 == epoch;
+                let ok = self.incarnation(to) as u16 == incarnation && self.is_up(to) && (link >> 1) as u16 == epoch;
                 if ok && link & CUT != 0 && self.hold {
                     // Still on the wire: it stays counted in flight.
                     return Admit::Hold;

@@ -160,7 +160,8 @@ impl<H: History> RabbitModel<'_, H> {
 
     /// A message from `from` reached `to`: the end (or distribution connection) that watches it
     /// heard something.
-    #[inline]
+    #[cold]
+    #[inline(never)]
     pub(super) fn heard(&mut self, from: NodeId, to: NodeId) {
         let clients = self.producer_node;
         if to >= clients {

@@ -804,6 +804,13 @@ impl<'h, H: History> RabbitModel<'h, H> {
 }
 
 impl<H: History> RabbitModel<'_, H> {
+    /// A cut link holds `env` until the heal (only during a partition).
+    #[cold]
+    #[inline(never)]
+    fn hold(&mut self, env: Envelope<Msg, Timer>) {
+        self.held.hold(env);
+    }
+
     /// The classic queue's node is down for good (no fault step left to restart it): what it
     /// holds can never be delivered, so the run need not wait for it.
     fn classic_stuck(&self) -> bool {
@@ -825,7 +832,7 @@ impl<H: History> Model for RabbitModel<'_, H> {
                         }
                         return;
                     }
-                    Admit::Hold => return self.held.hold(env),
+                    Admit::Hold => return self.hold(env),
                 }
                 match env {
                     Envelope::Message { from, to, msg, .. } => {
