@@ -92,9 +92,28 @@ pub const RABBITMQ_RA_BROADCAST_TIME: SimDuration = SimDuration(100_000_000);
 /// `raft.adaptive_failure_detector.poll_interval` = 1000 ms (Aten's `poll_interval`, used by Ra).
 /// Sets Ra's longer election timeouts: a pre-vote round that fails is retried after
 /// `rand:uniform(1000) + poll_interval` ms, a candidate after `rand:uniform(poll_interval) +
-/// broadcast_time` ms. (Aten's own detection of a silent node, and `net_ticktime` = 60 s, matter
-/// only for network partitions, which are not simulated for RabbitMQ.)
+/// broadcast_time` ms. It is also how often Aten's detector polls, so a partitioned leader is suspected 0.15 to 1.15 s after
+/// its last heartbeat and a follower stands for election 1 to 2 s later.)
 pub const RABBITMQ_ATEN_POLL_INTERVAL: SimDuration = SimDuration(1_000_000_000);
+/// `heartbeat` = 60 s (`deps/rabbit/Makefile`, `{heartbeat, 60}`), the timeout the server proposes
+/// and clients accept: each end sends a heartbeat frame when it has sent nothing for half of it,
+/// and closes the connection when its reader saw no data at two checks in a row, one interval
+/// apart: 120 to 180 s after the last data (`rabbit_heartbeat.erl`: "we will time out between 2
+/// and 3 intervals after the last data has been received"). 0 turns heartbeats off.
+pub const RABBITMQ_HEARTBEAT: SimDuration = SimDuration(60_000_000_000);
+/// Erlang's `net_ticktime` = 60 s (kernel default, unchanged by RabbitMQ): a node checks each
+/// distribution connection every `net_ticktime / 4` (15 s) and declares the peer down at the
+/// fourth check in a row that found nothing read (`dist_util.erl` `send_tick/6`): 60 to 75 s
+/// after the last data (its comment and the docs give 45 s < T < 75 s).
+pub const RABBITMQ_NET_TICKTIME: SimDuration = SimDuration(60_000_000_000);
+/// Aten (Ra's failure detector) `heartbeat_interval` = 100 ms (`aten.app.src`): every node sends
+/// each node it watches a heartbeat this often (`aten_sink:beat/1`, `noconnect, nosuspend`).
+pub const RABBITMQ_ATEN_HEARTBEAT_INTERVAL: SimDuration = SimDuration(100_000_000);
+/// Aten `scaling_factor` = 1.5 (`aten.app.src`): a node is down when the silence since its last
+/// heartbeat exceeds 1.5 times the gaps between its heartbeats (`aten_detect.erl`
+/// `failure_prob_at/2`; with regular 100 ms gaps the failure probability jumps from 0 to 1 at
+/// 150 ms), as seen at the next poll (`poll_interval`, 1 s).
+pub const RABBITMQ_ATEN_SILENCE: SimDuration = SimDuration(150_000_000);
 /// Ra's leader tick (`ra_server_proc.erl` `TICK_INTERVAL_MS` = 1000): Ra leaders send nothing while
 /// idle; on this tick they re-send to followers what they lack (and the commit index), and the
 /// quorum queue checks its consumers.

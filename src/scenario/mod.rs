@@ -332,6 +332,9 @@ pub struct RabbitMqConfig {
     /// Quorum queue members (`x-quorum-initial-group-size`), on nodes `0..replicas`; 1 for a
     /// classic queue.
     pub replicas: u32,
+    /// The negotiated AMQP `heartbeat` timeout; zero: no heartbeats (a silent connection is never
+    /// given up).
+    pub heartbeat: SimDuration,
     /// Stream retention and segments (`queue_type = "stream"` only; left out of `summary.json`
     /// otherwise, so that results without a stream stay as they were).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -143,6 +143,7 @@ pub struct RawRabbitMq {
     pub stream_max_age: Option<String>,
     pub stream_max_length_bytes: Option<Leaf>,
     pub stream_max_segment_size_bytes: Option<Leaf>,
+    pub heartbeat: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]

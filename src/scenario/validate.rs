@@ -561,23 +561,27 @@ impl Ctx {
                  share one Raft log); use \"classic\", or systems = [\"kafka\"]",
             );
         }
-        if let Some(i) = faults.iter().position(|f| f.action == super::faults::FaultAction::Partition) {
-            if systems.contains(&SystemKind::RabbitMq) {
-                return self.err(
-                    "faults",
-                    format!(
-                        "partition (step {i} of the schedule) is simulated for Kafka only: RabbitMQ's clients and nodes \
-                         have no heartbeats yet to notice a silent cut; set systems = [\"kafka\"], or use crash and restart"
-                    ),
-                );
-            }
-            if drain.is_none() && !super::faults::healed_at_end(&faults) {
-                return self.err(
-                    "faults",
-                    "a partition is still in effect when the schedule ends, so the run could never drain; heal it (or \
-                     give it a `duration`), or set `drain` to a duration",
-                );
-            }
+        if rabbitmq.queue_type == QueueType::Stream
+            && systems.contains(&SystemKind::RabbitMq)
+            && let Some(i) = faults.iter().position(|f| f.action == super::faults::FaultAction::Partition)
+        {
+            return self.err(
+                "faults",
+                format!(
+                    "partition (step {i} of the schedule) is not simulated yet with rabbitmq.queue_type = \"stream\"; \
+                     use crash and restart, queue_type \"classic\" or \"quorum\", or systems = [\"kafka\"]"
+                ),
+            );
+        }
+        if faults.iter().any(|f| f.action == super::faults::FaultAction::Partition)
+            && drain.is_none()
+            && !super::faults::healed_at_end(&faults)
+        {
+            return self.err(
+                "faults",
+                "a partition is still in effect when the schedule ends, so the run could never drain; heal it (or \
+                 give it a `duration`), or set `drain` to a duration",
+            );
         }
         let mut scenario = Scenario {
             name,
@@ -1213,6 +1217,20 @@ impl Ctx {
             },
             persistent: r.persistent.unwrap_or(d::RABBITMQ_PERSISTENT),
             publisher_confirms: r.publisher_confirms.unwrap_or(d::RABBITMQ_PUBLISHER_CONFIRMS),
+            heartbeat: {
+                let h = self.opt_duration("rabbitmq.heartbeat", &r.heartbeat, d::RABBITMQ_HEARTBEAT)?;
+                // AMQP negotiates whole seconds (a 16-bit field in `connection.tune`).
+                if h.0 % 1_000_000_000 != 0 || h.0 > 65_535 * 1_000_000_000 {
+                    return self.err(
+                        "rabbitmq.heartbeat",
+                        format!(
+                            "{} is not allowed; a whole number of seconds from \"0s\" (off) to \"65535s\"",
+                            r.heartbeat.as_deref().unwrap_or("")
+                        ),
+                    );
+                }
+                h
+            },
         })
     }
 

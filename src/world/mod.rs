@@ -3,7 +3,11 @@
 //! sets timers on them, and the world applies one rule to every event:
 //!
 //! * a message crosses the link from sender to receiver in that link's latency, and is lost if
-//!   either end is down or the link is cut, when it is sent or when it would arrive;
+//!   either end is down, when it is sent or when it would arrive;
+//! * a cut link either **drops** what crosses it (the default) or, in a world made with
+//!   [`World::holding`], **holds** it, as TCP does on a connection that neither end has given up:
+//!   held messages are delivered in order once the link is healed ([`Held`]), unless an end
+//!   **resets** the connection first ([`World::reset`]), which voids everything sent on it before;
 //! * every message and timer is stamped with the receiving node's **incarnation**; a crash bumps
 //!   the incarnation, so whatever was pending for the old incarnation is dropped on arrival. No
 //!   handler checks "am I still alive?": the world never hands it a stale event.
@@ -20,8 +24,21 @@ pub type NodeId = u16;
 /// An event addressed to a node: a message from another node, or one of its own timers.
 #[derive(Debug)]
 pub enum Envelope<M, T> {
-    Message { from: NodeId, to: NodeId, incarnation: u32, msg: M },
-    Timer { node: NodeId, incarnation: u32, timer: T },
+    /// `incarnation`: the receiver's when sent (its low 16 bits: a node restarts fewer times);
+    /// `epoch`: the connection between `from` and `to` it was sent on (see [`World::reset`]).
+    /// Both 16-bit so that the header stays 8 bytes.
+    Message {
+        from: NodeId,
+        to: NodeId,
+        incarnation: u16,
+        epoch: u16,
+        msg: M,
+    },
+    Timer {
+        node: NodeId,
+        incarnation: u32,
+        timer: T,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -36,8 +53,12 @@ pub struct World {
     nodes: Vec<Node>,
     /// One-way latency of every link (the same in both directions).
     latency: SimDuration,
-    /// `cut[a * n + b]`: the link between `a` and `b` is cut (symmetric).
-    cut: Vec<bool>,
+    /// `link[a * n + b]` (symmetric): bit 0 set if the link between `a` and `b` is cut; the other
+    /// bits count the resets of the connection between them (its epoch). One word, so that a
+    /// message's arrival reads one entry.
+    link: Vec<u32>,
+    /// A cut link holds messages (TCP) rather than dropping them.
+    hold: bool,
     /// How many messages the world dropped (a down node or a cut link): for traces and tests.
     pub dropped: u64,
     /// Messages sent and not yet delivered or dropped.
@@ -49,19 +70,38 @@ pub struct World {
 pub enum Admit {
     /// Hand it to the model.
     Deliver,
-    /// Its receiver crashed (or restarted) since it was sent, is down, or the link is cut.
+    /// Its receiver crashed (or restarted) since it was sent, is down, the link is cut (in a
+    /// dropping world), or the connection it was sent on was reset.
     Drop,
+    /// The link is cut and the world holds: keep it in a [`Held`] until the link heals.
+    Hold,
 }
+
+/// Bit 0 of a link word: the link is cut.
+const CUT: u32 = 1;
 
 impl World {
     pub fn new(nodes: usize, latency: SimDuration) -> Self {
         World {
             nodes: vec![Node { incarnation: 0, up: true }; nodes],
             latency,
-            cut: vec![false; nodes * nodes],
+            link: vec![0; nodes * nodes],
+            hold: false,
             dropped: 0,
             in_flight: 0,
         }
+    }
+
+    /// A world whose cut links hold messages until they heal, as a TCP connection does (it
+    /// retransmits what is not acknowledged); what a cut loses is then decided by the ends, which
+    /// give up on a silent connection by their own timers and [`World::reset`] it.
+    pub fn holding(nodes: usize, latency: SimDuration) -> Self {
+        World { hold: true, ..World::new(nodes, latency) }
+    }
+
+    #[inline(always)]
+    fn link_of(&self, a: NodeId, b: NodeId) -> u32 {
+        self.link[a as usize * self.nodes.len() + b as usize]
     }
 
     pub fn len(&self) -> usize {
@@ -89,9 +129,17 @@ impl World {
         self.latency
     }
 
-    /// True if a message from `a` can reach `b` now.
+    /// True if a message from `a` can reach `b` now (both up, the link not cut): also whether a
+    /// new connection between them can be opened.
     pub fn connected(&self, a: NodeId, b: NodeId) -> bool {
-        self.is_up(a) && self.is_up(b) && !self.cut[a as usize * self.nodes.len() + b as usize]
+        self.is_up(a) && self.is_up(b) && self.link_of(a, b) & CUT == 0
+    }
+
+    /// True if a message sent from `a` to `b` now is not lost at once: both up, and the link not
+    /// cut or held.
+    #[inline(always)]
+    fn accepts(&self, a: NodeId, b: NodeId) -> bool {
+        self.is_up(a) && self.is_up(b) && (self.hold || self.link_of(a, b) & CUT == 0)
     }
 
     /// Sends `msg` from `from` to `to`. Returns false (and schedules nothing) if it is lost at once.
@@ -102,7 +150,7 @@ impl World {
         to: NodeId,
         msg: M,
     ) -> bool {
-        if !self.connected(from, to) {
+        if !self.accepts(from, to) {
             self.dropped += 1;
             return false;
         }
@@ -119,7 +167,7 @@ impl World {
         to: NodeId,
         msg: M,
     ) -> Result<(), M> {
-        if !self.connected(from, to) {
+        if !self.accepts(from, to) {
             self.dropped += 1;
             return Err(msg);
         }
@@ -135,9 +183,10 @@ impl World {
         to: NodeId,
         msg: M,
     ) {
-        let incarnation = self.incarnation(to);
+        let incarnation = self.incarnation(to) as u16;
+        let epoch = (self.link_of(from, to) >> 1) as u16;
         self.in_flight += 1;
-        sched.schedule_in(self.latency, Envelope::Message { from, to, incarnation, msg }.into());
+        sched.schedule_in(self.latency, Envelope::Message { from, to, incarnation, epoch, msg }.into());
     }
 
     /// Sends `msg` on behalf of `from`'s operating system, which outlives the process: the
@@ -150,13 +199,11 @@ impl World {
         to: NodeId,
         msg: M,
     ) -> bool {
-        if !self.is_up(to) || self.cut[from as usize * self.nodes.len() + to as usize] {
+        if !self.is_up(to) || (!self.hold && self.link_of(from, to) & CUT != 0) {
             self.dropped += 1;
             return false;
         }
-        let incarnation = self.incarnation(to);
-        self.in_flight += 1;
-        sched.schedule_in(self.latency, Envelope::Message { from, to, incarnation, msg }.into());
+        self.schedule_message(sched, from, to, msg);
         true
     }
 
@@ -187,11 +234,15 @@ impl World {
     /// The general rule, applied to every envelope before the model sees it.
     pub fn admit<M, T>(&mut self, env: &Envelope<M, T>) -> Admit {
         let ok = match *env {
-            Envelope::Message { from, to, incarnation, .. } => {
+            Envelope::Message { from, to, incarnation, epoch, .. } => {
+                let link = self.link_of(from, to);
+                let ok = self.incarnation(to) as u16 == incarnation && self.is_up(to) && (link >> 1) as u16 == epoch;
+                if ok && link & CUT != 0 && self.hold {
+                    // Still on the wire: it stays counted in flight.
+                    return Admit::Hold;
+                }
                 self.in_flight -= 1;
-                self.incarnation(to) == incarnation
-                    && self.is_up(to)
-                    && !self.cut[from as usize * self.nodes.len() + to as usize]
+                ok && link & CUT == 0
             }
             Envelope::Timer { node, incarnation, .. } => self.incarnation(node) == incarnation && self.is_up(node),
         };
@@ -232,19 +283,92 @@ impl World {
         self.set_links(a, b, true);
     }
 
-    /// Repairs every link.
+    /// Splits the network: every link between two of `sides` is cut. Nodes named on no side join
+    /// the last one.
+    pub fn split(&mut self, mut sides: Vec<Vec<NodeId>>) {
+        let unnamed: Vec<NodeId> =
+            (0..self.nodes.len() as NodeId).filter(|n| !sides.iter().flatten().any(|x| x == n)).collect();
+        if let Some(last) = sides.last_mut() {
+            last.extend(unnamed);
+        }
+        for i in 0..sides.len() {
+            for j in i + 1..sides.len() {
+                self.partition(&sides[i], &sides[j]);
+            }
+        }
+    }
+
+    /// Repairs every link. In a holding world, the model then releases what its [`Held`] keeps.
     pub fn heal(&mut self) {
-        self.cut.iter_mut().for_each(|c| *c = false);
+        self.link.iter_mut().for_each(|l| *l &= !CUT);
+    }
+
+    /// One end gave up on the connection between `a` and `b` (a heartbeat timeout): whatever was
+    /// sent on it and has not arrived, held or on the wire, is void. Messages sent from now on
+    /// belong to the next connection.
+    pub fn reset(&mut self, a: NodeId, b: NodeId) {
+        let n = self.nodes.len();
+        for (x, y) in [(a, b), (b, a)] {
+            let l = &mut self.link[x as usize * n + y as usize];
+            *l = (*l & CUT) | (((*l >> 1) + 1) << 1);
+        }
     }
 
     fn set_links(&mut self, a: &[NodeId], b: &[NodeId], cut: bool) {
         let n = self.nodes.len();
         for &x in a {
             for &y in b {
-                self.cut[x as usize * n + y as usize] = cut;
-                self.cut[y as usize * n + x as usize] = cut;
+                for i in [x as usize * n + y as usize, y as usize * n + x as usize] {
+                    self.link[i] = if cut { self.link[i] | CUT } else { self.link[i] & !CUT };
+                }
             }
         }
+    }
+}
+
+/// The messages that cut links of a holding world keep, in the order they reached the cut: TCP
+/// retransmits them until the link heals (delivered then, in order) or the connection is reset
+/// (then the world drops them when they arrive: their epoch is stale). Simplification: a real
+/// sender retransmits with exponential backoff (up to 2 min apart on Linux), so held data may
+/// arrive up to that long after the heal; here it leaves at the heal.
+#[derive(Debug)]
+pub struct Held<M, T> {
+    msgs: Vec<Envelope<M, T>>,
+}
+
+impl<M, T> Default for Held<M, T> {
+    fn default() -> Self {
+        Held { msgs: Vec::new() }
+    }
+}
+
+impl<M, T> Held<M, T> {
+    /// Keeps `env`, which [`World::admit`] answered [`Admit::Hold`].
+    pub fn hold(&mut self, env: Envelope<M, T>) {
+        self.msgs.push(env);
+    }
+
+    pub fn len(&self) -> usize {
+        self.msgs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.msgs.is_empty()
+    }
+
+    /// Sends again, in order and with the link latency, every held message whose link is no
+    /// longer cut; [`World::admit`] judges each when it arrives.
+    pub fn release<E: From<Envelope<M, T>>>(&mut self, world: &World, sched: &mut Scheduler<E>) {
+        let mut keep = Vec::new();
+        for env in self.msgs.drain(..) {
+            match env {
+                Envelope::Message { from, to, .. } if world.link_of(from, to) & CUT != 0 => keep.push(env),
+                env => {
+                    sched.schedule_in(world.latency, env.into());
+                }
+            }
+        }
+        self.msgs = keep;
     }
 }
 
@@ -410,6 +534,50 @@ mod tests {
         w.heal();
         assert!(w.send(&mut s, 2, 0, "healed"));
         assert_eq!(run(&mut w, &mut s), vec![(SimTime(20), "healed")]);
+    }
+
+    /// Runs a holding world: held messages go to `held` instead of being seen.
+    fn run_holding(
+        world: &mut World,
+        sched: &mut Scheduler<Ev>,
+        held: &mut Held<&'static str, &'static str>,
+    ) -> Vec<(SimTime, &'static str)> {
+        let mut seen = vec![];
+        while let Some((at, e)) = sched.pop() {
+            match world.admit(&e) {
+                Admit::Deliver => match e {
+                    Envelope::Message { msg, .. } => seen.push((at, msg)),
+                    Envelope::Timer { timer, .. } => seen.push((at, timer)),
+                },
+                Admit::Hold => held.hold(e),
+                Admit::Drop => {}
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn a_holding_world_delivers_across_a_cut_at_the_heal_unless_the_connection_was_reset() {
+        let mut w = World::holding(3, SimDuration(10));
+        let mut s = Scheduler::<Ev>::new();
+        let mut held = Held::default();
+        w.send(&mut s, 0, 2, "crossing when the cut happens");
+        w.partition(&[0], &[1, 2]);
+        assert!(w.send(&mut s, 2, 0, "sent across the cut"));
+        assert!(w.send(&mut s, 1, 0, "to be reset"));
+        assert!(!w.connected(2, 0), "no new connection opens across a cut");
+        assert_eq!(run_holding(&mut w, &mut s, &mut held), vec![]);
+        assert_eq!((held.len(), w.in_flight()), (3, 3), "held messages are still in flight");
+        w.reset(1, 0);
+        w.heal();
+        held.release(&w, &mut s);
+        assert!(held.is_empty());
+        // Released at the heal (time 10), in the order they reached the cut.
+        let seen = run_holding(&mut w, &mut s, &mut held);
+        assert_eq!(seen, vec![(SimTime(20), "crossing when the cut happens"), (SimTime(20), "sent across the cut")]);
+        assert_eq!((w.dropped, w.in_flight()), (1, 0), "the reset connection's message is void");
+        assert!(w.send(&mut s, 1, 0, "on the next connection"));
+        assert_eq!(run_holding(&mut w, &mut s, &mut held), vec![(SimTime(30), "on the next connection")]);
     }
 
     #[test]

@@ -297,11 +297,9 @@ fn bad_partition_schedules_get_one_line_errors() {
             vec!["partition while another partition is in effect"],
         ),
         (
-            fault(
-                "action = \"partition\"\nsides = [[\"broker-0\", \"producer\"], [\"broker-1\", \"broker-2\"]]\nduration = \"30s\"",
-            ),
-            "faults",
-            vec!["partition (step 0 of the schedule) is simulated for Kafka only", "systems = [\"kafka\"]"],
+            "[rabbitmq]\nheartbeat = \"1500ms\"\n".to_string(),
+            "rabbitmq.heartbeat",
+            vec!["1500ms is not allowed", "whole number of seconds"],
         ),
     ] {
         let text = base(&faults).replace("[cluster]", "systems = [\"kafka\", \"rabbitmq\"]\n[cluster]");
@@ -312,9 +310,9 @@ fn bad_partition_schedules_get_one_line_errors() {
             assert!(e.contains(n), "{faults}: want {n:?}: {e}");
         }
     }
-    // Kafka alone simulates partitions, but not one that never heals without a bound on the run.
+    // Both systems simulate partitions, but not one that never heals without a bound on the run.
     let never = base(&fault("action = \"partition\"\nsides = [[\"broker-0\"], [\"broker-1\"]]"))
-        .replace("[cluster]", "systems = [\"kafka\"]\n[cluster]");
+        .replace("[cluster]", "systems = [\"kafka\", \"rabbitmq\"]\n[cluster]");
     let e = pushpull::scenario::Scenario::parse(&never, "t.toml", false).expect_err("never healed").to_string();
     assert!(e.contains("field `faults`:") && e.contains("still in effect when the schedule ends"), "{e}");
     assert!(e.contains("set `drain`") && !e.contains('\n'), "{e}");

@@ -17,6 +17,7 @@ mod quorum;
 mod rebalance;
 mod replay;
 mod replication;
+mod rmq_partitions;
 mod share;
 mod streams;
 mod utilisation;

@@ -1009,9 +1009,9 @@ impl<H: History> KafkaModel<'_, H> {
     #[cold]
     #[inline(never)]
     pub(super) fn dropped(&mut self, now: SimTime, env: Envelope<Msg, Timer>, sched: &mut Scheduler<Event>) {
-        let Envelope::Message { from, to, incarnation, msg } = env else { return };
+        let Envelope::Message { from, to, incarnation, msg, .. } = env else { return };
         // The receiver is the process the message was sent to, and it is up: a cut link lost it.
-        let cut = incarnation == self.world.incarnation(to) && self.world.is_up(to);
+        let cut = incarnation == self.world.incarnation(to) as u16 && self.world.is_up(to);
         match msg {
             Msg::Commit(_) => self.commits_in_flight -= 1,
             // The producer still holds these batches, until it hears the connection closed or the
@@ -1028,7 +1028,9 @@ impl<H: History> KafkaModel<'_, H> {
             }
             // Lost on a cut link, the batches are still the producer's (retried when the request
             // times out); for a producer that died since, they are gone.
-            Msg::ProduceResponse { batches, req } if cut => self.orphan(now, from, incarnation, req, batches, sched),
+            Msg::ProduceResponse { batches, req } if cut => {
+                self.orphan(now, from, self.world.incarnation(to), req, batches, sched)
+            }
             Msg::ProduceResponse { mut batches, .. } => {
                 for b in batches.drain(..) {
                     self.accumulator.recycle(b.records);

@@ -1797,19 +1797,15 @@ impl<'h, H: History> KafkaModel<'h, H> {
             (FaultAction::Restart, Some(FaultTarget::Broker(b))) => self.broker_restart(now, b as BrokerId, sched),
             (FaultAction::Partition, None) => {
                 let sides = self.sides(&f.sides);
-                for i in 0..sides.len() {
-                    for j in i + 1..sides.len() {
-                        self.world.partition(&sides[i], &sides[j]);
-                    }
-                }
+                self.world.split(sides);
             }
             (FaultAction::Heal, None) => self.world.heal(),
             _ => {}
         }
     }
 
-    /// A partition's sides as nodes; nodes named on no side (Kafka's controller and coordinator
-    /// among them) join the last side.
+    /// A partition's sides as nodes (nodes named on no side, Kafka's controller and coordinator
+    /// among them, join the last side: [`World::split`]).
     fn sides(&self, named: &[Vec<FaultTarget>]) -> Vec<Vec<NodeId>> {
         let node = |t: &FaultTarget| match *t {
             FaultTarget::Broker(b) => b as NodeId,
@@ -1817,13 +1813,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             FaultTarget::Consumer { group, index } => self.groups[group].consumers[index as usize].node,
             FaultTarget::Leader => unreachable!("refused on a side by validation"),
         };
-        let mut sides: Vec<Vec<NodeId>> = named.iter().map(|s| s.iter().map(node).collect()).collect();
-        let all: Vec<NodeId> =
-            (0..self.world.len() as NodeId).filter(|n| !sides.iter().flatten().any(|x| x == n)).collect();
-        if let Some(last) = sides.last_mut() {
-            last.extend(all);
-        }
-        sides
+        named.iter().map(|s| s.iter().map(node).collect()).collect()
     }
 
     fn on_message(&mut self, now: SimTime, from: NodeId, to: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {

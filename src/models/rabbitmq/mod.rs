@@ -19,6 +19,7 @@
 //! With `queue_type = "stream"` one stream on node 0 replaces the queues (see [`stream`]): an
 //! append-only log every group reads at its own offset, one active consumer per group.
 
+mod liveness;
 mod operations;
 pub mod queue;
 pub mod quorum;
@@ -34,9 +35,10 @@ use crate::scenario::operations::{Operation, OperationAction};
 use crate::scenario::{RabbitMqConfig, Scenario};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{Message, MessageId, ProcessingTimes, Producer, StoredMessage};
-use crate::world::{Admit, Envelope, NodeId, NodeMap, World};
+use crate::world::{Admit, Envelope, Held, NodeId, NodeMap, World};
+use liveness::{End, Silence};
 use queue::ClassicQueue;
-use quorum::{QueueMachine, Quorum};
+use quorum::{Command, QueueMachine, Quorum};
 use raft::RaftMsg;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -62,9 +64,21 @@ pub enum Msg {
     ConnectionClosed { group: GroupIdx, consumer: u32, reg: u32 },
     /// The node closed the consumer's channel (`consumer_timeout`).
     ChannelClosed,
-    /// The client's node died and its operating system closed the client's connection (quorum
-    /// queues; a classic queue's clients keep talking to node 0).
-    ConnectionLost,
+    /// The broker end of the client's connection number `conn` closed: its node died (its
+    /// operating system closed the socket), or it gave up on a silent connection (heartbeats).
+    ConnectionLost { conn: u32 },
+    /// An AMQP heartbeat frame (only while a partition is scheduled: see [`liveness`]).
+    Heartbeat,
+    /// Aten's heartbeat between quorum queue members.
+    AtenBeat,
+    /// Erlang distribution's tick between quorum queue members.
+    DistTick,
+    /// A client's command that reached a member which does not lead, sent on to the leader it
+    /// follows (a channel talks to the queue's leader wherever that is).
+    Forward(Box<Command>),
+    /// A leader's delivery or confirm for a client whose connection is on another node: that
+    /// node passes `msg` on to client `to`.
+    Relay { to: NodeId, msg: Box<Msg> },
     /// Between quorum queue members.
     Raft(Box<RaftMsg<QueueMachine>>),
     /// A quorum queue channel enters (`true`) or leaves flow control: the publisher's connection
@@ -91,6 +105,16 @@ pub enum Timer {
     RaftTick(u64),
     /// The stream's scheduled retention evaluation, void unless its generation is current.
     StreamRetention(u64),
+    /// Half a heartbeat interval passed on `end` of client `client`'s connection number `conn`.
+    Heartbeat { client: NodeId, end: End, conn: u32 },
+    /// A member sends its Aten heartbeats.
+    AtenBeat,
+    /// A member's Aten detector polls.
+    AtenPoll,
+    /// A member's distribution connections tick (`net_ticktime / 4`).
+    NetTick,
+    /// A channel's command that found no leader is tried again (tries left).
+    Redirect(Box<Command>, u8),
 }
 
 #[derive(Debug)]
@@ -121,6 +145,8 @@ struct ConsumerNode {
     home: Option<NodeId>,
     /// Its current subscription's number.
     reg: u32,
+    /// Its current connection's number.
+    conn: u32,
 }
 
 /// The queue's home node.
@@ -162,6 +188,21 @@ pub struct RabbitModel<'h, H: History> {
     planned: Vec<u32>,
     operations: Vec<Operation>,
     operations_done: usize,
+    /// The schedule has a partition: heartbeats and failure detectors run. Without one they could
+    /// never fire (a crashed process's peers see its connections close), so they are not run.
+    detect: bool,
+    /// What cut links hold (the world holds: TCP connections).
+    held: Held<Msg, Timer>,
+    /// The producer's current connection's number.
+    producer_conn: u32,
+    /// Per node: for a client, the client and broker ends of its connection.
+    beats: Vec<[Silence; 2]>,
+    /// Between quorum queue members `a` and `b` (index `a * replicas + b`), as `a` sees `b`: when
+    /// its last Aten heartbeat arrived, whether Aten reports it down, and the distribution
+    /// connection's tick state.
+    aten_heard: Vec<Option<SimTime>>,
+    aten_down: Vec<bool>,
+    dist: Vec<Silence>,
 }
 
 impl<'h, H: History> RabbitModel<'h, H> {
@@ -169,7 +210,11 @@ impl<'h, H: History> RabbitModel<'h, H> {
         let brokers = s.brokers as usize;
         // A node for every consumer a group ever runs; those not running yet start down.
         let consumer_count: usize = s.groups.iter().map(|g| g.max_consumers as usize).sum();
-        let world = World::new(brokers + 1 + consumer_count, s.network.latency);
+        // TCP connections: a cut holds what crosses it (see `liveness`).
+        let world = World::holding(brokers + 1 + consumer_count, s.network.latency);
+        let detect = s.faults.iter().any(|f| f.action == FaultAction::Partition);
+        let nodes = world.len();
+        let replicas = s.rabbitmq.replicas as usize;
         let producer_node = brokers as NodeId;
         let mut consumer_of = NodeMap::default();
         let mut next = producer_node + 1;
@@ -183,7 +228,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
                         let node = next;
                         next += 1;
                         consumer_of.insert(node, (g, c));
-                        ConsumerNode { node, app: ConsumerApp::default(), home: Some(QUEUE_NODE), reg: 0 }
+                        ConsumerNode { node, app: ConsumerApp::default(), home: Some(QUEUE_NODE), reg: 0, conn: 0 }
                     })
                     .collect()
             })
@@ -214,6 +259,13 @@ impl<'h, H: History> RabbitModel<'h, H> {
             quorum: None,
             stream: None,
             faults_done: 0,
+            detect,
+            held: Held::default(),
+            producer_conn: 0,
+            beats: vec![[Silence::default(); 2]; if detect { nodes } else { 0 }],
+            aten_heard: vec![None; replicas * replicas],
+            aten_down: vec![false; replicas * replicas],
+            dist: vec![Silence::default(); replicas * replicas],
         };
         if s.rabbitmq.queue_type == crate::scenario::QueueType::Quorum {
             m.quorum = Some(Quorum::new(s, &m.world));
@@ -237,7 +289,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
         // (a queue bound later, room to scale out) start down.
         for (g, q) in m.queues.iter_mut().enumerate() {
             for c in 0..m.running[g] {
-                q.subscribe(c, m.cfg.prefetch);
+                q.subscribe(c, m.cfg.prefetch, 0);
             }
             for c in &mut m.consumers[g][m.running[g] as usize..] {
                 m.world.crash(c.node);
@@ -249,6 +301,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
         }
         m.arm_arrival(sched);
         m.quorum_start(sched);
+        m.start_detectors(sched);
         for (i, f) in m.faults.iter().enumerate() {
             sched.schedule_at(f.at, Event::Fault(i));
         }
@@ -413,8 +466,16 @@ impl<'h, H: History> RabbitModel<'h, H> {
         sent
     }
 
-    fn ack(&mut self, now: SimTime, group: GroupIdx, consumer: u32, id: MessageId, sched: &mut Scheduler<Event>) {
-        let Some(u) = self.queues[group].ack(consumer, id) else {
+    fn ack(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        reg: u32,
+        id: MessageId,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let Some(u) = self.queues[group].ack(consumer, reg, id) else {
             return;
         };
         self.obs(now, Observation::StorageChanged { delta: -(u.msg.bytes() as i64) });
@@ -425,8 +486,13 @@ impl<'h, H: History> RabbitModel<'h, H> {
         }
     }
 
-    fn subscribe(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        self.queues[group].subscribe(consumer, self.cfg.prefetch);
+    fn subscribe(&mut self, now: SimTime, group: GroupIdx, consumer: u32, reg: u32, sched: &mut Scheduler<Event>) {
+        if self.queues[group].channel_reg(consumer).is_some_and(|r| r != reg) {
+            // Its old channel, on a connection the node has not seen close: requeued now.
+            self.queues[group].close_channel(consumer);
+            self.report_depth(now, group);
+        }
+        self.queues[group].subscribe(consumer, self.cfg.prefetch, reg);
         self.dispatch(now, group, sched);
     }
 
@@ -538,7 +604,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
             return self.quorum_reconnect_consumer(group, consumer, sched);
         }
         if self.world.connected(node, QUEUE_NODE) {
-            let reg = self.consumers[group][consumer as usize].reg;
+            let c = &mut self.consumers[group][consumer as usize];
+            c.home = Some(QUEUE_NODE);
+            let reg = c.reg;
+            self.connect_client(node, QUEUE_NODE, reg, sched);
             self.world.send(sched, node, QUEUE_NODE, Msg::Subscribe { group, consumer, reg });
         } else {
             self.world.timer_in(sched, node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
@@ -584,16 +653,18 @@ impl<'h, H: History> RabbitModel<'h, H> {
             }
             (FaultAction::Crash, Some(FaultTarget::Producer)) => {
                 if self.world.crash(self.producer_node) {
-                    // The unconfirmed set lived in the producer's memory.
+                    // The unconfirmed set lived in the producer's memory, its connection with it.
                     self.unconfirmed.clear();
                     self.confirm_deadlines.clear();
                     self.confirm_check_armed = false;
+                    self.producer_home = None;
                 }
             }
             (FaultAction::Restart, Some(FaultTarget::Producer)) => {
                 if self.world.restart(self.producer_node) {
                     self.producer.skip_before(now);
                     self.arm_arrival(sched);
+                    self.reconnect_producer(sched);
                 }
             }
             (FaultAction::Crash, Some(FaultTarget::Broker(b))) => {
@@ -605,15 +676,15 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 self.world.restart(b as NodeId);
             }
             (FaultAction::Partition, _) => {
+                // Nodes named on no side join the last one.
                 let sides: Vec<Vec<NodeId>> =
                     f.sides.iter().map(|side| side.iter().filter_map(|&t| self.node_of(t)).collect()).collect();
-                for a in 0..sides.len() {
-                    for b in a + 1..sides.len() {
-                        self.world.partition(&sides[a], &sides[b]);
-                    }
-                }
+                self.world.split(sides);
             }
-            (FaultAction::Heal, _) => self.world.heal(),
+            (FaultAction::Heal, _) => {
+                self.world.heal();
+                self.held.release(&self.world, sched);
+            }
             _ => {}
         }
     }
@@ -627,9 +698,27 @@ impl<'h, H: History> RabbitModel<'h, H> {
         }
     }
 
+    /// The producer connects to the queue's node, or tries again after the recovery interval
+    /// (quorum queues: to the leader's node).
+    fn reconnect_producer(&mut self, sched: &mut Scheduler<Event>) {
+        if self.quorum.is_some() {
+            return self.quorum_reconnect_producer(sched);
+        }
+        if self.world.connected(self.producer_node, QUEUE_NODE) {
+            self.producer_home = Some(QUEUE_NODE);
+            self.connect_client(self.producer_node, QUEUE_NODE, 0, sched);
+        } else {
+            self.world.timer_in(sched, self.producer_node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
+        }
+    }
+
     /// The queue's node died: transient messages are gone; every client connection closed.
     fn queue_node_crashed(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
         self.timeout_check_armed = false;
+        self.broker_ends_died(QUEUE_NODE);
+        if self.world.is_up(self.producer_node) {
+            self.connection_lost(now, self.producer_node, sched);
+        }
         if self.stream.is_some() {
             return self.stream_node_crashed(sched);
         }
@@ -664,7 +753,11 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 self.channel_lost(group, consumer);
                 self.resubscribe(group, consumer, sched);
             }
-            Msg::ConnectionLost => self.connection_lost(now, to, sched),
+            Msg::ConnectionLost { conn } => {
+                if self.client_conn(to) == Some(conn) {
+                    self.connection_lost(now, to, sched)
+                }
+            }
             Msg::Flow { blocked } => {
                 if self.producer_home == Some(from) {
                     self.producer_blocked = blocked;
@@ -688,9 +781,19 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 self.stream_message(now, m, sched)
             }
             Msg::Publish(m) => self.route(now, m, sched),
-            Msg::Ack { group, consumer, id, .. } => self.ack(now, group, consumer, id, sched),
-            Msg::Subscribe { group, consumer, .. } => self.subscribe(now, group, consumer, sched),
-            Msg::ConnectionClosed { group, consumer, .. } => self.connection_closed(now, group, consumer, sched),
+            Msg::Ack { group, consumer, reg, id } => self.ack(now, group, consumer, reg, id, sched),
+            Msg::Subscribe { group, consumer, reg } => self.subscribe(now, group, consumer, reg, sched),
+            Msg::ConnectionClosed { group, consumer, reg } => {
+                if self.queues[group].channel_reg(consumer) == Some(reg) {
+                    self.connection_closed(now, group, consumer, sched)
+                }
+            }
+            Msg::Heartbeat | Msg::DistTick => {}
+            Msg::AtenBeat => self.aten_beat_arrived(now, from, to),
+            Msg::Forward(cmd) => self.forwarded(now, to, *cmd, sched),
+            Msg::Relay { to: client, msg } => {
+                self.world.send(sched, to, client, *msg);
+            }
         }
     }
 
@@ -714,7 +817,12 @@ impl<'h, H: History> RabbitModel<'h, H> {
             Timer::RaftElection(generation) => self.raft_election_timeout(now, node, generation, sched),
             Timer::RaftTick(generation) => self.raft_tick(now, node, generation, sched),
             Timer::StreamRetention(generation) => self.stream_retention_due(now, generation, sched),
-            Timer::Reconnect if node == self.producer_node => self.quorum_reconnect_producer(sched),
+            Timer::Reconnect if node == self.producer_node => self.reconnect_producer(sched),
+            Timer::Heartbeat { client, end, conn } => self.heartbeat(now, node, client, end, conn, sched),
+            Timer::AtenBeat => self.aten_beat(node, sched),
+            Timer::AtenPoll => self.aten_poll(now, node, sched),
+            Timer::NetTick => self.net_tick(now, node, sched),
+            Timer::Redirect(cmd, left) => self.redirect(now, node, *cmd, left, sched),
             Timer::JobEnd | Timer::Reconnect => {
                 let (group, consumer) = self.consumer_of[node];
                 match timer {
@@ -727,6 +835,13 @@ impl<'h, H: History> RabbitModel<'h, H> {
 }
 
 impl<H: History> RabbitModel<'_, H> {
+    /// A cut link holds `env` until the heal (only during a partition).
+    #[cold]
+    #[inline(never)]
+    fn hold(&mut self, env: Envelope<Msg, Timer>) {
+        self.held.hold(env);
+    }
+
     /// The classic queue's node is down for good (no fault step left to restart it): what it
     /// holds can never be delivered, so the run need not wait for it.
     fn classic_stuck(&self) -> bool {
@@ -740,14 +855,23 @@ impl<H: History> Model for RabbitModel<'_, H> {
     fn handle(&mut self, now: SimTime, event: Event, sched: &mut Scheduler<Event>) {
         match event {
             Event::Net(env) => {
-                if self.world.admit(&env) == Admit::Drop {
-                    if let Envelope::Message { msg: Msg::Publish(m), .. } = env {
-                        self.dropped_publish(now, &m);
+                match self.world.admit(&env) {
+                    Admit::Deliver => {}
+                    Admit::Drop => {
+                        if let Envelope::Message { msg: Msg::Publish(m), .. } = env {
+                            self.dropped_publish(now, &m);
+                        }
+                        return;
                     }
-                    return;
+                    Admit::Hold => return self.hold(env),
                 }
                 match env {
-                    Envelope::Message { from, to, msg, .. } => self.on_message(now, from, to, msg, sched),
+                    Envelope::Message { from, to, msg, .. } => {
+                        if self.detect {
+                            self.heard(from, to);
+                        }
+                        self.on_message(now, from, to, msg, sched)
+                    }
                     Envelope::Timer { node, timer, .. } => self.on_timer(now, node, timer, sched),
                 }
             }

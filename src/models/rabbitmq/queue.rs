@@ -28,6 +28,8 @@ pub struct Unacked {
 pub struct Channel {
     /// Prefetch count; 0 = unlimited.
     pub prefetch: u16,
+    /// The consumer's subscription it serves: acks and closes for another are stale.
+    pub reg: u32,
     pub unacked: VecDeque<Unacked>,
 }
 
@@ -67,8 +69,16 @@ impl ClassicQueue {
         self.next_seq += 1;
     }
 
-    pub fn subscribe(&mut self, consumer: u32, prefetch: u16) {
-        self.channels[consumer as usize] = Some(Channel { prefetch, unacked: VecDeque::new() });
+    /// `basic.consume` for subscription `reg`. A channel the consumer still had (its old
+    /// connection, not yet seen closed) is closed first: what it held goes back to the queue.
+    pub fn subscribe(&mut self, consumer: u32, prefetch: u16, reg: u32) {
+        self.close_channel(consumer);
+        self.channels[consumer as usize] = Some(Channel { prefetch, reg, unacked: VecDeque::new() });
+    }
+
+    /// The subscription `consumer`'s channel serves, if it has one.
+    pub fn channel_reg(&self, consumer: u32) -> Option<u32> {
+        self.channels[consumer as usize].as_ref().map(|c| c.reg)
     }
 
     /// The next delivery, round-robin among subscribed consumers with room in their window; with
@@ -94,8 +104,8 @@ impl ClassicQueue {
 
     /// `basic.ack` from `consumer`; `None` if its channel or the delivery is unknown (the channel
     /// was closed since: the message was requeued).
-    pub fn ack(&mut self, consumer: u32, id: MessageId) -> Option<Unacked> {
-        let ch = self.channels[consumer as usize].as_mut()?;
+    pub fn ack(&mut self, consumer: u32, reg: u32, id: MessageId) -> Option<Unacked> {
+        let ch = self.channels[consumer as usize].as_mut().filter(|c| c.reg == reg)?;
         // Acks come in delivery order when the application processes one message at a time.
         let i = ch.unacked.iter().position(|u| u.msg.id() == id)?;
         let u = ch.unacked.remove(i).expect("position is in range");
@@ -173,8 +183,8 @@ mod tests {
     #[test]
     fn a_closed_channel_requeues_at_the_original_positions() {
         let mut q = ClassicQueue::new(2);
-        q.subscribe(0, 2);
-        q.subscribe(1, 2);
+        q.subscribe(0, 2, 0);
+        q.subscribe(1, 2, 0);
         for id in 0..6 {
             q.enqueue(m(id));
         }
@@ -182,12 +192,13 @@ mod tests {
         let got: Vec<(u32, u64)> =
             std::iter::from_fn(|| q.next_delivery(SimTime(0), true)).map(|(c, r)| (c, r.msg.id())).collect();
         assert_eq!(got, vec![(0, 0), (1, 1), (0, 2), (1, 3)]);
-        assert!(q.ack(1, 1).is_some());
+        assert!(q.ack(1, 7, 1).is_none(), "an ack for another subscription is stale");
+        assert!(q.ack(1, 0, 1).is_some());
         assert_eq!(q.depth(), 5);
         // Consumer 0 dies holding 0 and 2: they go back ahead of 4 and 5, flagged.
         assert_eq!(q.close_channel(0), 2);
         assert_eq!(ids(&q), vec![(0, true), (2, true), (4, false), (5, false)]);
-        assert!(q.ack(0, 0).is_none(), "an ack on a closed channel is void");
+        assert!(q.ack(0, 0, 0).is_none(), "an ack on a closed channel is void");
         // Consumer 1 dies holding 3: it goes between 2 and 4.
         q.close_channel(1);
         assert_eq!(ids(&q), vec![(0, true), (2, true), (3, true), (4, false), (5, false)]);
@@ -198,7 +209,7 @@ mod tests {
     fn a_node_crash_keeps_persistent_messages_and_loses_transient_ones() {
         for persistent in [true, false] {
             let mut q = ClassicQueue::new(1);
-            q.subscribe(0, 0);
+            q.subscribe(0, 0, 0);
             for id in 0..3 {
                 q.enqueue(m(id));
             }

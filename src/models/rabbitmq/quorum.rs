@@ -319,8 +319,9 @@ pub struct Quorum {
     /// Election timeouts are random, as in Ra; a seeded stream keeps runs reproducible.
     rng: SimRng,
     tick_generation: Vec<u64>,
-    /// What the current leader's tick proposed and has not seen applied yet.
-    proposed: BTreeSet<(GroupIdx, ConsumerKey, Proposed)>,
+    /// What each leader's tick proposed and has not seen applied yet, by the proposing member's
+    /// node (a deposed leader on the minority side of a partition proposes too).
+    proposed: BTreeSet<(NodeId, GroupIdx, ConsumerKey, Proposed)>,
     /// For a crash aimed at "leader": the node it hit, by fault step.
     leader_hits: BTreeMap<usize, NodeId>,
     /// Per publishing channel: enqueues appended and not yet applied, and whether the channel is
@@ -350,6 +351,10 @@ impl Quorum {
             leader_hits: BTreeMap::new(),
             pending: BTreeMap::new(),
         }
+    }
+
+    pub(super) fn members_mut(&mut self) -> &mut [Member<QueueMachine>] {
+        &mut self.members
     }
 
     /// The live member that leads (the highest term, should two believe they do).
@@ -414,7 +419,13 @@ impl<H: History> RabbitModel<'_, H> {
     }
 
     /// Carries out what a member asked for, then applies what it has committed.
-    fn raft_out(&mut self, now: SimTime, node: NodeId, out: Vec<Out<QueueMachine>>, sched: &mut Scheduler<Event>) {
+    pub(super) fn raft_out(
+        &mut self,
+        now: SimTime,
+        node: NodeId,
+        out: Vec<Out<QueueMachine>>,
+        sched: &mut Scheduler<Event>,
+    ) {
         for o in out {
             match o {
                 Out::Send { to, msg } => {
@@ -428,7 +439,7 @@ impl<H: History> RabbitModel<'_, H> {
                     self.obs(now, Observation::LeaderElected { partition: None });
                     let q = self.q();
                     q.tick_generation[node as usize] += 1;
-                    q.proposed.clear();
+                    q.proposed.retain(|p| p.0 != node);
                     self.arm_tick(node, sched);
                     let mut out = Vec::new();
                     self.q().members[node as usize].append_noop(now, Command::Noop, &mut out);
@@ -438,8 +449,25 @@ impl<H: History> RabbitModel<'_, H> {
                     // A publish whose entry dies uncommitted here may live on another member;
                     // if it is processed after all, the recorder undoes this.
                     for e in entries {
-                        if let Command::Enqueue { msg, .. } = e.cmd {
-                            self.obs(now, Observation::Deleted { id: msg.id(), group: None });
+                        match e.cmd {
+                            Command::Enqueue { msg, publisher } => {
+                                self.obs(now, Observation::Deleted { id: msg.id(), group: None });
+                                if publisher.node == node {
+                                    // Its channel stops waiting for it (`rabbit_fifo_client`
+                                    // resends to the new leader; here the publisher's confirm
+                                    // timeout does).
+                                    self.enqueue_settled(publisher, sched);
+                                }
+                            }
+                            // Ours: an ack or a return that a deposed leader took is sent on to
+                            // the leader this member now follows, as a channel resends what was
+                            // not applied (both are idempotent: a second copy finds nothing).
+                            cmd @ (Command::Settle { .. } | Command::Return { .. }) => {
+                                if let Some(l) = self.qr().members[node as usize].leader().filter(|&l| l != node) {
+                                    self.world.send(sched, node, l, Msg::Forward(Box::new(cmd)));
+                                }
+                            }
+                            _ => {}
                         }
                     }
                 }
@@ -460,12 +488,22 @@ impl<H: History> RabbitModel<'_, H> {
             q.effects_done = q.effects_done.max(m.applied_index());
         }
         for e in fx {
-            self.effect(now, e, sched);
+            self.effect(now, node, e, sched);
         }
     }
 
-    /// What the leader does on applying a command for the first time.
-    fn effect(&mut self, now: SimTime, e: Effect, sched: &mut Scheduler<Event>) {
+    /// Sends `msg` to client `to` through its connection's node `home`: directly if the leader
+    /// (`node`) is that node, else relayed through it.
+    fn send_to_client(&mut self, node: NodeId, home: NodeId, to: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {
+        if home == node {
+            self.world.send(sched, home, to, msg);
+        } else {
+            self.world.send(sched, node, home, Msg::Relay { to, msg: Box::new(msg) });
+        }
+    }
+
+    /// What the leader (on `node`) does on applying a command for the first time.
+    fn effect(&mut self, now: SimTime, node: NodeId, e: Effect, sched: &mut Scheduler<Event>) {
         match e {
             Effect::Stored(msg) => self.obs(now, Observation::Stored { msg }),
             Effect::Added { msg, .. } => self.obs(now, Observation::StorageChanged { delta: msg.bytes() as i64 }),
@@ -481,7 +519,7 @@ impl<H: History> RabbitModel<'_, H> {
                 if conn_alive(&self.world, home) {
                     let to = self.consumers[group][key.0 as usize].node;
                     let deliver = Msg::Deliver { group, consumer: key.0, reg: key.1, msg, redelivered };
-                    self.world.send(sched, home.node, to, deliver);
+                    self.send_to_client(node, home.node, to, deliver, sched);
                 }
             }
             Effect::Confirm { publisher, id } => {
@@ -489,15 +527,21 @@ impl<H: History> RabbitModel<'_, H> {
                     return;
                 }
                 if self.cfg.publisher_confirms {
-                    self.world.send(sched, publisher.node, self.producer_node, Msg::Confirm(id));
+                    self.send_to_client(node, publisher.node, self.producer_node, Msg::Confirm(id), sched);
                 }
-                let p = self.q().pending.entry((publisher.node, publisher.incarnation)).or_default();
-                p.0 = p.0.saturating_sub(1);
-                if p.1 && p.0 < d::RABBITMQ_QUORUM_COMMANDS_SOFT_LIMIT {
-                    p.1 = false;
-                    self.world.send(sched, publisher.node, self.producer_node, Msg::Flow { blocked: false });
-                }
+                self.enqueue_settled(publisher, sched);
             }
+        }
+    }
+
+    /// An enqueue of `publisher`'s channel was applied or discarded: one fewer pending; below the
+    /// soft limit the channel leaves flow control.
+    fn enqueue_settled(&mut self, publisher: Conn, sched: &mut Scheduler<Event>) {
+        let p = self.q().pending.entry((publisher.node, publisher.incarnation)).or_default();
+        p.0 = p.0.saturating_sub(1);
+        if p.1 && p.0 < d::RABBITMQ_QUORUM_COMMANDS_SOFT_LIMIT {
+            p.1 = false;
+            self.world.send(sched, publisher.node, self.producer_node, Msg::Flow { blocked: false });
         }
     }
 
@@ -509,8 +553,38 @@ impl<H: History> RabbitModel<'_, H> {
         ok
     }
 
-    /// A client's message reached broker node `to`: the leader turns it into a command; any other
-    /// node drops it (clients talk to the leader only; see the module documentation).
+    /// A channel's ack or return that found no leader on `node` is tried again.
+    pub(super) fn redirect(
+        &mut self,
+        now: SimTime,
+        node: NodeId,
+        cmd: Command,
+        left: u8,
+        sched: &mut Scheduler<Event>,
+    ) {
+        if let Some(l) = self.qr().members[node as usize].leader().filter(|&l| l != node) {
+            self.world.send(sched, node, l, Msg::Forward(Box::new(cmd)));
+        } else if !self.propose(now, node, cmd.clone(), sched) && left > 1 {
+            self.world.timer_in(sched, node, d::RABBITMQ_RA_BROADCAST_TIME, Timer::Redirect(Box::new(cmd), left - 1));
+        }
+    }
+
+    /// A command forwarded by a member that does not lead reached `to`: proposed if `to` leads,
+    /// dropped otherwise (the publisher's confirm timeout sends a publish again).
+    pub(super) fn forwarded(&mut self, now: SimTime, to: NodeId, cmd: Command, sched: &mut Scheduler<Event>) {
+        let publish = match cmd {
+            Command::Enqueue { msg, .. } => Some(msg),
+            _ => None,
+        };
+        if !self.propose(now, to, cmd, sched)
+            && let Some(m) = publish
+        {
+            self.obs(now, Observation::Deleted { id: m.id(), group: None });
+        }
+    }
+
+    /// A client's message reached broker node `to`: the leader turns it into a command; a member
+    /// that follows a leader forwards the command to it; a node that knows no leader drops it.
     pub(super) fn quorum_client_message(&mut self, now: SimTime, to: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {
         let cmd = match msg {
             Msg::Publish(m) => Command::Enqueue { msg: StoredMessage::new(&m), publisher: self.conn(to) },
@@ -527,7 +601,19 @@ impl<H: History> RabbitModel<'_, H> {
             Command::Enqueue { msg, .. } => Some(msg),
             _ => None,
         };
+        if let Some(l) = self.qr().members.get(to as usize).and_then(|m| m.leader()).filter(|&l| l != to) {
+            // A channel's commands go to the queue's leader wherever it is.
+            self.world.send(sched, to, l, Msg::Forward(Box::new(cmd)));
+            return;
+        }
+        let idempotent = matches!(cmd, Command::Settle { .. } | Command::Return { .. });
+        let retry = idempotent.then(|| cmd.clone());
         let accepted = self.propose(now, to, cmd, sched);
+        if let Some(cmd) = retry.filter(|_| !accepted) {
+            // No leader known here yet (an election is under way): the channel tries again after
+            // Ra's broadcast time (ours: at most 50 times).
+            self.world.timer_in(sched, to, d::RABBITMQ_RA_BROADCAST_TIME, Timer::Redirect(Box::new(cmd), 50));
+        }
         match publish {
             Some(m) if !accepted => self.obs(now, Observation::Deleted { id: m.id(), group: None }),
             Some(_) => {
@@ -593,7 +679,11 @@ impl<H: History> RabbitModel<'_, H> {
         for (group, queue) in machine.queues.iter().enumerate() {
             for (&key, c) in &queue.consumers {
                 let h = c.home;
-                let (kind, cmd, close) = if conn_alive(&self.world, h) {
+                // A channel closed on a node the leader can reach is known at once (its monitor
+                // fires); across a cut the leader cannot know.
+                let client = self.consumers[group][key.0 as usize].node;
+                let open = self.channel_open(client, h.node, key.1) || !self.world.connected(node, h.node);
+                let (kind, cmd, close) = if conn_alive(&self.world, h) && open {
                     match c.oldest_unacked() {
                         Some(t) if manual && now.since(t) >= d::RABBITMQ_CONSUMER_TIMEOUT => {
                             (Proposed::Return, Command::Return { group, key, failed: false }, Some(h))
@@ -611,7 +701,7 @@ impl<H: History> RabbitModel<'_, H> {
                         Some(_) => continue,
                     }
                 };
-                if !q.proposed.contains(&(group, key, kind)) {
+                if !q.proposed.contains(&(node, group, key, kind)) {
                     todo.push((group, key, kind, cmd, close));
                 }
             }
@@ -619,9 +709,9 @@ impl<H: History> RabbitModel<'_, H> {
         // Forget proposals about registrations that are gone.
         let q = self.quorum.as_mut().expect("quorum queues");
         let machine = &q.members[node as usize].machine;
-        q.proposed.retain(|(g, k, _)| machine.queues[*g].consumers.contains_key(k));
+        q.proposed.retain(|&(n, g, k, _)| n != node || machine.queues[g].consumers.contains_key(&k));
         for (group, key, kind, cmd, close) in todo {
-            self.q().proposed.insert((group, key, kind));
+            self.q().proposed.insert((node, group, key, kind));
             if let Some(home) = close {
                 // consumer_timeout: the node closes the consumer's channel.
                 let to = self.consumers[group][key.0 as usize].node;
@@ -632,7 +722,8 @@ impl<H: History> RabbitModel<'_, H> {
         self.arm_tick(node, sched);
     }
 
-    /// The client on `node` lost its connection: its broker node died.
+    /// The client on `node` lost its connection: its broker node died, or an end gave up on it
+    /// (heartbeats).
     pub(super) fn connection_lost(&mut self, now: SimTime, node: NodeId, sched: &mut Scheduler<Event>) {
         if node == self.producer_node {
             self.producer_home = None;
@@ -643,7 +734,12 @@ impl<H: History> RabbitModel<'_, H> {
             }
         } else {
             let (group, consumer) = self.consumer_of[node];
-            self.consumers[group][consumer as usize].home = None;
+            let c = &mut self.consumers[group][consumer as usize];
+            c.home = None;
+            if self.quorum.is_none() {
+                // The next connection's subscription (a quorum queue's reconnection numbers its own).
+                c.reg += 1;
+            }
             self.channel_lost(group, consumer);
         }
         self.world.timer_in(sched, node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
@@ -667,12 +763,16 @@ impl<H: History> RabbitModel<'_, H> {
             c.home = Some(l);
             c.reg += 1;
             let reg = c.reg;
+            self.connect_client(node, l, reg, sched);
             self.world.send(sched, node, l, Msg::Subscribe { group, consumer, reg });
         }
     }
 
     pub(super) fn quorum_reconnect_producer(&mut self, sched: &mut Scheduler<Event>) {
         self.producer_home = self.connect_to_leader(self.producer_node, sched);
+        if let Some(l) = self.producer_home {
+            self.connect_client(self.producer_node, l, 0, sched);
+        }
     }
 
     /// The fault steps that differ with quorum queues; false for those handled as with a classic
@@ -699,6 +799,7 @@ impl<H: History> RabbitModel<'_, H> {
                     let mut out = Vec::new();
                     self.q().members[b as usize].restart(&mut out);
                     self.raft_out(now, b, out, sched);
+                    self.start_member_detectors(b, sched);
                 }
             }
             (FaultAction::Crash, Some(FaultTarget::Consumer { group, index }), _) => {
@@ -747,13 +848,15 @@ impl<H: History> RabbitModel<'_, H> {
         for to in (0..n).filter(|&to| to != b) {
             self.world.send_from_os(sched, b, to, Msg::Raft(Box::new(RaftMsg::NodeDown)));
         }
+        self.broker_ends_died(b);
         if self.producer_home == Some(b) {
-            self.world.send_from_os(sched, b, self.producer_node, Msg::ConnectionLost);
+            let conn = self.producer_conn;
+            self.world.send_from_os(sched, b, self.producer_node, Msg::ConnectionLost { conn });
         }
-        let homed: Vec<NodeId> =
-            self.consumers.iter().flatten().filter(|c| c.home == Some(b)).map(|c| c.node).collect();
-        for node in homed {
-            self.world.send_from_os(sched, b, node, Msg::ConnectionLost);
+        let homed: Vec<(NodeId, u32)> =
+            self.consumers.iter().flatten().filter(|c| c.home == Some(b)).map(|c| (c.node, c.conn)).collect();
+        for (node, conn) in homed {
+            self.world.send_from_os(sched, b, node, Msg::ConnectionLost { conn });
         }
     }
 }

@@ -458,6 +458,23 @@ impl<M: Machine + std::fmt::Debug> Member<M> {
         }
     }
 
+    /// The leader it follows, if any.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.leader
+    }
+
+    /// Aten reports `node` down. A follower whose leader lives there forgets it and arms the long
+    /// timeout, then asks for pre-votes (`ra_server_proc.erl`: `follower(info, {node_event, Node,
+    /// down}, ...)` sets the `long` election timeout). Ra keeps the leader's id meanwhile and
+    /// grants pre-votes whoever it follows; here a member that knows a leader refuses them, so it
+    /// forgets it. A leader ignores the report.
+    pub fn leader_node_down(&mut self, node: NodeId, out: &mut Vec<Out<M>>) {
+        if !self.is_leader() && self.leader == Some(node) {
+            self.leader = None;
+            self.arm(Timeout::Long, out);
+        }
+    }
+
     /// The election timer of `generation` fired.
     pub fn election_timeout(&mut self, generation: u64, out: &mut Vec<Out<M>>) {
         if generation != self.election_generation || self.is_leader() || self.leader.is_some() {
