@@ -547,20 +547,6 @@ impl Ctx {
                 );
             }
         }
-        if rabbitmq.queue_type == QueueType::Quorum
-            && systems.contains(&SystemKind::RabbitMq)
-            && let Some(o) = operations.first()
-        {
-            let field = match o.action {
-                super::operations::OperationAction::Start => format!("groups[{}].start", o.group),
-                _ => "operations".to_string(),
-            };
-            return self.err(
-                field,
-                "late groups and operations are not simulated yet with rabbitmq.queue_type = \"quorum\" (its queues \
-                 share one Raft log); use \"classic\", or systems = [\"kafka\"]",
-            );
-        }
         if rabbitmq.queue_type == QueueType::Stream
             && systems.contains(&SystemKind::RabbitMq)
             && let Some(i) = faults.iter().position(|f| f.action == super::faults::FaultAction::Partition)

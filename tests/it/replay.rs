@@ -254,3 +254,31 @@ fn bad_operations_name_the_file_the_field_and_what_is_allowed() {
         crate::common::assert_refused(&format!("{base}{ops}"), "ops.toml", field, says);
     }
 }
+
+/// A quorum queue's late binding goes through its Raft log: the bind is a command, so the enqueues
+/// after it, and only those, reach the new queue on every member. Scaling out works as with a
+/// classic queue.
+#[test]
+fn a_quorum_queue_bound_late_gets_only_what_follows_and_scales_out_like_a_classic_one() {
+    const QUORUM: &str = "[cluster]\nbrokers = 3\n[rabbitmq]\nqueue_type = \"quorum\"\n";
+    let s = scenario(&LATE.replace("[kafka]\n", &format!("{QUORUM}[kafka]\n")));
+    let e = crate::common::client_events(&s, SystemKind::RabbitMq);
+    let (sent, processed) = sent_and_processed(&e, 3);
+    let start = SimTime(4 * 60 * 1_000_000_000);
+    let after: BTreeSet<u64> = sent.iter().filter(|(t, _)| *t >= start).map(|&(_, id)| id).collect();
+    assert!(!after.is_empty());
+    // Zero latency: the bind is proposed at the leader at the group's start, before any message
+    // sent from then on arrives.
+    assert_eq!(processed[1], after);
+    assert_eq!(processed[2], after);
+    assert_eq!(processed[0].len(), sent.len());
+    let d = delivery(&s, SystemKind::RabbitMq);
+    assert_eq!(d.total.acknowledged_lost, 0);
+    assert_eq!(d.total.duplicates, 0);
+
+    let s = scenario(&SCALE.replace("[rabbitmq]\n", QUORUM));
+    let e = crate::common::client_events(&s, SystemKind::RabbitMq);
+    let (before, after) = (processed_in(&e, 120.0, 180.0) as f64, processed_in(&e, 200.0, 260.0) as f64);
+    assert!((before - 2400.0).abs() <= 2.0, "{before} in the minute before");
+    assert!((after / before - 3.0).abs() < 0.15, "{after} / {before}");
+}

@@ -291,7 +291,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
             for c in 0..m.running[g] {
                 q.subscribe(c, m.cfg.prefetch, 0);
             }
-            for c in &mut m.consumers[g][m.running[g] as usize..] {
+        }
+        // Whatever the queue type.
+        for (g, consumers) in m.consumers.iter_mut().enumerate() {
+            for c in &mut consumers[m.running[g] as usize..] {
                 m.world.crash(c.node);
                 c.home = None;
             }

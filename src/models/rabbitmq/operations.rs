@@ -13,6 +13,9 @@ impl<H: History> RabbitModel<'_, H> {
             OperationAction::Start => {
                 // `queue.declare` and `queue.bind`: from now on the exchange routes a copy here.
                 self.bound[group] = true;
+                if self.quorum.is_some() {
+                    self.quorum_bind(now, group, sched);
+                }
                 self.scale(now, group, self.planned[group], sched);
             }
             OperationAction::Scale { consumers } => self.scale(now, group, consumers, sched),

@@ -71,6 +71,8 @@ pub enum Command {
     Noop,
     /// A publish, routed to every queue (the fanout exchange).
     Enqueue { msg: StoredMessage, publisher: Conn },
+    /// `queue.declare` and `queue.bind` of a group that starts late: enqueues after it reach it.
+    Bind { group: GroupIdx },
     /// `basic.consume`.
     Subscribe { group: GroupIdx, key: ConsumerKey, prefetch: u16, home: Conn },
     /// `basic.ack` (a settle in `rabbit_fifo`).
@@ -164,11 +166,15 @@ impl QQueue {
 pub struct QueueMachine {
     pub queues: Vec<QQueue>,
     manual_ack: bool,
+    /// Per group: its queue is bound to the exchange. A queue declared late is bound by a command
+    /// in the log, so every member agrees which enqueues reached it: exactly those after it.
+    bound: Vec<bool>,
 }
 
 impl QueueMachine {
+    /// Every queue bound from the start.
     pub fn new(groups: usize, manual_ack: bool) -> Self {
-        QueueMachine { queues: vec![QQueue::default(); groups], manual_ack }
+        QueueMachine { queues: vec![QQueue::default(); groups], manual_ack, bound: vec![true; groups] }
     }
 
     /// Subscribes a consumer before the run starts (the same on every member).
@@ -237,6 +243,9 @@ impl Machine for QueueMachine {
                     fx.push(Effect::Stored(msg));
                 }
                 for group in 0..self.queues.len() {
+                    if !self.bound[group] {
+                        continue;
+                    }
                     self.queues[group].messages.push_back(QMsg { msg, failed: 0, redelivered: false });
                     if let Some(fx) = &mut fx {
                         fx.push(Effect::Added { group, msg });
@@ -248,6 +257,7 @@ impl Machine for QueueMachine {
                     fx.push(Effect::Confirm { publisher, id: msg.id() });
                 }
             }
+            Command::Bind { group } => self.bound[group] = true,
             Command::Subscribe { group, key, prefetch, home } => {
                 self.subscribe_initially(group, key, prefetch, home);
                 self.dispatch(group, at, &mut fx);
@@ -337,6 +347,12 @@ impl Quorum {
         let home = Conn { node: QUEUE_NODE, incarnation: world.incarnation(QUEUE_NODE) };
         let mut machine = QueueMachine::new(s.groups.len(), s.rabbitmq.manual_ack);
         for (g, grp) in s.groups.iter().enumerate() {
+            // A group that starts late has no queue yet: it is bound, and its consumers subscribe,
+            // at its start.
+            if grp.start > SimTime::ZERO {
+                machine.bound[g] = false;
+                continue;
+            }
             for c in 0..grp.consumers {
                 machine.subscribe_initially(g, (c, 0), s.rabbitmq.prefetch, home);
             }
@@ -551,6 +567,17 @@ impl<H: History> RabbitModel<'_, H> {
         let ok = m.propose(now, cmd, &mut out);
         self.raft_out(now, node, out, sched);
         ok
+    }
+
+    /// The operator declares and binds a late group's queue: the command is proposed at the
+    /// leader at once (simplification: the declaring client's channel is on the leader's node), so
+    /// that every enqueue arriving from now on follows it in the log. Without a leader it waits
+    /// and is tried again, as a channel's ack is.
+    pub(super) fn quorum_bind(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
+        let leader = (0..self.qr().members.len() as NodeId)
+            .find(|&n| self.world.is_up(n) && self.qr().members[n as usize].is_leader());
+        let node = leader.unwrap_or(QUEUE_NODE);
+        self.redirect(now, node, Command::Bind { group }, 50, sched);
     }
 
     /// A channel's ack or return that found no leader on `node` is tried again.
