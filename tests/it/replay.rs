@@ -163,16 +163,26 @@ fn a_late_kafka_group_reads_what_is_retained_from_earliest_and_only_what_follows
 
 #[test]
 fn a_rabbitmq_queue_bound_late_gets_only_what_is_published_after_the_binding() {
-    let s = scenario(LATE);
-    let e = crate::common::client_events(&s, SystemKind::RabbitMq);
-    let (sent, processed) = sent_and_processed(&e, 3);
-    let start = SimTime(4 * 60 * 1_000_000_000);
-    let after: BTreeSet<u64> = sent.iter().filter(|(t, _)| *t >= start).map(|&(_, id)| id).collect();
-    // Zero latency: a message sent at the binding's instant or later is routed to the new queue.
-    assert_eq!(processed[1], after);
-    assert_eq!(processed[2], after, "`from` is Kafka's: a queue has no earlier messages to offer");
-    assert_eq!(processed[0].len(), sent.len());
+    // A quorum queue binds by a command in its Raft log, proposed at the leader at the group's
+    // start: every member agrees that exactly the enqueues after it reach the new queue.
+    for queue in ["", QUORUM] {
+        let s = scenario(&LATE.replace("[kafka]\n", &format!("{queue}[kafka]\n")));
+        let e = crate::common::client_events(&s, SystemKind::RabbitMq);
+        let (sent, processed) = sent_and_processed(&e, 3);
+        let start = SimTime(4 * 60 * 1_000_000_000);
+        let after: BTreeSet<u64> = sent.iter().filter(|(t, _)| *t >= start).map(|&(_, id)| id).collect();
+        assert!(!after.is_empty());
+        // Zero latency: a message sent at the binding's instant or later is routed to the new queue.
+        assert_eq!(processed[1], after, "{queue}");
+        assert_eq!(processed[2], after, "`from` is Kafka's: a queue has no earlier messages to offer");
+        assert_eq!(processed[0].len(), sent.len());
+        let d = delivery(&s, SystemKind::RabbitMq);
+        assert_eq!((d.total.acknowledged_lost, d.total.duplicates), (0, 0), "{queue}");
+    }
 }
+
+/// A RabbitMQ cluster whose queues are quorum queues, for the tests that run both queue types.
+const QUORUM: &str = "[cluster]\nbrokers = 3\n[rabbitmq]\nqueue_type = \"quorum\"\n";
 
 const SCALE: &str = r#"
 name = "scale"
@@ -205,9 +215,10 @@ fn processed_in(e: &Events, from: f64, to: f64) -> usize {
 
 #[test]
 fn scaling_out_from_two_to_six_consumers_under_a_backlog_triples_processing_in_both_systems() {
+    let quorum = scenario(&SCALE.replace("[rabbitmq]\n", QUORUM));
     let s = scenario(SCALE);
-    for sys in [SystemKind::Kafka, SystemKind::RabbitMq] {
-        let e = crate::common::client_events(&s, sys);
+    for (s, sys) in [(&s, SystemKind::Kafka), (&s, SystemKind::RabbitMq), (&quorum, SystemKind::RabbitMq)] {
+        let e = crate::common::client_events(s, sys);
         // 2 consumers at 50 ms each: 40/s against 100/s offered, so a backlog builds; 6 consumers
         // make 120/s and still have a backlog to work through for the whole minute measured.
         let before = processed_in(&e, 120.0, 180.0) as f64;
@@ -253,32 +264,4 @@ fn bad_operations_name_the_file_the_field_and_what_is_allowed() {
     for (ops, field, says) in cases {
         crate::common::assert_refused(&format!("{base}{ops}"), "ops.toml", field, says);
     }
-}
-
-/// A quorum queue's late binding goes through its Raft log: the bind is a command, so the enqueues
-/// after it, and only those, reach the new queue on every member. Scaling out works as with a
-/// classic queue.
-#[test]
-fn a_quorum_queue_bound_late_gets_only_what_follows_and_scales_out_like_a_classic_one() {
-    const QUORUM: &str = "[cluster]\nbrokers = 3\n[rabbitmq]\nqueue_type = \"quorum\"\n";
-    let s = scenario(&LATE.replace("[kafka]\n", &format!("{QUORUM}[kafka]\n")));
-    let e = crate::common::client_events(&s, SystemKind::RabbitMq);
-    let (sent, processed) = sent_and_processed(&e, 3);
-    let start = SimTime(4 * 60 * 1_000_000_000);
-    let after: BTreeSet<u64> = sent.iter().filter(|(t, _)| *t >= start).map(|&(_, id)| id).collect();
-    assert!(!after.is_empty());
-    // Zero latency: the bind is proposed at the leader at the group's start, before any message
-    // sent from then on arrives.
-    assert_eq!(processed[1], after);
-    assert_eq!(processed[2], after);
-    assert_eq!(processed[0].len(), sent.len());
-    let d = delivery(&s, SystemKind::RabbitMq);
-    assert_eq!(d.total.acknowledged_lost, 0);
-    assert_eq!(d.total.duplicates, 0);
-
-    let s = scenario(&SCALE.replace("[rabbitmq]\n", QUORUM));
-    let e = crate::common::client_events(&s, SystemKind::RabbitMq);
-    let (before, after) = (processed_in(&e, 120.0, 180.0) as f64, processed_in(&e, 200.0, 260.0) as f64);
-    assert!((before - 2400.0).abs() <= 2.0, "{before} in the minute before");
-    assert!((after / before - 3.0).abs() < 0.15, "{after} / {before}");
 }
