@@ -21,7 +21,9 @@ impl<H: History> KafkaModel<'_, H> {
     }
 
     pub(super) fn send_consumer_heartbeat(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        let c = &self.groups[group].consumers[consumer as usize];
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        // Any heartbeat sent restarts the interval (`HeartbeatRequestState.resetTimer`).
+        c.heartbeat_due = sched.now().after(d::KAFKA_CONSUMER_HEARTBEAT_INTERVAL);
         let (node, member, owned, acked) = (c.node, c.member, c.partitions.clone(), c.acked_epoch);
         self.world.send(sched, node, self.coord, Msg::ConsumerHeartbeat { group, consumer, member, owned, acked });
     }

@@ -354,6 +354,10 @@ struct Consumer {
     pending: Option<(u32, Vec<(u32, Offset)>)>,
     /// The consumer protocol: the epoch of the assignment it applied.
     acked_epoch: u32,
+    /// When the heartbeat thread next heartbeats. Both clients restart the interval from events
+    /// (classic: the JoinGroup response; KIP-848: any heartbeat sent), so the pending
+    /// `HeartbeatTick` may be early: it re-arms for this instant instead of heartbeating.
+    heartbeat_due: SimTime,
 }
 
 impl Consumer {
@@ -387,6 +391,7 @@ impl Consumer {
             auto_commit_timer: None,
             pending: None,
             acked_epoch: 0,
+            heartbeat_due: SimTime::ZERO,
         }
     }
 
@@ -1331,8 +1336,11 @@ impl<'h, H: History> KafkaModel<'h, H> {
     }
 
     fn start_heartbeats(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        let node = self.groups[group].consumers[consumer as usize].node;
-        self.world.timer_in(sched, node, self.heartbeat_interval(), Timer::HeartbeatTick);
+        let interval = self.heartbeat_interval();
+        let c = &mut self.groups[group].consumers[consumer as usize];
+        c.heartbeat_due = sched.now().after(interval);
+        let node = c.node;
+        self.world.timer_in(sched, node, interval, Timer::HeartbeatTick);
         let member = self.groups[group].consumers[consumer as usize].member;
         self.arm_session(group, member, sched);
     }
@@ -1357,6 +1365,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let interval = self.heartbeat_interval();
         let c = &mut self.groups[group].consumers[consumer as usize];
         let node = c.node;
+        if now < c.heartbeat_due {
+            // The interval restarted since this tick was armed.
+            self.world.timer_at(sched, node, c.heartbeat_due, Timer::HeartbeatTick);
+            return;
+        }
+        c.heartbeat_due = now.after(interval);
         self.world.timer_in(sched, node, interval, Timer::HeartbeatTick);
         if c.commit_sync_pending && now.since(c.commit_sync_since) >= d::KAFKA_REQUEST_TIMEOUT {
             // The commit or its answer was lost (a cut link): `commitSync` fails with a timeout and
@@ -1684,6 +1698,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
             return;
         }
         c.joining = false;
+        // `heartbeatThread.enable()` at the JoinGroup response restarts the heartbeat interval:
+        // after a rebalance every member heartbeats in step.
+        c.heartbeat_due = now.after(d::KAFKA_HEARTBEAT_INTERVAL);
         if self.rebalancing == Rebalancing::Cooperative && c.assigned {
             // Applied at the next poll(), where the revocation callback runs.
             c.pending = Some((generation, partitions));

@@ -40,6 +40,7 @@ impl<H: History> KafkaModel<'_, H> {
         *c = Consumer::new(node, self.next_member, &self.cfg, self.brokers);
         self.next_member += 1;
         c.next_auto_commit = now.after(self.cfg.auto_commit_interval);
+        c.heartbeat_due = now.after(interval);
         self.world.timer_in(sched, node, interval, Timer::HeartbeatTick);
         self.poll(now, group, index, sched);
     }
