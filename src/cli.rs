@@ -157,6 +157,21 @@ fn run(jobs: &[RunJob], quiet: bool, force: bool, history: bool) -> Result<(), B
     for (s, staging) in loaded.iter().zip(stagings) {
         let work = staging.work_dir();
         let runs = run_with_progress(s, quiet, history.then_some(work)).map_err(|e| staging.relocate(e))?;
+        for r in runs.iter().filter(|r| r.end.stalled) {
+            let sum = r.summary(s);
+            eprintln!(
+                "warning: {}: {}: the drain stopped at {:.0} s of simulated time: nothing was sent, acknowledged, \
+                 delivered, processed or committed for {} after the schedule's last step, so nothing it waited for \
+                 could come; {} messages stranded, {} lost (summary.json: drain_stalled). Restart what the schedule \
+                 leaves down, or set `drain` to a duration",
+                s.name,
+                r.system.name(),
+                sum.end_of_run_s,
+                crate::scenario::defaults::DRAIN_STALL_LIMIT,
+                sum.total.stranded,
+                sum.total.lost
+            );
+        }
         report::write_all(work, s, &runs).map_err(|e| staging.relocate(e))?;
         let shown = staging.shown().to_path_buf();
         staging.commit()?;

@@ -304,6 +304,11 @@ pub trait Model {
     fn handle(&mut self, now: SimTime, event: Self::Event, sched: &mut Scheduler<Self::Event>);
     /// True once the model has nothing left to do (checked after every event).
     fn finished(&self) -> bool;
+    /// True when the model is not finished but can no longer get there, so the run must stop
+    /// (checked every `PROGRESS_EVERY` events: a stalled model runs on for at most that many).
+    fn stalled(&self, _now: SimTime) -> bool {
+        false
+    }
 }
 
 /// Sees every event just before the model handles it (debugging, event traces, tests).
@@ -352,6 +357,9 @@ pub fn run_traced<M: Model, T: Tracer<M::Event>>(
         }
         if sched.events_processed() % PROGRESS_EVERY == 0 {
             progress(now);
+            if model.stalled(now) {
+                break;
+            }
         }
     }
     progress(sched.now());
@@ -442,5 +450,31 @@ mod tests {
         let order: Vec<char> = std::iter::from_fn(|| s.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, vec!['x', 'z']);
         assert_eq!(s.pending(), 0);
+    }
+
+    /// A clock that ticks every second forever and never finishes, stalled from 1,000 s on.
+    struct Ticker;
+
+    impl Model for Ticker {
+        type Event = ();
+        fn handle(&mut self, _: SimTime, _: (), sched: &mut Scheduler<()>) {
+            sched.schedule_in(SimDuration(1_000_000_000), ());
+        }
+        fn finished(&self) -> bool {
+            false
+        }
+        fn stalled(&self, now: SimTime) -> bool {
+            now >= SimTime(1_000 * 1_000_000_000)
+        }
+    }
+
+    #[test]
+    fn a_stalled_model_stops_the_run_within_one_progress_period() {
+        let mut s = Scheduler::new();
+        s.schedule_at(SimTime::ZERO, ());
+        let end = run_until(&mut Ticker, &mut s, SimTime::NEVER, |_| {});
+        // Checked every 65,536 events (one per second here): the first check after 1,000 s.
+        assert_eq!(end, SimTime(65_535 * 1_000_000_000));
+        assert_eq!(s.events_processed(), 65_536);
     }
 }

@@ -623,6 +623,7 @@ impl Recorder {
             total,
             peak_stored_bytes: self.peak_stored_bytes.max(0) as u64,
             end_of_run_s: round6(end_of_run.as_secs_f64()),
+            drain_stalled: false,
             groups,
         }
     }
@@ -869,6 +870,10 @@ pub struct SystemSummary {
     pub peak_stored_bytes: u64,
     /// Simulated time when the run ended (after the drain).
     pub end_of_run_s: f64,
+    /// The drain stopped because nothing could happen any more: no client event for
+    /// `DRAIN_STALL_LIMIT` after the schedule's end (only written when true).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub drain_stalled: bool,
     pub groups: BTreeMap<String, GroupSummary>,
 }
 

@@ -1,11 +1,12 @@
 //! The two systems. Each lives in its own module, drives the engine with its own closed event enum,
 //! and reports what happens as [`crate::history::Observation`]s; neither counts its own results.
 
+pub mod drain;
 pub mod kafka;
 pub mod log;
 pub mod rabbitmq;
 
-use crate::engine::{Scheduler, run_until};
+use crate::engine::{Model, Scheduler, run_until};
 use crate::history::History;
 use crate::scenario::{Scenario, SystemKind};
 use crate::time::SimTime;
@@ -17,6 +18,9 @@ pub struct RunEnd {
     pub at: SimTime,
     /// Events handled by the engine.
     pub events: u64,
+    /// The drain stopped because nothing could happen any more ([`drain::DrainWatch`]), not
+    /// because every group caught up.
+    pub stalled: bool,
 }
 
 /// The instant after which no event runs: end of publishing plus the drain limit, if any.
@@ -41,13 +45,13 @@ pub fn run_system<H: History>(
             let mut m = kafka::KafkaModel::new(s, history, &mut sched);
             let at = run_until(&mut m, &mut sched, deadline(s), progress);
             m.close(at);
-            RunEnd { at, events: sched.events_processed() }
+            RunEnd { at, events: sched.events_processed(), stalled: m.stalled(at) }
         }
         SystemKind::RabbitMq => {
             let mut sched = Scheduler::new();
             let mut m = rabbitmq::RabbitModel::new(s, history, &mut sched);
             let at = run_until(&mut m, &mut sched, deadline(s), progress);
-            RunEnd { at, events: sched.events_processed() }
+            RunEnd { at, events: sched.events_processed(), stalled: m.stalled(at) }
         }
     }
 }

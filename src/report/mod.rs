@@ -89,7 +89,9 @@ impl std::ops::Deref for SystemReport {
 impl SystemRun {
     pub fn summary(&self, s: &Scenario) -> SystemSummary {
         let names: Vec<String> = s.groups.iter().map(|g| g.name.clone()).collect();
-        self.recorder.summarize(&names, self.end.at)
+        let mut summary = self.recorder.summarize(&names, self.end.at);
+        summary.drain_stalled = self.end.stalled;
+        summary
     }
 }
 

@@ -280,3 +280,9 @@ pub const KAFKA_SHARE_HEARTBEAT_INTERVAL: SimDuration = SimDuration(5_000_000_00
 /// Group coordinator `group.share.session.timeout.ms` = 45000: a share member silent this long is
 /// removed and the partitions are dealt out again.
 pub const KAFKA_SHARE_SESSION_TIMEOUT: SimDuration = SimDuration(45_000_000_000);
+
+/// A run that drains without limit stops once no client event (sent, acknowledged, delivered,
+/// processed, committed) has happened for this long after the schedule's last step: nothing it
+/// still waits for can come (ours; the longest quiet wait of either system is RabbitMQ's 30 min
+/// `consumer_timeout`). Without it, such a run would tick its timers forever.
+pub const DRAIN_STALL_LIMIT: SimDuration = SimDuration(24 * 3600 * 1_000_000_000);

@@ -321,3 +321,36 @@ fn bad_partition_schedules_get_one_line_errors() {
             .is_ok()
     );
 }
+
+/// A producer that crashes for good: what it would have published later is never sent, and the
+/// run ends once what it did send is drained. Before this was a rule, Kafka's run never ended: it
+/// waited for the producer's next message, ticking heartbeats until memory ran out.
+#[test]
+fn a_producer_that_never_comes_back_ends_the_run_once_its_messages_are_drained() {
+    let toml = r#"
+        duration = "2m"
+        [workload]
+        rate = 100.0
+        [[groups]]
+        name = "g"
+        consumers = 3
+        processing = { distribution = "exponential", mean = "10ms" }
+        [kafka]
+        partitions = 3
+        [[faults]]
+        at = "60s"
+        action = "crash"
+        target = "producer"
+        "#;
+    let s = scenario(toml);
+    for sys in [SystemKind::Kafka, SystemKind::RabbitMq] {
+        let r = pushpull::run::run_one(&s, sys, None);
+        let sum = r.summary(&s);
+        assert!(!r.end.stalled, "{sys:?}: ended by the rule, not by the stall guard");
+        // Everything sent by 60 s is processed within a second or so (10 ms jobs, 30% load).
+        assert!((60.0..62.0).contains(&sum.end_of_run_s), "{sys:?}: ended at {} s", sum.end_of_run_s);
+        assert!((5_800..=6_200).contains(&sum.published), "{sys:?}: {} published in 60 s at 100/s", sum.published);
+        // A crashed producer's unsent batch is never acknowledged: at most what was in flight.
+        assert!(sum.published - sum.total.unique_processed <= 5, "{sys:?}: {sum:?}");
+    }
+}

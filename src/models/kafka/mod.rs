@@ -20,6 +20,7 @@ pub mod replica;
 mod sender;
 mod share;
 
+use super::drain::DrainWatch;
 use crate::client::{ConsumerApp, JobEnd};
 use crate::engine::{EventKey, Model, Scheduler};
 use crate::history::{ClientEvent, GroupIdx, History, Observation};
@@ -544,6 +545,10 @@ pub struct KafkaModel<'h, H: History> {
     leader_hit: Vec<Option<BrokerId>>,
     /// Fault steps applied so far.
     faults_done: usize,
+    /// Producers publish in [0, publish_end) (the scenario's duration).
+    publish_end: SimTime,
+    /// When this run must stop although not finished.
+    drain: DrainWatch,
     /// The sender's pending wakeup, if one is scheduled: its time and the key that cancels it.
     sender_timer: Option<(SimTime, EventKey)>,
     /// Offset commits on their way to the coordinator: the run is not over before they land.
@@ -687,6 +692,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
             tails: Vec::new(),
             leader_hit: vec![None; s.faults.len()],
             faults_done: 0,
+            publish_end: SimTime(s.duration.0),
+            drain: DrainWatch::default(),
             sender_timer: None,
             commits_in_flight: 0,
             partitions: (0..p)
@@ -758,7 +765,14 @@ impl<'h, H: History> KafkaModel<'h, H> {
     }
 
     fn client(&mut self, now: SimTime, e: ClientEvent) {
+        self.drain.client_event(now);
         self.history.record(now, Observation::Client(e));
+    }
+
+    /// Publishing is over: the producer sent its last message, or it is down and the schedule
+    /// will not restart it (what it would have sent is never sent).
+    fn publishing_over(&self) -> bool {
+        self.producer.done() || (self.faults_done == self.faults.len() && !self.world.is_up(self.producer_node))
     }
 
     // ---- producer ----
@@ -1967,8 +1981,15 @@ impl<H: History> Model for KafkaModel<'_, H> {
         }
     }
 
+    fn stalled(&self, now: SimTime) -> bool {
+        let over = now >= self.publish_end
+            && self.faults_done == self.faults.len()
+            && self.operations_done == self.operations.len();
+        self.drain.stalled(now, over)
+    }
+
     fn finished(&self) -> bool {
-        self.producer.done()
+        self.publishing_over()
             && self.operations_done == self.operations.len()
             && self.accumulator.records_waiting == 0
             && self.requests_in_flight == 0

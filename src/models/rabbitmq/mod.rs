@@ -26,6 +26,7 @@ pub mod quorum;
 pub mod raft;
 pub mod stream;
 
+use super::drain::DrainWatch;
 use crate::client::{ConsumerApp, JobEnd};
 use crate::engine::{Model, Scheduler};
 use crate::history::{ClientEvent, GroupIdx, History, Observation};
@@ -181,6 +182,10 @@ pub struct RabbitModel<'h, H: History> {
     stream: Option<stream::Stream>,
     /// Fault steps already applied.
     faults_done: usize,
+    /// Producers publish in [0, publish_end) (the scenario's duration).
+    publish_end: SimTime,
+    /// When this run must stop although not finished.
+    drain: DrainWatch,
     /// Per group: its queue is declared and bound to the exchange (from the group's start).
     bound: Vec<bool>,
     /// Per group: consumers the operator runs (the first `running`), and how many it starts with.
@@ -259,6 +264,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
             quorum: None,
             stream: None,
             faults_done: 0,
+            publish_end: SimTime(s.duration.0),
+            drain: DrainWatch::default(),
             detect,
             held: Held::default(),
             producer_conn: 0,
@@ -317,7 +324,14 @@ impl<'h, H: History> RabbitModel<'h, H> {
 
     /// Reports what a client saw.
     fn client(&mut self, now: SimTime, e: ClientEvent) {
+        self.drain.client_event(now);
         self.history.record(now, Observation::Client(e));
+    }
+
+    /// Publishing is over: the producer sent its last message, or it is down and the schedule
+    /// will not restart it (what it would have sent is never sent).
+    fn publishing_over(&self) -> bool {
+        self.producer.done() || (self.faults_done == self.faults.len() && !self.world.is_up(self.producer_node))
     }
 
     // ---- producer node ----
@@ -883,8 +897,15 @@ impl<H: History> Model for RabbitModel<'_, H> {
         }
     }
 
+    fn stalled(&self, now: SimTime) -> bool {
+        let over = now >= self.publish_end
+            && self.faults_done == self.faults.len()
+            && self.operations_done == self.operations.len();
+        self.drain.stalled(now, over)
+    }
+
     fn finished(&self) -> bool {
-        self.producer.done()
+        self.publishing_over()
             && self.operations_done == self.operations.len()
             && self.world.in_flight() == 0
             && self.unconfirmed.is_empty()
