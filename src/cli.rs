@@ -167,7 +167,7 @@ fn run(jobs: &[RunJob], quiet: bool, force: bool, history: bool) -> Result<(), B
                 s.name,
                 r.system.name(),
                 sum.end_of_run_s,
-                crate::scenario::defaults::DRAIN_STALL_LIMIT,
+                crate::models::drain::DrainWatch::new(s).limit(),
                 sum.total.stranded,
                 sum.total.lost
             );

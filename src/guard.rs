@@ -684,6 +684,16 @@ pub fn estimate(s: &Scenario) -> Estimate {
         field_of_group(biggest.0, "consumers"),
         format!("use fewer consumers (group \"{}\" has {})", s.groups[biggest.0].name, biggest.1),
     );
+    if s.faults.iter().any(|f| f.action == crate::scenario::faults::FaultAction::Partition) {
+        // A partition makes the network keep one word per pair of nodes (see `World::link_of`).
+        let nodes = (s.brokers + 2) as f64 + s.groups.iter().map(|g| g.max_consumers as f64).sum::<f64>();
+        mem(
+            nodes * nodes * 4.0 * s.systems.len() as f64,
+            format!("the network's link table ({} nodes, kept because a partition is scheduled)", count(nodes)),
+            field_of_group(biggest.0, "consumers"),
+            format!("use fewer consumers with a partition (group \"{}\" has {})", s.groups[biggest.0].name, biggest.1),
+        );
+    }
     let key_table = match s.workload.keys {
         Keys::Uniform { count } | Keys::Zipf { count, .. }
             if count <= 1 << 20 && s.systems.contains(&SystemKind::Kafka) =>

@@ -158,6 +158,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     Ok(())
 }
 
+/// [`write_atomic`] for a writer: `write` fills a buffered temporary file, renamed to `path` once
+/// complete.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> std::io::Result<()>,
+) -> Result<(), ReportError> {
+    let io = |source| ReportError::Io { path: path.display().to_string(), source };
+    let mut tmp = temp_file_beside(path).map_err(io)?;
+    {
+        let mut buffered = std::io::BufWriter::new(tmp.as_file_mut());
+        write(&mut buffered).and_then(|()| buffered.flush()).map_err(io)?;
+    }
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
 /// A new, empty file in `path`'s folder, created exclusively (never through an existing name or
 /// symlink) under an unpredictable hidden name `.NAME.XXXXXX.tmp`, with the permissions a plain
 /// `File::create` would give; deleted when dropped unless persisted.
@@ -197,11 +214,20 @@ pub const TIMESERIES_HEADER: &str = "time_s,system,group,published_per_s,process
 /// value at `time_s`. `acknowledged_per_s` and `failed_per_s` are the producer's (the system's,
 /// repeated on every group's row, like `published_per_s`).
 pub fn timeseries_csv(s: &Scenario, runs: &[SystemRun]) -> String {
-    let mut out = String::from(TIMESERIES_HEADER);
+    let mut out = Vec::new();
+    write_timeseries_csv(&mut out, s, runs).expect("writing to memory does not fail");
+    String::from_utf8(out).expect("the CSV is ASCII")
+}
+
+/// [`timeseries_csv`] written as it is formatted: a run with millions of samples does not hold
+/// the whole text in memory beside them.
+pub fn write_timeseries_csv(w: &mut impl Write, s: &Scenario, runs: &[SystemRun]) -> std::io::Result<()> {
+    w.write_all(TIMESERIES_HEADER.as_bytes())?;
     for r in runs {
         for x in &r.recorder.samples {
-            out.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            writeln!(
+                w,
+                "{},{},{},{},{},{},{},{},{},{},{},{}",
                 x.time.as_secs_f64(),
                 r.system.name(),
                 s.groups[x.group].name,
@@ -214,10 +240,10 @@ pub fn timeseries_csv(s: &Scenario, runs: &[SystemRun]) -> String {
                 x.stored_bytes_max,
                 x.acknowledged_per_s,
                 x.failed_per_s
-            ));
+            )?;
         }
     }
-    out
+    Ok(())
 }
 
 /// Writes every output of a scenario into `dir` (created if needed). Returns the files written.
@@ -230,7 +256,7 @@ pub fn write_all(dir: &Path, s: &Scenario, runs: &[SystemRun]) -> Result<Vec<Pat
     write_atomic(&summary_path, summary_json(&summary(s, runs)).as_bytes())?;
     written.push(summary_path);
     let csv_path = dir.join("timeseries.csv");
-    write_atomic(&csv_path, timeseries_csv(s, runs).as_bytes())?;
+    write_atomic_with(&csv_path, |w| write_timeseries_csv(w, s, runs))?;
     written.push(csv_path);
     written.extend(charts::write_charts(dir, s, runs)?);
     Ok(written)

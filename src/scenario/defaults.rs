@@ -282,7 +282,8 @@ pub const KAFKA_SHARE_HEARTBEAT_INTERVAL: SimDuration = SimDuration(5_000_000_00
 pub const KAFKA_SHARE_SESSION_TIMEOUT: SimDuration = SimDuration(45_000_000_000);
 
 /// A run that drains without limit stops once no client event (sent, acknowledged, delivered,
-/// processed, committed) has happened for this long after the schedule's last step: nothing it
-/// still waits for can come (ours; the longest quiet wait of either system is RabbitMQ's 30 min
-/// `consumer_timeout`). Without it, such a run would tick its timers forever.
-pub const DRAIN_STALL_LIMIT: SimDuration = SimDuration(24 * 3600 * 1_000_000_000);
+/// processed, committed) has happened for this long after the schedule's last step (or for 100
+/// mean processing times of its slowest group, if longer): nothing it still waits for can come
+/// (ours; the longest quiet wait of either system is RabbitMQ's 30 min `consumer_timeout`).
+/// Without it, such a run would tick its timers forever.
+pub const DRAIN_STALL_LIMIT: SimDuration = SimDuration(3600 * 1_000_000_000);

@@ -530,6 +530,19 @@ impl Ctx {
         for (g, m) in groups.iter_mut().zip(most) {
             g.max_consumers = m;
         }
+        // Every consumer is a node of the network, addressed by a 16-bit id.
+        let nodes = u64::from(brokers) + 2 + groups.iter().map(|g| u64::from(g.max_consumers)).sum::<u64>();
+        if nodes > u64::from(crate::world::NodeId::MAX) {
+            return self.err(
+                "groups",
+                format!(
+                    "{} consumers in all (counting scale-outs) and {brokers} broker(s) make {nodes} nodes; at most {} \
+                     are allowed; use fewer consumers",
+                    groups.iter().map(|g| u64::from(g.max_consumers)).sum::<u64>(),
+                    crate::world::NodeId::MAX
+                ),
+            );
+        }
         if rabbitmq.queue_type == QueueType::Stream && systems.contains(&SystemKind::RabbitMq) {
             // `rabbit_stream_queue:consume/3` refuses both.
             if !rabbitmq.manual_ack {

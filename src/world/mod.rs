@@ -85,7 +85,7 @@ impl World {
         World {
             nodes: vec![Node { incarnation: 0, up: true }; nodes],
             latency,
-            link: vec![0; nodes * nodes],
+            link: Vec::new(),
             hold: false,
             dropped: 0,
             in_flight: 0,
@@ -99,9 +99,19 @@ impl World {
         World { hold: true, ..World::new(nodes, latency) }
     }
 
+    /// Every link is whole and on its first connection until a cut or a reset: the table (n x n
+    /// words) exists only from then on, so a run without either keeps none.
     #[inline(always)]
     fn link_of(&self, a: NodeId, b: NodeId) -> u32 {
-        self.link[a as usize * self.nodes.len() + b as usize]
+        self.link.get(a as usize * self.nodes.len() + b as usize).copied().unwrap_or(0)
+    }
+
+    fn links_mut(&mut self) -> &mut [u32] {
+        let n = self.nodes.len();
+        if self.link.is_empty() {
+            self.link = vec![0; n * n];
+        }
+        &mut self.link
     }
 
     pub fn len(&self) -> usize {
@@ -308,18 +318,20 @@ impl World {
     /// belong to the next connection.
     pub fn reset(&mut self, a: NodeId, b: NodeId) {
         let n = self.nodes.len();
+        let link = self.links_mut();
         for (x, y) in [(a, b), (b, a)] {
-            let l = &mut self.link[x as usize * n + y as usize];
+            let l = &mut link[x as usize * n + y as usize];
             *l = (*l & CUT) | (((*l >> 1) + 1) << 1);
         }
     }
 
     fn set_links(&mut self, a: &[NodeId], b: &[NodeId], cut: bool) {
         let n = self.nodes.len();
+        let link = self.links_mut();
         for &x in a {
             for &y in b {
                 for i in [x as usize * n + y as usize, y as usize * n + x as usize] {
-                    self.link[i] = if cut { self.link[i] | CUT } else { self.link[i] & !CUT };
+                    link[i] = if cut { link[i] | CUT } else { link[i] & !CUT };
                 }
             }
         }

@@ -109,10 +109,22 @@ fn runaways() -> Vec<(&'static str, String, &'static str, Vec<&'static str>)> {
             [SIZE_WORDS, &["groups"]].concat(),
         ),
         (
+            // A partition makes the network keep a word per pair of nodes: 30,005^2 x 4 bytes x 2.
+            "partition-30k-consumers.toml",
+            format!(
+                "{small}{}[cluster]\nbrokers = 3\n[[faults]]\nat = \"10s\"\naction = \"partition\"\n\
+                 sides = [[\"broker-0\"], [\"broker-1\", \"broker-2\"]]\nduration = \"10s\"\n",
+                groups(1, 30_000, "1ms")
+            ),
+            "groups[0].consumers",
+            [SIZE_WORDS, &["link table", "use fewer consumers with a partition"]].concat(),
+        ),
+        (
+            // Refused before any estimate: every consumer is a node with a 16-bit address.
             "groups-1e3-consumers-1e5.toml",
             format!("{small}{}", groups(1000, 100_000, "1ms")),
-            "groups[0].consumers",
-            [SIZE_WORDS, &["consumers"]].concat(),
+            "groups",
+            vec!["100000000 consumers", "at most 65535", "use fewer consumers"],
         ),
         // 10^7/s for 100 s inside a 1000-day scenario: 10^9 messages.
         (

@@ -693,7 +693,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             leader_hit: vec![None; s.faults.len()],
             faults_done: 0,
             publish_end: SimTime(s.duration.0),
-            drain: DrainWatch::default(),
+            drain: DrainWatch::new(s),
             sender_timer: None,
             commits_in_flight: 0,
             partitions: (0..p)

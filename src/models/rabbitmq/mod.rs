@@ -265,7 +265,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             stream: None,
             faults_done: 0,
             publish_end: SimTime(s.duration.0),
-            drain: DrainWatch::default(),
+            drain: DrainWatch::new(s),
             detect,
             held: Held::default(),
             producer_conn: 0,
