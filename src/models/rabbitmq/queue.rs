@@ -108,7 +108,8 @@ impl ClassicQueue {
         let ch = self.channels[consumer as usize].as_mut().filter(|c| c.reg == reg)?;
         // Acks come in delivery order when the application processes one message at a time.
         let i = ch.unacked.iter().position(|u| u.msg.id() == id)?;
-        let u = ch.unacked.remove(i).expect("position is in range");
+        // The front, nearly always: `pop_front` is much cheaper than `remove(0)`.
+        let u = if i == 0 { ch.unacked.pop_front() } else { ch.unacked.remove(i) }.expect("position is in range");
         self.unacked -= 1;
         Some(u)
     }
