@@ -77,14 +77,22 @@ impl IdRanges {
             }
             word = ((id - self.base) / 64) as usize;
         }
-        if word >= self.words.len() {
-            self.words.resize(word + 1, 0);
-        }
         let bit = 1u64 << (id % 64);
-        if self.words[word] & bit != 0 {
+        if word >= self.words.len() {
+            // Above the top word (nearly always just above: ids are sent in order, and a set that
+            // empties starts again): one new word, without `resize`'s generic fill.
+            if word > self.words.len() {
+                self.words.resize(word, 0);
+            }
+            self.words.push_back(bit);
+            self.len += 1;
+            return true;
+        }
+        let w = &mut self.words[word];
+        if *w & bit != 0 {
             return false;
         }
-        self.words[word] |= bit;
+        *w |= bit;
         self.len += 1;
         true
     }
