@@ -282,8 +282,10 @@ impl<I: Iterator<Item = (MessageId, MessageId)>> Iterator for Merged<I> {
 /// amortised O(1) per message, and at most about twice as many keys as messages still unprocessed.
 #[derive(Debug, Default, Clone)]
 pub struct KeyStore {
-    /// First id of a run of consecutive keyed ids -> their keys.
-    runs: BTreeMap<MessageId, Vec<u64>>,
+    /// Runs of consecutive keyed ids, in increasing order of their first id: (first id, their
+    /// keys). A sorted vector: ids only grow, so a push touches the last run, and a lookup is one
+    /// binary search.
+    runs: Vec<(MessageId, Vec<u64>)>,
     len: usize,
 }
 
@@ -291,45 +293,45 @@ impl KeyStore {
     /// Adds the key of `id`, which must be above every id stored.
     pub fn push(&mut self, id: MessageId, key: u64) {
         self.len += 1;
-        if let Some(mut last) = self.runs.last_entry() {
-            let end = *last.key() + last.get().len() as u64;
+        if let Some((start, keys)) = self.runs.last_mut() {
+            let end = *start + keys.len() as u64;
             debug_assert!(end <= id, "keys must be pushed in id order");
             if end == id {
-                last.get_mut().push(key);
+                keys.push(key);
                 return;
             }
         }
-        self.runs.insert(id, vec![key]);
+        self.runs.push((id, vec![key]));
     }
 
     /// The key of `id` if stored, else `None` (a null key, or a message no longer tracked).
     pub fn get(&self, id: MessageId) -> Option<u64> {
-        let (&start, keys) = self.runs.range(..=id).next_back()?;
+        // The last run starting at or below `id`.
+        let i = self.runs.partition_point(|&(start, _)| start <= id).checked_sub(1)?;
+        let (start, keys) = &self.runs[i];
         keys.get((id - start) as usize).copied()
     }
 
     /// Keeps only the keys of ids inside `keep` (sorted, disjoint runs `[start, end)`).
     pub fn retain(&mut self, keep: &[(MessageId, MessageId)]) {
-        let mut runs: BTreeMap<MessageId, Vec<u64>> = BTreeMap::new();
+        let mut runs: Vec<(MessageId, Vec<u64>)> = Vec::new();
         let mut len = 0;
         for &(lo, hi) in keep {
             // Runs overlapping [lo, hi): the one starting below lo, then those starting inside.
-            let first = self.runs.range(..lo).next_back().map_or(lo, |(&s, _)| s);
-            for (&start, keys) in self.runs.range(first..hi) {
+            let first = self.runs.partition_point(|&(start, _)| start < lo).saturating_sub(1);
+            for (start, keys) in self.runs[first..].iter().take_while(|&&(start, _)| start < hi) {
                 let end = start + keys.len() as u64;
-                let (from, to) = (start.max(lo), end.min(hi));
+                let (from, to) = ((*start).max(lo), end.min(hi));
                 if from >= to {
                     continue;
                 }
                 let slice = &keys[(from - start) as usize..(to - start) as usize];
                 len += slice.len();
-                match runs.last_entry() {
-                    Some(mut last) if *last.key() + last.get().len() as u64 == from => {
-                        last.get_mut().extend_from_slice(slice)
+                match runs.last_mut() {
+                    Some((last, last_keys)) if *last + last_keys.len() as u64 == from => {
+                        last_keys.extend_from_slice(slice)
                     }
-                    _ => {
-                        runs.insert(from, slice.to_vec());
-                    }
+                    _ => runs.push((from, slice.to_vec())),
                 }
             }
         }
