@@ -40,8 +40,24 @@ impl IdRanges {
     }
 
     /// Adds `id`, which must be above every id in the set (ids are sent in order).
+    #[inline]
     pub fn push(&mut self, id: MessageId) {
         debug_assert!(self.max().is_none_or(|m| m < id), "push({id}) below the top of the set");
+        // Inline, the common cases: the id falls in the window's top word, or just above it.
+        if id >= self.base && !self.words.is_empty() {
+            let word = ((id - self.base) / 64) as usize;
+            let bit = 1u64 << (id % 64);
+            if word + 1 == self.words.len() {
+                *self.words.back_mut().expect("non-empty") |= bit;
+                self.len += 1;
+                return;
+            }
+            if word == self.words.len() && word < self.window_words {
+                self.words.push_back(bit);
+                self.len += 1;
+                return;
+            }
+        }
         let added = self.insert(id);
         debug_assert!(added);
     }
