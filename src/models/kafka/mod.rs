@@ -646,7 +646,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             keyed: !matches!(s.workload.keys, Keys::None),
             key_partitions: match s.workload.keys {
                 Keys::Uniform { count } | Keys::Zipf { count, .. } if count <= 1 << 20 => {
-                    (0..count).map(|k| partition_for_key(k, p)).collect()
+                    partitioner::partitions_for_keys(count, p)
                 }
                 _ => Vec::new(),
             },
