@@ -156,7 +156,9 @@ impl IdRanges {
     }
 
     /// Removes `id`; false if it was not in the set.
+    #[inline]
     pub fn remove(&mut self, id: MessageId) -> bool {
+        // Inline, the window (nearly always); the runs out of line.
         if id >= self.base && !self.words.is_empty() {
             let word = ((id - self.base) / 64) as usize;
             let bit = 1u64 << (id % 64);
@@ -172,6 +174,11 @@ impl IdRanges {
                 _ => false,
             };
         }
+        self.run_remove(id)
+    }
+
+    #[inline(never)]
+    fn run_remove(&mut self, id: MessageId) -> bool {
         let Some((&start, &end)) = self.runs.range(..=id).next_back() else {
             return false;
         };
