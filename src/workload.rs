@@ -196,6 +196,8 @@ impl ProcessingTimes {
         ProcessingTimes { seed: s.seed, dists: s.groups.iter().map(|g| g.processing).collect() }
     }
 
+    // Once per message, from two call sites (one per model).
+    #[inline(always)]
     pub fn of(&self, group: usize, id: MessageId) -> SimDuration {
         match self.dists[group] {
             Dist::Constant(v) => SimDuration::from_secs_f64(v),
