@@ -59,6 +59,8 @@ pub struct WorkloadGen {
     keys: Keys,
     zipf: Option<Zipf>,
     sizes: Dist,
+    /// The size of every message when `sizes` is a constant (it draws nothing): computed once.
+    constant_bytes: Option<u32>,
     end: SimTime,
     clock: SimTime,
     next_id: MessageId,
@@ -80,6 +82,10 @@ impl WorkloadGen {
             keys: s.workload.keys,
             zipf,
             sizes: s.workload.message_bytes,
+            constant_bytes: match s.workload.message_bytes {
+                Dist::Constant(v) => Some(Self::bytes_of(v)),
+                _ => None,
+            },
             end: SimTime(s.duration.0),
             clock: SimTime::ZERO,
             next_id: 0,
@@ -95,14 +101,18 @@ impl WorkloadGen {
             // Zipf ranks are 1-based; rank 1 (the hottest key) becomes key 0.
             Keys::Zipf { .. } => self.zipf.as_ref().map(|z| z.sample(&mut self.keys_rng) - 1),
         };
-        let bytes = self
-            .sizes
-            .sample(&mut self.sizes_rng)
-            .round()
-            .clamp(1.0, crate::scenario::defaults::MAX_MESSAGE_BYTES as f64) as u32;
+        let bytes = match self.constant_bytes {
+            Some(b) => b,
+            None => Self::bytes_of(self.sizes.sample(&mut self.sizes_rng)),
+        };
         let id = self.next_id;
         self.next_id += 1;
         Some(Message { id, published_at: at, key, bytes })
+    }
+
+    /// A sampled size as a whole number of bytes.
+    fn bytes_of(sample: f64) -> u32 {
+        sample.round().clamp(1.0, crate::scenario::defaults::MAX_MESSAGE_BYTES as f64) as u32
     }
 
     /// Piecewise-constant rate. For Poisson arrivals, restarting the draw at a phase boundary is
@@ -186,6 +196,8 @@ impl ProcessingTimes {
         ProcessingTimes { seed: s.seed, dists: s.groups.iter().map(|g| g.processing).collect() }
     }
 
+    // Once per message, from two call sites (one per model).
+    #[inline(always)]
     pub fn of(&self, group: usize, id: MessageId) -> SimDuration {
         match self.dists[group] {
             Dist::Constant(v) => SimDuration::from_secs_f64(v),

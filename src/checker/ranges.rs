@@ -40,8 +40,24 @@ impl IdRanges {
     }
 
     /// Adds `id`, which must be above every id in the set (ids are sent in order).
+    #[inline]
     pub fn push(&mut self, id: MessageId) {
         debug_assert!(self.max().is_none_or(|m| m < id), "push({id}) below the top of the set");
+        // Inline, the common cases: the id falls in the window's top word, or just above it.
+        if id >= self.base && !self.words.is_empty() {
+            let word = ((id - self.base) / 64) as usize;
+            let bit = 1u64 << (id % 64);
+            if word + 1 == self.words.len() {
+                *self.words.back_mut().expect("non-empty") |= bit;
+                self.len += 1;
+                return;
+            }
+            if word == self.words.len() && word < self.window_words {
+                self.words.push_back(bit);
+                self.len += 1;
+                return;
+            }
+        }
         let added = self.insert(id);
         debug_assert!(added);
     }
@@ -77,14 +93,22 @@ impl IdRanges {
             }
             word = ((id - self.base) / 64) as usize;
         }
-        if word >= self.words.len() {
-            self.words.resize(word + 1, 0);
-        }
         let bit = 1u64 << (id % 64);
-        if self.words[word] & bit != 0 {
+        if word >= self.words.len() {
+            // Above the top word (nearly always just above: ids are sent in order, and a set that
+            // empties starts again): one new word, without `resize`'s generic fill.
+            if word > self.words.len() {
+                self.words.resize(word, 0);
+            }
+            self.words.push_back(bit);
+            self.len += 1;
+            return true;
+        }
+        let w = &mut self.words[word];
+        if *w & bit != 0 {
             return false;
         }
-        self.words[word] |= bit;
+        *w |= bit;
         self.len += 1;
         true
     }
@@ -132,7 +156,9 @@ impl IdRanges {
     }
 
     /// Removes `id`; false if it was not in the set.
+    #[inline]
     pub fn remove(&mut self, id: MessageId) -> bool {
+        // Inline, the window (nearly always); the runs out of line.
         if id >= self.base && !self.words.is_empty() {
             let word = ((id - self.base) / 64) as usize;
             let bit = 1u64 << (id % 64);
@@ -148,6 +174,11 @@ impl IdRanges {
                 _ => false,
             };
         }
+        self.run_remove(id)
+    }
+
+    #[inline(never)]
+    fn run_remove(&mut self, id: MessageId) -> bool {
         let Some((&start, &end)) = self.runs.range(..=id).next_back() else {
             return false;
         };
@@ -274,8 +305,10 @@ impl<I: Iterator<Item = (MessageId, MessageId)>> Iterator for Merged<I> {
 /// amortised O(1) per message, and at most about twice as many keys as messages still unprocessed.
 #[derive(Debug, Default, Clone)]
 pub struct KeyStore {
-    /// First id of a run of consecutive keyed ids -> their keys.
-    runs: BTreeMap<MessageId, Vec<u64>>,
+    /// Runs of consecutive keyed ids, in increasing order of their first id: (first id, their
+    /// keys). A sorted vector: ids only grow, so a push touches the last run, and a lookup is one
+    /// binary search.
+    runs: Vec<(MessageId, Vec<u64>)>,
     len: usize,
 }
 
@@ -283,45 +316,45 @@ impl KeyStore {
     /// Adds the key of `id`, which must be above every id stored.
     pub fn push(&mut self, id: MessageId, key: u64) {
         self.len += 1;
-        if let Some(mut last) = self.runs.last_entry() {
-            let end = *last.key() + last.get().len() as u64;
+        if let Some((start, keys)) = self.runs.last_mut() {
+            let end = *start + keys.len() as u64;
             debug_assert!(end <= id, "keys must be pushed in id order");
             if end == id {
-                last.get_mut().push(key);
+                keys.push(key);
                 return;
             }
         }
-        self.runs.insert(id, vec![key]);
+        self.runs.push((id, vec![key]));
     }
 
     /// The key of `id` if stored, else `None` (a null key, or a message no longer tracked).
     pub fn get(&self, id: MessageId) -> Option<u64> {
-        let (&start, keys) = self.runs.range(..=id).next_back()?;
+        // The last run starting at or below `id`.
+        let i = self.runs.partition_point(|&(start, _)| start <= id).checked_sub(1)?;
+        let (start, keys) = &self.runs[i];
         keys.get((id - start) as usize).copied()
     }
 
     /// Keeps only the keys of ids inside `keep` (sorted, disjoint runs `[start, end)`).
     pub fn retain(&mut self, keep: &[(MessageId, MessageId)]) {
-        let mut runs: BTreeMap<MessageId, Vec<u64>> = BTreeMap::new();
+        let mut runs: Vec<(MessageId, Vec<u64>)> = Vec::new();
         let mut len = 0;
         for &(lo, hi) in keep {
             // Runs overlapping [lo, hi): the one starting below lo, then those starting inside.
-            let first = self.runs.range(..lo).next_back().map_or(lo, |(&s, _)| s);
-            for (&start, keys) in self.runs.range(first..hi) {
+            let first = self.runs.partition_point(|&(start, _)| start < lo).saturating_sub(1);
+            for (start, keys) in self.runs[first..].iter().take_while(|&&(start, _)| start < hi) {
                 let end = start + keys.len() as u64;
-                let (from, to) = (start.max(lo), end.min(hi));
+                let (from, to) = ((*start).max(lo), end.min(hi));
                 if from >= to {
                     continue;
                 }
                 let slice = &keys[(from - start) as usize..(to - start) as usize];
                 len += slice.len();
-                match runs.last_entry() {
-                    Some(mut last) if *last.key() + last.get().len() as u64 == from => {
-                        last.get_mut().extend_from_slice(slice)
+                match runs.last_mut() {
+                    Some((last, last_keys)) if *last + last_keys.len() as u64 == from => {
+                        last_keys.extend_from_slice(slice)
                     }
-                    _ => {
-                        runs.insert(from, slice.to_vec());
-                    }
+                    _ => runs.push((from, slice.to_vec())),
                 }
             }
         }

@@ -99,6 +99,7 @@ impl Dist {
         }
     }
 
+    #[inline(always)]
     pub fn sample(&self, rng: &mut crate::engine::rng::SimRng) -> f64 {
         use crate::engine::rng;
         match *self {

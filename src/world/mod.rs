@@ -218,6 +218,7 @@ impl World {
     }
 
     /// Sets a timer on `node`, due after `delay`; it dies with the node's current incarnation.
+    #[inline]
     pub fn timer_in<M, T, E: From<Envelope<M, T>>>(
         &self,
         sched: &mut Scheduler<E>,
@@ -230,6 +231,7 @@ impl World {
     }
 
     /// Sets a timer on `node` at an absolute time.
+    #[inline]
     pub fn timer_at<M, T, E: From<Envelope<M, T>>>(
         &self,
         sched: &mut Scheduler<E>,
@@ -241,7 +243,9 @@ impl World {
         sched.schedule_at(at, Envelope::Timer { node, incarnation, timer }.into())
     }
 
-    /// The general rule, applied to every envelope before the model sees it.
+    /// The general rule, applied to every envelope before the model sees it (inlined into the
+    /// models' event loops: it runs for every event).
+    #[inline]
     pub fn admit<M, T>(&mut self, env: &Envelope<M, T>) -> Admit {
         let ok = match *env {
             Envelope::Message { from, to, incarnation, epoch, .. } => {

@@ -651,7 +651,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             keyed: !matches!(s.workload.keys, Keys::None),
             key_partitions: match s.workload.keys {
                 Keys::Uniform { count } | Keys::Zipf { count, .. } if count <= 1 << 20 => {
-                    (0..count).map(|k| partition_for_key(k, p)).collect()
+                    partitioner::partitions_for_keys(count, p)
                 }
                 _ => Vec::new(),
             },
@@ -1149,7 +1149,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
         for r in &records {
             c.buffered[r.slot as usize] += 1;
         }
-        c.buffer.extend(records.drain(..));
+        // One at a time: a response holds a record or two, and `extend` from a drain costs more.
+        for r in records.drain(..) {
+            c.buffer.push_back(r);
+        }
         self.fetch_pool.push(records);
         if c.waiting_in_poll {
             self.poll(now, group, consumer, sched);
@@ -1213,7 +1216,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
             *consumed = (*consumed).max(r.offset + 1);
             c.buffered[r.slot as usize] -= 1;
         }
-        c.app.extend(c.buffer.drain(..take));
+        // One at a time: `take` is small, and `extend` from a drain costs more.
+        for _ in 0..take {
+            c.app.push(c.buffer.pop_front().expect("take <= len"));
+        }
         // Pipelining: fetch the partitions that have nothing buffered before processing.
         self.send_fetch(group, consumer, sched);
         self.start_next(now, group, consumer, sched);

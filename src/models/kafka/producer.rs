@@ -158,6 +158,11 @@ impl Accumulator {
         }
     }
 
+    /// No partition has a batch.
+    pub fn is_empty(&self) -> bool {
+        self.nonempty.is_empty()
+    }
+
     fn all_batches_full(&self, partition: u32) -> bool {
         self.queues[partition as usize].back().is_none_or(ProducerBatch::is_full)
     }

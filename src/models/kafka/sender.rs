@@ -17,7 +17,16 @@ impl<H: History> KafkaModel<'_, H> {
     /// sleep until the first batch reaches `linger.ms` or the end of its backoff (or a response
     /// frees a slot). A broker that cannot be reached (its process is down) is skipped, and the
     /// metadata refreshed.
+    #[inline]
     pub(super) fn run_sender(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+        // An empty accumulator has nothing ready, expired or lingering: nothing to do (the common
+        // case after a produce response).
+        if !self.accumulator.is_empty() {
+            self.send_ready(now, sched);
+        }
+    }
+
+    fn send_ready(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
         let dt = d::KAFKA_DELIVERY_TIMEOUT;
         loop {
             let ready = self.accumulator.check(now, &self.meta_leader, self.all_brokers, dt);

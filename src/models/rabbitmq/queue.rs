@@ -48,6 +48,11 @@ pub struct ClassicQueue {
     next_consumer: usize,
     next_seq: u64,
     unacked: u64,
+    /// Over subscribed channels: the sum of their prefetch counts, and how many have none (0,
+    /// unlimited). Each channel's window holds at most its prefetch, so while `unacked` reaches
+    /// `capacity` and none is unlimited every window is full: no need to look for room.
+    capacity: u64,
+    unlimited: u32,
 }
 
 impl ClassicQueue {
@@ -73,6 +78,8 @@ impl ClassicQueue {
     /// connection, not yet seen closed) is closed first: what it held goes back to the queue.
     pub fn subscribe(&mut self, consumer: u32, prefetch: u16, reg: u32) {
         self.close_channel(consumer);
+        self.capacity += u64::from(prefetch);
+        self.unlimited += u32::from(prefetch == 0);
         self.channels[consumer as usize] = Some(Channel { prefetch, reg, unacked: VecDeque::new() });
     }
 
@@ -83,10 +90,18 @@ impl ClassicQueue {
 
     /// The next delivery, round-robin among subscribed consumers with room in their window; with
     /// manual acknowledgements it is recorded as unacknowledged.
+    #[inline]
     pub fn next_delivery(&mut self, now: SimTime, manual_ack: bool) -> Option<(u32, Ready)> {
-        if self.ready.is_empty() {
+        // Nothing to deliver, or every window full (automatic acks leave `unacked` at 0, and only
+        // a queue without subscribers has no capacity then): the common ends of a dispatch.
+        if self.ready.is_empty() || (self.unlimited == 0 && self.unacked >= self.capacity) {
             return None;
         }
+        self.deliver_next(now, manual_ack)
+    }
+
+    #[inline(never)]
+    fn deliver_next(&mut self, now: SimTime, manual_ack: bool) -> Option<(u32, Ready)> {
         let n = self.channels.len();
         let has_room = |c: &Option<Channel>| c.as_ref().is_some_and(|c| c.has_room(manual_ack));
         // From `next_consumer` to the end, then from the start: no division per step.
@@ -106,9 +121,15 @@ impl ClassicQueue {
     /// was closed since: the message was requeued).
     pub fn ack(&mut self, consumer: u32, reg: u32, id: MessageId) -> Option<Unacked> {
         let ch = self.channels[consumer as usize].as_mut().filter(|c| c.reg == reg)?;
-        // Acks come in delivery order when the application processes one message at a time.
-        let i = ch.unacked.iter().position(|u| u.msg.id() == id)?;
-        let u = ch.unacked.remove(i).expect("position is in range");
+        // Acks come in delivery order when the application processes one message at a time: the
+        // front, nearly always.
+        let u = if ch.unacked.front().is_some_and(|u| u.msg.id() == id) {
+            ch.unacked.pop_front()
+        } else {
+            let i = ch.unacked.iter().position(|u| u.msg.id() == id)?;
+            ch.unacked.remove(i)
+        }
+        .expect("found");
         self.unacked -= 1;
         Some(u)
     }
@@ -119,6 +140,8 @@ impl ClassicQueue {
         let Some(ch) = self.channels[consumer as usize].take() else {
             return 0;
         };
+        self.capacity -= u64::from(ch.prefetch);
+        self.unlimited -= u32::from(ch.prefetch == 0);
         let n = ch.unacked.len() as u64;
         self.unacked -= n;
         self.requeue(ch.unacked.into_iter().map(|u| Ready { seq: u.seq, msg: u.msg, redelivered: true }));
@@ -156,6 +179,7 @@ impl ClassicQueue {
             .map(|u| Ready { seq: u.seq, msg: u.msg, redelivered: true })
             .collect();
         self.unacked = 0;
+        (self.capacity, self.unlimited) = (0, 0);
         if persistent {
             self.requeue(unacked.into_iter());
             Vec::new()
