@@ -293,6 +293,10 @@ pub struct FaultSpan {
     pub end: Option<SimTime>,
 }
 
+/// Time-series rows (samples x groups) beyond which a recorder halves its series: 2^21 rows of
+/// about 120 bytes, some 250 MB per system at most.
+pub const MAX_SAMPLE_ROWS: usize = 1 << 21;
+
 pub struct Recorder {
     warmup: SimTime,
     end: SimTime,
@@ -310,6 +314,9 @@ pub struct Recorder {
     bucket_stored_max: i64,
     pub groups: Vec<GroupCounts>,
     pub samples: Vec<Sample>,
+    /// Rows at which the series is coarsened ([`MAX_SAMPLE_ROWS`]; a field so that tests can make
+    /// it small).
+    max_rows: usize,
     pub annotations: Vec<Annotation>,
     /// Faults, in the order their steps happened.
     pub faults: Vec<FaultSpan>,
@@ -342,6 +349,7 @@ impl Recorder {
             bucket_stored_max: 0,
             groups: s.groups.iter().map(|g| GroupCounts { start: g.start, ..GroupCounts::default() }).collect(),
             samples: Vec::new(),
+            max_rows: MAX_SAMPLE_ROWS,
             annotations: Vec::new(),
             faults: Vec::new(),
             last_election: None,
@@ -390,6 +398,42 @@ impl Recorder {
         self.bucket_acknowledged = 0;
         self.bucket_failed = 0;
         self.bucket_stored_max = self.stored_bytes;
+        if self.samples.len() >= self.max_rows {
+            self.coarsen();
+        }
+    }
+
+    /// Halves the series: each pair of consecutive sample times becomes one (rates weighted by
+    /// the intervals' lengths, maxima kept, values at the later time), and the interval doubles
+    /// from now on. So memory stays bounded however long the run turns out (a job of a heavy-tailed
+    /// processing time, a drain the size guard did not foresee); a run that needs it is already
+    /// far longer than its scenario's sampling was chosen for.
+    fn coarsen(&mut self) {
+        let n = self.groups.len().max(1);
+        let times = self.samples.len() / n;
+        let pairs = times / 2;
+        let mut merged = Vec::with_capacity(self.samples.len() / 2 + n);
+        let mut before = SimTime::ZERO;
+        for p in 0..pairs {
+            let (a, b) = (&self.samples[2 * p * n..(2 * p + 1) * n], &self.samples[(2 * p + 1) * n..(2 * p + 2) * n]);
+            let (la, lb) = (a[0].time.since(before).0 as f64, b[0].time.since(a[0].time).0 as f64);
+            let rate = |x: f64, y: f64| if la + lb > 0.0 { (x * la + y * lb) / (la + lb) } else { y };
+            merged.extend(a.iter().zip(b).map(|(x, y)| Sample {
+                published_per_s: rate(x.published_per_s, y.published_per_s),
+                acknowledged_per_s: rate(x.acknowledged_per_s, y.acknowledged_per_s),
+                failed_per_s: rate(x.failed_per_s, y.failed_per_s),
+                processed_per_s: rate(x.processed_per_s, y.processed_per_s),
+                backlog_max: x.backlog_max.max(y.backlog_max),
+                consumer_lag_max: x.consumer_lag_max.max(y.consumer_lag_max),
+                unacked_max: x.unacked_max.max(y.unacked_max),
+                stored_bytes_max: x.stored_bytes_max.max(y.stored_bytes_max),
+                ..*y
+            }));
+            before = b[0].time;
+        }
+        merged.extend_from_slice(&self.samples[2 * pairs * n..]);
+        self.samples = merged;
+        self.interval = SimDuration(self.interval.0.saturating_mul(2));
     }
 
     /// Closes the last, possibly partial, bucket at the end of the run. The series always covers
@@ -882,5 +926,41 @@ impl std::ops::Deref for SystemSummary {
     type Target = GroupSummary;
     fn deref(&self) -> &GroupSummary {
         &self.total
+    }
+}
+
+#[cfg(test)]
+mod coarsening_tests {
+    use super::*;
+    use crate::history::{ClientEvent, History, Observation};
+    use crate::workload::Message;
+
+    /// One message sent every 250 ms for 100 s, sampled every second, with room for 16 rows: the
+    /// series halves each time it reaches 16, so it never holds more, its times still rise to the
+    /// end, and its rates, weighted by each row's interval, still add up to the 400 messages sent.
+    #[test]
+    fn a_long_series_halves_itself_and_keeps_its_totals() {
+        let toml = "duration = \"100s\"\nsample_interval = \"1s\"\n[workload]\nrate = 4.0\n[[groups]]\nname = \"g\"\n";
+        let s = crate::scenario::Scenario::parse(toml, "t.toml", false).unwrap();
+        let mut r = Recorder::new(&s);
+        r.max_rows = 16;
+        for id in 0..400u64 {
+            let at = SimTime(id * 250_000_000 + 1);
+            let msg = Message { id, published_at: at, key: None, bytes: 100 };
+            r.record(at, Observation::Client(ClientEvent::Sent { msg }));
+            assert!(r.samples.len() < 16, "{} rows at {id}", r.samples.len());
+        }
+        r.finish(SimTime(100_000_000_000));
+        assert!(r.samples.len() <= 16);
+        assert_eq!(r.samples.last().unwrap().time, SimTime(100_000_000_000));
+        let mut before = SimTime::ZERO;
+        let mut sent = 0.0;
+        for x in &r.samples {
+            assert!(x.time > before, "times rise");
+            sent += x.published_per_s * x.time.since(before).as_secs_f64();
+            before = x.time;
+        }
+        assert!((sent - 400.0).abs() < 1e-6, "{sent} sent by the rates");
+        assert!(r.interval > s.sample_interval, "the interval grew");
     }
 }
