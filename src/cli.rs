@@ -162,8 +162,8 @@ fn run(jobs: &[RunJob], quiet: bool, force: bool, history: bool) -> Result<(), B
             eprintln!(
                 "warning: {}: {}: the drain stopped at {:.0} s of simulated time: nothing was sent, acknowledged, \
                  delivered, processed or committed for {} after the schedule's last step, so nothing it waited for \
-                 could come; {} messages stranded, {} lost (summary.json: drain_stalled). Restart what the schedule \
-                 leaves down, or set `drain` to a duration",
+                 could come; {} messages stranded, {} lost (summary.json: drain_stalled). If the schedule leaves \
+                 something down, restart it; otherwise set `drain` to a duration, and please report the scenario",
                 s.name,
                 r.system.name(),
                 sum.end_of_run_s,
