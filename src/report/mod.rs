@@ -150,12 +150,7 @@ pub fn summary_json(summary: &Summary) -> String {
 /// flushed to disk, then renamed over `path`. The rename replaces whatever `path` was (a symlink
 /// planted there is replaced, never followed).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let io = |source| ReportError::Io { path: path.display().to_string(), source };
-    let mut tmp = temp_file_beside(path).map_err(io)?;
-    tmp.write_all(bytes).and_then(|()| tmp.as_file().sync_all()).map_err(io)?;
-    // On failure the temporary file is removed when `e.file` is dropped.
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    write_atomic_with(path, |w| w.write_all(bytes))
 }
 
 /// [`write_atomic`] for a writer: `write` fills a buffered temporary file, renamed to `path` once
