@@ -5,12 +5,13 @@ use super::assignor::sticky_assign;
 use crate::models::log::Offset;
 use crate::world::Deadline;
 
-/// The group coordinator's membership of one group: members in join order, the generation, and
+/// The group coordinator's membership of one group: members by member id, the generation, and
 /// whether a rebalance is waiting for members to rejoin (classic protocol), or, under the consumer
 /// protocol, whether some member does not hold its target yet.
 #[derive(Debug, Default)]
 pub struct Coordinator {
-    /// Members in join order.
+    /// Members in member-id order (what every assignor deals in), found by binary search: a
+    /// heartbeat of a group of thousands costs no scan.
     members: Vec<Member>,
     pub generation: u32,
     pub rebalancing: bool,
@@ -53,7 +54,12 @@ impl Coordinator {
     /// A group whose members already joined (the state before generation 1 is handed out).
     pub fn stable(members: Vec<(u64, u32)>) -> Self {
         Coordinator {
-            members: members.into_iter().map(|(id, consumer)| Member::new(id, consumer, true)).collect(),
+            members: {
+                let mut ms: Vec<Member> =
+                    members.into_iter().map(|(id, consumer)| Member::new(id, consumer, true)).collect();
+                ms.sort_by_key(|m| m.id);
+                ms
+            },
             generation: 0,
             rebalancing: true,
             round: 0,
@@ -67,15 +73,19 @@ impl Coordinator {
         ms
     }
 
+    fn index(&self, member: u64) -> Result<usize, usize> {
+        self.members.binary_search_by_key(&member, |m| m.id)
+    }
+
     /// Adds a member without starting a rebalance (the consumer protocol: its first heartbeat).
     pub fn add(&mut self, member: u64, consumer: u32) {
-        if self.consumer_of(member).is_none() {
-            self.members.push(Member::new(member, consumer, true));
+        if let Err(i) = self.index(member) {
+            self.members.insert(i, Member::new(member, consumer, true));
         }
     }
 
     pub fn consumer_of(&self, member: u64) -> Option<u32> {
-        self.members.iter().find(|m| m.id == member).map(|m| m.consumer)
+        self.index(member).ok().map(|i| self.members[i].consumer)
     }
 
     /// Commits count only from a current member of the current generation.
@@ -85,7 +95,7 @@ impl Coordinator {
 
     /// A current member's session deadline.
     pub fn session(&mut self, member: u64) -> Option<&mut Deadline> {
-        self.members.iter_mut().find(|m| m.id == member).map(|m| &mut m.session)
+        self.index(member).ok().map(|i| &mut self.members[i].session)
     }
 
     /// Starts a rebalance unless one is under way: every member must join again. True if started.
@@ -101,16 +111,10 @@ impl Coordinator {
 
     /// A JoinGroup: a new member is added, which starts a rebalance. True if one started.
     pub fn join(&mut self, member: u64, consumer: u32) -> bool {
-        let started = match self.members.iter().position(|m| m.id == member) {
-            Some(_) => self.begin_rebalance(),
-            None => {
-                let started = self.begin_rebalance();
-                self.members.push(Member::new(member, consumer, false));
-                started
-            }
-        };
-        if let Some(m) = self.members.iter_mut().find(|m| m.id == member) {
-            m.joined = true;
+        let started = self.begin_rebalance();
+        match self.index(member) {
+            Ok(i) => self.members[i].joined = true,
+            Err(i) => self.members.insert(i, Member::new(member, consumer, true)),
         }
         started
     }
@@ -121,7 +125,7 @@ impl Coordinator {
 
     /// Removes a member (left, or its session expired); false if it was not one.
     pub fn remove(&mut self, member: u64) -> bool {
-        let Some(i) = self.members.iter().position(|m| m.id == member) else {
+        let Ok(i) = self.index(member) else {
             return false;
         };
         self.members.remove(i);
@@ -184,7 +188,7 @@ impl Coordinator {
     /// its target is to be revoked; once it revoked all of that, it gets the partitions of its
     /// target that no other member holds. Returns the epoch and assignment to answer with.
     pub fn reconcile(&mut self, member: u64, owned: &[u32], acked: u32) -> Option<(u32, Vec<u32>)> {
-        let i = self.members.iter().position(|m| m.id == member)?;
+        let i = self.index(member).ok()?;
         let m = &mut self.members[i];
         if acked == m.epoch {
             m.revoking.retain(|p| owned.contains(p));
