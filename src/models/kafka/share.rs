@@ -106,6 +106,10 @@ pub(super) struct ShareGroup {
     partitions: Vec<SharePartition>,
     /// The share-partitions were initialised (`share.auto.offset.reset`, at the first member).
     initialised: bool,
+    /// The members in the coordinator's order, and the epoch it was computed at (0: never): a
+    /// heartbeat looks its member up here instead of sorting the group (thousands of members).
+    order: Vec<(u32, u64)>,
+    order_epoch: u32,
 }
 
 /// The `simple` assignor of Kafka 4.2 for one topic of `p` partitions and `m` members (the `i`-th
@@ -183,11 +187,16 @@ impl<H: History> KafkaModel<'_, H> {
         let p = self.cfg.partitions;
         let sg = self.share(group);
         // The coordinator's order: by consumer index (deterministic; Kafka's follows member ids).
-        let mut order: Vec<(u32, u64)> = sg.members.iter().map(|(&m, &(c, _))| (c, m)).collect();
-        order.sort_unstable();
-        match order.iter().position(|&(_, m)| m == member) {
-            Some(i) => simple_assign(p, order.len() as u32, i as u32),
-            None => Vec::new(),
+        // Every membership change bumps the epoch, so the order is recomputed only then.
+        if sg.order_epoch != sg.epoch || sg.epoch == 0 {
+            sg.order = sg.members.iter().map(|(&m, &(c, _))| (c, m)).collect();
+            sg.order.sort_unstable();
+            sg.order_epoch = sg.epoch;
+        }
+        let Some(&(consumer, _)) = sg.members.get(&member) else { return Vec::new() };
+        match sg.order.binary_search(&(consumer, member)) {
+            Ok(i) => simple_assign(p, sg.order.len() as u32, i as u32),
+            Err(_) => Vec::new(),
         }
     }
 
