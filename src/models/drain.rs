@@ -6,11 +6,13 @@ use crate::scenario::Scenario;
 use crate::scenario::defaults as d;
 use crate::time::{SimDuration, SimTime};
 
-/// The instant of the last client event, and how long a quiet drain may last.
+/// The instant of the last client event, how long a quiet drain may last, and when publishing
+/// ends (producers publish in [0, duration)).
 #[derive(Debug, Clone, Copy)]
 pub struct DrainWatch {
     last_client_event: SimTime,
     limit: SimDuration,
+    publish_end: SimTime,
 }
 
 impl DrainWatch {
@@ -19,7 +21,7 @@ impl DrainWatch {
     pub fn new(s: &Scenario) -> Self {
         let slowest = s.groups.iter().map(|g| g.processing.mean()).fold(0.0, f64::max);
         let limit = d::DRAIN_STALL_LIMIT.max(SimDuration::from_secs_f64(100.0 * slowest));
-        DrainWatch { last_client_event: SimTime::ZERO, limit }
+        DrainWatch { last_client_event: SimTime::ZERO, limit, publish_end: SimTime(s.duration.0) }
     }
 
     /// The quiet time after which a drain stops.
@@ -32,10 +34,11 @@ impl DrainWatch {
         self.last_client_event = now;
     }
 
-    /// True when the schedule is over and clients have been quiet for the limit: nothing the run
+    /// True when publishing and the rest of the schedule (`schedule_over`: every fault and
+    /// operation applied) are over and clients have been quiet for the limit: nothing the run
     /// still waits for can arrive.
     pub fn stalled(&self, now: SimTime, schedule_over: bool) -> bool {
-        schedule_over && now.since(self.last_client_event) >= self.limit
+        schedule_over && now >= self.publish_end && now.since(self.last_client_event) >= self.limit
     }
 }
 

@@ -545,8 +545,6 @@ pub struct KafkaModel<'h, H: History> {
     leader_hit: Vec<Option<BrokerId>>,
     /// Fault steps applied so far.
     faults_done: usize,
-    /// Producers publish in [0, publish_end) (the scenario's duration).
-    publish_end: SimTime,
     /// When this run must stop although not finished.
     drain: DrainWatch,
     /// The sender's pending wakeup, if one is scheduled: its time and the key that cancels it.
@@ -692,7 +690,6 @@ impl<'h, H: History> KafkaModel<'h, H> {
             tails: Vec::new(),
             leader_hit: vec![None; s.faults.len()],
             faults_done: 0,
-            publish_end: SimTime(s.duration.0),
             drain: DrainWatch::new(s),
             sender_timer: None,
             commits_in_flight: 0,
@@ -1988,10 +1985,7 @@ impl<H: History> Model for KafkaModel<'_, H> {
     }
 
     fn stalled(&self, now: SimTime) -> bool {
-        let over = now >= self.publish_end
-            && self.faults_done == self.faults.len()
-            && self.operations_done == self.operations.len();
-        self.drain.stalled(now, over)
+        self.drain.stalled(now, self.faults_done == self.faults.len() && self.operations_done == self.operations.len())
     }
 
     fn finished(&self) -> bool {

@@ -182,8 +182,6 @@ pub struct RabbitModel<'h, H: History> {
     stream: Option<stream::Stream>,
     /// Fault steps already applied.
     faults_done: usize,
-    /// Producers publish in [0, publish_end) (the scenario's duration).
-    publish_end: SimTime,
     /// When this run must stop although not finished.
     drain: DrainWatch,
     /// Per group: its queue is declared and bound to the exchange (from the group's start).
@@ -264,7 +262,6 @@ impl<'h, H: History> RabbitModel<'h, H> {
             quorum: None,
             stream: None,
             faults_done: 0,
-            publish_end: SimTime(s.duration.0),
             drain: DrainWatch::new(s),
             detect,
             held: Held::default(),
@@ -898,10 +895,7 @@ impl<H: History> Model for RabbitModel<'_, H> {
     }
 
     fn stalled(&self, now: SimTime) -> bool {
-        let over = now >= self.publish_end
-            && self.faults_done == self.faults.len()
-            && self.operations_done == self.operations.len();
-        self.drain.stalled(now, over)
+        self.drain.stalled(now, self.faults_done == self.faults.len() && self.operations_done == self.operations.len())
     }
 
     fn finished(&self) -> bool {
