@@ -68,9 +68,7 @@ impl Coordinator {
 
     /// Members (id, consumer) in member-id order: the order the assignors hand out partitions in.
     pub fn members_sorted(&self) -> Vec<(u64, u32)> {
-        let mut ms: Vec<(u64, u32)> = self.members.iter().map(|m| (m.id, m.consumer)).collect();
-        ms.sort_unstable();
-        ms
+        self.members.iter().map(|m| (m.id, m.consumer)).collect()
     }
 
     fn index(&self, member: u64) -> Result<usize, usize> {
@@ -147,9 +145,7 @@ impl Coordinator {
     pub fn next_generation(&mut self) -> (u32, Vec<u32>) {
         self.generation += 1;
         self.rebalancing = false;
-        let mut ms: Vec<(u64, u32)> = self.members.iter().map(|m| (m.id, m.consumer)).collect();
-        ms.sort_unstable();
-        (self.generation, ms.into_iter().map(|(_, c)| c).collect())
+        (self.generation, self.members.iter().map(|m| m.consumer).collect())
     }
 }
 
@@ -161,7 +157,6 @@ impl Coordinator {
     /// targets (the server-side `uniform` assignor, modelled by [`sticky_assign`]). Members in
     /// member-id order.
     pub fn compute_targets(&mut self, partitions: u32) {
-        self.members.sort_by_key(|m| m.id);
         let owned: Vec<Vec<u32>> = self.members.iter().map(|m| m.target.clone()).collect();
         let targets = sticky_assign(partitions, &owned);
         for (m, t) in self.members.iter_mut().zip(targets) {
@@ -171,7 +166,6 @@ impl Coordinator {
 
     /// Sets the first assignment of a group formed before the run: every member gets its target.
     pub fn take_targets(&mut self) -> Vec<(u32, Vec<u32>)> {
-        self.members.sort_by_key(|m| m.id);
         self.members
             .iter_mut()
             .map(|m| {

@@ -106,7 +106,7 @@ pub(super) struct ShareGroup {
     partitions: Vec<SharePartition>,
     /// The share-partitions were initialised (`share.auto.offset.reset`, at the first member).
     initialised: bool,
-    /// The members in the coordinator's order, and the epoch it was computed at (0: never): a
+    /// The members in the coordinator's order, and the epoch it was computed at: a
     /// heartbeat looks its member up here instead of sorting the group (thousands of members).
     order: Vec<(u32, u64)>,
     order_epoch: u32,
@@ -188,7 +188,7 @@ impl<H: History> KafkaModel<'_, H> {
         let sg = self.share(group);
         // The coordinator's order: by consumer index (deterministic; Kafka's follows member ids).
         // Every membership change bumps the epoch, so the order is recomputed only then.
-        if sg.order_epoch != sg.epoch || sg.epoch == 0 {
+        if sg.order_epoch != sg.epoch {
             sg.order = sg.members.iter().map(|(&m, &(c, _))| (c, m)).collect();
             sg.order.sort_unstable();
             sg.order_epoch = sg.epoch;
