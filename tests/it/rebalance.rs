@@ -137,7 +137,7 @@ fn a_rolling_restart_under_load_pauses_eager_range_most_then_cooperative_sticky_
 /// announces it (every 3 s), while a consumer-protocol member learns of its new assignment only
 /// at its own next heartbeat (every 5 s), twice per restart. Eager still pauses far more than
 /// either; between the two incremental protocols the order is not the one at 90% (measured
-/// 22.3 s cooperative against 27.6 s consumer protocol; see the README).
+/// 22.3 s cooperative against 27.6 s consumer protocol; see docs/model.md).
 #[test]
 fn at_lighter_load_both_incremental_protocols_pause_far_less_than_eager() {
     let [eager, coop, kip848] = all_three(300.0);
