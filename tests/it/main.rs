@@ -9,6 +9,7 @@ mod failures;
 mod guard;
 mod history_recount;
 mod invariants;
+mod lessons;
 mod oracles;
 mod outputs;
 mod partitions;
