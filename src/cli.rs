@@ -3,6 +3,7 @@
 
 use crate::report::{self, outdir, table};
 use crate::run::{Progress, SIM_THREAD, check_size, join_reporting, run_scenario_with, spawn_reporting};
+use crate::scenario::overrides::Override;
 use crate::scenario::{Scenario, ScenarioError};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -28,6 +29,10 @@ enum RawCommand {
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
+        /// Set a scenario parameter, checked as if written in the file: --set kafka.partitions=12
+        /// --set workload.rate=5000 --set groups.billing.consumers=6 (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
         /// Output folder (default results/<name>/). With several scenarios, DIR/<name>/.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
@@ -45,6 +50,9 @@ enum RawCommand {
     Validate {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
+        /// Set a scenario parameter, as with `run --set`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
         /// Do not refuse scenarios estimated too large.
         #[arg(long)]
         force: bool,
@@ -55,31 +63,36 @@ enum RawCommand {
 #[derive(Debug)]
 pub enum Command {
     Run { jobs: Vec<RunJob>, quiet: bool, force: bool, history: bool },
-    Validate { files: Vec<PathBuf>, force: bool },
+    Validate { files: Vec<PathBuf>, sets: Vec<Override>, force: bool },
 }
 
 #[derive(Debug)]
 pub struct RunJob {
     pub file: PathBuf,
     pub seed: Option<u64>,
+    pub sets: Vec<Override>,
     /// Folder for this scenario's outputs; `None`: results/<name>/.
     pub out: Option<PathBuf>,
     /// With several scenarios and --out, outputs go into out/<name>/.
     pub out_is_parent: bool,
 }
 
-fn resolve(args: Args) -> Command {
-    match args.command {
-        RawCommand::Run { scenarios, seed, out, quiet, force, history } => {
+fn resolve(args: Args) -> Result<Command, String> {
+    let sets = |sets: Vec<String>| sets.iter().map(|s| Override::parse(s)).collect::<Result<Vec<_>, _>>();
+    Ok(match args.command {
+        RawCommand::Run { scenarios, seed, sets: s, out, quiet, force, history } => {
             let several = scenarios.len() > 1;
+            let sets = sets(s)?;
             let jobs = scenarios
                 .into_iter()
-                .map(|file| RunJob { file, seed, out: out.clone(), out_is_parent: several })
+                .map(|file| RunJob { file, seed, sets: sets.clone(), out: out.clone(), out_is_parent: several })
                 .collect();
             Command::Run { jobs, quiet, force, history }
         }
-        RawCommand::Validate { scenarios, force } => Command::Validate { files: scenarios, force },
-    }
+        RawCommand::Validate { scenarios, sets: s, force } => {
+            Command::Validate { files: scenarios, sets: sets(s)?, force }
+        }
+    })
 }
 
 /// Parses arguments, runs, prints errors as single lines; returns the process exit code:
@@ -97,11 +110,18 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             return 2;
         }
     };
-    match resolve(args) {
-        Command::Validate { files, force } => {
+    let command = match resolve(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    match command {
+        Command::Validate { files, sets, force } => {
             let mut failed = false;
             for f in files {
-                match load(&f, None, force) {
+                match load(&f, None, &sets, force) {
                     Ok(s) => out(&format!(
                         "{}: ok ({}, {:.0} messages expected, {} group(s), systems: {})\n{}",
                         f.display(),
@@ -144,7 +164,7 @@ fn output_dir(job: &RunJob, s: &Scenario) -> PathBuf {
 fn run(jobs: &[RunJob], quiet: bool, force: bool, history: bool) -> Result<(), Box<dyn std::error::Error>> {
     let mut loaded = Vec::new();
     for job in jobs {
-        let s = load(&job.file, job.seed, force)?;
+        let s = load(&job.file, job.seed, &job.sets, force)?;
         if let Some(w) = history.then(|| crate::guard::history_warning(&s)).flatten() {
             eprintln!("{w}");
         }
@@ -204,8 +224,8 @@ fn usage_error_line(rendered: &str) -> String {
     crate::errtext::message(&line)
 }
 
-fn load(file: &Path, seed: Option<u64>, force: bool) -> Result<Scenario, ScenarioError> {
-    let mut s = Scenario::load(file)?;
+fn load(file: &Path, seed: Option<u64>, sets: &[Override], force: bool) -> Result<Scenario, ScenarioError> {
+    let mut s = Scenario::load_with(file, sets)?;
     if let Some(seed) = seed {
         s.seed = seed;
     }

@@ -5,6 +5,7 @@
 pub mod defaults;
 pub mod faults;
 pub mod operations;
+pub mod overrides;
 pub mod raw;
 mod validate;
 
@@ -429,11 +430,16 @@ impl Scenario {
 
     /// Loads and validates a scenario file. JSON if the name ends in `.json`, TOML otherwise.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        validate::load(path)
+        validate::load(path, &[])
+    }
+
+    /// Loads a scenario file with `--set` overrides written into it before any check.
+    pub fn load_with(path: &Path, sets: &[overrides::Override]) -> Result<Scenario, ScenarioError> {
+        validate::load(path, sets)
     }
 
     /// Parses scenario text; `file` is only used in error messages.
     pub fn parse(text: &str, file: &str, json: bool) -> Result<Scenario, ScenarioError> {
-        validate::parse(text.as_bytes(), file, json)
+        validate::parse(text.as_bytes(), file, json, &[])
     }
 }

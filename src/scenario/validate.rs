@@ -2,6 +2,7 @@
 //! allowed, so that one line is enough to fix the file.
 
 use super::defaults as d;
+use super::overrides::Override;
 use super::raw::*;
 use super::*;
 use crate::time::{DURATION_HELP, parse_duration};
@@ -98,7 +99,7 @@ pub const MAX_FILE_BYTES: u64 = 1 << 20;
 /// next to the size ([`crate::workload::StoredMessage`]); half of that leaves room for chance.
 pub const MAX_MESSAGES: f64 = (1u64 << 39) as f64;
 
-pub(super) fn load(path: &Path) -> R<Scenario> {
+pub(super) fn load(path: &Path, sets: &[Override]) -> R<Scenario> {
     use std::io::Read;
     let file = path.display().to_string();
     let whole = |message: String| ScenarioError { file: file.clone(), field: None, message };
@@ -132,7 +133,7 @@ pub(super) fn load(path: &Path) -> R<Scenario> {
         return Err(too_big(bytes.len() as u64));
     }
     let json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    parse(&bytes, &file, json)
+    parse(&bytes, &file, json, sets)
 }
 
 fn special_kind(t: &std::fs::FileType) -> &'static str {
@@ -162,7 +163,7 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-pub(super) fn parse(bytes: &[u8], file: &str, json: bool) -> R<Scenario> {
+pub(super) fn parse(bytes: &[u8], file: &str, json: bool, sets: &[Override]) -> R<Scenario> {
     let whole = |message: String| ScenarioError { file: file.to_string(), field: None, message };
     let text = std::str::from_utf8(bytes)
         .map_err(|_| whole("not a text file (not valid UTF-8); a scenario is a TOML or JSON file".into()))?;
@@ -174,7 +175,9 @@ pub(super) fn parse(bytes: &[u8], file: &str, json: bool) -> R<Scenario> {
             "the file is empty; a scenario needs at least `duration`, `[workload] rate` and one `[[groups]]`".into(),
         ));
     }
-    let raw: RawScenario = if json {
+    let raw: RawScenario = if !sets.is_empty() {
+        with_overrides(text, file, json, sets)?
+    } else if json {
         let mut de = serde_json::Deserializer::from_str(text);
         serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let inner = e.inner();
@@ -189,6 +192,11 @@ pub(super) fn parse(bytes: &[u8], file: &str, json: bool) -> R<Scenario> {
     };
     let mut sha = Sha256::new();
     sha.update(bytes);
+    // A run with --set is another scenario: its hash says so.
+    for o in sets {
+        sha.update(b"\n--set ");
+        sha.update(o.text.as_bytes());
+    }
     let digest = sha.finalize();
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     let stem = Path::new(file).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
@@ -210,7 +218,7 @@ pub(super) fn parse(bytes: &[u8], file: &str, json: bool) -> R<Scenario> {
             format!("{} bytes long; at most {MAX_NAME_BYTES} bytes (it names the results folder)", name.len()),
         ));
     }
-    let scenario = Ctx { file: file.to_string() }.scenario(raw, stem, hex)?;
+    let scenario = Ctx { file: file.to_string() }.scenario(raw, stem, hex).map_err(|e| blame_override(e, sets))?;
     let messages = scenario.expected_messages();
     if messages > MAX_MESSAGES {
         return Err(path_error(
@@ -223,6 +231,46 @@ pub(super) fn parse(bytes: &[u8], file: &str, json: bool) -> R<Scenario> {
         ));
     }
     Ok(scenario)
+}
+
+/// Reads the document with the `--set` values written in. Positions in the file no longer apply, so
+/// errors name the field, and the override when it is the one at fault.
+fn with_overrides(text: &str, file: &str, json: bool, sets: &[Override]) -> R<RawScenario> {
+    let whole = |message: String| ScenarioError { file: file.to_string(), field: None, message };
+    let raw = if json {
+        let mut doc: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            whole(format!("{} (line {}, column {})", strip_position(&e.to_string()), e.line(), e.column()))
+        })?;
+        for o in sets {
+            o.apply_json(&mut doc).map_err(whole)?;
+        }
+        serde_path_to_error::deserialize(doc).map_err(|e| path_error(file, e.path().to_string(), e.inner().to_string()))
+    } else {
+        let mut doc: toml::Table = text.parse().map_err(|e: toml::de::Error| whole(toml_message(text, &e)))?;
+        for o in sets {
+            o.apply_toml(&mut doc).map_err(whole)?;
+        }
+        serde_path_to_error::deserialize(toml::Value::Table(doc))
+            .map_err(|e| path_error(file, e.path().to_string(), e.inner().message().trim().replace('\n', "; ")))
+    };
+    raw.map_err(|e| blame_override(e, sets))
+}
+
+/// An error in a field that a `--set` wrote (or inside it, or in the table it added a key to) says so.
+fn blame_override(mut e: ScenarioError, sets: &[Override]) -> ScenarioError {
+    // `groups[1].consumers` as dotted segments; an entry's index matches its index or its name.
+    let field = e.field.clone().unwrap_or_default().replace('[', ".").replace(']', "");
+    let field: Vec<&str> = field.split('.').filter(|s| !s.is_empty()).collect();
+    let hit = sets.iter().rev().find(|o| {
+        let f = o.field();
+        let f: Vec<&str> = f.split('.').collect();
+        let n = f.len().min(field.len());
+        n > 0 && (0..n).all(|i| f[i] == field[i] || field[i].parse::<usize>().is_ok())
+    });
+    if let Some(o) = hit {
+        e.message = format!("{} (from {o})", e.message);
+    }
+    e
 }
 
 /// Longest scenario name: it becomes a folder name, next to a staging folder whose name adds 17 bytes

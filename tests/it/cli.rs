@@ -390,3 +390,61 @@ fn a_reader_that_leaves_early_gets_no_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(status.code().is_some(), "killed by a signal: {status:?}");
 }
+
+/// `--set` writes a parameter into the scenario before it is checked: the run equals the run of
+/// the file edited the same way (same summary but for the scenario hash, which says an override
+/// was used), a group is reached by its name, and a bad value gets the file's own error for that
+/// field, naming the override.
+#[test]
+fn set_overrides_equal_the_edited_file_and_bad_values_name_set() {
+    let d = tmpdir("set");
+    let f = write(&d, "small.toml", SMALL.as_bytes());
+    let edited = SMALL.replace("partitions = 2", "partitions = 3").replace("consumers = 2", "consumers = 3");
+    let g = write(&d, "edited.toml", edited.replace("name = \"small\"", "name = \"small\"\n").as_bytes());
+    let (a, b) = (d.join("a"), d.join("b"));
+    run_ok(&[
+        "run".as_ref(),
+        f.as_os_str(),
+        "--set".as_ref(),
+        "kafka.partitions=3".as_ref(),
+        "--set".as_ref(),
+        "groups.billing.consumers=3".as_ref(),
+        "--out".as_ref(),
+        a.as_os_str(),
+        "--quiet".as_ref(),
+    ]);
+    run_ok(&["run".as_ref(), g.as_os_str(), "--out".as_ref(), b.as_os_str(), "--quiet".as_ref()]);
+    let read = |dir: &Path| {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+        let hash = v["manifest"]["scenario_sha256"].take();
+        (v, hash)
+    };
+    let ((va, ha), (vb, hb)) = (read(&a), read(&b));
+    assert_eq!(va["parameters"]["kafka"]["partitions"], 3, "the resolved parameters record the override");
+    assert_eq!(va, vb, "a run with --set differs from the run of the edited file");
+    assert_ne!(ha, hb);
+    assert_eq!(std::fs::read(a.join("timeseries.csv")).unwrap(), std::fs::read(b.join("timeseries.csv")).unwrap());
+
+    for (set, words) in [
+        ("kafka.partitions=0", vec!["kafka.partitions", "--set \"kafka.partitions=0\""]),
+        ("kafka.partitionz=3", vec!["partitionz", "--set \"kafka.partitionz=3\""]),
+        ("groups.pricing.consumers=2", vec!["no entry named \"pricing\"", "billing"]),
+        ("workload.rate=fast", vec!["workload.rate", "--set \"workload.rate=fast\""]),
+    ] {
+        for cmd in ["validate", "run"] {
+            let mut line = bin();
+            line.arg(cmd).arg(&f).arg("--set").arg(set);
+            if cmd == "run" {
+                line.arg("--out").arg(d.join("x"));
+            }
+            let out = line.output().unwrap();
+            assert_one_line_error(&out, "small.toml", &words);
+        }
+    }
+    let out =
+        bin().args(["run".as_ref(), f.as_os_str(), "--set".as_ref(), "kafka.partitions".as_ref()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a --set without '=' is a usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PATH=VALUE"));
+    assert!(!d.join("x").exists(), "a refused run writes nothing");
+}
