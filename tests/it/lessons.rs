@@ -91,7 +91,7 @@ fn readme_lesson_figures_match_committed_results() {
             let from_results = values.iter().any(|&v| {
                 rounds_to(v, x, decimals) || rounds_to(v / 1000.0, x, decimals) || rounds_to(v * 100.0, x, decimals)
             });
-            let a_parameter = params.iter().any(|&p| p == x);
+            let a_parameter = params.contains(&x);
             if !from_results && !a_parameter {
                 stale.push(format!("{name}: {raw}"));
             }
