@@ -245,6 +245,17 @@ pub fn write_timeseries_csv(w: &mut impl Write, s: &Scenario, runs: &[SystemRun]
 /// The command line passes a fresh staging folder ([`outdir::Staging::work_dir`]) and then swaps
 /// it in; written straight into a shared folder, each file is still atomic, the set is not.
 pub fn write_all(dir: &Path, s: &Scenario, runs: &[SystemRun]) -> Result<Vec<PathBuf>, ReportError> {
+    write_outputs(dir, s, runs, true)
+}
+
+/// [`write_all`], with the charts only if `with_charts` (`--no-charts`: drawing and PNG compression
+/// are most of a small run's time); `summary.json` and `timeseries.csv` are the same either way.
+pub fn write_outputs(
+    dir: &Path,
+    s: &Scenario,
+    runs: &[SystemRun],
+    with_charts: bool,
+) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.display().to_string(), source })?;
     let mut written = Vec::new();
     let summary_path = dir.join("summary.json");
@@ -253,6 +264,8 @@ pub fn write_all(dir: &Path, s: &Scenario, runs: &[SystemRun]) -> Result<Vec<Pat
     let csv_path = dir.join("timeseries.csv");
     write_atomic_with(&csv_path, |w| write_timeseries_csv(w, s, runs))?;
     written.push(csv_path);
-    written.extend(charts::write_charts(dir, s, runs)?);
+    if with_charts {
+        written.extend(charts::write_charts(dir, s, runs)?);
+    }
     Ok(written)
 }
