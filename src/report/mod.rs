@@ -170,15 +170,19 @@ pub fn write_atomic_with(
     Ok(())
 }
 
+/// Random letters and digits in the name of a [`temp_file_beside`].
+pub const TEMP_RANDOM_CHARS: usize = 6;
+
 /// A new, empty file in `path`'s folder, created exclusively (never through an existing name or
 /// symlink) under an unpredictable hidden name `.NAME.XXXXXX.tmp`, with the permissions a plain
 /// `File::create` would give; deleted when dropped unless persisted.
 pub fn temp_file_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    // Recognised by [`outdir::is_leftover_temp`] when a killed run leaves one.
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let prefix = format!(".{name}.");
     let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
+    builder.prefix(&prefix).rand_bytes(TEMP_RANDOM_CHARS).suffix(".tmp");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

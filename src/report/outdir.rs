@@ -8,8 +8,9 @@
 //! [`Staging::commit`] then puts the set in place:
 //!
 //! * **Swap** (the usual case: the folder does not exist yet, or holds nothing but pushpull
-//!   outputs and their leftover temporary files, [`is_output_name`], [`is_leftover_temp`]): the staging folder `PARENT/.pushpull-NAME~XXXXXX/` (private, unpredictable name)
-//!   holds the new set in `new/`; the old folder is renamed to `.pushpull-NAME~XXXXXX/old`, `new/`
+//!   outputs and their leftover temporary files, [`is_output_name`], [`is_leftover_temp`]): the
+//!   staging folder `PARENT/.pushpull-NAME~XXXXXX/` (private, unpredictable name) holds the new
+//!   set in `new/`; the old folder is renamed to `.pushpull-NAME~XXXXXX/old`, `new/`
 //!   is renamed to `PARENT/NAME`, and the staging folder, with the old set, is removed. A run killed
 //!   between the two renames leaves `PARENT/NAME` missing and both sets in the staging folder; the
 //!   next run into the same folder puts the old set back before it starts (and any other leftover
@@ -43,8 +44,6 @@ const RANDOM_CHARS: usize = 6;
 const MAX_PATH_BYTES: usize = 3500;
 /// Names pushpull writes besides the charts ([`super::charts::CHART_STEMS`], `.png` and `.svg`).
 const DATA_FILES: [&str; 4] = ["summary.json", "timeseries.csv", "history-kafka.jsonl", "history-rabbitmq.jsonl"];
-/// Random characters of a temporary file's name ([`super::temp_file_beside`]: tempfile's default).
-const TEMP_RANDOM_CHARS: usize = 6;
 
 /// Whether `name` is a file pushpull writes into an output folder (with any options).
 pub fn is_output_name(name: &OsStr) -> bool {
@@ -64,7 +63,7 @@ pub fn is_leftover_temp(name: &OsStr) -> bool {
         return false;
     };
     rest.rsplit_once('.').is_some_and(|(output, random)| {
-        random.len() == TEMP_RANDOM_CHARS
+        random.len() == super::TEMP_RANDOM_CHARS
             && random.bytes().all(|b| b.is_ascii_alphanumeric())
             && is_output_name(OsStr::new(output))
     })
@@ -464,6 +463,18 @@ mod tests {
         assert!(!is_staging_of(OsStr::new(".pushpull-a~b~Ab3xY9"), name));
         assert!(!is_staging_of(OsStr::new(".pushpull-a~Ab3xY"), name));
         assert_eq!(lexical(Path::new("/x/./y/../z")), PathBuf::from("/x/z"));
+    }
+
+    /// Only `.OUTPUT.XXXXXX.tmp` with OUTPUT an output name is a leftover of ours.
+    #[test]
+    fn leftover_temporary_names() {
+        let ours = |n: &str| is_leftover_temp(OsStr::new(n));
+        assert!(ours(".summary.json.Ab3xY9.tmp") && ours(".consumers.svg.000000.tmp"));
+        for theirs in [".draft.tmp", ".summary.json.tmp", ".summary.json.tmp.png", ".notes.txt.Ab3xY9.tmp"] {
+            assert!(!ours(theirs), "{theirs}");
+        }
+        assert!(!ours(".summary.json.Ab3xY.tmp") && !ours(".summary.json.Ab3-Y9.tmp"));
+        assert!(is_output_name(OsStr::new("latency.png")) && !is_output_name(OsStr::new("photo.png")));
     }
 
     /// Killed between the two renames: the old set goes back; with the folder present, the
