@@ -253,7 +253,7 @@ pub fn write_all(dir: &Path, s: &Scenario, runs: &[SystemRun]) -> Result<Vec<Pat
 }
 
 /// [`write_all`], with the charts only if `with_charts` (`--no-charts`: drawing and PNG compression
-/// are most of a small run's time); `summary.json` and `timeseries.csv` are the same either way.
+/// are about 15% of a small run's CPU time); `summary.json` and `timeseries.csv` are the same either way.
 pub fn write_outputs(
     dir: &Path,
     s: &Scenario,
