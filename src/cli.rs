@@ -6,14 +6,19 @@ use crate::run::{Progress, SIM_THREAD, check_size, join_reporting, run_scenario_
 use crate::scenario::overrides::Override;
 use crate::scenario::{Scenario, ScenarioError};
 use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug)]
-#[command(name = "pushpull", version, about = "Kafka-style log vs RabbitMQ-style queue, simulated side by side")]
+#[command(
+    name = "pushpull",
+    version,
+    about = "Kafka-style log vs RabbitMQ-style queue, simulated side by side",
+    arg_required_else_help = true
+)]
 struct Args {
     #[command(subcommand)]
     command: RawCommand,
@@ -45,6 +50,12 @@ enum RawCommand {
         /// Also write every observation to history-<system>.jsonl (large: about 8 lines per message).
         #[arg(long)]
         history: bool,
+        /// Write no charts (summary.json and timeseries.csv only; much faster for small runs).
+        #[arg(long)]
+        no_charts: bool,
+        /// Scenarios run at once (default: the number of cores); outputs are the same either way.
+        #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
     },
     /// Check scenario files without running them.
     Validate {
@@ -62,8 +73,19 @@ enum RawCommand {
 /// What to do, with every option resolved.
 #[derive(Debug)]
 pub enum Command {
-    Run { jobs: Vec<RunJob>, quiet: bool, force: bool, history: bool },
+    Run { jobs: Vec<RunJob>, options: RunOptions },
     Validate { files: Vec<PathBuf>, sets: Vec<Override>, force: bool },
+}
+
+/// The options of `run` that apply to every scenario.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    pub quiet: bool,
+    pub force: bool,
+    pub history: bool,
+    pub charts: bool,
+    /// Most scenarios simulated at once.
+    pub parallel: usize,
 }
 
 #[derive(Debug)]
@@ -80,14 +102,15 @@ pub struct RunJob {
 fn resolve(args: Args) -> Result<Command, String> {
     let sets = |sets: Vec<String>| sets.iter().map(|s| Override::parse(s)).collect::<Result<Vec<_>, _>>();
     Ok(match args.command {
-        RawCommand::Run { scenarios, seed, sets: s, out, quiet, force, history } => {
+        RawCommand::Run { scenarios, seed, sets: s, out, quiet, force, history, no_charts, jobs } => {
             let several = scenarios.len() > 1;
             let sets = sets(s)?;
+            let parallel = jobs.map_or_else(default_parallel, usize::from);
             let jobs = scenarios
                 .into_iter()
                 .map(|file| RunJob { file, seed, sets: sets.clone(), out: out.clone(), out_is_parent: several })
                 .collect();
-            Command::Run { jobs, quiet, force, history }
+            Command::Run { jobs, options: RunOptions { quiet, force, history, charts: !no_charts, parallel } }
         }
         RawCommand::Validate { scenarios, sets: s, force } => {
             Command::Validate { files: scenarios, sets: sets(s)?, force }
@@ -104,6 +127,11 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             // --help, --version
             let _ = e.print();
             return 0;
+        }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // Bare `pushpull`: the whole help (on stderr), a usage error all the same.
+            let _ = e.print();
+            return 2;
         }
         Err(e) => {
             eprintln!("{}", usage_error_line(&e.render().to_string()));
@@ -124,7 +152,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
                 match load(&f, None, &sets, force) {
                     Ok(s) => out(&format!(
                         "{}: ok ({}, {:.0} messages expected, {} group(s), systems: {})\n{}",
-                        f.display(),
+                        crate::errtext::path(&f.display().to_string()),
                         s.name,
                         s.expected_messages(),
                         s.groups.len(),
@@ -139,7 +167,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             }
             i32::from(failed)
         }
-        Command::Run { jobs, quiet, force, history } => match run(&jobs, quiet, force, history) {
+        Command::Run { jobs, options } => match run(&jobs, options) {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -159,13 +187,32 @@ fn output_dir(job: &RunJob, s: &Scenario) -> PathBuf {
     }
 }
 
-/// Loads every scenario, checks every output folder, then runs and writes each scenario in turn:
-/// a typo in the third file or a clash of names costs no simulation.
-fn run(jobs: &[RunJob], quiet: bool, force: bool, history: bool) -> Result<(), Box<dyn std::error::Error>> {
+/// Scenarios simulated at once by default: one per core. Each also runs its systems on threads of
+/// their own, but they rarely finish together, and writing the outputs (the charts mostly) is one
+/// thread; the memory in flight is bounded apart from this ([`run`]).
+fn default_parallel() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// A scenario simulated and written into its staging folder, waiting for its turn to be put in
+/// place and shown.
+struct Finished {
+    staging: outdir::Staging,
+    warnings: Vec<String>,
+    table: Option<String>,
+}
+
+/// Loads every scenario, checks every output folder, then simulates and writes the scenarios,
+/// several at once ([`RunOptions::parallel`], and never more than the size guard's memory limit in
+/// estimated memory in flight, unless one scenario alone is above it), and puts each in place and
+/// prints its table in the command's order: the files and the text are those of a run one after
+/// another. A typo in the third file or a clash of names costs no simulation; an error stops the
+/// run where it would have stopped one scenario at a time (the scenarios after it are not written).
+fn run(jobs: &[RunJob], options: RunOptions) -> Result<(), Box<dyn std::error::Error>> {
     let mut loaded = Vec::new();
     for job in jobs {
-        let s = load(&job.file, job.seed, &job.sets, force)?;
-        if let Some(w) = history.then(|| crate::guard::history_warning(&s)).flatten() {
+        let s = load(&job.file, job.seed, &job.sets, options.force)?;
+        if let Some(w) = options.history.then(|| crate::guard::history_warning(&s)).flatten() {
             eprintln!("{w}");
         }
         loaded.push(s);
@@ -174,12 +221,57 @@ fn run(jobs: &[RunJob], quiet: bool, force: bool, history: bool) -> Result<(), B
     let dirs: Vec<PathBuf> = jobs.iter().zip(&loaded).map(|(j, s)| output_dir(j, s)).collect();
     let checks: Vec<outdir::Job> = files.iter().zip(&dirs).map(|(file, dir)| outdir::Job { file, dir }).collect();
     let stagings = outdir::preflight(&checks)?;
-    for (s, staging) in loaded.iter().zip(stagings) {
-        let work = staging.work_dir();
-        let runs = run_with_progress(s, quiet, history.then_some(work)).map_err(|e| staging.relocate(e))?;
-        for r in runs.iter().filter(|r| r.end.stalled) {
+    let bars = (!options.quiet && std::io::stderr().is_terminal()).then(MultiProgress::new);
+    let items = loaded
+        .iter()
+        .zip(stagings)
+        .map(|(s, staging)| ((s, staging), crate::guard::estimate(s).memory_bytes as u64))
+        .collect();
+    let mut failure: Option<Box<dyn std::error::Error>> = None;
+    crate::run::in_order(
+        items,
+        options.parallel,
+        crate::scenario::defaults::MAX_MEMORY_BYTES as u64,
+        |(s, staging)| simulate_and_write(s, staging, options, bars.as_ref()),
+        |finished| {
+            let shown = |text: &str, to_stdout: bool| {
+                let print = || if to_stdout { out(text) } else { eprintln!("{text}") };
+                match &bars {
+                    Some(b) => b.suspend(print),
+                    None => print(),
+                }
+            };
+            let result = finished.and_then(|f| {
+                f.warnings.iter().for_each(|w| shown(w, false));
+                let place = f.staging.shown().to_path_buf();
+                f.staging.commit()?;
+                if let Some(table) = f.table {
+                    shown(&format!("{table}\nresults: {}\n", place.display()), true);
+                }
+                Ok(())
+            });
+            result.map_err(|e| failure = Some(e.into())).is_ok()
+        },
+    );
+    failure.map_or(Ok(()), Err)
+}
+
+/// Simulates one scenario and writes its outputs into its staging folder; the table is rendered
+/// now (the runs are large), printed when its turn comes.
+fn simulate_and_write(
+    s: &Scenario,
+    staging: outdir::Staging,
+    options: RunOptions,
+    bars: Option<&MultiProgress>,
+) -> Result<Finished, report::ReportError> {
+    let work = staging.work_dir();
+    let runs = run_with_progress(s, bars, options.history.then_some(work)).map_err(|e| staging.relocate(e))?;
+    let warnings = runs
+        .iter()
+        .filter(|r| r.end.stalled)
+        .map(|r| {
             let sum = r.summary(s);
-            eprintln!(
+            format!(
                 "warning: {}: {}: the drain stopped at {:.0} s of simulated time: nothing was sent, acknowledged, \
                  delivered, processed or committed for {} after the schedule's last step, so nothing it waited for \
                  could come; {} messages stranded, {} lost (summary.json: drain_stalled). If the schedule leaves \
@@ -190,17 +282,12 @@ fn run(jobs: &[RunJob], quiet: bool, force: bool, history: bool) -> Result<(), B
                 crate::models::drain::DrainWatch::new(s).limit(),
                 sum.total.stranded,
                 sum.total.lost
-            );
-        }
-        report::write_all(work, s, &runs).map_err(|e| staging.relocate(e))?;
-        let shown = staging.shown().to_path_buf();
-        staging.commit()?;
-        if !quiet {
-            out(&table::render(&report::summary(s, &runs)));
-            out(&format!("results: {}\n", shown.display()));
-        }
-    }
-    Ok(())
+            )
+        })
+        .collect();
+    report::write_outputs(work, s, &runs, options.charts).map_err(|e| staging.relocate(e))?;
+    let table = (!options.quiet).then(|| table::render(&report::summary(s, &runs)));
+    Ok(Finished { staging, warnings, table })
 }
 
 /// clap's usage error on one line: its lines joined, the usage kept, echoed arguments made safe.
@@ -235,25 +322,25 @@ fn load(file: &Path, seed: Option<u64>, sets: &[Override], force: bool) -> Resul
     Ok(s)
 }
 
-/// Runs the scenario; shows a progress bar on a terminal if the run lasts more than a second.
+/// Runs the scenario; with `bars` (a terminal), shows a progress bar among them if the run lasts
+/// more than a second.
 fn run_with_progress(
     s: &Scenario,
-    quiet: bool,
+    bars: Option<&MultiProgress>,
     history_dir: Option<&Path>,
 ) -> Result<Vec<crate::report::SystemRun>, report::ReportError> {
-    let show = !quiet && std::io::stderr().is_terminal();
     let progress = Progress::new(s.systems.len());
     std::thread::scope(|scope| {
         let worker = spawn_reporting(scope, SIM_THREAD.into(), || run_scenario_with(s, Some(&progress), history_dir))
             .map_err(|p| p.into_error(&s.name, "all"))?;
-        if show {
+        if let Some(bars) = bars {
             let started = Instant::now();
             let mut bar: Option<ProgressBar> = None;
             let total = s.duration.0 * s.systems.len() as u64;
             while !worker.is_finished() {
                 std::thread::sleep(Duration::from_millis(100));
                 if bar.is_none() && started.elapsed() > Duration::from_secs(1) {
-                    let b = ProgressBar::new(total / 1_000_000);
+                    let b = bars.add(ProgressBar::new(total / 1_000_000));
                     b.set_style(
                         ProgressStyle::with_template(
                             "{msg} [{bar:40}] {percent}% of simulated time, {elapsed} elapsed, ~{eta} left",
@@ -274,6 +361,7 @@ fn run_with_progress(
             }
             if let Some(b) = bar {
                 b.finish_and_clear();
+                bars.remove(&b);
             }
         }
         join_reporting(worker).map_err(|p| p.into_error(&s.name, "all"))?

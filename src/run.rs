@@ -223,3 +223,146 @@ fn install_panic_hook() {
 
 /// The size guard lives in [`crate::guard`]; re-exported here for callers of the old path.
 pub use crate::guard::check_size;
+
+/// Runs `work` on every item on up to `width` threads, starting the items in their order and never
+/// with more than `memory_budget` (bytes, estimated) in flight, though an item alone always starts.
+/// Each result goes to `done` in the items' order, as soon as it and every item before it are
+/// finished; once `done` returns false, no further item starts and the results of items still
+/// running are dropped. A panic in `work` is resumed here once the other threads have stopped.
+pub fn in_order<I: Send, R: Send>(
+    items: Vec<(I, u64)>,
+    width: usize,
+    memory_budget: u64,
+    work: impl Fn(I) -> R + Sync,
+    mut done: impl FnMut(R) -> bool,
+) {
+    use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+    struct Queue<I, R> {
+        /// Not started yet, in order; the first is item number `next`.
+        pending: std::collections::VecDeque<(I, u64)>,
+        next: usize,
+        running: usize,
+        memory: u64,
+        finished: std::collections::BTreeMap<usize, std::thread::Result<R>>,
+    }
+    let n = items.len();
+    let queue = Mutex::new(Queue {
+        pending: items.into(),
+        next: 0,
+        running: 0,
+        memory: 0,
+        finished: std::collections::BTreeMap::new(),
+    });
+    let changed = Condvar::new();
+    let lock = || queue.lock().unwrap_or_else(PoisonError::into_inner);
+    fn wait<'a, T>(changed: &Condvar, q: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        changed.wait(q).unwrap_or_else(PoisonError::into_inner)
+    }
+    let stop = || {
+        lock().pending.clear();
+        changed.notify_all();
+    };
+    let worker = || {
+        loop {
+            let (index, item, memory) = {
+                let mut q = lock();
+                loop {
+                    match q.pending.front() {
+                        None => return,
+                        Some(&(_, need)) if q.running == 0 || q.memory.saturating_add(need) <= memory_budget => break,
+                        Some(_) => q = wait(&changed, q),
+                    }
+                }
+                let (item, memory) = q.pending.pop_front().expect("looked at above");
+                let index = q.next;
+                q.next += 1;
+                q.running += 1;
+                q.memory += memory;
+                (index, item, memory)
+            };
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(item)));
+            let mut q = lock();
+            q.running -= 1;
+            q.memory -= memory;
+            q.finished.insert(index, result);
+            changed.notify_all();
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..width.clamp(1, n.max(1)) {
+            scope.spawn(worker);
+        }
+        for index in 0..n {
+            let result = {
+                let mut q = lock();
+                loop {
+                    if let Some(r) = q.finished.remove(&index) {
+                        break r;
+                    }
+                    q = wait(&changed, q);
+                }
+            };
+            match result {
+                Ok(r) => {
+                    if !done(r) {
+                        return stop();
+                    }
+                }
+                Err(panic) => {
+                    stop();
+                    std::panic::resume_unwind(panic);
+                }
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_order;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Runs 12 items that record how many run at once; returns (most at once, results in the
+    /// order `done` got them).
+    fn most_at_once(width: usize, memory: &[u64], budget: u64, stop_after: usize) -> (usize, Vec<usize>) {
+        let (now, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let mut got = Vec::new();
+        let items = memory.iter().enumerate().map(|(i, &m)| (i, m)).collect();
+        in_order(
+            items,
+            width,
+            budget,
+            |i| {
+                let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(n, Ordering::SeqCst);
+                // Later items finish first, so that results arrive out of order.
+                std::thread::yield_now();
+                now.fetch_sub(1, Ordering::SeqCst);
+                i
+            },
+            |i| {
+                got.push(i);
+                got.len() < stop_after
+            },
+        );
+        (most.load(Ordering::SeqCst), got)
+    }
+
+    #[test]
+    fn results_come_in_order_within_width_and_memory() {
+        let all: Vec<usize> = (0..12).collect();
+        let (most, got) = most_at_once(3, &[1; 12], 100, usize::MAX);
+        assert!(most <= 3, "{most} items at once with width 3");
+        assert_eq!(got, all);
+        // Each item alone fills the budget: one at a time, whatever the width.
+        let (most, got) = most_at_once(4, &[60; 12], 100, usize::MAX);
+        assert_eq!(most, 1);
+        assert_eq!(got, all);
+        // An item above the whole budget still runs (alone).
+        let (_, got) = most_at_once(2, &[500, 1, 1], 100, usize::MAX);
+        assert_eq!(got, [0, 1, 2]);
+        // `done` saying stop: nothing after that reaches it.
+        let (_, got) = most_at_once(3, &[1; 12], 100, 4);
+        assert_eq!(got, [0, 1, 2, 3]);
+    }
+}

@@ -8,17 +8,25 @@
 //! [`Staging::commit`] then puts the set in place:
 //!
 //! * **Swap** (the usual case: the folder does not exist yet, or holds nothing but pushpull
-//!   outputs): the staging folder `PARENT/.pushpull-NAME~XXXXXX/` (private, unpredictable name)
-//!   holds the new set in `new/`; the old folder is renamed to `.pushpull-NAME~XXXXXX/old`, `new/`
+//!   outputs and their leftover temporary files, [`is_output_name`], [`is_leftover_temp`]): the
+//!   staging folder `PARENT/.pushpull-NAME~XXXXXX/` (private, unpredictable name) holds the new
+//!   set in `new/`; the old folder is renamed to `.pushpull-NAME~XXXXXX/old`, `new/`
 //!   is renamed to `PARENT/NAME`, and the staging folder, with the old set, is removed. A run killed
 //!   between the two renames leaves `PARENT/NAME` missing and both sets in the staging folder; the
 //!   next run into the same folder puts the old set back before it starts (and any other leftover
 //!   staging folder of that name is removed). At no moment does `PARENT/NAME` hold files of two runs.
 //! * **File by file** (the folder holds other files or folders, is the current directory or holds
-//!   it, or its parent is not writable): nothing but our own output names is touched. Each file is
-//!   renamed in from the staging folder (a rename replaces a symlink, never follows it);
-//!   `summary.json` is removed first and renamed in last, so a `summary.json` always belongs to the
-//!   files beside it; `history-*.jsonl` of an earlier run that this run did not write are removed.
+//!   it, its parent is not writable, or the folder itself cannot be renamed, as at a mount point):
+//!   nothing but our own output names is touched. Each file is renamed in from the staging folder
+//!   (a rename replaces a symlink, never follows it); `summary.json` is removed first and renamed in
+//!   last, so a `summary.json` always belongs to the files beside it; outputs of an earlier run that
+//!   this run did not write (history, charts with `--no-charts`) and leftover temporary files of
+//!   pushpull are removed.
+//!
+//! Before simulating, [`preflight`] also tries the swap's two renames on the real folder (moved
+//! into the staging folder and back; the empty new folder when there is none yet), so a folder
+//! that cannot be renamed is written file by file, and a folder that cannot be written into is
+//! refused, before anything runs rather than after.
 //!
 //! A staging folder is removed when dropped: a failed or panicking run leaves nothing behind.
 
@@ -34,10 +42,32 @@ const RANDOM_CHARS: usize = 6;
 /// Longest absolute output path accepted, in bytes (PATH_MAX is 4096 on Linux; staging folders
 /// and file names add up to about 300 bytes below it).
 const MAX_PATH_BYTES: usize = 3500;
-/// Output names of earlier runs that a run without `--history` must not leave beside its own.
-const HISTORY_FILES: [&str; 2] = ["history-kafka.jsonl", "history-rabbitmq.jsonl"];
-/// Names pushpull writes whatever the charts are (charts are known from what this run wrote).
-const OWN_FILES: [&str; 4] = ["summary.json", "timeseries.csv", HISTORY_FILES[0], HISTORY_FILES[1]];
+/// Names pushpull writes besides the charts ([`super::charts::CHART_STEMS`], `.png` and `.svg`).
+const DATA_FILES: [&str; 4] = ["summary.json", "timeseries.csv", "history-kafka.jsonl", "history-rabbitmq.jsonl"];
+
+/// Whether `name` is a file pushpull writes into an output folder (with any options).
+pub fn is_output_name(name: &OsStr) -> bool {
+    let Some(name) = name.to_str() else { return false };
+    DATA_FILES.contains(&name)
+        || name
+            .strip_suffix(".png")
+            .or_else(|| name.strip_suffix(".svg"))
+            .is_some_and(|stem| super::charts::CHART_STEMS.contains(&stem))
+}
+
+/// Whether `name` is a temporary file of pushpull left by a killed run: `.OUTPUT.XXXXXX.tmp`
+/// ([`super::temp_file_beside`]) with OUTPUT one of pushpull's output names. Nothing else ending in
+/// `.tmp` is ours (a user's `.notes.tmp` stays).
+pub fn is_leftover_temp(name: &OsStr) -> bool {
+    let Some(rest) = name.to_str().and_then(|n| n.strip_prefix('.')).and_then(|n| n.strip_suffix(".tmp")) else {
+        return false;
+    };
+    rest.rsplit_once('.').is_some_and(|(output, random)| {
+        random.len() == super::TEMP_RANDOM_CHARS
+            && random.bytes().all(|b| b.is_ascii_alphanumeric())
+            && is_output_name(OsStr::new(output))
+    })
+}
 
 /// An output folder, resolved: an absolute parent (symlinks of its existing part resolved) and
 /// the folder's own name (never resolved: a symlink there is refused, not followed).
@@ -106,8 +136,9 @@ pub struct Staging {
     /// Removed (with everything in it) when dropped.
     dir: tempfile::TempDir,
     work: PathBuf,
-    /// The staging folder is inside the output folder (its parent is not writable): file by file.
-    inside: bool,
+    /// The output folder may be replaced whole: the staging folder is beside it (its parent is
+    /// writable) and the swap's renames worked when tried before simulating. Otherwise file by file.
+    swappable: bool,
     out: OutputDir,
 }
 
@@ -209,7 +240,24 @@ impl Staging {
         };
         let work = dir.path().join("new");
         fs::create_dir(&work).map_err(unwritable)?;
-        Ok(Staging { dir, work, inside, out })
+        let swappable = !inside
+            && may_swap(&target)
+            && match try_swap_renames(dir.path(), &work, &target) {
+                Ok(renamed) => renamed,
+                Err(m) => {
+                    // Whatever is in the staging folder now stays, for the next run's `recover`.
+                    let _ = dir.keep();
+                    return Err(m);
+                }
+            };
+        if !swappable && fs::symlink_metadata(&target).is_ok() {
+            // File by file: files are created, renamed in and removed inside the folder itself.
+            let probe = tempfile::Builder::new().prefix(&prefix).rand_bytes(RANDOM_CHARS).tempdir_in(&target);
+            probe.and_then(|p| p.close()).map_err(|e| {
+                format!("cannot write in it: {e}; check that the folder is writable (and not append-only or immutable)")
+            })?;
+        }
+        Ok(Staging { dir, work, swappable, out })
     }
 
     /// The folder to write every output of the scenario into.
@@ -235,24 +283,7 @@ impl Staging {
             // Planted while simulating: refuse to write through it.
             return Err(io(&target, io::Error::other("it became a symbolic link while the scenario ran")));
         }
-        if !self.inside && may_swap(&target, &self.work) {
-            let old = self.dir.path().join("old");
-            let had_old = match fs::rename(&target, &old) {
-                Ok(()) => true,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => false,
-                Err(e) => return Err(io(&target, e)),
-            };
-            if had_old && let Ok(m) = fs::symlink_metadata(&old) {
-                // Keep the folder's mode (a shared folder's group bits, say); best effort.
-                let _ = fs::set_permissions(&self.work, m.permissions());
-            }
-            // Killed here: `target` is missing, `old` and `new` are complete; see `recover`.
-            if let Err(e) = fs::rename(&self.work, &target) {
-                if had_old {
-                    let _ = fs::rename(&old, &target);
-                }
-                return Err(io(&target, e));
-            }
+        if self.swappable && may_swap(&target) && self.swap(&target)? {
             sync_dir(&self.out.parent);
         } else {
             fs::create_dir_all(&target).map_err(|e| io(&target, e))?;
@@ -266,8 +297,18 @@ impl Staging {
             for name in names.iter().filter(|n| n.as_os_str() != summary) {
                 move_file(&self.work.join(name), &target.join(name)).map_err(|e| io(&target.join(name), e))?;
             }
-            for stale in HISTORY_FILES.iter().filter(|h| !names.iter().any(|n| n == *h)) {
-                remove_if_present(&target.join(stale)).map_err(|e| io(&target.join(stale), e))?;
+            // Outputs of an earlier run that this one did not write (history, charts) would not
+            // belong to the new summary; pushpull's own leftover temporary files go too.
+            let entries: Vec<OsString> = fs::read_dir(&target)
+                .and_then(|d| d.map(|e| e.map(|e| e.file_name())).collect())
+                .map_err(|e| io(&target, e))?;
+            let stale = entries.iter().filter(|n| {
+                n.as_os_str() != summary
+                    && ((is_output_name(n) && !names.contains(n)) || is_leftover_temp(n))
+                    && fs::symlink_metadata(target.join(n)).is_ok_and(|m| !m.is_dir())
+            });
+            for name in stale {
+                remove_if_present(&target.join(name)).map_err(|e| io(&target.join(name), e))?;
             }
             if names.iter().any(|n| n == summary) {
                 move_file(&self.work.join(summary), &target.join(summary)).map_err(|e| io(&target.join(summary), e))?;
@@ -276,6 +317,31 @@ impl Staging {
         }
         // Dropping `self.dir` removes the staging folder, and the old set with it.
         Ok(())
+    }
+
+    /// The swap's two renames: the old folder into the staging folder, the new one into place.
+    /// `Ok(false)`: the old folder could not be moved (it is still in place, untouched): file by
+    /// file instead.
+    fn swap(&self, target: &Path) -> Result<bool, ReportError> {
+        let io = |path: &Path, source| ReportError::Io { path: self.relocate_path(path), source };
+        let old = self.dir.path().join("old");
+        let had_old = match fs::rename(target, &old) {
+            Ok(()) => true,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(_) => return Ok(false),
+        };
+        if had_old && let Ok(m) = fs::symlink_metadata(&old) {
+            // Keep the folder's mode (a shared folder's group bits, say); best effort.
+            let _ = fs::set_permissions(&self.work, m.permissions());
+        }
+        // Killed here: `target` is missing, `old` and `new` are complete; see `recover`.
+        if let Err(e) = fs::rename(&self.work, target) {
+            if had_old {
+                let _ = fs::rename(&old, target);
+            }
+            return Err(io(target, e));
+        }
+        Ok(true)
     }
 
     fn relocate_path(&self, p: &Path) -> String {
@@ -312,9 +378,36 @@ fn recover(out: &OutputDir) {
     }
 }
 
+/// Tries, before simulating, the renames that [`Staging::commit`]'s swap will do: the output folder
+/// (or the empty new folder, if there is none yet) is moved between its place and the staging
+/// folder, and back. `Ok(false)` if the first rename fails: the folder cannot be renamed (a mount
+/// point, an append-only or immutable folder, a file system without folder renames) and is written
+/// file by file.
+fn try_swap_renames(staging: &Path, work: &Path, target: &Path) -> Result<bool, String> {
+    if fs::symlink_metadata(target).is_err() {
+        if fs::rename(work, target).is_err() {
+            return Ok(false);
+        }
+        return fs::rename(target, work).map(|()| true).map_err(|e| {
+            let _ = fs::remove_dir(target);
+            format!("cannot rename a folder back from here: {e}")
+        });
+    }
+    // The folder is away for two system calls; killed between them, the next run puts it back
+    // (`recover`: `old` in a staging folder, the output folder missing).
+    let old = staging.join("old");
+    if fs::rename(target, &old).is_err() {
+        return Ok(false);
+    }
+    fs::rename(&old, target).map(|()| true).map_err(|e| {
+        format!("moved into {} to try a rename, it cannot be moved back: {e}; move it back by hand", old.display())
+    })
+}
+
 /// Whether the output folder can be replaced whole: it does not exist, or it holds only files (or
-/// symlinks) with pushpull output names, and it is not (nor holds) the current directory.
-fn may_swap(target: &Path, work: &Path) -> bool {
+/// symlinks) with pushpull output names and pushpull's leftover temporary files, and it is not (nor
+/// holds) the current directory.
+fn may_swap(target: &Path) -> bool {
     let Ok(entries) = fs::read_dir(target) else {
         return fs::symlink_metadata(target).is_err();
     };
@@ -326,10 +419,7 @@ fn may_swap(target: &Path, work: &Path) -> bool {
     entries.into_iter().all(|entry| {
         let Ok(entry) = entry else { return false };
         let name = entry.file_name();
-        let ours = OWN_FILES.iter().any(|f| name == *f)
-            || work.join(&name).is_file()
-            || name.to_str().is_some_and(|n| n.starts_with('.') && (n.ends_with(".tmp") || n.ends_with(".tmp.png")));
-        ours && entry.file_type().is_ok_and(|t| !t.is_dir())
+        (is_output_name(&name) || is_leftover_temp(&name)) && entry.file_type().is_ok_and(|t| !t.is_dir())
     })
 }
 
@@ -373,6 +463,18 @@ mod tests {
         assert!(!is_staging_of(OsStr::new(".pushpull-a~b~Ab3xY9"), name));
         assert!(!is_staging_of(OsStr::new(".pushpull-a~Ab3xY"), name));
         assert_eq!(lexical(Path::new("/x/./y/../z")), PathBuf::from("/x/z"));
+    }
+
+    /// Only `.OUTPUT.XXXXXX.tmp` with OUTPUT an output name is a leftover of ours.
+    #[test]
+    fn leftover_temporary_names() {
+        let ours = |n: &str| is_leftover_temp(OsStr::new(n));
+        assert!(ours(".summary.json.Ab3xY9.tmp") && ours(".consumers.svg.000000.tmp"));
+        for theirs in [".draft.tmp", ".summary.json.tmp", ".summary.json.tmp.png", ".notes.txt.Ab3xY9.tmp"] {
+            assert!(!ours(theirs), "{theirs}");
+        }
+        assert!(!ours(".summary.json.Ab3xY.tmp") && !ours(".summary.json.Ab3-Y9.tmp"));
+        assert!(is_output_name(OsStr::new("latency.png")) && !is_output_name(OsStr::new("photo.png")));
     }
 
     /// Killed between the two renames: the old set goes back; with the folder present, the

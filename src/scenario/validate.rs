@@ -167,6 +167,9 @@ pub(super) fn parse(bytes: &[u8], file: &str, json: bool, sets: &[Override]) -> 
     let whole = |message: String| ScenarioError { file: file.to_string(), field: None, message };
     let text = std::str::from_utf8(bytes)
         .map_err(|_| whole("not a text file (not valid UTF-8); a scenario is a TOML or JSON file".into()))?;
+    // A byte order mark (Windows editors write one) is not part of the text; the hash below is
+    // still the file's, as `sha256sum` shows it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.contains('\0') {
         return Err(whole("not a text file (contains NUL bytes); a scenario is a TOML or JSON file".into()));
     }

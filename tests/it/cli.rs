@@ -448,3 +448,144 @@ fn set_overrides_equal_the_edited_file_and_bad_values_name_set() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("PATH=VALUE"));
     assert!(!d.join("x").exists(), "a refused run writes nothing");
 }
+
+/// A JSON or TOML file saved with a byte order mark (as some Windows editors do) is read as
+/// without it; the manifest's hash is still the file's.
+#[test]
+fn a_byte_order_mark_is_accepted() {
+    let d = tmpdir("bom");
+    let json = br#"{"name": "j", "duration": "30s", "workload": {"rate": 20}, "groups": [{"name": "g", "consumers": 1, "processing": {"distribution": "constant", "value": "5ms"}}]}"#;
+    for (name, text) in [("j.json", &json[..]), ("t.toml", SMALL.as_bytes())] {
+        let plain = pushpull::scenario::Scenario::load(&write(&d, name, text)).unwrap();
+        let bom = write(&d, &format!("bom-{name}"), [b"\xef\xbb\xbf".as_slice(), text].concat());
+        let out = bin().arg("validate").arg(&bom).output().unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let with_bom = pushpull::scenario::Scenario::load(&bom).unwrap();
+        assert_ne!(with_bom.source_sha256, plain.source_sha256, "{name}: the hash is the file's");
+        assert_eq!(pushpull::scenario::Scenario { source_sha256: plain.source_sha256.clone(), ..with_bom }, plain);
+    }
+}
+
+/// `pushpull` alone prints clap's help, on several lines, and exits as a usage error.
+#[test]
+fn bare_pushpull_prints_the_help() {
+    let out = bin().output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.lines().count() >= 5, "help squashed: {stderr}");
+    for line in ["Usage: pushpull", "Commands:", "  run ", "  validate "] {
+        assert!(stderr.lines().any(|l| l.starts_with(line)), "{line:?} missing: {stderr}");
+    }
+}
+
+/// Three scenarios, the first the longest: run one at a time and three at once, they write the
+/// same files byte for byte (charts included) and print the same text, tables in the command's
+/// order.
+#[test]
+fn scenarios_run_in_parallel_give_the_sequential_outputs() {
+    let d = tmpdir("parallel");
+    let names = ["long", "short", "mid"];
+    for (name, duration) in names.iter().zip(["6m", "1m", "2m"]) {
+        let text = SMALL
+            .replace("name = \"small\"", &format!("name = \"{name}\""))
+            .replace("\"2m\"", &format!("\"{duration}\""));
+        write(&d, &format!("{name}.toml"), text.as_bytes());
+    }
+    let mut outputs = Vec::new();
+    for jobs in ["1", "3"] {
+        let cwd = d.join(format!("jobs-{jobs}"));
+        std::fs::create_dir(&cwd).unwrap();
+        let out = bin()
+            .current_dir(&cwd)
+            .args(["run", "../long.toml", "../short.toml", "../mid.toml", "--out", "out", "--jobs", jobs])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "--jobs {jobs}: {}", String::from_utf8_lossy(&out.stderr));
+        let mut files = Vec::new();
+        for name in names {
+            let dir = cwd.join("out").join(name);
+            let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+            entries.sort();
+            for e in entries {
+                files.push((format!("{name}/{}", e.to_string_lossy()), std::fs::read(dir.join(&e)).unwrap()));
+            }
+        }
+        outputs.push((String::from_utf8(out.stdout).unwrap(), out.stderr, files));
+    }
+    let (seq, par) = (&outputs[0], &outputs[1]);
+    assert_eq!(seq.2.len(), 3 * 14, "summary, time series and 12 charts per scenario");
+    for ((name, a), (other, b)) in seq.2.iter().zip(&par.2) {
+        assert_eq!(name, other);
+        assert!(a == b, "{name} differs between --jobs 1 and --jobs 3");
+    }
+    assert_eq!(seq.0, par.0, "printed text differs");
+    assert_eq!(seq.1, par.1, "stderr differs");
+    let at = |name: &str| seq.0.find(&format!("results: out/{name}\n")).unwrap_or_else(|| panic!("{name}: {}", seq.0));
+    assert!(at("long") < at("short") && at("short") < at("mid"), "tables not in the command's order: {}", seq.0);
+}
+
+/// `--no-charts` writes the same summary.json and timeseries.csv and no chart, and removes the
+/// charts of an earlier run from the folder (they would not belong to the new summary), whether
+/// the folder is swapped whole or written file by file (a file of the user's in it).
+#[test]
+fn no_charts_writes_the_same_data_and_no_chart() {
+    let d = tmpdir("no-charts");
+    let f = write(&d, "small.toml", SMALL.as_bytes());
+    for shared in [false, true] {
+        let out = d.join(if shared { "shared" } else { "own" });
+        std::fs::create_dir(&out).unwrap();
+        if shared {
+            write(&out, "notes.txt", b"mine\n");
+        }
+        run_ok(&["run".as_ref(), f.as_os_str(), "--out".as_ref(), out.as_os_str(), "--quiet".as_ref()]);
+        let listed = |dir: &Path| {
+            let mut v: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let with_charts = listed(&out);
+        for stem in pushpull::report::charts::CHART_STEMS {
+            assert!(with_charts.contains(&format!("{stem}.png")) && with_charts.contains(&format!("{stem}.svg")));
+        }
+        let data: Vec<Vec<u8>> =
+            ["summary.json", "timeseries.csv"].iter().map(|n| std::fs::read(out.join(n)).unwrap()).collect();
+        run_ok(&[
+            "run".as_ref(),
+            f.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            "--quiet".as_ref(),
+            "--no-charts".as_ref(),
+        ]);
+        let expected: &[&str] =
+            if shared { &["notes.txt", "summary.json", "timeseries.csv"] } else { &["summary.json", "timeseries.csv"] };
+        assert_eq!(listed(&out), expected, "shared folder: {shared}");
+        for (n, bytes) in ["summary.json", "timeseries.csv"].iter().zip(&data) {
+            assert!(std::fs::read(out.join(n)).unwrap() == *bytes, "{n} differs with --no-charts");
+        }
+    }
+}
+
+/// Every file a run writes has a name pushpull knows as its own (which decides what a rerun may
+/// replace or remove): a new chart must be added to the list.
+#[test]
+fn every_output_name_is_known() {
+    let d = tmpdir("names");
+    let f = write(&d, "small.toml", SMALL.as_bytes());
+    let out = d.join("out");
+    run_ok(&[
+        "run".as_ref(),
+        f.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--quiet".as_ref(),
+        "--history".as_ref(),
+    ]);
+    for e in std::fs::read_dir(&out).unwrap() {
+        let name = e.unwrap().file_name();
+        assert!(pushpull::report::outdir::is_output_name(&name), "{name:?} is not in outdir's list");
+    }
+}

@@ -56,9 +56,11 @@ fn staging_leftovers(dir: &Path) -> Vec<String> {
     names(dir).into_iter().filter(|n| n.starts_with(".pushpull-")).collect()
 }
 
-/// Every predictable temporary name (old `.NAME.tmp`, the PNG writer's `.NAME.tmp.png`) and every
-/// output name itself is a symlink to a file of the user; a run must replace the links, never
-/// write through them, whether the folder is swapped whole or written file by file.
+/// Every predictable temporary name (old `.NAME.tmp`, the PNG writer's `.NAME.tmp.png`), a
+/// temporary name of today's pattern (`.NAME.XXXXXX.tmp`) and every output name itself is a
+/// symlink to a file of the user; a run must replace or remove the links, never write through
+/// them, whether the folder is swapped whole or written file by file. The old predictable names are
+/// not pushpull's any more (a user may have such a file), so they make the run go file by file.
 #[test]
 fn symlinks_planted_in_the_output_folder_leave_their_targets_untouched() {
     let d = tmpdir("symlinks");
@@ -71,13 +73,13 @@ fn symlinks_planted_in_the_output_folder_leave_their_targets_untouched() {
     for mode in ["swap", "file-by-file"] {
         let out = d.join(mode);
         std::fs::create_dir(&out).unwrap();
-        if mode == "file-by-file" {
-            // An unrelated file: the folder is not replaced whole, files are renamed in one by one.
-            write(&out, "notes.txt", b"mine\n");
-        }
         for name in &outputs {
-            for planted in [name.clone(), format!(".{name}.tmp"), format!(".{name}.tmp.png")] {
-                symlink(&victim, out.join(planted)).unwrap();
+            let mut planted = vec![name.clone(), format!(".{name}.Ab3xY9.tmp")];
+            if mode == "file-by-file" {
+                planted.extend([format!(".{name}.tmp"), format!(".{name}.tmp.png")]);
+            }
+            for p in planted {
+                symlink(&victim, out.join(p)).unwrap();
             }
         }
         let inode = std::fs::metadata(&out).unwrap().ino();
@@ -88,6 +90,7 @@ fn symlinks_planted_in_the_output_folder_leave_their_targets_untouched() {
         for name in &outputs {
             let meta = std::fs::symlink_metadata(out.join(name)).unwrap();
             assert!(meta.is_file(), "{mode}: {name} is not a regular file");
+            assert!(!out.join(format!(".{name}.Ab3xY9.tmp")).exists(), "{mode}: pushpull's leftover kept");
         }
         for name in ["summary.json", "timeseries.csv", "history-rabbitmq.jsonl"] {
             assert_eq!(
@@ -97,10 +100,41 @@ fn symlinks_planted_in_the_output_folder_leave_their_targets_untouched() {
             );
         }
         if mode == "file-by-file" {
-            assert_eq!(std::fs::read(out.join("notes.txt")).unwrap(), b"mine\n");
+            let kept = names(&out).into_iter().filter(|n| n.ends_with(".tmp") || n.ends_with(".tmp.png")).count();
+            assert_eq!(kept, 2 * outputs.len(), "{mode}: names that are not pushpull's were removed");
         }
         assert!(staging_leftovers(&d).is_empty() && staging_leftovers(&out).is_empty(), "{mode}: staging left");
     }
+}
+
+/// A file of the user's that merely looks temporary (`.draft.tmp`, `.summary.json.tmp`) is not
+/// pushpull's: it survives a rerun (the folder is then written file by file), while a temporary
+/// file of pushpull's own pattern left by a killed run is removed, in both modes.
+#[test]
+fn a_users_temporary_looking_files_survive_a_rerun() {
+    let d = tmpdir("dot-tmp");
+    let f = write(&d, "small.toml", SMALL.as_bytes());
+    let out = d.join("out");
+    ok(run(&[&f, "--out".as_ref(), &out]));
+    let first = names(&out);
+    write(&out, ".draft.tmp", b"my draft\n");
+    write(&out, ".summary.json.tmp", b"my copy\n");
+    write(&out, ".timeseries.csv.Ab3xY9.tmp", b"half a csv");
+    ok(run(&[&f, "--out".as_ref(), &out]));
+    assert_eq!(std::fs::read(out.join(".draft.tmp")).unwrap(), b"my draft\n");
+    assert_eq!(std::fs::read(out.join(".summary.json.tmp")).unwrap(), b"my copy\n");
+    let mut expected = first.clone();
+    expected.extend([".draft.tmp".to_string(), ".summary.json.tmp".to_string()]);
+    expected.sort();
+    assert_eq!(names(&out), expected, "pushpull's leftover kept or a user's file removed");
+    // Only pushpull's names and a leftover of its own: swapped whole, the leftover gone with the old set.
+    let only_ours = d.join("only-ours");
+    ok(run(&[&f, "--out".as_ref(), &only_ours]));
+    write(&only_ours, ".latency.png.zZ09aB.tmp", b"half a png");
+    let inode = std::fs::metadata(&only_ours).unwrap().ino();
+    ok(run(&[&f, "--out".as_ref(), &only_ours]));
+    assert_ne!(std::fs::metadata(&only_ours).unwrap().ino(), inode, "not swapped whole");
+    assert_eq!(names(&only_ours), first);
 }
 
 #[test]
@@ -215,6 +249,82 @@ fn an_unusable_output_folder_is_refused_before_simulating() {
     assert!(line.contains("230 bytes") && line.len() < 600, "{line}");
 }
 
+/// Whether this process runs as root (permission bits then do not stop it).
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout == b"0\n")
+}
+
+/// An output folder that is a mount point cannot be renamed (EBUSY), so it cannot be swapped
+/// whole: pushpull must find that before simulating and write file by file (across file
+/// systems: copied atomically), twice in a row. A private mount namespace (`unshare -rm`, an
+/// unprivileged user namespace) gives the test a tmpfs mount of its own; where the system forbids
+/// that, the test says so and checks nothing.
+#[test]
+fn an_output_folder_at_a_mount_point_is_written_file_by_file() {
+    let d = tmpdir("mount");
+    let f = write(&d, "small.toml", SMALL.as_bytes());
+    let mnt = d.join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    if !Command::new("unshare").args(["-rm", "true"]).output().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: no private mount namespace (unshare -rm) here");
+        return;
+    }
+    let listing = d.join("listing");
+    let script = r#"mount -t tmpfs none "$1" || exit 99
+"$2" run "$3" --out "$1" --quiet || exit $?
+"$2" run "$3" --out "$1" --quiet --history || exit $?
+ls -A "$1" > "$4""#;
+    let out = Command::new("unshare")
+        .args(["-rm", "sh", "-c", script, "sh"])
+        .args([
+            mnt.as_os_str(),
+            Path::new(env!("CARGO_BIN_EXE_pushpull")).as_os_str(),
+            f.as_os_str(),
+            listing.as_os_str(),
+        ])
+        .output()
+        .unwrap();
+    if out.status.code() == Some(99) {
+        eprintln!("skipped: cannot mount a tmpfs here: {}", String::from_utf8_lossy(&out.stderr));
+        return;
+    }
+    ok(out);
+    let listed = std::fs::read_to_string(&listing).unwrap();
+    let listed: Vec<&str> = listed.lines().collect();
+    for name in ["summary.json", "timeseries.csv", "history-kafka.jsonl", "throughput.png", "consumers.svg"] {
+        assert!(listed.contains(&name), "{name} missing from the mount point: {listed:?}");
+    }
+    assert!(!listed.iter().any(|n| n.starts_with('.')), "staging or temporary files left: {listed:?}");
+    assert!(staging_leftovers(&d).is_empty(), "{:?}", names(&d));
+}
+
+/// A folder that can be neither swapped nor written into (append-only for root, read-only
+/// otherwise) is refused before anything is simulated: the first scenario of the command is not
+/// written either.
+#[test]
+fn an_output_folder_that_cannot_be_written_is_refused_before_simulating() {
+    let d = tmpdir("unwritable");
+    let a = write(&d, "a.toml", SMALL.replace("name = \"small\"", "name = \"a\"").as_bytes());
+    let b = write(&d, "b.toml", SMALL.replace("name = \"small\"", "name = \"b\"").as_bytes());
+    let out = d.join("out");
+    let locked = out.join("b");
+    std::fs::create_dir_all(&locked).unwrap();
+    let (lock, unlock): (Vec<&str>, Vec<&str>) = if is_root() {
+        (vec!["chattr", "+a"], vec!["chattr", "-a"])
+    } else {
+        (vec!["chmod", "555"], vec!["chmod", "755"])
+    };
+    if !Command::new(lock[0]).args(&lock[1..]).arg(&locked).output().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: `{}` does not work here", lock.join(" "));
+        return;
+    }
+    let result = run(&[&a, &b, "--out".as_ref(), &out]);
+    let _ = Command::new(unlock[0]).args(&unlock[1..]).arg(&locked).output();
+    let line = one_line_error(&result);
+    assert!(line.contains("b.toml") && line.contains("output folder") && line.contains("cannot write in it"), "{line}");
+    assert!(!out.join("a").exists(), "the first scenario was simulated and written before the refusal");
+}
+
 #[test]
 fn duplicate_toml_keys_are_named() {
     let d = tmpdir("dupkey");
@@ -253,6 +363,12 @@ fn control_characters_are_escaped_and_long_values_cut() {
     let f = write(&d, "evil\u{1b}[2J.toml", b"duration = 5\n");
     let line = one_line_error(&bin().arg("validate").arg(&f).output().unwrap());
     assert!(line.contains("evil\\x1b[2J.toml"), "{line}");
+    // The same name on a valid scenario: the success line escapes it too.
+    let f = write(&d, "fine\u{1b}[2J\u{202e}.toml", SMALL.as_bytes());
+    let out = ok(bin().arg("validate").arg(&f).output().unwrap());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("fine\\x1b[2J\\u{202e}.toml: ok"), "{stdout}");
+    assert!(!stdout.chars().any(|c| c.is_control() && c != '\n' || c == '\u{202e}'), "{stdout:?}");
 }
 
 #[test]

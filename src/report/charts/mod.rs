@@ -82,18 +82,26 @@ fn system_width(system: SystemKind) -> u32 {
     }
 }
 
-/// The chart files, in order: stem and SVG text.
+/// The charts' file names without `.png` / `.svg`, in the order they are drawn.
+pub const CHART_STEMS: [&str; 6] = ["throughput", "backlog", "latency", "storage", "delivery", "consumers"];
+
+/// The chart files, in order ([`CHART_STEMS`]): stem and SVG text.
 pub fn chart_svgs(s: &Scenario, runs: &[SystemRun]) -> Result<Vec<(&'static str, String)>, String> {
     draw::register_font()?;
-    let charts = [
-        ("throughput", throughput::chart(s, runs)),
-        ("backlog", backlog::chart(s, runs)),
-        ("latency", latency::chart(s, runs)),
-        ("storage", storage::chart(s, runs)),
-        ("delivery", delivery::chart(s, runs)),
-        ("consumers", consumers::chart(s, runs)),
+    // One chart per stem, in the same order (the length is checked by the type).
+    let charts: [_; CHART_STEMS.len()] = [
+        throughput::chart(s, runs),
+        backlog::chart(s, runs),
+        latency::chart(s, runs),
+        storage::chart(s, runs),
+        delivery::chart(s, runs),
+        consumers::chart(s, runs),
     ];
-    charts.into_iter().map(|(stem, chart)| Ok((stem, draw::svg(&chart).map_err(|e| format!("{stem}: {e}"))?))).collect()
+    CHART_STEMS
+        .into_iter()
+        .zip(charts)
+        .map(|(stem, chart)| Ok((stem, draw::svg(&chart).map_err(|e| format!("{stem}: {e}"))?)))
+        .collect()
 }
 
 /// Writes `throughput`, `backlog`, `latency`, `storage`, `delivery` and `consumers` charts, each as `.svg` and
