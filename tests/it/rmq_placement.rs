@@ -158,6 +158,47 @@ fn producer_on_a_quorum_follower_waits_only_for_the_election() {
     assert!((4.9..5.7).contains(&leader), "longest confirm gap {leader} s on the leader");
 }
 
+/// Five nodes, a quorum queue on three (nodes 0 to 2), both clients on node 4, which has no
+/// member: its channels send to the leader (the queue's record names it). Nothing is lost, and
+/// killing the leader costs only the election, as on a follower.
+#[test]
+fn quorum_clients_on_a_node_without_a_member_reach_the_leader() {
+    let s = scenario(
+        r#"
+        duration = "3m"
+        systems = ["rabbitmq"]
+        profile = "lan"
+        [cluster]
+        brokers = 5
+        [workload]
+        rate = 40.0
+        arrivals = "constant"
+        [[groups]]
+        name = "g"
+        processing = "5ms"
+        [rabbitmq]
+        prefetch = 10
+        publisher_confirms = true
+        queue_type = "quorum"
+        producer_node = 4
+        consumer_node = 4
+        [[faults]]
+        at = "90s"
+        action = "crash"
+        target = "leader"
+        duration = "20s"
+        "#,
+    );
+    let d = run(&s).delivery;
+    assert_eq!(d.total.processed_unique, d.total.owed, "{:?}", d.total);
+    assert_eq!(d.total.acknowledged_lost + d.total.unacknowledged_lost, 0, "{:?}", d.total);
+    // The election (0.1 to 0.65 s, above) stays under the 1 s threshold.
+    assert_eq!(d.unavailable_s, Some(0.0));
+    // The consumer's connection is on node 4: the leader's death cancels nothing, so nothing
+    // is redelivered (its window moves to the new leader with the log).
+    assert_eq!(d.total.redelivered, 0, "{:?}", d.total);
+}
+
 /// `"leader"` is the default, and leaves `summary.json` as it was (no new keys).
 #[test]
 fn leader_placement_is_the_default_and_adds_nothing_to_the_summary() {
