@@ -14,6 +14,10 @@
 //! * with publisher confirms, a message not confirmed within 5 s is published again (so it may be
 //!   enqueued twice); the producer gives up after 120 s.
 //!
+//! Clients connect to the queue's node by default; `producer_node` and `consumer_node` put them on
+//! another node, whose channels forward to the queue's node (a transient queue whose node is down
+//! is gone: publishes are unroutable and confirmed, consumers get `basic.cancel`).
+//!
 //! With `queue_type = "quorum"` the queues are replicated by Raft over `replicas` nodes instead
 //! (see [`quorum`]): the broker side of every client message becomes a command in the Raft log.
 //! With `queue_type = "stream"` one stream on node 0 replaces the queues (see [`stream`]): an
@@ -147,8 +151,8 @@ struct Delivery {
 struct ConsumerNode {
     node: NodeId,
     app: ConsumerApp<Delivery>,
-    /// The broker node its connection is to (always node 0 with a classic queue); `None` while
-    /// disconnected.
+    /// The broker node its connection is to (`consumer_node`: by default the queue's node, with a
+    /// quorum queue its leader's); `None` while disconnected.
     home: Option<NodeId>,
     /// Its current subscription's number.
     reg: u32,
