@@ -64,6 +64,9 @@ pub const RABBITMQ_CONFIRM_TIMEOUT: SimDuration = SimDuration(5_000_000_000);
 pub const RABBITMQ_CONSUMER_TIMEOUT: SimDuration = SimDuration(1_800_000_000_000);
 /// How often a node checks consumer timeouts (its channel tick, 1 min).
 pub const RABBITMQ_CONSUMER_TIMEOUT_CHECK: SimDuration = SimDuration(60_000_000_000);
+/// Clients present the `consumer_cancel_notify` capability (every RabbitMQ-supported client does,
+/// docs "Consumer Cancel Notification").
+pub const RABBITMQ_CONSUMER_CANCEL_NOTIFY: bool = true;
 /// Client automatic recovery (`networkRecoveryInterval` of the Java client) = 5000 ms.
 pub const RABBITMQ_RECOVERY_INTERVAL: SimDuration = SimDuration(5_000_000_000);
 /// Quorum queue members when `replicas` is not given: `rabbit.quorum_cluster_size` = 3 (the

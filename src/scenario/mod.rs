@@ -337,10 +337,48 @@ pub struct RabbitMqConfig {
     /// The negotiated AMQP `heartbeat` timeout; zero: no heartbeats (a silent connection is never
     /// given up).
     pub heartbeat: SimDuration,
+    /// The node each client connects to (left out of `summary.json` when `"leader"`, the default,
+    /// so that earlier results stay as they were; so is `consumer_cancel_notify` when true).
+    #[serde(skip_serializing_if = "ClientNode::is_leader")]
+    pub producer_node: ClientNode,
+    #[serde(skip_serializing_if = "ClientNode::is_leader")]
+    pub consumer_node: ClientNode,
+    /// The consumers present the `consumer_cancel_notify` capability: the node sends them
+    /// `basic.cancel` when their queue goes, and they subscribe again.
+    #[serde(skip_serializing_if = "is_true")]
+    pub consumer_cancel_notify: bool,
     /// Stream retention and segments (`queue_type = "stream"` only; left out of `summary.json`
     /// otherwise, so that results without a stream stay as they were).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<StreamConfig>,
+}
+
+/// Which RabbitMQ node a client's connection is to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientNode {
+    /// The queue's node (a quorum queue's leader at each connection): no traffic between nodes.
+    Leader,
+    /// Cluster node `i`, whatever the queue's node: its channel forwards to the queue's node.
+    Broker(u32),
+}
+
+impl ClientNode {
+    pub fn is_leader(&self) -> bool {
+        *self == ClientNode::Leader
+    }
+}
+
+impl serde::Serialize for ClientNode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ClientNode::Leader => s.serialize_str("leader"),
+            ClientNode::Broker(i) => s.serialize_u32(*i),
+        }
+    }
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// A RabbitMQ stream's declaration arguments.

@@ -144,6 +144,9 @@ pub struct RawRabbitMq {
     pub stream_max_length_bytes: Option<Leaf>,
     pub stream_max_segment_size_bytes: Option<Leaf>,
     pub heartbeat: Option<String>,
+    pub producer_node: Option<Leaf>,
+    pub consumer_node: Option<Leaf>,
+    pub consumer_cancel_notify: Option<bool>,
 }
 
 #[derive(Deserialize, Debug, Default)]

@@ -1245,7 +1245,12 @@ impl Ctx {
             }
         };
         let stream = self.stream(&r, queue_type)?;
+        let producer_node = self.client_node("rabbitmq.producer_node", &r.producer_node, brokers, queue_type)?;
+        let consumer_node = self.client_node("rabbitmq.consumer_node", &r.consumer_node, brokers, queue_type)?;
         Ok(RabbitMqConfig {
+            producer_node,
+            consumer_node,
+            consumer_cancel_notify: r.consumer_cancel_notify.unwrap_or(d::RABBITMQ_CONSUMER_CANCEL_NOTIFY),
             queue_type,
             replicas,
             stream,
@@ -1282,6 +1287,29 @@ impl Ctx {
                 h
             },
         })
+    }
+
+    /// `"leader"` or a broker index `0..brokers`: the node a client connects to.
+    fn client_node(&self, field: &str, v: &Option<Leaf>, brokers: u32, queue_type: QueueType) -> R<ClientNode> {
+        let node = match v {
+            None => return Ok(ClientNode::Leader),
+            Some(Leaf::Text(t)) if t == "leader" => return Ok(ClientNode::Leader),
+            Some(Leaf::Int(i)) if (0..brokers as i64).contains(i) => ClientNode::Broker(*i as u32),
+            Some(other) => {
+                return self.err(
+                    field,
+                    format!(
+                        "{} is not allowed; allowed: \"leader\" or a node index from 0 to {} ([cluster] brokers = {brokers})",
+                        show(other),
+                        brokers - 1
+                    ),
+                );
+            }
+        };
+        if queue_type == QueueType::Stream {
+            return self.err(field, "not simulated yet for streams (the stream's clients are on node 0); leave it out");
+        }
+        Ok(node)
     }
 
     /// The stream's arguments (`x-max-age`, `x-max-length-bytes`,

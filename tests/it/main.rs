@@ -19,6 +19,7 @@ mod rebalance;
 mod replay;
 mod replication;
 mod rmq_partitions;
+mod rmq_placement;
 mod share;
 mod streams;
 mod utilisation;

@@ -89,12 +89,12 @@ impl<H: History> RabbitModel<'_, H> {
         if !self.detect {
             return;
         }
-        self.connect_client(self.producer_node, QUEUE_NODE, 0, sched);
+        self.connect_client(self.producer_node, client_node(self.cfg.producer_node), 0, sched);
         let running: Vec<NodeId> = (0..self.consumers.len())
             .flat_map(|g| self.consumers[g][..self.running[g] as usize].iter().map(|c| c.node))
             .collect();
         for node in running {
-            self.connect_client(node, QUEUE_NODE, 0, sched);
+            self.connect_client(node, client_node(self.cfg.consumer_node), 0, sched);
         }
         for node in 0..self.replicas() as NodeId {
             self.start_member_detectors(node, sched);

@@ -14,6 +14,10 @@
 //! * with publisher confirms, a message not confirmed within 5 s is published again (so it may be
 //!   enqueued twice); the producer gives up after 120 s.
 //!
+//! Clients connect to the queue's node by default; `producer_node` and `consumer_node` put them on
+//! another node, whose channels forward to the queue's node (a transient queue whose node is down
+//! is gone: publishes are unroutable and confirmed, consumers get `basic.cancel`).
+//!
 //! With `queue_type = "quorum"` the queues are replicated by Raft over `replicas` nodes instead
 //! (see [`quorum`]): the broker side of every client message becomes a command in the Raft log.
 //! With `queue_type = "stream"` one stream on node 0 replaces the queues (see [`stream`]): an
@@ -33,7 +37,7 @@ use crate::history::{ClientEvent, GroupIdx, History, Observation};
 use crate::scenario::defaults as d;
 use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
 use crate::scenario::operations::{Operation, OperationAction};
-use crate::scenario::{RabbitMqConfig, Scenario};
+use crate::scenario::{ClientNode, RabbitMqConfig, Scenario};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{Message, MessageId, ProcessingTimes, Producer, StoredMessage};
 use crate::world::{Admit, Envelope, Held, NodeId, NodeMap, World};
@@ -65,6 +69,10 @@ pub enum Msg {
     ConnectionClosed { group: GroupIdx, consumer: u32, reg: u32 },
     /// The node closed the consumer's channel (`consumer_timeout`).
     ChannelClosed,
+    /// `basic.cancel` from the node: the consumer's queue went away (its node died) while its
+    /// channel, on another node, lives on; or a `basic.consume` failed because the queue is not
+    /// there. Sent only to clients with the `consumer_cancel_notify` capability.
+    Cancel,
     /// The broker end of the client's connection number `conn` closed: its node died (its
     /// operating system closed the socket), or it gave up on a silent connection (heartbeats).
     ConnectionLost { conn: u32 },
@@ -116,6 +124,8 @@ pub enum Timer {
     NetTick,
     /// A channel's command that found no leader is tried again (tries left).
     Redirect(Box<Command>, u8),
+    /// A consumer cancelled by its node (`basic.cancel`) subscribes again.
+    Resubscribe,
 }
 
 #[derive(Debug)]
@@ -141,17 +151,28 @@ struct Delivery {
 struct ConsumerNode {
     node: NodeId,
     app: ConsumerApp<Delivery>,
-    /// The broker node its connection is to (always node 0 with a classic queue); `None` while
-    /// disconnected.
+    /// The broker node its connection is to (`consumer_node`: by default the queue's node, with a
+    /// quorum queue its leader's); `None` while disconnected.
     home: Option<NodeId>,
     /// Its current subscription's number.
     reg: u32,
     /// Its current connection's number.
     conn: u32,
+    /// Its node cancelled its subscription (`basic.cancel`) and it has not subscribed again.
+    cancelled: bool,
 }
 
 /// The queue's home node.
 const QUEUE_NODE: NodeId = 0;
+
+/// The node a client with `placement` connects to: its own broker, or the queue's node (for a
+/// quorum queue, where its first leader is).
+fn client_node(placement: ClientNode) -> NodeId {
+    match placement {
+        ClientNode::Leader => QUEUE_NODE,
+        ClientNode::Broker(b) => b as NodeId,
+    }
+}
 
 pub struct RabbitModel<'h, H: History> {
     history: &'h mut H,
@@ -231,7 +252,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
                         let node = next;
                         next += 1;
                         consumer_of.insert(node, (g, c));
-                        ConsumerNode { node, app: ConsumerApp::default(), home: Some(QUEUE_NODE), reg: 0, conn: 0 }
+                        let home = Some(client_node(s.rabbitmq.consumer_node));
+                        ConsumerNode { node, app: ConsumerApp::default(), home, reg: 0, conn: 0, cancelled: false }
                     })
                     .collect()
             })
@@ -256,7 +278,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             confirm_deadlines: VecDeque::new(),
             confirm_check_armed: false,
             timeout_check_armed: false,
-            producer_home: Some(QUEUE_NODE),
+            producer_home: Some(client_node(s.rabbitmq.producer_node)),
             producer_blocked: false,
             outbox: VecDeque::new(),
             quorum: None,
@@ -426,8 +448,9 @@ impl<'h, H: History> RabbitModel<'h, H> {
 
     // ---- the queue's node ----
 
-    /// Fanout: a copy in every bound queue.
-    fn route(&mut self, now: SimTime, msg: Message, sched: &mut Scheduler<Event>) {
+    /// Fanout: a copy in every bound queue; the confirm goes back through the publisher's channel
+    /// on node `channel`.
+    fn route(&mut self, now: SimTime, msg: Message, channel: NodeId, sched: &mut Scheduler<Event>) {
         let stored = StoredMessage::new(&msg);
         self.obs(now, Observation::Stored { msg: stored });
         for group in 0..self.queues.len() {
@@ -444,7 +467,47 @@ impl<'h, H: History> RabbitModel<'h, H> {
             }
         }
         if self.cfg.publisher_confirms {
-            self.world.send(sched, QUEUE_NODE, self.producer_node, Msg::Confirm(msg.id));
+            self.send_to_client(QUEUE_NODE, channel, self.producer_node, Msg::Confirm(msg.id), sched);
+        }
+    }
+
+    /// Sends `msg` from `node` to client `to` through its connection's node `home`: directly if
+    /// that is `node`, else relayed through it.
+    fn send_to_client(&mut self, node: NodeId, home: NodeId, to: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {
+        if home == node {
+            self.world.send(sched, home, to, msg);
+        } else {
+            self.world.send(sched, node, home, Msg::Relay { to, msg: Box::new(msg) });
+        }
+    }
+
+    /// A client's command reached its channel on `node`, which is not the classic queue's node:
+    /// the channel passes it on to the queue's process there. If that node is down, the queue's
+    /// process is gone: a transient (non-durable) queue's record was deleted with it
+    /// (`rabbit_amqqueue:on_node_down`), so a publish routes to no queue and, being unroutable, is
+    /// confirmed at once and lost (`rabbit_channel:process_routing_confirm` with no queue); a
+    /// durable queue stays declared and the channel rejects the publish (`basic.nack`, from
+    /// `rabbit_classic_queue:handle_event` for a queue process that is down), which our producer
+    /// treats as no confirm. A `basic.consume` fails; acks and closes have no queue to reach.
+    fn classic_channel(&mut self, now: SimTime, node: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {
+        if self.world.is_up(QUEUE_NODE) {
+            if let Err(Msg::Publish(m)) = self.world.try_send(sched, node, QUEUE_NODE, msg) {
+                self.dropped_publish(now, &m);
+            }
+            return;
+        }
+        match msg {
+            Msg::Publish(m) => {
+                self.dropped_publish(now, &m);
+                if self.cfg.publisher_confirms && !self.cfg.persistent {
+                    self.world.send(sched, node, self.producer_node, Msg::Confirm(m.id));
+                }
+            }
+            Msg::Subscribe { group, consumer, .. } => {
+                let to = self.consumers[group][consumer as usize].node;
+                self.world.send(sched, node, to, Msg::Cancel);
+            }
+            _ => {}
         }
     }
 
@@ -469,7 +532,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             let c = &self.consumers[group][consumer as usize];
             let (to, reg) = (c.node, c.reg);
             let deliver = Msg::Deliver { group, consumer, reg, msg: r.msg, redelivered: r.redelivered };
-            self.world.send(sched, QUEUE_NODE, to, deliver);
+            self.send_to_client(QUEUE_NODE, client_node(self.cfg.consumer_node), to, deliver, sched);
         }
         if sent {
             self.report_depth(now, group);
@@ -539,7 +602,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 self.queues[group].close_channel(consumer as u32);
                 self.report_depth(now, group);
                 let to = self.consumers[group][consumer].node;
-                self.world.send(sched, QUEUE_NODE, to, Msg::ChannelClosed);
+                self.send_to_client(QUEUE_NODE, client_node(self.cfg.consumer_node), to, Msg::ChannelClosed, sched);
                 self.dispatch(now, group, sched);
             }
         }
@@ -603,6 +666,29 @@ impl<'h, H: History> RabbitModel<'h, H> {
         }
     }
 
+    /// `basic.cancel`: the consumer's queue is gone, its channel and connection live on. What it
+    /// received stays with the application (its acks reach no queue). A client that handles the
+    /// notification subscribes again after the recovery interval, and again while `basic.consume`
+    /// fails; a naive one never does.
+    fn consumer_cancelled(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let c = &mut self.consumers[group][consumer as usize];
+        c.cancelled = true;
+        if self.cfg.consumer_cancel_notify {
+            self.world.timer_in(sched, c.node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Resubscribe);
+        }
+    }
+
+    /// A cancelled consumer's handler subscribes again on its connection (unless it was
+    /// disconnected meanwhile: its reconnection subscribes).
+    fn resubscribe_after_cancel(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let c = &mut self.consumers[group][consumer as usize];
+        let Some(home) = c.home.filter(|_| c.cancelled) else { return };
+        c.cancelled = false;
+        c.reg += 1;
+        let (node, reg) = (c.node, c.reg);
+        self.world.send(sched, node, home, Msg::Subscribe { group, consumer, reg });
+    }
+
     /// The channel is gone (timeout or node crash): deliveries not started cannot be acked any more
     /// and the node requeued them; the application drops them and subscribes again.
     fn channel_lost(&mut self, group: GroupIdx, consumer: u32) {
@@ -614,15 +700,17 @@ impl<'h, H: History> RabbitModel<'h, H> {
 
     fn reconnect(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let node = self.consumers[group][consumer as usize].node;
+        self.consumers[group][consumer as usize].cancelled = false;
         if self.quorum.is_some() {
             return self.quorum_reconnect_consumer(group, consumer, sched);
         }
-        if self.world.connected(node, QUEUE_NODE) {
+        let home = client_node(self.cfg.consumer_node);
+        if self.world.connected(node, home) {
             let c = &mut self.consumers[group][consumer as usize];
-            c.home = Some(QUEUE_NODE);
+            c.home = Some(home);
             let reg = c.reg;
-            self.connect_client(node, QUEUE_NODE, reg, sched);
-            self.world.send(sched, node, QUEUE_NODE, Msg::Subscribe { group, consumer, reg });
+            self.connect_client(node, home, reg, sched);
+            self.world.send(sched, node, home, Msg::Subscribe { group, consumer, reg });
         } else {
             self.world.timer_in(sched, node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
         }
@@ -682,8 +770,12 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 }
             }
             (FaultAction::Crash, Some(FaultTarget::Broker(b))) => {
-                if self.world.crash(b as NodeId) && b as NodeId == QUEUE_NODE {
-                    self.queue_node_crashed(now, sched);
+                if self.world.crash(b as NodeId) {
+                    if b as NodeId == QUEUE_NODE {
+                        self.queue_node_crashed(now, sched);
+                    } else {
+                        self.client_node_crashed(b as NodeId, sched);
+                    }
                 }
             }
             (FaultAction::Restart, Some(FaultTarget::Broker(b))) => {
@@ -718,19 +810,44 @@ impl<'h, H: History> RabbitModel<'h, H> {
         if self.quorum.is_some() {
             return self.quorum_reconnect_producer(sched);
         }
-        if self.world.connected(self.producer_node, QUEUE_NODE) {
-            self.producer_home = Some(QUEUE_NODE);
-            self.connect_client(self.producer_node, QUEUE_NODE, 0, sched);
+        let home = client_node(self.cfg.producer_node);
+        if self.world.connected(self.producer_node, home) {
+            self.producer_home = Some(home);
+            self.connect_client(self.producer_node, home, 0, sched);
         } else {
             self.world.timer_in(sched, self.producer_node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
         }
     }
 
-    /// The queue's node died: transient messages are gone; every client connection closed.
+    /// A classic queue's (or stream's) clients connected to node `b`, not the queue's, lose their
+    /// connections with it; the queue's node sees those consumers' channels close (its monitors)
+    /// and requeues their deliveries.
+    fn client_node_crashed(&mut self, b: NodeId, sched: &mut Scheduler<Event>) {
+        self.broker_ends_died(b);
+        if self.producer_home == Some(b) {
+            let conn = self.producer_conn;
+            self.world.send_from_os(sched, b, self.producer_node, Msg::ConnectionLost { conn });
+        }
+        for group in 0..self.consumers.len() {
+            for consumer in 0..self.consumers[group].len() as u32 {
+                let c = &self.consumers[group][consumer as usize];
+                if c.home == Some(b) {
+                    let (node, conn, reg) = (c.node, c.conn, c.reg);
+                    self.world.send_from_os(sched, b, node, Msg::ConnectionLost { conn });
+                    self.world.send_from_os(sched, b, QUEUE_NODE, Msg::ConnectionClosed { group, consumer, reg });
+                }
+            }
+        }
+    }
+
+    /// The queue's node died: transient messages are gone; the connections to it closed. Consumers
+    /// connected to other nodes keep their connections and get `basic.cancel` instead (their
+    /// channels' monitors of the queue fire: `rabbit_channel:handle_consuming_queue_down_or_eol`),
+    /// if they present the `consumer_cancel_notify` capability.
     fn queue_node_crashed(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
         self.timeout_check_armed = false;
         self.broker_ends_died(QUEUE_NODE);
-        if self.world.is_up(self.producer_node) {
+        if self.world.is_up(self.producer_node) && client_node(self.cfg.producer_node) == QUEUE_NODE {
             self.connection_lost(now, self.producer_node, sched);
         }
         if self.stream.is_some() {
@@ -747,10 +864,17 @@ impl<'h, H: History> RabbitModel<'h, H> {
             }
             self.report_depth(now, group);
             for consumer in 0..self.consumers[group].len() as u32 {
-                let node = self.consumers[group][consumer as usize].node;
-                if self.world.is_up(node) {
+                let c = &self.consumers[group][consumer as usize];
+                let node = c.node;
+                if !self.world.is_up(node) {
+                    continue;
+                }
+                if client_node(self.cfg.consumer_node) == QUEUE_NODE {
                     self.channel_lost(group, consumer);
                     self.world.timer_in(sched, node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
+                } else if let Some(home) = c.home.filter(|_| self.cfg.consumer_cancel_notify) {
+                    let cancel = Msg::Relay { to: node, msg: Box::new(Msg::Cancel) };
+                    self.world.send_from_os(sched, QUEUE_NODE, home, cancel);
                 }
             }
         }
@@ -766,6 +890,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 let (group, consumer) = self.consumer_of[to];
                 self.channel_lost(group, consumer);
                 self.resubscribe(group, consumer, sched);
+            }
+            Msg::Cancel => {
+                let (group, consumer) = self.consumer_of[to];
+                self.consumer_cancelled(group, consumer, sched);
             }
             Msg::ConnectionLost { conn } => {
                 if self.client_conn(to) == Some(conn) {
@@ -794,7 +922,14 @@ impl<'h, H: History> RabbitModel<'h, H> {
             {
                 self.stream_message(now, m, sched)
             }
-            Msg::Publish(m) => self.route(now, m, sched),
+            m @ (Msg::Publish(_) | Msg::Ack { .. } | Msg::Subscribe { .. } | Msg::ConnectionClosed { .. })
+                if to != QUEUE_NODE && from >= self.producer_node =>
+            {
+                self.classic_channel(now, to, m, sched)
+            }
+            // At the queue's node: from a client connected there, or from its channel on another
+            // node.
+            Msg::Publish(m) => self.route(now, m, if from < self.producer_node { from } else { to }, sched),
             Msg::Ack { group, consumer, reg, id } => self.ack(now, group, consumer, reg, id, sched),
             Msg::Subscribe { group, consumer, reg } => self.subscribe(now, group, consumer, reg, sched),
             Msg::ConnectionClosed { group, consumer, reg } => {
@@ -837,10 +972,11 @@ impl<'h, H: History> RabbitModel<'h, H> {
             Timer::AtenPoll => self.aten_poll(now, node, sched),
             Timer::NetTick => self.net_tick(now, node, sched),
             Timer::Redirect(cmd, left) => self.redirect(now, node, *cmd, left, sched),
-            Timer::JobEnd | Timer::Reconnect => {
+            Timer::JobEnd | Timer::Reconnect | Timer::Resubscribe => {
                 let (group, consumer) = self.consumer_of[node];
                 match timer {
                     Timer::JobEnd => self.job_end(now, group, consumer, sched),
+                    Timer::Resubscribe => self.resubscribe_after_cancel(group, consumer, sched),
                     _ => self.reconnect(group, consumer, sched),
                 }
             }

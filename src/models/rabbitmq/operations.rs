@@ -45,7 +45,7 @@ impl<H: History> RabbitModel<'_, H> {
         let node = self.consumers[group][index as usize].node;
         if self.world.restart(node) {
             if self.quorum.is_none() {
-                self.consumers[group][index as usize].home = Some(QUEUE_NODE);
+                self.consumers[group][index as usize].home = Some(client_node(self.cfg.consumer_node));
             }
             self.reconnect(group, index, sched);
         }
@@ -62,7 +62,7 @@ impl<H: History> RabbitModel<'_, H> {
             let (node, reg) = (c.node, c.reg);
             c.app.crash();
             let closed = Msg::ConnectionClosed { group, consumer: index, reg };
-            self.world.send_from_os(sched, node, QUEUE_NODE, closed);
+            self.world.send_from_os(sched, node, client_node(self.cfg.consumer_node), closed);
         }
     }
 }

@@ -308,8 +308,8 @@ use super::{Event, Msg, QUEUE_NODE, RabbitModel, Timer};
 use crate::engine::Scheduler;
 use crate::engine::rng::{self, SimRng, Stream};
 use crate::history::{History, Observation};
-use crate::scenario::Scenario;
 use crate::scenario::faults::{FaultAction, FaultTarget};
+use crate::scenario::{ClientNode, Scenario};
 use crate::time::SimDuration;
 use crate::world::World;
 use std::collections::BTreeSet;
@@ -344,7 +344,8 @@ impl Quorum {
     /// `client-local` leader locator), every consumer subscribed through it.
     pub fn new(s: &Scenario, world: &World) -> Self {
         let replicas = s.rabbitmq.replicas as usize;
-        let home = Conn { node: QUEUE_NODE, incarnation: world.incarnation(QUEUE_NODE) };
+        let node = super::client_node(s.rabbitmq.consumer_node);
+        let home = Conn { node, incarnation: world.incarnation(node) };
         let mut machine = QueueMachine::new(s.groups.len(), s.rabbitmq.manual_ack);
         for (g, grp) in s.groups.iter().enumerate() {
             // A group that starts late has no queue yet: it is bound, and its consumers subscribe,
@@ -508,16 +509,6 @@ impl<H: History> RabbitModel<'_, H> {
         }
     }
 
-    /// Sends `msg` to client `to` through its connection's node `home`: directly if the leader
-    /// (`node`) is that node, else relayed through it.
-    fn send_to_client(&mut self, node: NodeId, home: NodeId, to: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {
-        if home == node {
-            self.world.send(sched, home, to, msg);
-        } else {
-            self.world.send(sched, node, home, Msg::Relay { to, msg: Box::new(msg) });
-        }
-    }
-
     /// What the leader (on `node`) does on applying a command for the first time.
     fn effect(&mut self, now: SimTime, node: NodeId, e: Effect, sched: &mut Scheduler<Event>) {
         match e {
@@ -580,6 +571,16 @@ impl<H: History> RabbitModel<'_, H> {
         self.redirect(now, node, Command::Bind { group }, 50, sched);
     }
 
+    /// The leader a channel on `node` sends its commands to: the one its member follows; on a node
+    /// without a member, the queue's current leader (the channel reads it from the queue's
+    /// record; here from the world).
+    fn leader_seen_from(&self, node: NodeId) -> Option<NodeId> {
+        match self.qr().members.get(node as usize) {
+            Some(m) => m.leader(),
+            None => self.qr().leader(&self.world),
+        }
+    }
+
     /// A channel's ack or return that found no leader on `node` is tried again.
     pub(super) fn redirect(
         &mut self,
@@ -589,7 +590,7 @@ impl<H: History> RabbitModel<'_, H> {
         left: u8,
         sched: &mut Scheduler<Event>,
     ) {
-        if let Some(l) = self.qr().members[node as usize].leader().filter(|&l| l != node) {
+        if let Some(l) = self.leader_seen_from(node).filter(|&l| l != node) {
             self.world.send(sched, node, l, Msg::Forward(Box::new(cmd)));
         } else if !self.propose(now, node, cmd.clone(), sched) && left > 1 {
             self.world.timer_in(sched, node, d::RABBITMQ_RA_BROADCAST_TIME, Timer::Redirect(Box::new(cmd), left - 1));
@@ -628,7 +629,7 @@ impl<H: History> RabbitModel<'_, H> {
             Command::Enqueue { msg, .. } => Some(msg),
             _ => None,
         };
-        if let Some(l) = self.qr().members.get(to as usize).and_then(|m| m.leader()).filter(|&l| l != to) {
+        if let Some(l) = self.leader_seen_from(to).filter(|&l| l != to) {
             // A channel's commands go to the queue's leader wherever it is.
             self.world.send(sched, to, l, Msg::Forward(Box::new(cmd)));
             return;
@@ -772,9 +773,14 @@ impl<H: History> RabbitModel<'_, H> {
         self.world.timer_in(sched, node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
     }
 
-    /// Connects to the leader's node, or tries again after the recovery interval.
-    fn connect_to_leader(&mut self, node: NodeId, sched: &mut Scheduler<Event>) -> Option<NodeId> {
-        match self.qr().leader(&self.world) {
+    /// Connects to the node of `placement`: the leader's node, or the client's own; or tries again
+    /// after the recovery interval.
+    fn connect_to(&mut self, node: NodeId, placement: ClientNode, sched: &mut Scheduler<Event>) -> Option<NodeId> {
+        let target = match placement {
+            ClientNode::Leader => self.qr().leader(&self.world),
+            ClientNode::Broker(b) => Some(b as NodeId),
+        };
+        match target {
             Some(l) if self.world.connected(node, l) => Some(l),
             _ => {
                 self.world.timer_in(sched, node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
@@ -785,7 +791,7 @@ impl<H: History> RabbitModel<'_, H> {
 
     pub(super) fn quorum_reconnect_consumer(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let node = self.consumers[group][consumer as usize].node;
-        if let Some(l) = self.connect_to_leader(node, sched) {
+        if let Some(l) = self.connect_to(node, self.cfg.consumer_node, sched) {
             let c = &mut self.consumers[group][consumer as usize];
             c.home = Some(l);
             c.reg += 1;
@@ -796,7 +802,7 @@ impl<H: History> RabbitModel<'_, H> {
     }
 
     pub(super) fn quorum_reconnect_producer(&mut self, sched: &mut Scheduler<Event>) {
-        self.producer_home = self.connect_to_leader(self.producer_node, sched);
+        self.producer_home = self.connect_to(self.producer_node, self.cfg.producer_node, sched);
         if let Some(l) = self.producer_home {
             self.connect_client(self.producer_node, l, 0, sched);
         }
