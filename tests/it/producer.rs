@@ -165,14 +165,14 @@ fn delivery_timeout_fails_what_the_cut_holds_longer_than_120_s() {
 /// batch back at the front of its queue (`RecordAccumulator.reenqueue`: `addFirst`), so they are
 /// retried newest first and land out of order; with idempotence they go back in sequence order and
 /// the new leader refuses any batch whose predecessor it lacks (`OUT_OF_ORDER_SEQUENCE_NUMBER`).
-fn leader_crash(idempotence: bool) -> String {
+fn leader_crash(idempotence: bool, rate: f64, in_flight: u32) -> String {
     format!(
         r#"
         duration = "90s"
         seed = 3
         systems = ["kafka"]
         [workload]
-        rate = 2000.0
+        rate = {rate:.1}
         keys = {{ count = 20, distribution = "uniform" }}
         [[groups]]
         name = "g"
@@ -184,6 +184,7 @@ fn leader_crash(idempotence: bool) -> String {
         replication_factor = 3
         acks = "all"
         enable_idempotence = {idempotence}
+        max_in_flight_requests_per_connection = {in_flight}
         [network]
         latency = "20ms"
         [[faults]]
@@ -196,13 +197,22 @@ fn leader_crash(idempotence: bool) -> String {
 }
 
 /// Same seed, same crash: reordered without idempotence, in order with it (on main, 0 both times).
+/// With one request in flight per connection (at 400/s, which one request per 80 ms round trip
+/// and replication carries: 3 x 16 KiB batches) there is never a later batch to overtake.
 #[test]
 fn retries_reorder_without_idempotence_only() {
-    let off = delivery(&scenario(&leader_crash(false)), SystemKind::Kafka);
-    let on = delivery(&scenario(&leader_crash(true)), SystemKind::Kafka);
+    let run = |idempotence, rate, in_flight| {
+        delivery(&scenario(&leader_crash(idempotence, rate, in_flight)), SystemKind::Kafka)
+    };
+    let off = run(false, 2000.0, 5);
+    let on = run(true, 2000.0, 5);
     assert!(off.total.out_of_order > 0, "without idempotence: out of order {}", off.total.out_of_order);
     assert_eq!(on.total.out_of_order, 0, "with idempotence");
     assert_eq!(on.total.duplicates, 0, "with idempotence");
+    let five = run(false, 400.0, 5);
+    let one = run(false, 400.0, 1);
+    assert!(five.total.out_of_order > 0, "5 in flight at 400/s: out of order {}", five.total.out_of_order);
+    assert_eq!((one.total.out_of_order, one.publish_failures), (0, 0), "1 in flight");
 }
 
 /// The producer settings are refused where Kafka's producer refuses them, with one line naming
