@@ -243,3 +243,33 @@ fn producer_settings_are_checked_as_kafka_checks_them() {
     assert!(s.kafka.enable_idempotence);
     assert_eq!(s.kafka.delivery_timeout, pushpull::time::SimDuration::from_secs(31));
 }
+
+/// With one request in flight a partition is muted while a batch of it is in flight
+/// (`guaranteeMessageOrder`); with `acks = 0` the send itself completes the batch
+/// (`Sender.handleProduceResponse` without a response), so the partition sends again at once and
+/// the run processes what it does with 5 in flight. (Unmuted only by a response, it would stall
+/// after its first batch: 4 records processed.)
+#[test]
+fn acks_0_with_one_request_in_flight_does_not_stall() {
+    let run = |in_flight: u32| {
+        let s = scenario(&format!(
+            r#"
+            duration = "1m"
+            systems = ["kafka"]
+            [workload]
+            rate = 200.0
+            [[groups]]
+            name = "g"
+            processing = "0ms"
+            [kafka]
+            partitions = 3
+            acks = 0
+            max_in_flight_requests_per_connection = {in_flight}
+            "#
+        ));
+        delivery(&s, SystemKind::Kafka)
+    };
+    let (one, five) = (run(1), run(5));
+    assert!(one.sent > 11_000);
+    assert_eq!(one.total.processed_unique, five.total.processed_unique);
+}

@@ -86,8 +86,10 @@ impl<H: History> KafkaModel<'_, H> {
                     }
                 }
                 if self.cfg.acks == Acks::Zero {
-                    // No response is coming: the send completes once the request is written.
+                    // No response is coming: the send completes once the request is written (and
+                    // its partitions may send again).
                     for b in &batches {
+                        self.accumulator.unmute(b.partition);
                         for r in &b.records {
                             self.client(now, ClientEvent::Acknowledged { id: r.id() });
                         }
