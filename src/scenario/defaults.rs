@@ -163,10 +163,15 @@ pub const MAX_DEFAULT_SAMPLES: u64 = 2_000;
 /// The time series aims at about this many samples over `duration`.
 pub const TARGET_SAMPLES: u64 = 500;
 
+/// Producer `max.in.flight.requests.per.connection` = 5 (also the most the idempotent producer
+/// allows: the broker keeps the last 5 batches of each producer to recognise duplicates).
+pub const KAFKA_MAX_IN_FLIGHT_REQUESTS: u32 = 5;
+/// Largest `max_in_flight_requests_per_connection` accepted (Kafka has no upper bound; beyond this
+/// the window never fills in a simulation).
+pub const KAFKA_MAX_IN_FLIGHT_LIMIT: u32 = 1_000;
+
 // ---- Kafka settings not (yet) exposed in scenario files ----
 
-/// Producer `max.in.flight.requests.per.connection` = 5.
-pub const KAFKA_MAX_IN_FLIGHT_REQUESTS: u32 = 5;
 /// Producer `max.request.size` = 1048576: one produce request carries batches up to this size.
 pub const KAFKA_MAX_REQUEST_BYTES: u64 = 1_048_576;
 
@@ -182,8 +187,8 @@ pub const KAFKA_MIN_INSYNC_REPLICAS: u32 = 1;
 pub const KAFKA_UNCLEAN_LEADER_ELECTION: bool = false;
 /// Producer `enable.idempotence` = true (the default since Kafka 3.0, KIP-679).
 pub const KAFKA_ENABLE_IDEMPOTENCE: bool = true;
-/// Producer `delivery.timeout.ms` = 120000: a record not acknowledged this long after it was
-/// appended to its batch is failed (`send_failed`).
+/// Producer `delivery.timeout.ms` = 120000: a batch not acknowledged this long after it was
+/// created is failed (`send_failed`), in the accumulator or in flight.
 pub const KAFKA_DELIVERY_TIMEOUT: SimDuration = SimDuration(120_000_000_000);
 /// Producer `retry.backoff.ms` = 100: a failed batch is retried this long after the failure.
 /// (Kafka 3.7+ grows it exponentially up to `retry.backoff.max.ms` = 1000 with 20% jitter,

@@ -228,6 +228,13 @@ pub struct KafkaConfig {
     pub unclean_leader_election: bool,
     /// Producer `enable.idempotence`.
     pub enable_idempotence: bool,
+    /// Producer `delivery.timeout.ms`. This and the next are left out of `summary.json` at their
+    /// defaults, so that results without them stay as they were.
+    #[serde(skip_serializing_if = "is_default_delivery_timeout")]
+    pub delivery_timeout: SimDuration,
+    /// Producer `max.in.flight.requests.per.connection`.
+    #[serde(skip_serializing_if = "is_default_max_in_flight")]
+    pub max_in_flight_requests_per_connection: u32,
     /// Consumer `group.protocol`.
     pub group_protocol: GroupProtocol,
     /// The classic protocol's `partition.assignment.strategy` (with the consumer protocol: the
@@ -279,6 +286,14 @@ fn is_default_dirty_ratio(r: &f64) -> bool {
 
 fn is_default_cleaner_backoff(d: &SimDuration) -> bool {
     *d == defaults::KAFKA_CLEANER_BACKOFF
+}
+
+fn is_default_delivery_timeout(d: &SimDuration) -> bool {
+    *d == defaults::KAFKA_DELIVERY_TIMEOUT
+}
+
+fn is_default_max_in_flight(n: &u32) -> bool {
+    *n == defaults::KAFKA_MAX_IN_FLIGHT_REQUESTS
 }
 
 impl CleanupPolicy {

@@ -127,6 +127,8 @@ pub struct RawKafka {
     pub min_insync_replicas: Option<i64>,
     pub unclean_leader_election: Option<bool>,
     pub enable_idempotence: Option<bool>,
+    pub delivery_timeout: Option<String>,
+    pub max_in_flight_requests_per_connection: Option<i64>,
     pub group_protocol: Option<String>,
     pub assignor: Option<String>,
 }

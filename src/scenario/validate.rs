@@ -1099,6 +1099,18 @@ impl Ctx {
             )? as u32,
             unclean_leader_election: k.unclean_leader_election.unwrap_or(d::KAFKA_UNCLEAN_LEADER_ELECTION),
             enable_idempotence: k.enable_idempotence.unwrap_or(d::KAFKA_ENABLE_IDEMPOTENCE),
+            delivery_timeout: self.opt_duration(
+                "kafka.delivery_timeout",
+                &k.delivery_timeout,
+                d::KAFKA_DELIVERY_TIMEOUT,
+            )?,
+            max_in_flight_requests_per_connection: self.int_in(
+                "kafka.max_in_flight_requests_per_connection",
+                k.max_in_flight_requests_per_connection.unwrap_or(d::KAFKA_MAX_IN_FLIGHT_REQUESTS as i64),
+                1,
+                d::KAFKA_MAX_IN_FLIGHT_LIMIT as i64,
+                "max.in.flight.requests.per.connection",
+            )? as u32,
             group_protocol: match k.group_protocol.as_deref().unwrap_or(d::KAFKA_GROUP_PROTOCOL) {
                 "classic" => GroupProtocol::Classic,
                 "consumer" => GroupProtocol::Consumer,
@@ -1150,6 +1162,47 @@ impl Ctx {
                 Some(false) => {}
             }
         }
+        // The idempotent producer allows at most 5 requests in flight (the broker remembers the last
+        // 5 batches of a producer): more turns the default off, and is an error if asked for.
+        if cfg.max_in_flight_requests_per_connection > d::KAFKA_MAX_IN_FLIGHT_REQUESTS && cfg.enable_idempotence {
+            if k.enable_idempotence == Some(true) {
+                return self.err(
+                    "kafka.max_in_flight_requests_per_connection",
+                    format!(
+                        "{} is not allowed with enable_idempotence = true: Kafka's producer refuses it (\"Must set \
+                         max.in.flight.requests.per.connection to at most 5 to use the idempotent producer\"); use at \
+                         most 5, or leave enable_idempotence out (it is then off)",
+                        cfg.max_in_flight_requests_per_connection
+                    ),
+                );
+            }
+            cfg.enable_idempotence = false;
+        }
+        // `KafkaProducer.configureDeliveryTimeout`: a delivery.timeout.ms set below linger.ms +
+        // request.timeout.ms is a ConfigException.
+        let floor = cfg.linger.0 + d::KAFKA_REQUEST_TIMEOUT.0;
+        let ceiling = SimDuration::from_millis(i32::MAX as u64);
+        if cfg.delivery_timeout > ceiling {
+            return self.err(
+                "kafka.delivery_timeout",
+                format!(
+                    "{} is not allowed; Kafka's delivery.timeout.ms is an int: at most {} ms (about 24.8 days)",
+                    crate::time::format_duration(cfg.delivery_timeout),
+                    i32::MAX
+                ),
+            );
+        }
+        if cfg.delivery_timeout.0 < floor {
+            return self.err(
+                "kafka.delivery_timeout",
+                format!(
+                    "{} is not allowed; Kafka's producer refuses a delivery.timeout.ms below linger.ms + \
+                     request.timeout.ms (30 s): at least {} here",
+                    crate::time::format_duration(cfg.delivery_timeout),
+                    crate::time::format_duration(SimDuration(floor))
+                ),
+            );
+        }
         if cfg.group_protocol == GroupProtocol::Consumer && k.assignor.is_some() {
             return self.err(
                 "kafka.assignor",
@@ -1193,6 +1246,7 @@ impl Ctx {
             ("segment_ms", "segment.ms", cfg.segment_ms),
             ("retention_check_interval", "log.retention.check.interval.ms", cfg.retention_check_interval),
             ("cleaner_backoff", "log.cleaner.backoff.ms", cfg.cleaner_backoff),
+            ("delivery_timeout", "delivery.timeout.ms", cfg.delivery_timeout),
         ] {
             if v.0 % crate::time::NANOS_PER_MILLI != 0 {
                 return self.err(

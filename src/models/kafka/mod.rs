@@ -26,9 +26,7 @@ use crate::engine::{EventKey, Model, Scheduler};
 use crate::history::{ClientEvent, GroupIdx, History, Observation};
 use crate::models::log::{Offset, Partition};
 use crate::scenario::defaults as d;
-use crate::scenario::defaults::{
-    KAFKA_MAX_IN_FLIGHT_REQUESTS as MAX_IN_FLIGHT_REQUESTS, KAFKA_MAX_REQUEST_BYTES as MAX_REQUEST_BYTES,
-};
+use crate::scenario::defaults::KAFKA_MAX_REQUEST_BYTES as MAX_REQUEST_BYTES;
 use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
 use crate::scenario::operations::{OffsetSpec, Operation, OperationAction};
 use crate::scenario::{Assignor, GroupKind, GroupProtocol, KafkaConfig, Keys, OffsetReset, Scenario};
@@ -482,6 +480,10 @@ pub struct KafkaModel<'h, H: History> {
     /// (`max.in.flight.requests.per.connection`).
     requests_in_flight: u32,
     in_flight_to: Vec<u32>,
+    /// Per partition, the batches in flight that the producer watches for their delivery timeout,
+    /// and the earliest instant one of them may expire (`NEVER`: none).
+    in_flight_batches: Vec<Vec<sender::InFlightBatch>>,
+    in_flight_expiry: SimTime,
     /// Batches of requests that died with a broker (lost on the way, or held in its purgatory),
     /// with the broker and the producer incarnation that sent them: the producer still holds
     /// them, and fails them when it hears the connection closed.
@@ -653,9 +655,11 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 }
                 _ => Vec::new(),
             },
-            accumulator: Accumulator::new(s.seed, p, s.brokers, cfg.batch_size, cfg.linger),
+            accumulator: Accumulator::new(s.seed, p, s.brokers, cfg.batch_size, cfg.linger, cfg.delivery_timeout),
             requests_in_flight: 0,
             in_flight_to: vec![0; brokers],
+            in_flight_batches: (0..p).map(|_| Vec::new()).collect(),
+            in_flight_expiry: SimTime::NEVER,
             orphans: Vec::new(),
             outstanding: vec![VecDeque::new(); brokers],
             request_timeout: vec![Deadline::default(); brokers],
@@ -716,6 +720,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
             processing: ProcessingTimes::new(s),
             cfg,
         };
+        m.accumulator.idempotent = m.cfg.enable_idempotence;
+        if m.cfg.max_in_flight_requests_per_connection == 1 {
+            m.accumulator.muted = vec![false; p as usize];
+        }
         m.arm_arrival(sched);
         // The broker's log manager schedules its first retention check `log.initial.task.delay.ms`
         // after start-up, then one every interval: checks fall at 30 s, 5 min 30 s, ..., not on
@@ -1809,6 +1817,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
                     self.accumulator.clear();
                     self.requests_in_flight = 0;
                     self.in_flight_to.iter_mut().for_each(|n| *n = 0);
+                    self.in_flight_batches.iter_mut().for_each(Vec::clear);
+                    self.in_flight_expiry = SimTime::NEVER;
                     self.orphans.clear();
                     // Its timers died with it: the deadlines are reset, not cleared.
                     self.outstanding.iter_mut().for_each(VecDeque::clear);

@@ -7,7 +7,11 @@
 //!   a full batch (or more than one batch) or a batch that lingered `linger.ms`; it then drains the
 //!   first batch of **every** partition it leads into one produce request (`drainBatchesForOneNode`),
 //!   up to `max.request.size`, while fewer than `max.in.flight.requests.per.connection` requests are
-//!   outstanding.
+//!   outstanding;
+//! * a batch not acknowledged `delivery.timeout.ms` after it was created fails, waiting here or in
+//!   flight (`expiredBatches`, `Sender.getExpiredInflightBatches`);
+//! * a failed batch goes back in record order with idempotence, at the front of its queue without
+//!   (`reenqueue`), so that batches failed together are retried newest first: reordered.
 
 use super::partitioner::StickyPartitioner;
 use crate::time::{SimDuration, SimTime};
@@ -116,12 +120,11 @@ impl ProducerBatch {
 pub struct Ready {
     /// Broker nodes (bit set) that lead a partition with a sendable batch.
     pub nodes: u64,
-    /// When to look again: the first batch to reach `linger.ms` or the end of its backoff, or the
-    /// delivery timeout of a batch that has no leader.
+    /// When to look again: the first batch to reach `linger.ms` or the end of its backoff.
     pub next: Option<SimTime>,
     /// Some partition with batches has no known leader: refresh the metadata.
     pub no_leader: bool,
-    /// Some batch's delivery timeout passed: expire it.
+    /// Some batch's `delivery.timeout.ms` may have passed: expire it first.
     pub expired: bool,
 }
 
@@ -129,6 +132,10 @@ pub struct Ready {
 pub struct Accumulator {
     batch_size: u64,
     linger: SimDuration,
+    delivery_timeout: SimDuration,
+    /// No batch expires before this (it may be earlier than any batch's deadline: batches drained
+    /// since do not move it, and the next [`Accumulator::expire`] recomputes it).
+    next_expiry: SimTime,
     queues: Vec<VecDeque<ProducerBatch>>,
     /// Partitions whose queue is not empty, unordered (the sender sorts what it drains).
     nonempty: Vec<u32>,
@@ -141,13 +148,29 @@ pub struct Accumulator {
     pub records_waiting: u64,
     /// Batches carry their records' keys (a compacted topic).
     pub keep_keys: bool,
+    /// `enable.idempotence`: a retried batch goes back in sequence order (`insertInSequenceOrder`);
+    /// without it, at the front of its queue (`addFirst`).
+    pub idempotent: bool,
+    /// With `max.in.flight.requests.per.connection = 1` (Kafka's `guaranteeMessageOrder`), per
+    /// partition: a batch of it is in flight, so no other is sent (`mutePartition`); empty
+    /// otherwise.
+    pub muted: Vec<bool>,
 }
 
 impl Accumulator {
-    pub fn new(seed: u64, partitions: u32, brokers: u32, batch_size: u64, linger: SimDuration) -> Self {
+    pub fn new(
+        seed: u64,
+        partitions: u32,
+        brokers: u32,
+        batch_size: u64,
+        linger: SimDuration,
+        delivery_timeout: SimDuration,
+    ) -> Self {
         Accumulator {
             batch_size,
             linger,
+            delivery_timeout,
+            next_expiry: SimTime::NEVER,
             queues: (0..partitions).map(|_| VecDeque::new()).collect(),
             nonempty: Vec::new(),
             sticky: StickyPartitioner::new(seed, partitions, batch_size),
@@ -155,6 +178,8 @@ impl Accumulator {
             pool: Vec::new(),
             records_waiting: 0,
             keep_keys: false,
+            idempotent: false,
+            muted: Vec::new(),
         }
     }
 
@@ -217,6 +242,7 @@ impl Accumulator {
                 if self.queues[p].is_empty() {
                     self.nonempty.push(partition);
                 }
+                self.next_expiry = self.next_expiry.min(now.after(self.delivery_timeout));
                 self.queues[p].push_back(ProducerBatch {
                     partition,
                     attempts: 0,
@@ -247,15 +273,22 @@ impl Accumulator {
 
     /// `RecordAccumulator.ready`: which broker nodes lead a partition whose first batch is full,
     /// has a batch behind it, or lingered `linger.ms` (and is not backing off after a failure);
-    /// `leaders[p]` is the producer's metadata. A batch whose `delivery.timeout.ms` passed is
-    /// reported as expired.
+    /// `leaders[p]` is the producer's metadata. A batch whose `delivery.timeout.ms` may have passed
+    /// is reported first (`expired`), to be taken out before anything is drained.
     /// Stops looking as soon as every node in `all_nodes` is ready.
     #[inline(always)]
-    pub fn check(&self, now: SimTime, leaders: &[Option<u16>], all_nodes: u64, delivery_timeout: SimDuration) -> Ready {
+    pub fn check(&self, now: SimTime, leaders: &[Option<u16>], all_nodes: u64) -> Ready {
         let mut r = Ready::default();
+        if self.next_expiry <= now {
+            r.expired = true;
+            return r;
+        }
         let soonest = |n: Option<SimTime>, t: SimTime| Some(n.map_or(t, |n: SimTime| n.min(t)));
         for &p in &self.nonempty {
             let q = &self.queues[p as usize];
+            if !self.muted.is_empty() && self.muted[p as usize] {
+                continue;
+            }
             let first = q.front().expect("listed partitions have batches");
             let due = first.created.after(self.linger);
             if let Some(node) = leaders[p as usize]
@@ -268,13 +301,9 @@ impl Accumulator {
                 }
                 continue;
             }
-            // Not sendable now: expired, without a leader, backing off, or lingering.
-            let expires = first.created.after(delivery_timeout);
-            if expires <= now {
-                r.expired = true;
-            } else if leaders[p as usize].is_none() {
+            // Not sendable now: without a leader, backing off, or lingering.
+            if leaders[p as usize].is_none() {
                 r.no_leader = true;
-                r.next = soonest(r.next, expires);
             } else if first.retry_after > now {
                 r.next = soonest(r.next, first.retry_after);
             } else {
@@ -282,6 +311,11 @@ impl Accumulator {
             }
         }
         r
+    }
+
+    /// The earliest instant a batch here may reach its delivery timeout, if any batch waits.
+    pub fn next_expiry(&self) -> Option<SimTime> {
+        (!self.nonempty.is_empty()).then_some(self.next_expiry)
     }
 
     /// `drainBatchesForOneNode`: the first batch of every partition `node` leads (not backing
@@ -303,7 +337,7 @@ impl Accumulator {
         while i < n {
             let p = self.nonempty[(start + i) % n];
             i += 1;
-            if leaders[p as usize] != Some(node) {
+            if leaders[p as usize] != Some(node) || (!self.muted.is_empty() && self.muted[p as usize]) {
                 continue;
             }
             let q = &mut self.queues[p as usize];
@@ -317,6 +351,9 @@ impl Accumulator {
             }
             let mut batch = q.pop_front().expect("peeked");
             batch.closed = true;
+            if !self.muted.is_empty() {
+                self.muted[p as usize] = true;
+            }
             size += batch.wire_bytes;
             self.records_waiting -= batch.records.len() as u64;
             out.push(batch);
@@ -324,21 +361,38 @@ impl Accumulator {
         self.nonempty.retain(|&p| !self.queues[p as usize].is_empty());
     }
 
-    /// `RecordAccumulator.expiredBatches`: takes out every batch whose `delivery.timeout.ms` passed.
-    pub fn expire(&mut self, now: SimTime, delivery_timeout: SimDuration, out: &mut Vec<ProducerBatch>) {
+    /// `RecordAccumulator.expiredBatches`: takes out every batch whose `delivery.timeout.ms` passed
+    /// (`ProducerBatch.hasReachedDeliveryTimeout`: created at least that long ago). Kafka stops at
+    /// the first batch of a queue that has not expired; a queue reordered by retries (without
+    /// idempotence) may hold an older batch behind it, which here expires on time too, as the
+    /// setting promises ("an upper bound on the time to report success or failure").
+    pub fn expire(&mut self, now: SimTime, out: &mut Vec<ProducerBatch>) {
+        let dt = self.delivery_timeout;
+        let mut next = SimTime::NEVER;
         for &p in &self.nonempty {
             let q = &mut self.queues[p as usize];
-            while q.front().is_some_and(|b| b.created.after(delivery_timeout) <= now) {
-                let b = q.pop_front().expect("peeked");
-                self.records_waiting -= b.records.len() as u64;
-                out.push(b);
+            let mut i = 0;
+            while i < q.len() {
+                let deadline = q[i].created.after(dt);
+                if deadline <= now {
+                    let b = q.remove(i).expect("in range");
+                    self.records_waiting -= b.records.len() as u64;
+                    out.push(b);
+                } else {
+                    next = next.min(deadline);
+                    i += 1;
+                }
             }
         }
+        self.next_expiry = next;
         self.nonempty.retain(|&p| !self.queues[p as usize].is_empty());
     }
 
-    /// `RecordAccumulator.reenqueue`: a failed batch goes back to its partition's queue, in record
-    /// order (Kafka inserts in sequence order), closed, to be sent again after `retry_after`.
+    /// `RecordAccumulator.reenqueue`: a failed batch goes back to its partition's queue, closed, to
+    /// be sent again after `retry_after`. The idempotent producer inserts it in sequence (record)
+    /// order; without idempotence it goes first (`addFirst`), so that batches of one partition that
+    /// failed together (requests in flight when a connection closed, or answered with errors) are
+    /// retried newest first, and a batch retried while a later one succeeded lands behind it.
     pub fn reenqueue(&mut self, batch: ProducerBatch) {
         let p = batch.partition;
         let q = &mut self.queues[p as usize];
@@ -346,9 +400,14 @@ impl Accumulator {
             self.nonempty.push(p);
         }
         self.records_waiting += batch.records.len() as u64;
-        let first = batch.first_id();
-        let at = q.partition_point(|b| b.first_id() < first);
-        q.insert(at, batch);
+        self.next_expiry = self.next_expiry.min(batch.created.after(self.delivery_timeout));
+        if self.idempotent {
+            let first = batch.first_id();
+            let at = q.partition_point(|b| b.first_id() < first);
+            q.insert(at, batch);
+        } else {
+            q.push_front(batch);
+        }
     }
 
     /// The producer process died: everything it had not sent is gone. Returns how many records.
@@ -357,7 +416,22 @@ impl Accumulator {
             q.clear();
         }
         self.nonempty.clear();
+        self.next_expiry = SimTime::NEVER;
+        self.muted.iter_mut().for_each(|m| *m = false);
         std::mem::take(&mut self.records_waiting)
+    }
+
+    /// The request that carried a batch of `partition` was answered or failed: with
+    /// `guaranteeMessageOrder`, the partition may send again (`unmutePartition`).
+    pub fn unmute(&mut self, partition: u32) {
+        if !self.muted.is_empty() {
+            self.muted[partition as usize] = false;
+        }
+    }
+
+    /// An empty record buffer (from the pool when one is free).
+    pub fn take_buffer(&mut self) -> Vec<StoredMessage> {
+        self.pool.pop().unwrap_or_default()
     }
 
     /// Returns a drained batch's record buffer for reuse.
@@ -398,7 +472,7 @@ mod tests {
 
     #[test]
     fn one_kib_values_fit_fifteen_per_16k_batch() {
-        let mut a = Accumulator::new(1, 1, 1, 16_384, SimDuration::from_millis(100));
+        let mut a = Accumulator::new(1, 1, 1, 16_384, SimDuration::from_millis(100), DT);
         let mut wakes = vec![];
         for i in 0..16 {
             wakes.push(a.append(SimTime(i * 1_000_000), 0, &msg(i, i, 1024), None, false));
@@ -408,42 +482,42 @@ mod tests {
         assert!(wakes[0] && wakes[15]);
         assert!(wakes[1..15].iter().all(|w| !w));
         let l = [Some(0)];
-        assert_eq!(a.check(SimTime(15_000_000), &l, 0b11, DT), ready(1), "a closed batch is ready");
+        assert_eq!(a.check(SimTime(15_000_000), &l, 0b11), ready(1), "a closed batch is ready");
         let mut out = vec![];
         a.drain(SimTime(15_000_000), 0, &l, 1 << 20, &mut out);
         assert_eq!(out.len(), 1, "one batch per partition per drain");
         assert_eq!(out[0].records.len(), 15);
         assert_eq!(out[0].wire_bytes, 61 + 15 * 1033);
         assert_eq!(a.records_waiting, 1);
-        assert_eq!(a.check(SimTime(15_000_000), &l, 0b11, DT), wait(SimTime(115_000_000)));
+        assert_eq!(a.check(SimTime(15_000_000), &l, 0b11), wait(SimTime(115_000_000)));
     }
 
     #[test]
     fn a_ready_broker_drains_every_partition() {
-        let mut a = Accumulator::new(1, 3, 1, 16_384, SimDuration::from_millis(5));
+        let mut a = Accumulator::new(1, 3, 1, 16_384, SimDuration::from_millis(5), DT);
         a.append(SimTime(0), 2, &msg(0, 0, 100), None, false);
         a.append(SimTime(3_000_000), 0, &msg(1, 3, 100), None, false);
         let l = [Some(0); 3];
-        assert_eq!(a.check(SimTime(4_000_000), &l, 0b11, DT), wait(SimTime(5_000_000)));
+        assert_eq!(a.check(SimTime(4_000_000), &l, 0b11), wait(SimTime(5_000_000)));
         // At 5 ms partition 2's batch lingered enough; partition 0's (2 ms old) goes with it.
-        assert_eq!(a.check(SimTime(5_000_000), &l, 0b11, DT).nodes, 1);
+        assert_eq!(a.check(SimTime(5_000_000), &l, 0b11).nodes, 1);
         let mut out = vec![];
         a.drain(SimTime(5_000_000), 0, &l, 1 << 20, &mut out);
         let mut parts: Vec<u32> = out.iter().map(|b| b.partition).collect();
         parts.sort();
         assert_eq!(parts, vec![0, 2]);
-        assert_eq!(a.check(SimTime(5_000_000), &l, 0b11, DT), Ready::default());
+        assert_eq!(a.check(SimTime(5_000_000), &l, 0b11), Ready::default());
     }
 
     #[test]
     fn a_retried_batch_backs_off_goes_back_in_order_and_expires() {
-        let mut a = Accumulator::new(1, 2, 2, 16_384, SimDuration::ZERO);
+        let mut a = Accumulator::new(1, 2, 2, 16_384, SimDuration::ZERO, DT);
         a.append(SimTime(0), 0, &msg(0, 0, 100), None, false);
         a.append(SimTime(0), 1, &msg(1, 0, 100), None, false);
         // Partition 0 on broker 0, partition 1 on broker 1; partition 1's leader is unknown.
         let l = [Some(0), None];
-        let r = a.check(SimTime(0), &l, 0b11, DT);
-        assert_eq!((r.nodes, r.no_leader, r.next), (1, true, Some(SimTime(DT.0))));
+        let r = a.check(SimTime(0), &l, 0b11);
+        assert_eq!((r.nodes, r.no_leader, r.next), (1, true, None));
         let mut out = vec![];
         a.drain(SimTime(0), 0, &l, 1 << 20, &mut out);
         assert_eq!(out.len(), 1);
@@ -452,11 +526,61 @@ mod tests {
         a.append(SimTime(50), 0, &msg(2, 0, 100), None, false);
         a.reenqueue(b);
         assert_eq!(a.queues[0].front().unwrap().first_id(), 0, "the retry goes first");
-        assert_eq!(a.check(SimTime(60), &l, 0b11, DT).next, Some(SimTime(100)), "backing off");
-        assert_eq!(a.check(SimTime(100), &l, 0b11, DT).nodes, 1);
-        assert!(a.check(SimTime(DT.0), &l, 0b11, DT).expired);
-        a.expire(SimTime(DT.0), DT, &mut out);
+        assert_eq!(a.check(SimTime(60), &l, 0b11).next, Some(SimTime(100)), "backing off");
+        assert_eq!(a.check(SimTime(100), &l, 0b11).nodes, 1);
+        assert!(a.check(SimTime(DT.0), &l, 0b11).expired);
+        a.expire(SimTime(DT.0), &mut out);
         assert_eq!(out.len(), 2, "the retried batch and partition 1's; the batch opened at 50 ns is not due");
+        assert_eq!(a.records_waiting, 1);
+    }
+
+    /// Two batches of one partition fail together (their requests were in flight when the
+    /// connection closed) and come back oldest first, as Kafka completes them. Without idempotence
+    /// each goes to the front (`addFirst`): the newer one is retried first, a reordering. With
+    /// idempotence they go back in sequence order.
+    #[test]
+    fn batches_failed_together_are_retried_newest_first_without_idempotence() {
+        for idempotent in [false, true] {
+            let mut a = Accumulator::new(1, 1, 1, 16_384, SimDuration::ZERO, DT);
+            a.idempotent = idempotent;
+            let l = [Some(0)];
+            let mut sent = vec![];
+            for id in 0..2 {
+                a.append(SimTime(id), 0, &msg(id, 0, 100), None, false);
+                a.drain(SimTime(id), 0, &l, 1 << 20, &mut sent);
+            }
+            a.append(SimTime(5), 0, &msg(2, 0, 100), None, false);
+            for b in sent.drain(..) {
+                a.reenqueue(b);
+            }
+            let order: Vec<u64> = a.queues[0].iter().map(ProducerBatch::first_id).collect();
+            assert_eq!(order, if idempotent { vec![0, 1, 2] } else { vec![1, 0, 2] }, "idempotent {idempotent}");
+        }
+    }
+
+    /// A batch expires at its own deadline even behind a newer batch that a retry put first.
+    #[test]
+    fn an_older_batch_behind_a_retried_one_expires_on_time() {
+        let mut a = Accumulator::new(1, 1, 1, 16_384, SimDuration::ZERO, DT);
+        let l = [Some(0)];
+        let mut sent = vec![];
+        a.append(SimTime(0), 0, &msg(0, 0, 100), None, false);
+        a.drain(SimTime(0), 0, &l, 1 << 20, &mut sent);
+        a.append(SimTime(10), 0, &msg(1, 0, 100), None, false);
+        a.drain(SimTime(10), 0, &l, 1 << 20, &mut sent);
+        for b in sent.drain(..) {
+            a.reenqueue(b);
+        }
+        assert_eq!(a.next_expiry(), Some(SimTime(DT.0)));
+        assert!(!a.check(SimTime(DT.0 - 1), &l, 0b1).expired);
+        assert!(a.check(SimTime(DT.0), &l, 0b1).expired);
+        a.expire(SimTime(DT.0), &mut sent);
+        assert_eq!(
+            sent.iter().map(ProducerBatch::first_id).collect::<Vec<_>>(),
+            vec![0],
+            "the older batch, second in line"
+        );
+        assert_eq!(a.next_expiry(), Some(SimTime(DT.0 + 10)));
         assert_eq!(a.records_waiting, 1);
     }
 }

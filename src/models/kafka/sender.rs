@@ -1,15 +1,30 @@
 //! The producer's `Sender` thread and its delivery guarantees: one connection per broker, each
 //! with at most `max.in.flight.requests.per.connection` produce requests; `acks`; retries of
-//! retriable errors after `retry.backoff.ms` until `delivery.timeout.ms`; the idempotent
-//! producer's sequence chain; metadata refreshes when a leader is unknown or moved.
+//! retriable errors after `retry.backoff.ms`; `delivery.timeout.ms`, which fails a batch not
+//! acknowledged in time wherever it is (in the accumulator or in flight); the idempotent producer's
+//! sequence chain; metadata refreshes when a leader is unknown or moved.
 //!
-//! Kafka sources followed: `Sender.sendProducerData` / `completeBatch` / `canRetry`,
-//! `RecordAccumulator.ready` / `drain` / `reenqueue` / `expiredBatches`, and the idempotent
-//! producer's handling of `OUT_OF_ORDER_SEQUENCE_NUMBER` in `TransactionManager`.
+//! Kafka sources followed: `Sender.sendProducerData` / `getExpiredInflightBatches` /
+//! `completeBatch` / `canRetry`, `RecordAccumulator.ready` / `drain` / `reenqueue` /
+//! `expiredBatches`, `ProducerBatch.hasReachedDeliveryTimeout`, and the idempotent producer's
+//! handling of `OUT_OF_ORDER_SEQUENCE_NUMBER` in `TransactionManager`.
 
 use super::producer::{BatchError, ProducerBatch};
 use super::*;
 use crate::scenario::Acks;
+use crate::workload::StoredMessage;
+
+/// A batch in flight that may reach its delivery timeout before its request is answered
+/// (`Sender.inFlightBatches`): the producer keeps its record ids, to fail them on time.
+#[derive(Debug)]
+pub(super) struct InFlightBatch {
+    first_id: u64,
+    deadline: SimTime,
+    /// Empty once expired: its records were failed, and its answer will be ignored
+    /// (`ProducerBatch.done` on a batch already failed).
+    records: Vec<StoredMessage>,
+    expired: bool,
+}
 
 impl<H: History> KafkaModel<'_, H> {
     /// The sender thread: for every broker that leads a partition with a ready batch and has a
@@ -19,20 +34,24 @@ impl<H: History> KafkaModel<'_, H> {
     /// metadata refreshed.
     #[inline]
     pub(super) fn run_sender(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+        if self.in_flight_expiry <= now {
+            self.expire_in_flight(now);
+        }
         // An empty accumulator has nothing ready, expired or lingering: nothing to do (the common
-        // case after a produce response).
+        // case after a produce response) but to wake for a batch in flight that may expire.
         if !self.accumulator.is_empty() {
             self.send_ready(now, sched);
+        } else if self.in_flight_expiry != SimTime::NEVER {
+            self.wake_sender_at(self.in_flight_expiry, sched);
         }
     }
 
     fn send_ready(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
-        let dt = d::KAFKA_DELIVERY_TIMEOUT;
         loop {
-            let ready = self.accumulator.check(now, &self.meta_leader, self.all_brokers, dt);
+            let ready = self.accumulator.check(now, &self.meta_leader, self.all_brokers);
             if ready.expired {
                 let mut expired = self.request_pool.pop().unwrap_or_default();
-                self.accumulator.expire(now, dt, &mut expired);
+                self.accumulator.expire(now, &mut expired);
                 for b in expired.drain(..) {
                     self.give_up(now, b);
                 }
@@ -45,7 +64,7 @@ impl<H: History> KafkaModel<'_, H> {
             while nodes != 0 {
                 let node = nodes.trailing_zeros() as NodeId;
                 nodes &= nodes - 1;
-                if self.in_flight_to[node as usize] >= MAX_IN_FLIGHT_REQUESTS {
+                if self.in_flight_to[node as usize] >= self.cfg.max_in_flight_requests_per_connection {
                     continue;
                 }
                 // A dead broker refuses the connection at once; one behind a cut link does not answer
@@ -67,8 +86,10 @@ impl<H: History> KafkaModel<'_, H> {
                     }
                 }
                 if self.cfg.acks == Acks::Zero {
-                    // No response is coming: the send completes once the request is written.
+                    // No response is coming: the send completes once the request is written (and
+                    // its partitions may send again).
                     for b in &batches {
+                        self.accumulator.unmute(b.partition);
                         for r in &b.records {
                             self.client(now, ClientEvent::Acknowledged { id: r.id() });
                         }
@@ -76,6 +97,7 @@ impl<H: History> KafkaModel<'_, H> {
                 } else {
                     self.requests_in_flight += 1;
                     self.in_flight_to[node as usize] += 1;
+                    self.track_in_flight(now, &batches);
                 }
                 let producer = if self.faulty { self.world.incarnation(self.producer_node) } else { 0 };
                 let req = self.next_request;
@@ -103,22 +125,95 @@ impl<H: History> KafkaModel<'_, H> {
             if unreachable {
                 self.request_metadata(sched);
             }
-            if ready.nodes == 0
-                && let Some(at) = ready.next
-            {
-                match self.sender_timer {
-                    Some((t, _)) if t <= at => {}
-                    pending => {
-                        if let Some((_, key)) = pending {
-                            sched.cancel(key);
-                        }
-                        let key = self.world.timer_at(sched, self.producer_node, at, Timer::SenderWakeup);
-                        self.sender_timer = Some((at, key));
-                    }
-                }
+            // Wake for the first batch to linger enough or end its backoff, or to reach its delivery
+            // timeout (waiting here or in flight), whichever comes first.
+            let linger = if ready.nodes == 0 { ready.next } else { None };
+            let expiry = self.accumulator.next_expiry().unwrap_or(SimTime::NEVER).min(self.in_flight_expiry);
+            let at = linger.map_or(expiry, |l| l.min(expiry));
+            if at != SimTime::NEVER {
+                self.wake_sender_at(at, sched);
             }
             return;
         }
+    }
+
+    /// The sender sleeps until `at` at the latest (one pending wakeup, the earliest asked for).
+    fn wake_sender_at(&mut self, at: SimTime, sched: &mut Scheduler<Event>) {
+        match self.sender_timer {
+            Some((t, _)) if t <= at => {}
+            pending => {
+                if let Some((_, key)) = pending {
+                    sched.cancel(key);
+                }
+                let key = self.world.timer_at(sched, self.producer_node, at, Timer::SenderWakeup);
+                self.sender_timer = Some((at, key));
+            }
+        }
+    }
+
+    /// The batches of a request just sent: those whose delivery timeout could pass before the
+    /// request is answered are remembered, to be failed on time (`addToInflightBatches`). Without
+    /// faults a request is answered within 2 latencies plus at most `request.timeout.ms` in the
+    /// leader's purgatory, so a batch with more time left than that needs no watching.
+    fn track_in_flight(&mut self, now: SimTime, batches: &[ProducerBatch]) {
+        let horizon = now.after(d::KAFKA_REQUEST_TIMEOUT).after(self.world.latency()).after(self.world.latency());
+        for b in batches {
+            let deadline = b.created().after(self.cfg.delivery_timeout);
+            if !self.faulty && deadline > horizon {
+                continue;
+            }
+            let mut records = self.accumulator.take_buffer();
+            records.extend_from_slice(&b.records);
+            self.in_flight_batches[b.partition as usize].push(InFlightBatch {
+                first_id: b.first_id(),
+                deadline,
+                records,
+                expired: false,
+            });
+            self.in_flight_expiry = self.in_flight_expiry.min(deadline);
+        }
+    }
+
+    /// Batch `b` came back (answered, or failed with its connection): it stops being watched.
+    /// Returns false if it had expired in flight: its records were failed already, and whatever
+    /// the answer says is ignored (`ProducerBatch.done` on a batch already failed).
+    fn untrack_in_flight(&mut self, b: &ProducerBatch) -> bool {
+        let list = &mut self.in_flight_batches[b.partition as usize];
+        if list.is_empty() {
+            return true;
+        }
+        let first = b.first_id();
+        let Some(i) = list.iter().position(|e| e.first_id == first) else { return true };
+        let e = list.swap_remove(i);
+        let expired = e.expired;
+        self.accumulator.recycle(e.records);
+        !expired
+    }
+
+    /// `Sender.getExpiredInflightBatches`: every batch in flight whose `delivery.timeout.ms` passed
+    /// fails now, although its request is still outstanding (it keeps its in-flight slot until
+    /// answered or timed out).
+    #[cold]
+    #[inline(never)]
+    fn expire_in_flight(&mut self, now: SimTime) {
+        let mut next = SimTime::NEVER;
+        for p in 0..self.in_flight_batches.len() {
+            for i in 0..self.in_flight_batches[p].len() {
+                let e = &mut self.in_flight_batches[p][i];
+                if e.expired {
+                    continue;
+                }
+                if e.deadline > now {
+                    next = next.min(e.deadline);
+                    continue;
+                }
+                e.expired = true;
+                let records = std::mem::take(&mut e.records);
+                self.fail_records(now, p as u32, &records);
+                self.accumulator.recycle(records);
+            }
+        }
+        self.in_flight_expiry = next;
     }
 
     pub(super) fn sender_wakeup(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
@@ -280,7 +375,12 @@ impl<H: History> KafkaModel<'_, H> {
         self.requests_in_flight -= 1;
         self.in_flight_to[from as usize] -= 1;
         for b in batches.drain(..) {
-            self.complete_batch(now, b, sched);
+            self.accumulator.unmute(b.partition);
+            if self.untrack_in_flight(&b) {
+                self.complete_batch(now, b, sched);
+            } else {
+                self.accumulator.recycle(b.records);
+            }
         }
         self.request_pool.push(batches);
         self.run_sender(now, sched);
@@ -320,7 +420,8 @@ impl<H: History> KafkaModel<'_, H> {
     #[cold]
     #[inline(never)]
     pub(super) fn retry_or_give_up(&mut self, now: SimTime, mut b: ProducerBatch) {
-        if now >= b.created().after(d::KAFKA_DELIVERY_TIMEOUT) {
+        // `canRetry`: not once `hasReachedDeliveryTimeout`.
+        if now >= b.created().after(self.cfg.delivery_timeout) {
             self.give_up(now, b);
             return;
         }
@@ -334,12 +435,19 @@ impl<H: History> KafkaModel<'_, H> {
     #[cold]
     #[inline(never)]
     fn give_up(&mut self, now: SimTime, b: ProducerBatch) {
-        for r in &b.records {
-            self.client(now, ClientEvent::SendFailed { id: r.id() });
-        }
-        let t = &mut self.failed_tail[b.partition as usize];
-        *t = (*t).max(b.last_id() + 1);
+        self.fail_records(now, b.partition, &b.records);
         self.accumulator.recycle(b.records);
+    }
+
+    /// The producer reports these records of `partition` failed (`send_failed`).
+    fn fail_records(&mut self, now: SimTime, partition: u32, records: &[StoredMessage]) {
+        let mut last = 0;
+        for r in records {
+            self.client(now, ClientEvent::SendFailed { id: r.id() });
+            last = last.max(r.id());
+        }
+        let t = &mut self.failed_tail[partition as usize];
+        *t = (*t).max(last + 1);
     }
 
     /// The producer hears that broker `from`'s connection closed (its process died): every
@@ -355,16 +463,15 @@ impl<H: History> KafkaModel<'_, H> {
     }
 
     /// Fails the requests to broker `from` that the producer holds unanswered (only request
-    /// `only`, if given) with a retriable error.
+    /// `only`, if given) with a retriable error, oldest request first, as Kafka completes the
+    /// requests of a closed connection (`InFlightRequests.clearAll`).
     fn fail_orphans(&mut self, now: SimTime, from: NodeId, only: Option<u64>) {
         let inc = self.world.incarnation(self.producer_node);
-        let mut i = 0;
-        while i < self.orphans.len() {
-            let (to, _, req, _) = self.orphans[i];
-            if to != from || only.is_some_and(|r| r != req) {
-                i += 1;
-                continue;
-            }
+        loop {
+            let oldest = (0..self.orphans.len())
+                .filter(|&i| self.orphans[i].0 == from && only.is_none_or(|r| r == self.orphans[i].2))
+                .min_by_key(|&i| self.orphans[i].2);
+            let Some(i) = oldest else { return };
             let (_, sent_by, req, mut batches) = self.orphans.remove(i);
             if sent_by == inc {
                 self.requests_in_flight -= 1;
@@ -372,9 +479,13 @@ impl<H: History> KafkaModel<'_, H> {
                 if self.faulty {
                     self.untrack_request(from, req);
                 }
-                // Newest first, so that each partition's queue keeps record order.
-                for b in batches.drain(..).rev() {
-                    self.retry_or_give_up(now, b);
+                for b in batches.drain(..) {
+                    self.accumulator.unmute(b.partition);
+                    if self.untrack_in_flight(&b) {
+                        self.retry_or_give_up(now, b);
+                    } else {
+                        self.accumulator.recycle(b.records);
+                    }
                 }
             } else {
                 for b in batches.drain(..) {
