@@ -520,6 +520,27 @@ fn validate_explains_load_capacity_overload_and_idle_consumers() {
     assert!(!text.contains("billing in rabbitmq"), "RabbitMQ keeps up: {text}");
 }
 
+/// `validate`'s line for a good file carries the estimate, and the file name is escaped as in
+/// errors: an escape character in it cannot reach the terminal.
+#[test]
+fn validate_line_states_the_estimate_with_the_path_escaped() {
+    let d = tmpdir("validate-line");
+    let f = write(
+        &d.0,
+        "odd\u{1b}[2Jname.toml",
+        "name = \"odd\"\nduration = \"1m\"\n[workload]\nrate = 10.0\n[[groups]]\nname = \"a\"\n",
+    );
+    let out = bin().arg("validate").arg(&f).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let first = stdout.lines().next().unwrap();
+    assert!(first.contains("odd\\x1b[2Jname.toml: ok (odd,"), "{first}");
+    assert!(!stdout.contains('\u{1b}'), "raw escape printed: {stdout:?}");
+    let e = guard::estimate(&scenario("duration = \"1m\"\n[workload]\nrate = 10.0\n[[groups]]\nname = \"a\"\n"));
+    assert!(first.ends_with(&format!("; {})", guard::estimate_text(&e))), "{first}");
+    assert!(first.contains("estimated peak memory ") && first.contains(" MiB, CPU "), "{first}");
+}
+
 /// Key skew: uniform keys over 1000 values through murmur2; the busiest of 4 partitions gets the
 /// share the partitioner gives it, counted independently here.
 #[test]
