@@ -151,12 +151,13 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             for f in files {
                 match load(&f, None, &sets, force) {
                     Ok(s) => out(&format!(
-                        "{}: ok ({}, {:.0} messages expected, {} group(s), systems: {})\n{}",
+                        "{}: ok ({}, {:.0} messages expected, {} group(s), systems: {}; {})\n{}",
                         crate::errtext::path(&f.display().to_string()),
                         s.name,
                         s.expected_messages(),
                         s.groups.len(),
                         s.systems.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "),
+                        crate::guard::estimate_text(&crate::guard::estimate(&s)),
                         crate::guard::validate_report(&s).trim_end()
                     )),
                     Err(e) => {
@@ -311,13 +312,19 @@ fn usage_error_line(rendered: &str) -> String {
     crate::errtext::message(&line)
 }
 
+/// Loads a scenario (with its `--set` overrides), refuses it if too big (unless `force`), and
+/// prints its warnings.
 fn load(file: &Path, seed: Option<u64>, sets: &[Override], force: bool) -> Result<Scenario, ScenarioError> {
     let mut s = Scenario::load_with(file, sets)?;
     if let Some(seed) = seed {
         s.seed = seed;
     }
+    let name = file.display().to_string();
     if !force {
-        check_size(&s, &file.display().to_string())?;
+        check_size(&s, &name)?;
+    }
+    if let Some(w) = crate::guard::poll_interval_check(&s, &name)? {
+        eprintln!("warning: {w}");
     }
     Ok(s)
 }

@@ -49,8 +49,12 @@ const ROW_BYTES: f64 = 110.0;
 /// histograms per system (wait, latency), with one bucket per power of two of the largest value.
 const HISTOGRAM_BUCKET_BYTES: f64 = 8192.0;
 /// Per group and system besides the histograms: counters, the window, the queue or the group's
-/// offsets, chart legend entries.
+/// offsets.
 const GROUP_BYTES: f64 = 2048.0;
+/// Per group and system beyond the first: the charts' lines and legend entries, per-group series.
+/// Measured: 25, 50 and 100 groups of one consumer in both systems peaked at 124, 238 and 459 MiB
+/// (2.2 MiB a group and system, whatever the samples or the duration); one group at 17 MiB.
+const EXTRA_GROUP_BYTES: f64 = 2.2 * MIB;
 /// Per Kafka consumer (a struct of four `Vec`s, two `VecDeque`s and timers) and per RabbitMQ one.
 /// Measured: one group of 10^5 consumers, both systems, peaked at 33 MiB.
 const KAFKA_CONSUMER_BYTES: f64 = 256.0;
@@ -63,30 +67,57 @@ const PARTITION_BYTES: f64 = 160.0;
 /// CPU per observation the recorder counts (the models' work for it included). Measured on M/M/4
 /// at rho 0.7 (10 ms, 280/s), 10^6 messages, one system at a time: Kafka 0.29 s with one group and
 /// 0.95 s with four (34 and 40 ns per estimated observation), RabbitMQ 0.24 s and 0.83 s (22 ns).
-const NS_PER_OBSERVATION_KAFKA: f64 = 50.0;
+const NS_PER_OBSERVATION_KAFKA: f64 = 70.0;
 /// Extra Kafka CPU per message for each replica beyond the first, as a share of the unreplicated
 /// cost (M/M/10 on three brokers: RF 3 took 0.31 s against 0.24 s for RF 1).
 const REPLICA_CPU_SHARE: f64 = 0.15;
-const NS_PER_OBSERVATION_RABBITMQ: f64 = 28.0;
+const NS_PER_OBSERVATION_RABBITMQ: f64 = 40.0;
 /// A timer event: a long-poll expiry (with its empty answer and lag report) or a retention check,
 /// plus a term for the heap of pending timers. Measured: 2 x 10^7 expiries of 10 idle consumers
 /// (fetch_max_wait 1ms) took 1.41 s (70 ns each); 1.25 x 10^7 of 1000 consumers took 3.2 s (260
 /// ns); 2 x 10^6 retention checks of 100 partitions took 0.35 s.
 const NS_PER_TIMER: f64 = 60.0;
 const NS_PER_TIMER_PER_LOG2_PENDING: f64 = 20.0;
-/// Looking at one partition in a retention check, and in a fetch (twice, with cache misses).
-/// Measured: 100,000 partitions owned by one consumer, 36,000 messages: 33 s for 4.3 x 10^9
-/// estimated visits (7.7 ns).
+/// Looking at one partition in a retention check, and in a fetch: 3 ns for a consumer owning up
+/// to 1,000 partitions (10^4 partitions over 10 consumers, 6 x 10^8 visits: 1.9 s), more as its
+/// offsets outgrow the caches (100,000 partitions owned by one consumer, 36,000 messages: 33 s
+/// for 4.3 x 10^9 visits, 7.7 ns).
 const NS_PER_PARTITION_VISIT: f64 = 2.0;
-const NS_PER_FETCH_PARTITION_VISIT: f64 = 10.0;
-/// Every event that goes through the heap (every network hop when the latency is not zero, every
-/// processing completion and timer) costs this much, and more when millions are pending: this
-/// much per level of the heap beyond the first six. Measured: RabbitMQ alone, 10 s latency,
-/// 5.5 x 10^6 messages to 3 groups, about 1.6 x 10^6 events pending at the peak: 12.9 s, against
-/// 4.4 s estimated from observations alone; Kafka alone, lan, 1000 consumers, 2.4 x 10^6 messages
-/// of 100 KB: 3.0 s for 2.4 x 10^7 heap events.
-const NS_PER_HEAP_EVENT: f64 = 25.0;
+/// Nanoseconds per partition visited by a fetch of a consumer owning `owned` partitions.
+fn fetch_visit_ns(owned: f64) -> f64 {
+    3.0 + 2.35 * (owned.max(1.0).log10() - 3.0).max(0.0)
+}
+/// A long-poll expiry's request and answer on the network.
+const NS_PER_EXPIRY_HOP: f64 = 25.0;
+/// Every event the engine handles costs this much besides the observations it makes, and more
+/// when millions are pending: this much per level of the heap beyond the first six. Fitted on
+/// thread CPU time of each system's simulation (the lessons and the shapes of the guard's test
+/// grid): Kafka 100 to 280 ns per event all told, RabbitMQ 100 to 240, a quorum queue's Raft
+/// events up to 640. Earlier: RabbitMQ alone, 10 s latency, 5.5 x 10^6 messages to 3 groups,
+/// about 1.6 x 10^6 events pending at the peak: 12.9 s.
+const NS_PER_EVENT_KAFKA: f64 = 100.0;
+const NS_PER_EVENT_RABBITMQ: f64 = 50.0;
+const NS_PER_EVENT_QUORUM: f64 = 200.0;
 const NS_PER_HEAP_LEVEL: f64 = 10.0;
+/// Engine events per message (`b`) and per message and group (`g`), counted on the lessons:
+/// Kafka without latency 2.8 to 5.7 for one group (fewer when a fetch brings many records) and
+/// 2.35 per group with 100 (the producer's send, the broker's append, a fetch answer, the
+/// processing's end, commits and lag reports); with a network, every hop too (10 for three
+/// groups on lan). RabbitMQ 5 for one group and 3
+/// per group with 100 (publish, route, deliver, processing end, ack), network or not.
+const KAFKA_EVENTS: (f64, f64) = (1.5, 2.5);
+/// A share group acknowledges each record in its own request: 6.9 events per message in all.
+const SHARE_GROUP_EVENTS: f64 = 2.0;
+const KAFKA_EVENTS_LATENCY: (f64, f64) = (2.0, 3.0);
+const RABBITMQ_EVENTS: (f64, f64) = (2.0, 3.0);
+/// A quorum queue replicates each enqueue and each settlement to every follower and hears back:
+/// 13 events per message on 3 nodes (8 more than a classic queue), 19 to 23 at lower rates
+/// where Raft batches less.
+const QUORUM_EVENTS_PER_FOLLOWER: f64 = 6.0;
+/// Kafka events per client and second while a drain stalls behind a broker that is down.
+const STALL_EVENTS_PER_CLIENT_S: f64 = 5.0;
+/// Charts drawn and files written by the smallest run: 0.11 s measured.
+const BASE_CPU_SECS: f64 = 0.12;
 /// Looking at one RabbitMQ consumer's prefetch window when dispatching.
 const NS_PER_CONSUMER_VISIT: f64 = 2.0;
 /// One time-series row: sampling, formatting its CSV line, drawing its chart points. Measured:
@@ -189,6 +220,8 @@ pub struct Estimate {
     pub rows: f64,
     /// Observations the recorder will count, per system in the scenario's order (Kafka long-poll expiries included).
     pub observations: Vec<f64>,
+    /// Events the engine handles, per system in the scenario's order.
+    pub events: Vec<f64>,
     /// Kafka long-poll expiries and retention checks (0 without Kafka).
     pub timer_events: f64,
     /// Largest number of records the Kafka log holds at once (0 without Kafka).
@@ -413,8 +446,11 @@ fn analyse_system(s: &Scenario, sys: SystemKind, pieces: &[(f64, f64, f64)], pre
 
 struct Analysis {
     pieces: Vec<(f64, f64, f64)>,
-    /// Per system in the scenario's order.
+    /// Per system in the scenario's order: its groups, and the end of the run (a stalled drain
+    /// included).
     systems: Vec<(SystemKind, Vec<GroupModel>, f64)>,
+    /// The end of a stalled drain, if the schedule leaves something down.
+    stall_end: Option<f64>,
 }
 
 fn analyse(s: &Scenario) -> Analysis {
@@ -431,6 +467,13 @@ fn analyse(s: &Scenario) -> Analysis {
         Vec::new()
     };
     let seconds = s.duration.as_secs_f64();
+    // Something still down when the schedule ends (a broker that never restarts) may leave
+    // messages no one can deliver: an unlimited drain then runs on until clients have been quiet
+    // for the stall limit (`DrainWatch`), ticking timers and samples all along.
+    let stall_end = (s.drain.is_none() && !crate::scenario::faults::all_up_at_end(&s.faults)).then(|| {
+        let last_step = s.faults.iter().map(|f| f.at.as_secs_f64()).fold(seconds, f64::max);
+        last_step + crate::models::drain::DrainWatch::new(s).limit().as_secs_f64()
+    });
     let systems = s
         .systems
         .iter()
@@ -438,10 +481,10 @@ fn analyse(s: &Scenario) -> Analysis {
             let groups = analyse_system(s, sys, &pieces, &prefix);
             let drain = groups.iter().map(|g| g.load.drain_s).fold(0.0, f64::max);
             let drain = s.drain.map_or(drain, |limit| drain.min(limit.as_secs_f64()));
-            (sys, groups, seconds + drain)
+            (sys, groups, stall_end.unwrap_or(0.0).max(seconds + drain))
         })
         .collect();
-    Analysis { pieces, systems }
+    Analysis { pieces, systems, stall_end }
 }
 
 /// Simulated end of the run (publishing plus the estimated drain), the latest over the systems.
@@ -662,7 +705,7 @@ pub fn estimate(s: &Scenario) -> Estimate {
                 + extra
                 + 0.001)
                 .min(*end);
-            state += 2.0 * histogram_bytes(longest) + GROUP_BYTES;
+            state += 2.0 * histogram_bytes(longest) + GROUP_BYTES + if i > 0 { EXTRA_GROUP_BYTES } else { 0.0 };
             match sys {
                 SystemKind::Kafka => {
                     state += partitions * PARTITION_GROUP_BYTES;
@@ -707,6 +750,7 @@ pub fn estimate(s: &Scenario) -> Estimate {
     // ---- CPU: messages ----
     let total_consumers: f64 = s.groups.iter().map(|g| g.consumers as f64).sum();
     let mut observations = Vec::new();
+    let mut events = Vec::new();
     let mut message_cpu = 0.0;
     for (sys, _, _) in &a.systems {
         let (b, g, ns) = match sys {
@@ -724,17 +768,61 @@ pub fn estimate(s: &Scenario) -> Estimate {
             SystemKind::Kafka => 1.0 + REPLICA_CPU_SHARE * f64::from(s.kafka.replication_factor.saturating_sub(1)),
             SystemKind::RabbitMq => 1.0,
         };
-        message_cpu += obs * ns * 1e-9 * replication;
-        // Heap events: with a network every hop is one (publish, delivery or fetch, ack or
-        // commit); without, only publications and processing completions.
-        let (heap_events, pending) = if latency > 0.0 {
-            let wire = (peak_rate * latency).min(messages) * (1.0 + 2.0 * n_groups);
-            (messages * (2.0 + 3.0 * n_groups), wire + total_consumers)
-        } else {
-            (messages * (1.0 + n_groups), total_consumers)
+        let (per_message, per_group) = match sys {
+            SystemKind::Kafka if latency > 0.0 => KAFKA_EVENTS_LATENCY,
+            SystemKind::Kafka => KAFKA_EVENTS,
+            SystemKind::RabbitMq => RABBITMQ_EVENTS,
         };
-        message_cpu +=
-            heap_events * (NS_PER_HEAP_EVENT + NS_PER_HEAP_LEVEL * ((2.0 + pending).log2() - 6.0).max(0.0)) * 1e-9;
+        let quorum = *sys == SystemKind::RabbitMq && s.rabbitmq.queue_type == crate::scenario::QueueType::Quorum;
+        let followers = f64::from(s.brokers.saturating_sub(1));
+        let share_groups = match sys {
+            SystemKind::Kafka => s.groups.iter().filter(|g| g.kind == GroupKind::Share).count() as f64,
+            SystemKind::RabbitMq => 0.0,
+        };
+        let mut message_events = messages * (per_message + per_group * n_groups + SHARE_GROUP_EVENTS * share_groups);
+        if quorum {
+            message_events += messages * followers * QUORUM_EVENTS_PER_FOLLOWER;
+        }
+        // Periodic work that goes on whether messages flow or not, over the whole run (a stalled
+        // drain included): consumer heartbeats and auto-commits, broker heartbeats, the quorum
+        // members' failure detector. Each is a timer and a request and answer.
+        let end = a.systems.iter().find(|x| x.0 == *sys).map_or(seconds, |x| x.2);
+        let periodic = match sys {
+            SystemKind::Kafka => {
+                let mut per_s = f64::from(s.brokers) / d::KAFKA_BROKER_HEARTBEAT_INTERVAL.as_secs_f64();
+                for g in &s.groups {
+                    let hb = match (g.kind, s.kafka.group_protocol) {
+                        (GroupKind::Share, _) => d::KAFKA_SHARE_HEARTBEAT_INTERVAL,
+                        (_, crate::scenario::GroupProtocol::Consumer) => d::KAFKA_CONSUMER_HEARTBEAT_INTERVAL,
+                        _ => d::KAFKA_HEARTBEAT_INTERVAL,
+                    };
+                    per_s += g.consumers as f64 / hb.as_secs_f64();
+                    if s.kafka.enable_auto_commit && g.kind == GroupKind::Consumer {
+                        per_s += g.consumers as f64 / s.kafka.auto_commit_interval.as_secs_f64();
+                    }
+                }
+                // In a stalled drain every client keeps retrying the broker that is down
+                // (metadata, fetches, coordinator lookups): measured 5.5 events a second each.
+                let stall = a.stall_end.map_or(0.0, |x| (x - seconds).max(0.0));
+                per_s * end * 3.0 + stall * (total_consumers + 1.0) * STALL_EVENTS_PER_CLIENT_S
+            }
+            SystemKind::RabbitMq if quorum => {
+                f64::from(s.brokers) * followers / d::RABBITMQ_ATEN_HEARTBEAT_INTERVAL.as_secs_f64() * end
+            }
+            SystemKind::RabbitMq => 0.0,
+        };
+        events.push(message_events + periodic);
+        let pending = if latency > 0.0 {
+            (peak_rate * latency).min(messages) * (1.0 + 2.0 * n_groups) + total_consumers
+        } else {
+            total_consumers
+        };
+        let ns_event = match sys {
+            SystemKind::Kafka => NS_PER_EVENT_KAFKA,
+            SystemKind::RabbitMq if quorum => NS_PER_EVENT_QUORUM,
+            SystemKind::RabbitMq => NS_PER_EVENT_RABBITMQ,
+        } + NS_PER_HEAP_LEVEL * ((2.0 + pending).log2() - 6.0).max(0.0);
+        message_cpu += (obs * ns + (message_events + periodic) * ns_event) * 1e-9 * replication;
     }
     // The phase that publishes most names the field.
     let (busiest_phase, _) =
@@ -766,11 +854,15 @@ pub fn estimate(s: &Scenario) -> Estimate {
         let waits_for_bytes = k.fetch_min_bytes as f64 > mean_bytes;
         let mut cycles = 0.0;
         let mut visits = 0.0;
+        let mut owned_most: f64 = 1.0;
         for gm in groups {
             let owned = (partitions / gm.load.active_consumers.max(1) as f64).ceil();
+            owned_most = owned_most.max(owned);
             for &(n, share) in &gm.consumers {
                 let busy = messages * share * gm.load.time_per_message;
-                let idle = if waits_for_bytes { *end } else { (end - busy).max(0.0) };
+                // A stalled drain waits for a broker that is down: no long polls to it.
+                let end = if a.stall_end == Some(*end) { seconds + gm.load.drain_s } else { *end };
+                let idle = if waits_for_bytes { end } else { (end - busy).max(0.0) };
                 let c = n * idle / cycle.max(1e-9);
                 cycles += c;
                 visits += c * owned;
@@ -779,14 +871,17 @@ pub fn estimate(s: &Scenario) -> Estimate {
             visits += messages * owned;
         }
         timer_events += cycles;
+        let checks = end / k.retention_check_interval.as_secs_f64();
         if let Some(i) = a.systems.iter().position(|x| x.0 == SystemKind::Kafka) {
-            // Each expiry answers an empty fetch and reports the lag: one observation.
+            // Each expiry answers an empty fetch and reports the lag: one observation; and three
+            // events (the timer, the empty answer, the next fetch).
             observations[i] += cycles;
+            events[i] += 3.0 * cycles + checks;
         }
         let pending: f64 = groups.iter().map(|g| g.load.active_consumers as f64).sum();
         let per_timer = NS_PER_TIMER + NS_PER_TIMER_PER_LOG2_PENDING * (2.0 + pending).log2();
         // With a network, the request and the answer of each expiry are heap events too.
-        let per_cycle = per_timer + if latency > 0.0 { 2.0 * NS_PER_HEAP_EVENT } else { 0.0 };
+        let per_cycle = per_timer + if latency > 0.0 { 2.0 * NS_PER_EXPIRY_HOP } else { 0.0 };
         cpu.push(Term {
             amount: cycles * per_cycle * 1e-9,
             what: format!(
@@ -803,12 +898,11 @@ pub fn estimate(s: &Scenario) -> Estimate {
             ),
         });
         cpu.push(Term {
-            amount: visits * NS_PER_FETCH_PARTITION_VISIT * 1e-9,
+            amount: visits * fetch_visit_ns(owned_most) * 1e-9,
             what: format!("fetches over many partitions (about {} partition visits)", count(visits)),
             field: "kafka.partitions".into(),
             remedy: "use fewer `kafka.partitions` per consumer (more consumers, or fewer partitions)".into(),
         });
-        let checks = end / k.retention_check_interval.as_secs_f64();
         timer_events += checks;
         cpu.push(Term {
             amount: checks * (per_timer + partitions * NS_PER_PARTITION_VISIT) * 1e-9,
@@ -847,6 +941,12 @@ pub fn estimate(s: &Scenario) -> Estimate {
     }
 
     // ---- CPU: the time series and its charts ----
+    cpu.push(Term {
+        amount: BASE_CPU_SECS,
+        what: "the charts and files of any run".into(),
+        field: "".into(),
+        remedy: "".into(),
+    });
     cpu.push(Term {
         amount: rows * NS_PER_ROW * 1e-9,
         what: format!("writing and drawing {} time-series rows", count(rows)),
@@ -895,6 +995,7 @@ pub fn estimate(s: &Scenario) -> Estimate {
         run_end_s: a.systems.iter().map(|x| x.2).collect(),
         rows,
         observations,
+        events,
         timer_events,
         retained_records: retained,
         groups: s
@@ -946,6 +1047,113 @@ pub fn check_size(s: &Scenario, file: &str) -> Result<(), ScenarioError> {
     Err(ScenarioError { file: file.into(), field: Some(main.field.clone()), message })
 }
 
+/// Messages published in [a, b) seconds.
+fn published_between(pieces: &[(f64, f64, f64)], a: f64, b: f64) -> f64 {
+    let cumulative = |x: f64| -> f64 { pieces.iter().map(|&(p, len, r)| r * (x - p).clamp(0.0, len)).sum::<f64>() };
+    (cumulative(b) - cumulative(a)).max(0.0)
+}
+
+/// `max.poll.interval.ms` against what a poll really returns. The consumer hands the application
+/// at most `max.poll.records` of what it has buffered (`FetchCollector.collectFetch` stops at an
+/// empty buffer), and leaves the group when the records of one poll take longer than the
+/// interval (`AbstractHeartbeatRequestManager.poll`), then rejoins: a rebalance, and the records
+/// processed again. A poll long enough needs a backlog of `n` = interval / mean records at the
+/// consumer. Refused (`Err`) when the busiest consumer must have that backlog: the fluid model
+/// falls that far behind in an overloaded phase, or a group starting late from the log's start
+/// owes that many records; then every poll is full and the consumer would be expelled forever.
+/// Otherwise a warning (`Ok(Some)`) with the chance of such a backlog at the peak load (M/M/1:
+/// P(backlog >= n) = rho^n), since Kafka lets the run go on and rebalance when it happens.
+pub fn poll_interval_check(s: &Scenario, file: &str) -> Result<Option<ScenarioError>, ScenarioError> {
+    if !s.systems.contains(&SystemKind::Kafka) {
+        return Ok(None);
+    }
+    let k = &s.kafka;
+    let interval = d::KAFKA_MAX_POLL_INTERVAL.as_secs_f64();
+    let mean_bytes = s.workload.message_bytes.mean().max(1.0);
+    let a = analyse(s);
+    let Some((_, groups, _)) = a.systems.iter().find(|x| x.0 == SystemKind::Kafka) else {
+        return Ok(None);
+    };
+    let mut warning = None;
+    for (i, (g, gm)) in s.groups.iter().zip(groups).enumerate() {
+        let m = g.processing.mean();
+        if m * k.max_poll_records as f64 <= interval {
+            continue;
+        }
+        // Records of one poll that take longer than the interval on average.
+        let n = (interval / m).floor() + 1.0;
+        // A poll returns what is buffered: a classic consumer fetches at most
+        // max.partition.fetch.bytes (at least one record) per partition it owns.
+        let poll = if g.kind == GroupKind::Share {
+            k.max_poll_records as f64
+        } else {
+            let owned = k.partitions.div_ceil(g.consumers.min(k.partitions).max(1)) as f64;
+            let per_partition = (k.max_partition_fetch_bytes as f64 / mean_bytes).floor().max(1.0);
+            (k.max_poll_records as f64).min(owned * per_partition)
+        };
+        if poll < n {
+            continue;
+        }
+        let field = field_of_group(i, "processing");
+        let share = gm.consumers.first().map_or(1.0, |c| c.1);
+        let behind = fluid(&a.pieces, share, 1.0 / gm.load.time_per_message.max(1e-12)).0;
+        let start = g.start.as_secs_f64();
+        let from = g.from.unwrap_or(match k.auto_offset_reset {
+            crate::scenario::OffsetReset::Earliest => crate::scenario::operations::OffsetSpec::Earliest,
+            crate::scenario::OffsetReset::Latest => crate::scenario::operations::OffsetSpec::Latest,
+        });
+        let owed = match from {
+            _ if start <= 0.0 => 0.0,
+            crate::scenario::operations::OffsetSpec::Earliest => {
+                published_between(&a.pieces, (start - k.retention.as_secs_f64()).max(0.0), start)
+            }
+            crate::scenario::operations::OffsetSpec::Time(t) => published_between(&a.pieces, t.as_secs_f64(), start),
+            crate::scenario::operations::OffsetSpec::Latest => 0.0,
+        } * share;
+        let (why, backlog) = if behind >= owed { ("falls behind by", behind) } else { ("starts late owing", owed) };
+        if backlog >= n {
+            return Err(ScenarioError {
+                file: file.into(),
+                field: Some(field),
+                message: format!(
+                    "group \"{}\": its busiest consumer {why} about {} records (peak load {}), so its polls return \
+                     {} records ({} x {:.3} s mean), longer than Kafka's max.poll.interval.ms (5 min): it would be \
+                     expelled from its group and process the same records forever; lower `kafka.max_poll_records` \
+                     or the processing time, add consumers, or set systems = [\"rabbitmq\"]",
+                    g.name,
+                    count(backlog),
+                    pct(gm.load.peak_utilisation),
+                    poll,
+                    poll,
+                    m
+                ),
+            });
+        }
+        let rho = gm.load.peak_utilisation.min(1.0);
+        warning.get_or_insert(ScenarioError {
+            file: file.into(),
+            field: Some(field),
+            message: format!(
+                "group \"{}\": a poll of {} or more of its up to {} records takes longer than max.poll.interval.ms \
+                 (5 min) at {:.3} s mean; at the busiest consumer's peak load of {} its backlog averages {:.1} \
+                 records and reaches {} with probability about {:.1e} (M/M/1: rho^{}), unless a crash or an offset \
+                 reset builds one; if it does, Kafka expels the consumer, rebalances and the poll's records are \
+                 processed again",
+                g.name,
+                n,
+                poll,
+                m,
+                pct(gm.load.peak_utilisation),
+                if rho < 1.0 { rho / (1.0 - rho) } else { f64::INFINITY },
+                n,
+                rho.powf(n),
+                n
+            ),
+        });
+    }
+    Ok(warning)
+}
+
 /// A one-line warning when `--history` would write more than about 1 GB.
 pub fn history_warning(s: &Scenario) -> Option<String> {
     let g = s.groups.len() as f64;
@@ -968,6 +1176,11 @@ pub fn history_warning(s: &Scenario) -> Option<String> {
             s.groups.len()
         )
     })
+}
+
+/// "estimated peak memory X, CPU Y": the guard's verdict in a few words, for `validate`'s first line.
+pub fn estimate_text(e: &Estimate) -> String {
+    format!("estimated peak memory {}, CPU {}", mem_text(e.memory_bytes), secs_text(e.cpu_secs))
 }
 
 /// The `validate` report: the estimate, then each group's offered load against its capacity in

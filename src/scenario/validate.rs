@@ -487,28 +487,6 @@ impl Ctx {
                 ),
             );
         }
-        // A Kafka consumer that cannot finish one poll's records within max.poll.interval.ms is
-        // expelled from its group, its commits are refused and the records are processed again:
-        // the classic poll-loop livelock, which would never end.
-        if systems.contains(&SystemKind::Kafka) {
-            for (i, g) in groups.iter().enumerate() {
-                let batch = g.processing.mean() * kafka.max_poll_records as f64;
-                if batch > d::KAFKA_MAX_POLL_INTERVAL.as_secs_f64() {
-                    return self.err(
-                        format!("groups[{i}].processing"),
-                        format!(
-                            "group \"{}\": one poll's records ({} x {:.3} s mean) take longer than Kafka's \
-                             max.poll.interval.ms (5 min): the consumer would be expelled from its group and \
-                             process the same records forever; lower `kafka.max_poll_records` or the processing \
-                             time, or set systems = [\"rabbitmq\"]",
-                            g.name,
-                            kafka.max_poll_records,
-                            g.processing.mean()
-                        ),
-                    );
-                }
-            }
-        }
         // RabbitMQ closes the channel of a delivery unacknowledged for `consumer_timeout`: a message
         // that takes longer to process would be requeued and processed again, forever.
         if systems.contains(&SystemKind::RabbitMq) && rabbitmq.manual_ack {
@@ -653,6 +631,8 @@ impl Ctx {
             operations,
             source_sha256: sha,
         };
+        // A poll whose records must outlast max.poll.interval.ms is refused (warnings are the CLI's).
+        crate::guard::poll_interval_check(&scenario, &self.file)?;
         if raw.sample_interval.is_none() {
             // A drain much longer than `duration` would take the series to millions of samples:
             // spread the default samples over the whole estimated run instead.
