@@ -467,12 +467,14 @@ fn analyse(s: &Scenario) -> Analysis {
         Vec::new()
     };
     let seconds = s.duration.as_secs_f64();
-    // Something still down when the schedule ends (a broker that never restarts) may leave
-    // messages no one can deliver: an unlimited drain then runs on until clients have been quiet
-    // for the stall limit (`DrainWatch`), ticking timers and samples all along.
+    // A broker still down when the schedule ends holds messages no one can deliver. The Kafka
+    // producer's batches to it fail `delivery.timeout.ms` after they were made (plus a request
+    // timeout for the last one in flight), and then the run ends: its clients keep retrying the
+    // dead broker until then. RabbitMQ's run ends when its groups have drained what they can
+    // (measured: a broker, two of three quorum members, or a queue's node down for good).
     let stall_end = (s.drain.is_none() && !crate::scenario::faults::all_up_at_end(&s.faults)).then(|| {
         let last_step = s.faults.iter().map(|f| f.at.as_secs_f64()).fold(seconds, f64::max);
-        last_step + crate::models::drain::DrainWatch::new(s).limit().as_secs_f64()
+        last_step + s.kafka.delivery_timeout.as_secs_f64() + d::KAFKA_REQUEST_TIMEOUT.as_secs_f64()
     });
     let systems = s
         .systems
@@ -481,7 +483,8 @@ fn analyse(s: &Scenario) -> Analysis {
             let groups = analyse_system(s, sys, &pieces, &prefix);
             let drain = groups.iter().map(|g| g.load.drain_s).fold(0.0, f64::max);
             let drain = s.drain.map_or(drain, |limit| drain.min(limit.as_secs_f64()));
-            (sys, groups, stall_end.unwrap_or(0.0).max(seconds + drain))
+            let stall = if sys == SystemKind::Kafka { stall_end.unwrap_or(0.0) } else { 0.0 };
+            (sys, groups, stall.max(seconds + drain))
         })
         .collect();
     Analysis { pieces, systems, stall_end }
