@@ -253,6 +253,7 @@ mod tests {
         let mut w = IdWindow::default();
         for id in 0..5 {
             w.publish(id);
+            w.stored(id);
         }
         assert_eq!(w.processed(1), FirstTime::Yes { was_deleted: false });
         assert_eq!(w.len(), 5, "0 is unprocessed, so the window cannot advance");
@@ -270,6 +271,14 @@ mod tests {
             "processed from a client buffer after deletion"
         );
         assert_eq!(w.unprocessed(), (0, 2));
+        // 5 is published but never stored (the broker refused it): held nowhere, so lost, not
+        // stranded; once stored, stranded.
+        w.publish(5);
+        assert_eq!(w.unprocessed(), (1, 2));
+        assert_eq!(w.held_runs(), vec![(2, 3), (4, 5)]);
+        w.stored(5);
+        assert_eq!(w.unprocessed(), (0, 3));
+        assert_eq!(w.held_runs(), vec![(2, 3), (4, 6)]);
     }
 
     /// Ids 0..10; retention deletes 0..6 unread, the consumer had 2 and 3 in its buffer and
@@ -279,6 +288,7 @@ mod tests {
         let mut w = IdWindow::default();
         for id in 0..10 {
             w.publish(id);
+            w.stored(id);
         }
         for id in 0..6 {
             assert!(w.deleted(id), "{id} deleted unprocessed");
