@@ -318,7 +318,9 @@ pub struct Recorder {
     /// (group, id) of the messages a fault deleted unprocessed, and whether each was confirmed:
     /// one may still be processed from a consumer's buffer, and is then taken off the fault's
     /// count. As many as a crash deletes.
-    fault_lost_ids: BTreeMap<(usize, u64), bool>,
+    /// With the annotation that counts it: a confirm that arrives after the crash (it was on its
+    /// way) still counts it as confirmed.
+    fault_lost_ids: BTreeMap<(usize, u64), (bool, usize)>,
     pub messages_published: u64,
     /// One past the id of the last message published.
     next_id: u64,
@@ -595,18 +597,18 @@ impl Recorder {
     /// the charts agree with the checker); any other at the latest loss of that group still
     /// counting any (or one just before, which the charts merge with it anyway).
     fn undo_retention_loss(&mut self, gi: usize, id: u64) {
-        let fault = self.fault_lost_ids.remove(&(gi, id));
-        let at_fault = fault.is_some();
+        if let Some((acknowledged, i)) = self.fault_lost_ids.remove(&(gi, id)) {
+            let a = &mut self.annotations[i];
+            a.count -= 1;
+            a.acknowledged -= u64::from(acknowledged);
+            return;
+        }
         if let Some(a) = self.annotations.iter_mut().rev().find(|a| {
-            let kind_matches = if at_fault {
-                a.kind == AnnotationKind::FaultLost
-            } else {
-                matches!(a.kind, AnnotationKind::RetentionLost | AnnotationKind::FaultLost)
-            };
-            kind_matches && a.group == Some(gi) && a.count > 0
+            matches!(a.kind, AnnotationKind::RetentionLost | AnnotationKind::FaultLost)
+                && a.group == Some(gi)
+                && a.count > 0
         }) {
             a.count -= 1;
-            a.acknowledged = a.acknowledged.saturating_sub(u64::from(fault == Some(true)));
         }
     }
 
@@ -799,7 +801,7 @@ impl History for Recorder {
                         if !self.count_skipped(at, gi) {
                             if self.faults.last().is_some_and(|f| f.start == at) {
                                 let i = self.annotate(at, AnnotationKind::FaultLost, Some(gi), 1);
-                                self.fault_lost_ids.insert((gi, id), acknowledged);
+                                self.fault_lost_ids.insert((gi, id), (acknowledged, i));
                                 self.annotations[i].acknowledged += u64::from(acknowledged);
                             } else if self.last_election == Some(at) {
                                 self.annotate(at, AnnotationKind::Truncated, Some(gi), 1);
@@ -830,6 +832,16 @@ impl History for Recorder {
                 self.bucket_acknowledged += 1;
                 for g in &mut self.groups {
                     g.window.acknowledged(id);
+                }
+                if !self.fault_lost_ids.is_empty() {
+                    for gi in 0..self.groups.len() {
+                        if let Some((acknowledged, i)) = self.fault_lost_ids.get_mut(&(gi, id))
+                            && !*acknowledged
+                        {
+                            *acknowledged = true;
+                            self.annotations[*i].acknowledged += 1;
+                        }
+                    }
                 }
             }
             Observation::Client(ClientEvent::SendFailed { .. }) => self.bucket_failed += 1,
