@@ -21,18 +21,19 @@
 //! Per group (system values are sums over groups):
 //! * `owed`: messages sent that the group is owed.
 //! * `processed_unique`: owed messages the group processed at least once.
-//! * `acknowledged_lost`: owed, acknowledged by the end, never processed by the group, and every
-//!   node is up at the end (the configuration says so).
-//! * `acknowledged_unavailable`: the same, when not every node is up at the end: the message may
-//!   still be held by a node that is down, so it is not counted as lost.
+//! * `stranded`: owed, never processed by the group, and still stored at the end: the final read
+//!   (below) holds it for the group, on some replica or node, up or down. A bounded drain that
+//!   ends with messages in a queue, or a node that holds them and never comes back, strands them.
+//! * `acknowledged_lost`: owed, acknowledged by the end, never processed by the group, and gone
+//!   from every replica (the final read does not hold it).
 //! * `unacknowledged_lost`: owed, never acknowledged (unresolved or failed at the end), never
-//!   processed by the group. A producer without confirms (RabbitMQ without publisher confirms)
-//!   never gets an `Acknowledged`, so all its unprocessed messages fall here.
+//!   processed by the group, and not held at the end. A producer without confirms (RabbitMQ
+//!   without publisher confirms) never gets an `Acknowledged`, so all its lost messages fall here.
 //! * `skipped`: owed, never processed, and skipped on purpose: the group sought to the log end
 //!   (a `Sought` event with `to_end`) after it was sent and before the group processed it. A
 //!   skipped message processed later after all counts in `processed_unique` instead.
-//! * identity: `owed = processed_unique + acknowledged_lost + acknowledged_unavailable +
-//!   unacknowledged_lost + skipped`, always ([`DeliveryCounts::identity_holds`]).
+//! * identity: `owed = processed_unique + stranded + acknowledged_lost + unacknowledged_lost +
+//!   skipped`, always ([`DeliveryCounts::identity_holds`]).
 //! * `replayed`: after each `Sought` event of the group, the first re-processing of each owed
 //!   message sent before that event and already processed by the group (before or after it). A
 //!   rewind that reads a message again is replay, asked for; it is not a duplicate.
@@ -54,8 +55,19 @@
 //!   producer gave up on (a `SendFailed` after an `Acknowledged`, or a second one, is ignored). A
 //!   failed message that is acknowledged later counts in both `publish_failures` and `acknowledged`.
 //! * `unavailable_s`: see [`Checker::finish`] and below.
+//! * `producer_down_s`: how long the producer application itself was down (crashed, not yet
+//!   restarted), from the fault schedule: the client's own outage, not the system's.
 //! * `unexpected_events`: events naming a message id that was never sent (a checker input error or
 //!   a phantom message); they count nowhere else.
+//!
+//! ## The final read
+//!
+//! Whether a message never processed is lost or only stranded is not something a client saw: it
+//! is what a client would get if it read everything left once the run is over, after restarting
+//! every node (Jepsen's final read). That is the checker's one input from the brokers' side,
+//! given to [`Checker::finish_with`] as the ids each group's broker still holds, and it can only
+//! move a message between `stranded` and lost: what the clients processed, acknowledged or were
+//! refused is counted from their events alone.
 //!
 //! ## Unavailability
 //!
@@ -76,6 +88,12 @@
 //! after the last acknowledgement, with messages waiting throughout, reports 119 s. It measures a
 //! *total* stall: while any partition or queue still confirms, the producer is not stalled (a
 //! partial outage shows in latency and loss, not here).
+//!
+//! A producer that crashes is not a system that stops confirming: at its crash (from the fault
+//! schedule, [`CheckerConfig::producer_down`]) its waiting period ends, and the messages it was
+//! waiting for are *orphaned*: nobody waits for them any more, so they start no stall, but an
+//! `Acknowledged` that still comes counts, and one that never comes leaves them unacknowledged.
+//! Its downtime is `producer_down_s`, never `unavailable_s`.
 //!
 //! ## Memory
 //!
@@ -208,22 +226,22 @@ pub struct GroupConfig {
 pub struct CheckerConfig {
     /// Indexed by the events' `group`.
     pub groups: Vec<GroupConfig>,
-    /// Whether every node is up at the end of the run: if not, acknowledged messages never
-    /// processed are reported as `acknowledged_unavailable`, not `acknowledged_lost`.
-    pub all_up_at_end: bool,
+    /// When the producer application was down: from its crash to its restart (`None`: never),
+    /// in time order, from the fault schedule.
+    pub producer_down: Vec<(SimTime, Option<SimTime>)>,
     /// `θ` of `unavailable_s`.
     pub stall_threshold: SimDuration,
 }
 
 impl CheckerConfig {
-    /// Groups owed every message, every node up at the end, the default stall threshold.
+    /// Groups owed every message, the producer never down, the default stall threshold.
     pub fn new<S: Into<String>>(group_names: impl IntoIterator<Item = S>) -> Self {
         CheckerConfig {
             groups: group_names
                 .into_iter()
                 .map(|name| GroupConfig { name: name.into(), owed_from: SimTime::ZERO })
                 .collect(),
-            all_up_at_end: true,
+            producer_down: Vec::new(),
             stall_threshold: DEFAULT_STALL_THRESHOLD,
         }
     }
@@ -233,8 +251,8 @@ impl CheckerConfig {
         self
     }
 
-    pub fn all_up_at_end(mut self, up: bool) -> Self {
-        self.all_up_at_end = up;
+    pub fn producer_down(mut self, spans: Vec<(SimTime, Option<SimTime>)>) -> Self {
+        self.producer_down = spans;
         self
     }
 }
@@ -245,8 +263,8 @@ impl CheckerConfig {
 pub struct DeliveryCounts {
     pub owed: u64,
     pub processed_unique: u64,
+    pub stranded: u64,
     pub acknowledged_lost: u64,
-    pub acknowledged_unavailable: u64,
     pub unacknowledged_lost: u64,
     pub duplicates: u64,
     pub redelivered: u64,
@@ -257,21 +275,17 @@ pub struct DeliveryCounts {
 }
 
 impl DeliveryCounts {
-    /// `owed = processed_unique + acknowledged_lost + acknowledged_unavailable + unacknowledged_lost`.
+    /// `owed = processed_unique + stranded + acknowledged_lost + unacknowledged_lost + skipped`.
     pub fn identity_holds(&self) -> bool {
         self.owed
-            == self.processed_unique
-                + self.acknowledged_lost
-                + self.acknowledged_unavailable
-                + self.unacknowledged_lost
-                + self.skipped
+            == self.processed_unique + self.stranded + self.acknowledged_lost + self.unacknowledged_lost + self.skipped
     }
 
     fn add(&mut self, o: &DeliveryCounts) {
         self.owed += o.owed;
         self.processed_unique += o.processed_unique;
         self.acknowledged_lost += o.acknowledged_lost;
-        self.acknowledged_unavailable += o.acknowledged_unavailable;
+        self.stranded += o.stranded;
         self.unacknowledged_lost += o.unacknowledged_lost;
         self.duplicates += o.duplicates;
         self.redelivered += o.redelivered;
@@ -290,6 +304,8 @@ pub struct DeliveryReport {
     pub publish_failures: u64,
     /// `None`: no acknowledgement at all in the run, so not measurable.
     pub unavailable_s: Option<f64>,
+    /// The producer application's own downtime (crashed, not restarted yet), up to the end.
+    pub producer_down_s: f64,
     pub unexpected_events: u64,
     /// Sums over groups.
     #[serde(flatten)]
@@ -337,7 +353,9 @@ impl GroupState {
 #[derive(Debug)]
 pub struct Checker {
     groups: Vec<GroupState>,
-    all_up_at_end: bool,
+    /// The producer's crashes still to come, and its downtime spans (for `producer_down_s`).
+    producer_down: Vec<(SimTime, Option<SimTime>)>,
+    next_producer_crash: usize,
     stall_threshold: SimDuration,
     last_at: SimTime,
     /// Messages sent so far, which is also the next id expected.
@@ -350,6 +368,8 @@ pub struct Checker {
     unresolved: IdRanges,
     /// Given up on, not acknowledged since.
     failed: IdRanges,
+    /// Unresolved when the producer crashed: nobody waits for them, none acknowledged since.
+    orphaned: IdRanges,
     keys: KeyStore,
     keys_trim_at: usize,
     any_acknowledged: bool,
@@ -377,7 +397,8 @@ impl Checker {
                     counts: DeliveryCounts::default(),
                 })
                 .collect(),
-            all_up_at_end: config.all_up_at_end,
+            producer_down: config.producer_down,
+            next_producer_crash: 0,
             stall_threshold: config.stall_threshold,
             last_at: SimTime::ZERO,
             sent: 0,
@@ -387,6 +408,7 @@ impl Checker {
             unexpected_events: 0,
             unresolved: IdRanges::default(),
             failed: IdRanges::default(),
+            orphaned: IdRanges::default(),
             keys: KeyStore::default(),
             keys_trim_at: KEY_RETAIN_SLACK,
             any_acknowledged: false,
@@ -401,6 +423,9 @@ impl Checker {
     pub fn observe(&mut self, at: SimTime, event: &ClientEvent) {
         assert!(at >= self.last_at, "client event at {} ns before the previous one at {} ns", at.0, self.last_at.0);
         self.last_at = at;
+        if self.producer_down.get(self.next_producer_crash).is_some_and(|&(crash, _)| at >= crash) {
+            self.producer_crashed();
+        }
         match *event {
             ClientEvent::Sent { msg } => self.on_sent(at, &msg),
             ClientEvent::Acknowledged { id } => self.on_acknowledged(at, id),
@@ -426,6 +451,27 @@ impl Checker {
             ClientEvent::Sought { group, to_end } => self.on_sought(group, to_end),
         }
         debug_assert_eq!(self.waiting_since.is_some(), !self.unresolved.is_empty());
+    }
+
+    /// The producer crashed (the first event at or after the crash comes after it): its waiting
+    /// period ends there, and what it waited for is orphaned.
+    #[cold]
+    fn producer_crashed(&mut self) {
+        while let Some(&(crash, _)) = self.producer_down.get(self.next_producer_crash) {
+            if crash > self.last_at {
+                break;
+            }
+            self.next_producer_crash += 1;
+            if let Some(since) = self.waiting_since.take() {
+                self.stalled = self.stalled + self.stall(since, crash.max(since));
+            }
+            for (lo, hi) in self.unresolved.runs().collect::<Vec<_>>() {
+                (lo..hi).for_each(|id| {
+                    self.orphaned.insert(id);
+                });
+            }
+            self.unresolved = IdRanges::default();
+        }
     }
 
     fn check_group(&self, group: GroupIdx) {
@@ -484,7 +530,7 @@ impl Checker {
             return;
         }
         self.any_acknowledged = true;
-        if self.unresolved.remove(id) || self.failed.remove(id) {
+        if self.unresolved.remove(id) || self.failed.remove(id) || self.orphaned.remove(id) {
             self.acknowledged += 1;
         }
         if let Some(since) = self.waiting_since {
@@ -565,34 +611,56 @@ impl Checker {
         SimDuration(until.since(since).0.saturating_sub(self.stall_threshold.0))
     }
 
-    /// What was delivered, as of `end` (at or after the last event): messages still unprocessed
-    /// count as lost (or unavailable), and a waiting period still open counts up to `end`.
+    /// What was delivered, as of `end` (at or after the last event), with nothing held at the
+    /// end: every message still unprocessed counts as lost. See [`Checker::finish_with`].
     pub fn finish(&self, end: SimTime) -> DeliveryReport {
+        self.finish_with(end, &vec![Vec::new(); self.groups.len()])
+    }
+
+    /// What was delivered, as of `end` (at or after the last event). `held[g]`: the final read of
+    /// group `g`, the ids still stored for it at the end as sorted, disjoint runs `[lo, hi)`; an
+    /// owed message never processed counts as `stranded` if held, else as lost. A waiting period
+    /// still open counts up to `end`.
+    pub fn finish_with(&self, end: SimTime, held: &[Vec<(MessageId, MessageId)>]) -> DeliveryReport {
         assert!(end >= self.last_at, "the run ends before its last client event");
         let mut total = DeliveryCounts::default();
         let mut groups = BTreeMap::new();
-        for g in &self.groups {
+        for (gi, g) in self.groups.iter().enumerate() {
             let mut c = g.counts;
             c.skipped = g.skipped.len();
+            let held = held.get(gi).map_or(&[][..], Vec::as_slice);
             for (lo, hi) in g.unprocessed.runs() {
-                let unacknowledged = self.unresolved.count_in(lo, hi) + self.failed.count_in(lo, hi);
-                let acknowledged = (hi - lo) - unacknowledged;
-                c.unacknowledged_lost += unacknowledged;
-                if self.all_up_at_end {
-                    c.acknowledged_lost += acknowledged;
-                } else {
-                    c.acknowledged_unavailable += acknowledged;
+                for (from, to, is_held) in split_by(lo, hi, held) {
+                    if is_held {
+                        c.stranded += to - from;
+                        continue;
+                    }
+                    let unacknowledged = self.unresolved.count_in(from, to)
+                        + self.failed.count_in(from, to)
+                        + self.orphaned.count_in(from, to);
+                    c.unacknowledged_lost += unacknowledged;
+                    c.acknowledged_lost += (to - from) - unacknowledged;
                 }
             }
             total.add(&c);
             groups.insert(g.name.clone(), c);
         }
-        let open = self.waiting_since.map_or(SimDuration::ZERO, |since| self.stall(since, end));
+        // A crash after the last event still ends the waiting period (orphaned or unresolved,
+        // its messages count alike).
+        let crash = self.producer_down.get(self.next_producer_crash).map(|&(crash, _)| crash).filter(|&c| c <= end);
+        let open =
+            self.waiting_since.map_or(SimDuration::ZERO, |since| self.stall(since, crash.unwrap_or(end).max(since)));
+        let down: u64 = self
+            .producer_down
+            .iter()
+            .map(|&(crash, restart)| restart.unwrap_or(end).min(end).0.saturating_sub(crash.0))
+            .sum();
         DeliveryReport {
             sent: self.sent_count,
             acknowledged: self.acknowledged,
             publish_failures: self.publish_failures,
             unavailable_s: self.any_acknowledged.then(|| (self.stalled + open).as_secs_f64()),
+            producer_down_s: SimDuration(down).as_secs_f64(),
             unexpected_events: self.unexpected_events,
             total,
             groups,
@@ -608,11 +676,34 @@ impl Checker {
                 .map(|g| g.unprocessed.run_count() + g.skipped.run_count() + g.replayed_ids.run_count())
                 .sum::<usize>()
                 + self.unresolved.run_count()
-                + self.failed.run_count(),
+                + self.failed.run_count()
+                + self.orphaned.run_count(),
             keys: self.keys.len(),
             key_marks: self.groups.iter().map(|g| g.highest_by_key.len()).sum(),
         }
     }
+}
+
+/// `[lo, hi)` cut at the edges of the sorted, disjoint runs `held`: `(from, to, inside a run)`.
+fn split_by(lo: MessageId, hi: MessageId, held: &[(MessageId, MessageId)]) -> Vec<(MessageId, MessageId, bool)> {
+    let mut out = Vec::new();
+    let mut at = lo;
+    let first = held.partition_point(|&(_, h)| h <= lo);
+    for &(h_lo, h_hi) in &held[first..] {
+        if h_lo >= hi {
+            break;
+        }
+        if h_lo > at {
+            out.push((at, h_lo, false));
+        }
+        let end = h_hi.min(hi);
+        out.push((at.max(h_lo), end, true));
+        at = end;
+    }
+    if at < hi {
+        out.push((at, hi, false));
+    }
+    out
 }
 
 #[cfg(test)]

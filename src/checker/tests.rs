@@ -119,19 +119,77 @@ fn losses_are_classified_by_acknowledgement() {
     assert_eq!(r.groups["g"], expected);
     assert_eq!(r.total, expected);
     assert_identities(&r);
+}
 
-    // A node still down at the end: message 1 may be on it, so it is unavailable, not lost; the
-    // unacknowledged ones were never promised and stay lost.
-    let r = losses(CheckerConfig::new(["g"]).all_up_at_end(false));
+#[test]
+fn what_the_final_read_still_holds_is_stranded_not_lost() {
+    // The same history, but the final read finds messages 1 and 3 still stored (a bounded drain
+    // ended, or their node is down): stranded, whether acknowledged (1) or not (3). Only 4, held
+    // nowhere, is lost. 3 + 2 + 1 = 6.
+    let mut f = Feed::new(CheckerConfig::new(["g"]));
+    for id in 0..6 {
+        f.send(id, id, None);
+    }
+    f.ack(10, 0);
+    f.ack(10, 1);
+    f.ack(11, 2);
+    f.fail(20, 4);
+    f.fail(20, 5);
+    f.process(30, 0, 0);
+    f.process(31, 0, 2);
+    f.process(32, 0, 5);
+    // 0 and 2 are held too (processed, not yet deleted): processed, so not stranded.
+    let r = f.0.finish_with(t(100), &[vec![(0, 4)]]);
     let expected = DeliveryCounts {
         owed: 6,
         processed_unique: 3,
-        acknowledged_unavailable: 1,
-        unacknowledged_lost: 2,
+        stranded: 2,
+        unacknowledged_lost: 1,
         ..DeliveryCounts::default()
     };
     assert_eq!(r.groups["g"], expected);
     assert_identities(&r);
+}
+
+#[test]
+fn a_producer_crash_is_producer_down_not_unavailable() {
+    // One message every 100 ms from 0 to 120 s, each confirmed 5 ms later, processed at +6 ms.
+    // The producer crashes at 30.0025 s (message 300, sent at 30.0 s, is unresolved: its confirm
+    // comes at 30.005 s, to a dead producer, and never arrives) and restarts at 90 s; while down it
+    // sends nothing (its next message, 301, is sent at 90 s). The system never stopped confirming: unavailable 0; the producer was down
+    // 60 s. The checker on main counted the open wait of message 300 as a stall, [30, 90.1): 59.1 s.
+    let crash = SimTime(30_002_500_000);
+    let config = CheckerConfig::new(["g"]).producer_down(vec![(crash, Some(t(90_000)))]);
+    let mut events = Vec::new();
+    let times = (0..1200u64).map(|i| 100 * i).filter(|&at| !(30_001..90_000).contains(&at));
+    for (id, at) in times.enumerate() {
+        let id = id as MessageId;
+        events.push((t(at), ClientEvent::Sent { msg: Message { id, published_at: t(at), key: None, bytes: 10 } }));
+        if id != 300 {
+            events.push((t(at + 5), ClientEvent::Acknowledged { id }));
+        }
+        events.push((t(at + 6), ClientEvent::Processed { msg: stored(id), group: 0, consumer: 0 }));
+    }
+    events.sort_by_key(|e| e.0);
+    let mut c = Checker::new(config.clone());
+    for (at, e) in &events {
+        c.observe(*at, e);
+    }
+    let r = c.finish(t(121_000));
+    assert_eq!(r.unavailable_s, Some(0.0));
+    assert!((r.producer_down_s - 59.9975).abs() < 1e-9, "{}", r.producer_down_s); // float rounding only
+    assert_eq!(r, naive(&config, &events, t(121_000), &[]));
+    // Message 300 was processed: nothing lost; it was never acknowledged.
+    assert_eq!((r.acknowledged, r.total.processed_unique, r.total.unacknowledged_lost), (600, 601, 0));
+    // A producer that never restarts is down to the end of the run, and still not a stall.
+    let config = CheckerConfig::new(["g"]).producer_down(vec![(crash, None)]);
+    let mut c = Checker::new(config);
+    for (at, e) in events.iter().filter(|e| e.0 <= crash) {
+        c.observe(*at, e);
+    }
+    let r = c.finish(t(121_000));
+    assert_eq!(r.unavailable_s, Some(0.0));
+    assert!((r.producer_down_s - 90.9975).abs() < 1e-9, "{}", r.producer_down_s);
 }
 
 #[test]
@@ -489,13 +547,20 @@ fn memory_with_scattered_losses_is_one_run_per_lost_stretch() {
 
 // ---- Naive recount: keeps everything, follows the definitions literally ----
 
-fn naive(config: &CheckerConfig, events: &[(SimTime, ClientEvent)], end: SimTime) -> DeliveryReport {
+fn naive(
+    config: &CheckerConfig,
+    events: &[(SimTime, ClientEvent)],
+    end: SimTime,
+    held: &[Vec<(MessageId, MessageId)>],
+) -> DeliveryReport {
     let theta = config.stall_threshold.0;
     let n_groups = config.groups.len();
     let mut sent_at: Vec<SimTime> = Vec::new();
     let mut key: Vec<Option<u64>> = Vec::new();
     let mut acknowledged: Vec<bool> = Vec::new();
     let mut failed: Vec<bool> = Vec::new();
+    let mut orphaned: Vec<bool> = Vec::new();
+    let mut crashes = config.producer_down.iter().map(|s| s.0).peekable();
     let mut times_processed: Vec<Vec<u64>> = vec![Vec::new(); n_groups];
     let mut highest: Vec<HashMap<u64, u64>> = vec![HashMap::new(); n_groups];
     let mut counts = vec![DeliveryCounts::default(); n_groups];
@@ -513,6 +578,15 @@ fn naive(config: &CheckerConfig, events: &[(SimTime, ClientEvent)], end: SimTime
         if unresolved == 0 { 0 } else { to.0.saturating_sub(from.0.max(since.0.saturating_add(theta))) }
     };
     for &(at, e) in events {
+        // A producer crash before this event: nobody waits for its unresolved messages any more.
+        while let Some(crash) = crashes.next_if(|&c| c <= at) {
+            stalled += stall(prev, crash, unresolved, last_ack.max(started_waiting));
+            prev = crash;
+            for id in 0..sent_at.len() {
+                orphaned[id] |= !acknowledged[id] && !failed[id];
+            }
+            unresolved = 0;
+        }
         stalled += stall(prev, at, unresolved, last_ack.max(started_waiting));
         prev = at;
         let n = sent_at.len() as u64;
@@ -526,6 +600,7 @@ fn naive(config: &CheckerConfig, events: &[(SimTime, ClientEvent)], end: SimTime
                 key.push(msg.key);
                 acknowledged.push(false);
                 failed.push(false);
+                orphaned.push(false);
                 for (g, c) in config.groups.iter().zip(&mut counts) {
                     c.owed += u64::from(at >= g.owed_from);
                 }
@@ -537,13 +612,13 @@ fn naive(config: &CheckerConfig, events: &[(SimTime, ClientEvent)], end: SimTime
                 any_ack = true;
                 last_ack = at;
                 if !acknowledged[id as usize] {
-                    unresolved -= u64::from(!failed[id as usize]);
+                    unresolved -= u64::from(!failed[id as usize] && !orphaned[id as usize]);
                     acknowledged[id as usize] = true;
                     n_ack += 1;
                 }
             }
             ClientEvent::SendFailed { id } if id < n => {
-                if !acknowledged[id as usize] && !failed[id as usize] {
+                if !acknowledged[id as usize] && !failed[id as usize] && !orphaned[id as usize] {
                     unresolved -= 1;
                     failed[id as usize] = true;
                     n_fail += 1;
@@ -579,16 +654,23 @@ fn naive(config: &CheckerConfig, events: &[(SimTime, ClientEvent)], end: SimTime
             _ => unexpected += 1,
         }
     }
+    if let Some(crash) = crashes.next_if(|&c| c <= end) {
+        stalled += stall(prev, crash, unresolved, last_ack.max(started_waiting));
+        unresolved = 0;
+    }
     stalled += stall(prev, end, unresolved, last_ack.max(started_waiting));
     let mut total = DeliveryCounts::default();
     let mut groups = BTreeMap::new();
     for (gi, (g, c)) in config.groups.iter().zip(&mut counts).enumerate() {
         for id in 0..sent_at.len() {
             if sent_at[id] >= g.owed_from && times_processed[gi][id] == 0 {
-                match (acknowledged[id], config.all_up_at_end) {
-                    (true, true) => c.acknowledged_lost += 1,
-                    (true, false) => c.acknowledged_unavailable += 1,
-                    (false, _) => c.unacknowledged_lost += 1,
+                let id64 = id as MessageId;
+                if held.get(gi).is_some_and(|h| h.iter().any(|&(lo, hi)| (lo..hi).contains(&id64))) {
+                    c.stranded += 1;
+                } else if acknowledged[id] {
+                    c.acknowledged_lost += 1;
+                } else {
+                    c.unacknowledged_lost += 1;
                 }
             }
         }
@@ -600,6 +682,10 @@ fn naive(config: &CheckerConfig, events: &[(SimTime, ClientEvent)], end: SimTime
         acknowledged: n_ack,
         publish_failures: n_fail,
         unavailable_s: any_ack.then(|| SimDuration(stalled).as_secs_f64()),
+        producer_down_s: SimDuration(
+            config.producer_down.iter().map(|&(c, r)| r.unwrap_or(end).min(end).0.saturating_sub(c.0)).sum(),
+        )
+        .as_secs_f64(),
         unexpected_events: unexpected,
         total,
         groups,
@@ -692,18 +778,26 @@ fn matches_a_naive_recount_on_random_histories() {
     for seed in 0..12 {
         let (events, end) = random_history(seed, 4_000);
         let config = CheckerConfig::new(["a", "b", "c"]).owed_from(2, events[events.len() / 2].0);
-        let config = config.all_up_at_end(seed % 2 == 0);
+        // Odd seeds: the producer crashes during the first outage (its stall ends there) and
+        // restarts 3 s later; the last seed's producer crashes again and never restarts.
+        let config = match seed {
+            11 => config.producer_down(vec![(t(25_000), Some(t(28_000))), (t(60_000), None)]),
+            _ if seed % 2 == 1 => config.producer_down(vec![(t(25_000), Some(t(28_000)))]),
+            _ => config,
+        };
+        // The final read holds a stretch of every group's ids, and a few single ones of "a".
+        let held = vec![vec![(3, 4), (40, 45), (100, 300)], vec![(100, 300)], vec![(3_000, 3_100)]];
         let mut c = Checker::new(config.clone());
         for (at, e) in &events {
             c.observe(*at, e);
         }
-        let got = c.finish(end);
-        let want = naive(&config, &events, end);
+        let got = c.finish_with(end, &held);
+        let want = naive(&config, &events, end, &held);
         assert_eq!(got, want, "seed {seed}");
         assert_identities(&got);
         // The histories exercise every count, so a checker that ignored one would be caught.
         let tot = got.total;
-        assert!(tot.acknowledged_lost + tot.acknowledged_unavailable > 0 && tot.unacknowledged_lost > 0);
+        assert!(tot.acknowledged_lost > 0 && tot.unacknowledged_lost > 0 && tot.stranded > 0);
         assert!(tot.duplicates > 0 && tot.redelivered > 0 && tot.out_of_order > 0 && tot.processed_not_owed > 0);
         assert!(got.publish_failures > 0 && got.unexpected_events == 2);
         assert!(got.unavailable_s.is_some_and(|s| s > 10.0), "the 15 s outage shows: {:?}", got.unavailable_s);

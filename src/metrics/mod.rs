@@ -5,12 +5,17 @@
 //! * `published`: deliveries owed, i.e. messages published times groups subscribed.
 //! * `processed`: processing completions, duplicates included.
 //! * `unique_processed`: messages processed at least once.
-//! * `duplicates`: processed - unique_processed - not owed: every re-processing, replays after an
-//!   offset reset included (the checker's `delivery` tells replays apart).
+//! * `replayed`: after each seek of the group (an offset reset, a late group's start), the first
+//!   re-processing of each message published before it and already processed: a rewind asked
+//!   for, as the checker's `replayed`.
+//! * `duplicates`: processed - unique_processed - not owed - replayed: re-processing nobody asked
+//!   for (after a crash, a rebalance, a redelivery).
 //! * A group that starts late (`[[groups]] start`) is owed the messages published from its start
 //!   on; what it reads from before (a Kafka group from `earliest`) counts in `processed` only.
-//! * `lost`: never processed, and no longer held by the broker (deleted by retention or dropped).
-//! * `stranded`: never processed by the end of the drain, still held by the broker.
+//! * `lost`: never processed, and held by no replica at the end: deleted (retention, truncation,
+//!   a crash of transient messages) or never stored at all (refused, or gone on the way).
+//! * `stranded`: never processed by the end of the drain, still stored on some replica or node
+//!   (up or down).
 //!   Always: published = unique_processed + lost + stranded.
 //! * wait: publish -> processing start; latency: publish -> processing done; for messages
 //!   published after the warmup, exact mean, HDR percentiles (3 significant digits), exact max.
@@ -150,7 +155,12 @@ pub struct GroupCounts {
     pub not_owed: u64,
     /// Ids below this were published before the group's latest seek (0: none).
     pub replay_below: u64,
+    /// Ids re-processed since the latest seek: their first re-processing was a replay.
+    pub replayed_ids: crate::checker::ranges::IdRanges,
+    pub replayed: u64,
     pub published: u64,
+    /// Owed messages published in the window [warmup, duration).
+    pub published_in_window: u64,
     pub processed: u64,
     pub unique: u64,
     /// Deleted while unprocessed (may be undone if a client buffer still processes it).
@@ -279,6 +289,9 @@ pub struct Annotation {
     /// End of the sample interval the events fall in.
     pub interval_end: SimTime,
     pub count: u64,
+    /// Of `count`, messages the producer had a confirm for (kept for `FaultLost` only), so that a
+    /// chart can say how many of them the checker counts as acknowledged lost.
+    pub acknowledged: u64,
 }
 
 /// One fault of the scenario's schedule as the history reported it: from its step (`crash`,
@@ -302,10 +315,15 @@ pub struct Recorder {
     end: SimTime,
     interval: SimDuration,
     next_boundary: SimTime,
+    /// (group, id) of the messages a fault deleted unprocessed, and whether each was confirmed:
+    /// one may still be processed from a consumer's buffer, and is then taken off the fault's
+    /// count. As many as a crash deletes.
+    /// With the annotation that counts it: a confirm that arrives after the crash (it was on its
+    /// way) still counts it as confirmed.
+    fault_lost_ids: BTreeMap<(usize, u64), (bool, usize)>,
     pub messages_published: u64,
     /// One past the id of the last message published.
     next_id: u64,
-    published_in_window: u64,
     bucket_published: u64,
     bucket_acknowledged: u64,
     bucket_failed: u64,
@@ -334,13 +352,13 @@ pub struct Recorder {
 impl Recorder {
     pub fn new(s: &Scenario) -> Self {
         Recorder {
+            fault_lost_ids: BTreeMap::new(),
             warmup: SimTime(s.warmup.0),
             end: SimTime(s.duration.0),
             interval: s.sample_interval,
             next_boundary: SimTime(s.sample_interval.0),
             messages_published: 0,
             next_id: 0,
-            published_in_window: 0,
             bucket_published: 0,
             bucket_acknowledged: 0,
             bucket_failed: 0,
@@ -478,19 +496,21 @@ impl Recorder {
     }
 
     /// Adds `count` to this interval's annotation of `kind` and `group`, or starts one.
-    fn annotate(&mut self, at: SimTime, kind: AnnotationKind, group: Option<usize>, count: u64) {
+    /// Returns the index of the annotation counted in.
+    fn annotate(&mut self, at: SimTime, kind: AnnotationKind, group: Option<usize>, count: u64) -> usize {
         let interval_end = self.next_boundary;
-        for a in self.annotations.iter_mut().rev() {
+        for (i, a) in self.annotations.iter_mut().enumerate().rev() {
             if a.interval_end != interval_end {
                 break;
             }
             if a.kind == kind && a.group == group {
                 a.last = at;
                 a.count += count;
-                return;
+                return i;
             }
         }
-        self.annotations.push(Annotation { kind, group, first: at, last: at, interval_end, count });
+        self.annotations.push(Annotation { kind, group, first: at, last: at, interval_end, count, acknowledged: 0 });
+        self.annotations.len() - 1
     }
 
     /// Step `step` of the fault schedule happened: a fault starts a span, a repair closes the span
@@ -555,6 +575,7 @@ impl Recorder {
                             last: at,
                             interval_end,
                             count: 1,
+                            acknowledged: 0,
                         });
                         self.annotations.len() - 1
                     }
@@ -571,10 +592,17 @@ impl Recorder {
     }
 
     /// A record deleted by retention (or a fault) before group `gi` processed it was processed
-    /// after all (from a consumer's buffer): it is not lost. It was deleted at the latest such loss
-    /// of that group still counting any (or in one just before, which the charts merge with it
-    /// anyway).
-    fn undo_retention_loss(&mut self, gi: usize) {
+    /// after all (from a consumer's buffer): it is not lost. A message a fault deleted is undone
+    /// from the fault's count (the ids are kept, so that it never lands on a retention count, and
+    /// the charts agree with the checker); any other at the latest loss of that group still
+    /// counting any (or one just before, which the charts merge with it anyway).
+    fn undo_retention_loss(&mut self, gi: usize, id: u64) {
+        if let Some((acknowledged, i)) = self.fault_lost_ids.remove(&(gi, id)) {
+            let a = &mut self.annotations[i];
+            a.count -= 1;
+            a.acknowledged -= u64::from(acknowledged);
+            return;
+        }
         if let Some(a) = self.annotations.iter_mut().rev().find(|a| {
             matches!(a.kind, AnnotationKind::RetentionLost | AnnotationKind::FaultLost)
                 && a.group == Some(gi)
@@ -597,6 +625,12 @@ impl Recorder {
             return true;
         }
         false
+    }
+
+    /// Group `group`'s stranded ids (never processed, still stored) as sorted runs `[lo, hi)`: the
+    /// final read the checker is given.
+    pub fn held_runs(&self, group: usize) -> Vec<(u64, u64)> {
+        self.groups.get(group).map_or_else(Vec::new, |g| g.window.held_runs())
     }
 
     pub fn summarize(&self, names: &[String], end_of_run: SimTime) -> SystemSummary {
@@ -623,10 +657,11 @@ impl Recorder {
                 published: g.published,
                 processed: g.processed,
                 unique_processed: g.unique,
-                duplicates: g.processed - g.unique - g.not_owed,
+                duplicates: g.processed - g.unique - g.not_owed - g.replayed,
+                replayed: g.replayed,
                 lost,
                 stranded,
-                offered_per_s: round6(self.published_in_window as f64 / window_secs),
+                offered_per_s: round6(g.published_in_window as f64 / window_secs),
                 throughput_per_s: round6(g.completions_in_window as f64 / window_secs),
                 wait_ms: g.wait.summary(),
                 latency_ms: g.latency.summary(),
@@ -643,6 +678,7 @@ impl Recorder {
             total.processed += gs.processed;
             total.unique_processed += gs.unique_processed;
             total.duplicates += gs.duplicates;
+            total.replayed += gs.replayed;
             total.lost += lost;
             total.stranded += stranded;
             total.offered_per_s += gs.offered_per_s;
@@ -696,13 +732,13 @@ impl History for Recorder {
                 self.messages_published += 1;
                 self.bucket_published += 1;
                 self.next_id = msg.id + 1;
-                if msg.published_at >= self.warmup {
-                    self.published_in_window += 1;
-                }
+                let in_window = msg.published_at >= self.warmup;
                 for g in &mut self.groups {
                     if at < g.start {
                         continue;
                     }
+                    // Offered to the group: only what it is owed (a late group from its start on).
+                    g.published_in_window += u64::from(in_window);
                     g.first_owed.get_or_insert(msg.id);
                     g.window.publish(msg.id);
                     g.published += 1;
@@ -743,16 +779,20 @@ impl History for Recorder {
                     }
                 }
                 let replay = first == FirstTime::No && msg.id() < g.replay_below;
+                if replay && g.replayed_ids.insert(msg.id()) {
+                    g.replayed += 1;
+                }
                 if msg.published_at >= self.warmup && !replay {
                     g.latency.record(at.since(msg.published_at));
                 }
                 if undropped {
-                    self.undo_retention_loss(group);
+                    self.undo_retention_loss(group, msg.id());
                 }
             }
             Observation::Deleted { id, group } => match group {
                 Some(gi) => {
                     let g = &mut self.groups[gi];
+                    let acknowledged = g.window.was_acknowledged(id);
                     if g.window.deleted(id) {
                         g.dropped += 1;
                         // Kafka reports the records an offset reset skips as deleted for the group,
@@ -760,7 +800,9 @@ impl History for Recorder {
                         // at the instant of the fault.
                         if !self.count_skipped(at, gi) {
                             if self.faults.last().is_some_and(|f| f.start == at) {
-                                self.annotate(at, AnnotationKind::FaultLost, Some(gi), 1);
+                                let i = self.annotate(at, AnnotationKind::FaultLost, Some(gi), 1);
+                                self.fault_lost_ids.insert((gi, id), (acknowledged, i));
+                                self.annotations[i].acknowledged += u64::from(acknowledged);
                             } else if self.last_election == Some(at) {
                                 self.annotate(at, AnnotationKind::Truncated, Some(gi), 1);
                             }
@@ -782,9 +824,26 @@ impl History for Recorder {
                 self.annotate(at, AnnotationKind::OffsetReset, Some(group), 0);
             }
             Observation::Client(ClientEvent::Sought { group, .. }) => {
-                self.groups[group].replay_below = self.next_id;
+                let g = &mut self.groups[group];
+                g.replay_below = self.next_id;
+                g.replayed_ids = Default::default();
             }
-            Observation::Client(ClientEvent::Acknowledged { .. }) => self.bucket_acknowledged += 1,
+            Observation::Client(ClientEvent::Acknowledged { id }) => {
+                self.bucket_acknowledged += 1;
+                for g in &mut self.groups {
+                    g.window.acknowledged(id);
+                }
+                if !self.fault_lost_ids.is_empty() {
+                    for gi in 0..self.groups.len() {
+                        if let Some((acknowledged, i)) = self.fault_lost_ids.get_mut(&(gi, id))
+                            && !*acknowledged
+                        {
+                            *acknowledged = true;
+                            self.annotations[*i].acknowledged += 1;
+                        }
+                    }
+                }
+            }
             Observation::Client(ClientEvent::SendFailed { .. }) => self.bucket_failed += 1,
             Observation::Fault { step } => self.fault_step(at, step),
             Observation::Rebalance { group, started } => self.rebalance(at, group, started),
@@ -816,8 +875,12 @@ impl History for Recorder {
                 g.max_unacked = g.max_unacked.max(unacked);
                 g.bucket_unacked_max = g.bucket_unacked_max.max(unacked);
             }
-            Observation::Stored { .. }
-            | Observation::Client(
+            Observation::Stored { msg } => {
+                for g in &mut self.groups {
+                    g.window.stored(msg.id());
+                }
+            }
+            Observation::Client(
                 ClientEvent::Delivered { .. } | ClientEvent::Acked { .. } | ClientEvent::Committed { .. },
             )
             | Observation::Committed { .. } => {}
@@ -830,7 +893,10 @@ pub struct GroupSummary {
     pub published: u64,
     pub processed: u64,
     pub unique_processed: u64,
+    /// Re-processing nobody asked for (replays are not duplicates).
     pub duplicates: u64,
+    /// Re-processing after the group rewound on purpose (once per message per seek).
+    pub replayed: u64,
     pub lost: u64,
     pub stranded: u64,
     pub offered_per_s: f64,

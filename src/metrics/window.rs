@@ -17,6 +17,10 @@ use std::collections::{BTreeMap, VecDeque};
 
 const PROCESSED: u8 = 1;
 const DELETED: u8 = 2;
+/// The broker stored it (appended to a partition, enqueued) at least once.
+const STORED: u8 = 4;
+/// The producer got a confirm for it.
+const ACKNOWLEDGED: u8 = 8;
 
 /// Disjoint, non-adjacent half-open ranges `[from, to)` of message ids, keyed by `from`. A B-tree:
 /// every operation is O(log ranges), however the ranges fragment (RabbitMQ auto-ack with many
@@ -69,6 +73,11 @@ impl RangeSet {
     }
 }
 
+/// Still held by the broker: stored, and not deleted since.
+fn is_held(flag: u8) -> bool {
+    flag & (STORED | DELETED) == STORED
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct IdWindow {
     base: MessageId,
@@ -119,6 +128,27 @@ impl IdWindow {
         FirstTime::Yes { was_deleted }
     }
 
+    /// The broker stored the message (once is enough: a retry's second copy changes nothing).
+    #[inline(always)]
+    pub fn stored(&mut self, id: MessageId) {
+        if let Some(flag) = id.checked_sub(self.base).and_then(|i| self.flags.get_mut(i as usize)) {
+            *flag |= STORED;
+        }
+    }
+
+    /// The producer got a confirm for the message (only an unsettled one is remembered).
+    #[inline(always)]
+    pub fn acknowledged(&mut self, id: MessageId) {
+        if let Some(flag) = id.checked_sub(self.base).and_then(|i| self.flags.get_mut(i as usize)) {
+            *flag |= ACKNOWLEDGED;
+        }
+    }
+
+    /// Whether the producer got a confirm for `id`, if it is still unsettled.
+    pub fn was_acknowledged(&self, id: MessageId) -> bool {
+        id.checked_sub(self.base).and_then(|i| self.flags.get(i as usize)).is_some_and(|f| f & ACKNOWLEDGED != 0)
+    }
+
     /// Marks the message as gone from the broker; true if it was neither processed nor gone before
     /// (a message dropped unprocessed, unless it is processed later from a client buffer).
     pub fn deleted(&mut self, id: MessageId) -> bool {
@@ -150,16 +180,32 @@ impl IdWindow {
         }
     }
 
-    /// (lost, stranded): never processed and deleted, never processed and still held.
+    /// (lost, stranded): never processed and gone (deleted, or never stored at all: refused, or
+    /// lost on its way), never processed and still held.
     pub fn unprocessed(&self) -> (u64, u64) {
         let mut lost = self.lost.count;
         let mut stranded = 0;
-        for f in &self.flags {
+        for &f in &self.flags {
             if f & PROCESSED == 0 {
-                if f & DELETED != 0 { lost += 1 } else { stranded += 1 }
+                if is_held(f) { stranded += 1 } else { lost += 1 }
             }
         }
         (lost, stranded)
+    }
+
+    /// The stranded ids (never processed, stored and never deleted) as sorted runs `[lo, hi)`.
+    pub fn held_runs(&self) -> Vec<(MessageId, MessageId)> {
+        let mut runs: Vec<(MessageId, MessageId)> = Vec::new();
+        for (i, &f) in self.flags.iter().enumerate() {
+            if f & PROCESSED == 0 && is_held(f) {
+                let id = self.base + i as u64;
+                match runs.last_mut() {
+                    Some(last) if last.1 == id => last.1 += 1,
+                    _ => runs.push((id, id + 1)),
+                }
+            }
+        }
+        runs
     }
 
     /// Whether `id` was processed already.
@@ -207,6 +253,7 @@ mod tests {
         let mut w = IdWindow::default();
         for id in 0..5 {
             w.publish(id);
+            w.stored(id);
         }
         assert_eq!(w.processed(1), FirstTime::Yes { was_deleted: false });
         assert_eq!(w.len(), 5, "0 is unprocessed, so the window cannot advance");
@@ -224,6 +271,14 @@ mod tests {
             "processed from a client buffer after deletion"
         );
         assert_eq!(w.unprocessed(), (0, 2));
+        // 5 is published but never stored (the broker refused it): held nowhere, so lost, not
+        // stranded; once stored, stranded.
+        w.publish(5);
+        assert_eq!(w.unprocessed(), (1, 2));
+        assert_eq!(w.held_runs(), vec![(2, 3), (4, 5)]);
+        w.stored(5);
+        assert_eq!(w.unprocessed(), (0, 3));
+        assert_eq!(w.held_runs(), vec![(2, 3), (4, 6)]);
     }
 
     /// Ids 0..10; retention deletes 0..6 unread, the consumer had 2 and 3 in its buffer and
@@ -233,6 +288,7 @@ mod tests {
         let mut w = IdWindow::default();
         for id in 0..10 {
             w.publish(id);
+            w.stored(id);
         }
         for id in 0..6 {
             assert!(w.deleted(id), "{id} deleted unprocessed");

@@ -18,7 +18,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Version of the `summary.json` / `timeseries.csv` layout; bump when a field changes meaning.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// A problem writing results. `Display` is one line, made safe by [`crate::errtext`].
 #[derive(Debug, thiserror::Error)]

@@ -92,11 +92,6 @@ fn rows(reports: &[&SystemReport]) -> Vec<Row> {
         c("acknowledged", &|r| r.delivery.acknowledged),
         c("acknowledged lost", &|r| r.delivery.total.acknowledged_lost),
     ];
-    // Only when a node is still down at the end: then acknowledged messages not processed may be
-    // on it, and are counted here instead of as lost.
-    if reports.iter().any(|r| r.delivery.total.acknowledged_unavailable > 0) {
-        delivery.push(c("acknowledged unavailable", &|r| r.delivery.total.acknowledged_unavailable));
-    }
     if reports.iter().any(|r| r.delivery.total.skipped > 0) {
         delivery.push(c("skipped (reset to latest)", &|r| r.delivery.total.skipped));
     }
@@ -104,7 +99,7 @@ fn rows(reports: &[&SystemReport]) -> Vec<Row> {
         c("unacknowledged lost", &|r| r.delivery.total.unacknowledged_lost),
         c("publish failures", &|r| r.delivery.publish_failures),
         c("duplicates (checker)", &|r| r.delivery.total.duplicates),
-        c("replayed", &|r| r.delivery.total.replayed),
+        c("replayed (checker)", &|r| r.delivery.total.replayed),
         c("redelivered", &|r| r.delivery.total.redelivered),
         c("out of order", &|r| r.delivery.total.out_of_order),
         optional_duration_row(
@@ -112,12 +107,18 @@ fn rows(reports: &[&SystemReport]) -> Vec<Row> {
             reports.iter().map(|r| r.delivery.unavailable_s.map(|s| s * 1e3)).collect(),
         ),
     ]);
+    // Only when the producer itself crashed: its own downtime, kept out of `unavailable`.
+    if reports.iter().any(|r| r.delivery.producer_down_s > 0.0) {
+        delivery
+            .push(duration_row("producer down", reports.iter().map(|r| r.delivery.producer_down_s * 1e3).collect()));
+    }
     let mut rows = vec![
         f("messages published", &|s| thousands(s.messages_published)),
         f("deliveries owed", &|s| thousands(s.published)),
         f("processed", &|s| thousands(s.processed)),
         f("unique processed", &|s| thousands(s.unique_processed)),
-        f("processed again", &|s| thousands(s.duplicates)),
+        f("duplicates", &|s| thousands(s.duplicates)),
+        f("replayed", &|s| thousands(s.replayed)),
         f("lost", &|s| thousands(s.lost)),
         f("stranded", &|s| thousands(s.stranded)),
         f("offered /s", &|s| num(s.offered_per_s)),

@@ -384,6 +384,25 @@ fn show(t: FaultTarget) -> String {
     }
 }
 
+/// When the producer application is down: from each crash to its restart (`None`: never), in
+/// time order. A crash while it is down already changes nothing.
+pub fn producer_down_spans(faults: &[Fault]) -> Vec<(SimTime, Option<SimTime>)> {
+    let mut spans: Vec<(SimTime, Option<SimTime>)> = Vec::new();
+    for f in faults {
+        let target = f.repairs.map_or(f.target, |r| faults[r].target);
+        if target != Some(FaultTarget::Producer) {
+            continue;
+        }
+        let down = spans.last().is_some_and(|s| s.1.is_none());
+        match f.action {
+            FaultAction::Crash if !down => spans.push((f.at, None)),
+            FaultAction::Restart if down => spans.last_mut().expect("down").1 = Some(f.at),
+            _ => {}
+        }
+    }
+    spans
+}
+
 /// Whether every node is up once the schedule has run (a hung consumer counts as up).
 pub fn all_up_at_end(faults: &[Fault]) -> bool {
     let mut down: Vec<Option<FaultTarget>> = Vec::new();

@@ -81,7 +81,7 @@ fn run_writes_results_and_same_seed_is_byte_identical() {
         }
         assert!(s["groups"]["billing"].is_object());
     }
-    assert_eq!(v["manifest"]["schema_version"], 3);
+    assert_eq!(v["manifest"]["schema_version"], 4);
     assert_eq!(v["manifest"]["scenario_sha256"].as_str().unwrap().len(), 64);
     let csv = std::fs::read_to_string(a.join("timeseries.csv")).unwrap();
     assert!(csv.starts_with(
@@ -289,6 +289,7 @@ prefetch = 5
         let window = (warmup_ns, 300_000_000_000u64);
         let mut job: std::collections::BTreeMap<(String, u64), (u64, u64)> = Default::default();
         let mut busy: std::collections::BTreeMap<(String, u64), u64> = Default::default();
+        let mut stored: std::collections::BTreeSet<u64> = Default::default();
         let mut last_t = 0;
         for line in text.lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -300,6 +301,9 @@ prefetch = 5
             match v["event"].as_str().unwrap() {
                 "sent" => {
                     published.insert(id.unwrap());
+                }
+                "stored" => {
+                    stored.insert(id.unwrap());
                 }
                 "processing_started" => {
                     job.insert((group.clone().unwrap(), v["consumer"].as_u64().unwrap()), (t, id.unwrap()));
@@ -340,7 +344,11 @@ prefetch = 5
             let unique = mine.len() as u64;
             let unprocessed: Vec<u64> =
                 published.iter().copied().filter(|id| !processed.contains_key(&(g.to_string(), *id))).collect();
-            let lost = unprocessed.iter().filter(|id| deleted.contains(&(g.to_string(), **id))).count() as u64;
+            // Lost: held by no replica at the end (deleted, or never stored at all).
+            let lost = unprocessed
+                .iter()
+                .filter(|id| deleted.contains(&(g.to_string(), **id)) || !stored.contains(*id))
+                .count() as u64;
             let stranded = unprocessed.len() as u64 - lost;
             let tag = format!("{sys}/{g}");
             assert_eq!(s["published"].as_u64().unwrap(), published.len() as u64, "{tag} published");

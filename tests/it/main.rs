@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod compaction;
 mod delivery_chart;
+mod delivery_rules;
 mod failures;
 mod guard;
 mod history_recount;

@@ -6,6 +6,7 @@
 
 use super::draw::{font, header, legend, wrap};
 use super::*;
+use crate::checker::DeliveryCounts;
 use plotters::coord::Shift;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -99,39 +100,34 @@ fn fault_sentence(s: &Scenario, runs: &[SystemRun]) -> String {
 
 pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
     let theta = round_secs(crate::run::checker_config(s).stall_threshold.as_secs_f64());
-    let mut counts = vec![Category {
-        name: "acknowledged lost".into(),
-        meaning: "confirmed to the producer, never processed".into(),
-        bars: runs.iter().map(|r| count_bar(r, r.delivery.total.acknowledged_lost)).collect(),
-    }];
-    // Only when a node is still down at the end: acknowledged messages it may hold are counted
-    // here instead of as lost, and a chart without them would read "0 lost".
-    if runs.iter().any(|r| r.delivery.total.acknowledged_unavailable > 0) {
-        counts.push(Category {
-            name: "acknowledged, unavailable".into(),
-            meaning: "confirmed, not processed; a node is down at the end".into(),
-            bars: runs.iter().map(|r| count_bar(r, r.delivery.total.acknowledged_unavailable)).collect(),
-        });
+    let total = |f: fn(&DeliveryCounts) -> u64| runs.iter().map(move |r| (r, f(&r.delivery.total)));
+    let category = |name: &str, meaning: &str, f: fn(&DeliveryCounts) -> u64| Category {
+        name: name.into(),
+        meaning: meaning.into(),
+        bars: total(f).map(|(r, n)| count_bar(r, n)).collect(),
+    };
+    // Stranded, skipped and replayed only where some system has any: most runs have none, and
+    // each is a lesson of its own where it appears.
+    let any = |f: fn(&DeliveryCounts) -> u64| total(f).any(|(_, n)| n > 0);
+    let mut counts = vec![
+        category("acknowledged lost", "confirmed to the producer, then gone from every replica", |d| {
+            d.acknowledged_lost
+        }),
+        category("unacknowledged lost", "never confirmed, never processed, stored nowhere", |d| d.unacknowledged_lost),
+    ];
+    if any(|d| d.stranded) {
+        counts.push(category("stranded", "still stored at the end, never delivered", |d| d.stranded));
     }
-    counts.extend([
-        Category {
-            name: "unacknowledged lost".into(),
-            meaning: "never confirmed, never processed".into(),
-            bars: runs.iter().map(|r| count_bar(r, r.delivery.total.unacknowledged_lost)).collect(),
-        },
-        Category {
-            name: "duplicates".into(),
-            meaning: "processed again after the first time".into(),
-            bars: runs.iter().map(|r| count_bar(r, r.delivery.total.duplicates)).collect(),
-        },
-        Category {
-            name: "redelivered".into(),
-            meaning: "handed to a consumer again, flagged by the broker".into(),
-            bars: runs.iter().map(|r| count_bar(r, r.delivery.total.redelivered)).collect(),
-        },
-    ]);
+    if any(|d| d.skipped) {
+        counts.push(category("skipped", "passed over on purpose: the group started reading at the end", |d| d.skipped));
+    }
+    counts.push(category("duplicates", "processed again after a failure", |d| d.duplicates));
+    if any(|d| d.replayed) {
+        counts.push(category("replayed", "read again on purpose after a rewind: not duplicates", |d| d.replayed));
+    }
+    counts.push(category("redelivered", "handed to a consumer again, flagged by the broker", |d| d.redelivered));
     let unmeasurable = runs.iter().any(|r| r.delivery.unavailable_s.is_none());
-    let seconds = vec![Category {
+    let mut seconds = vec![Category {
         name: "unavailable".into(),
         meaning: format!(
             "the producer waited over {theta} for any confirm{}",
@@ -146,6 +142,21 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
             })
             .collect(),
     }];
+    // The producer's own crash is the client's outage, not the system's: a bar of its own.
+    if runs.iter().any(|r| r.delivery.producer_down_s > 0.0) {
+        seconds.push(Category {
+            name: "producer down".into(),
+            meaning: "the producer itself had crashed (not counted as unavailable)".into(),
+            bars: runs
+                .iter()
+                .map(|r| Bar {
+                    system: r.system,
+                    value: Some(r.delivery.producer_down_s),
+                    text: seconds_text(r.delivery.producer_down_s),
+                })
+                .collect(),
+        });
+    }
     let max = |cats: &[Category]| cats.iter().flat_map(|c| c.bars.iter().filter_map(|b| b.value)).fold(0.0, f64::max);
     let per_group = if s.groups.len() > 1 {
         format!("messages (summed over {} groups)", s.groups.len())
@@ -168,8 +179,18 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
             categories: seconds,
         },
     ];
+    let all_zero =
+        panels.iter().flat_map(|p| &p.categories).flat_map(|c| &c.bars).all(|b| b.value.is_none_or(|v| v == 0.0));
     let faults = if s.faults.is_empty() { "No faults in this scenario.".to_string() } else { fault_sentence(s, runs) };
     let mut subtitle = format!("What each system's clients saw, recounted by the independent checker. {faults}");
+    if all_zero {
+        // An empty chart must not look like a broken one: say why it is empty.
+        subtitle.push_str(if s.faults.is_empty() {
+            " Nothing was lost, duplicated or replayed: every bar is 0, as expected without faults."
+        } else {
+            " Nothing was lost, duplicated or replayed: every bar is 0."
+        });
+    }
     if s.groups.len() > 1 {
         subtitle.push_str(" Each group is owed every message: counts are per message and group.");
     }

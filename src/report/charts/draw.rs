@@ -247,18 +247,51 @@ fn draw_time_panel<DB: DrawingBackend>(
     bottom: bool,
 ) -> DrawResult<(), DB> {
     let y_format = p.y_format;
-    let (_, height) = area.dim_in_pixel();
+    let (width, height) = area.dim_in_pixel();
+    let layout = |builder: &mut ChartBuilder<DB>, top: u32| {
+        builder
+            .margin_left(12)
+            .margin_right(28)
+            .margin_top(top)
+            .margin_bottom(if bottom { 8 } else { 4 })
+            .x_label_area_size(if bottom { 52 } else { 24 })
+            .y_label_area_size(92);
+    };
+    // The x axis does not depend on the top margin: a first layout (nothing drawn) places the
+    // labels, so that their rows can be reserved above the plot, where they hide no data.
+    let mut probe = ChartBuilder::on(area);
+    layout(&mut probe, 4);
+    let probe = probe.build_cartesian_2d(0f64..c.x_end, 0f64..p.y_end)?;
+    let x_px = |x: f64| probe.backend_coord(&(x, 0.0)).0;
+    let plot_right = probe.backend_coord(&(c.x_end, 0.0)).0;
+    let band_px: Vec<(i32, i32)> = p
+        .bands
+        .iter()
+        .map(|b| {
+            let (x0, x1) = (x_px(b.from), x_px(b.to));
+            let x1 = if x1 - x0 < 2 { (x0 + 2).min(plot_right) } else { x1 };
+            (x0.min(x1 - 2), x1)
+        })
+        .collect();
+    let inside = |m: &Marker| m.x.is_finite() && m.x >= 0.0 && m.x <= c.x_end;
+    let mut ordered: Vec<&Marker> = p.markers.iter().filter(|m| m.kind != MarkerKind::Tick && inside(m)).collect();
+    let placed =
+        if p.label_markers { place_labels(root, p, &ordered, &band_px, &x_px, plot_right)? } else { Vec::new() };
+    let rows = placed.iter().map(|l| l.row + 1).max().unwrap_or(0);
+    let pitch = LABEL_ROW_PX;
+    // The caption is drawn here rather than by the builder, so that the label rows sit between it
+    // and the plot.
+    let caption_px = if let Some(caption) = &p.caption {
+        let (x0, y0) = area.get_base_pixel();
+        let style = font(16.0, INK).pos(Pos::new(HPos::Center, VPos::Top));
+        root.draw_text(caption, &style, (x0 + width as i32 / 2, y0 + 4))?;
+        root.estimate_text_size(caption, &font(16.0, INK))?.1 + 8
+    } else {
+        0
+    };
+    let label_band = if rows > 0 { rows as u32 * pitch as u32 + 4 } else { 0 };
     let mut builder = ChartBuilder::on(area);
-    builder
-        .margin_left(12)
-        .margin_right(28)
-        .margin_top(4)
-        .margin_bottom(if bottom { 8 } else { 4 })
-        .x_label_area_size(if bottom { 52 } else { 24 })
-        .y_label_area_size(92);
-    if let Some(caption) = &p.caption {
-        builder.caption(caption, font(16.0, INK));
-    }
+    layout(&mut builder, 4 + caption_px + label_band);
     let mut chart = builder.build_cartesian_2d(0f64..c.x_end, 0f64..p.y_end)?;
     let x_formatter = |v: &f64| format_value(*v, YFormat::Decimal);
     let y_formatter = |v: &f64| format_value(*v, y_format);
@@ -269,7 +302,7 @@ fn draw_time_panel<DB: DrawingBackend>(
         .bold_line_style(GRID_BOLD.stroke_width(1))
         .light_line_style(GRID_LIGHT.stroke_width(1))
         .x_labels(12)
-        .y_labels(((height as usize).saturating_sub(50) / 28).clamp(3, 8))
+        .y_labels(((height as usize).saturating_sub(50 + label_band as usize) / 28).clamp(3, 8))
         .x_label_formatter(&x_formatter)
         .y_label_formatter(&y_formatter);
     if bottom {
@@ -278,16 +311,6 @@ fn draw_time_panel<DB: DrawingBackend>(
     mesh.draw()?;
     let (top_left, bottom_right) = (chart.backend_coord(&(0.0, p.y_end)), chart.backend_coord(&(c.x_end, 0.0)));
     // Bands under the lines, so that the data stays in front; at least 2 pixels wide.
-    let band_px: Vec<(i32, i32)> = p
-        .bands
-        .iter()
-        .map(|b| {
-            let x0 = chart.backend_coord(&(b.from, 0.0)).0;
-            let x1 = chart.backend_coord(&(b.to, 0.0)).0;
-            let x1 = if x1 - x0 < 2 { (x0 + 2).min(bottom_right.0) } else { x1 };
-            (x0.min(x1 - 2), x1)
-        })
-        .collect();
     for (b, &(x0, x1)) in p.bands.iter().zip(&band_px) {
         let (color, tint) = match b.kind {
             BandKind::Fault => (FAULT, 0.12),
@@ -301,7 +324,6 @@ fn draw_time_panel<DB: DrawingBackend>(
     if p.lines.iter().all(|l| l.points.is_empty()) {
         no_data(root, top_left, bottom_right)?;
     }
-    let inside = |m: &Marker| m.x.is_finite() && m.x >= 0.0 && m.x <= c.x_end;
     // Retention ticks along the top edge.
     if p.label_markers {
         for m in p.markers.iter().filter(|m| m.kind == MarkerKind::Tick && inside(m)) {
@@ -310,7 +332,7 @@ fn draw_time_panel<DB: DrawingBackend>(
         }
     }
     // Landmarks and loss events: a line across the plot.
-    let mut ordered: Vec<&Marker> = p.markers.iter().filter(|m| m.kind != MarkerKind::Tick && inside(m)).collect();
+    ordered.sort_by_key(|m| m.kind != MarkerKind::Loss);
     for m in &ordered {
         match m.kind {
             MarkerKind::Loss => {
@@ -321,44 +343,76 @@ fn draw_time_panel<DB: DrawingBackend>(
             }
         }
     }
-    if !p.label_markers {
-        return Ok(());
+    // Labels in the rows reserved above the plot, row 0 nearest to it; a leader line carries
+    // each mark up to its label (behind the labels of the rows it passes).
+    let row_top = |row: i32| top_left.1 - 4 - (row + 1) * pitch + 3;
+    for l in &placed {
+        let y = row_top(l.row) + LABEL_TEXT_PX / 2;
+        root.draw(&PathElement::new([(l.anchor, y), (l.anchor, top_left.1)], l.color.stroke_width(1)))?;
     }
-    // Labels at the top, right of their line or band start where there is room (left of it
-    // otherwise), stacked in rows where they would overlap. Losses first, then faults and
-    // rebalances, then landmarks: what matters most gets the first row.
-    ordered.sort_by_key(|m| m.kind != MarkerKind::Loss);
-    let (losses, landmarks): (Vec<&Marker>, Vec<&Marker>) = ordered.iter().partition(|m| m.kind == MarkerKind::Loss);
+    for l in &placed {
+        let y = row_top(l.row);
+        root.draw(&Rectangle::new(
+            [(l.left - 3, y - 2), (l.right + 3, y + LABEL_TEXT_PX + 2)],
+            WHITE.mix(0.85).filled(),
+        ))?;
+        root.draw_text(&l.text, &font(14.0, l.color).pos(Pos::new(HPos::Left, VPos::Top)), (l.left, y))?;
+    }
+    Ok(())
+}
+
+/// Height of one row of marker labels above a time panel, and of their text.
+pub(super) const LABEL_ROW_PX: i32 = 21;
+const LABEL_TEXT_PX: i32 = 15;
+
+/// A marker's label, placed: its row above the plot (0 nearest), its text's left edge and the
+/// x of the mark it names.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct PlacedLabel {
+    pub text: String,
+    pub color: RGBColor,
+    pub anchor: i32,
+    pub left: i32,
+    pub right: i32,
+    pub row: i32,
+}
+
+/// Labels right of their line or band start where there is room (left of it otherwise), in rows
+/// where they would overlap. Losses first, then faults and rebalances, then landmarks: what
+/// matters most gets the row nearest to the plot.
+fn place_labels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    p: &TimePanel,
+    markers: &[&Marker],
+    band_px: &[(i32, i32)],
+    x_px: &dyn Fn(f64) -> i32,
+    plot_right: i32,
+) -> DrawResult<Vec<PlacedLabel>, DB> {
     let mut labels: Vec<(&str, i32, RGBColor)> = Vec::new();
-    for m in &losses {
-        labels.push((m.label.as_str(), chart.backend_coord(&(m.x, 0.0)).0, LOSS));
+    for m in markers.iter().filter(|m| m.kind == MarkerKind::Loss) {
+        labels.push((m.label.as_str(), x_px(m.x), LOSS));
     }
     for kind in [BandKind::Fault, BandKind::Rebalance] {
-        for (b, &(x0, _)) in p.bands.iter().zip(&band_px).filter(|(b, _)| b.kind == kind && !b.label.is_empty()) {
+        for (b, &(x0, _)) in p.bands.iter().zip(band_px).filter(|(b, _)| b.kind == kind && !b.label.is_empty()) {
             let color = if kind == BandKind::Fault { FAULT_TEXT } else { REBALANCE_TEXT };
             labels.push((b.label.as_str(), x0, color));
         }
     }
-    for m in &landmarks {
-        labels.push((m.label.as_str(), chart.backend_coord(&(m.x, 0.0)).0, MARKER));
+    for m in markers.iter().filter(|m| m.kind != MarkerKind::Loss && !m.label.is_empty()) {
+        labels.push((m.label.as_str(), x_px(m.x), MARKER));
     }
-    let mut taken: Vec<(i32, i32, i32)> = Vec::new(); // (left, right, row) of labels drawn
+    let mut placed: Vec<PlacedLabel> = Vec::new();
     for (text, px, color) in labels {
-        let style = font(14.0, color);
-        let (tw, th) = root.estimate_text_size(text, &style)?;
-        let (tw, th) = (tw as i32, th as i32);
-        let (left, right) =
-            if px + 6 + tw <= bottom_right.0 - 2 { (px + 6, px + 6 + tw) } else { (px - 6 - tw, px - 6) };
+        let (tw, _) = root.estimate_text_size(text, &font(14.0, color))?;
+        let tw = tw as i32;
+        let (left, right) = if px + 6 + tw <= plot_right - 2 { (px + 6, px + 6 + tw) } else { (px - 6 - tw, px - 6) };
         let mut row = 0;
-        while taken.iter().any(|&(l, r, rw)| rw == row && left < r + 8 && right > l - 8) {
+        while placed.iter().any(|l| l.row == row && left < l.right + 8 && right > l.left - 8) {
             row += 1;
         }
-        taken.push((left, right, row));
-        let y = top_left.1 + 14 + row * (th + 8);
-        root.draw(&Rectangle::new([(left - 3, y - 2), (right + 3, y + th + 3)], WHITE.mix(0.85).filled()))?;
-        root.draw_text(text, &style.pos(Pos::new(HPos::Left, VPos::Top)), (left, y))?;
+        placed.push(PlacedLabel { text: text.to_string(), color, anchor: px, left, right, row });
     }
-    Ok(())
+    Ok(placed)
 }
 
 fn draw_latency_chart<DB: DrawingBackend>(c: &LatencyChart, root: &DrawingArea<DB, Shift>) -> DrawResult<(), DB> {

@@ -46,6 +46,8 @@ const FONT_BYTES: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf")
 const KAFKA: RGBColor = RGBColor(214, 82, 0);
 const RABBITMQ: RGBColor = RGBColor(31, 101, 180);
 const OFFERED: RGBColor = RGBColor(70, 70, 70);
+/// The consumers' capacity line on the throughput chart.
+const CAPACITY: RGBColor = RGBColor(40, 140, 60);
 const MARKER: RGBColor = RGBColor(95, 95, 95);
 /// Loss events (retention deleting unread records, offset resets): a dark red that is neither
 /// system's colour.
@@ -327,32 +329,38 @@ fn event_markers(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64, g
             (AnnotationKind::FaultLost, "{} lost at the fault"),
             (AnnotationKind::Truncated, "{} truncated by the new leader"),
         ] {
-            // (first, last, count) of each cluster, in seconds.
-            let mut clusters: Vec<(f64, f64, u64)> = Vec::new();
-            let mut events: Vec<(f64, u64)> = r
+            // (first, last, count, of which acknowledged) of each cluster, in seconds.
+            let mut clusters: Vec<(f64, f64, u64, u64)> = Vec::new();
+            let mut events: Vec<(f64, u64, u64)> = r
                 .recorder
                 .annotations
                 .iter()
                 .filter(|a| a.kind == kind && mine(a.group))
                 .filter(|a| a.count > 0 || kind == AnnotationKind::OffsetReset)
-                .map(|a| (a.first.as_secs_f64(), a.count))
+                .map(|a| (a.first.as_secs_f64(), a.count, a.acknowledged))
                 .collect();
             events.sort_by(|a, b| a.0.total_cmp(&b.0));
-            for (t, count) in events {
+            for (t, count, acknowledged) in events {
                 match clusters.last_mut() {
                     Some(c) if t - c.1 <= gap => {
                         c.1 = t;
                         c.2 += count;
+                        c.3 += acknowledged;
                     }
-                    _ => clusters.push((t, t, count)),
+                    _ => clusters.push((t, t, count, acknowledged)),
                 }
             }
-            for (first, _, count) in clusters {
-                let label = if kind == AnnotationKind::OffsetReset && count == 0 {
+            for (first, _, count, acknowledged) in clusters {
+                let mut label = if kind == AnnotationKind::OffsetReset && count == 0 {
                     "offset reset".to_string()
                 } else {
                     what.replace("{}", &super::table::thousands(count))
                 };
+                // With confirms, the part the delivery chart and the table count as acknowledged
+                // lost (a message stored but not yet confirmed at the crash is not).
+                if kind == AnnotationKind::FaultLost && acknowledged > 0 && acknowledged < count {
+                    label.push_str(&format!(" ({} confirmed)", super::table::thousands(acknowledged)));
+                }
                 out.push(Marker {
                     x: first / unit.secs,
                     label: format!("{}: {label}", r.system.name()),

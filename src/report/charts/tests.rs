@@ -190,6 +190,7 @@ duration = "15s"
             last: at(last),
             interval_end: at(first),
             count,
+            acknowledged: 0,
         });
     }
     write_charts(&Path::new(&dir).join("rebalances"), &two, &runs).unwrap();

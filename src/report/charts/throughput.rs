@@ -105,9 +105,33 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
         points: offered.unwrap_or_default(),
     });
     let max = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(0.0, f64::max);
-    let y_end = y_top(max, 1.0);
+    let offered_max = lines.last().map_or(0.0, |l| l.points.iter().map(|p| p.1).fold(0.0, f64::max));
+    let capacity = consumer_capacity(s);
+    // The capacity line only where it does not squash the data (at most twice its peak).
+    let capacity_drawn = capacity.filter(|c| c.per_s <= 2.0 * max.max(1.0));
+    if let Some(c) = &capacity_drawn {
+        let x_last = lines.iter().flat_map(|l| l.points.last()).map(|p| p.0).fold(0.0, f64::max);
+        lines.push(Line {
+            label: format!("consumer capacity {}/s ({})", per_s_text(c.per_s), c.how),
+            color: CAPACITY,
+            dash: Dash::Dashed(3, 4),
+            width: 2,
+            points: vec![(0.0, c.per_s), (x_last.max(x_end), c.per_s)],
+        });
+    }
+    let y_end = y_top(capacity_drawn.map_or(max, |c| max.max(c.per_s)), 1.0);
     let mut subtitle =
         String::from("Can each system keep up? A line below the grey offered load means messages pile up.");
+    if let Some(c) = &capacity
+        && offered_max > c.per_s * 1.02
+    {
+        // A deliberate overload must not read as a system failing.
+        subtitle.push_str(&format!(
+            " The offered load (peak {}/s) exceeds the consumers' capacity ({}/s): the backlog grows by design.",
+            per_s_text(offered_max),
+            per_s_text(c.per_s)
+        ));
+    }
     if bin_secs > 0.0 {
         subtitle.push_str(&format!(" Each point averages {}.", round_secs(bin_secs)));
     }
@@ -123,6 +147,68 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
     } else {
         "messages processed per second".to_string()
     };
+    if s.kafka.cleanup_policy.compacts() {
+        subtitle.push_str(&compaction_note(runs));
+    }
     let title = format!("{}: throughput", s.name);
     one_panel_chart(s, runs, unit, x_end, title, subtitle, (y_desc, y_end, YFormat::Decimal), lines)
+}
+
+/// The consumers' capacity, messages per second: consumers over mean processing time, summed over
+/// groups, and how it was reckoned.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Capacity {
+    pub per_s: f64,
+    pub how: &'static str,
+}
+
+/// The consumers' capacity as the scenario sets it: each group's consumers over its mean
+/// processing time, summed. `None` when it changes during the run (a `scale` operation) or
+/// processing takes no time.
+pub(super) fn consumer_capacity(s: &Scenario) -> Option<Capacity> {
+    use crate::scenario::operations::OperationAction;
+    if s.operations.iter().any(|o| matches!(o.action, OperationAction::Scale { .. })) {
+        return None;
+    }
+    let per_s: f64 = s
+        .groups
+        .iter()
+        .map(|g| {
+            let mean = g.processing.mean();
+            if mean > 0.0 { g.consumers as f64 / mean } else { f64::INFINITY }
+        })
+        .sum();
+    let how = if s.groups.len() > 1 {
+        "consumers ÷ mean processing time, all groups"
+    } else {
+        "consumers ÷ mean processing time"
+    };
+    per_s.is_finite().then_some(Capacity { per_s, how })
+}
+
+/// "1,500", "12.5", "0.8".
+fn per_s_text(x: f64) -> String {
+    if x >= 100.0 { super::super::table::thousands(x.round() as u64) } else { trim(x, 1) }
+}
+
+/// What compaction removed, for a compacted topic's throughput chart: a group that starts late from
+/// `earliest` reads only the latest record of each key left in the log, not everything offered
+/// before it subscribed.
+fn compaction_note(runs: &[SystemRun]) -> String {
+    let Some(k) = runs.iter().find(|r| r.system == SystemKind::Kafka) else { return String::new() };
+    let removed: u64 =
+        k.recorder.annotations.iter().filter(|a| a.kind == AnnotationKind::RetentionDeleted).map(|a| a.count).sum();
+    let thousands = super::super::table::thousands;
+    let mut note = format!(" Compaction removed {} superseded records from Kafka's log", thousands(removed));
+    let early = k.delivery.total.processed_not_owed;
+    if early > 0 {
+        note.push_str(&format!(
+            "; a group starting from earliest is served only what is left, one record per key or so \
+             ({} records published before it subscribed: the spike above the offered load).",
+            thousands(early)
+        ));
+    } else {
+        note.push('.');
+    }
+    note
 }
