@@ -876,8 +876,14 @@ impl History for Recorder {
                 g.bucket_unacked_max = g.bucket_unacked_max.max(unacked);
             }
             Observation::Stored { msg } => {
-                for g in &mut self.groups {
-                    g.window.stored(msg.id());
+                for gi in 0..self.groups.len() {
+                    let g = &mut self.groups[gi];
+                    // Deleted unprocessed before (a publish that reached no queue, re-published
+                    // once the node was back): held again, so no longer dropped.
+                    if g.window.stored(msg.id()) {
+                        g.dropped -= 1;
+                        self.undo_retention_loss(gi, msg.id());
+                    }
                 }
             }
             Observation::Client(

@@ -84,6 +84,10 @@ pub struct IdWindow {
     flags: VecDeque<u8>,
     /// Below `base`: deleted before being processed.
     lost: RangeSet,
+    /// Below `base`: deleted before being processed, then stored again (a publish that reached no
+    /// queue, re-published once the node was back; a truncated record the producer retried), and
+    /// not processed since: held, not lost. Rare, so a plain set.
+    revived: std::collections::BTreeSet<MessageId>,
 }
 
 /// What processing a message meant for the count.
@@ -114,7 +118,13 @@ impl IdWindow {
     pub fn processed(&mut self, id: MessageId) -> FirstTime {
         if id < self.base {
             // Settled: either lost (and now processed from a client buffer) or a duplicate.
-            return if self.lost.remove(id) { FirstTime::Yes { was_deleted: true } } else { FirstTime::No };
+            return if self.lost.remove(id) {
+                FirstTime::Yes { was_deleted: true }
+            } else if self.revived.remove(&id) {
+                FirstTime::Yes { was_deleted: false }
+            } else {
+                FirstTime::No
+            };
         }
         let Some(flag) = self.flags.get_mut((id - self.base) as usize) else {
             return FirstTime::No;
@@ -128,12 +138,24 @@ impl IdWindow {
         FirstTime::Yes { was_deleted }
     }
 
-    /// The broker stored the message (once is enough: a retry's second copy changes nothing).
+    /// The broker stored the message (a retry's second copy changes nothing). True if it had been
+    /// deleted unprocessed before: stored again, it is held, no longer lost.
     #[inline(always)]
-    pub fn stored(&mut self, id: MessageId) {
-        if let Some(flag) = id.checked_sub(self.base).and_then(|i| self.flags.get_mut(i as usize)) {
-            *flag |= STORED;
+    pub fn stored(&mut self, id: MessageId) -> bool {
+        match id.checked_sub(self.base).map(|i| self.flags.get_mut(i as usize)) {
+            Some(Some(flag)) => {
+                let revived = *flag & (PROCESSED | DELETED) == DELETED;
+                *flag = (*flag & !DELETED) | STORED;
+                revived
+            }
+            Some(None) => false,
+            None => self.revive(id),
         }
+    }
+
+    #[cold]
+    fn revive(&mut self, id: MessageId) -> bool {
+        self.lost.remove(id) && self.revived.insert(id)
     }
 
     /// The producer got a confirm for the message (only an unsettled one is remembered).
@@ -184,7 +206,7 @@ impl IdWindow {
     /// lost on its way), never processed and still held.
     pub fn unprocessed(&self) -> (u64, u64) {
         let mut lost = self.lost.count;
-        let mut stranded = 0;
+        let mut stranded = self.revived.len() as u64;
         for &f in &self.flags {
             if f & PROCESSED == 0 {
                 if is_held(f) { stranded += 1 } else { lost += 1 }
@@ -196,13 +218,12 @@ impl IdWindow {
     /// The stranded ids (never processed, stored and never deleted) as sorted runs `[lo, hi)`.
     pub fn held_runs(&self) -> Vec<(MessageId, MessageId)> {
         let mut runs: Vec<(MessageId, MessageId)> = Vec::new();
-        for (i, &f) in self.flags.iter().enumerate() {
-            if f & PROCESSED == 0 && is_held(f) {
-                let id = self.base + i as u64;
-                match runs.last_mut() {
-                    Some(last) if last.1 == id => last.1 += 1,
-                    _ => runs.push((id, id + 1)),
-                }
+        // Revived ids are all below `base`, so below every id of the flags.
+        let held = self.flags.iter().enumerate().filter(|&(_, &f)| f & PROCESSED == 0 && is_held(f));
+        for id in self.revived.iter().copied().chain(held.map(|(i, _)| self.base + i as u64)) {
+            match runs.last_mut() {
+                Some(last) if last.1 == id => last.1 += 1,
+                _ => runs.push((id, id + 1)),
             }
         }
         runs
@@ -334,6 +355,29 @@ mod tests {
     }
 
     /// Adjacent lost ids merge even when they are settled one at a time.
+    #[test]
+    fn a_message_stored_again_after_its_deletion_is_held_not_lost() {
+        // 0 processed; 1 and 2 deleted unprocessed (a publish that reached no queue), so the window
+        // settles past them as lost; 3 deleted while 0..3 are still in the window. Then 1 and 3
+        // are stored again (re-published): held (stranded), and 1 processed later is a first
+        // processing. 2 stays lost.
+        let mut w = IdWindow::default();
+        for id in 0..4 {
+            w.publish(id);
+        }
+        assert_eq!(w.processed(0), FirstTime::Yes { was_deleted: false });
+        assert!(w.deleted(1) && w.deleted(2) && w.deleted(3));
+        assert_eq!(w.unprocessed(), (3, 0));
+        assert!(w.stored(1), "1 was lost: stored again, it is revived");
+        assert!(w.stored(3), "3 was deleted in the window: revived");
+        assert!(!w.stored(3), "a second copy changes nothing");
+        assert_eq!(w.unprocessed(), (1, 2));
+        assert_eq!(w.held_runs(), vec![(1, 2), (3, 4)]);
+        assert_eq!(w.processed(1), FirstTime::Yes { was_deleted: false });
+        assert_eq!(w.processed(1), FirstTime::No);
+        assert_eq!(w.unprocessed(), (1, 1));
+    }
+
     #[test]
     fn adjacent_lost_ids_merge() {
         let mut w = IdWindow::default();
