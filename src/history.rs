@@ -82,6 +82,23 @@ pub enum ClientEvent {
     Committed { group: GroupIdx, consumer: ConsumerIdx, partition: u32, offset: u64 },
 }
 
+impl ClientEvent {
+    /// The stable snake_case name of the event, as `--history` writes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ClientEvent::Sent { .. } => "sent",
+            ClientEvent::Acknowledged { .. } => "acknowledged",
+            ClientEvent::SendFailed { .. } => "send_failed",
+            ClientEvent::Delivered { .. } => "delivered",
+            ClientEvent::ProcessingStarted { .. } => "processing_started",
+            ClientEvent::Processed { .. } => "processed",
+            ClientEvent::Acked { .. } => "acked",
+            ClientEvent::Committed { .. } => "committed",
+            ClientEvent::Sought { .. } => "sought",
+        }
+    }
+}
+
 /// Receives the history of one system's run.
 pub trait History {
     fn record(&mut self, at: SimTime, obs: Observation);
@@ -145,7 +162,7 @@ impl<W: std::io::Write> JsonlHistory<W> {
         let g = |i: GroupIdx| serde_json::to_string(&self.groups[i]).unwrap_or_default();
         let line = match *obs {
             Observation::Client(e) => {
-                let name = crate::checker::event_name(&e);
+                let name = e.name();
                 match e {
                     ClientEvent::Sent { msg } => format!(
                         r#"{{"t":{t},"event":"{name}","id":{},"key":{},"bytes":{}}}"#,

@@ -35,21 +35,10 @@ impl History for ClientEventsOnly<'_> {
     }
 }
 
-/// What the checker is told about the scenario: the groups, and when the producer is down.
-pub fn checker_config(s: &Scenario) -> CheckerConfig {
-    let mut c = CheckerConfig::new(s.groups.iter().map(|g| g.name.clone()))
-        .producer_down(crate::scenario::faults::producer_down_spans(&s.faults));
-    // A group that starts late is owed what is sent from its start on (it was not subscribed before).
-    for (i, g) in s.groups.iter().enumerate() {
-        c = c.owed_from(i, g.start);
-    }
-    c
-}
-
 /// Runs one system with the recorder, the checker and `extra` observing it.
 fn observe<H: History>(s: &Scenario, system: SystemKind, extra: &mut H, progress: Option<&AtomicU64>) -> SystemRun {
     let mut recorder = Recorder::new(s);
-    let mut checker = Checker::new(checker_config(s));
+    let mut checker = Checker::new(CheckerConfig::for_scenario(s));
     let end = run_system(
         s,
         system,

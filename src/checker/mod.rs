@@ -123,21 +123,6 @@ pub const DEFAULT_STALL_THRESHOLD: SimDuration = SimDuration(1_000_000_000);
 /// The key store is trimmed when it has grown to twice its size after the last trim, plus this.
 const KEY_RETAIN_SLACK: usize = 1024;
 
-/// The stable snake_case name of an event, as written by `--history`.
-pub fn event_name(event: &ClientEvent) -> &'static str {
-    match event {
-        ClientEvent::Sent { .. } => "sent",
-        ClientEvent::Acknowledged { .. } => "acknowledged",
-        ClientEvent::SendFailed { .. } => "send_failed",
-        ClientEvent::Delivered { .. } => "delivered",
-        ClientEvent::ProcessingStarted { .. } => "processing_started",
-        ClientEvent::Processed { .. } => "processed",
-        ClientEvent::Acked { .. } => "acked",
-        ClientEvent::Committed { .. } => "committed",
-        ClientEvent::Sought { .. } => "sought",
-    }
-}
-
 /// Hashes the workload's keys (indices `0..count`) for the order check's map: a folded 128-bit
 /// multiply, several times cheaper than the default SipHash. Keys come from the scenario, not from
 /// an adversary, and the map is only looked up, never iterated into a result.
@@ -234,6 +219,19 @@ pub struct CheckerConfig {
 }
 
 impl CheckerConfig {
+    /// What the checker is told about a scenario: its groups, when each subscribed, and when the
+    /// producer application is down.
+    pub fn for_scenario(s: &crate::scenario::Scenario) -> CheckerConfig {
+        let mut c = CheckerConfig::new(s.groups.iter().map(|g| g.name.clone()))
+            .producer_down(crate::scenario::faults::producer_down_spans(&s.faults));
+        // A group that starts late is owed what is sent from its start on (it was not subscribed
+        // before).
+        for (i, g) in s.groups.iter().enumerate() {
+            c = c.owed_from(i, g.start);
+        }
+        c
+    }
+
     /// Groups owed every message, the producer never down, the default stall threshold.
     pub fn new<S: Into<String>>(group_names: impl IntoIterator<Item = S>) -> Self {
         CheckerConfig {

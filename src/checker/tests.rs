@@ -466,7 +466,7 @@ fn event_names_are_the_history_names() {
         ClientEvent::Committed { group: 0, consumer: 0, partition: 0, offset: 0 },
     ]
     .iter()
-    .map(event_name)
+    .map(|e| e.name())
     .collect();
     assert_eq!(
         names,

@@ -99,7 +99,7 @@ fn fault_sentence(s: &Scenario, runs: &[SystemRun]) -> String {
 }
 
 pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
-    let theta = round_secs(crate::run::checker_config(s).stall_threshold.as_secs_f64());
+    let theta = round_secs(crate::checker::CheckerConfig::for_scenario(s).stall_threshold.as_secs_f64());
     let total = |f: fn(&DeliveryCounts) -> u64| runs.iter().map(move |r| (r, f(&r.delivery.total)));
     let category = |name: &str, meaning: &str, f: fn(&DeliveryCounts) -> u64| Category {
         name: name.into(),

@@ -67,7 +67,7 @@ fn empty_and_single_runs_do_not_panic() {
     let s = Scenario::parse(SMALL, "chart-test.toml", false).unwrap();
     let mut runs = run_all(&s);
     // No samples, no statistics.
-    let delivery = crate::checker::Checker::new(crate::run::checker_config(&s)).finish(runs[0].end.at);
+    let delivery = crate::checker::Checker::new(crate::checker::CheckerConfig::for_scenario(&s)).finish(runs[0].end.at);
     let empty =
         |system| SystemRun { system, recorder: Recorder::new(&s), delivery: delivery.clone(), end: runs[0].end };
     let dir = temp_dir("empty");
@@ -137,7 +137,8 @@ segment_ms = "10m"
     )
     .unwrap();
     write_charts(&Path::new(&dir).join("long"), &long, &run_all(&long)).unwrap();
-    let delivery = crate::checker::Checker::new(crate::run::checker_config(&single)).finish(runs[0].end.at);
+    let delivery =
+        crate::checker::Checker::new(crate::checker::CheckerConfig::for_scenario(&single)).finish(runs[0].end.at);
     let empty =
         |system| SystemRun { system, recorder: Recorder::new(&single), delivery: delivery.clone(), end: runs[0].end };
     let empty_runs = [empty(SystemKind::Kafka), empty(SystemKind::RabbitMq)];
