@@ -4,8 +4,7 @@
 //! in the window) get a flat bar and a bracket above the plot naming them ("kafka: consumers 6–11
 //! idle (no partition)"), so that the picture says at a glance which consumers had nothing to do.
 
-use super::delivery::{bar_legend, draw_bar};
-use super::draw::{font, header, legend};
+use super::draw::{bar_legend, draw_bar, font, header, legend};
 use super::*;
 use plotters::coord::Shift;
 use plotters::style::text_anchor::{HPos, Pos, VPos};

@@ -4,7 +4,7 @@
 //! labelled with its exact value, 0 included, and a figure that cannot be measured reads "n/a",
 //! never 0.
 
-use super::draw::{font, header, legend, wrap};
+use super::draw::{bar_legend, draw_bar, font, header, legend, wrap};
 use super::*;
 use crate::checker::DeliveryCounts;
 use plotters::coord::Shift;
@@ -226,34 +226,6 @@ pub(super) fn draw<DB: DrawingBackend>(c: &DeliveryChart, root: &DrawingArea<DB,
         draw_panel(panel, &part, root)?;
     }
     Ok(())
-}
-
-/// A legend of one solid box per system that ran, for bar charts.
-pub(super) fn bar_legend(runs: &[SystemRun]) -> Vec<LegendItem> {
-    runs.iter()
-        .map(|r| LegendItem {
-            label: r.system.name().to_string(),
-            color: system_color(r.system),
-            width: 1,
-            glyph: Glyph::Bar,
-        })
-        .collect()
-}
-
-/// A bar from the axis at `base` up to `top` (pixels) for `value`: a 0 is a flat bar 3 pixels
-/// tall on the axis, so that a reader sees a bar of height 0; any other value is at least 2 pixels
-/// tall, so that none looks like 0. Returns the bar's top.
-pub(super) fn draw_bar<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    (x0, x1): (i32, i32),
-    base: i32,
-    top: i32,
-    value: f64,
-    color: RGBColor,
-) -> DrawResult<i32, DB> {
-    let top = if value <= 0.0 { base - 3 } else { top.min(base - 2) };
-    root.draw(&Rectangle::new([(x0, top), (x1, base)], color.filled()))?;
-    Ok(top)
 }
 
 /// Pixels left of a panel's plot for its y axis, and of margins around it.

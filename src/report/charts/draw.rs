@@ -15,34 +15,36 @@ pub(super) fn register_font() -> Result<(), String> {
     if ok { Ok(()) } else { Err("the bundled font assets/fonts/DejaVuSans.ttf is not a valid font".into()) }
 }
 
-/// The chart as SVG text.
-pub(super) fn svg(chart: &Chart) -> Result<String, String> {
-    let size = match chart {
-        Chart::Time(c) => c.size,
-        Chart::Latency(c) => c.size,
-        Chart::Delivery(c) => c.size,
-        Chart::Consumers(c) => c.size,
-    };
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-        draw_chart(chart, &root).and_then(|()| root.present()).map_err(|e| e.to_string())?;
-    }
-    Ok(svg)
-}
-
 pub(super) fn font(size: f64, color: RGBColor) -> TextStyle<'static> {
     (FONT, size).into_font().color(&color)
 }
 
-fn draw_chart<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, Shift>) -> DrawResult<(), DB> {
-    root.fill(&WHITE)?;
-    match chart {
-        Chart::Time(c) => draw_time_chart(c, root),
-        Chart::Latency(c) => draw_latency_chart(c, root),
-        Chart::Delivery(c) => super::delivery::draw(c, root),
-        Chart::Consumers(c) => super::consumers::draw(c, root),
-    }
+/// A legend of one solid box per system that ran, for bar charts.
+pub(super) fn bar_legend(runs: &[SystemRun]) -> Vec<LegendItem> {
+    runs.iter()
+        .map(|r| LegendItem {
+            label: r.system.name().to_string(),
+            color: system_color(r.system),
+            width: 1,
+            glyph: Glyph::Bar,
+        })
+        .collect()
+}
+
+/// A bar from the axis at `base` up to `top` (pixels) for `value`: a 0 is a flat bar 3 pixels
+/// tall on the axis, so that a reader sees a bar of height 0; any other value is at least 2 pixels
+/// tall, so that none looks like 0. Returns the bar's top.
+pub(super) fn draw_bar<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    (x0, x1): (i32, i32),
+    base: i32,
+    top: i32,
+    value: f64,
+    color: RGBColor,
+) -> DrawResult<i32, DB> {
+    let top = if value <= 0.0 { base - 3 } else { top.min(base - 2) };
+    root.draw(&Rectangle::new([(x0, top), (x1, base)], color.filled()))?;
+    Ok(top)
 }
 
 /// Splits `text` into lines no wider than `width` pixels.
@@ -220,7 +222,7 @@ fn no_data<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, from: (i32, i32), 
     root.draw_text("no data", &style, ((from.0 + to.0) / 2, (from.1 + to.1) / 2))
 }
 
-fn draw_time_chart<DB: DrawingBackend>(c: &TimeChart, root: &DrawingArea<DB, Shift>) -> DrawResult<(), DB> {
+pub(super) fn draw_time_chart<DB: DrawingBackend>(c: &TimeChart, root: &DrawingArea<DB, Shift>) -> DrawResult<(), DB> {
     let area = header(root, &c.title, &c.subtitle)?;
     let area = legend(&area, &c.legend)?;
     let (_, h) = area.dim_in_pixel();
@@ -415,7 +417,10 @@ fn place_labels<DB: DrawingBackend>(
     Ok(placed)
 }
 
-fn draw_latency_chart<DB: DrawingBackend>(c: &LatencyChart, root: &DrawingArea<DB, Shift>) -> DrawResult<(), DB> {
+pub(super) fn draw_latency_chart<DB: DrawingBackend>(
+    c: &LatencyChart,
+    root: &DrawingArea<DB, Shift>,
+) -> DrawResult<(), DB> {
     let area = header(root, &c.title, &c.subtitle)?;
     let area = legend(&area, &c.legend)?;
     let n = c.rows.len().max(1);

@@ -102,7 +102,7 @@ pub fn chart_svgs(s: &Scenario, runs: &[SystemRun]) -> Result<Vec<(&'static str,
     CHART_STEMS
         .into_iter()
         .zip(charts)
-        .map(|(stem, chart)| Ok((stem, draw::svg(&chart).map_err(|e| format!("{stem}: {e}"))?)))
+        .map(|(stem, chart)| Ok((stem, svg(&chart).map_err(|e| format!("{stem}: {e}"))?)))
         .collect()
 }
 
@@ -800,6 +800,33 @@ fn coincidence_sentence(c: &Coincidence, x_first: f64, x_last: f64, unit: &str) 
 /// their centres are within 3 pixels.
 fn overlap_tolerance(y_end: f64, plot_height_px: f64) -> f64 {
     3.0 * y_end / plot_height_px.max(1.0)
+}
+
+/// The chart as SVG text.
+fn svg(chart: &Chart) -> Result<String, String> {
+    let size = match chart {
+        Chart::Time(c) => c.size,
+        Chart::Latency(c) => c.size,
+        Chart::Delivery(c) => c.size,
+        Chart::Consumers(c) => c.size,
+    };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        draw_chart(chart, &root).and_then(|()| root.present()).map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+/// Each chart kind draws itself; the shared pieces (fonts, headers, legends, bars) are in `draw`.
+fn draw_chart<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, plotters::coord::Shift>) -> DrawResult<(), DB> {
+    root.fill(&WHITE)?;
+    match chart {
+        Chart::Time(c) => draw::draw_time_chart(c, root),
+        Chart::Latency(c) => draw::draw_latency_chart(c, root),
+        Chart::Delivery(c) => delivery::draw(c, root),
+        Chart::Consumers(c) => consumers::draw(c, root),
+    }
 }
 
 #[cfg(test)]
