@@ -504,7 +504,7 @@ fn main() {
 
     // 2. The library, one system at a time on this thread.
     let toml = scenario_toml("bench-mmc", n, "", "");
-    let s = Scenario::parse(&toml, "bench.toml", false).expect("the bench scenario is valid");
+    let s = pushpull::plan::parse(&toml, "bench.toml", false).expect("the bench scenario is valid");
     let mut lib = Vec::new();
     for (system, label) in [(SystemKind::RabbitMq, "RabbitMQ"), (SystemKind::Kafka, "Kafka")] {
         let m = clock(fastest(repeat, || run_library(&s, system)));

@@ -157,8 +157,8 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
                         s.expected_messages(),
                         s.groups.len(),
                         s.systems.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "),
-                        crate::guard::estimate_text(&crate::guard::estimate(&s)),
-                        crate::guard::validate_report(&s).trim_end()
+                        crate::plan::estimate_text(&crate::plan::estimate(&s)),
+                        crate::plan::validate_report(&s).trim_end()
                     )),
                     Err(e) => {
                         eprintln!("error: {e}");
@@ -213,7 +213,7 @@ fn run(jobs: &[RunJob], options: RunOptions) -> Result<(), Box<dyn std::error::E
     let mut loaded = Vec::new();
     for job in jobs {
         let s = load(&job.file, job.seed, &job.sets, options.force)?;
-        if let Some(w) = options.history.then(|| crate::guard::history_warning(&s)).flatten() {
+        if let Some(w) = options.history.then(|| crate::plan::history_warning(&s)).flatten() {
             eprintln!("{w}");
         }
         loaded.push(s);
@@ -226,7 +226,7 @@ fn run(jobs: &[RunJob], options: RunOptions) -> Result<(), Box<dyn std::error::E
     let items = loaded
         .iter()
         .zip(stagings)
-        .map(|(s, staging)| ((s, staging), crate::guard::estimate(s).memory_bytes as u64))
+        .map(|(s, staging)| ((s, staging), crate::plan::estimate(s).memory_bytes as u64))
         .collect();
     let mut failure: Option<Box<dyn std::error::Error>> = None;
     crate::run::in_order(
@@ -315,7 +315,7 @@ fn usage_error_line(rendered: &str) -> String {
 /// Loads a scenario (with its `--set` overrides), refuses it if too big (unless `force`), and
 /// prints its warnings.
 fn load(file: &Path, seed: Option<u64>, sets: &[Override], force: bool) -> Result<Scenario, ScenarioError> {
-    let mut s = Scenario::load_with(file, sets)?;
+    let mut s = crate::plan::load(file, sets)?;
     if let Some(seed) = seed {
         s.seed = seed;
     }
@@ -323,7 +323,7 @@ fn load(file: &Path, seed: Option<u64>, sets: &[Override], force: bool) -> Resul
     if !force {
         check_size(&s, &name)?;
     }
-    if let Some(w) = crate::guard::poll_interval_check(&s, &name)? {
+    if let Some(w) = crate::plan::poll_interval_check(&s, &name)? {
         eprintln!("warning: {w}");
     }
     Ok(s)

@@ -9,7 +9,7 @@
 //! * [`checker`]: loss, duplication, reordering and unavailability recounted from what the clients
 //!   saw ([`history::ClientEvent`]) alone.
 //! * [`models`]: `kafka` and `rabbitmq`, one module each.
-//! * [`guard`]: estimates a run's memory and CPU time before it starts, refuses runaway scenarios.
+//! * [`plan`]: above the scenario: admits a loaded scenario (poll interval, default sample interval), estimates a run's memory and CPU time before it starts, refuses runaway scenarios.
 //! * [`report`]: summary.json, timeseries.csv, charts and the terminal table.
 //! * [`errtext`]: error text made safe to print on one line.
 
@@ -18,10 +18,10 @@ pub mod cli;
 pub mod client;
 pub mod engine;
 pub mod errtext;
-pub mod guard;
 pub mod history;
 pub mod metrics;
 pub mod models;
+pub mod plan;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -213,7 +213,7 @@ fn install_panic_hook() {
 }
 
 /// The size guard lives in [`crate::guard`]; re-exported here for callers of the old path.
-pub use crate::guard::check_size;
+pub use crate::plan::check_size;
 
 /// Runs `work` on every item on up to `width` threads, starting the items in their order and never
 /// with more than `memory_budget` (bytes, estimated) in flight, though an item alone always starts.

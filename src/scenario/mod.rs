@@ -8,6 +8,7 @@ pub mod operations;
 pub mod overrides;
 pub mod raw;
 mod validate;
+pub use validate::nice_interval;
 
 use crate::time::{SimDuration, SimTime};
 use std::fmt;
@@ -448,6 +449,10 @@ pub struct Scenario {
     /// Longest drain after `duration`; `None` drains until every group has caught up.
     pub drain: Option<SimDuration>,
     pub sample_interval: SimDuration,
+    /// The file set `sample_interval`; otherwise [`crate::plan::admit`] may widen the default to
+    /// cover a long drain.
+    #[serde(skip)]
+    pub sample_interval_set: bool,
     pub profile: Profile,
     pub systems: Vec<SystemKind>,
     pub workload: Workload,
@@ -482,6 +487,8 @@ impl Scenario {
     }
 
     /// Loads and validates a scenario file. JSON if the name ends in `.json`, TOML otherwise.
+    /// What needs an estimate of the run (the poll-interval refusal, a default sample interval
+    /// wide enough for a long drain) is [`crate::plan`]'s: use `plan::load` to run a file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         validate::load(path, &[])
     }

@@ -611,7 +611,7 @@ impl Ctx {
                  give it a `duration`), or set `drain` to a duration",
             );
         }
-        let mut scenario = Scenario {
+        let scenario = Scenario {
             name,
             description: raw.description.unwrap_or_default(),
             seed,
@@ -619,6 +619,7 @@ impl Ctx {
             warmup,
             drain,
             sample_interval,
+            sample_interval_set: raw.sample_interval.is_some(),
             profile,
             systems,
             workload,
@@ -631,16 +632,6 @@ impl Ctx {
             operations,
             source_sha256: sha,
         };
-        // A poll whose records must outlast max.poll.interval.ms is refused (warnings are the CLI's).
-        crate::guard::poll_interval_check(&scenario, &self.file)?;
-        if raw.sample_interval.is_none() {
-            // A drain much longer than `duration` would take the series to millions of samples:
-            // spread the default samples over the whole estimated run instead.
-            let end = crate::guard::estimated_run_end(&scenario);
-            if end.0 / scenario.sample_interval.0 > d::MAX_DEFAULT_SAMPLES {
-                scenario.sample_interval = nice_interval(end);
-            }
-        }
         Ok(scenario)
     }
 
@@ -1395,7 +1386,7 @@ const DIST_HELP: &str =
 
 /// About `TARGET_SAMPLES` samples over the duration, rounded to 1, 2 or 5 times a power of ten
 /// (in ms, at least 1 ms) so that the time axis reads well.
-fn nice_interval(duration: SimDuration) -> SimDuration {
+pub fn nice_interval(duration: SimDuration) -> SimDuration {
     let raw_ms = (duration.0 / d::TARGET_SAMPLES / 1_000_000).max(1);
     let mut base = 1u64;
     loop {

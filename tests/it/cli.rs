@@ -216,7 +216,7 @@ fn library_results_are_reproduced_byte_for_byte() {
         }
         // Load by the same relative path the documented command uses: it is part of no output,
         // but keep error messages identical.
-        let s = pushpull::scenario::Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let s = pushpull::plan::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
         let runs = pushpull::run::run_scenario(&s, None);
         let dir = root.join("results").join(&s.name);
         let json = pushpull::report::summary_json(&pushpull::report::summary(&s, &runs));
@@ -464,11 +464,11 @@ fn a_byte_order_mark_is_accepted() {
     let d = tmpdir("bom");
     let json = br#"{"name": "j", "duration": "30s", "workload": {"rate": 20}, "groups": [{"name": "g", "consumers": 1, "processing": {"distribution": "constant", "value": "5ms"}}]}"#;
     for (name, text) in [("j.json", &json[..]), ("t.toml", SMALL.as_bytes())] {
-        let plain = pushpull::scenario::Scenario::load(&write(&d, name, text)).unwrap();
+        let plain = pushpull::plan::load(&write(&d, name, text), &[]).unwrap();
         let bom = write(&d, &format!("bom-{name}"), [b"\xef\xbb\xbf".as_slice(), text].concat());
         let out = bin().arg("validate").arg(&bom).output().unwrap();
         assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
-        let with_bom = pushpull::scenario::Scenario::load(&bom).unwrap();
+        let with_bom = pushpull::plan::load(&bom, &[]).unwrap();
         assert_ne!(with_bom.source_sha256, plain.source_sha256, "{name}: the hash is the file's");
         assert_eq!(pushpull::scenario::Scenario { source_sha256: plain.source_sha256.clone(), ..with_bom }, plain);
     }

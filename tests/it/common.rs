@@ -7,7 +7,7 @@ use pushpull::scenario::{Scenario, SystemKind};
 use pushpull::time::SimTime;
 
 pub fn scenario(toml: &str) -> Scenario {
-    Scenario::parse(toml, "test.toml", false).unwrap_or_else(|e| panic!("test scenario invalid: {e}"))
+    pushpull::plan::parse(toml, "test.toml", false).unwrap_or_else(|e| panic!("test scenario invalid: {e}"))
 }
 
 /// Waits (publish -> processing start) of messages published after the warmup, in seconds,
@@ -204,7 +204,7 @@ pub fn delivery(s: &Scenario, sys: SystemKind) -> pushpull::checker::DeliveryRep
 /// `text` (a scenario named `file`) is refused with one line that blames `field`, names the file
 /// and says `says`.
 pub fn assert_refused(text: &str, file: &str, field: &str, says: &str) {
-    let e = Scenario::parse(text, file, false).unwrap_err();
+    let e = pushpull::plan::parse(text, file, false).unwrap_err();
     let line = e.to_string();
     assert_eq!(e.field.as_deref(), Some(field), "{line}");
     assert!(line.contains(file) && line.contains(says), "{line}");

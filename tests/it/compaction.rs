@@ -99,13 +99,13 @@ fn a_rabbitmq_queue_bound_after_publishing_gets_nothing_of_the_past() {
 #[test]
 fn compaction_is_refused_without_keys() {
     let bad = COMPACTED.replace(r#"keys = { distribution = "uniform", count = 200 }"#, r#"keys = "none""#);
-    let e = Scenario::parse(&bad, "c.toml", false).expect_err("null keys on a compacted topic").to_string();
+    let e = pushpull::plan::parse(&bad, "c.toml", false).expect_err("null keys on a compacted topic").to_string();
     assert!(
         e.contains("c.toml") && e.contains("kafka.cleanup_policy") && e.contains("\"compact\"") && !e.contains('\n'),
         "{e}"
     );
     let bad = COMPACTED.replace(r#"cleanup_policy = "compact""#, r#"cleanup_policy = "compacted""#);
-    let e = Scenario::parse(&bad, "c.toml", false).expect_err("unknown policy").to_string();
+    let e = pushpull::plan::parse(&bad, "c.toml", false).expect_err("unknown policy").to_string();
     assert!(e.contains("\"compacted\" is not allowed") && e.contains("\"compact,delete\""), "{e}");
 }
 

@@ -9,7 +9,7 @@ use pushpull::scenario::Scenario;
 
 fn from_file(name: &str) -> Scenario {
     let path = format!("{}/scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"));
-    Scenario::parse(&std::fs::read_to_string(&path).unwrap(), &path, false).unwrap()
+    pushpull::plan::parse(&std::fs::read_to_string(&path).unwrap(), &path, false).unwrap()
 }
 
 /// The checker's loss and stranded counts are the recorder's, system by system: lost is held by

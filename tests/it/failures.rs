@@ -303,7 +303,7 @@ fn bad_partition_schedules_get_one_line_errors() {
         ),
     ] {
         let text = base(&faults).replace("[cluster]", "systems = [\"kafka\", \"rabbitmq\"]\n[cluster]");
-        let e = pushpull::scenario::Scenario::parse(&text, "t.toml", false).expect_err(&faults).to_string();
+        let e = pushpull::plan::parse(&text, "t.toml", false).expect_err(&faults).to_string();
         assert!(e.starts_with("t.toml") && !e.contains('\n'), "{faults}: {e}");
         assert!(e.contains(&format!("field `{field}`:")), "{faults}: want field {field}: {e}");
         for n in needles {
@@ -313,13 +313,10 @@ fn bad_partition_schedules_get_one_line_errors() {
     // Both systems simulate partitions, but not one that never heals without a bound on the run.
     let never = base(&fault("action = \"partition\"\nsides = [[\"broker-0\"], [\"broker-1\"]]"))
         .replace("[cluster]", "systems = [\"kafka\", \"rabbitmq\"]\n[cluster]");
-    let e = pushpull::scenario::Scenario::parse(&never, "t.toml", false).expect_err("never healed").to_string();
+    let e = pushpull::plan::parse(&never, "t.toml", false).expect_err("never healed").to_string();
     assert!(e.contains("field `faults`:") && e.contains("still in effect when the schedule ends"), "{e}");
     assert!(e.contains("set `drain`") && !e.contains('\n'), "{e}");
-    assert!(
-        pushpull::scenario::Scenario::parse(&never.replace("[cluster]", "drain = \"10m\"\n[cluster]"), "t.toml", false)
-            .is_ok()
-    );
+    assert!(pushpull::plan::parse(&never.replace("[cluster]", "drain = \"10m\"\n[cluster]"), "t.toml", false).is_ok());
 }
 
 /// A producer that crashes for good: what it would have published later is never sent, and the

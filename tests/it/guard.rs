@@ -4,10 +4,10 @@
 //! measures wall time: estimates are compared with deterministic counts.
 
 use crate::common::{TmpDir, bin, scenario, tmpdir_in, write};
-use pushpull::guard;
 use pushpull::history::{History, Observation};
 use pushpull::metrics::Recorder;
 use pushpull::models::run_system;
+use pushpull::plan;
 use pushpull::scenario::{Scenario, SystemKind};
 use pushpull::time::SimTime;
 use std::process::Output;
@@ -213,10 +213,10 @@ fn refusals_can_be_bypassed_with_force() {
 #[test]
 fn log_and_queue_add_up() {
     let both = scenario(LOG_AND_QUEUE);
-    let e = guard::estimate(&both);
+    let e = plan::estimate(&both);
     let alone = |sys: &str| {
         let s = scenario(&format!("systems = [\"{sys}\"]\n{LOG_AND_QUEUE}"));
-        guard::estimate(&s).memory_bytes
+        plan::estimate(&s).memory_bytes
     };
     let (kafka, rabbitmq) = (alone("kafka"), alone("rabbitmq"));
     let limit = pushpull::scenario::defaults::MAX_MEMORY_BYTES;
@@ -226,8 +226,8 @@ fn log_and_queue_add_up() {
     let base = e.memory.iter().find(|t| t.field.is_empty()).unwrap().amount;
     assert!((kafka + rabbitmq - base - e.memory_bytes).abs() < 1e-6 * e.memory_bytes);
     // The backlogs of groups add up too: one group alone is accepted.
-    assert!(guard::check_size(&scenario(&ten_backlogs(1)), "one.toml").is_ok());
-    assert!(guard::check_size(&scenario(&ten_backlogs(10)), "ten.toml").is_err());
+    assert!(plan::check_size(&scenario(&ten_backlogs(1)), "one.toml").is_ok());
+    assert!(plan::check_size(&scenario(&ten_backlogs(10)), "ten.toml").is_err());
 }
 
 /// Counts every observation.
@@ -296,7 +296,7 @@ fn observation_counts_are_estimated_within_a_factor_of_two() {
     ];
     for (i, text) in cases.iter().enumerate() {
         let s = scenario(text);
-        let e = guard::estimate(&s);
+        let e = plan::estimate(&s);
         for (k, &sys) in s.systems.iter().enumerate() {
             let m = measure(&s, sys);
             within(&format!("case {i} {} observations", sys.name()), e.observations[k], m.observations as f64, 2.0);
@@ -370,7 +370,7 @@ fn lessons() -> Vec<(String, Scenario)> {
     files
         .iter()
         .map(|f| {
-            let mut s = Scenario::load(f).unwrap();
+            let mut s = pushpull::plan::load(f, &[]).unwrap();
             let scale = (100_000.0 / s.expected_messages()).min(1.0);
             for p in &mut s.workload.phases {
                 p.rate *= scale;
@@ -391,7 +391,7 @@ fn estimated_counts_hold_on_the_grid_and_every_lesson() {
     cases.extend(lessons());
     let mut failures = Vec::new();
     for (name, s) in &cases {
-        let e = guard::estimate(s);
+        let e = plan::estimate(s);
         let mut rows = 0.0;
         for (k, &sys) in s.systems.iter().enumerate() {
             let m = measure(s, sys);
@@ -421,7 +421,7 @@ fn memory_counts_are_estimated_within_stated_factors() {
     let s = scenario(
         "duration = \"10m\"\nsystems = [\"kafka\"]\n[workload]\nrate = 100.0\n[[groups]]\nname = \"a\"\nprocessing = \"1ms\"\n[kafka]\nretention = \"2m\"\nsegment_bytes = \"64KiB\"\nretention_check_interval = \"10s\"\n",
     );
-    let e = guard::estimate(&s);
+    let e = plan::estimate(&s);
     let m = measure(&s, SystemKind::Kafka);
     within("retained records", e.retained_records, m.peak_stored_bytes as f64 / 1024.0, 1.25);
     within("samples", e.rows, m.samples as f64, 1.1);
@@ -430,7 +430,7 @@ fn memory_counts_are_estimated_within_stated_factors() {
     let s = scenario(
         "duration = \"10m\"\n[workload]\nrate = 50.0\nphases = [{ at = \"2m\", rate = 150.0 }, { at = \"4m\", rate = 50.0 }]\n[[groups]]\nname = \"a\"\nprocessing = \"10ms\"\n[rabbitmq]\nprefetch = 1\n",
     );
-    let e = guard::estimate(&s);
+    let e = plan::estimate(&s);
     for (k, &sys) in s.systems.iter().enumerate() {
         let m = measure(&s, sys);
         within(
@@ -447,25 +447,25 @@ fn memory_counts_are_estimated_within_stated_factors() {
     let s = scenario(
         "duration = \"1s\"\nsystems = [\"rabbitmq\"]\n[rabbitmq]\nack = \"auto\"\n[workload]\nrate = 10.0\narrivals = \"constant\"\n[[groups]]\nname = \"a\"\nprocessing = \"1d\"\n",
     );
-    let e = guard::estimate(&s);
+    let e = plan::estimate(&s);
     for (k, &sys) in s.systems.iter().enumerate() {
         let m = measure(&s, sys);
         within(&format!("{} end of the long drain", sys.name()), e.run_end_s[k], m.end_s, 2.0);
         assert!(m.samples <= 2000, "{} samples over a two-day drain", m.samples);
     }
-    assert!(guard::check_size(&s, "drain.toml").is_ok());
+    assert!(plan::check_size(&s, "drain.toml").is_ok());
 
     // The longest one-way latency allowed (10 s): still a few hundred samples.
     let s = scenario(
         "duration = \"1s\"\nsystems = [\"rabbitmq\"]\n[workload]\nrate = 50.0\n[[groups]]\nname = \"a\"\nconsumers = 2\nprocessing = { distribution = \"exponential\", mean = \"30ms\" }\n[kafka]\npartitions = 2\n[network]\nlatency = \"10s\"\n",
     );
-    let e = guard::estimate(&s);
+    let e = plan::estimate(&s);
     for (k, &sys) in s.systems.iter().enumerate() {
         let m = measure(&s, sys);
         within(&format!("{} end with 10 s latency", sys.name()), e.run_end_s[k], m.end_s, 1.5);
         assert!(m.samples <= 2000, "{} samples", m.samples);
     }
-    assert!(guard::check_size(&s, "latency.toml").is_ok());
+    assert!(plan::check_size(&s, "latency.toml").is_ok());
 }
 
 /// The long drain and the 3-hour latency of the issue run through the command line and write a
@@ -536,8 +536,8 @@ fn validate_line_states_the_estimate_with_the_path_escaped() {
     let first = stdout.lines().next().unwrap();
     assert!(first.contains("odd\\x1b[2Jname.toml: ok (odd,"), "{first}");
     assert!(!stdout.contains('\u{1b}'), "raw escape printed: {stdout:?}");
-    let e = guard::estimate(&scenario("duration = \"1m\"\n[workload]\nrate = 10.0\n[[groups]]\nname = \"a\"\n"));
-    assert!(first.ends_with(&format!("; {})", guard::estimate_text(&e))), "{first}");
+    let e = plan::estimate(&scenario("duration = \"1m\"\n[workload]\nrate = 10.0\n[[groups]]\nname = \"a\"\n"));
+    assert!(first.ends_with(&format!("; {})", plan::estimate_text(&e))), "{first}");
     assert!(first.contains("estimated peak memory ") && first.contains(" MiB, CPU "), "{first}");
 }
 
@@ -553,7 +553,7 @@ fn kafka_capacity_follows_the_busiest_partition() {
     let s = scenario(
         "duration = \"1h\"\n[workload]\nrate = 100.0\nkeys = { count = 1000, distribution = \"uniform\" }\n[[groups]]\nname = \"a\"\nconsumers = 4\nprocessing = \"10ms\"\n[kafka]\npartitions = 4\n",
     );
-    let e = guard::estimate(&s);
+    let e = plan::estimate(&s);
     let k = &e.groups[0].systems[0];
     assert_eq!(k.system, SystemKind::Kafka);
     // 360,000 messages: chance adds three standard deviations, about 0.2 percentage points.
@@ -576,7 +576,7 @@ fn poll_interval_refuses_only_a_poll_that_must_outlast_it() {
         )
     };
     let at_90 = scenario(&text(0.9, "", ""));
-    let w = guard::poll_interval_check(&at_90, "t.toml").unwrap().expect("a warning at 90% load");
+    let w = plan::poll_interval_check(&at_90, "t.toml").unwrap().expect("a warning at 90% load");
     let line = w.to_string();
     for want in ["groups[0].processing", "301 or more", "max.poll.interval.ms", "90.0%", "1.7e-14", "rebalances"] {
         assert!(line.contains(want), "missing {want:?}: {line}");
@@ -585,7 +585,7 @@ fn poll_interval_refuses_only_a_poll_that_must_outlast_it() {
         ("overloaded", text(2.0, "", "")),
         ("late from earliest", text(0.5, "start = \"30m\"\nfrom = \"earliest\"\n", "")),
     ] {
-        let e = Scenario::parse(&text, "t.toml", false).expect_err(why).to_string();
+        let e = pushpull::plan::parse(&text, "t.toml", false).expect_err(why).to_string();
         for want in ["field `groups[0].processing`", "max.poll.interval.ms", "500 records", "add consumers"] {
             assert!(e.contains(want), "{why}: missing {want:?}: {e}");
         }
@@ -594,7 +594,7 @@ fn poll_interval_refuses_only_a_poll_that_must_outlast_it() {
         &text(2.0, "", "max_partition_fetch_bytes = \"512KiB\"\n")
             .replace("[[groups]]", "message_bytes = \"512KiB\"\n[[groups]]"),
     );
-    assert!(guard::poll_interval_check(&big, "t.toml").unwrap().is_none(), "a poll holds one 512 KiB record");
+    assert!(plan::poll_interval_check(&big, "t.toml").unwrap().is_none(), "a poll holds one 512 KiB record");
 
     // The command line prints the warning and runs on.
     let d = tmpdir("poll");
@@ -608,10 +608,10 @@ fn poll_interval_refuses_only_a_poll_that_must_outlast_it() {
 #[test]
 fn history_warns_above_a_gigabyte() {
     let big = scenario("duration = \"1h\"\n[workload]\nrate = 1000.0\n[[groups]]\nname = \"a\"\n");
-    let w = guard::history_warning(&big).expect("3.6 x 10^6 messages write about 5 GB");
+    let w = plan::history_warning(&big).expect("3.6 x 10^6 messages write about 5 GB");
     assert!(w.starts_with("warning: ") && w.contains("GB") && !w.contains('\n'), "{w}");
     let small = scenario("duration = \"1h\"\n[workload]\nrate = 10.0\n[[groups]]\nname = \"a\"\n");
-    assert!(guard::history_warning(&small).is_none());
+    assert!(plan::history_warning(&small).is_none());
 }
 
 /// Follows the largest size of every group's loss window during a run.

@@ -254,7 +254,7 @@ fn recount(tag: &str, toml: &str) -> (BTreeMap<String, Counts>, serde_json::Valu
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     let systems: Vec<String> = summary["systems"].as_object().unwrap().keys().cloned().collect();
     // The one static fact besides the events: when each group subscribed (README: owed_from).
-    let scenario = pushpull::scenario::Scenario::parse(toml, "recount.toml", false).unwrap();
+    let scenario = pushpull::plan::parse(toml, "recount.toml", false).unwrap();
     let starts: BTreeMap<String, u64> = scenario.groups.iter().map(|g| (g.name.clone(), g.start.0)).collect();
     let mut totals: BTreeMap<String, Counts> = BTreeMap::new();
     for sys in &systems {

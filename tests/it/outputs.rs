@@ -425,7 +425,7 @@ fn more_messages_than_ids_can_number_are_refused_even_with_force() {
 /// second panic of the caller.
 #[test]
 fn a_panicking_simulation_thread_is_reported_as_one_line() {
-    let s = pushpull::scenario::Scenario::parse(SMALL, "small.toml", false).unwrap();
+    let s = pushpull::plan::parse(SMALL, "small.toml", false).unwrap();
     let result = pushpull::run::on_system_threads(&s, |_, sys| {
         if sys == pushpull::scenario::SystemKind::RabbitMq {
             panic!("counter overflow\nsecond line");

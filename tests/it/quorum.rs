@@ -283,7 +283,7 @@ fn quorum_consumer_crash_returns_its_window_first_and_loses_nothing() {
 #[test]
 fn queue_type_and_replicas_are_validated_in_one_line() {
     let with = |rabbit: &str, brokers: u32| {
-        Scenario::parse(
+        pushpull::plan::parse(
             &format!(
                 "duration = \"1m\"\n[cluster]\nbrokers = {brokers}\n[workload]\nrate = 1.0\n[[groups]]\nname = \
                  \"g\"\n[rabbitmq]\n{rabbit}\n"

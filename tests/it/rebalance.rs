@@ -173,7 +173,7 @@ fn the_cooperative_second_round_waits_one_full_heartbeat_interval() {
 fn protocol_settings_are_checked_and_named() {
     let bad = |kafka: &str| {
         let toml = rolling(300.0, kafka);
-        pushpull::scenario::Scenario::parse(&toml, "f.toml", false).unwrap_err().to_string()
+        pushpull::plan::parse(&toml, "f.toml", false).unwrap_err().to_string()
     };
     let e = bad(r#"group_protocol = "kip848""#);
     assert!(e.contains("kafka.group_protocol") && e.contains("\"classic\" (the real default)"), "{e}");
@@ -182,5 +182,5 @@ fn protocol_settings_are_checked_and_named() {
     // The consumer protocol's assignor is the coordinator's, not the client's.
     let e = bad("group_protocol = \"consumer\"\nassignor = \"range\"");
     assert!(e.contains("kafka.assignor") && e.contains("group.consumer.assignors"), "{e}");
-    assert!(pushpull::scenario::Scenario::parse(&rolling(300.0, EAGER), "f.toml", false).is_ok());
+    assert!(pushpull::plan::parse(&rolling(300.0, EAGER), "f.toml", false).is_ok());
 }

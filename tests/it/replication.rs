@@ -322,7 +322,7 @@ fn bad_replication_settings_get_one_line_errors() {
             "every write would be refused",
         ),
     ] {
-        let e = Scenario::parse(&base(kafka), "t.toml", false).expect_err(kafka).to_string();
+        let e = pushpull::plan::parse(&base(kafka), "t.toml", false).expect_err(kafka).to_string();
         assert!(e.contains(field) && e.contains(needle) && !e.contains('\n'), "{kafka}: {e}");
     }
 }

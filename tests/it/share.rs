@@ -256,7 +256,7 @@ to = "earliest"
 }
 
 fn error(toml: &str) -> String {
-    Scenario::parse(toml, "f.toml", false).unwrap_err().to_string()
+    pushpull::plan::parse(toml, "f.toml", false).unwrap_err().to_string()
 }
 
 const BASE: &str = r#"
@@ -281,5 +281,5 @@ fn share_group_input_errors_are_one_line() {
     assert_eq!(e.lines().count(), 1);
     // With a consumer group beside it, the assignor is that group's: accepted.
     let ok = format!("{BASE}type = \"share\"\n[[groups]]\nname = \"h\"\n[kafka]\nassignor = \"roundrobin\"\n");
-    Scenario::parse(&ok, "f.toml", false).unwrap();
+    pushpull::plan::parse(&ok, "f.toml", false).unwrap();
 }

@@ -264,7 +264,7 @@ fn what_a_stream_does_not_allow_is_refused_in_one_line() {
     }
     // Kafka alone does not care about RabbitMQ's consumer settings.
     let ok = format!("systems = [\"kafka\"]\n{base}queue_type = \"stream\"\n");
-    pushpull::scenario::Scenario::parse(&ok, "s.toml", false).unwrap();
+    pushpull::plan::parse(&ok, "s.toml", false).unwrap();
 }
 
 #[test]

@@ -34,7 +34,7 @@ fn png_size(bytes: &[u8]) -> (u32, u32) {
 
 #[test]
 fn writes_png_and_svg_for_every_chart() {
-    let s = Scenario::parse(SMALL, "chart-test.toml", false).unwrap();
+    let s = crate::plan::parse(SMALL, "chart-test.toml", false).unwrap();
     let runs = run_all(&s);
     let dir = temp_dir("full");
     let written = write_charts(&dir, &s, &runs).unwrap();
@@ -64,7 +64,7 @@ fn writes_png_and_svg_for_every_chart() {
 
 #[test]
 fn empty_and_single_runs_do_not_panic() {
-    let s = Scenario::parse(SMALL, "chart-test.toml", false).unwrap();
+    let s = crate::plan::parse(SMALL, "chart-test.toml", false).unwrap();
     let mut runs = run_all(&s);
     // No samples, no statistics.
     let delivery = crate::checker::Checker::new(crate::checker::CheckerConfig::for_scenario(&s)).finish(runs[0].end.at);
@@ -89,7 +89,7 @@ fn look_at_charts() {
     let Ok(dir) = std::env::var("PUSHPULL_CHART_DIR") else {
         return;
     };
-    let s = Scenario::parse(
+    let s = crate::plan::parse(
         r#"
 name = "overload-demo"
 duration = "10m"
@@ -113,10 +113,10 @@ partitions = 1
     .unwrap();
     let runs = run_all(&s);
     write_charts(Path::new(&dir), &s, &runs).unwrap();
-    let single = Scenario::parse(SMALL, "chart-test.toml", false).unwrap();
+    let single = crate::plan::parse(SMALL, "chart-test.toml", false).unwrap();
     let runs = run_all(&single);
     write_charts(&Path::new(&dir).join("small"), &single, &runs).unwrap();
-    let long = Scenario::parse(
+    let long = crate::plan::parse(
         r#"
 name = "retention-demo"
 duration = "6h"
@@ -144,7 +144,7 @@ segment_ms = "10m"
     let empty_runs = [empty(SystemKind::Kafka), empty(SystemKind::RabbitMq)];
     write_charts(&Path::new(&dir).join("empty"), &single, &empty_runs).unwrap();
     // Faults: a consumer crash with manual acks, a hang, a node crash.
-    let faults = Scenario::parse(
+    let faults = crate::plan::parse(
         r#"
 name = "fault-demo"
 duration = "3m"
@@ -180,7 +180,7 @@ duration = "15s"
     .unwrap();
     write_charts(&Path::new(&dir).join("faults"), &faults, &run_all(&faults)).unwrap();
     // Kafka rebalances (no model emits them yet): put in by hand, in the livelier scenario.
-    let two = Scenario::parse(SMALL, "chart-test.toml", false).unwrap();
+    let two = crate::plan::parse(SMALL, "chart-test.toml", false).unwrap();
     let mut runs = run_all(&two);
     let at = |secs: f64| crate::time::SimTime((secs * 1e9) as u64);
     for (first, last, count) in [(12.0, 15.0, 1), (14.5, 16.0, 1), (40.0, 40.4, 2)] {
@@ -236,7 +236,7 @@ fn sub_millisecond_and_zero_are_drawn_honestly() {
 /// charts linear, whether one system ran or two.
 #[test]
 fn scales_do_not_depend_on_which_systems_ran() {
-    let s = Scenario::parse(SMALL, "chart-test.toml", false).unwrap();
+    let s = crate::plan::parse(SMALL, "chart-test.toml", false).unwrap();
     let runs = run_all(&s);
     let both = chart_svgs(&s, &runs).unwrap();
     for only in [&runs[..1], &runs[1..]] {
@@ -277,7 +277,7 @@ fn coinciding_spans_worked_by_hand() {
 #[test]
 fn fault_labels_name_the_target() {
     use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
-    let s = Scenario::parse(SMALL, "chart-test.toml", false).unwrap();
+    let s = crate::plan::parse(SMALL, "chart-test.toml", false).unwrap();
     let fault = |action, target, sides: Vec<Vec<FaultTarget>>| Fault {
         at: crate::time::SimTime::ZERO,
         action,

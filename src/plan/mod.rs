@@ -17,6 +17,30 @@ use crate::scenario::defaults as d;
 use crate::scenario::{GroupKind, Keys, Scenario, ScenarioError, SystemKind};
 use crate::time::{SimDuration, format_duration};
 use std::collections::BTreeMap;
+
+/// Loads a scenario file, with its `--set` overrides, and admits it ([`admit`]): what the CLI runs.
+pub fn load(path: &std::path::Path, sets: &[crate::scenario::overrides::Override]) -> Result<Scenario, ScenarioError> {
+    admit(Scenario::load_with(path, sets)?, &path.display().to_string())
+}
+
+/// Parses scenario text and admits it; `file` is only used in error messages.
+pub fn parse(text: &str, file: &str, json: bool) -> Result<Scenario, ScenarioError> {
+    admit(Scenario::parse(text, file, json)?, file)
+}
+
+/// What the file's own checks cannot say without an estimate of the run: a poll whose records
+/// must outlast `max.poll.interval.ms` is refused (warnings are the CLI's), and a default sample
+/// interval is widened when the drain would take the series past the default number of samples.
+pub fn admit(mut scenario: Scenario, file: &str) -> Result<Scenario, ScenarioError> {
+    poll_interval_check(&scenario, file)?;
+    if !scenario.sample_interval_set {
+        let end = estimated_run_end(&scenario);
+        if end.0 / scenario.sample_interval.0 > d::MAX_DEFAULT_SAMPLES {
+            scenario.sample_interval = crate::scenario::nice_interval(end);
+        }
+    }
+    Ok(scenario)
+}
 use std::fmt::Write as _;
 
 // ---- Costs, measured with `/usr/bin/time -v` (max RSS, user + sys) on `pushpull run --quiet`, release
