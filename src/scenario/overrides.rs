@@ -17,7 +17,9 @@ pub struct Override {
     /// As typed, for messages and the scenario hash.
     pub text: String,
     path: Vec<String>,
-    value: toml::Value,
+    /// Parsed as TOML, held as JSON: a TOML file is written into as a JSON value too (one walk for
+    /// both kinds of file).
+    value: serde_json::Value,
 }
 
 impl fmt::Display for Override {
@@ -53,19 +55,20 @@ impl Override {
             // A bare word (`all`, `5ms`, `cooperative-sticky`) is a string.
             Err(_) => toml::Value::String(value.to_string()),
         };
+        let value = serde_json::to_value(value).map_err(|e| format!("--set {}: {e}", crate::errtext::value(text)))?;
         Ok(Override { text: text.to_string(), path, value })
     }
 
-    /// Writes the value into a TOML document.
-    pub fn apply_toml(&self, doc: &mut toml::Table) -> Result<(), String> {
-        let mut at = doc;
+    /// Writes the value into a document (a JSON file's, or a TOML file's as JSON).
+    pub fn apply(&self, doc: &mut serde_json::Value) -> Result<(), String> {
         let (last, ways) = self.path.split_last().expect("parse refuses an empty path");
+        let mut at = doc.as_object_mut().ok_or_else(|| format!("{self}: the file is not a table of fields"))?;
         let mut i = 0;
         while i < ways.len() {
             let here = self.path[..=i].join(".");
-            let next = at.entry(ways[i].clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let next = at.entry(ways[i].clone()).or_insert_with(|| serde_json::Value::Object(Default::default()));
             let next = match next {
-                toml::Value::Array(items) => {
+                serde_json::Value::Array(items) => {
                     if i + 1 == ways.len() {
                         return Err(format!("{self}: `{}` names an entry, not a field of it", self.field()));
                     }
@@ -75,39 +78,10 @@ impl Override {
                 }
                 other => other,
             };
-            at = next.as_table_mut().ok_or_else(|| format!("{self}: `{here}` is a value, not a table with fields"))?;
+            at = next.as_object_mut().ok_or_else(|| format!("{self}: `{here}` is a value, not a table with fields"))?;
             i += 1;
         }
         at.insert(last.clone(), self.value.clone());
-        Ok(())
-    }
-
-    /// Writes the value into a JSON document.
-    pub fn apply_json(&self, doc: &mut serde_json::Value) -> Result<(), String> {
-        let value = serde_json::to_value(&self.value).map_err(|e| format!("{self}: {e}"))?;
-        let mut at = doc;
-        let (last, ways) = self.path.split_last().expect("parse refuses an empty path");
-        let mut i = 0;
-        while i < ways.len() {
-            let seg = &ways[i];
-            let here = self.path[..=i].join(".");
-            let obj =
-                at.as_object_mut().ok_or_else(|| format!("{self}: `{here}` is a value, not a table with fields"))?;
-            let next = obj.entry(seg.clone()).or_insert_with(|| serde_json::Value::Object(Default::default()));
-            if let serde_json::Value::Array(items) = next {
-                if i + 1 == ways.len() {
-                    return Err(format!("{self}: `{}` names an entry, not a field of it", self.field()));
-                }
-                at = pick(items, &self.path[i + 1], |v| v.get("name").and_then(|n| n.as_str()))
-                    .map_err(|e| format!("{self}: {e} in `{here}`"))?;
-                i += 2;
-            } else {
-                at = next;
-                i += 1;
-            }
-        }
-        let obj = at.as_object_mut().ok_or_else(|| format!("{self}: the field's parent is a value, not a table"))?;
-        obj.insert(last.clone(), value);
         Ok(())
     }
 }
@@ -133,19 +107,22 @@ fn pick<'a, T>(items: &'a mut [T], seg: &str, name: impl Fn(&T) -> Option<&str>)
 mod tests {
     use super::*;
 
-    fn doc() -> toml::Table {
-        "rate = 1\n[kafka]\npartitions = 3\n[[groups]]\nname = \"billing\"\n[[groups]]\nname = \"audit\"\n"
-            .parse()
-            .unwrap()
+    /// A TOML file's document, as the scenario reader writes overrides into it.
+    fn doc() -> serde_json::Value {
+        let t: toml::Table =
+            "rate = 1\n[kafka]\npartitions = 3\n[[groups]]\nname = \"billing\"\n[[groups]]\nname = \"audit\"\n"
+                .parse()
+                .unwrap();
+        serde_json::to_value(t).unwrap()
     }
 
     #[test]
     fn values_are_toml_and_bare_words_are_strings() {
-        assert_eq!(Override::parse("a.b=12").unwrap().value, toml::Value::Integer(12));
-        assert_eq!(Override::parse("a=0.5").unwrap().value, toml::Value::Float(0.5));
-        assert_eq!(Override::parse("a=\"all\"").unwrap().value, toml::Value::String("all".into()));
-        assert_eq!(Override::parse("a = all").unwrap().value, toml::Value::String("all".into()));
-        assert_eq!(Override::parse("a=5ms").unwrap().value, toml::Value::String("5ms".into()));
+        assert_eq!(Override::parse("a.b=12").unwrap().value, serde_json::json!(12));
+        assert_eq!(Override::parse("a=0.5").unwrap().value, serde_json::json!(0.5));
+        assert_eq!(Override::parse("a=\"all\"").unwrap().value, serde_json::json!("all"));
+        assert_eq!(Override::parse("a = all").unwrap().value, serde_json::json!("all"));
+        assert_eq!(Override::parse("a=5ms").unwrap().value, serde_json::json!("5ms"));
         assert!(Override::parse("a.b").unwrap_err().contains("PATH=VALUE"));
         assert!(Override::parse("a..b=1").unwrap_err().contains("empty part"));
     }
@@ -153,19 +130,19 @@ mod tests {
     #[test]
     fn sets_nested_fields_array_entries_by_index_and_name_and_creates_tables() {
         let mut d = doc();
-        Override::parse("kafka.partitions=12").unwrap().apply_toml(&mut d).unwrap();
-        Override::parse("groups.1.consumers=4").unwrap().apply_toml(&mut d).unwrap();
-        Override::parse("groups.billing.consumers=6").unwrap().apply_toml(&mut d).unwrap();
-        Override::parse("cluster.brokers=3").unwrap().apply_toml(&mut d).unwrap();
-        assert_eq!(d["kafka"]["partitions"].as_integer(), Some(12));
-        assert_eq!(d["groups"][1]["consumers"].as_integer(), Some(4));
-        assert_eq!(d["groups"][0]["consumers"].as_integer(), Some(6));
-        assert_eq!(d["cluster"]["brokers"].as_integer(), Some(3));
-        let e = Override::parse("groups.pricing.consumers=2").unwrap().apply_toml(&mut d).unwrap_err();
+        Override::parse("kafka.partitions=12").unwrap().apply(&mut d).unwrap();
+        Override::parse("groups.1.consumers=4").unwrap().apply(&mut d).unwrap();
+        Override::parse("groups.billing.consumers=6").unwrap().apply(&mut d).unwrap();
+        Override::parse("cluster.brokers=3").unwrap().apply(&mut d).unwrap();
+        assert_eq!(d["kafka"]["partitions"].as_i64(), Some(12));
+        assert_eq!(d["groups"][1]["consumers"].as_i64(), Some(4));
+        assert_eq!(d["groups"][0]["consumers"].as_i64(), Some(6));
+        assert_eq!(d["cluster"]["brokers"].as_i64(), Some(3));
+        let e = Override::parse("groups.pricing.consumers=2").unwrap().apply(&mut d).unwrap_err();
         assert!(e.contains("no entry named \"pricing\"") && e.contains("billing, audit"), "{e}");
-        let e = Override::parse("groups.5.consumers=2").unwrap().apply_toml(&mut d).unwrap_err();
+        let e = Override::parse("groups.5.consumers=2").unwrap().apply(&mut d).unwrap_err();
         assert!(e.contains("no entry 5 (there are 2"), "{e}");
-        let e = Override::parse("rate.x=2").unwrap().apply_toml(&mut d).unwrap_err();
+        let e = Override::parse("rate.x=2").unwrap().apply(&mut d).unwrap_err();
         assert!(e.contains("`rate` is a value"), "{e}");
     }
 
@@ -173,9 +150,9 @@ mod tests {
     fn json_documents_take_the_same_paths() {
         let mut d: serde_json::Value =
             serde_json::from_str(r#"{"kafka": {"partitions": 3}, "groups": [{"name": "billing"}]}"#).unwrap();
-        Override::parse("kafka.partitions=12").unwrap().apply_json(&mut d).unwrap();
-        Override::parse("groups.billing.consumers=6").unwrap().apply_json(&mut d).unwrap();
-        Override::parse("rabbitmq.ack=auto").unwrap().apply_json(&mut d).unwrap();
+        Override::parse("kafka.partitions=12").unwrap().apply(&mut d).unwrap();
+        Override::parse("groups.billing.consumers=6").unwrap().apply(&mut d).unwrap();
+        Override::parse("rabbitmq.ack=auto").unwrap().apply(&mut d).unwrap();
         assert_eq!(d["kafka"]["partitions"], 12);
         assert_eq!(d["groups"][0]["consumers"], 6);
         assert_eq!(d["rabbitmq"]["ack"], "auto");

@@ -182,12 +182,8 @@ pub(super) fn parse(bytes: &[u8], file: &str, json: bool, sets: &[Override]) -> 
         with_overrides(text, file, json, sets)?
     } else if json {
         let mut de = serde_json::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let inner = e.inner();
-            let message =
-                format!("{} (line {}, column {})", strip_position(&inner.to_string()), inner.line(), inner.column());
-            path_error(file, e.path().to_string(), message)
-        })?
+        serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| path_error(file, e.path().to_string(), json_message(e.inner())))?
     } else {
         let de = toml::Deserializer::parse(text).map_err(|e| whole(toml_message(text, &e)))?;
         serde_path_to_error::deserialize(de)
@@ -240,23 +236,18 @@ pub(super) fn parse(bytes: &[u8], file: &str, json: bool, sets: &[Override]) -> 
 /// errors name the field, and the override when it is the one at fault.
 fn with_overrides(text: &str, file: &str, json: bool, sets: &[Override]) -> R<RawScenario> {
     let whole = |message: String| ScenarioError { file: file.to_string(), field: None, message };
-    let raw = if json {
-        let mut doc: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-            whole(format!("{} (line {}, column {})", strip_position(&e.to_string()), e.line(), e.column()))
-        })?;
-        for o in sets {
-            o.apply_json(&mut doc).map_err(whole)?;
-        }
-        serde_path_to_error::deserialize(doc).map_err(|e| path_error(file, e.path().to_string(), e.inner().to_string()))
+    // A TOML document is written into as JSON: one walk for both kinds of file.
+    let mut doc: serde_json::Value = if json {
+        serde_json::from_str(text).map_err(|e| whole(json_message(&e)))?
     } else {
-        let mut doc: toml::Table = text.parse().map_err(|e: toml::de::Error| whole(toml_message(text, &e)))?;
-        for o in sets {
-            o.apply_toml(&mut doc).map_err(whole)?;
-        }
-        serde_path_to_error::deserialize(toml::Value::Table(doc))
-            .map_err(|e| path_error(file, e.path().to_string(), e.inner().message().trim().replace('\n', "; ")))
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| whole(toml_message(text, &e)))?;
+        serde_json::to_value(table).map_err(|e| whole(e.to_string()))?
     };
-    raw.map_err(|e| blame_override(e, sets))
+    for o in sets {
+        o.apply(&mut doc).map_err(whole)?;
+    }
+    serde_path_to_error::deserialize(doc)
+        .map_err(|e| blame_override(path_error(file, e.path().to_string(), e.inner().to_string()), sets))
 }
 
 /// An error in a field that a `--set` wrote (or inside it, or in the table it added a key to) says so.
@@ -291,6 +282,11 @@ fn is_folder_name(name: &str) -> bool {
 fn path_error(file: &str, path: String, message: String) -> ScenarioError {
     let field = if path == "." || path.is_empty() { None } else { Some(path) };
     ScenarioError { file: file.to_string(), field, message }
+}
+
+/// A JSON error with its position, printed our way.
+fn json_message(e: &serde_json::Error) -> String {
+    format!("{} (line {}, column {})", strip_position(&e.to_string()), e.line(), e.column())
 }
 
 /// serde_json appends " at line L column C"; we print the position once, our way.
