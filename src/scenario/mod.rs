@@ -4,6 +4,7 @@
 
 pub mod defaults;
 pub mod faults;
+pub mod hardware;
 pub mod operations;
 pub mod overrides;
 pub mod raw;
@@ -64,6 +65,12 @@ pub enum Profile {
     Ideal,
     /// Adds a one-way network delay between clients and the broker.
     Lan,
+    /// Nodes with CPU, disk and network, calibrated to the Confluent 2020 OpenMessaging Benchmark.
+    #[serde(rename = "omb-2020")]
+    Omb2020,
+    /// Nodes with CPU, disk and network, calibrated to Kreps's 2014 Kafka benchmark.
+    #[serde(rename = "kreps-2014")]
+    Kreps2014,
 }
 
 impl Profile {
@@ -71,6 +78,19 @@ impl Profile {
         match self {
             Profile::Ideal => "ideal",
             Profile::Lan => "lan",
+            Profile::Omb2020 => "omb-2020",
+            Profile::Kreps2014 => "kreps-2014",
+        }
+    }
+
+    pub const ALL: [Profile; 4] = [Profile::Ideal, Profile::Lan, Profile::Omb2020, Profile::Kreps2014];
+
+    /// The calibrated body, if the profile has one (`ideal` and `lan` are costless).
+    pub fn body(self) -> Option<hardware::Body> {
+        match self {
+            Profile::Ideal | Profile::Lan => None,
+            Profile::Omb2020 => Some(hardware::OMB_2020),
+            Profile::Kreps2014 => Some(hardware::KREPS_2014),
         }
     }
 }
@@ -367,6 +387,16 @@ pub struct RabbitMqConfig {
     /// otherwise, so that results without a stream stay as they were).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream: Option<StreamConfig>,
+    /// Classic queues per group, spread over the nodes (the benchmark driver's one queue per
+    /// routing key): a message goes to queue `id mod queues`. Simplification: their work runs in
+    /// one process each, but delivery is modelled as one FIFO shared by the group's consumers.
+    /// Left out of `summary.json` when 1.
+    #[serde(skip_serializing_if = "is_one")]
+    pub queues: u32,
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// Which RabbitMQ node a client's connection is to.
@@ -454,6 +484,10 @@ pub struct Scenario {
     #[serde(skip)]
     pub sample_interval_set: bool,
     pub profile: Profile,
+    /// The nodes' resources and the brokers' costs: the profile's, with `[cluster]` overrides.
+    /// `None`: costless brokers (`ideal`, `lan`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<hardware::Body>,
     pub systems: Vec<SystemKind>,
     pub workload: Workload,
     pub groups: Vec<Group>,

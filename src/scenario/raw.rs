@@ -59,6 +59,12 @@ pub struct RawOperation {
 #[serde(deny_unknown_fields)]
 pub struct RawCluster {
     pub brokers: Option<i64>,
+    pub cores: Option<i64>,
+    pub nic: Option<String>,
+    pub disk: Option<String>,
+    pub fsync: Option<String>,
+    pub page_cache: Option<Leaf>,
+    pub dirty_limit: Option<Leaf>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -149,6 +155,7 @@ pub struct RawRabbitMq {
     pub producer_node: Option<Leaf>,
     pub consumer_node: Option<Leaf>,
     pub consumer_cancel_notify: Option<bool>,
+    pub queues: Option<i64>,
 }
 
 #[derive(Deserialize, Debug, Default)]

@@ -91,6 +91,32 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     num.checked_mul(scale).ok_or_else(|| format!("\"{text}\" is too large"))
 }
 
+const BANDWIDTH_HELP: &str =
+    "expected a rate like \"10Gbps\", \"800Mbps\" (bits per second) or \"1GB/s\", \"500MiB/s\" (bytes per second)";
+
+/// Parses a bandwidth into bytes per second: "10Gbps", "800Mbps", "1GB/s", "500MiB/s".
+pub fn parse_bandwidth(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let bad = || format!("\"{text}\" is not a bandwidth; {BANDWIDTH_HELP}");
+    let per_s = if let Some(bytes) = t.strip_suffix("/s") {
+        parse_size(bytes).map_err(|_| bad())?
+    } else {
+        let (num, scale) = [("Gbps", 1_000_000_000u64), ("Mbps", 1_000_000), ("Kbps", 1_000)]
+            .iter()
+            .find_map(|(u, s)| t.strip_suffix(u).map(|n| (n, *s)))
+            .ok_or_else(bad)?;
+        let n: f64 = num.trim().parse().map_err(|_| bad())?;
+        if !(n.is_finite() && n > 0.0) {
+            return Err(bad());
+        }
+        (n * scale as f64 / 8.0) as u64
+    };
+    if per_s == 0 {
+        return Err(format!("\"{text}\" is not allowed; a bandwidth must be positive"));
+    }
+    Ok(per_s)
+}
+
 /// Largest scenario file read. Real scenarios are a few KiB; the limit bounds what a mistaken
 /// path (a log, an image, a device) can cost before it is refused.
 pub const MAX_FILE_BYTES: u64 = 1 << 20;
@@ -370,12 +396,11 @@ impl Ctx {
             Some(t) if t == "unlimited" => None,
             Some(t) => Some(self.duration("drain", t)?),
         };
-        let profile = match raw.profile.as_deref().unwrap_or("ideal") {
-            "ideal" => Profile::Ideal,
-            "lan" => Profile::Lan,
-            other => {
-                return self.err("profile", format!("\"{other}\" is not a profile; allowed: \"ideal\", \"lan\""));
-            }
+        let profile_name = raw.profile.as_deref().unwrap_or("ideal");
+        let Some(profile) = Profile::ALL.into_iter().find(|p| p.name() == profile_name) else {
+            let allowed: Vec<String> = Profile::ALL.iter().map(|p| format!("\"{}\"", p.name())).collect();
+            return self
+                .err("profile", format!("\"{profile_name}\" is not a profile; allowed: {}", allowed.join(", ")));
         };
         let systems = match raw.systems {
             None => SystemKind::ALL.to_vec(),
@@ -404,10 +429,12 @@ impl Ctx {
         };
         let workload = self.workload(raw.workload, duration)?;
         let groups = self.groups(raw.groups)?;
-        let brokers = match raw.cluster.unwrap_or_default().brokers {
+        let cluster = raw.cluster.unwrap_or_default();
+        let brokers = match cluster.brokers {
             None => d::CLUSTER_BROKERS,
             Some(b) => self.int_in("cluster.brokers", b, 1, d::MAX_BROKERS as i64, "the number of brokers")? as u32,
         };
+        let body = self.body(profile, &cluster)?;
         let rebalance_set = raw.kafka.as_ref().and_then(|k| {
             k.assignor.as_ref().map(|_| "kafka.assignor").or(k.group_protocol.as_ref().map(|_| "kafka.group_protocol"))
         });
@@ -440,6 +467,7 @@ impl Ctx {
         let default_latency = match profile {
             Profile::Ideal => SimDuration::ZERO,
             Profile::Lan => d::LAN_LATENCY,
+            Profile::Omb2020 | Profile::Kreps2014 => body.map_or(SimDuration::ZERO, |b| b.latency),
         };
         let network = NetworkConfig {
             latency: self.opt_duration("network.latency", &raw.network.unwrap_or_default().latency, default_latency)?,
@@ -617,6 +645,7 @@ impl Ctx {
             sample_interval,
             sample_interval_set: raw.sample_interval.is_some(),
             profile,
+            body,
             systems,
             workload,
             groups,
@@ -629,6 +658,51 @@ impl Ctx {
             source_sha256: sha,
         };
         Ok(scenario)
+    }
+
+    /// The profile's body with the `[cluster]` overrides; overrides need a profile with a body.
+    fn body(&self, profile: Profile, c: &RawCluster) -> R<Option<hardware::Body>> {
+        let set = [
+            ("cluster.cores", c.cores.is_some()),
+            ("cluster.nic", c.nic.is_some()),
+            ("cluster.disk", c.disk.is_some()),
+            ("cluster.fsync", c.fsync.is_some()),
+            ("cluster.page_cache", c.page_cache.is_some()),
+            ("cluster.dirty_limit", c.dirty_limit.is_some()),
+        ];
+        let Some(mut body) = profile.body() else {
+            if let Some((field, _)) = set.iter().find(|(_, s)| *s) {
+                return self.err(
+                    *field,
+                    format!(
+                        "applies only to a profile whose nodes have resources, and profile \"{}\" is costless; set \
+                         profile = \"omb-2020\" or \"kreps-2014\"",
+                        profile.name()
+                    ),
+                );
+            }
+            return Ok(None);
+        };
+        let hw = &mut body.hardware;
+        if let Some(n) = c.cores {
+            hw.cores = self.int_in("cluster.cores", n, 1, 1024, "the number of cores per node")? as u32;
+        }
+        if let Some(t) = &c.nic {
+            hw.nic_bytes_per_s = parse_bandwidth(t).or_else(|m| self.err("cluster.nic", m))?;
+        }
+        if let Some(t) = &c.disk {
+            hw.disk_bytes_per_s = parse_bandwidth(t).or_else(|m| self.err("cluster.disk", m))?;
+        }
+        if let Some(t) = &c.fsync {
+            hw.fsync = self.duration("cluster.fsync", t)?;
+        }
+        if let Some(l) = &c.page_cache {
+            hw.page_cache_bytes = self.size("cluster.page_cache", l, 0, 1 << 50)?;
+        }
+        if let Some(l) = &c.dirty_limit {
+            hw.dirty_limit_bytes = self.size("cluster.dirty_limit", l, 0, 1 << 50)?;
+        }
+        Ok(Some(body))
     }
 
     fn workload(&self, raw: Option<RawWorkload>, duration: SimDuration) -> R<Workload> {
@@ -1268,7 +1342,22 @@ impl Ctx {
         let stream = self.stream(&r, queue_type)?;
         let producer_node = self.client_node("rabbitmq.producer_node", &r.producer_node, brokers, queue_type)?;
         let consumer_node = self.client_node("rabbitmq.consumer_node", &r.consumer_node, brokers, queue_type)?;
+        let queues = match r.queues {
+            None => 1,
+            Some(n) if queue_type != QueueType::Classic && n != 1 => {
+                return self.err(
+                    "rabbitmq.queues",
+                    format!(
+                        "{n} is not allowed with queue_type = \"{}\": several queues per group are simulated for \
+                         classic queues only; leave `queues` out",
+                        queue_type.name()
+                    ),
+                );
+            }
+            Some(n) => self.int_in("rabbitmq.queues", n, 1, 1024, "the number of queues per group")? as u32,
+        };
         Ok(RabbitMqConfig {
+            queues,
             producer_node,
             consumer_node,
             consumer_cancel_notify: r.consumer_cancel_notify.unwrap_or(d::RABBITMQ_CONSUMER_CANCEL_NOTIFY),

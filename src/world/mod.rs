@@ -15,8 +15,24 @@
 //! A crashed node loses its volatile state (the model rebuilds it on restart) and keeps its
 //! durable state; which is which is the model's business.
 
+pub mod resources;
+
 use crate::engine::{EventKey, Scheduler};
 use crate::time::{SimDuration, SimTime};
+
+use resources::{ProcessId, Resources};
+
+/// What a protocol message weighs on the wire, for the network cards of a world with
+/// [`Resources`]. A costless world never asks.
+pub trait Wire {
+    fn wire_bytes(&self) -> u64;
+}
+
+impl Wire for &str {
+    fn wire_bytes(&self) -> u64 {
+        self.len() as u64
+    }
+}
 
 /// A node's address: an index into the world's nodes.
 pub type NodeId = u16;
@@ -63,6 +79,20 @@ pub struct World {
     pub dropped: u64,
     /// Messages sent and not yet delivered or dropped.
     in_flight: u64,
+    /// The nodes' bodies, in a world whose work costs time (`None`: costless, and every message
+    /// takes exactly the link latency).
+    body: Option<Box<Body>>,
+}
+
+/// The resources of a costed world, and when the handler running now finishes its work.
+#[derive(Debug, Clone)]
+struct Body {
+    res: Resources,
+    /// Set between [`World::begin`] and [`World::end`]: what the handler sends leaves then.
+    ready: Option<SimTime>,
+    /// When the handler's own CPU work (from [`World::begin`]) is done: the processes it hands
+    /// work to ([`World::and_process`]) start then.
+    stage: SimTime,
 }
 
 /// What the world says about an event at the moment it would be handled.
@@ -89,6 +119,64 @@ impl World {
             hold: false,
             dropped: 0,
             in_flight: 0,
+            body: None,
+        }
+    }
+
+    /// Gives the world's nodes resources: from now on a message waits for the network cards at
+    /// both ends, and a handler's work for the CPU ([`World::begin`]).
+    pub fn with_resources(mut self, res: Resources) -> Self {
+        self.body = Some(Box::new(Body { res, ready: None, stage: SimTime::ZERO }));
+        self
+    }
+
+    pub fn resources(&self) -> Option<&Resources> {
+        self.body.as_ref().map(|b| &b.res)
+    }
+
+    pub fn resources_mut(&mut self) -> Option<&mut Resources> {
+        self.body.as_mut().map(|b| &mut b.res)
+    }
+
+    /// A handler on `node` starts at `now` and its work takes `work` of one core: whatever it
+    /// sends until [`World::end`] leaves when that work is done. Nothing in a costless world.
+    #[inline]
+    pub fn begin(&mut self, node: NodeId, now: SimTime, work: SimDuration) {
+        if let Some(b) = &mut self.body {
+            let done = b.res.cpu(node, now, work);
+            b.ready = Some(done);
+            b.stage = done;
+        }
+    }
+
+    /// The handler started by [`World::begin`] hands `work` to the serial process `p` (a queue's
+    /// process), which starts it when the handler's own work is done: the handler's effects leave
+    /// when every such piece is done.
+    #[inline]
+    pub fn and_process(&mut self, p: ProcessId, work: SimDuration) {
+        if let Some(b) = &mut self.body {
+            let done = b.res.run(p, b.stage, work);
+            b.ready = Some(b.ready.map_or(done, |r| r.max(done)));
+        }
+    }
+
+    /// The current handler also waits until `at` (a disk write it must finish first).
+    pub fn wait_until(&mut self, at: SimTime) {
+        if let Some(b) = &mut self.body {
+            b.ready = Some(b.ready.map_or(at, |r| r.max(at)));
+        }
+    }
+
+    /// When the current handler's work is done (`now` in a costless world).
+    pub fn ready(&self, now: SimTime) -> SimTime {
+        self.body.as_ref().and_then(|b| b.ready).map_or(now, |r| r.max(now))
+    }
+
+    /// The handler is over.
+    #[inline]
+    pub fn end(&mut self) {
+        if let Some(b) = &mut self.body {
+            b.ready = None;
         }
     }
 
@@ -153,7 +241,7 @@ impl World {
     }
 
     /// Sends `msg` from `from` to `to`. Returns false (and schedules nothing) if it is lost at once.
-    pub fn send<M, T, E: From<Envelope<M, T>>>(
+    pub fn send<M: Wire, T, E: From<Envelope<M, T>>>(
         &mut self,
         sched: &mut Scheduler<E>,
         from: NodeId,
@@ -170,7 +258,7 @@ impl World {
 
     /// Sends `msg` from `from` to `to`, or hands it back if it is lost at once (an end is down or
     /// the link is cut), for a model that must account for what it carried.
-    pub fn try_send<M, T, E: From<Envelope<M, T>>>(
+    pub fn try_send<M: Wire, T, E: From<Envelope<M, T>>>(
         &mut self,
         sched: &mut Scheduler<E>,
         from: NodeId,
@@ -186,7 +274,7 @@ impl World {
     }
 
     #[inline(always)]
-    fn schedule_message<M, T, E: From<Envelope<M, T>>>(
+    fn schedule_message<M: Wire, T, E: From<Envelope<M, T>>>(
         &mut self,
         sched: &mut Scheduler<E>,
         from: NodeId,
@@ -196,13 +284,22 @@ impl World {
         let incarnation = self.incarnation(to) as u16;
         let epoch = (self.link_of(from, to) >> 1) as u16;
         self.in_flight += 1;
-        sched.schedule_in(self.latency, Envelope::Message { from, to, incarnation, epoch, msg }.into());
+        match &mut self.body {
+            None => {
+                sched.schedule_in(self.latency, Envelope::Message { from, to, incarnation, epoch, msg }.into());
+            }
+            Some(b) => {
+                let leaves = b.ready.unwrap_or(sched.now()).max(sched.now());
+                let arrives = b.res.transmit(from, to, leaves, msg.wire_bytes(), self.latency);
+                sched.schedule_at(arrives, Envelope::Message { from, to, incarnation, epoch, msg }.into());
+            }
+        }
     }
 
     /// Sends `msg` on behalf of `from`'s operating system, which outlives the process: the
     /// connection-closed notice that peers of a crashed process receive. Lost if `to` is down or
     /// the link is cut.
-    pub fn send_from_os<M, T, E: From<Envelope<M, T>>>(
+    pub fn send_from_os<M: Wire, T, E: From<Envelope<M, T>>>(
         &mut self,
         sched: &mut Scheduler<E>,
         from: NodeId,

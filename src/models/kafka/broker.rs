@@ -600,6 +600,7 @@ impl<H: History> KafkaModel<'_, H> {
     #[inline(never)]
     fn respond_replica(&mut self, f: BrokerId, l: BrokerId, sched: &mut Scheduler<Event>) {
         let mut parts = self.replica_pool.pop().unwrap_or_default();
+        let mut bytes = 0;
         for p in self.hosted(f) {
             let r = &self.repl[p];
             if r.leader != Some(l) {
@@ -609,13 +610,16 @@ impl<H: History> KafkaModel<'_, H> {
             let log = &self.partitions[p];
             if r.leo[i] < log.end_offset() {
                 let to = log.fetch_end(r.leo[i], log.end_offset(), d::KAFKA_REPLICA_FETCH_MAX_BYTES);
+                if self.costs.is_some() {
+                    bytes += log.bytes_from(r.leo[i], to, u64::MAX);
+                }
                 parts.push((p as u32, r.epoch, to));
             }
         }
         let i = self.fetcher_index(f, l);
         self.fetchers[i].parked.clear();
         let session = self.fetchers[i].parked_session;
-        self.world.send(sched, l, f, Msg::ReplicaFetchResponse { session, parts });
+        self.world.send(sched, l, f, Msg::ReplicaFetchResponse { session, parts, bytes });
     }
 
     /// The follower appends what the leader sent (if it is still the leader of that epoch) and

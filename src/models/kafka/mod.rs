@@ -12,6 +12,7 @@ mod broker;
 mod consumer_protocol;
 pub mod controller;
 mod cooperative;
+mod costs;
 pub mod group;
 mod operations;
 pub mod partitioner;
@@ -83,6 +84,8 @@ pub enum Msg {
     ReplicaFetchResponse {
         session: u32,
         parts: Vec<(u32, u32, Offset)>,
+        /// The records' bytes (what the network cards and the follower's disk carry).
+        bytes: u64,
     },
     /// Sent by the operating system of a crashed broker: its connections closed.
     ConnectionClosed,
@@ -468,6 +471,8 @@ struct ConsumerGroup {
 pub struct KafkaModel<'h, H: History> {
     history: &'h mut H,
     world: World,
+    /// The brokers' costs, in a world with resources (a calibrated profile).
+    costs: Option<crate::scenario::hardware::KafkaCosts>,
     cfg: KafkaConfig,
     producer: Producer,
     producer_node: NodeId,
@@ -596,7 +601,11 @@ impl<'h, H: History> KafkaModel<'h, H> {
         // A node for every consumer a group ever runs; those not running yet start down.
         let consumer_count: usize = s.groups.iter().map(|g| g.max_consumers as usize).sum();
         // Brokers, the producer, the consumers, and the controller with the group coordinators.
-        let world = World::new(brokers + 1 + consumer_count + 1, s.network.latency);
+        let nodes = brokers + 1 + consumer_count + 1;
+        let mut world = World::new(nodes, s.network.latency);
+        if let Some(body) = &s.body {
+            world = world.with_resources(crate::world::resources::Resources::new(nodes, |_| body.hardware));
+        }
         let coord = (brokers + 1 + consumer_count) as NodeId;
         let producer_node = brokers as NodeId;
         let mut consumer_of = NodeMap::default();
@@ -648,6 +657,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let mut m = KafkaModel {
             history,
             world,
+            costs: s.body.map(|b| b.kafka),
             keyed: !matches!(s.workload.keys, Keys::None),
             key_partitions: match s.workload.keys {
                 Keys::Uniform { count } | Keys::Zipf { count, .. } if count <= 1 << 20 => {
@@ -1872,7 +1882,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 self.fetch_response(now, from, group, consumer, epoch, records, sched)
             }
             Msg::ReplicaFetch { session } => self.replica_fetch_arrives(now, from, to, session, sched),
-            Msg::ReplicaFetchResponse { session, parts } => {
+            Msg::ReplicaFetchResponse { session, parts, .. } => {
                 self.replica_fetch_response(now, from, to, session, parts, sched)
             }
             Msg::ConnectionClosed => self.connection_closed(now, from, to, sched),
@@ -1985,7 +1995,15 @@ impl<H: History> Model for KafkaModel<'_, H> {
                     return;
                 }
                 match env {
-                    Envelope::Message { from, to, msg, .. } => self.on_message(now, from, to, msg, sched),
+                    Envelope::Message { from, to, msg, .. } => {
+                        if let Some(c) = &self.costs {
+                            costs::charge(&mut self.world, c, self.brokers, to, now, &msg);
+                            self.on_message(now, from, to, msg, sched);
+                            self.world.end();
+                        } else {
+                            self.on_message(now, from, to, msg, sched);
+                        }
+                    }
                     Envelope::Timer { node, timer, .. } => self.on_timer(now, node, timer, sched),
                 }
             }

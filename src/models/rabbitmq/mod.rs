@@ -23,6 +23,7 @@
 //! With `queue_type = "stream"` one stream on node 0 replaces the queues (see [`stream`]): an
 //! append-only log every group reads at its own offset, one active consumer per group.
 
+mod costs;
 mod liveness;
 mod operations;
 pub mod queue;
@@ -178,6 +179,8 @@ pub struct RabbitModel<'h, H: History> {
     history: &'h mut H,
     world: World,
     cfg: RabbitMqConfig,
+    /// The nodes' costs and the queues' processes, in a world with resources.
+    costs: Option<costs::Costs>,
     producer: Producer,
     producer_node: NodeId,
     processing: ProcessingTimes,
@@ -235,7 +238,13 @@ impl<'h, H: History> RabbitModel<'h, H> {
         // A node for every consumer a group ever runs; those not running yet start down.
         let consumer_count: usize = s.groups.iter().map(|g| g.max_consumers as usize).sum();
         // TCP connections: a cut holds what crosses it (see `liveness`).
-        let world = World::holding(brokers + 1 + consumer_count, s.network.latency);
+        let mut world = World::holding(brokers + 1 + consumer_count, s.network.latency);
+        let costs = s.body.map(|body| {
+            let n = world.len();
+            world = std::mem::replace(&mut world, World::new(0, SimDuration::ZERO))
+                .with_resources(crate::world::resources::Resources::new(n, |_| body.hardware));
+            costs::Costs::new(&mut world, body.rabbitmq, s.groups.len(), brokers, &s.rabbitmq)
+        });
         let detect = s.faults.iter().any(|f| f.action == FaultAction::Partition);
         let nodes = world.len();
         let replicas = s.rabbitmq.replicas as usize;
@@ -261,6 +270,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
         let mut m = RabbitModel {
             history,
             world,
+            costs,
             cfg: s.rabbitmq.clone(),
             producer: Producer::new(s),
             producer_node,
@@ -1020,7 +1030,13 @@ impl<H: History> Model for RabbitModel<'_, H> {
                         if self.detect {
                             self.heard(from, to);
                         }
-                        self.on_message(now, from, to, msg, sched)
+                        if let Some(c) = &self.costs {
+                            c.charge(&mut self.world, to, now, &msg, &self.bound);
+                            self.on_message(now, from, to, msg, sched);
+                            self.world.end();
+                        } else {
+                            self.on_message(now, from, to, msg, sched)
+                        }
                     }
                     Envelope::Timer { node, timer, .. } => self.on_timer(now, node, timer, sched),
                 }

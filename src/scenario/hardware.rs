@@ -1,0 +1,135 @@
+//! What a node is made of, and what the brokers' work costs: the data behind the calibrated
+//! profiles. The `ideal` and `lan` profiles have none of it (costless brokers, where the queueing
+//! oracles hold exactly); `omb-2020` and `kreps-2014` give every node a body. Where each figure
+//! comes from is in `docs/calibration.md`.
+
+use crate::time::SimDuration;
+
+/// One node's resources. A profile gives every node the same; `[cluster]` overrides any field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Hardware {
+    /// CPU cores (vCPUs).
+    pub cores: u32,
+    /// Network card, bytes per second in each direction.
+    pub nic_bytes_per_s: u64,
+    /// Sequential disk bandwidth, bytes per second (reads and writes share it).
+    pub disk_bytes_per_s: u64,
+    /// One fsync of the disk.
+    pub fsync: SimDuration,
+    /// Memory the OS can use to cache files: Kafka's tail reads come from here.
+    pub page_cache_bytes: u64,
+    /// Dirty pages the OS lets writers leave ahead of the disk before it makes them wait
+    /// (`vm.dirty_ratio`, 20% of memory by default).
+    pub dirty_limit_bytes: u64,
+}
+
+/// What Kafka's broker spends CPU on. Costs are per request and per batch rather than per record,
+/// which is why `linger.ms` and `batch.size` pay off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct KafkaCosts {
+    /// A produce request at the leader (network thread, request handler, purgatory).
+    pub produce_request: SimDuration,
+    /// Each partition's batch in a produce request (validation, offset assignment, append).
+    pub produce_batch: SimDuration,
+    /// Each byte appended, leader or follower (CRC check and copy into the page cache), in
+    /// picoseconds.
+    pub byte_ps: u64,
+    /// A fetch request, consumer's or follower's. The records themselves go zero-copy from the
+    /// page cache (`sendfile`) and cost the network card, not the CPU.
+    pub fetch_request: SimDuration,
+    /// Any other request (metadata, heartbeat, commit, join).
+    pub other_request: SimDuration,
+}
+
+/// What a RabbitMQ node spends CPU on: per message, in the channel and in the queue's process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RabbitCosts {
+    /// Channel process: parse a publish, route it, track its confirm.
+    pub publish: SimDuration,
+    /// Queue process: enqueue one message.
+    pub enqueue: SimDuration,
+    /// Queue process: hand one message to a consumer.
+    pub deliver: SimDuration,
+    /// Queue process: settle one acknowledgement.
+    pub ack: SimDuration,
+    /// Each byte of a message body moved between processes, in picoseconds.
+    pub byte_ps: u64,
+    /// Any other frame (subscribe, heartbeat, Raft bookkeeping).
+    pub other: SimDuration,
+}
+
+/// A calibrated profile's body and costs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Body {
+    pub hardware: Hardware,
+    pub kafka: KafkaCosts,
+    pub rabbitmq: RabbitCosts,
+    /// One-way link latency between any two nodes.
+    pub latency: SimDuration,
+}
+
+const GIB: u64 = 1 << 30;
+
+/// `omb-2020`: the Confluent 2020 OpenMessaging Benchmark, 3 x i3en.2xlarge brokers.
+pub const OMB_2020: Body = Body {
+    hardware: Hardware {
+        cores: 8,
+        // i3en.2xlarge: "up to 25 Gbit/s", 8.4 Gbit/s sustained baseline.
+        nic_bytes_per_s: 8_400_000_000 / 8,
+        // Two NVMe drives of about 333 MB/s sustained write each (ScyllaDB's measured i3en
+        // presets), used together.
+        disk_bytes_per_s: 667_000_000,
+        // NVMe flush: 10-100 us typical; no published i3en figure.
+        fsync: SimDuration(100_000),
+        // 64 GiB of RAM, most of it page cache.
+        page_cache_bytes: 48 * GIB,
+        // vm.dirty_ratio = 20 of 64 GiB.
+        dirty_limit_bytes: 64 * GIB / 5,
+    },
+    kafka: KafkaCosts {
+        produce_request: SimDuration(60_000),
+        produce_batch: SimDuration(8_000),
+        byte_ps: 1_000,
+        fetch_request: SimDuration(30_000),
+        other_request: SimDuration(20_000),
+    },
+    rabbitmq: RabbitCosts {
+        publish: SimDuration(20_000),
+        enqueue: SimDuration(70_000),
+        deliver: SimDuration(70_000),
+        ack: SimDuration(5_000),
+        byte_ps: 2_000,
+        other: SimDuration(10_000),
+    },
+    latency: SimDuration(60_000),
+};
+
+/// `kreps-2014`: Jay Kreps's 2014 benchmark, 3 brokers of 6 cores, 32 GiB, 6 x 7200 rpm SATA,
+/// 1 GbE.
+pub const KREPS_2014: Body = Body {
+    hardware: Hardware {
+        cores: 6,
+        nic_bytes_per_s: 125_000_000,
+        // Six SATA drives of about 100 MB/s each, sequential.
+        disk_bytes_per_s: 600_000_000,
+        fsync: SimDuration(8_000_000),
+        page_cache_bytes: 24 * GIB,
+        dirty_limit_bytes: 32 * GIB / 5,
+    },
+    kafka: KafkaCosts {
+        produce_request: SimDuration(60_000),
+        produce_batch: SimDuration(8_000),
+        byte_ps: 1_000,
+        fetch_request: SimDuration(30_000),
+        other_request: SimDuration(20_000),
+    },
+    rabbitmq: RabbitCosts {
+        publish: SimDuration(20_000),
+        enqueue: SimDuration(15_000),
+        deliver: SimDuration(15_000),
+        ack: SimDuration(5_000),
+        byte_ps: 2_000,
+        other: SimDuration(10_000),
+    },
+    latency: SimDuration(100_000),
+};
