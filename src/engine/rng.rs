@@ -28,6 +28,8 @@ pub enum Stream {
     Faults = 6,
     /// Raft election timeouts (quorum queues).
     Elections = 7,
+    /// Service times of serial processes (a queue's per-message work).
+    Service = 8,
 }
 
 fn splitmix64(mut z: u64) -> u64 {

@@ -704,6 +704,7 @@ impl Recorder {
             peak_stored_bytes: self.peak_stored_bytes.max(0) as u64,
             end_of_run_s: round6(end_of_run.as_secs_f64()),
             drain_stalled: false,
+            utilisation: None,
             groups,
         }
     }
@@ -990,6 +991,9 @@ pub struct SystemSummary {
     /// `DRAIN_STALL_LIMIT` after the schedule's end (only written when true).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub drain_stalled: bool,
+    /// Resource utilisation over the whole run and the bottleneck (calibrated profiles only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utilisation: Option<crate::world::resources::Utilisation>,
     pub groups: BTreeMap<String, GroupSummary>,
 }
 

@@ -12,7 +12,7 @@ use crate::scenario::{Scenario, SystemKind};
 use crate::time::SimTime;
 
 /// How a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RunEnd {
     /// Simulated time of the last event handled.
     pub at: SimTime,
@@ -21,6 +21,16 @@ pub struct RunEnd {
     /// The drain stopped because nothing could happen any more ([`drain::DrainWatch`]), not
     /// because every group caught up.
     pub stalled: bool,
+    /// What the nodes' resources did, in a world with resources (a calibrated profile).
+    pub utilisation: Option<crate::world::resources::Utilisation>,
+}
+
+/// The brokers and the producer's host, by name, for utilisation.
+fn named_nodes(s: &Scenario, system: SystemKind, producer: u16) -> Vec<(u16, String)> {
+    let broker = if system == SystemKind::Kafka { "broker" } else { "node" };
+    let mut v: Vec<(u16, String)> = (0..s.brokers as u16).map(|i| (i, format!("{broker} {i}"))).collect();
+    v.push((producer, "producer host".into()));
+    v
 }
 
 /// The instant after which no event runs: end of publishing plus the drain limit, if any.
@@ -45,13 +55,19 @@ pub fn run_system<H: History>(
             let mut m = kafka::KafkaModel::new(s, history, &mut sched);
             let at = run_until(&mut m, &mut sched, deadline(s), progress);
             m.close(at);
-            RunEnd { at, events: sched.events_processed(), stalled: m.stalled(at) }
+            let utilisation = m
+                .resources()
+                .map(|r| r.utilisation(&named_nodes(s, system, m.producer_node()), at.since(SimTime::ZERO)));
+            RunEnd { at, events: sched.events_processed(), stalled: m.stalled(at), utilisation }
         }
         SystemKind::RabbitMq => {
             let mut sched = Scheduler::new();
             let mut m = rabbitmq::RabbitModel::new(s, history, &mut sched);
             let at = run_until(&mut m, &mut sched, deadline(s), progress);
-            RunEnd { at, events: sched.events_processed(), stalled: m.stalled(at) }
+            let utilisation = m
+                .resources()
+                .map(|r| r.utilisation(&named_nodes(s, system, m.producer_node()), at.since(SimTime::ZERO)));
+            RunEnd { at, events: sched.events_processed(), stalled: m.stalled(at), utilisation }
         }
     }
 }

@@ -91,6 +91,7 @@ impl SystemRun {
         let names: Vec<String> = s.groups.iter().map(|g| g.name.clone()).collect();
         let mut summary = self.recorder.summarize(&names, self.end.at);
         summary.drain_stalled = self.end.stalled;
+        summary.utilisation = self.end.utilisation.clone();
         summary
     }
 }

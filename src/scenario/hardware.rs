@@ -94,9 +94,9 @@ pub const OMB_2020: Body = Body {
         other_request: SimDuration(20_000),
     },
     rabbitmq: RabbitCosts {
-        publish: SimDuration(20_000),
-        enqueue: SimDuration(70_000),
-        deliver: SimDuration(70_000),
+        publish: SimDuration(10_000),
+        enqueue: SimDuration(62_000),
+        deliver: SimDuration(62_000),
         ack: SimDuration(5_000),
         byte_ps: 2_000,
         other: SimDuration(10_000),

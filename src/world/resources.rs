@@ -66,8 +66,47 @@ pub struct ProcessId(u32);
 #[derive(Debug, Clone)]
 pub struct Resources {
     nodes: Vec<NodeBody>,
-    /// Per process: its node and when it is free.
-    processes: Vec<(u16, SimTime)>,
+    /// Per process: its node, when it is free, and its busy time.
+    processes: Vec<(u16, SimTime, u64)>,
+    /// If set, a process's work is exponentially distributed around the mean it is given.
+    service: Option<crate::engine::rng::SimRng>,
+}
+
+/// One node's utilisation over a run: busy time / elapsed time, per resource (CPU over all its
+/// cores: 1.0 is every core busy all the time).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NodeUse {
+    pub node: String,
+    pub cpu: f64,
+    pub nic_in: f64,
+    pub nic_out: f64,
+    pub disk: f64,
+}
+
+/// What the resources did over a run, and which one limited it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Utilisation {
+    pub nodes: Vec<NodeUse>,
+    /// The busiest serial process (a queue's Erlang process): its node and its busy fraction of
+    /// one core.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busiest_process: Option<NodeProcess>,
+    /// The busiest resource, named: "disk of broker 1 (97%)".
+    pub bottleneck: String,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NodeProcess {
+    pub node: String,
+    pub busy: f64,
+}
+
+fn fraction(busy_ns: u64, elapsed: SimDuration) -> f64 {
+    if elapsed.is_zero() {
+        return 0.0;
+    }
+    // Work accepted before the end but done after it (a backlog) counts up to the end only.
+    (busy_ns as f64 / elapsed.0 as f64 * 10_000.0).round().min(10_000.0) / 10_000.0
 }
 
 impl Resources {
@@ -86,7 +125,16 @@ impl Resources {
                 }
             })
             .collect();
-        Resources { nodes, processes: Vec::new() }
+        Resources { nodes, processes: Vec::new(), service: None }
+    }
+
+    /// Work on the CPU varies from one piece to the next (exponentially, around the mean asked
+    /// for), from a stream of `seed`: an Erlang process's per-message work is not constant
+    /// (garbage collection, scheduler preemption, mailbox length), and with constant work a lightly
+    /// loaded queue would show no tail latency at all.
+    pub fn varied(mut self, seed: u64) -> Self {
+        self.service = Some(crate::engine::rng::stream(seed, crate::engine::rng::Stream::Service, 0));
+        self
     }
 
     pub fn hardware(&self, node: u16) -> &Hardware {
@@ -103,8 +151,48 @@ impl Resources {
 
     /// A new serial process on `node`.
     pub fn process(&mut self, node: u16) -> ProcessId {
-        self.processes.push((node, SimTime::ZERO));
+        self.processes.push((node, SimTime::ZERO, 0));
         ProcessId(self.processes.len() as u32 - 1)
+    }
+
+    /// Utilisation of the nodes `named` (index, name) over `elapsed`. The bottleneck is the
+    /// resource with the highest busy fraction (a serial process counts against one core).
+    pub fn utilisation(&self, named: &[(u16, String)], elapsed: SimDuration) -> Utilisation {
+        let mut best = (-1.0, String::new());
+        let mut consider = |f: f64, what: String| {
+            if f > best.0 {
+                best = (f, what);
+            }
+        };
+        let nodes: Vec<NodeUse> = named
+            .iter()
+            .map(|(i, name)| {
+                let b = &self.nodes[*i as usize];
+                let u = NodeUse {
+                    node: name.clone(),
+                    cpu: fraction(b.busy.cpu_ns / u64::from(b.hw.cores.max(1)), elapsed),
+                    nic_in: fraction(b.busy.nic_in_ns, elapsed),
+                    nic_out: fraction(b.busy.nic_out_ns, elapsed),
+                    disk: fraction(b.busy.disk_ns, elapsed),
+                };
+                consider(u.cpu, format!("CPU of {name}"));
+                consider(u.nic_in, format!("network in of {name}"));
+                consider(u.nic_out, format!("network out of {name}"));
+                consider(u.disk, format!("disk of {name}"));
+                u
+            })
+            .collect();
+        let busiest_process = self
+            .processes
+            .iter()
+            .max_by_key(|p| p.2)
+            .and_then(|&(node, _, busy)| named.iter().find(|(i, _)| *i == node).map(|(_, n)| (n.clone(), busy)))
+            .map(|(node, busy)| NodeProcess { node, busy: fraction(busy, elapsed) });
+        if let Some(p) = &busiest_process {
+            consider(p.busy, format!("one queue process on {} (one core)", p.node));
+        }
+        let bottleneck = format!("{} ({:.0}%)", best.1, best.0.max(0.0) * 100.0);
+        Utilisation { nodes, busiest_process, bottleneck }
     }
 
     /// `work` of CPU on `node`, submitted at `at`: it runs on the core free first; returns when it
@@ -113,6 +201,20 @@ impl Resources {
         if work.is_zero() {
             return at;
         }
+        let work = self.vary(work);
+        self.cpu_exact(node, at, work)
+    }
+
+    /// A piece of work as long as `work` on average: exponentially distributed if the resources
+    /// are [`Resources::varied`].
+    fn vary(&mut self, work: SimDuration) -> SimDuration {
+        match &mut self.service {
+            Some(rng) => SimDuration::from_secs_f64(crate::engine::rng::exponential(rng, work.as_secs_f64())),
+            None => work,
+        }
+    }
+
+    fn cpu_exact(&mut self, node: u16, at: SimTime, work: SimDuration) -> SimTime {
         let b = &mut self.nodes[node as usize];
         let core = b.cores.iter_mut().min().expect("a node has at least one core");
         let end = (*core).max(at).after(work);
@@ -127,9 +229,12 @@ impl Resources {
         if work.is_zero() {
             return at;
         }
-        let (node, free) = self.processes[p.0 as usize];
-        let end = self.cpu(node, at.max(free), work);
-        self.processes[p.0 as usize].1 = end;
+        let work = self.vary(work);
+        let (node, free, _) = self.processes[p.0 as usize];
+        let end = self.cpu_exact(node, at.max(free), work);
+        let proc = &mut self.processes[p.0 as usize];
+        proc.1 = end;
+        proc.2 += work.0;
         end
     }
 
@@ -231,6 +336,10 @@ mod tests {
         // A second process on the same node runs beside it.
         let q2 = r.process(0);
         assert_eq!(r.run(q2, ms(0), w), ms(1));
+        // Over 10 ms: the first process was busy 4 ms (40% of a core), the node 5 ms of 80.
+        let u = r.utilisation(&[(0, "node 0".into())], SimDuration::from_millis(10));
+        assert_eq!((u.nodes[0].cpu, u.busiest_process.as_ref().map(|p| p.busy)), (0.0625, Some(0.4)));
+        assert_eq!(u.bottleneck, "one queue process on node 0 (one core) (40%)");
     }
 
     #[test]

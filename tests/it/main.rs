@@ -1,5 +1,6 @@
 //! One integration-test binary (faster to link than one per file).
 
+mod calibration;
 mod charts;
 mod cli;
 mod common;

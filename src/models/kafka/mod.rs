@@ -604,7 +604,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let nodes = brokers + 1 + consumer_count + 1;
         let mut world = World::new(nodes, s.network.latency);
         if let Some(body) = &s.body {
-            world = world.with_resources(crate::world::resources::Resources::new(nodes, |_| body.hardware));
+            world =
+                world.with_resources(crate::world::resources::Resources::new(nodes, |_| body.hardware).varied(s.seed));
         }
         let coord = (brokers + 1 + consumer_count) as NodeId;
         let producer_node = brokers as NodeId;
@@ -1753,6 +1754,15 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     /// `KafkaConsumer.close()` at the end of the run: with auto-commit enabled, every live member
     /// commits its consumed positions; the commit is applied at once (the run is over).
+    /// The nodes' resources, in a world with resources.
+    pub fn resources(&self) -> Option<&crate::world::resources::Resources> {
+        self.world.resources()
+    }
+
+    pub fn producer_node(&self) -> NodeId {
+        self.producer_node
+    }
+
     pub fn close(&mut self, now: SimTime) {
         if !self.cfg.enable_auto_commit {
             return;

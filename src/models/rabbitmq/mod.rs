@@ -242,7 +242,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
         let costs = s.body.map(|body| {
             let n = world.len();
             world = std::mem::replace(&mut world, World::new(0, SimDuration::ZERO))
-                .with_resources(crate::world::resources::Resources::new(n, |_| body.hardware));
+                .with_resources(crate::world::resources::Resources::new(n, |_| body.hardware).varied(s.seed));
             costs::Costs::new(&mut world, body.rabbitmq, s.groups.len(), brokers, &s.rabbitmq)
         });
         let detect = s.faults.iter().any(|f| f.action == FaultAction::Partition);
@@ -345,6 +345,15 @@ impl<'h, H: History> RabbitModel<'h, H> {
             sched.schedule_at(f.at, Event::Fault(i));
         }
         m
+    }
+
+    /// The nodes' resources, in a world with resources.
+    pub fn resources(&self) -> Option<&crate::world::resources::Resources> {
+        self.world.resources()
+    }
+
+    pub fn producer_node(&self) -> NodeId {
+        self.producer_node
     }
 
     fn obs(&mut self, now: SimTime, o: Observation) {

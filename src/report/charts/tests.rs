@@ -68,8 +68,12 @@ fn empty_and_single_runs_do_not_panic() {
     let mut runs = run_all(&s);
     // No samples, no statistics.
     let delivery = crate::checker::Checker::new(crate::checker::CheckerConfig::for_scenario(&s)).finish(runs[0].end.at);
-    let empty =
-        |system| SystemRun { system, recorder: Recorder::new(&s), delivery: delivery.clone(), end: runs[0].end };
+    let empty = |system| SystemRun {
+        system,
+        recorder: Recorder::new(&s),
+        delivery: delivery.clone(),
+        end: runs[0].end.clone(),
+    };
     let dir = temp_dir("empty");
     let only_empty = vec![empty(SystemKind::Kafka), empty(SystemKind::RabbitMq)];
     assert_eq!(write_charts(&dir, &s, &only_empty).unwrap().len(), 12);
@@ -139,8 +143,12 @@ segment_ms = "10m"
     write_charts(&Path::new(&dir).join("long"), &long, &run_all(&long)).unwrap();
     let delivery =
         crate::checker::Checker::new(crate::checker::CheckerConfig::for_scenario(&single)).finish(runs[0].end.at);
-    let empty =
-        |system| SystemRun { system, recorder: Recorder::new(&single), delivery: delivery.clone(), end: runs[0].end };
+    let empty = |system| SystemRun {
+        system,
+        recorder: Recorder::new(&single),
+        delivery: delivery.clone(),
+        end: runs[0].end.clone(),
+    };
     let empty_runs = [empty(SystemKind::Kafka), empty(SystemKind::RabbitMq)];
     write_charts(&Path::new(&dir).join("empty"), &single, &empty_runs).unwrap();
     // Faults: a consumer crash with manual acks, a hang, a node crash.
