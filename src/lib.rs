@@ -11,6 +11,8 @@
 //! * [`models`]: `kafka` and `rabbitmq`, one module each.
 //! * [`plan`]: above the scenario: admits a loaded scenario (poll interval, default sample interval), estimates a run's memory and CPU time before it starts, refuses runaway scenarios.
 //! * [`report`]: summary.json, timeseries.csv, charts and the terminal table.
+//! * [`study`]: above single runs: sweeps (`--vary`, shards, `collect`) and the lesson library
+//!   (`list`, `explain`), called by the command line.
 //! * [`errtext`]: error text made safe to print on one line.
 
 pub mod checker;
@@ -25,6 +27,7 @@ pub mod plan;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod study;
 pub mod time;
 pub mod workload;
 pub mod world;
