@@ -157,8 +157,9 @@ pub enum Command {
 const EXIT_CODES: &str = "Exit codes: 0 success; 1 internal error (a bug: please report it); 2 usage error (bad flags \
                           or arguments); 3 invalid input (a scenario file or value, a scenario refused by the size \
                           guard, a sweep folder that cannot be read or merged); 4 output error (an output folder \
-                          that cannot be used, a file that cannot be written); 5 partial (collect: points done in \
-                          none of the folders).";
+                          that cannot be used, a file that cannot be written); 5 interrupted or partial (Ctrl-C or \
+                          SIGTERM: the runs under way are finished and kept, run the command again to finish; \
+                          collect: points done in none of the folders).";
 
 const SWEEP_HELP: &str = "Examples:\n  \
     pushpull sweep scenarios/pooling.toml --vary workload.rate=20,30,40,45 --out /tmp/pooling-load\n  \
@@ -279,10 +280,8 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         }
         Command::Collect { dirs, out: to } => {
             report(study::sweep::collect(&dirs, &to).map_err(Into::into).map(|files| {
-                self::out(&format!(
-                    "collected: {}",
-                    files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
-                ))
+                let charts = files.iter().filter(|f| f.extension().is_some_and(|e| e == "png")).count();
+                self::out(&format!("collected: {} and {charts} charts", to.join(study::sweep::TABLE).display()));
             }))
         }
         Command::List => report(study::lessons::all(&study::lessons::library()).map_err(Into::into).map(|l| {
@@ -309,7 +308,11 @@ fn report(result: Result<(), Box<dyn std::error::Error>>) -> i32 {
 
 /// The exit code of an error ([`EXIT_CODES`]): 1 a bug, 2 usage, 3 input, 4 output, 5 partial.
 pub fn exit_code(e: &(dyn std::error::Error + 'static)) -> i32 {
-    let output = |r: &report::ReportError| if matches!(r, report::ReportError::Internal { .. }) { 1 } else { 4 };
+    let output = |r: &report::ReportError| match r {
+        report::ReportError::Internal { .. } => 1,
+        report::ReportError::Interrupted { .. } => 5,
+        _ => 4,
+    };
     if let Some(e) = e.downcast_ref::<StudyError>() {
         return match e {
             StudyError::Usage(_) => 2,
@@ -434,11 +437,18 @@ fn run(jobs: &[RunJob], options: RunOptions) -> Result<(), Box<dyn std::error::E
         .map(|(s, staging)| ((s, staging), crate::plan::estimate(s).memory_bytes as u64))
         .collect();
     let mut failure: Option<Box<dyn std::error::Error>> = None;
+    let mut written = 0;
+    crate::interrupt::install();
     crate::run::in_order(
         items,
         options.parallel,
         crate::scenario::defaults::MAX_MEMORY_BYTES as u64,
-        |(s, staging)| simulate_and_write(s, staging, options, bars.as_ref()),
+        |(s, staging)| {
+            if crate::interrupt::requested() {
+                return Err(report::ReportError::Interrupted { scenario: s.name.clone() });
+            }
+            simulate_and_write(s, staging, options, bars.as_ref())
+        },
         |finished| {
             let shown = |text: &str, to_stdout: bool| {
                 let print = || if to_stdout { out(text) } else { eprintln!("{text}") };
@@ -451,6 +461,8 @@ fn run(jobs: &[RunJob], options: RunOptions) -> Result<(), Box<dyn std::error::E
                 f.warnings.iter().for_each(|w| shown(w, false));
                 let place = f.staging.shown().to_path_buf();
                 f.staging.commit()?;
+                written += 1;
+                crate::interrupt::test_hook(written);
                 if let Some(table) = f.table {
                     shown(&format!("{table}\nresults: {}\n", place.display()), true);
                 } else if options.brief && !options.quiet {

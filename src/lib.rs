@@ -13,7 +13,7 @@
 //! * [`report`]: summary.json, timeseries.csv, charts and the terminal table.
 //! * [`study`]: above single runs: sweeps (`--vary`, shards, `collect`) and the lesson library
 //!   (`list`, `explain`), called by the command line.
-//! * [`errtext`]: error text made safe to print on one line.
+//! * [`errtext`]: error text made safe to print on one line; [`interrupt`]: Ctrl-C and SIGTERM.
 
 pub mod checker;
 pub mod cli;
@@ -21,6 +21,7 @@ pub mod client;
 pub mod engine;
 pub mod errtext;
 pub mod history;
+pub mod interrupt;
 pub mod metrics;
 pub mod models;
 pub mod plan;

@@ -233,7 +233,7 @@ fn exit_codes_are_distinct() {
     };
     assert_eq!(pushpull::cli::exit_code(&internal), 1);
     let help = String::from_utf8(bin().arg("--help").output().unwrap().stdout).unwrap();
-    for words in ["Exit codes", "2 usage error", "3 invalid input", "4 output error", "5 partial"] {
+    for words in ["Exit codes", "2 usage error", "3 invalid input", "4 output error", "5 interrupted or partial"] {
         assert!(help.contains(words), "--help lacks {words:?}");
     }
 }
@@ -274,4 +274,34 @@ fn list_and_explain_every_lesson() {
     }
     let out = bin().current_dir(root).args(["explain", "poolng"]).output().unwrap();
     one_line_error(&out, 2, &["no lesson named \"poolng\"", "pooling, prefetch"]);
+}
+
+/// Ctrl-C during a sweep (SIGINT raised once the first point is written): the runs under way are
+/// finished and kept, no other starts, exit 5; the same command again runs only the rest, and the
+/// sweep is the uninterrupted one byte for byte.
+#[test]
+fn an_interrupted_sweep_exits_5_and_resumes() {
+    let d = tmpdir("interrupt");
+    let f = write(&d, "tiny.toml", TINY);
+    let (a, b) = (d.join("a"), d.join("b"));
+    ok(sweep(&a, &f, &[]));
+    let out = bin()
+        .env("PUSHPULL_INTERRUPT_AFTER", "1")
+        .arg("sweep")
+        .arg(&f)
+        .args(["--vary", "workload.rate=20,40", "--vary", "kafka.partitions=1..4:x2", "--no-charts", "--jobs", "1"])
+        .arg("--out")
+        .arg(&b)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains("interrupted: finishing the runs under way") && err.contains("run the same command again"));
+    assert!(!b.join("sweep.csv").exists(), "an interrupted sweep wrote its table");
+    let done =
+        std::fs::read_dir(&b).unwrap().filter(|e| e.as_ref().unwrap().path().join("summary.json").is_file()).count();
+    assert!((1..6).contains(&done), "{done} points done");
+    let printed = ok(sweep(&b, &f, &[]));
+    assert!(printed.contains(&format!("{} to run, skipped {done} done points", 6 - done)), "{printed}");
+    assert_same(&files(&a), &files(&b), "resumed after Ctrl-C");
 }
