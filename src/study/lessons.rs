@@ -34,7 +34,7 @@ pub struct Lesson {
 /// The folder holding `scenarios/` and `results/`: the current one if it has `scenarios/`, else
 /// the source tree pushpull was built from.
 pub fn library() -> PathBuf {
-    if Path::new("scenarios").is_dir() { PathBuf::from(".") } else { PathBuf::from(env!("CARGO_MANIFEST_DIR")) }
+    if Path::new("scenarios").is_dir() { PathBuf::new() } else { PathBuf::from(env!("CARGO_MANIFEST_DIR")) }
 }
 
 /// Reads a lesson from its scenario text; `None` when the file does not start with `# LESSON:`.

@@ -402,7 +402,8 @@ fn charts(manifest: &Manifest, summaries: &[serde_json::Value]) -> Vec<(Metric, 
     };
     let mut out = Vec::new();
     for metric in HEADLINE.iter().filter(|m| m.chart.is_some()) {
-        let (scale, divisor, y_desc) = metric.chart.expect("filtered");
+        let chart = metric.chart.expect("filtered");
+        let (scale, divisor) = (chart.scale, chart.divisor);
         let figure = |summary: &serde_json::Value, system: &str, name: &str| {
             summary.get("systems").and_then(|s| s.get(system)).and_then(|f| value(f, name)).and_then(|n| n.as_f64())
         };
@@ -443,7 +444,7 @@ fn charts(manifest: &Manifest, summaries: &[serde_json::Value]) -> Vec<(Metric, 
             }
             panels.push(SweepPanel { caption, lines });
         }
-        let what = metric.words;
+        let what = chart.title;
         let mut subtitle = format!(
             "One point per run of {} at each value of {}; the lines join them. Kafka dark orange, RabbitMQ blue.",
             manifest.scenario, first.path
@@ -464,7 +465,7 @@ fn charts(manifest: &Manifest, summaries: &[serde_json::Value]) -> Vec<(Metric, 
                 subtitle,
                 x_desc: format!("{}{x_note}", first.path),
                 x_ticks: xs.iter().copied().zip(first.values.iter().cloned()).collect(),
-                y_desc: y_desc.to_string(),
+                y_desc: chart.y_desc.to_string(),
                 scale,
                 reference: (metric.name == "throughput_per_s").then(|| "offered load".to_string()),
                 panels,

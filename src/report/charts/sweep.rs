@@ -9,10 +9,13 @@ use super::latency::{LogZeroAxis, axis_for_values};
 use super::*;
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::ops::Range;
 
 /// Height of each panel beyond the first.
 const PANEL_HEIGHT: u32 = 300;
+/// Values are written beside the points up to this many points per line.
+const MAX_LABELLED: usize = 12;
 
 /// How the y axis reads.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -208,7 +211,14 @@ fn as_line(l: &SweepLine) -> Line {
 
 fn draw<DB: DrawingBackend>(c: &SweepChart, root: &DrawingArea<DB, plotters::coord::Shift>) -> DrawResult<(), DB> {
     root.fill(&WHITE)?;
-    let area = header(root, &c.title, &c.subtitle)?;
+    let subtitle = match coincide(c) {
+        true => format!(
+            "{} The two systems' lines coincide (Kafka's orange shows only as a rim around the blue).",
+            c.subtitle
+        ),
+        false => c.subtitle.clone(),
+    };
+    let area = header(root, &c.title, &subtitle)?;
     let area = legend(&area, &legend_items(c))?;
     let x = TickAxis::new(&c.x_ticks);
     let y = y_axis(c);
@@ -250,6 +260,22 @@ fn draw<DB: DrawingBackend>(c: &SweepChart, root: &DrawingArea<DB, plotters::coo
                 chart.draw_series(line.points.iter().map(|&p| Circle::new(p, r, line.color.filled())))?;
             }
         }
+        // Each system's value at each point, in its colour: Kafka's left of the dot, RabbitMQ's
+        // right, so that the two stay apart where the lines meet.
+        let points_n = lines.iter().map(|l| l.points.len()).max().unwrap_or(0);
+        if points_n <= MAX_LABELLED {
+            for (l, system) in lines.iter().zip(&panel.lines).filter_map(|(l, p)| Some((l, p.system?))) {
+                let (anchor, dx) = match system {
+                    SystemKind::Kafka => (HPos::Right, -6),
+                    SystemKind::RabbitMq => (HPos::Left, 6),
+                };
+                let style = font(12.0, l.color).pos(Pos::new(anchor, VPos::Bottom));
+                for &(x, v) in &l.points {
+                    let (px, py) = chart.backend_coord(&(x, v));
+                    root.draw_text(&value_label(v, c.scale), &style, (px + dx, py - 5))?;
+                }
+            }
+        }
         if lines.iter().all(|l| l.points.is_empty()) {
             let plot = chart.plotting_area();
             let (xr, yr) = plot.get_pixel_range();
@@ -257,4 +283,35 @@ fn draw<DB: DrawingBackend>(c: &SweepChart, root: &DrawingArea<DB, plotters::coo
         }
     }
     Ok(())
+}
+
+/// Whether Kafka's and RabbitMQ's lines are within 3 pixels of each other at every point of every
+/// panel (on a plot about 360 pixels high), so that only one seems to be drawn.
+fn coincide(c: &SweepChart) -> bool {
+    let y = y_axis(c);
+    let px = |v: f64| y.map(&v, (0, 360));
+    let pairs: Vec<(&SweepLine, &SweepLine)> = c
+        .panels
+        .iter()
+        .filter_map(|p| {
+            let find = |k: SystemKind| p.lines.iter().find(|l| l.system == Some(k));
+            Some((find(SystemKind::Kafka)?, find(SystemKind::RabbitMq)?))
+        })
+        .collect();
+    !pairs.is_empty()
+        && pairs.iter().all(|(a, b)| {
+            a.points.len() == b.points.len()
+                && a.points.iter().zip(&b.points).all(|(p, q)| p.0 == q.0 && (px(p.1) - px(q.1)).abs() <= 3)
+        })
+}
+
+/// A value as written beside its point: a count with thousands separators, a decimal, or a
+/// duration in ms with its unit ("0.12 ms", "385 ms", "2.2 s").
+fn value_label(v: f64, scale: SweepScale) -> String {
+    match scale {
+        SweepScale::Count => format_value(v, YFormat::Count),
+        SweepScale::Decimal => format_value(v, YFormat::Decimal),
+        SweepScale::LogMs if v < 1.0 => format!("{} ms", trim(v, 2)),
+        SweepScale::LogMs => round_secs(v / 1000.0),
+    }
 }
