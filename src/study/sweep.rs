@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 /// The sweep's definition, `DIR/sweep.json`: the same bytes in every shard's folder.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub pushpull_version: String,
     /// The scenario's name.
@@ -33,6 +34,7 @@ pub struct Manifest {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct VaryEntry {
     pub parameter: String,
     pub values: Vec<String>,
@@ -40,6 +42,7 @@ pub struct VaryEntry {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct PointEntry {
     pub folder: String,
     /// The `summary.json` hash of the point's run.
@@ -71,6 +74,21 @@ impl Manifest {
             .iter()
             .map(|v| Vary { path: v.parameter.clone(), values: v.values.clone(), geometric: v.geometric })
             .collect()
+    }
+
+    /// Whether the manifest describes its own points (a hand-edited one may not): every parameter
+    /// has values, and the cross product gives the listed folders in order.
+    fn check(&self) -> Result<(), String> {
+        let varies = self.varies();
+        if varies.is_empty() || varies.iter().any(|v| v.values.is_empty()) {
+            return Err("a sweep varies at least one parameter, each over at least one value".into());
+        }
+        let all = points(&varies)?;
+        let listed: Vec<&str> = self.points.iter().map(|p| p.folder.as_str()).collect();
+        if all.iter().map(|p| p.folder.as_str()).ne(listed.iter().copied()) {
+            return Err("its points are not the cross product of its parameters' values".into());
+        }
+        Ok(())
     }
 
     fn text(&self) -> String {
@@ -202,6 +220,13 @@ pub fn collect(dirs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, StudyError>
                 "{}: not a sweep definition of this pushpull: {}",
                 errtext::path(&path.display().to_string()),
                 errtext::message(&e.to_string())
+            ))
+        })?;
+        m.check().map_err(|e| {
+            StudyError::Input(format!(
+                "{}: not a sweep definition pushpull wrote ({}); was it edited?",
+                errtext::path(&path.display().to_string()),
+                errtext::message(&e)
             ))
         })?;
         match &manifest {

@@ -305,3 +305,35 @@ fn an_interrupted_sweep_exits_5_and_resumes() {
     assert!(printed.contains(&format!("{} to run, skipped {done} done points", 6 - done)), "{printed}");
     assert_same(&files(&a), &files(&b), "resumed after Ctrl-C");
 }
+
+/// `collect` of a folder whose sweep.json was edited by hand (points that are not the cross
+/// product, no parameter, not JSON): exit 3, one line naming the file, never a panic.
+#[test]
+fn an_edited_sweep_json_is_refused() {
+    let d = tmpdir("edited");
+    let f = write(&d, "tiny.toml", TINY);
+    let a = d.join("a");
+    ok(bin()
+        .arg("sweep")
+        .arg(&f)
+        .args(["--vary", "workload.rate=20,40", "--no-charts", "--out"])
+        .arg(&a)
+        .output()
+        .unwrap());
+    let manifest = std::fs::read_to_string(a.join("sweep.json")).unwrap();
+    for edited in [
+        manifest.replace("\"40\"", "\"40\", \"60\""),
+        manifest.replace("\"rate=40\"", "\"rate=50\""),
+        manifest.replace("\"workload.rate\"", "\"workload.rate\", \"x\": 1"),
+        "[]".to_string(),
+    ] {
+        write(&a, "sweep.json", &edited);
+        let out = bin().arg("collect").arg(&a).arg("--out").arg(d.join("c")).output().unwrap();
+        one_line_error(&out, 3, &["sweep.json"]);
+    }
+    let mut v: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    v["vary"] = serde_json::json!([]);
+    write(&a, "sweep.json", v.to_string());
+    let out = bin().arg("collect").arg(&a).arg("--out").arg(d.join("c")).output().unwrap();
+    one_line_error(&out, 3, &["sweep.json", "was it edited"]);
+}
