@@ -499,3 +499,23 @@ fn charts(manifest: &Manifest, summaries: &[serde_json::Value]) -> Vec<(Metric, 
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn x_axis_is_log_for_geometric_ranges_and_wide_spans_evenly_spaced_for_words() {
+        let pos = |text: &str| x_positions(&Vary::parse(text).unwrap());
+        let (xs, note) = pos("a=1..8:x2");
+        assert_eq!(note, " (log scale)");
+        assert!((xs[3] - 8f64.log10()).abs() < 1e-12);
+        assert_eq!(pos("a=1000,2000,5000"), (vec![1000.0, 2000.0, 5000.0], ""));
+        assert_eq!(pos("a=1,10,100").1, " (log scale)");
+        assert_eq!(pos("a=0,10,100").1, "", "a 0 has no logarithm");
+        assert_eq!(pos("kafka.acks=0,1,all"), (vec![0.0, 1.0, 2.0], ""));
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("plain"), "plain");
+    }
+}

@@ -105,6 +105,19 @@ fn sweep_writes_points_csv_and_charts_the_same_whatever_the_jobs_and_resumes() {
     assert_eq!(summary["parameters"]["workload"]["phases"][0]["rate"], 40.0, "the point's value is in its parameters");
     assert_eq!(summary["parameters"]["kafka"]["partitions"], 1);
     assert_ne!(rows[2][col("throughput_per_s")], rows[8][col("throughput_per_s")], "the rate made no difference");
+    // A point is `run --set` with its values: the same bytes, the same hash.
+    let single = d.join("single");
+    ok(bin()
+        .arg("run")
+        .arg(&f)
+        .args(["--set", "workload.rate=40", "--set", "kafka.partitions=1", "--no-charts", "--quiet", "--out"])
+        .arg(&single)
+        .output()
+        .unwrap());
+    for file in ["summary.json", "timeseries.csv"] {
+        let point = &fa[&Path::new(points[3]).join(file)];
+        assert!(point == &std::fs::read(single.join(file)).unwrap(), "{file} of the point is not run --set's");
+    }
 
     // Rerun: nothing to do. Lose a point: only it runs again, and every byte comes back.
     let printed = ok(sweep(&a, &f, &[]));
