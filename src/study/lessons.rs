@@ -60,6 +60,11 @@ pub fn parse(name: &str, file: &Path, text: &str) -> Option<Lesson> {
         let at = story[i].find("Look at").expect("found above");
         look_at.push(story[i][at..].to_string());
         look_at.extend(story[i + 1..end].iter().cloned());
+        if look_at.len() > 1 && look_at[0] == "Look at" {
+            // The words broke at the end of a line: one line reads better.
+            let next = look_at.remove(1);
+            look_at[0] = format!("Look at {next}");
+        }
         let before = story[i][..at].trim_end().to_string();
         story.splice(i..end, (!before.is_empty()).then_some(before));
     }
@@ -214,7 +219,7 @@ mod tests {
         let l = parse("pooling", Path::new("p.toml"), text).unwrap();
         assert_eq!(l.question, "pooling. Why is the queue faster?");
         assert_eq!(l.story, ["RabbitMQ pools.", "Kafka does not.", "", "More."]);
-        assert_eq!(l.look_at, ["Look at", "wait_ms."]);
+        assert_eq!(l.look_at, ["Look at wait_ms."]);
         assert_eq!(l.tries, ["The command below writes into /tmp.", "Try prefetch 0:", "  pushpull run x"]);
         assert!(parse("x", Path::new("x.toml"), "# just a file\nname = \"x\"\n").is_none());
         assert_eq!(number(431208.0), "431,208");
