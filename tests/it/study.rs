@@ -350,3 +350,28 @@ fn an_edited_sweep_json_is_refused() {
     let out = bin().arg("collect").arg(&a).arg("--out").arg(d.join("c")).output().unwrap();
     one_line_error(&out, 3, &["sweep.json", "was it edited"]);
 }
+
+/// More combinations of the further parameters than a chart holds panels: the CSV has every point,
+/// no chart is drawn (none of an earlier sweep is left), and the sweep says so.
+#[test]
+fn too_many_panels_give_the_table_and_no_chart() {
+    let d = tmpdir("panels");
+    let f = write(&d, "tiny.toml", TINY);
+    let a = d.join("a");
+    let run = |extra: &str| {
+        ok(bin()
+            .arg("sweep")
+            .arg(&f)
+            .args(["--vary", "workload.rate=20", "--vary", extra, "--no-charts", "--out"])
+            .arg(&a)
+            .output()
+            .unwrap())
+    };
+    let printed = run("seed=1..2:+1");
+    assert!(a.join("sweep-throughput_per_s.png").is_file(), "{printed}");
+    let printed = run("seed=1..25:+1");
+    assert!(printed.contains("no charts: more than 24 combinations"), "{printed}");
+    let csv = std::fs::read_to_string(a.join("sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 25 * 2);
+    assert!(!std::fs::read_dir(&a).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with("sweep-")));
+}
