@@ -437,13 +437,14 @@ fn run(jobs: &[RunJob], options: RunOptions) -> Result<(), Box<dyn std::error::E
         .map(|(s, staging)| ((s, staging), crate::plan::estimate(s).memory_bytes as u64))
         .collect();
     let mut failure: Option<Box<dyn std::error::Error>> = None;
-    let mut written = 0;
+    let started = std::sync::atomic::AtomicUsize::new(0);
     crate::interrupt::install();
     crate::run::in_order(
         items,
         options.parallel,
         crate::scenario::defaults::MAX_MEMORY_BYTES as u64,
         |(s, staging)| {
+            crate::interrupt::test_hook(started.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
             if crate::interrupt::requested() {
                 return Err(report::ReportError::Interrupted { scenario: s.name.clone() });
             }
@@ -461,8 +462,6 @@ fn run(jobs: &[RunJob], options: RunOptions) -> Result<(), Box<dyn std::error::E
                 f.warnings.iter().for_each(|w| shown(w, false));
                 let place = f.staging.shown().to_path_buf();
                 f.staging.commit()?;
-                written += 1;
-                crate::interrupt::test_hook(written);
                 if let Some(table) = f.table {
                     shown(&format!("{table}\nresults: {}\n", place.display()), true);
                 } else if options.brief && !options.quiet {

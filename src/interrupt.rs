@@ -4,8 +4,8 @@
 //! ends the process at once (its default action); a run killed so leaves no partial output
 //! ([`crate::report::outdir`]).
 //!
-//! For the tests, `PUSHPULL_INTERRUPT_AFTER=N` raises SIGINT in the process itself once N runs are
-//! written: the real signal path, at a known moment.
+//! For the tests, `PUSHPULL_INTERRUPT_AFTER=N` raises SIGINT in the process itself as run N+1 is
+//! about to start: the real signal path, at a known moment (with one job, exactly N runs are kept).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -39,10 +39,11 @@ pub fn requested() -> bool {
     REQUESTED.load(Ordering::SeqCst)
 }
 
-/// The test hook: raises SIGINT once `written` runs are written, if `PUSHPULL_INTERRUPT_AFTER` says so.
-pub fn test_hook(written: usize) {
+/// The test hook: raises SIGINT when `started` runs have started before this one, if
+/// `PUSHPULL_INTERRUPT_AFTER` says so.
+pub fn test_hook(started: usize) {
     let after = std::env::var("PUSHPULL_INTERRUPT_AFTER").ok().and_then(|v| v.parse::<usize>().ok());
-    if after == Some(written) {
+    if after == Some(started) {
         // SAFETY: raise(3) has no preconditions.
         unsafe {
             libc::raise(libc::SIGINT);
