@@ -5,6 +5,7 @@ use crate::report::{self, outdir, table};
 use crate::run::{Progress, SIM_THREAD, check_size, join_reporting, run_scenario_with, spawn_reporting};
 use crate::scenario::overrides::Override;
 use crate::scenario::{Scenario, ScenarioError};
+use crate::study::{self, StudyError};
 use clap::{Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -17,7 +18,8 @@ use std::time::{Duration, Instant};
     name = "pushpull",
     version,
     about = "Kafka-style log vs RabbitMQ-style queue, simulated side by side",
-    arg_required_else_help = true
+    arg_required_else_help = true,
+    after_help = EXIT_CODES
 )]
 struct Args {
     #[command(subcommand)]
@@ -57,6 +59,57 @@ enum RawCommand {
         #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         jobs: Option<u16>,
     },
+    /// Run a scenario at every combination of parameter values: one folder per point, sweep.csv and
+    /// sweep charts.
+    #[command(after_help = SWEEP_HELP)]
+    Sweep {
+        /// Scenario file (TOML, or JSON with a .json name).
+        scenario: PathBuf,
+        /// Values of one parameter: PATH=V1,V2,V3, PATH=A..B:xK (geometric) or PATH=A..B:+K
+        /// (arithmetic); repeatable, the first is the charts' x axis.
+        #[arg(long = "vary", value_name = "PATH=VALUES", required = true)]
+        varies: Vec<String>,
+        /// Set a parameter at every point, as with `run --set`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// The sweep's folder: DIR/<point>/ for each point, DIR/sweep.json, DIR/sweep.csv, charts.
+        #[arg(long, value_name = "DIR", required = true)]
+        out: PathBuf,
+        /// Points run at once (default: the number of cores); outputs are the same either way.
+        #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
+        /// Run only the points whose index % N is i (a Slurm array task, a Kubernetes indexed job).
+        #[arg(long, value_name = "i/N")]
+        shard: Option<String>,
+        /// Run points even if estimated too large.
+        #[arg(long)]
+        force: bool,
+        /// No charts in the points' folders (the sweep charts are still drawn).
+        #[arg(long)]
+        no_charts: bool,
+        /// Print nothing but errors and warnings.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Merge the folders of a sharded sweep into the sweep.csv and charts of an unsharded run.
+    #[command(after_help = "Example: pushpull collect shard-0 shard-1 shard-2 --out sweep\n\
+                            With shards that shared one folder: pushpull collect sweep --out sweep")]
+    Collect {
+        /// The --out folders of `pushpull sweep` (one per shard, or one shared).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where to write the merged sweep (may be one of the folders).
+        #[arg(long, value_name = "DIR", required = true)]
+        out: PathBuf,
+    },
+    /// List the lessons of the scenario library, with the question each answers.
+    List,
+    /// Explain a lesson: its question, what to look at, the answer in figures, commands to try.
+    #[command(after_help = "Example: pushpull explain pooling")]
+    Explain {
+        /// A lesson's name (see `pushpull list`).
+        lesson: String,
+    },
     /// Check scenario files without running them.
     Validate {
         #[arg(required = true)]
@@ -73,9 +126,47 @@ enum RawCommand {
 /// What to do, with every option resolved.
 #[derive(Debug)]
 pub enum Command {
-    Run { jobs: Vec<RunJob>, options: RunOptions },
-    Validate { files: Vec<PathBuf>, sets: Vec<Override>, force: bool },
+    Run {
+        jobs: Vec<RunJob>,
+        options: RunOptions,
+    },
+    Validate {
+        files: Vec<PathBuf>,
+        sets: Vec<Override>,
+        force: bool,
+    },
+    Sweep {
+        file: PathBuf,
+        sets: Vec<Override>,
+        varies: Vec<study::vary::Vary>,
+        out: PathBuf,
+        shard: Option<study::vary::Shard>,
+        options: RunOptions,
+    },
+    Collect {
+        dirs: Vec<PathBuf>,
+        out: PathBuf,
+    },
+    List,
+    Explain {
+        lesson: String,
+    },
 }
+
+/// The exit codes, for `--help`.
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 internal error (a bug: please report it); 2 usage error (bad flags \
+                          or arguments); 3 invalid input (a scenario file or value, a scenario refused by the size \
+                          guard, a sweep folder that cannot be read or merged); 4 output error (an output folder \
+                          that cannot be used, a file that cannot be written); 5 interrupted or partial (Ctrl-C or \
+                          SIGTERM: the runs under way are finished and kept, run the command again to finish; \
+                          collect: points done in none of the folders).";
+
+const SWEEP_HELP: &str = "Examples:\n  \
+    pushpull sweep scenarios/pooling.toml --vary workload.rate=20,30,40,45 --out /tmp/pooling-load\n  \
+    pushpull sweep scenarios/idle-consumers.toml --vary kafka.partitions=1..16:x2 \
+    --vary groups.orders.consumers=6,12 --out /tmp/partitions\n  \
+    pushpull sweep FILE --vary workload.rate=100..500:+100 --out DIR --shard 0/4   (then collect)\n\
+    A point already done in DIR is skipped when the sweep is run again.";
 
 /// The options of `run` that apply to every scenario.
 #[derive(Debug, Clone, Copy)]
@@ -86,6 +177,8 @@ pub struct RunOptions {
     pub charts: bool,
     /// Most scenarios simulated at once.
     pub parallel: usize,
+    /// One line per scenario (`results: DIR`) instead of its table.
+    pub brief: bool,
 }
 
 #[derive(Debug)]
@@ -110,16 +203,29 @@ fn resolve(args: Args) -> Result<Command, String> {
                 .into_iter()
                 .map(|file| RunJob { file, seed, sets: sets.clone(), out: out.clone(), out_is_parent: several })
                 .collect();
-            Command::Run { jobs, options: RunOptions { quiet, force, history, charts: !no_charts, parallel } }
+            Command::Run {
+                jobs,
+                options: RunOptions { quiet, force, history, charts: !no_charts, parallel, brief: false },
+            }
         }
+        RawCommand::Sweep { scenario, varies, sets: s, out, jobs, shard, force, no_charts, quiet } => {
+            let varies = varies.iter().map(|v| study::vary::Vary::parse(v)).collect::<Result<Vec<_>, _>>()?;
+            let shard = shard.as_deref().map(study::vary::Shard::parse).transpose()?;
+            let parallel = jobs.map_or_else(default_parallel, usize::from);
+            let options = RunOptions { quiet, force, history: false, charts: !no_charts, parallel, brief: true };
+            Command::Sweep { file: scenario, sets: sets(s)?, varies, out, shard, options }
+        }
+        RawCommand::Collect { dirs, out } => Command::Collect { dirs, out },
+        RawCommand::List => Command::List,
+        RawCommand::Explain { lesson } => Command::Explain { lesson },
         RawCommand::Validate { scenarios, sets: s, force } => {
             Command::Validate { files: scenarios, sets: sets(s)?, force }
         }
     })
 }
 
-/// Parses arguments, runs, prints errors as single lines; returns the process exit code:
-/// 0 success, 1 a scenario or output error, 2 a usage error.
+/// Parses arguments, runs, prints errors as single lines; returns the process exit code
+/// ([`EXIT_CODES`], [`exit_code`]).
 pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
     let args = match Args::try_parse_from(args) {
         Ok(a) => a,
@@ -166,16 +272,118 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
                     }
                 }
             }
-            i32::from(failed)
+            if failed { 3 } else { 0 }
         }
-        Command::Run { jobs, options } => match run(&jobs, options) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("error: {e}");
-                1
-            }
-        },
+        Command::Run { jobs, options } => report(run(&jobs, options)),
+        Command::Sweep { file, sets, varies, out, shard, options } => {
+            report(sweep(&file, &sets, &varies, &out, shard, options))
+        }
+        Command::Collect { dirs, out: to } => {
+            report(study::sweep::collect(&dirs, &to).map_err(Into::into).map(|files| {
+                let charts = files.iter().filter(|f| f.extension().is_some_and(|e| e == "png")).count();
+                self::out(&format!("collected: {} and {charts} charts", to.join(study::sweep::TABLE).display()));
+            }))
+        }
+        Command::List => report(study::lessons::all(&study::lessons::library()).map_err(Into::into).map(|l| {
+            self::out(study::lessons::list_text(&l).trim_end());
+        })),
+        Command::Explain { lesson } => {
+            report(study::lessons::explain(&study::lessons::library(), &lesson).map_err(Into::into).map(|text| {
+                self::out(text.trim_end());
+            }))
+        }
     }
+}
+
+/// Prints an error as one line and returns the exit code.
+fn report(result: Result<(), Box<dyn std::error::Error>>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit_code(e.as_ref())
+        }
+    }
+}
+
+/// The exit code of an error ([`EXIT_CODES`]): 1 a bug, 2 usage, 3 input, 4 output, 5 partial.
+pub fn exit_code(e: &(dyn std::error::Error + 'static)) -> i32 {
+    let output = |r: &report::ReportError| match r {
+        report::ReportError::Internal { .. } => 1,
+        report::ReportError::Interrupted { .. } => 5,
+        _ => 4,
+    };
+    if let Some(e) = e.downcast_ref::<StudyError>() {
+        return match e {
+            StudyError::Usage(_) => 2,
+            StudyError::Input(_) => 3,
+            StudyError::Output(r) => output(r),
+            StudyError::Partial(_) => 5,
+        };
+    }
+    if e.is::<ScenarioError>() {
+        return 3;
+    }
+    e.downcast_ref::<report::ReportError>().map_or(1, output)
+}
+
+/// `pushpull sweep`: plans the points, writes `sweep.json`, runs the points not done yet through
+/// [`run`] (so each is exactly `pushpull run FILE --set ... --out DIR/<point>`), then writes
+/// `sweep.csv` and the charts once every point of the sweep is done in the folder.
+fn sweep(
+    file: &Path,
+    sets: &[Override],
+    varies: &[study::vary::Vary],
+    dir: &Path,
+    shard: Option<study::vary::Shard>,
+    options: RunOptions,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let planned = study::sweep::plan(file, sets, varies, shard, options.force, dir)?;
+    let say = |text: &str| {
+        if !options.quiet {
+            out(text)
+        }
+    };
+    let total = planned.manifest.points.len();
+    let which = shard.map_or_else(String::new, |s| format!(" (shard {}/{})", s.index, s.count));
+    say(&format!(
+        "sweep of {} points{which}: {} to run, skipped {} done points",
+        total,
+        planned.pending.len(),
+        planned.done
+    ));
+    study::sweep::write_manifest(dir, &planned.manifest)?;
+    let jobs: Vec<RunJob> = planned
+        .pending
+        .into_iter()
+        .map(|p| RunJob {
+            file: file.to_path_buf(),
+            seed: None,
+            sets: p.sets,
+            out: Some(dir.join(&p.folder)),
+            out_is_parent: false,
+        })
+        .collect();
+    if !jobs.is_empty() {
+        run(&jobs, options)?;
+    }
+    match study::sweep::finish(dir, &planned.manifest)? {
+        Some(files) => {
+            let charts = files.iter().filter(|f| f.extension().is_some_and(|e| e == "png")).count();
+            let note = if charts == 0 {
+                format!(" (no charts: more than {} combinations of the further parameters)", study::sweep::MAX_PANELS)
+            } else {
+                format!(" and {charts} charts (sweep-*.png)")
+            };
+            say(&format!("sweep: {}{note}", dir.join(study::sweep::TABLE).display()));
+        }
+        None => say(&format!(
+            "this shard's points are done; when every shard is done: pushpull collect {} [other shards' folders] --out {}",
+            dir.display(),
+            dir.display()
+        )),
+    }
+    Ok(())
 }
 
 /// The output folder of a job: `--out` itself, `--out/<name>` with several scenarios, or
@@ -229,11 +437,19 @@ fn run(jobs: &[RunJob], options: RunOptions) -> Result<(), Box<dyn std::error::E
         .map(|(s, staging)| ((s, staging), crate::plan::estimate(s).memory_bytes as u64))
         .collect();
     let mut failure: Option<Box<dyn std::error::Error>> = None;
+    let started = std::sync::atomic::AtomicUsize::new(0);
+    crate::interrupt::install();
     crate::run::in_order(
         items,
         options.parallel,
         crate::scenario::defaults::MAX_MEMORY_BYTES as u64,
-        |(s, staging)| simulate_and_write(s, staging, options, bars.as_ref()),
+        |(s, staging)| {
+            crate::interrupt::test_hook(started.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+            if crate::interrupt::requested() {
+                return Err(report::ReportError::Interrupted { scenario: s.name.clone() });
+            }
+            simulate_and_write(s, staging, options, bars.as_ref())
+        },
         |finished| {
             let shown = |text: &str, to_stdout: bool| {
                 let print = || if to_stdout { out(text) } else { eprintln!("{text}") };
@@ -248,6 +464,8 @@ fn run(jobs: &[RunJob], options: RunOptions) -> Result<(), Box<dyn std::error::E
                 f.staging.commit()?;
                 if let Some(table) = f.table {
                     shown(&format!("{table}\nresults: {}\n", place.display()), true);
+                } else if options.brief && !options.quiet {
+                    shown(&format!("results: {}", place.display()), true);
                 }
                 Ok(())
             });
@@ -287,7 +505,7 @@ fn simulate_and_write(
         })
         .collect();
     report::write_outputs(work, s, &runs, options.charts).map_err(|e| staging.relocate(e))?;
-    let table = (!options.quiet).then(|| table::render(&report::summary(s, &runs)));
+    let table = (!options.quiet && !options.brief).then(|| table::render(&report::summary(s, &runs)));
     Ok(Finished { staging, warnings, table })
 }
 

@@ -11,7 +11,9 @@
 //! * [`models`]: `kafka` and `rabbitmq`, one module each.
 //! * [`plan`]: above the scenario: admits a loaded scenario (poll interval, default sample interval), estimates a run's memory and CPU time before it starts, refuses runaway scenarios.
 //! * [`report`]: summary.json, timeseries.csv, charts and the terminal table.
-//! * [`errtext`]: error text made safe to print on one line.
+//! * [`study`]: above single runs: sweeps (`--vary`, shards, `collect`) and the lesson library
+//!   (`list`, `explain`), called by the command line.
+//! * [`errtext`]: error text made safe to print on one line; [`interrupt`]: Ctrl-C and SIGTERM.
 
 pub mod checker;
 pub mod cli;
@@ -19,12 +21,14 @@ pub mod client;
 pub mod engine;
 pub mod errtext;
 pub mod history;
+pub mod interrupt;
 pub mod metrics;
 pub mod models;
 pub mod plan;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod study;
 pub mod time;
 pub mod workload;
 pub mod world;

@@ -43,6 +43,13 @@ pub enum ReportError {
         .location.as_deref().map(|l| format!(" (at {})", errtext::path(l))).unwrap_or_default()
     )]
     Internal { scenario: String, system: String, message: String, location: Option<String> },
+    /// Ctrl-C or SIGTERM came before the scenario started ([`crate::interrupt`]): it was not run.
+    #[error(
+        "interrupted before {} ran; the runs finished before are written; run the same command again to finish \
+         (a sweep skips its done points)",
+        errtext::label(.scenario)
+    )]
+    Interrupted { scenario: String },
 }
 
 impl ReportError {

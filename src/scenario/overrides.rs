@@ -16,6 +16,8 @@ use std::fmt;
 pub struct Override {
     /// As typed, for messages and the scenario hash.
     pub text: String,
+    /// The option that gave it, for messages: `--set`, or `--vary` for a sweep's point.
+    flag: &'static str,
     path: Vec<String>,
     /// Parsed as TOML, held as JSON: a TOML file is written into as a JSON value too (one walk for
     /// both kinds of file).
@@ -24,7 +26,7 @@ pub struct Override {
 
 impl fmt::Display for Override {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "--set {}", crate::errtext::value(&self.text))
+        write!(f, "{} {}", self.flag, crate::errtext::value(&self.text))
     }
 }
 
@@ -36,16 +38,21 @@ impl Override {
 
     /// Parses `PATH=VALUE`.
     pub fn parse(text: &str) -> Result<Override, String> {
+        Override::parse_as(text, "--set")
+    }
+
+    /// Parses `PATH=VALUE` given by `flag` (`--vary` names one point of a sweep), which messages name.
+    pub fn parse_as(text: &str, flag: &'static str) -> Result<Override, String> {
         let Some((path, value)) = text.split_once('=') else {
             return Err(format!(
-                "--set {}: expected PATH=VALUE, e.g. --set kafka.partitions=12",
+                "{flag} {}: expected PATH=VALUE, e.g. {flag} kafka.partitions=12",
                 crate::errtext::value(text)
             ));
         };
         let path: Vec<String> = path.trim().split('.').map(|s| s.trim().to_string()).collect();
         if path.iter().any(|s| s.is_empty()) {
             return Err(format!(
-                "--set {}: the path has an empty part; write the field's dotted name, e.g. workload.rate",
+                "{flag} {}: the path has an empty part; write the field's dotted name, e.g. workload.rate",
                 crate::errtext::value(text)
             ));
         }
@@ -55,8 +62,8 @@ impl Override {
             // A bare word (`all`, `5ms`, `cooperative-sticky`) is a string.
             Err(_) => toml::Value::String(value.to_string()),
         };
-        let value = serde_json::to_value(value).map_err(|e| format!("--set {}: {e}", crate::errtext::value(text)))?;
-        Ok(Override { text: text.to_string(), path, value })
+        let value = serde_json::to_value(value).map_err(|e| format!("{flag} {}: {e}", crate::errtext::value(text)))?;
+        Ok(Override { text: text.to_string(), flag, path, value })
     }
 
     /// Writes the value into a document (a JSON file's, or a TOML file's as JSON).

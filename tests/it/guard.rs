@@ -16,12 +16,12 @@ fn tmpdir(tag: &str) -> TmpDir {
     tmpdir_in("guard", tag)
 }
 
-/// Exit code 1 and one line on stderr that names the file, the field and every word given.
+/// Exit code 3 (invalid input) and one line on stderr that names the file, the field and every word given.
 fn assert_refused(out: &Output, file: &str, field: &str, words: &[&str]) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(
         out.status.code(),
-        Some(1),
+        Some(3),
         "{file}: not refused; stdout {} stderr {stderr}",
         String::from_utf8_lossy(&out.stdout)
     );

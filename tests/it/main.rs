@@ -24,4 +24,5 @@ mod rmq_partitions;
 mod rmq_placement;
 mod share;
 mod streams;
+mod study;
 mod utilisation;

@@ -34,10 +34,11 @@ fn ok(out: Output) -> Output {
     out
 }
 
-/// Exit 1, one line on stderr, no control character in it, no panic; returns the line.
-fn one_line_error(out: &Output) -> String {
+/// Exit `code` (3 a scenario refused, 4 an output folder refused), one line on stderr, no control
+/// character in it, no panic; returns the line.
+fn one_line_error(out: &Output, code: i32) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "exit code; stderr: {stderr}");
+    assert_eq!(out.status.code(), Some(code), "exit code; stderr: {stderr}");
     assert!(!stderr.contains("panicked"), "panic: {stderr}");
     let line = stderr.strip_suffix('\n').unwrap_or_else(|| panic!("no final newline: {stderr:?}"));
     assert!(!line.chars().any(|c| c.is_control()), "control character in {line:?}");
@@ -146,7 +147,7 @@ fn an_output_folder_that_is_a_symlink_is_refused_and_its_target_untouched() {
     write(&elsewhere, "summary.json", b"not ours\n");
     let link = d.join("out");
     symlink(&elsewhere, &link).unwrap();
-    let line = one_line_error(&run(&[&f, "--out".as_ref(), &link]));
+    let line = one_line_error(&run(&[&f, "--out".as_ref(), &link]), 4);
     assert!(line.contains("small.toml") && line.contains("symbolic link"), "{line}");
     assert_eq!(names(&elsewhere), ["summary.json"]);
     assert_eq!(std::fs::read(elsewhere.join("summary.json")).unwrap(), b"not ours\n");
@@ -223,14 +224,16 @@ fn two_scenarios_with_the_same_name_are_refused_before_any_output() {
     let a = write(&d, "a.toml", SMALL.replace("name = \"small\"", "name = \"same\"").as_bytes());
     let b = write(&d, "b.toml", SMALL.replace("name = \"small\"", "name = \"same\"").as_bytes());
     let out = d.join("out");
-    let line = one_line_error(&run(&[&a, &b, "--out".as_ref(), &out]));
+    let line = one_line_error(&run(&[&a, &b, "--out".as_ref(), &out]), 4);
     assert!(line.contains("a.toml") && line.contains("b.toml") && line.contains("\"same\""), "{line}");
     assert!(!out.exists(), "output written before the refusal");
     // Default folder results/<name>: same refusal, and no results/ folder.
-    let line = one_line_error(&bin().current_dir(&*d).args(["run", "a.toml", "b.toml", "--quiet"]).output().unwrap());
+    let line =
+        one_line_error(&bin().current_dir(&*d).args(["run", "a.toml", "b.toml", "--quiet"]).output().unwrap(), 4);
     assert!(line.contains("results/same"), "{line}");
     assert!(!d.join("results").exists());
-    let line = one_line_error(&bin().current_dir(&*d).args(["run", "a.toml", "a.toml", "--quiet"]).output().unwrap());
+    let line =
+        one_line_error(&bin().current_dir(&*d).args(["run", "a.toml", "a.toml", "--quiet"]).output().unwrap(), 4);
     assert!(line.contains("twice"), "{line}");
     assert!(!d.join("results").exists());
 }
@@ -240,12 +243,12 @@ fn an_unusable_output_folder_is_refused_before_simulating() {
     let d = tmpdir("unusable");
     let f = write(&d, "small.toml", SMALL.as_bytes());
     let file = write(&d, "a-file", b"x");
-    let line = one_line_error(&run(&[&f, "--out".as_ref(), &file]));
+    let line = one_line_error(&run(&[&f, "--out".as_ref(), &file]), 4);
     assert!(line.contains("not a folder"), "{line}");
-    let line = one_line_error(&run(&[&f, "--out".as_ref(), &file.join("below")]));
+    let line = one_line_error(&run(&[&f, "--out".as_ref(), &file.join("below")]), 4);
     assert!(line.contains("cannot create the folder"), "{line}");
     let long = d.join("x".repeat(230));
-    let line = one_line_error(&run(&[&f, "--out".as_ref(), &long]));
+    let line = one_line_error(&run(&[&f, "--out".as_ref(), &long]), 4);
     assert!(line.contains("230 bytes") && line.len() < 600, "{line}");
 }
 
@@ -320,7 +323,7 @@ fn an_output_folder_that_cannot_be_written_is_refused_before_simulating() {
     }
     let result = run(&[&a, &b, "--out".as_ref(), &out]);
     let _ = Command::new(unlock[0]).args(&unlock[1..]).arg(&locked).output();
-    let line = one_line_error(&result);
+    let line = one_line_error(&result, 4);
     assert!(line.contains("b.toml") && line.contains("output folder") && line.contains("cannot write in it"), "{line}");
     assert!(!out.join("a").exists(), "the first scenario was simulated and written before the refusal");
 }
@@ -336,7 +339,7 @@ fn duplicate_toml_keys_are_named() {
     ] {
         let f = write(&d, file, text.as_bytes());
         for cmd in ["validate", "run"] {
-            let line = one_line_error(&bin().arg(cmd).arg(&f).output().unwrap());
+            let line = one_line_error(&bin().arg(cmd).arg(&f).output().unwrap(), 3);
             assert!(line.contains(file) && line.contains("duplicate key") && line.contains(key), "{line}");
         }
     }
@@ -355,13 +358,13 @@ fn control_characters_are_escaped_and_long_values_cut() {
     ];
     for (file, text, shown) in cases {
         let f = write(&d, file, text.as_bytes());
-        let line = one_line_error(&bin().arg("validate").arg(&f).output().unwrap());
+        let line = one_line_error(&bin().arg("validate").arg(&f).output().unwrap(), 3);
         assert!(line.contains(file) && line.contains(shown), "{file}: {line}");
         assert!(line.chars().count() < 600, "{file}: {} characters", line.chars().count());
     }
     // A file whose very name holds an escape sequence.
     let f = write(&d, "evil\u{1b}[2J.toml", b"duration = 5\n");
-    let line = one_line_error(&bin().arg("validate").arg(&f).output().unwrap());
+    let line = one_line_error(&bin().arg("validate").arg(&f).output().unwrap(), 3);
     assert!(line.contains("evil\\x1b[2J.toml"), "{line}");
     // The same name on a valid scenario: the success line escapes it too.
     let f = write(&d, "fine\u{1b}[2J\u{202e}.toml", SMALL.as_bytes());
@@ -376,13 +379,13 @@ fn a_file_name_that_cannot_name_the_folder_is_blamed_not_the_name_field() {
     let d = tmpdir("stem");
     let nameless = SMALL.replace("name = \"small\"\n", "");
     let f = write(&d, "my scenario.toml", nameless.as_bytes());
-    let line = one_line_error(&bin().arg("validate").arg(&f).output().unwrap());
+    let line = one_line_error(&bin().arg("validate").arg(&f).output().unwrap(), 3);
     assert!(line.contains("file name \"my scenario\"") && line.contains("name = "), "{line}");
     assert!(!line.contains("field `name`"), "{line}");
     let f = write(&d, "with name.toml", format!("name = \"fine\"\n{nameless}").as_bytes());
     ok(bin().arg("validate").arg(&f).output().unwrap());
     let f = write(&d, "good.toml", format!("name = \"not fine\"\n{nameless}").as_bytes());
-    let line = one_line_error(&bin().arg("validate").arg(&f).output().unwrap());
+    let line = one_line_error(&bin().arg("validate").arg(&f).output().unwrap(), 3);
     assert!(line.contains("field `name`") && line.contains("\"not fine\""), "{line}");
 }
 
@@ -400,7 +403,7 @@ fn oversized_and_special_files_are_refused_without_reading_them() {
     for cmd in ["validate", "run"] {
         let check = |file: &Path, words: &[&str]| {
             let out = bin().arg(cmd).arg(file).output().unwrap();
-            let line = one_line_error(&out);
+            let line = one_line_error(&out, 3);
             for w in words {
                 assert!(line.contains(w), "{cmd} {}: {line}", file.display());
             }
@@ -417,7 +420,8 @@ fn more_messages_than_ids_can_number_are_refused_even_with_force() {
     let d = tmpdir("ids");
     let text = SMALL.replace("duration = \"1m\"", "duration = \"10000d\"").replace("rate = 20.0", "rate = 1e9");
     let f = write(&d, "huge.toml", text.as_bytes());
-    let line = one_line_error(&bin().args(["validate".as_ref(), f.as_os_str(), "--force".as_ref()]).output().unwrap());
+    let line =
+        one_line_error(&bin().args(["validate".as_ref(), f.as_os_str(), "--force".as_ref()]).output().unwrap(), 3);
     assert!(line.contains("duration") && line.contains("40 bits"), "{line}");
 }
 

@@ -192,13 +192,13 @@ pub(super) fn legend<DB: DrawingBackend>(
 }
 
 /// Lines in drawing order: widest first (stable), so that thinner lines stay visible on top.
-fn draw_order(lines: &[Line]) -> Vec<&Line> {
+pub(super) fn draw_order(lines: &[Line]) -> Vec<&Line> {
     let mut order: Vec<&Line> = lines.iter().collect();
     order.sort_by_key(|l| std::cmp::Reverse(l.width));
     order
 }
 
-fn draw_line<DB: DrawingBackend, X, Y>(
+pub(super) fn draw_line<DB: DrawingBackend, X, Y>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
     line: &Line,
 ) -> DrawResult<(), DB>
@@ -217,7 +217,11 @@ where
     }
 }
 
-fn no_data<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, from: (i32, i32), to: (i32, i32)) -> DrawResult<(), DB> {
+pub(super) fn no_data<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    from: (i32, i32),
+    to: (i32, i32),
+) -> DrawResult<(), DB> {
     let style = font(20.0, SUBTLE).pos(Pos::new(HPos::Center, VPos::Center));
     root.draw_text("no data", &style, ((from.0 + to.0) / 2, (from.1 + to.1) / 2))
 }

@@ -177,28 +177,45 @@ pub(super) fn axis_for(stats: &[&DurationStats]) -> LogZeroAxis {
         let band = (!stats.is_empty()).then(|| "0".to_string());
         return LogZeroAxis { floor: 1.0, top: 1000.0, band };
     }
-    // Up to the next tick when it is close (so that the top of the curves has a label), else
-    // some room above the largest value.
-    let next_tick = TIME_TICKS.iter().map(|t| t.0).find(|&t| t >= max * 1.2);
-    let top = next_tick.filter(|&t| t <= max * 3.0).unwrap_or(max * 1.6);
     let typical = stats
         .iter()
         .filter_map(|s| [s.quantile_ms(0.1), s.quantile_ms(0.5), s.quantile_ms(0.9)].into_iter().find(|&v| v > 0.0))
         .fold(f64::INFINITY, f64::min);
+    let min = stats.iter().map(|s| s.quantile_ms(0.0)).fold(f64::INFINITY, f64::min);
+    axis_spanning(max, typical, min)
+}
+
+/// The axis for single values (ms; a sweep's latencies), on the rules of [`axis_for`]: every
+/// positive value is typical, zeros go in the band.
+pub(super) fn axis_for_values(values: &[f64]) -> LogZeroAxis {
+    let max = values.iter().copied().fold(0.0, f64::max);
+    if max <= 0.0 {
+        return LogZeroAxis { floor: 1.0, top: 1000.0, band: (!values.is_empty()).then(|| "0".to_string()) };
+    }
+    let typical = values.iter().copied().filter(|&v| v > 0.0).fold(f64::INFINITY, f64::min);
+    axis_spanning(max, typical, values.iter().copied().fold(f64::INFINITY, f64::min))
+}
+
+/// A log axis from a floor at or below the lowest `typical` value to above `max` (> 0), with the
+/// band when `min` lies below the floor.
+fn axis_spanning(max: f64, typical: f64, min: f64) -> LogZeroAxis {
+    // Up to the next tick when it is close (so that the top of the curves has a label), else
+    // some room above the largest value.
+    let next_tick = TIME_TICKS.iter().map(|t| t.0).find(|&t| t >= max * 1.2);
+    let top = next_tick.filter(|&t| t <= max * 3.0).unwrap_or(max * 1.6);
     let low = if typical.is_finite() { typical } else { max / 1000.0 };
     let lowest = (top / MAX_SPAN).max(TIME_TICKS[0].0);
     let floor =
         TIME_TICKS.iter().rev().map(|t| t.0).find(|&t| t <= low.max(lowest) * 1.000_001).unwrap_or(TIME_TICKS[0].0);
     let top = top.max(floor * 10.0);
     // The band is there when anything lies below the floor: the minimum (p0) of some curve.
-    let below = stats.iter().any(|s| s.quantile_ms(0.0) < floor);
-    LogZeroAxis { floor, top, band: below.then(|| "0".to_string()) }
+    LogZeroAxis { floor, top, band: (min < floor).then(|| "0".to_string()) }
 }
 
 impl LogZeroAxis {
     /// This axis, its band labelled for the values of one panel: "0" when every value below the
     /// floor is exactly zero, "< floor" otherwise.
-    fn for_values(&self, values: impl Iterator<Item = f64>) -> LogZeroAxis {
+    pub(super) fn for_values(&self, values: impl Iterator<Item = f64>) -> LogZeroAxis {
         let mut axis = self.clone();
         if axis.band.is_some() {
             let tiny = values.into_iter().any(|v| v > 0.0 && v < self.floor);

@@ -27,6 +27,7 @@ mod draw;
 mod latency;
 mod raster;
 mod storage;
+pub mod sweep;
 mod throughput;
 
 use super::{ReportError, SystemRun};

@@ -1,0 +1,377 @@
+//! Study commands, run as a user would: `sweep` (jobs, resume, shards), `collect`, `list`,
+//! `explain`, and the exit codes of every command.
+
+use crate::common::{TmpDir, bin, tmpdir_in, write};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+fn tmpdir(tag: &str) -> TmpDir {
+    tmpdir_in("study", tag)
+}
+
+/// 30 s of 20 messages/s: a run takes a few milliseconds.
+const TINY: &str = r#"
+name = "tiny"
+seed = 3
+duration = "30s"
+[workload]
+rate = 20.0
+keys = { count = 100, distribution = "uniform" }
+[[groups]]
+name = "billing"
+consumers = 2
+processing = { distribution = "exponential", mean = "20ms" }
+[kafka]
+partitions = 2
+"#;
+
+fn sweep(dir: &Path, file: &Path, extra: &[&str]) -> Output {
+    let mut cmd = bin();
+    cmd.arg("sweep")
+        .arg(file)
+        .args(["--vary", "workload.rate=20,40", "--vary", "kafka.partitions=1..4:x2", "--no-charts", "--out"])
+        .arg(dir)
+        .args(extra);
+    cmd.output().unwrap()
+}
+
+fn ok(out: Output) -> String {
+    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every file under `dir` (relative path -> bytes).
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.insert(p.strip_prefix(root).unwrap().to_path_buf(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn assert_same(a: &BTreeMap<PathBuf, Vec<u8>>, b: &BTreeMap<PathBuf, Vec<u8>>, what: &str) {
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>(), "{what}: other files");
+    for (name, bytes) in a {
+        assert!(bytes == &b[name], "{what}: {} differs", name.display());
+    }
+}
+
+/// A 2 x 3 sweep: one folder per point named by its values, the tidy CSV (one row per point and
+/// system, its figures those of the point's summary.json), the charts; the same bytes with 1 job or
+/// 3; a rerun skips every done point and a lost point is run again.
+#[test]
+fn sweep_writes_points_csv_and_charts_the_same_whatever_the_jobs_and_resumes() {
+    let d = tmpdir("sweep");
+    let f = write(&d, "tiny.toml", TINY);
+    let (a, b) = (d.join("a"), d.join("b"));
+    let printed = ok(sweep(&a, &f, &["--jobs", "1"]));
+    assert!(printed.contains("sweep of 6 points: 6 to run, skipped 0 done points"), "{printed}");
+    ok(sweep(&b, &f, &["--jobs", "3"]));
+    let fa = files(&a);
+    assert_same(&fa, &files(&b), "--jobs 1 against --jobs 3");
+    let points = ["rate=20,partitions=1", "rate=20,partitions=2", "rate=20,partitions=4", "rate=40,partitions=1"];
+    for p in points {
+        assert!(a.join(p).join("summary.json").is_file(), "{p} has no summary.json");
+    }
+    for stem in ["throughput_per_s", "latency_ms.p99", "latency_ms.p50"] {
+        let svg = String::from_utf8(fa[Path::new(&format!("sweep-{stem}.svg"))].clone()).unwrap();
+        assert!(fa.contains_key(Path::new(&format!("sweep-{stem}.png"))), "no {stem} chart");
+        for words in ["against workload.rate", "kafka.partitions=4", "kafka", "rabbitmq"] {
+            assert!(svg.contains(words), "sweep-{stem}.svg lacks {words:?}");
+        }
+    }
+    let csv = String::from_utf8(fa[Path::new("sweep.csv")].clone()).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows[0][..5], ["workload.rate", "kafka.partitions", "system", "offered_per_s", "throughput_per_s"]);
+    assert!(rows[0].contains(&"latency_ms.p99") && rows[0].contains(&"latency_ms.p50"));
+    assert_eq!(rows.len(), 1 + 6 * 2, "one row per point and system");
+    let col = |name: &str| rows[0].iter().position(|c| *c == name).unwrap();
+    // Row 8: the 4th point (rate 40, 1 partition), rabbitmq.
+    let row = &rows[8];
+    assert_eq!((row[0], row[1], row[2]), ("40", "1", "rabbitmq"));
+    let summary: serde_json::Value = serde_json::from_slice(&fa[&Path::new(points[3]).join("summary.json")]).unwrap();
+    let sys = &summary["systems"]["rabbitmq"];
+    assert_eq!(row[col("throughput_per_s")], sys["throughput_per_s"].to_string());
+    assert_eq!(row[col("latency_ms.p99")], sys["latency_ms"]["p99"].to_string());
+    assert_eq!(summary["parameters"]["workload"]["phases"][0]["rate"], 40.0, "the point's value is in its parameters");
+    assert_eq!(summary["parameters"]["kafka"]["partitions"], 1);
+    assert_ne!(rows[2][col("throughput_per_s")], rows[8][col("throughput_per_s")], "the rate made no difference");
+    // A point is `run --set` with its values: the same bytes, the same hash.
+    let single = d.join("single");
+    ok(bin()
+        .arg("run")
+        .arg(&f)
+        .args(["--set", "workload.rate=40", "--set", "kafka.partitions=1", "--no-charts", "--quiet", "--out"])
+        .arg(&single)
+        .output()
+        .unwrap());
+    for file in ["summary.json", "timeseries.csv"] {
+        let point = &fa[&Path::new(points[3]).join(file)];
+        assert!(point == &std::fs::read(single.join(file)).unwrap(), "{file} of the point is not run --set's");
+    }
+
+    // Rerun: nothing to do. Lose a point: only it runs again, and every byte comes back.
+    let printed = ok(sweep(&a, &f, &[]));
+    assert!(printed.contains("0 to run, skipped 6 done points"), "{printed}");
+    std::fs::remove_dir_all(a.join(points[1])).unwrap();
+    let printed = ok(sweep(&a, &f, &[]));
+    assert!(printed.contains("1 to run, skipped 5 done points"), "{printed}");
+    assert_same(&fa, &files(&a), "resumed");
+    // A point run for another scenario file is not done.
+    let g = write(&d, "tiny.toml", TINY.replace("seed = 3", "seed = 4"));
+    let printed = ok(sweep(&a, &g, &[]));
+    assert!(printed.contains("6 to run, skipped 0 done points"), "{printed}");
+}
+
+/// Three shards in three folders, then `collect`: the same sweep.csv, sweep.json, charts and
+/// points as the unsharded sweep, byte for byte. A shard alone writes no sweep.csv; collect without
+/// every shard is partial (exit 5) and names what is missing.
+#[test]
+fn shards_collected_equal_the_unsharded_sweep() {
+    let d = tmpdir("shards");
+    let f = write(&d, "tiny.toml", TINY);
+    let whole = d.join("whole");
+    ok(sweep(&whole, &f, &[]));
+    let shards: Vec<PathBuf> = (0..3).map(|i| d.join(format!("shard-{i}"))).collect();
+    for (i, s) in shards.iter().enumerate() {
+        let printed = ok(sweep(s, &f, &["--shard", &format!("{i}/3")]));
+        assert!(printed.contains("(shard"), "{printed}");
+        assert!(!s.join("sweep.csv").exists(), "shard {i} wrote a partial sweep.csv");
+        assert_eq!(std::fs::read_dir(s).unwrap().filter(|e| e.as_ref().unwrap().path().is_dir()).count(), 2);
+    }
+    // Points 1 and 4 of the cross product.
+    assert!(shards[1].join("rate=20,partitions=2").is_dir() && shards[1].join("rate=40,partitions=2").is_dir());
+    let out = bin().arg("collect").args(&shards[..2]).arg("--out").arg(d.join("part")).output().unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 of the sweep's 6 points") && err.contains("rate=20,partitions=4"), "{err}");
+    let merged = d.join("merged");
+    ok(bin().arg("collect").args(&shards).arg("--out").arg(&merged).output().unwrap());
+    assert_same(&files(&whole), &files(&merged), "collected shards against the unsharded sweep");
+    // Shards sharing one folder: the last one writes the table; collect in place changes nothing.
+    let shared = d.join("shared");
+    for i in 0..3 {
+        ok(sweep(&shared, &f, &["--shard", &format!("{i}/3")]));
+    }
+    assert_same(&files(&whole), &files(&shared), "shards in one folder");
+    ok(bin().arg("collect").arg(&shared).arg("--out").arg(&shared).output().unwrap());
+    assert_same(&files(&whole), &files(&shared), "collected in place");
+    // Folders of two different sweeps do not merge.
+    let other = d.join("other");
+    ok(bin()
+        .arg("sweep")
+        .arg(&f)
+        .args(["--vary", "workload.rate=20", "--no-charts", "--out"])
+        .arg(&other)
+        .output()
+        .unwrap());
+    let out = bin().arg("collect").arg(&whole).arg(&other).arg("--out").arg(d.join("x")).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hold different sweeps"));
+}
+
+fn one_line_error(out: &Output, code: i32, words: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert_eq!(err.lines().count(), 1, "not one line: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    for w in words {
+        assert!(err.contains(w), "{w:?} missing: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Bad `--vary` and `--shard` values: usage errors (2) naming the flag; a value the scenario
+/// refuses: the scenario's error for that field, naming `--vary` (3). Nothing is written.
+#[test]
+fn bad_sweeps_get_one_line_errors_naming_vary() {
+    let d = tmpdir("bad");
+    let f = write(&d, "tiny.toml", TINY);
+    let o = d.join("o");
+    let run = |args: &[&str]| bin().arg("sweep").arg(&f).args(args).arg("--out").arg(&o).output().unwrap();
+    one_line_error(
+        &run(&["--vary", "kafka.partitions=0,2"]),
+        3,
+        &["kafka.partitions", "--vary \"kafka.partitions=0\""],
+    );
+    one_line_error(&run(&["--vary", "kafka.partitionz=1,2"]), 3, &["partitionz", "--vary"]);
+    one_line_error(&run(&["--vary", "kafka.partitions=1..8"]), 2, &["--vary", "no step", "A..B:xK"]);
+    one_line_error(&run(&["--vary", "kafka.partitions=8..1:x2"]), 2, &["A <= B"]);
+    one_line_error(&run(&["--vary", "kafka.partitions=1,2", "--shard", "2/2"]), 2, &["--shard", "i/N"]);
+    one_line_error(
+        &run(&["--vary", "kafka.partitions=1,2", "--set", "kafka.partitions=3"]),
+        2,
+        &["--vary", "kafka.partitions", "same parameter"],
+    );
+    one_line_error(&run(&["--vary", "a=1", "--vary", "a=2"]), 2, &["given twice"]);
+    assert!(!o.exists(), "a refused sweep wrote {}", o.display());
+}
+
+/// Each exit code, from the command line: 0 ok, 2 usage, 3 invalid scenario (and refused by the
+/// size guard), 4 an output folder that cannot be used, 5 partial; 1 is a bug (an internal error).
+#[test]
+fn exit_codes_are_distinct() {
+    let d = tmpdir("codes");
+    let f = write(&d, "tiny.toml", TINY);
+    let bad = write(&d, "bad.toml", TINY.replace("partitions = 2", "partitions = 0"));
+    let code = |args: &[&std::ffi::OsStr]| bin().args(args).output().unwrap().status.code();
+    assert_eq!(code(&["validate".as_ref(), f.as_os_str()]), Some(0));
+    assert_eq!(code(&["validate".as_ref(), f.as_os_str(), "--bogus".as_ref()]), Some(2));
+    assert_eq!(code(&["validate".as_ref(), bad.as_os_str()]), Some(3));
+    assert_eq!(code(&["run".as_ref(), bad.as_os_str(), "--out".as_ref(), d.join("r").as_os_str()]), Some(3));
+    let huge = write(&d, "huge.toml", TINY.replace("duration = \"30s\"", "duration = \"1000d\""));
+    assert_eq!(code(&["validate".as_ref(), huge.as_os_str()]), Some(3), "refused by the size guard");
+    let file = write(&d, "a-file", "x");
+    assert_eq!(code(&["run".as_ref(), f.as_os_str(), "--out".as_ref(), file.join("r").as_os_str()]), Some(4));
+    assert_eq!(
+        code(&["collect".as_ref(), d.as_os_str(), "--out".as_ref(), d.join("c").as_os_str()]),
+        Some(3),
+        "not a sweep folder"
+    );
+    assert_eq!(code(&["explain".as_ref(), "no-such-lesson".as_ref()]), Some(2));
+    let internal = pushpull::report::ReportError::Internal {
+        scenario: "s".into(),
+        system: "kafka".into(),
+        message: "bug".into(),
+        location: None,
+    };
+    assert_eq!(pushpull::cli::exit_code(&internal), 1);
+    let help = String::from_utf8(bin().arg("--help").output().unwrap().stdout).unwrap();
+    for words in ["Exit codes", "2 usage error", "3 invalid input", "4 output error", "5 interrupted or partial"] {
+        assert!(help.contains(words), "--help lacks {words:?}");
+    }
+}
+
+/// `list`: every lesson of scenarios/ with its question; `explain`: the question, what to look at,
+/// the committed figures and the commands to try, for every lesson.
+#[test]
+fn list_and_explain_every_lesson() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let listed = ok(bin().current_dir(root).arg("list").output().unwrap());
+    let mut names: Vec<String> = std::fs::read_dir(root.join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let lines: Vec<&str> = listed.lines().take(names.len()).collect();
+    for (name, line) in names.iter().zip(&lines) {
+        assert!(line.starts_with(&format!("{name} ")), "{line:?} is not lesson {name}");
+        assert!(line.len() > name.len() + 20, "no question: {line:?}");
+    }
+    assert!(listed.contains("why is the queue faster?"), "{listed}");
+    for name in &names {
+        let text = ok(bin().current_dir(root).args(["explain", name]).output().unwrap());
+        for words in ["The answer in figures", "Try:", "cargo run --release -- run scenarios/", "throughput_per_s"] {
+            assert!(text.contains(words), "explain {name} lacks {words:?}:\n{text}");
+        }
+    }
+    let text = ok(bin().current_dir(root).args(["explain", "pooling"]).output().unwrap());
+    for words in [
+        "Five consumers, the same work, the same messages: why is the queue faster?",
+        "What to look at:",
+        "Look at: wait_ms.mean",
+        "wait_ms.mean",
+        "39.93",
+        "--set rabbitmq.prefetch=0",
+    ] {
+        assert!(text.contains(words), "explain pooling lacks {words:?}:\n{text}");
+    }
+    let out = bin().current_dir(root).args(["explain", "poolng"]).output().unwrap();
+    one_line_error(&out, 2, &["no lesson named \"poolng\"", "pooling, prefetch"]);
+}
+
+/// Ctrl-C during a sweep (SIGINT raised as the second point is about to start, one job): the run
+/// under way is finished and kept, no other starts, exit 5; the same command again runs only the
+/// rest, and the sweep is the uninterrupted one byte for byte.
+#[test]
+fn an_interrupted_sweep_exits_5_and_resumes() {
+    let d = tmpdir("interrupt");
+    let f = write(&d, "tiny.toml", TINY);
+    let (a, b) = (d.join("a"), d.join("b"));
+    ok(sweep(&a, &f, &[]));
+    let out = bin()
+        .env("PUSHPULL_INTERRUPT_AFTER", "1")
+        .arg("sweep")
+        .arg(&f)
+        .args(["--vary", "workload.rate=20,40", "--vary", "kafka.partitions=1..4:x2", "--no-charts", "--jobs", "1"])
+        .arg("--out")
+        .arg(&b)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains("interrupted: finishing the runs under way") && err.contains("run the same command again"));
+    assert!(!b.join("sweep.csv").exists(), "an interrupted sweep wrote its table");
+    let done =
+        std::fs::read_dir(&b).unwrap().filter(|e| e.as_ref().unwrap().path().join("summary.json").is_file()).count();
+    assert_eq!(done, 1, "points done");
+    let printed = ok(sweep(&b, &f, &[]));
+    assert!(printed.contains(&format!("{} to run, skipped {done} done points", 6 - done)), "{printed}");
+    assert_same(&files(&a), &files(&b), "resumed after Ctrl-C");
+}
+
+/// `collect` of a folder whose sweep.json was edited by hand (points that are not the cross
+/// product, no parameter, not JSON): exit 3, one line naming the file, never a panic.
+#[test]
+fn an_edited_sweep_json_is_refused() {
+    let d = tmpdir("edited");
+    let f = write(&d, "tiny.toml", TINY);
+    let a = d.join("a");
+    ok(bin()
+        .arg("sweep")
+        .arg(&f)
+        .args(["--vary", "workload.rate=20,40", "--no-charts", "--out"])
+        .arg(&a)
+        .output()
+        .unwrap());
+    let manifest = std::fs::read_to_string(a.join("sweep.json")).unwrap();
+    for edited in [
+        manifest.replace("\"40\"", "\"40\", \"60\""),
+        manifest.replace("\"rate=40\"", "\"rate=50\""),
+        manifest.replace("\"workload.rate\"", "\"workload.rate\", \"x\": 1"),
+        "[]".to_string(),
+    ] {
+        write(&a, "sweep.json", &edited);
+        let out = bin().arg("collect").arg(&a).arg("--out").arg(d.join("c")).output().unwrap();
+        one_line_error(&out, 3, &["sweep.json"]);
+    }
+    let mut v: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    v["vary"] = serde_json::json!([]);
+    write(&a, "sweep.json", v.to_string());
+    let out = bin().arg("collect").arg(&a).arg("--out").arg(d.join("c")).output().unwrap();
+    one_line_error(&out, 3, &["sweep.json", "was it edited"]);
+}
+
+/// More combinations of the further parameters than a chart holds panels: the CSV has every point,
+/// no chart is drawn (none of an earlier sweep is left), and the sweep says so.
+#[test]
+fn too_many_panels_give_the_table_and_no_chart() {
+    let d = tmpdir("panels");
+    let f = write(&d, "tiny.toml", TINY);
+    let a = d.join("a");
+    let run = |extra: &str| {
+        ok(bin()
+            .arg("sweep")
+            .arg(&f)
+            .args(["--vary", "workload.rate=20", "--vary", extra, "--no-charts", "--out"])
+            .arg(&a)
+            .output()
+            .unwrap())
+    };
+    let printed = run("seed=1..2:+1");
+    assert!(a.join("sweep-throughput_per_s.png").is_file(), "{printed}");
+    let printed = run("seed=1..25:+1");
+    assert!(printed.contains("no charts: more than 24 combinations"), "{printed}");
+    let csv = std::fs::read_to_string(a.join("sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 25 * 2);
+    assert!(!std::fs::read_dir(&a).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with("sweep-")));
+}
