@@ -7,10 +7,72 @@
 //! background: the producer waits for the disk only when the dirty pages reach the OS's limit
 //! (`vm.dirty_ratio`), which is how a disk slower than the network caps a broker's throughput.
 
-use super::Msg;
+use super::{Fetched, Msg};
 use crate::scenario::hardware::{Hardware, KafkaCosts};
 use crate::time::{SimDuration, SimTime};
 use crate::world::{NodeId, Wire, World};
+use std::collections::VecDeque;
+
+/// The brokers' costs and what each broker's page cache holds.
+#[derive(Debug)]
+pub(super) struct Costs {
+    pub c: KafkaCosts,
+    pub cache: PageCache,
+}
+
+/// What each broker has appended lately, to tell a tail read (from the page cache: network only)
+/// from a read of older data (from the disk). The cache holds the last `capacity` bytes appended
+/// to the broker, as leader or follower, in any partition: the OS evicts the least recently
+/// written pages first, and a Kafka broker's reads are almost all of recent pages.
+#[derive(Debug)]
+pub(super) struct PageCache {
+    capacity: u64,
+    /// Per broker: bytes appended so far, and (append time, bytes appended by then) checkpoints
+    /// covering the cache's window (plus one older), oldest first.
+    appended: Vec<u64>,
+    marks: Vec<VecDeque<(SimTime, u64)>>,
+}
+
+impl PageCache {
+    pub fn new(brokers: usize, capacity: u64) -> Self {
+        PageCache { capacity, appended: vec![0; brokers], marks: vec![VecDeque::new(); brokers] }
+    }
+
+    fn append(&mut self, broker: usize, now: SimTime, bytes: u64) {
+        self.appended[broker] += bytes;
+        let total = self.appended[broker];
+        let marks = &mut self.marks[broker];
+        match marks.back_mut() {
+            Some(last) if last.0 == now => last.1 = total,
+            _ => marks.push_back((now, total)),
+        }
+        // Keep one checkpoint at or before the window's start.
+        while marks.len() > 1 && total - marks[1].1 > self.capacity {
+            marks.pop_front();
+        }
+    }
+
+    /// Bytes of `records` that are no longer in `broker`'s page cache: appended (we use the
+    /// record's CreateTime, which precedes its append by the producer's linger and a round trip)
+    /// before the last `capacity` bytes.
+    pub fn cold_bytes(&self, broker: usize, records: &[Fetched]) -> u64 {
+        let total = self.appended[broker];
+        if total <= self.capacity {
+            return 0;
+        }
+        let marks = &self.marks[broker];
+        records
+            .iter()
+            .filter(|r| {
+                // Bytes appended by the record's time: the last checkpoint at or before it.
+                let i = marks.partition_point(|m| m.0 <= r.msg.published_at);
+                let by_then = if i == 0 { 0 } else { marks[i - 1].1 };
+                total - by_then > self.capacity
+            })
+            .map(|r| r.msg.bytes())
+            .sum()
+    }
+}
 
 /// A request or response header with its framing: a few dozen bytes.
 const HEADER_BYTES: u64 = 64;
@@ -39,10 +101,11 @@ fn per_byte(bytes: u64, ps: u64) -> SimDuration {
 /// Charges broker `to` for handling `msg` that arrived `now`: its CPU, and for an append the page
 /// cache's write-back (waiting if the dirty pages are at the limit). What the handler sends leaves
 /// when that is done. Clients are not charged: their work is the application's processing time.
-pub(super) fn charge(world: &mut World, c: &KafkaCosts, brokers: u32, to: NodeId, now: SimTime, msg: &Msg) {
+pub(super) fn charge(world: &mut World, k: &mut Costs, brokers: u32, to: NodeId, now: SimTime, msg: &Msg) {
     if u32::from(to) >= brokers {
         return;
     }
+    let c = &k.c;
     let (work, appended) = match msg {
         Msg::Produce { batches, .. } => {
             let bytes: u64 = batches.iter().map(|b| b.wire_bytes).sum();
@@ -58,6 +121,7 @@ pub(super) fn charge(world: &mut World, c: &KafkaCosts, brokers: u32, to: NodeId
     };
     world.begin(to, now, work);
     if appended > 0 {
+        k.cache.append(to as usize, now, appended);
         let res = world.resources_mut().expect("charged only in a world with resources");
         let hw: Hardware = *res.hardware(to);
         let written = res.write_back(to, now, appended);
@@ -67,5 +131,46 @@ pub(super) fn charge(world: &mut World, c: &KafkaCosts, brokers: u32, to: NodeId
         if written.0 > now.0 + backlog.0 {
             world.wait_until(SimTime(written.0 - backlog.0));
         }
+    }
+}
+
+/// A fetch response from `broker` carries `records`: those no longer in its page cache are read
+/// from the disk first (sharing it with the write-back), and the response leaves after them.
+pub(super) fn read_for_fetch(world: &mut World, k: &Costs, broker: NodeId, now: SimTime, records: &[Fetched]) {
+    let cold = k.cache.cold_bytes(broker as usize, records);
+    if cold > 0 {
+        let from = world.ready(now);
+        let res = world.resources_mut().expect("charged only in a world with resources");
+        let done = res.read(broker, from, cold);
+        world.wait_until(done);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::{Message, StoredMessage};
+
+    fn record(at_ms: u64, bytes: u32) -> Fetched {
+        let m = Message { id: 1, published_at: SimTime(at_ms * 1_000_000), key: None, bytes };
+        Fetched { slot: 0, offset: 0, msg: StoredMessage::new(&m), delivery: 0 }
+    }
+
+    #[test]
+    fn the_page_cache_holds_the_last_bytes_appended_and_older_records_are_read_from_disk() {
+        // A 1,000-byte cache; 400 bytes appended at 10, 20, 30 and 40 ms (1,600 in all).
+        let mut cache = PageCache::new(1, 1_000);
+        for t in [10, 20, 30, 40] {
+            cache.append(0, SimTime(t * 1_000_000), 400);
+        }
+        // Since a record of 15 ms: 1,200 bytes were appended after the 10 ms checkpoint (400) -
+        // more than the cache: cold. Since 25 ms: 1,600 - 800 = 800 after it: still cached.
+        assert_eq!(cache.cold_bytes(0, &[record(15, 100), record(25, 70), record(35, 30)]), 100);
+        // Before any checkpoint: everything since then (1,600) is more than the cache.
+        assert_eq!(cache.cold_bytes(0, &[record(5, 50)]), 50);
+        // A cache that has never filled holds everything.
+        let mut big = PageCache::new(1, 10_000);
+        big.append(0, SimTime(1), 5_000);
+        assert_eq!(big.cold_bytes(0, &[record(0, 10)]), 0);
     }
 }

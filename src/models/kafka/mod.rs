@@ -472,7 +472,7 @@ pub struct KafkaModel<'h, H: History> {
     history: &'h mut H,
     world: World,
     /// The brokers' costs, in a world with resources (a calibrated profile).
-    costs: Option<crate::scenario::hardware::KafkaCosts>,
+    costs: Option<costs::Costs>,
     cfg: KafkaConfig,
     producer: Producer,
     producer_node: NodeId,
@@ -658,7 +658,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let mut m = KafkaModel {
             history,
             world,
-            costs: s.body.map(|b| b.kafka),
+            costs: s.body.map(|b| costs::Costs {
+                c: b.kafka,
+                cache: costs::PageCache::new(brokers, b.hardware.page_cache_bytes),
+            }),
             keyed: !matches!(s.workload.keys, Keys::None),
             key_partitions: match s.workload.keys {
                 Keys::Uniform { count } | Keys::Zipf { count, .. } if count <= 1 << 20 => {
@@ -978,6 +981,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
         }
         c.parked[broker as usize].clear();
         let (to, epoch) = (c.node, c.epoch);
+        if let Some(k) = &self.costs {
+            costs::read_for_fetch(&mut self.world, k, broker, now, &records);
+        }
         self.report_lag(now, group);
         if let Err(Msg::FetchResponse { records, .. }) =
             self.world.try_send(sched, broker, to, Msg::FetchResponse { group, consumer, epoch, records })
@@ -2004,18 +2010,17 @@ impl<H: History> Model for KafkaModel<'_, H> {
                     self.dropped(now, env, sched);
                     return;
                 }
+                if let Some(k) = &mut self.costs
+                    && let Envelope::Message { to, msg, .. } = &env
+                {
+                    costs::charge(&mut self.world, k, self.brokers, *to, now, msg);
+                }
                 match env {
-                    Envelope::Message { from, to, msg, .. } => {
-                        if let Some(c) = &self.costs {
-                            costs::charge(&mut self.world, c, self.brokers, to, now, &msg);
-                            self.on_message(now, from, to, msg, sched);
-                            self.world.end();
-                        } else {
-                            self.on_message(now, from, to, msg, sched);
-                        }
-                    }
+                    Envelope::Message { from, to, msg, .. } => self.on_message(now, from, to, msg, sched),
                     Envelope::Timer { node, timer, .. } => self.on_timer(now, node, timer, sched),
                 }
+                // Whatever this event's handler waited for (its CPU, a disk read) is over.
+                self.world.end();
             }
             Event::Fault(i) => self.fault(now, i, sched),
             Event::Operation(i) => self.operation(now, i, sched),
