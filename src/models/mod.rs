@@ -47,27 +47,44 @@ pub fn run_system<H: History>(
     s: &Scenario,
     system: SystemKind,
     history: &mut H,
-    progress: impl FnMut(SimTime),
+    mut progress: impl FnMut(SimTime),
 ) -> RunEnd {
     match system {
         SystemKind::Kafka => {
             let mut sched = Scheduler::new();
             let mut m = kafka::KafkaModel::new(s, history, &mut sched);
+            let utilisation = utilisation_while_publishing(s, system, &mut m, &mut sched, &mut progress, |m| {
+                m.resources().map(|r| (r.clone(), m.producer_node()))
+            });
             let at = run_until(&mut m, &mut sched, deadline(s), progress);
             m.close(at);
-            let utilisation = m
-                .resources()
-                .map(|r| r.utilisation(&named_nodes(s, system, m.producer_node()), at.since(SimTime::ZERO)));
             RunEnd { at, events: sched.events_processed(), stalled: m.stalled(at), utilisation }
         }
         SystemKind::RabbitMq => {
             let mut sched = Scheduler::new();
             let mut m = rabbitmq::RabbitModel::new(s, history, &mut sched);
+            let utilisation = utilisation_while_publishing(s, system, &mut m, &mut sched, &mut progress, |m| {
+                m.resources().map(|r| (r.clone(), m.producer_node()))
+            });
             let at = run_until(&mut m, &mut sched, deadline(s), progress);
-            let utilisation = m
-                .resources()
-                .map(|r| r.utilisation(&named_nodes(s, system, m.producer_node()), at.since(SimTime::ZERO)));
             RunEnd { at, events: sched.events_processed(), stalled: m.stalled(at), utilisation }
         }
     }
+}
+
+/// With resources (a calibrated profile), runs a first leg to the end of publishing and reads
+/// their utilisation there: the drain after it would dilute the figures. Without, runs nothing.
+fn utilisation_while_publishing<M: Model>(
+    s: &Scenario,
+    system: SystemKind,
+    m: &mut M,
+    sched: &mut Scheduler<M::Event>,
+    progress: &mut impl FnMut(SimTime),
+    body: impl Fn(&M) -> Option<(crate::world::resources::Resources, u16)>,
+) -> Option<crate::world::resources::Utilisation> {
+    body(m)?;
+    let publish_end = SimTime(s.duration.0).min(deadline(s));
+    run_until(m, sched, publish_end, &mut *progress);
+    let (res, producer) = body(m)?;
+    Some(res.utilisation(&named_nodes(s, system, producer), s.duration))
 }

@@ -95,13 +95,13 @@ pub const OMB_2020: Body = Body {
     },
     rabbitmq: RabbitCosts {
         publish: SimDuration(10_000),
-        enqueue: SimDuration(62_000),
-        deliver: SimDuration(62_000),
+        enqueue: SimDuration(68_000),
+        deliver: SimDuration(68_000),
         ack: SimDuration(5_000),
         byte_ps: 2_000,
         other: SimDuration(10_000),
     },
-    latency: SimDuration(60_000),
+    latency: SimDuration(100_000),
 };
 
 /// `kreps-2014`: Jay Kreps's 2014 benchmark, 3 brokers of 6 cores, 32 GiB, 6 x 7200 rpm SATA,

@@ -367,6 +367,28 @@ impl World {
         }
     }
 
+    /// A message that reached its node waits there for the resource that serves it (a core, a
+    /// queue's process): it still counts as in flight until [`World::admit_served`].
+    pub fn wait_for_service(&mut self) {
+        self.in_flight += 1;
+    }
+
+    /// Admits a message that waited at its node for service: handed to the model unless the node
+    /// crashed since (the link no longer matters: it has arrived).
+    pub fn admit_served<M, T>(&mut self, env: &Envelope<M, T>) -> bool {
+        match *env {
+            Envelope::Message { to, incarnation, .. } => {
+                self.in_flight -= 1;
+                let ok = self.incarnation(to) as u16 == incarnation && self.is_up(to);
+                if !ok {
+                    self.dropped += 1;
+                }
+                ok
+            }
+            Envelope::Timer { .. } => true,
+        }
+    }
+
     /// Crashes `node`: down, and everything pending for it is void. Returns false if it was down.
     pub fn crash(&mut self, node: NodeId) -> bool {
         let n = &mut self.nodes[node as usize];

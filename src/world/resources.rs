@@ -70,6 +70,8 @@ pub struct Resources {
     processes: Vec<(u16, SimTime, u64)>,
     /// If set, a process's work is exponentially distributed around the mean it is given.
     service: Option<crate::engine::rng::SimRng>,
+    /// Processes per node.
+    processes_on: Vec<u64>,
 }
 
 /// One node's utilisation over a run: busy time / elapsed time, per resource (CPU over all its
@@ -112,7 +114,7 @@ fn fraction(busy_ns: u64, elapsed: SimDuration) -> f64 {
 impl Resources {
     /// `n` nodes, each with the hardware `hw_of(node)` gives.
     pub fn new(n: usize, hw_of: impl Fn(usize) -> Hardware) -> Self {
-        let nodes = (0..n)
+        let nodes: Vec<NodeBody> = (0..n)
             .map(|i| {
                 let hw = hw_of(i);
                 NodeBody {
@@ -125,7 +127,7 @@ impl Resources {
                 }
             })
             .collect();
-        Resources { nodes, processes: Vec::new(), service: None }
+        Resources { processes_on: vec![0; nodes.len()], nodes, processes: Vec::new(), service: None }
     }
 
     /// Work on the CPU varies from one piece to the next (exponentially, around the mean asked
@@ -152,11 +154,12 @@ impl Resources {
     /// A new serial process on `node`.
     pub fn process(&mut self, node: u16) -> ProcessId {
         self.processes.push((node, SimTime::ZERO, 0));
+        self.processes_on[node as usize] += 1;
         ProcessId(self.processes.len() as u32 - 1)
     }
 
-    /// Utilisation of the nodes `named` (index, name) over `elapsed`. The bottleneck is the
-    /// resource with the highest busy fraction (a serial process counts against one core).
+    /// Utilisation of the nodes `named` (index, name) from the start to `elapsed`. The bottleneck
+    /// is the resource with the highest busy fraction (a serial process counts against one core).
     pub fn utilisation(&self, named: &[(u16, String)], elapsed: SimDuration) -> Utilisation {
         let mut best = (-1.0, String::new());
         let mut consider = |f: f64, what: String| {
@@ -168,12 +171,18 @@ impl Resources {
             .iter()
             .map(|(i, name)| {
                 let b = &self.nodes[*i as usize];
+                // Work accepted but not yet done at the end of `elapsed` (a FIFO server is busy
+                // without a break until it is free) is not counted.
+                let ahead = |free: SimTime| free.0.saturating_sub(elapsed.0);
+                let cpu_ahead: u64 = b.cores.iter().map(|&f| ahead(f)).sum::<u64>()
+                    + self.processes.iter().filter(|p| p.0 == *i).map(|p| ahead(p.1)).sum::<u64>();
+                let disk_ahead = ahead(b.disk.write_free.max(b.disk.sync_end));
                 let u = NodeUse {
                     node: name.clone(),
-                    cpu: fraction(b.busy.cpu_ns / u64::from(b.hw.cores.max(1)), elapsed),
-                    nic_in: fraction(b.busy.nic_in_ns, elapsed),
-                    nic_out: fraction(b.busy.nic_out_ns, elapsed),
-                    disk: fraction(b.busy.disk_ns, elapsed),
+                    cpu: fraction(b.busy.cpu_ns.saturating_sub(cpu_ahead) / u64::from(b.hw.cores.max(1)), elapsed),
+                    nic_in: fraction(b.busy.nic_in_ns.saturating_sub(ahead(b.nic_in_free)), elapsed),
+                    nic_out: fraction(b.busy.nic_out_ns.saturating_sub(ahead(b.nic_out_free)), elapsed),
+                    disk: fraction(b.busy.disk_ns.saturating_sub(disk_ahead), elapsed),
                 };
                 consider(u.cpu, format!("CPU of {name}"));
                 consider(u.nic_in, format!("network in of {name}"));
@@ -185,8 +194,9 @@ impl Resources {
         let busiest_process = self
             .processes
             .iter()
-            .max_by_key(|p| p.2)
-            .and_then(|&(node, _, busy)| named.iter().find(|(i, _)| *i == node).map(|(_, n)| (n.clone(), busy)))
+            .map(|&(node, free, busy)| (node, busy.saturating_sub(free.0.saturating_sub(elapsed.0))))
+            .max_by_key(|p| p.1)
+            .and_then(|(node, busy)| named.iter().find(|(i, _)| *i == node).map(|(_, n)| (n.clone(), busy)))
             .map(|(node, busy)| NodeProcess { node, busy: fraction(busy, elapsed) });
         if let Some(p) = &busiest_process {
             consider(p.busy, format!("one queue process on {} (one core)", p.node));
@@ -231,10 +241,17 @@ impl Resources {
         }
         let work = self.vary(work);
         let (node, free, _) = self.processes[p.0 as usize];
-        let end = self.cpu_exact(node, at.max(free), work);
+        // A node's processes share its cores (one Erlang scheduler per core): with more processes
+        // than cores, each runs that much slower (all of them busy, as under overload). They do
+        // not book the cores' timelines: a backlogged process would reserve them far ahead.
+        let b = &mut self.nodes[node as usize];
+        let (k, c) = (self.processes_on[node as usize], u64::from(b.hw.cores.max(1)));
+        let stretched = if k > c { SimDuration(work.0 * k / c) } else { work };
+        b.busy.cpu_ns += work.0;
+        let end = at.max(free).after(stretched);
         let proc = &mut self.processes[p.0 as usize];
         proc.1 = end;
-        proc.2 += work.0;
+        proc.2 += stretched.0;
         end
     }
 
@@ -340,6 +357,18 @@ mod tests {
         let u = r.utilisation(&[(0, "node 0".into())], SimDuration::from_millis(10));
         assert_eq!((u.nodes[0].cpu, u.busiest_process.as_ref().map(|p| p.busy)), (0.0625, Some(0.4)));
         assert_eq!(u.bottleneck, "one queue process on node 0 (one core) (40%)");
+        // Read at 2 ms, the first process still has 2 ms of its backlog ahead: busy 2 of 2 ms.
+        let u = r.utilisation(&[(0, "node 0".into())], SimDuration::from_millis(2));
+        assert_eq!(u.busiest_process.map(|p| p.busy), Some(1.0));
+    }
+
+    #[test]
+    fn more_processes_than_cores_share_them() {
+        // Three processes on two cores: each piece of work takes 3/2 as long.
+        let mut r = Resources::new(1, |_| hw(2));
+        let ps: Vec<ProcessId> = (0..3).map(|_| r.process(0)).collect();
+        assert_eq!(r.run(ps[0], ms(0), SimDuration::from_millis(2)), ms(3));
+        assert_eq!(r.busy(0).cpu_ns, 2_000_000, "the node's busy time is the work itself");
     }
 
     #[test]

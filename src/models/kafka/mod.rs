@@ -274,6 +274,8 @@ pub enum Timer {
 #[derive(Debug)]
 pub enum Event {
     Net(Envelope<Msg, Timer>),
+    /// A message that waited at its node for the CPU (a calibrated profile): handled now.
+    Served(Envelope<Msg, Timer>),
     /// Step `i` of the scenario's fault schedule.
     Fault(usize),
     /// Step `i` of the scenario's operations (a late group's start, an offset reset, scaling).
@@ -2000,6 +2002,17 @@ impl<'h, H: History> KafkaModel<'h, H> {
     }
 }
 
+impl<H: History> KafkaModel<'_, H> {
+    fn handle_envelope(&mut self, now: SimTime, env: Envelope<Msg, Timer>, sched: &mut Scheduler<Event>) {
+        match env {
+            Envelope::Message { from, to, msg, .. } => self.on_message(now, from, to, msg, sched),
+            Envelope::Timer { node, timer, .. } => self.on_timer(now, node, timer, sched),
+        }
+        // Whatever this handler waited for (a disk read) is over.
+        self.world.end();
+    }
+}
+
 impl<H: History> Model for KafkaModel<'_, H> {
     type Event = Event;
 
@@ -2013,14 +2026,25 @@ impl<H: History> Model for KafkaModel<'_, H> {
                 if let Some(k) = &mut self.costs
                     && let Envelope::Message { to, msg, .. } = &env
                 {
+                    // The request waits for its broker's CPU (and the dirty-page limit): handled
+                    // when served, so that a saturated broker builds a queue of requests.
                     costs::charge(&mut self.world, k, self.brokers, *to, now, msg);
+                    let done = self.world.ready(now);
+                    self.world.end();
+                    if done > now {
+                        self.world.wait_for_service();
+                        sched.schedule_at(done, Event::Served(env));
+                        return;
+                    }
                 }
-                match env {
-                    Envelope::Message { from, to, msg, .. } => self.on_message(now, from, to, msg, sched),
-                    Envelope::Timer { node, timer, .. } => self.on_timer(now, node, timer, sched),
+                self.handle_envelope(now, env, sched);
+            }
+            Event::Served(env) => {
+                if self.world.admit_served(&env) {
+                    self.handle_envelope(now, env, sched);
+                } else {
+                    self.dropped(now, env, sched);
                 }
-                // Whatever this event's handler waited for (its CPU, a disk read) is over.
-                self.world.end();
             }
             Event::Fault(i) => self.fault(now, i, sched),
             Event::Operation(i) => self.operation(now, i, sched),

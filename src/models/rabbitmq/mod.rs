@@ -132,6 +132,9 @@ pub enum Timer {
 #[derive(Debug)]
 pub enum Event {
     Net(Envelope<Msg, Timer>),
+    /// A message that waited at its node for the CPU or its queue's process (a calibrated
+    /// profile): handled now.
+    Served(Envelope<Msg, Timer>),
     /// Step `i` of the scenario's fault schedule.
     Fault(usize),
     /// Step `i` of the scenario's operations (a queue bound late, scaling, restarts).
@@ -1018,6 +1021,20 @@ impl<H: History> RabbitModel<'_, H> {
     }
 }
 
+impl<H: History> RabbitModel<'_, H> {
+    fn handle_envelope(&mut self, now: SimTime, env: Envelope<Msg, Timer>, sched: &mut Scheduler<Event>) {
+        match env {
+            Envelope::Message { from, to, msg, .. } => {
+                if self.detect {
+                    self.heard(from, to);
+                }
+                self.on_message(now, from, to, msg, sched)
+            }
+            Envelope::Timer { node, timer, .. } => self.on_timer(now, node, timer, sched),
+        }
+    }
+}
+
 impl<H: History> Model for RabbitModel<'_, H> {
     type Event = Event;
 
@@ -1034,20 +1051,27 @@ impl<H: History> Model for RabbitModel<'_, H> {
                     }
                     Admit::Hold => return self.hold(env),
                 }
-                match env {
-                    Envelope::Message { from, to, msg, .. } => {
-                        if self.detect {
-                            self.heard(from, to);
-                        }
-                        if let Some(c) = &self.costs {
-                            c.charge(&mut self.world, to, now, &msg, &self.bound);
-                            self.on_message(now, from, to, msg, sched);
-                            self.world.end();
-                        } else {
-                            self.on_message(now, from, to, msg, sched)
-                        }
+                if let Some(c) = &self.costs
+                    && let Envelope::Message { to, msg, .. } = &env
+                {
+                    // The frame waits for its node's CPU and its queue's process: handled when
+                    // served, so that a saturated queue builds a queue of work.
+                    c.charge(&mut self.world, *to, now, msg, &self.bound);
+                    let done = self.world.ready(now);
+                    self.world.end();
+                    if done > now {
+                        self.world.wait_for_service();
+                        sched.schedule_at(done, Event::Served(env));
+                        return;
                     }
-                    Envelope::Timer { node, timer, .. } => self.on_timer(now, node, timer, sched),
+                }
+                self.handle_envelope(now, env, sched);
+            }
+            Event::Served(env) => {
+                if self.world.admit_served(&env) {
+                    self.handle_envelope(now, env, sched);
+                } else if let Envelope::Message { msg: Msg::Publish(m), .. } = env {
+                    self.dropped_publish(now, &m);
                 }
             }
             Event::Fault(i) => self.fault(now, i, sched),
