@@ -158,19 +158,90 @@ impl std::hash::Hasher for KeyHasher {
 /// as far as the highest key seen): one memory access per lookup. Keys above, in a map.
 const DENSE_KEYS: u64 = 1 << 20;
 
-/// The highest id first processed, per key, for the order check. Workload keys are indices
-/// `0..count`, so most live in the dense part.
+/// The recent marks are pruned when they have grown to twice their number after the last prune,
+/// plus this.
+const MARKS_PRUNE_SLACK: usize = 1024;
+
+/// More live marks than this after a prune (a message owed and never processed holds the floor
+/// down, so nothing can be pruned): every key is kept from then on, in [`AllMarks`].
+const RECENT_MARKS_MAX: usize = 4096;
+
+/// The highest id first processed, per key, for the order check.
+///
+/// Only a mark at or above the group's *floor* (its lowest owed id not processed yet, or the next
+/// id to be sent when there is none) can ever matter: every later first processing is of an id
+/// at or above the floor, so a mark below it says "not overtaken, and the new id becomes the
+/// mark", exactly what no mark says. So the marks live in a small map of the recent ones, pruned
+/// of those below the floor now and then: a few thousand entries, in cache, where one mark per key
+/// of the workload (8 bytes x 10^5 keys, looked up at random) missed the cache on nearly every
+/// processed message. When the floor stays down (a lost message), the map cannot shrink; past
+/// [`RECENT_MARKS_MAX`] live marks every key is kept in [`AllMarks`] instead.
 #[derive(Debug, Default)]
 struct KeyMarks {
+    recent: HashMap<u64, MessageId, KeyHash>,
+    /// `recent` is pruned when it holds this many marks (0: the default, [`MARKS_PRUNE_SLACK`]).
+    prune_at: usize,
+    /// Every key's mark, once `recent` outgrew [`RECENT_MARKS_MAX`].
+    all: Option<Box<AllMarks>>,
+}
+
+impl KeyMarks {
+    /// Records the first processing of `id` with `key`; true if a higher id of the key was first
+    /// processed before it (it was overtaken). `floor` gives the group's floor (see above), `id`
+    /// aside.
+    #[inline]
+    fn overtaken(&mut self, key: u64, id: MessageId, floor: impl FnOnce() -> MessageId) -> bool {
+        if let Some(all) = &mut self.all {
+            return all.overtaken(key, id);
+        }
+        if self.recent.len() >= self.prune_at.max(MARKS_PRUNE_SLACK) {
+            // The id being processed has just left the unprocessed set, and it may lie below.
+            self.prune(floor().min(id));
+            if let Some(all) = &mut self.all {
+                return all.overtaken(key, id);
+            }
+        }
+        let highest = self.recent.entry(key).or_insert(id);
+        if *highest > id {
+            true
+        } else {
+            *highest = id;
+            false
+        }
+    }
+
+    /// Drops the marks below `floor`; keeps every key from then on if too many are left.
+    #[cold]
+    fn prune(&mut self, floor: MessageId) {
+        self.recent.retain(|_, highest| *highest >= floor);
+        if self.recent.len() > RECENT_MARKS_MAX {
+            let mut all = Box::<AllMarks>::default();
+            // The map's order does not matter: each key is set once.
+            for (&key, &highest) in &self.recent {
+                all.overtaken(key, highest);
+            }
+            self.recent = HashMap::default();
+            self.all = Some(all);
+            return;
+        }
+        self.prune_at = 2 * self.recent.len() + MARKS_PRUNE_SLACK;
+    }
+
+    fn len(&self) -> usize {
+        self.all.as_ref().map_or(self.recent.len(), |all| all.len)
+    }
+}
+
+/// Every key's mark: workload keys are indices `0..count`, so most live in the dense part.
+#[derive(Debug, Default)]
+struct AllMarks {
     /// `MessageId::MAX`: none yet.
     dense: Vec<MessageId>,
     sparse: HashMap<u64, MessageId, KeyHash>,
     len: usize,
 }
 
-impl KeyMarks {
-    /// Records the first processing of `id` with `key`; true if a higher id of the key was first
-    /// processed before it (it was overtaken).
+impl AllMarks {
     fn overtaken(&mut self, key: u64, id: MessageId) -> bool {
         let highest = if key < DENSE_KEYS {
             let k = key as usize;
@@ -191,10 +262,6 @@ impl KeyMarks {
             *highest = id;
             false
         }
-    }
-
-    fn len(&self) -> usize {
-        self.len
     }
 }
 
@@ -567,7 +634,8 @@ impl Checker {
             g.counts.processed_unique += 1;
             // Unprocessed by an owing group, so its key (if any) is still stored.
             if let Some(key) = self.keys.get(id) {
-                if g.highest_by_key.overtaken(key, id) {
+                let sent = self.sent;
+                if g.highest_by_key.overtaken(key, id, || g.unprocessed.min().unwrap_or(sent)) {
                     g.counts.out_of_order += 1;
                 }
             }
