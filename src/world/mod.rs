@@ -196,7 +196,7 @@ impl World {
         let incarnation = self.incarnation(to) as u16;
         let epoch = (self.link_of(from, to) >> 1) as u16;
         self.in_flight += 1;
-        sched.schedule_in(self.latency, Envelope::Message { from, to, incarnation, epoch, msg }.into());
+        sched.schedule_in_with(self.latency, || Envelope::Message { from, to, incarnation, epoch, msg }.into());
     }
 
     /// Sends `msg` on behalf of `from`'s operating system, which outlives the process: the
@@ -227,7 +227,7 @@ impl World {
         timer: T,
     ) -> EventKey {
         let incarnation = self.incarnation(node);
-        sched.schedule_in(delay, Envelope::Timer { node, incarnation, timer }.into())
+        sched.schedule_in_with(delay, || Envelope::Timer { node, incarnation, timer }.into())
     }
 
     /// Sets a timer on `node` at an absolute time.
@@ -240,7 +240,7 @@ impl World {
         timer: T,
     ) -> EventKey {
         let incarnation = self.incarnation(node);
-        sched.schedule_at(at, Envelope::Timer { node, incarnation, timer }.into())
+        sched.schedule_at_with(at, || Envelope::Timer { node, incarnation, timer }.into())
     }
 
     /// The general rule, applied to every envelope before the model sees it (inlined into the
