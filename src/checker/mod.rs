@@ -178,7 +178,7 @@ const RECENT_MARKS_MAX: usize = 4096;
 /// [`RECENT_MARKS_MAX`] live marks every key is kept in [`AllMarks`] instead.
 #[derive(Debug, Default)]
 struct KeyMarks {
-    recent: HashMap<u64, MessageId, KeyHash>,
+    recent: RecentMarks,
     /// `recent` is pruned when it holds this many marks (0: the default, [`MARKS_PRUNE_SLACK`]).
     prune_at: usize,
     /// Every key's mark, once `recent` outgrew [`RECENT_MARKS_MAX`].
@@ -201,7 +201,7 @@ impl KeyMarks {
                 return all.overtaken(key, id);
             }
         }
-        let highest = self.recent.entry(key).or_insert(id);
+        let highest = self.recent.get_or_insert(key, id);
         if *highest > id {
             true
         } else {
@@ -213,14 +213,14 @@ impl KeyMarks {
     /// Drops the marks below `floor`; keeps every key from then on if too many are left.
     #[cold]
     fn prune(&mut self, floor: MessageId) {
-        self.recent.retain(|_, highest| *highest >= floor);
+        let live = self.recent.retain_at_least(floor);
         if self.recent.len() > RECENT_MARKS_MAX {
             let mut all = Box::<AllMarks>::default();
-            // The map's order does not matter: each key is set once.
-            for (&key, &highest) in &self.recent {
+            // The order does not matter: each key is set once.
+            for (key, highest) in live {
                 all.overtaken(key, highest);
             }
-            self.recent = HashMap::default();
+            self.recent = RecentMarks::default();
             self.all = Some(all);
             return;
         }
@@ -229,6 +229,72 @@ impl KeyMarks {
 
     fn len(&self) -> usize {
         self.all.as_ref().map_or(self.recent.len(), |all| all.len)
+    }
+}
+
+/// The recent marks: key -> mark in one array, open addressing with linear probing, at most
+/// half full. A mark of `MessageId::MAX` is an empty slot (no id is that high).
+#[derive(Debug, Default)]
+struct RecentMarks {
+    /// A power of two long (or empty).
+    slots: Vec<(u64, MessageId)>,
+    len: usize,
+}
+
+impl RecentMarks {
+    const EMPTY: (u64, MessageId) = (0, MessageId::MAX);
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline(always)]
+    fn home(&self, key: u64) -> usize {
+        let m = u128::from(key) * 0x9E37_79B9_7F4A_7C15;
+        ((m >> 64) as u64 ^ m as u64) as usize & (self.slots.len() - 1)
+    }
+
+    /// The mark of `key`, set to `id` if it had none.
+    #[inline]
+    fn get_or_insert(&mut self, key: u64, id: MessageId) -> &mut MessageId {
+        if 2 * (self.len + 1) > self.slots.len() {
+            let size = (2 * self.slots.len()).max(2 * MARKS_PRUNE_SLACK);
+            let old = std::mem::take(&mut self.slots);
+            let marks = old.into_iter().filter(|&(_, mark)| mark != MessageId::MAX).collect();
+            self.rebuild(size, marks);
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            let (k, mark) = self.slots[i];
+            if mark == MessageId::MAX {
+                self.len += 1;
+                self.slots[i] = (key, id);
+                return &mut self.slots[i].1;
+            }
+            if k == key {
+                return &mut self.slots[i].1;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Keeps only the marks at or above `floor`; returns them.
+    fn retain_at_least(&mut self, floor: MessageId) -> Vec<(u64, MessageId)> {
+        let live: Vec<(u64, MessageId)> =
+            self.slots.iter().copied().filter(|&(_, mark)| mark != MessageId::MAX && mark >= floor).collect();
+        self.rebuild(self.slots.len(), live.clone());
+        live
+    }
+
+    /// `slots` empty slots, then `marks` (distinct keys) put back.
+    #[cold]
+    fn rebuild(&mut self, slots: usize, marks: Vec<(u64, MessageId)>) {
+        self.slots = vec![Self::EMPTY; slots];
+        self.len = 0;
+        for (key, mark) in marks {
+            *self.get_or_insert(key, mark) = mark;
+        }
     }
 }
 
