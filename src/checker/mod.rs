@@ -105,8 +105,11 @@
 //! at its first processing, and `Processed` does not carry it: the keys of keyed messages still
 //! unprocessed by some group that owes them are kept ([`ranges::KeyStore`], 8 bytes each, at most
 //! about twice as many as such messages), so each *lost keyed* message costs 8 bytes until the end.
-//! Plus one high-water mark per (group, key): 8 bytes per key up to the highest key seen below
-//! 2^20 (a dense vector), a map entry per key seen above: O(keys x groups).
+//! Plus the high-water marks per (group, key) of the order check: only those at or above the
+//! group's lowest owed id not processed yet can matter, so the others are pruned now and then (an
+//! array at most half full, 16 bytes a slot: O(in flight)); while a lost message holds that floor down and more than 4,096
+//! marks are left, every key's mark is kept instead: 8 bytes per key up to the highest key seen
+//! below 2^20 (a dense vector), a map entry per key seen above: O(keys x groups).
 
 pub mod ranges;
 
