@@ -105,8 +105,11 @@
 //! at its first processing, and `Processed` does not carry it: the keys of keyed messages still
 //! unprocessed by some group that owes them are kept ([`ranges::KeyStore`], 8 bytes each, at most
 //! about twice as many as such messages), so each *lost keyed* message costs 8 bytes until the end.
-//! Plus one high-water mark per (group, key): 8 bytes per key up to the highest key seen below
-//! 2^20 (a dense vector), a map entry per key seen above: O(keys x groups).
+//! Plus the high-water marks per (group, key) of the order check: only those at or above the
+//! group's lowest owed id not processed yet can matter, so the others are pruned now and then (an
+//! array at most half full, 16 bytes a slot: O(in flight)); while a lost message holds that floor down and more than 4,096
+//! marks are left, every key's mark is kept instead: 8 bytes per key up to the highest key seen
+//! below 2^20 (a dense vector), a map entry per key seen above: O(keys x groups).
 
 pub mod ranges;
 
@@ -158,19 +161,156 @@ impl std::hash::Hasher for KeyHasher {
 /// as far as the highest key seen): one memory access per lookup. Keys above, in a map.
 const DENSE_KEYS: u64 = 1 << 20;
 
-/// The highest id first processed, per key, for the order check. Workload keys are indices
-/// `0..count`, so most live in the dense part.
+/// The recent marks are pruned when they have grown to twice their number after the last prune,
+/// plus this.
+const MARKS_PRUNE_SLACK: usize = 1024;
+
+/// More live marks than this after a prune (a message owed and never processed holds the floor
+/// down, so nothing can be pruned): every key is kept from then on, in [`AllMarks`].
+const RECENT_MARKS_MAX: usize = 4096;
+
+/// The highest id first processed, per key, for the order check.
+///
+/// Only a mark at or above the group's *floor* (its lowest owed id not processed yet, or the next
+/// id to be sent when there is none) can ever matter: every later first processing is of an id
+/// at or above the floor, so a mark below it says "not overtaken, and the new id becomes the
+/// mark", exactly what no mark says. So the marks live in a small map of the recent ones, pruned
+/// of those below the floor now and then: a few thousand entries, in cache, where one mark per key
+/// of the workload (8 bytes x 10^5 keys, looked up at random) missed the cache on nearly every
+/// processed message. When the floor stays down (a lost message), the map cannot shrink; past
+/// [`RECENT_MARKS_MAX`] live marks every key is kept in [`AllMarks`] instead.
 #[derive(Debug, Default)]
 struct KeyMarks {
+    recent: RecentMarks,
+    /// `recent` is pruned when it holds this many marks (0: the default, [`MARKS_PRUNE_SLACK`]).
+    prune_at: usize,
+    /// Every key's mark, once `recent` outgrew [`RECENT_MARKS_MAX`].
+    all: Option<Box<AllMarks>>,
+}
+
+impl KeyMarks {
+    /// Records the first processing of `id` with `key`; true if a higher id of the key was first
+    /// processed before it (it was overtaken). `floor` gives the group's floor (see above), `id`
+    /// aside.
+    #[inline]
+    fn overtaken(&mut self, key: u64, id: MessageId, floor: impl FnOnce() -> MessageId) -> bool {
+        if let Some(all) = &mut self.all {
+            return all.overtaken(key, id);
+        }
+        if self.recent.len() >= self.prune_at.max(MARKS_PRUNE_SLACK) {
+            // The id being processed has just left the unprocessed set, and it may lie below.
+            self.prune(floor().min(id));
+            if let Some(all) = &mut self.all {
+                return all.overtaken(key, id);
+            }
+        }
+        let highest = self.recent.get_or_insert(key, id);
+        if *highest > id {
+            true
+        } else {
+            *highest = id;
+            false
+        }
+    }
+
+    /// Drops the marks below `floor`; keeps every key from then on if too many are left.
+    #[cold]
+    fn prune(&mut self, floor: MessageId) {
+        let live = self.recent.retain_at_least(floor);
+        if self.recent.len() > RECENT_MARKS_MAX {
+            let mut all = Box::<AllMarks>::default();
+            // The order does not matter: each key is set once.
+            for (key, highest) in live {
+                all.overtaken(key, highest);
+            }
+            self.recent = RecentMarks::default();
+            self.all = Some(all);
+            return;
+        }
+        self.prune_at = 2 * self.recent.len() + MARKS_PRUNE_SLACK;
+    }
+
+    fn len(&self) -> usize {
+        self.all.as_ref().map_or(self.recent.len(), |all| all.len)
+    }
+}
+
+/// The recent marks: key -> mark in one array, open addressing with linear probing, at most
+/// half full. A mark of `MessageId::MAX` is an empty slot (no id is that high).
+#[derive(Debug, Default)]
+struct RecentMarks {
+    /// A power of two long (or empty).
+    slots: Vec<(u64, MessageId)>,
+    len: usize,
+}
+
+impl RecentMarks {
+    const EMPTY: (u64, MessageId) = (0, MessageId::MAX);
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline(always)]
+    fn home(&self, key: u64) -> usize {
+        let m = u128::from(key) * 0x9E37_79B9_7F4A_7C15;
+        ((m >> 64) as u64 ^ m as u64) as usize & (self.slots.len() - 1)
+    }
+
+    /// The mark of `key`, set to `id` if it had none.
+    #[inline]
+    fn get_or_insert(&mut self, key: u64, id: MessageId) -> &mut MessageId {
+        if 2 * (self.len + 1) > self.slots.len() {
+            let size = (2 * self.slots.len()).max(2 * MARKS_PRUNE_SLACK);
+            let old = std::mem::take(&mut self.slots);
+            let marks = old.into_iter().filter(|&(_, mark)| mark != MessageId::MAX).collect();
+            self.rebuild(size, marks);
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            let (k, mark) = self.slots[i];
+            if mark == MessageId::MAX {
+                self.len += 1;
+                self.slots[i] = (key, id);
+                return &mut self.slots[i].1;
+            }
+            if k == key {
+                return &mut self.slots[i].1;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Keeps only the marks at or above `floor`; returns them.
+    fn retain_at_least(&mut self, floor: MessageId) -> Vec<(u64, MessageId)> {
+        let live: Vec<(u64, MessageId)> =
+            self.slots.iter().copied().filter(|&(_, mark)| mark != MessageId::MAX && mark >= floor).collect();
+        self.rebuild(self.slots.len(), live.clone());
+        live
+    }
+
+    /// `slots` empty slots, then `marks` (distinct keys) put back.
+    #[cold]
+    fn rebuild(&mut self, slots: usize, marks: Vec<(u64, MessageId)>) {
+        self.slots = vec![Self::EMPTY; slots];
+        self.len = 0;
+        for (key, mark) in marks {
+            *self.get_or_insert(key, mark) = mark;
+        }
+    }
+}
+
+/// Every key's mark: workload keys are indices `0..count`, so most live in the dense part.
+#[derive(Debug, Default)]
+struct AllMarks {
     /// `MessageId::MAX`: none yet.
     dense: Vec<MessageId>,
     sparse: HashMap<u64, MessageId, KeyHash>,
     len: usize,
 }
 
-impl KeyMarks {
-    /// Records the first processing of `id` with `key`; true if a higher id of the key was first
-    /// processed before it (it was overtaken).
+impl AllMarks {
     fn overtaken(&mut self, key: u64, id: MessageId) -> bool {
         let highest = if key < DENSE_KEYS {
             let k = key as usize;
@@ -191,10 +331,6 @@ impl KeyMarks {
             *highest = id;
             false
         }
-    }
-
-    fn len(&self) -> usize {
-        self.len
     }
 }
 
@@ -567,7 +703,8 @@ impl Checker {
             g.counts.processed_unique += 1;
             // Unprocessed by an owing group, so its key (if any) is still stored.
             if let Some(key) = self.keys.get(id) {
-                if g.highest_by_key.overtaken(key, id) {
+                let sent = self.sent;
+                if g.highest_by_key.overtaken(key, id, || g.unprocessed.min().unwrap_or(sent)) {
                     g.counts.out_of_order += 1;
                 }
             }

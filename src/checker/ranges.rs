@@ -62,6 +62,15 @@ impl IdRanges {
         debug_assert!(added);
     }
 
+    /// The smallest id in the set.
+    pub fn min(&self) -> Option<MessageId> {
+        if let Some((&start, _)) = self.runs.first_key_value() {
+            return Some(start);
+        }
+        // The front word is never 0.
+        self.words.front().map(|&w| self.base + u64::from(w.trailing_zeros()))
+    }
+
     /// The largest id in the set.
     fn max(&self) -> Option<MessageId> {
         match self.words.iter().rposition(|&w| w != 0) {
@@ -463,6 +472,7 @@ mod tests {
                 }
                 let id = top.saturating_sub(rng.random_range(0..400));
                 assert_eq!(s.contains(id), model.contains(&id));
+                assert_eq!(s.min(), model.first().copied());
             }
             assert_eq!(s.len(), model.len() as u64);
             let mut expected: Vec<(u64, u64)> = Vec::new();

@@ -713,8 +713,8 @@ impl Rand {
 
 /// A random history of `n` messages with confirms, failures, late confirms, two outages in which
 /// confirms are held back, and three groups (the third owed from half-way) that lose, repeat,
-/// redeliver and reorder.
-fn random_history(seed: u64, n: u64) -> (Vec<(SimTime, ClientEvent)>, SimTime) {
+/// redeliver and reorder. Keys are drawn from `0..keys`.
+fn random_history(seed: u64, n: u64, keys: u64) -> (Vec<(SimTime, ClientEvent)>, SimTime) {
     let mut r = Rand(seed);
     let mut events: Vec<(SimTime, ClientEvent)> = Vec::new();
     let mut at = 0;
@@ -725,7 +725,7 @@ fn random_history(seed: u64, n: u64) -> (Vec<(SimTime, ClientEvent)>, SimTime) {
         if r.chance(1) {
             at += 3_000; // the producer pauses
         }
-        let key = if r.chance(20) { None } else { Some(r.below(5)) };
+        let key = if r.chance(20) { None } else { Some(r.below(keys)) };
         events.push((t(at), ClientEvent::Sent { msg: Message { id, published_at: t(at), key, bytes: 10 } }));
         let acked = hold(at + 1 + r.below(20));
         match r.below(100) {
@@ -776,7 +776,7 @@ fn random_history(seed: u64, n: u64) -> (Vec<(SimTime, ClientEvent)>, SimTime) {
 #[test]
 fn matches_a_naive_recount_on_random_histories() {
     for seed in 0..12 {
-        let (events, end) = random_history(seed, 4_000);
+        let (events, end) = random_history(seed, 4_000, 5);
         let config = CheckerConfig::new(["a", "b", "c"]).owed_from(2, events[events.len() / 2].0);
         // Odd seeds: the producer crashes during the first outage (its stall ends there) and
         // restarts 3 s later; the last seed's producer crashes again and never restarts.
@@ -802,6 +802,81 @@ fn matches_a_naive_recount_on_random_histories() {
         assert!(got.publish_failures > 0 && got.unexpected_events == 2);
         assert!(got.unavailable_s.is_some_and(|s| s > 10.0), "the 15 s outage shows: {:?}", got.unavailable_s);
     }
+}
+
+#[test]
+fn order_marks_match_the_naive_recount_when_kept_for_every_key() {
+    // Thousands of keys: past 1,024 marks the checker prunes those below each group's floor, but
+    // the random histories lose messages, which hold the floor down. With 2,000 keys the pruned
+    // marks stay in the small map; with 10^4 they outgrow it and every key's mark is kept.
+    for (seed, keys) in [(3, 2_000), (4, 10_000)] {
+        let (events, end) = random_history(seed, 40_000, keys);
+        let config = CheckerConfig::new(["a", "b", "c"]).owed_from(2, events[events.len() / 2].0);
+        let mut c = Checker::new(config.clone());
+        for (at, e) in &events {
+            c.observe(*at, e);
+        }
+        let got = c.finish(end);
+        assert_eq!(got, naive(&config, &events, end, &[]), "{keys} keys");
+        assert!(got.total.out_of_order > 0);
+        let marks = c.retained().key_marks;
+        assert!(marks > 3 * 1_000 && marks <= 3 * keys as usize, "{keys} keys: {marks} marks");
+    }
+}
+
+#[test]
+fn a_prune_keeps_the_marks_above_the_id_being_processed() {
+    // Messages 0 and 1 have key 7; 2..=1026 have keys of their own. The group processes 1, then
+    // 2..=1024 (1,024 marks), then 0: the marks are pruned right then, and the floor is 0, the
+    // id being processed (1025 is the lowest still unprocessed): 1's mark stays, 0 was overtaken.
+    let mut f = Feed::new(CheckerConfig::new(["g"]));
+    for id in 0..=1026 {
+        f.send(id, id, Some(if id < 2 { 7 } else { 10_000 + id }));
+    }
+    for id in (1..=1024).chain([0]) {
+        f.process(2_000, 0, id);
+    }
+    let r = f.report(3_000);
+    assert_eq!(r.groups["g"].out_of_order, 1);
+    assert_eq!(f.0.retained().key_marks, 1024, "nothing pruned: every mark is at or above 0");
+}
+
+#[test]
+fn order_marks_below_the_floor_are_pruned() {
+    // 10^5 messages with 5,000 keys, each processed once, shuffled within blocks of 64 ids (no
+    // loss): the floor follows the blocks, so the marks are pruned to the few most recent ones,
+    // and the out-of-order count is still the naive one.
+    let mut r = Rand(7);
+    let mut events = Vec::new();
+    let n = 100_000u64;
+    for block in 0..n / 64 {
+        let ids: Vec<u64> = (block * 64..block * 64 + 64).collect();
+        for &id in &ids {
+            let msg = Message { id, published_at: t(id), key: Some(r.below(5_000)), bytes: 10 };
+            events.push((t(id), ClientEvent::Sent { msg }));
+            events.push((t(id), ClientEvent::Acknowledged { id }));
+        }
+        let mut order = ids;
+        for i in (1..order.len()).rev() {
+            order.swap(i, r.below(i as u64 + 1) as usize);
+        }
+        let at = t(block * 64 + 63);
+        for id in order {
+            events.push((at, ClientEvent::Processed { msg: stored(id), group: 0, consumer: 0 }));
+        }
+    }
+    let config = CheckerConfig::new(["g"]);
+    let mut c = Checker::new(config.clone());
+    let mut most_marks = 0;
+    for (at, e) in &events {
+        c.observe(*at, e);
+        most_marks = most_marks.max(c.retained().key_marks);
+    }
+    let got = c.finish(t(n));
+    let want = naive(&config, &events, t(n), &[]);
+    assert_eq!(got, want);
+    assert!(got.total.out_of_order > 100, "{:?}", got.total);
+    assert!(most_marks <= 2 * 64 + 1024, "{most_marks}");
 }
 
 #[test]

@@ -22,28 +22,136 @@ use std::collections::BinaryHeap;
 
 /// A heap entry: the event itself waits in `Scheduler::slab`, so sifting moves 24 bytes whatever
 /// the size of the model's event type.
-struct Entry<E> {
+#[derive(Clone, Copy, Debug)]
+struct Entry {
     at: SimTime,
     seq: u64,
     slot: u32,
-    _event: std::marker::PhantomData<fn() -> E>,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.at == other.at && self.seq == other.seq
+impl Entry {
+    /// (time, sequence) as one number, so that entries compare without a branch.
+    #[inline(always)]
+    fn key(&self) -> u128 {
+        (u128::from(self.at.0) << 64) | u128::from(self.seq)
     }
 }
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    #[inline(always)]
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
+    // The heap's sifting uses these: each one comparison of two 128-bit numbers, no branch.
+    #[inline(always)]
+    fn lt(&self, other: &Self) -> bool {
+        self.key() > other.key()
+    }
+    #[inline(always)]
+    fn le(&self, other: &Self) -> bool {
+        self.key() >= other.key()
+    }
+    #[inline(always)]
+    fn gt(&self, other: &Self) -> bool {
+        self.key() < other.key()
+    }
+    #[inline(always)]
+    fn ge(&self, other: &Self) -> bool {
+        self.key() <= other.key()
+    }
 }
-impl<E> Ord for Entry<E> {
+impl Ord for Entry {
     // Reversed: BinaryHeap is a max-heap and we want the earliest (time, seq) first.
+    #[inline(always)]
     fn cmp(&self, other: &Self) -> Ordering {
-        other.at.cmp(&self.at).then_with(|| other.seq.cmp(&self.seq))
+        other.key().cmp(&self.key())
+    }
+}
+
+/// A heap of entries, earliest (time, sequence) on top.
+type Heap = BinaryHeap<Entry>;
+
+/// The current instant's FIFO: a ring of slots, `None` outside the live stretch (and where an
+/// event was cancelled). A push makes its event straight into its slot.
+struct Fifo<E> {
+    /// A power of two long (or empty).
+    buf: Vec<Option<E>>,
+    head: usize,
+    len: usize,
+}
+
+impl<E> Default for Fifo<E> {
+    fn default() -> Self {
+        Fifo { buf: Vec::new(), head: 0, len: 0 }
+    }
+}
+
+impl<E> Fifo<E> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline(always)]
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The slot of the `i`-th event from the front.
+    #[inline(always)]
+    fn get_mut(&mut self, i: usize) -> Option<&mut Option<E>> {
+        if i >= self.len {
+            return None;
+        }
+        let mask = self.buf.len() - 1;
+        Some(&mut self.buf[(self.head + i) & mask])
+    }
+
+    #[inline(always)]
+    fn front(&self) -> Option<&Option<E>> {
+        (self.len > 0).then(|| &self.buf[self.head])
+    }
+
+    #[inline(always)]
+    fn push_with(&mut self, event: impl FnOnce() -> E) {
+        if self.len == self.buf.len() {
+            self.grow();
+        }
+        let mask = self.buf.len() - 1;
+        let slot = &mut self.buf[(self.head + self.len) & mask];
+        // Known empty, so that nothing is dropped between making the event and storing it.
+        assert!(slot.is_none(), "a free slot of the FIFO is empty");
+        *slot = Some(event());
+        self.len += 1;
+    }
+
+    /// The front slot's content (`None`: cancelled); the FIFO must not be empty.
+    #[inline(always)]
+    fn pop_front(&mut self) -> Option<E> {
+        assert!(self.len > 0, "non-empty");
+        let event = self.buf[self.head].take();
+        self.head = (self.head + 1) & (self.buf.len() - 1);
+        self.len -= 1;
+        event
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        let cap = (2 * self.buf.len()).max(16);
+        let mut buf: Vec<Option<E>> = std::iter::repeat_with(|| None).take(cap).collect();
+        let mask = self.buf.len().wrapping_sub(1);
+        for (i, slot) in buf.iter_mut().take(self.len).enumerate() {
+            *slot = self.buf[(self.head + i) & mask].take();
+        }
+        self.buf = buf;
+        self.head = 0;
     }
 }
 
@@ -53,6 +161,8 @@ impl<E> Ord for Entry<E> {
 pub struct EventKey {
     /// The slab slot of a heap event, or [`NOW_SLOT`] for an event in the current instant's FIFO.
     slot: u32,
+    /// A heap event's sequence number; for an event in the FIFO, its position in the FIFO counted
+    /// from the first event ever pushed there (unique too).
     seq: u64,
 }
 
@@ -70,18 +180,23 @@ pub struct Scheduler<E> {
     now: SimTime,
     seq: u64,
     /// Events due within [`FAR_AHEAD`] when scheduled (and after the current instant).
-    near: BinaryHeap<Entry<E>>,
+    near: Heap,
     /// Events due later than that.
-    far: BinaryHeap<Entry<E>>,
+    far: Heap,
     /// Events scheduled for the current instant, in scheduling order, stored inline: a FIFO beside
     /// the heaps. Anything in a heap for this same instant was scheduled earlier (a lower sequence
     /// number), so it runs first; then these. The order is exactly (time, sequence), at no heap or
-    /// slab cost. A cancelled one is left as `None` (sequence numbers are increasing, so `cancel`
-    /// finds it by binary search).
-    now_queue: std::collections::VecDeque<(u64, Option<E>)>,
-    /// Pending heap events, indexed by `Entry::slot`, with the sequence number that owns the slot
-    /// (a cancelled event leaves its heap entry behind; the mismatch tells `pop` to skip it).
-    slab: Vec<(u64, Option<E>)>,
+    /// slab cost. A cancelled one is left as `None`. Only events are stored (an event is copied in
+    /// and out at the same offsets, which the processor forwards from store to load at once); a
+    /// key names its event by its position, `now_base` + index.
+    now_queue: Fifo<E>,
+    /// Events popped from the front of `now_queue` so far.
+    now_base: u64,
+    /// Pending heap events, indexed by `Entry::slot`; `slab_seq` holds the sequence number that
+    /// owns each slot (a cancelled event leaves its heap entry behind; the mismatch tells `pop` to
+    /// skip it).
+    slab: Vec<Option<E>>,
+    slab_seq: Vec<u64>,
     free: Vec<u32>,
     processed: u64,
     pending: usize,
@@ -101,10 +216,12 @@ impl<E> Scheduler<E> {
         Scheduler {
             now: SimTime::ZERO,
             seq: 0,
-            near: BinaryHeap::new(),
-            far: BinaryHeap::new(),
-            now_queue: std::collections::VecDeque::new(),
+            near: Heap::new(),
+            far: Heap::new(),
+            now_queue: Fifo::default(),
+            now_base: 0,
             slab: Vec::new(),
+            slab_seq: Vec::new(),
             free: Vec::new(),
             processed: 0,
             pending: 0,
@@ -120,16 +237,30 @@ impl<E> Scheduler<E> {
     /// to `now` in release builds so that time never runs backwards.
     #[inline]
     pub fn schedule_at(&mut self, at: SimTime, event: E) -> EventKey {
+        self.schedule_at_with(at, || event)
+    }
+
+    /// [`Self::schedule_at`] with the event made by `event` once its place is known: an event
+    /// for the current instant is then written straight into the FIFO, not built beside it and
+    /// copied (the copy's loads had to wait for the stores of its small fields).
+    #[inline(always)]
+    pub fn schedule_at_with(&mut self, at: SimTime, event: impl FnOnce() -> E) -> EventKey {
         debug_assert!(at >= self.now, "event scheduled in the past");
         if at <= self.now {
             // The common case of a zero-latency network: inlined into the caller.
-            let seq = self.seq;
             self.seq += 1;
             self.pending += 1;
-            self.now_queue.push_back((seq, Some(event)));
-            return EventKey { slot: NOW_SLOT, seq };
+            let position = self.now_base + self.now_queue.len() as u64;
+            self.now_queue.push_with(event);
+            return EventKey { slot: NOW_SLOT, seq: position };
         }
-        self.schedule_later(at, event)
+        self.schedule_later(at, event())
+    }
+
+    /// [`Self::schedule_in`] with the event made in place, as [`Self::schedule_at_with`].
+    #[inline(always)]
+    pub fn schedule_in_with(&mut self, delay: SimDuration, event: impl FnOnce() -> E) -> EventKey {
+        self.schedule_at_with(self.now.after(delay), event)
     }
 
     /// [`Self::schedule_at`] for an event after the current instant: into a heap.
@@ -140,18 +271,20 @@ impl<E> Scheduler<E> {
         self.pending += 1;
         let slot = match self.free.pop() {
             Some(i) => {
-                self.slab[i as usize] = (seq, Some(event));
+                self.slab[i as usize] = Some(event);
+                self.slab_seq[i as usize] = seq;
                 i
             }
             None => {
-                self.slab.push((seq, Some(event)));
+                self.slab.push(Some(event));
+                self.slab_seq.push(seq);
                 u32::try_from(self.slab.len() - 1)
                     .ok()
                     .filter(|&s| s != NOW_SLOT)
                     .expect("fewer than 2^32 - 1 pending events")
             }
         };
-        let entry = Entry { at, seq, slot, _event: std::marker::PhantomData };
+        let entry = Entry { at, seq, slot };
         if at.0 - self.now.0 > FAR_AHEAD.0 {
             self.far.push(entry);
         } else {
@@ -168,18 +301,17 @@ impl<E> Scheduler<E> {
     /// event's slot is freed when its entry surfaces.
     pub fn cancel(&mut self, key: EventKey) -> Option<E> {
         if key.slot == NOW_SLOT {
-            let i = self.now_queue.binary_search_by_key(&key.seq, |&(seq, _)| seq).ok()?;
-            let e = self.now_queue[i].1.take();
+            let i = usize::try_from(key.seq.checked_sub(self.now_base)?).ok()?;
+            let e = self.now_queue.get_mut(i)?.take();
             if e.is_some() {
                 self.pending -= 1;
             }
             return e;
         }
-        let (seq, event) = self.slab.get_mut(key.slot as usize)?;
-        if *seq != key.seq {
+        if self.slab_seq.get(key.slot as usize) != Some(&key.seq) {
             return None;
         }
-        let e = event.take();
+        let e = self.slab[key.slot as usize].take();
         if e.is_some() {
             self.pending -= 1;
             self.cancelled += 1;
@@ -189,8 +321,9 @@ impl<E> Scheduler<E> {
 
     /// Drops cancelled entries from the front of the FIFO and of both heaps (their slots are freed).
     fn skip_cancelled(&mut self) {
-        while let Some((_, None)) = self.now_queue.front() {
-            self.now_queue.pop_front();
+        while let Some(None) = self.now_queue.front() {
+            let _ = self.now_queue.pop_front();
+            self.now_base += 1;
         }
         if self.cancelled == 0 {
             return;
@@ -199,8 +332,7 @@ impl<E> Scheduler<E> {
             loop {
                 let heap = if far { &mut self.far } else { &mut self.near };
                 let Some(e) = heap.peek() else { break };
-                let (seq, event) = &self.slab[e.slot as usize];
-                if *seq == e.seq && event.is_some() {
+                if self.slab_seq[e.slot as usize] == e.seq && self.slab[e.slot as usize].is_some() {
                     break;
                 }
                 let slot = e.slot;
@@ -217,8 +349,7 @@ impl<E> Scheduler<E> {
             (None, None) => None,
             (Some(_), None) => Some(false),
             (None, Some(_)) => Some(true),
-            // `Entry`'s order is reversed: the greater entry is the earlier one.
-            (Some(n), Some(f)) => Some(f > n),
+            (Some(n), Some(f)) => Some(f.key() < n.key()),
         }
     }
 
@@ -229,28 +360,33 @@ impl<E> Scheduler<E> {
 
     /// Removes the next event if it is due at or before `deadline`, and advances the clock to its
     /// time. If the next event lies beyond `deadline`, the clock moves to `deadline` (not past it:
-    /// a later call with a later deadline resumes) and nothing is removed. One pass over the queue
-    /// heads: the engine's loop calls this for every event.
+    /// a later call with a later deadline resumes) and nothing is removed.
     #[inline]
     pub fn pop_until(&mut self, deadline: SimTime) -> Option<(SimTime, E)> {
+        self.take_until(deadline).map(|e| (self.now, e))
+    }
+
+    /// [`Self::pop_until`] without the time, which is then [`Self::now`]: the event alone is
+    /// handed out, at the offsets it was stored at (a tuple in front of it shifted every copy of
+    /// it, and the processor could not forward those stores to the loads that followed). One pass
+    /// over the queue heads: the engine's loop calls this for every event.
+    #[inline]
+    pub fn take_until(&mut self, deadline: SimTime) -> Option<E> {
         // Fast path, most events: the current instant's FIFO, when no heap event is due at this
         // instant (a heap head at `now`, even a cancelled one, sends us the long way round). Its
         // events are at `now`, which never passes `deadline`.
-        if let Some((_, Some(_))) = self.now_queue.front() {
+        if let Some(Some(_)) = self.now_queue.front() {
             let now = self.now;
             if self.near.peek().is_none_or(|e| e.at > now) && self.far.peek().is_none_or(|e| e.at > now) {
-                let (_, event) = self.now_queue.pop_front().expect("non-empty");
-                self.pending -= 1;
-                self.processed += 1;
-                return event.map(|e| (now, e));
+                return self.take_front();
             }
         }
-        self.pop_heads(deadline)
+        self.take_heads(deadline)
     }
 
-    /// [`Self::pop_until`] when the FIFO's head is not simply next: compare every queue's head.
+    /// [`Self::take_until`] when the FIFO's head is not simply next: compare every queue's head.
     #[inline(never)]
-    fn pop_heads(&mut self, deadline: SimTime) -> Option<(SimTime, E)> {
+    fn take_heads(&mut self, deadline: SimTime) -> Option<E> {
         self.skip_cancelled();
         let heap = self.far_first();
         let head_at = heap.map(|far| if far { &self.far } else { &self.near }.peek().expect("non-empty").at);
@@ -265,17 +401,31 @@ impl<E> Scheduler<E> {
             self.now = self.now.max(deadline);
             return None;
         }
+        if !from_heap {
+            return self.take_front();
+        }
         self.pending -= 1;
         self.processed += 1;
-        if !from_heap {
-            let (_, event) = self.now_queue.pop_front().expect("non-empty");
-            return Some((self.now, event.expect("cancelled entries were skipped")));
-        }
         let e = if heap == Some(true) { self.far.pop() } else { self.near.pop() }.expect("non-empty");
         self.now = e.at;
-        let event = self.slab[e.slot as usize].1.take().expect("a live entry holds its event");
+        let slot = &mut self.slab[e.slot as usize];
+        assert!(slot.is_some(), "a live heap entry holds its event");
+        // Taken whole: `expect` here would copy the event's tag apart from the rest, and the
+        // loads that follow would wait for both stores.
+        let event = slot.take();
         self.free.push(e.slot);
-        Some((self.now, event))
+        event
+    }
+
+    /// Removes the FIFO's head, which is a live event (not cancelled). Taken whole, as above.
+    #[inline(always)]
+    fn take_front(&mut self) -> Option<E> {
+        let event = self.now_queue.pop_front();
+        assert!(event.is_some(), "cancelled entries were skipped");
+        self.now_base += 1;
+        self.pending -= 1;
+        self.processed += 1;
+        event
     }
 
     pub fn peek_time(&mut self) -> Option<SimTime> {
@@ -349,7 +499,8 @@ pub fn run_traced<M: Model, T: Tracer<M::Event>>(
         return sched.now();
     }
     // Stops when no event is left, or the next one lies beyond `deadline` (the clock is then there).
-    while let Some((now, event)) = sched.pop_until(deadline) {
+    while let Some(event) = sched.take_until(deadline) {
+        let now = sched.now();
         tracer.dispatch(now, &event);
         model.handle(now, event, sched);
         if model.finished() {
@@ -450,6 +601,32 @@ mod tests {
         let order: Vec<char> = std::iter::from_fn(|| s.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, vec!['x', 'z']);
         assert_eq!(s.pending(), 0);
+    }
+
+    #[test]
+    fn the_heap_pops_in_time_and_sequence_order() {
+        // Random pushes and pops (times with many ties, some far ahead), against a sorted model.
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(3);
+        let mut heap = Heap::default();
+        let mut model = std::collections::BTreeSet::new();
+        let mut seq = 0;
+        for round in 0..20_000 {
+            if rng.random_range(0..10) < 6 || round < 50 {
+                let at = SimTime(rng.random_range(0..50) * if rng.random_bool(0.1) { 1_000 } else { 1 });
+                heap.push(Entry { at, seq, slot: seq as u32 });
+                model.insert((at, seq));
+                seq += 1;
+            } else {
+                let got = heap.pop().map(|e| (e.at, e.seq));
+                assert_eq!(got, model.pop_first(), "round {round}");
+            }
+            assert_eq!(heap.peek().map(|e| (e.at, e.seq)), model.first().copied());
+        }
+        while let Some(e) = heap.pop() {
+            assert_eq!(Some((e.at, e.seq)), model.pop_first());
+        }
+        assert!(model.is_empty());
     }
 
     /// A clock that ticks every second forever and never finishes, stalled from 1,000 s on.

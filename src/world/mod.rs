@@ -286,7 +286,7 @@ impl World {
         self.in_flight += 1;
         match &mut self.body {
             None => {
-                sched.schedule_in(self.latency, Envelope::Message { from, to, incarnation, epoch, msg }.into());
+                sched.schedule_in_with(self.latency, || Envelope::Message { from, to, incarnation, epoch, msg }.into());
             }
             Some(b) => {
                 let leaves = b.ready.unwrap_or(sched.now()).max(sched.now());
@@ -324,7 +324,7 @@ impl World {
         timer: T,
     ) -> EventKey {
         let incarnation = self.incarnation(node);
-        sched.schedule_in(delay, Envelope::Timer { node, incarnation, timer }.into())
+        sched.schedule_in_with(delay, || Envelope::Timer { node, incarnation, timer }.into())
     }
 
     /// Sets a timer on `node` at an absolute time.
@@ -337,7 +337,7 @@ impl World {
         timer: T,
     ) -> EventKey {
         let incarnation = self.incarnation(node);
-        sched.schedule_at(at, Envelope::Timer { node, incarnation, timer }.into())
+        sched.schedule_at_with(at, || Envelope::Timer { node, incarnation, timer }.into())
     }
 
     /// The general rule, applied to every envelope before the model sees it (inlined into the
