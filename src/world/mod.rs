@@ -15,11 +15,13 @@
 //! A crashed node loses its volatile state (the model rebuilds it on restart) and keeps its
 //! durable state; which is which is the model's business.
 
+pub mod out;
 pub mod resources;
 
 use crate::engine::{EventKey, Scheduler};
 use crate::time::{SimDuration, SimTime};
 
+pub use out::{Effect, Out};
 use resources::{ProcessId, Resources};
 
 /// What a protocol message weighs on the wire, for the network cards of a world with

@@ -42,19 +42,19 @@ impl<H: History> KafkaModel<'_, H> {
         sched: &mut Scheduler<Event>,
     ) {
         let to = self.groups[group].consumers[consumer as usize].node;
-        if self.groups[group].coordinator.consumer_of(member).is_none() {
+        if self.coordinator.members(group).consumer_of(member).is_none() {
             if acked != 0 {
                 let resp =
                     Msg::ConsumerHeartbeatResponse { group, consumer, epoch: 0, partitions: Vec::new(), fenced: true };
                 self.world.send(sched, self.coord, to, resp);
                 return;
             }
-            self.groups[group].coordinator.add(member, consumer);
+            self.coordinator.members_mut(group).add(member, consumer);
             self.membership_changed(now, group);
         }
         self.arm_session(group, member, sched);
-        let g = &mut self.groups[group];
-        let Some((epoch, parts)) = g.coordinator.reconcile(member, &owned, acked) else { return };
+        let Some((epoch, parts)) = self.coordinator.members_mut(group).reconcile(member, &owned, acked) else { return };
+        let g = &self.groups[group];
         let partitions = parts.iter().map(|&p| (p, g.committed.get(p))).collect();
         self.world.send(
             sched,
@@ -70,7 +70,7 @@ impl<H: History> KafkaModel<'_, H> {
     pub(super) fn membership_changed(&mut self, now: SimTime, group: GroupIdx) {
         self.resolve_positions(now, group);
         let p = self.cfg.partitions;
-        let c = &mut self.groups[group].coordinator;
+        let c = self.coordinator.members_mut(group);
         c.compute_targets(p);
         if !c.rebalancing {
             c.rebalancing = true;
@@ -80,7 +80,7 @@ impl<H: History> KafkaModel<'_, H> {
     }
 
     fn check_reconciled(&mut self, now: SimTime, group: GroupIdx) {
-        let c = &mut self.groups[group].coordinator;
+        let c = self.coordinator.members_mut(group);
         if c.rebalancing && c.reconciled() {
             c.rebalancing = false;
             self.obs(now, Observation::Rebalance { group, started: false });

@@ -51,7 +51,7 @@ impl<H: History> KafkaModel<'_, H> {
         let Some((epoch, parts)) = c.pending.take() else { return };
         let generation = if kip848 {
             c.acked_epoch = epoch;
-            g.coordinator.generation
+            self.coordinator.members(group).generation
         } else {
             epoch
         };

@@ -5,13 +5,16 @@
 //! `auto.commit.interval.ms`, or commitSync after each poll's records). Records stay in the log
 //! until retention deletes their segment, whether or not anyone read them. Groups rebalance with
 //! the classic protocol (eager range or roundrobin, or cooperative-sticky: `cooperative.rs`) or the
-//! consumer protocol (KIP-848: `consumer_protocol.rs`); assignors are in `assignor.rs`.
+//! consumer protocol (KIP-848: `consumer_protocol.rs`); assignors are in `assignor.rs`. The classic
+//! group coordinator is a node of its own (`coordinator_node.rs`): its handlers fill an `Out`, which
+//! [`KafkaModel`] applies through the world right where the handler ran.
 
 pub mod assignor;
 mod broker;
 mod consumer_protocol;
 pub mod controller;
 mod cooperative;
+pub mod coordinator_node;
 mod costs;
 pub mod group;
 mod operations;
@@ -34,8 +37,8 @@ use crate::scenario::{Assignor, GroupKind, GroupProtocol, KafkaConfig, Keys, Off
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{ProcessingTimes, Producer, StoredMessage};
 use crate::world::{Admit, Deadline, Envelope, Fired, NodeId, NodeMap, World};
-use assignor::{range_assign, round_robin_assign, sticky_assign};
 use controller::Controller;
+use coordinator_node::{CoordOut, CoordinatorNode, Note};
 use group::CommittedOffsets;
 use group::Coordinator;
 use partitioner::partition_for_key;
@@ -439,7 +442,6 @@ impl Consumer {
 
 struct ConsumerGroup {
     consumers: Vec<Consumer>,
-    coordinator: Coordinator,
     /// Partition -> index of the consumer that owns it, while the group is stable.
     owner: Vec<Option<u32>>,
     committed: CommittedOffsets,
@@ -459,10 +461,6 @@ struct ConsumerGroup {
     from: OffsetSpec,
     /// Consumers the operator runs (the first `running` indices), after `scale` operations.
     running: u32,
-    /// The group is forming from empty: the coordinator waits `group.initial.rebalance.delay.ms`,
-    /// and again while members keep joining. `Some(joined)`: a delay is pending, and whether a new
-    /// member joined during it.
-    initial_delay: Option<bool>,
     /// An operator's offset reset waiting for the group to be empty (Kafka refuses it while the
     /// group has members): where to, and the consumers stopped for it, to start again after.
     pending_reset: Option<(OffsetSpec, Vec<u32>)>,
@@ -579,6 +577,10 @@ pub struct KafkaModel<'h, H: History> {
     fetch_pool: Vec<Vec<Fetched>>,
     /// How groups rebalance: `group.protocol` and the assignor.
     rebalancing: Rebalancing,
+    /// The group coordinator (on node `coord`): membership, generations, sessions. Its handlers
+    /// fill `coord_out`, which [`KafkaModel::apply_coordinator`] applies through the world.
+    coordinator: CoordinatorNode,
+    coord_out: CoordOut,
 }
 
 /// How a group's partitions move between members.
@@ -629,15 +631,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
                     })
                     .collect();
                 let running = if g.start == SimTime::ZERO { g.consumers } else { 0 };
-                let members =
-                    consumers.iter().take(running as usize).enumerate().map(|(i, c)| (c.member, i as u32)).collect();
                 ConsumerGroup {
                     consumers,
-                    coordinator: if running > 0 && g.kind == GroupKind::Consumer {
-                        Coordinator::stable(members)
-                    } else {
-                        Coordinator::default()
-                    },
                     owner: vec![None; p as usize],
                     committed: CommittedOffsets::new(p),
                     fetched_sum: 0,
@@ -651,12 +646,32 @@ impl<'h, H: History> KafkaModel<'h, H> {
                         (_, OffsetReset::Earliest) => OffsetSpec::Earliest,
                     }),
                     running,
-                    initial_delay: None,
                     pending_reset: None,
                     share: (g.kind == GroupKind::Share).then(|| Self::new_share_group(p)),
                 }
             })
             .collect();
+        let rebalancing = match (cfg.group_protocol, cfg.assignor) {
+            (GroupProtocol::Consumer, _) => Rebalancing::Consumer,
+            (GroupProtocol::Classic, Assignor::CooperativeSticky) => Rebalancing::Cooperative,
+            _ => Rebalancing::Eager,
+        };
+        let session_timeout = match rebalancing {
+            Rebalancing::Consumer => d::KAFKA_CONSUMER_SESSION_TIMEOUT,
+            _ => d::KAFKA_SESSION_TIMEOUT,
+        };
+        let mut coordinator =
+            CoordinatorNode::new(coord, rebalancing == Rebalancing::Eager, session_timeout, p, cfg.assignor);
+        for (g, sg) in groups.iter().zip(&s.groups) {
+            // The groups there from the start have joined (generation 1 is handed out below).
+            let members = if g.running > 0 && sg.kind == GroupKind::Consumer {
+                let ids = g.consumers.iter().take(g.running as usize).enumerate();
+                Coordinator::stable(ids.map(|(i, c)| (c.member, i as u32)).collect())
+            } else {
+                Coordinator::default()
+            };
+            coordinator.add_group(g.consumers.iter().map(|c| c.node).collect(), members);
+        }
         let mut m = KafkaModel {
             history,
             world,
@@ -726,11 +741,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
             next_member,
             request_pool: Vec::new(),
             fetch_pool: Vec::new(),
-            rebalancing: match (cfg.group_protocol, cfg.assignor) {
-                (GroupProtocol::Consumer, _) => Rebalancing::Consumer,
-                (GroupProtocol::Classic, Assignor::CooperativeSticky) => Rebalancing::Cooperative,
-                _ => Rebalancing::Eager,
-            },
+            rebalancing,
+            coordinator,
+            coord_out: CoordOut::default(),
             producer: Producer::new(s),
             producer_node,
             processing: ProcessingTimes::new(s),
@@ -1341,21 +1354,37 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     // ---- coordinator: offsets and membership ----
 
+    /// Applies the coordinator's effects, in the order its handler issued them: sends and timers
+    /// through the world (which charges their costs), its notes to the history and to the
+    /// model's record of who owns which partition.
+    fn apply_coordinator(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+        if self.coord_out.is_empty() {
+            return;
+        }
+        let (history, groups, partitions) = (&mut *self.history, &mut self.groups, self.cfg.partitions);
+        self.world.apply(&mut self.coord_out, sched, |note| match note {
+            Note::Obs(o) => history.record(now, o),
+            Note::RevokeAll { group } => {
+                // Every member is to give up every partition: from now on they pause.
+                for partition in 0..partitions {
+                    if groups[group].owner[partition as usize].take().is_some() {
+                        history.record(now, Observation::PartitionRevoked { group, partition });
+                    }
+                }
+            }
+        });
+    }
+
     fn commit_arrives(&mut self, now: SimTime, commit: OffsetCommit, sched: &mut Scheduler<Event>) {
         let OffsetCommit { group, consumer, member, generation, offsets, sync } = commit;
         self.commits_in_flight -= 1;
-        // A commit from a member that left, or from an older generation, is refused
-        // (`IllegalGeneration` / `UnknownMemberId`): a zombie cannot move the group's offsets.
-        if self.groups[group].coordinator.accepts_commit(member, generation) {
+        if self.coordinator.commit(group, consumer, member, generation, sync, &mut self.coord_out) {
             for (partition, offset) in offsets {
                 self.commit_offset(now, group, partition, offset);
             }
             self.report_lag(now, group);
         }
-        if sync {
-            let to = self.groups[group].consumers[consumer as usize].node;
-            self.world.send(sched, self.coord, to, Msg::CommitResponse { group, consumer });
-        }
+        self.apply_coordinator(now, sched);
     }
 
     /// The coordinator stores a commit; a skipped range the new offset passes stops counting.
@@ -1392,10 +1421,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
     /// Coordinator: the member's session now ends `session.timeout.ms` from now (a lazily re-armed
     /// timer: a heartbeat schedules nothing).
     fn arm_session(&mut self, group: GroupIdx, member: u64, sched: &mut Scheduler<Event>) {
-        let due = sched.now().after(self.session_timeout());
-        if let Some(at) = self.groups[group].coordinator.session(member).and_then(|s| s.set(due)) {
-            self.world.timer_at(sched, self.coord, at, Timer::SessionExpired { group, member });
-        }
+        let now = sched.now();
+        self.coordinator.arm_session(now, group, member, &mut self.coord_out);
+        self.apply_coordinator(now, sched);
     }
 
     /// The heartbeat thread: leaves the group if the application has not polled within
@@ -1457,32 +1485,13 @@ impl<'h, H: History> KafkaModel<'h, H> {
         }
     }
 
-    /// `session.timeout.ms` (classic) or `group.consumer.session.timeout.ms` (KIP-848).
-    fn session_timeout(&self) -> SimDuration {
-        match self.rebalancing {
-            Rebalancing::Consumer => d::KAFKA_CONSUMER_SESSION_TIMEOUT,
-            _ => d::KAFKA_SESSION_TIMEOUT,
-        }
-    }
-
     fn heartbeat_arrives(&mut self, group: GroupIdx, member: u64, sched: &mut Scheduler<Event>) {
-        let Some(consumer) = self.groups[group].coordinator.consumer_of(member) else {
-            // Not a member (any more): tell it to join again.
-            if let Some(consumer) = self.consumer_index(group, member) {
-                let to = self.groups[group].consumers[consumer as usize].node;
-                let resp = Msg::HeartbeatResponse { group, consumer, rebalance: false, unknown: true };
-                self.world.send(sched, self.coord, to, resp);
-            }
-            return;
-        };
-        self.arm_session(group, member, sched);
-        let rebalance = self.groups[group].coordinator.rebalancing;
-        let to = self.groups[group].consumers[consumer as usize].node;
-        self.world.send(sched, self.coord, to, Msg::HeartbeatResponse { group, consumer, rebalance, unknown: false });
-    }
-
-    fn consumer_index(&self, group: GroupIdx, member: u64) -> Option<u32> {
-        self.groups[group].consumers.iter().position(|c| c.member == member).map(|i| i as u32)
+        let now = sched.now();
+        // Not a member (any more): the consumer that has this member id, if any, is told to join.
+        let consumers = &self.groups[group].consumers;
+        let sender = || consumers.iter().position(|c| c.member == member).map(|i| i as u32);
+        self.coordinator.heartbeat(now, group, member, sender, &mut self.coord_out);
+        self.apply_coordinator(now, sched);
     }
 
     fn heartbeat_response(
@@ -1539,32 +1548,15 @@ impl<'h, H: History> KafkaModel<'h, H> {
         member: u64,
         sched: &mut Scheduler<Event>,
     ) {
-        let g = &mut self.groups[group];
-        let from_empty = g.coordinator.is_empty();
-        let started = g.coordinator.join(member, consumer);
-        self.arm_session(group, member, sched);
-        if started {
-            self.rebalance_started(now, group, sched);
-        }
-        let g = &mut self.groups[group];
-        match g.initial_delay {
-            Some(ref mut joined) => *joined = true,
-            None if from_empty => {
-                // A group forming from empty waits for more members before the first assignment.
-                g.initial_delay = Some(false);
-                let round = g.coordinator.round;
-                let delay = d::KAFKA_GROUP_INITIAL_REBALANCE_DELAY;
-                self.world.timer_in(sched, self.coord, delay, Timer::InitialRebalanceDelay { group, round });
-            }
-            None => {}
-        }
-        if self.groups[group].initial_delay.is_none() && self.groups[group].coordinator.all_joined() {
+        let ready = self.coordinator.join(now, group, consumer, member, &mut self.coord_out);
+        self.apply_coordinator(now, sched);
+        if ready {
             self.complete_rebalance(now, group, sched);
         }
     }
 
     fn leave_arrives(&mut self, now: SimTime, group: GroupIdx, member: u64, sched: &mut Scheduler<Event>) {
-        if self.groups[group].coordinator.remove(member) {
+        if self.coordinator.leave(group, member) {
             self.member_removed(now, group, sched);
         }
     }
@@ -1583,7 +1575,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 self.membership_changed(now, group);
             }
         }
-        if self.groups[group].pending_reset.is_some() && self.groups[group].coordinator.is_empty() {
+        if self.groups[group].pending_reset.is_some() && self.coordinator.members(group).is_empty() {
             self.apply_reset(now, group, sched);
         }
     }
@@ -1593,53 +1585,27 @@ impl<'h, H: History> KafkaModel<'h, H> {
             self.share_session_expired(now, group, member, sched);
             return;
         }
-        // A member that left (or was dropped) has no session: its timer finds nothing.
-        match self.groups[group].coordinator.session(member).map(|s| s.fired(now)) {
-            Some(Fired::Due) => {
-                self.groups[group].coordinator.remove(member);
-                self.member_removed(now, group, sched);
-            }
-            Some(Fired::Rearm(at)) => {
-                self.world.timer_at(sched, self.coord, at, Timer::SessionExpired { group, member });
-            }
-            Some(Fired::Nothing) | None => {}
+        let removed = self.coordinator.session_expired(now, group, member, &mut self.coord_out);
+        self.apply_coordinator(now, sched);
+        if removed {
+            self.member_removed(now, group, sched);
         }
     }
 
     /// A member left or died: the group rebalances without it.
     fn member_gone(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
-        let started = self.groups[group].coordinator.begin_rebalance();
-        if started {
-            self.rebalance_started(now, group, sched);
-        }
-        if self.groups[group].initial_delay.is_none() && self.groups[group].coordinator.all_joined() {
+        let ready = self.coordinator.member_gone(group, &mut self.coord_out);
+        self.apply_coordinator(now, sched);
+        if ready {
             self.complete_rebalance(now, group, sched);
         }
     }
 
-    fn rebalance_started(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
-        if self.rebalancing == Rebalancing::Eager {
-            // Every member is to give up every partition: from now on they pause.
-            for partition in 0..self.cfg.partitions {
-                if self.groups[group].owner[partition as usize].take().is_some() {
-                    self.obs(now, Observation::PartitionRevoked { group, partition });
-                }
-            }
-        }
-        self.obs(now, Observation::Rebalance { group, started: true });
-        let round = self.groups[group].coordinator.round;
-        self.world.timer_in(sched, self.coord, d::KAFKA_MAX_POLL_INTERVAL, Timer::RebalanceTimeout { group, round });
-    }
-
     fn rebalance_timeout(&mut self, now: SimTime, group: GroupIdx, round: u64, sched: &mut Scheduler<Event>) {
-        let c = &mut self.groups[group].coordinator;
-        if !c.rebalancing || c.round != round {
-            return;
-        }
         // Members that did not rejoin in time are dropped.
-        c.drop_unjoined();
-        self.groups[group].initial_delay = None;
-        self.complete_rebalance(now, group, sched);
+        if self.coordinator.rebalance_timeout(group, round) {
+            self.complete_rebalance(now, group, sched);
+        }
     }
 
     /// Every remaining member joined: a new generation, the assignor's assignment, and each
@@ -1647,25 +1613,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
     /// still owns is left out: that owner revokes it and rejoins, and the next round hands it on.
     fn complete_rebalance(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
         // Only the groups there from the start form before the first message, without messages.
-        let was = self.groups[group].coordinator.generation > 0 || now > SimTime::ZERO;
-        let p = self.cfg.partitions;
-        let ids = self.groups[group].coordinator.members_sorted();
-        let holder = self.holders(group);
-        let assignment = match self.cfg.assignor {
-            Assignor::Range => range_assign(p, ids.len().max(1) as u32),
-            Assignor::RoundRobin => round_robin_assign(p, ids.len().max(1) as u32),
-            Assignor::CooperativeSticky => {
-                let owned: Vec<Vec<u32>> =
-                    ids.iter().map(|&(_, c)| (0..p).filter(|&q| holder[q as usize] == Some(c)).collect()).collect();
-                sticky_assign(p, &owned)
-            }
-            Assignor::Uniform => {
-                let c = &mut self.groups[group].coordinator;
-                c.compute_targets(p);
-                c.take_targets().into_iter().map(|(_, parts)| parts).collect()
-            }
-        };
-        let (generation, members) = self.groups[group].coordinator.next_generation();
+        let was = self.coordinator.members(group).generation > 0 || now > SimTime::ZERO;
+        let next = self.coordinator.next_generation(group, self.holders(group));
+        let generation = next.generation;
         self.resolve_positions(now, group);
         let eager = self.rebalancing == Rebalancing::Eager;
         let g = &mut self.groups[group];
@@ -1677,40 +1627,27 @@ impl<'h, H: History> KafkaModel<'h, H> {
             g.skipped.clear();
             g.skipped_uncommitted = 0;
         } else {
-            g.owner.clone_from(&holder);
+            g.owner.clone_from(&next.holder);
         }
-        for (i, &consumer) in members.iter().enumerate() {
-            let parts: Vec<(u32, Offset)> = assignment[i]
-                .iter()
-                .filter(|&&q| eager || holder[q as usize].is_none_or(|h| h == consumer))
-                .map(|&q| (q, g.committed.get(q)))
-                .collect();
-            for &(q, _) in &parts {
-                g.owner[q as usize] = Some(consumer);
+        let (owner, consumers) = (&mut g.owner, &mut g.consumers);
+        self.coordinator.hand_out(group, &next, &g.committed, was, &mut self.coord_out, |consumer, parts| {
+            for &(q, _) in parts {
+                owner[q as usize] = Some(consumer);
             }
             if !was {
                 // The initial assignment is in place before the first message (no round trip).
-                let c = &mut g.consumers[consumer as usize];
-                c.assign(generation, &parts);
+                let c = &mut consumers[consumer as usize];
+                c.assign(generation, parts);
                 c.acked_epoch = 1;
                 c.waiting_in_poll = false;
-            } else {
-                let to = g.consumers[consumer as usize].node;
-                self.world.send(
-                    sched,
-                    self.coord,
-                    to,
-                    Msg::Assignment { group, consumer, generation, partitions: parts },
-                );
             }
-        }
+        });
+        self.apply_coordinator(now, sched);
         if !was {
             // Every consumer starts blocked in poll(), idle ones too (they must hear of rebalances).
-            for &consumer in &members {
+            for &consumer in &next.members {
                 self.poll(now, group, consumer, sched);
             }
-        } else {
-            self.obs(now, Observation::Rebalance { group, started: false });
         }
         self.report_lag(now, group);
     }
@@ -1784,7 +1721,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 let c = &self.groups[g].consumers[ci];
                 if !self.world.is_up(c.node)
                     || !c.assigned
-                    || !self.groups[g].coordinator.accepts_commit(c.member, c.generation)
+                    || !self.coordinator.members(g).accepts_commit(c.member, c.generation)
                 {
                     continue;
                 }
@@ -1983,7 +1920,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 return self.share_done(gi);
             }
             (skip_offline || g.remaining == 0)
-                && !g.coordinator.rebalancing
+                && !self.coordinator.members(gi).rebalancing
                 && g.owner.iter().enumerate().all(|(p, o)| {
                     if skip_offline && self.repl[p].leader.is_none() {
                         return true;

@@ -192,7 +192,7 @@ impl<H: History> KafkaModel<'_, H> {
             }
             None => g.pending_reset = Some((spec, stopped)),
         }
-        if self.groups[group].coordinator.is_empty() {
+        if self.coordinator.members(group).is_empty() {
             self.apply_reset(now, group, sched);
         }
     }
@@ -236,23 +236,10 @@ impl<H: History> KafkaModel<'_, H> {
         round: u64,
         sched: &mut Scheduler<Event>,
     ) {
-        let g = &mut self.groups[group];
-        if g.coordinator.round != round {
-            return;
-        }
-        match g.initial_delay {
-            Some(true) => {
-                g.initial_delay = Some(false);
-                let delay = d::KAFKA_GROUP_INITIAL_REBALANCE_DELAY;
-                self.world.timer_in(sched, self.coord, delay, Timer::InitialRebalanceDelay { group, round });
-            }
-            Some(false) => {
-                g.initial_delay = None;
-                if g.coordinator.all_joined() {
-                    self.complete_rebalance(now, group, sched);
-                }
-            }
-            None => {}
+        let ready = self.coordinator.initial_delay_over(group, round, &mut self.coord_out);
+        self.apply_coordinator(now, sched);
+        if ready {
+            self.complete_rebalance(now, group, sched);
         }
     }
 }

@@ -1,0 +1,206 @@
+//! The effects of a node's handler, in the order it issued them: a handler that fills an [`Out`]
+//! touches nothing but its own state, and one harness applies the effects through the world
+//! ([`World::apply`]), where every send pays its costs (network cards, link) in one place.
+//!
+//! A node may also record what it saw (`R`: an observation, a client event). The world knows
+//! nothing of what a record means: [`World::apply`] hands each one, in order, to the harness.
+
+use super::{Envelope, NodeId, Wire, World};
+use crate::engine::Scheduler;
+use crate::time::{SimDuration, SimTime};
+
+/// One effect of a handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect<M, T, R> {
+    /// [`World::send`]: lost at once if an end is down or the link is cut.
+    Send { from: NodeId, to: NodeId, msg: M },
+    /// [`World::send_from_os`]: sent by `from`'s operating system, which outlives its process.
+    SendFromOs { from: NodeId, to: NodeId, msg: M },
+    /// [`World::timer_in`]: a timer on `node`, due after `delay`.
+    TimerIn { node: NodeId, delay: SimDuration, timer: T },
+    /// [`World::timer_at`]: a timer on `node`, due at `at`.
+    TimerAt { node: NodeId, at: SimTime, timer: T },
+    /// Something the node records (the harness says where it goes).
+    Record(R),
+}
+
+/// A buffer of effects, filled by handlers and emptied by [`World::apply`]. Keep one and reuse it:
+/// applying keeps its capacity, so that a handler allocates nothing once the buffer has grown.
+#[derive(Debug)]
+pub struct Out<M, T, R = ()> {
+    effects: Vec<Effect<M, T, R>>,
+}
+
+impl<M, T, R> Default for Out<M, T, R> {
+    fn default() -> Self {
+        Out { effects: Vec::new() }
+    }
+}
+
+impl<M, T, R> Out<M, T, R> {
+    pub fn send(&mut self, from: NodeId, to: NodeId, msg: M) {
+        self.effects.push(Effect::Send { from, to, msg });
+    }
+
+    pub fn send_from_os(&mut self, from: NodeId, to: NodeId, msg: M) {
+        self.effects.push(Effect::SendFromOs { from, to, msg });
+    }
+
+    pub fn timer_in(&mut self, node: NodeId, delay: SimDuration, timer: T) {
+        self.effects.push(Effect::TimerIn { node, delay, timer });
+    }
+
+    pub fn timer_at(&mut self, node: NodeId, at: SimTime, timer: T) {
+        self.effects.push(Effect::TimerAt { node, at, timer });
+    }
+
+    pub fn record(&mut self, r: R) {
+        self.effects.push(Effect::Record(r));
+    }
+
+    /// The effects not applied yet, in order (for tests and traces).
+    pub fn effects(&self) -> &[Effect<M, T, R>] {
+        &self.effects
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.effects.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.effects.len()
+    }
+
+    /// Forgets every effect (a test that only inspects them).
+    pub fn clear(&mut self) {
+        self.effects.clear();
+    }
+}
+
+impl World {
+    /// Applies `out`'s effects in the order they were issued, as if the handler had called
+    /// [`World::send`], [`World::send_from_os`], [`World::timer_in`] and [`World::timer_at`] itself
+    /// at that point (same scheduling order, same costs), and hands each record to `record`.
+    /// Leaves `out` empty, its capacity kept. Returns how many sends were lost at once.
+    pub fn apply<M: Wire, T, R, E: From<Envelope<M, T>>>(
+        &mut self,
+        out: &mut Out<M, T, R>,
+        sched: &mut Scheduler<E>,
+        mut record: impl FnMut(R),
+    ) -> u32 {
+        let mut lost = 0;
+        for e in out.effects.drain(..) {
+            match e {
+                Effect::Send { from, to, msg } => lost += u32::from(!self.send(sched, from, to, msg)),
+                Effect::SendFromOs { from, to, msg } => lost += u32::from(!self.send_from_os(sched, from, to, msg)),
+                Effect::TimerIn { node, delay, timer } => {
+                    self.timer_in(sched, node, delay, timer);
+                }
+                Effect::TimerAt { node, at, timer } => {
+                    self.timer_at(sched, node, at, timer);
+                }
+                Effect::Record(r) => record(r),
+            }
+        }
+        lost
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::Admit;
+
+    type Ev = Envelope<&'static str, &'static str>;
+
+    fn run(world: &mut World, sched: &mut Scheduler<Ev>) -> Vec<(SimTime, &'static str)> {
+        let mut seen = vec![];
+        while let Some((at, e)) = sched.pop() {
+            if world.admit(&e) == Admit::Deliver {
+                match e {
+                    Envelope::Message { msg, .. } => seen.push((at, msg)),
+                    Envelope::Timer { timer, .. } => seen.push((at, timer)),
+                }
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn apply_keeps_the_order_of_sends_timers_and_records() {
+        let mut w = World::new(3, SimDuration(10));
+        let mut s = Scheduler::<Ev>::new();
+        let mut out: Out<&'static str, &'static str, u32> = Out::default();
+        // Everything falls at time 10: the scheduler breaks the tie by the order of scheduling.
+        out.timer_in(2, SimDuration(10), "timer first");
+        out.record(1);
+        out.send(0, 1, "then a message");
+        out.timer_at(1, SimTime(10), "then an absolute timer");
+        out.record(2);
+        out.send_from_os(0, 2, "then the operating system's notice");
+        assert_eq!(out.len(), 6);
+        let mut records = vec![];
+        assert_eq!(w.apply(&mut out, &mut s, |r| records.push(r)), 0);
+        assert!(out.is_empty(), "applied effects are gone");
+        assert_eq!(records, vec![1, 2]);
+        let t = SimTime(10);
+        assert_eq!(
+            run(&mut w, &mut s),
+            vec![
+                (t, "timer first"),
+                (t, "then a message"),
+                (t, "then an absolute timer"),
+                (t, "then the operating system's notice")
+            ]
+        );
+    }
+
+    #[test]
+    fn apply_counts_the_sends_lost_at_once() {
+        let mut w = World::new(3, SimDuration(10));
+        let mut s = Scheduler::<Ev>::new();
+        let mut out: Out<&'static str, &'static str> = Out::default();
+        w.crash(2);
+        w.partition(&[0], &[1]);
+        out.send(0, 1, "across the cut");
+        out.send(1, 2, "to a down node");
+        out.send_from_os(2, 1, "from a down node's operating system");
+        out.send_from_os(0, 1, "the operating system's notice across the cut");
+        assert_eq!(w.apply(&mut out, &mut s, |()| {}), 3);
+        assert_eq!(w.dropped, 3);
+        assert_eq!(run(&mut w, &mut s), vec![(SimTime(10), "from a down node's operating system")]);
+    }
+
+    #[test]
+    fn apply_sets_timers_for_the_incarnation_at_apply_time() {
+        let mut w = World::new(2, SimDuration(10));
+        let mut s = Scheduler::<Ev>::new();
+        let mut out: Out<&'static str, &'static str> = Out::default();
+        out.timer_in(1, SimDuration(5), "set before the crash");
+        w.apply(&mut out, &mut s, |()| {});
+        w.crash(1);
+        w.restart(1);
+        // Issued before the crash but applied after the restart: it belongs to the new incarnation,
+        // as a direct `timer_in` at that point would.
+        out.timer_in(1, SimDuration(5), "applied after the restart");
+        out.timer_at(0, SimTime(7), "on another node");
+        w.apply(&mut out, &mut s, |()| {});
+        assert_eq!(
+            run(&mut w, &mut s),
+            vec![(SimTime(5), "applied after the restart"), (SimTime(7), "on another node")]
+        );
+    }
+
+    #[test]
+    fn a_reused_buffer_keeps_its_capacity() {
+        let mut w = World::new(2, SimDuration(10));
+        let mut s = Scheduler::<Ev>::new();
+        let mut out: Out<&'static str, &'static str> = Out::default();
+        for _ in 0..8 {
+            out.send(0, 1, "m");
+        }
+        let cap = out.effects.capacity();
+        w.apply(&mut out, &mut s, |()| {});
+        assert_eq!(out.effects.capacity(), cap, "no allocation for the next handler");
+    }
+}
