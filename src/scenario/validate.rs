@@ -493,6 +493,18 @@ impl Ctx {
             None => nice_interval(duration),
         };
         let rabbitmq = self.rabbitmq(raw.rabbitmq.unwrap_or_default(), brokers)?;
+        if body.is_some() && rabbitmq.queue_type != QueueType::Classic && systems.contains(&SystemKind::RabbitMq) {
+            return self.err(
+                "rabbitmq.queue_type",
+                format!(
+                    "\"{}\" is not simulated with profile \"{}\" yet: only classic queues have calibrated costs (a \
+                     quorum queue's Raft traffic and a stream's reads are not charged correctly); use \
+                     queue_type = \"classic\", or profile = \"ideal\" or \"lan\"",
+                    rabbitmq.queue_type.name(),
+                    profile.name()
+                ),
+            );
+        }
         let group_sizes: Vec<(String, u32)> = groups.iter().map(|g| (g.name.clone(), g.consumers)).collect();
         let faults =
             super::faults::validate(&self.file, raw.faults.unwrap_or_default(), brokers, &group_sizes, duration)?;

@@ -201,7 +201,11 @@ impl Resources {
         if let Some(p) = &busiest_process {
             consider(p.busy, format!("one queue process on {} (one core)", p.node));
         }
-        let bottleneck = format!("{} ({:.0}%)", best.1, best.0.max(0.0) * 100.0);
+        let bottleneck = if best.0 < 0.05 {
+            format!("none: every resource under 5% (the busiest: {}, {:.1}%)", best.1, best.0.max(0.0) * 100.0)
+        } else {
+            format!("{} ({:.0}%)", best.1, best.0 * 100.0)
+        };
         Utilisation { nodes, busiest_process, bottleneck }
     }
 

@@ -188,3 +188,14 @@ fn costless_profiles_report_no_utilisation_and_a_calibrated_one_names_its_bottle
     }
     assert_eq!(u.nodes.len(), 4, "three brokers and the producer's host");
 }
+
+#[test]
+fn quorum_queues_and_streams_are_refused_under_a_calibrated_profile_with_the_field_named() {
+    let text = rabbitmq(1000.0).replace("queues = 16\n", "queue_type = \"quorum\"\n");
+    let err = pushpull::plan::parse(&text, "q.toml", false).expect_err("not simulated with costs");
+    let msg = err.to_string();
+    assert!(msg.contains("rabbitmq.queue_type") && msg.contains("omb-2020") && msg.contains("classic"), "{msg}");
+    // The same queue under a costless profile is fine.
+    let ok = text.replace("profile = \"omb-2020\"", "profile = \"lan\"");
+    assert!(pushpull::plan::parse(&ok, "q.toml", false).is_ok());
+}

@@ -400,7 +400,11 @@ fn estimated_counts_hold_on_the_grid_and_every_lesson() {
                 [("events", e.events[k], m.events as f64), ("observations", e.observations[k], m.observations as f64)]
             {
                 let ratio = est / real.max(1.0);
-                if !(0.5..=2.0).contains(&ratio) {
+                // The estimate assumes costless brokers. Under a calibrated profile a produce
+                // request waits for its broker, so batches grow and there are fewer events: the
+                // estimate stays an upper bound, up to 3x above.
+                let band = if s.body.is_some() { 0.5..=3.0 } else { 0.5..=2.0 };
+                if !band.contains(&ratio) {
                     failures.push(format!("{name} {} {what}: estimated {est:.3e}, counted {real:.3e}", sys.name()));
                 }
             }
