@@ -544,6 +544,9 @@ fn load(file: &Path, seed: Option<u64>, sets: &[Override], force: bool) -> Resul
     if let Some(w) = crate::plan::poll_interval_check(&s, &name)? {
         eprintln!("warning: {w}");
     }
+    for w in crate::plan::capacity_warnings(&s, &name) {
+        eprintln!("warning: {w}");
+    }
     Ok(s)
 }
 

@@ -1365,6 +1365,73 @@ fn secs_text(x: f64) -> String {
     }
 }
 
+/// What the brokers can carry, per system, under a calibrated profile: the offered load above which
+/// the bottleneck resource falls behind, and that resource, from the profile's figures (a first
+/// estimate: the run's `utilisation` is the measurement). `None` for a costless profile.
+pub fn ceilings(s: &Scenario) -> Option<Vec<(SystemKind, f64, String)>> {
+    let body = s.body?;
+    let hw = body.hardware;
+    let bytes = s.workload.message_bytes.mean().max(1.0);
+    let brokers = f64::from(s.brokers);
+    let groups = s.groups.len().max(1) as f64;
+    let mut out = Vec::new();
+    for &sys in &s.systems {
+        let producer_nic = (hw.nic_bytes_per_s as f64 / bytes, "the producer host's network card".to_string());
+        let mut limits = vec![producer_nic];
+        match sys {
+            SystemKind::Kafka => {
+                // Every replica of every record is written once, spread evenly over the brokers;
+                // each broker takes in its leaders' records and its followers' copies, and sends
+                // out its followers' copies and each group's reads.
+                let rf = f64::from(s.kafka.replication_factor);
+                let record = bytes + 70.0;
+                limits.push((hw.disk_bytes_per_s as f64 * brokers / (record * rf), "the brokers' disks".into()));
+                limits.push((
+                    hw.nic_bytes_per_s as f64 * brokers / (record * rf),
+                    "the brokers' network cards in".into(),
+                ));
+                limits.push((
+                    hw.nic_bytes_per_s as f64 * brokers / (record * (rf - 1.0 + groups)),
+                    "the brokers' network cards out".into(),
+                ));
+            }
+            SystemKind::RabbitMq => {
+                let c = body.rabbitmq;
+                let per_message = (c.enqueue + c.deliver).as_secs_f64() + bytes * c.byte_ps as f64 * 1e-12;
+                let queues = f64::from(s.rabbitmq.queues);
+                limits.push((
+                    queues / per_message,
+                    format!("{} queue process(es) per group, one core each", s.rabbitmq.queues),
+                ));
+            }
+        }
+        let (rate, what) =
+            limits.into_iter().fold((f64::INFINITY, String::new()), |a, b| if b.0 < a.0 { b } else { a });
+        out.push((sys, rate, what));
+    }
+    Some(out)
+}
+
+/// A warning per system whose estimated ceiling ([`ceilings`]) is below the offered peak: the run
+/// is not refused (an overloaded run measures the ceiling), but messages will pile up.
+pub fn capacity_warnings(s: &Scenario, file: &str) -> Vec<String> {
+    let peak = s.workload.phases.iter().map(|p| p.rate).fold(0.0, f64::max);
+    ceilings(s)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, rate, _)| peak > *rate)
+        .map(|(sys, rate, what)| {
+            format!(
+                "{file}: the offered load peaks at {peak:.0} msg/s, above what {} can carry under profile \"{}\": \
+                 about {rate:.0} msg/s, limited by {what}; messages will pile up (the run's `utilisation` names the \
+                 measured bottleneck)",
+                sys.name(),
+                s.profile.name()
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

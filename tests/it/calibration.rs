@@ -199,3 +199,27 @@ fn quorum_queues_and_streams_are_refused_under_a_calibrated_profile_with_the_fie
     let ok = text.replace("profile = \"omb-2020\"", "profile = \"lan\"");
     assert!(pushpull::plan::parse(&ok, "q.toml", false).is_ok());
 }
+
+/// The closed-form ceilings `validate` warns with (the bottleneck's bandwidth over what each
+/// message costs it) agree with the simulated ceilings within 10%: the simulation adds queueing
+/// and batching around the same resource, not a different limit.
+#[test]
+fn the_estimated_ceilings_match_the_simulated_ones_and_an_overload_is_warned() {
+    let s =
+        scenario(&kafka(1_000_000.0, "linger = \"10ms\"\nbatch_size = \"1MiB\"\nmax_partition_fetch_bytes = \"1MiB\""));
+    let est = pushpull::plan::ceilings(&s).expect("a calibrated profile");
+    let (_, kafka_rate, kafka_what) = &est[0];
+    assert_eq!(kafka_what, "the brokers' disks");
+    let sim = run_one(&s, SystemKind::Kafka, None).summary(&s).throughput_per_s;
+    assert!((sim / kafka_rate - 1.0).abs() < 0.10, "Kafka: estimated {kafka_rate:.0}, simulated {sim:.0}");
+    let warnings = pushpull::plan::capacity_warnings(&s, "k.toml");
+    assert!(warnings.len() == 1 && warnings[0].contains("brokers' disks"), "{warnings:?}");
+
+    let s = scenario(&rabbitmq(200_000.0));
+    let (_, rabbit_rate, what) = pushpull::plan::ceilings(&s).expect("a calibrated profile").remove(0);
+    assert!(what.contains("16 queue process"), "{what}");
+    let sim = run_one(&s, SystemKind::RabbitMq, None).summary(&s).throughput_per_s;
+    assert!((sim / rabbit_rate - 1.0).abs() < 0.10, "RabbitMQ: estimated {rabbit_rate:.0}, simulated {sim:.0}");
+    // Below both ceilings: no warning.
+    assert!(pushpull::plan::capacity_warnings(&scenario(&rabbitmq(30_000.0)), "r.toml").is_empty());
+}
