@@ -369,10 +369,17 @@ impl World {
         }
     }
 
-    /// A message that reached its node waits there for the resource that serves it (a core, a
-    /// queue's process): it still counts as in flight until [`World::admit_served`].
-    pub fn wait_for_service(&mut self) {
-        self.in_flight += 1;
+    /// Ends the cost charge of a message that reached its node (after [`World::begin`] and
+    /// [`World::and_process`]): if its work is not done at `now`, returns when it will be. The
+    /// model then hands it over at that time and it counts as in flight until
+    /// [`World::admit_served`].
+    pub fn served_at(&mut self, now: SimTime) -> Option<SimTime> {
+        let done = self.ready(now);
+        self.end();
+        (done > now).then(|| {
+            self.in_flight += 1;
+            done
+        })
     }
 
     /// Admits a message that waited at its node for service: handed to the model unless the node
@@ -617,9 +624,10 @@ impl Deadline {
 mod tests {
     use super::*;
 
-    type Ev = Envelope<&'static str, &'static str>;
+    pub(super) type Ev = Envelope<&'static str, &'static str>;
 
-    fn run(world: &mut World, sched: &mut Scheduler<Ev>) -> Vec<(SimTime, &'static str)> {
+    /// Runs the scheduler dry and returns what the world delivered (also for `out.rs`'s tests).
+    pub(super) fn run(world: &mut World, sched: &mut Scheduler<Ev>) -> Vec<(SimTime, &'static str)> {
         let mut seen = vec![];
         while let Some((at, e)) = sched.pop() {
             if world.admit(&e) == Admit::Deliver {

@@ -109,22 +109,7 @@ impl World {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::world::Admit;
-
-    type Ev = Envelope<&'static str, &'static str>;
-
-    fn run(world: &mut World, sched: &mut Scheduler<Ev>) -> Vec<(SimTime, &'static str)> {
-        let mut seen = vec![];
-        while let Some((at, e)) = sched.pop() {
-            if world.admit(&e) == Admit::Deliver {
-                match e {
-                    Envelope::Message { msg, .. } => seen.push((at, msg)),
-                    Envelope::Timer { timer, .. } => seen.push((at, timer)),
-                }
-            }
-        }
-        seen
-    }
+    use crate::world::tests::{Ev, run};
 
     #[test]
     fn apply_keeps_the_order_of_sends_timers_and_records() {

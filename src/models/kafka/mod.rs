@@ -1966,10 +1966,7 @@ impl<H: History> Model for KafkaModel<'_, H> {
                     // The request waits for its broker's CPU (and the dirty-page limit): handled
                     // when served, so that a saturated broker builds a queue of requests.
                     costs::charge(&mut self.world, k, self.brokers, *to, now, msg);
-                    let done = self.world.ready(now);
-                    self.world.end();
-                    if done > now {
-                        self.world.wait_for_service();
+                    if let Some(done) = self.world.served_at(now) {
                         sched.schedule_at(done, Event::Served(env));
                         return;
                     }

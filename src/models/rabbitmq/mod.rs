@@ -1057,10 +1057,7 @@ impl<H: History> Model for RabbitModel<'_, H> {
                     // The frame waits for its node's CPU and its queue's process: handled when
                     // served, so that a saturated queue builds a queue of work.
                     c.charge(&mut self.world, *to, now, msg, &self.bound);
-                    let done = self.world.ready(now);
-                    self.world.end();
-                    if done > now {
-                        self.world.wait_for_service();
+                    if let Some(done) = self.world.served_at(now) {
                         sched.schedule_at(done, Event::Served(env));
                         return;
                     }
