@@ -53,8 +53,8 @@ pub fn run_system<H: History>(
         SystemKind::Kafka => {
             let mut sched = Scheduler::new();
             let mut m = kafka::KafkaModel::new(s, history, &mut sched);
-            let utilisation = utilisation_while_publishing(s, system, &mut m, &mut sched, &mut progress, |m| {
-                m.resources().map(|r| (r.clone(), m.producer_node()))
+            let utilisation = utilisation_while_publishing(s, &mut m, &mut sched, &mut progress, |m| {
+                m.resources().map(|r| r.utilisation(&named_nodes(s, system, m.producer_node()), s.duration))
             });
             let at = run_until(&mut m, &mut sched, deadline(s), progress);
             m.close(at);
@@ -63,8 +63,8 @@ pub fn run_system<H: History>(
         SystemKind::RabbitMq => {
             let mut sched = Scheduler::new();
             let mut m = rabbitmq::RabbitModel::new(s, history, &mut sched);
-            let utilisation = utilisation_while_publishing(s, system, &mut m, &mut sched, &mut progress, |m| {
-                m.resources().map(|r| (r.clone(), m.producer_node()))
+            let utilisation = utilisation_while_publishing(s, &mut m, &mut sched, &mut progress, |m| {
+                m.resources().map(|r| r.utilisation(&named_nodes(s, system, m.producer_node()), s.duration))
             });
             let at = run_until(&mut m, &mut sched, deadline(s), progress);
             RunEnd { at, events: sched.events_processed(), stalled: m.stalled(at), utilisation }
@@ -73,18 +73,17 @@ pub fn run_system<H: History>(
 }
 
 /// With resources (a calibrated profile), runs a first leg to the end of publishing and reads
-/// their utilisation there: the drain after it would dilute the figures. Without, runs nothing.
+/// their utilisation there (`read`): the drain after it would dilute the figures. Without, runs
+/// nothing.
 fn utilisation_while_publishing<M: Model>(
     s: &Scenario,
-    system: SystemKind,
     m: &mut M,
     sched: &mut Scheduler<M::Event>,
     progress: &mut impl FnMut(SimTime),
-    body: impl Fn(&M) -> Option<(crate::world::resources::Resources, u16)>,
+    read: impl Fn(&M) -> Option<crate::world::resources::Utilisation>,
 ) -> Option<crate::world::resources::Utilisation> {
-    body(m)?;
+    s.body?;
     let publish_end = SimTime(s.duration.0).min(deadline(s));
     run_until(m, sched, publish_end, &mut *progress);
-    let (res, producer) = body(m)?;
-    Some(res.utilisation(&named_nodes(s, system, producer), s.duration))
+    read(m)
 }

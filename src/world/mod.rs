@@ -132,6 +132,18 @@ impl World {
         self
     }
 
+    /// With `hardware` (a calibrated profile), every node gets that body, its work varying from a
+    /// stream of `seed` ([`Resources::varied`]); without, the world stays costless.
+    pub fn costed(self, hardware: Option<crate::scenario::hardware::Hardware>, seed: u64) -> Self {
+        match hardware {
+            None => self,
+            Some(hw) => {
+                let n = self.len();
+                self.with_resources(Resources::new(n, |_| hw).varied(seed))
+            }
+        }
+    }
+
     pub fn resources(&self) -> Option<&Resources> {
         self.body.as_ref().map(|b| &b.res)
     }

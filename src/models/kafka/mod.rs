@@ -606,11 +606,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let consumer_count: usize = s.groups.iter().map(|g| g.max_consumers as usize).sum();
         // Brokers, the producer, the consumers, and the controller with the group coordinators.
         let nodes = brokers + 1 + consumer_count + 1;
-        let mut world = World::new(nodes, s.network.latency);
-        if let Some(body) = &s.body {
-            world =
-                world.with_resources(crate::world::resources::Resources::new(nodes, |_| body.hardware).varied(s.seed));
-        }
+        let world = World::new(nodes, s.network.latency).costed(s.body.map(|b| b.hardware), s.seed);
         let coord = (brokers + 1 + consumer_count) as NodeId;
         let producer_node = brokers as NodeId;
         let mut consumer_of = NodeMap::default();

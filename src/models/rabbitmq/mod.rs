@@ -241,13 +241,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
         // A node for every consumer a group ever runs; those not running yet start down.
         let consumer_count: usize = s.groups.iter().map(|g| g.max_consumers as usize).sum();
         // TCP connections: a cut holds what crosses it (see `liveness`).
-        let mut world = World::holding(brokers + 1 + consumer_count, s.network.latency);
-        let costs = s.body.map(|body| {
-            let n = world.len();
-            world = std::mem::replace(&mut world, World::new(0, SimDuration::ZERO))
-                .with_resources(crate::world::resources::Resources::new(n, |_| body.hardware).varied(s.seed));
-            costs::Costs::new(&mut world, body.rabbitmq, s.groups.len(), brokers, &s.rabbitmq)
-        });
+        let mut world =
+            World::holding(brokers + 1 + consumer_count, s.network.latency).costed(s.body.map(|b| b.hardware), s.seed);
+        let costs =
+            s.body.map(|body| costs::Costs::new(&mut world, body.rabbitmq, s.groups.len(), brokers, &s.rabbitmq));
         let detect = s.faults.iter().any(|f| f.action == FaultAction::Partition);
         let nodes = world.len();
         let replicas = s.rabbitmq.replicas as usize;
