@@ -70,6 +70,16 @@ pub struct Body {
 
 const GIB: u64 = 1 << 30;
 
+/// Kafka's broker costs in both profiles: no published figure exists; chosen so that under
+/// omb-2020 the disk, not the CPU, limits the brokers, as the benchmark's post says.
+const KAFKA_COSTS: KafkaCosts = KafkaCosts {
+    produce_request: SimDuration(60_000),
+    produce_batch: SimDuration(8_000),
+    byte_ps: 1_000,
+    fetch_request: SimDuration(30_000),
+    other_request: SimDuration(20_000),
+};
+
 /// `omb-2020`: the Confluent 2020 OpenMessaging Benchmark, 3 x i3en.2xlarge brokers.
 pub const OMB_2020: Body = Body {
     hardware: Hardware {
@@ -86,13 +96,7 @@ pub const OMB_2020: Body = Body {
         // vm.dirty_ratio = 20 of 64 GiB.
         dirty_limit_bytes: 64 * GIB / 5,
     },
-    kafka: KafkaCosts {
-        produce_request: SimDuration(60_000),
-        produce_batch: SimDuration(8_000),
-        byte_ps: 1_000,
-        fetch_request: SimDuration(30_000),
-        other_request: SimDuration(20_000),
-    },
+    kafka: KAFKA_COSTS,
     rabbitmq: RabbitCosts {
         publish: SimDuration(10_000),
         enqueue: SimDuration(68_000),
@@ -116,13 +120,7 @@ pub const KREPS_2014: Body = Body {
         page_cache_bytes: 24 * GIB,
         dirty_limit_bytes: 32 * GIB / 5,
     },
-    kafka: KafkaCosts {
-        produce_request: SimDuration(60_000),
-        produce_batch: SimDuration(8_000),
-        byte_ps: 1_000,
-        fetch_request: SimDuration(30_000),
-        other_request: SimDuration(20_000),
-    },
+    kafka: KAFKA_COSTS,
     rabbitmq: RabbitCosts {
         publish: SimDuration(20_000),
         enqueue: SimDuration(15_000),

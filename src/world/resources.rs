@@ -24,6 +24,12 @@ pub fn transfer_time(bytes: u64, per_s: u64) -> SimDuration {
     SimDuration(((bytes as u128 * NANOS_PER_SEC as u128).div_ceil(per_s as u128)) as u64)
 }
 
+/// CPU work of `ps` picoseconds per byte over `bytes`.
+#[inline]
+pub fn per_byte(bytes: u64, ps: u64) -> SimDuration {
+    SimDuration((bytes as u128 * ps as u128 / 1_000) as u64)
+}
+
 /// Busy time per resource, for utilisation (busy / elapsed). Cores add up: 8 cores busy for 1 s
 /// is 8 s of CPU.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

@@ -10,6 +10,7 @@
 use super::{Fetched, Msg};
 use crate::scenario::hardware::{Hardware, KafkaCosts};
 use crate::time::{SimDuration, SimTime};
+use crate::world::resources::per_byte;
 use crate::world::{NodeId, Wire, World};
 use std::collections::VecDeque;
 
@@ -91,11 +92,6 @@ impl Wire for Msg {
                 _ => 0,
             }
     }
-}
-
-/// Picoseconds per byte to a duration.
-fn per_byte(bytes: u64, ps: u64) -> SimDuration {
-    SimDuration((bytes as u128 * ps as u128 / 1_000) as u64)
 }
 
 /// Charges broker `to` for handling `msg` that arrived `now`: its CPU, and for an append the page

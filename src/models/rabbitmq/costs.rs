@@ -14,6 +14,7 @@ use crate::models::rabbitmq::raft::RaftMsg;
 use crate::scenario::hardware::RabbitCosts;
 use crate::time::{SimDuration, SimTime};
 use crate::world::resources::ProcessId;
+use crate::world::resources::per_byte;
 use crate::world::{NodeId, Wire, World};
 
 /// An AMQP frame's header and method: a few dozen bytes.
@@ -41,11 +42,6 @@ impl Wire for Msg {
                 _ => 0,
             }
     }
-}
-
-/// Picoseconds per byte to a duration.
-fn per_byte(bytes: u64, ps: u64) -> SimDuration {
-    SimDuration((bytes as u128 * ps as u128 / 1_000) as u64)
 }
 
 /// The costs and the queues' processes of a costed run.
