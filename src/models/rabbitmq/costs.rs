@@ -5,8 +5,10 @@
 //! process enqueues, delivers and settles it. A queue is one Erlang process, so its work is serial:
 //! one queue can use at most one core however many the node has. Persistent messages are written
 //! to the message store; a classic queue confirms once they are written, not synced (the sync
-//! comes when the queue's mailbox empties), while a quorum queue's Raft log (the node's WAL)
-//! syncs before a member answers, and the confirm waits for a majority.
+//! comes when the queue's mailbox empties).
+//!
+//! Classic queues only: the scenario refuses quorum queues and streams under a calibrated profile
+//! until their own costs (Raft traffic and WAL syncs, stream reads) are modelled.
 
 use super::{Msg, QUEUE_NODE};
 use crate::models::rabbitmq::quorum::Command;
@@ -44,17 +46,15 @@ impl Wire for Msg {
     }
 }
 
-/// The costs and the queues' processes of a costed run.
+/// The costs and the classic queues' processes of a costed run.
 #[derive(Debug)]
 pub(super) struct Costs {
     c: RabbitCosts,
-    /// Quorum: the member process of group `g` on node `n`, `processes[g * brokers + n]`.
-    /// Classic: queue `q` of group `g`, `processes[g * queues + q]`, on node `q mod brokers`.
+    /// Queue `q` of group `g` is `processes[g * queues + q]`, on node `q mod brokers`.
     processes: Vec<ProcessId>,
     brokers: usize,
     queues: usize,
     persistent: bool,
-    quorum: bool,
 }
 
 impl Costs {
@@ -65,17 +65,15 @@ impl Costs {
         brokers: usize,
         cfg: &crate::scenario::RabbitMqConfig,
     ) -> Self {
-        let quorum = cfg.queue_type == crate::scenario::QueueType::Quorum;
-        let queues = if quorum { brokers } else { cfg.queues as usize };
+        let queues = cfg.queues as usize;
         let res = world.resources_mut().expect("costs only in a world with resources");
         let processes = (0..groups * queues).map(|i| res.process(((i % queues) % brokers) as u16)).collect();
-        Costs { c, processes, brokers, queues, persistent: cfg.persistent, quorum }
+        Costs { c, processes, brokers, queues, persistent: cfg.persistent }
     }
 
-    /// The process that does group `g`'s queue work for message `id` handled at `node`.
-    fn queue(&self, group: usize, node: NodeId, id: u64) -> ProcessId {
-        let q = if self.quorum { node as usize } else { (id % self.queues as u64) as usize };
-        self.processes[group * self.queues + q]
+    /// The process of group `group`'s queue that holds message `id`.
+    fn queue(&self, group: usize, id: u64) -> ProcessId {
+        self.processes[group * self.queues + (id % self.queues as u64) as usize]
     }
 
     /// Charges node `to` for handling `msg` that arrived `now`, with `bound` telling which groups'
@@ -89,49 +87,23 @@ impl Costs {
             Msg::Publish(m) => {
                 let bytes = u64::from(m.bytes);
                 world.begin(to, now, c.publish + per_byte(bytes, c.byte_ps));
-                // The channel routes to each bound queue's process; a classic queue's channel on
-                // another node only passes the publish on.
-                if self.quorum || to == QUEUE_NODE {
+                // The channel routes to each bound queue's process; a channel on another node than
+                // the queues' only passes the publish on.
+                if to == QUEUE_NODE {
                     for (g, _) in bound.iter().enumerate().filter(|(_, b)| **b) {
-                        let p = self.queue(g, to, m.id);
-                        world.and_process(p, c.enqueue + c.deliver + per_byte(bytes, c.byte_ps));
+                        world.and_process(self.queue(g, m.id), c.enqueue + c.deliver + per_byte(bytes, c.byte_ps));
                         if self.persistent {
-                            self.store(world, to, now, bytes);
+                            // The message store writes without making the confirm wait.
+                            let res = world.resources_mut().expect("costs only in a world with resources");
+                            res.write_back(to, now, bytes);
                         }
                     }
                 }
             }
             Msg::Ack { group, id, .. } => {
                 world.begin(to, now, SimDuration::ZERO);
-                if self.quorum || to == QUEUE_NODE {
-                    world.and_process(self.queue(*group, to, *id), c.ack);
-                }
-            }
-            Msg::Forward(cmd) => {
-                let bytes = command_bytes(cmd);
-                world.begin(to, now, c.other);
-                if let Command::Enqueue { msg, .. } = **cmd {
-                    for (g, _) in bound.iter().enumerate().filter(|(_, b)| **b) {
-                        let p = self.queue(g, to, msg.id());
-                        world.and_process(p, c.enqueue + c.deliver + per_byte(bytes, c.byte_ps));
-                    }
-                }
-            }
-            Msg::Raft(r) => {
-                world.begin(to, now, c.other);
-                if let RaftMsg::AppendEntries { entries, .. } = &**r {
-                    let bytes: u64 = entries.iter().map(|e| command_bytes(&e.cmd)).sum();
-                    let n = entries.iter().filter(|e| matches!(e.cmd, Command::Enqueue { .. })).count() as u64;
-                    for (g, _) in bound.iter().enumerate().filter(|(_, b)| **b) {
-                        world.and_process(
-                            self.queue(g, to, 0),
-                            SimDuration(c.enqueue.0 * n) + per_byte(bytes, c.byte_ps),
-                        );
-                    }
-                    if bytes > 0 {
-                        // The follower answers once its WAL has synced the entries.
-                        self.store(world, to, now, bytes);
-                    }
+                if to == QUEUE_NODE {
+                    world.and_process(self.queue(*group, *id), c.ack);
                 }
             }
             Msg::Relay { msg, .. } => {
@@ -139,18 +111,6 @@ impl Costs {
                 world.begin(to, now, c.other + per_byte(bytes, c.byte_ps));
             }
             _ => world.begin(to, now, c.other),
-        }
-    }
-
-    /// Writes a message's bytes to the node's store: a quorum queue's WAL syncs (in group commits)
-    /// before the member goes on; a classic queue's message store writes without waiting.
-    fn store(&self, world: &mut World, node: NodeId, now: SimTime, bytes: u64) {
-        let res = world.resources_mut().expect("costs only in a world with resources");
-        if self.quorum {
-            let durable = res.write_synced(node, now, bytes);
-            world.wait_until(durable);
-        } else {
-            res.write_back(node, now, bytes);
         }
     }
 }
