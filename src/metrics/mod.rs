@@ -21,6 +21,8 @@
 //!   published after the warmup, exact mean, HDR percentiles (3 significant digits), exact max.
 //!   A replay (processing again, after the group sought, a message it had processed) is left
 //!   out: its age is the replay's, not the system's delay.
+//! * `confirm_ms` (system only): the producer's send -> the broker's acknowledgement of it, for
+//!   messages sent after the warmup: what `acks` and publisher confirms cost the producer.
 //! * `throughput_per_s`: processing completions in [warmup, duration) per second.
 //! * backlog (`max_backlog`): messages owed to the group, not yet processed and not dropped (in
 //!   flight), counted from the history alone, the same way in both systems; its exact peak.
@@ -43,6 +45,7 @@
 //!   ([`FaultSpan`]).
 
 pub mod busy;
+pub mod confirm;
 pub mod window;
 
 use crate::history::{ClientEvent, History, Observation};
@@ -347,6 +350,8 @@ pub struct Recorder {
     last_time: SimTime,
     /// Each consumer's busy time in the window [warmup, duration).
     pub busy: Busy,
+    /// Send to acknowledgement, for the messages sent after the warmup.
+    confirms: confirm::Confirms,
 }
 
 impl Recorder {
@@ -375,6 +380,7 @@ impl Recorder {
             rebalancing: vec![None; s.groups.len()],
             last_time: SimTime::ZERO,
             busy: Busy::new(SimTime(s.warmup.0), SimTime(s.duration.0), s.groups.iter().map(|g| g.max_consumers)),
+            confirms: Default::default(),
         }
     }
 
@@ -701,6 +707,7 @@ impl Recorder {
         SystemSummary {
             messages_published: self.messages_published,
             total,
+            confirm_ms: self.confirms.stats.summary(),
             peak_stored_bytes: self.peak_stored_bytes.max(0) as u64,
             end_of_run_s: round6(end_of_run.as_secs_f64()),
             drain_stalled: false,
@@ -731,6 +738,7 @@ impl History for Recorder {
         match obs {
             Observation::Client(ClientEvent::Sent { msg }) => {
                 self.messages_published += 1;
+                self.confirms.sent(msg.id, at, msg.published_at >= self.warmup);
                 self.bucket_published += 1;
                 self.next_id = msg.id + 1;
                 let in_window = msg.published_at >= self.warmup;
@@ -831,6 +839,7 @@ impl History for Recorder {
             }
             Observation::Client(ClientEvent::Acknowledged { id }) => {
                 self.bucket_acknowledged += 1;
+                self.confirms.acknowledged(id, at);
                 for g in &mut self.groups {
                     g.window.acknowledged(id);
                 }
@@ -845,7 +854,10 @@ impl History for Recorder {
                     }
                 }
             }
-            Observation::Client(ClientEvent::SendFailed { .. }) => self.bucket_failed += 1,
+            Observation::Client(ClientEvent::SendFailed { id }) => {
+                self.bucket_failed += 1;
+                self.confirms.failed(id);
+            }
             Observation::Fault { step } => self.fault_step(at, step),
             Observation::Rebalance { group, started } => self.rebalance(at, group, started),
             Observation::PartitionRevoked { group, partition } => {
@@ -984,6 +996,10 @@ pub struct SystemSummary {
     pub messages_published: u64,
     #[serde(flatten)]
     pub total: GroupSummary,
+    /// The producer's send to the broker's acknowledgement (Kafka produce response, RabbitMQ
+    /// publisher confirm) of the messages sent after the warmup; 0 where the send is its own
+    /// acknowledgement (Kafka `acks = 0`, RabbitMQ without confirms).
+    pub confirm_ms: Percentiles,
     pub peak_stored_bytes: u64,
     /// Simulated time when the run ended (after the drain).
     pub end_of_run_s: f64,

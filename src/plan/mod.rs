@@ -1397,11 +1397,21 @@ pub fn ceilings(s: &Scenario) -> Option<Vec<(SystemKind, f64, String)>> {
             }
             SystemKind::RabbitMq => {
                 let c = body.rabbitmq;
-                let per_message = (c.enqueue + c.deliver).as_secs_f64() + bytes * c.byte_ps as f64 * 1e-12;
-                let queues = f64::from(s.rabbitmq.queues);
+                // A quorum queue is one queue whose leader's process does the work.
+                let quorum = s.rabbitmq.queue_type == crate::scenario::QueueType::Quorum;
+                let (work, queues) = if quorum {
+                    (c.quorum_enqueue + c.quorum_deliver, 1)
+                } else {
+                    (c.enqueue + c.deliver, s.rabbitmq.queues)
+                };
+                let per_message = work.as_secs_f64() + bytes * c.byte_ps as f64 * 1e-12;
                 limits.push((
-                    queues / per_message,
-                    format!("{} queue process(es) per group, one core each", s.rabbitmq.queues),
+                    f64::from(queues) / per_message,
+                    if quorum {
+                        "the quorum queue's leader process, one core".to_string()
+                    } else {
+                        format!("{queues} queue process(es) per group, one core each")
+                    },
                 ));
             }
         }

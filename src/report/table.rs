@@ -134,6 +134,8 @@ fn rows(reports: &[&SystemReport]) -> Vec<Row> {
         d("latency p99", &|s| s.latency_ms.p99),
         d("latency p99.9", &|s| s.latency_ms.p999),
         d("latency max", &|s| s.latency_ms.max),
+        d("confirm p50", &|s| s.confirm_ms.p50),
+        d("confirm p99", &|s| s.confirm_ms.p99),
         f("max backlog", &|s| thousands(s.max_backlog)),
         f("max consumer lag", &|s| thousands(s.max_consumer_lag)),
         f("max unacked", &|s| thousands(s.max_unacked)),

@@ -87,6 +87,10 @@ pub const RABBITMQ_CONSUMER_DISCONNECTED_TIMEOUT: SimDuration = SimDuration(60_0
 /// with this many enqueues not yet applied by the quorum queue is "slow" and blocks its
 /// connection (flow control) until fewer are pending; the publisher cannot publish meanwhile.
 pub const RABBITMQ_QUORUM_COMMANDS_SOFT_LIMIT: u32 = 32;
+/// `credit_flow_default_credit` = {400, 200}: a process may send 400 messages to another before
+/// it must wait for credit, which comes back 200 at a time as they are processed (rabbit's
+/// `credit_flow` module, used between a channel and a classic queue).
+pub const RABBITMQ_CREDIT_FLOW_DEFAULT_CREDIT: (u64, u64) = (400, 200);
 /// Ra `broadcast_time` = 100 ms (`ra_server_proc.erl` `DEFAULT_BROADCAST_TIME`). When a follower
 /// learns that the leader's node is down (Erlang distribution reports `noconnection` as soon as
 /// the crashed node's connections close), it waits `rand:uniform(5 x broadcast_time) +

@@ -493,13 +493,13 @@ impl Ctx {
             None => nice_interval(duration),
         };
         let rabbitmq = self.rabbitmq(raw.rabbitmq.unwrap_or_default(), brokers)?;
-        if body.is_some() && rabbitmq.queue_type != QueueType::Classic && systems.contains(&SystemKind::RabbitMq) {
+        if body.is_some() && rabbitmq.queue_type == QueueType::Stream && systems.contains(&SystemKind::RabbitMq) {
             return self.err(
                 "rabbitmq.queue_type",
                 format!(
-                    "\"{}\" is not simulated with profile \"{}\" yet: only classic queues have calibrated costs (a \
-                     quorum queue's Raft traffic and a stream's reads are not charged correctly); use \
-                     queue_type = \"classic\", or profile = \"ideal\" or \"lan\"",
+                    "\"{}\" is not simulated with profile \"{}\" yet: only classic and quorum queues have calibrated \
+                     costs (a stream's reads are not charged); use queue_type = \"classic\" or \"quorum\", or \
+                     profile = \"ideal\" or \"lan\"",
                     rabbitmq.queue_type.name(),
                     profile.name()
                 ),

@@ -95,6 +95,10 @@ struct Body {
     /// When the handler's own CPU work (from [`World::begin`]) is done: the processes it hands
     /// work to ([`World::and_process`]) start then.
     stage: SimTime,
+    /// When the last message from node `a` to node `b` was served, at `a * nodes + b`: a
+    /// connection (TCP, an Erlang distribution link) hands messages over in the order they were
+    /// sent, so one that needs less work waits for those before it.
+    served: Vec<SimTime>,
 }
 
 /// What the world says about an event at the moment it would be handled.
@@ -128,7 +132,8 @@ impl World {
     /// Gives the world's nodes resources: from now on a message waits for the network cards at
     /// both ends, and a handler's work for the CPU ([`World::begin`]).
     pub fn with_resources(mut self, res: Resources) -> Self {
-        self.body = Some(Box::new(Body { res, ready: None, stage: SimTime::ZERO }));
+        let n = self.len();
+        self.body = Some(Box::new(Body { res, ready: None, stage: SimTime::ZERO, served: vec![SimTime::ZERO; n * n] }));
         self
     }
 
@@ -381,13 +386,21 @@ impl World {
         }
     }
 
-    /// Ends the cost charge of a message that reached its node (after [`World::begin`] and
-    /// [`World::and_process`]): if its work is not done at `now`, returns when it will be. The
+    /// Ends the cost charge of a message from `from` that reached its node `to` (after
+    /// [`World::begin`] and [`World::and_process`]): if its work, or that of a message sent before
+    /// it on the same connection, is not done at `now`, returns when it will be. The
     /// model then hands it over at that time and it counts as in flight until
     /// [`World::admit_served`].
-    pub fn served_at(&mut self, now: SimTime) -> Option<SimTime> {
-        let done = self.ready(now);
+    pub fn served_at(&mut self, now: SimTime, from: NodeId, to: NodeId) -> Option<SimTime> {
+        let mut done = self.ready(now);
         self.end();
+        let n = self.len();
+        if let Some(b) = &mut self.body
+            && let Some(last) = b.served.get_mut(from as usize * n + to as usize)
+        {
+            done = done.max(*last);
+            *last = done;
+        }
         (done > now).then(|| {
             self.in_flight += 1;
             done

@@ -65,7 +65,7 @@ struct NodeBody {
 
 /// A process that runs on one core at a time (an Erlang process, a Kafka request handler): its
 /// work is serial, and each piece also needs a core of its node.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ProcessId(u32);
 
 /// The bodies of every node of a world, and its serial processes.
@@ -245,6 +245,11 @@ impl Resources {
 
     /// `work` of the serial process `p`, submitted at `at`: it starts when both the process and a
     /// core of its node are free.
+    /// When process `p` will have done all the work handed to it so far.
+    pub fn process_free_at(&self, p: ProcessId) -> SimTime {
+        self.processes[p.0 as usize].1
+    }
+
     pub fn run(&mut self, p: ProcessId, at: SimTime, work: SimDuration) -> SimTime {
         if work.is_zero() {
             return at;

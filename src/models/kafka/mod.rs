@@ -1957,12 +1957,12 @@ impl<H: History> Model for KafkaModel<'_, H> {
                     return;
                 }
                 if let Some(k) = &mut self.costs
-                    && let Envelope::Message { to, msg, .. } = &env
+                    && let Envelope::Message { from, to, msg, .. } = &env
                 {
                     // The request waits for its broker's CPU (and the dirty-page limit): handled
                     // when served, so that a saturated broker builds a queue of requests.
                     costs::charge(&mut self.world, k, self.brokers, *to, now, msg);
-                    if let Some(done) = self.world.served_at(now) {
+                    if let Some(done) = self.world.served_at(now, *from, *to) {
                         sched.schedule_at(done, Event::Served(env));
                         return;
                     }

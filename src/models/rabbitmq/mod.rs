@@ -41,12 +41,13 @@ use crate::scenario::operations::{Operation, OperationAction};
 use crate::scenario::{ClientNode, RabbitMqConfig, Scenario};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{Message, MessageId, ProcessingTimes, Producer, StoredMessage};
+use crate::world::resources::ProcessId;
 use crate::world::{Admit, Envelope, Held, NodeId, NodeMap, World};
 use liveness::{End, Silence};
 use queue::ClassicQueue;
 use quorum::{Command, QueueMachine, Quorum};
 use raft::RaftMsg;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Ours: the producer application gives up on a message unconfirmed this long, as Kafka's
 /// `delivery.timeout.ms` (120 s) does, so that both systems give up alike.
@@ -127,6 +128,8 @@ pub enum Timer {
     Redirect(Box<Command>, u8),
     /// A consumer cancelled by its node (`basic.cancel`) subscribes again.
     Resubscribe,
+    /// A queue process that withheld credit may have caught up.
+    CreditCheck(ProcessId),
 }
 
 #[derive(Debug)]
@@ -202,6 +205,12 @@ pub struct RabbitModel<'h, H: History> {
     /// Flow control blocks the producer's connection: publishes wait in `outbox`, and the
     /// application, blocked in `basic.publish`, re-publishes nothing.
     producer_blocked: bool,
+    /// The queue processes withholding credit (a calibrated profile only): while there is one,
+    /// the node stops reading the producer's connection.
+    credit_blocked: BTreeSet<ProcessId>,
+    /// Publishes that reached the node while it did not read the producer's connection: they
+    /// wait in the socket and are read once credit is back.
+    unread: VecDeque<Envelope<Msg, Timer>>,
     outbox: VecDeque<Message>,
     /// The quorum queues' Raft group, if `queue_type = "quorum"`.
     quorum: Option<Quorum>,
@@ -290,6 +299,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
             timeout_check_armed: false,
             producer_home: Some(client_node(s.rabbitmq.producer_node)),
             producer_blocked: false,
+            credit_blocked: BTreeSet::new(),
+            unread: VecDeque::new(),
             outbox: VecDeque::new(),
             quorum: None,
             stream: None,
@@ -392,6 +403,36 @@ impl<'h, H: History> RabbitModel<'h, H> {
             self.unconfirmed.insert(msg.id, (msg, now, deadline));
             self.confirm_deadlines.push_back((deadline, msg.id));
             self.arm_confirm_check(sched);
+        }
+    }
+
+    /// Credit flow at node `node`, which just handed a publish to queue process `p`: past the
+    /// credit, the producer's connection is blocked until every such process has caught up.
+    fn credit_flow(&mut self, now: SimTime, node: NodeId, p: ProcessId, sched: &mut Scheduler<Event>) {
+        let Some(c) = &self.costs else { return };
+        let (state, resume) = c.credit(&self.world, p, now);
+        if state == Some(true) && self.credit_blocked.insert(p) {
+            self.world.timer_in(sched, node, resume.since(now), Timer::CreditCheck(p));
+        }
+    }
+
+    /// A process that withheld credit may have caught up: if so it grants credit again.
+    fn credit_check(&mut self, now: SimTime, node: NodeId, p: ProcessId, sched: &mut Scheduler<Event>) {
+        let Some(c) = &self.costs else { return };
+        if !self.credit_blocked.contains(&p) {
+            return;
+        }
+        let (state, resume) = c.credit(&self.world, p, now);
+        if state == Some(false) {
+            self.credit_blocked.remove(&p);
+            // The node reads the producer's connection again, until a queue withholds credit.
+            while self.credit_blocked.is_empty()
+                && let Some(env) = self.unread.pop_front()
+            {
+                self.handle(now, Event::Net(env), sched);
+            }
+        } else {
+            self.world.timer_in(sched, node, resume.since(now), Timer::CreditCheck(p));
         }
     }
 
@@ -991,6 +1032,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             Timer::AtenPoll => self.aten_poll(now, node, sched),
             Timer::NetTick => self.net_tick(now, node, sched),
             Timer::Redirect(cmd, left) => self.redirect(now, node, *cmd, left, sched),
+            Timer::CreditCheck(p) => self.credit_check(now, node, p, sched),
             Timer::JobEnd | Timer::Reconnect | Timer::Resubscribe => {
                 let (group, consumer) = self.consumer_of[node];
                 match timer {
@@ -1048,13 +1090,27 @@ impl<H: History> Model for RabbitModel<'_, H> {
                     }
                     Admit::Hold => return self.hold(env),
                 }
+                if let Envelope::Message { from, msg: Msg::Publish(_), .. } = &env
+                    && *from == self.producer_node
+                    && !self.credit_blocked.is_empty()
+                {
+                    // Credit flow: the node does not read the producer's connection now.
+                    self.unread.push_back(env);
+                    return;
+                }
                 if let Some(c) = &self.costs
-                    && let Envelope::Message { to, msg, .. } = &env
+                    && let Envelope::Message { from, to, msg, .. } = &env
                 {
                     // The frame waits for its node's CPU and its queue's process: handled when
                     // served, so that a saturated queue builds a queue of work.
-                    c.charge(&mut self.world, *to, now, msg, &self.bound);
-                    if let Some(done) = self.world.served_at(now) {
+                    let leads = self.quorum.is_some() && self.leader_seen_from(*to) == Some(*to);
+                    let handed = c.charge(&mut self.world, *to, now, msg, &self.bound, leads);
+                    let (from, to) = (*from, *to);
+                    let served = self.world.served_at(now, from, to);
+                    if let Some(p) = handed {
+                        self.credit_flow(now, to, p, sched);
+                    }
+                    if let Some(done) = served {
                         sched.schedule_at(done, Event::Served(env));
                         return;
                     }

@@ -574,7 +574,7 @@ impl<H: History> RabbitModel<'_, H> {
     /// The leader a channel on `node` sends its commands to: the one its member follows; on a node
     /// without a member, the queue's current leader (the channel reads it from the queue's
     /// record; here from the world).
-    fn leader_seen_from(&self, node: NodeId) -> Option<NodeId> {
+    pub(super) fn leader_seen_from(&self, node: NodeId) -> Option<NodeId> {
         match self.qr().members.get(node as usize) {
             Some(m) => m.leader(),
             None => self.qr().leader(&self.world),
@@ -757,6 +757,12 @@ impl<H: History> RabbitModel<'_, H> {
             self.producer_home = None;
             // What waited for the blocked connection fails with it.
             self.producer_blocked = false;
+            self.credit_blocked.clear();
+            for env in std::mem::take(&mut self.unread) {
+                if let crate::world::Envelope::Message { msg: Msg::Publish(m), .. } = env {
+                    self.dropped_publish(now, &m);
+                }
+            }
             for m in std::mem::take(&mut self.outbox) {
                 self.dropped_publish(now, &m);
             }
@@ -853,6 +859,8 @@ impl<H: History> RabbitModel<'_, H> {
                     self.confirm_check_armed = false;
                     self.producer_home = None;
                     self.producer_blocked = false;
+                    self.credit_blocked.clear();
+                    self.unread.clear();
                     self.outbox.clear();
                 }
             }

@@ -154,6 +154,9 @@ struct Peer {
     /// The `index` of the last refusal acted upon: in-flight entries sent before the repair are
     /// refused with the same index, and need no second repair.
     repaired_from: Option<Index>,
+    /// `matched` at the previous tick: a peer that answered since has a live pipeline, and
+    /// re-sending its in-flight entries would only make a loaded follower do them twice.
+    matched_at_tick: Index,
 }
 
 #[derive(Clone, Debug)]
@@ -213,7 +216,7 @@ impl<M: Machine + std::fmt::Debug> Member<M> {
         self.members
             .iter()
             .filter(|&&n| n != self.id)
-            .map(|&node| Peer { node, next, matched: 0, repaired_from: None })
+            .map(|&node| Peer { node, next, matched: 0, repaired_from: None, matched_at_tick: 0 })
             .collect()
     }
 
@@ -339,15 +342,21 @@ impl<M: Machine + std::fmt::Debug> Member<M> {
         out.push(Out::Send { to: node, msg });
     }
 
-    /// Ra's leader tick (1 s): re-sends to every follower what it is not known to hold (or an
-    /// empty `AppendEntries` carrying the commit index). `reachable` says whether a follower's node
+    /// Ra's leader tick (1 s): re-sends to every follower that answered nothing since the last
+    /// tick what it is not known to hold, and to the others what is new (or an empty
+    /// `AppendEntries` carrying the commit index). `reachable` says whether a follower's node
     /// can be reached now (a send to a disconnected Erlang node is dropped at once).
     pub fn tick(&mut self, reachable: impl Fn(NodeId) -> bool, out: &mut Vec<Out<M>>) {
         let n = match &mut self.role {
             Role::Leader { peers } => {
                 for p in peers.iter_mut() {
-                    p.next = p.matched + 1;
-                    p.repaired_from = None;
+                    // Re-send from what the peer is known to hold only if it answered nothing
+                    // since the last tick (a lost message, a peer that was away).
+                    if p.matched == p.matched_at_tick {
+                        p.next = p.matched + 1;
+                        p.repaired_from = None;
+                    }
+                    p.matched_at_tick = p.matched;
                 }
                 peers.len()
             }
