@@ -181,7 +181,7 @@ pub enum Command {
 /// The exit codes, for `--help`.
 const EXIT_CODES: &str = "Exit codes: 0 success; 1 internal error (a bug: please report it); 2 usage error (bad flags \
                           or arguments); 3 invalid input (a scenario file or value, a scenario refused by the size \
-                          guard, a sweep folder that cannot be read or merged); 4 output error (an output folder \
+                          guard, a sweep folder that cannot be read or merged, a folder compare cannot read); 4 output error (an output folder \
                           that cannot be used, a file that cannot be written); 5 interrupted or partial (Ctrl-C or \
                           SIGTERM: the runs under way are finished and kept, run the command again to finish; \
                           collect: points done in none of the folders).";
