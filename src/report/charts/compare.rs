@@ -147,3 +147,44 @@ fn draw_panel<DB: DrawingBackend>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bars in the systems' colours (A tinted), an error bar (a rule and two caps, black) where
+    /// there is an interval, "no data" where there is no value, and the panels' captions.
+    #[test]
+    fn bars_error_bars_and_missing_values() {
+        let bar = |system, second, value, interval| CompareBar { system, second, value, interval };
+        let chart = CompareChart {
+            title: "Compare".into(),
+            subtitle: "s".into(),
+            labels: ("A".into(), "B".into()),
+            panels: vec![ComparePanel {
+                caption: "throughput (messages/s)".into(),
+                count: false,
+                bars: vec![
+                    bar(SystemKind::Kafka, false, Some(10.0), Some((8.0, 12.0))),
+                    bar(SystemKind::Kafka, true, Some(20.0), None),
+                    bar(SystemKind::RabbitMq, false, None, None),
+                ],
+            }],
+        };
+        let svg = compare_svg(&chart).unwrap();
+        assert!(svg.contains("throughput (messages/s)") && svg.contains("no data") && svg.contains("kafka B"));
+        assert!(svg.contains("fill=\"#D65200\""), "B's bar in Kafka's colour");
+        let tinted = tint(system_color(SystemKind::Kafka));
+        assert!(svg.contains(&format!("fill=\"#{:02X}{:02X}{:02X}\"", tinted.0, tinted.1, tinted.2)), "A's bar tinted");
+        let black = format!("stroke=\"#{:02X}{:02X}{:02X}\"", INK.0, INK.1, INK.2);
+        let without = compare_svg(&CompareChart {
+            panels: vec![ComparePanel {
+                bars: chart.panels[0].bars.iter().map(|b| CompareBar { interval: None, ..b.clone() }).collect(),
+                ..chart.panels[0].clone()
+            }],
+            ..chart.clone()
+        })
+        .unwrap();
+        assert_eq!(svg.matches(&black).count(), without.matches(&black).count() + 3);
+    }
+}

@@ -343,3 +343,39 @@ fn value_label(v: f64, scale: SweepScale) -> String {
         SweepScale::LogMs => round_secs(v / 1000.0),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chart(intervals: Vec<(f64, f64, f64)>) -> SweepChart {
+        SweepChart {
+            title: "t".into(),
+            subtitle: "s".into(),
+            x_desc: "x".into(),
+            x_ticks: vec![(0.0, "a".into()), (1.0, "b".into())],
+            y_desc: "y".into(),
+            scale: SweepScale::Decimal,
+            reference: None,
+            panels: vec![SweepPanel {
+                caption: None,
+                lines: vec![SweepLine {
+                    system: Some(SystemKind::Kafka),
+                    points: vec![(0.0, 10.0), (1.0, 20.0)],
+                    intervals,
+                }],
+            }],
+        }
+    }
+
+    /// Each interval is three strokes in Kafka's colour (a rule and its two caps), and the axis
+    /// reaches the top of the highest bar.
+    #[test]
+    fn intervals_are_drawn_as_error_bars() {
+        let kafka = "stroke=\"#D65200\"";
+        let plain = sweep_svg(&chart(Vec::new())).unwrap();
+        let bars = sweep_svg(&chart(vec![(0.0, 5.0, 15.0), (1.0, 12.0, 60.0)])).unwrap();
+        assert_eq!(bars.matches(kafka).count(), plain.matches(kafka).count() + 6);
+        assert!(matches!(y_axis(&chart(vec![(1.0, 12.0, 60.0)])), YAxis::Linear(r, _) if r.range().end >= 60.0));
+    }
+}
