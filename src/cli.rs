@@ -29,6 +29,7 @@ struct Args {
 #[derive(Subcommand, Debug)]
 enum RawCommand {
     /// Run scenarios and write summary.json, timeseries.csv and charts.
+    #[command(after_help = RUN_HELP)]
     Run {
         /// Scenario files (TOML, or JSON with a .json name).
         #[arg(required = true)]
@@ -58,6 +59,10 @@ enum RawCommand {
         /// Scenarios run at once (default: the number of cores); outputs are the same either way.
         #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         jobs: Option<u16>,
+        /// Run each scenario R times with seeds derived from its seed (replication 0 is its own) and
+        /// report each headline metric's mean and 95% confidence interval: --replications 5.
+        #[arg(long, value_name = "R", default_value_t = 1, value_parser = replications_parser())]
+        replications: u16,
     },
     /// Run a scenario at every combination of parameter values: one folder per point, sweep.csv and
     /// sweep charts.
@@ -90,6 +95,21 @@ enum RawCommand {
         /// Print nothing but errors and warnings.
         #[arg(long, short)]
         quiet: bool,
+        /// Run each point R times (as `run --replications R`); sweep.csv has each metric's mean and
+        /// 95% interval, the charts error bars.
+        #[arg(long, value_name = "R", default_value_t = 1, value_parser = replications_parser())]
+        replications: u16,
+    },
+    /// Compare two result folders: each headline metric side by side, with its difference.
+    #[command(after_help = COMPARE_HELP)]
+    Compare {
+        /// The first result folder (the reference): a run's --out folder, or results/<name>.
+        a: PathBuf,
+        /// The second result folder.
+        b: PathBuf,
+        /// Also write compare.png and compare.svg into DIR.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
     /// Merge the folders of a sharded sweep into the sweep.csv and charts of an unsharded run.
     #[command(after_help = "Example: pushpull collect shard-0 shard-1 shard-2 --out sweep\n\
@@ -147,6 +167,11 @@ pub enum Command {
         dirs: Vec<PathBuf>,
         out: PathBuf,
     },
+    Compare {
+        a: PathBuf,
+        b: PathBuf,
+        out: Option<PathBuf>,
+    },
     List,
     Explain {
         lesson: String,
@@ -156,7 +181,7 @@ pub enum Command {
 /// The exit codes, for `--help`.
 const EXIT_CODES: &str = "Exit codes: 0 success; 1 internal error (a bug: please report it); 2 usage error (bad flags \
                           or arguments); 3 invalid input (a scenario file or value, a scenario refused by the size \
-                          guard, a sweep folder that cannot be read or merged); 4 output error (an output folder \
+                          guard, a sweep folder that cannot be read or merged, a folder compare cannot read); 4 output error (an output folder \
                           that cannot be used, a file that cannot be written); 5 interrupted or partial (Ctrl-C or \
                           SIGTERM: the runs under way are finished and kept, run the command again to finish; \
                           collect: points done in none of the folders).";
@@ -166,7 +191,28 @@ const SWEEP_HELP: &str = "Examples:\n  \
     pushpull sweep scenarios/idle-consumers.toml --vary kafka.partitions=1..16:x2 \
     --vary groups.orders.consumers=6,12 --out /tmp/partitions\n  \
     pushpull sweep FILE --vary workload.rate=100..500:+100 --out DIR --shard 0/4   (then collect)\n\
-    A point already done in DIR is skipped when the sweep is run again.";
+    A point already done in DIR is skipped when the sweep is run again.\n  \
+    pushpull sweep scenarios/pooling.toml --vary workload.rate=20,30,40 --replications 5 --out /tmp/pooling-ci\n\
+    With --replications, each point's folder holds rep-0/ .. rep-(R-1)/, and the charts draw the mean with error \
+    bars (95% confidence interval).";
+
+const RUN_HELP: &str = "Examples:\n  \
+    pushpull run scenarios/pooling.toml\n  \
+    pushpull run scenarios/pooling.toml --set rabbitmq.prefetch=0 --out /tmp/pooling-prefetch0\n  \
+    pushpull run scenarios/pooling.toml --replications 5 --out /tmp/pooling-5\n\
+    --replications R: replication 0 uses the scenario's seed (so R=1 is the plain run), replication i the i-th \
+    output of SplitMix64 seeded with it (53 bits); each is written in DIR/rep-i/, DIR holds replication 0's files and \
+    its summary.json adds `replications`: each headline metric's values, mean, ci95_low and ci95_high (Student t).";
+
+const COMPARE_HELP: &str = "Examples:\n  \
+    pushpull compare results/pooling /tmp/pooling-prefetch0\n  \
+    pushpull compare /tmp/pooling-5 /tmp/pooling-prefetch0-5 --out /tmp/cmp   (writes /tmp/cmp/compare.png)\n\
+    When both folders have replications, A and B are the means, and a metric is flagged `*` when Welch's t-test on \
+    the two sets of replications rejects equal means at the 5% level (two-sided, p < 0.05).";
+
+fn replications_parser() -> clap::builder::RangedI64ValueParser<u16> {
+    clap::value_parser!(u16).range(1..=i64::from(study::replicate::MAX_REPLICATIONS))
+}
 
 /// The options of `run` that apply to every scenario.
 #[derive(Debug, Clone, Copy)]
@@ -179,6 +225,8 @@ pub struct RunOptions {
     pub parallel: usize,
     /// One line per scenario (`results: DIR`) instead of its table.
     pub brief: bool,
+    /// Runs of each scenario (`--replications`); 1 is the plain run.
+    pub replications: u32,
 }
 
 #[derive(Debug)]
@@ -195,7 +243,7 @@ pub struct RunJob {
 fn resolve(args: Args) -> Result<Command, String> {
     let sets = |sets: Vec<String>| sets.iter().map(|s| Override::parse(s)).collect::<Result<Vec<_>, _>>();
     Ok(match args.command {
-        RawCommand::Run { scenarios, seed, sets: s, out, quiet, force, history, no_charts, jobs } => {
+        RawCommand::Run { scenarios, seed, sets: s, out, quiet, force, history, no_charts, jobs, replications } => {
             let several = scenarios.len() > 1;
             let sets = sets(s)?;
             let parallel = jobs.map_or_else(default_parallel, usize::from);
@@ -205,17 +253,34 @@ fn resolve(args: Args) -> Result<Command, String> {
                 .collect();
             Command::Run {
                 jobs,
-                options: RunOptions { quiet, force, history, charts: !no_charts, parallel, brief: false },
+                options: RunOptions {
+                    quiet,
+                    force,
+                    history,
+                    charts: !no_charts,
+                    parallel,
+                    brief: false,
+                    replications: u32::from(replications),
+                },
             }
         }
-        RawCommand::Sweep { scenario, varies, sets: s, out, jobs, shard, force, no_charts, quiet } => {
+        RawCommand::Sweep { scenario, varies, sets: s, out, jobs, shard, force, no_charts, quiet, replications } => {
             let varies = varies.iter().map(|v| study::vary::Vary::parse(v)).collect::<Result<Vec<_>, _>>()?;
             let shard = shard.as_deref().map(study::vary::Shard::parse).transpose()?;
             let parallel = jobs.map_or_else(default_parallel, usize::from);
-            let options = RunOptions { quiet, force, history: false, charts: !no_charts, parallel, brief: true };
+            let options = RunOptions {
+                quiet,
+                force,
+                history: false,
+                charts: !no_charts,
+                parallel,
+                brief: true,
+                replications: u32::from(replications),
+            };
             Command::Sweep { file: scenario, sets: sets(s)?, varies, out, shard, options }
         }
         RawCommand::Collect { dirs, out } => Command::Collect { dirs, out },
+        RawCommand::Compare { a, b, out } => Command::Compare { a, b, out },
         RawCommand::List => Command::List,
         RawCommand::Explain { lesson } => Command::Explain { lesson },
         RawCommand::Validate { scenarios, sets: s, force } => {
@@ -284,6 +349,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
                 self::out(&format!("collected: {} and {charts} charts", to.join(study::sweep::TABLE).display()));
             }))
         }
+        Command::Compare { a, b, out: to } => report(
+            study::compare::compare(&a, &b, to.as_deref()).map_err(Into::into).map(|text| self::out(text.trim_end())),
+        ),
         Command::List => report(study::lessons::all(&study::lessons::library()).map_err(Into::into).map(|l| {
             self::out(study::lessons::list_text(&l).trim_end());
         })),
@@ -338,7 +406,7 @@ fn sweep(
     shard: Option<study::vary::Shard>,
     options: RunOptions,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let planned = study::sweep::plan(file, sets, varies, shard, options.force, dir)?;
+    let planned = study::sweep::plan(file, sets, varies, shard, options.force, options.replications, dir)?;
     let say = |text: &str| {
         if !options.quiet {
             out(text)
@@ -403,12 +471,16 @@ fn default_parallel() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-/// A scenario simulated and written into its staging folder, waiting for its turn to be put in
-/// place and shown.
+/// A scenario (or one replication of it) simulated and written into its staging folder, waiting
+/// for its turn to be put in place and shown.
 struct Finished {
-    staging: outdir::Staging,
+    /// The job's index, and the replication's (`None`: a plain run).
+    job: usize,
+    rep: Option<u32>,
     warnings: Vec<String>,
     table: Option<String>,
+    /// A replication's summary, for the run's `replications` block.
+    summary: Option<report::Summary>,
 }
 
 /// Loads every scenario, checks every output folder, then simulates and writes the scenarios,
@@ -417,6 +489,11 @@ struct Finished {
 /// prints its table in the command's order: the files and the text are those of a run one after
 /// another. A typo in the third file or a clash of names costs no simulation; an error stops the
 /// run where it would have stopped one scenario at a time (the scenarios after it are not written).
+///
+/// With `--replications R` (R >= 2) each scenario is R runs, each its own item (so they run in
+/// parallel too), written into `rep-i/` of its staging folder; once the last is in, the scenario's
+/// own files (replication 0's, and `summary.json` with the `replications` block) are written and the
+/// set is put in place. The bytes do not depend on the order the runs finish in.
 fn run(jobs: &[RunJob], options: RunOptions) -> Result<(), Box<dyn std::error::Error>> {
     let mut loaded = Vec::new();
     for job in jobs {
@@ -430,25 +507,45 @@ fn run(jobs: &[RunJob], options: RunOptions) -> Result<(), Box<dyn std::error::E
     let dirs: Vec<PathBuf> = jobs.iter().zip(&loaded).map(|(j, s)| output_dir(j, s)).collect();
     let checks: Vec<outdir::Job> = files.iter().zip(&dirs).map(|(file, dir)| outdir::Job { file, dir }).collect();
     let stagings = outdir::preflight(&checks)?;
+    let places: Vec<(PathBuf, PathBuf)> =
+        stagings.iter().map(|st| (st.work_dir().to_path_buf(), st.shown().to_path_buf())).collect();
+    let mut stagings: Vec<Option<outdir::Staging>> = stagings.into_iter().map(Some).collect();
     let bars = (!options.quiet && std::io::stderr().is_terminal()).then(MultiProgress::new);
-    let items = loaded
-        .iter()
-        .zip(stagings)
-        .map(|(s, staging)| ((s, staging), crate::plan::estimate(s).memory_bytes as u64))
-        .collect();
+    let reps = options.replications.max(1);
+    let mut items = Vec::new();
+    for (j, s) in loaded.iter().enumerate() {
+        let memory = crate::plan::estimate(s).memory_bytes as u64;
+        if reps == 1 {
+            items.push(((j, None), memory));
+        } else {
+            items.extend((0..reps).map(|r| ((j, Some(r)), memory)));
+        }
+    }
     let mut failure: Option<Box<dyn std::error::Error>> = None;
     let started = std::sync::atomic::AtomicUsize::new(0);
+    let mut replicas: Vec<report::Summary> = Vec::new();
     crate::interrupt::install();
     crate::run::in_order(
         items,
         options.parallel,
         crate::scenario::defaults::MAX_MEMORY_BYTES as u64,
-        |(s, staging)| {
+        |(j, rep): (usize, Option<u32>)| {
+            let s = &loaded[j];
             crate::interrupt::test_hook(started.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
             if crate::interrupt::requested() {
                 return Err(report::ReportError::Interrupted { scenario: s.name.clone() });
             }
-            simulate_and_write(s, staging, options, bars.as_ref())
+            let (work, shown) = &places[j];
+            match rep {
+                None => simulate_and_write(s, (work, shown), options, bars.as_ref(), (j, None)),
+                Some(r) => {
+                    let mut s = s.clone();
+                    s.seed = study::stats::replication_seed(s.seed, r);
+                    let folder = study::replicate::folder(r);
+                    let place = (work.join(&folder), shown.join(&folder));
+                    simulate_and_write(&s, (&place.0, &place.1), options, bars.as_ref(), (j, Some(r)))
+                }
+            }
         },
         |finished| {
             let shown = |text: &str, to_stdout: bool| {
@@ -460,9 +557,23 @@ fn run(jobs: &[RunJob], options: RunOptions) -> Result<(), Box<dyn std::error::E
             };
             let result = finished.and_then(|f| {
                 f.warnings.iter().for_each(|w| shown(w, false));
-                let place = f.staging.shown().to_path_buf();
-                f.staging.commit()?;
-                if let Some(table) = f.table {
+                let mut table = f.table;
+                if let Some(r) = f.rep {
+                    replicas.extend(f.summary);
+                    if r + 1 < reps {
+                        return Ok(());
+                    }
+                    let (work, place) = &places[f.job];
+                    let mut top = replicas.first().cloned().expect("replication 0 came first");
+                    top.replications = Some(study::replicate::block(&replicas));
+                    replicas.clear();
+                    study::replicate::write_top(work, &top).map_err(|e| e.relocate(work, place))?;
+                    table = (!options.quiet && !options.brief).then(|| study::replicate::table(&top));
+                }
+                let staging = stagings[f.job].take().expect("each job is committed once");
+                let place = staging.shown().to_path_buf();
+                staging.commit()?;
+                if let Some(table) = table {
                     shown(&format!("{table}\nresults: {}\n", place.display()), true);
                 } else if options.brief && !options.quiet {
                     shown(&format!("results: {}", place.display()), true);
@@ -475,23 +586,30 @@ fn run(jobs: &[RunJob], options: RunOptions) -> Result<(), Box<dyn std::error::E
     failure.map_or(Ok(()), Err)
 }
 
-/// Simulates one scenario and writes its outputs into its staging folder; the table is rendered
-/// now (the runs are large), printed when its turn comes.
+/// Simulates one scenario and writes its outputs into `work` (its staging folder, shown to the
+/// user as `shown`); the table is rendered now (the runs are large), printed when its turn comes.
+/// A replication (`rep`) returns its summary instead of a table.
 fn simulate_and_write(
     s: &Scenario,
-    staging: outdir::Staging,
+    (work, shown): (&Path, &Path),
     options: RunOptions,
     bars: Option<&MultiProgress>,
+    (job, rep): (usize, Option<u32>),
 ) -> Result<Finished, report::ReportError> {
-    let work = staging.work_dir();
-    let runs = run_with_progress(s, bars, options.history.then_some(work)).map_err(|e| staging.relocate(e))?;
+    let relocate = |e: report::ReportError| e.relocate(work, shown);
+    if rep.is_some() {
+        std::fs::create_dir_all(work)
+            .map_err(|source| relocate(report::ReportError::Io { path: work.display().to_string(), source }))?;
+    }
+    let runs = run_with_progress(s, bars, options.history.then_some(work)).map_err(relocate)?;
+    let which = rep.map_or_else(String::new, |r| format!(" (replication {r}, seed {})", s.seed));
     let warnings = runs
         .iter()
         .filter(|r| r.end.stalled)
         .map(|r| {
             let sum = r.summary(s);
             format!(
-                "warning: {}: {}: the drain stopped at {:.0} s of simulated time: nothing was sent, acknowledged, \
+                "warning: {}{which}: {}: the drain stopped at {:.0} s of simulated time: nothing was sent, acknowledged, \
                  delivered, processed or committed for {} after the schedule's last step, so nothing it waited for \
                  could come; {} messages stranded, {} lost (summary.json: drain_stalled). If the schedule leaves \
                  something down, restart it; otherwise set `drain` to a duration, and please report the scenario",
@@ -504,9 +622,12 @@ fn simulate_and_write(
             )
         })
         .collect();
-    report::write_outputs(work, s, &runs, options.charts).map_err(|e| staging.relocate(e))?;
-    let table = (!options.quiet && !options.brief).then(|| table::render(&report::summary(s, &runs)));
-    Ok(Finished { staging, warnings, table })
+    report::write_outputs(work, s, &runs, options.charts).map_err(relocate)?;
+    let (table, summary) = match rep {
+        None => ((!options.quiet && !options.brief).then(|| table::render(&report::summary(s, &runs))), None),
+        Some(_) => (None, Some(report::summary(s, &runs))),
+    };
+    Ok(Finished { job, rep, warnings, table, summary })
 }
 
 /// clap's usage error on one line: its lines joined, the usage kept, echoed arguments made safe.

@@ -124,6 +124,38 @@ pub struct Summary {
     /// in seconds or bytes).
     pub parameters: Scenario,
     pub manifest: Manifest,
+    /// With `--replications R` (R >= 2): every headline metric over the R runs. The rest of the
+    /// summary (and the folder's other files) are replication 0's, the scenario's own seed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replications: Option<Replications>,
+}
+
+/// `summary.json`'s `replications`: R runs of the scenario that differ only in their seed.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct Replications {
+    pub count: u32,
+    /// Replication i's seed, i in 0..count (its outputs are in `rep-i/`).
+    pub seeds: Vec<u64>,
+    /// How the seeds are derived, in words.
+    pub seed_rule: &'static str,
+    /// How the interval is computed, in words.
+    pub interval: &'static str,
+    /// Per system, per headline metric (its dotted name in a system's object).
+    pub systems: BTreeMap<&'static str, BTreeMap<&'static str, MetricStats>>,
+}
+
+/// One metric over the replications.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct MetricStats {
+    /// Replications that have a value (`unavailable_s` may have none).
+    pub n: usize,
+    pub mean: Option<f64>,
+    /// The 95% confidence interval of the mean (Student t, n - 1 degrees of freedom); `null`
+    /// below two values.
+    pub ci95_low: Option<f64>,
+    pub ci95_high: Option<f64>,
+    /// Each replication's value, in order (`null` where it has none).
+    pub values: Vec<Option<serde_json::Number>>,
 }
 
 pub fn summary(s: &Scenario, runs: &[SystemRun]) -> Summary {
@@ -144,6 +176,7 @@ pub fn summary(s: &Scenario, runs: &[SystemRun]) -> Summary {
             pushpull_version: env!("CARGO_PKG_VERSION"),
             scenario_sha256: s.source_sha256.clone(),
         },
+        replications: None,
     }
 }
 

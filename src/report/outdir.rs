@@ -8,7 +8,8 @@
 //! [`Staging::commit`] then puts the set in place:
 //!
 //! * **Swap** (the usual case: the folder does not exist yet, or holds nothing but pushpull
-//!   outputs and their leftover temporary files, [`is_output_name`], [`is_leftover_temp`]): the
+//!   outputs, their leftover temporary files and replications' folders `rep-N/` holding only
+//!   such files, [`is_output_name`], [`is_leftover_temp`], [`is_replication_dir`]): the
 //!   staging folder `PARENT/.pushpull-NAME~XXXXXX/` (private, unpredictable name) holds the new
 //!   set in `new/`; the old folder is renamed to `.pushpull-NAME~XXXXXX/old`, `new/`
 //!   is renamed to `PARENT/NAME`, and the staging folder, with the old set, is removed. A run killed
@@ -20,8 +21,9 @@
 //!   nothing but our own output names is touched. Each file is renamed in from the staging folder
 //!   (a rename replaces a symlink, never follows it); `summary.json` is removed first and renamed in
 //!   last, so a `summary.json` always belongs to the files beside it; outputs of an earlier run that
-//!   this run did not write (history, charts with `--no-charts`) and leftover temporary files of
-//!   pushpull are removed.
+//!   this run did not write (history, charts with `--no-charts`, replications' folders) and
+//!   leftover temporary files of pushpull are removed. A replication's folder `rep-N/` is renamed
+//!   in whole, replacing an earlier `rep-N/` only if that holds nothing but pushpull's files.
 //!
 //! Before simulating, [`preflight`] also tries the swap's two renames on the real folder (moved
 //! into the staging folder and back; the empty new folder when there is none yet), so a folder
@@ -53,6 +55,28 @@ pub fn is_output_name(name: &OsStr) -> bool {
             .strip_suffix(".png")
             .or_else(|| name.strip_suffix(".svg"))
             .is_some_and(|stem| super::charts::CHART_STEMS.contains(&stem))
+}
+
+/// Whether `name` is the name of a replication's folder, `rep-N` (`--replications`).
+pub fn is_replication_name(name: &OsStr) -> bool {
+    name.to_str()
+        .and_then(|n| n.strip_prefix("rep-"))
+        .is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()) && (i == "0" || !i.starts_with('0')))
+}
+
+/// Whether `path` is a replication's folder pushpull wrote: a real folder named `rep-N` that
+/// holds nothing but pushpull's output files (and their leftover temporary files).
+pub fn is_replication_dir(path: &Path) -> bool {
+    path.file_name().is_some_and(is_replication_name)
+        && fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+        && fs::read_dir(path).is_ok_and(|entries| {
+            entries.into_iter().all(|e| {
+                e.is_ok_and(|e| {
+                    let n = e.file_name();
+                    (is_output_name(&n) || is_leftover_temp(&n)) && e.file_type().is_ok_and(|t| !t.is_dir())
+                })
+            })
+        })
 }
 
 /// Whether `name` is a temporary file of pushpull left by a killed run: `.OUTPUT.XXXXXX.tmp`
@@ -292,10 +316,29 @@ impl Staging {
                 .map_err(|e| io(&self.work, e))?;
             names.sort();
             let summary = OsStr::new("summary.json");
+            // A replication's folder replaces an earlier one of ours, never a folder of yours:
+            // checked before anything is touched.
+            for name in names.iter().filter(|n| is_replication_name(n)) {
+                let to = target.join(name);
+                if fs::symlink_metadata(&to).is_ok() && !is_replication_dir(&to) {
+                    return Err(io(
+                        &to,
+                        io::Error::other("it holds files pushpull did not write; move them away and rerun"),
+                    ));
+                }
+            }
             // summary.json goes first and comes back last: present, it belongs to the files beside it.
             remove_if_present(&target.join(summary)).map_err(|e| io(&target.join(summary), e))?;
             for name in names.iter().filter(|n| n.as_os_str() != summary) {
-                move_file(&self.work.join(name), &target.join(name)).map_err(|e| io(&target.join(name), e))?;
+                let to = target.join(name);
+                if is_replication_name(name) {
+                    if fs::symlink_metadata(&to).is_ok() {
+                        fs::remove_dir_all(&to).map_err(|e| io(&to, e))?;
+                    }
+                    fs::rename(self.work.join(name), &to).map_err(|e| io(&to, e))?;
+                    continue;
+                }
+                move_file(&self.work.join(name), &to).map_err(|e| io(&to, e))?;
             }
             // Outputs of an earlier run that this one did not write (history, charts) would not
             // belong to the new summary; pushpull's own leftover temporary files go too.
@@ -309,6 +352,10 @@ impl Staging {
             });
             for name in stale {
                 remove_if_present(&target.join(name)).map_err(|e| io(&target.join(name), e))?;
+            }
+            // Replications of an earlier run that this one did not make.
+            for name in entries.iter().filter(|n| !names.contains(n) && is_replication_dir(&target.join(n))) {
+                fs::remove_dir_all(target.join(name)).map_err(|e| io(&target.join(name), e))?;
             }
             if names.iter().any(|n| n == summary) {
                 move_file(&self.work.join(summary), &target.join(summary)).map_err(|e| io(&target.join(summary), e))?;
@@ -419,7 +466,8 @@ fn may_swap(target: &Path) -> bool {
     entries.into_iter().all(|entry| {
         let Ok(entry) = entry else { return false };
         let name = entry.file_name();
-        (is_output_name(&name) || is_leftover_temp(&name)) && entry.file_type().is_ok_and(|t| !t.is_dir())
+        ((is_output_name(&name) || is_leftover_temp(&name)) && entry.file_type().is_ok_and(|t| !t.is_dir()))
+            || is_replication_dir(&entry.path())
     })
 }
 

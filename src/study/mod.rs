@@ -1,9 +1,12 @@
-//! Study tools above single runs (issue 17): sweeps (`--vary`, shards, `collect`), and the lesson
-//! library (`list`, `explain`). The command line calls them; they run scenarios only through the
+//! Study tools above single runs (issue 17): sweeps (`--vary`, shards, `collect`), replications
+//! (`--replications`, their statistics), `compare`, and the lesson library (`list`, `explain`). The command line calls them; they run scenarios only through the
 //! command line's own `run` path, and read what runs wrote.
 
+pub mod compare;
 pub mod lessons;
 pub mod metrics;
+pub mod replicate;
+pub mod stats;
 pub mod sweep;
 pub mod vary;
 

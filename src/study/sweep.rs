@@ -10,6 +10,7 @@
 
 use super::StudyError;
 use super::metrics::{HEADLINE, Metric, value};
+use super::replicate::{count_of, metric_of};
 use super::vary::{Shard, Vary, points};
 use crate::errtext;
 use crate::report::charts::sweep::{SweepChart, SweepLine, SweepPanel, SweepScale, sweep_svg};
@@ -31,6 +32,9 @@ pub struct Manifest {
     pub vary: Vec<VaryEntry>,
     /// In the cross product's order: index `i` is point `i`.
     pub points: Vec<PointEntry>,
+    /// `--replications R` (absent: 1, each point one run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replications: Option<u32>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -106,6 +110,7 @@ pub fn plan(
     varies: &[Vary],
     shard: Option<Shard>,
     force: bool,
+    replications: u32,
     dir: &Path,
 ) -> Result<Planned, StudyError> {
     for v in varies {
@@ -130,7 +135,7 @@ pub fn plan(
             crate::plan::check_size(&s, &name)?;
         }
         if shard.is_none_or(|sh| sh.owns(p)) {
-            if read_done(&dir.join(&p.folder), &s.source_sha256).is_some() {
+            if read_done(&dir.join(&p.folder), &s.source_sha256, replications).is_some() {
                 done += 1;
             } else {
                 pending.push(PendingPoint { folder: p.folder.clone(), sets: point_sets });
@@ -148,6 +153,7 @@ pub fn plan(
             .map(|v| VaryEntry { parameter: v.path.clone(), values: v.values.clone(), geometric: v.geometric })
             .collect(),
         points: entries,
+        replications: (replications > 1).then_some(replications),
     };
     Ok(Planned { manifest, pending, done })
 }
@@ -159,14 +165,16 @@ pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), StudyError>
     Ok(())
 }
 
-/// The point's `summary.json`, parsed, if it is done: this version's, this schema's, this hash's.
-fn read_done(folder: &Path, hash: &str) -> Option<serde_json::Value> {
+/// The point's `summary.json`, parsed, if it is done: this version's, this schema's, this hash's,
+/// with this many replications.
+fn read_done(folder: &Path, hash: &str, replications: u32) -> Option<serde_json::Value> {
     let bytes = std::fs::read(folder.join("summary.json")).ok()?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     let m = v.get("manifest")?;
     let fits = m.get("scenario_sha256")?.as_str()? == hash
         && m.get("pushpull_version")?.as_str()? == env!("CARGO_PKG_VERSION")
-        && m.get("schema_version")?.as_u64()? == u64::from(SCHEMA_VERSION);
+        && m.get("schema_version")?.as_u64()? == u64::from(SCHEMA_VERSION)
+        && count_of(&v) == u64::from(replications.max(1));
     fits.then_some(v)
 }
 
@@ -176,10 +184,10 @@ fn locate(manifest: &Manifest, dirs: &[PathBuf]) -> Result<Vec<(PathBuf, serde_j
     let mut found = Vec::new();
     let mut missing = Vec::new();
     for (i, p) in manifest.points.iter().enumerate() {
-        match dirs
-            .iter()
-            .find_map(|d| read_done(&d.join(&p.folder), &p.scenario_sha256).map(|v| (d.join(&p.folder), v)))
-        {
+        match dirs.iter().find_map(|d| {
+            read_done(&d.join(&p.folder), &p.scenario_sha256, manifest.replications.unwrap_or(1))
+                .map(|v| (d.join(&p.folder), v))
+        }) {
             Some(x) => found.push(x),
             None => missing.push(i),
         }
@@ -298,6 +306,20 @@ fn copy_points(found: &[(PathBuf, serde_json::Value)], manifest: &Manifest, out:
                 .map_err(|source| ReportError::Io { path: from.join(name).display().to_string(), source })?;
             write_atomic(&staging.work_dir().join(name), &bytes).map_err(|e| staging.relocate(e))?;
         }
+        // Replications' folders, each whole.
+        for name in names.iter().filter(|n| outdir::is_replication_dir(&from.join(n))) {
+            let (rep_from, rep_to) = (from.join(name), staging.work_dir().join(name));
+            let io = |p: &Path, source| ReportError::Io { path: p.display().to_string(), source };
+            std::fs::create_dir(&rep_to).map_err(|e| staging.relocate(io(&rep_to, e)))?;
+            let mut files: Vec<std::ffi::OsString> = std::fs::read_dir(&rep_from)
+                .and_then(|d| d.map(|e| e.map(|e| e.file_name())).collect())
+                .map_err(|e| io(&rep_from, e))?;
+            files.sort();
+            for f in files.iter().filter(|n| outdir::is_output_name(n)) {
+                let bytes = std::fs::read(rep_from.join(f)).map_err(|e| io(&rep_from.join(f), e))?;
+                write_atomic(&rep_to.join(f), &bytes).map_err(|e| staging.relocate(e))?;
+            }
+        }
         staging.commit()?;
     }
     Ok(())
@@ -309,20 +331,41 @@ fn csv_field(text: &str) -> String {
 }
 
 /// `sweep.csv`: one row per point and system, in the points' order then the systems' (as in
-/// `summary.json`); columns: each `--vary` parameter as typed, `system`, then [`HEADLINE`].
+/// `summary.json`); columns: each `--vary` parameter as typed, `system`, then [`HEADLINE`]. With
+/// replications: `replications` after `system`, and each metric's mean (under its name) followed by
+/// `<metric>.ci95_low` and `<metric>.ci95_high`.
 pub fn table(manifest: &Manifest, summaries: &[serde_json::Value]) -> String {
     let varies = manifest.varies();
     let all = points(&varies).expect("a manifest's sweep was checked when it was made");
+    let replicated = manifest.replications.is_some_and(|r| r > 1);
     let mut out: Vec<String> = varies.iter().map(|v| csv_field(&v.path)).collect();
     out.push("system".into());
-    out.extend(HEADLINE.iter().map(|m| m.name.to_string()));
+    if replicated {
+        out.push("replications".into());
+        for m in HEADLINE {
+            out.extend([m.name.to_string(), format!("{}.ci95_low", m.name), format!("{}.ci95_high", m.name)]);
+        }
+    } else {
+        out.extend(HEADLINE.iter().map(|m| m.name.to_string()));
+    }
     let mut text = out.join(",") + "\n";
     for (p, summary) in all.iter().zip(summaries) {
         let Some(systems) = summary.get("systems").and_then(|s| s.as_object()) else { continue };
         for (system, figures) in systems {
             let mut row: Vec<String> = varies.iter().zip(&p.choice).map(|(v, &c)| csv_field(&v.values[c])).collect();
             row.push(csv_field(system));
-            row.extend(HEADLINE.iter().map(|m| value(figures, m.name).map_or_else(String::new, |n| n.to_string())));
+            if replicated {
+                row.push(count_of(summary).to_string());
+                for m in HEADLINE {
+                    let stats = metric_of(summary, system, m.name);
+                    for field in ["mean", "ci95_low", "ci95_high"] {
+                        let v = stats.and_then(|s| s.get(field)).filter(|v| v.is_number());
+                        row.push(v.map_or_else(String::new, |v| v.to_string()));
+                    }
+                }
+            } else {
+                row.extend(HEADLINE.iter().map(|m| value(figures, m.name).map_or_else(String::new, |n| n.to_string())));
+            }
             text.push_str(&row.join(","));
             text.push('\n');
         }
@@ -429,8 +472,17 @@ fn charts(manifest: &Manifest, summaries: &[serde_json::Value]) -> Vec<(Metric, 
     for metric in HEADLINE.iter().filter(|m| m.chart.is_some()) {
         let chart = metric.chart.expect("filtered");
         let (scale, divisor) = (chart.scale, chart.divisor);
+        let replicated = manifest.replications.is_some_and(|r| r > 1);
+        // A point's figure: the run's, or with replications their mean.
         let figure = |summary: &serde_json::Value, system: &str, name: &str| {
+            if replicated {
+                return metric_of(summary, system, name)?.get("mean")?.as_f64();
+            }
             summary.get("systems").and_then(|s| s.get(system)).and_then(|f| value(f, name)).and_then(|n| n.as_f64())
+        };
+        let interval = |summary: &serde_json::Value, system: &str, name: &str| {
+            let m = metric_of(summary, system, name)?;
+            Some((m.get("ci95_low")?.as_f64()?, m.get("ci95_high")?.as_f64()?))
         };
         let mut panels = Vec::new();
         for panel in 0..panels_n {
@@ -454,7 +506,15 @@ fn charts(manifest: &Manifest, summaries: &[serde_json::Value]) -> Vec<(Metric, 
                             Some((xs[all[i].choice[0]], figure(&summaries[i], name, metric.name)? / divisor))
                         })
                         .collect();
-                    Some(SweepLine { system: Some(system), points })
+                    let intervals = members
+                        .iter()
+                        .filter(|_| replicated)
+                        .filter_map(|&i| {
+                            let (lo, hi) = interval(&summaries[i], name, metric.name)?;
+                            Some((xs[all[i].choice[0]], lo / divisor, hi / divisor))
+                        })
+                        .collect();
+                    Some(SweepLine { system: Some(system), points, intervals })
                 })
                 .collect();
             if metric.name == "throughput_per_s" {
@@ -465,14 +525,16 @@ fn charts(manifest: &Manifest, summaries: &[serde_json::Value]) -> Vec<(Metric, 
                         Some((xs[all[i].choice[0]], first_system))
                     })
                     .collect();
-                lines.push(SweepLine { system: None, points: offered });
+                lines.push(SweepLine { system: None, points: offered, intervals: Vec::new() });
             }
             panels.push(SweepPanel { caption, lines });
         }
         let what = chart.title;
         let mut subtitle = format!(
-            "One point per run of {} at each value of {}; the lines join them. Kafka dark orange, RabbitMQ blue.",
-            manifest.scenario, first.path
+            "One point per {} of {} at each value of {}; the lines join them. Kafka dark orange, RabbitMQ blue.",
+            if replicated { "set of runs" } else { "run" },
+            manifest.scenario,
+            first.path
         );
         if metric.name == "throughput_per_s" {
             subtitle.push_str(" Grey dashed: the offered load; a system below it could not keep up.");
@@ -482,6 +544,11 @@ fn charts(manifest: &Manifest, summaries: &[serde_json::Value]) -> Vec<(Metric, 
         }
         if varies.len() > 1 {
             subtitle.push_str(" One panel per value of the other varied parameters, one scale for all.");
+        }
+        if let Some(r) = manifest.replications.filter(|&r| r > 1) {
+            subtitle.push_str(&format!(
+                " Each point is the mean of {r} replications; its error bar the 95% confidence interval (Student t)."
+            ));
         }
         out.push((
             *metric,

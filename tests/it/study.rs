@@ -375,3 +375,217 @@ fn too_many_panels_give_the_table_and_no_chart() {
     assert_eq!(csv.lines().count(), 1 + 25 * 2);
     assert!(!std::fs::read_dir(&a).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with("sweep-")));
 }
+
+fn run_tiny(f: &Path, out: &Path, extra: &[&str]) -> String {
+    ok(bin().arg("run").arg(f).args(extra).arg("--out").arg(out).output().unwrap())
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// `--replications 4`: rep-i/ is exactly `run --seed SEED_i` (replication 0 the scenario's own seed:
+/// the plain run), the folder's own files are replication 0's and its summary.json adds the
+/// replications block, whose mean and interval are recomputed here from the replications' own
+/// summaries with the tables' t(0.975, 3) = 3.182; the same bytes with 1 job or 3;
+/// `--replications 1` is the plain run; fewer replications or none into the same folder leave no
+/// stale rep-i/.
+#[test]
+fn replications_write_each_seed_and_the_mean_with_its_interval() {
+    let d = tmpdir("replications");
+    let f = write(&d, "tiny.toml", TINY);
+    let (a, b, plain, one) = (d.join("a"), d.join("b"), d.join("plain"), d.join("one"));
+    let printed = run_tiny(&f, &a, &["--replications", "4", "--jobs", "1", "--no-charts"]);
+    for words in ["tiny (4 replications, seeds 3, ", "throughput_per_s", " ± ", "3 degrees of freedom"] {
+        assert!(printed.contains(words), "the table lacks {words:?}:\n{printed}");
+    }
+    run_tiny(&f, &b, &["--replications", "4", "--jobs", "3", "--no-charts", "--quiet"]);
+    let fa = files(&a);
+    assert_same(&fa, &files(&b), "--jobs 1 against --jobs 3");
+    run_tiny(&f, &plain, &["--no-charts", "--quiet"]);
+    run_tiny(&f, &one, &["--no-charts", "--quiet", "--replications", "1"]);
+    assert_same(&files(&plain), &files(&one), "--replications 1 against the plain run");
+    assert_same(&files(&plain), &files(&a.join("rep-0")), "replication 0 against the plain run");
+    assert!(fa[Path::new("timeseries.csv")] == std::fs::read(plain.join("timeseries.csv")).unwrap());
+    let top = json(&a.join("summary.json"));
+    let mut without = top.clone();
+    let block = without.as_object_mut().unwrap().remove("replications").expect("a replications block");
+    assert_eq!(without, json(&plain.join("summary.json")), "the folder's summary is replication 0's");
+    assert_eq!(block["count"], 4);
+    let seeds: Vec<u64> = block["seeds"].as_array().unwrap().iter().map(|s| s.as_u64().unwrap()).collect();
+    assert_eq!(seeds[0], 3, "replication 0 is the scenario's seed");
+    let mut distinct = seeds.clone();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 4);
+    // Replication 2 is `run --seed` with its seed, byte for byte.
+    let seeded = d.join("seeded");
+    run_tiny(&f, &seeded, &["--no-charts", "--quiet", "--seed", &seeds[2].to_string()]);
+    assert_same(&files(&seeded), &files(&a.join("rep-2")), "replication 2 against run --seed");
+    for (system, metric, path) in [
+        ("kafka", "throughput_per_s", vec!["throughput_per_s"]),
+        ("rabbitmq", "latency_ms.p99", vec!["latency_ms", "p99"]),
+        ("kafka", "wait_ms.mean", vec!["wait_ms", "mean"]),
+    ] {
+        let values: Vec<f64> = (0..4)
+            .map(|i| {
+                let s = json(&a.join(format!("rep-{i}")).join("summary.json"));
+                path.iter().fold(&s["systems"][system], |v, p| &v[p]).as_f64().unwrap()
+            })
+            .collect();
+        let stats = &block["systems"][system][metric];
+        let listed: Vec<f64> = stats["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(listed, values, "{system} {metric}: the values are the replications'");
+        let mean = values.iter().sum::<f64>() / 4.0;
+        let sd = (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / 3.0).sqrt();
+        let half = 3.182 * sd / 2.0;
+        assert!(half > 0.0, "{system} {metric}: the seeds made no difference");
+        assert_eq!(stats["n"], 4);
+        assert!((stats["mean"].as_f64().unwrap() - mean).abs() <= 1e-9 * mean.abs());
+        for (field, want) in [("ci95_low", mean - half), ("ci95_high", mean + half)] {
+            let got = stats[field].as_f64().unwrap();
+            assert!((got - want).abs() <= 2e-4 * half, "{system} {metric} {field}: {got}, by hand {want}");
+        }
+    }
+    // Fewer replications, then none, into the same folder: no stale replication is left.
+    run_tiny(&f, &a, &["--replications", "2", "--no-charts", "--quiet"]);
+    assert!(a.join("rep-1").is_dir() && !a.join("rep-2").exists() && !a.join("rep-3").exists());
+    write(&a, "notes.txt", "mine");
+    run_tiny(&f, &a, &["--replications", "3", "--no-charts", "--quiet"]);
+    assert!(a.join("rep-2").is_dir() && a.join("notes.txt").is_file(), "written file by file");
+    run_tiny(&f, &a, &["--no-charts", "--quiet"]);
+    assert!(!a.join("rep-0").exists() && a.join("notes.txt").is_file());
+    assert!(json(&a.join("summary.json")).get("replications").is_none());
+    let out = bin().arg("run").arg(&f).args(["--replications", "0", "--out"]).arg(&a).output().unwrap();
+    one_line_error(&out, 2, &["--replications"]);
+}
+
+/// A sweep with `--replications 3`: each point's folder is `run --replications 3`, sweep.csv has
+/// a `replications` column and each metric's mean (the point's summary.json's) with its interval,
+/// the charts say so; the same bytes with 1 job or 2, and from shards collected; the points of a
+/// sweep without replications are not done for one with them.
+#[test]
+fn a_sweep_with_replications_tabulates_means_and_intervals() {
+    let d = tmpdir("sweep-reps");
+    let f = write(&d, "tiny.toml", TINY);
+    let sweep = |out: &Path, extra: &[&str]| {
+        ok(bin()
+            .arg("sweep")
+            .arg(&f)
+            .args(["--vary", "workload.rate=20,40", "--replications", "3", "--no-charts", "--out"])
+            .arg(out)
+            .args(extra)
+            .output()
+            .unwrap())
+    };
+    let (a, b) = (d.join("a"), d.join("b"));
+    sweep(&a, &["--jobs", "1"]);
+    sweep(&b, &["--jobs", "2"]);
+    let fa = files(&a);
+    assert_same(&fa, &files(&b), "--jobs 1 against --jobs 2");
+    let point = a.join("rate=40");
+    assert!(point.join("rep-2").join("summary.json").is_file());
+    let single = d.join("single");
+    run_tiny(&f, &single, &["--set", "workload.rate=40", "--replications", "3", "--no-charts", "--quiet"]);
+    assert_same(&files(&single), &files(&point), "a point against run --set --replications");
+    let csv = String::from_utf8(fa[Path::new("sweep.csv")].clone()).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(
+        rows[0][..6],
+        [
+            "workload.rate",
+            "system",
+            "replications",
+            "offered_per_s",
+            "offered_per_s.ci95_low",
+            "offered_per_s.ci95_high"
+        ]
+    );
+    let col = |name: &str| rows[0].iter().position(|c| *c == name).unwrap();
+    let row = &rows[4];
+    assert_eq!((row[0], row[1], row[2]), ("40", "rabbitmq", "3"));
+    let stats = &json(&point.join("summary.json"))["replications"]["systems"]["rabbitmq"]["latency_ms.p99"];
+    for field in ["mean", "ci95_low", "ci95_high"] {
+        let name = if field == "mean" { "latency_ms.p99".to_string() } else { format!("latency_ms.p99.{field}") };
+        assert_eq!(row[col(&name)], stats[field].to_string(), "{name}");
+    }
+    let svg = String::from_utf8(fa[Path::new("sweep-throughput_per_s.svg")].clone()).unwrap();
+    assert!(svg.contains("mean of 3 replications"), "the chart does not say what the error bars are");
+    // Shards collected: the same sweep.
+    let shards: Vec<PathBuf> = (0..2).map(|i| d.join(format!("shard-{i}"))).collect();
+    for (i, s) in shards.iter().enumerate() {
+        sweep(s, &["--shard", &format!("{i}/2")]);
+    }
+    let merged = d.join("merged");
+    ok(bin().arg("collect").args(&shards).arg("--out").arg(&merged).output().unwrap());
+    assert_same(&fa, &files(&merged), "collected shards");
+    // Rerun: done. Without replications (or with another count): every point runs again.
+    assert!(sweep(&a, &[]).contains("0 to run, skipped 2 done points"));
+    let printed = ok(bin()
+        .arg("sweep")
+        .arg(&f)
+        .args(["--vary", "workload.rate=20,40", "--no-charts", "--out"])
+        .arg(&a)
+        .output()
+        .unwrap());
+    assert!(printed.contains("2 to run, skipped 0 done points"), "{printed}");
+    assert!(!a.join("rate=40").join("rep-0").exists());
+}
+
+/// `compare A B`: two folders of 4 replications that differ in kafka.partitions (2 against 1): the
+/// parameter is named, each row shows both means, and Welch's test flags Kafka's mean wait and
+/// flags nothing for RabbitMQ, whose runs are the same (common random numbers); `--out` writes the
+/// chart. Single runs get no test. A folder that is not a result folder: exit 3 naming it.
+#[test]
+fn compare_two_folders() {
+    let d = tmpdir("compare");
+    let f = write(&d, "tiny.toml", TINY);
+    let (a, b) = (d.join("a"), d.join("b"));
+    run_tiny(&f, &a, &["--replications", "4", "--no-charts", "--quiet"]);
+    run_tiny(&f, &b, &["--replications", "4", "--no-charts", "--quiet", "--set", "kafka.partitions=1"]);
+    let chart = d.join("chart");
+    let printed = ok(bin().arg("compare").arg(&a).arg(&b).arg("--out").arg(&chart).output().unwrap());
+    assert!(printed.contains("kafka.partitions: 2 -> 1"), "{printed}");
+    assert!(printed.contains("Welch"), "{printed}");
+    let mean = |dir: &Path, system: &str, metric: &str| {
+        json(&dir.join("summary.json"))["replications"]["systems"][system][metric]["mean"].as_f64().unwrap()
+    };
+    let wait = line_of(&printed, "kafka", "wait_ms.mean");
+    assert!(wait.ends_with('*'), "Kafka's wait with one partition is not flagged: {wait}");
+    for dir in [&a, &b] {
+        let shown = pushpull::report::table::num(mean(dir, "kafka", "wait_ms.mean"));
+        assert!(wait.contains(&format!("{shown} ± ")), "{shown} is not in {wait}");
+    }
+    let rabbit = printed.split("\nrabbitmq ").nth(1).unwrap();
+    assert!(!rabbit.contains('*'), "RabbitMQ did not change: {rabbit}");
+    let png = std::fs::read(chart.join("compare.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let svg = std::fs::read_to_string(chart.join("compare.svg")).unwrap();
+    for words in ["throughput (messages/s)", "latency p99 (ms", "kafka A", "rabbitmq B", "95% confidence interval"] {
+        assert!(svg.contains(words), "compare.svg lacks {words:?}");
+    }
+    // Single runs: the difference, no test.
+    let (p, q) = (d.join("p"), d.join("q"));
+    run_tiny(&f, &p, &["--no-charts", "--quiet"]);
+    run_tiny(&f, &q, &["--no-charts", "--quiet", "--seed", "4"]);
+    let printed = ok(bin().arg("compare").arg(&p).arg(&q).output().unwrap());
+    assert!(printed.contains("seed: 3 -> 4") && printed.contains("single runs") && !printed.contains("Welch"));
+    let tp = |dir: &Path| json(&dir.join("summary.json"))["systems"]["kafka"]["throughput_per_s"].as_f64().unwrap();
+    let diff = pushpull::report::table::num(tp(&q) - tp(&p));
+    assert!(line_of(&printed, "kafka", "throughput_per_s").contains(&diff), "{printed}");
+    // Not result folders.
+    let run = |x: &Path, y: &Path| bin().arg("compare").arg(x).arg(y).output().unwrap();
+    one_line_error(&run(&a, &d.join("missing")), 3, &["B", "missing", "cannot read the folder"]);
+    one_line_error(&run(&d, &a), 3, &["A", "no summary.json"]);
+    one_line_error(&run(&a, &f), 3, &["B", "tiny.toml", "not a folder"]);
+    let broken = d.join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    write(&broken, "summary.json", "{");
+    one_line_error(&run(&a, &broken), 3, &["broken", "not JSON"]);
+    write(&broken, "summary.json", "{}");
+    one_line_error(&run(&a, &broken), 3, &["broken", "no `systems`"]);
+}
+
+fn line_of(printed: &str, system: &str, metric: &str) -> String {
+    let table = printed.split(&format!("\n{system} ")).nth(1).unwrap();
+    table.lines().find(|l| l.starts_with(&format!("{metric} "))).unwrap().to_string()
+}

@@ -21,6 +21,7 @@
 //! run gives the same bytes.
 
 mod backlog;
+pub mod compare;
 mod consumers;
 mod delivery;
 mod draw;

@@ -35,6 +35,9 @@ pub struct SweepLine {
     pub system: Option<SystemKind>,
     /// (x position, value), in the order of x.
     pub points: Vec<(f64, f64)>,
+    /// Error bars (x position, low, high): the 95% confidence interval of a mean over
+    /// replications; none for single runs.
+    pub intervals: Vec<(f64, f64, f64)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -156,8 +159,16 @@ impl ValueFormatter<f64> for YAxis {
 }
 
 fn y_axis(chart: &SweepChart) -> YAxis {
-    let values: Vec<f64> =
-        chart.panels.iter().flat_map(|p| p.lines.iter().flat_map(|l| l.points.iter().map(|p| p.1))).collect();
+    let values: Vec<f64> = chart
+        .panels
+        .iter()
+        .flat_map(|p| {
+            // The error bars' ends too (a low end at or below 0 is drawn at 0, which the axis has).
+            p.lines.iter().flat_map(|l| {
+                l.points.iter().map(|p| p.1).chain(l.intervals.iter().flat_map(|i| [i.1, i.2]).filter(|v| *v > 0.0))
+            })
+        })
+        .collect();
     match chart.scale {
         SweepScale::LogMs => YAxis::Log(axis_for_values(&values)),
         SweepScale::Count | SweepScale::Decimal => {
@@ -252,6 +263,23 @@ fn draw<DB: DrawingBackend>(c: &SweepChart, root: &DrawingArea<DB, plotters::coo
         }
         mesh.draw()?;
         let lines: Vec<Line> = panel.lines.iter().map(as_line).collect();
+        // Error bars first, under the lines: a vertical rule with caps in the system's colour. A low
+        // end below 0 (a mean near 0 with a wide spread) is drawn at 0.
+        for l in &panel.lines {
+            let Some(system) = l.system else { continue };
+            let ink = system_color(system).stroke_width(2);
+            // Kafka's a little left, RabbitMQ's a little right, so that both show where they overlap.
+            let dx = if system == SystemKind::Kafka { -4 } else { 4 };
+            for &(x, lo, hi) in &l.intervals {
+                let (px, top) = chart.backend_coord(&(x, hi.max(0.0)));
+                let px = px + dx;
+                let (_, bottom) = chart.backend_coord(&(x, lo.max(0.0)));
+                root.draw(&PathElement::new(vec![(px, bottom), (px, top)], ink))?;
+                for y in [bottom, top] {
+                    root.draw(&PathElement::new(vec![(px - 6, y), (px + 6, y)], ink))?;
+                }
+            }
+        }
         for line in draw_order(&lines) {
             draw_line(&mut chart, line)?;
             if line.dash == Dash::Solid {
@@ -313,5 +341,41 @@ fn value_label(v: f64, scale: SweepScale) -> String {
         SweepScale::Decimal => format_value(v, YFormat::Decimal),
         SweepScale::LogMs if v < 1.0 => format!("{} ms", trim(v, 2)),
         SweepScale::LogMs => round_secs(v / 1000.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chart(intervals: Vec<(f64, f64, f64)>) -> SweepChart {
+        SweepChart {
+            title: "t".into(),
+            subtitle: "s".into(),
+            x_desc: "x".into(),
+            x_ticks: vec![(0.0, "a".into()), (1.0, "b".into())],
+            y_desc: "y".into(),
+            scale: SweepScale::Decimal,
+            reference: None,
+            panels: vec![SweepPanel {
+                caption: None,
+                lines: vec![SweepLine {
+                    system: Some(SystemKind::Kafka),
+                    points: vec![(0.0, 10.0), (1.0, 20.0)],
+                    intervals,
+                }],
+            }],
+        }
+    }
+
+    /// Each interval is three strokes in Kafka's colour (a rule and its two caps), and the axis
+    /// reaches the top of the highest bar.
+    #[test]
+    fn intervals_are_drawn_as_error_bars() {
+        let kafka = "stroke=\"#D65200\"";
+        let plain = sweep_svg(&chart(Vec::new())).unwrap();
+        let bars = sweep_svg(&chart(vec![(0.0, 5.0, 15.0), (1.0, 12.0, 60.0)])).unwrap();
+        assert_eq!(bars.matches(kafka).count(), plain.matches(kafka).count() + 6);
+        assert!(matches!(y_axis(&chart(vec![(1.0, 12.0, 60.0)])), YAxis::Linear(r, _) if r.range().end >= 60.0));
     }
 }
