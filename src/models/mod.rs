@@ -10,6 +10,7 @@ use crate::engine::{Model, Scheduler, run_until};
 use crate::history::History;
 use crate::scenario::{Scenario, SystemKind};
 use crate::time::SimTime;
+use crate::world::resources::{Resources, Utilisation, UtilisationSample};
 
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,6 +24,9 @@ pub struct RunEnd {
     pub stalled: bool,
     /// What the nodes' resources did, in a world with resources (a calibrated profile).
     pub utilisation: Option<crate::world::resources::Utilisation>,
+    /// The brokers' busiest resources over each sample interval of the publishing period (a
+    /// calibrated profile; empty otherwise).
+    pub utilisation_series: Vec<UtilisationSample>,
 }
 
 /// The brokers and the producer's host, by name, for utilisation.
@@ -53,37 +57,56 @@ pub fn run_system<H: History>(
         SystemKind::Kafka => {
             let mut sched = Scheduler::new();
             let mut m = kafka::KafkaModel::new(s, history, &mut sched);
-            let utilisation = utilisation_while_publishing(s, &mut m, &mut sched, &mut progress, |m| {
-                m.resources().map(|r| r.utilisation(&named_nodes(s, system, m.producer_node()), s.duration))
-            });
+            let (utilisation, utilisation_series) =
+                utilisation_while_publishing(s, system, &mut m, &mut sched, &mut progress, |m| {
+                    m.resources().map(|r| (r, m.producer_node()))
+                });
             let at = run_until(&mut m, &mut sched, deadline(s), progress);
             m.close(at);
-            RunEnd { at, events: sched.events_processed(), stalled: m.stalled(at), utilisation }
+            RunEnd { at, events: sched.events_processed(), stalled: m.stalled(at), utilisation, utilisation_series }
         }
         SystemKind::RabbitMq => {
             let mut sched = Scheduler::new();
             let mut m = rabbitmq::RabbitModel::new(s, history, &mut sched);
-            let utilisation = utilisation_while_publishing(s, &mut m, &mut sched, &mut progress, |m| {
-                m.resources().map(|r| r.utilisation(&named_nodes(s, system, m.producer_node()), s.duration))
-            });
+            let (utilisation, utilisation_series) =
+                utilisation_while_publishing(s, system, &mut m, &mut sched, &mut progress, |m| {
+                    m.resources().map(|r| (r, m.producer_node()))
+                });
             let at = run_until(&mut m, &mut sched, deadline(s), progress);
-            RunEnd { at, events: sched.events_processed(), stalled: m.stalled(at), utilisation }
+            RunEnd { at, events: sched.events_processed(), stalled: m.stalled(at), utilisation, utilisation_series }
         }
     }
 }
 
-/// With resources (a calibrated profile), runs a first leg to the end of publishing and reads
-/// their utilisation there (`read`): the drain after it would dilute the figures. Without, runs
-/// nothing.
+/// With resources (a calibrated profile), runs to the end of publishing one sample interval at a
+/// time, reading the brokers' busiest resources over each, and their utilisation over the whole
+/// period at its end (the drain after it would dilute the figures). Without, runs nothing.
 fn utilisation_while_publishing<M: Model>(
     s: &Scenario,
+    system: SystemKind,
     m: &mut M,
     sched: &mut Scheduler<M::Event>,
     progress: &mut impl FnMut(SimTime),
-    read: impl Fn(&M) -> Option<crate::world::resources::Utilisation>,
-) -> Option<crate::world::resources::Utilisation> {
-    s.body?;
+    resources: impl Fn(&M) -> Option<(&Resources, u16)>,
+) -> (Option<Utilisation>, Vec<UtilisationSample>) {
+    if s.body.is_none() {
+        return (None, Vec::new());
+    }
     let publish_end = SimTime(s.duration.0).min(deadline(s));
-    run_until(m, sched, publish_end, &mut *progress);
-    read(m)
+    let brokers = s.brokers as usize;
+    let mut series = Vec::new();
+    let mut from = SimTime::ZERO;
+    let mut before = resources(m).map(|(r, _)| r.done_by(from));
+    while from < publish_end {
+        let to = from.after(s.sample_interval).min(publish_end);
+        run_until(m, sched, to, &mut *progress);
+        if let (Some(b), Some((r, _))) = (&before, resources(m)) {
+            let after = r.done_by(to);
+            series.push(UtilisationSample::between(b, &after, from, to, brokers));
+            before = Some(after);
+        }
+        from = to;
+    }
+    let total = resources(m).map(|(r, producer)| r.utilisation(&named_nodes(s, system, producer), s.duration));
+    (total, series)
 }

@@ -54,7 +54,7 @@ pub fn is_output_name(name: &OsStr) -> bool {
         || name
             .strip_suffix(".png")
             .or_else(|| name.strip_suffix(".svg"))
-            .is_some_and(|stem| super::charts::CHART_STEMS.contains(&stem))
+            .is_some_and(|stem| super::charts::CHART_STEMS.contains(&stem) || stem == super::charts::COSTED_CHART_STEM)
 }
 
 /// Whether `name` is the name of a replication's folder, `rep-N` (`--replications`).

@@ -109,6 +109,48 @@ pub struct NodeProcess {
     pub busy: f64,
 }
 
+/// Busy time each resource had done by an instant: work accepted before it but done after it (a
+/// FIFO server is busy without a break until it is free) is not counted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusyDone {
+    /// Per node: CPU (core time over the node's cores), network in, network out, disk, in ns.
+    pub nodes: Vec<[u64; 4]>,
+    /// Per serial process: its node and its busy time.
+    pub processes: Vec<(u16, u64)>,
+}
+
+/// How busy the brokers' resources were over one sample interval ending at `time`: for each kind,
+/// the busiest broker's fraction (and the busiest serial process's, one core's worth).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct UtilisationSample {
+    pub time: SimTime,
+    pub cpu: f64,
+    pub disk: f64,
+    /// The busier direction of the busiest network card.
+    pub network: f64,
+    /// The busiest queue process (RabbitMQ); 0 where there is none.
+    pub process: f64,
+}
+
+impl UtilisationSample {
+    /// The interval from `before` to `after` (done by `from` and by `to`), over brokers
+    /// `0..brokers`.
+    pub fn between(before: &BusyDone, after: &BusyDone, from: SimTime, to: SimTime, brokers: usize) -> Self {
+        let span = to.since(from);
+        let d = |a: u64, b: u64| fraction(b.saturating_sub(a), span);
+        let mut u = UtilisationSample { time: to, cpu: 0.0, disk: 0.0, network: 0.0, process: 0.0 };
+        for (b, a) in before.nodes.iter().zip(&after.nodes).take(brokers) {
+            u.cpu = u.cpu.max(d(b[0], a[0]));
+            u.network = u.network.max(d(b[1], a[1])).max(d(b[2], a[2]));
+            u.disk = u.disk.max(d(b[3], a[3]));
+        }
+        for (b, a) in before.processes.iter().zip(&after.processes) {
+            u.process = u.process.max(d(b.1, a.1));
+        }
+        u
+    }
+}
+
 fn fraction(busy_ns: u64, elapsed: SimDuration) -> f64 {
     if elapsed.is_zero() {
         return 0.0;
@@ -173,22 +215,17 @@ impl Resources {
                 best = (f, what);
             }
         };
+        let done = self.done_by(SimTime(elapsed.0));
         let nodes: Vec<NodeUse> = named
             .iter()
             .map(|(i, name)| {
-                let b = &self.nodes[*i as usize];
-                // Work accepted but not yet done at the end of `elapsed` (a FIFO server is busy
-                // without a break until it is free) is not counted.
-                let ahead = |free: SimTime| free.0.saturating_sub(elapsed.0);
-                let cpu_ahead: u64 = b.cores.iter().map(|&f| ahead(f)).sum::<u64>()
-                    + self.processes.iter().filter(|p| p.0 == *i).map(|p| ahead(p.1)).sum::<u64>();
-                let disk_ahead = ahead(b.disk.write_free.max(b.disk.sync_end));
+                let [cpu, nic_in, nic_out, disk] = done.nodes[*i as usize];
                 let u = NodeUse {
                     node: name.clone(),
-                    cpu: fraction(b.busy.cpu_ns.saturating_sub(cpu_ahead) / u64::from(b.hw.cores.max(1)), elapsed),
-                    nic_in: fraction(b.busy.nic_in_ns.saturating_sub(ahead(b.nic_in_free)), elapsed),
-                    nic_out: fraction(b.busy.nic_out_ns.saturating_sub(ahead(b.nic_out_free)), elapsed),
-                    disk: fraction(b.busy.disk_ns.saturating_sub(disk_ahead), elapsed),
+                    cpu: fraction(cpu, elapsed),
+                    nic_in: fraction(nic_in, elapsed),
+                    nic_out: fraction(nic_out, elapsed),
+                    disk: fraction(disk, elapsed),
                 };
                 consider(u.cpu, format!("CPU of {name}"));
                 consider(u.nic_in, format!("network in of {name}"));
@@ -197,10 +234,10 @@ impl Resources {
                 u
             })
             .collect();
-        let busiest_process = self
+        let busiest_process = done
             .processes
             .iter()
-            .map(|&(node, free, busy)| (node, busy.saturating_sub(free.0.saturating_sub(elapsed.0))))
+            .copied()
             .max_by_key(|p| p.1)
             .and_then(|(node, busy)| named.iter().find(|(i, _)| *i == node).map(|(_, n)| (n.clone(), busy)))
             .map(|(node, busy)| NodeProcess { node, busy: fraction(busy, elapsed) });
@@ -213,6 +250,30 @@ impl Resources {
             format!("{} ({:.0}%)", best.1, best.0 * 100.0)
         };
         Utilisation { nodes, busiest_process, bottleneck }
+    }
+
+    /// What every resource had done by `at` ([`BusyDone`]).
+    pub fn done_by(&self, at: SimTime) -> BusyDone {
+        let ahead = |free: SimTime| free.0.saturating_sub(at.0);
+        let nodes = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let cpu_ahead: u64 = b.cores.iter().map(|&f| ahead(f)).sum::<u64>()
+                    + self.processes.iter().filter(|p| p.0 as usize == i).map(|p| ahead(p.1)).sum::<u64>();
+                let disk_ahead = ahead(b.disk.write_free.max(b.disk.sync_end));
+                [
+                    b.busy.cpu_ns.saturating_sub(cpu_ahead) / u64::from(b.hw.cores.max(1)),
+                    b.busy.nic_in_ns.saturating_sub(ahead(b.nic_in_free)),
+                    b.busy.nic_out_ns.saturating_sub(ahead(b.nic_out_free)),
+                    b.busy.disk_ns.saturating_sub(disk_ahead),
+                ]
+            })
+            .collect();
+        let processes =
+            self.processes.iter().map(|&(node, free, busy)| (node, busy.saturating_sub(ahead(free)))).collect();
+        BusyDone { nodes, processes }
     }
 
     /// `work` of CPU on `node`, submitted at `at`: it runs on the core free first; returns when it

@@ -30,6 +30,7 @@ mod raster;
 mod storage;
 pub mod sweep;
 mod throughput;
+mod utilisation;
 
 use super::{ReportError, SystemRun};
 use crate::metrics::{Annotation, AnnotationKind, FaultSpan, Sample};
@@ -89,7 +90,12 @@ fn system_width(system: SystemKind) -> u32 {
 /// The charts' file names without `.png` / `.svg`, in the order they are drawn.
 pub const CHART_STEMS: [&str; 6] = ["throughput", "backlog", "latency", "storage", "delivery", "consumers"];
 
-/// The chart files, in order ([`CHART_STEMS`]): stem and SVG text.
+/// The chart drawn besides [`CHART_STEMS`] when the brokers have a body (a calibrated profile):
+/// their resources over time.
+pub const COSTED_CHART_STEM: &str = "utilisation";
+
+/// The chart files, in order ([`CHART_STEMS`], then [`COSTED_CHART_STEM`] under a calibrated
+/// profile): stem and SVG text.
 pub fn chart_svgs(s: &Scenario, runs: &[SystemRun]) -> Result<Vec<(&'static str, String)>, String> {
     draw::register_font()?;
     // One chart per stem, in the same order (the length is checked by the type).
@@ -101,11 +107,11 @@ pub fn chart_svgs(s: &Scenario, runs: &[SystemRun]) -> Result<Vec<(&'static str,
         delivery::chart(s, runs),
         consumers::chart(s, runs),
     ];
-    CHART_STEMS
-        .into_iter()
-        .zip(charts)
-        .map(|(stem, chart)| Ok((stem, svg(&chart).map_err(|e| format!("{stem}: {e}"))?)))
-        .collect()
+    let mut charts: Vec<(&'static str, Chart)> = CHART_STEMS.into_iter().zip(charts).collect();
+    if s.body.is_some() {
+        charts.push((COSTED_CHART_STEM, utilisation::chart(s, runs)));
+    }
+    charts.into_iter().map(|(stem, chart)| Ok((stem, svg(&chart).map_err(|e| format!("{stem}: {e}"))?))).collect()
 }
 
 /// Writes `throughput`, `backlog`, `latency`, `storage`, `delivery` and `consumers` charts, each as `.svg` and
