@@ -521,7 +521,7 @@ fn scenarios_run_in_parallel_give_the_sequential_outputs() {
         outputs.push((String::from_utf8(out.stdout).unwrap(), out.stderr, files));
     }
     let (seq, par) = (&outputs[0], &outputs[1]);
-    assert_eq!(seq.2.len(), 3 * 14, "summary, time series and 12 charts per scenario");
+    assert_eq!(seq.2.len(), 3 * 15, "summary, time series, report.html and 12 charts per scenario");
     for ((name, a), (other, b)) in seq.2.iter().zip(&par.2) {
         assert_eq!(name, other);
         assert!(a == b, "{name} differs between --jobs 1 and --jobs 3");

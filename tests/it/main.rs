@@ -20,6 +20,7 @@ mod quorum;
 mod rebalance;
 mod replay;
 mod replication;
+mod report_html;
 mod rmq_partitions;
 mod rmq_placement;
 mod share;
