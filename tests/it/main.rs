@@ -26,4 +26,5 @@ mod rmq_placement;
 mod share;
 mod streams;
 mod study;
+mod tools;
 mod utilisation;
