@@ -225,7 +225,8 @@ fn reduce(points: Vec<(f64, f64)>, max: bool) -> Vec<(f64, f64)> {
         .collect()
 }
 
-fn series(name: &str, system: Option<SystemKind>, points: Vec<(f64, f64)>, dash: bool) -> Value {
+/// A line's dash: `true` dashed, or an SVG dash pattern.
+fn series(name: &str, system: Option<SystemKind>, points: Vec<(f64, f64)>, dash: impl Into<Value>) -> Value {
     let (col, width) = match system {
         Some(k) => (color(k), if k == SystemKind::Kafka { 3 } else { 2 }),
         None => ("#464646".to_string(), 2),
@@ -235,7 +236,7 @@ fn series(name: &str, system: Option<SystemKind>, points: Vec<(f64, f64)>, dash:
         "system": system.map(|k| k.name()),
         "color": col,
         "width": width,
-        "dash": dash,
+        "dash": dash.into(),
         "points": points.iter().map(|&(x, y)| json!([x, finite(y)])).collect::<Vec<_>>(),
     })
 }
@@ -332,7 +333,9 @@ fn run_charts(s: &Scenario, runs: &[SystemRun]) -> Vec<Value> {
             let pts =
                 r.recorder.samples.iter().filter(|x| x.group == gi).map(|x| (t(x), x.backlog_max as f64)).collect();
             let name = if several { format!("{} {}", r.system.name(), g.name) } else { r.system.name().to_string() };
-            backlog.push(series(&name, Some(r.system), reduce(pts, true), several && gi > 0));
+            // Each group its own dash, the same in both systems.
+            let dash = ["", "7 5", "2 3", "10 3 2 3"][gi.min(3)];
+            backlog.push(series(&name, Some(r.system), reduce(pts, true), dash));
         }
     }
     // Storage, in a unit that suits the peak.

@@ -5,7 +5,10 @@
   "use strict";
   var NS = "http://www.w3.org/2000/svg";
   var W = 960, H = 400, M = { left: 78, right: 18, top: 34, bottom: 52 };
-  var LABEL_ROWS = 4, ROW = 13;
+  var LABEL_ROWS = 5, ROW = 13;
+  // Which labels get a row first when there are more than rows: losses, faults, rebalances, landmarks.
+  var PRIORITY = { loss: 0, fault: 1, rebalance: 2, landmark: 3 };
+  function dashOf(d) { return d === true ? "7 5" : (d || ""); }
   var BAND = { fault: "rgba(120,60,170,0.16)", rebalance: "rgba(0,130,120,0.22)" };
   var BAND_TEXT = { fault: "#5f288c", rebalance: "#00645c" };
   var MARK = { landmark: "#5f5f5f", loss: "#aa1428", tick: "#966e50" };
@@ -68,7 +71,8 @@
       var key = s.system || s.name;
       var item = document.createElement("button");
       item.type = "button"; item.className = "key"; item.setAttribute("data-key", key);
-      var sw = document.createElement("span"); sw.className = "swatch" + (s.dash ? " dashed" : "");
+      var sw = document.createElement("span");
+      sw.className = "swatch" + (s.dash === true || s.dash === "7 5" ? " dashed" : s.dash ? " dotted" : "");
       sw.style.borderColor = s.color;
       if (spec.kind === "bars") { sw.className = "swatch bar"; sw.style.background = s.color; }
       item.appendChild(sw); item.appendChild(document.createTextNode(s.name));
@@ -155,16 +159,18 @@
       var a = xs(b.from), z = Math.max(xs(b.to), a + 2);
       var r = el("rect", { x: a, y: y1 - 8, width: z - a, height: y0 - y1 + 8, fill: BAND[b.kind] || BAND.fault }, under);
       el("title", {}, r).textContent = b.label;
-      if (b.label) labels.push({ x: a, text: b.label, fill: BAND_TEXT[b.kind] || BAND_TEXT.fault });
+      if (b.label) labels.push({ x: a, text: b.label, fill: BAND_TEXT[b.kind] || BAND_TEXT.fault, rank: PRIORITY[b.kind] });
     });
     (spec.markers || []).forEach(function (m) {
       var x = xs(m.x);
       var line = el("line", { x1: x, x2: x, y1: y1 - 8, y2: y0, stroke: MARK[m.kind] || MARK.landmark, "stroke-dasharray": m.kind === "loss" ? "" : "5 4", "stroke-width": m.kind === "loss" ? 2 : 1 }, under);
       el("title", {}, line).textContent = m.label;
-      if (m.label && m.kind !== "tick") labels.push({ x: x, text: m.label, fill: MARK[m.kind] || MARK.landmark });
+      if (m.label && m.kind !== "tick") labels.push({ x: x, text: m.label, fill: MARK[m.kind] || MARK.landmark, rank: PRIORITY[m.kind] });
     });
     var ends = [];
-    labels.forEach(function (l) {
+    labels.map(function (l, i) { l.order = i; return l; }).sort(function (a, b) {
+      return (a.rank - b.rank) || (a.order - b.order);
+    }).forEach(function (l) {
       var width = 6.3 * l.text.length, left = l.x + 3, anchor = "start";
       if (left + width > W - 2) { left = l.x - 3 - width; anchor = "end"; }
       for (var row = 0; row < LABEL_ROWS; row++) {
@@ -185,7 +191,7 @@
         d += (pen ? "L" : "M") + xs(p[0]).toFixed(1) + " " + ys(p[1]).toFixed(1);
         pen = true;
       });
-      el("path", { d: d, fill: "none", stroke: s.color, "stroke-width": s.width || 2, "stroke-dasharray": s.dash ? "7 5" : "", "stroke-linejoin": "round" }, lines);
+      el("path", { d: d, fill: "none", stroke: s.color, "stroke-width": s.width || 2, "stroke-dasharray": dashOf(s.dash), "stroke-linejoin": "round" }, lines);
       if (spec.dots) s.points.forEach(function (p) {
         if (p[1] !== null && isFinite(p[1]) && !(spec.y_log && p[1] <= 0)) el("circle", { cx: xs(p[0]), cy: ys(p[1]), r: 3.5, fill: s.color }, lines);
       });
