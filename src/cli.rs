@@ -1,6 +1,7 @@
 //! Command line: raw flags (clap) are resolved into a typed [`Command`], then executed. `main` only
 //! calls [`main_with_args`] and exits with its code.
 
+use crate::plan::SizeRefused;
 use crate::report::{self, outdir, table};
 use crate::run::{Progress, SIM_THREAD, check_size, join_reporting, run_scenario_with, spawn_reporting};
 use crate::scenario::overrides::Override;
@@ -28,7 +29,7 @@ struct Args {
 
 #[derive(Subcommand, Debug)]
 enum RawCommand {
-    /// Run scenarios and write summary.json, timeseries.csv and charts.
+    /// Run scenarios and write report.html, summary.json, timeseries.csv and charts.
     #[command(after_help = RUN_HELP)]
     Run {
         /// Scenario files (TOML, or JSON with a .json name).
@@ -130,7 +131,27 @@ enum RawCommand {
         /// A lesson's name (see `pushpull list`).
         lesson: String,
     },
+    /// Print the JSON Schema of scenario files (for editors: validation and completion).
+    #[command(after_help = "Example: pushpull schema > pushpull-scenario.schema.json\n\
+                            Then, in a TOML file, for editors with Taplo (Even Better TOML):\n  \
+                            #:schema ./pushpull-scenario.schema.json")]
+    Schema,
+    /// Print shell completions for SHELL (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Examples:\n  \
+                            pushpull completions bash > ~/.local/share/bash-completion/completions/pushpull\n  \
+                            pushpull completions zsh > ~/.zfunc/_pushpull\n  \
+                            pushpull completions fish > ~/.config/fish/completions/pushpull.fish")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) of pushpull and its commands.
+    #[command(after_help = "Examples:\n  \
+                            pushpull man | man -l -\n  \
+                            pushpull man > ~/.local/share/man/man1/pushpull.1")]
+    Man,
     /// Check scenario files without running them.
+    #[command(after_help = "Example: pushpull validate scenarios/*.toml --set kafka.partitions=12")]
     Validate {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
@@ -176,15 +197,40 @@ pub enum Command {
     Explain {
         lesson: String,
     },
+    Schema,
+    Completions {
+        shell: clap_complete::Shell,
+    },
+    Man,
+}
+
+/// The exit codes ([`exit_code`]).
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// The run failed: an internal error (a bug: please report it).
+    pub const FAILED: i32 = 1;
+    /// Bad usage: a bad flag or argument.
+    pub const USAGE: i32 = 2;
+    /// Invalid input: a scenario file or value; a sweep folder that cannot be read, merged, or is
+    /// incomplete for `collect`.
+    pub const INVALID: i32 = 3;
+    /// A valid scenario refused by the size guard (run it with `--force`).
+    pub const REFUSED: i32 = 4;
+    /// An output folder problem: a folder that cannot be used, a file that cannot be written.
+    pub const OUTPUT: i32 = 5;
+    /// Interrupted by Ctrl-C or SIGTERM (128 + SIGINT, the shells' convention): the runs under way
+    /// were finished and kept; run the same command again to finish.
+    pub const INTERRUPTED: i32 = 130;
 }
 
 /// The exit codes, for `--help`.
-const EXIT_CODES: &str = "Exit codes: 0 success; 1 internal error (a bug: please report it); 2 usage error (bad flags \
-                          or arguments); 3 invalid input (a scenario file or value, a scenario refused by the size \
-                          guard, a sweep folder that cannot be read or merged, a folder compare cannot read); 4 output error (an output folder \
-                          that cannot be used, a file that cannot be written); 5 interrupted or partial (Ctrl-C or \
-                          SIGTERM: the runs under way are finished and kept, run the command again to finish; \
-                          collect: points done in none of the folders).";
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 run failed (an internal error, a bug: please report it); 2 usage error \
+                          (bad flags or arguments); 3 invalid input (a scenario file or value, a sweep folder that \
+                          cannot be read or merged, collect with points done in none of the folders, a folder compare cannot read); 4 refused by \
+                          the size guard (rerun with --force to run it anyway); 5 output folder problem (a folder \
+                          that cannot be used, a file that cannot be written); 130 interrupted (Ctrl-C or SIGTERM: \
+                          the runs under way are finished and kept, run the command again to finish).";
 
 const SWEEP_HELP: &str = "Examples:\n  \
     pushpull sweep scenarios/pooling.toml --vary workload.rate=20,30,40,45 --out /tmp/pooling-load\n  \
@@ -282,6 +328,9 @@ fn resolve(args: Args) -> Result<Command, String> {
         RawCommand::Collect { dirs, out } => Command::Collect { dirs, out },
         RawCommand::Compare { a, b, out } => Command::Compare { a, b, out },
         RawCommand::List => Command::List,
+        RawCommand::Schema => Command::Schema,
+        RawCommand::Completions { shell } => Command::Completions { shell },
+        RawCommand::Man => Command::Man,
         RawCommand::Explain { lesson } => Command::Explain { lesson },
         RawCommand::Validate { scenarios, sets: s, force } => {
             Command::Validate { files: scenarios, sets: sets(s)?, force }
@@ -302,23 +351,24 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             // Bare `pushpull`: the whole help (on stderr), a usage error all the same.
             let _ = e.print();
-            return 2;
+            return exit::USAGE;
         }
         Err(e) => {
             eprintln!("{}", usage_error_line(&e.render().to_string()));
-            return 2;
+            return exit::USAGE;
         }
     };
     let command = match resolve(args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
-            return 2;
+            return exit::USAGE;
         }
     };
     match command {
         Command::Validate { files, sets, force } => {
-            let mut failed = false;
+            // The exit code of the first file that failed.
+            let mut failed: Option<i32> = None;
             for f in files {
                 match load(&f, None, &sets, force) {
                     Ok(s) => out(&format!(
@@ -333,11 +383,11 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
                     )),
                     Err(e) => {
                         eprintln!("error: {e}");
-                        failed = true;
+                        failed.get_or_insert(exit_code(&e));
                     }
                 }
             }
-            if failed { 3 } else { 0 }
+            failed.unwrap_or(exit::OK)
         }
         Command::Run { jobs, options } => report(run(&jobs, options)),
         Command::Sweep { file, sets, varies, out, shard, options } => {
@@ -355,6 +405,20 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         Command::List => report(study::lessons::all(&study::lessons::library()).map_err(Into::into).map(|l| {
             self::out(study::lessons::list_text(&l).trim_end());
         })),
+        Command::Schema => {
+            print_raw(&crate::scenario::raw::schema());
+            exit::OK
+        }
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut <Args as clap::CommandFactory>::command(), "pushpull", &mut buf);
+            print_raw(&String::from_utf8_lossy(&buf));
+            exit::OK
+        }
+        Command::Man => {
+            print_raw(&man_page());
+            exit::OK
+        }
         Command::Explain { lesson } => {
             report(study::lessons::explain(&study::lessons::library(), &lesson).map_err(Into::into).map(|text| {
                 self::out(text.trim_end());
@@ -366,7 +430,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
 /// Prints an error as one line and returns the exit code.
 fn report(result: Result<(), Box<dyn std::error::Error>>) -> i32 {
     match result {
-        Ok(()) => 0,
+        Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("error: {e}");
             exit_code(e.as_ref())
@@ -374,25 +438,43 @@ fn report(result: Result<(), Box<dyn std::error::Error>>) -> i32 {
     }
 }
 
-/// The exit code of an error ([`EXIT_CODES`]): 1 a bug, 2 usage, 3 input, 4 output, 5 partial.
+/// The exit code of an error ([`EXIT_CODES`], [`exit`]).
 pub fn exit_code(e: &(dyn std::error::Error + 'static)) -> i32 {
     let output = |r: &report::ReportError| match r {
-        report::ReportError::Internal { .. } => 1,
-        report::ReportError::Interrupted { .. } => 5,
-        _ => 4,
+        report::ReportError::Internal { .. } => exit::FAILED,
+        report::ReportError::Interrupted { .. } => exit::INTERRUPTED,
+        _ => exit::OUTPUT,
     };
     if let Some(e) = e.downcast_ref::<StudyError>() {
         return match e {
-            StudyError::Usage(_) => 2,
-            StudyError::Input(_) => 3,
+            StudyError::Usage(_) => exit::USAGE,
+            StudyError::Input(_) | StudyError::Partial(_) => exit::INVALID,
+            StudyError::Refused(_) => exit::REFUSED,
             StudyError::Output(r) => output(r),
-            StudyError::Partial(_) => 5,
+        };
+    }
+    if let Some(e) = e.downcast_ref::<LoadError>() {
+        return match e {
+            LoadError::Invalid(_) => exit::INVALID,
+            LoadError::Refused(_) => exit::REFUSED,
         };
     }
     if e.is::<ScenarioError>() {
-        return 3;
+        return exit::INVALID;
     }
-    e.downcast_ref::<report::ReportError>().map_or(1, output)
+    if e.is::<SizeRefused>() {
+        return exit::REFUSED;
+    }
+    e.downcast_ref::<report::ReportError>().map_or(exit::FAILED, output)
+}
+
+/// Why a scenario was not loaded: invalid, or refused by the size guard.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Invalid(#[from] ScenarioError),
+    #[error(transparent)]
+    Refused(#[from] SizeRefused),
 }
 
 /// `pushpull sweep`: plans the points, writes `sweep.json`, runs the points not done yet through
@@ -653,7 +735,7 @@ fn usage_error_line(rendered: &str) -> String {
 
 /// Loads a scenario (with its `--set` overrides), refuses it if too big (unless `force`), and
 /// prints its warnings.
-fn load(file: &Path, seed: Option<u64>, sets: &[Override], force: bool) -> Result<Scenario, ScenarioError> {
+fn load(file: &Path, seed: Option<u64>, sets: &[Override], force: bool) -> Result<Scenario, LoadError> {
     let mut s = crate::plan::load(file, sets)?;
     if let Some(seed) = seed {
         s.seed = seed;
@@ -722,4 +804,53 @@ fn run_with_progress(
 fn out(text: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
+/// Prints text as it is (it ends with its own newline); a reader that went away is not an error.
+fn print_raw(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// The manual page, roff: `pushpull(1)` with every command's own section (its synopsis, options
+/// and examples), then the exit codes.
+pub fn man_page() -> String {
+    let command = <Args as clap::CommandFactory>::command();
+    let mut buf = Vec::new();
+    let man = clap_mangen::Man::new(command.clone());
+    man.render(&mut buf).expect("writing to memory does not fail");
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("pushpull {}", sub.get_name());
+        let mut roff = clap_mangen::roff::Roff::new();
+        roff.control("SH", [name.to_uppercase().as_str()]);
+        if let Some(about) = sub.get_about() {
+            roff.text([clap_mangen::roff::roman(about.to_string())]);
+        }
+        roff.control("PP", []);
+        let usage = sub.clone().render_usage().to_string();
+        let usage = usage.trim_start_matches("Usage: ").trim_start_matches(sub.get_name()).trim().to_string();
+        roff.text([clap_mangen::roff::bold(name.clone()), clap_mangen::roff::roman(format!(" {usage}"))]);
+        for arg in sub.get_arguments().filter(|a| a.get_id() != "help") {
+            roff.control("TP", []);
+            let flag = match (arg.get_long(), arg.get_short()) {
+                (Some(l), Some(s)) => format!("-{s}, --{l}"),
+                (Some(l), None) => format!("--{l}"),
+                (None, Some(s)) => format!("-{s}"),
+                (None, None) => {
+                    arg.get_value_names().map_or_else(|| arg.get_id().to_string().to_uppercase(), |v| v.join(" "))
+                }
+            };
+            roff.text([clap_mangen::roff::bold(flag)]);
+            roff.text([clap_mangen::roff::roman(arg.get_help().map(|h| h.to_string()).unwrap_or_default())]);
+        }
+        if let Some(after) = sub.get_after_help() {
+            roff.control("PP", []);
+            for line in after.to_string().lines() {
+                roff.text([clap_mangen::roff::roman(line.to_string())]);
+                roff.control("br", []);
+            }
+        }
+        buf.extend(roff.render().into_bytes());
+    }
+    String::from_utf8(buf).expect("roff is text")
 }

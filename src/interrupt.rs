@@ -1,6 +1,7 @@
 //! Ctrl-C (SIGINT) and SIGTERM (Slurm's preemption, `kubectl delete`): the first asks the command
 //! to start no further run and to finish and keep the runs under way; the command then exits with
-//! code 5 (interrupted), and a sweep run again skips the points it finished. The second signal
+//! code 130 ([`crate::cli::exit::INTERRUPTED`], 128 + SIGINT as shells report it, for SIGTERM
+//! too), and a sweep run again skips the points it finished. The second signal
 //! ends the process at once (its default action); a run killed so leaves no partial output
 //! ([`crate::report::outdir`]).
 //!

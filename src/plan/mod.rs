@@ -1039,9 +1039,15 @@ pub fn estimate(s: &Scenario) -> Estimate {
     }
 }
 
+/// A scenario refused by the size guard ([`check_size`]): a valid scenario, too large to run
+/// without `--force` (exit code 4, where an invalid scenario is 3). Shown as its message.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct SizeRefused(pub ScenarioError);
+
 /// Refuses scenarios that would not finish in reasonable time or memory, with the estimate, the
 /// dominant term and the remedy. The error names the dominant term's field.
-pub fn check_size(s: &Scenario, file: &str) -> Result<(), ScenarioError> {
+pub fn check_size(s: &Scenario, file: &str) -> Result<(), SizeRefused> {
     let e = estimate(s);
     let over_memory = e.memory_bytes > d::MAX_MEMORY_BYTES;
     let over_cpu = e.cpu_secs > d::MAX_CPU_SECS;
@@ -1071,7 +1077,7 @@ pub fn check_size(s: &Scenario, file: &str) -> Result<(), ScenarioError> {
         let _ = write!(message, "; also {}, {} (`{}`)", t.what, unit(t.amount), t.field);
     }
     message.push_str("; or pass --force to run it anyway");
-    Err(ScenarioError { file: file.into(), field: Some(main.field.clone()), message })
+    Err(SizeRefused(ScenarioError { file: file.into(), field: Some(main.field.clone()), message }))
 }
 
 /// Messages published in [a, b) seconds.

@@ -5,6 +5,7 @@
 //! half-written result, nor a new `summary.json` beside an old `timeseries.csv`.
 
 pub mod charts;
+pub mod html;
 pub mod outdir;
 pub mod table;
 
@@ -304,13 +305,18 @@ pub fn write_outputs(
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.display().to_string(), source })?;
     let mut written = Vec::new();
     let summary_path = dir.join("summary.json");
-    write_atomic(&summary_path, summary_json(&summary(s, runs)).as_bytes())?;
+    let summary = summary(s, runs);
+    let json = summary_json(&summary);
+    write_atomic(&summary_path, json.as_bytes())?;
     written.push(summary_path);
     let csv_path = dir.join("timeseries.csv");
     write_atomic_with(&csv_path, |w| write_timeseries_csv(w, s, runs))?;
     written.push(csv_path);
     if with_charts {
         written.extend(charts::write_charts(dir, s, runs)?);
+        let report = dir.join(html::REPORT);
+        write_atomic(&report, html::run_report(s, runs, &summary, &json).as_bytes())?;
+        written.push(report);
     }
     Ok(written)
 }

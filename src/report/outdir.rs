@@ -45,7 +45,8 @@ const RANDOM_CHARS: usize = 6;
 /// and file names add up to about 300 bytes below it).
 const MAX_PATH_BYTES: usize = 3500;
 /// Names pushpull writes besides the charts ([`super::charts::CHART_STEMS`], `.png` and `.svg`).
-const DATA_FILES: [&str; 4] = ["summary.json", "timeseries.csv", "history-kafka.jsonl", "history-rabbitmq.jsonl"];
+const DATA_FILES: [&str; 5] =
+    ["summary.json", "timeseries.csv", "history-kafka.jsonl", "history-rabbitmq.jsonl", super::html::REPORT];
 
 /// Whether `name` is a file pushpull writes into an output folder (with any options).
 pub fn is_output_name(name: &OsStr) -> bool {

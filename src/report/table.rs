@@ -58,7 +58,8 @@ pub fn duration(ms: f64) -> String {
     format!("{} {unit}", num(ms / per))
 }
 
-type Row = (String, Vec<String>);
+/// A row of the table: its label and one value per system.
+pub(crate) type Row = (String, Vec<String>);
 
 /// A row of durations (in ms) in one unit chosen by the largest of them, named in the label.
 fn duration_row(label: &str, values: Vec<f64>) -> Row {
@@ -77,7 +78,7 @@ fn optional_duration_row(label: &str, values: Vec<Option<f64>>) -> Row {
 }
 
 /// Rows of (label, per-system value): the recorder's figures, then the checker's delivery counts.
-fn rows(reports: &[&SystemReport]) -> Vec<Row> {
+pub(crate) fn rows(reports: &[&SystemReport]) -> Vec<Row> {
     let systems: Vec<&SystemSummary> = reports.iter().map(|r| &r.summary).collect();
     let f = |label: &str, get: &dyn Fn(&SystemSummary) -> String| {
         (label.to_string(), systems.iter().map(|s| get(s)).collect::<Vec<_>>())

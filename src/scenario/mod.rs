@@ -5,6 +5,7 @@
 pub mod defaults;
 pub mod faults;
 pub mod hardware;
+pub mod lesson;
 pub mod operations;
 pub mod overrides;
 pub mod raw;
@@ -503,6 +504,12 @@ pub struct Scenario {
     /// SHA-256 of the file's bytes, for the manifest.
     #[serde(skip)]
     pub source_sha256: String,
+    /// The lesson in the file's leading comments (`# LESSON: ...`), if it has one (TOML only).
+    #[serde(skip)]
+    pub lesson: Option<lesson::Lesson>,
+    /// The `--set PATH=VALUE` overrides applied, as typed, in order.
+    #[serde(skip)]
+    pub overrides: Vec<String>,
 }
 
 impl Scenario {

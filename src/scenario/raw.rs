@@ -1,11 +1,14 @@
 //! The scenario file as written: every field optional where a default exists, unknown fields
-//! refused. `validate.rs` turns this into a typed [`super::Scenario`].
+//! refused. `validate.rs` turns this into a typed [`super::Scenario`]. The same types give the
+//! files' JSON Schema ([`schema`], `pushpull schema`): field names as in the files; it checks the
+//! shape and the named values, the file's own checks (`validate.rs`) the rest.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// A leaf value where the file may hold a number or a string ("5ms", "1KiB").
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, JsonSchema, Debug, Clone)]
 #[serde(untagged)]
 pub enum Leaf {
     Int(i64),
@@ -15,36 +18,55 @@ pub enum Leaf {
 }
 
 /// A value that may be a scalar or a small table (distributions, keys).
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, JsonSchema, Debug, Clone)]
 #[serde(untagged)]
 pub enum ScalarOrTable {
     Scalar(Leaf),
     Table(BTreeMap<String, Leaf>),
 }
 
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, JsonSchema, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
+    /// The results folder's name (default: the file name without its extension).
     pub name: Option<String>,
+    /// One line shown in the table and the report.
     pub description: Option<String>,
+    /// Seed of every random stream: the same seed gives the same bytes.
     pub seed: Option<i64>,
+    /// How long producers publish ("30m", "2h", "90s"); then the run drains.
     pub duration: Option<String>,
+    /// Messages published before this are left out of the statistics (default 0s).
     pub warmup: Option<String>,
+    /// Longest drain after `duration` (default: until every group has caught up).
     pub drain: Option<String>,
+    /// Interval of timeseries.csv and the charts (default: chosen from the run's length).
     pub sample_interval: Option<String>,
+    /// Costs: "ideal" (none), "lan" (network delay), "omb-2020" or "kreps-2014" (nodes with CPU, disk and network).
+    #[schemars(extend("enum" = ["ideal", "lan", "omb-2020", "kreps-2014"]))]
     pub profile: Option<String>,
+    /// Which systems run (default both).
+    #[schemars(extend("items" = { "enum": ["kafka", "rabbitmq"] }))]
     pub systems: Option<Vec<String>>,
+    /// The message stream, shared by both systems.
     pub workload: Option<RawWorkload>,
+    /// Consumer groups: each reads every message (Kafka consumer group, RabbitMQ queue).
     pub groups: Option<Vec<RawGroup>>,
+    /// Kafka settings (docs/scenario.md names the real setting of each).
     pub kafka: Option<RawKafka>,
+    /// RabbitMQ settings (docs/scenario.md names the real setting of each).
     pub rabbitmq: Option<RawRabbitMq>,
+    /// The network between clients and brokers.
     pub network: Option<RawNetwork>,
+    /// Brokers and, under a calibrated profile, each node's resources.
     pub cluster: Option<RawCluster>,
+    /// The fault schedule: crashes, hangs, network partitions.
     pub faults: Option<Vec<RawFault>>,
+    /// Operator actions on groups: late starts, offset resets, scaling, rolling restarts.
     pub operations: Option<Vec<RawOperation>>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, JsonSchema, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawOperation {
     pub at: String,
@@ -55,7 +77,7 @@ pub struct RawOperation {
     pub interval: Option<String>,
 }
 
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, JsonSchema, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawCluster {
     pub brokers: Option<i64>,
@@ -67,7 +89,7 @@ pub struct RawCluster {
     pub dirty_limit: Option<Leaf>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, JsonSchema, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawFault {
     pub at: String,
@@ -77,24 +99,27 @@ pub struct RawFault {
     pub sides: Option<Vec<Vec<String>>>,
 }
 
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, JsonSchema, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawWorkload {
+    /// Messages published per second.
     pub rate: Option<f64>,
+    /// How messages arrive: "poisson" (default) or "constant".
+    #[schemars(extend("enum" = ["poisson", "constant"]))]
     pub arrivals: Option<String>,
     pub message_bytes: Option<ScalarOrTable>,
     pub keys: Option<ScalarOrTable>,
     pub phases: Option<Vec<RawPhase>>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, JsonSchema, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawPhase {
     pub at: String,
     pub rate: f64,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, JsonSchema, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawGroup {
     pub name: String,
@@ -103,10 +128,12 @@ pub struct RawGroup {
     pub start: Option<String>,
     pub from: Option<String>,
     #[serde(rename = "type")]
+    /// "consumer" (default: a consumer group) or "share" (a Kafka share group).
+    #[schemars(extend("enum" = ["consumer", "share"]))]
     pub kind: Option<String>,
 }
 
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, JsonSchema, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawKafka {
     pub partitions: Option<i64>,
@@ -135,17 +162,25 @@ pub struct RawKafka {
     pub enable_idempotence: Option<bool>,
     pub delivery_timeout: Option<String>,
     pub max_in_flight_requests_per_connection: Option<i64>,
+    /// Kafka group protocol: "classic" (default) or "consumer" (KIP-848).
+    #[schemars(extend("enum" = ["classic", "consumer"]))]
     pub group_protocol: Option<String>,
+    /// Partition assignor of the classic protocol.
+    #[schemars(extend("enum" = ["range", "roundrobin", "cooperative-sticky"]))]
     pub assignor: Option<String>,
 }
 
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, JsonSchema, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawRabbitMq {
     pub prefetch: Option<i64>,
+    /// "manual" (default) or "auto".
+    #[schemars(extend("enum" = ["manual", "auto"]))]
     pub ack: Option<String>,
     pub persistent: Option<bool>,
     pub publisher_confirms: Option<bool>,
+    /// "classic" (default), "quorum" or "stream".
+    #[schemars(extend("enum" = ["classic", "quorum", "stream"]))]
     pub queue_type: Option<String>,
     pub replicas: Option<i64>,
     pub stream_max_age: Option<String>,
@@ -158,8 +193,22 @@ pub struct RawRabbitMq {
     pub queues: Option<i64>,
 }
 
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, JsonSchema, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawNetwork {
     pub latency: Option<String>,
+}
+
+/// The JSON Schema (draft 2020-12) of scenario files, as `pushpull schema` prints it: pretty JSON
+/// and a final newline.
+pub fn schema() -> String {
+    let mut schema = schemars::schema_for!(RawScenario);
+    schema.insert("title".into(), "pushpull scenario".into());
+    schema.insert(
+        "description".into(),
+        "A pushpull scenario file (TOML, or JSON with a .json name); docs/scenario.md describes every field.".into(),
+    );
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema is plain data");
+    text.push('\n');
+    text
 }

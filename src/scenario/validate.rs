@@ -243,7 +243,10 @@ pub(super) fn parse(bytes: &[u8], file: &str, json: bool, sets: &[Override]) -> 
             format!("{} bytes long; at most {MAX_NAME_BYTES} bytes (it names the results folder)", name.len()),
         ));
     }
-    let scenario = Ctx { file: file.to_string() }.scenario(raw, stem, hex).map_err(|e| blame_override(e, sets))?;
+    let lesson = if json { None } else { super::lesson::parse(&stem, Path::new(file), text) };
+    let mut scenario = Ctx { file: file.to_string() }.scenario(raw, stem, hex).map_err(|e| blame_override(e, sets))?;
+    scenario.lesson = lesson;
+    scenario.overrides = sets.iter().map(|o| o.text.clone()).collect();
     let messages = scenario.expected_messages();
     if messages > MAX_MESSAGES {
         return Err(path_error(
@@ -668,6 +671,8 @@ impl Ctx {
             faults,
             operations,
             source_sha256: sha,
+            lesson: None,
+            overrides: Vec::new(),
         };
         Ok(scenario)
     }

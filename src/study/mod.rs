@@ -19,6 +19,9 @@ pub enum StudyError {
     /// A scenario, a sweep folder or a result that cannot be read or does not fit.
     #[error("{0}")]
     Input(String),
+    /// A point refused by the size guard (without `--force`).
+    #[error(transparent)]
+    Refused(#[from] crate::plan::SizeRefused),
     /// An output that cannot be written.
     #[error(transparent)]
     Output(#[from] crate::report::ReportError),

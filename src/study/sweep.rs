@@ -14,7 +14,7 @@ use super::replicate::{count_of, metric_of};
 use super::vary::{Shard, Vary, points};
 use crate::errtext;
 use crate::report::charts::sweep::{SweepChart, SweepLine, SweepPanel, SweepScale, sweep_svg};
-use crate::report::{ReportError, SCHEMA_VERSION, write_atomic};
+use crate::report::{ReportError, SCHEMA_VERSION, html, write_atomic};
 use crate::scenario::overrides::Override;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -380,9 +380,16 @@ pub const MAX_PANELS: usize = 24;
 fn write_tables(dir: &Path, manifest: &Manifest, summaries: &[serde_json::Value]) -> Result<Vec<PathBuf>, StudyError> {
     let mut written = Vec::new();
     let csv = dir.join(TABLE);
-    write_atomic(&csv, table(manifest, summaries).as_bytes())?;
+    let csv_text = table(manifest, summaries);
+    write_atomic(&csv, csv_text.as_bytes())?;
     written.push(csv);
     let charts = charts(manifest, summaries);
+    let report = dir.join(html::REPORT);
+    let description = summaries.first().and_then(|v| v.get("description")).and_then(|d| d.as_str()).unwrap_or("");
+    let specs: Vec<(&str, &SweepChart)> = charts.iter().map(|(m, c)| (m.name, c)).collect();
+    let page = html::sweep_report(&manifest.scenario, description, &manifest.text(), &csv_text, &specs);
+    write_atomic(&report, page.as_bytes())?;
+    written.push(report);
     if charts.is_empty() {
         // Too many panels: no chart, and none of an earlier sweep in this folder either.
         for stem in chart_stems() {

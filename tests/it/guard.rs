@@ -16,12 +16,14 @@ fn tmpdir(tag: &str) -> TmpDir {
     tmpdir_in("guard", tag)
 }
 
-/// Exit code 3 (invalid input) and one line on stderr that names the file, the field and every word given.
+/// Exit code 4 (refused by the size guard: the words are [`SIZE_WORDS`]) or 3 (invalid input),
+/// and one line on stderr that names the file, the field and every word given.
 fn assert_refused(out: &Output, file: &str, field: &str, words: &[&str]) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let size_guard = words.starts_with(SIZE_WORDS);
     assert_eq!(
         out.status.code(),
-        Some(3),
+        Some(if size_guard { 4 } else { 3 }),
         "{file}: not refused; stdout {} stderr {stderr}",
         String::from_utf8_lossy(&out.stdout)
     );

@@ -147,7 +147,7 @@ fn an_output_folder_that_is_a_symlink_is_refused_and_its_target_untouched() {
     write(&elsewhere, "summary.json", b"not ours\n");
     let link = d.join("out");
     symlink(&elsewhere, &link).unwrap();
-    let line = one_line_error(&run(&[&f, "--out".as_ref(), &link]), 4);
+    let line = one_line_error(&run(&[&f, "--out".as_ref(), &link]), 5);
     assert!(line.contains("small.toml") && line.contains("symbolic link"), "{line}");
     assert_eq!(names(&elsewhere), ["summary.json"]);
     assert_eq!(std::fs::read(elsewhere.join("summary.json")).unwrap(), b"not ours\n");
@@ -224,16 +224,16 @@ fn two_scenarios_with_the_same_name_are_refused_before_any_output() {
     let a = write(&d, "a.toml", SMALL.replace("name = \"small\"", "name = \"same\"").as_bytes());
     let b = write(&d, "b.toml", SMALL.replace("name = \"small\"", "name = \"same\"").as_bytes());
     let out = d.join("out");
-    let line = one_line_error(&run(&[&a, &b, "--out".as_ref(), &out]), 4);
+    let line = one_line_error(&run(&[&a, &b, "--out".as_ref(), &out]), 5);
     assert!(line.contains("a.toml") && line.contains("b.toml") && line.contains("\"same\""), "{line}");
     assert!(!out.exists(), "output written before the refusal");
     // Default folder results/<name>: same refusal, and no results/ folder.
     let line =
-        one_line_error(&bin().current_dir(&*d).args(["run", "a.toml", "b.toml", "--quiet"]).output().unwrap(), 4);
+        one_line_error(&bin().current_dir(&*d).args(["run", "a.toml", "b.toml", "--quiet"]).output().unwrap(), 5);
     assert!(line.contains("results/same"), "{line}");
     assert!(!d.join("results").exists());
     let line =
-        one_line_error(&bin().current_dir(&*d).args(["run", "a.toml", "a.toml", "--quiet"]).output().unwrap(), 4);
+        one_line_error(&bin().current_dir(&*d).args(["run", "a.toml", "a.toml", "--quiet"]).output().unwrap(), 5);
     assert!(line.contains("twice"), "{line}");
     assert!(!d.join("results").exists());
 }
@@ -243,12 +243,12 @@ fn an_unusable_output_folder_is_refused_before_simulating() {
     let d = tmpdir("unusable");
     let f = write(&d, "small.toml", SMALL.as_bytes());
     let file = write(&d, "a-file", b"x");
-    let line = one_line_error(&run(&[&f, "--out".as_ref(), &file]), 4);
+    let line = one_line_error(&run(&[&f, "--out".as_ref(), &file]), 5);
     assert!(line.contains("not a folder"), "{line}");
-    let line = one_line_error(&run(&[&f, "--out".as_ref(), &file.join("below")]), 4);
+    let line = one_line_error(&run(&[&f, "--out".as_ref(), &file.join("below")]), 5);
     assert!(line.contains("cannot create the folder"), "{line}");
     let long = d.join("x".repeat(230));
-    let line = one_line_error(&run(&[&f, "--out".as_ref(), &long]), 4);
+    let line = one_line_error(&run(&[&f, "--out".as_ref(), &long]), 5);
     assert!(line.contains("230 bytes") && line.len() < 600, "{line}");
 }
 
@@ -323,7 +323,7 @@ fn an_output_folder_that_cannot_be_written_is_refused_before_simulating() {
     }
     let result = run(&[&a, &b, "--out".as_ref(), &out]);
     let _ = Command::new(unlock[0]).args(&unlock[1..]).arg(&locked).output();
-    let line = one_line_error(&result, 4);
+    let line = one_line_error(&result, 5);
     assert!(line.contains("b.toml") && line.contains("output folder") && line.contains("cannot write in it"), "{line}");
     assert!(!out.join("a").exists(), "the first scenario was simulated and written before the refusal");
 }

@@ -151,7 +151,7 @@ fn shards_collected_equal_the_unsharded_sweep() {
     // Points 1 and 4 of the cross product.
     assert!(shards[1].join("rate=20,partitions=2").is_dir() && shards[1].join("rate=40,partitions=2").is_dir());
     let out = bin().arg("collect").args(&shards[..2]).arg("--out").arg(d.join("part")).output().unwrap();
-    assert_eq!(out.status.code(), Some(5), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("2 of the sweep's 6 points") && err.contains("rate=20,partitions=4"), "{err}");
     let merged = d.join("merged");
@@ -216,8 +216,9 @@ fn bad_sweeps_get_one_line_errors_naming_vary() {
     assert!(!o.exists(), "a refused sweep wrote {}", o.display());
 }
 
-/// Each exit code, from the command line: 0 ok, 2 usage, 3 invalid scenario (and refused by the
-/// size guard), 4 an output folder that cannot be used, 5 partial; 1 is a bug (an internal error).
+/// Each exit code, from the command line: 0 ok, 2 usage, 3 invalid scenario, 4 refused by the
+/// size guard, 5 an output folder that cannot be used; 1 is a bug (an internal error); 130
+/// interrupted (`an_interrupted_sweep_exits_130_and_resumes`).
 #[test]
 fn exit_codes_are_distinct() {
     let d = tmpdir("codes");
@@ -229,9 +230,27 @@ fn exit_codes_are_distinct() {
     assert_eq!(code(&["validate".as_ref(), bad.as_os_str()]), Some(3));
     assert_eq!(code(&["run".as_ref(), bad.as_os_str(), "--out".as_ref(), d.join("r").as_os_str()]), Some(3));
     let huge = write(&d, "huge.toml", TINY.replace("duration = \"30s\"", "duration = \"1000d\""));
-    assert_eq!(code(&["validate".as_ref(), huge.as_os_str()]), Some(3), "refused by the size guard");
+    assert_eq!(code(&["validate".as_ref(), huge.as_os_str()]), Some(4), "refused by the size guard");
+    assert_eq!(code(&["run".as_ref(), huge.as_os_str(), "--out".as_ref(), d.join("r").as_os_str()]), Some(4));
+    assert_eq!(code(&["validate".as_ref(), huge.as_os_str(), "--force".as_ref()]), Some(0));
+    // The first file that failed gives the code.
+    assert_eq!(code(&["validate".as_ref(), bad.as_os_str(), huge.as_os_str()]), Some(3));
+    assert_eq!(code(&["validate".as_ref(), huge.as_os_str(), bad.as_os_str()]), Some(4));
+    let sweep_huge = |extra: &[&str]| {
+        bin()
+            .arg("sweep")
+            .arg(&huge)
+            .args(["--vary", "kafka.partitions=1,2", "--out"])
+            .arg(d.join("s"))
+            .args(extra)
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(sweep_huge(&[]), Some(4), "a sweep point refused by the size guard");
     let file = write(&d, "a-file", "x");
-    assert_eq!(code(&["run".as_ref(), f.as_os_str(), "--out".as_ref(), file.join("r").as_os_str()]), Some(4));
+    assert_eq!(code(&["run".as_ref(), f.as_os_str(), "--out".as_ref(), file.join("r").as_os_str()]), Some(5));
     assert_eq!(
         code(&["collect".as_ref(), d.as_os_str(), "--out".as_ref(), d.join("c").as_os_str()]),
         Some(3),
@@ -245,8 +264,19 @@ fn exit_codes_are_distinct() {
         location: None,
     };
     assert_eq!(pushpull::cli::exit_code(&internal), 1);
+    let interrupted = pushpull::report::ReportError::Interrupted { scenario: "s".into() };
+    assert_eq!(pushpull::cli::exit_code(&interrupted), 130);
     let help = String::from_utf8(bin().arg("--help").output().unwrap().stdout).unwrap();
-    for words in ["Exit codes", "2 usage error", "3 invalid input", "4 output error", "5 interrupted or partial"] {
+    for words in [
+        "Exit codes",
+        "0 success",
+        "1 run failed",
+        "2 usage error",
+        "3 invalid input",
+        "4 refused by the size guard",
+        "5 output folder problem",
+        "130 interrupted",
+    ] {
         assert!(help.contains(words), "--help lacks {words:?}");
     }
 }
@@ -293,7 +323,7 @@ fn list_and_explain_every_lesson() {
 /// under way is finished and kept, no other starts, exit 5; the same command again runs only the
 /// rest, and the sweep is the uninterrupted one byte for byte.
 #[test]
-fn an_interrupted_sweep_exits_5_and_resumes() {
+fn an_interrupted_sweep_exits_130_and_resumes() {
     let d = tmpdir("interrupt");
     let f = write(&d, "tiny.toml", TINY);
     let (a, b) = (d.join("a"), d.join("b"));
@@ -308,7 +338,7 @@ fn an_interrupted_sweep_exits_5_and_resumes() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("interrupted: finishing the runs under way") && err.contains("run the same command again"));
     assert!(!b.join("sweep.csv").exists(), "an interrupted sweep wrote its table");
     let done =

@@ -183,7 +183,7 @@ impl From<&Line> for LegendItem {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum MarkerKind {
+pub(in crate::report) enum MarkerKind {
     /// Warmup end, producers stop: grey dashed line, grey label.
     Landmark,
     /// Something lost: dark red line and label.
@@ -195,14 +195,14 @@ enum MarkerKind {
 
 /// A vertical mark at time `x` (in the chart's time unit).
 #[derive(Clone, Debug)]
-struct Marker {
-    x: f64,
-    label: String,
-    kind: MarkerKind,
+pub(in crate::report) struct Marker {
+    pub(in crate::report) x: f64,
+    pub(in crate::report) label: String,
+    pub(in crate::report) kind: MarkerKind,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum BandKind {
+pub(in crate::report) enum BandKind {
     /// A fault of the schedule, from its step to its repair (or the end of the run).
     Fault,
     /// A Kafka consumer group rebalancing.
@@ -212,21 +212,21 @@ enum BandKind {
 /// A stretch of time tinted across the plot, from `from` to `to` (in the chart's time unit), with
 /// its label at the top (none for the later bands of a cluster already labelled).
 #[derive(Clone, Debug, PartialEq)]
-struct Band {
-    from: f64,
-    to: f64,
-    label: String,
-    kind: BandKind,
+pub(in crate::report) struct Band {
+    pub(in crate::report) from: f64,
+    pub(in crate::report) to: f64,
+    pub(in crate::report) label: String,
+    pub(in crate::report) kind: BandKind,
 }
 
 #[derive(Clone, Copy, Debug)]
-struct TimeUnit {
-    secs: f64,
-    name: &'static str,
-    short: &'static str,
+pub(in crate::report) struct TimeUnit {
+    pub(in crate::report) secs: f64,
+    pub(in crate::report) name: &'static str,
+    pub(in crate::report) short: &'static str,
 }
 
-fn time_unit(end_secs: f64) -> TimeUnit {
+pub(in crate::report) fn time_unit(end_secs: f64) -> TimeUnit {
     if end_secs <= 180.0 {
         TimeUnit { secs: 1.0, name: "seconds", short: "s" }
     } else if end_secs <= 3.0 * 3600.0 {
@@ -278,13 +278,13 @@ enum Chart {
 }
 
 /// Time span shown on the x axis: the whole run, drain included, and at least `duration`.
-fn run_end_secs(s: &Scenario, runs: &[SystemRun]) -> f64 {
+pub(in crate::report) fn run_end_secs(s: &Scenario, runs: &[SystemRun]) -> f64 {
     let last = runs.iter().filter_map(|r| r.recorder.samples.last()).map(|x| x.time.as_secs_f64()).fold(0.0, f64::max);
     let end = last.max(s.duration.as_secs_f64());
     if end.is_finite() && end > 0.0 { end } else { 1.0 }
 }
 
-fn landmarks(s: &Scenario, unit: TimeUnit) -> Vec<Marker> {
+pub(in crate::report) fn landmarks(s: &Scenario, unit: TimeUnit) -> Vec<Marker> {
     let mut out = Vec::new();
     if !s.warmup.is_zero() {
         out.push(Marker {
@@ -305,7 +305,13 @@ fn landmarks(s: &Scenario, unit: TimeUnit) -> Vec<Marker> {
 /// markers for a panel showing `group` (`None`: all groups together). Loss events of one kind (retention deleting unread records, offset resets
 /// skipping records) close together in time are merged into one labelled line; deletions of
 /// records already read are unlabelled ticks, thinned so that they stay apart.
-fn event_markers(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64, group: Option<usize>) -> Vec<Marker> {
+pub(in crate::report) fn event_markers(
+    s: &Scenario,
+    runs: &[SystemRun],
+    unit: TimeUnit,
+    x_end: f64,
+    group: Option<usize>,
+) -> Vec<Marker> {
     let mine = |g: Option<usize>| group.is_none() || g == group;
     let mut out = operation_markers(s, unit, group);
     let mut last_tick = f64::NEG_INFINITY;
@@ -569,7 +575,13 @@ fn rebalance_label(s: &Scenario, mut band: Band, count: u64, group: &str, named:
 }
 
 /// Every band of a panel showing `group` (`None`: all groups): the faults, then the rebalances.
-fn bands(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64, group: Option<usize>) -> Vec<Band> {
+pub(in crate::report) fn bands(
+    s: &Scenario,
+    runs: &[SystemRun],
+    unit: TimeUnit,
+    x_end: f64,
+    group: Option<usize>,
+) -> Vec<Band> {
     let mut out = fault_bands(s, runs, unit, x_end);
     out.extend(rebalance_bands(s, runs, unit, x_end, group));
     out
@@ -648,7 +660,7 @@ fn y_top(max: f64, min_top: f64) -> f64 {
     if top.is_finite() && top > min_top { top } else { min_top }
 }
 
-fn round_secs(secs: f64) -> String {
+pub(in crate::report) fn round_secs(secs: f64) -> String {
     if secs >= 3600.0 {
         format!("{} h", trim(secs / 3600.0, 1))
     } else if secs >= 120.0 {
