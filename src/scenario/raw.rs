@@ -42,6 +42,26 @@ pub struct RawScenario {
     pub cluster: Option<RawCluster>,
     pub faults: Option<Vec<RawFault>>,
     pub operations: Option<Vec<RawOperation>>,
+    pub exchanges: Option<Vec<RawExchange>>,
+    pub bindings: Option<Vec<RawBinding>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawExchange {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub alternate_exchange: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawBinding {
+    pub exchange: String,
+    pub queue: String,
+    pub routing_key: Option<String>,
+    pub arguments: Option<BTreeMap<String, Leaf>>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -85,6 +105,9 @@ pub struct RawWorkload {
     pub message_bytes: Option<ScalarOrTable>,
     pub keys: Option<ScalarOrTable>,
     pub phases: Option<Vec<RawPhase>>,
+    pub exchange: Option<String>,
+    pub routing_keys: Option<BTreeMap<String, f64>>,
+    pub headers: Option<BTreeMap<String, BTreeMap<String, f64>>>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -104,6 +127,9 @@ pub struct RawGroup {
     pub from: Option<String>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
+    pub topics: Option<Vec<String>>,
+    pub subscribe_pattern: Option<String>,
+    pub filter: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -156,6 +182,7 @@ pub struct RawRabbitMq {
     pub consumer_node: Option<Leaf>,
     pub consumer_cancel_notify: Option<bool>,
     pub queues: Option<i64>,
+    pub mandatory: Option<bool>,
 }
 
 #[derive(Deserialize, Debug, Default)]
