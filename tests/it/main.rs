@@ -22,6 +22,7 @@ mod replay;
 mod replication;
 mod rmq_partitions;
 mod rmq_placement;
+mod routing;
 mod share;
 mod streams;
 mod study;
