@@ -327,6 +327,69 @@ mod tests {
         assert!(!topic_matches("", "a"));
     }
 
+    fn parse(text: &str) -> Scenario {
+        Scenario::parse(text, "t.toml", false).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    const HEADERS: &str = r#"
+duration = "1s"
+[workload]
+rate = 10
+routing_keys = { "order.eu" = 3, "audit.us" = 1 }
+headers = { region = { eu = 0.7, us = 0.3 } }
+[[exchanges]]
+name = "h"
+type = "headers"
+[[bindings]]
+exchange = "h"
+queue = "eu"
+arguments = { x-match = "any", region = "eu", x-tier = "gold" }
+[[groups]]
+name = "eu"
+[[groups]]
+name = "orders"
+topics = ["order.eu"]
+[[groups]]
+name = "audit"
+subscribe_pattern = "audit\\..*"
+filter = "consumer"
+"#;
+
+    #[test]
+    fn shares_follow_the_weights_and_kafka_mirrors_the_bindings() {
+        let s = parse(HEADERS);
+        let subs = Subscriptions::new(&s).unwrap();
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        let r = subs.shares(SystemKind::RabbitMq);
+        // Only "eu" is bound: region = eu, whatever the key (70%); the others get nothing.
+        assert!(close(r[0].0, 0.7) && close(r[1].0, 0.0) && close(r[2].0, 0.0), "{r:?}");
+        let k = subs.shares(SystemKind::Kafka);
+        // "eu" mirrors its headers binding: both topics carry messages it wants, so it fetches
+        // everything and keeps 70%; "orders" reads its topic (75%); "audit" filters in the
+        // consumer: it fetches everything and keeps the audit topic (25%).
+        assert!(close(k[0].0, 0.7) && close(k[0].1, 1.0), "{k:?}");
+        assert!(close(k[1].0, 0.75) && close(k[1].1, 0.75), "{k:?}");
+        assert!(close(k[2].0, 0.25) && close(k[2].1, 1.0), "{k:?}");
+        // Per message, the same decision both ways, and draws near the weights.
+        let n = 20_000;
+        let eu = (0..n).filter(|&id| subs.rabbitmq(id) & 1 != 0).count() as f64 / n as f64;
+        assert!((eu - 0.7).abs() < 0.02, "{eu}");
+        for id in 0..1000 {
+            assert_eq!(subs.kafka(0, id).1, subs.rabbitmq(id) & 1 != 0);
+            assert_eq!(subs.kafka(1, id), (subs.key_of(id) == 1, subs.key_of(id) == 1));
+        }
+    }
+
+    #[test]
+    fn the_default_exchange_routes_a_key_to_the_queue_of_that_name() {
+        let s = parse(
+            "duration = \"1s\"\n[workload]\nrate = 1\nexchange = \"\"\nrouting_keys = { a = 1, b = 1, c = 2 }\n             [[groups]]\nname = \"a\"\n[[groups]]\nname = \"b\"\n",
+        );
+        let subs = Subscriptions::new(&s).unwrap();
+        let r = subs.shares(SystemKind::RabbitMq);
+        assert_eq!(r, vec![(0.25, 0.25), (0.25, 0.25)], "\"c\" names no queue: unroutable");
+    }
+
     fn args(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
         kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
