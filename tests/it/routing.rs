@@ -289,3 +289,31 @@ processing = "1ms"
         assert_eq!(f.records_used, k.delivery.groups[g].processed_unique, "{g}");
     }
 }
+
+#[test]
+fn the_table_shows_returned_messages_and_what_each_group_fetched() {
+    let s = scenario(&direct("mandatory = true"));
+    let runs = run_all(&s);
+    let table = pushpull::report::table::render(&pushpull::report::summary(&s, &runs));
+    let rmq = runs.iter().find(|r| r.system == SystemKind::RabbitMq).unwrap();
+    let returned = table.lines().find(|l| l.starts_with("returned (mandatory)")).expect("a returned row");
+    assert!(returned.trim_end().ends_with(&format_thousands(rmq.delivery.returned)), "{returned}");
+    let after: Vec<&str> = table.lines().skip_while(|l| !l.starts_with("fetched")).collect();
+    assert!(after.iter().any(|l| l.split_whitespace().take(2).eq(["g", "kafka"])), "{table}");
+    // Without routing neither appears.
+    let plain = scenario("duration = \"2s\"\n[workload]\nrate = 10\n[[groups]]\nname = \"g\"\n");
+    let table = pushpull::report::table::render(&pushpull::report::summary(&plain, &run_all(&plain)));
+    assert!(!table.contains("returned") && !table.contains("fetched"), "{table}");
+}
+
+fn format_thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
