@@ -1263,7 +1263,14 @@ pub fn validate_report(s: &Scenario) -> String {
     } else {
         format!("{}/s", rate(mean))
     };
-    let _ = writeln!(out, "  offered to every group: {offered}");
+    if s.routing.is_some() {
+        let _ = writeln!(
+            out,
+            "  published: {offered}; with routing each group is offered its share (capacities are of the published rate)"
+        );
+    } else {
+        let _ = writeln!(out, "  offered to every group: {offered}");
+    }
     for (i, g) in e.groups.iter().enumerate().take(DETAILED) {
         let _ = writeln!(
             out,
