@@ -56,6 +56,8 @@ pub struct Subscriptions {
     mandatory: bool,
     /// Groups whose Kafka consumers discard records in the application (`filter = "consumer"`).
     consumer_filter: u64,
+    /// Kafka: groups that receive every record.
+    kafka_fetch_all: u64,
     groups: usize,
 }
 
@@ -114,6 +116,7 @@ impl Subscriptions {
             .enumerate()
             .filter(|(_, g)| g.subscription.consumer_filter)
             .fold(0u64, |m, (i, _)| m | 1 << i);
+        let kafka_fetch_all = routes.iter().fold(u64::MAX, |m, r| m & r.kafka_fetched);
         Some(Subscriptions {
             seed: s.seed,
             keys: cumulative(r.routing_keys.iter().map(|(_, p)| *p)),
@@ -121,6 +124,7 @@ impl Subscriptions {
             routes,
             mandatory: s.rabbitmq.mandatory,
             consumer_filter,
+            kafka_fetch_all,
             groups: s.groups.len(),
         })
     }
@@ -165,6 +169,11 @@ impl Subscriptions {
         let r = self.route(id);
         let bit = 1u64 << group;
         (r.kafka_fetched & bit != 0, r.kafka_owed & bit != 0)
+    }
+
+    /// Kafka: whether group `g`'s consumers receive every record (all its topics are every topic).
+    pub fn kafka_fetches_all(&self, group: usize) -> bool {
+        has(self.kafka_fetch_all, group)
     }
 
     /// Kafka: whether group `g` discards records in its consumers (`filter = "consumer"`).

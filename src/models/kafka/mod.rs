@@ -298,6 +298,41 @@ const DISCARD: u8 = 254;
 /// the broker skipped: it carries no bytes and only moves the consumer's position past them.
 const SKIPPED: u8 = 255;
 
+/// Routing: the bytes group `group` would receive from `log` between `from` and `until`, up to
+/// `enough`: records of topics it does not read do not wake its parked fetch. After
+/// [`SKIP_SCAN`] such records in a row it answers `enough`, so that a response moves the position
+/// past them and the next check does not scan them again.
+fn routed_bytes(
+    rt: &crate::subscriptions::Subscriptions,
+    group: GroupIdx,
+    log: &Partition,
+    from: Offset,
+    until: Offset,
+    enough: u64,
+) -> u64 {
+    let (mut total, mut skipped, mut pos) = (0, 0, from);
+    while let Some((offset, r)) = log.next_from(pos)
+        && offset < until
+    {
+        if rt.kafka(group, r.id()).0 {
+            total += r.bytes();
+            if total >= enough {
+                break;
+            }
+        } else {
+            skipped += 1;
+            if skipped >= SKIP_SCAN {
+                return enough;
+            }
+        }
+        pos = offset + 1;
+    }
+    total
+}
+
+/// See [`routed_bytes`].
+const SKIP_SCAN: u32 = 256;
+
 /// A record in a consumer's hands, with where it came from (for commits).
 #[derive(Debug, Clone, Copy)]
 pub struct Fetched {
@@ -959,7 +994,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
             }
             if available < min_bytes {
                 let pos = self.groups[group].consumers[consumer as usize].fetch_pos[slot];
-                available += self.partitions[p].bytes_from(pos, self.repl[p].hw, min_bytes - available);
+                available += match &self.routing {
+                    Some(rt) if !rt.kafka_fetches_all(group) => {
+                        routed_bytes(rt, group, &self.partitions[p], pos, self.repl[p].hw, min_bytes - available)
+                    }
+                    _ => self.partitions[p].bytes_from(pos, self.repl[p].hw, min_bytes - available),
+                };
             }
         }
         if available < min_bytes && !force {
