@@ -29,6 +29,7 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod study;
+pub mod subscriptions;
 pub mod time;
 pub mod workload;
 pub mod world;

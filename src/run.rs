@@ -37,8 +37,8 @@ impl History for ClientEventsOnly<'_> {
 
 /// Runs one system with the recorder, the checker and `extra` observing it.
 fn observe<H: History>(s: &Scenario, system: SystemKind, extra: &mut H, progress: Option<&AtomicU64>) -> SystemRun {
-    let mut recorder = Recorder::new(s);
-    let mut checker = Checker::new(CheckerConfig::for_scenario(s));
+    let mut recorder = Recorder::for_system(s, system);
+    let mut checker = Checker::new(CheckerConfig::for_system(s, system));
     let end = run_system(
         s,
         system,

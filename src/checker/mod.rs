@@ -114,6 +114,8 @@
 pub mod ranges;
 
 use crate::history::{ClientEvent, GroupIdx};
+use crate::scenario::SystemKind;
+use crate::subscriptions::{Subscriptions, Unrouted};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{Message, MessageId};
 use ranges::{IdRanges, KeyStore};
@@ -352,6 +354,9 @@ pub struct CheckerConfig {
     pub producer_down: Vec<(SimTime, Option<SimTime>)>,
     /// `θ` of `unavailable_s`.
     pub stall_threshold: SimDuration,
+    /// Routing (issue 18): which groups each message is owed to in this system; `None`: every
+    /// group is owed every message.
+    pub routing: Option<(std::sync::Arc<Subscriptions>, SystemKind)>,
 }
 
 impl CheckerConfig {
@@ -368,6 +373,13 @@ impl CheckerConfig {
         c
     }
 
+    /// [`CheckerConfig::for_scenario`], with the scenario's routing as `system` applies it.
+    pub fn for_system(s: &crate::scenario::Scenario, system: SystemKind) -> CheckerConfig {
+        let mut c = CheckerConfig::for_scenario(s);
+        c.routing = Subscriptions::new(s).map(|subs| (std::sync::Arc::new(subs), system));
+        c
+    }
+
     /// Groups owed every message, the producer never down, the default stall threshold.
     pub fn new<S: Into<String>>(group_names: impl IntoIterator<Item = S>) -> Self {
         CheckerConfig {
@@ -377,6 +389,7 @@ impl CheckerConfig {
                 .collect(),
             producer_down: Vec::new(),
             stall_threshold: DEFAULT_STALL_THRESHOLD,
+            routing: None,
         }
     }
 
@@ -441,10 +454,20 @@ pub struct DeliveryReport {
     /// The producer application's own downtime (crashed, not restarted yet), up to the end.
     pub producer_down_s: f64,
     pub unexpected_events: u64,
+    /// RabbitMQ with routing: messages sent that no queue was owed, returned to the producer
+    /// (`mandatory`) or confirmed and dropped. Neither is lost; both are left out at 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub returned: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unroutable: u64,
     /// Sums over groups.
     #[serde(flatten)]
     pub total: DeliveryCounts,
     pub groups: BTreeMap<String, DeliveryCounts>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What the checker holds, to show that memory follows what is in flight.
@@ -509,6 +532,9 @@ pub struct Checker {
     any_acknowledged: bool,
     /// Start of the current waiting period (some message unresolved), if any.
     waiting_since: Option<SimTime>,
+    routing: Option<(std::sync::Arc<Subscriptions>, SystemKind)>,
+    returned: u64,
+    unroutable: u64,
     /// Stalled time of the waiting periods already over.
     stalled: SimDuration,
 }
@@ -548,6 +574,9 @@ impl Checker {
             any_acknowledged: false,
             waiting_since: None,
             stalled: SimDuration::ZERO,
+            routing: config.routing,
+            returned: 0,
+            unroutable: 0,
         }
     }
 
@@ -627,12 +656,19 @@ impl Checker {
         }
         self.unresolved.push(id);
         let mut owed_by_any = false;
-        for g in &mut self.groups {
-            if at >= g.owed_from {
+        let mask = self.routing.as_ref().map_or(u64::MAX, |(subs, system)| subs.owed(*system, id));
+        for (gi, g) in self.groups.iter_mut().enumerate() {
+            if at >= g.owed_from && crate::subscriptions::has(mask, gi) {
                 g.first_owed.get_or_insert(id);
                 g.unprocessed.push(id);
                 g.counts.owed += 1;
                 owed_by_any = true;
+            }
+        }
+        if !owed_by_any && let Some((subs, SystemKind::RabbitMq)) = &self.routing {
+            match subs.unrouted() {
+                Unrouted::Returned => self.returned += 1,
+                Unrouted::Dropped => self.unroutable += 1,
             }
         }
         if let (Some(key), true) = (msg.key, owed_by_any) {
@@ -696,8 +732,10 @@ impl Checker {
             self.unexpected_events += 1;
             return;
         }
+        let routed =
+            self.routing.as_ref().is_none_or(|(subs, system)| crate::subscriptions::has(subs.owed(*system, id), group));
         let g = &mut self.groups[group];
-        if !g.owes(id) {
+        if !g.owes(id) || !routed {
             g.counts.processed_not_owed += 1;
         } else if g.unprocessed.remove(id) {
             g.counts.processed_unique += 1;
@@ -797,6 +835,8 @@ impl Checker {
             unavailable_s: self.any_acknowledged.then(|| (self.stalled + open).as_secs_f64()),
             producer_down_s: SimDuration(down).as_secs_f64(),
             unexpected_events: self.unexpected_events,
+            returned: self.returned,
+            unroutable: self.unroutable,
             total,
             groups,
         }

@@ -687,6 +687,8 @@ fn naive(
         )
         .as_secs_f64(),
         unexpected_events: unexpected,
+        returned: 0,
+        unroutable: 0,
         total,
         groups,
     }

@@ -30,6 +30,8 @@ pub enum Stream {
     Elections = 7,
     /// Service times of serial processes (a queue's per-message work).
     Service = 8,
+    /// A message's routing key and header values, keyed by its id (issue 18).
+    Routing = 9,
 }
 
 fn splitmix64(mut z: u64) -> u64 {

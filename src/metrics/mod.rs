@@ -176,6 +176,8 @@ pub struct GroupCounts {
     pub max_consumer_lag: u64,
     pub unacked: u64,
     pub max_unacked: u64,
+    /// With routing: what the group's consumers received (see [`FetchCounts`]).
+    pub fetch: Option<FetchCounts>,
     pub wait: DurationStats,
     pub latency: DurationStats,
     /// Per partition: since when a rebalance kept it from being processed, if it does now.
@@ -314,6 +316,8 @@ pub struct FaultSpan {
 pub const MAX_SAMPLE_ROWS: usize = 1 << 21;
 
 pub struct Recorder {
+    /// Routing (issue 18): which groups each message is owed to in this system.
+    routing: Option<(std::sync::Arc<crate::subscriptions::Subscriptions>, crate::scenario::SystemKind)>,
     warmup: SimTime,
     end: SimTime,
     interval: SimDuration,
@@ -355,8 +359,19 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// [`Recorder::new`], with the scenario's routing as `system` applies it.
+    pub fn for_system(s: &Scenario, system: crate::scenario::SystemKind) -> Self {
+        let mut r = Recorder::new(s);
+        r.routing = crate::subscriptions::Subscriptions::new(s).map(|subs| (std::sync::Arc::new(subs), system));
+        if r.routing.is_some() {
+            r.groups.iter_mut().for_each(|g| g.fetch = Some(FetchCounts::default()));
+        }
+        r
+    }
+
     pub fn new(s: &Scenario) -> Self {
         Recorder {
+            routing: None,
             fault_lost_ids: BTreeMap::new(),
             warmup: SimTime(s.warmup.0),
             end: SimTime(s.duration.0),
@@ -679,7 +694,14 @@ impl Recorder {
                 consumers,
                 rebalance_pause_s: round6(SimDuration(g.pause_ns).as_secs_f64()),
                 max_rebalance_pause_s: round6(SimDuration(g.max_pause_ns).as_secs_f64()),
+                fetch: g.fetch.map(|f| FetchCounts { records_used: g.processed, ..f }),
             };
+            if let Some(f) = gs.fetch {
+                let t = total.fetch.get_or_insert_with(FetchCounts::default);
+                t.records_fetched += f.records_fetched;
+                t.bytes_fetched += f.bytes_fetched;
+                t.records_used += f.records_used;
+            }
             total.published += gs.published;
             total.processed += gs.processed;
             total.unique_processed += gs.unique_processed;
@@ -742,8 +764,9 @@ impl History for Recorder {
                 self.bucket_published += 1;
                 self.next_id = msg.id + 1;
                 let in_window = msg.published_at >= self.warmup;
-                for g in &mut self.groups {
-                    if at < g.start {
+                let mask = self.routing.as_ref().map_or(u64::MAX, |(subs, system)| subs.owed(*system, msg.id));
+                for (gi, g) in self.groups.iter_mut().enumerate() {
+                    if at < g.start || !crate::subscriptions::has(mask, gi) {
                         continue;
                     }
                     // Offered to the group: only what it is owed (a late group from its start on).
@@ -899,12 +922,27 @@ impl History for Recorder {
                     }
                 }
             }
-            Observation::Client(
-                ClientEvent::Delivered { .. } | ClientEvent::Acked { .. } | ClientEvent::Committed { .. },
-            )
+            Observation::Client(ClientEvent::Delivered { msg, group, .. }) => {
+                if let Some(f) = &mut self.groups[group].fetch {
+                    f.records_fetched += 1;
+                    f.bytes_fetched += msg.bytes();
+                }
+            }
+            Observation::Client(ClientEvent::Acked { .. } | ClientEvent::Committed { .. })
             | Observation::Committed { .. } => {}
         }
     }
+}
+
+/// With routing (issue 18), per group: the records (Kafka) or messages (RabbitMQ) delivered to its
+/// consumers and their bytes, and how many of them it used (processing completions). A Kafka
+/// group with `filter = "consumer"` fetches records it then discards: `records_fetched` exceeds
+/// `records_used`.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FetchCounts {
+    pub records_fetched: u64,
+    pub bytes_fetched: u64,
+    pub records_used: u64,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq, Default)]
@@ -945,6 +983,9 @@ pub struct GroupSummary {
     pub rebalance_pause_s: f64,
     /// The longest single such pause of one partition.
     pub max_rebalance_pause_s: f64,
+    /// With routing only: records fetched and used (left out otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fetch: Option<FetchCounts>,
 }
 
 /// Busy fractions of a set of consumers, rounded to 6 decimals (0 when there is none).

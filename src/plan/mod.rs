@@ -379,6 +379,15 @@ fn kafka_consumer_shares(prefix: &[f64], partitions: u32, consumers: u32, units:
     out
 }
 
+/// Per group, the share of the messages it is owed in `sys` and the share its consumers receive
+/// (Kafka: fetched, a consumer-side filter's discards included); (1, 1) each without routing.
+fn routed_shares(s: &Scenario, sys: SystemKind) -> Vec<(f64, f64)> {
+    match crate::subscriptions::Subscriptions::new(s) {
+        Some(subs) => subs.shares(sys),
+        None => vec![(1.0, 1.0); s.groups.len()],
+    }
+}
+
 struct GroupModel {
     load: SystemLoad,
     /// Buckets of consumers: (how many, share, backlog when publishing stops).
@@ -395,9 +404,11 @@ fn analyse_system(s: &Scenario, sys: SystemKind, pieces: &[(f64, f64, f64)], pre
     let peak_rate = pieces.iter().filter(|p| p.1 > 0.0).map(|p| p.2).fold(0.0, f64::max);
     let k = &s.kafka;
     let mut cache: BTreeMap<u32, Vec<(f64, f64)>> = BTreeMap::new();
+    let routed = routed_shares(s, sys);
     s.groups
         .iter()
-        .map(|g| {
+        .zip(routed)
+        .map(|(g, (owed, _))| {
             let m = g.processing.mean().max(0.0);
             let (consumers, t, hops) = match sys {
                 // A share group: every consumer takes records from the partitions it shares, like
@@ -437,6 +448,8 @@ fn analyse_system(s: &Scenario, sys: SystemKind, pieces: &[(f64, f64, f64)], pre
                     (vec![(n, 1.0 / n)], t, 3.0 * latency)
                 }
             };
+            // Routing: each consumer's share of the stream is its share of what the group is owed.
+            let consumers: Vec<(f64, f64)> = consumers.into_iter().map(|(n, share)| (n, share * owed)).collect();
             let mu = if t > 0.0 { 1.0 / t } else { f64::INFINITY };
             let busiest = consumers.first().map_or(1.0, |c| c.1);
             let capacity = if busiest > 0.0 { mu / busiest } else { f64::INFINITY };
@@ -561,7 +574,14 @@ pub fn estimate(s: &Scenario) -> Estimate {
     let a = analyse(s);
     let seconds = s.duration.as_secs_f64();
     let messages = s.expected_messages();
-    let n_groups = s.groups.len() as f64;
+    // Deliveries per message: every group without routing; with it, what each group fetches.
+    let n_groups = match crate::subscriptions::Subscriptions::new(s) {
+        None => s.groups.len() as f64,
+        Some(_) => {
+            let (k, r) = (routed_shares(s, SystemKind::Kafka), routed_shares(s, SystemKind::RabbitMq));
+            k.iter().zip(&r).map(|(k, r)| k.1.max(r.1)).sum::<f64>()
+        }
+    };
     let peak_rate = a.pieces.iter().filter(|p| p.1 > 0.0).map(|p| p.2).fold(0.0, f64::max);
     let latency = s.network.latency.as_secs_f64();
     let interval = s.sample_interval.as_secs_f64();
@@ -1249,7 +1269,14 @@ pub fn validate_report(s: &Scenario) -> String {
     } else {
         format!("{}/s", rate(mean))
     };
-    let _ = writeln!(out, "  offered to every group: {offered}");
+    if s.routing.is_some() {
+        let _ = writeln!(
+            out,
+            "  published: {offered}; with routing each group is offered its share (capacities are of the published rate)"
+        );
+    } else {
+        let _ = writeln!(out, "  offered to every group: {offered}");
+    }
     for (i, g) in e.groups.iter().enumerate().take(DETAILED) {
         let _ = writeln!(
             out,

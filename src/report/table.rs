@@ -96,6 +96,13 @@ pub(crate) fn rows(reports: &[&SystemReport]) -> Vec<Row> {
     if reports.iter().any(|r| r.delivery.total.skipped > 0) {
         delivery.push(c("skipped (reset to latest)", &|r| r.delivery.total.skipped));
     }
+    // Only with routing: messages RabbitMQ's exchanges routed to no queue (never lost).
+    if reports.iter().any(|r| r.delivery.returned > 0) {
+        delivery.push(c("returned (mandatory)", &|r| r.delivery.returned));
+    }
+    if reports.iter().any(|r| r.delivery.unroutable > 0) {
+        delivery.push(c("unroutable (dropped)", &|r| r.delivery.unroutable));
+    }
     delivery.extend([
         c("unacknowledged lost", &|r| r.delivery.total.unacknowledged_lost),
         c("publish failures", &|r| r.delivery.publish_failures),
@@ -221,6 +228,35 @@ pub fn render(summary: &Summary) -> String {
                         thousands(x.lost),
                         thousands(x.idle_consumers),
                         percent(x.busy_fraction.mean)
+                    ));
+                }
+            }
+        }
+    }
+    // With routing: what each group's consumers received and used (Kafka: records fetched).
+    let fetched: Vec<&String> = systems
+        .first()
+        .map(|s| s.groups.iter().filter(|(_, g)| g.fetch.is_some()).map(|(n, _)| n).collect())
+        .unwrap_or_default();
+    if !fetched.is_empty() {
+        let name_w = fetched.iter().map(|g| g.len()).max().unwrap_or(0).max(5);
+        let sys_w = names.iter().map(|n| n.len()).max().unwrap_or(0);
+        out.push_str(&format!(
+            "{:<w$}  {:>14}  {:>12}  {:>12}\n",
+            "fetched",
+            "records",
+            "bytes",
+            "used",
+            w = 2 + name_w + 1 + sys_w
+        ));
+        for g in fetched {
+            for (name, sys) in names.iter().zip(&systems) {
+                if let Some(f) = sys.groups.get(g).and_then(|x| x.fetch) {
+                    out.push_str(&format!(
+                        "  {g:<name_w$} {name:<sys_w$}  {:>14}  {:>12}  {:>12}\n",
+                        thousands(f.records_fetched),
+                        bytes(f.bytes_fetched),
+                        thousands(f.records_used)
                     ));
                 }
             }

@@ -7,6 +7,9 @@ use crate::time::SimDuration;
 
 /// Broker `num.partitions` = 1.
 pub const KAFKA_PARTITIONS: u32 = 1;
+/// Ours: what a Kafka consumer with `filter = "consumer"` spends on a record it discards (reading
+/// its routing key or header and comparing it), an assumption, not a measurement.
+pub const KAFKA_CONSUMER_FILTER_CHECK: SimDuration = SimDuration(5_000);
 /// Producer `linger.ms` = 5 (the default changed from 0 to 5 in Kafka 4.0, KIP-1030).
 pub const KAFKA_LINGER: SimDuration = SimDuration(5_000_000);
 /// Producer `batch.size` = 16384 bytes.

@@ -9,6 +9,7 @@ pub mod lesson;
 pub mod operations;
 pub mod overrides;
 pub mod raw;
+pub mod routing;
 mod validate;
 pub use validate::nice_interval;
 
@@ -183,6 +184,10 @@ pub struct Group {
     /// Kafka: a classic consumer group or a share group (KIP-932); RabbitMQ: always one queue.
     #[serde(skip_serializing_if = "GroupKind::is_consumer")]
     pub kind: GroupKind,
+    /// Kafka: the topics the group subscribes to (issue 18; left out of `summary.json` at the
+    /// default, mirroring its RabbitMQ bindings).
+    #[serde(skip_serializing_if = "routing::KafkaSubscription::is_default")]
+    pub subscription: routing::KafkaSubscription,
 }
 
 /// `[[groups]] type`: how Kafka's consumers of the group share the topic.
@@ -394,6 +399,10 @@ pub struct RabbitMqConfig {
     /// Left out of `summary.json` when 1.
     #[serde(skip_serializing_if = "is_one")]
     pub queues: u32,
+    /// Publishes carry the `mandatory` flag: an unroutable message is returned (`basic.return`).
+    /// Left out of `summary.json` when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub mandatory: bool,
 }
 
 fn is_one(n: &u32) -> bool {
@@ -501,6 +510,10 @@ pub struct Scenario {
     pub faults: Vec<faults::Fault>,
     /// Operator actions and late group starts, expanded and in time order.
     pub operations: Vec<operations::Operation>,
+    /// Exchanges, bindings, routing keys and headers (issue 18); `None`: every group is owed
+    /// every message (a fanout exchange), and `summary.json` leaves it out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routing: Option<routing::Routing>,
     /// SHA-256 of the file's bytes, for the manifest.
     #[serde(skip)]
     pub source_sha256: String,

@@ -64,6 +64,34 @@ pub struct RawScenario {
     pub faults: Option<Vec<RawFault>>,
     /// Operator actions on groups: late starts, offset resets, scaling, rolling restarts.
     pub operations: Option<Vec<RawOperation>>,
+    /// RabbitMQ exchanges (docs/routing.md); without any, every group gets every message.
+    pub exchanges: Option<Vec<RawExchange>>,
+    /// Bindings from an exchange to a group's queue.
+    pub bindings: Option<Vec<RawBinding>>,
+}
+
+#[derive(Deserialize, JsonSchema, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawExchange {
+    pub name: String,
+    /// direct, fanout, topic or headers.
+    #[serde(rename = "type")]
+    #[schemars(extend("enum" = ["direct", "fanout", "topic", "headers"]))]
+    pub kind: Option<String>,
+    /// Where a message no binding wants goes (`alternate-exchange`).
+    pub alternate_exchange: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawBinding {
+    pub exchange: String,
+    /// The group whose queue is bound (a group's queue is named after the group).
+    pub queue: String,
+    /// A topic pattern (`*` one word, `#` zero or more) or a direct key.
+    pub routing_key: Option<String>,
+    /// A headers binding's arguments, with `x-match`.
+    pub arguments: Option<BTreeMap<String, Leaf>>,
 }
 
 #[derive(Deserialize, JsonSchema, Debug)]
@@ -110,6 +138,9 @@ pub struct RawWorkload {
     pub message_bytes: Option<ScalarOrTable>,
     pub keys: Option<ScalarOrTable>,
     pub phases: Option<Vec<RawPhase>>,
+    pub exchange: Option<String>,
+    pub routing_keys: Option<BTreeMap<String, f64>>,
+    pub headers: Option<BTreeMap<String, BTreeMap<String, f64>>>,
 }
 
 #[derive(Deserialize, JsonSchema, Debug)]
@@ -131,6 +162,9 @@ pub struct RawGroup {
     /// "consumer" (default: a consumer group) or "share" (a Kafka share group).
     #[schemars(extend("enum" = ["consumer", "share"]))]
     pub kind: Option<String>,
+    pub topics: Option<Vec<String>>,
+    pub subscribe_pattern: Option<String>,
+    pub filter: Option<String>,
 }
 
 #[derive(Deserialize, JsonSchema, Debug, Default)]
@@ -191,6 +225,7 @@ pub struct RawRabbitMq {
     pub consumer_node: Option<Leaf>,
     pub consumer_cancel_notify: Option<bool>,
     pub queues: Option<i64>,
+    pub mandatory: Option<bool>,
 }
 
 #[derive(Deserialize, JsonSchema, Debug, Default)]

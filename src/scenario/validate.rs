@@ -430,8 +430,29 @@ impl Ctx {
                 set.into_iter().collect()
             }
         };
-        let workload = self.workload(raw.workload, duration)?;
-        let groups = self.groups(raw.groups)?;
+        let check = super::routing::Check { file: &self.file };
+        let mut subscriptions = Vec::new();
+        for (i, g) in raw.groups.iter().flatten().enumerate() {
+            subscriptions.push(check.subscription(i, g)?);
+        }
+        let any_subscription = subscriptions.iter().any(|s| !s.is_default());
+        let raw_workload = raw.workload;
+        let routing_fields = raw_workload.as_ref().map(|w| RawWorkload {
+            exchange: w.exchange.clone(),
+            routing_keys: w.routing_keys.clone(),
+            headers: w.headers.clone(),
+            ..RawWorkload::default()
+        });
+        let workload = self.workload(raw_workload, duration)?;
+        let groups: Vec<Group> = self
+            .groups(raw.groups)?
+            .into_iter()
+            .zip(subscriptions)
+            .map(|(g, subscription)| Group { subscription, ..g })
+            .collect();
+        let group_names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+        let routing =
+            check.routing(raw.exchanges, raw.bindings, routing_fields.as_ref(), &group_names, any_subscription)?;
         let cluster = raw.cluster.unwrap_or_default();
         let brokers = match cluster.brokers {
             None => d::CLUSTER_BROKERS,
@@ -650,6 +671,24 @@ impl Ctx {
                  give it a `duration`), or set `drain` to a duration",
             );
         }
+        if routing.is_some() {
+            if rabbitmq.queue_type == QueueType::Stream && systems.contains(&SystemKind::RabbitMq) {
+                return self.err(
+                    "rabbitmq.queue_type",
+                    "\"stream\" is not simulated with exchanges, bindings or routing keys yet (every group reads the \
+                     one stream); use \"classic\" or \"quorum\", or remove the routing",
+                );
+            }
+            if systems.contains(&SystemKind::Kafka)
+                && let Some(i) = groups.iter().position(|g| g.kind == GroupKind::Share)
+            {
+                return self.err(
+                    format!("groups[{i}].type"),
+                    "\"share\" is not simulated with routing keys or Kafka subscriptions yet; use \"consumer\", or \
+                     remove the routing",
+                );
+            }
+        }
         let scenario = Scenario {
             name,
             description: raw.description.unwrap_or_default(),
@@ -670,6 +709,7 @@ impl Ctx {
             brokers,
             faults,
             operations,
+            routing,
             source_sha256: sha,
             lesson: None,
             overrides: Vec::new(),
@@ -1010,7 +1050,16 @@ impl Ctx {
                     );
                 }
             };
-            groups.push(Group { name: g.name, consumers, processing, start, from, max_consumers: consumers, kind });
+            groups.push(Group {
+                name: g.name,
+                consumers,
+                processing,
+                start,
+                from,
+                max_consumers: consumers,
+                kind,
+                subscription: Default::default(),
+            });
         }
         Ok(groups)
     }
@@ -1374,6 +1423,7 @@ impl Ctx {
             Some(n) => self.int_in("rabbitmq.queues", n, 1, 1024, "the number of queues per group")? as u32,
         };
         Ok(RabbitMqConfig {
+            mandatory: r.mandatory.unwrap_or(false),
             queues,
             producer_node,
             consumer_node,

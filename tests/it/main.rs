@@ -23,6 +23,7 @@ mod replication;
 mod report_html;
 mod rmq_partitions;
 mod rmq_placement;
+mod routing;
 mod share;
 mod streams;
 mod study;

@@ -291,6 +291,48 @@ impl From<Envelope<Msg, Timer>> for Event {
     }
 }
 
+/// `Fetched::delivery` of a record the group's consumers discard (`filter = "consumer"`, or a
+/// mirrored subscription whose headers do not match): fetched, checked, never processed.
+const DISCARD: u8 = 254;
+/// `Fetched::delivery` of a marker after records of topics the group does not subscribe to, which
+/// the broker skipped: it carries no bytes and only moves the consumer's position past them.
+const SKIPPED: u8 = 255;
+
+/// Routing: the bytes group `group` would receive from `log` between `from` and `until`, up to
+/// `enough`: records of topics it does not read do not wake its parked fetch. After
+/// [`SKIP_SCAN`] such records in a row it answers `enough`, so that a response moves the position
+/// past them and the next check does not scan them again.
+fn routed_bytes(
+    rt: &crate::subscriptions::Subscriptions,
+    group: GroupIdx,
+    log: &Partition,
+    from: Offset,
+    until: Offset,
+    enough: u64,
+) -> u64 {
+    let (mut total, mut skipped, mut pos) = (0, 0, from);
+    while let Some((offset, r)) = log.next_from(pos)
+        && offset < until
+    {
+        if rt.kafka(group, r.id()).0 {
+            total += r.bytes();
+            if total >= enough {
+                break;
+            }
+        } else {
+            skipped += 1;
+            if skipped >= SKIP_SCAN {
+                return enough;
+            }
+        }
+        pos = offset + 1;
+    }
+    total
+}
+
+/// See [`routed_bytes`].
+const SKIP_SCAN: u32 = 256;
+
 /// A record in a consumer's hands, with where it came from (for commits).
 #[derive(Debug, Clone, Copy)]
 pub struct Fetched {
@@ -477,6 +519,9 @@ pub struct KafkaModel<'h, H: History> {
     producer: Producer,
     producer_node: NodeId,
     processing: ProcessingTimes,
+    /// Topics and subscriptions (issue 18): which records each group fetches and uses; `None`:
+    /// one topic every group reads whole.
+    routing: Option<std::sync::Arc<crate::subscriptions::Subscriptions>>,
     keyed: bool,
     /// `murmur2(key) % partitions` for every key, when the key space is small enough to tabulate.
     key_partitions: Vec<u32>,
@@ -743,6 +788,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             producer: Producer::new(s),
             producer_node,
             processing: ProcessingTimes::new(s),
+            routing: crate::subscriptions::Subscriptions::new(s).map(std::sync::Arc::new),
             cfg,
         };
         m.accumulator.idempotent = m.cfg.enable_idempotence;
@@ -948,13 +994,19 @@ impl<'h, H: History> KafkaModel<'h, H> {
             }
             if available < min_bytes {
                 let pos = self.groups[group].consumers[consumer as usize].fetch_pos[slot];
-                available += self.partitions[p].bytes_from(pos, self.repl[p].hw, min_bytes - available);
+                available += match &self.routing {
+                    Some(rt) if !rt.kafka_fetches_all(group) => {
+                        routed_bytes(rt, group, &self.partitions[p], pos, self.repl[p].hw, min_bytes - available)
+                    }
+                    _ => self.partitions[p].bytes_from(pos, self.repl[p].hw, min_bytes - available),
+                };
             }
         }
         if available < min_bytes && !force {
             return false;
         }
         let cfg = &self.cfg;
+        let routing = &self.routing;
         let g = &mut self.groups[group];
         let c = &mut g.consumers[consumer as usize];
         let mut records = self.fetch_pool.pop().unwrap_or_default();
@@ -972,10 +1024,18 @@ impl<'h, H: History> KafkaModel<'h, H> {
             let hw = self.repl[p].hw;
             let mut part_bytes = 0;
             let mut pos = c.fetch_pos[slot];
+            // Routing: the last records of topics the group does not subscribe to, skipped.
+            let mut skipped = None;
             // Compaction leaves gaps in the offsets: the fetch returns the next records held.
             while let Some((offset, r)) = log.next_from(pos)
                 && offset < hw
             {
+                let (fetch, used) = routing.as_ref().map_or((true, true), |rt| rt.kafka(group, r.id()));
+                if !fetch {
+                    skipped = Some((offset, *r));
+                    pos = offset + 1;
+                    continue;
+                }
                 // At least one record per response even if it exceeds the limits, as Kafka does.
                 if (part_bytes + r.bytes() > cfg.max_partition_fetch_bytes || total + r.bytes() > cfg.fetch_max_bytes)
                     && !records.is_empty()
@@ -984,8 +1044,14 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 }
                 part_bytes += r.bytes();
                 total += r.bytes();
-                records.push(Fetched { slot: slot as u32, offset, msg: *r, delivery: 0 });
+                skipped = None;
+                let delivery = if used { 0 } else { DISCARD };
+                records.push(Fetched { slot: slot as u32, offset, msg: *r, delivery });
                 pos = offset + 1;
+            }
+            if let Some((offset, r)) = skipped {
+                let m = crate::workload::Message { id: r.id(), published_at: r.published_at, key: None, bytes: 0 };
+                records.push(Fetched { slot: slot as u32, offset, msg: StoredMessage::new(&m), delivery: SKIPPED });
             }
             g.fetched_sum += pos - c.fetch_pos[slot];
             c.fetch_pos[slot] = pos;
@@ -1152,7 +1218,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
             return None;
         }
         for r in &records {
-            let redelivered = r.delivery > 1;
+            if r.delivery == SKIPPED {
+                continue;
+            }
+            let redelivered = r.delivery > 1 && r.delivery != DISCARD;
             self.client(now, ClientEvent::Delivered { msg: r.msg, group, consumer, redelivered });
         }
         let c = &mut self.groups[group].consumers[consumer as usize];
@@ -1264,8 +1333,15 @@ impl<'h, H: History> KafkaModel<'h, H> {
             return;
         };
         let node = c.node;
-        self.client(now, ClientEvent::ProcessingStarted { msg: r.msg, group, consumer });
-        let work = self.processing.of(group, r.msg.id());
+        let work = match r.delivery {
+            // Routing: a marker past skipped records costs nothing, a discarded record its check.
+            SKIPPED => SimDuration::ZERO,
+            DISCARD => d::KAFKA_CONSUMER_FILTER_CHECK,
+            _ => {
+                self.client(now, ClientEvent::ProcessingStarted { msg: r.msg, group, consumer });
+                self.processing.of(group, r.msg.id())
+            }
+        };
         self.world.timer_in(sched, node, work, Timer::JobEnd);
     }
 
@@ -1290,7 +1366,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 *f = r.offset + 1;
             }
         }
-        self.client(now, ClientEvent::Processed { msg: r.msg, group, consumer });
+        if r.delivery < DISCARD {
+            self.client(now, ClientEvent::Processed { msg: r.msg, group, consumer });
+        }
         let c = &mut self.groups[group].consumers[consumer as usize];
         if c.app.waiting() > 0 {
             self.start_next(now, group, consumer, sched);

@@ -222,6 +222,10 @@ pub struct RabbitModel<'h, H: History> {
     drain: DrainWatch,
     /// Per group: its queue is declared and bound to the exchange (from the group's start).
     bound: Vec<bool>,
+    /// Exchanges and bindings (issue 18): the queues each message is routed to; `None`: fanout.
+    routing: Option<std::sync::Arc<crate::subscriptions::Subscriptions>>,
+    /// The bound queues a publish being charged is routed to (reused).
+    routed_scratch: Vec<bool>,
     /// Per group: consumers the operator runs (the first `running`), and how many it starts with.
     running: Vec<u32>,
     planned: Vec<u32>,
@@ -286,6 +290,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
             processing: ProcessingTimes::new(s),
             queues: s.groups.iter().map(|g| ClassicQueue::new(g.max_consumers)).collect(),
             bound: s.groups.iter().map(|g| g.start == SimTime::ZERO).collect(),
+            routing: crate::subscriptions::Subscriptions::new(s).map(std::sync::Arc::new),
+            routed_scratch: Vec::new(),
             running: s.groups.iter().map(|g| if g.start == SimTime::ZERO { g.consumers } else { 0 }).collect(),
             planned: s.groups.iter().map(|g| g.consumers).collect(),
             operations: s.operations.clone(),
@@ -508,14 +514,16 @@ impl<'h, H: History> RabbitModel<'h, H> {
 
     // ---- the queue's node ----
 
-    /// Fanout: a copy in every bound queue; the confirm goes back through the publisher's channel
-    /// on node `channel`.
+    /// A copy in every bound queue the exchanges route it to (fanout without routing); the
+    /// confirm goes back through the publisher's channel on node `channel`. A message routed to
+    /// no queue is dropped (returned first with `mandatory`) and still confirmed.
     fn route(&mut self, now: SimTime, msg: Message, channel: NodeId, sched: &mut Scheduler<Event>) {
         let stored = StoredMessage::new(&msg);
         self.obs(now, Observation::Stored { msg: stored });
+        let routed = self.routing.as_ref().map_or(u64::MAX, |r| r.rabbitmq(msg.id));
         for group in 0..self.queues.len() {
-            if !self.bound[group] {
-                // Not bound yet: the exchange routes nothing to it.
+            if !self.bound[group] || !crate::subscriptions::has(routed, group) {
+                // Not bound yet, or no binding matches: the exchange routes nothing to it.
                 continue;
             }
             self.queues[group].enqueue(stored);
@@ -1103,8 +1111,19 @@ impl<H: History> Model for RabbitModel<'_, H> {
                 {
                     // The frame waits for its node's CPU and its queue's process: handled when
                     // served, so that a saturated queue builds a queue of work.
+                    let bound = match (&self.routing, msg) {
+                        (Some(r), Msg::Publish(m)) => {
+                            let routed = r.rabbitmq(m.id);
+                            self.routed_scratch.clear();
+                            let each =
+                                self.bound.iter().enumerate().map(|(g, b)| *b && crate::subscriptions::has(routed, g));
+                            self.routed_scratch.extend(each);
+                            &self.routed_scratch
+                        }
+                        _ => &self.bound,
+                    };
                     let leads = self.quorum.is_some() && self.leader_seen_from(*to) == Some(*to);
-                    let handed = c.charge(&mut self.world, *to, now, msg, &self.bound, leads);
+                    let handed = c.charge(&mut self.world, *to, now, msg, bound, leads);
                     let (from, to) = (*from, *to);
                     let served = self.world.served_at(now, from, to);
                     if let Some(p) = handed {

@@ -169,12 +169,14 @@ pub struct QueueMachine {
     /// Per group: its queue is bound to the exchange. A queue declared late is bound by a command
     /// in the log, so every member agrees which enqueues reached it: exactly those after it.
     bound: Vec<bool>,
+    /// Exchanges and bindings (issue 18): the queues each message is routed to; `None`: fanout.
+    pub routing: Option<std::sync::Arc<crate::subscriptions::Subscriptions>>,
 }
 
 impl QueueMachine {
     /// Every queue bound from the start.
     pub fn new(groups: usize, manual_ack: bool) -> Self {
-        QueueMachine { queues: vec![QQueue::default(); groups], manual_ack, bound: vec![true; groups] }
+        QueueMachine { queues: vec![QQueue::default(); groups], manual_ack, bound: vec![true; groups], routing: None }
     }
 
     /// Subscribes a consumer before the run starts (the same on every member).
@@ -242,8 +244,9 @@ impl Machine for QueueMachine {
                 if let Some(fx) = &mut fx {
                     fx.push(Effect::Stored(msg));
                 }
+                let routed = self.routing.as_ref().map_or(u64::MAX, |r| r.rabbitmq(msg.id()));
                 for group in 0..self.queues.len() {
-                    if !self.bound[group] {
+                    if !self.bound[group] || !crate::subscriptions::has(routed, group) {
                         continue;
                     }
                     self.queues[group].messages.push_back(QMsg { msg, failed: 0, redelivered: false });
@@ -347,6 +350,7 @@ impl Quorum {
         let node = super::client_node(s.rabbitmq.consumer_node);
         let home = Conn { node, incarnation: world.incarnation(node) };
         let mut machine = QueueMachine::new(s.groups.len(), s.rabbitmq.manual_ack);
+        machine.routing = crate::subscriptions::Subscriptions::new(s).map(std::sync::Arc::new);
         for (g, grp) in s.groups.iter().enumerate() {
             // A group that starts late has no queue yet: it is bound, and its consumers subscribe,
             // at its start.
