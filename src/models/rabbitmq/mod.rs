@@ -412,6 +412,47 @@ impl<'h, H: History> RabbitModel<'h, H> {
         }
     }
 
+    /// A frame admitted at its node: read now, or left unread in its socket (credit flow); under a
+    /// calibrated profile it waits for its node's CPU and its queue's process, then is handled.
+    fn arrived(&mut self, now: SimTime, env: Envelope<Msg, Timer>, sched: &mut Scheduler<Event>) {
+        if let Envelope::Message { from, msg: Msg::Publish(_), .. } = &env
+            && *from == self.producer_node
+            && !self.credit_blocked.is_empty()
+        {
+            // Credit flow: the node does not read the producer's connection now.
+            self.unread.push_back(env);
+            return;
+        }
+        if let Some(c) = &self.costs
+            && let Envelope::Message { from, to, msg, .. } = &env
+        {
+            // The frame waits for its node's CPU and its queue's process: handled when
+            // served, so that a saturated queue builds a queue of work.
+            let bound = match (&self.routing, msg) {
+                (Some(r), Msg::Publish(m)) => {
+                    let routed = r.rabbitmq(m.id);
+                    self.routed_scratch.clear();
+                    let each = self.bound.iter().enumerate().map(|(g, b)| *b && crate::subscriptions::has(routed, g));
+                    self.routed_scratch.extend(each);
+                    &self.routed_scratch
+                }
+                _ => &self.bound,
+            };
+            let leads = self.quorum.is_some() && self.leader_seen_from(*to) == Some(*to);
+            let handed = c.charge(&mut self.world, *to, now, msg, bound, leads);
+            let (from, to) = (*from, *to);
+            let served = self.world.served_at(now, from, to);
+            if let Some(p) = handed {
+                self.credit_flow(now, to, p, sched);
+            }
+            if let Some(done) = served {
+                sched.schedule_at(done, Event::Served(env));
+                return;
+            }
+        }
+        self.handle_envelope(now, env, sched);
+    }
+
     /// Credit flow at node `node`, which just handed a publish to queue process `p`: past the
     /// credit, the producer's connection is blocked until every such process has caught up.
     fn credit_flow(&mut self, now: SimTime, node: NodeId, p: ProcessId, sched: &mut Scheduler<Event>) {
@@ -435,7 +476,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
             while self.credit_blocked.is_empty()
                 && let Some(env) = self.unread.pop_front()
             {
-                self.handle(now, Event::Net(env), sched);
+                // Admitted when it arrived: the node reads it now.
+                self.arrived(now, env, sched);
             }
         } else {
             self.world.timer_in(sched, node, resume.since(now), Timer::CreditCheck(p));
@@ -1098,43 +1140,7 @@ impl<H: History> Model for RabbitModel<'_, H> {
                     }
                     Admit::Hold => return self.hold(env),
                 }
-                if let Envelope::Message { from, msg: Msg::Publish(_), .. } = &env
-                    && *from == self.producer_node
-                    && !self.credit_blocked.is_empty()
-                {
-                    // Credit flow: the node does not read the producer's connection now.
-                    self.unread.push_back(env);
-                    return;
-                }
-                if let Some(c) = &self.costs
-                    && let Envelope::Message { from, to, msg, .. } = &env
-                {
-                    // The frame waits for its node's CPU and its queue's process: handled when
-                    // served, so that a saturated queue builds a queue of work.
-                    let bound = match (&self.routing, msg) {
-                        (Some(r), Msg::Publish(m)) => {
-                            let routed = r.rabbitmq(m.id);
-                            self.routed_scratch.clear();
-                            let each =
-                                self.bound.iter().enumerate().map(|(g, b)| *b && crate::subscriptions::has(routed, g));
-                            self.routed_scratch.extend(each);
-                            &self.routed_scratch
-                        }
-                        _ => &self.bound,
-                    };
-                    let leads = self.quorum.is_some() && self.leader_seen_from(*to) == Some(*to);
-                    let handed = c.charge(&mut self.world, *to, now, msg, bound, leads);
-                    let (from, to) = (*from, *to);
-                    let served = self.world.served_at(now, from, to);
-                    if let Some(p) = handed {
-                        self.credit_flow(now, to, p, sched);
-                    }
-                    if let Some(done) = served {
-                        sched.schedule_at(done, Event::Served(env));
-                        return;
-                    }
-                }
-                self.handle_envelope(now, env, sched);
+                self.arrived(now, env, sched);
             }
             Event::Served(env) => {
                 if self.world.admit_served(&env) {
