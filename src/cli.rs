@@ -125,6 +125,32 @@ enum RawCommand {
     },
     /// List the lessons of the scenario library, with the question each answers.
     List,
+    /// Follow one message through each system, event by event, with simulated times.
+    #[command(after_help = "Examples:\n  \
+                            pushpull trace scenarios/consumer-crash.toml --id 1200\n  \
+                            pushpull trace scenarios/pooling.toml --key 3 --format json\n\
+                            Events: sent, stored (appended to its partition / enqueued), acknowledged (to the \
+                            producer), delivered, processing_started, processed, acked, deleted; and the faults, \
+                            leader elections, rebalances and seeks while the message lived.")]
+    Trace {
+        /// Scenario file.
+        scenario: PathBuf,
+        /// The message's id (messages are numbered from 0 in the order they are sent).
+        #[arg(long, conflicts_with = "key", required_unless_present = "key")]
+        id: Option<u64>,
+        /// The first message sent with this key (a key index, 0 to keys.count - 1).
+        #[arg(long)]
+        key: Option<u64>,
+        /// Set a scenario parameter, as with `run --set`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// text (default) or json.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
+        /// Do not refuse scenarios estimated too large.
+        #[arg(long)]
+        force: bool,
+    },
     /// Explain a lesson: its question, what to look at, the answer in figures, commands to try.
     #[command(after_help = "Example: pushpull explain pooling")]
     Explain {
@@ -196,6 +222,13 @@ pub enum Command {
     List,
     Explain {
         lesson: String,
+    },
+    Trace {
+        file: PathBuf,
+        pick: study::trace::Pick,
+        sets: Vec<Override>,
+        json: bool,
+        force: bool,
     },
     Schema,
     Completions {
@@ -332,6 +365,17 @@ fn resolve(args: Args) -> Result<Command, String> {
         RawCommand::Completions { shell } => Command::Completions { shell },
         RawCommand::Man => Command::Man,
         RawCommand::Explain { lesson } => Command::Explain { lesson },
+        RawCommand::Trace { scenario, id, key, sets: s, format, force } => Command::Trace {
+            file: scenario,
+            pick: match (id, key) {
+                (Some(i), _) => study::trace::Pick::Id(i),
+                (None, Some(k)) => study::trace::Pick::Key(k),
+                (None, None) => unreachable!("clap requires --id or --key"),
+            },
+            sets: sets(s)?,
+            json: format == "json",
+            force,
+        },
         RawCommand::Validate { scenarios, sets: s, force } => {
             Command::Validate { files: scenarios, sets: sets(s)?, force }
         }
@@ -424,6 +468,22 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
                 self::out(text.trim_end());
             }))
         }
+        Command::Trace { file, pick, sets, json, force } => match load(&file, None, &sets, force) {
+            Ok(s) => {
+                let traces = study::trace::trace(&s, pick);
+                if json {
+                    let doc = serde_json::json!({ "scenario": s.name, "seed": s.seed, "systems": traces });
+                    self::out(&serde_json::to_string_pretty(&doc).expect("plain data serialises"));
+                } else {
+                    self::out(study::trace::text(&traces, pick).trim_end());
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                exit_code(&e)
+            }
+        },
     }
 }
 

@@ -56,6 +56,11 @@ fn observe<H: History>(s: &Scenario, system: SystemKind, extra: &mut H, progress
     SystemRun { system, recorder, delivery, end }
 }
 
+/// Runs one system with `extra` observing it too (a trace, a test's probe).
+pub fn run_one_observed<H: History>(s: &Scenario, system: SystemKind, extra: &mut H) -> SystemRun {
+    observe(s, system, extra, None)
+}
+
 /// Runs one system and returns its finished recorder and delivery report.
 pub fn run_one(s: &Scenario, system: SystemKind, progress: Option<&AtomicU64>) -> SystemRun {
     observe(s, system, &mut NoHistory, progress)

@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod replicate;
 pub mod stats;
 pub mod sweep;
+pub mod trace;
 pub mod vary;
 
 /// A problem of a study command, by what the user can do about it (the exit code follows).

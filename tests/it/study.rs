@@ -619,3 +619,69 @@ fn line_of(printed: &str, system: &str, metric: &str) -> String {
     let table = printed.split(&format!("\n{system} ")).nth(1).unwrap();
     table.lines().find(|l| l.starts_with(&format!("{metric} "))).unwrap().to_string()
 }
+
+/// `trace` follows one message: its steps are in time order, start with `sent`, and the
+/// processing took exactly the scenario's constant 10 ms in both systems; `--key` picks the first
+/// message with the key, `--format json` carries the same steps, and an id never sent says so.
+#[test]
+fn trace_follows_one_message_through_both_systems() {
+    let dir = tmpdir("trace");
+    let file = write(
+        &dir.0,
+        "t.toml",
+        r#"
+name = "t"
+seed = 4
+duration = "10s"
+[workload]
+rate = 10.0
+keys = { count = 5, distribution = "uniform" }
+[[groups]]
+name = "billing"
+consumers = 1
+processing = { distribution = "constant", value = "10ms" }
+[kafka]
+partitions = 1
+[rabbitmq]
+ack = "manual"
+prefetch = 1
+"#,
+    );
+    let text = ok(bin().arg("trace").arg(&file).args(["--id", "7"]).output().unwrap());
+    for system in ["kafka", "rabbitmq"] {
+        let block: Vec<&str> = text
+            .split_once(&format!("{system}: message 7\n"))
+            .unwrap_or_else(|| panic!("{system} block in:\n{text}"))
+            .1
+            .lines()
+            .take_while(|l| l.starts_with("  "))
+            .collect();
+        assert!(block[0].contains(" sent "), "{block:?}");
+        let at = |event: &str| -> f64 {
+            // "  <at> s  +<since sent> ms  <event> <detail>"
+            let event_of = |l: &str| l.split_whitespace().skip_while(|w| *w != "ms").nth(1).map(str::to_owned);
+            let line = block.iter().find(|l| event_of(l).as_deref() == Some(event)).unwrap_or_else(|| {
+                panic!("{system}: no {event} in {block:?}");
+            });
+            line.split_whitespace().next().unwrap().parse().unwrap()
+        };
+        let times: Vec<f64> = block.iter().map(|l| l.split_whitespace().next().unwrap().parse().unwrap()).collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "{system}: steps out of order: {block:?}");
+        assert!((at("processed") - at("processing_started") - 0.010).abs() < 1e-6, "{system}: {block:?}");
+        assert!(at("delivered") >= at("stored") && at("stored") >= at("sent"), "{system}: {block:?}");
+    }
+    assert!(text.contains("(basic.ack)"), "RabbitMQ's manual ack is traced:\n{text}");
+
+    let json = ok(bin().arg("trace").arg(&file).args(["--key", "3", "--format", "json"]).output().unwrap());
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let systems = v["systems"].as_array().unwrap();
+    assert_eq!(systems.len(), 2);
+    let id = systems[0]["id"].as_u64().unwrap();
+    assert_eq!(systems[1]["id"].as_u64(), Some(id), "both systems follow the same message");
+    let sent = &systems[0]["steps"][0];
+    assert_eq!(sent["event"], "sent");
+    assert!(sent["detail"].as_str().unwrap().contains("key 3"), "{sent}");
+
+    let none = ok(bin().arg("trace").arg(&file).args(["--id", "100000"]).output().unwrap());
+    assert!(none.contains("message 100000 was never sent"), "{none}");
+}
