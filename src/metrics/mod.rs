@@ -22,7 +22,8 @@
 //!   A replay (processing again, after the group sought, a message it had processed) is left
 //!   out: its age is the replay's, not the system's delay.
 //! * `confirm_ms` (system only): the producer's send -> the broker's acknowledgement of it, for
-//!   messages sent after the warmup: what `acks` and publisher confirms cost the producer.
+//!   messages sent after the warmup: what `acks` and publisher confirms cost the producer (empty
+//!   for RabbitMQ without publisher confirms, which never answers).
 //! * `throughput_per_s`: processing completions in [warmup, duration) per second.
 //! * backlog (`max_backlog`): messages owed to the group, not yet processed and not dropped (in
 //!   flight), counted from the history alone, the same way in both systems; its exact peak.
@@ -356,6 +357,8 @@ pub struct Recorder {
     pub busy: Busy,
     /// Send to acknowledgement, for the messages sent after the warmup.
     confirms: confirm::Confirms,
+    /// Whether the producer is ever answered (not RabbitMQ without confirms).
+    track_confirms: bool,
 }
 
 impl Recorder {
@@ -366,6 +369,9 @@ impl Recorder {
         if r.routing.is_some() {
             r.groups.iter_mut().for_each(|g| g.fetch = Some(FetchCounts::default()));
         }
+        // A RabbitMQ producer without publisher confirms is never answered: nothing to measure,
+        // and every send would wait in the tracker for ever.
+        r.track_confirms = !(system == crate::scenario::SystemKind::RabbitMq && !s.rabbitmq.publisher_confirms);
         r
     }
 
@@ -396,6 +402,7 @@ impl Recorder {
             last_time: SimTime::ZERO,
             busy: Busy::new(SimTime(s.warmup.0), SimTime(s.duration.0), s.groups.iter().map(|g| g.max_consumers)),
             confirms: Default::default(),
+            track_confirms: true,
         }
     }
 
@@ -760,7 +767,9 @@ impl History for Recorder {
         match obs {
             Observation::Client(ClientEvent::Sent { msg }) => {
                 self.messages_published += 1;
-                self.confirms.sent(msg.id, at, msg.published_at >= self.warmup);
+                if self.track_confirms {
+                    self.confirms.sent(msg.id, at, msg.published_at >= self.warmup);
+                }
                 self.bucket_published += 1;
                 self.next_id = msg.id + 1;
                 let in_window = msg.published_at >= self.warmup;
@@ -862,7 +871,9 @@ impl History for Recorder {
             }
             Observation::Client(ClientEvent::Acknowledged { id }) => {
                 self.bucket_acknowledged += 1;
-                self.confirms.acknowledged(id, at);
+                if self.track_confirms {
+                    self.confirms.acknowledged(id, at);
+                }
                 for g in &mut self.groups {
                     g.window.acknowledged(id);
                 }
@@ -879,7 +890,9 @@ impl History for Recorder {
             }
             Observation::Client(ClientEvent::SendFailed { id }) => {
                 self.bucket_failed += 1;
-                self.confirms.failed(id);
+                if self.track_confirms {
+                    self.confirms.failed(id);
+                }
             }
             Observation::Fault { step } => self.fault_step(at, step),
             Observation::Rebalance { group, started } => self.rebalance(at, group, started),
@@ -1039,7 +1052,7 @@ pub struct SystemSummary {
     pub total: GroupSummary,
     /// The producer's send to the broker's acknowledgement (Kafka produce response, RabbitMQ
     /// publisher confirm) of the messages sent after the warmup; 0 where the send is its own
-    /// acknowledgement (Kafka `acks = 0`, RabbitMQ without confirms).
+    /// acknowledgement (Kafka `acks = 0`); empty (count 0) for RabbitMQ without confirms.
     pub confirm_ms: Percentiles,
     pub peak_stored_bytes: u64,
     /// Simulated time when the run ended (after the drain).
