@@ -371,7 +371,7 @@ impl Recorder {
         }
         // A RabbitMQ producer without publisher confirms is never answered: nothing to measure,
         // and every send would wait in the tracker for ever.
-        r.track_confirms = !(system == crate::scenario::SystemKind::RabbitMq && !s.rabbitmq.publisher_confirms);
+        r.track_confirms = system != crate::scenario::SystemKind::RabbitMq || s.rabbitmq.publisher_confirms;
         r
     }
 
