@@ -355,10 +355,9 @@ pub struct Recorder {
     last_time: SimTime,
     /// Each consumer's busy time in the window [warmup, duration).
     pub busy: Busy,
-    /// Send to acknowledgement, for the messages sent after the warmup.
-    confirms: confirm::Confirms,
-    /// Whether the producer is ever answered (not RabbitMQ without confirms).
-    track_confirms: bool,
+    /// Send to acknowledgement, for the messages sent after the warmup; `None` where the producer
+    /// is never answered (RabbitMQ without publisher confirms).
+    confirms: Option<confirm::Confirms>,
 }
 
 impl Recorder {
@@ -371,7 +370,9 @@ impl Recorder {
         }
         // A RabbitMQ producer without publisher confirms is never answered: nothing to measure,
         // and every send would wait in the tracker for ever.
-        r.track_confirms = system != crate::scenario::SystemKind::RabbitMq || s.rabbitmq.publisher_confirms;
+        if system == crate::scenario::SystemKind::RabbitMq && !s.rabbitmq.publisher_confirms {
+            r.confirms = None;
+        }
         r
     }
 
@@ -401,8 +402,7 @@ impl Recorder {
             rebalancing: vec![None; s.groups.len()],
             last_time: SimTime::ZERO,
             busy: Busy::new(SimTime(s.warmup.0), SimTime(s.duration.0), s.groups.iter().map(|g| g.max_consumers)),
-            confirms: Default::default(),
-            track_confirms: true,
+            confirms: Some(Default::default()),
         }
     }
 
@@ -736,7 +736,10 @@ impl Recorder {
         SystemSummary {
             messages_published: self.messages_published,
             total,
-            confirm_ms: self.confirms.stats.summary(),
+            confirm_ms: self
+                .confirms
+                .as_ref()
+                .map_or_else(|| DurationStats::default().summary(), |c| c.stats.summary()),
             peak_stored_bytes: self.peak_stored_bytes.max(0) as u64,
             end_of_run_s: round6(end_of_run.as_secs_f64()),
             drain_stalled: false,
@@ -767,8 +770,8 @@ impl History for Recorder {
         match obs {
             Observation::Client(ClientEvent::Sent { msg }) => {
                 self.messages_published += 1;
-                if self.track_confirms {
-                    self.confirms.sent(msg.id, at, msg.published_at >= self.warmup);
+                if let Some(c) = &mut self.confirms {
+                    c.sent(msg.id, at, msg.published_at >= self.warmup);
                 }
                 self.bucket_published += 1;
                 self.next_id = msg.id + 1;
@@ -871,8 +874,8 @@ impl History for Recorder {
             }
             Observation::Client(ClientEvent::Acknowledged { id }) => {
                 self.bucket_acknowledged += 1;
-                if self.track_confirms {
-                    self.confirms.acknowledged(id, at);
+                if let Some(c) = &mut self.confirms {
+                    c.acknowledged(id, at);
                 }
                 for g in &mut self.groups {
                     g.window.acknowledged(id);
@@ -890,8 +893,8 @@ impl History for Recorder {
             }
             Observation::Client(ClientEvent::SendFailed { id }) => {
                 self.bucket_failed += 1;
-                if self.track_confirms {
-                    self.confirms.failed(id);
+                if let Some(c) = &mut self.confirms {
+                    c.failed(id);
                 }
             }
             Observation::Fault { step } => self.fault_step(at, step),

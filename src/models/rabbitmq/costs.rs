@@ -102,9 +102,8 @@ impl Costs {
             Msg::Publish(m) => {
                 let bytes = u64::from(m.bytes);
                 world.begin(to, now, c.publish + per_byte(bytes, c.byte_ps));
-                // The channel routes to each bound queue's process; a channel on another node than
-                // the queue's (a classic queue's home, a quorum queue's leader) only passes it on.
-                if if self.quorum { leads } else { to == QUEUE_NODE } {
+                // The channel routes to each bound queue's process.
+                if self.queue_work_at(to, leads) {
                     for (g, _) in bound.iter().enumerate().filter(|(_, b)| **b) {
                         let p = self.queue(g, to, m.id);
                         handed.get_or_insert(p);
@@ -119,7 +118,7 @@ impl Costs {
             }
             Msg::Ack { group, id, .. } => {
                 world.begin(to, now, SimDuration::ZERO);
-                if if self.quorum { leads } else { to == QUEUE_NODE } {
+                if self.queue_work_at(to, leads) {
                     world.and_process(self.queue(*group, to, *id), c.ack);
                 }
             }
@@ -192,6 +191,12 @@ impl Costs {
             None
         };
         (state, resume)
+    }
+
+    /// Whether node `to` does a client command's queue work: a classic queue's home node, or the
+    /// node whose quorum member leads (`leads`); elsewhere the channel only passes it on.
+    fn queue_work_at(&self, to: NodeId, leads: bool) -> bool {
+        if self.quorum { leads } else { to == QUEUE_NODE }
     }
 
     /// A queue's work for one message it enqueues and delivers (a quorum queue's at its leader).
