@@ -46,6 +46,31 @@ pub enum Observation {
     /// `unacked`: handed to consumers but not yet acknowledged: RabbitMQ deliveries not yet acked,
     /// Kafka records fetched past the committed offset.
     Backlog { group: GroupIdx, messages: u64, unacked: u64 },
+    /// The broker's inner steps, reported only to an observer that asks for them
+    /// ([`History::STEPS`], `pushpull trace`): they cost a loop over records, so a normal run
+    /// never builds them.
+    Step(Step),
+}
+
+/// A broker's inner step in a message's life, for `pushpull trace`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Step {
+    /// The Kafka producer's sender drained the record's batch into a produce request to `broker`.
+    Batched { id: MessageId, partition: u32, broker: u16, records: u32 },
+    /// Kafka: the partition's leader `broker` appended the record at `offset`.
+    Appended { id: MessageId, partition: u32, offset: u64, broker: u16 },
+    /// Kafka: follower `broker`'s copy of `partition` now ends at `end` (exclusive).
+    Replicated { partition: u32, broker: u16, end: u64 },
+    /// Kafka: the high watermark of `partition` moved to `hw`: records below it are committed
+    /// (and readable by consumers).
+    HighWatermark { partition: u32, hw: u64 },
+    /// RabbitMQ: the exchange routed the message to `queues` queues.
+    Routed { id: MessageId, queues: u32 },
+    /// RabbitMQ quorum queue: the leader on `node` appended the message's enqueue command to its
+    /// Raft log at `index`.
+    RaftAppended { id: MessageId, node: u16, index: u64 },
+    /// RabbitMQ quorum queue: the Raft log of follower `node` now ends at `last` (inclusive).
+    RaftReplicated { node: u16, last: u64 },
 }
 
 /// What a client application saw, in either system: the **only** input of the independent checker
@@ -101,6 +126,8 @@ impl ClientEvent {
 
 /// Receives the history of one system's run.
 pub trait History {
+    /// Wants the brokers' inner steps ([`Observation::Step`]); models build them only then.
+    const STEPS: bool = false;
     fn record(&mut self, at: SimTime, obs: Observation);
 }
 
@@ -116,6 +143,7 @@ impl History for NoHistory {
 pub struct Tee<'a, A: History, B: History>(pub &'a mut A, pub &'a mut B);
 
 impl<A: History, B: History> History for Tee<'_, A, B> {
+    const STEPS: bool = A::STEPS || B::STEPS;
     #[inline(always)]
     fn record(&mut self, at: SimTime, obs: Observation) {
         self.0.record(at, obs);
@@ -228,6 +256,8 @@ impl<W: std::io::Write> JsonlHistory<W> {
                 r#"{{"t":{t},"event":"backlog","group":{},"messages":{messages},"unacked":{unacked}}}"#,
                 g(group)
             ),
+            // This writer does not ask for steps (`STEPS` is false): none reaches it.
+            Observation::Step(_) => return Ok(()),
         };
         self.out.write_all(line.as_bytes())?;
         self.out.write_all(b"\n")

@@ -945,7 +945,8 @@ impl History for Recorder {
                 }
             }
             Observation::Client(ClientEvent::Acked { .. } | ClientEvent::Committed { .. })
-            | Observation::Committed { .. } => {}
+            | Observation::Committed { .. }
+            | Observation::Step(_) => {}
         }
     }
 }

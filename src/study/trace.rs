@@ -1,10 +1,13 @@
-//! `pushpull trace`: the life of one message in each system, event by event, from the same
-//! observations the recorder and the checker read (nothing is asked of a model): sent, stored
-//! (appended to its partition / enqueued), acknowledged to the producer, delivered, processed,
-//! acked, deleted; and the faults, leader elections and rebalances that happened meanwhile.
+//! `pushpull trace`: the life of one message in each system, event by event, from the
+//! observations the models report (nothing is asked of a model directly). Kafka: sent, batched
+//! into a produce request, appended by the leader, replicated by each follower, committed (the
+//! high watermark passed it), acknowledged, delivered (fetched), processed, its offset committed
+//! by the group. RabbitMQ: sent, routed, enqueued, delivered, acknowledged, processed, acked,
+//! deleted. And the faults, leader elections and rebalances that happened meanwhile. The brokers'
+//! inner steps ([`Step`]) are built only for this observer ([`History::STEPS`]).
 
-use crate::history::{ClientEvent, History, Observation};
-use crate::scenario::Scenario;
+use crate::history::{ClientEvent, GroupIdx, History, Observation, Step as Inner};
+use crate::scenario::{Scenario, SystemKind};
 use crate::time::SimTime;
 use crate::workload::MessageId;
 
@@ -39,8 +42,18 @@ pub struct SystemTrace {
 /// Collects the observations of one message, and the cluster's events while it lives.
 struct Tracer<'a> {
     s: &'a Scenario,
+    system: SystemKind,
     pick: Pick,
     id: Option<MessageId>,
+    /// Kafka: where the leader appended the message (partition, offset), once it has.
+    at: Option<(u32, u64)>,
+    /// Kafka: the followers already shown holding it, whether the high watermark passed it, and
+    /// the groups already shown committing past it.
+    replicated: Vec<u16>,
+    committed: bool,
+    /// RabbitMQ quorum queue: the Raft index of the message's enqueue command, once appended.
+    raft_index: Option<u64>,
+    groups_committed: Vec<GroupIdx>,
     /// Steps of the message itself.
     own: Vec<(SimTime, Step)>,
     /// Faults, elections and rebalances, kept until the message's last step is known.
@@ -78,9 +91,62 @@ impl Tracer<'_> {
     fn mine(&self, id: MessageId) -> bool {
         self.id == Some(id)
     }
+
+    /// Kafka: whether an offset bound on `partition` (exclusive) passes the message.
+    fn passes(&self, partition: u32, end: u64) -> bool {
+        self.at.is_some_and(|(p, o)| p == partition && end > o)
+    }
+
+    fn inner(&mut self, at: SimTime, step_: Inner) {
+        match step_ {
+            Inner::Batched { id, partition, broker, records } if self.mine(id) => {
+                let what =
+                    format!("in a produce request to broker {broker}: partition {partition}'s batch of {records}");
+                self.own.push(step(at, "batched", what))
+            }
+            Inner::Appended { id, partition, offset, broker } if self.mine(id) => {
+                self.at = Some((partition, offset));
+                let what = format!("by broker {broker}, leader of partition {partition}, at offset {offset}");
+                self.own.push(step(at, "appended", what))
+            }
+            Inner::Replicated { partition, broker, end }
+                if self.passes(partition, end) && !self.replicated.contains(&broker) =>
+            {
+                self.replicated.push(broker);
+                self.own.push(step(at, "replicated", format!("follower broker {broker} holds a copy")))
+            }
+            Inner::HighWatermark { partition, hw } if !self.committed && self.passes(partition, hw) => {
+                self.committed = true;
+                let what = format!("the high watermark passed it ({hw}): committed, readable by consumers");
+                self.own.push(step(at, "committed", what))
+            }
+            Inner::RaftAppended { id, node, index } if self.mine(id) => {
+                self.raft_index = Some(index);
+                let what = format!("to the Raft log of the quorum queue's leader on node {node}, at index {index}");
+                self.own.push(step(at, "appended", what))
+            }
+            Inner::RaftReplicated { node, last }
+                if self.raft_index.is_some_and(|i| last >= i) && !self.replicated.contains(&node) =>
+            {
+                self.replicated.push(node);
+                self.own.push(step(at, "replicated", format!("the Raft log of follower node {node} holds it")))
+            }
+            Inner::Routed { id, queues } if self.mine(id) => {
+                let what = match queues {
+                    0 => "the exchange matched no queue: unroutable".to_string(),
+                    1 => "the exchange routed it to 1 queue".to_string(),
+                    n => format!("the exchange routed it to {n} queues"),
+                };
+                self.own.push(step(at, "routed", what))
+            }
+            _ => {}
+        }
+    }
 }
 
 impl History for Tracer<'_> {
+    const STEPS: bool = true;
+
     fn record(&mut self, at: SimTime, obs: Observation) {
         match obs {
             Observation::Client(e) => match e {
@@ -129,9 +195,24 @@ impl History for Tracer<'_> {
                 }
                 _ => {}
             },
-            Observation::Stored { msg } if self.mine(msg.id()) => {
-                self.own.push(step(at, "stored", "readable by consumers (appended to its partition / enqueued)".into()))
+            // Kafka shows the leader's append instead (`appended`, then `committed`).
+            Observation::Stored { msg } if self.mine(msg.id()) && self.system != SystemKind::Kafka => {
+                let what = if self.raft_index.is_some() {
+                    "committed by a majority of the Raft group and applied: in its queue, readable by consumers"
+                } else {
+                    "in its queue: readable by consumers"
+                };
+                self.own.push(step(at, "enqueued", what.into()))
             }
+            Observation::Committed { group, partition, offset }
+                if self.passes(partition, offset) && !self.groups_committed.contains(&group) =>
+            {
+                self.groups_committed.push(group);
+                let g = self.group(group);
+                let what = format!("{g} committed offset {offset} of partition {partition}: past this record");
+                self.own.push(step(at, "offset_committed", what))
+            }
+            Observation::Step(s) => self.inner(at, s),
             Observation::Deleted { id, group } if self.mine(id) => {
                 let whom = group.map_or_else(|| "for every group".to_string(), |g| format!("for {}", self.group(g)));
                 self.own.push(step(at, "deleted", format!("the broker no longer holds it {whom}")))
@@ -159,7 +240,19 @@ pub fn trace(s: &Scenario, pick: Pick) -> Vec<SystemTrace> {
     s.systems
         .iter()
         .map(|&sys| {
-            let mut t = Tracer { s, pick, id: None, own: Vec::new(), around: Vec::new() };
+            let mut t = Tracer {
+                s,
+                system: sys,
+                pick,
+                id: None,
+                at: None,
+                replicated: Vec::new(),
+                committed: false,
+                raft_index: None,
+                groups_committed: Vec::new(),
+                own: Vec::new(),
+                around: Vec::new(),
+            };
             crate::run::run_one_observed(s, sys, &mut t);
             let (first, last) = match (t.own.first(), t.own.last()) {
                 (Some(f), Some(l)) => (f.0, l.0),

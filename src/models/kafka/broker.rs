@@ -253,6 +253,11 @@ impl<H: History> KafkaModel<'_, H> {
                 tail.records.push(r);
                 bytes += r.bytes();
                 self.history.record(now, Observation::Stored { msg: r });
+                if H::STEPS {
+                    let offset = tail.base + tail.records.len() as u64 - 1;
+                    let step = Step::Appended { id: r.id(), partition: p as u32, offset, broker };
+                    self.history.record(now, Observation::Step(step));
+                }
             }
             self.history.record(now, Observation::StorageChanged { delta: bytes as i64 });
         }
@@ -302,6 +307,7 @@ impl<H: History> KafkaModel<'_, H> {
         let n = records.len() as u64;
         let mut bytes = 0;
         let p = partition as usize;
+        let leader = self.repl[p].leader.unwrap_or(NO_BROKER);
         let log = &mut self.partitions[p];
         if self.accumulator.keep_keys {
             // A compacted topic: the log keeps each record's key.
@@ -309,12 +315,20 @@ impl<H: History> KafkaModel<'_, H> {
                 log.append_keyed(now, r, k, self.cfg.segment_bytes, self.cfg.segment_ms);
                 bytes += r.bytes();
                 self.history.record(now, Observation::Stored { msg: r });
+                if H::STEPS {
+                    let step = Step::Appended { id: r.id(), partition, offset: log.end_offset() - 1, broker: leader };
+                    self.history.record(now, Observation::Step(step));
+                }
             }
         } else {
             for &r in records {
                 log.append(now, r, self.cfg.segment_bytes, self.cfg.segment_ms);
                 bytes += r.bytes();
                 self.history.record(now, Observation::Stored { msg: r });
+                if H::STEPS {
+                    let step = Step::Appended { id: r.id(), partition, offset: log.end_offset() - 1, broker: leader };
+                    self.history.record(now, Observation::Step(step));
+                }
             }
         }
         let end = log.end_offset();
@@ -351,6 +365,10 @@ impl<H: History> KafkaModel<'_, H> {
     #[inline(always)]
     fn hw_advanced(&mut self, now: SimTime, p: usize, sched: &mut Scheduler<Event>) {
         let Some(leader) = self.repl[p].leader else { return };
+        if H::STEPS {
+            let step = Step::HighWatermark { partition: p as u32, hw: self.repl[p].hw };
+            self.history.record(now, Observation::Step(step));
+        }
         for g in 0..self.groups.len() {
             if self.is_share(g) {
                 self.share_wake(now, g, p, leader as NodeId, sched);
@@ -628,7 +646,7 @@ impl<H: History> KafkaModel<'_, H> {
     #[inline(never)]
     pub(super) fn replica_fetch_response(
         &mut self,
-        _now: SimTime,
+        now: SimTime,
         l: NodeId,
         f: NodeId,
         session: u32,
@@ -648,6 +666,10 @@ impl<H: History> KafkaModel<'_, H> {
             }
             let k = r.index_of(f).expect("a follower of this partition");
             r.leo[k] = r.leo[k].max(to);
+            if H::STEPS {
+                let step = Step::Replicated { partition: p, broker: f, end: r.leo[k] };
+                self.history.record(now, Observation::Step(step));
+            }
         }
         self.replica_pool.push(parts);
         if self.follows(f, l) {

@@ -27,7 +27,7 @@ mod share;
 use super::drain::DrainWatch;
 use crate::client::{ConsumerApp, JobEnd};
 use crate::engine::{EventKey, Model, Scheduler};
-use crate::history::{ClientEvent, GroupIdx, History, Observation};
+use crate::history::{ClientEvent, GroupIdx, History, Observation, Step};
 use crate::models::log::{Offset, Partition};
 use crate::scenario::defaults as d;
 use crate::scenario::defaults::KAFKA_MAX_REQUEST_BYTES as MAX_REQUEST_BYTES;

@@ -99,6 +99,9 @@ impl<H: History> KafkaModel<'_, H> {
                     self.in_flight_to[node as usize] += 1;
                     self.track_in_flight(now, &batches);
                 }
+                if H::STEPS {
+                    self.report_batched(now, node, &batches);
+                }
                 let producer = if self.faulty { self.world.incarnation(self.producer_node) } else { 0 };
                 let req = self.next_request;
                 self.next_request += 1;
@@ -134,6 +137,18 @@ impl<H: History> KafkaModel<'_, H> {
                 self.wake_sender_at(at, sched);
             }
             return;
+        }
+    }
+
+    /// For `pushpull trace`: each record of the request's batches is on its way to `broker`.
+    #[cold]
+    fn report_batched(&mut self, now: SimTime, broker: NodeId, batches: &[ProducerBatch]) {
+        for b in batches {
+            let records = b.records.len() as u32;
+            for r in &b.records {
+                let step = Step::Batched { id: r.id(), partition: b.partition, broker, records };
+                self.history.record(now, Observation::Step(step));
+            }
         }
     }
 

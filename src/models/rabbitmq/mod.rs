@@ -34,7 +34,7 @@ pub mod stream;
 use super::drain::DrainWatch;
 use crate::client::{ConsumerApp, JobEnd};
 use crate::engine::{Model, Scheduler};
-use crate::history::{ClientEvent, GroupIdx, History, Observation};
+use crate::history::{ClientEvent, GroupIdx, History, Observation, Step};
 use crate::scenario::defaults as d;
 use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
 use crate::scenario::operations::{Operation, OperationAction};
@@ -561,8 +561,13 @@ impl<'h, H: History> RabbitModel<'h, H> {
     /// no queue is dropped (returned first with `mandatory`) and still confirmed.
     fn route(&mut self, now: SimTime, msg: Message, channel: NodeId, sched: &mut Scheduler<Event>) {
         let stored = StoredMessage::new(&msg);
-        self.obs(now, Observation::Stored { msg: stored });
         let routed = self.routing.as_ref().map_or(u64::MAX, |r| r.rabbitmq(msg.id));
+        if H::STEPS {
+            let queues =
+                (0..self.queues.len()).filter(|&g| self.bound[g] && crate::subscriptions::has(routed, g)).count();
+            self.obs(now, Observation::Step(Step::Routed { id: msg.id, queues: queues as u32 }));
+        }
+        self.obs(now, Observation::Stored { msg: stored });
         for group in 0..self.queues.len() {
             if !self.bound[group] || !crate::subscriptions::has(routed, group) {
                 // Not bound yet, or no binding matches: the exchange routes nothing to it.

@@ -310,7 +310,7 @@ use super::raft::{Index, Member, Out, RaftMsg, Timeout};
 use super::{Event, Msg, QUEUE_NODE, RabbitModel, Timer};
 use crate::engine::Scheduler;
 use crate::engine::rng::{self, SimRng, Stream};
-use crate::history::{History, Observation};
+use crate::history::{History, Observation, Step};
 use crate::scenario::faults::{FaultAction, FaultTarget};
 use crate::scenario::{ClientNode, Scenario};
 use crate::time::SimDuration;
@@ -559,7 +559,15 @@ impl<H: History> RabbitModel<'_, H> {
     fn propose(&mut self, now: SimTime, node: NodeId, cmd: Command, sched: &mut Scheduler<Event>) -> bool {
         let mut out = Vec::new();
         let Some(m) = self.q().members.get_mut(node as usize) else { return false };
+        let id = match &cmd {
+            Command::Enqueue { msg, .. } if H::STEPS => Some(msg.id()),
+            _ => None,
+        };
         let ok = m.propose(now, cmd, &mut out);
+        if let Some(id) = id.filter(|_| ok) {
+            let index = m.last_index();
+            self.obs(now, Observation::Step(Step::RaftAppended { id, node, index }));
+        }
         self.raft_out(now, node, out, sched);
         ok
     }
@@ -673,7 +681,12 @@ impl<H: History> RabbitModel<'_, H> {
     ) {
         let mut out = Vec::new();
         let Some(m) = self.q().members.get_mut(to as usize) else { return };
+        let before = m.last_index();
         m.handle(from, msg, &mut out);
+        if H::STEPS && !m.is_leader() && m.last_index() > before {
+            let last = m.last_index();
+            self.obs(now, Observation::Step(Step::RaftReplicated { node: to, last }));
+        }
         self.raft_out(now, to, out, sched);
     }
 
