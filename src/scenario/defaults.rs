@@ -197,6 +197,12 @@ pub const KAFKA_ENABLE_IDEMPOTENCE: bool = true;
 /// Producer `delivery.timeout.ms` = 120000: a batch not acknowledged this long after it was
 /// created is failed (`send_failed`), in the accumulator or in flight.
 pub const KAFKA_DELIVERY_TIMEOUT: SimDuration = SimDuration(120_000_000_000);
+/// Producer `buffer.memory` = 33554432 (32 MiB): what the accumulator may hold. Each batch takes
+/// `batch.size` of it (more for a larger record) from its creation until it is acknowledged or
+/// failed (`BufferPool`).
+pub const KAFKA_BUFFER_MEMORY: u64 = 32 << 20;
+/// Producer `max.block.ms` = 60000: how long `send()` waits for buffer memory before it fails.
+pub const KAFKA_MAX_BLOCK: SimDuration = SimDuration(60_000_000_000);
 /// Producer `retry.backoff.ms` = 100: a failed batch is retried this long after the failure.
 /// (Kafka 3.7+ grows it exponentially up to `retry.backoff.max.ms` = 1000 with 20% jitter,
 /// KIP-580; we keep the base value, without jitter.)

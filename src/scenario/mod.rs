@@ -262,6 +262,13 @@ pub struct KafkaConfig {
     /// Producer `max.in.flight.requests.per.connection`.
     #[serde(skip_serializing_if = "is_default_max_in_flight")]
     pub max_in_flight_requests_per_connection: u32,
+    /// Producer `buffer.memory`. This and the next are left out of `summary.json` at their
+    /// defaults, so that results without them stay as they were.
+    #[serde(skip_serializing_if = "is_default_buffer_memory")]
+    pub buffer_memory: u64,
+    /// Producer `max.block.ms`.
+    #[serde(skip_serializing_if = "is_default_max_block")]
+    pub max_block: SimDuration,
     /// Consumer `group.protocol`.
     pub group_protocol: GroupProtocol,
     /// The classic protocol's `partition.assignment.strategy` (with the consumer protocol: the
@@ -317,6 +324,14 @@ fn is_default_cleaner_backoff(d: &SimDuration) -> bool {
 
 fn is_default_delivery_timeout(d: &SimDuration) -> bool {
     *d == defaults::KAFKA_DELIVERY_TIMEOUT
+}
+
+fn is_default_buffer_memory(n: &u64) -> bool {
+    *n == defaults::KAFKA_BUFFER_MEMORY
+}
+
+fn is_default_max_block(d: &SimDuration) -> bool {
+    *d == defaults::KAFKA_MAX_BLOCK
 }
 
 fn is_default_max_in_flight(n: &u32) -> bool {

@@ -195,6 +195,10 @@ pub struct RawKafka {
     pub unclean_leader_election: Option<bool>,
     pub enable_idempotence: Option<bool>,
     pub delivery_timeout: Option<String>,
+    /// Producer `buffer.memory` (default 32 MiB).
+    pub buffer_memory: Option<Leaf>,
+    /// Producer `max.block.ms` (default 60 s).
+    pub max_block: Option<String>,
     pub max_in_flight_requests_per_connection: Option<i64>,
     /// Kafka group protocol: "classic" (default) or "consumer" (KIP-848).
     #[schemars(extend("enum" = ["classic", "consumer"]))]

@@ -476,6 +476,22 @@ impl Ctx {
                 );
             }
         }
+        // `KafkaProducer.ensureValidRecordSize`: a record larger than the whole buffer can never be
+        // sent ("larger than the total memory buffer you have configured with the buffer.memory
+        // configuration"). A record of a size distribution is left to block and fail in `send()`.
+        if let Dist::Constant(bytes) = workload.message_bytes
+            && bytes as u64 + 128 > kafka.buffer_memory
+            && systems.contains(&SystemKind::Kafka)
+        {
+            return self.err(
+                "kafka.buffer_memory",
+                format!(
+                    "{} bytes is not allowed with workload.message_bytes = {bytes}: a record with Kafka's framing                      (up to 128 bytes more) is larger than the producer's whole buffer, and KafkaProducer refuses                      every send (RecordTooLargeException); use at least {} bytes, or leave it out (32 MiB)",
+                    kafka.buffer_memory,
+                    bytes as u64 + 128
+                ),
+            );
+        }
         // Kafka refuses a record without a key on a compacted topic (`LogValidator.validateKey`:
         // "Compacted topic cannot accept message without key").
         if kafka.cleanup_policy.compacts() && workload.keys == Keys::None && systems.contains(&SystemKind::Kafka) {
@@ -1211,6 +1227,8 @@ impl Ctx {
                 &k.delivery_timeout,
                 d::KAFKA_DELIVERY_TIMEOUT,
             )?,
+            buffer_memory: size("buffer_memory", &k.buffer_memory, d::KAFKA_BUFFER_MEMORY, 1, 1 << 40)?,
+            max_block: self.opt_duration("kafka.max_block", &k.max_block, d::KAFKA_MAX_BLOCK)?,
             max_in_flight_requests_per_connection: self.int_in(
                 "kafka.max_in_flight_requests_per_connection",
                 k.max_in_flight_requests_per_connection.unwrap_or(d::KAFKA_MAX_IN_FLIGHT_REQUESTS as i64),
@@ -1354,6 +1372,7 @@ impl Ctx {
             ("retention_check_interval", "log.retention.check.interval.ms", cfg.retention_check_interval),
             ("cleaner_backoff", "log.cleaner.backoff.ms", cfg.cleaner_backoff),
             ("delivery_timeout", "delivery.timeout.ms", cfg.delivery_timeout),
+            ("max_block", "max.block.ms", cfg.max_block),
         ] {
             if v.0 % crate::time::NANOS_PER_MILLI != 0 {
                 return self.err(

@@ -273,3 +273,113 @@ fn acks_0_with_one_request_in_flight_does_not_stall() {
     assert!(one.sent > 11_000);
     assert_eq!(one.total.processed_unique, five.total.processed_unique);
 }
+
+/// `buffer.memory` and `max.block.ms`, worked by hand. One broker, acks=1, linger 0, 10 records
+/// of 1,000 B per second at 0.1 s, 0.2 s, ...; the broker dies at 5 s and never comes back. A
+/// 16 KiB batch holds 16 such records (61 B of batch header plus about 1,009 B each), and a 32 KiB
+/// buffer two batches. The first 49 records are acknowledged; records 49 to 80 (5.0 s to 8.1 s)
+/// fill the two batches, which are retried but never acknowledged (delivery.timeout.ms, 120 s, is
+/// beyond the run), so their memory is never freed. Record 81 blocks `send()` at 8.2 s and fails
+/// 1 s later (`max.block.ms`); each next record gets its turn as the previous one fails, so one
+/// fails per second, at 9.2 s, 10.2 s, ..., until the run stops at 50 s (20 s plus a 30 s drain):
+/// 41 failures. With the default 32 MiB nothing blocks within the run: no failure.
+#[test]
+fn a_full_buffer_blocks_send_then_fails_it_after_max_block() {
+    let file = |buffer: &str| {
+        format!(
+            r#"
+            duration = "20s"
+            drain = "30s"
+            systems = ["kafka"]
+            [workload]
+            rate = 10.0
+            arrivals = "constant"
+            message_bytes = 1000
+            [[groups]]
+            name = "g"
+            processing = "1us"
+            [cluster]
+            brokers = 1
+            [kafka]
+            partitions = 1
+            linger = "0ms"
+            acks = 1
+            batch_size = "16KiB"
+            {buffer}
+            max_block = "1s"
+            [[faults]]
+            at = "5s"
+            action = "crash"
+            target = "broker-0"
+            "#
+        )
+    };
+    let failures = |buffer: &str| -> Vec<f64> {
+        client_events(&scenario(&file(buffer)), SystemKind::Kafka)
+            .0
+            .iter()
+            .filter(|(_, e)| matches!(e, ClientEvent::SendFailed { .. }))
+            .map(|(t, _)| secs(*t))
+            .collect()
+    };
+    let failed = failures(r#"buffer_memory = "32KiB""#);
+    assert_eq!(failed.len(), 41, "{failed:?}");
+    assert!((failed[0] - 9.2).abs() < 1e-6 && (failed[40] - 49.2).abs() < 1e-6, "{failed:?}");
+    assert!(failed.windows(2).all(|w| (w[1] - w[0] - 1.0).abs() < 1e-6), "one per max.block.ms: {failed:?}");
+    assert!(failures("").is_empty());
+}
+
+/// A blocked `send()` makes every partition's first batch sendable at once, lingering or not
+/// (`RecordAccumulator.ready`'s `exhausted`). 100 records/s of 1,000 B over 4 partitions (1,000
+/// uniform keys), linger 2 s, batch.size 16 KiB: a batch fills with 16 records, about 0.64 s of
+/// its partition's 25 records/s, so with room to spare a record waits for its batch to fill,
+/// about 0.3 s at the median. With a 48 KiB buffer (three batches) the fourth partition's new
+/// batch cannot be allocated: `send()` blocks, the sender drains the three open batches at once,
+/// the acknowledgements (no latency under `ideal`) free their memory, and the record goes on;
+/// batches never wait long: the median is under 0.1 s.
+#[test]
+fn a_blocked_send_sends_lingering_batches_at_once() {
+    let p50 = |buffer: &str| -> f64 {
+        let s = scenario(&format!(
+            r#"
+            duration = "20s"
+            systems = ["kafka"]
+            [workload]
+            rate = 100.0
+            arrivals = "constant"
+            message_bytes = 1000
+            keys = {{ count = 1000, distribution = "uniform" }}
+            [[groups]]
+            name = "g"
+            processing = "1us"
+            [kafka]
+            partitions = 4
+            linger = "2s"
+            batch_size = "16KiB"
+            buffer_memory = "{buffer}"
+            "#
+        ));
+        let rec = run_observed(&s, SystemKind::Kafka, &mut pushpull::history::VecHistory::default());
+        rec.summarize(&["g".into()], pushpull::time::SimTime::ZERO).wait_ms.p50
+    };
+    let (roomy, tight) = (p50("32MiB"), p50("48KiB"));
+    assert!(roomy > 200.0, "batches fill before they are sent: {roomy} ms");
+    assert!(tight < 100.0, "an exhausted buffer sends at once: {tight} ms");
+}
+
+/// A constant record larger than the whole `buffer.memory` is refused, as KafkaProducer refuses
+/// every such send.
+#[test]
+fn a_record_larger_than_the_buffer_is_refused() {
+    let text = r#"
+        duration = "1m"
+        [workload]
+        rate = 10.0
+        message_bytes = "64KiB"
+        [[groups]]
+        name = "g"
+        [kafka]
+        buffer_memory = "32KiB"
+        "#;
+    assert_refused(text, "producer.toml", "kafka.buffer_memory", "larger than the producer's whole buffer");
+}

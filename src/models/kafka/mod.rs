@@ -35,7 +35,7 @@ use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
 use crate::scenario::operations::{OffsetSpec, Operation, OperationAction};
 use crate::scenario::{Assignor, GroupKind, GroupProtocol, KafkaConfig, Keys, OffsetReset, Scenario};
 use crate::time::{SimDuration, SimTime};
-use crate::workload::{ProcessingTimes, Producer, StoredMessage};
+use crate::workload::{Message, ProcessingTimes, Producer, StoredMessage};
 use crate::world::{Admit, Deadline, Envelope, Fired, NodeId, NodeMap, World};
 use controller::Controller;
 use coordinator_node::{CoordOut, CoordinatorNode, Note};
@@ -246,6 +246,8 @@ pub enum Timer {
     BrokerSessionExpired { broker: BrokerId },
     /// The producer refreshes its metadata (leaders) after `retry.backoff.ms`.
     MetadataRefresh,
+    /// The `send()` blocked on buffer memory reached `max.block.ms`.
+    MaxBlockExpired,
     /// The producer's metadata request of this round got no answer within `request.timeout.ms`.
     MetadataTimeout { round: u64 },
     /// The producer's oldest produce request to `broker` reached `request.timeout.ms`.
@@ -526,6 +528,10 @@ pub struct KafkaModel<'h, H: History> {
     /// `murmur2(key) % partitions` for every key, when the key space is small enough to tabulate.
     key_partitions: Vec<u32>,
     accumulator: Accumulator,
+    /// `send()` calls waiting for `buffer.memory`: the first is in progress (until
+    /// `block_deadline`, its `max.block.ms`), the others wait behind it in the application.
+    blocked: VecDeque<Message>,
+    block_deadline: Deadline,
     /// Produce requests sent and not yet answered, in all and per broker
     /// (`max.in.flight.requests.per.connection`).
     requests_in_flight: u32,
@@ -727,7 +733,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 }
                 _ => Vec::new(),
             },
-            accumulator: Accumulator::new(s.seed, p, s.brokers, cfg.batch_size, cfg.linger, cfg.delivery_timeout),
+            accumulator: Accumulator::new(s.seed, p, s.brokers, cfg.batch_size, cfg.linger, cfg.delivery_timeout)
+                .with_buffer_memory(cfg.buffer_memory),
+            blocked: VecDeque::new(),
+            block_deadline: Deadline::default(),
             requests_in_flight: 0,
             in_flight_to: vec![0; brokers],
             in_flight_batches: (0..p).map(|_| Vec::new()).collect(),
@@ -865,6 +874,28 @@ impl<'h, H: History> KafkaModel<'h, H> {
         };
         self.client(now, ClientEvent::Sent { msg });
         self.arm_arrival(sched);
+        if !self.blocked.is_empty() {
+            // The application is still blocked in an earlier `send()`: this one waits its turn.
+            self.blocked.push_back(msg);
+            return;
+        }
+        match self.append_record(now, &msg) {
+            Some(true) => self.run_sender(now, sched),
+            Some(false) => {}
+            None => {
+                // `buffer.memory` is full: `send()` blocks for at most `max.block.ms`, and every
+                // first batch becomes sendable meanwhile.
+                self.blocked.push_back(msg);
+                self.accumulator.exhausted = true;
+                self.arm_block_deadline(now.after(self.cfg.max_block), sched);
+                self.run_sender(now, sched);
+            }
+        }
+    }
+
+    /// Appends a record to its partition's batch (the key's partition, or the sticky one); `None`
+    /// if it needs a new batch and `buffer.memory` has no room.
+    fn append_record(&mut self, now: SimTime, msg: &Message) -> Option<bool> {
         let (partition, sticky) = match msg.key {
             Some(k) if self.keyed => match self.key_partitions.get(k as usize) {
                 Some(&p) => (p, false),
@@ -876,9 +907,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             Some(k) if self.keyed => Some(partitioner::key_len(k)),
             _ => None,
         };
-        if self.accumulator.append(now, partition, &msg, key_len, sticky) {
-            self.run_sender(now, sched);
-        }
+        self.accumulator.append(now, partition, msg, key_len, sticky)
     }
 
     fn report_lag(&mut self, now: SimTime, group: GroupIdx) {
@@ -1852,8 +1881,11 @@ impl<'h, H: History> KafkaModel<'h, H> {
             }
             (FaultAction::Crash, Some(FaultTarget::Producer)) => {
                 if self.world.crash(self.producer_node) {
-                    // The accumulator and the requests in flight lived in the producer's memory.
+                    // The accumulator, the requests in flight and the blocked `send()` calls lived
+                    // in the producer's memory.
                     self.accumulator.clear();
+                    self.blocked.clear();
+                    self.block_deadline = Deadline::default();
                     self.requests_in_flight = 0;
                     self.in_flight_to.iter_mut().for_each(|n| *n = 0);
                     self.in_flight_batches.iter_mut().for_each(Vec::clear);
@@ -1964,6 +1996,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             Timer::BrokerHeartbeatTick => self.broker_heartbeat_tick(node, sched),
             Timer::BrokerSessionExpired { broker } => self.broker_session_expired(now, broker, sched),
             Timer::MetadataRefresh => self.metadata_refresh(sched),
+            Timer::MaxBlockExpired => self.max_block_expired(now, sched),
             Timer::MetadataTimeout { round } => self.metadata_timeout(now, round, sched),
             Timer::RequestTimeout { broker } => self.request_timed_out(now, broker, sched),
             Timer::ReplicaFetchTimeout { leader } => self.replica_fetch_timed_out(now, node, leader, sched),
@@ -2067,6 +2100,7 @@ impl<H: History> Model for KafkaModel<'_, H> {
         self.publishing_over()
             && self.operations_done == self.operations.len()
             && self.accumulator.records_waiting == 0
+            && self.blocked.is_empty()
             && self.requests_in_flight == 0
             && self.commits_in_flight == 0
             && ((self.groups.iter().all(|g| g.remaining == 0) && self.groups_done(false))

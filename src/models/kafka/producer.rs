@@ -106,6 +106,11 @@ impl ProducerBatch {
         self.created
     }
 
+    /// The `buffer.memory` this batch holds until it is acknowledged or failed.
+    pub fn reserved(&self) -> u64 {
+        self.write_limit
+    }
+
     pub fn first_id(&self) -> u64 {
         self.records.first().map_or(0, |r| r.id())
     }
@@ -146,6 +151,15 @@ pub struct Accumulator {
     pool: Vec<Vec<StoredMessage>>,
     /// Records appended and not yet drained.
     pub records_waiting: u64,
+    /// `buffer.memory`, and what the batches not yet acknowledged or failed hold of it: each
+    /// takes its `write_limit` (`batch.size`, or more for a larger record) when created
+    /// (`BufferPool.allocate`) and gives it back when done ([`Accumulator::release`]).
+    buffer_memory: u64,
+    reserved: u64,
+    /// The application is blocked in `send()` waiting for buffer memory (`BufferPool` has a
+    /// waiter): every partition's first batch is then sendable at once, lingering or not
+    /// (`RecordAccumulator.ready`'s `exhausted`).
+    pub exhausted: bool,
     /// Batches carry their records' keys (a compacted topic).
     pub keep_keys: bool,
     /// `enable.idempotence`: a retried batch goes back in sequence order (`insertInSequenceOrder`);
@@ -177,10 +191,25 @@ impl Accumulator {
             drain_index: vec![0; brokers as usize],
             pool: Vec::new(),
             records_waiting: 0,
+            buffer_memory: u64::MAX,
+            reserved: 0,
+            exhausted: false,
             keep_keys: false,
             idempotent: false,
             muted: Vec::new(),
         }
+    }
+
+    /// Bounds the batches' memory to `bytes` (`buffer.memory`; unbounded until set).
+    pub fn with_buffer_memory(mut self, bytes: u64) -> Self {
+        self.buffer_memory = bytes;
+        self
+    }
+
+    /// A batch of `bytes` (its `write_limit`) was acknowledged or failed: its memory is free.
+    pub fn release(&mut self, bytes: u64) {
+        debug_assert!(bytes <= self.reserved, "released {bytes} of {} reserved", self.reserved);
+        self.reserved = self.reserved.saturating_sub(bytes);
     }
 
     /// No partition has a batch.
@@ -204,8 +233,17 @@ impl Accumulator {
 
     /// Appends `msg` to `partition` at `now`; `sticky` if the partition came from
     /// [`Accumulator::sticky_partition`]. `key_len` is the serialized key's length (`None`: null).
-    /// Returns true when the sender should be woken: a batch became full or a new one was opened.
-    pub fn append(&mut self, now: SimTime, partition: u32, msg: &Message, key_len: Option<u64>, sticky: bool) -> bool {
+    /// Returns whether the sender should be woken (a batch became full or a new one was opened),
+    /// or `None` if the record needs a new batch and `buffer.memory` has no room for it: nothing
+    /// was appended, and `send()` blocks.
+    pub fn append(
+        &mut self,
+        now: SimTime,
+        partition: u32,
+        msg: &Message,
+        key_len: Option<u64>,
+        sticky: bool,
+    ) -> Option<bool> {
         let p = partition as usize;
         let now_ms = now.0 / 1_000_000;
         let value = msg.bytes as u64;
@@ -237,6 +275,11 @@ impl Accumulator {
             None => {
                 let size = RECORD_BATCH_OVERHEAD + record_wire_bytes(0, 0, key_len, value);
                 let upper = RECORD_BATCH_OVERHEAD + MAX_RECORD_OVERHEAD + key_value_bytes(key_len, value);
+                let write_limit = self.batch_size.max(upper);
+                if self.buffer_memory - self.reserved < write_limit {
+                    return None;
+                }
+                self.reserved += write_limit;
                 let mut records = self.pool.pop().unwrap_or_default();
                 records.push(stored);
                 if self.queues[p].is_empty() {
@@ -254,7 +297,7 @@ impl Accumulator {
                     records,
                     keys: if self.keep_keys { vec![msg.key.unwrap_or(0)] } else { Vec::new() },
                     wire_bytes: size,
-                    write_limit: self.batch_size.max(upper),
+                    write_limit,
                     created: now,
                     base_timestamp_ms: now_ms,
                     closed: false,
@@ -268,7 +311,7 @@ impl Accumulator {
             self.sticky.appended(appended, full);
         }
         let q = &self.queues[p];
-        new_batch || q.len() > 1 || q.back().is_some_and(ProducerBatch::is_full)
+        Some(new_batch || q.len() > 1 || q.back().is_some_and(ProducerBatch::is_full))
     }
 
     /// `RecordAccumulator.ready`: which broker nodes lead a partition whose first batch is full,
@@ -293,7 +336,7 @@ impl Accumulator {
             let due = first.created.after(self.linger);
             if let Some(node) = leaders[p as usize]
                 && first.retry_after <= now
-                && (q.len() > 1 || first.is_full() || due <= now)
+                && (q.len() > 1 || first.is_full() || due <= now || self.exhausted)
             {
                 r.nodes |= 1 << node;
                 if r.nodes == all_nodes {
@@ -418,6 +461,8 @@ impl Accumulator {
         self.nonempty.clear();
         self.next_expiry = SimTime::NEVER;
         self.muted.iter_mut().for_each(|m| *m = false);
+        self.reserved = 0;
+        self.exhausted = false;
         std::mem::take(&mut self.records_waiting)
     }
 
@@ -470,12 +515,32 @@ mod tests {
         Ready { next: Some(at), ..Ready::default() }
     }
 
+    /// Two 16 KiB batches fill a 32 KiB `buffer.memory`: a record for a third partition needs a
+    /// new batch and is refused (nothing appended), while one for an open batch needs no memory.
+    /// While `send()` is blocked, a batch still lingering is ready at once; a released batch makes
+    /// room again.
+    #[test]
+    fn each_batch_holds_batch_size_of_buffer_memory_until_released() {
+        let mut a = Accumulator::new(1, 3, 1, 16_384, SimDuration::from_millis(100), DT).with_buffer_memory(32_768);
+        assert_eq!(a.append(SimTime(0), 0, &msg(0, 0, 100), None, false), Some(true));
+        assert_eq!(a.append(SimTime(0), 1, &msg(1, 0, 100), None, false), Some(true));
+        assert_eq!(a.append(SimTime(0), 0, &msg(2, 0, 100), None, false), Some(false));
+        assert_eq!(a.append(SimTime(0), 2, &msg(3, 0, 100), None, false), None);
+        assert_eq!(a.records_waiting, 3);
+        let l = [Some(0); 3];
+        assert_eq!(a.check(SimTime(0), &l, 1), wait(SimTime(100_000_000)));
+        a.exhausted = true;
+        assert_eq!(a.check(SimTime(0), &l, 1), ready(1));
+        a.release(16_384);
+        assert_eq!(a.append(SimTime(0), 2, &msg(3, 0, 100), None, false), Some(true));
+    }
+
     #[test]
     fn one_kib_values_fit_fifteen_per_16k_batch() {
         let mut a = Accumulator::new(1, 1, 1, 16_384, SimDuration::from_millis(100), DT);
         let mut wakes = vec![];
         for i in 0..16 {
-            wakes.push(a.append(SimTime(i * 1_000_000), 0, &msg(i, i, 1024), None, false));
+            wakes.push(a.append(SimTime(i * 1_000_000), 0, &msg(i, i, 1024), None, false).unwrap());
         }
         // The first record opens a batch (wake: the sender computes its linger deadline); records 2
         // to 15 fit; the 16th does not: it closes the batch and opens a second one.

@@ -24,6 +24,8 @@ pub(super) struct InFlightBatch {
     /// (`ProducerBatch.done` on a batch already failed).
     records: Vec<StoredMessage>,
     expired: bool,
+    /// Its `buffer.memory`, given back when it expires.
+    reserved: u64,
 }
 
 impl<H: History> KafkaModel<'_, H> {
@@ -37,6 +39,9 @@ impl<H: History> KafkaModel<'_, H> {
         if self.in_flight_expiry <= now {
             self.expire_in_flight(now);
         }
+        if !self.blocked.is_empty() {
+            self.unblock(now, sched);
+        }
         // An empty accumulator has nothing ready, expired or lingering: nothing to do (the common
         // case after a produce response) but to wake for a batch in flight that may expire.
         if !self.accumulator.is_empty() {
@@ -48,6 +53,10 @@ impl<H: History> KafkaModel<'_, H> {
 
     fn send_ready(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
         loop {
+            // A batch given up or sent with acks = 0 just now may have freed buffer memory.
+            if !self.blocked.is_empty() {
+                self.unblock(now, sched);
+            }
             let ready = self.accumulator.check(now, &self.meta_leader, self.all_brokers);
             if ready.expired {
                 let mut expired = self.request_pool.pop().unwrap_or_default();
@@ -90,6 +99,7 @@ impl<H: History> KafkaModel<'_, H> {
                     // its partitions may send again).
                     for b in &batches {
                         self.accumulator.unmute(b.partition);
+                        self.accumulator.release(b.reserved());
                         for r in &b.records {
                             self.client(now, ClientEvent::Acknowledged { id: r.id() });
                         }
@@ -152,6 +162,57 @@ impl<H: History> KafkaModel<'_, H> {
         }
     }
 
+    /// `send()` calls waiting for buffer memory go on, oldest first, while there is room. The
+    /// next one in line starts its own `max.block.ms` when it gets its turn.
+    #[cold]
+    #[inline(never)]
+    fn unblock(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+        let mut moved = false;
+        while let Some(msg) = self.blocked.front().copied() {
+            if self.append_record(now, &msg).is_none() {
+                break;
+            }
+            self.blocked.pop_front();
+            moved = true;
+        }
+        if self.blocked.is_empty() {
+            self.accumulator.exhausted = false;
+            self.block_deadline.clear();
+        } else if moved {
+            self.arm_block_deadline(now.after(self.cfg.max_block), sched);
+        }
+    }
+
+    /// The `send()` call in progress waits for buffer memory until `at` (`max.block.ms`).
+    pub(super) fn arm_block_deadline(&mut self, at: SimTime, sched: &mut Scheduler<Event>) {
+        if let Some(at) = self.block_deadline.set(at) {
+            self.world.timer_at(sched, self.producer_node, at, Timer::MaxBlockExpired);
+        }
+    }
+
+    /// `max.block.ms` passed for the `send()` in progress: it fails (`BufferExhaustedException`,
+    /// a `TimeoutException`), and the application calls `send()` for the next message in line.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn max_block_expired(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+        match self.block_deadline.fired(now) {
+            Fired::Due => {
+                if let Some(msg) = self.blocked.pop_front() {
+                    self.client(now, ClientEvent::SendFailed { id: msg.id });
+                }
+                if self.blocked.is_empty() {
+                    self.accumulator.exhausted = false;
+                } else {
+                    self.arm_block_deadline(now.after(self.cfg.max_block), sched);
+                }
+            }
+            Fired::Rearm(at) => {
+                self.world.timer_at(sched, self.producer_node, at, Timer::MaxBlockExpired);
+            }
+            Fired::Nothing => {}
+        }
+    }
+
     /// The sender sleeps until `at` at the latest (one pending wakeup, the earliest asked for).
     fn wake_sender_at(&mut self, at: SimTime, sched: &mut Scheduler<Event>) {
         match self.sender_timer {
@@ -184,6 +245,7 @@ impl<H: History> KafkaModel<'_, H> {
                 deadline,
                 records,
                 expired: false,
+                reserved: b.reserved(),
             });
             self.in_flight_expiry = self.in_flight_expiry.min(deadline);
         }
@@ -224,6 +286,8 @@ impl<H: History> KafkaModel<'_, H> {
                 }
                 e.expired = true;
                 let records = std::mem::take(&mut e.records);
+                let reserved = e.reserved;
+                self.accumulator.release(reserved);
                 self.fail_records(now, p as u32, &records);
                 self.accumulator.recycle(records);
             }
@@ -411,6 +475,7 @@ impl<H: History> KafkaModel<'_, H> {
                 }
                 let t = &mut self.acked_tail[p];
                 *t = (*t).max(b.last_id() + 1);
+                self.accumulator.release(b.reserved());
                 self.accumulator.recycle(b.records);
             }
             error => {
@@ -450,6 +515,7 @@ impl<H: History> KafkaModel<'_, H> {
     #[cold]
     #[inline(never)]
     fn give_up(&mut self, now: SimTime, b: ProducerBatch) {
+        self.accumulator.release(b.reserved());
         self.fail_records(now, b.partition, &b.records);
         self.accumulator.recycle(b.records);
     }
