@@ -8,6 +8,7 @@ pub mod hardware;
 pub mod lesson;
 pub mod operations;
 pub mod overrides;
+pub mod policy;
 pub mod raw;
 pub mod routing;
 mod validate;
@@ -188,6 +189,9 @@ pub struct Group {
     /// default, mirroring its RabbitMQ bindings).
     #[serde(skip_serializing_if = "routing::KafkaSubscription::is_default")]
     pub subscription: routing::KafkaSubscription,
+    /// RabbitMQ: the queue's arguments (TTL, length limit, dead-lettering); left out at none.
+    #[serde(skip_serializing_if = "policy::QueuePolicy::is_default")]
+    pub policy: policy::QueuePolicy,
 }
 
 /// `[[groups]] type`: how Kafka's consumers of the group share the topic.

@@ -165,6 +165,19 @@ pub struct RawGroup {
     pub topics: Option<Vec<String>>,
     pub subscribe_pattern: Option<String>,
     pub filter: Option<String>,
+    /// RabbitMQ `x-message-ttl`: a ready message older than this expires ("30s").
+    pub message_ttl: Option<String>,
+    /// RabbitMQ `x-max-length`: the most ready messages in the queue.
+    pub max_length: Option<i64>,
+    /// RabbitMQ `x-max-length-bytes`: the most bytes of ready messages ("1MiB").
+    pub max_length_bytes: Option<Leaf>,
+    /// RabbitMQ `x-overflow` at the length limit (default drop-head).
+    #[schemars(extend("enum" = ["drop-head", "reject-publish", "reject-publish-dlx"]))]
+    pub overflow: Option<String>,
+    /// RabbitMQ `x-dead-letter-exchange`: a declared `[[exchanges]]` name.
+    pub dead_letter_exchange: Option<String>,
+    /// RabbitMQ `x-dead-letter-routing-key` (default: the message's own routing key).
+    pub dead_letter_routing_key: Option<String>,
 }
 
 #[derive(Deserialize, JsonSchema, Debug, Default)]

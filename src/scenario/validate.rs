@@ -3,6 +3,7 @@
 
 use super::defaults as d;
 use super::overrides::Override;
+use super::policy::{Overflow, QueuePolicy};
 use super::raw::*;
 use super::*;
 use crate::time::{DURATION_HELP, parse_duration};
@@ -689,6 +690,7 @@ impl Ctx {
                 );
             }
         }
+        self.queue_policies(&groups, routing.as_ref(), &rabbitmq, &systems)?;
         let scenario = Scenario {
             name,
             description: raw.description.unwrap_or_default(),
@@ -999,6 +1001,7 @@ impl Ctx {
                 return self
                     .err(format!("{f}.name"), format!("\"{}\" is used by two groups; names must be unique", g.name));
             }
+            let policy = self.queue_policy(&f, &g)?;
             let consumers = self.int_in(
                 &format!("{f}.consumers"),
                 g.consumers.unwrap_or(1),
@@ -1059,9 +1062,120 @@ impl Ctx {
                 max_consumers: consumers,
                 kind,
                 subscription: Default::default(),
+                policy,
             });
         }
         Ok(groups)
+    }
+
+    /// What the groups' queue policies need from the rest of the file: a classic queue (the only
+    /// kind they are simulated on yet) and, for a dead-letter exchange, a declared exchange.
+    fn queue_policies(
+        &self,
+        groups: &[Group],
+        routing: Option<&super::routing::Routing>,
+        rabbitmq: &RabbitMqConfig,
+        systems: &[SystemKind],
+    ) -> R<()> {
+        for (i, g) in groups.iter().enumerate() {
+            if g.policy.is_default() || !systems.contains(&SystemKind::RabbitMq) {
+                continue;
+            }
+            if rabbitmq.queue_type != QueueType::Classic {
+                return self.err(
+                    format!("groups[{i}]"),
+                    format!(
+                        "queue arguments (message_ttl, max_length, max_length_bytes, overflow, dead_letter_*) are \
+                         simulated on classic queues only yet, and rabbitmq.queue_type is \"{}\"; use \"classic\", \
+                         or remove them",
+                        rabbitmq.queue_type.name()
+                    ),
+                );
+            }
+            if let Some(x) = &g.policy.dead_letter_exchange {
+                let declared: Vec<String> =
+                    routing.map(|r| r.exchanges.iter().map(|e| e.name.clone()).collect()).unwrap_or_default();
+                if !declared.contains(x) {
+                    return self.err(
+                        format!("groups[{i}].dead_letter_exchange"),
+                        format!(
+                            "{} is not a declared exchange; declared: {} (declare it under [[exchanges]] and bind \
+                             the dead-letter queue to it under [[bindings]])",
+                            show_name(x),
+                            if declared.is_empty() {
+                                "none".to_string()
+                            } else {
+                                declared.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+                            }
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A group's queue arguments (`x-message-ttl`, `x-max-length`, ...). The dead-letter exchange's
+    /// name is checked against the declared exchanges later, with the routing.
+    fn queue_policy(&self, f: &str, g: &RawGroup) -> R<QueuePolicy> {
+        let message_ttl = match &g.message_ttl {
+            None => None,
+            Some(t) => {
+                let ttl = self.duration(&format!("{f}.message_ttl"), t)?;
+                // RabbitMQ takes a non-negative 32-bit count of milliseconds.
+                if ttl.0 % 1_000_000 != 0 || ttl.0 / 1_000_000 > u64::from(u32::MAX) {
+                    return self.err(
+                        format!("{f}.message_ttl"),
+                        format!("{t:?} is not allowed; x-message-ttl is whole milliseconds, from 0ms to 4294967295ms"),
+                    );
+                }
+                Some(ttl)
+            }
+        };
+        let max_length = match g.max_length {
+            None => None,
+            Some(n) => {
+                Some(self.int_in(&format!("{f}.max_length"), n, 0, i64::MAX, "x-max-length (ready messages)")? as u64)
+            }
+        };
+        let max_length_bytes = match &g.max_length_bytes {
+            None => None,
+            Some(l) => Some(self.size(&format!("{f}.max_length_bytes"), l, 0, u64::MAX)?),
+        };
+        let overflow = match g.overflow.as_deref() {
+            None | Some("drop-head") => Overflow::DropHead,
+            Some("reject-publish") => Overflow::RejectPublish,
+            Some("reject-publish-dlx") => Overflow::RejectPublishDlx,
+            Some(other) => {
+                return self.err(
+                    format!("{f}.overflow"),
+                    format!(
+                        "{} is not an x-overflow; allowed: \"drop-head\" (the default), \"reject-publish\",                          \"reject-publish-dlx\"",
+                        show_name(other)
+                    ),
+                );
+            }
+        };
+        if g.overflow.is_some() && max_length.is_none() && max_length_bytes.is_none() {
+            return self.err(
+                format!("{f}.overflow"),
+                "applies at a length limit, and none is set; add max_length or max_length_bytes",
+            );
+        }
+        if g.dead_letter_routing_key.is_some() && g.dead_letter_exchange.is_none() {
+            return self.err(
+                format!("{f}.dead_letter_routing_key"),
+                "is used only with a dead-letter exchange; add dead_letter_exchange",
+            );
+        }
+        Ok(QueuePolicy {
+            message_ttl,
+            max_length,
+            max_length_bytes,
+            overflow,
+            dead_letter_exchange: g.dead_letter_exchange.clone(),
+            dead_letter_routing_key: g.dead_letter_routing_key.clone(),
+        })
     }
 
     fn kafka(&self, k: RawKafka, brokers: u32) -> R<KafkaConfig> {
