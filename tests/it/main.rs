@@ -16,6 +16,7 @@ mod oracles;
 mod outputs;
 mod partitions;
 mod producer;
+mod queue_policy;
 mod quorum;
 mod rebalance;
 mod replay;
