@@ -65,6 +65,10 @@ pub const RABBITMQ_PUBLISHER_CONFIRMS: bool = false;
 pub const RABBITMQ_CONFIRM_TIMEOUT: SimDuration = SimDuration(5_000_000_000);
 /// `consumer_timeout` = 1800000 ms (30 min): a delivery unacknowledged this long closes its channel.
 pub const RABBITMQ_CONSUMER_TIMEOUT: SimDuration = SimDuration(1_800_000_000_000);
+
+pub fn is_rabbitmq_consumer_timeout(d: &SimDuration) -> bool {
+    *d == RABBITMQ_CONSUMER_TIMEOUT
+}
 /// How often a node checks consumer timeouts (its channel tick, 1 min).
 pub const RABBITMQ_CONSUMER_TIMEOUT_CHECK: SimDuration = SimDuration(60_000_000_000);
 /// Clients present the `consumer_cancel_notify` capability (every RabbitMQ-supported client does,

@@ -407,6 +407,10 @@ pub struct RabbitMqConfig {
     /// Left out of `summary.json` when false.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub mandatory: bool,
+    /// `consumer_timeout`: a channel whose delivery waited this long for its ack is closed and its
+    /// unacknowledged messages requeued. Left out of `summary.json` at the default (30 min).
+    #[serde(skip_serializing_if = "defaults::is_rabbitmq_consumer_timeout")]
+    pub consumer_timeout: SimDuration,
 }
 
 fn is_one(n: &u32) -> bool {

@@ -239,6 +239,9 @@ pub struct RawRabbitMq {
     pub consumer_cancel_notify: Option<bool>,
     pub queues: Option<i64>,
     pub mandatory: Option<bool>,
+    /// `consumer_timeout` (rabbitmq.conf): a delivery unacknowledged this long closes its channel
+    /// (default "30m").
+    pub consumer_timeout: Option<String>,
 }
 
 #[derive(Deserialize, JsonSchema, Debug, Default)]

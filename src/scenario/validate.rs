@@ -552,15 +552,16 @@ impl Ctx {
         // that takes longer to process would be requeued and processed again, forever.
         if systems.contains(&SystemKind::RabbitMq) && rabbitmq.manual_ack {
             for (i, g) in groups.iter().enumerate() {
-                if g.processing.mean() > d::RABBITMQ_CONSUMER_TIMEOUT.as_secs_f64() {
+                if g.processing.mean() > rabbitmq.consumer_timeout.as_secs_f64() {
                     return self.err(
                         format!("groups[{i}].processing"),
                         format!(
-                            "group \"{}\": {:.0} s per message is longer than RabbitMQ's consumer_timeout (30 min): \
+                            "group \"{}\": {:.0} s per message is longer than RabbitMQ's consumer_timeout ({}): \
                              the channel would be closed and the message redelivered forever; use ack = \"auto\" \
                              or shorter processing",
                             g.name,
-                            g.processing.mean()
+                            g.processing.mean(),
+                            rabbitmq.consumer_timeout
                         ),
                     );
                 }
@@ -1536,7 +1537,20 @@ impl Ctx {
             }
             Some(n) => self.int_in("rabbitmq.queues", n, 1, 1024, "the number of queues per group")? as u32,
         };
+        let consumer_timeout =
+            self.opt_duration("rabbitmq.consumer_timeout", &r.consumer_timeout, d::RABBITMQ_CONSUMER_TIMEOUT)?;
+        // The node checks it once a minute; a drain gives up after an hour without client events.
+        if consumer_timeout < d::RABBITMQ_CONSUMER_TIMEOUT_CHECK || consumer_timeout.0 > d::DRAIN_STALL_LIMIT.0 / 2 {
+            return self.err(
+                "rabbitmq.consumer_timeout",
+                format!(
+                    "{consumer_timeout} is not allowed; from 1m (the node checks it once a minute) to 30m (a \
+                     draining run stops after an hour without client events)"
+                ),
+            );
+        }
         Ok(RabbitMqConfig {
+            consumer_timeout,
             mandatory: r.mandatory.unwrap_or(false),
             queues,
             producer_node,

@@ -822,7 +822,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             for consumer in 0..self.queues[group].channels.len() {
                 let Some(ch) = &self.queues[group].channels[consumer] else { continue };
                 let Some(oldest) = ch.unacked.front() else { continue };
-                if now.since(oldest.delivered_at) < d::RABBITMQ_CONSUMER_TIMEOUT {
+                if now.since(oldest.delivered_at) < self.cfg.consumer_timeout {
                     any = true;
                     continue;
                 }
