@@ -3,6 +3,7 @@
 //! the field, the value and what is allowed.
 
 pub mod defaults;
+pub mod failing;
 pub mod faults;
 pub mod hardware;
 pub mod lesson;
@@ -188,6 +189,9 @@ pub struct Group {
     /// default, mirroring its RabbitMQ bindings).
     #[serde(skip_serializing_if = "routing::KafkaSubscription::is_default")]
     pub subscription: routing::KafkaSubscription,
+    /// Consumers that fail (issue 18; left out of `summary.json` when nothing fails).
+    #[serde(skip_serializing_if = "failing::FailurePolicy::is_default")]
+    pub failures: failing::FailurePolicy,
 }
 
 /// `[[groups]] type`: how Kafka's consumers of the group share the topic.
