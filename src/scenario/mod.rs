@@ -3,6 +3,7 @@
 //! the field, the value and what is allowed.
 
 pub mod defaults;
+pub mod failing;
 pub mod faults;
 pub mod hardware;
 pub mod lesson;
@@ -192,6 +193,9 @@ pub struct Group {
     /// RabbitMQ: the queue's arguments (TTL, length limit, dead-lettering); left out at none.
     #[serde(skip_serializing_if = "policy::QueuePolicy::is_default")]
     pub policy: policy::QueuePolicy,
+    /// Consumers that fail (issue 18; left out of `summary.json` when nothing fails).
+    #[serde(skip_serializing_if = "failing::FailurePolicy::is_default")]
+    pub failures: failing::FailurePolicy,
 }
 
 /// `[[groups]] type`: how Kafka's consumers of the group share the topic.

@@ -178,6 +178,37 @@ pub struct RawGroup {
     pub dead_letter_exchange: Option<String>,
     /// RabbitMQ `x-dead-letter-routing-key` (default: the message's own routing key).
     pub dead_letter_routing_key: Option<String>,
+    /// Fraction (0 to 1) of messages whose processing fails (docs/failures.md).
+    pub failure_rate: Option<f64>,
+    /// Of the failing messages, the fraction (0 to 1) that fail on every attempt.
+    pub poison_fraction: Option<f64>,
+    /// What a consumer does with a failed message: `{ rabbitmq = "...", kafka = "..." }`, or one
+    /// string for the system it fits.
+    pub on_failure: Option<RawOnFailure>,
+    /// Kafka `retry-topics`: each retry topic's delay ("5s", "1m"), then the dead-letter topic.
+    pub retry_topics: Option<Vec<String>>,
+    /// Kafka `retry-in-place`: wait before processing the record again.
+    pub retry_backoff: Option<String>,
+    /// Kafka `retry-in-place`: attempts before the record is given up, or "unlimited".
+    pub max_attempts: Option<Leaf>,
+}
+
+/// `on_failure`: one value per system, or a plain string for the system it names.
+#[derive(Deserialize, JsonSchema, Debug)]
+#[serde(untagged)]
+pub enum RawOnFailure {
+    #[schemars(extend("enum" = ["nack-requeue", "nack", "reject", "retry-in-place", "skip", "retry-topics"]))]
+    One(String),
+    PerSystem(RawOnFailurePerSystem),
+}
+
+#[derive(Deserialize, JsonSchema, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawOnFailurePerSystem {
+    #[schemars(extend("enum" = ["nack-requeue", "nack", "reject"]))]
+    pub rabbitmq: Option<String>,
+    #[schemars(extend("enum" = ["retry-in-place", "skip", "retry-topics"]))]
+    pub kafka: Option<String>,
 }
 
 #[derive(Deserialize, JsonSchema, Debug, Default)]

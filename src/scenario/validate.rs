@@ -62,6 +62,11 @@ fn show_name(name: &str) -> String {
     format!("\"{}{more}\"", head.escape_debug())
 }
 
+/// `["a", "b"]` as `"a", "b"`.
+fn quoted(names: &[&str]) -> String {
+    names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+}
+
 fn show(l: &Leaf) -> String {
     match l {
         Leaf::Int(i) => i.to_string(),
@@ -1003,6 +1008,7 @@ impl Ctx {
                     .err(format!("{f}.name"), format!("\"{}\" is used by two groups; names must be unique", g.name));
             }
             let policy = self.queue_policy(&f, &g)?;
+            let failures = self.failure_policy(&f, &g)?;
             let consumers = self.int_in(
                 &format!("{f}.consumers"),
                 g.consumers.unwrap_or(1),
@@ -1054,6 +1060,12 @@ impl Ctx {
                     );
                 }
             };
+            if kind == GroupKind::Share && failures.any_failures() {
+                return self.err(
+                    format!("{f}.failure_rate"),
+                    "consumers that fail are not simulated in Kafka share groups yet; use type = \"consumer\"",
+                );
+            }
             groups.push(Group {
                 name: g.name,
                 consumers,
@@ -1064,6 +1076,7 @@ impl Ctx {
                 kind,
                 subscription: Default::default(),
                 policy,
+                failures,
             });
         }
         Ok(groups)
@@ -1177,6 +1190,141 @@ impl Ctx {
             dead_letter_exchange: g.dead_letter_exchange.clone(),
             dead_letter_routing_key: g.dead_letter_routing_key.clone(),
         })
+    }
+
+    /// `[[groups]] failure_rate`, `poison_fraction`, `on_failure`, `retry_topics`,
+    /// `retry_backoff`, `max_attempts` (docs/failures.md).
+    fn failure_policy(&self, f: &str, g: &RawGroup) -> R<super::failing::FailurePolicy> {
+        use super::failing::{FailurePolicy, KafkaOnFailure, RabbitOnFailure};
+        let mut p = FailurePolicy::default();
+        let fraction = |field: &str, v: Option<f64>, what: &str| -> R<f64> {
+            match v {
+                None => Ok(0.0),
+                Some(x) if x.is_finite() && (0.0..=1.0).contains(&x) => Ok(x),
+                Some(x) => self.err(format!("{f}.{field}"), format!("{x} is not allowed; {what} must be from 0 to 1")),
+            }
+        };
+        p.failure_rate = fraction("failure_rate", g.failure_rate, "the fraction of messages that fail")?;
+        p.poison_fraction =
+            fraction("poison_fraction", g.poison_fraction, "the fraction of failing messages that always fail")?;
+        let rabbit = |field: &str, v: &str| -> R<RabbitOnFailure> {
+            Ok(match v {
+                "nack-requeue" => RabbitOnFailure::NackRequeue,
+                "nack" => RabbitOnFailure::Nack,
+                "reject" => RabbitOnFailure::Reject,
+                other => {
+                    return self.err(
+                        format!("{f}.{field}"),
+                        format!(
+                            "{} is not a RabbitMQ failure handling; allowed: {}",
+                            show_name(other),
+                            quoted(&RabbitOnFailure::NAMES)
+                        ),
+                    );
+                }
+            })
+        };
+        let kafka = |field: &str, v: &str| -> R<KafkaOnFailure> {
+            Ok(match v {
+                "retry-in-place" => KafkaOnFailure::RetryInPlace,
+                "skip" => KafkaOnFailure::Skip,
+                "retry-topics" => KafkaOnFailure::RetryTopics,
+                other => {
+                    return self.err(
+                        format!("{f}.{field}"),
+                        format!(
+                            "{} is not a Kafka failure handling; allowed: {}",
+                            show_name(other),
+                            quoted(&KafkaOnFailure::NAMES)
+                        ),
+                    );
+                }
+            })
+        };
+        match &g.on_failure {
+            None => {}
+            Some(RawOnFailure::One(v)) if RabbitOnFailure::NAMES.contains(&v.as_str()) => {
+                p.rabbitmq = rabbit("on_failure", v)?;
+            }
+            Some(RawOnFailure::One(v)) if KafkaOnFailure::NAMES.contains(&v.as_str()) => {
+                p.kafka = kafka("on_failure", v)?;
+            }
+            Some(RawOnFailure::One(v)) => {
+                return self.err(
+                    format!("{f}.on_failure"),
+                    format!(
+                        "{} is not a failure handling; allowed: RabbitMQ {}, Kafka {}, or a table {{ rabbitmq = \"...\", kafka = \"...\" }}",
+                        show_name(v),
+                        quoted(&RabbitOnFailure::NAMES),
+                        quoted(&KafkaOnFailure::NAMES)
+                    ),
+                );
+            }
+            Some(RawOnFailure::PerSystem(t)) => {
+                if let Some(v) = &t.rabbitmq {
+                    p.rabbitmq = rabbit("on_failure.rabbitmq", v)?;
+                }
+                if let Some(v) = &t.kafka {
+                    p.kafka = kafka("on_failure.kafka", v)?;
+                }
+            }
+        }
+        let only_with = |field: &str, handling: KafkaOnFailure, name: &str| -> R<()> {
+            if p.kafka != handling {
+                return self.err(
+                    format!("{f}.{field}"),
+                    format!(
+                        "applies to on_failure kafka = \"{name}\" only, and this group's Kafka handling is another"
+                    ),
+                );
+            }
+            Ok(())
+        };
+        if let Some(list) = &g.retry_topics {
+            only_with("retry_topics", KafkaOnFailure::RetryTopics, "retry-topics")?;
+            if list.len() > d::MAX_RETRY_TOPICS {
+                return self.err(
+                    format!("{f}.retry_topics"),
+                    format!("{} retry topics is too many; at most {}", list.len(), d::MAX_RETRY_TOPICS),
+                );
+            }
+            p.retry_topics = list
+                .iter()
+                .enumerate()
+                .map(|(i, t)| self.duration(&format!("{f}.retry_topics[{i}]"), t))
+                .collect::<R<_>>()?;
+        }
+        if let Some(t) = &g.retry_backoff {
+            only_with("retry_backoff", KafkaOnFailure::RetryInPlace, "retry-in-place")?;
+            p.retry_backoff = self.duration(&format!("{f}.retry_backoff"), t)?;
+        }
+        if let Some(l) = &g.max_attempts {
+            only_with("max_attempts", KafkaOnFailure::RetryInPlace, "retry-in-place")?;
+            let field = format!("{f}.max_attempts");
+            p.max_attempts = match l {
+                Leaf::Text(t) if t == "unlimited" => None,
+                Leaf::Int(n) => {
+                    Some(self.int_in(&field, *n, 1, d::MAX_RETRY_ATTEMPTS, "the number of attempts")? as u32)
+                }
+                other => {
+                    return self.err(
+                        field,
+                        format!(
+                            "{} is not allowed; give a whole number of attempts from 1 to {} or \"unlimited\"",
+                            show(other),
+                            d::MAX_RETRY_ATTEMPTS
+                        ),
+                    );
+                }
+            };
+            if p.max_attempts.is_none() && p.retry_backoff == SimDuration::ZERO {
+                return self.err(
+                    format!("{f}.max_attempts"),
+                    "\"unlimited\" needs a retry_backoff above 0: a poison record would be retried in a loop that never lets time pass",
+                );
+            }
+        }
+        Ok(p)
     }
 
     fn kafka(&self, k: RawKafka, brokers: u32) -> R<KafkaConfig> {
