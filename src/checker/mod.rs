@@ -536,6 +536,8 @@ struct GroupState {
     replayed_ids: IdRanges,
     /// Owed, not processed, last settled as `Retrying` (in a retry topic).
     retrying: IdRanges,
+    /// RabbitMQ: messages owed because another queue dead-lettered them to this group's queue.
+    dead_letters: IdRanges,
     /// Highest id first processed, per key.
     highest_by_key: KeyMarks,
     counts: DeliveryCounts,
@@ -595,6 +597,7 @@ impl Checker {
                     replay_below: 0,
                     replayed_ids: IdRanges::default(),
                     retrying: IdRanges::default(),
+                    dead_letters: IdRanges::default(),
                     highest_by_key: KeyMarks::default(),
                     counts: DeliveryCounts::default(),
                 })
@@ -815,11 +818,33 @@ impl Checker {
 
     /// Whether group `group` is owed message `id` (sent, after its start, routed to it).
     fn owed_to(&self, group: GroupIdx, id: MessageId) -> bool {
-        self.groups[group].owes(id)
+        (self.groups[group].owes(id)
             && self
                 .routing
                 .as_ref()
-                .is_none_or(|(subs, system)| crate::subscriptions::has(subs.owed(*system, id), group))
+                .is_none_or(|(subs, system)| crate::subscriptions::has(subs.owed(*system, id), group)))
+            || self.groups[group].dead_letters.contains(id)
+    }
+
+    /// RabbitMQ: `group`'s queue dead-lettered `id` at `at`; the queues its dead-letter exchange
+    /// routes it to (`Subscriptions::dead_letter`), bound by then, are owed it from now on, unless
+    /// they already were (a dead-letter cycle is dropped).
+    fn dead_lettered(&mut self, at: SimTime, group: GroupIdx, id: MessageId) {
+        let Some((subs, SystemKind::RabbitMq)) = &self.routing else { return };
+        let to = subs.dead_letter(group, id);
+        for target in 0..self.groups.len() {
+            if target == group
+                || !crate::subscriptions::has(to, target)
+                || at < self.groups[target].owed_from
+                || self.owed_to(target, id)
+            {
+                continue;
+            }
+            let g = &mut self.groups[target];
+            g.dead_letters.insert(id);
+            g.unprocessed.insert(id);
+            g.counts.owed += 1;
+        }
     }
 
     /// The message's fate for the group was settled without processing: the first settlement of
@@ -832,6 +857,11 @@ impl Checker {
         }
         if !self.owed_to(group, id) {
             return;
+        }
+        if outcome == Settlement::DeadLettered {
+            // Its dead-letter queues are owed it whatever this group's count says (a message
+            // processed but requeued unacknowledged may still expire and be dead-lettered).
+            self.dead_lettered(self.last_at, group, id);
         }
         let g = &mut self.groups[group];
         if !(g.unprocessed.remove(id) || g.retrying.remove(id)) {

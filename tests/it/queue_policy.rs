@@ -2,7 +2,7 @@
 //! case is worked out by hand from the publish times: which messages a consumer that is down for
 //! a while gets, and which the queue lets go of.
 
-use crate::common::{assert_refused, client_events, scenario};
+use crate::common::{assert_refused, client_events, delivery, scenario};
 use pushpull::history::ClientEvent;
 use pushpull::scenario::SystemKind;
 use std::collections::BTreeSet;
@@ -63,6 +63,61 @@ fn ttl_expires_what_waited_longer_than_the_ttl_while_the_consumer_was_down() {
     assert_eq!(want.len(), 349, "250 expired");
     assert_eq!(processed, want);
     assert_eq!(times, 349, "nothing processed twice");
+    let d = delivery(&s, SystemKind::RabbitMq);
+    let g = &d.groups["work"];
+    assert_eq!((g.owed, g.processed_unique, g.expired, g.dead_lettered, g.dropped), (599, 349, 250, 0, 0));
+    assert_eq!(g.acknowledged_lost + g.unacknowledged_lost + g.stranded, 0, "expired is not lost");
+    assert!(g.identity_holds());
+}
+
+/// The TTL case with a dead-letter exchange whose queue a second group consumes: the 250 expired
+/// messages are `dead_lettered` in `work`, and `dead` is owed exactly those 250 and processes them
+/// (none counted as not owed).
+#[test]
+fn dead_lettered_messages_are_owed_to_the_queues_the_dead_letter_exchange_routes_them_to() {
+    let exchanges = r#"
+[[exchanges]]
+name = "events"
+type = "fanout"
+[[exchanges]]
+name = "dlx"
+type = "direct"
+[[bindings]]
+exchange = "events"
+queue = "work"
+[[bindings]]
+exchange = "dlx"
+queue = "dead"
+routing_key = "expired"
+[[groups]]
+name = "dead"
+processing = "1ms"
+"#;
+    let policy = "message_ttl = \"20s\"\ndead_letter_exchange = \"dlx\"\ndead_letter_routing_key = \"expired\"";
+    let text = down_consumer(policy, "10.05s", "45s", "60s", "") + exchanges;
+    let s = scenario(&text);
+    let (sent, _, _) = outcome(&s);
+    let mut dead = BTreeSet::new();
+    for (_, e) in client_events(&s, SystemKind::RabbitMq).0 {
+        if let ClientEvent::Processed { msg, group: 1, .. } = e {
+            assert!(dead.insert(msg.id()), "{} processed twice by dead", msg.id());
+        }
+    }
+    let want: BTreeSet<u64> = (0..599u64).filter(|&i| sent[i as usize] > 10.05 && sent[i as usize] <= 35.05).collect();
+    assert_eq!(dead, want);
+    let d = delivery(&s, SystemKind::RabbitMq);
+    let (w, x) = (&d.groups["work"], &d.groups["dead"]);
+    assert_eq!((w.owed, w.processed_unique, w.dead_lettered, w.expired), (599, 349, 250, 0));
+    assert_eq!((x.owed, x.processed_unique, x.processed_not_owed), (250, 250, 0));
+    assert!(w.identity_holds() && x.identity_holds());
+    // Without the routing key the direct exchange routes nothing: dead-lettered, then dropped by
+    // the exchange; `dead` is owed nothing.
+    let s = scenario(&text.replace("dead_letter_routing_key = \"expired\"", ""));
+    let d = delivery(&s, SystemKind::RabbitMq);
+    assert_eq!(
+        (d.groups["work"].dead_lettered, d.groups["dead"].owed, d.groups["dead"].processed_not_owed),
+        (250, 0, 0)
+    );
 }
 
 #[test]
@@ -77,6 +132,10 @@ fn drop_head_keeps_the_newest_max_length_messages() {
     assert_eq!(want.len(), 60);
     assert_eq!(processed, want);
     assert_eq!(times, 60);
+    let d = delivery(&s, SystemKind::RabbitMq);
+    let g = &d.groups["work"];
+    assert_eq!((g.owed, g.processed_unique, g.dropped, g.expired), (199, 60, 139, 0));
+    assert!(g.identity_holds());
 }
 
 #[test]
@@ -120,6 +179,10 @@ fn reject_publish_nacks_and_the_producer_publishes_again_until_there_is_room() {
     }
     let refused = (0..199).filter(|&i| sent[i] > 6.05).count();
     assert_eq!(refused, 139);
+    // Refused publishes are not settled by the queue: each was published again and processed.
+    let d = delivery(&s, SystemKind::RabbitMq);
+    let g = &d.groups["work"];
+    assert_eq!((g.owed, g.processed_unique, g.dropped, g.duplicates, d.publish_failures), (199, 199, 0, 0, 0));
 }
 
 #[test]

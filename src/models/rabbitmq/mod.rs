@@ -34,7 +34,7 @@ pub mod stream;
 use super::drain::DrainWatch;
 use crate::client::{ConsumerApp, JobEnd};
 use crate::engine::{Model, Scheduler};
-use crate::history::{ClientEvent, GroupIdx, History, Observation};
+use crate::history::{ClientEvent, GroupIdx, History, Observation, Settlement};
 use crate::scenario::defaults as d;
 use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
 use crate::scenario::operations::{Operation, OperationAction};
@@ -607,8 +607,6 @@ impl<'h, H: History> RabbitModel<'h, H> {
         {
             if policy.overflow == Overflow::RejectPublishDlx {
                 self.dead_letter(now, group, msg, sched);
-            } else {
-                self.dropped(now, group, msg);
             }
             return false;
         }
@@ -622,16 +620,23 @@ impl<'h, H: History> RabbitModel<'h, H> {
         if self.policies[group].limited() {
             let mut dying = std::mem::take(&mut self.dying);
             self.queues[group].drop_over_limit(&self.policies[group], &mut dying);
-            self.settle(now, group, &mut dying, sched);
+            self.settle(now, group, &mut dying, Settlement::Dropped, sched);
             self.dying = dying;
         }
         self.expire(now, group, sched);
         true
     }
 
-    /// Messages the policy took out of group `group`'s ready queue: deleted, then dead-lettered
-    /// (with a dead-letter exchange) or dropped.
-    fn settle(&mut self, now: SimTime, group: GroupIdx, dying: &mut Vec<Ready>, sched: &mut Scheduler<Event>) {
+    /// Messages the policy took out of group `group`'s ready queue (`why`: expired or dropped):
+    /// deleted, then dead-lettered (with a dead-letter exchange) or gone.
+    fn settle(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        dying: &mut Vec<Ready>,
+        why: Settlement,
+        sched: &mut Scheduler<Event>,
+    ) {
         if dying.is_empty() {
             return;
         }
@@ -642,14 +647,11 @@ impl<'h, H: History> RabbitModel<'h, H> {
             if self.policies[group].dead_letter_exchange.is_some() {
                 self.dead_letter(now, group, r.msg, sched);
             } else {
-                self.dropped(now, group, r.msg);
+                self.client(now, ClientEvent::Settled { id: r.msg.id(), group, outcome: why });
             }
         }
         self.report_depth(now, group);
     }
-
-    /// A message group `group`'s queue let go of without a dead-letter exchange: gone.
-    fn dropped(&mut self, _now: SimTime, _group: GroupIdx, _msg: StoredMessage) {}
 
     /// Dead-letters `msg` from group `group`'s queue: re-published through the queue's dead-letter
     /// exchange to the queues it routes it to (`Subscriptions::dead_letter`), with its `x-death`
@@ -658,6 +660,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
     /// also bounds this recursion by the number of groups. Nothing is confirmed to anyone.
     fn dead_letter(&mut self, now: SimTime, group: GroupIdx, msg: StoredMessage, sched: &mut Scheduler<Event>) {
         let id = msg.id();
+        self.client(now, ClientEvent::Settled { id, group, outcome: Settlement::DeadLettered });
         let (from, count) = self.x_death.get(&id).copied().unwrap_or((0, 0));
         let from = from | 1 << group;
         self.x_death.insert(id, (from, count + 1));
@@ -675,7 +678,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
         let Some(ttl) = self.policies[group].message_ttl else { return };
         let mut dying = std::mem::take(&mut self.dying);
         self.queues[group].expire(now, ttl, &mut dying);
-        self.settle(now, group, &mut dying, sched);
+        self.settle(now, group, &mut dying, Settlement::Expired, sched);
         self.dying = dying;
         if let Some(at) = self.queues[group].next_expiry(ttl)
             && self.expiry_armed[group].is_none_or(|armed| at < armed)
