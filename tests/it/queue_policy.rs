@@ -207,3 +207,52 @@ fn queue_arguments_are_checked() {
     let quorum = down_consumer(r#"message_ttl = "1s""#, "1s", "1s", "5s", r#"queue_type = "quorum""#);
     assert_refused(&quorum, "q.toml", "groups[0]", "classic queues only");
 }
+
+/// `consumer_timeout`: three messages at 0.1, 0.2 and 0.3 s to one consumer with a window of 3,
+/// 45 s of work each. The node checks every minute from the first delivery (60.1 s, 120.1 s):
+/// at 60.1 s the oldest unacknowledged delivery is message 1 (delivered at 0.2 s, 59.9 s old);
+/// at 120.1 s it is message 2 (0.3 s, 119.8 s old), in processing since 90.1 s: with a 1 minute
+/// timeout the channel is closed, message 2 requeued and delivered again, and processed a second
+/// time once the first attempt ends (its ack went to the closed channel). With the default 30
+/// minutes nothing is closed.
+#[test]
+fn consumer_timeout_closes_the_channel_and_redelivers() {
+    let text = |timeout: &str| {
+        format!(
+            r#"
+duration = "0.35s"
+systems = ["rabbitmq"]
+[workload]
+rate = 10
+arrivals = "constant"
+[rabbitmq]
+prefetch = 3
+{timeout}
+[[groups]]
+name = "slow"
+processing = "45s"
+"#
+        )
+    };
+    let count = |s: &pushpull::scenario::Scenario| {
+        let mut times = [0u32; 3];
+        let mut redelivered = 0;
+        for (_, e) in client_events(s, SystemKind::RabbitMq).0 {
+            match e {
+                ClientEvent::Processed { msg, .. } => times[msg.id() as usize] += 1,
+                ClientEvent::Delivered { redelivered: true, .. } => redelivered += 1,
+                _ => {}
+            }
+        }
+        (times, redelivered)
+    };
+    assert_eq!(count(&scenario(&text(r#"consumer_timeout = "1m""#))), ([1, 1, 2], 1));
+    assert_eq!(count(&scenario(&text(""))), ([1, 1, 1], 0));
+    let bad = text(r#"consumer_timeout = "30s""#);
+    assert_refused(
+        &bad.replace("processing = \"45s\"", "processing = \"1s\""),
+        "q.toml",
+        "rabbitmq.consumer_timeout",
+        "from 1m",
+    );
+}
