@@ -1164,7 +1164,7 @@ impl Ctx {
                 return self.err(
                     format!("{f}.overflow"),
                     format!(
-                        "{} is not an x-overflow; allowed: \"drop-head\" (the default), \"reject-publish\",                          \"reject-publish-dlx\"",
+                        "{} is not an x-overflow; allowed: \"drop-head\" (the default), \"reject-publish\", \"reject-publish-dlx\"",
                         show_name(other)
                     ),
                 );

@@ -188,7 +188,12 @@ fn reject_publish_nacks_and_the_producer_publishes_again_until_there_is_room() {
 #[test]
 fn queue_arguments_are_checked() {
     let base = |policy: &str| down_consumer(policy, "1s", "1s", "5s", "");
-    assert_refused(&base(r#"overflow = "drop-tail""#), "q.toml", "groups[0].overflow", "drop-head");
+    assert_refused(
+        &base(r#"overflow = "drop-tail""#),
+        "q.toml",
+        "groups[0].overflow",
+        "(the default), \"reject-publish\", \"reject-publish-dlx\"",
+    );
     assert_refused(&base(r#"overflow = "reject-publish""#), "q.toml", "groups[0].overflow", "max_length");
     assert_refused(&base(r#"message_ttl = "1.5ms""#), "q.toml", "groups[0].message_ttl", "whole milliseconds");
     assert_refused(&base("max_length = -1"), "q.toml", "groups[0].max_length", "from 0");
