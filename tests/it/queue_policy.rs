@@ -183,6 +183,14 @@ fn reject_publish_nacks_and_the_producer_publishes_again_until_there_is_room() {
     let d = delivery(&s, SystemKind::RabbitMq);
     let g = &d.groups["work"];
     assert_eq!((g.owed, g.processed_unique, g.dropped, g.duplicates, d.publish_failures), (199, 199, 0, 0, 0));
+    // Down for 200 s instead: a refused message is given up after 120 s, so those first sent
+    // after 6.05 s are never accepted (each retry before 126.1 s at the latest finds the queue
+    // full), the producer is told (`publish_failures`), and the checker counts them as
+    // unacknowledged lost, not as held by the queue.
+    let s = scenario(&down_consumer("max_length = 50\noverflow = \"reject-publish\"", "1.05s", "200s", "20s", extra));
+    let d = delivery(&s, SystemKind::RabbitMq);
+    let g = &d.groups["work"];
+    assert_eq!((g.processed_unique, g.unacknowledged_lost, g.stranded, d.publish_failures), (60, 139, 0, 139));
 }
 
 #[test]

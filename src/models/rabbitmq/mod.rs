@@ -605,7 +605,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
             && policy.overflow != Overflow::DropHead
             && self.queues[group].would_overflow(msg.bytes(), policy)
         {
-            if policy.overflow == Overflow::RejectPublishDlx {
+            let dlx = policy.overflow == Overflow::RejectPublishDlx;
+            // This queue holds no copy (a later re-publish that fits is stored again).
+            self.obs(now, Observation::Deleted { id: msg.id(), group: Some(group) });
+            if dlx {
                 self.dead_letter(now, group, msg, sched);
             }
             return false;
