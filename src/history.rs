@@ -105,6 +105,40 @@ pub enum ClientEvent {
     /// The group coordinator confirmed a Kafka offset commit: the group's position on `partition`
     /// is now `offset`.
     Committed { group: GroupIdx, consumer: ConsumerIdx, partition: u32, offset: u64 },
+    /// The consumer application's processing of the message failed (issue 18, item 5): it threw
+    /// instead of finishing. What happens next is the group's `on_failure`.
+    ProcessingFailed { msg: StoredMessage, group: GroupIdx, consumer: ConsumerIdx },
+    /// The message's fate for the group was settled other than by processing it: retried later,
+    /// dead-lettered, expired or dropped (docs/delivery-categories.md). Reported by whoever sees
+    /// it: the consumer that gives up on a record or produces it to a retry or dead-letter topic,
+    /// the queue that dead-letters, expires or drops a message.
+    Settled { id: MessageId, group: GroupIdx, outcome: Settlement },
+}
+
+/// Where a message owed to a group went, when not processed (see [`ClientEvent::Settled`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settlement {
+    /// On its way to another attempt: a Kafka retry topic, a RabbitMQ requeue with a delay. Not
+    /// final: a later processing or settlement replaces it.
+    Retrying,
+    /// Moved to a dead-letter topic (Kafka `<topic>-dlt`) or exchange (RabbitMQ DLX).
+    DeadLettered,
+    /// Its time to live ran out before anyone processed it (RabbitMQ `x-message-ttl`).
+    Expired,
+    /// Thrown away on purpose: skipped by the consumer, given up after its attempts, dropped by a
+    /// queue's `max-length` or `delivery-limit` without a dead-letter exchange.
+    Dropped,
+}
+
+impl Settlement {
+    pub fn name(self) -> &'static str {
+        match self {
+            Settlement::Retrying => "retrying",
+            Settlement::DeadLettered => "dead_lettered",
+            Settlement::Expired => "expired",
+            Settlement::Dropped => "dropped",
+        }
+    }
 }
 
 impl ClientEvent {
@@ -120,6 +154,8 @@ impl ClientEvent {
             ClientEvent::Acked { .. } => "acked",
             ClientEvent::Committed { .. } => "committed",
             ClientEvent::Sought { .. } => "sought",
+            ClientEvent::ProcessingFailed { .. } => "processing_failed",
+            ClientEvent::Settled { .. } => "settled",
         }
     }
 }
@@ -207,7 +243,8 @@ impl<W: std::io::Write> JsonlHistory<W> {
                         g(group)
                     ),
                     ClientEvent::ProcessingStarted { msg, group, consumer }
-                    | ClientEvent::Processed { msg, group, consumer } => format!(
+                    | ClientEvent::Processed { msg, group, consumer }
+                    | ClientEvent::ProcessingFailed { msg, group, consumer } => format!(
                         r#"{{"t":{t},"event":"{name}","id":{},"group":{},"consumer":{consumer},"published_t":{}}}"#,
                         msg.id(),
                         g(group),
@@ -219,6 +256,11 @@ impl<W: std::io::Write> JsonlHistory<W> {
                     ClientEvent::Sought { group, to_end } => {
                         format!(r#"{{"t":{t},"event":"{name}","group":{},"to_end":{to_end}}}"#, g(group))
                     }
+                    ClientEvent::Settled { id, group, outcome } => format!(
+                        r#"{{"t":{t},"event":"{name}","id":{id},"group":{},"outcome":"{}"}}"#,
+                        g(group),
+                        outcome.name()
+                    ),
                     ClientEvent::Committed { group, consumer, partition, offset } => format!(
                         r#"{{"t":{t},"event":"{name}","group":{},"consumer":{consumer},"partition":{partition},"offset":{offset}}}"#,
                         g(group)

@@ -20,6 +20,7 @@ pub mod cli;
 pub mod client;
 pub mod engine;
 pub mod errtext;
+pub mod failures;
 pub mod history;
 pub mod interrupt;
 pub mod metrics;

@@ -59,6 +59,10 @@ pub struct Subscriptions {
     /// Kafka: groups that receive every record.
     kafka_fetch_all: u64,
     groups: usize,
+    /// Per group with a dead-letter exchange, per route: the queues (bit `g`) its dead letters go
+    /// to through that exchange, with its `dead_letter_routing_key` or the message's own key.
+    /// Empty for a group without one.
+    dead_letter: Vec<Vec<u64>>,
 }
 
 impl Subscriptions {
@@ -68,6 +72,7 @@ impl Subscriptions {
         let radix: Vec<usize> = r.headers.iter().map(|(_, v)| v.len()).collect();
         let per_key: usize = radix.iter().product();
         let mut routes = Vec::with_capacity(r.routing_keys.len() * per_key);
+        let mut dead_letter: Vec<Vec<u64>> = vec![Vec::new(); s.groups.len()];
         for (k, (key, _)) in r.routing_keys.iter().enumerate() {
             for combo in 0..per_key {
                 let mut rest = combo;
@@ -77,8 +82,14 @@ impl Subscriptions {
                     rest /= radix[h];
                 }
                 headers.reverse();
-                let rabbitmq = rabbitmq_route(r, s, key, &headers);
+                let rabbitmq = rabbitmq_route(r, s, r.publish_to, key, &headers);
                 routes.push(Route { key: k, rabbitmq, kafka_owed: 0, kafka_fetched: 0 });
+                for (g, group) in s.groups.iter().enumerate() {
+                    let Some(x) = &group.policy.dead_letter_exchange else { continue };
+                    let x = r.exchanges.iter().position(|e| &e.name == x).expect("validated");
+                    let dl_key = group.policy.dead_letter_routing_key.as_deref().unwrap_or(key);
+                    dead_letter[g].push(rabbitmq_route(r, s, Some(x), dl_key, &headers));
+                }
             }
         }
         for (g, group) in s.groups.iter().enumerate() {
@@ -126,17 +137,32 @@ impl Subscriptions {
             consumer_filter,
             kafka_fetch_all,
             groups: s.groups.len(),
+            dead_letter,
         })
     }
 
-    /// The route of message `id`: its routing key and header values, drawn from its own stream.
-    fn route(&self, id: MessageId) -> &Route {
+    /// The index of message `id`'s route: its routing key and header values, drawn from its own
+    /// stream.
+    fn route_index(&self, id: MessageId) -> usize {
         let mut r = rng::keyed(self.seed, Stream::Routing, 0, id);
         let mut index = pick(&self.keys, rng::unit(&mut r));
         for h in &self.headers {
             index = index * h.len() + pick(h, rng::unit(&mut r));
         }
-        &self.routes[index]
+        index
+    }
+
+    fn route(&self, id: MessageId) -> &Route {
+        &self.routes[self.route_index(id)]
+    }
+
+    /// RabbitMQ: the queues (bit `g`) a message dead-lettered from group `group`'s queue is
+    /// re-published to by its dead-letter exchange; 0 without one (the message is dropped).
+    pub fn dead_letter(&self, group: usize, id: MessageId) -> u64 {
+        match self.dead_letter.get(group) {
+            Some(routes) if !routes.is_empty() => routes[self.route_index(id)],
+            _ => 0,
+        }
     }
 
     /// The index of message `id`'s routing key (Kafka: its topic).
@@ -230,10 +256,11 @@ fn width(cum: &[f64], i: usize) -> f64 {
     hi - lo
 }
 
-/// The queues (bit `g`) RabbitMQ routes a message with `key` and `headers` to from the producer's
-/// exchange, following alternate exchanges while an exchange routes it nowhere.
-fn rabbitmq_route(r: &Routing, s: &Scenario, key: &str, headers: &[(&str, &str)]) -> u64 {
-    let Some(mut x) = r.publish_to else {
+/// The queues (bit `g`) RabbitMQ routes a message with `key` and `headers` to from exchange `from`
+/// (`None`: the default exchange), following alternate exchanges while an exchange routes it
+/// nowhere.
+fn rabbitmq_route(r: &Routing, s: &Scenario, from: Option<usize>, key: &str, headers: &[(&str, &str)]) -> u64 {
+    let Some(mut x) = from else {
         // The default exchange: the queue named by the routing key.
         return s.groups.iter().position(|g| g.name == key).map_or(0, |g| 1 << g);
     };

@@ -32,8 +32,19 @@
 //! * `skipped`: owed, never processed, and skipped on purpose: the group sought to the log end
 //!   (a `Sought` event with `to_end`) after it was sent and before the group processed it. A
 //!   skipped message processed later after all counts in `processed_unique` instead.
+//! * `dead_lettered`, `expired`, `dropped`: owed, never processed, and settled on purpose by a
+//!   `Settled` event of the group (issue 18; docs/delivery-categories.md): moved to a dead-letter
+//!   topic or exchange, expired by a time to live, or thrown away (skipped by the consumer, given
+//!   up after its attempts, dropped by a queue limit). A message's first settlement stands; a
+//!   later processing of it counts in `duplicates`.
+//! * `retried`: owed, never processed, and on its way to another attempt at the end (its last
+//!   settlement was `Retrying`: a Kafka retry topic). A `Retrying` message processed later counts
+//!   in `processed_unique` (checked for order: it usually overtook nothing but was overtaken), one
+//!   dead-lettered later in `dead_lettered`.
 //! * identity: `owed = processed_unique + stranded + acknowledged_lost + unacknowledged_lost +
-//!   skipped`, always ([`DeliveryCounts::identity_holds`]).
+//!   skipped + dead_lettered + expired + dropped + retried`, always
+//!   ([`DeliveryCounts::identity_holds`]).
+//! * `failed_attempts`: `ProcessingFailed` events of owed messages: processing attempts that threw.
 //! * `replayed`: after each `Sought` event of the group, the first re-processing of each owed
 //!   message sent before that event and already processed by the group (before or after it). A
 //!   rewind that reads a message again is replay, asked for; it is not a duplicate.
@@ -113,7 +124,7 @@
 
 pub mod ranges;
 
-use crate::history::{ClientEvent, GroupIdx};
+use crate::history::{ClientEvent, GroupIdx, Settlement};
 use crate::scenario::SystemKind;
 use crate::subscriptions::{Subscriptions, Unrouted};
 use crate::time::{SimDuration, SimTime};
@@ -419,13 +430,36 @@ pub struct DeliveryCounts {
     pub processed_not_owed: u64,
     pub replayed: u64,
     pub skipped: u64,
+    /// Issue 18's categories, left out of `summary.json` at 0 (results without failing consumers
+    /// or queue policies stay as they were).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dead_lettered: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub expired: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dropped: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub retried: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub failed_attempts: u64,
 }
 
 impl DeliveryCounts {
-    /// `owed = processed_unique + stranded + acknowledged_lost + unacknowledged_lost + skipped`.
+    /// `owed = processed_unique + stranded + acknowledged_lost + unacknowledged_lost + skipped +
+    /// dead_lettered + expired + dropped + retried`.
     pub fn identity_holds(&self) -> bool {
         self.owed
-            == self.processed_unique + self.stranded + self.acknowledged_lost + self.unacknowledged_lost + self.skipped
+            == self.processed_unique
+                + self.stranded
+                + self.acknowledged_lost
+                + self.unacknowledged_lost
+                + self.skipped
+                + self.settled()
+    }
+
+    /// Owed messages settled other than by processing: dead-lettered, expired, dropped, retried.
+    pub fn settled(&self) -> u64 {
+        self.dead_lettered + self.expired + self.dropped + self.retried
     }
 
     fn add(&mut self, o: &DeliveryCounts) {
@@ -440,6 +474,11 @@ impl DeliveryCounts {
         self.processed_not_owed += o.processed_not_owed;
         self.replayed += o.replayed;
         self.skipped += o.skipped;
+        self.dead_lettered += o.dead_lettered;
+        self.expired += o.expired;
+        self.dropped += o.dropped;
+        self.retried += o.retried;
+        self.failed_attempts += o.failed_attempts;
     }
 }
 
@@ -495,6 +534,10 @@ struct GroupState {
     replay_below: MessageId,
     /// Ids processed again since the latest seek: their first re-processing was replay.
     replayed_ids: IdRanges,
+    /// Owed, not processed, last settled as `Retrying` (in a retry topic).
+    retrying: IdRanges,
+    /// RabbitMQ: messages owed because another queue dead-lettered them to this group's queue.
+    dead_letters: IdRanges,
     /// Highest id first processed, per key.
     highest_by_key: KeyMarks,
     counts: DeliveryCounts,
@@ -553,6 +596,8 @@ impl Checker {
                     skipped: IdRanges::default(),
                     replay_below: 0,
                     replayed_ids: IdRanges::default(),
+                    retrying: IdRanges::default(),
+                    dead_letters: IdRanges::default(),
                     highest_by_key: KeyMarks::default(),
                     counts: DeliveryCounts::default(),
                 })
@@ -612,6 +657,15 @@ impl Checker {
             }
             ClientEvent::Committed { group, .. } => self.check_group(group),
             ClientEvent::Sought { group, to_end } => self.on_sought(group, to_end),
+            ClientEvent::ProcessingFailed { msg, group, .. } => {
+                self.check_group(group);
+                if msg.id() >= self.sent {
+                    self.unexpected_events += 1;
+                } else if self.owed_to(group, msg.id()) {
+                    self.groups[group].counts.failed_attempts += 1;
+                }
+            }
+            ClientEvent::Settled { id, group, outcome } => self.on_settled(group, id, outcome),
         }
         debug_assert_eq!(self.waiting_since.is_some(), !self.unresolved.is_empty());
     }
@@ -681,7 +735,9 @@ impl Checker {
 
     /// Drops the keys of messages every group owing them has processed.
     fn trim_keys(&mut self) {
-        let mut runs: Vec<(MessageId, MessageId)> = self.groups.iter().flat_map(|g| g.unprocessed.runs()).collect();
+        // A message in a retry topic is processed later: its key is still needed.
+        let mut runs: Vec<(MessageId, MessageId)> =
+            self.groups.iter().flat_map(|g| g.unprocessed.runs().chain(g.retrying.runs())).collect();
         runs.sort_unstable();
         let mut union: Vec<(MessageId, MessageId)> = Vec::with_capacity(runs.len());
         for (lo, hi) in runs {
@@ -732,17 +788,20 @@ impl Checker {
             self.unexpected_events += 1;
             return;
         }
-        let routed =
-            self.routing.as_ref().is_none_or(|(subs, system)| crate::subscriptions::has(subs.owed(*system, id), group));
+        let owed = self.owed_to(group, id);
         let g = &mut self.groups[group];
-        if !g.owes(id) || !routed {
+        if !owed {
             g.counts.processed_not_owed += 1;
-        } else if g.unprocessed.remove(id) {
+        } else if g.unprocessed.remove(id) || g.retrying.remove(id) {
             g.counts.processed_unique += 1;
             // Unprocessed by an owing group, so its key (if any) is still stored.
             if let Some(key) = self.keys.get(id) {
                 let sent = self.sent;
-                if g.highest_by_key.overtaken(key, id, || g.unprocessed.min().unwrap_or(sent)) {
+                let floor = || {
+                    let retrying = g.retrying.min().unwrap_or(sent);
+                    g.unprocessed.min().unwrap_or(sent).min(retrying)
+                };
+                if g.highest_by_key.overtaken(key, id, floor) {
                     g.counts.out_of_order += 1;
                 }
             }
@@ -754,6 +813,67 @@ impl Checker {
             g.counts.replayed += 1;
         } else {
             g.counts.duplicates += 1;
+        }
+    }
+
+    /// Whether group `group` is owed message `id` (sent, after its start, routed to it).
+    fn owed_to(&self, group: GroupIdx, id: MessageId) -> bool {
+        (self.groups[group].owes(id)
+            && self
+                .routing
+                .as_ref()
+                .is_none_or(|(subs, system)| crate::subscriptions::has(subs.owed(*system, id), group)))
+            || self.groups[group].dead_letters.contains(id)
+    }
+
+    /// RabbitMQ: `group`'s queue dead-lettered `id` at `at`; the queues its dead-letter exchange
+    /// routes it to (`Subscriptions::dead_letter`), bound by then, are owed it from now on, unless
+    /// they already were (a dead-letter cycle is dropped).
+    fn dead_lettered(&mut self, at: SimTime, group: GroupIdx, id: MessageId) {
+        let Some((subs, SystemKind::RabbitMq)) = &self.routing else { return };
+        let to = subs.dead_letter(group, id);
+        for target in 0..self.groups.len() {
+            if target == group
+                || !crate::subscriptions::has(to, target)
+                || at < self.groups[target].owed_from
+                || self.owed_to(target, id)
+            {
+                continue;
+            }
+            let g = &mut self.groups[target];
+            g.dead_letters.insert(id);
+            g.unprocessed.insert(id);
+            g.counts.owed += 1;
+        }
+    }
+
+    /// The message's fate for the group was settled without processing: the first settlement of
+    /// an owed, unprocessed message stands (`Retrying` aside, which a later one replaces).
+    fn on_settled(&mut self, group: GroupIdx, id: MessageId, outcome: Settlement) {
+        self.check_group(group);
+        if id >= self.sent {
+            self.unexpected_events += 1;
+            return;
+        }
+        if !self.owed_to(group, id) {
+            return;
+        }
+        if outcome == Settlement::DeadLettered {
+            // Its dead-letter queues are owed it whatever this group's count says (a message
+            // processed but requeued unacknowledged may still expire and be dead-lettered).
+            self.dead_lettered(self.last_at, group, id);
+        }
+        let g = &mut self.groups[group];
+        if !(g.unprocessed.remove(id) || g.retrying.remove(id)) {
+            return; // processed, skipped or settled already
+        }
+        match outcome {
+            Settlement::Retrying => {
+                g.retrying.insert(id);
+            }
+            Settlement::DeadLettered => g.counts.dead_lettered += 1,
+            Settlement::Expired => g.counts.expired += 1,
+            Settlement::Dropped => g.counts.dropped += 1,
         }
     }
 
@@ -801,6 +921,7 @@ impl Checker {
         for (gi, g) in self.groups.iter().enumerate() {
             let mut c = g.counts;
             c.skipped = g.skipped.len();
+            c.retried = g.retrying.len();
             let held = held.get(gi).map_or(&[][..], Vec::as_slice);
             for (lo, hi) in g.unprocessed.runs() {
                 for (from, to, is_held) in split_by(lo, hi, held) {
@@ -848,7 +969,12 @@ impl Checker {
             id_runs: self
                 .groups
                 .iter()
-                .map(|g| g.unprocessed.run_count() + g.skipped.run_count() + g.replayed_ids.run_count())
+                .map(|g| {
+                    g.unprocessed.run_count()
+                        + g.skipped.run_count()
+                        + g.replayed_ids.run_count()
+                        + g.retrying.run_count()
+                })
                 .sum::<usize>()
                 + self.unresolved.run_count()
                 + self.failed.run_count()

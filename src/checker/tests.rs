@@ -930,3 +930,81 @@ fn a_rewind_is_replay_once_per_message_and_a_seek_to_the_end_skips_on_purpose() 
     assert_eq!(r.groups["b"], DeliveryCounts { owed: 5, processed_unique: 3, skipped: 2, ..DeliveryCounts::default() });
     assert_identities(&r);
 }
+
+/// Issue 18's categories, worked by hand. One group, keys: messages 0..6 all of key 7.
+/// - 0: processed at once.
+/// - 1: fails, goes to a retry topic (`Retrying`), is processed at 50 ms after 2..4: processed,
+///   and overtaken by 2 (first processed earlier with a higher id of its key): out of order 1.
+/// - 2: processed.
+/// - 3: fails twice, retried twice, then dead-lettered: dead_lettered; a later processing of it
+///   counts as a duplicate, not a second fate.
+/// - 4: dropped (skipped by its consumer), then dropped again: counted once.
+/// - 5: retrying at the end: retried.
+/// - 6: expired.
+/// - 7: never processed, not held: acknowledged lost (acknowledged at 1 ms).
+///
+/// Failed attempts: 1 once, 3 three times, 4 once, 5 once: 6.
+#[test]
+fn settled_messages_end_in_exactly_one_category() {
+    let mut f = Feed::new(CheckerConfig::new(["a"]));
+    for id in 0..8 {
+        f.send(0, id, Some(7));
+    }
+    f.ack(1, 7);
+    let failed = |f: &mut Feed, ms, id| {
+        f.0.observe(t(ms), &ClientEvent::ProcessingFailed { msg: stored(id), group: 0, consumer: 0 });
+    };
+    let settle = |f: &mut Feed, ms, id, outcome| f.0.observe(t(ms), &ClientEvent::Settled { id, group: 0, outcome });
+    f.process(2, 0, 0);
+    failed(&mut f, 3, 1);
+    settle(&mut f, 3, 1, Settlement::Retrying);
+    f.process(4, 0, 2);
+    for ms in [5, 6, 7] {
+        failed(&mut f, ms, 3);
+        settle(&mut f, ms, 3, Settlement::Retrying);
+    }
+    settle(&mut f, 8, 3, Settlement::DeadLettered);
+    failed(&mut f, 9, 4);
+    settle(&mut f, 9, 4, Settlement::Dropped);
+    settle(&mut f, 10, 4, Settlement::Dropped);
+    failed(&mut f, 11, 5);
+    settle(&mut f, 11, 5, Settlement::Retrying);
+    settle(&mut f, 12, 6, Settlement::Expired);
+    f.process(50, 0, 1);
+    f.process(60, 0, 3);
+    let r = f.report(100);
+    let want = DeliveryCounts {
+        owed: 8,
+        processed_unique: 3,
+        acknowledged_lost: 0,
+        unacknowledged_lost: 0,
+        duplicates: 1,
+        out_of_order: 1,
+        dead_lettered: 1,
+        expired: 1,
+        dropped: 1,
+        retried: 1,
+        failed_attempts: 6,
+        ..DeliveryCounts::default()
+    };
+    // 7 was acknowledged and never processed: lost (0..6 were not acknowledged, settled anyway).
+    assert_eq!(r.groups["a"], DeliveryCounts { acknowledged_lost: 1, ..want });
+    assert_identities(&r);
+    let g = &r.groups["a"];
+    assert_eq!(g.settled(), 4);
+}
+
+/// A settlement of a message not owed (sent before the group's start) or of an id never sent is
+/// no category: the identity is unchanged, and the unknown id is an unexpected event.
+#[test]
+fn settling_what_is_not_owed_counts_nowhere() {
+    let mut f = Feed::new(CheckerConfig::new(["a"]).owed_from(0, t(5)));
+    f.send(0, 0, None);
+    f.send(10, 1, None);
+    f.0.observe(t(11), &ClientEvent::Settled { id: 0, group: 0, outcome: Settlement::DeadLettered });
+    f.0.observe(t(11), &ClientEvent::Settled { id: 9, group: 0, outcome: Settlement::Dropped });
+    f.process(12, 0, 1);
+    let r = f.report(20);
+    assert_eq!(r.groups["a"], DeliveryCounts { owed: 1, processed_unique: 1, ..DeliveryCounts::default() });
+    assert_eq!(r.unexpected_events, 1);
+}

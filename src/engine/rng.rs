@@ -32,6 +32,8 @@ pub enum Stream {
     Service = 8,
     /// A message's routing key and header values, keyed by its id (issue 18).
     Routing = 9,
+    /// Whether a message's processing fails, keyed by its id (issue 18, `crate::failures`).
+    Failures = 10,
 }
 
 fn splitmix64(mut z: u64) -> u64 {

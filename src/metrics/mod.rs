@@ -169,6 +169,9 @@ pub struct GroupCounts {
     pub unique: u64,
     /// Deleted while unprocessed (may be undone if a client buffer still processes it).
     pub dropped: u64,
+    /// Owed messages settled other than by processing (dead-lettered, expired, dropped on
+    /// purpose: issue 18), which leave the backlog without being processed.
+    pub settled: u64,
     pub completions_in_window: u64,
     /// Peak of the in-flight count (`published - unique - dropped`) over the whole run.
     pub max_in_flight: u64,
@@ -214,7 +217,7 @@ impl GroupCounts {
 
     /// Owed to the group, not yet processed, not dropped.
     pub fn in_flight(&self) -> u64 {
-        self.published - self.unique - self.dropped
+        self.published - self.unique - self.dropped - self.settled
     }
 }
 
@@ -942,6 +945,22 @@ impl History for Recorder {
                 if let Some(f) = &mut self.groups[group].fetch {
                     f.records_fetched += 1;
                     f.bytes_fetched += msg.bytes();
+                }
+            }
+            Observation::Client(ClientEvent::ProcessingFailed { msg, group, consumer }) => {
+                // The attempt's work is over, as if it had finished.
+                self.busy.processed(at, group, consumer, msg.id());
+            }
+            Observation::Client(ClientEvent::Settled { id, group, outcome }) => {
+                let g = &mut self.groups[group];
+                if outcome != crate::history::Settlement::Retrying
+                    && g.first_owed.is_some_and(|first| id >= first)
+                    && let FirstTime::Yes { was_deleted } = g.window.processed(id)
+                {
+                    g.settled += 1;
+                    if was_deleted {
+                        g.dropped -= 1;
+                    }
                 }
             }
             Observation::Client(ClientEvent::Acked { .. } | ClientEvent::Committed { .. })

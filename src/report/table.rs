@@ -103,6 +103,20 @@ pub(crate) fn rows(reports: &[&SystemReport]) -> Vec<Row> {
     if reports.iter().any(|r| r.delivery.unroutable > 0) {
         delivery.push(c("unroutable (dropped)", &|r| r.delivery.unroutable));
     }
+    // Only with failing consumers or queue policies (issue 18): settled, never lost.
+    type Count = fn(&crate::checker::DeliveryCounts) -> u64;
+    let settled: [(&str, Count); 5] = [
+        ("dead-lettered", |t| t.dead_lettered),
+        ("expired", |t| t.expired),
+        ("dropped on purpose", |t| t.dropped),
+        ("in a retry at the end", |t| t.retried),
+        ("failed attempts", |t| t.failed_attempts),
+    ];
+    for (label, get) in settled {
+        if reports.iter().any(|r| get(&r.delivery.total) > 0) {
+            delivery.push(c(label, &|r| get(&r.delivery.total)));
+        }
+    }
     delivery.extend([
         c("unacknowledged lost", &|r| r.delivery.total.unacknowledged_lost),
         c("publish failures", &|r| r.delivery.publish_failures),

@@ -65,6 +65,10 @@ pub const RABBITMQ_PUBLISHER_CONFIRMS: bool = false;
 pub const RABBITMQ_CONFIRM_TIMEOUT: SimDuration = SimDuration(5_000_000_000);
 /// `consumer_timeout` = 1800000 ms (30 min): a delivery unacknowledged this long closes its channel.
 pub const RABBITMQ_CONSUMER_TIMEOUT: SimDuration = SimDuration(1_800_000_000_000);
+
+pub fn is_rabbitmq_consumer_timeout(d: &SimDuration) -> bool {
+    *d == RABBITMQ_CONSUMER_TIMEOUT
+}
 /// How often a node checks consumer timeouts (its channel tick, 1 min).
 pub const RABBITMQ_CONSUMER_TIMEOUT_CHECK: SimDuration = SimDuration(60_000_000_000);
 /// Clients present the `consumer_cancel_notify` capability (every RabbitMQ-supported client does,
@@ -308,3 +312,28 @@ pub const KAFKA_SHARE_SESSION_TIMEOUT: SimDuration = SimDuration(45_000_000_000)
 /// (ours; the longest quiet wait of either system is RabbitMQ's 30 min `consumer_timeout`).
 /// Without it, such a run would tick its timers forever.
 pub const DRAIN_STALL_LIMIT: SimDuration = SimDuration(3600 * 1_000_000_000);
+
+// ---- Consumers that fail (issue 18, item 5; docs/failures.md) ----
+
+/// `[[groups]] on_failure` for RabbitMQ: `nack-requeue`, what Spring AMQP's listener container
+/// does with a listener's exception by default (`defaultRequeueRejected` = true).
+pub const RABBITMQ_ON_FAILURE: crate::scenario::failing::RabbitOnFailure =
+    crate::scenario::failing::RabbitOnFailure::NackRequeue;
+/// `[[groups]] on_failure` for Kafka: `retry-in-place`, what Spring Kafka's `DefaultErrorHandler`
+/// (the listener container's default error handler) does: seek back and process the record again.
+pub const KAFKA_ON_FAILURE: crate::scenario::failing::KafkaOnFailure =
+    crate::scenario::failing::KafkaOnFailure::RetryInPlace;
+/// `retry_backoff`: Spring Kafka's `DefaultErrorHandler` default back-off, `FixedBackOff(0, 9)`:
+/// no wait between attempts.
+pub const KAFKA_FAILED_RECORD_BACKOFF: SimDuration = SimDuration::ZERO;
+/// `max_attempts`: 10, the same `FixedBackOff(0, 9)` (nine retries after the first attempt,
+/// `SeekUtils.DEFAULT_MAX_FAILURES` = 10); then the record is logged and skipped.
+pub const KAFKA_RETRY_MAX_ATTEMPTS: u32 = 10;
+/// `retry_topics`: Spring Kafka `@RetryableTopic` defaults, `attempts` = 3 (`RetryTopicConstants
+/// .DEFAULT_MAX_ATTEMPTS`, the first included) with a fixed 1000 ms back-off: two retry topics
+/// of 1 s each, then the dead-letter topic.
+pub const KAFKA_RETRY_TOPICS: [SimDuration; 2] = [SimDuration(1_000_000_000), SimDuration(1_000_000_000)];
+/// Most retry topics in `retry_topics` (ours: a bound on the file, not on Kafka).
+pub const MAX_RETRY_TOPICS: usize = 16;
+/// Most `max_attempts` (ours: a bound on the file).
+pub const MAX_RETRY_ATTEMPTS: i64 = 1_000_000;

@@ -3,11 +3,13 @@
 //! the field, the value and what is allowed.
 
 pub mod defaults;
+pub mod failing;
 pub mod faults;
 pub mod hardware;
 pub mod lesson;
 pub mod operations;
 pub mod overrides;
+pub mod policy;
 pub mod raw;
 pub mod routing;
 mod validate;
@@ -188,6 +190,12 @@ pub struct Group {
     /// default, mirroring its RabbitMQ bindings).
     #[serde(skip_serializing_if = "routing::KafkaSubscription::is_default")]
     pub subscription: routing::KafkaSubscription,
+    /// RabbitMQ: the queue's arguments (TTL, length limit, dead-lettering); left out at none.
+    #[serde(skip_serializing_if = "policy::QueuePolicy::is_default")]
+    pub policy: policy::QueuePolicy,
+    /// Consumers that fail (issue 18; left out of `summary.json` when nothing fails).
+    #[serde(skip_serializing_if = "failing::FailurePolicy::is_default")]
+    pub failures: failing::FailurePolicy,
 }
 
 /// `[[groups]] type`: how Kafka's consumers of the group share the topic.
@@ -418,6 +426,10 @@ pub struct RabbitMqConfig {
     /// Left out of `summary.json` when false.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub mandatory: bool,
+    /// `consumer_timeout`: a channel whose delivery waited this long for its ack is closed and its
+    /// unacknowledged messages requeued. Left out of `summary.json` at the default (30 min).
+    #[serde(skip_serializing_if = "defaults::is_rabbitmq_consumer_timeout")]
+    pub consumer_timeout: SimDuration,
 }
 
 fn is_one(n: &u32) -> bool {

@@ -165,6 +165,50 @@ pub struct RawGroup {
     pub topics: Option<Vec<String>>,
     pub subscribe_pattern: Option<String>,
     pub filter: Option<String>,
+    /// RabbitMQ `x-message-ttl`: a ready message older than this expires ("30s").
+    pub message_ttl: Option<String>,
+    /// RabbitMQ `x-max-length`: the most ready messages in the queue.
+    pub max_length: Option<i64>,
+    /// RabbitMQ `x-max-length-bytes`: the most bytes of ready messages ("1MiB").
+    pub max_length_bytes: Option<Leaf>,
+    /// RabbitMQ `x-overflow` at the length limit (default drop-head).
+    #[schemars(extend("enum" = ["drop-head", "reject-publish", "reject-publish-dlx"]))]
+    pub overflow: Option<String>,
+    /// RabbitMQ `x-dead-letter-exchange`: a declared `[[exchanges]]` name.
+    pub dead_letter_exchange: Option<String>,
+    /// RabbitMQ `x-dead-letter-routing-key` (default: the message's own routing key).
+    pub dead_letter_routing_key: Option<String>,
+    /// Fraction (0 to 1) of messages whose processing fails (docs/failures.md).
+    pub failure_rate: Option<f64>,
+    /// Of the failing messages, the fraction (0 to 1) that fail on every attempt.
+    pub poison_fraction: Option<f64>,
+    /// What a consumer does with a failed message: `{ rabbitmq = "...", kafka = "..." }`, or one
+    /// string for the system it fits.
+    pub on_failure: Option<RawOnFailure>,
+    /// Kafka `retry-topics`: each retry topic's delay ("5s", "1m"), then the dead-letter topic.
+    pub retry_topics: Option<Vec<String>>,
+    /// Kafka `retry-in-place`: wait before processing the record again.
+    pub retry_backoff: Option<String>,
+    /// Kafka `retry-in-place`: attempts before the record is given up, or "unlimited".
+    pub max_attempts: Option<Leaf>,
+}
+
+/// `on_failure`: one value per system, or a plain string for the system it names.
+#[derive(Deserialize, JsonSchema, Debug)]
+#[serde(untagged)]
+pub enum RawOnFailure {
+    #[schemars(extend("enum" = ["nack-requeue", "nack", "reject", "retry-in-place", "skip", "retry-topics"]))]
+    One(String),
+    PerSystem(RawOnFailurePerSystem),
+}
+
+#[derive(Deserialize, JsonSchema, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawOnFailurePerSystem {
+    #[schemars(extend("enum" = ["nack-requeue", "nack", "reject"]))]
+    pub rabbitmq: Option<String>,
+    #[schemars(extend("enum" = ["retry-in-place", "skip", "retry-topics"]))]
+    pub kafka: Option<String>,
 }
 
 #[derive(Deserialize, JsonSchema, Debug, Default)]
@@ -230,6 +274,9 @@ pub struct RawRabbitMq {
     pub consumer_cancel_notify: Option<bool>,
     pub queues: Option<i64>,
     pub mandatory: Option<bool>,
+    /// `consumer_timeout` (rabbitmq.conf): a delivery unacknowledged this long closes its channel
+    /// (default "30m").
+    pub consumer_timeout: Option<String>,
 }
 
 #[derive(Deserialize, JsonSchema, Debug, Default)]

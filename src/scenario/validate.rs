@@ -3,6 +3,7 @@
 
 use super::defaults as d;
 use super::overrides::Override;
+use super::policy::{Overflow, QueuePolicy};
 use super::raw::*;
 use super::*;
 use crate::time::{DURATION_HELP, parse_duration};
@@ -59,6 +60,11 @@ fn show_name(name: &str) -> String {
     let head: String = name.chars().take(40).collect();
     let more = if name.chars().count() > 40 { "..." } else { "" };
     format!("\"{}{more}\"", head.escape_debug())
+}
+
+/// `["a", "b"]` as `"a", "b"`.
+fn quoted(names: &[&str]) -> String {
+    names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
 }
 
 fn show(l: &Leaf) -> String {
@@ -567,15 +573,16 @@ impl Ctx {
         // that takes longer to process would be requeued and processed again, forever.
         if systems.contains(&SystemKind::RabbitMq) && rabbitmq.manual_ack {
             for (i, g) in groups.iter().enumerate() {
-                if g.processing.mean() > d::RABBITMQ_CONSUMER_TIMEOUT.as_secs_f64() {
+                if g.processing.mean() > rabbitmq.consumer_timeout.as_secs_f64() {
                     return self.err(
                         format!("groups[{i}].processing"),
                         format!(
-                            "group \"{}\": {:.0} s per message is longer than RabbitMQ's consumer_timeout (30 min): \
+                            "group \"{}\": {:.0} s per message is longer than RabbitMQ's consumer_timeout ({}): \
                              the channel would be closed and the message redelivered forever; use ack = \"auto\" \
                              or shorter processing",
                             g.name,
-                            g.processing.mean()
+                            g.processing.mean(),
+                            rabbitmq.consumer_timeout
                         ),
                     );
                 }
@@ -705,6 +712,7 @@ impl Ctx {
                 );
             }
         }
+        self.queue_policies(&groups, routing.as_ref(), &rabbitmq, &systems)?;
         let scenario = Scenario {
             name,
             description: raw.description.unwrap_or_default(),
@@ -1015,6 +1023,8 @@ impl Ctx {
                 return self
                     .err(format!("{f}.name"), format!("\"{}\" is used by two groups; names must be unique", g.name));
             }
+            let policy = self.queue_policy(&f, &g)?;
+            let failures = self.failure_policy(&f, &g)?;
             let consumers = self.int_in(
                 &format!("{f}.consumers"),
                 g.consumers.unwrap_or(1),
@@ -1066,6 +1076,12 @@ impl Ctx {
                     );
                 }
             };
+            if kind == GroupKind::Share && failures.any_failures() {
+                return self.err(
+                    format!("{f}.failure_rate"),
+                    "consumers that fail are not simulated in Kafka share groups yet; use type = \"consumer\"",
+                );
+            }
             groups.push(Group {
                 name: g.name,
                 consumers,
@@ -1075,9 +1091,256 @@ impl Ctx {
                 max_consumers: consumers,
                 kind,
                 subscription: Default::default(),
+                policy,
+                failures,
             });
         }
         Ok(groups)
+    }
+
+    /// What the groups' queue policies need from the rest of the file: a classic queue (the only
+    /// kind they are simulated on yet) and, for a dead-letter exchange, a declared exchange.
+    fn queue_policies(
+        &self,
+        groups: &[Group],
+        routing: Option<&super::routing::Routing>,
+        rabbitmq: &RabbitMqConfig,
+        systems: &[SystemKind],
+    ) -> R<()> {
+        for (i, g) in groups.iter().enumerate() {
+            if g.policy.is_default() || !systems.contains(&SystemKind::RabbitMq) {
+                continue;
+            }
+            if rabbitmq.queue_type != QueueType::Classic {
+                return self.err(
+                    format!("groups[{i}]"),
+                    format!(
+                        "queue arguments (message_ttl, max_length, max_length_bytes, overflow, dead_letter_*) are \
+                         simulated on classic queues only yet, and rabbitmq.queue_type is \"{}\"; use \"classic\", \
+                         or remove them",
+                        rabbitmq.queue_type.name()
+                    ),
+                );
+            }
+            if let Some(x) = &g.policy.dead_letter_exchange {
+                let declared: Vec<String> =
+                    routing.map(|r| r.exchanges.iter().map(|e| e.name.clone()).collect()).unwrap_or_default();
+                if !declared.contains(x) {
+                    return self.err(
+                        format!("groups[{i}].dead_letter_exchange"),
+                        format!(
+                            "{} is not a declared exchange; declared: {} (declare it under [[exchanges]] and bind \
+                             the dead-letter queue to it under [[bindings]])",
+                            show_name(x),
+                            if declared.is_empty() {
+                                "none".to_string()
+                            } else {
+                                declared.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+                            }
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A group's queue arguments (`x-message-ttl`, `x-max-length`, ...). The dead-letter exchange's
+    /// name is checked against the declared exchanges later, with the routing.
+    fn queue_policy(&self, f: &str, g: &RawGroup) -> R<QueuePolicy> {
+        let message_ttl = match &g.message_ttl {
+            None => None,
+            Some(t) => {
+                let ttl = self.duration(&format!("{f}.message_ttl"), t)?;
+                // RabbitMQ takes a non-negative 32-bit count of milliseconds.
+                if ttl.0 % 1_000_000 != 0 || ttl.0 / 1_000_000 > u64::from(u32::MAX) {
+                    return self.err(
+                        format!("{f}.message_ttl"),
+                        format!("{t:?} is not allowed; x-message-ttl is whole milliseconds, from 0ms to 4294967295ms"),
+                    );
+                }
+                Some(ttl)
+            }
+        };
+        let max_length = match g.max_length {
+            None => None,
+            Some(n) => {
+                Some(self.int_in(&format!("{f}.max_length"), n, 0, i64::MAX, "x-max-length (ready messages)")? as u64)
+            }
+        };
+        let max_length_bytes = match &g.max_length_bytes {
+            None => None,
+            Some(l) => Some(self.size(&format!("{f}.max_length_bytes"), l, 0, u64::MAX)?),
+        };
+        let overflow = match g.overflow.as_deref() {
+            None | Some("drop-head") => Overflow::DropHead,
+            Some("reject-publish") => Overflow::RejectPublish,
+            Some("reject-publish-dlx") => Overflow::RejectPublishDlx,
+            Some(other) => {
+                return self.err(
+                    format!("{f}.overflow"),
+                    format!(
+                        "{} is not an x-overflow; allowed: \"drop-head\" (the default), \"reject-publish\", \"reject-publish-dlx\"",
+                        show_name(other)
+                    ),
+                );
+            }
+        };
+        if g.overflow.is_some() && max_length.is_none() && max_length_bytes.is_none() {
+            return self.err(
+                format!("{f}.overflow"),
+                "applies at a length limit, and none is set; add max_length or max_length_bytes",
+            );
+        }
+        if g.dead_letter_routing_key.is_some() && g.dead_letter_exchange.is_none() {
+            return self.err(
+                format!("{f}.dead_letter_routing_key"),
+                "is used only with a dead-letter exchange; add dead_letter_exchange",
+            );
+        }
+        Ok(QueuePolicy {
+            message_ttl,
+            max_length,
+            max_length_bytes,
+            overflow,
+            dead_letter_exchange: g.dead_letter_exchange.clone(),
+            dead_letter_routing_key: g.dead_letter_routing_key.clone(),
+        })
+    }
+
+    /// `[[groups]] failure_rate`, `poison_fraction`, `on_failure`, `retry_topics`,
+    /// `retry_backoff`, `max_attempts` (docs/failures.md).
+    fn failure_policy(&self, f: &str, g: &RawGroup) -> R<super::failing::FailurePolicy> {
+        use super::failing::{FailurePolicy, KafkaOnFailure, RabbitOnFailure};
+        let mut p = FailurePolicy::default();
+        let fraction = |field: &str, v: Option<f64>, what: &str| -> R<f64> {
+            match v {
+                None => Ok(0.0),
+                Some(x) if x.is_finite() && (0.0..=1.0).contains(&x) => Ok(x),
+                Some(x) => self.err(format!("{f}.{field}"), format!("{x} is not allowed; {what} must be from 0 to 1")),
+            }
+        };
+        p.failure_rate = fraction("failure_rate", g.failure_rate, "the fraction of messages that fail")?;
+        p.poison_fraction =
+            fraction("poison_fraction", g.poison_fraction, "the fraction of failing messages that always fail")?;
+        let rabbit = |field: &str, v: &str| -> R<RabbitOnFailure> {
+            Ok(match v {
+                "nack-requeue" => RabbitOnFailure::NackRequeue,
+                "nack" => RabbitOnFailure::Nack,
+                "reject" => RabbitOnFailure::Reject,
+                other => {
+                    return self.err(
+                        format!("{f}.{field}"),
+                        format!(
+                            "{} is not a RabbitMQ failure handling; allowed: {}",
+                            show_name(other),
+                            quoted(&RabbitOnFailure::NAMES)
+                        ),
+                    );
+                }
+            })
+        };
+        let kafka = |field: &str, v: &str| -> R<KafkaOnFailure> {
+            Ok(match v {
+                "retry-in-place" => KafkaOnFailure::RetryInPlace,
+                "skip" => KafkaOnFailure::Skip,
+                "retry-topics" => KafkaOnFailure::RetryTopics,
+                other => {
+                    return self.err(
+                        format!("{f}.{field}"),
+                        format!(
+                            "{} is not a Kafka failure handling; allowed: {}",
+                            show_name(other),
+                            quoted(&KafkaOnFailure::NAMES)
+                        ),
+                    );
+                }
+            })
+        };
+        match &g.on_failure {
+            None => {}
+            Some(RawOnFailure::One(v)) if RabbitOnFailure::NAMES.contains(&v.as_str()) => {
+                p.rabbitmq = rabbit("on_failure", v)?;
+            }
+            Some(RawOnFailure::One(v)) if KafkaOnFailure::NAMES.contains(&v.as_str()) => {
+                p.kafka = kafka("on_failure", v)?;
+            }
+            Some(RawOnFailure::One(v)) => {
+                return self.err(
+                    format!("{f}.on_failure"),
+                    format!(
+                        "{} is not a failure handling; allowed: RabbitMQ {}, Kafka {}, or a table {{ rabbitmq = \"...\", kafka = \"...\" }}",
+                        show_name(v),
+                        quoted(&RabbitOnFailure::NAMES),
+                        quoted(&KafkaOnFailure::NAMES)
+                    ),
+                );
+            }
+            Some(RawOnFailure::PerSystem(t)) => {
+                if let Some(v) = &t.rabbitmq {
+                    p.rabbitmq = rabbit("on_failure.rabbitmq", v)?;
+                }
+                if let Some(v) = &t.kafka {
+                    p.kafka = kafka("on_failure.kafka", v)?;
+                }
+            }
+        }
+        let only_with = |field: &str, handling: KafkaOnFailure, name: &str| -> R<()> {
+            if p.kafka != handling {
+                return self.err(
+                    format!("{f}.{field}"),
+                    format!(
+                        "applies to on_failure kafka = \"{name}\" only, and this group's Kafka handling is another"
+                    ),
+                );
+            }
+            Ok(())
+        };
+        if let Some(list) = &g.retry_topics {
+            only_with("retry_topics", KafkaOnFailure::RetryTopics, "retry-topics")?;
+            if list.len() > d::MAX_RETRY_TOPICS {
+                return self.err(
+                    format!("{f}.retry_topics"),
+                    format!("{} retry topics is too many; at most {}", list.len(), d::MAX_RETRY_TOPICS),
+                );
+            }
+            p.retry_topics = list
+                .iter()
+                .enumerate()
+                .map(|(i, t)| self.duration(&format!("{f}.retry_topics[{i}]"), t))
+                .collect::<R<_>>()?;
+        }
+        if let Some(t) = &g.retry_backoff {
+            only_with("retry_backoff", KafkaOnFailure::RetryInPlace, "retry-in-place")?;
+            p.retry_backoff = self.duration(&format!("{f}.retry_backoff"), t)?;
+        }
+        if let Some(l) = &g.max_attempts {
+            only_with("max_attempts", KafkaOnFailure::RetryInPlace, "retry-in-place")?;
+            let field = format!("{f}.max_attempts");
+            p.max_attempts = match l {
+                Leaf::Text(t) if t == "unlimited" => None,
+                Leaf::Int(n) => {
+                    Some(self.int_in(&field, *n, 1, d::MAX_RETRY_ATTEMPTS, "the number of attempts")? as u32)
+                }
+                other => {
+                    return self.err(
+                        field,
+                        format!(
+                            "{} is not allowed; give a whole number of attempts from 1 to {} or \"unlimited\"",
+                            show(other),
+                            d::MAX_RETRY_ATTEMPTS
+                        ),
+                    );
+                }
+            };
+            if p.max_attempts.is_none() && p.retry_backoff == SimDuration::ZERO {
+                return self.err(
+                    format!("{f}.max_attempts"),
+                    "\"unlimited\" needs a retry_backoff above 0: a poison record would be retried in a loop that never lets time pass",
+                );
+            }
+        }
+        Ok(p)
     }
 
     fn kafka(&self, k: RawKafka, brokers: u32) -> R<KafkaConfig> {
@@ -1441,7 +1704,20 @@ impl Ctx {
             }
             Some(n) => self.int_in("rabbitmq.queues", n, 1, 1024, "the number of queues per group")? as u32,
         };
+        let consumer_timeout =
+            self.opt_duration("rabbitmq.consumer_timeout", &r.consumer_timeout, d::RABBITMQ_CONSUMER_TIMEOUT)?;
+        // The node checks it once a minute; a drain gives up after an hour without client events.
+        if consumer_timeout < d::RABBITMQ_CONSUMER_TIMEOUT_CHECK || consumer_timeout.0 > d::DRAIN_STALL_LIMIT.0 / 2 {
+            return self.err(
+                "rabbitmq.consumer_timeout",
+                format!(
+                    "{consumer_timeout} is not allowed; from 1m (the node checks it once a minute) to 30m (a \
+                     draining run stops after an hour without client events)"
+                ),
+            );
+        }
         Ok(RabbitMqConfig {
+            consumer_timeout,
             mandatory: r.mandatory.unwrap_or(false),
             queues,
             producer_node,

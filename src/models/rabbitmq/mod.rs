@@ -34,17 +34,18 @@ pub mod stream;
 use super::drain::DrainWatch;
 use crate::client::{ConsumerApp, JobEnd};
 use crate::engine::{Model, Scheduler};
-use crate::history::{ClientEvent, GroupIdx, History, Observation, Step};
+use crate::history::{ClientEvent, GroupIdx, History, Observation, Settlement, Step};
 use crate::scenario::defaults as d;
 use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
 use crate::scenario::operations::{Operation, OperationAction};
+use crate::scenario::policy::{Overflow, QueuePolicy};
 use crate::scenario::{ClientNode, RabbitMqConfig, Scenario};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{Message, MessageId, ProcessingTimes, Producer, StoredMessage};
 use crate::world::resources::ProcessId;
 use crate::world::{Admit, Envelope, Held, NodeId, NodeMap, World};
 use liveness::{End, Silence};
-use queue::ClassicQueue;
+use queue::{ClassicQueue, Ready};
 use quorum::{Command, QueueMachine, Quorum};
 use raft::RaftMsg;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -108,6 +109,8 @@ pub enum Timer {
     ConfirmCheck,
     /// The queue's node checks `consumer_timeout`.
     ConsumerTimeoutCheck,
+    /// The head of group `.0`'s queue may have reached its `x-message-ttl`.
+    Expiry(GroupIdx),
     /// A disconnected client (a consumer, or with quorum queues the producer) tries to reconnect.
     Reconnect,
     /// A quorum queue member's election timer, void unless its generation is current.
@@ -205,6 +208,15 @@ pub struct RabbitModel<'h, H: History> {
     /// Flow control blocks the producer's connection: publishes wait in `outbox`, and the
     /// application, blocked in `basic.publish`, re-publishes nothing.
     producer_blocked: bool,
+    /// Per group: its queue's arguments (TTL, length limit, dead-lettering).
+    policies: Vec<QueuePolicy>,
+    /// Per group: when its queue's TTL timer is set for, if it is.
+    expiry_armed: Vec<Option<SimTime>>,
+    /// Messages a queue's policy just took out (reused).
+    dying: Vec<Ready>,
+    /// Per dead-lettered message: the queues (bit `g`) it was dead-lettered from, and its `x-death`
+    /// count (how many times it was dead-lettered).
+    x_death: BTreeMap<MessageId, (u64, u32)>,
     /// The queue processes withholding credit (a calibrated profile only): while there is one,
     /// the node stops reading the producer's connection.
     credit_blocked: BTreeSet<ProcessId>,
@@ -292,6 +304,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
             bound: s.groups.iter().map(|g| g.start == SimTime::ZERO).collect(),
             routing: crate::subscriptions::Subscriptions::new(s).map(std::sync::Arc::new),
             routed_scratch: Vec::new(),
+            policies: s.groups.iter().map(|g| g.policy.clone()).collect(),
+            expiry_armed: vec![None; s.groups.len()],
+            dying: Vec::new(),
+            x_death: BTreeMap::new(),
             running: s.groups.iter().map(|g| if g.start == SimTime::ZERO { g.consumers } else { 0 }).collect(),
             planned: s.groups.iter().map(|g| g.consumers).collect(),
             operations: s.operations.clone(),
@@ -568,22 +584,126 @@ impl<'h, H: History> RabbitModel<'h, H> {
             self.obs(now, Observation::Step(Step::Routed { id: msg.id, queues: queues as u32 }));
         }
         self.obs(now, Observation::Stored { msg: stored });
+        let mut rejected = false;
         for group in 0..self.queues.len() {
             if !self.bound[group] || !crate::subscriptions::has(routed, group) {
                 // Not bound yet, or no binding matches: the exchange routes nothing to it.
                 continue;
             }
-            self.queues[group].enqueue(stored);
-            self.obs(now, Observation::StorageChanged { delta: stored.bytes() as i64 });
-            // One gauge reading per change: dispatching moves messages from ready to unacked, so
-            // the depth reported after it is the peak (the same maximum as reading both).
-            if !self.dispatch(now, group, sched) {
-                self.report_depth(now, group);
-            }
+            rejected |= !self.enqueue(now, group, stored, sched);
         }
-        if self.cfg.publisher_confirms {
+        // A queue that refused it (`reject-publish`) makes the channel answer `basic.nack`, though
+        // the other queues keep their copies; our producer treats a nack as a confirm that did not
+        // come: it publishes again at its next confirm check.
+        if self.cfg.publisher_confirms && !rejected {
             self.send_to_client(QUEUE_NODE, channel, self.producer_node, Msg::Confirm(msg.id), sched);
         }
+    }
+
+    /// Puts `msg` in group `group`'s queue under its policy; `false` if the queue refused it
+    /// (`reject-publish`, `reject-publish-dlx`: `will_overflow` is checked before delivery). A
+    /// message over a `drop-head` limit pushes the oldest ready ones out after the dispatch (what
+    /// a consumer with room takes never counts against the limit).
+    fn enqueue(&mut self, now: SimTime, group: GroupIdx, msg: StoredMessage, sched: &mut Scheduler<Event>) -> bool {
+        let policy = &self.policies[group];
+        if policy.limited()
+            && policy.overflow != Overflow::DropHead
+            && self.queues[group].would_overflow(msg.bytes(), policy)
+        {
+            let dlx = policy.overflow == Overflow::RejectPublishDlx;
+            // This queue holds no copy (a later re-publish that fits is stored again).
+            self.obs(now, Observation::Deleted { id: msg.id(), group: Some(group) });
+            if dlx {
+                self.dead_letter(now, group, msg, sched);
+            }
+            return false;
+        }
+        self.queues[group].enqueue(msg, now);
+        self.obs(now, Observation::StorageChanged { delta: msg.bytes() as i64 });
+        // One gauge reading per change: dispatching moves messages from ready to unacked, so
+        // the depth reported after it is the peak (the same maximum as reading both).
+        if !self.dispatch(now, group, sched) {
+            self.report_depth(now, group);
+        }
+        if self.policies[group].limited() {
+            let mut dying = std::mem::take(&mut self.dying);
+            self.queues[group].drop_over_limit(&self.policies[group], &mut dying);
+            self.settle(now, group, &mut dying, Settlement::Dropped, sched);
+            self.dying = dying;
+        }
+        self.expire(now, group, sched);
+        true
+    }
+
+    /// Messages the policy took out of group `group`'s ready queue (`why`: expired or dropped):
+    /// deleted, then dead-lettered (with a dead-letter exchange) or gone.
+    fn settle(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        dying: &mut Vec<Ready>,
+        why: Settlement,
+        sched: &mut Scheduler<Event>,
+    ) {
+        if dying.is_empty() {
+            return;
+        }
+        let bytes: u64 = dying.iter().map(|r| r.msg.bytes()).sum();
+        self.obs(now, Observation::StorageChanged { delta: -(bytes as i64) });
+        for r in dying.drain(..) {
+            self.obs(now, Observation::Deleted { id: r.msg.id(), group: Some(group) });
+            if self.policies[group].dead_letter_exchange.is_some() {
+                self.dead_letter(now, group, r.msg, sched);
+            } else {
+                self.client(now, ClientEvent::Settled { id: r.msg.id(), group, outcome: why });
+            }
+        }
+        self.report_depth(now, group);
+    }
+
+    /// Dead-letters `msg` from group `group`'s queue: re-published through the queue's dead-letter
+    /// exchange to the queues it routes it to (`Subscriptions::dead_letter`), with its `x-death`
+    /// count raised. A queue it was already dead-lettered from is skipped: RabbitMQ drops a
+    /// dead-letter cycle that has no rejection in it (`rabbit_dead_letter` cycle detection), which
+    /// also bounds this recursion by the number of groups. Nothing is confirmed to anyone.
+    fn dead_letter(&mut self, now: SimTime, group: GroupIdx, msg: StoredMessage, sched: &mut Scheduler<Event>) {
+        let id = msg.id();
+        self.client(now, ClientEvent::Settled { id, group, outcome: Settlement::DeadLettered });
+        let (from, count) = self.x_death.get(&id).copied().unwrap_or((0, 0));
+        let from = from | 1 << group;
+        self.x_death.insert(id, (from, count + 1));
+        let to = self.routing.as_ref().map_or(0, |r| r.dead_letter(group, id));
+        for target in 0..self.queues.len() {
+            if self.bound[target] && crate::subscriptions::has(to, target) && !crate::subscriptions::has(from, target) {
+                self.enqueue(now, target, msg, sched);
+            }
+        }
+    }
+
+    /// `x-message-ttl`: expires the ready messages at the head of group `group`'s queue whose TTL
+    /// ran out, then sets the queue's timer for the next head.
+    fn expire(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
+        let Some(ttl) = self.policies[group].message_ttl else { return };
+        let mut dying = std::mem::take(&mut self.dying);
+        self.queues[group].expire(now, ttl, &mut dying);
+        self.settle(now, group, &mut dying, Settlement::Expired, sched);
+        self.dying = dying;
+        if let Some(at) = self.queues[group].next_expiry(ttl)
+            && self.expiry_armed[group].is_none_or(|armed| at < armed)
+        {
+            self.expiry_armed[group] = Some(at);
+            self.world.timer_at(sched, QUEUE_NODE, at, Timer::Expiry(group));
+        }
+    }
+
+    /// The queue's TTL timer: void unless it is the one set last (an earlier head was set since,
+    /// or the node crashed).
+    fn expiry_due(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
+        if self.expiry_armed[group] != Some(now) {
+            return;
+        }
+        self.expiry_armed[group] = None;
+        self.expire(now, group, sched);
     }
 
     /// Sends `msg` from `node` to client `to` through its connection's node `home`: directly if
@@ -635,6 +755,9 @@ impl<'h, H: History> RabbitModel<'h, H> {
     /// Pushes ready messages to consumers with room in their prefetch window, round-robin. Returns
     /// whether it sent any (and then reported the queue's depth).
     fn dispatch(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) -> bool {
+        // A dead message is never delivered: the head is expired first (a requeue may have put an
+        // old message back at the head).
+        self.expire(now, group, sched);
         let manual = self.cfg.manual_ack;
         let mut sent = false;
         while let Some((consumer, r)) = self.queues[group].next_delivery(now, manual) {
@@ -710,7 +833,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             for consumer in 0..self.queues[group].channels.len() {
                 let Some(ch) = &self.queues[group].channels[consumer] else { continue };
                 let Some(oldest) = ch.unacked.front() else { continue };
-                if now.since(oldest.delivered_at) < d::RABBITMQ_CONSUMER_TIMEOUT {
+                if now.since(oldest.delivered_at) < self.cfg.consumer_timeout {
                     any = true;
                     continue;
                 }
@@ -894,7 +1017,13 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 }
             }
             (FaultAction::Restart, Some(FaultTarget::Broker(b))) => {
-                self.world.restart(b as NodeId);
+                if self.world.restart(b as NodeId) && b as NodeId == QUEUE_NODE {
+                    // The queues' TTL timers start again with the node; what expired while it was
+                    // down expires now.
+                    for group in 0..self.queues.len() {
+                        self.expire(now, group, sched);
+                    }
+                }
             }
             (FaultAction::Partition, _) => {
                 // Nodes named on no side join the last one.
@@ -961,6 +1090,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
     /// if they present the `consumer_cancel_notify` capability.
     fn queue_node_crashed(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
         self.timeout_check_armed = false;
+        self.expiry_armed.iter_mut().for_each(|a| *a = None);
         self.broker_ends_died(QUEUE_NODE);
         if self.world.is_up(self.producer_node) && client_node(self.cfg.producer_node) == QUEUE_NODE {
             self.connection_lost(now, self.producer_node, sched);
@@ -1078,6 +1208,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             Timer::Arrival => self.arrival(now, sched),
             Timer::ConfirmCheck => self.confirm_check(now, sched),
             Timer::ConsumerTimeoutCheck => self.consumer_timeout_check(now, sched),
+            Timer::Expiry(group) => self.expiry_due(now, group, sched),
             Timer::RaftElection(generation) => self.raft_election_timeout(now, node, generation, sched),
             Timer::RaftTick(generation) => self.raft_tick(now, node, generation, sched),
             Timer::StreamRetention(generation) => self.stream_retention_due(now, generation, sched),

@@ -2,7 +2,13 @@
 //! acknowledged, bounded by the prefetch window. A channel that closes (its consumer crashed, or
 //! `consumer_timeout` expired) puts its unacknowledged messages back **at their original
 //! positions**, flagged `redelivered`, as RabbitMQ's classic queues do.
+//!
+//! A queue's policy (docs/queue-policy.md) acts on **ready** messages only, as RabbitMQ's does:
+//! `x-message-ttl` expires them from the head (a classic queue's messages share one TTL and sit in
+//! enqueue order, so the head expires first; a requeued message keeps its enqueue time), and
+//! `x-max-length` / `x-max-length-bytes` count ready messages, not unacknowledged ones.
 
+use crate::scenario::policy::QueuePolicy;
 use crate::time::SimTime;
 use crate::workload::{MessageId, StoredMessage};
 use std::collections::VecDeque;
@@ -13,6 +19,8 @@ pub struct Ready {
     pub seq: u64,
     pub msg: StoredMessage,
     pub redelivered: bool,
+    /// When it entered this queue: its TTL counts from here, also after a requeue.
+    pub enqueued_at: SimTime,
 }
 
 /// A delivery not yet acknowledged.
@@ -21,6 +29,13 @@ pub struct Unacked {
     pub seq: u64,
     pub msg: StoredMessage,
     pub delivered_at: SimTime,
+    pub enqueued_at: SimTime,
+}
+
+impl Unacked {
+    fn requeued(self) -> Ready {
+        Ready { seq: self.seq, msg: self.msg, redelivered: true, enqueued_at: self.enqueued_at }
+    }
 }
 
 /// One consumer's channel (`basic.consume` with `basic.qos` prefetch-count).
@@ -48,6 +63,8 @@ pub struct ClassicQueue {
     next_consumer: usize,
     next_seq: u64,
     unacked: u64,
+    /// Bytes of the ready messages (`message_bytes_ready`, what `x-max-length-bytes` limits).
+    ready_bytes: u64,
     /// Over subscribed channels: the sum of their prefetch counts, and how many have none (0,
     /// unlimited). Each channel's window holds at most its prefetch, so while `unacked` reaches
     /// `capacity` and none is unlimited every window is full: no need to look for room.
@@ -69,9 +86,47 @@ impl ClassicQueue {
         self.unacked
     }
 
-    pub fn enqueue(&mut self, msg: StoredMessage) {
-        self.ready.push_back(Ready { seq: self.next_seq, msg, redelivered: false });
+    pub fn enqueue(&mut self, msg: StoredMessage, now: SimTime) {
+        self.ready.push_back(Ready { seq: self.next_seq, msg, redelivered: false, enqueued_at: now });
+        self.ready_bytes += msg.bytes();
         self.next_seq += 1;
+    }
+
+    /// `reject-publish`: whether one more message of `bytes` would take the ready messages past a
+    /// limit (`rabbit_amqqueue_process:will_overflow`: length + 1 > max, bytes + size > max).
+    pub fn would_overflow(&self, bytes: u64, policy: &QueuePolicy) -> bool {
+        policy.max_length.is_some_and(|max| self.ready.len() as u64 + 1 > max)
+            || policy.max_length_bytes.is_some_and(|max| self.ready_bytes + bytes > max)
+    }
+
+    /// `drop-head`: removes the oldest ready messages while a limit is exceeded, into `out`
+    /// (`maybe_drop_head`: drops while length > max or bytes > max).
+    pub fn drop_over_limit(&mut self, policy: &QueuePolicy, out: &mut Vec<Ready>) {
+        let over = |q: &Self| {
+            policy.max_length.is_some_and(|max| q.ready.len() as u64 > max)
+                || policy.max_length_bytes.is_some_and(|max| q.ready_bytes > max)
+        };
+        while over(self) {
+            out.push(self.pop_ready());
+        }
+    }
+
+    /// Removes the ready messages at the head whose TTL has run out by `now`, into `out`.
+    pub fn expire(&mut self, now: SimTime, ttl: crate::time::SimDuration, out: &mut Vec<Ready>) {
+        while self.ready.front().is_some_and(|r| r.enqueued_at.after(ttl) <= now) {
+            out.push(self.pop_ready());
+        }
+    }
+
+    /// When the head's TTL runs out, if there is a head.
+    pub fn next_expiry(&self, ttl: crate::time::SimDuration) -> Option<SimTime> {
+        self.ready.front().map(|r| r.enqueued_at.after(ttl))
+    }
+
+    fn pop_ready(&mut self) -> Ready {
+        let r = self.ready.pop_front().expect("a ready message");
+        self.ready_bytes -= r.msg.bytes();
+        r
     }
 
     /// `basic.consume` for subscription `reg`. A channel the consumer still had (its old
@@ -108,10 +163,10 @@ impl ClassicQueue {
         let start = self.next_consumer.min(n);
         let k = (start..n).chain(0..start).find(|&k| has_room(&self.channels[k]))?;
         self.next_consumer = if k + 1 == n { 0 } else { k + 1 };
-        let r = self.ready.pop_front().expect("checked non-empty");
+        let r = self.pop_ready();
         if manual_ack {
             let ch = self.channels[k].as_mut().expect("found subscribed");
-            ch.unacked.push_back(Unacked { seq: r.seq, msg: r.msg, delivered_at: now });
+            ch.unacked.push_back(Unacked { seq: r.seq, msg: r.msg, delivered_at: now, enqueued_at: r.enqueued_at });
             self.unacked += 1;
         }
         Some((k as u32, r))
@@ -144,7 +199,7 @@ impl ClassicQueue {
         self.unlimited -= u32::from(ch.prefetch == 0);
         let n = ch.unacked.len() as u64;
         self.unacked -= n;
-        self.requeue(ch.unacked.into_iter().map(|u| Ready { seq: u.seq, msg: u.msg, redelivered: true }));
+        self.requeue(ch.unacked.into_iter().map(Unacked::requeued));
         n
     }
 
@@ -155,6 +210,7 @@ impl ClassicQueue {
             return;
         }
         back.sort_by_key(|r| r.seq);
+        self.ready_bytes += back.iter().map(|r| r.msg.bytes()).sum::<u64>();
         let mut merged = VecDeque::with_capacity(self.ready.len() + back.len());
         let mut rest = std::mem::take(&mut self.ready).into_iter().peekable();
         for r in back {
@@ -176,7 +232,7 @@ impl ClassicQueue {
             .iter_mut()
             .filter_map(Option::take)
             .flat_map(|c| c.unacked.into_iter())
-            .map(|u| Ready { seq: u.seq, msg: u.msg, redelivered: true })
+            .map(Unacked::requeued)
             .collect();
         self.unacked = 0;
         (self.capacity, self.unlimited) = (0, 0);
@@ -184,6 +240,7 @@ impl ClassicQueue {
             self.requeue(unacked.into_iter());
             Vec::new()
         } else {
+            self.ready_bytes = 0;
             let mut lost: Vec<Ready> = self.ready.drain(..).chain(unacked).collect();
             lost.sort_by_key(|r| r.seq);
             lost.into_iter().map(|r| r.msg).collect()
@@ -210,7 +267,7 @@ mod tests {
         q.subscribe(0, 2, 0);
         q.subscribe(1, 2, 0);
         for id in 0..6 {
-            q.enqueue(m(id));
+            q.enqueue(m(id), SimTime(0));
         }
         // Round-robin: 0 -> c0, 1 -> c1, 2 -> c0, 3 -> c1; 4 and 5 wait (windows full).
         let got: Vec<(u32, u64)> =
@@ -235,7 +292,7 @@ mod tests {
             let mut q = ClassicQueue::new(1);
             q.subscribe(0, 0, 0);
             for id in 0..3 {
-                q.enqueue(m(id));
+                q.enqueue(m(id), SimTime(0));
             }
             q.next_delivery(SimTime(0), true);
             let lost = q.crash(persistent);
@@ -248,5 +305,83 @@ mod tests {
             }
             assert!(q.channels[0].is_none(), "every channel closes with the node");
         }
+    }
+
+    fn mb(id: u64, bytes: u32) -> StoredMessage {
+        StoredMessage::new(&Message { id, published_at: SimTime(0), key: None, bytes })
+    }
+
+    fn taken(out: &mut Vec<Ready>) -> Vec<u64> {
+        out.drain(..).map(|r| r.msg.id()).collect()
+    }
+
+    #[test]
+    fn ttl_expires_from_the_head_and_a_requeued_message_keeps_its_enqueue_time() {
+        use crate::time::SimDuration;
+        let ttl = SimDuration::from_secs(30);
+        let mut q = ClassicQueue::new(1);
+        q.enqueue(m(0), SimTime(0_000_000_000));
+        q.enqueue(m(1), SimTime(10_000_000_000));
+        q.enqueue(m(2), SimTime(20_000_000_000));
+        assert_eq!(q.next_expiry(ttl), Some(SimTime(30_000_000_000)));
+        // Consumer takes 0 at 5 s and dies holding it at 35 s: 0 comes back at the head, its TTL
+        // long past (enqueued at 0 s), while 1 expired at 40 s only.
+        q.subscribe(0, 1, 0);
+        assert_eq!(q.next_delivery(SimTime(5_000_000_000), true).map(|(_, r)| r.msg.id()), Some(0));
+        let mut out = Vec::new();
+        q.expire(SimTime(29_000_000_000), ttl, &mut out);
+        assert!(out.is_empty(), "an unacknowledged message never expires, and 1 is 19 s old");
+        q.close_channel(0);
+        q.expire(SimTime(35_000_000_000), ttl, &mut out);
+        assert_eq!(taken(&mut out), vec![0], "0 is 35 s old; 1 (25 s) stays");
+        assert_eq!(q.next_expiry(ttl), Some(SimTime(40_000_000_000)));
+        q.expire(SimTime(50_000_000_000), ttl, &mut out);
+        assert_eq!(taken(&mut out), vec![1, 2], "exactly at the TTL counts as expired (20 + 30 = 50)");
+        assert_eq!((q.depth(), q.next_expiry(ttl)), (0, None));
+    }
+
+    #[test]
+    fn drop_head_keeps_the_newest_ready_messages_within_both_limits() {
+        let policy = QueuePolicy { max_length: Some(3), max_length_bytes: Some(250), ..Default::default() };
+        let mut q = ClassicQueue::new(1);
+        let mut out = Vec::new();
+        for (id, bytes) in [(0, 100), (1, 100), (2, 10), (3, 10)] {
+            q.enqueue(mb(id, bytes), SimTime(0));
+            q.drop_over_limit(&policy, &mut out);
+        }
+        // After 2: 210 bytes, 3 messages: fits. After 3: 4 messages > 3, drop 0 (then 120 bytes).
+        assert_eq!(taken(&mut out), vec![0]);
+        q.enqueue(mb(4, 200), SimTime(0));
+        q.drop_over_limit(&policy, &mut out);
+        // 1, 2, 3, 4 = 320 bytes and 4 messages: drop 1 (220 bytes, 3 messages): within both.
+        assert_eq!(taken(&mut out), vec![1]);
+        assert_eq!(ids(&q).iter().map(|x| x.0).collect::<Vec<_>>(), vec![2, 3, 4]);
+        // Unacknowledged messages do not count: delivering 2 makes room for one more.
+        q.subscribe(0, 1, 0);
+        q.next_delivery(SimTime(0), true);
+        q.enqueue(mb(5, 10), SimTime(0));
+        q.drop_over_limit(&policy, &mut out);
+        assert!(out.is_empty(), "3, 4, 5 ready (220 bytes) and 2 unacked: within the limits");
+    }
+
+    #[test]
+    fn reject_publish_refuses_what_would_go_past_a_limit() {
+        let policy = QueuePolicy {
+            max_length: Some(2),
+            max_length_bytes: Some(100),
+            overflow: crate::scenario::policy::Overflow::RejectPublish,
+            ..Default::default()
+        };
+        let mut q = ClassicQueue::new(1);
+        assert!(!q.would_overflow(100, &policy), "exactly 100 bytes fits");
+        assert!(q.would_overflow(101, &policy));
+        q.enqueue(mb(0, 60), SimTime(0));
+        assert!(q.would_overflow(41, &policy), "60 + 41 > 100");
+        assert!(!q.would_overflow(40, &policy));
+        q.enqueue(mb(1, 10), SimTime(0));
+        assert!(q.would_overflow(1, &policy), "a third message > max_length 2");
+        q.subscribe(0, 1, 0);
+        q.next_delivery(SimTime(0), true);
+        assert!(!q.would_overflow(1, &policy), "the delivered one no longer counts");
     }
 }

@@ -730,7 +730,7 @@ impl<H: History> RabbitModel<'_, H> {
                 let open = self.channel_open(client, h.node, key.1) || !self.world.connected(node, h.node);
                 let (kind, cmd, close) = if conn_alive(&self.world, h) && open {
                     match c.oldest_unacked() {
-                        Some(t) if manual && now.since(t) >= d::RABBITMQ_CONSUMER_TIMEOUT => {
+                        Some(t) if manual && now.since(t) >= self.cfg.consumer_timeout => {
                             (Proposed::Return, Command::Return { group, key, failed: false }, Some(h))
                         }
                         _ => continue,
