@@ -6,7 +6,7 @@
 //! deleted. And the faults, leader elections and rebalances that happened meanwhile. The brokers'
 //! inner steps ([`Step`]) are built only for this observer ([`History::STEPS`]).
 
-use crate::history::{ClientEvent, GroupIdx, History, Observation, Step as Inner};
+use crate::history::{ClientEvent, GroupIdx, History, Observation, Settlement, Step as Inner};
 use crate::scenario::{Scenario, SystemKind};
 use crate::time::SimTime;
 use crate::workload::MessageId;
@@ -183,6 +183,24 @@ impl History for Tracer<'_> {
                 ClientEvent::Processed { msg, group, consumer } if self.mine(msg.id()) => {
                     let g = self.group(group);
                     self.own.push(step(at, "processed", format!("{g}, consumer {consumer}")))
+                }
+                ClientEvent::ProcessingFailed { msg, group, consumer } if self.mine(msg.id()) => {
+                    let g = self.group(group);
+                    self.own.push(step(
+                        at,
+                        "processing_failed",
+                        format!("{g}, consumer {consumer}: the application threw"),
+                    ))
+                }
+                ClientEvent::Settled { id, group, outcome } if self.mine(id) => {
+                    let g = self.group(group);
+                    let what = match outcome {
+                        Settlement::Retrying => format!("for {g}: on its way to another attempt"),
+                        Settlement::DeadLettered => format!("for {g}: moved to a dead-letter topic or exchange"),
+                        Settlement::Expired => format!("for {g}: its time to live ran out"),
+                        Settlement::Dropped => format!("for {g}: thrown away on purpose"),
+                    };
+                    self.own.push(step(at, outcome.name(), what))
                 }
                 ClientEvent::Acked { id, group, consumer } if self.mine(id) => {
                     let g = self.group(group);

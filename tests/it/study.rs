@@ -754,3 +754,45 @@ publisher_confirms = true
         }
     }
 }
+
+/// `trace` shows how a queue let go of a message: with `message_ttl = "1s"` and the only consumer
+/// down from 0.05 s to 20 s, message 0 (sent at 0.1 s, one a second) waits in the queue and
+/// expires exactly 1 s after it was enqueued (no latency under `ideal`), and is never delivered.
+#[test]
+fn trace_shows_a_message_expiring_in_its_queue() {
+    let dir = tmpdir("trace-ttl");
+    let file = write(
+        &dir.0,
+        "t.toml",
+        r#"
+name = "t"
+duration = "10s"
+systems = ["rabbitmq"]
+[workload]
+rate = 1.0
+arrivals = "constant"
+[[groups]]
+name = "work"
+processing = "1ms"
+message_ttl = "1s"
+[[faults]]
+at = "50ms"
+action = "crash"
+target = "work/0"
+duration = "20s"
+"#,
+    );
+    let text = ok(bin().arg("trace").arg(&file).args(["--id", "0"]).output().unwrap());
+    let events: Vec<(f64, &str)> = text
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .map(|l| {
+            // "  <at> s  +<since sent> ms  <event> <detail>"
+            let event = l.split_whitespace().skip_while(|w| *w != "ms").nth(1).unwrap();
+            (l.split_whitespace().next().unwrap().parse().unwrap(), event)
+        })
+        .collect();
+    let at = |e: &str| events.iter().find(|x| x.1 == e).unwrap_or_else(|| panic!("no {e} in {text}")).0;
+    assert!((at("expired") - at("enqueued") - 1.0).abs() < 1e-6, "{text}");
+    assert!(events.iter().all(|x| x.1 != "delivered"), "{text}");
+}
