@@ -1419,7 +1419,9 @@ pub fn ceilings(s: &Scenario) -> Option<Vec<(SystemKind, f64, String)>> {
     let groups = s.groups.len().max(1) as f64;
     let mut out = Vec::new();
     for &sys in &s.systems {
-        let producer_nic = (hw.nic_bytes_per_s as f64 / bytes, "the producer host's network card".to_string());
+        // Kafka 0.8's records carry 26 bytes of framing on every card (`v0_record_overhead`).
+        let v0 = if sys == SystemKind::Kafka { body.kafka.v0_record_overhead.unwrap_or(0) as f64 } else { 0.0 };
+        let producer_nic = (hw.nic_bytes_per_s as f64 / (bytes + v0), "the producer host's network card".to_string());
         let mut limits = vec![producer_nic];
         match sys {
             SystemKind::Kafka => {
@@ -1427,7 +1429,8 @@ pub fn ceilings(s: &Scenario) -> Option<Vec<(SystemKind, f64, String)>> {
                 // each broker takes in its leaders' records and its followers' copies, and sends
                 // out its followers' copies and each group's reads.
                 let rf = f64::from(s.kafka.replication_factor);
-                let record = bytes + 70.0;
+                // Framing: about 70 bytes a record (request, batch and record headers); 0.8's 26.
+                let record = bytes + if v0 > 0.0 { v0 } else { 70.0 };
                 limits.push((hw.disk_bytes_per_s as f64 * brokers / (record * rf), "the brokers' disks".into()));
                 limits.push((
                     hw.nic_bytes_per_s as f64 * brokers / (record * rf),

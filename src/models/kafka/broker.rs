@@ -628,8 +628,8 @@ impl<H: History> KafkaModel<'_, H> {
             let log = &self.partitions[p];
             if r.leo[i] < log.end_offset() {
                 let to = log.fetch_end(r.leo[i], log.end_offset(), d::KAFKA_REPLICA_FETCH_MAX_BYTES);
-                if self.costs.is_some() {
-                    bytes += log.bytes_from(r.leo[i], to, u64::MAX);
+                if let Some(k) = &self.costs {
+                    bytes += log.bytes_from(r.leo[i], to, u64::MAX) + k.v0_framing(to - r.leo[i]);
                 }
                 parts.push((p as u32, r.epoch, to));
             }

@@ -34,6 +34,14 @@ pub(super) struct PageCache {
     marks: Vec<VecDeque<(SimTime, u64)>>,
 }
 
+impl Costs {
+    /// The framing of `records` records a follower fetches, in the v0 message format (whose
+    /// producer batches carry it too); 0 in v2, where replication weighs the records alone.
+    pub fn v0_framing(&self, records: u64) -> u64 {
+        self.c.v0_record_overhead.map_or(0, |f| f * records)
+    }
+}
+
 impl PageCache {
     pub fn new(brokers: usize, capacity: u64) -> Self {
         PageCache { capacity, appended: vec![0; brokers], marks: vec![VecDeque::new(); brokers] }

@@ -801,6 +801,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             cfg,
         };
         m.accumulator.idempotent = m.cfg.enable_idempotence;
+        m.accumulator.v0_record_overhead = s.body.and_then(|b| b.kafka.v0_record_overhead);
         if m.cfg.max_in_flight_requests_per_connection == 1 {
             m.accumulator.muted = vec![false; p as usize];
         }

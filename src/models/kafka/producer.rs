@@ -169,6 +169,9 @@ pub struct Accumulator {
     /// partition: a batch of it is in flight, so no other is sent (`mutePartition`); empty
     /// otherwise.
     pub muted: Vec<bool>,
+    /// The v0 message format of Kafka 0.8 (a profile of that era): this many bytes of framing per
+    /// record and no batch header, instead of the v2 record batch. `None`: v2.
+    pub v0_record_overhead: Option<u64>,
 }
 
 impl Accumulator {
@@ -197,6 +200,7 @@ impl Accumulator {
             keep_keys: false,
             idempotent: false,
             muted: Vec::new(),
+            v0_record_overhead: None,
         }
     }
 
@@ -252,12 +256,15 @@ impl Accumulator {
         if let Some(last) = self.queues[p].back_mut()
             && !last.closed
         {
-            let size = record_wire_bytes(
-                last.records.len() as u64,
-                now_ms.saturating_sub(last.base_timestamp_ms),
-                key_len,
-                value,
-            );
+            let size = match self.v0_record_overhead {
+                Some(framing) => framing + key_len.unwrap_or(0) + value,
+                None => record_wire_bytes(
+                    last.records.len() as u64,
+                    now_ms.saturating_sub(last.base_timestamp_ms),
+                    key_len,
+                    value,
+                ),
+            };
             if last.wire_bytes + size <= last.write_limit {
                 last.records.push(stored);
                 if self.keep_keys {
@@ -273,8 +280,14 @@ impl Accumulator {
         let appended = match appended {
             Some(size) => size,
             None => {
-                let size = RECORD_BATCH_OVERHEAD + record_wire_bytes(0, 0, key_len, value);
-                let upper = RECORD_BATCH_OVERHEAD + MAX_RECORD_OVERHEAD + key_value_bytes(key_len, value);
+                let (size, upper) = match self.v0_record_overhead {
+                    // A v0 message set: no batch header, every record the same framing.
+                    Some(framing) => (framing + key_len.unwrap_or(0) + value, framing + key_len.unwrap_or(0) + value),
+                    None => (
+                        RECORD_BATCH_OVERHEAD + record_wire_bytes(0, 0, key_len, value),
+                        RECORD_BATCH_OVERHEAD + MAX_RECORD_OVERHEAD + key_value_bytes(key_len, value),
+                    ),
+                };
                 let write_limit = self.batch_size.max(upper);
                 if self.buffer_memory - self.reserved < write_limit {
                     return None;
@@ -555,6 +568,20 @@ mod tests {
         assert_eq!(out[0].wire_bytes, 61 + 15 * 1033);
         assert_eq!(a.records_waiting, 1);
         assert_eq!(a.check(SimTime(15_000_000), &l, 0b11), wait(SimTime(115_000_000)));
+    }
+
+    #[test]
+    fn in_the_v0_format_a_8196_byte_batch_holds_65_records_of_126_bytes() {
+        // Kreps's 2014 producer: batch.size 8196, 100-byte values; each record framed with 26
+        // bytes (0.8's message set), no batch header: 65 x 126 = 8190 fit, the 66th does not.
+        let mut a = Accumulator::new(1, 1, 1, 8196, SimDuration::ZERO, DT);
+        a.v0_record_overhead = Some(26);
+        for i in 0..66 {
+            a.append(SimTime(i), 0, &msg(i, i, 100), None, false);
+        }
+        let mut out = vec![];
+        a.drain(SimTime(66), 0, &[Some(0)], 1 << 20, &mut out);
+        assert_eq!((out[0].records.len(), out[0].wire_bytes), (65, 65 * 126));
     }
 
     #[test]
