@@ -188,6 +188,10 @@ pub struct Group {
     /// default, mirroring its RabbitMQ bindings).
     #[serde(skip_serializing_if = "routing::KafkaSubscription::is_default")]
     pub subscription: routing::KafkaSubscription,
+    /// `idempotent = true`: the application skips a message whose id is among the last this many
+    /// it processed (a processed-ids table); `None`: it applies every delivery.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dedup_window: Option<u64>,
 }
 
 /// `[[groups]] type`: how Kafka's consumers of the group share the topic.

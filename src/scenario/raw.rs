@@ -165,6 +165,11 @@ pub struct RawGroup {
     pub topics: Option<Vec<String>>,
     pub subscribe_pattern: Option<String>,
     pub filter: Option<String>,
+    /// An idempotent consumer application: it remembers the ids it processed (the last
+    /// `dedup_window` of them) and skips a message it already applied.
+    pub idempotent: Option<bool>,
+    /// How many recently processed message ids an idempotent consumer remembers.
+    pub dedup_window: Option<i64>,
 }
 
 #[derive(Deserialize, JsonSchema, Debug, Default)]

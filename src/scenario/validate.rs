@@ -1050,6 +1050,7 @@ impl Ctx {
                     );
                 }
             };
+            let dedup_window = self.dedup_window(&f, g.idempotent, g.dedup_window)?;
             groups.push(Group {
                 name: g.name,
                 consumers,
@@ -1059,9 +1060,31 @@ impl Ctx {
                 max_consumers: consumers,
                 kind,
                 subscription: Default::default(),
+                dedup_window,
             });
         }
         Ok(groups)
+    }
+
+    /// `idempotent` and `dedup_window` of group field `f`: the window, or `None` for a consumer
+    /// that applies every delivery.
+    fn dedup_window(&self, f: &str, idempotent: Option<bool>, window: Option<i64>) -> R<Option<u64>> {
+        match (idempotent.unwrap_or(false), window) {
+            (false, None) => Ok(None),
+            (false, Some(_)) => self.err(
+                format!("{f}.dedup_window"),
+                "is set but the group is not idempotent; add `idempotent = true` (only an idempotent consumer \
+                 remembers the ids it processed)",
+            ),
+            (true, None) => Ok(Some(d::DEDUP_WINDOW)),
+            (true, Some(w)) => Ok(Some(self.int_in(
+                &format!("{f}.dedup_window"),
+                w,
+                1,
+                d::MAX_DEDUP_WINDOW as i64,
+                "the number of message ids the consumer remembers",
+            )? as u64)),
+        }
     }
 
     fn kafka(&self, k: RawKafka, brokers: u32) -> R<KafkaConfig> {
