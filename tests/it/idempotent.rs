@@ -48,3 +48,28 @@ fn an_idempotent_consumer_applies_duplicates_only_beyond_its_window() {
     assert_eq!(plain.duplicate_effects, None);
     assert_eq!(d.total.duplicate_effects, Some(narrow.duplicates + plain.duplicates));
 }
+
+/// The table and the delivery chart show `duplicate effects` with an idempotent group (the
+/// system's sum: the narrow and plain groups' duplicates), and not without one.
+#[test]
+fn duplicate_effects_are_shown_only_with_an_idempotent_group() {
+    for (text, shown) in [(three_groups(), true), (three_groups().replace("idempotent = true", ""), false)] {
+        let s = scenario(&text.replace("dedup_window = 50", ""));
+        let runs = run_all(&s);
+        let sum = pushpull::report::summary(&s, &runs);
+        let table = pushpull::report::table::render(&sum);
+        let row = table.lines().find(|l| l.starts_with("duplicate effects"));
+        let chart = pushpull::report::charts::chart_svgs(&s, &runs).unwrap();
+        let chart = svg(&chart, "delivery");
+        assert_eq!(chart.contains("duplicate effects"), shown, "delivery chart");
+        match row {
+            Some(row) => {
+                assert!(shown, "{table}");
+                // Only "plain" applies its duplicates again: the default window holds the others'.
+                let plain = runs[0].delivery.groups["plain"].duplicates;
+                assert_eq!(row.split_whitespace().last(), Some(pushpull::report::table::thousands(plain).as_str()));
+            }
+            None => assert!(!shown, "no duplicate effects row in\n{table}"),
+        }
+    }
+}
