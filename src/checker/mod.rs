@@ -50,6 +50,11 @@
 //!   rewind that reads a message again is replay, asked for; it is not a duplicate.
 //! * `duplicates`: `Processed` events of an owed message by the group beyond its first, other than
 //!   those counted in `replayed`.
+//! * `duplicate_effects` (only for a group whose consumer is idempotent, `GroupConfig::dedup_window`):
+//!   the `duplicates` whose id was not among the last `dedup_window` distinct ids the group had
+//!   applied, so that the application applied them again; the rest it recognised and skipped. In
+//!   the system's sums, a group that is not idempotent counts all its duplicates; the field is
+//!   written only when some group is idempotent.
 //! * `redelivered`: `Delivered` events to the group with the broker's `redelivered` flag set.
 //! * `out_of_order`: first processings of an owed message with a (non-null) key whose id is lower
 //!   than the highest id of the same key the group had already processed (first processed). It
@@ -353,6 +358,9 @@ pub struct GroupConfig {
     pub name: String,
     /// Messages sent at or after this time are owed to the group (it was subscribed by then).
     pub owed_from: SimTime,
+    /// An idempotent consumer: how many of the latest processed ids it remembers; `None`: not
+    /// idempotent.
+    pub dedup_window: Option<u64>,
 }
 
 /// Static facts the checker needs besides the events.
@@ -380,6 +388,7 @@ impl CheckerConfig {
         // before).
         for (i, g) in s.groups.iter().enumerate() {
             c = c.owed_from(i, g.start);
+            c.groups[i].dedup_window = g.dedup_window;
         }
         c
     }
@@ -396,7 +405,7 @@ impl CheckerConfig {
         CheckerConfig {
             groups: group_names
                 .into_iter()
-                .map(|name| GroupConfig { name: name.into(), owed_from: SimTime::ZERO })
+                .map(|name| GroupConfig { name: name.into(), owed_from: SimTime::ZERO, dedup_window: None })
                 .collect(),
             producer_down: Vec::new(),
             stall_threshold: DEFAULT_STALL_THRESHOLD,
@@ -425,6 +434,8 @@ pub struct DeliveryCounts {
     pub acknowledged_lost: u64,
     pub unacknowledged_lost: u64,
     pub duplicates: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_effects: Option<u64>,
     pub redelivered: u64,
     pub out_of_order: u64,
     pub processed_not_owed: u64,
@@ -540,7 +551,41 @@ struct GroupState {
     dead_letters: IdRanges,
     /// Highest id first processed, per key.
     highest_by_key: KeyMarks,
+    /// The idempotent consumer's memory of applied ids, if it is idempotent.
+    dedup: Option<DedupWindow>,
     counts: DeliveryCounts,
+}
+
+/// An idempotent consumer's processed-ids table, bounded as real ones are (by a TTL or a cleanup
+/// job): the last `capacity` distinct ids the group applied. An id that fell out is applied again
+/// when it comes back.
+#[derive(Debug)]
+struct DedupWindow {
+    capacity: usize,
+    order: std::collections::VecDeque<MessageId>,
+    ids: std::collections::BTreeSet<MessageId>,
+}
+
+impl DedupWindow {
+    fn new(capacity: u64) -> Self {
+        DedupWindow { capacity: capacity as usize, order: Default::default(), ids: Default::default() }
+    }
+
+    /// The application applied `id`: remember it, forgetting the oldest beyond the capacity.
+    fn remember(&mut self, id: MessageId) {
+        if self.ids.insert(id) {
+            self.order.push_back(id);
+            if self.order.len() > self.capacity
+                && let Some(old) = self.order.pop_front()
+            {
+                self.ids.remove(&old);
+            }
+        }
+    }
+
+    fn knows(&self, id: MessageId) -> bool {
+        self.ids.contains(&id)
+    }
 }
 
 impl GroupState {
@@ -599,7 +644,8 @@ impl Checker {
                     retrying: IdRanges::default(),
                     dead_letters: IdRanges::default(),
                     highest_by_key: KeyMarks::default(),
-                    counts: DeliveryCounts::default(),
+                    dedup: g.dedup_window.map(DedupWindow::new),
+                    counts: DeliveryCounts { duplicate_effects: g.dedup_window.map(|_| 0), ..Default::default() },
                 })
                 .collect(),
             producer_down: config.producer_down,
@@ -794,6 +840,9 @@ impl Checker {
             g.counts.processed_not_owed += 1;
         } else if g.unprocessed.remove(id) || g.retrying.remove(id) {
             g.counts.processed_unique += 1;
+            if let Some(w) = &mut g.dedup {
+                w.remember(id);
+            }
             // Unprocessed by an owing group, so its key (if any) is still stored.
             if let Some(key) = self.keys.get(id) {
                 let sent = self.sent;
@@ -809,10 +858,19 @@ impl Checker {
             // Skipped by a seek to the end, then read after all (it was still on its way to the
             // log when the group sought): an ordinary first processing, not checked for order.
             g.counts.processed_unique += 1;
+            if let Some(w) = &mut g.dedup {
+                w.remember(id);
+            }
         } else if id < g.replay_below && g.replayed_ids.insert(id) {
             g.counts.replayed += 1;
         } else {
             g.counts.duplicates += 1;
+            if let (Some(w), Some(effects)) = (&mut g.dedup, &mut g.counts.duplicate_effects)
+                && !w.knows(id)
+            {
+                *effects += 1;
+                w.remember(id);
+            }
         }
     }
 
@@ -938,6 +996,9 @@ impl Checker {
             }
             total.add(&c);
             groups.insert(g.name.clone(), c);
+        }
+        if groups.values().any(|c| c.duplicate_effects.is_some()) {
+            total.duplicate_effects = Some(groups.values().map(|c| c.duplicate_effects.unwrap_or(c.duplicates)).sum());
         }
         // A crash after the last event still ends the waiting period (orphaned or unresolved,
         // its messages count alike).

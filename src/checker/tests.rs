@@ -1008,3 +1008,42 @@ fn settling_what_is_not_owed_counts_nowhere() {
     assert_eq!(r.groups["a"], DeliveryCounts { owed: 1, processed_unique: 1, ..DeliveryCounts::default() });
     assert_eq!(r.unexpected_events, 1);
 }
+
+#[test]
+fn an_idempotent_consumer_applies_again_only_what_fell_out_of_its_window() {
+    // Group "idem" remembers the last 2 ids it applied; group "plain" is not idempotent. Both
+    // process 0, 1, 2, then get 2, 1 and 0 again (say, redelivered after a crash).
+    // idem: after 0, 1, 2 its window holds {1, 2}; the second 2 and the second 1 are known
+    // (skipped); 0 had fallen out: applied again (1 duplicate effect), and remembered, so the
+    // window is {2, 0} and a third 0 is skipped. Duplicates delivered: 4, effects: 1.
+    // plain: duplicates 3 (2, 1, 0 again), no `duplicate_effects` of its own; the system's sum
+    // counts them all as effects: 1 + 3 = 4.
+    let mut c = CheckerConfig::new(["idem", "plain"]);
+    c.groups[0].dedup_window = Some(2);
+    let mut f = Feed::new(c);
+    for id in 0..3 {
+        f.send(id, id, None);
+    }
+    for id in 0..3 {
+        f.process(10 + id, 0, id);
+        f.process(10 + id, 1, id);
+    }
+    for id in [2, 1, 0, 0] {
+        f.process(20, 0, id);
+    }
+    for id in [2, 1, 0] {
+        f.process(20, 1, id);
+    }
+    let r = f.report(100);
+    assert_eq!((r.groups["idem"].duplicates, r.groups["idem"].duplicate_effects), (4, Some(1)));
+    assert_eq!((r.groups["plain"].duplicates, r.groups["plain"].duplicate_effects), (3, None));
+    assert_eq!((r.total.duplicates, r.total.duplicate_effects), (7, Some(4)));
+    assert_identities(&r);
+    // With no idempotent group the field is absent everywhere, so summary.json is unchanged.
+    let mut f = Feed::new(CheckerConfig::new(["plain"]));
+    f.send(0, 0, None);
+    f.process(1, 0, 0);
+    f.process(2, 0, 0);
+    let json = serde_json::to_string(&f.report(10)).unwrap();
+    assert!(json.contains("\"duplicates\":1") && !json.contains("duplicate_effects"), "{json}");
+}

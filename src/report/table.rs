@@ -121,6 +121,14 @@ pub(crate) fn rows(reports: &[&SystemReport]) -> Vec<Row> {
         c("unacknowledged lost", &|r| r.delivery.total.unacknowledged_lost),
         c("publish failures", &|r| r.delivery.publish_failures),
         c("duplicates (checker)", &|r| r.delivery.total.duplicates),
+    ]);
+    // Only with an idempotent group: the duplicates its application applied again.
+    if reports.iter().any(|r| r.delivery.total.duplicate_effects.is_some()) {
+        delivery.push(c("duplicate effects", &|r| {
+            r.delivery.total.duplicate_effects.unwrap_or(r.delivery.total.duplicates)
+        }));
+    }
+    delivery.extend([
         c("replayed (checker)", &|r| r.delivery.total.replayed),
         c("redelivered", &|r| r.delivery.total.redelivered),
         c("out of order", &|r| r.delivery.total.out_of_order),

@@ -167,6 +167,12 @@ pub const HISTORY_WARN_BYTES: f64 = 1e9;
 /// Longest scenario or group name, in characters: the name is repeated on every row of
 /// `timeseries.csv` and names the results folder.
 pub const MAX_NAME_CHARS: usize = 64;
+
+/// `[[groups]] dedup_window`: message ids an idempotent consumer remembers (a processed-ids table
+/// bounded by count, as by a TTL or a cleanup job in a real application): 100,000 ids, a few MB.
+pub const DEDUP_WINDOW: u64 = 100_000;
+/// Its largest value (the checker keeps the window in memory: about 50 bytes per id).
+pub const MAX_DEDUP_WINDOW: u64 = 10_000_000;
 /// The default sample interval aims at `TARGET_SAMPLES` over `duration`; when the estimated drain
 /// would take the series beyond this many samples, the interval is chosen over the whole
 /// estimated run instead.

@@ -196,6 +196,10 @@ pub struct Group {
     /// Consumers that fail (issue 18; left out of `summary.json` when nothing fails).
     #[serde(skip_serializing_if = "failing::FailurePolicy::is_default")]
     pub failures: failing::FailurePolicy,
+    /// `idempotent = true`: the application skips a message whose id is among the last this many
+    /// it processed (a processed-ids table); `None`: it applies every delivery.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dedup_window: Option<u64>,
 }
 
 /// `[[groups]] type`: how Kafka's consumers of the group share the topic.

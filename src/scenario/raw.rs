@@ -191,6 +191,11 @@ pub struct RawGroup {
     pub retry_backoff: Option<String>,
     /// Kafka `retry-in-place`: attempts before the record is given up, or "unlimited".
     pub max_attempts: Option<Leaf>,
+    /// An idempotent consumer application: it remembers the ids it processed (the last
+    /// `dedup_window` of them) and skips a message it already applied.
+    pub idempotent: Option<bool>,
+    /// How many recently processed message ids an idempotent consumer remembers.
+    pub dedup_window: Option<i64>,
 }
 
 /// `on_failure`: one value per system, or a plain string for the system it names.

@@ -1082,6 +1082,7 @@ impl Ctx {
                     "consumers that fail are not simulated in Kafka share groups yet; use type = \"consumer\"",
                 );
             }
+            let dedup_window = self.dedup_window(&f, g.idempotent, g.dedup_window)?;
             groups.push(Group {
                 name: g.name,
                 consumers,
@@ -1093,6 +1094,7 @@ impl Ctx {
                 subscription: Default::default(),
                 policy,
                 failures,
+                dedup_window,
             });
         }
         Ok(groups)
@@ -1341,6 +1343,27 @@ impl Ctx {
             }
         }
         Ok(p)
+    }
+
+    /// `idempotent` and `dedup_window` of group field `f`: the window, or `None` for a consumer
+    /// that applies every delivery.
+    fn dedup_window(&self, f: &str, idempotent: Option<bool>, window: Option<i64>) -> R<Option<u64>> {
+        match (idempotent.unwrap_or(false), window) {
+            (false, None) => Ok(None),
+            (false, Some(_)) => self.err(
+                format!("{f}.dedup_window"),
+                "is set but the group is not idempotent; add `idempotent = true` (only an idempotent consumer \
+                 remembers the ids it processed)",
+            ),
+            (true, None) => Ok(Some(d::DEDUP_WINDOW)),
+            (true, Some(w)) => Ok(Some(self.int_in(
+                &format!("{f}.dedup_window"),
+                w,
+                1,
+                d::MAX_DEDUP_WINDOW as i64,
+                "the number of message ids the consumer remembers",
+            )? as u64)),
+        }
     }
 
     fn kafka(&self, k: RawKafka, brokers: u32) -> R<KafkaConfig> {

@@ -126,6 +126,16 @@ fn bad_inputs() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
         ("bad-processing.toml", replace("mean = \"30ms\"", "mean = \"30\""), vec!["groups[0].processing.mean", "unit"]),
         ("syntax.toml", replace("[kafka]", "[kafka"), vec!["line"]),
         ("wrong-type.toml", replace("consumers = 2", "consumers = \"two\""), vec!["groups[0].consumers"]),
+        (
+            "dedup-not-idempotent.toml",
+            replace("consumers = 2", "consumers = 2\ndedup_window = 1000"),
+            vec!["groups[0].dedup_window", "idempotent = true"],
+        ),
+        (
+            "dedup-zero.toml",
+            replace("consumers = 2", "consumers = 2\nidempotent = true\ndedup_window = 0"),
+            vec!["groups[0].dedup_window", "0 is not allowed", "from 1 to 10000000"],
+        ),
         ("wrong-type-2.toml", replace("rate = 50.0", "rate = \"fast\""), vec!["workload.rate"]),
         ("empty.toml", Vec::new(), vec!["empty"]),
         ("binary.toml", vec![0x89, b'P', b'N', b'G', 0, 0, 0xff, 0xfe, 0x00], vec!["not a text file"]),

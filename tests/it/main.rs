@@ -11,6 +11,7 @@ mod delivery_rules;
 mod failures;
 mod guard;
 mod history_recount;
+mod idempotent;
 mod invariants;
 mod lessons;
 mod oracles;

@@ -122,6 +122,12 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
         counts.push(category("skipped", "passed over on purpose: the group started reading at the end", |d| d.skipped));
     }
     counts.push(category("duplicates", "processed again after a failure", |d| d.duplicates));
+    // Only with an idempotent group: how many of those duplicates were applied again.
+    if runs.iter().any(|r| r.delivery.total.duplicate_effects.is_some()) {
+        counts.push(category("duplicate effects", "applied twice: not recognised as already applied", |d| {
+            d.duplicate_effects.unwrap_or(d.duplicates)
+        }));
+    }
     if any(|d| d.replayed) {
         counts.push(category("replayed", "read again on purpose after a rewind: not duplicates", |d| d.replayed));
     }
