@@ -20,6 +20,7 @@ mod partitions;
 mod producer;
 mod queue_policy;
 mod quorum;
+mod real_rabbitmq;
 mod rebalance;
 mod replay;
 mod replication;
