@@ -713,6 +713,7 @@ impl Ctx {
             }
         }
         self.queue_policies(&groups, routing.as_ref(), &rabbitmq, &systems)?;
+        self.rabbitmq_failures(&groups, &rabbitmq, &systems, drain)?;
         let scenario = Scenario {
             name,
             description: raw.description.unwrap_or_default(),
@@ -1098,6 +1099,52 @@ impl Ctx {
             });
         }
         Ok(groups)
+    }
+
+    /// RabbitMQ consumers that fail (issue 18, item 5) are simulated on classic queues with manual
+    /// acknowledgements; a poison message under `nack-requeue` loops for ever (as in RabbitMQ), so
+    /// the run needs a bounded drain.
+    fn rabbitmq_failures(
+        &self,
+        groups: &[Group],
+        rabbitmq: &RabbitMqConfig,
+        systems: &[SystemKind],
+        drain: Option<SimDuration>,
+    ) -> R<()> {
+        if !systems.contains(&SystemKind::RabbitMq) {
+            return Ok(());
+        }
+        for (i, g) in groups.iter().enumerate().filter(|(_, g)| g.failures.any_failures()) {
+            let f = format!("groups[{i}].failure_rate");
+            if rabbitmq.queue_type != QueueType::Classic {
+                return self.err(
+                    f,
+                    format!(
+                        "consumers that fail are simulated on RabbitMQ classic queues only yet, and                          rabbitmq.queue_type is \"{}\"; use \"classic\", or systems = [\"kafka\"]",
+                        rabbitmq.queue_type.name()
+                    ),
+                );
+            }
+            if !rabbitmq.manual_ack {
+                return self.err(
+                    f,
+                    "needs rabbitmq.ack = \"manual\": with automatic acknowledgements a message is gone from the \
+                     queue before its processing fails, and nothing can nack it",
+                );
+            }
+            if g.failures.poison_fraction > 0.0
+                && g.failures.rabbitmq == super::failing::RabbitOnFailure::NackRequeue
+                && drain.is_none()
+            {
+                return self.err(
+                    format!("groups[{i}].poison_fraction"),
+                    "with on_failure nack-requeue a poison message goes back to the queue and is delivered again \
+                     for ever, as in RabbitMQ, so the run never drains; bound it with drain = \"1m\" (or use \
+                     \"nack\" or \"reject\" to dead-letter it)",
+                );
+            }
+        }
+        Ok(())
     }
 
     /// What the groups' queue policies need from the rest of the file: a classic queue (the only

@@ -116,7 +116,7 @@ impl Costs {
                     }
                 }
             }
-            Msg::Ack { group, id, .. } => {
+            Msg::Ack { group, id, .. } | Msg::Nack { group, id, .. } => {
                 world.begin(to, now, SimDuration::ZERO);
                 if self.queue_work_at(to, leads) {
                     world.and_process(self.queue(*group, to, *id), c.ack);

@@ -36,6 +36,7 @@ use crate::client::{ConsumerApp, JobEnd};
 use crate::engine::{Model, Scheduler};
 use crate::history::{ClientEvent, GroupIdx, History, Observation, Settlement, Step};
 use crate::scenario::defaults as d;
+use crate::scenario::failing::RabbitOnFailure;
 use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
 use crate::scenario::operations::{Operation, OperationAction};
 use crate::scenario::policy::{Overflow, QueuePolicy};
@@ -65,6 +66,9 @@ pub enum Msg {
     Deliver { group: GroupIdx, consumer: u32, reg: u32, msg: StoredMessage, redelivered: bool },
     /// `basic.ack` from a consumer, on the connection of its subscription `reg`.
     Ack { group: GroupIdx, consumer: u32, reg: u32, id: MessageId },
+    /// `basic.nack` (`requeue`: back to the queue) or `basic.reject` without requeue, from a
+    /// consumer whose processing failed (classic queues).
+    Nack { group: GroupIdx, consumer: u32, reg: u32, id: MessageId, requeue: bool },
     /// `basic.consume` (after a start, a restart or a reconnection); `reg` numbers the
     /// consumer's subscriptions.
     Subscribe { group: GroupIdx, consumer: u32, reg: u32 },
@@ -156,6 +160,8 @@ impl From<Envelope<Msg, Timer>> for Event {
 #[derive(Debug, Clone, Copy)]
 struct Delivery {
     msg: StoredMessage,
+    /// The broker's flag: delivered before (its processing is then a second attempt).
+    redelivered: bool,
 }
 
 struct ConsumerNode {
@@ -210,6 +216,10 @@ pub struct RabbitModel<'h, H: History> {
     producer_blocked: bool,
     /// Per group: its queue's arguments (TTL, length limit, dead-lettering).
     policies: Vec<QueuePolicy>,
+    /// Per group: which processing attempts fail (issue 18, item 5), and what the consumer then
+    /// does (`on_failure`).
+    failures: Vec<crate::failures::Failures>,
+    on_failure: Vec<RabbitOnFailure>,
     /// Per group: when its queue's TTL timer is set for, if it is.
     expiry_armed: Vec<Option<SimTime>>,
     /// Messages a queue's policy just took out (reused).
@@ -305,6 +315,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
             routing: crate::subscriptions::Subscriptions::new(s).map(std::sync::Arc::new),
             routed_scratch: Vec::new(),
             policies: s.groups.iter().map(|g| g.policy.clone()).collect(),
+            failures: (0..s.groups.len()).map(|g| crate::failures::Failures::for_group(s, g)).collect(),
+            on_failure: s.groups.iter().map(|g| g.failures.rabbitmq).collect(),
             expiry_armed: vec![None; s.groups.len()],
             dying: Vec::new(),
             x_death: BTreeMap::new(),
@@ -867,13 +879,13 @@ impl<'h, H: History> RabbitModel<'h, H> {
             return;
         }
         self.client(now, ClientEvent::Delivered { msg, group, consumer, redelivered });
-        self.consumers[group][consumer as usize].app.push(Delivery { msg });
+        self.consumers[group][consumer as usize].app.push(Delivery { msg, redelivered });
         self.start_next(now, group, consumer, sched);
     }
 
     fn start_next(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         let c = &mut self.consumers[group][consumer as usize];
-        let Some(&Delivery { msg }) = c.app.start_next() else {
+        let Some(&Delivery { msg, .. }) = c.app.start_next() else {
             return;
         };
         let node = c.node;
@@ -890,6 +902,11 @@ impl<'h, H: History> RabbitModel<'h, H> {
     }
 
     fn job_done(&mut self, now: SimTime, group: GroupIdx, consumer: u32, d: Delivery, sched: &mut Scheduler<Event>) {
+        // A first delivery is the first attempt; a redelivered one (requeued by a nack or a closed
+        // channel) a later one.
+        if !self.failures[group].never() && self.failures[group].fails(d.msg.id(), u32::from(d.redelivered)) {
+            return self.processing_failed(now, group, consumer, d, sched);
+        }
         self.client(now, ClientEvent::Processed { msg: d.msg, group, consumer });
         // Take the next delivery before acking, as the application does: one job at a time.
         self.start_next(now, group, consumer, sched);
@@ -901,6 +918,65 @@ impl<'h, H: History> RabbitModel<'h, H> {
             if let Some(home) = home {
                 self.world.send(sched, from, home, Msg::Ack { group, consumer, reg, id });
             }
+        }
+    }
+
+    /// The application's processing of `d` threw: it answers `basic.nack` with requeue (the
+    /// message goes back to its place in the queue and is delivered again, to this consumer or
+    /// another: a poison message loops for ever, as in RabbitMQ), or without (`nack`, `reject`:
+    /// the queue dead-letters it, reason `rejected`, or drops it), and takes its next delivery.
+    #[cold]
+    #[inline(never)]
+    fn processing_failed(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        d: Delivery,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let (msg, id) = (d.msg, d.msg.id());
+        self.client(now, ClientEvent::ProcessingFailed { msg, group, consumer });
+        let requeue = self.on_failure[group] == RabbitOnFailure::NackRequeue;
+        if requeue {
+            self.client(now, ClientEvent::Settled { id, group, outcome: Settlement::Retrying });
+        }
+        self.start_next(now, group, consumer, sched);
+        let c = &self.consumers[group][consumer as usize];
+        let (from, home, reg) = (c.node, c.home, c.reg);
+        if let Some(home) = home {
+            self.world.send(sched, from, home, Msg::Nack { group, consumer, reg, id, requeue });
+        }
+    }
+
+    /// The queue gets a consumer's `basic.nack` / `basic.reject`.
+    #[cold]
+    #[inline(never)]
+    fn nack(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        reg: u32,
+        id: MessageId,
+        requeue: bool,
+        sched: &mut Scheduler<Event>,
+    ) {
+        match self.queues[group].nack(consumer, reg, id, requeue) {
+            None if requeue => {}
+            None => return,
+            Some(u) => {
+                self.obs(now, Observation::StorageChanged { delta: -(u.msg.bytes() as i64) });
+                self.obs(now, Observation::Deleted { id, group: Some(group) });
+                if self.policies[group].dead_letter_exchange.is_some() {
+                    self.dead_letter(now, group, u.msg, sched);
+                } else {
+                    self.client(now, ClientEvent::Settled { id, group, outcome: Settlement::Dropped });
+                }
+            }
+        }
+        if !self.dispatch(now, group, sched) {
+            self.report_depth(now, group);
         }
     }
 
@@ -1167,7 +1243,11 @@ impl<'h, H: History> RabbitModel<'h, H> {
             {
                 self.stream_message(now, m, sched)
             }
-            m @ (Msg::Publish(_) | Msg::Ack { .. } | Msg::Subscribe { .. } | Msg::ConnectionClosed { .. })
+            m @ (Msg::Publish(_)
+            | Msg::Ack { .. }
+            | Msg::Nack { .. }
+            | Msg::Subscribe { .. }
+            | Msg::ConnectionClosed { .. })
                 if to != QUEUE_NODE && from >= self.producer_node =>
             {
                 self.classic_channel(now, to, m, sched)
@@ -1176,6 +1256,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             // node.
             Msg::Publish(m) => self.route(now, m, if from < self.producer_node { from } else { to }, sched),
             Msg::Ack { group, consumer, reg, id } => self.ack(now, group, consumer, reg, id, sched),
+            Msg::Nack { group, consumer, reg, id, requeue } => self.nack(now, group, consumer, reg, id, requeue, sched),
             Msg::Subscribe { group, consumer, reg } => self.subscribe(now, group, consumer, reg, sched),
             Msg::ConnectionClosed { group, consumer, reg } => {
                 if self.queues[group].channel_reg(consumer) == Some(reg) {

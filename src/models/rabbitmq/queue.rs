@@ -189,6 +189,18 @@ impl ClassicQueue {
         Some(u)
     }
 
+    /// `basic.nack` (or `basic.reject`) of one delivery: with `requeue` it goes back to its
+    /// original place, flagged redelivered (as a closed channel's deliveries do), and `None` is
+    /// returned; without, it leaves the queue and is returned (to be dead-lettered or dropped).
+    pub fn nack(&mut self, consumer: u32, reg: u32, id: MessageId, requeue: bool) -> Option<Unacked> {
+        let u = self.ack(consumer, reg, id)?;
+        if requeue {
+            self.requeue(std::iter::once(u.requeued()));
+            return None;
+        }
+        Some(u)
+    }
+
     /// Closes `consumer`'s channel: its unacknowledged messages go back to their original places
     /// in the queue, flagged redelivered. Returns how many.
     pub fn close_channel(&mut self, consumer: u32) -> u64 {
