@@ -75,6 +75,13 @@ impl<T> ConsumerApp<T> {
         self.busy.as_ref()
     }
 
+    /// The job that just ended runs again (its processing failed and is retried in place): the
+    /// application stays busy with it, ahead of what waits.
+    pub fn retry(&mut self, item: T) {
+        debug_assert!(self.busy.is_none(), "retries the job that just ended");
+        self.busy = Some(item);
+    }
+
     /// The current job's processing time is over.
     pub fn job_ended(&mut self) -> JobEnd<T> {
         if self.hung {
