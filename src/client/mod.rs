@@ -130,6 +130,19 @@ mod tests {
     }
 
     #[test]
+    fn a_retried_job_runs_again_before_what_waits() {
+        let mut app = ConsumerApp::default();
+        app.extend([1, 2]);
+        app.start_next();
+        assert_eq!(app.job_ended(), JobEnd::Done(1));
+        app.retry(1);
+        assert!(app.is_busy());
+        assert_eq!(app.start_next(), None, "still busy with 1: 2 waits behind it");
+        assert_eq!(app.job_ended(), JobEnd::Done(1));
+        assert_eq!(app.start_next(), Some(&2));
+    }
+
+    #[test]
     fn a_hung_application_stalls_its_job_until_resumed() {
         let mut app = ConsumerApp::default();
         app.extend([7, 8]);
