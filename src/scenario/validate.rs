@@ -472,6 +472,17 @@ impl Ctx {
             k.assignor.as_ref().map(|_| "kafka.assignor").or(k.group_protocol.as_ref().map(|_| "kafka.group_protocol"))
         });
         let kafka = self.kafka(raw.kafka.unwrap_or_default(), brokers)?;
+        // Consumers that fail are simulated in Kafka only so far: a RabbitMQ run would process
+        // every message and say nothing failed.
+        if systems.contains(&SystemKind::RabbitMq)
+            && let Some(i) = groups.iter().position(|g| g.failures.any_failures())
+        {
+            return self.err(
+                format!("groups[{i}].failure_rate"),
+                "consumers that fail are not simulated in RabbitMQ yet (on_failure.rabbitmq is read but not \
+                 applied); add systems = [\"kafka\"] or set failure_rate = 0",
+            );
+        }
         // Share groups: what they do not have, or what is not simulated with them yet.
         if systems.contains(&SystemKind::Kafka)
             && let Some(field) = rebalance_set

@@ -10,6 +10,7 @@ use pushpull::time::SimDuration;
 
 const BASE: &str = r#"
 duration = "10s"
+systems = ["kafka"]
 [workload]
 rate = 100
 [[groups]]
@@ -94,6 +95,12 @@ fn failure_errors_name_the_field_the_value_and_what_is_allowed() {
     refused("max_attempts = \"many\"\n", "groups[0].max_attempts", "or \"unlimited\"");
     refused("max_attempts = \"unlimited\"\n", "groups[0].max_attempts", "needs a retry_backoff above 0");
     refused("type = \"share\"\nfailure_rate = 0.1\n", "groups[0].failure_rate", "not simulated in Kafka share groups");
+    assert_refused(
+        &BASE.replace("systems = [\"kafka\"]\n", "").replace("name = \"g\"", "name = \"g\"\nfailure_rate = 0.1"),
+        "f.toml",
+        "groups[0].failure_rate",
+        "not simulated in RabbitMQ yet",
+    );
 }
 
 /// One Kafka consumer on one partition, 1 ms per record, ~1,000 records of 10 keys; 5% fail,
