@@ -75,6 +75,13 @@ impl<T> ConsumerApp<T> {
         self.busy.as_ref()
     }
 
+    /// The job that just ended runs again (its processing failed and is retried in place): the
+    /// application stays busy with it, ahead of what waits.
+    pub fn retry(&mut self, item: T) {
+        debug_assert!(self.busy.is_none(), "retries the job that just ended");
+        self.busy = Some(item);
+    }
+
     /// The current job's processing time is over.
     pub fn job_ended(&mut self) -> JobEnd<T> {
         if self.hung {
@@ -118,6 +125,19 @@ mod tests {
         app.extend([1, 2]);
         assert_eq!(app.start_next(), Some(&1));
         assert_eq!(app.start_next(), None, "busy");
+        assert_eq!(app.job_ended(), JobEnd::Done(1));
+        assert_eq!(app.start_next(), Some(&2));
+    }
+
+    #[test]
+    fn a_retried_job_runs_again_before_what_waits() {
+        let mut app = ConsumerApp::default();
+        app.extend([1, 2]);
+        app.start_next();
+        assert_eq!(app.job_ended(), JobEnd::Done(1));
+        app.retry(1);
+        assert!(app.is_busy());
+        assert_eq!(app.start_next(), None, "still busy with 1: 2 waits behind it");
         assert_eq!(app.job_ended(), JobEnd::Done(1));
         assert_eq!(app.start_next(), Some(&2));
     }

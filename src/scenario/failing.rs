@@ -21,7 +21,12 @@ pub enum RabbitOnFailure {
 }
 
 impl RabbitOnFailure {
-    pub const NAMES: [&'static str; 3] = ["nack-requeue", "nack", "reject"];
+    /// Each value with its name in scenario files.
+    pub const ALL: [(&'static str, RabbitOnFailure); 3] = [
+        ("nack-requeue", RabbitOnFailure::NackRequeue),
+        ("nack", RabbitOnFailure::Nack),
+        ("reject", RabbitOnFailure::Reject),
+    ];
 }
 
 /// Kafka: what the consumer application does with a record it failed to process.
@@ -43,7 +48,22 @@ pub enum KafkaOnFailure {
 }
 
 impl KafkaOnFailure {
-    pub const NAMES: [&'static str; 3] = ["retry-in-place", "skip", "retry-topics"];
+    /// Each value with its name in scenario files.
+    pub const ALL: [(&'static str, KafkaOnFailure); 3] = [
+        ("retry-in-place", KafkaOnFailure::RetryInPlace),
+        ("skip", KafkaOnFailure::Skip),
+        ("retry-topics", KafkaOnFailure::RetryTopics),
+    ];
+}
+
+/// The value named `name` among `all`.
+pub fn named<T: Copy>(all: &[(&str, T)], name: &str) -> Option<T> {
+    all.iter().find(|(n, _)| *n == name).map(|&(_, v)| v)
+}
+
+/// `"a", "b", "c"`: the names of `all`, for error messages.
+pub fn names<T>(all: &[(&str, T)]) -> String {
+    all.iter().map(|(n, _)| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
 }
 
 /// A group's failing consumers. The default (`failure_rate` 0) never fails, and is left out of

@@ -39,6 +39,15 @@ impl Ctx {
         Ok(v)
     }
 
+    /// A consumer's failure handling named `v`, among `all` (`system`'s, docs/failures.md).
+    fn handling<T: Copy>(&self, field: &str, v: &str, all: &[(&str, T)], system: &str) -> R<T> {
+        use super::failing::{named, names};
+        named(all, v).map_or_else(
+            || self.err(field, format!("{} is not a {system} failure handling; allowed: {}", show_name(v), names(all))),
+            Ok,
+        )
+    }
+
     fn size(&self, field: &str, leaf: &Leaf, min: u64, max: u64) -> R<u64> {
         let v = match leaf {
             Leaf::Int(i) if *i >= 0 => *i as u64,
@@ -60,11 +69,6 @@ fn show_name(name: &str) -> String {
     let head: String = name.chars().take(40).collect();
     let more = if name.chars().count() > 40 { "..." } else { "" };
     format!("\"{}{more}\"", head.escape_debug())
-}
-
-/// `["a", "b"]` as `"a", "b"`.
-fn quoted(names: &[&str]) -> String {
-    names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
 }
 
 fn show(l: &Leaf) -> String {
@@ -1260,7 +1264,7 @@ impl Ctx {
     /// `[[groups]] failure_rate`, `poison_fraction`, `on_failure`, `retry_topics`,
     /// `retry_backoff`, `max_attempts` (docs/failures.md).
     fn failure_policy(&self, f: &str, g: &RawGroup) -> R<super::failing::FailurePolicy> {
-        use super::failing::{FailurePolicy, KafkaOnFailure, RabbitOnFailure};
+        use super::failing::{FailurePolicy, KafkaOnFailure, RabbitOnFailure, named, names};
         let mut p = FailurePolicy::default();
         let fraction = |field: &str, v: Option<f64>, what: &str| -> R<f64> {
             match v {
@@ -1272,47 +1276,13 @@ impl Ctx {
         p.failure_rate = fraction("failure_rate", g.failure_rate, "the fraction of messages that fail")?;
         p.poison_fraction =
             fraction("poison_fraction", g.poison_fraction, "the fraction of failing messages that always fail")?;
-        let rabbit = |field: &str, v: &str| -> R<RabbitOnFailure> {
-            Ok(match v {
-                "nack-requeue" => RabbitOnFailure::NackRequeue,
-                "nack" => RabbitOnFailure::Nack,
-                "reject" => RabbitOnFailure::Reject,
-                other => {
-                    return self.err(
-                        format!("{f}.{field}"),
-                        format!(
-                            "{} is not a RabbitMQ failure handling; allowed: {}",
-                            show_name(other),
-                            quoted(&RabbitOnFailure::NAMES)
-                        ),
-                    );
-                }
-            })
-        };
-        let kafka = |field: &str, v: &str| -> R<KafkaOnFailure> {
-            Ok(match v {
-                "retry-in-place" => KafkaOnFailure::RetryInPlace,
-                "skip" => KafkaOnFailure::Skip,
-                "retry-topics" => KafkaOnFailure::RetryTopics,
-                other => {
-                    return self.err(
-                        format!("{f}.{field}"),
-                        format!(
-                            "{} is not a Kafka failure handling; allowed: {}",
-                            show_name(other),
-                            quoted(&KafkaOnFailure::NAMES)
-                        ),
-                    );
-                }
-            })
-        };
         match &g.on_failure {
             None => {}
-            Some(RawOnFailure::One(v)) if RabbitOnFailure::NAMES.contains(&v.as_str()) => {
-                p.rabbitmq = rabbit("on_failure", v)?;
+            Some(RawOnFailure::One(v)) if named(&RabbitOnFailure::ALL, v).is_some() => {
+                p.rabbitmq = self.handling(&format!("{f}.on_failure"), v, &RabbitOnFailure::ALL, "RabbitMQ")?;
             }
-            Some(RawOnFailure::One(v)) if KafkaOnFailure::NAMES.contains(&v.as_str()) => {
-                p.kafka = kafka("on_failure", v)?;
+            Some(RawOnFailure::One(v)) if named(&KafkaOnFailure::ALL, v).is_some() => {
+                p.kafka = self.handling(&format!("{f}.on_failure"), v, &KafkaOnFailure::ALL, "Kafka")?;
             }
             Some(RawOnFailure::One(v)) => {
                 return self.err(
@@ -1320,17 +1290,18 @@ impl Ctx {
                     format!(
                         "{} is not a failure handling; allowed: RabbitMQ {}, Kafka {}, or a table {{ rabbitmq = \"...\", kafka = \"...\" }}",
                         show_name(v),
-                        quoted(&RabbitOnFailure::NAMES),
-                        quoted(&KafkaOnFailure::NAMES)
+                        names(&RabbitOnFailure::ALL),
+                        names(&KafkaOnFailure::ALL)
                     ),
                 );
             }
             Some(RawOnFailure::PerSystem(t)) => {
                 if let Some(v) = &t.rabbitmq {
-                    p.rabbitmq = rabbit("on_failure.rabbitmq", v)?;
+                    p.rabbitmq =
+                        self.handling(&format!("{f}.on_failure.rabbitmq"), v, &RabbitOnFailure::ALL, "RabbitMQ")?;
                 }
                 if let Some(v) = &t.kafka {
-                    p.kafka = kafka("on_failure.kafka", v)?;
+                    p.kafka = self.handling(&format!("{f}.on_failure.kafka"), v, &KafkaOnFailure::ALL, "Kafka")?;
                 }
             }
         }

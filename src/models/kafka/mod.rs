@@ -16,6 +16,7 @@ pub mod controller;
 mod cooperative;
 pub mod coordinator_node;
 mod costs;
+mod failing;
 pub mod group;
 mod operations;
 pub mod partitioner;
@@ -274,6 +275,8 @@ pub enum Timer {
     InitialRebalanceDelay { group: GroupIdx, round: u64 },
     /// The leader's acquisition locks of a share-partition: the oldest may have expired.
     ShareLockExpired { group: GroupIdx, partition: u32 },
+    /// A group's retry topic (issue 18): a record is due, or its consumer's job ended.
+    RetryTopic { group: GroupIdx, topic: usize },
 }
 
 #[derive(Debug)]
@@ -379,6 +382,8 @@ struct Consumer {
     buffer: VecDeque<Fetched>,
     /// The application: the current poll's records, processed in order.
     app: ConsumerApp<Fetched>,
+    /// Failed attempts at the record in progress (issue 18; 0 for its first attempt).
+    attempt: u32,
     /// Brokers (bit set) to which a fetch request or its response is on its way, or parked there:
     /// one fetch per partition leader, as the consumer's `Fetcher` does.
     fetching: u64,
@@ -430,6 +435,7 @@ impl Consumer {
             commit_sent: Vec::new(),
             buffer: VecDeque::new(),
             app: ConsumerApp::default(),
+            attempt: 0,
             fetching: 0,
             parked: vec![Deadline::default(); brokers as usize],
             fetches_parked: 0,
@@ -521,6 +527,8 @@ pub struct KafkaModel<'h, H: History> {
     producer: Producer,
     producer_node: NodeId,
     processing: ProcessingTimes,
+    /// Per group: its consumers' failures and retry topics (issue 18).
+    failing: Vec<failing::GroupFailing>,
     /// Topics and subscriptions (issue 18): which records each group fetches and uses; `None`:
     /// one topic every group reads whole.
     routing: Option<std::sync::Arc<crate::subscriptions::Subscriptions>>,
@@ -797,6 +805,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             producer: Producer::new(s),
             producer_node,
             processing: ProcessingTimes::new(s),
+            failing: (0..s.groups.len()).map(|g| failing::GroupFailing::new(s, g)).collect(),
             routing: crate::subscriptions::Subscriptions::new(s).map(std::sync::Arc::new),
             cfg,
         };
@@ -1362,6 +1371,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let Some(&r) = c.app.start_next() else {
             return;
         };
+        c.attempt = 0;
         let node = c.node;
         let work = match r.delivery {
             // Routing: a marker past skipped records costs nothing, a discarded record its check.
@@ -1386,6 +1396,14 @@ impl<'h, H: History> KafkaModel<'h, H> {
             self.share_job_done(now, group, consumer, r, sched);
             return;
         }
+        let attempt = if r.delivery < DISCARD {
+            self.attempt_ended(now, group, consumer, r, sched)
+        } else {
+            failing::AttemptEnd::Succeeded
+        };
+        if attempt == failing::AttemptEnd::RetryingInPlace {
+            return;
+        }
         let g = &mut self.groups[group];
         let p = g.consumers[consumer as usize].partitions.get(r.slot as usize).copied();
         // The group's progress (a record processed again after a rebalance does not move it).
@@ -1396,7 +1414,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 *f = r.offset + 1;
             }
         }
-        if r.delivery < DISCARD {
+        if r.delivery < DISCARD && attempt == failing::AttemptEnd::Succeeded {
             self.client(now, ClientEvent::Processed { msg: r.msg, group, consumer });
         }
         let c = &mut self.groups[group].consumers[consumer as usize];
@@ -2006,6 +2024,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             Timer::SessionExpired { group, member } => self.session_expired(now, group, member, sched),
             Timer::RebalanceTimeout { group, round } => self.rebalance_timeout(now, group, round, sched),
             Timer::InitialRebalanceDelay { group, round } => self.initial_delay_over(now, group, round, sched),
+            Timer::RetryTopic { group, topic } => self.retry_topic_next(now, group, topic, sched),
             Timer::ShareLockExpired { group, partition } => self.share_lock_expired(now, node, group, partition, sched),
             Timer::JobEnd | Timer::AutoCommitDue | Timer::HeartbeatTick | Timer::FetchTimeout { .. } => {
                 let (group, consumer) = self.consumer_of[node];
@@ -2104,6 +2123,7 @@ impl<H: History> Model for KafkaModel<'_, H> {
             && self.blocked.is_empty()
             && self.requests_in_flight == 0
             && self.commits_in_flight == 0
+            && self.failing.iter().all(failing::GroupFailing::idle)
             && ((self.groups.iter().all(|g| g.remaining == 0) && self.groups_done(false))
                 // Partitions left offline by the schedule (no eligible replica came back) can
                 // never be read: the run ends when every other partition is drained.

@@ -132,6 +132,19 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
         counts.push(category("replayed", "read again on purpose after a rewind: not duplicates", |d| d.replayed));
     }
     counts.push(category("redelivered", "handed to a consumer again, flagged by the broker", |d| d.redelivered));
+    // Issue 18's settled categories (never lost), only where some system has any.
+    type Count = fn(&DeliveryCounts) -> u64;
+    let settled: [(&str, &str, Count); 4] = [
+        ("dead-lettered", "moved to a dead-letter topic or exchange, not lost", |d| d.dead_lettered),
+        ("expired", "its time to live ran out in the queue", |d| d.expired),
+        ("dropped", "thrown away on purpose: skipped, given up, or a queue limit", |d| d.dropped),
+        ("in a retry", "still waiting in a retry topic at the end", |d| d.retried),
+    ];
+    for (name, meaning, f) in settled {
+        if any(f) {
+            counts.push(category(name, meaning, f));
+        }
+    }
     let unmeasurable = runs.iter().any(|r| r.delivery.unavailable_s.is_none());
     let mut seconds = vec![Category {
         name: "unavailable".into(),
