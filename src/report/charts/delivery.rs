@@ -138,7 +138,7 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
         ("dead-lettered", "moved to a dead-letter topic or exchange, not lost", |d| d.dead_lettered),
         ("expired", "its time to live ran out in the queue", |d| d.expired),
         ("dropped", "thrown away on purpose: skipped, given up, or a queue limit", |d| d.dropped),
-        ("in a retry", "still waiting in a retry topic at the end", |d| d.retried),
+        ("in a retry", "still being retried at the end: a retry topic, a requeue loop", |d| d.retried),
     ];
     for (name, meaning, f) in settled {
         if any(f) {
@@ -211,7 +211,12 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
         });
     }
     if s.groups.len() > 1 {
-        subtitle.push_str(" Each group is owed every message: counts are per message and group.");
+        // With exchanges (a dead-letter exchange among them) a group is owed what is routed to it.
+        subtitle.push_str(if s.routing.is_some() {
+            " Each group is owed what is routed to it: counts are per message and group."
+        } else {
+            " Each group is owed every message: counts are per message and group."
+        });
     }
     if let [only] = runs {
         subtitle.push_str(&format!(" Only {} ran.", only.system.name()));
@@ -328,17 +333,20 @@ fn draw_panel<DB: DrawingBackend>(
         }
         // Under the axis: the measure's name, then what it means.
         let cx = px(centre, 0.0).0;
-        let name_style = font(15.0, INK).pos(Pos::new(HPos::Center, VPos::Top));
+        // Narrow categories (the settled ones make up to nine) get smaller type, so that a long
+        // word such as "unacknowledged" stays within its own column.
+        let (name_px, meaning_px) = if cat_w < 110 { (12.0, 11.0) } else { (15.0, 13.0) };
+        let name_style = font(name_px, INK).pos(Pos::new(HPos::Center, VPos::Top));
         let mut y = base + 10;
         for line in wrap(root, &cat.name, &name_style, (cat_w - 6).max(40) as u32)? {
             root.draw_text(&line, &name_style, (cx, y))?;
-            y += 18;
+            y += name_px as i32 + 3;
         }
-        let meaning_style = font(13.0, SUBTLE).pos(Pos::new(HPos::Center, VPos::Top));
+        let meaning_style = font(meaning_px, SUBTLE).pos(Pos::new(HPos::Center, VPos::Top));
         y += 2;
         for line in wrap(root, &cat.meaning, &meaning_style, (cat_w - 10).max(40) as u32)? {
             root.draw_text(&line, &meaning_style, (cx, y))?;
-            y += 16;
+            y += meaning_px as i32 + 3;
         }
     }
     Ok(())
