@@ -956,8 +956,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
         &mut self,
         now: SimTime,
         group: GroupIdx,
-        consumer: u32,
-        reg: u32,
+        (consumer, reg): (u32, u32),
         id: MessageId,
         requeue: bool,
         sched: &mut Scheduler<Event>,
@@ -1256,7 +1255,9 @@ impl<'h, H: History> RabbitModel<'h, H> {
             // node.
             Msg::Publish(m) => self.route(now, m, if from < self.producer_node { from } else { to }, sched),
             Msg::Ack { group, consumer, reg, id } => self.ack(now, group, consumer, reg, id, sched),
-            Msg::Nack { group, consumer, reg, id, requeue } => self.nack(now, group, consumer, reg, id, requeue, sched),
+            Msg::Nack { group, consumer, reg, id, requeue } => {
+                self.nack(now, group, (consumer, reg), id, requeue, sched)
+            }
             Msg::Subscribe { group, consumer, reg } => self.subscribe(now, group, consumer, reg, sched),
             Msg::ConnectionClosed { group, consumer, reg } => {
                 if self.queues[group].channel_reg(consumer) == Some(reg) {
