@@ -868,7 +868,27 @@ pub fn estimate(s: &Scenario) -> Estimate {
             }
             SystemKind::RabbitMq => 0.0,
         };
-        events.push(message_events + periodic);
+        // RabbitMQ consumers that nack with requeue: each poison message is delivered again and
+        // again from its arrival (on average mid-publishing) to the end, one attempt per mean
+        // processing time, at most as many attempts as the group's consumers can make: a delivery,
+        // the job's end and the nack (3 events, 4 observations) each.
+        let requeue_loops: f64 = match sys {
+            SystemKind::RabbitMq => s
+                .groups
+                .iter()
+                .filter(|g| g.failures.rabbitmq == crate::scenario::failing::RabbitOnFailure::NackRequeue)
+                .map(|g| {
+                    let per_attempt = g.processing.mean().max(1e-6);
+                    let poison = messages * g.failures.failure_rate * g.failures.poison_fraction;
+                    let looping = poison * (end - seconds / 2.0).max(0.0) / per_attempt;
+                    let capacity = g.consumers as f64 * end / per_attempt;
+                    looping.min(capacity) + messages * g.failures.failure_rate * (1.0 - g.failures.poison_fraction)
+                })
+                .sum(),
+            SystemKind::Kafka => 0.0,
+        };
+        events.push(message_events + periodic + 3.0 * requeue_loops);
+        *observations.last_mut().expect("pushed above") += 4.0 * requeue_loops;
         let pending = if latency > 0.0 {
             (peak_rate * latency).min(messages) * (1.0 + 2.0 * n_groups) + total_consumers
         } else {
