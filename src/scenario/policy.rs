@@ -44,6 +44,10 @@ pub struct QueuePolicy {
     /// `x-dead-letter-routing-key`; `None`: the message's own routing key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dead_letter_routing_key: Option<String>,
+    /// `x-single-active-consumer`: only the first subscribed consumer gets deliveries; when it
+    /// goes, the next in subscription order takes over.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub single_active_consumer: bool,
 }
 
 impl QueuePolicy {

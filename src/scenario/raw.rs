@@ -178,6 +178,8 @@ pub struct RawGroup {
     pub dead_letter_exchange: Option<String>,
     /// RabbitMQ `x-dead-letter-routing-key` (default: the message's own routing key).
     pub dead_letter_routing_key: Option<String>,
+    /// RabbitMQ `x-single-active-consumer`: one consumer at a time gets the queue's messages.
+    pub single_active_consumer: Option<bool>,
     /// Fraction (0 to 1) of messages whose processing fails (docs/failures.md).
     pub failure_rate: Option<f64>,
     /// Of the failing messages, the fraction (0 to 1) that fail on every attempt.

@@ -1168,7 +1168,7 @@ impl Ctx {
                 return self.err(
                     format!("groups[{i}]"),
                     format!(
-                        "queue arguments (message_ttl, max_length, max_length_bytes, overflow, dead_letter_*) are \
+                        "queue arguments (message_ttl, max_length, max_length_bytes, overflow, dead_letter_*, single_active_consumer) are \
                          simulated on classic queues only yet, and rabbitmq.queue_type is \"{}\"; use \"classic\", \
                          or remove them",
                         rabbitmq.queue_type.name()
@@ -1258,6 +1258,7 @@ impl Ctx {
             overflow,
             dead_letter_exchange: g.dead_letter_exchange.clone(),
             dead_letter_routing_key: g.dead_letter_routing_key.clone(),
+            single_active_consumer: g.single_active_consumer.unwrap_or(false),
         })
     }
 

@@ -269,3 +269,43 @@ processing = "45s"
         "from 1m",
     );
 }
+
+/// `single_active_consumer`: three consumers subscribe at start (0, 1, 2 in that order); only
+/// consumer 0 processes until it crashes at 10 s, then only consumer 1 (next in subscription
+/// order), which first gets 0's unacknowledged deliveries back in their order: nothing out of
+/// order, nothing lost.
+#[test]
+fn a_single_active_consumer_processes_alone_until_it_goes() {
+    let s = scenario(
+        r#"
+duration = "20s"
+systems = ["rabbitmq"]
+[workload]
+rate = 50
+arrivals = "constant"
+[rabbitmq]
+prefetch = 10
+[[groups]]
+name = "work"
+consumers = 3
+processing = "5ms"
+single_active_consumer = true
+[[faults]]
+at = "10s"
+action = "crash"
+target = "work/0"
+"#,
+    );
+    let mut by = [0u32; 3];
+    for (at, e) in client_events(&s, SystemKind::RabbitMq).0 {
+        if let ClientEvent::Processed { consumer, .. } = e {
+            let t = at.0 as f64 / 1e9;
+            assert_eq!(consumer, if t < 10.0 { 0 } else { 1 }, "processed at {t} s");
+            by[consumer as usize] += 1;
+        }
+    }
+    assert!(by[0] > 400 && by[1] > 400 && by[2] == 0, "{by:?}");
+    let d = delivery(&s, SystemKind::RabbitMq);
+    let g = &d.groups["work"];
+    assert_eq!((g.out_of_order, g.acknowledged_lost + g.unacknowledged_lost, g.processed_unique), (0, 0, 999));
+}

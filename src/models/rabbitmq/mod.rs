@@ -310,7 +310,11 @@ impl<'h, H: History> RabbitModel<'h, H> {
             producer: Producer::new(s),
             producer_node,
             processing: ProcessingTimes::new(s),
-            queues: s.groups.iter().map(|g| ClassicQueue::new(g.max_consumers)).collect(),
+            queues: s
+                .groups
+                .iter()
+                .map(|g| ClassicQueue::new(g.max_consumers).single_active(g.policy.single_active_consumer))
+                .collect(),
             bound: s.groups.iter().map(|g| g.start == SimTime::ZERO).collect(),
             routing: crate::subscriptions::Subscriptions::new(s).map(std::sync::Arc::new),
             routed_scratch: Vec::new(),

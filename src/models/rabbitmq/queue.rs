@@ -70,11 +70,21 @@ pub struct ClassicQueue {
     /// `capacity` and none is unlimited every window is full: no need to look for room.
     capacity: u64,
     unlimited: u32,
+    /// `x-single-active-consumer`: deliveries go only to the first consumer in `subscribed`
+    /// (subscription order, kept only then).
+    single_active: bool,
+    subscribed: Vec<u32>,
 }
 
 impl ClassicQueue {
     pub fn new(consumers: u32) -> Self {
         ClassicQueue { channels: (0..consumers).map(|_| None).collect(), ..Default::default() }
+    }
+
+    /// A queue declared with `x-single-active-consumer`.
+    pub fn single_active(mut self, on: bool) -> Self {
+        self.single_active = on;
+        self
     }
 
     /// Ready plus unacknowledged.
@@ -136,6 +146,9 @@ impl ClassicQueue {
         self.capacity += u64::from(prefetch);
         self.unlimited += u32::from(prefetch == 0);
         self.channels[consumer as usize] = Some(Channel { prefetch, reg, unacked: VecDeque::new() });
+        if self.single_active {
+            self.subscribed.push(consumer);
+        }
     }
 
     /// The subscription `consumer`'s channel serves, if it has one.
@@ -159,10 +172,20 @@ impl ClassicQueue {
     fn deliver_next(&mut self, now: SimTime, manual_ack: bool) -> Option<(u32, Ready)> {
         let n = self.channels.len();
         let has_room = |c: &Option<Channel>| c.as_ref().is_some_and(|c| c.has_room(manual_ack));
-        // From `next_consumer` to the end, then from the start: no division per step.
-        let start = self.next_consumer.min(n);
-        let k = (start..n).chain(0..start).find(|&k| has_room(&self.channels[k]))?;
-        self.next_consumer = if k + 1 == n { 0 } else { k + 1 };
+        let k = if self.single_active {
+            // Only the active consumer, the first subscribed, gets deliveries.
+            let k = *self.subscribed.first()? as usize;
+            if !has_room(&self.channels[k]) {
+                return None;
+            }
+            k
+        } else {
+            // From `next_consumer` to the end, then from the start: no division per step.
+            let start = self.next_consumer.min(n);
+            let k = (start..n).chain(0..start).find(|&k| has_room(&self.channels[k]))?;
+            self.next_consumer = if k + 1 == n { 0 } else { k + 1 };
+            k
+        };
         let r = self.pop_ready();
         if manual_ack {
             let ch = self.channels[k].as_mut().expect("found subscribed");
@@ -207,6 +230,8 @@ impl ClassicQueue {
         let Some(ch) = self.channels[consumer as usize].take() else {
             return 0;
         };
+        // The next subscribed consumer, if any, becomes the single active one.
+        self.subscribed.retain(|&c| c != consumer);
         self.capacity -= u64::from(ch.prefetch);
         self.unlimited -= u32::from(ch.prefetch == 0);
         let n = ch.unacked.len() as u64;
@@ -248,6 +273,7 @@ impl ClassicQueue {
             .collect();
         self.unacked = 0;
         (self.capacity, self.unlimited) = (0, 0);
+        self.subscribed.clear();
         if persistent {
             self.requeue(unacked.into_iter());
             Vec::new()
@@ -271,6 +297,33 @@ mod tests {
 
     fn ids(q: &ClassicQueue) -> Vec<(u64, bool)> {
         q.ready.iter().map(|r| (r.msg.id(), r.redelivered)).collect()
+    }
+
+    /// `x-single-active-consumer`: consumers 2, 0, 1 subscribe in that order, each with prefetch
+    /// 2. Only consumer 2 (the first) gets deliveries, and only up to its window, though 0 and 1
+    /// have room. When its channel closes, its two deliveries go back to the queue flagged
+    /// redelivered, and consumer 0 (next in subscription order) gets them, in their order.
+    #[test]
+    fn a_single_active_consumer_gets_everything_until_it_goes() {
+        let mut q = ClassicQueue::new(3).single_active(true);
+        for c in [2, 0, 1] {
+            q.subscribe(c, 2, 1);
+        }
+        for id in 0..5 {
+            q.enqueue(m(id), SimTime(0));
+        }
+        let mut got = Vec::new();
+        while let Some((c, r)) = q.next_delivery(SimTime(0), true) {
+            got.push((c, r.msg.id(), r.redelivered));
+        }
+        assert_eq!(got, [(2, 0, false), (2, 1, false)]);
+        assert_eq!(q.close_channel(2), 2);
+        got.clear();
+        while let Some((c, r)) = q.next_delivery(SimTime(0), true) {
+            got.push((c, r.msg.id(), r.redelivered));
+        }
+        assert_eq!(got, [(0, 0, true), (0, 1, true)]);
+        assert_eq!(ids(&q), [(2, false), (3, false), (4, false)]);
     }
 
     #[test]
