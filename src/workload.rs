@@ -183,6 +183,54 @@ impl Producer {
     }
 }
 
+/// The AMQP `priority` property each message is published with (`[workload] priorities`): a pure
+/// function of the seed and the message id, from its own keyed stream, so that no other draw
+/// moves and both systems see the same priorities. Kafka has no priorities: only a RabbitMQ queue
+/// declared with `x-max-priority` acts on them; the metrics report latency per priority in both.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Priorities {
+    seed: u64,
+    /// (cumulative probability, priority), by priority.
+    cumulative: Vec<(f64, u8)>,
+}
+
+impl Priorities {
+    /// `None` without `[workload] priorities` (every message has no priority: 0).
+    pub fn new(s: &Scenario) -> Option<Self> {
+        let weights = &s.workload.priorities;
+        if weights.is_empty() {
+            return None;
+        }
+        let total: f64 = weights.values().sum();
+        let mut acc = 0.0;
+        let cumulative = weights
+            .iter()
+            .map(|(&p, &w)| {
+                acc += w / total;
+                (acc, p)
+            })
+            .collect();
+        Some(Priorities { seed: s.seed, cumulative })
+    }
+
+    pub fn of(&self, id: MessageId) -> u8 {
+        self.cumulative[self.index_of(id)].1
+    }
+
+    /// Message `id`'s priority as an index into [`Priorities::levels`].
+    pub fn index_of(&self, id: MessageId) -> usize {
+        let mut r = rng::keyed(self.seed, Stream::Priorities, id, 0);
+        let u = rng::unit(&mut r);
+        // Rounding may leave the last cumulative value a hair below 1.
+        self.cumulative.iter().position(|(c, _)| u < *c).unwrap_or(self.cumulative.len() - 1)
+    }
+
+    /// The priorities messages can have, lowest first.
+    pub fn levels(&self) -> impl Iterator<Item = u8> + '_ {
+        self.cumulative.iter().map(|&(_, p)| p)
+    }
+}
+
 /// Processing time of a message in a group: a property of the (message, group) pair, the same in
 /// both systems whichever consumer handles it and however often.
 #[derive(Clone, Debug)]

@@ -34,6 +34,8 @@ pub enum Stream {
     Routing = 9,
     /// Whether a message's processing fails, keyed by its id (issue 18, `crate::failures`).
     Failures = 10,
+    /// A message's AMQP priority, keyed by its id (`[workload] priorities`).
+    Priorities = 11,
 }
 
 fn splitmix64(mut z: u64) -> u64 {

@@ -184,6 +184,8 @@ pub struct GroupCounts {
     pub fetch: Option<FetchCounts>,
     pub wait: DurationStats,
     pub latency: DurationStats,
+    /// With `[workload] priorities`: latency per message priority, as [`Priorities::levels`].
+    pub latency_by_priority: Vec<DurationStats>,
     /// Per partition: since when a rebalance kept it from being processed, if it does now.
     pub revoked_at: Vec<Option<SimTime>>,
     /// Rebalance pauses, summed over partitions, and the longest (ns).
@@ -361,6 +363,8 @@ pub struct Recorder {
     /// Send to acknowledgement, for the messages sent after the warmup; `None` where the producer
     /// is never answered (RabbitMQ without publisher confirms).
     confirms: Option<confirm::Confirms>,
+    /// Each message's priority, with `[workload] priorities`.
+    priorities: Option<crate::workload::Priorities>,
 }
 
 impl Recorder {
@@ -395,7 +399,15 @@ impl Recorder {
             stored_bytes: 0,
             peak_stored_bytes: 0,
             bucket_stored_max: 0,
-            groups: s.groups.iter().map(|g| GroupCounts { start: g.start, ..GroupCounts::default() }).collect(),
+            groups: s
+                .groups
+                .iter()
+                .map(|g| GroupCounts {
+                    start: g.start,
+                    latency_by_priority: vec![DurationStats::default(); s.workload.priorities.len()],
+                    ..GroupCounts::default()
+                })
+                .collect(),
             samples: Vec::new(),
             max_rows: MAX_SAMPLE_ROWS,
             annotations: Vec::new(),
@@ -406,6 +418,7 @@ impl Recorder {
             last_time: SimTime::ZERO,
             busy: Busy::new(SimTime(s.warmup.0), SimTime(s.duration.0), s.groups.iter().map(|g| g.max_consumers)),
             confirms: Some(Default::default()),
+            priorities: crate::workload::Priorities::new(s),
         }
     }
 
@@ -705,6 +718,7 @@ impl Recorder {
                 rebalance_pause_s: round6(SimDuration(g.pause_ns).as_secs_f64()),
                 max_rebalance_pause_s: round6(SimDuration(g.max_pause_ns).as_secs_f64()),
                 fetch: g.fetch.map(|f| FetchCounts { records_used: g.processed, ..f }),
+                latency_by_priority_ms: self.by_priority(std::slice::from_ref(g)),
             };
             if let Some(f) = gs.fetch {
                 let t = total.fetch.get_or_insert_with(FetchCounts::default);
@@ -735,6 +749,7 @@ impl Recorder {
         total.throughput_per_s = round6(total.throughput_per_s);
         total.wait_ms = wait.summary();
         total.latency_ms = latency.summary();
+        total.latency_by_priority_ms = self.by_priority(&self.groups);
         total.busy_fraction = BusyFraction::of(&all_fractions);
         SystemSummary {
             messages_published: self.messages_published,
@@ -749,6 +764,19 @@ impl Recorder {
             utilisation: None,
             groups,
         }
+    }
+
+    /// The latency of each priority over `groups`, merged.
+    fn by_priority(&self, groups: &[GroupCounts]) -> BTreeMap<u8, Percentiles> {
+        let Some(p) = &self.priorities else { return BTreeMap::new() };
+        p.levels()
+            .enumerate()
+            .map(|(i, level)| {
+                let mut d = DurationStats::default();
+                groups.iter().for_each(|g| d.merge(&g.latency_by_priority[i]));
+                (level, d.summary())
+            })
+            .collect()
     }
 
     /// All groups' wait statistics merged (for oracle tests and charts).
@@ -831,6 +859,9 @@ impl History for Recorder {
                 }
                 if msg.published_at >= self.warmup && !replay {
                     g.latency.record(at.since(msg.published_at));
+                    if let Some(p) = &self.priorities {
+                        g.latency_by_priority[p.index_of(msg.id())].record(at.since(msg.published_at));
+                    }
                 }
                 if undropped {
                     self.undo_retention_loss(group, msg.id());
@@ -1022,6 +1053,9 @@ pub struct GroupSummary {
     /// With routing only: records fetched and used (left out otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fetch: Option<FetchCounts>,
+    /// With `[workload] priorities` only: `latency_ms` of the messages of each priority.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub latency_by_priority_ms: BTreeMap<u8, Percentiles>,
 }
 
 /// Busy fractions of a set of consumers, rounded to 6 decimals (0 when there is none).

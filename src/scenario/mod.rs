@@ -166,6 +166,9 @@ pub struct Workload {
     /// Bytes per message.
     pub message_bytes: Dist,
     pub keys: Keys,
+    /// AMQP priority -> weight (`[workload] priorities`); empty: no message has a priority.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub priorities: std::collections::BTreeMap<u8, f64>,
 }
 
 /// A Kafka consumer group, and the RabbitMQ queue bound to the fanout exchange for the same readers.

@@ -48,6 +48,10 @@ pub struct QueuePolicy {
     /// goes, the next in subscription order takes over.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub single_active_consumer: bool,
+    /// `x-max-priority`: a priority queue with priorities 0 to this; a message's higher priority
+    /// counts as this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_priority: Option<u8>,
 }
 
 impl QueuePolicy {

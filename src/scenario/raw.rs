@@ -141,6 +141,9 @@ pub struct RawWorkload {
     pub exchange: Option<String>,
     pub routing_keys: Option<BTreeMap<String, f64>>,
     pub headers: Option<BTreeMap<String, BTreeMap<String, f64>>>,
+    /// AMQP message priority (0 to 255) -> weight: each message is published with one priority,
+    /// drawn per message (RabbitMQ queues with `max_priority` serve higher ones first).
+    pub priorities: Option<BTreeMap<String, f64>>,
 }
 
 #[derive(Deserialize, JsonSchema, Debug)]
@@ -180,6 +183,8 @@ pub struct RawGroup {
     pub dead_letter_routing_key: Option<String>,
     /// RabbitMQ `x-single-active-consumer`: one consumer at a time gets the queue's messages.
     pub single_active_consumer: Option<bool>,
+    /// RabbitMQ `x-max-priority` (1 to 255): a priority queue, higher message priorities first.
+    pub max_priority: Option<i64>,
     /// Fraction (0 to 1) of messages whose processing fails (docs/failures.md).
     pub failure_rate: Option<f64>,
     /// Of the failing messages, the fraction (0 to 1) that fail on every attempt.

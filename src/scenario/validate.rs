@@ -849,7 +849,27 @@ impl Ctx {
             }
             Some(ScalarOrTable::Table(t)) => self.keys(&t)?,
         };
-        Ok(Workload { phases, arrivals, message_bytes, keys })
+        let mut priorities = BTreeMap::new();
+        for (k, &w) in raw.priorities.iter().flatten() {
+            let field = format!("workload.priorities.{k:?}");
+            let Some(p) = k.parse::<u8>().ok() else {
+                return self.err(
+                    field,
+                    "is not a message priority; the keys are AMQP priorities, integers from 0 to 255 (\"0\" = 0.9)",
+                );
+            };
+            if !w.is_finite() || w <= 0.0 {
+                return self.err(field, format!("{w} is not allowed; a weight is a finite number > 0"));
+            }
+            if priorities.insert(p, w).is_some() {
+                return self.err(field, format!("priority {p} is listed twice"));
+            }
+        }
+        if raw.priorities.is_some() && priorities.is_empty() {
+            return self
+                .err("workload.priorities", "is empty; give at least one priority and its weight, or remove it");
+        }
+        Ok(Workload { phases, arrivals, message_bytes, keys, priorities })
     }
 
     fn rate(&self, field: &str, r: f64) -> R<f64> {
@@ -1168,7 +1188,8 @@ impl Ctx {
                 return self.err(
                     format!("groups[{i}]"),
                     format!(
-                        "queue arguments (message_ttl, max_length, max_length_bytes, overflow, dead_letter_*, single_active_consumer) are \
+                        "queue arguments (message_ttl, max_length, max_length_bytes, overflow, dead_letter_*, single_active_consumer, \
+                         max_priority) are \
                          simulated on classic queues only yet, and rabbitmq.queue_type is \"{}\"; use \"classic\", \
                          or remove them",
                         rabbitmq.queue_type.name()
@@ -1259,6 +1280,10 @@ impl Ctx {
             dead_letter_exchange: g.dead_letter_exchange.clone(),
             dead_letter_routing_key: g.dead_letter_routing_key.clone(),
             single_active_consumer: g.single_active_consumer.unwrap_or(false),
+            max_priority: match g.max_priority {
+                None => None,
+                Some(n) => Some(self.int_in(&format!("{f}.max_priority"), n, 1, 255, "x-max-priority")? as u8),
+            },
         })
     }
 

@@ -309,3 +309,76 @@ target = "work/0"
     let g = &d.groups["work"];
     assert_eq!((g.out_of_order, g.acknowledged_lost + g.unacknowledged_lost, g.processed_unique), (0, 0, 999));
 }
+
+/// `x-max-priority`: one consumer of 10 messages/s (100 ms each, prefetch 1) gets 12/s, a tenth
+/// of them at priority 9. RabbitMQ serves the priority-9 messages first: they arrive at 1.2/s,
+/// a load of 0.12, so each waits for at most the one message in progress (≤ 100 ms) and a rare
+/// other priority-9 one: p99 under 400 ms (the 100 ms of its own processing included). The
+/// priority-0 backlog grows by 2/s for 60 s, so its latency climbs past 10 s. Kafka has no
+/// priorities: one partition in publish order, both classes wait alike.
+#[test]
+fn a_priority_queue_serves_priority_messages_past_a_backlog_and_kafka_does_not() {
+    let s = scenario(
+        r#"
+duration = "60s"
+[workload]
+rate = 12
+arrivals = "constant"
+priorities = { "0" = 0.9, "9" = 0.1 }
+[kafka]
+partitions = 1
+[rabbitmq]
+prefetch = 1
+[[groups]]
+name = "work"
+processing = "100ms"
+max_priority = 9
+"#,
+    );
+    let sum = pushpull::report::summary(&s, &crate::common::run_all(&s));
+    let by = |sys: &str| sum.systems[sys].latency_by_priority_ms.clone();
+    let (rabbit, kafka) = (by("rabbitmq"), by("kafka"));
+    assert_eq!(rabbit.keys().copied().collect::<Vec<u8>>(), [0, 9]);
+    let high = rabbit[&9].count;
+    // 719 messages, each priority 9 with probability 0.1: 72 ± 3 standard deviations (8 each).
+    assert!((48..=96).contains(&high), "{high} at priority 9");
+    assert_eq!(high + rabbit[&0].count, sum.systems["rabbitmq"].latency_ms.count);
+    assert_eq!((kafka[&9].count, kafka[&0].count), (high, rabbit[&0].count), "the same messages in both");
+    assert!(rabbit[&9].p99 < 400.0, "RabbitMQ priority 9 p99 {} ms", rabbit[&9].p99);
+    assert!(rabbit[&0].p99 > 10_000.0, "RabbitMQ priority 0 p99 {} ms", rabbit[&0].p99);
+    assert!(kafka[&9].p99 > 10_000.0, "Kafka priority 9 p99 {} ms: no priorities", kafka[&9].p99);
+    assert!(
+        (kafka[&9].p50 / kafka[&0].p50 - 1.0).abs() < 0.3,
+        "Kafka's medians alike: {} and {} ms",
+        kafka[&9].p50,
+        kafka[&0].p50
+    );
+    let d = &sum.systems["rabbitmq"].delivery.total;
+    assert_eq!((d.acknowledged_lost, d.unacknowledged_lost), (0, 0));
+}
+
+#[test]
+fn priorities_and_max_priority_are_checked() {
+    let base = |workload: &str, group: &str, rabbit: &str| {
+        format!(
+            "duration = \"10s\"\n[workload]\nrate = 10\n{workload}\n[rabbitmq]\n{rabbit}\n[[groups]]\nname = \"g\"\n{group}\n"
+        )
+    };
+    assert_refused(&base("priorities = { \"x\" = 1.0 }", "", ""), "t.toml", "workload.priorities.\"x\"", "0 to 255");
+    assert_refused(
+        &base("priorities = { \"256\" = 1.0 }", "", ""),
+        "t.toml",
+        "workload.priorities.\"256\"",
+        "0 to 255",
+    );
+    assert_refused(&base("priorities = { \"1\" = 0.0 }", "", ""), "t.toml", "workload.priorities.\"1\"", "> 0");
+    assert_refused(&base("priorities = {}", "", ""), "t.toml", "workload.priorities", "at least one");
+    assert_refused(&base("", "max_priority = 0", ""), "t.toml", "groups[0].max_priority", "from 1 to 255");
+    assert_refused(&base("", "max_priority = 300", ""), "t.toml", "groups[0].max_priority", "from 1 to 255");
+    assert_refused(
+        &base("", "max_priority = 5", "queue_type = \"quorum\""),
+        "t.toml",
+        "groups[0]",
+        "classic queues only",
+    );
+}

@@ -199,6 +199,8 @@ pub struct RabbitModel<'h, H: History> {
     producer: Producer,
     producer_node: NodeId,
     processing: ProcessingTimes,
+    /// Each message's AMQP priority, with `[workload] priorities` (`x-max-priority` queues act on it).
+    priorities: Option<crate::workload::Priorities>,
     queues: Vec<ClassicQueue>,
     consumers: Vec<Vec<ConsumerNode>>,
     /// Node -> (group, consumer) for consumer nodes.
@@ -310,10 +312,15 @@ impl<'h, H: History> RabbitModel<'h, H> {
             producer: Producer::new(s),
             producer_node,
             processing: ProcessingTimes::new(s),
+            priorities: crate::workload::Priorities::new(s),
             queues: s
                 .groups
                 .iter()
-                .map(|g| ClassicQueue::new(g.max_consumers).single_active(g.policy.single_active_consumer))
+                .map(|g| {
+                    ClassicQueue::new(g.max_consumers)
+                        .single_active(g.policy.single_active_consumer)
+                        .max_priority(g.policy.max_priority.unwrap_or(0))
+                })
                 .collect(),
             bound: s.groups.iter().map(|g| g.start == SimTime::ZERO).collect(),
             routing: crate::subscriptions::Subscriptions::new(s).map(std::sync::Arc::new),
@@ -634,7 +641,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
             }
             return false;
         }
-        self.queues[group].enqueue(msg, now);
+        let priority = self.priorities.as_ref().map_or(0, |p| p.of(msg.id()));
+        self.queues[group].enqueue(msg, priority, now);
         self.obs(now, Observation::StorageChanged { delta: msg.bytes() as i64 });
         // One gauge reading per change: dispatching moves messages from ready to unacked, so
         // the depth reported after it is the peak (the same maximum as reading both).
@@ -787,6 +795,12 @@ impl<'h, H: History> RabbitModel<'h, H> {
             let (to, reg) = (c.node, c.reg);
             let deliver = Msg::Deliver { group, consumer, reg, msg: r.msg, redelivered: r.redelivered };
             self.send_to_client(QUEUE_NODE, client_node(self.cfg.consumer_node), to, deliver, sched);
+            // In a priority queue the next head may be an older, expired message of a lower
+            // priority: the queue drops expired heads after each fetch (`rabbit_amqqueue_process:
+            // fetch`), and sets its TTL timer for the new head.
+            if self.queues[group].has_priorities() {
+                self.expire(now, group, sched);
+            }
         }
         if sent {
             self.report_depth(now, group);

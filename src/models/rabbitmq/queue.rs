@@ -7,6 +7,12 @@
 //! `x-message-ttl` expires them from the head (a classic queue's messages share one TTL and sit in
 //! enqueue order, so the head expires first; a requeued message keeps its enqueue time), and
 //! `x-max-length` / `x-max-length-bytes` count ready messages, not unacknowledged ones.
+//!
+//! With `x-max-priority` the ready messages are kept in one FIFO per priority, as
+//! `rabbit_priority_queue` keeps one backing queue per priority: the head of the queue is the head
+//! of the highest non-empty priority. Delivery, TTL expiry and `drop-head` all take from that head,
+//! so a high-priority message is delivered first, and also dropped first at a length limit; an
+//! expired low-priority message waits behind unexpired higher ones (docs/queue-policy.md).
 
 use crate::scenario::policy::QueuePolicy;
 use crate::time::SimTime;
@@ -19,6 +25,8 @@ pub struct Ready {
     pub seq: u64,
     pub msg: StoredMessage,
     pub redelivered: bool,
+    /// Its priority in this queue (0 without `x-max-priority`): which FIFO it waits in.
+    pub priority: u8,
     /// When it entered this queue: its TTL counts from here, also after a requeue.
     pub enqueued_at: SimTime,
 }
@@ -28,13 +36,20 @@ pub struct Ready {
 pub struct Unacked {
     pub seq: u64,
     pub msg: StoredMessage,
+    pub priority: u8,
     pub delivered_at: SimTime,
     pub enqueued_at: SimTime,
 }
 
 impl Unacked {
     fn requeued(self) -> Ready {
-        Ready { seq: self.seq, msg: self.msg, redelivered: true, enqueued_at: self.enqueued_at }
+        Ready {
+            seq: self.seq,
+            msg: self.msg,
+            redelivered: true,
+            priority: self.priority,
+            enqueued_at: self.enqueued_at,
+        }
     }
 }
 
@@ -55,9 +70,97 @@ impl Channel {
     }
 }
 
+/// The ready messages: one FIFO per priority, 0 to the queue's `x-max-priority` (one FIFO without
+/// it). The head is the front of the highest non-empty FIFO.
+#[derive(Debug)]
+pub struct ReadyMessages {
+    levels: Vec<VecDeque<Ready>>,
+    len: usize,
+}
+
+impl Default for ReadyMessages {
+    fn default() -> Self {
+        ReadyMessages { levels: vec![VecDeque::new()], len: 0 }
+    }
+}
+
+impl ReadyMessages {
+    fn with_max_priority(max: u8) -> Self {
+        ReadyMessages { levels: (0..=max).map(|_| VecDeque::new()).collect(), len: 0 }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The FIFO the head is in.
+    #[inline]
+    fn head_level(&self) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        if self.levels.len() == 1 {
+            return Some(0);
+        }
+        (0..self.levels.len()).rev().find(|&l| !self.levels[l].is_empty())
+    }
+
+    pub fn front(&self) -> Option<&Ready> {
+        self.head_level().and_then(|l| self.levels[l].front())
+    }
+
+    #[inline]
+    fn pop_front(&mut self) -> Option<Ready> {
+        let l = self.head_level()?;
+        let r = self.levels[l].pop_front();
+        self.len -= 1;
+        r
+    }
+
+    fn push_back(&mut self, r: Ready) {
+        self.levels[r.priority as usize].push_back(r);
+        self.len += 1;
+    }
+
+    /// Every ready message, highest priority first, each FIFO in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Ready> {
+        self.levels.iter().rev().flatten()
+    }
+
+    fn drain(&mut self) -> Vec<Ready> {
+        self.len = 0;
+        self.levels.iter_mut().rev().flat_map(|l| l.drain(..)).collect()
+    }
+
+    /// Merges `back`, sorted by position, into its FIFOs by position.
+    fn merge(&mut self, back: Vec<Ready>) {
+        self.len += back.len();
+        for (l, fifo) in self.levels.iter_mut().enumerate() {
+            let mut mine = back.iter().filter(|r| r.priority as usize == l).peekable();
+            if mine.peek().is_none() {
+                continue;
+            }
+            let mut merged = VecDeque::with_capacity(fifo.len() + back.len());
+            let mut rest = std::mem::take(fifo).into_iter().peekable();
+            for &r in mine {
+                while rest.peek().is_some_and(|x| x.seq < r.seq) {
+                    merged.push_back(rest.next().expect("peeked"));
+                }
+                merged.push_back(r);
+            }
+            merged.extend(rest);
+            *fifo = merged;
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct ClassicQueue {
-    pub ready: VecDeque<Ready>,
+    pub ready: ReadyMessages,
     /// One slot per consumer of the group; `None` while it is not subscribed.
     pub channels: Vec<Option<Channel>>,
     next_consumer: usize,
@@ -81,6 +184,23 @@ impl ClassicQueue {
         ClassicQueue { channels: (0..consumers).map(|_| None).collect(), ..Default::default() }
     }
 
+    /// A queue declared with `x-max-priority` = `max` (0: none, one FIFO).
+    pub fn max_priority(mut self, max: u8) -> Self {
+        self.ready = ReadyMessages::with_max_priority(max);
+        self
+    }
+
+    /// Declared with `x-max-priority`.
+    pub fn has_priorities(&self) -> bool {
+        self.ready.levels.len() > 1
+    }
+
+    /// The priority a message published with `priority` has in this queue: above the queue's
+    /// maximum counts as the maximum (`rabbit_priority_queue:priority/2`).
+    pub fn priority_of(&self, priority: u8) -> u8 {
+        priority.min((self.ready.levels.len() - 1) as u8)
+    }
+
     /// A queue declared with `x-single-active-consumer`.
     pub fn single_active(mut self, on: bool) -> Self {
         self.single_active = on;
@@ -96,8 +216,10 @@ impl ClassicQueue {
         self.unacked
     }
 
-    pub fn enqueue(&mut self, msg: StoredMessage, now: SimTime) {
-        self.ready.push_back(Ready { seq: self.next_seq, msg, redelivered: false, enqueued_at: now });
+    /// Enqueues `msg`, published with `priority` (0 without one; clamped to the queue's maximum).
+    pub fn enqueue(&mut self, msg: StoredMessage, priority: u8, now: SimTime) {
+        let priority = self.priority_of(priority);
+        self.ready.push_back(Ready { seq: self.next_seq, msg, redelivered: false, priority, enqueued_at: now });
         self.ready_bytes += msg.bytes();
         self.next_seq += 1;
     }
@@ -109,7 +231,7 @@ impl ClassicQueue {
             || policy.max_length_bytes.is_some_and(|max| self.ready_bytes + bytes > max)
     }
 
-    /// `drop-head`: removes the oldest ready messages while a limit is exceeded, into `out`
+    /// `drop-head`: removes the head (the oldest of the highest priority) while a limit is exceeded, into `out`
     /// (`maybe_drop_head`: drops while length > max or bytes > max).
     pub fn drop_over_limit(&mut self, policy: &QueuePolicy, out: &mut Vec<Ready>) {
         let over = |q: &Self| {
@@ -189,7 +311,13 @@ impl ClassicQueue {
         let r = self.pop_ready();
         if manual_ack {
             let ch = self.channels[k].as_mut().expect("found subscribed");
-            ch.unacked.push_back(Unacked { seq: r.seq, msg: r.msg, delivered_at: now, enqueued_at: r.enqueued_at });
+            ch.unacked.push_back(Unacked {
+                seq: r.seq,
+                msg: r.msg,
+                priority: r.priority,
+                delivered_at: now,
+                enqueued_at: r.enqueued_at,
+            });
             self.unacked += 1;
         }
         Some((k as u32, r))
@@ -248,16 +376,7 @@ impl ClassicQueue {
         }
         back.sort_by_key(|r| r.seq);
         self.ready_bytes += back.iter().map(|r| r.msg.bytes()).sum::<u64>();
-        let mut merged = VecDeque::with_capacity(self.ready.len() + back.len());
-        let mut rest = std::mem::take(&mut self.ready).into_iter().peekable();
-        for r in back {
-            while rest.peek().is_some_and(|x| x.seq < r.seq) {
-                merged.push_back(rest.next().expect("peeked"));
-            }
-            merged.push_back(r);
-        }
-        merged.extend(rest);
-        self.ready = merged;
+        self.ready.merge(back);
     }
 
     /// The node crashed. Every channel is gone. With persistent messages in a durable queue the
@@ -279,7 +398,7 @@ impl ClassicQueue {
             Vec::new()
         } else {
             self.ready_bytes = 0;
-            let mut lost: Vec<Ready> = self.ready.drain(..).chain(unacked).collect();
+            let mut lost: Vec<Ready> = self.ready.drain().into_iter().chain(unacked).collect();
             lost.sort_by_key(|r| r.seq);
             lost.into_iter().map(|r| r.msg).collect()
         }
@@ -310,7 +429,7 @@ mod tests {
             q.subscribe(c, 2, 1);
         }
         for id in 0..5 {
-            q.enqueue(m(id), SimTime(0));
+            q.enqueue(m(id), 0, SimTime(0));
         }
         let mut got = Vec::new();
         while let Some((c, r)) = q.next_delivery(SimTime(0), true) {
@@ -326,13 +445,69 @@ mod tests {
         assert_eq!(ids(&q), [(2, false), (3, false), (4, false)]);
     }
 
+    /// `x-max-priority` = 5. Enqueued in order: 0 (priority 0), 1 (5), 2 (2), 3 (9: counts as 5),
+    /// 4 (0). Delivered highest first, each priority in order: 1, 3, 2, 0, 4. A consumer with
+    /// window 2 that dies holding 1 and 3 puts them back ahead of everything, in their order.
+    #[test]
+    fn a_priority_queue_delivers_the_highest_priority_first() {
+        let mut q = ClassicQueue::new(1).max_priority(5);
+        for (id, p) in [(0, 0), (1, 5), (2, 2), (3, 9), (4, 0)] {
+            q.enqueue(m(id), p, SimTime(0));
+        }
+        assert_eq!(
+            q.ready.iter().map(|r| (r.msg.id(), r.priority)).collect::<Vec<_>>(),
+            [(1, 5), (3, 5), (2, 2), (0, 0), (4, 0)]
+        );
+        q.subscribe(0, 2, 1);
+        let got: Vec<u64> = std::iter::from_fn(|| q.next_delivery(SimTime(0), true)).map(|(_, r)| r.msg.id()).collect();
+        assert_eq!(got, [1, 3]);
+        q.close_channel(0);
+        q.subscribe(0, 0, 2);
+        let got: Vec<(u64, bool)> = std::iter::from_fn(|| q.next_delivery(SimTime(0), true))
+            .map(|(_, r)| (r.msg.id(), r.redelivered))
+            .collect();
+        assert_eq!(got, [(1, true), (3, true), (2, false), (0, false), (4, false)]);
+        // Without x-max-priority every priority is 0: plain FIFO.
+        let mut plain = ClassicQueue::new(1);
+        for (id, p) in [(0, 0), (1, 5), (2, 2)] {
+            plain.enqueue(m(id), p, SimTime(0));
+        }
+        assert_eq!(ids(&plain), [(0, false), (1, false), (2, false)]);
+    }
+
+    /// The head of a priority queue is its highest priority's oldest message: `drop-head` drops
+    /// high-priority messages first, and a TTL expires only from that head, so an expired
+    /// low-priority message stays behind a live high-priority one (rabbitmq.com/docs/priority,
+    /// "Interaction with Other Features").
+    #[test]
+    fn drop_head_and_ttl_act_on_the_highest_priority_first() {
+        use crate::time::SimDuration;
+        let policy = QueuePolicy { max_length: Some(2), ..Default::default() };
+        let mut q = ClassicQueue::new(1).max_priority(1);
+        let mut out = Vec::new();
+        for (id, p) in [(0, 0), (1, 1), (2, 0)] {
+            q.enqueue(m(id), p, SimTime(0));
+            q.drop_over_limit(&policy, &mut out);
+        }
+        assert_eq!(taken(&mut out), [1], "the high-priority message is the head, and goes");
+        let ttl = SimDuration::from_secs(10);
+        let mut q = ClassicQueue::new(1).max_priority(1);
+        q.enqueue(m(0), 0, SimTime(0));
+        q.enqueue(m(1), 1, SimTime(8_000_000_000));
+        q.expire(SimTime(12_000_000_000), ttl, &mut out);
+        assert!(out.is_empty(), "0 is past its TTL, but 1 (live) is the head");
+        assert_eq!(q.next_expiry(ttl), Some(SimTime(18_000_000_000)));
+        q.expire(SimTime(18_000_000_000), ttl, &mut out);
+        assert_eq!(taken(&mut out), [1, 0], "1 expires, then 0 is the head and long dead");
+    }
+
     #[test]
     fn a_closed_channel_requeues_at_the_original_positions() {
         let mut q = ClassicQueue::new(2);
         q.subscribe(0, 2, 0);
         q.subscribe(1, 2, 0);
         for id in 0..6 {
-            q.enqueue(m(id), SimTime(0));
+            q.enqueue(m(id), 0, SimTime(0));
         }
         // Round-robin: 0 -> c0, 1 -> c1, 2 -> c0, 3 -> c1; 4 and 5 wait (windows full).
         let got: Vec<(u32, u64)> =
@@ -357,7 +532,7 @@ mod tests {
             let mut q = ClassicQueue::new(1);
             q.subscribe(0, 0, 0);
             for id in 0..3 {
-                q.enqueue(m(id), SimTime(0));
+                q.enqueue(m(id), 0, SimTime(0));
             }
             q.next_delivery(SimTime(0), true);
             let lost = q.crash(persistent);
@@ -385,9 +560,9 @@ mod tests {
         use crate::time::SimDuration;
         let ttl = SimDuration::from_secs(30);
         let mut q = ClassicQueue::new(1);
-        q.enqueue(m(0), SimTime(0_000_000_000));
-        q.enqueue(m(1), SimTime(10_000_000_000));
-        q.enqueue(m(2), SimTime(20_000_000_000));
+        q.enqueue(m(0), 0, SimTime(0_000_000_000));
+        q.enqueue(m(1), 0, SimTime(10_000_000_000));
+        q.enqueue(m(2), 0, SimTime(20_000_000_000));
         assert_eq!(q.next_expiry(ttl), Some(SimTime(30_000_000_000)));
         // Consumer takes 0 at 5 s and dies holding it at 35 s: 0 comes back at the head, its TTL
         // long past (enqueued at 0 s), while 1 expired at 40 s only.
@@ -411,12 +586,12 @@ mod tests {
         let mut q = ClassicQueue::new(1);
         let mut out = Vec::new();
         for (id, bytes) in [(0, 100), (1, 100), (2, 10), (3, 10)] {
-            q.enqueue(mb(id, bytes), SimTime(0));
+            q.enqueue(mb(id, bytes), 0, SimTime(0));
             q.drop_over_limit(&policy, &mut out);
         }
         // After 2: 210 bytes, 3 messages: fits. After 3: 4 messages > 3, drop 0 (then 120 bytes).
         assert_eq!(taken(&mut out), vec![0]);
-        q.enqueue(mb(4, 200), SimTime(0));
+        q.enqueue(mb(4, 200), 0, SimTime(0));
         q.drop_over_limit(&policy, &mut out);
         // 1, 2, 3, 4 = 320 bytes and 4 messages: drop 1 (220 bytes, 3 messages): within both.
         assert_eq!(taken(&mut out), vec![1]);
@@ -424,7 +599,7 @@ mod tests {
         // Unacknowledged messages do not count: delivering 2 makes room for one more.
         q.subscribe(0, 1, 0);
         q.next_delivery(SimTime(0), true);
-        q.enqueue(mb(5, 10), SimTime(0));
+        q.enqueue(mb(5, 10), 0, SimTime(0));
         q.drop_over_limit(&policy, &mut out);
         assert!(out.is_empty(), "3, 4, 5 ready (220 bytes) and 2 unacked: within the limits");
     }
@@ -440,10 +615,10 @@ mod tests {
         let mut q = ClassicQueue::new(1);
         assert!(!q.would_overflow(100, &policy), "exactly 100 bytes fits");
         assert!(q.would_overflow(101, &policy));
-        q.enqueue(mb(0, 60), SimTime(0));
+        q.enqueue(mb(0, 60), 0, SimTime(0));
         assert!(q.would_overflow(41, &policy), "60 + 41 > 100");
         assert!(!q.would_overflow(40, &policy));
-        q.enqueue(mb(1, 10), SimTime(0));
+        q.enqueue(mb(1, 10), 0, SimTime(0));
         assert!(q.would_overflow(1, &policy), "a third message > max_length 2");
         q.subscribe(0, 1, 0);
         q.next_delivery(SimTime(0), true);

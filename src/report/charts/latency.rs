@@ -262,8 +262,24 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
             glyph: Glyph::Line(Dash::Solid),
         });
     }
-    let all_stats: Vec<&DurationStats> =
-        runs.iter().flat_map(|r| r.recorder.groups.iter().flat_map(|g| [&g.wait, &g.latency])).collect();
+    // With message priorities, the latency panels also show the highest priority's messages
+    // alone, dashed: a RabbitMQ priority queue pulls them ahead, a Kafka partition does not.
+    let top_priority = (s.workload.priorities.len() > 1).then(|| s.workload.priorities.len() - 1);
+    if let Some(top) = top_priority {
+        let p = s.workload.priorities.keys().nth(top).copied().unwrap_or(0);
+        legend.push(LegendItem {
+            label: format!("dashed: messages of priority {p} only (solid: all)"),
+            color: MARKER,
+            width: 2,
+            glyph: Glyph::Line(Dash::Dashed(8, 5)),
+        });
+    }
+    let all_stats: Vec<&DurationStats> = runs
+        .iter()
+        .flat_map(|r| {
+            r.recorder.groups.iter().flat_map(|g| [&g.wait, &g.latency].into_iter().chain(g.latency_by_priority.last()))
+        })
+        .collect();
     let axis = axis_for(&all_stats);
     let mut rows = Vec::new();
     for (gi, g) in s.groups.iter().enumerate() {
@@ -281,6 +297,9 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
             };
             wait_lines.push(line(&counts.wait));
             latency_lines.push(line(&counts.latency));
+            if let Some(stats) = top_priority.and_then(|t| counts.latency_by_priority.get(t)) {
+                latency_lines.push(Line { dash: Dash::Dashed(8, 5), ..line(stats) });
+            }
             if several
                 && let Some(gs) = sum.groups.get(&g.name)
                 && (gs.lost > 0 || gs.stranded > 0)
@@ -323,6 +342,9 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
     }
     if several {
         subtitle.push_str(" One row per group, one scale for all.");
+    }
+    if top_priority.is_some() {
+        subtitle.push_str(" A dashed curve on its solid one: that system did not favour the priority messages.");
     }
     // Where the two systems' curves overlap on screen: compared in decades, the band counting as
     // one height of its own.
