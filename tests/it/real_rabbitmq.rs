@@ -187,3 +187,94 @@ fn real_nacked(case: &str) -> u64 {
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     v[case]["nacked"].as_u64().unwrap()
 }
+
+/// Priority queues and single active consumer, against `validation/rabbitmq/priority_sac.py`'s
+/// run on RabbitMQ 3.10.8 (`priority_sac.out.json`): the model's classic queue, given the same
+/// messages in the same order, ends the same way. Exact: orders and counts of message numbers.
+mod priority_and_single_active {
+    use pushpull::models::rabbitmq::queue::ClassicQueue;
+    use pushpull::scenario::policy::QueuePolicy;
+    use pushpull::time::{SimDuration, SimTime};
+    use pushpull::workload::{Message, StoredMessage};
+
+    fn real() -> serde_json::Value {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/validation/rabbitmq/priority_sac.out.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn ids(v: &serde_json::Value) -> Vec<u64> {
+        v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect()
+    }
+
+    fn m(id: u64) -> StoredMessage {
+        StoredMessage::new(&Message { id, published_at: SimTime(0), key: None, bytes: 1 })
+    }
+
+    fn ms(x: u64) -> SimTime {
+        SimTime(x * 1_000_000)
+    }
+
+    /// Everything ready, in delivery order, to a consumer with an unlimited window.
+    fn delivered(q: &mut ClassicQueue, now: SimTime) -> Vec<u64> {
+        q.subscribe(0, 0, 9);
+        std::iter::from_fn(|| q.next_delivery(now, false)).map(|(_, r)| r.msg.id()).collect()
+    }
+
+    #[test]
+    fn priorities_deliver_in_the_real_brokers_order() {
+        // x-max-priority 5; priorities 0, 5, 2, 9 (above the maximum), none (0), 5.
+        let mut q = ClassicQueue::new(1).max_priority(5);
+        for (id, p) in [(0, 0), (1, 5), (2, 2), (3, 9), (4, 0), (5, 5)] {
+            q.enqueue(m(id), p, SimTime(0));
+        }
+        assert_eq!(delivered(&mut q, SimTime(0)), ids(&real()["priority_order"]));
+    }
+
+    #[test]
+    fn drop_head_drops_the_high_priority_head_as_the_real_broker_does() {
+        let policy = QueuePolicy { max_length: Some(2), ..Default::default() };
+        let mut q = ClassicQueue::new(1).max_priority(1);
+        let mut dropped = Vec::new();
+        for (id, p) in [(0, 0), (1, 1), (2, 0)] {
+            q.enqueue(m(id), p, SimTime(0));
+            q.drop_over_limit(&policy, &mut dropped);
+        }
+        assert_eq!(delivered(&mut q, SimTime(0)), ids(&real()["priority_drop_head"]["left"]));
+    }
+
+    #[test]
+    fn ttl_keeps_an_expired_low_priority_message_behind_a_live_high_one() {
+        let ttl = SimDuration::from_secs(1);
+        let mut q = ClassicQueue::new(1).max_priority(1);
+        q.enqueue(m(0), 0, ms(0));
+        q.enqueue(m(1), 1, ms(700));
+        let mut out = Vec::new();
+        q.expire(ms(1300), ttl, &mut out);
+        let r = &real()["priority_ttl"];
+        assert_eq!(q.depth(), r["count_at_1_3s"].as_u64().unwrap());
+        q.expire(ms(2000), ttl, &mut out);
+        assert_eq!(q.depth(), r["count_at_2_0s"].as_u64().unwrap());
+    }
+
+    #[test]
+    fn a_single_active_consumer_and_its_successor_get_what_the_real_brokers_did() {
+        // Consumers a, b, c (0, 1, 2) subscribe in that order, prefetch 2, and never ack.
+        let mut q = ClassicQueue::new(3).single_active(true);
+        for c in 0..3 {
+            q.subscribe(c, 2, 1);
+        }
+        for id in 0..5 {
+            q.enqueue(m(id), 0, SimTime(0));
+        }
+        let name = |c: u32| ["a", "b", "c"][c as usize];
+        let take = |q: &mut ClassicQueue| -> Vec<serde_json::Value> {
+            std::iter::from_fn(|| q.next_delivery(SimTime(0), true))
+                .map(|(c, r)| serde_json::json!([name(c), r.msg.id(), r.redelivered]))
+                .collect()
+        };
+        let r = &real()["single_active"];
+        assert_eq!(&serde_json::Value::from(take(&mut q)), &r["before"]);
+        q.close_channel(0);
+        assert_eq!(&serde_json::Value::from(take(&mut q)), &r["after_a_closes"]);
+    }
+}
