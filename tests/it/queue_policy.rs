@@ -382,3 +382,137 @@ fn priorities_and_max_priority_are_checked() {
         "classic queues only",
     );
 }
+
+/// Issue 18's mixed case: every message's end in every group is known in advance from its id
+/// alone, and the run must reach exactly those ends, message by message, and the checker's counts
+/// must be their tallies. 10 messages/s at 0.1 s, 0.2 s, ... (id i at (i + 1) x 0.1 s, ids 0 to
+/// 598), one consumer per group; the consumers of `work`, `quotes` and `capped` are down from
+/// 10.05 s to 40.05 s, so ids 100 to 399 arrive while nobody consumes.
+/// - `work` (TTL 10 s, dead-letter exchange `dlx`): ids 100 to 299 (sent by 30.0 s) wait 10 s
+///   and are dead-lettered; every other id is processed.
+/// - `dead` (bound to `dlx`): owed and processes exactly ids 100 to 299.
+/// - `quotes` (TTL 10 s, no DLX; poison messages rejected): ids 100 to 299 expire; of the
+///   others, the poison ones (`Failures::fate`, a pure function of seed and id: the workload's
+///   definition, not the model's) are rejected and dropped; the rest are processed.
+/// - `capped` (max_length 50, drop-head): of ids 100 to 399, the newest 50 (350 to 399) are left
+///   when the consumer is back; ids 100 to 349 are dropped.
+#[test]
+fn a_mixed_scenario_ends_every_message_where_its_id_says() {
+    use pushpull::failures::{Failures, Fate};
+    use pushpull::history::Settlement;
+    use std::collections::BTreeMap;
+    let text = r#"
+duration = "60s"
+systems = ["rabbitmq"]
+seed = 18
+[workload]
+rate = 10
+arrivals = "constant"
+[rabbitmq]
+prefetch = 1
+[[exchanges]]
+name = "events"
+type = "fanout"
+[[exchanges]]
+name = "dlx"
+type = "fanout"
+[[bindings]]
+exchange = "events"
+queue = "work"
+[[bindings]]
+exchange = "events"
+queue = "quotes"
+[[bindings]]
+exchange = "events"
+queue = "capped"
+[[bindings]]
+exchange = "dlx"
+queue = "dead"
+[[groups]]
+name = "work"
+processing = "1ms"
+message_ttl = "10s"
+dead_letter_exchange = "dlx"
+[[groups]]
+name = "dead"
+processing = "1ms"
+[[groups]]
+name = "quotes"
+processing = "1ms"
+message_ttl = "10s"
+failure_rate = 0.05
+poison_fraction = 1.0
+on_failure = "reject"
+[[groups]]
+name = "capped"
+processing = "1ms"
+max_length = 50
+"#;
+    let faults: String = ["work", "quotes", "capped"]
+        .iter()
+        .map(|g| format!("[[faults]]\nat = \"10.05s\"\naction = \"crash\"\ntarget = \"{g}/0\"\nduration = \"30s\"\n"))
+        .collect();
+    let s = scenario(&format!("{text}{faults}"));
+    let poison = Failures::for_group(&s, 2);
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum End {
+        Processed,
+        Settled(Settlement),
+    }
+    let mut expected: BTreeMap<(usize, u64), End> = BTreeMap::new();
+    for id in 0..599u64 {
+        let down = (100..=399).contains(&id);
+        let waited_out = (100..=299).contains(&id);
+        let work = if waited_out { End::Settled(Settlement::DeadLettered) } else { End::Processed };
+        expected.insert((0, id), work);
+        if waited_out {
+            expected.insert((1, id), End::Processed);
+        }
+        let quotes = if waited_out {
+            End::Settled(Settlement::Expired)
+        } else if poison.fate(id) == Fate::Poison {
+            End::Settled(Settlement::Dropped)
+        } else {
+            End::Processed
+        };
+        expected.insert((2, id), quotes);
+        let capped = if down && id < 350 { End::Settled(Settlement::Dropped) } else { End::Processed };
+        expected.insert((3, id), capped);
+    }
+    let mut got: BTreeMap<(usize, u64), End> = BTreeMap::new();
+    for (_, e) in client_events(&s, SystemKind::RabbitMq).0 {
+        match e {
+            ClientEvent::Processed { msg, group, .. } => {
+                let prev = got.insert((group, msg.id()), End::Processed);
+                assert!(prev.is_none(), "{group}/{} ended twice: {prev:?} then processed", msg.id());
+            }
+            ClientEvent::Settled { id, group, outcome } => {
+                let prev = got.insert((group, id), End::Settled(outcome));
+                assert!(prev.is_none(), "{group}/{id} ended twice: {prev:?} then {outcome:?}");
+            }
+            _ => {}
+        }
+    }
+    let poisoned = (0..599u64).filter(|&id| !(100..=299).contains(&id) && poison.fate(id) == Fate::Poison).count();
+    assert!(poisoned > 10, "the seed gives some poison messages outside the outage: {poisoned}");
+    let wrong: Vec<_> = expected.iter().filter(|(k, v)| got.get(k) != Some(v)).take(5).collect();
+    assert!(wrong.is_empty(), "expected vs got: {wrong:?} ({} ends got, {} expected)", got.len(), expected.len());
+    assert_eq!(got.len(), expected.len(), "no end that was not expected");
+    // The checker, from the same client events, tallies the same ends.
+    let d = delivery(&s, SystemKind::RabbitMq);
+    let tally = |g: usize, end: End| expected.iter().filter(|((gi, _), v)| *gi == g && **v == end).count() as u64;
+    for (g, name) in ["work", "dead", "quotes", "capped"].iter().enumerate() {
+        let c = &d.groups[*name];
+        let row =
+            (c.processed_unique, c.dead_lettered, c.expired, c.dropped, c.acknowledged_lost + c.unacknowledged_lost);
+        let want = (
+            tally(g, End::Processed),
+            tally(g, End::Settled(Settlement::DeadLettered)),
+            tally(g, End::Settled(Settlement::Expired)),
+            tally(g, End::Settled(Settlement::Dropped)),
+            0,
+        );
+        assert_eq!(row, want, "{name}: (processed, dead-lettered, expired, dropped, lost)");
+        assert!(c.identity_holds(), "{name}: {c:?}");
+    }
+}
