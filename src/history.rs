@@ -123,7 +123,8 @@ pub enum Settlement {
     Retrying,
     /// Moved to a dead-letter topic (Kafka `<topic>-dlt`) or exchange (RabbitMQ DLX).
     DeadLettered,
-    /// Its time to live ran out before anyone processed it (RabbitMQ `x-message-ttl`).
+    /// Too old before anyone processed it: its time to live ran out in a RabbitMQ queue
+    /// (`x-message-ttl`), or a Kafka consumer skipped it by its timestamp (`max_age`).
     Expired,
     /// Thrown away on purpose: skipped by the consumer, given up after its attempts, dropped by a
     /// queue's `max-length` or `delivery-limit` without a dead-letter exchange.

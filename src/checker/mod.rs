@@ -34,8 +34,8 @@
 //!   skipped message processed later after all counts in `processed_unique` instead.
 //! * `dead_lettered`, `expired`, `dropped`: owed, never processed, and settled on purpose by a
 //!   `Settled` event of the group (issue 18; docs/delivery-categories.md): moved to a dead-letter
-//!   topic or exchange, expired by a time to live, or thrown away (skipped by the consumer, given
-//!   up after its attempts, dropped by a queue limit). A message's first settlement stands; a
+//!   topic or exchange, expired by a time to live (or a Kafka consumer's `max_age`), or thrown
+//!   away (skipped by the consumer, given up after its attempts, dropped by a queue limit). A message's first settlement stands; a
 //!   later processing of it counts in `duplicates`.
 //! * `retried`: owed, never processed, and on its way to another attempt at the end (its last
 //!   settlement was `Retrying`: a Kafka retry topic). A `Retrying` message processed later counts

@@ -10,6 +10,9 @@ pub const KAFKA_PARTITIONS: u32 = 1;
 /// Ours: what a Kafka consumer with `filter = "consumer"` spends on a record it discards (reading
 /// its routing key or header and comparing it), an assumption, not a measurement.
 pub const KAFKA_CONSUMER_FILTER_CHECK: SimDuration = SimDuration(5_000);
+/// Ours: what a Kafka consumer with `max_age` spends on a record it skips as too old (reading its
+/// timestamp and comparing it with the clock), the same assumption as the filter check.
+pub const KAFKA_CONSUMER_AGE_CHECK: SimDuration = KAFKA_CONSUMER_FILTER_CHECK;
 /// Producer `linger.ms` = 5 (the default changed from 0 to 5 in Kafka 4.0, KIP-1030).
 pub const KAFKA_LINGER: SimDuration = SimDuration(5_000_000);
 /// Producer `batch.size` = 16384 bytes.

@@ -203,6 +203,11 @@ pub struct Group {
     /// it processed (a processed-ids table); `None`: it applies every delivery.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dedup_window: Option<u64>,
+    /// Kafka: the consumer application's age check (docs/queue-policy.md, "Kafka's side"): a
+    /// record whose timestamp is older than this when the application comes to it is skipped,
+    /// settled `expired`; `None`: every record is processed. RabbitMQ's side ignores it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<SimDuration>,
 }
 
 /// `[[groups]] type`: how Kafka's consumers of the group share the topic.

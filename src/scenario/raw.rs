@@ -170,6 +170,9 @@ pub struct RawGroup {
     pub filter: Option<String>,
     /// RabbitMQ `x-message-ttl`: a ready message older than this expires ("30s").
     pub message_ttl: Option<String>,
+    /// Kafka: the consumer application skips a record whose timestamp (CreateTime) is older than
+    /// this when it comes to it ("30s"); RabbitMQ's side uses `message_ttl`.
+    pub max_age: Option<String>,
     /// RabbitMQ `x-max-length`: the most ready messages in the queue.
     pub max_length: Option<i64>,
     /// RabbitMQ `x-max-length-bytes`: the most bytes of ready messages ("1MiB").

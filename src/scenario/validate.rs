@@ -718,6 +718,7 @@ impl Ctx {
         }
         self.queue_policies(&groups, routing.as_ref(), &rabbitmq, &systems)?;
         self.rabbitmq_failures(&groups, &rabbitmq, &systems, drain)?;
+        self.max_ages_need_kafka(&groups, &systems)?;
         let scenario = Scenario {
             name,
             description: raw.description.unwrap_or_default(),
@@ -1108,6 +1109,7 @@ impl Ctx {
                 );
             }
             let dedup_window = self.dedup_window(&f, g.idempotent, g.dedup_window)?;
+            let max_age = self.max_age(&f, g.max_age.as_deref(), kind)?;
             groups.push(Group {
                 name: g.name,
                 consumers,
@@ -1120,9 +1122,50 @@ impl Ctx {
                 policy,
                 failures,
                 dedup_window,
+                max_age,
             });
         }
         Ok(groups)
+    }
+
+    /// `max_age` of group field `f`: the Kafka consumer's age check (docs/queue-policy.md). Record
+    /// timestamps are milliseconds, so whole milliseconds, from 1 ms.
+    fn max_age(&self, f: &str, text: Option<&str>, kind: GroupKind) -> R<Option<SimDuration>> {
+        let Some(t) = text else {
+            return Ok(None);
+        };
+        let field = format!("{f}.max_age");
+        let age = self.duration(&field, t)?;
+        if age.is_zero() || age.0 % 1_000_000 != 0 {
+            return self.err(
+                field,
+                format!(
+                    "{t:?} is not allowed; a record's timestamp is in milliseconds, so max_age is whole milliseconds \
+                     from 1ms (leave it out for no age check)"
+                ),
+            );
+        }
+        if kind == GroupKind::Share {
+            return self
+                .err(field, "the age check is simulated in Kafka consumer groups only yet; use type = \"consumer\"");
+        }
+        Ok(Some(age))
+    }
+
+    /// `max_age` is Kafka's consumer-side check: RabbitMQ's side of a group ignores it (as Kafka's
+    /// ignores `message_ttl`), and a file that runs RabbitMQ alone is told which field to use.
+    fn max_ages_need_kafka(&self, groups: &[Group], systems: &[SystemKind]) -> R<()> {
+        if systems.contains(&SystemKind::Kafka) {
+            return Ok(());
+        }
+        match groups.iter().position(|g| g.max_age.is_some()) {
+            None => Ok(()),
+            Some(i) => self.err(
+                format!("groups[{i}].max_age"),
+                "is Kafka's consumer-side age check, and this scenario runs RabbitMQ only (systems = [\"rabbitmq\"]); \
+                 RabbitMQ's equivalent is the queue's message_ttl (x-message-ttl), or add \"kafka\" to systems",
+            ),
+        }
     }
 
     /// RabbitMQ consumers that fail (issue 18, item 5) are simulated on classic queues with manual

@@ -197,7 +197,7 @@ impl History for Tracer<'_> {
                     let what = match outcome {
                         Settlement::Retrying => format!("for {g}: on its way to another attempt"),
                         Settlement::DeadLettered => format!("for {g}: moved to a dead-letter topic or exchange"),
-                        Settlement::Expired => format!("for {g}: its time to live ran out"),
+                        Settlement::Expired => format!("for {g}: too old (a queue's TTL, or the consumer's max_age)"),
                         Settlement::Dropped => format!("for {g}: thrown away on purpose"),
                     };
                     self.own.push(step(at, outcome.name(), what))

@@ -13,6 +13,7 @@ mod guard;
 mod history_recount;
 mod idempotent;
 mod invariants;
+mod kafka_age;
 mod lessons;
 mod oracles;
 mod outputs;

@@ -384,6 +384,9 @@ struct Consumer {
     app: ConsumerApp<Fetched>,
     /// Failed attempts at the record in progress (issue 18; 0 for its first attempt).
     attempt: u32,
+    /// The record in progress was older than the group's `max_age` when the application came to
+    /// it: it only checks the timestamp and skips it (settled `expired`).
+    stale: bool,
     /// Brokers (bit set) to which a fetch request or its response is on its way, or parked there:
     /// one fetch per partition leader, as the consumer's `Fetcher` does.
     fetching: u64,
@@ -436,6 +439,7 @@ impl Consumer {
             buffer: VecDeque::new(),
             app: ConsumerApp::default(),
             attempt: 0,
+            stale: false,
             fetching: 0,
             parked: vec![Deadline::default(); brokers as usize],
             fetches_parked: 0,
@@ -516,6 +520,8 @@ struct ConsumerGroup {
     pending_reset: Option<(OffsetSpec, Vec<u32>)>,
     /// A share group (KIP-932): its coordinator's members and its share-partitions.
     share: Option<share::ShareGroup>,
+    /// The application skips records older than this (`[[groups]] max_age`).
+    max_age: Option<SimDuration>,
 }
 
 pub struct KafkaModel<'h, H: History> {
@@ -703,6 +709,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                     running,
                     pending_reset: None,
                     share: (g.kind == GroupKind::Share).then(|| Self::new_share_group(p)),
+                    max_age: g.max_age,
                 }
             })
             .collect();
@@ -1367,16 +1374,24 @@ impl<'h, H: History> KafkaModel<'h, H> {
     }
 
     fn start_next(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let max_age = self.groups[group].max_age;
         let c = &mut self.groups[group].consumers[consumer as usize];
         let Some(&r) = c.app.start_next() else {
             return;
         };
         c.attempt = 0;
+        c.stale = false;
         let node = c.node;
         let work = match r.delivery {
             // Routing: a marker past skipped records costs nothing, a discarded record its check.
             SKIPPED => SimDuration::ZERO,
             DISCARD => d::KAFKA_CONSUMER_FILTER_CHECK,
+            // The age check: the record's timestamp (CreateTime, set by the producer's `send()`)
+            // against the application's clock, when it comes to the record, not when fetched.
+            _ if max_age.is_some_and(|age| now.since(r.msg.published_at) > age) => {
+                c.stale = true;
+                d::KAFKA_CONSUMER_AGE_CHECK
+            }
             _ => {
                 self.client(now, ClientEvent::ProcessingStarted { msg: r.msg, group, consumer });
                 self.processing.of(group, r.msg.id())
@@ -1396,7 +1411,11 @@ impl<'h, H: History> KafkaModel<'h, H> {
             self.share_job_done(now, group, consumer, r, sched);
             return;
         }
-        let attempt = if r.delivery < DISCARD {
+        let attempt = if std::mem::take(&mut self.groups[group].consumers[consumer as usize].stale) {
+            let outcome = crate::history::Settlement::Expired;
+            self.client(now, ClientEvent::Settled { id: r.msg.id(), group, outcome });
+            failing::AttemptEnd::Settled
+        } else if r.delivery < DISCARD {
             self.attempt_ended(now, group, consumer, r, sched)
         } else {
             failing::AttemptEnd::Succeeded

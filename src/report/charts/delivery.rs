@@ -136,7 +136,7 @@ pub(super) fn chart(s: &Scenario, runs: &[SystemRun]) -> Chart {
     type Count = fn(&DeliveryCounts) -> u64;
     let settled: [(&str, &str, Count); 4] = [
         ("dead-lettered", "moved to a dead-letter topic or exchange, not lost", |d| d.dead_lettered),
-        ("expired", "its time to live ran out in the queue", |d| d.expired),
+        ("expired", "too old: a queue's TTL or a consumer's max age", |d| d.expired),
         ("dropped", "thrown away on purpose: skipped, given up, or a queue limit", |d| d.dropped),
         ("in a retry", "still being retried at the end: a retry topic, a requeue loop", |d| d.retried),
     ];
