@@ -141,6 +141,9 @@ pub struct RawWorkload {
     pub exchange: Option<String>,
     pub routing_keys: Option<BTreeMap<String, f64>>,
     pub headers: Option<BTreeMap<String, BTreeMap<String, f64>>>,
+    /// How compressible the payload is: zstd's ratio (uncompressed / compressed) over a large
+    /// batch, e.g. 4.0 (default 3.1, the Silesia corpus). Used with `kafka.compression_type`.
+    pub compression_ratio: Option<f64>,
 }
 
 #[derive(Deserialize, JsonSchema, Debug)]
@@ -257,6 +260,9 @@ pub struct RawKafka {
     /// Partition assignor of the classic protocol.
     #[schemars(extend("enum" = ["range", "roundrobin", "cooperative-sticky"]))]
     pub assignor: Option<String>,
+    /// Producer `compression.type` (default "none").
+    #[schemars(extend("enum" = ["none", "gzip", "snappy", "lz4", "zstd"]))]
+    pub compression_type: Option<String>,
 }
 
 #[derive(Deserialize, JsonSchema, Debug, Default)]
