@@ -46,6 +46,12 @@ impl StoredMessage {
     pub fn bytes(&self) -> u64 {
         self.id_and_bytes >> ID_BITS
     }
+    /// The same message weighing `bytes` (at most 2^24 - 1): a Kafka record's share of its
+    /// compressed batch.
+    pub fn with_bytes(self, bytes: u64) -> Self {
+        debug_assert!(bytes < (1 << 24));
+        StoredMessage { id_and_bytes: (self.id_and_bytes & ID_MASK) | (bytes << ID_BITS), ..self }
+    }
 }
 
 /// Generates the message sequence of a scenario, one message at a time (O(1) memory).

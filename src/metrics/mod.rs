@@ -762,6 +762,7 @@ impl Recorder {
             end_of_run_s: round6(end_of_run.as_secs_f64()),
             drain_stalled: false,
             utilisation: None,
+            compression: None,
             groups,
         }
     }
@@ -1121,6 +1122,9 @@ pub struct SystemSummary {
     /// Resource utilisation over the whole run and the bottleneck (calibrated profiles only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub utilisation: Option<crate::world::resources::Utilisation>,
+    /// Kafka's producer compression (`compression.type` other than none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compression: Option<crate::models::kafka::producer::CompressionStats>,
     pub groups: BTreeMap<String, GroupSummary>,
 }
 

@@ -27,6 +27,8 @@ pub struct RunEnd {
     /// The brokers' busiest resources over each sample interval of the publishing period (a
     /// calibrated profile; empty otherwise).
     pub utilisation_series: Vec<UtilisationSample>,
+    /// Kafka with `compression.type`: what the producer's compression did.
+    pub compression: Option<kafka::producer::CompressionStats>,
 }
 
 /// The brokers and the producer's host, by name, for utilisation.
@@ -63,7 +65,15 @@ pub fn run_system<H: History>(
                 });
             let at = run_until(&mut m, &mut sched, deadline(s), progress);
             m.close(at);
-            RunEnd { at, events: sched.events_processed(), stalled: m.stalled(at), utilisation, utilisation_series }
+            let compression = m.compression_stats();
+            RunEnd {
+                at,
+                events: sched.events_processed(),
+                stalled: m.stalled(at),
+                utilisation,
+                utilisation_series,
+                compression,
+            }
         }
         SystemKind::RabbitMq => {
             let mut sched = Scheduler::new();
@@ -73,7 +83,14 @@ pub fn run_system<H: History>(
                     m.resources().map(|r| (r, m.producer_node()))
                 });
             let at = run_until(&mut m, &mut sched, deadline(s), progress);
-            RunEnd { at, events: sched.events_processed(), stalled: m.stalled(at), utilisation, utilisation_series }
+            RunEnd {
+                at,
+                events: sched.events_processed(),
+                stalled: m.stalled(at),
+                utilisation,
+                utilisation_series,
+                compression: None,
+            }
         }
     }
 }

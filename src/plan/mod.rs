@@ -1441,7 +1441,17 @@ pub fn ceilings(s: &Scenario) -> Option<Vec<(SystemKind, f64, String)>> {
     for &sys in &s.systems {
         // Kafka 0.8's records carry 26 bytes of framing on every card (`v0_record_overhead`).
         let v0 = if sys == SystemKind::Kafka { body.kafka.v0_record_overhead.unwrap_or(0) as f64 } else { 0.0 };
-        let producer_nic = (hw.nic_bytes_per_s as f64 / (bytes + v0), "the producer host's network card".to_string());
+        // Kafka's producer compression: records travel and are stored at the codec's ratio (that of a
+        // large batch; a small one does worse).
+        let shrink = match (sys, s.kafka.compression_type.figures()) {
+            (SystemKind::Kafka, Some(f)) => {
+                let ratio = s.workload.compression_ratio.unwrap_or(d::COMPRESSION_RATIO);
+                (f.size_vs_zstd_milli as f64 / 1000.0 / ratio).min(1.0)
+            }
+            _ => 1.0,
+        };
+        let producer_nic =
+            (hw.nic_bytes_per_s as f64 / ((bytes + v0) * shrink), "the producer host's network card".to_string());
         let mut limits = vec![producer_nic];
         match sys {
             SystemKind::Kafka => {
@@ -1450,7 +1460,7 @@ pub fn ceilings(s: &Scenario) -> Option<Vec<(SystemKind, f64, String)>> {
                 // out its followers' copies and each group's reads.
                 let rf = f64::from(s.kafka.replication_factor);
                 // Framing: about 70 bytes a record (request, batch and record headers); 0.8's 26.
-                let record = bytes + if v0 > 0.0 { v0 } else { 70.0 };
+                let record = (bytes + if v0 > 0.0 { v0 } else { 70.0 }) * shrink;
                 limits.push((hw.disk_bytes_per_s as f64 * brokers / (record * rf), "the brokers' disks".into()));
                 limits.push((
                     hw.nic_bytes_per_s as f64 * brokers / (record * rf),

@@ -2,6 +2,7 @@
 //! typed [`Scenario`] that the models read. Every problem is reported as one line naming the file,
 //! the field, the value and what is allowed.
 
+pub mod compression;
 pub mod defaults;
 pub mod failing;
 pub mod faults;
@@ -169,6 +170,10 @@ pub struct Workload {
     /// AMQP priority -> weight (`[workload] priorities`); empty: no message has a priority.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub priorities: std::collections::BTreeMap<u8, f64>,
+    /// How compressible the payload is: zstd's ratio (uncompressed / compressed) over a large batch
+    /// of it. Matters only with a Kafka `compression_type`; left out of `summary.json` then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compression_ratio: Option<f64>,
 }
 
 /// A Kafka consumer group, and the RabbitMQ queue bound to the fanout exchange for the same readers.
@@ -294,6 +299,9 @@ pub struct KafkaConfig {
     /// The classic protocol's `partition.assignment.strategy` (with the consumer protocol: the
     /// server-side `uniform` assignor, which the model runs as the sticky one).
     pub assignor: Assignor,
+    /// Producer `compression.type` (left out of `summary.json` at its default, none).
+    #[serde(skip_serializing_if = "compression::Codec::is_none")]
+    pub compression_type: compression::Codec,
 }
 
 /// Consumer `group.protocol`.

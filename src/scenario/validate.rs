@@ -1,6 +1,7 @@
 //! Raw file -> typed [`Scenario`]. Each check names the field, the value it found and what is
 //! allowed, so that one line is enough to fix the file.
 
+use super::compression::Codec;
 use super::defaults as d;
 use super::overrides::Override;
 use super::policy::{Overflow, QueuePolicy};
@@ -473,6 +474,24 @@ impl Ctx {
             k.assignor.as_ref().map(|_| "kafka.assignor").or(k.group_protocol.as_ref().map(|_| "kafka.group_protocol"))
         });
         let kafka = self.kafka(raw.kafka.unwrap_or_default(), brokers)?;
+        let mut workload = workload;
+        if !kafka.compression_type.is_none() {
+            // Kafka 0.8's compression wrapped a batch in one message that the broker decompressed
+            // and recompressed to assign offsets: another mechanism, not simulated.
+            if body.is_some_and(|b| b.kafka.v0_record_overhead.is_some()) && systems.contains(&SystemKind::Kafka) {
+                return self.err(
+                    "kafka.compression_type",
+                    format!(
+                        "\"{}\" is not simulated with profile \"{}\": it models Kafka 0.8's message format, whose \
+                         compression (a wrapper message the broker recompressed) differs from the v2 record batch's; \
+                         use profile = \"omb-2020\" (with [cluster] nic = \"1Gbps\" for kreps-2014's network)",
+                        kafka.compression_type.name(),
+                        profile.name()
+                    ),
+                );
+            }
+            workload.compression_ratio = Some(workload.compression_ratio.unwrap_or(d::COMPRESSION_RATIO));
+        }
         // Share groups: what they do not have, or what is not simulated with them yet.
         if systems.contains(&SystemKind::Kafka)
             && let Some(field) = rebalance_set
@@ -870,7 +889,20 @@ impl Ctx {
             return self
                 .err("workload.priorities", "is empty; give at least one priority and its weight, or remove it");
         }
-        Ok(Workload { phases, arrivals, message_bytes, keys, priorities })
+        let compression_ratio = match raw.compression_ratio {
+            None => None,
+            Some(r) if r.is_finite() && (1.0..=1000.0).contains(&r) => Some(r),
+            Some(r) => {
+                return self.err(
+                    "workload.compression_ratio",
+                    format!(
+                        "{r} is not allowed; zstd's ratio on the payload (uncompressed / compressed), a number \
+                         from 1 (incompressible) to 1000"
+                    ),
+                );
+            }
+        };
+        Ok(Workload { phases, arrivals, message_bytes, keys, priorities, compression_ratio })
     }
 
     fn rate(&self, field: &str, r: f64) -> R<f64> {
@@ -1636,6 +1668,22 @@ impl Ctx {
                         ),
                     );
                 }
+            },
+            compression_type: match k.compression_type.as_deref() {
+                None => d::KAFKA_COMPRESSION_TYPE,
+                Some(t) => match Codec::ALL.into_iter().find(|c| c.name() == t) {
+                    Some(c) => c,
+                    None => {
+                        return self.err(
+                            "kafka.compression_type",
+                            format!(
+                                "{} is not allowed; allowed: \"none\" (the real default), \"gzip\", \"snappy\", \
+                                 \"lz4\", \"zstd\"",
+                                crate::errtext::value(t)
+                            ),
+                        );
+                    }
+                },
             },
         };
         // Kafka 3.2+ (KAFKA-13673): idempotence is on by default only without conflicting settings;

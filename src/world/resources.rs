@@ -74,6 +74,8 @@ pub struct Resources {
     nodes: Vec<NodeBody>,
     /// Per process: its node, when it is free, and its busy time.
     processes: Vec<(u16, SimTime, u64)>,
+    /// What each process is, for the bottleneck's name ("queue process").
+    kinds: Vec<&'static str>,
     /// If set, a process's work is exponentially distributed around the mean it is given.
     service: Option<crate::engine::rng::SimRng>,
     /// Processes per node.
@@ -175,7 +177,7 @@ impl Resources {
                 }
             })
             .collect();
-        Resources { processes_on: vec![0; nodes.len()], nodes, processes: Vec::new(), service: None }
+        Resources { processes_on: vec![0; nodes.len()], nodes, processes: Vec::new(), kinds: Vec::new(), service: None }
     }
 
     /// Work on the CPU varies from one piece to the next (exponentially, around the mean asked
@@ -201,7 +203,13 @@ impl Resources {
 
     /// A new serial process on `node`.
     pub fn process(&mut self, node: u16) -> ProcessId {
+        self.process_of_kind(node, "queue process")
+    }
+
+    /// A serial process on `node` that the bottleneck names as `kind` ("sending thread").
+    pub fn process_of_kind(&mut self, node: u16, kind: &'static str) -> ProcessId {
         self.processes.push((node, SimTime::ZERO, 0));
+        self.kinds.push(kind);
         self.processes_on[node as usize] += 1;
         ProcessId(self.processes.len() as u32 - 1)
     }
@@ -234,15 +242,12 @@ impl Resources {
                 u
             })
             .collect();
-        let busiest_process = done
-            .processes
-            .iter()
-            .copied()
-            .max_by_key(|p| p.1)
-            .and_then(|(node, busy)| named.iter().find(|(i, _)| *i == node).map(|(_, n)| (n.clone(), busy)))
+        let busiest = done.processes.iter().copied().enumerate().max_by_key(|(_, p)| p.1);
+        let busiest_process = busiest
+            .and_then(|(_, (node, busy))| named.iter().find(|(i, _)| *i == node).map(|(_, n)| (n.clone(), busy)))
             .map(|(node, busy)| NodeProcess { node, busy: fraction(busy, elapsed) });
-        if let Some(p) = &busiest_process {
-            consider(p.busy, format!("one queue process on {} (one core)", p.node));
+        if let (Some(p), Some((i, _))) = (&busiest_process, busiest) {
+            consider(p.busy, format!("one {} on {} (one core)", self.kinds[i], p.node));
         }
         let bottleneck = if best.0 < 0.05 {
             format!("none: every resource under 5% (the busiest: {}, {:.1}%)", best.1, best.0.max(0.0) * 100.0)

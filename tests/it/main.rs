@@ -5,6 +5,7 @@ mod charts;
 mod cli;
 mod common;
 mod compaction;
+mod compression;
 mod consumer_failures;
 mod delivery_chart;
 mod delivery_rules;

@@ -1063,7 +1063,7 @@ impl<H: History> KafkaModel<'_, H> {
                 }
                 self.request_pool.push(batches);
             }
-            Msg::FetchResponse { group, consumer, epoch, records } if cut => {
+            Msg::FetchResponse { group, consumer, epoch, records, .. } if cut => {
                 self.fetch_response_lost(now, group, consumer, epoch, records);
             }
             Msg::ReplicaFetchResponse { mut parts, .. } => {

@@ -19,6 +19,10 @@ use std::collections::VecDeque;
 pub(super) struct Costs {
     pub c: KafkaCosts,
     pub cache: PageCache,
+    /// With producer compression: the leader decompresses every batch to validate its records
+    /// (`LogValidator.validateMessagesAndAssignOffsetsCompressed`), this many picoseconds per
+    /// uncompressed byte; it keeps the batch as compressed (no recompression). 0 without.
+    pub validate_ps: u64,
 }
 
 /// What each broker has appended lately, to tell a tail read (from the page cache: network only)
@@ -93,8 +97,11 @@ impl Wire for Msg {
         HEADER_BYTES
             + match self {
                 Msg::Produce { batches, .. } => batches.iter().map(|b| b.wire_bytes).sum(),
-                Msg::FetchResponse { records, .. } | Msg::ShareFetchResponse { records, .. } => {
-                    records.iter().map(|r| r.msg.bytes() + RECORD_FRAMING).sum()
+                // Compressed records weigh their share of their batch, framing and header included.
+                Msg::FetchResponse { records, compressed, .. }
+                | Msg::ShareFetchResponse { records, compressed, .. } => {
+                    let framing = if *compressed { 0 } else { RECORD_FRAMING };
+                    records.iter().map(|r| r.msg.bytes() + framing).sum()
                 }
                 Msg::ReplicaFetchResponse { bytes, .. } => *bytes,
                 _ => 0,
@@ -113,8 +120,12 @@ pub(super) fn charge(world: &mut World, k: &mut Costs, brokers: u32, to: NodeId,
     let (work, appended) = match msg {
         Msg::Produce { batches, .. } => {
             let bytes: u64 = batches.iter().map(|b| b.wire_bytes).sum();
+            let uncompressed: u64 = batches.iter().map(|b| b.uncompressed).sum();
             (
-                c.produce_request + SimDuration(c.produce_batch.0 * batches.len() as u64) + per_byte(bytes, c.byte_ps),
+                c.produce_request
+                    + SimDuration(c.produce_batch.0 * batches.len() as u64)
+                    + per_byte(bytes, c.byte_ps)
+                    + per_byte(uncompressed, k.validate_ps),
                 bytes,
             )
         }

@@ -111,6 +111,8 @@ pub enum Msg {
         consumer: u32,
         epoch: u32,
         records: Vec<Fetched>,
+        /// The records are in compressed batches (`compression.type`): they weigh their shares.
+        compressed: bool,
     },
     /// An offset commit to the group coordinator; `sync` asks for a response (`commitSync`).
     Commit(OffsetCommit),
@@ -186,6 +188,8 @@ pub enum Msg {
         consumer: u32,
         epoch: u32,
         records: Vec<Fetched>,
+        /// The records are in compressed batches (`compression.type`): they weigh their shares.
+        compressed: bool,
     },
     /// A share consumer acknowledges (ACCEPT) one record to the partition's leader.
     ShareAck {
@@ -249,6 +253,8 @@ pub enum Timer {
     MetadataRefresh,
     /// The `send()` blocked on buffer memory reached `max.block.ms`.
     MaxBlockExpired,
+    /// The producer's thread has compressed the record at the head of `compressing`.
+    Compressed,
     /// The producer's metadata request of this round got no answer within `request.timeout.ms`.
     MetadataTimeout { round: u64 },
     /// The producer's oldest produce request to `broker` reached `request.timeout.ms`.
@@ -529,6 +535,11 @@ pub struct KafkaModel<'h, H: History> {
     world: World,
     /// The brokers' costs, in a world with resources (a calibrated profile).
     costs: Option<costs::Costs>,
+    /// With `compression.type` in a world with resources: the producer application's thread,
+    /// which compresses each record as `send()` appends it, and what a consumer's thread spends
+    /// decompressing one record in `poll()` (the mean message's).
+    compressor: Option<crate::world::resources::ProcessId>,
+    decompress_record: SimDuration,
     cfg: KafkaConfig,
     producer: Producer,
     producer_node: NodeId,
@@ -545,6 +556,9 @@ pub struct KafkaModel<'h, H: History> {
     /// `send()` calls waiting for `buffer.memory`: the first is in progress (until
     /// `block_deadline`, its `max.block.ms`), the others wait behind it in the application.
     blocked: VecDeque<Message>,
+    /// With compression under a calibrated profile: records whose `send()` is compressing them,
+    /// each with when the producer's thread is done, in order.
+    compressing: VecDeque<(SimTime, Message)>,
     block_deadline: Deadline,
     /// Produce requests sent and not yet answered, in all and per broker
     /// (`max.in.flight.requests.per.connection`).
@@ -667,6 +681,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let cfg = s.kafka.clone();
         let p = cfg.partitions;
         let brokers = s.brokers as usize;
+        let codec = s.kafka.compression_type.figures();
         // A node for every consumer a group ever runs; those not running yet start down.
         let consumer_count: usize = s.groups.iter().map(|g| g.max_consumers as usize).sum();
         // Brokers, the producer, the consumers, and the controller with the group coordinators.
@@ -740,7 +755,15 @@ impl<'h, H: History> KafkaModel<'h, H> {
             costs: s.body.map(|b| costs::Costs {
                 c: b.kafka,
                 cache: costs::PageCache::new(brokers, b.hardware.page_cache_bytes),
+                validate_ps: codec.map_or(0, |f| f.decompress_ps),
             }),
+            compressor: None,
+            decompress_record: match (s.body, codec) {
+                (Some(_), Some(f)) => {
+                    crate::world::resources::per_byte(s.workload.message_bytes.mean() as u64, f.decompress_ps)
+                }
+                _ => SimDuration::ZERO,
+            },
             keyed: !matches!(s.workload.keys, Keys::None),
             key_partitions: match s.workload.keys {
                 Keys::Uniform { count } | Keys::Zipf { count, .. } if count <= 1 << 20 => {
@@ -751,6 +774,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             accumulator: Accumulator::new(s.seed, p, s.brokers, cfg.batch_size, cfg.linger, cfg.delivery_timeout)
                 .with_buffer_memory(cfg.buffer_memory),
             blocked: VecDeque::new(),
+            compressing: VecDeque::new(),
             block_deadline: Deadline::default(),
             requests_in_flight: 0,
             in_flight_to: vec![0; brokers],
@@ -817,6 +841,17 @@ impl<'h, H: History> KafkaModel<'h, H> {
             cfg,
         };
         m.accumulator.idempotent = m.cfg.enable_idempotence;
+        if let Some(f) = codec {
+            // The batch's records past its first shrink by the codec's size next to zstd's over the
+            // payload's zstd ratio.
+            let ratio_milli = (s.workload.compression_ratio.unwrap_or(d::COMPRESSION_RATIO) * 1000.0).round() as u64;
+            let rate_ppm = f.size_vs_zstd_milli * 1_000_000 / ratio_milli.max(1);
+            let compress_ps = if s.body.is_some() { f.compress_ps } else { 0 };
+            m.accumulator.compression = Some(producer::Compression::new(rate_ppm, f.frame_bytes, compress_ps));
+            if let Some(res) = m.world.resources_mut() {
+                m.compressor = Some(res.process_of_kind(m.producer_node, "sending thread"));
+            }
+        }
         m.accumulator.v0_record_overhead = s.body.and_then(|b| b.kafka.v0_record_overhead);
         if m.cfg.max_in_flight_requests_per_connection == 1 {
             m.accumulator.muted = vec![false; p as usize];
@@ -891,6 +926,15 @@ impl<'h, H: History> KafkaModel<'h, H> {
         };
         self.client(now, ClientEvent::Sent { msg });
         self.arm_arrival(sched);
+        if let Some(p) = self.compressor {
+            self.compress(now, p, msg, sched);
+            return;
+        }
+        self.send_record(now, msg, sched);
+    }
+
+    /// `send()` goes on with a record (compressed, if the producer compresses).
+    fn send_record(&mut self, now: SimTime, msg: Message, sched: &mut Scheduler<Event>) {
         if !self.blocked.is_empty() {
             // The application is still blocked in an earlier `send()`: this one waits its turn.
             self.blocked.push_back(msg);
@@ -927,6 +971,48 @@ impl<'h, H: History> KafkaModel<'h, H> {
         self.accumulator.append(now, partition, msg, key_len, sticky)
     }
 
+    /// What the producer's compression did, with `compression.type`.
+    pub fn compression_stats(&self) -> Option<producer::CompressionStats> {
+        self.accumulator.compression.map(|c| c.stats(self.cfg.compression_type.name()))
+    }
+
+    /// `send()` compresses the record in the application's thread (the batch's compressing stream,
+    /// `MemoryRecordsBuilder.appendStream`): one record after another, each taking its bytes at
+    /// the codec's speed; the record reaches its batch once that is done.
+    fn compress(
+        &mut self,
+        now: SimTime,
+        p: crate::world::resources::ProcessId,
+        msg: Message,
+        sched: &mut Scheduler<Event>,
+    ) {
+        let key_len = match msg.key {
+            Some(k) if self.keyed => Some(partitioner::key_len(k)),
+            _ => None,
+        };
+        let bytes = producer::record_wire_bytes(0, 0, key_len, u64::from(msg.bytes));
+        let ps = self.accumulator.compression.map_or(0, |c| c.compress_ps);
+        let work = crate::world::resources::per_byte(bytes, ps);
+        let res = self.world.resources_mut().expect("a compressor only in a world with resources");
+        let done = res.run(p, now, work);
+        self.compressing.push_back((done, msg));
+        if self.compressing.len() == 1 {
+            self.world.timer_at(sched, self.producer_node, done, Timer::Compressed);
+        }
+    }
+
+    /// The producer's thread is done with the records due by `now`: they go on into the accumulator.
+    fn compressed(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+        while let Some(&(done, msg)) = self.compressing.front()
+            && done <= now
+        {
+            self.compressing.pop_front();
+            self.send_record(now, msg, sched);
+        }
+        if let Some(&(done, _)) = self.compressing.front() {
+            self.world.timer_at(sched, self.producer_node, done, Timer::Compressed);
+        }
+    }
     fn report_lag(&mut self, now: SimTime, group: GroupIdx) {
         if self.groups[group].share.is_some() {
             self.share_report_lag(now, group);
@@ -1108,9 +1194,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
             costs::read_for_fetch(&mut self.world, k, broker, now, &records);
         }
         self.report_lag(now, group);
-        if let Err(Msg::FetchResponse { records, .. }) =
-            self.world.try_send(sched, broker, to, Msg::FetchResponse { group, consumer, epoch, records })
-        {
+        if let Err(Msg::FetchResponse { records, .. }) = self.world.try_send(
+            sched,
+            broker,
+            to,
+            Msg::FetchResponse { group, consumer, epoch, records, compressed: self.accumulator.compression.is_some() },
+        ) {
             self.fetch_response_lost(now, group, consumer, epoch, records);
         }
         true
@@ -1385,16 +1474,17 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let work = match r.delivery {
             // Routing: a marker past skipped records costs nothing, a discarded record its check.
             SKIPPED => SimDuration::ZERO,
-            DISCARD => d::KAFKA_CONSUMER_FILTER_CHECK,
+            // Decompressed in `poll()` before the application sees it, kept or discarded.
+            DISCARD => d::KAFKA_CONSUMER_FILTER_CHECK + self.decompress_record,
             // The age check: the record's timestamp (CreateTime, set by the producer's `send()`)
             // against the application's clock, when it comes to the record, not when fetched.
             _ if max_age.is_some_and(|age| now.since(r.msg.published_at) > age) => {
                 c.stale = true;
-                d::KAFKA_CONSUMER_AGE_CHECK
+                d::KAFKA_CONSUMER_AGE_CHECK + self.decompress_record
             }
             _ => {
                 self.client(now, ClientEvent::ProcessingStarted { msg: r.msg, group, consumer });
-                self.processing.of(group, r.msg.id())
+                self.processing.of(group, r.msg.id()) + self.decompress_record
             }
         };
         self.world.timer_in(sched, node, work, Timer::JobEnd);
@@ -1923,6 +2013,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                     // in the producer's memory.
                     self.accumulator.clear();
                     self.blocked.clear();
+                    self.compressing.clear();
                     self.block_deadline = Deadline::default();
                     self.requests_in_flight = 0;
                     self.in_flight_to.iter_mut().for_each(|n| *n = 0);
@@ -1977,7 +2068,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             Msg::MetadataResponse { round, leaders } => self.metadata_response(now, from, round, leaders, sched),
             Msg::Metadata { version, leaders } => self.metadata_arrives(now, to, version, leaders, sched),
             Msg::Fetch { group, consumer, epoch } => self.fetch_arrives(now, to, group, consumer, epoch, sched),
-            Msg::FetchResponse { group, consumer, epoch, records } => {
+            Msg::FetchResponse { group, consumer, epoch, records, .. } => {
                 self.fetch_response(now, from, group, consumer, epoch, records, sched)
             }
             Msg::ReplicaFetch { session } => self.replica_fetch_arrives(now, from, to, session, sched),
@@ -2014,7 +2105,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             Msg::ShareLeave { group, member } => self.share_leave_arrives(group, member),
             Msg::ShareRelease { group, member } => self.share_release_arrives(now, to, group, member, sched),
             Msg::ShareFetch { group, consumer, epoch } => self.fetch_arrives(now, to, group, consumer, epoch, sched),
-            Msg::ShareFetchResponse { group, consumer, epoch, records } => {
+            Msg::ShareFetchResponse { group, consumer, epoch, records, .. } => {
                 self.share_fetch_response(now, from, group, consumer, epoch, records, sched)
             }
             Msg::ShareAck { group, member, partition, offset } => {
@@ -2035,6 +2126,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             Timer::BrokerSessionExpired { broker } => self.broker_session_expired(now, broker, sched),
             Timer::MetadataRefresh => self.metadata_refresh(sched),
             Timer::MaxBlockExpired => self.max_block_expired(now, sched),
+            Timer::Compressed => self.compressed(now, sched),
             Timer::MetadataTimeout { round } => self.metadata_timeout(now, round, sched),
             Timer::RequestTimeout { broker } => self.request_timed_out(now, broker, sched),
             Timer::ReplicaFetchTimeout { leader } => self.replica_fetch_timed_out(now, node, leader, sched),
@@ -2140,6 +2232,7 @@ impl<H: History> Model for KafkaModel<'_, H> {
             && self.operations_done == self.operations.len()
             && self.accumulator.records_waiting == 0
             && self.blocked.is_empty()
+            && self.compressing.is_empty()
             && self.requests_in_flight == 0
             && self.commits_in_flight == 0
             && self.failing.iter().all(failing::GroupFailing::idle)

@@ -23,6 +23,110 @@ pub const RECORD_BATCH_OVERHEAD: u64 = 61;
 /// `DefaultRecord.MAX_RECORD_OVERHEAD`: the largest framing of one record (varints at full width).
 const MAX_RECORD_OVERHEAD: u64 = 21;
 
+/// `MemoryRecordsBuilder.COMPRESSION_RATE_ESTIMATION_FACTOR`: the open batch's size is estimated
+/// 5% above the topic's estimated ratio, to be safe.
+const COMPRESSION_RATE_ESTIMATION_FACTOR: f32 = 1.05;
+/// `CompressionRatioEstimator`: a batch that compressed better than the estimate lowers it by this
+/// much at most; one that compressed worse raises it by at least the other step.
+const COMPRESSION_RATIO_IMPROVING_STEP: f32 = 0.005;
+const COMPRESSION_RATIO_DETERIORATE_STEP: f32 = 0.05;
+
+/// The producer's `compression.type` (other than none): how a batch's records shrink, and the
+/// topic's running estimate of it (`CompressionRatioEstimator`), which decides how many records
+/// a batch takes before it counts as `batch.size` full.
+#[derive(Debug, Clone, Copy)]
+pub struct Compression {
+    /// Bytes out per byte in after a batch's first record, in millionths (at most 1): records
+    /// compress mostly against each other (the field names and values they share), so the first
+    /// record of a batch travels at its full size.
+    pub rate_ppm: u64,
+    /// The codec's frame (header, trailer, block lengths) in every batch.
+    pub frame_bytes: u64,
+    /// CPU to compress one byte on the producer, picoseconds (0 in a costless world).
+    pub compress_ps: u64,
+    /// Batches compressed, their records, and their bytes before and after.
+    batches: u64,
+    records: u64,
+    uncompressed_bytes: u64,
+    compressed_bytes: u64,
+    /// Compressed batch / uncompressed records, as the producer last estimated it (starts at 1.0,
+    /// `CompressionType.rate`).
+    estimate: f32,
+}
+
+impl Compression {
+    pub fn new(rate_ppm: u64, frame_bytes: u64, compress_ps: u64) -> Self {
+        Compression {
+            rate_ppm: rate_ppm.min(1_000_000),
+            frame_bytes,
+            compress_ps,
+            batches: 0,
+            records: 0,
+            uncompressed_bytes: 0,
+            compressed_bytes: 0,
+            estimate: 1.0,
+        }
+    }
+
+    /// The run's figures so far.
+    pub fn stats(&self, codec: &'static str) -> CompressionStats {
+        let round = |x: f64, scale: f64| (x * scale).round() / scale;
+        CompressionStats {
+            codec,
+            batches: self.batches,
+            uncompressed_bytes: self.uncompressed_bytes,
+            compressed_bytes: self.compressed_bytes,
+            ratio: round(self.uncompressed_bytes as f64 / self.compressed_bytes.max(1) as f64, 1e4),
+            records_per_batch: round(self.records as f64 / self.batches.max(1) as f64, 1e2),
+        }
+    }
+
+    /// `MemoryRecordsBuilder.estimatedBytesWritten` of an open batch, whose estimate of the ratio
+    /// was the topic's when it was created (Java's float arithmetic).
+    fn estimated(estimate: f32, uncompressed: u64) -> u64 {
+        RECORD_BATCH_OVERHEAD + (uncompressed as f32 * estimate * COMPRESSION_RATE_ESTIMATION_FACTOR) as u64
+    }
+
+    /// The closed batch's size: header, frame, the first record whole and the rest compressed.
+    pub fn batch_bytes(&self, uncompressed: u64, first_record: u64) -> u64 {
+        let rest = uncompressed - first_record;
+        RECORD_BATCH_OVERHEAD
+            + self.frame_bytes
+            + first_record
+            + (u128::from(rest) * u128::from(self.rate_ppm)).div_ceil(1_000_000) as u64
+    }
+
+    /// `CompressionRatioEstimator.updateEstimation` with a closed batch's ratio.
+    fn observe(&mut self, observed: f32) {
+        let e = self.estimate;
+        if observed > e {
+            self.estimate = (e + COMPRESSION_RATIO_DETERIORATE_STEP).max(observed);
+        } else if observed < e {
+            self.estimate = (e - COMPRESSION_RATIO_IMPROVING_STEP).max(observed);
+        }
+    }
+
+    pub fn estimate(&self) -> f32 {
+        self.estimate
+    }
+}
+
+/// What the producer's compression did over a run: summary.json's `compression` (Kafka only).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CompressionStats {
+    /// `compression.type`.
+    pub codec: &'static str,
+    /// Batches compressed (each once, however often it is sent).
+    pub batches: u64,
+    /// Their records before compression (framed as in a v2 batch).
+    pub uncompressed_bytes: u64,
+    /// The batches as sent and stored: batch header, codec frame and compressed records.
+    pub compressed_bytes: u64,
+    /// `uncompressed_bytes / compressed_bytes`.
+    pub ratio: f64,
+    pub records_per_batch: f64,
+}
+
 /// Bytes of a zigzag varint (Kafka's `ByteUtils.sizeOfVarint` / `sizeOfVarlong`).
 fn varint_len(v: i64) -> u64 {
     let mut z = ((v << 1) ^ (v >> 63)) as u64;
@@ -87,8 +191,18 @@ pub struct ProducerBatch {
     pub records: Vec<StoredMessage>,
     /// The records' keys, kept only for a compacted topic (the log needs them); empty otherwise.
     pub keys: Vec<u64>,
-    /// `estimatedSizeInBytes`: header plus framed records.
+    /// `estimatedSizeInBytes`: header plus framed records (compressed: the estimate while open, the
+    /// compressed size once closed).
     pub wire_bytes: u64,
+    /// Compressed batches: the framed records before compression (what the leader decompresses to
+    /// validate them), and the first record's share of it; 0 without compression.
+    pub uncompressed: u64,
+    first_record: u64,
+    /// The topic's compression ratio estimate when the batch was created (`ProducerBatch`'s
+    /// constructor hands it to its `MemoryRecordsBuilder`).
+    ratio_estimate: f32,
+    /// Closed and, with compression, compressed: its size is final.
+    sealed: bool,
     /// The buffer's size: `batch.size`, or more for a record larger than that.
     write_limit: u64,
     created: SimTime,
@@ -172,7 +286,34 @@ pub struct Accumulator {
     /// The v0 message format of Kafka 0.8 (a profile of that era): this many bytes of framing per
     /// record and no batch header, instead of the v2 record batch. `None`: v2.
     pub v0_record_overhead: Option<u64>,
+    /// `compression.type`; `None`: none.
+    pub compression: Option<Compression>,
 }
+
+/// `ProducerBatch.close`: the batch is compressed to its final size, which the topic's estimate
+/// learns from, and its records are stored as their shares of it (the broker keeps the batch as
+/// sent, so every card, disk and fetch limit downstream counts compressed bytes).
+fn compress(c: &mut Compression, batch: &mut ProducerBatch) {
+    let total = c.batch_bytes(batch.uncompressed, batch.first_record);
+    batch.wire_bytes = total;
+    c.batches += 1;
+    c.records += batch.records.len() as u64;
+    c.uncompressed_bytes += batch.uncompressed;
+    c.compressed_bytes += total;
+    // `MemoryRecordsBuilder.actualCompressionRatio`: the batch's size over its records' uncompressed size.
+    c.observe(total as f32 / batch.uncompressed as f32);
+    let weights: u64 = batch.records.iter().map(StoredMessage::bytes).sum();
+    let (mut cum, mut given) = (0u64, 0u64);
+    for r in &mut batch.records {
+        cum += r.bytes();
+        let upto = (u128::from(total) * u128::from(cum) / u128::from(weights.max(1))) as u64;
+        *r = r.with_bytes((upto - given).min(MAX_STORED_BYTES));
+        given = upto;
+    }
+}
+
+/// The largest size a stored record can carry (24 bits).
+const MAX_STORED_BYTES: u64 = (1 << 24) - 1;
 
 impl Accumulator {
     pub fn new(
@@ -201,6 +342,7 @@ impl Accumulator {
             idempotent: false,
             muted: Vec::new(),
             v0_record_overhead: None,
+            compression: None,
         }
     }
 
@@ -265,13 +407,25 @@ impl Accumulator {
                     value,
                 ),
             };
+            // `hasRoomFor`: with compression, the estimated compressed size so far plus the new
+            // record uncompressed ("be conservative").
             if last.wire_bytes + size <= last.write_limit {
                 last.records.push(stored);
                 if self.keep_keys {
                     last.keys.push(msg.key.unwrap_or(0));
                 }
-                last.wire_bytes += size;
-                appended = Some(size);
+                appended = Some(match &self.compression {
+                    None => {
+                        last.wire_bytes += size;
+                        size
+                    }
+                    Some(_) => {
+                        last.uncompressed += size;
+                        let before = last.wire_bytes;
+                        last.wire_bytes = Compression::estimated(last.ratio_estimate, last.uncompressed);
+                        last.wire_bytes - before
+                    }
+                });
             } else {
                 last.closed = true;
             }
@@ -299,6 +453,13 @@ impl Accumulator {
                     self.nonempty.push(partition);
                 }
                 self.next_expiry = self.next_expiry.min(now.after(self.delivery_timeout));
+                let (wire_bytes, uncompressed, ratio_estimate) = match &self.compression {
+                    None => (size, 0, 1.0),
+                    Some(c) => {
+                        let records = size - RECORD_BATCH_OVERHEAD;
+                        (Compression::estimated(c.estimate, records), records, c.estimate)
+                    }
+                };
                 self.queues[p].push_back(ProducerBatch {
                     partition,
                     attempts: 0,
@@ -309,13 +470,17 @@ impl Accumulator {
                     need: 0,
                     records,
                     keys: if self.keep_keys { vec![msg.key.unwrap_or(0)] } else { Vec::new() },
-                    wire_bytes: size,
+                    wire_bytes,
+                    uncompressed,
+                    first_record: uncompressed,
+                    ratio_estimate,
+                    sealed: false,
                     write_limit,
                     created: now,
                     base_timestamp_ms: now_ms,
                     closed: false,
                 });
-                size
+                wire_bytes
             }
         };
         self.records_waiting += 1;
@@ -407,6 +572,12 @@ impl Accumulator {
             }
             let mut batch = q.pop_front().expect("peeked");
             batch.closed = true;
+            if !batch.sealed {
+                batch.sealed = true;
+                if let Some(c) = &mut self.compression {
+                    compress(c, &mut batch);
+                }
+            }
             if !self.muted.is_empty() {
                 self.muted[p as usize] = true;
             }
@@ -582,6 +753,51 @@ mod tests {
         let mut out = vec![];
         a.drain(SimTime(66), 0, &[Some(0)], 1 << 20, &mut out);
         assert_eq!((out[0].records.len(), out[0].wire_bytes), (65, 65 * 126));
+    }
+
+    /// lz4 at half size past the first record (rate 0.5): a batch of 15 records of 1,033 bytes is
+    /// the header 61 + frame 15 + the first record 1,033 + half of the other 14 (7,231) = 8,340.
+    #[test]
+    fn a_compressed_batch_by_hand_and_its_records_shares() {
+        let c = Compression::new(500_000, 15, 0);
+        assert_eq!(c.batch_bytes(15 * 1033, 1033), 61 + 15 + 1033 + 7231);
+        // Bigger batches compress better: the first record and the fixed bytes are shared by more.
+        let ratio = |n: u64| (n * 1033) as f64 / c.batch_bytes(n * 1033, 1033) as f64;
+        assert!(ratio(1) < 1.0 && ratio(1) < ratio(15) && ratio(15) < ratio(150) && ratio(150) < 2.0);
+        // A batch opened while the estimate is 1.0 counts its records uncompressed, plus the 1.05
+        // safety factor: after 15, 61 + 15,495 x 1.05 = 16,330, and a 16th (1,033 more) does not
+        // fit 16,384. Closed, it is compressed and the records weigh their shares of it, which add
+        // up to the batch exactly.
+        let mut a = Accumulator::new(1, 1, 1, 16_384, SimDuration::from_secs(1), DT);
+        a.compression = Some(c);
+        for i in 0..16 {
+            a.append(SimTime(i), 0, &msg(i, 0, 1024), None, false);
+        }
+        let mut out = vec![];
+        a.drain(SimTime(20), 0, &[Some(0)], 1 << 20, &mut out);
+        let b = &out[0];
+        assert_eq!(b.records.len(), 15);
+        assert_eq!(b.uncompressed, 15 * 1033);
+        assert_eq!(b.wire_bytes, 8340);
+        assert_eq!(b.records.iter().map(StoredMessage::bytes).sum::<u64>(), b.wire_bytes);
+        // `CompressionRatioEstimator`: better than the estimate, it improves by 0.005 a batch.
+        let e = a.compression.unwrap().estimate();
+        assert!((e - 0.995).abs() < 1e-6, "{e}");
+        let stats = a.compression.unwrap().stats("lz4");
+        assert_eq!((stats.batches, stats.uncompressed_bytes, stats.compressed_bytes), (1, 15 * 1033, 8340));
+    }
+
+    #[test]
+    fn the_ratio_estimate_falls_slowly_and_rises_at_once() {
+        let mut c = Compression::new(500_000, 15, 0);
+        c.observe(0.5);
+        assert!((c.estimate() - 0.995).abs() < 1e-6);
+        c.estimate = 0.5;
+        // Worse than estimated: up by at least 0.05, or to the observation if that is higher.
+        c.observe(0.52);
+        assert!((c.estimate() - 0.55).abs() < 1e-6);
+        c.observe(0.9);
+        assert!((c.estimate() - 0.9).abs() < 1e-6);
     }
 
     #[test]

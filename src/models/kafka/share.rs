@@ -497,7 +497,18 @@ impl<H: History> KafkaModel<'_, H> {
         if !records.is_empty() {
             self.share_report_lag(now, group);
         }
-        self.world.send(sched, broker, to, Msg::ShareFetchResponse { group, consumer, epoch, records });
+        self.world.send(
+            sched,
+            broker,
+            to,
+            Msg::ShareFetchResponse {
+                group,
+                consumer,
+                epoch,
+                records,
+                compressed: self.accumulator.compression.is_some(),
+            },
+        );
         true
     }
 
