@@ -180,6 +180,13 @@ pub struct RawGroup {
     pub dead_letter_routing_key: Option<String>,
     /// RabbitMQ `x-single-active-consumer`: one consumer at a time gets the queue's messages.
     pub single_active_consumer: Option<bool>,
+    /// RabbitMQ quorum queue `x-delivery-limit`: failed deliveries before a message is
+    /// dead-lettered or dropped (default 20; -1: no limit).
+    pub delivery_limit: Option<i64>,
+    /// RabbitMQ quorum queue `x-dead-letter-strategy`: "at-most-once" (the default; the only one
+    /// simulated).
+    #[schemars(extend("enum" = ["at-most-once", "at-least-once"]))]
+    pub dead_letter_strategy: Option<String>,
     /// Fraction (0 to 1) of messages whose processing fails (docs/failures.md).
     pub failure_rate: Option<f64>,
     /// Of the failing messages, the fraction (0 to 1) that fail on every attempt.
@@ -204,7 +211,7 @@ pub struct RawGroup {
 #[derive(Deserialize, JsonSchema, Debug)]
 #[serde(untagged)]
 pub enum RawOnFailure {
-    #[schemars(extend("enum" = ["nack-requeue", "nack", "reject", "retry-in-place", "skip", "retry-topics"]))]
+    #[schemars(extend("enum" = ["nack-requeue", "reject-requeue", "nack", "reject", "retry-in-place", "skip", "retry-topics"]))]
     One(String),
     PerSystem(RawOnFailurePerSystem),
 }
@@ -212,7 +219,7 @@ pub enum RawOnFailure {
 #[derive(Deserialize, JsonSchema, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawOnFailurePerSystem {
-    #[schemars(extend("enum" = ["nack-requeue", "nack", "reject"]))]
+    #[schemars(extend("enum" = ["nack-requeue", "reject-requeue", "nack", "reject"]))]
     pub rabbitmq: Option<String>,
     #[schemars(extend("enum" = ["retry-in-place", "skip", "retry-topics"]))]
     pub kafka: Option<String>,
