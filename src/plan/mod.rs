@@ -887,7 +887,7 @@ pub fn estimate(s: &Scenario) -> Estimate {
                         _ => None,
                     };
                     let looping = match limit {
-                        Some(l) => poison * f64::from(l),
+                        Some(l) => poison * (f64::from(l) + 1.0),
                         None => poison * (end - seconds / 2.0).max(0.0) / per_attempt,
                     };
                     let capacity = g.consumers as f64 * end / per_attempt;
@@ -896,7 +896,10 @@ pub fn estimate(s: &Scenario) -> Estimate {
                 .sum(),
             SystemKind::Kafka => 0.0,
         };
-        events.push(message_events + periodic + 3.0 * requeue_loops);
+        // On a quorum queue each nack or reject is also a log entry sent to every follower and
+        // answered.
+        let per_attempt = if quorum { 3.0 + 2.0 * followers } else { 3.0 };
+        events.push(message_events + periodic + per_attempt * requeue_loops);
         *observations.last_mut().expect("pushed above") += 4.0 * requeue_loops;
         let pending = if latency > 0.0 {
             (peak_rate * latency).min(messages) * (1.0 + 2.0 * n_groups) + total_consumers

@@ -3,8 +3,8 @@
 //!
 //! **One mechanism.** Everything that changes a queue is a command in the Raft log: an enqueue
 //! (one per publish, routed by the fanout exchange to every queue), a consumer's subscription, a
-//! settlement (ack), a suspicion (the consumer's node is unreachable) and a return (the consumer's
-//! channel is gone). Every member applies the committed commands in log order to its own copy of
+//! settlement (ack), a consumer's nack or reject, a suspicion (the consumer's node is unreachable)
+//! and a return (the consumer's channel is gone). Every member applies the committed commands in log order to its own copy of
 //! the state, so which messages are ready, delivered or acknowledged is the same on every member,
 //! and a new leader neither redelivers what was acknowledged nor forgets what was delivered. The
 //! leader alone acts on what it applies (sends deliveries and confirms); each log index acts once,
@@ -19,9 +19,17 @@
 //! `return_all/6` and `take_next_msg/1`; docs/quorum-queues, "Redelivery of Returned Messages":
 //! "added to the returns queue and are requeued in the exact order they were returned". A classic
 //! queue instead puts each back at its original position. RabbitMQ 3.x without a delivery limit
-//! put rejected messages at the back; 4.0 made the delivery limit 20 by default and with a limit
-//! returns go near the head. A message returned by a failed consumer (crash, connection loss) for
-//! the 21st time is dropped (`delivery-limit` 20; no dead-letter exchange is modelled).
+//! put rejected messages at the back, and so did 4.0 to 4.2 with the limit disabled; in 4.3 every
+//! return goes to the returns queue.
+//!
+//! **Delivery limit and dead-lettering (RabbitMQ 4.3).** Each message counts its failed deliveries
+//! (`delivery-count`): a `basic.reject`, or a consumer that crashed or lost its connection, counts
+//! one; a `basic.nack`, a consumer timeout or a lost node's timeout does not (rabbitmq-server
+//! #15387, release notes 4.3.0). A return that takes the count past the queue's `delivery-limit`
+//! (20 unless set; none if negative) dead-letters the message through the queue's dead-letter
+//! exchange (at-most-once, the default strategy), or drops it without one; so does a nack or reject
+//! without requeue. The dead letter is enqueued in its target queues by the same command
+//! (docs/queue-policy.md says why that is a simplification).
 //!
 //! **Consumers on a lost node (RabbitMQ 4.3).** If a consumer's channel lives on a node that is
 //! down, the queue suspects the consumer (`noconnection`): it delivers nothing more to it, and
