@@ -871,23 +871,35 @@ pub fn estimate(s: &Scenario) -> Estimate {
         // RabbitMQ consumers that nack with requeue: each poison message is delivered again and
         // again from its arrival (on average mid-publishing) to the end, one attempt per mean
         // processing time, at most as many attempts as the group's consumers can make: a delivery,
-        // the job's end and the nack (3 events, 4 observations) each.
+        // the job's end and the nack (3 events, 4 observations) each. A quorum queue stops a
+        // rejected (not nacked) one after its delivery limit + 1 attempts.
         let requeue_loops: f64 = match sys {
             SystemKind::RabbitMq => s
                 .groups
                 .iter()
-                .filter(|g| g.failures.rabbitmq == crate::scenario::failing::RabbitOnFailure::NackRequeue)
+                .filter(|g| g.failures.rabbitmq.requeues())
                 .map(|g| {
+                    use crate::scenario::failing::RabbitOnFailure;
                     let per_attempt = g.processing.mean().max(1e-6);
                     let poison = messages * g.failures.failure_rate * g.failures.poison_fraction;
-                    let looping = poison * (end - seconds / 2.0).max(0.0) / per_attempt;
+                    let limit = match g.failures.rabbitmq {
+                        RabbitOnFailure::RejectRequeue if quorum => g.policy.quorum_delivery_limit(),
+                        _ => None,
+                    };
+                    let looping = match limit {
+                        Some(l) => poison * (f64::from(l) + 1.0),
+                        None => poison * (end - seconds / 2.0).max(0.0) / per_attempt,
+                    };
                     let capacity = g.consumers as f64 * end / per_attempt;
                     looping.min(capacity) + messages * g.failures.failure_rate * (1.0 - g.failures.poison_fraction)
                 })
                 .sum(),
             SystemKind::Kafka => 0.0,
         };
-        events.push(message_events + periodic + 3.0 * requeue_loops);
+        // On a quorum queue each nack or reject is also a log entry sent to every follower and
+        // answered.
+        let per_attempt = if quorum { 3.0 + 2.0 * followers } else { 3.0 };
+        events.push(message_events + periodic + per_attempt * requeue_loops);
         *observations.last_mut().expect("pushed above") += 4.0 * requeue_loops;
         let pending = if latency > 0.0 {
             (peak_rate * latency).min(messages) * (1.0 + 2.0 * n_groups) + total_consumers

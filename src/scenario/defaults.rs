@@ -90,10 +90,11 @@ pub const RABBITMQ_RECOVERY_INTERVAL: SimDuration = SimDuration(5_000_000_000);
 /// most one per node, so `min(3, brokers)`.
 pub const RABBITMQ_QUORUM_INITIAL_GROUP_SIZE: u32 = 3;
 /// Quorum queue `delivery-limit` = 20 since RabbitMQ 4.0 (release notes 4.0.0, "Quorum Queues Now
-/// Have a Default Redelivery Limit"): a message returned by a failed consumer (crash, connection
-/// loss) for the 21st time is dropped (no dead-letter exchange is modelled). `rabbit_fifo.erl`
-/// `return_one/9`: dropped when the count exceeds the limit.
-pub const RABBITMQ_QUORUM_DELIVERY_LIMIT: u16 = 20;
+/// Have a Default Redelivery Limit"; `rabbit_quorum_queue.erl` `DEFAULT_DELIVERY_LIMIT`): a message
+/// whose `delivery-count` (failed deliveries) goes past it is dead-lettered, reason
+/// `delivery_limit`, or dropped without a dead-letter exchange (`rabbit_fifo.erl` `return_one`:
+/// `DeliveryCount > DeliveryLimit`). A negative `x-delivery-limit` disables it.
+pub const RABBITMQ_QUORUM_DELIVERY_LIMIT: u32 = 20;
 /// Quorum queue `consumer_disconnected_timeout` = 60000 ms (RabbitMQ 4.3): when a consumer's node
 /// is unreachable (`noconnection`) its deliveries stay with it this long, in case the node comes
 /// back, before they are returned to the queue (`rabbit_fifo.erl`; release notes 4.3.0). If the

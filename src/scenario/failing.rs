@@ -11,6 +11,11 @@ pub enum RabbitOnFailure {
     /// `basic.nack` with `requeue = true`: back to the queue, delivered again.
     #[serde(rename = "nack-requeue")]
     NackRequeue,
+    /// `basic.reject` with `requeue = true`: back to the queue, as `nack-requeue`; on a quorum
+    /// queue (RabbitMQ 4.3) it also counts as a failed delivery towards `delivery_limit`, which
+    /// a `basic.nack` does not.
+    #[serde(rename = "reject-requeue")]
+    RejectRequeue,
     /// `basic.nack` with `requeue = false`: dead-lettered if the queue has a dead-letter
     /// exchange, else dropped.
     #[serde(rename = "nack")]
@@ -22,11 +27,23 @@ pub enum RabbitOnFailure {
 
 impl RabbitOnFailure {
     /// Each value with its name in scenario files.
-    pub const ALL: [(&'static str, RabbitOnFailure); 3] = [
+    pub const ALL: [(&'static str, RabbitOnFailure); 4] = [
         ("nack-requeue", RabbitOnFailure::NackRequeue),
+        ("reject-requeue", RabbitOnFailure::RejectRequeue),
         ("nack", RabbitOnFailure::Nack),
         ("reject", RabbitOnFailure::Reject),
     ];
+
+    /// Whether the message goes back to the queue (`requeue = true`).
+    pub fn requeues(self) -> bool {
+        matches!(self, RabbitOnFailure::NackRequeue | RabbitOnFailure::RejectRequeue)
+    }
+
+    /// Whether a quorum queue counts it as a failed delivery (`delivery-count` + 1): `basic.reject`
+    /// does, `basic.nack` does not (RabbitMQ 4.3, rabbitmq-server #15387).
+    pub fn delivery_failed(self) -> bool {
+        matches!(self, RabbitOnFailure::RejectRequeue | RabbitOnFailure::Reject)
+    }
 }
 
 /// Kafka: what the consumer application does with a record it failed to process.

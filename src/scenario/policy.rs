@@ -52,11 +52,25 @@ pub struct QueuePolicy {
     /// counts as this.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_priority: Option<u8>,
+    /// Quorum queues, `x-delivery-limit`: as written; `None`: RabbitMQ 4's default (20); a
+    /// negative value: no limit. See [`QueuePolicy::quorum_delivery_limit`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_limit: Option<i64>,
 }
 
 impl QueuePolicy {
     pub fn is_default(&self) -> bool {
         *self == QueuePolicy::default()
+    }
+
+    /// A quorum queue's effective delivery limit: `None` when disabled (a negative value, as
+    /// `rabbit_fifo` turns it into `undefined`), else the limit (20 unless set).
+    pub fn quorum_delivery_limit(&self) -> Option<u32> {
+        match self.delivery_limit {
+            None => Some(super::defaults::RABBITMQ_QUORUM_DELIVERY_LIMIT),
+            Some(n) if n < 0 => None,
+            Some(n) => Some(u32::try_from(n).unwrap_or(u32::MAX)),
+        }
     }
 
     /// Whether any length limit is set.

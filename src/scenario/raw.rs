@@ -191,6 +191,13 @@ pub struct RawGroup {
     pub single_active_consumer: Option<bool>,
     /// RabbitMQ `x-max-priority` (1 to 255): a priority queue, higher message priorities first.
     pub max_priority: Option<i64>,
+    /// RabbitMQ quorum queue `x-delivery-limit`: failed deliveries before a message is
+    /// dead-lettered or dropped (default 20; -1: no limit).
+    pub delivery_limit: Option<i64>,
+    /// RabbitMQ quorum queue `x-dead-letter-strategy`: "at-most-once" (the default; the only one
+    /// simulated).
+    #[schemars(extend("enum" = ["at-most-once", "at-least-once"]))]
+    pub dead_letter_strategy: Option<String>,
     /// Fraction (0 to 1) of messages whose processing fails (docs/failures.md).
     pub failure_rate: Option<f64>,
     /// Of the failing messages, the fraction (0 to 1) that fail on every attempt.
@@ -215,7 +222,7 @@ pub struct RawGroup {
 #[derive(Deserialize, JsonSchema, Debug)]
 #[serde(untagged)]
 pub enum RawOnFailure {
-    #[schemars(extend("enum" = ["nack-requeue", "nack", "reject", "retry-in-place", "skip", "retry-topics"]))]
+    #[schemars(extend("enum" = ["nack-requeue", "reject-requeue", "nack", "reject", "retry-in-place", "skip", "retry-topics"]))]
     One(String),
     PerSystem(RawOnFailurePerSystem),
 }
@@ -223,7 +230,7 @@ pub enum RawOnFailure {
 #[derive(Deserialize, JsonSchema, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawOnFailurePerSystem {
-    #[schemars(extend("enum" = ["nack-requeue", "nack", "reject"]))]
+    #[schemars(extend("enum" = ["nack-requeue", "reject-requeue", "nack", "reject"]))]
     pub rabbitmq: Option<String>,
     #[schemars(extend("enum" = ["retry-in-place", "skip", "retry-topics"]))]
     pub kafka: Option<String>,

@@ -1200,9 +1200,9 @@ impl Ctx {
         }
     }
 
-    /// RabbitMQ consumers that fail (issue 18, item 5) are simulated on classic queues with manual
-    /// acknowledgements; a poison message under `nack-requeue` loops for ever (as in RabbitMQ), so
-    /// the run needs a bounded drain.
+    /// RabbitMQ consumers that fail (issue 18, item 5) are simulated on classic and quorum queues
+    /// with manual acknowledgements; a poison message requeued without a delivery limit loops for
+    /// ever (as in RabbitMQ), so the run needs a bounded drain.
     fn rabbitmq_failures(
         &self,
         groups: &[Group],
@@ -1210,16 +1210,18 @@ impl Ctx {
         systems: &[SystemKind],
         drain: Option<SimDuration>,
     ) -> R<()> {
+        use super::failing::RabbitOnFailure;
         if !systems.contains(&SystemKind::RabbitMq) {
             return Ok(());
         }
         for (i, g) in groups.iter().enumerate().filter(|(_, g)| g.failures.any_failures()) {
             let f = format!("groups[{i}].failure_rate");
-            if rabbitmq.queue_type != QueueType::Classic {
+            if !matches!(rabbitmq.queue_type, QueueType::Classic | QueueType::Quorum) {
                 return self.err(
                     f,
                     format!(
-                        "consumers that fail are simulated on RabbitMQ classic queues only yet, and                          rabbitmq.queue_type is \"{}\"; use \"classic\", or systems = [\"kafka\"]",
+                        "consumers that fail are simulated on RabbitMQ classic and quorum queues only, and \
+                         rabbitmq.queue_type is \"{}\"; use \"classic\" or \"quorum\", or systems = [\"kafka\"]",
                         rabbitmq.queue_type.name()
                     ),
                 );
@@ -1231,15 +1233,34 @@ impl Ctx {
                      queue before its processing fails, and nothing can nack it",
                 );
             }
-            if g.failures.poison_fraction > 0.0
-                && g.failures.rabbitmq == super::failing::RabbitOnFailure::NackRequeue
-                && drain.is_none()
-            {
+            let how = g.failures.rabbitmq;
+            // A quorum queue stops a poison message that is rejected (not nacked) at its delivery
+            // limit; every other requeue loops for ever.
+            let limited = rabbitmq.queue_type == QueueType::Quorum
+                && how == RabbitOnFailure::RejectRequeue
+                && g.policy.quorum_delivery_limit().is_some();
+            if g.failures.poison_fraction > 0.0 && how.requeues() && !limited && drain.is_none() {
+                let why = match (rabbitmq.queue_type, how) {
+                    (QueueType::Quorum, RabbitOnFailure::NackRequeue) => {
+                        "with on_failure nack-requeue a poison message goes back to the quorum queue and is \
+                         delivered again for ever: since RabbitMQ 4.3 a basic.nack does not count towards the \
+                         delivery limit (use \"reject-requeue\" for that)"
+                    }
+                    (QueueType::Quorum, _) => {
+                        "with delivery_limit = -1 (no limit) a rejected poison message goes back to the quorum \
+                         queue and is delivered again for ever"
+                    }
+                    _ => {
+                        "with a requeue a poison message goes back to the classic queue and is delivered again \
+                         for ever, as in RabbitMQ (a classic queue has no delivery limit)"
+                    }
+                };
                 return self.err(
                     format!("groups[{i}].poison_fraction"),
-                    "with on_failure nack-requeue a poison message goes back to the queue and is delivered again \
-                     for ever, as in RabbitMQ, so the run never drains; bound it with drain = \"1m\" (or use \
-                     \"nack\" or \"reject\" to dead-letter it)",
+                    format!(
+                        "{why}, so the run never drains; bound it with drain = \"1m\" (or use \"nack\" or \
+                         \"reject\" to dead-letter it)"
+                    ),
                 );
             }
         }
@@ -1259,16 +1280,28 @@ impl Ctx {
             if g.policy.is_default() || !systems.contains(&SystemKind::RabbitMq) {
                 continue;
             }
-            if rabbitmq.queue_type != QueueType::Classic {
-                return self.err(
-                    format!("groups[{i}]"),
-                    format!(
-                        "queue arguments (message_ttl, max_length, max_length_bytes, overflow, dead_letter_*, single_active_consumer, \
-                         max_priority) are \
-                         simulated on classic queues only yet, and rabbitmq.queue_type is \"{}\"; use \"classic\", \
-                         or remove them",
-                        rabbitmq.queue_type.name()
+            if let Some(field) = self.unsimulated_policy(&g.policy, rabbitmq.queue_type) {
+                let (what, instead) = match rabbitmq.queue_type {
+                    QueueType::Quorum => (
+                        "is simulated on classic queues only yet (a quorum queue simulates delivery_limit, \
+                         dead_letter_exchange and dead_letter_routing_key)",
+                        "use queue_type = \"classic\", or remove it",
                     ),
+                    _ => (
+                        "is simulated on classic and quorum queues only, and a stream has no such queue argument",
+                        "use queue_type = \"classic\" or \"quorum\", or remove it",
+                    ),
+                };
+                return self.err(
+                    format!("groups[{i}].{field}"),
+                    format!("{what}; rabbitmq.queue_type is \"{}\": {instead}", rabbitmq.queue_type.name()),
+                );
+            }
+            if g.policy.delivery_limit.is_some() && rabbitmq.queue_type == QueueType::Classic {
+                return self.err(
+                    format!("groups[{i}].delivery_limit"),
+                    "x-delivery-limit is a quorum queue argument: a classic queue has no delivery limit and \
+                     redelivers a requeued message for ever; use rabbitmq.queue_type = \"quorum\", or remove it",
                 );
             }
             if let Some(x) = &g.policy.dead_letter_exchange {
@@ -1292,6 +1325,27 @@ impl Ctx {
             }
         }
         Ok(())
+    }
+
+    /// The first queue argument of `policy` not simulated on `queue_type`, by its field name.
+    fn unsimulated_policy(&self, policy: &QueuePolicy, queue_type: QueueType) -> Option<&'static str> {
+        let classic_only = [
+            ("message_ttl", policy.message_ttl.is_some()),
+            ("max_length", policy.max_length.is_some()),
+            ("max_length_bytes", policy.max_length_bytes.is_some()),
+            ("overflow", !policy.overflow.is_default()),
+            ("single_active_consumer", policy.single_active_consumer),
+            ("max_priority", policy.max_priority.is_some()),
+        ];
+        let quorum_too = [
+            ("dead_letter_exchange", policy.dead_letter_exchange.is_some()),
+            ("delivery_limit", policy.delivery_limit.is_some()),
+        ];
+        match queue_type {
+            QueueType::Classic => None,
+            QueueType::Quorum => classic_only.iter().find(|f| f.1).map(|f| f.0),
+            _ => classic_only.iter().chain(quorum_too.iter()).find(|f| f.1).map(|f| f.0),
+        }
     }
 
     /// A group's queue arguments (`x-message-ttl`, `x-max-length`, ...). The dead-letter exchange's
@@ -1347,6 +1401,42 @@ impl Ctx {
                 "is used only with a dead-letter exchange; add dead_letter_exchange",
             );
         }
+        let delivery_limit = match g.delivery_limit {
+            None => None,
+            Some(n) => Some(self.int_in(
+                &format!("{f}.delivery_limit"),
+                n,
+                i64::from(i32::MIN),
+                i64::from(u32::MAX),
+                "x-delivery-limit (failed deliveries before the message is dead-lettered or dropped; -1: no limit)",
+            )?),
+        };
+        match g.dead_letter_strategy.as_deref() {
+            None | Some("at-most-once") if g.dead_letter_strategy.is_some() && g.dead_letter_exchange.is_none() => {
+                return self.err(
+                    format!("{f}.dead_letter_strategy"),
+                    "is used only with a dead-letter exchange; add dead_letter_exchange",
+                );
+            }
+            None | Some("at-most-once") => {}
+            Some("at-least-once") => {
+                return self.err(
+                    format!("{f}.dead_letter_strategy"),
+                    "\"at-least-once\" is not simulated: RabbitMQ needs overflow = \"reject-publish\" for it (with \
+                     drop-head it falls back to at-most-once), and length limits on quorum queues are not simulated \
+                     yet; use \"at-most-once\" (the default)",
+                );
+            }
+            Some(other) => {
+                return self.err(
+                    format!("{f}.dead_letter_strategy"),
+                    format!(
+                        "{} is not an x-dead-letter-strategy; allowed: \"at-most-once\" (the default), \"at-least-once\"",
+                        show_name(other)
+                    ),
+                );
+            }
+        }
         Ok(QueuePolicy {
             message_ttl,
             max_length,
@@ -1359,6 +1449,7 @@ impl Ctx {
                 None => None,
                 Some(n) => Some(self.int_in(&format!("{f}.max_priority"), n, 1, 255, "x-max-priority")? as u8),
             },
+            delivery_limit,
         })
     }
 

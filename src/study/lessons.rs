@@ -38,7 +38,9 @@ pub fn all(root: &Path) -> Result<Vec<Lesson>, StudyError> {
         .collect::<Result<_, _>>()
         .map_err(unreadable)?;
     files.retain(|f| f.extension().is_some_and(|e| e == "toml"));
-    files.sort();
+    // By lesson name: "poison-message" before "poison-message-quorum" (a path sort puts '-'
+    // before ".toml").
+    files.sort_by(|a, b| a.file_stem().cmp(&b.file_stem()));
     let mut out = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(&f).map_err(unreadable)?;

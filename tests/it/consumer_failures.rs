@@ -64,7 +64,7 @@ fn failure_errors_name_the_field_the_value_and_what_is_allowed() {
     refused(
         "on_failure = \"retry\"\n",
         "groups[0].on_failure",
-        "\"retry\" is not a failure handling; allowed: RabbitMQ \"nack-requeue\", \"nack\", \"reject\", Kafka \"retry-in-place\", \"skip\", \"retry-topics\"",
+        "\"retry\" is not a failure handling; allowed: RabbitMQ \"nack-requeue\", \"reject-requeue\", \"nack\", \"reject\", Kafka \"retry-in-place\", \"skip\", \"retry-topics\"",
     );
     refused(
         "on_failure = { kafka = \"nack\" }\n",

@@ -218,7 +218,25 @@ fn queue_arguments_are_checked() {
         "dead_letter_exchange",
     );
     let quorum = down_consumer(r#"message_ttl = "1s""#, "1s", "1s", "5s", r#"queue_type = "quorum""#);
-    assert_refused(&quorum, "q.toml", "groups[0]", "classic queues only");
+    assert_refused(&quorum, "q.toml", "groups[0].message_ttl", "classic queues only");
+    // x-delivery-limit is a quorum queue argument; at-least-once dead-lettering is not simulated.
+    assert_refused(&base("delivery_limit = 3"), "q.toml", "groups[0].delivery_limit", "quorum queue argument");
+    let quorum = |policy: &str| down_consumer(policy, "1s", "1s", "5s", r#"queue_type = "quorum""#);
+    assert_refused(&quorum("delivery_limit = 5000000000"), "q.toml", "groups[0].delivery_limit", "-1: no limit");
+    assert_refused(
+        &quorum(r#"dead_letter_strategy = "at-most-once""#),
+        "q.toml",
+        "groups[0].dead_letter_strategy",
+        "add dead_letter_exchange",
+    );
+    assert_refused(
+        &quorum(r#"dead_letter_strategy = "at-least-once""#),
+        "q.toml",
+        "groups[0].dead_letter_strategy",
+        "overflow = \"reject-publish\"",
+    );
+    let stream = down_consumer("delivery_limit = 3", "1s", "1s", "5s", "queue_type = \"stream\"\nprefetch = 10");
+    assert_refused(&stream, "q.toml", "groups[0].delivery_limit", "a stream has no such queue argument");
 }
 
 /// `consumer_timeout`: three messages at 0.1, 0.2 and 0.3 s to one consumer with a window of 3,

@@ -66,9 +66,9 @@ pub enum Msg {
     Deliver { group: GroupIdx, consumer: u32, reg: u32, msg: StoredMessage, redelivered: bool },
     /// `basic.ack` from a consumer, on the connection of its subscription `reg`.
     Ack { group: GroupIdx, consumer: u32, reg: u32, id: MessageId },
-    /// `basic.nack` (`requeue`: back to the queue) or `basic.reject` without requeue, from a
-    /// consumer whose processing failed (classic queues).
-    Nack { group: GroupIdx, consumer: u32, reg: u32, id: MessageId, requeue: bool },
+    /// `basic.nack` or `basic.reject`, with or without requeue (`how`), from a consumer whose
+    /// processing failed.
+    Nack { group: GroupIdx, consumer: u32, reg: u32, id: MessageId, how: RabbitOnFailure },
     /// `basic.consume` (after a start, a restart or a reconnection); `reg` numbers the
     /// consumer's subscriptions.
     Subscribe { group: GroupIdx, consumer: u32, reg: u32 },
@@ -939,10 +939,11 @@ impl<'h, H: History> RabbitModel<'h, H> {
         }
     }
 
-    /// The application's processing of `d` threw: it answers `basic.nack` with requeue (the
-    /// message goes back to its place in the queue and is delivered again, to this consumer or
-    /// another: a poison message loops for ever, as in RabbitMQ), or without (`nack`, `reject`:
-    /// the queue dead-letters it, reason `rejected`, or drops it), and takes its next delivery.
+    /// The application's processing of `d` threw: it answers `basic.nack` or `basic.reject` with
+    /// requeue (the message goes back to the queue and is delivered again, to this consumer or
+    /// another: a poison message loops for ever, as in RabbitMQ, unless a quorum queue's delivery
+    /// limit stops a rejected one), or without (`nack`, `reject`: the queue dead-letters it,
+    /// reason `rejected`, or drops it), and takes its next delivery.
     #[cold]
     #[inline(never)]
     fn processing_failed(
@@ -955,15 +956,15 @@ impl<'h, H: History> RabbitModel<'h, H> {
     ) {
         let (msg, id) = (d.msg, d.msg.id());
         self.client(now, ClientEvent::ProcessingFailed { msg, group, consumer });
-        let requeue = self.on_failure[group] == RabbitOnFailure::NackRequeue;
-        if requeue {
+        let how = self.on_failure[group];
+        if how.requeues() {
             self.client(now, ClientEvent::Settled { id, group, outcome: Settlement::Retrying });
         }
         self.start_next(now, group, consumer, sched);
         let c = &self.consumers[group][consumer as usize];
         let (from, home, reg) = (c.node, c.home, c.reg);
         if let Some(home) = home {
-            self.world.send(sched, from, home, Msg::Nack { group, consumer, reg, id, requeue });
+            self.world.send(sched, from, home, Msg::Nack { group, consumer, reg, id, how });
         }
     }
 
@@ -1250,7 +1251,11 @@ impl<'h, H: History> RabbitModel<'h, H> {
             }
             Msg::Raft(m) => self.raft_message(now, from, to, *m, sched),
             // At a broker node.
-            m @ (Msg::Publish(_) | Msg::Ack { .. } | Msg::Subscribe { .. } | Msg::ConnectionClosed { .. })
+            m @ (Msg::Publish(_)
+            | Msg::Ack { .. }
+            | Msg::Nack { .. }
+            | Msg::Subscribe { .. }
+            | Msg::ConnectionClosed { .. })
                 if self.quorum.is_some() =>
             {
                 self.quorum_client_message(now, to, m, sched)
@@ -1273,8 +1278,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
             // node.
             Msg::Publish(m) => self.route(now, m, if from < self.producer_node { from } else { to }, sched),
             Msg::Ack { group, consumer, reg, id } => self.ack(now, group, consumer, reg, id, sched),
-            Msg::Nack { group, consumer, reg, id, requeue } => {
-                self.nack(now, group, (consumer, reg), id, requeue, sched)
+            Msg::Nack { group, consumer, reg, id, how } => {
+                self.nack(now, group, (consumer, reg), id, how.requeues(), sched)
             }
             Msg::Subscribe { group, consumer, reg } => self.subscribe(now, group, consumer, reg, sched),
             Msg::ConnectionClosed { group, consumer, reg } => {

@@ -3,8 +3,8 @@
 //!
 //! **One mechanism.** Everything that changes a queue is a command in the Raft log: an enqueue
 //! (one per publish, routed by the fanout exchange to every queue), a consumer's subscription, a
-//! settlement (ack), a suspicion (the consumer's node is unreachable) and a return (the consumer's
-//! channel is gone). Every member applies the committed commands in log order to its own copy of
+//! settlement (ack), a consumer's nack or reject, a suspicion (the consumer's node is unreachable)
+//! and a return (the consumer's channel is gone). Every member applies the committed commands in log order to its own copy of
 //! the state, so which messages are ready, delivered or acknowledged is the same on every member,
 //! and a new leader neither redelivers what was acknowledged nor forgets what was delivered. The
 //! leader alone acts on what it applies (sends deliveries and confirms); each log index acts once,
@@ -19,9 +19,17 @@
 //! `return_all/6` and `take_next_msg/1`; docs/quorum-queues, "Redelivery of Returned Messages":
 //! "added to the returns queue and are requeued in the exact order they were returned". A classic
 //! queue instead puts each back at its original position. RabbitMQ 3.x without a delivery limit
-//! put rejected messages at the back; 4.0 made the delivery limit 20 by default and with a limit
-//! returns go near the head. A message returned by a failed consumer (crash, connection loss) for
-//! the 21st time is dropped (`delivery-limit` 20; no dead-letter exchange is modelled).
+//! put rejected messages at the back, and so did 4.0 to 4.2 with the limit disabled; in 4.3 every
+//! return goes to the returns queue.
+//!
+//! **Delivery limit and dead-lettering (RabbitMQ 4.3).** Each message counts its failed deliveries
+//! (`delivery-count`): a `basic.reject`, or a consumer that crashed or lost its connection, counts
+//! one; a `basic.nack`, a consumer timeout or a lost node's timeout does not (rabbitmq-server
+//! #15387, release notes 4.3.0). A return that takes the count past the queue's `delivery-limit`
+//! (20 unless set; none if negative) dead-letters the message through the queue's dead-letter
+//! exchange (at-most-once, the default strategy), or drops it without one; so does a nack or reject
+//! without requeue. The dead letter is enqueued in its target queues by the same command
+//! (docs/queue-policy.md says why that is a simplification).
 //!
 //! **Consumers on a lost node (RabbitMQ 4.3).** If a consumer's channel lives on a node that is
 //! down, the queue suspects the consumer (`noconnection`): it delivers nothing more to it, and
@@ -45,7 +53,7 @@
 //! cluster; here the queues of all groups are in one log, so they fail over together.
 
 use super::raft::{Entry, Machine};
-use crate::history::GroupIdx;
+use crate::history::{GroupIdx, Settlement};
 use crate::scenario::defaults as d;
 use crate::time::SimTime;
 use crate::workload::{MessageId, StoredMessage};
@@ -82,6 +90,10 @@ pub enum Command {
     /// The consumer's channel is gone: its unacknowledged messages are returned. `failed`: the
     /// delivery failed (crash, connection loss) and counts towards the delivery limit.
     Return { group: GroupIdx, key: ConsumerKey, failed: bool },
+    /// `basic.nack` / `basic.reject` of one delivery (RabbitMQ 4.3's mapping, rabbitmq-server
+    /// #15387): with `requeue` it is returned (`return`, or `modify` with `delivery_failed` when
+    /// `failed`: a reject), else discarded: dead-lettered, reason `rejected`, or dropped.
+    Reject { group: GroupIdx, key: ConsumerKey, id: MessageId, requeue: bool, failed: bool },
 }
 
 /// What the leader does when it applies a command for the first time.
@@ -115,14 +127,38 @@ pub enum Effect {
         publisher: Conn,
         id: MessageId,
     },
+    /// A copy left a queue without being processed: dead-lettered (over the delivery limit, or
+    /// rejected, with a dead-letter exchange) or dropped (without one).
+    Settled {
+        group: GroupIdx,
+        id: MessageId,
+        outcome: Settlement,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
 struct QMsg {
     msg: StoredMessage,
-    /// Failed deliveries (`delivery-count`).
-    failed: u16,
+    /// Failed deliveries in this queue (`delivery-count`, the `x-delivery-count` header): what
+    /// `delivery-limit` bounds.
+    failed: u32,
     redelivered: bool,
+    /// Its `x-death` header, carried from queue to queue when it is dead-lettered.
+    x_death: XDeath,
+}
+
+impl QMsg {
+    fn new(msg: StoredMessage, x_death: XDeath) -> Self {
+        QMsg { msg, failed: 0, redelivered: false, x_death }
+    }
+}
+
+/// A message's `x-death` header, reduced to what the model uses: the queues it was dead-lettered
+/// from (bit `g`) and how many times in all (the sum of the entries' `count`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XDeath {
+    pub from: u64,
+    pub count: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -152,12 +188,22 @@ pub struct QQueue {
     /// Round-robin: the next delivery goes to the first consumer at or after this key.
     next: ConsumerKey,
     unacked: u64,
+    /// `x-delivery-limit`: failed deliveries a message may have; `None`: no limit.
+    delivery_limit: Option<u32>,
+    /// Whether the queue has a dead-letter exchange (its routes are in the machine's routing).
+    dead_letter_exchange: bool,
 }
 
 impl QQueue {
     /// Ready, returned and unacknowledged messages.
     pub fn depth(&self) -> u64 {
         (self.messages.len() + self.returns.len()) as u64 + self.unacked
+    }
+
+    /// The `x-death` header of the message `id` this queue holds (ready or delivered), if any.
+    pub fn x_death(&self, id: MessageId) -> Option<XDeath> {
+        let delivered = self.consumers.values().flat_map(|c| c.unacked.iter().map(|(m, _)| m));
+        self.returns.iter().chain(self.messages.iter()).chain(delivered).find(|m| m.msg.id() == id).map(|m| m.x_death)
     }
 }
 
@@ -174,9 +220,75 @@ pub struct QueueMachine {
 }
 
 impl QueueMachine {
-    /// Every queue bound from the start.
+    /// Every queue bound from the start, with RabbitMQ 4's default delivery limit (20) and no
+    /// dead-letter exchange.
     pub fn new(groups: usize, manual_ack: bool) -> Self {
-        QueueMachine { queues: vec![QQueue::default(); groups], manual_ack, bound: vec![true; groups], routing: None }
+        let queue = QQueue { delivery_limit: Some(d::RABBITMQ_QUORUM_DELIVERY_LIMIT), ..QQueue::default() };
+        QueueMachine { queues: vec![queue; groups], manual_ack, bound: vec![true; groups], routing: None }
+    }
+
+    /// Declares group `group`'s queue with `delivery_limit` (`None`: no limit) and, if
+    /// `dead_letter_exchange`, a dead-letter exchange (routed by [`Self::routing`]).
+    pub fn declare(&mut self, group: GroupIdx, delivery_limit: Option<u32>, dead_letter_exchange: bool) {
+        let q = &mut self.queues[group];
+        (q.delivery_limit, q.dead_letter_exchange) = (delivery_limit, dead_letter_exchange);
+    }
+
+    /// A returned message (`rabbit_fifo` `return_one`): one more failed delivery if `failed`;
+    /// past the delivery limit it leaves the queue (into `dying`), else it waits in the returns
+    /// queue, served first.
+    fn return_one(&mut self, group: GroupIdx, mut m: QMsg, failed: bool, dying: &mut Vec<QMsg>) {
+        let q = &mut self.queues[group];
+        m.redelivered = true;
+        m.failed += u32::from(failed);
+        if q.delivery_limit.is_some_and(|limit| m.failed > limit) {
+            dying.push(m);
+        } else {
+            q.returns.push_back(m);
+        }
+    }
+
+    /// Messages that left group `group`'s queue unprocessed (`rabbit_fifo`
+    /// `discard_or_dead_letter`, at-most-once, the default strategy): with a dead-letter exchange
+    /// each is re-published through it to the queues it routes to, its `x-death` raised, skipping
+    /// a queue it was already dead-lettered from (RabbitMQ drops a dead-letter cycle, as the
+    /// classic queue's model does); without one it is dropped. The re-publish is applied with
+    /// the command that caused it: all queues share one Raft log here, so the window in which an
+    /// at-most-once dead letter is lost (the source leader dies before the target has it) is not
+    /// simulated.
+    fn dead_letter_or_drop(
+        &mut self,
+        group: GroupIdx,
+        dying: Vec<QMsg>,
+        at: SimTime,
+        fx: &mut Option<&mut Vec<Effect>>,
+    ) {
+        for m in dying {
+            let (msg, id) = (m.msg, m.msg.id());
+            let dlx = self.queues[group].dead_letter_exchange;
+            if let Some(fx) = fx {
+                fx.push(Effect::Removed { group, msg });
+                let outcome = if dlx { Settlement::DeadLettered } else { Settlement::Dropped };
+                fx.push(Effect::Settled { group, id, outcome });
+            }
+            if !dlx {
+                continue;
+            }
+            let x_death = XDeath { from: m.x_death.from | 1 << group, count: m.x_death.count + 1 };
+            let to = self.routing.as_ref().map_or(0, |r| r.dead_letter(group, id));
+            for target in 0..self.queues.len() {
+                let routed = crate::subscriptions::has(to, target) && !crate::subscriptions::has(x_death.from, target);
+                if !self.bound[target] || !routed {
+                    continue;
+                }
+                self.queues[target].messages.push_back(QMsg::new(msg, x_death));
+                if let Some(fx) = fx {
+                    fx.push(Effect::Added { group: target, msg });
+                }
+                self.backlog(target, fx);
+                self.dispatch(target, at, fx);
+            }
+        }
     }
 
     /// Subscribes a consumer before the run starts (the same on every member).
@@ -249,7 +361,7 @@ impl Machine for QueueMachine {
                     if !self.bound[group] || !crate::subscriptions::has(routed, group) {
                         continue;
                     }
-                    self.queues[group].messages.push_back(QMsg { msg, failed: 0, redelivered: false });
+                    self.queues[group].messages.push_back(QMsg::new(msg, XDeath::default()));
                     if let Some(fx) = &mut fx {
                         fx.push(Effect::Added { group, msg });
                     }
@@ -286,17 +398,27 @@ impl Machine for QueueMachine {
                 let q = &mut self.queues[group];
                 let Some(c) = q.consumers.remove(&key) else { return };
                 q.unacked -= c.unacked.len() as u64;
-                for (mut m, _) in c.unacked {
-                    m.redelivered = true;
-                    m.failed += failed as u16;
-                    if m.failed > d::RABBITMQ_QUORUM_DELIVERY_LIMIT {
-                        if let Some(fx) = &mut fx {
-                            fx.push(Effect::Removed { group, msg: m.msg });
-                        }
-                    } else {
-                        q.returns.push_back(m);
-                    }
+                let mut dying = Vec::new();
+                for (m, _) in c.unacked {
+                    self.return_one(group, m, failed, &mut dying);
                 }
+                self.dead_letter_or_drop(group, dying, at, &mut fx);
+                self.backlog(group, &mut fx);
+                self.dispatch(group, at, &mut fx);
+            }
+            Command::Reject { group, key, id, requeue, failed } => {
+                let q = &mut self.queues[group];
+                let Some(c) = q.consumers.get_mut(&key) else { return };
+                let Some(i) = c.unacked.iter().position(|(m, _)| m.msg.id() == id) else { return };
+                let (m, _) = c.unacked.remove(i).expect("position is in range");
+                q.unacked -= 1;
+                let mut dying = Vec::new();
+                if requeue {
+                    self.return_one(group, m, failed, &mut dying);
+                } else {
+                    dying.push(m);
+                }
+                self.dead_letter_or_drop(group, dying, at, &mut fx);
                 self.backlog(group, &mut fx);
                 self.dispatch(group, at, &mut fx);
             }
@@ -310,7 +432,7 @@ use super::raft::{Index, Member, Out, RaftMsg, Timeout};
 use super::{Event, Msg, QUEUE_NODE, RabbitModel, Timer};
 use crate::engine::Scheduler;
 use crate::engine::rng::{self, SimRng, Stream};
-use crate::history::{History, Observation, Step};
+use crate::history::{ClientEvent, History, Observation, Step};
 use crate::scenario::faults::{FaultAction, FaultTarget};
 use crate::scenario::{ClientNode, Scenario};
 use crate::time::SimDuration;
@@ -351,6 +473,9 @@ impl Quorum {
         let home = Conn { node, incarnation: world.incarnation(node) };
         let mut machine = QueueMachine::new(s.groups.len(), s.rabbitmq.manual_ack);
         machine.routing = crate::subscriptions::Subscriptions::new(s).map(std::sync::Arc::new);
+        for (g, grp) in s.groups.iter().enumerate() {
+            machine.declare(g, grp.policy.quorum_delivery_limit(), grp.policy.dead_letter_exchange.is_some());
+        }
         for (g, grp) in s.groups.iter().enumerate() {
             // A group that starts late has no queue yet: it is bound, and its consumers subscribe,
             // at its start.
@@ -483,7 +608,7 @@ impl<H: History> RabbitModel<'_, H> {
                             // Ours: an ack or a return that a deposed leader took is sent on to
                             // the leader this member now follows, as a channel resends what was
                             // not applied (both are idempotent: a second copy finds nothing).
-                            cmd @ (Command::Settle { .. } | Command::Return { .. }) => {
+                            cmd @ (Command::Settle { .. } | Command::Return { .. } | Command::Reject { .. }) => {
                                 if let Some(l) = self.qr().members[node as usize].leader().filter(|&l| l != node) {
                                     self.world.send(sched, node, l, Msg::Forward(Box::new(cmd)));
                                 }
@@ -533,6 +658,7 @@ impl<H: History> RabbitModel<'_, H> {
                     self.send_to_client(node, home.node, to, deliver, sched);
                 }
             }
+            Effect::Settled { group, id, outcome } => self.client(now, ClientEvent::Settled { id, group, outcome }),
             Effect::Confirm { publisher, id } => {
                 if !conn_alive(&self.world, publisher) {
                     return;
@@ -635,6 +761,13 @@ impl<H: History> RabbitModel<'_, H> {
             Msg::ConnectionClosed { group, consumer, reg } => {
                 Command::Return { group, key: (consumer, reg), failed: true }
             }
+            Msg::Nack { group, consumer, reg, id, how } => Command::Reject {
+                group,
+                key: (consumer, reg),
+                id,
+                requeue: how.requeues(),
+                failed: how.delivery_failed(),
+            },
             other => unreachable!("not a client message: {other:?}"),
         };
         let publish = match cmd {
@@ -646,7 +779,7 @@ impl<H: History> RabbitModel<'_, H> {
             self.world.send(sched, to, l, Msg::Forward(Box::new(cmd)));
             return;
         }
-        let idempotent = matches!(cmd, Command::Settle { .. } | Command::Return { .. });
+        let idempotent = matches!(cmd, Command::Settle { .. } | Command::Return { .. } | Command::Reject { .. });
         let retry = idempotent.then(|| cmd.clone());
         let accepted = self.propose(now, to, cmd, sched);
         if let Some(cmd) = retry.filter(|_| !accepted) {
@@ -1005,6 +1138,9 @@ mod tests {
             let fx = apply(&mut q, Command::Return { group: 0, key: (0, reg), failed: true });
             let dropped = fx.contains(&Effect::Removed { group: 0, msg: m(7) });
             assert_eq!(dropped, reg == 20, "returned {} times", reg + 1);
+            if dropped {
+                assert!(fx.contains(&Effect::Settled { group: 0, id: 7, outcome: Settlement::Dropped }));
+            }
         }
         assert_eq!(q.queues[0].depth(), 0);
         // Returns that are not failures (consumer timeout, disconnection timeout) do not count.
@@ -1014,5 +1150,144 @@ mod tests {
             apply(&mut q, Command::Return { group: 0, key: (0, reg), failed: false });
         }
         assert_eq!(q.queues[0].depth(), 1);
+    }
+
+    /// Three queues: "work" (delivery limit 3, dead-letters to "dead"), "dead" (delivery limit 0,
+    /// dead-letters to "parking") and "parking"; each exchange routes to one queue.
+    fn dead_letter_chain() -> QueueMachine {
+        let s = crate::scenario::Scenario::parse(
+            r#"
+name = "t"
+duration = "1m"
+systems = ["rabbitmq"]
+[workload]
+rate = 1.0
+[[groups]]
+name = "work"
+delivery_limit = 3
+dead_letter_exchange = "dlx"
+[[groups]]
+name = "dead"
+delivery_limit = 0
+dead_letter_exchange = "dlx2"
+[[groups]]
+name = "parking"
+[rabbitmq]
+queue_type = "quorum"
+[[exchanges]]
+name = "events"
+type = "fanout"
+[[exchanges]]
+name = "dlx"
+type = "fanout"
+[[exchanges]]
+name = "dlx2"
+type = "fanout"
+[[bindings]]
+exchange = "events"
+queue = "work"
+[[bindings]]
+exchange = "dlx"
+queue = "dead"
+[[bindings]]
+exchange = "dlx2"
+queue = "parking"
+"#,
+            "t.toml",
+            false,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut q = QueueMachine::new(3, true);
+        q.routing = crate::subscriptions::Subscriptions::new(&s).map(std::sync::Arc::new);
+        for (g, grp) in s.groups.iter().enumerate() {
+            q.declare(g, grp.policy.quorum_delivery_limit(), grp.policy.dead_letter_exchange.is_some());
+        }
+        q
+    }
+
+    fn reject(group: GroupIdx, id: u64, requeue: bool, failed: bool) -> Command {
+        Command::Reject { group, key: (0, 0), id, requeue, failed }
+    }
+
+    fn settled(fx: &[Effect]) -> Vec<(GroupIdx, u64, Settlement)> {
+        fx.iter()
+            .filter_map(|e| match *e {
+                Effect::Settled { group, id, outcome } => Some((group, id, outcome)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `delivery_limit = 3`: `basic.reject` with requeue counts a failed delivery each time;
+    /// the fourth reject takes the count to 4 > 3, and the message is dead-lettered (reason
+    /// `delivery_limit`) after 4 deliveries: first delivery, then 3 redeliveries, served first.
+    /// In "dead" (limit 0) one failed delivery is already past the limit: it goes on to
+    /// "parking", its `x-death` naming both queues, count 2.
+    #[test]
+    fn a_rejected_message_is_dead_lettered_after_its_delivery_limit_with_its_x_death() {
+        let mut q = dead_letter_chain();
+        q.subscribe_initially(0, (0, 0), 1, HOME);
+        let fx = apply(&mut q, Command::Enqueue { msg: m(7), publisher: HOME });
+        let mut got = delivered(&fx);
+        for attempt in 1..=4 {
+            let fx = apply(&mut q, reject(0, 7, true, true));
+            if attempt < 4 {
+                assert!(settled(&fx).is_empty(), "{attempt} failed deliveries <= 3: returned");
+                got.extend(delivered(&fx));
+            } else {
+                assert_eq!(settled(&fx), vec![(0, 7, Settlement::DeadLettered)]);
+                assert!(fx.contains(&Effect::Removed { group: 0, msg: m(7) }));
+                assert!(fx.contains(&Effect::Added { group: 1, msg: m(7) }));
+                assert!(delivered(&fx).is_empty(), "nobody consumes \"dead\" yet");
+            }
+        }
+        assert_eq!(got, vec![(0, 7, false), (0, 7, true), (0, 7, true), (0, 7, true)]);
+        assert_eq!((q.queues[0].depth(), q.queues[1].depth()), (0, 1));
+        assert_eq!(q.queues[1].x_death(7), Some(XDeath { from: 0b001, count: 1 }));
+        // The dead-letter queue delivers it afresh (not redelivered, its own count at 0).
+        let fx = apply(&mut q, Command::Subscribe { group: 1, key: (0, 0), prefetch: 1, home: HOME });
+        assert_eq!(delivered(&fx), vec![(0, 7, false)]);
+        let fx = apply(&mut q, reject(1, 7, true, true));
+        assert_eq!(settled(&fx), vec![(1, 7, Settlement::DeadLettered)]);
+        assert_eq!(q.queues[2].x_death(7), Some(XDeath { from: 0b011, count: 2 }));
+        assert_eq!(q.queues.iter().map(QQueue::depth).collect::<Vec<_>>(), vec![0, 0, 1]);
+    }
+
+    /// RabbitMQ 4.3: `basic.nack` with requeue is a plain return, which does not count towards
+    /// the delivery limit: a poison message nacked 100 times is still in the queue, delivered
+    /// again each time. A limit of -1 does the same for rejects.
+    #[test]
+    fn nacks_and_a_disabled_limit_loop_for_ever() {
+        for (limit, failed) in [(Some(3), false), (None, true)] {
+            let mut q = dead_letter_chain();
+            q.declare(0, limit, true);
+            q.subscribe_initially(0, (0, 0), 1, HOME);
+            apply(&mut q, Command::Enqueue { msg: m(7), publisher: HOME });
+            for _ in 0..100 {
+                let fx = apply(&mut q, reject(0, 7, true, failed));
+                assert_eq!(delivered(&fx), vec![(0, 7, true)], "limit {limit:?}, failed {failed}");
+                assert!(settled(&fx).is_empty());
+            }
+            assert_eq!((q.queues[0].depth(), q.queues[1].depth()), (1, 0));
+        }
+    }
+
+    /// Without requeue (`nack`, `reject`) the message is discarded at once, reason `rejected`:
+    /// dead-lettered with a dead-letter exchange, dropped without one.
+    #[test]
+    fn a_discarded_message_is_dead_lettered_or_dropped_at_once() {
+        let mut q = dead_letter_chain();
+        q.subscribe_initially(0, (0, 0), 1, HOME);
+        apply(&mut q, Command::Enqueue { msg: m(1), publisher: HOME });
+        let fx = apply(&mut q, reject(0, 1, false, false));
+        assert_eq!(settled(&fx), vec![(0, 1, Settlement::DeadLettered)]);
+        assert_eq!(q.queues[1].x_death(1), Some(XDeath { from: 0b001, count: 1 }));
+        // "parking" has no dead-letter exchange.
+        q.queues[2].messages.push_back(QMsg::new(m(2), XDeath::default()));
+        let fx = apply(&mut q, Command::Subscribe { group: 2, key: (1, 0), prefetch: 1, home: HOME });
+        assert_eq!(delivered(&fx), vec![(1, 2, false)]);
+        let fx = apply(&mut q, Command::Reject { group: 2, key: (1, 0), id: 2, requeue: false, failed: true });
+        assert_eq!(settled(&fx), vec![(2, 2, Settlement::Dropped)]);
+        assert_eq!(q.queues[2].depth(), 0);
     }
 }
