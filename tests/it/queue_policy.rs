@@ -396,7 +396,7 @@ fn priorities_and_max_priority_are_checked() {
     assert_refused(
         &base("", "max_priority = 5", "queue_type = \"quorum\""),
         "t.toml",
-        "groups[0]",
+        "groups[0].max_priority",
         "classic queues only",
     );
 }
