@@ -747,6 +747,7 @@ impl Recorder {
             end_of_run_s: round6(end_of_run.as_secs_f64()),
             drain_stalled: false,
             utilisation: None,
+            resource_alarms: None,
             groups,
         }
     }
@@ -1087,6 +1088,10 @@ pub struct SystemSummary {
     /// Resource utilisation over the whole run and the bottleneck (calibrated profiles only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub utilisation: Option<crate::world::resources::Utilisation>,
+    /// The nodes' memory and disk alarms and how long they blocked publishing (RabbitMQ under a
+    /// calibrated profile, only when one was raised).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_alarms: Option<crate::world::alarms::ResourceAlarms>,
     pub groups: BTreeMap<String, GroupSummary>,
 }
 

@@ -27,6 +27,8 @@ pub struct RunEnd {
     /// The brokers' busiest resources over each sample interval of the publishing period (a
     /// calibrated profile; empty otherwise).
     pub utilisation_series: Vec<UtilisationSample>,
+    /// The nodes' resource alarms, if any was raised (RabbitMQ under a calibrated profile).
+    pub resource_alarms: Option<crate::world::alarms::ResourceAlarms>,
 }
 
 /// The brokers and the producer's host, by name, for utilisation.
@@ -63,7 +65,15 @@ pub fn run_system<H: History>(
                 });
             let at = run_until(&mut m, &mut sched, deadline(s), progress);
             m.close(at);
-            RunEnd { at, events: sched.events_processed(), stalled: m.stalled(at), utilisation, utilisation_series }
+            let stalled = m.stalled(at);
+            RunEnd {
+                at,
+                events: sched.events_processed(),
+                stalled,
+                utilisation,
+                utilisation_series,
+                resource_alarms: None,
+            }
         }
         SystemKind::RabbitMq => {
             let mut sched = Scheduler::new();
@@ -73,7 +83,8 @@ pub fn run_system<H: History>(
                     m.resources().map(|r| (r, m.producer_node()))
                 });
             let at = run_until(&mut m, &mut sched, deadline(s), progress);
-            RunEnd { at, events: sched.events_processed(), stalled: m.stalled(at), utilisation, utilisation_series }
+            let (stalled, resource_alarms) = (m.stalled(at), m.resource_alarms(at));
+            RunEnd { at, events: sched.events_processed(), stalled, utilisation, utilisation_series, resource_alarms }
         }
     }
 }

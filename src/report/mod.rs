@@ -100,6 +100,7 @@ impl SystemRun {
         let mut summary = self.recorder.summarize(&names, self.end.at);
         summary.drain_stalled = self.end.stalled;
         summary.utilisation = self.end.utilisation.clone();
+        summary.resource_alarms = self.end.resource_alarms.clone();
         summary
     }
 }

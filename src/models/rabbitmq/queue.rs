@@ -96,6 +96,15 @@ impl ClassicQueue {
         self.unacked
     }
 
+    /// Ready messages and their bytes (`messages_ready`, `message_bytes_ready`).
+    pub fn ready_len(&self) -> u64 {
+        self.ready.len() as u64
+    }
+
+    pub fn ready_bytes(&self) -> u64 {
+        self.ready_bytes
+    }
+
     pub fn enqueue(&mut self, msg: StoredMessage, now: SimTime) {
         self.ready.push_back(Ready { seq: self.next_seq, msg, redelivered: false, enqueued_at: now });
         self.ready_bytes += msg.bytes();

@@ -62,6 +62,9 @@ const RETENTION: RGBColor = RGBColor(150, 110, 80);
 const FAULT: RGBColor = RGBColor(120, 60, 170);
 /// A Kafka consumer group rebalancing: a narrow teal band.
 const REBALANCE: RGBColor = RGBColor(0, 130, 120);
+/// A resource alarm blocking publishers: amber, a warning neither system's colour.
+const ALARM: RGBColor = RGBColor(215, 140, 0);
+const ALARM_TEXT: RGBColor = RGBColor(150, 90, 0);
 /// Label text of those bands, darker for contrast on white.
 const FAULT_TEXT: RGBColor = RGBColor(95, 40, 140);
 const REBALANCE_TEXT: RGBColor = RGBColor(0, 100, 92);
@@ -207,6 +210,8 @@ pub(in crate::report) enum BandKind {
     Fault,
     /// A Kafka consumer group rebalancing.
     Rebalance,
+    /// A RabbitMQ node's memory or disk alarm raised: publishing blocked.
+    Alarm,
 }
 
 /// A stretch of time tinted across the plot, from `from` to `to` (in the chart's time unit), with
@@ -584,6 +589,26 @@ pub(in crate::report) fn bands(
 ) -> Vec<Band> {
     let mut out = fault_bands(s, runs, unit, x_end);
     out.extend(rebalance_bands(s, runs, unit, x_end, group));
+    out.extend(alarm_bands(runs, unit, x_end));
+    out
+}
+
+/// The resource alarms a system's nodes raised, each from raised to cleared (or the run's end).
+fn alarm_bands(runs: &[SystemRun], unit: TimeUnit, x_end: f64) -> Vec<Band> {
+    let mut out = Vec::new();
+    for r in runs {
+        let Some(a) = &r.end.resource_alarms else { continue };
+        for row in &a.alarms {
+            let resource = match row.resource {
+                crate::world::alarms::Resource::Memory => "memory",
+                crate::world::alarms::Resource::Disk => "disk",
+            };
+            let from = (row.raised_s / unit.secs).min(x_end);
+            let to = row.cleared_s.map_or(x_end, |c| c / unit.secs).clamp(from, x_end);
+            let label = format!("{}: {resource} alarm, publishing blocked", r.system.name());
+            out.push(Band { from, to, label, kind: BandKind::Alarm });
+        }
+    }
     out
 }
 
@@ -611,6 +636,14 @@ fn band_legend(s: &Scenario, bands: &[Band]) -> Vec<LegendItem> {
         out.push(LegendItem {
             label: "kafka group rebalancing".into(),
             color: REBALANCE,
+            width: 1,
+            glyph: Glyph::Band,
+        });
+    }
+    if bands.iter().any(|b| b.kind == BandKind::Alarm) {
+        out.push(LegendItem {
+            label: "resource alarm (publishers blocked)".into(),
+            color: ALARM,
             width: 1,
             glyph: Glyph::Band,
         });
