@@ -589,24 +589,39 @@ pub(in crate::report) fn bands(
 ) -> Vec<Band> {
     let mut out = fault_bands(s, runs, unit, x_end);
     out.extend(rebalance_bands(s, runs, unit, x_end, group));
-    out.extend(alarm_bands(runs, unit, x_end));
+    out.extend(alarm_bands(s, runs, unit, x_end));
     out
 }
 
 /// The resource alarms a system's nodes raised, each from raised to cleared (or the run's end).
-fn alarm_bands(runs: &[SystemRun], unit: TimeUnit, x_end: f64) -> Vec<Band> {
+/// Alarms of one resource less than a rebalance cluster's gap apart share one band and one label,
+/// with their count (a node that blocks and unblocks every few seconds draws one stretch).
+fn alarm_bands(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64) -> Vec<Band> {
+    use crate::world::alarms::Resource;
+    let gap = (x_end * unit.secs * 0.03).max(s.sample_interval.as_secs_f64() * 2.0);
     let mut out = Vec::new();
     for r in runs {
         let Some(a) = &r.end.resource_alarms else { continue };
-        for row in &a.alarms {
-            let resource = match row.resource {
-                crate::world::alarms::Resource::Memory => "memory",
-                crate::world::alarms::Resource::Disk => "disk",
-            };
-            let from = (row.raised_s / unit.secs).min(x_end);
-            let to = row.cleared_s.map_or(x_end, |c| c / unit.secs).clamp(from, x_end);
-            let label = format!("{}: {resource} alarm, publishing blocked", r.system.name());
-            out.push(Band { from, to, label, kind: BandKind::Alarm });
+        for (resource, name) in [(Resource::Memory, "memory"), (Resource::Disk, "disk")] {
+            // (from, to, count) in seconds.
+            let mut clusters: Vec<(f64, f64, usize)> = Vec::new();
+            for row in a.alarms.iter().filter(|x| x.resource == resource) {
+                let to = row.cleared_s.unwrap_or(f64::INFINITY);
+                match clusters.last_mut() {
+                    Some(c) if row.raised_s - c.1 <= gap => {
+                        c.1 = c.1.max(to);
+                        c.2 += 1;
+                    }
+                    _ => clusters.push((row.raised_s, to, 1)),
+                }
+            }
+            for (from, to, count) in clusters {
+                let from = (from / unit.secs).min(x_end);
+                let to = (to / unit.secs).clamp(from, x_end);
+                let what = if count == 1 { format!("{name} alarm") } else { format!("{count} {name} alarms") };
+                let label = format!("{}: {what}, publishing blocked", r.system.name());
+                out.push(Band { from, to, label, kind: BandKind::Alarm });
+            }
         }
     }
     out
