@@ -90,8 +90,8 @@ fn the_disk_alarm_blocks_the_publisher_from_the_sample_past_the_limit_until_a_la
     let cleared = first.cleared_s.expect("cleared");
     let held = cleared - first.raised_s;
     assert!((held / 10.0 - (held / 10.0).round()).abs() < 1e-9 && cleared > 30.0, "{first:?}");
-    // The producer published nothing from its `connection.blocked` (one link, 100 us, after the
-    // raise; what was already on the wire is enqueued) to the clear.
+    // Nothing was enqueued from the raise (the node stops reading the producer's connection; what
+    // it had read before is still being enqueued for a few hundred microseconds) to the clear.
     let during = stored.iter().filter(|&&t| t > s(first.raised_s + 0.001) && t < s(cleared)).count();
     assert_eq!(during, 0, "published while blocked");
     // Held back, not lost: every message is processed.
