@@ -763,6 +763,7 @@ impl Recorder {
             drain_stalled: false,
             utilisation: None,
             compression: None,
+            resource_alarms: None,
             groups,
         }
     }
@@ -1125,6 +1126,10 @@ pub struct SystemSummary {
     /// Kafka's producer compression (`compression.type` other than none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compression: Option<crate::models::kafka::producer::CompressionStats>,
+    /// The nodes' memory and disk alarms and how long they blocked publishing (RabbitMQ under a
+    /// calibrated profile, only when one was raised).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_alarms: Option<crate::world::alarms::ResourceAlarms>,
     pub groups: BTreeMap<String, GroupSummary>,
 }
 

@@ -29,6 +29,8 @@ pub struct RunEnd {
     pub utilisation_series: Vec<UtilisationSample>,
     /// Kafka with `compression.type`: what the producer's compression did.
     pub compression: Option<kafka::producer::CompressionStats>,
+    /// The nodes' resource alarms, if any was raised (RabbitMQ under a calibrated profile).
+    pub resource_alarms: Option<crate::world::alarms::ResourceAlarms>,
 }
 
 /// The brokers and the producer's host, by name, for utilisation.
@@ -73,6 +75,7 @@ pub fn run_system<H: History>(
                 utilisation,
                 utilisation_series,
                 compression,
+                resource_alarms: None,
             }
         }
         SystemKind::RabbitMq => {
@@ -83,13 +86,15 @@ pub fn run_system<H: History>(
                     m.resources().map(|r| (r, m.producer_node()))
                 });
             let at = run_until(&mut m, &mut sched, deadline(s), progress);
+            let (stalled, resource_alarms) = (m.stalled(at), m.resource_alarms(at));
             RunEnd {
                 at,
                 events: sched.events_processed(),
-                stalled: m.stalled(at),
+                stalled,
                 utilisation,
                 utilisation_series,
                 compression: None,
+                resource_alarms,
             }
         }
     }

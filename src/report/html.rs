@@ -256,6 +256,9 @@ fn time_marks(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64) -> (
             let kind = match b.kind {
                 BandKind::Fault => "fault",
                 BandKind::Rebalance => "rebalance",
+                // The page's script colours "fault" and "rebalance" only (every committed report
+                // embeds it): an alarm is drawn as a fault band, with its own label.
+                BandKind::Alarm => "fault",
             };
             json!({ "from": b.from, "to": b.to, "label": b.label, "kind": kind })
         })
@@ -277,6 +280,9 @@ fn time_marks(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64) -> (
     }
     if bands.iter().any(|b| b.kind == BandKind::Rebalance) {
         legend.push(json!({ "kind": "rebalance", "label": "kafka group rebalancing" }));
+    }
+    if bands.iter().any(|b| b.kind == BandKind::Alarm) {
+        legend.push(json!({ "kind": "fault", "label": "resource alarm (publishers blocked)" }));
     }
     if markers.iter().any(|m| m.kind == MarkerKind::Loss) {
         legend.push(json!({ "kind": "loss", "label": "messages lost" }));

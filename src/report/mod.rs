@@ -101,6 +101,7 @@ impl SystemRun {
         summary.drain_stalled = self.end.stalled;
         summary.utilisation = self.end.utilisation.clone();
         summary.compression = self.end.compression.clone();
+        summary.resource_alarms = self.end.resource_alarms.clone();
         summary
     }
 }

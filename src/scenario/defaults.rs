@@ -78,6 +78,19 @@ pub const RABBITMQ_CONSUMER_TIMEOUT: SimDuration = SimDuration(1_800_000_000_000
 pub fn is_rabbitmq_consumer_timeout(d: &SimDuration) -> bool {
     *d == RABBITMQ_CONSUMER_TIMEOUT
 }
+/// `vm_memory_high_watermark` = 0.6 of the node's RAM (`deps/rabbit/Makefile`, 4.x; 0.4 before
+/// 3.13's docs and in `rabbit_memory.hrl`'s fallback for an invalid value).
+pub const RABBITMQ_VM_MEMORY_HIGH_WATERMARK: f64 = 0.6;
+
+pub fn is_rabbitmq_vm_memory_high_watermark(w: &f64) -> bool {
+    *w == RABBITMQ_VM_MEMORY_HIGH_WATERMARK
+}
+/// `disk_free_limit` = 50,000,000 bytes (`deps/rabbit/Makefile`, "50MB").
+pub const RABBITMQ_DISK_FREE_LIMIT: u64 = 50_000_000;
+
+pub fn is_rabbitmq_disk_free_limit(b: &u64) -> bool {
+    *b == RABBITMQ_DISK_FREE_LIMIT
+}
 /// How often a node checks consumer timeouts (its channel tick, 1 min).
 pub const RABBITMQ_CONSUMER_TIMEOUT_CHECK: SimDuration = SimDuration(60_000_000_000);
 /// Clients present the `consumer_cancel_notify` capability (every RabbitMQ-supported client does,

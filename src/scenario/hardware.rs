@@ -21,6 +21,15 @@ pub struct Hardware {
     /// Dirty pages the OS lets writers leave ahead of the disk before it makes them wait
     /// (`vm.dirty_ratio`, 20% of memory by default).
     pub dirty_limit_bytes: u64,
+    /// Installed memory: what RabbitMQ's `vm_memory_high_watermark.relative` is a fraction of.
+    /// Left out of `summary.json` (so that the calibrated lessons' results stay as they were); a
+    /// run whose node raises a resource alarm reports its limits in `resource_alarms`.
+    #[serde(skip)]
+    pub ram_bytes: u64,
+    /// Size of the volume that holds the broker's data: RabbitMQ's free disk space is this less
+    /// what its message stores hold (`disk_free_limit`). Left out of `summary.json`, as `ram_bytes`.
+    #[serde(skip)]
+    pub disk_size_bytes: u64,
 }
 
 /// What Kafka's broker spends CPU on. Costs are per request and per batch rather than per record,
@@ -104,6 +113,9 @@ pub const OMB_2020: Body = Body {
         page_cache_bytes: 48 * GIB,
         // vm.dirty_ratio = 20 of 64 GiB.
         dirty_limit_bytes: 64 * GIB / 5,
+        ram_bytes: 64 * GIB,
+        // i3en.2xlarge: 2 x 2,500 GB NVMe SSD (AWS instance types), used together.
+        disk_size_bytes: 2 * 2_500_000_000_000,
     },
     kafka: KAFKA_COSTS,
     rabbitmq: RabbitCosts {
@@ -139,6 +151,9 @@ pub const KREPS_2014: Body = Body {
         fsync: SimDuration(8_000_000),
         page_cache_bytes: 24 * GIB,
         dirty_limit_bytes: 32 * GIB / 5,
+        ram_bytes: 32 * GIB,
+        // The post gives no drive size: 1 TB each, a common 7200 rpm SATA drive of 2014.
+        disk_size_bytes: 6 * 1_000_000_000_000,
     },
     // The broker's CPU never limited the post's runs (network and producer bound): omb-2020's
     // costs, whose scale does not matter here. What does matter is the 0.8 message format: each

@@ -450,6 +450,15 @@ pub struct RabbitMqConfig {
     /// unacknowledged messages requeued. Left out of `summary.json` at the default (30 min).
     #[serde(skip_serializing_if = "defaults::is_rabbitmq_consumer_timeout")]
     pub consumer_timeout: SimDuration,
+    /// `vm_memory_high_watermark.relative`: the node raises its memory alarm when what it holds
+    /// passes this fraction of its RAM (calibrated profiles only). Left out of `summary.json` at
+    /// the default (0.6).
+    #[serde(skip_serializing_if = "defaults::is_rabbitmq_vm_memory_high_watermark")]
+    pub vm_memory_high_watermark: f64,
+    /// `disk_free_limit.absolute`: the node raises its disk alarm when its free disk space falls
+    /// below this many bytes. Left out of `summary.json` at the default (50 MB).
+    #[serde(skip_serializing_if = "defaults::is_rabbitmq_disk_free_limit")]
+    pub disk_free_limit: u64,
 }
 
 fn is_one(n: &u32) -> bool {

@@ -115,6 +115,10 @@ pub struct RawCluster {
     pub fsync: Option<String>,
     pub page_cache: Option<Leaf>,
     pub dirty_limit: Option<Leaf>,
+    /// Installed memory per node (RabbitMQ's memory alarm is a fraction of it).
+    pub ram: Option<Leaf>,
+    /// Size of each node's data volume (RabbitMQ's disk alarm watches its free space).
+    pub disk_size: Option<Leaf>,
 }
 
 #[derive(Deserialize, JsonSchema, Debug)]
@@ -297,6 +301,12 @@ pub struct RawRabbitMq {
     pub stream_max_length_bytes: Option<Leaf>,
     pub stream_max_segment_size_bytes: Option<Leaf>,
     pub heartbeat: Option<String>,
+    /// `vm_memory_high_watermark.relative` (rabbitmq.conf): the memory alarm's threshold, a
+    /// fraction of the node's RAM (default 0.6). Calibrated profiles only.
+    pub vm_memory_high_watermark: Option<f64>,
+    /// `disk_free_limit.absolute` (rabbitmq.conf): the disk alarm's threshold of free disk space
+    /// (default "50MB"). Calibrated profiles only.
+    pub disk_free_limit: Option<Leaf>,
     pub producer_node: Option<Leaf>,
     pub consumer_node: Option<Leaf>,
     pub consumer_cancel_notify: Option<bool>,

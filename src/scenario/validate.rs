@@ -561,7 +561,9 @@ impl Ctx {
             }
             None => nice_interval(duration),
         };
-        let rabbitmq = self.rabbitmq(raw.rabbitmq.unwrap_or_default(), brokers)?;
+        let raw_rabbitmq = raw.rabbitmq.unwrap_or_default();
+        self.alarm_fields(&raw_rabbitmq, profile, body.is_some())?;
+        let rabbitmq = self.rabbitmq(raw_rabbitmq, brokers)?;
         if body.is_some() && rabbitmq.queue_type == QueueType::Stream && systems.contains(&SystemKind::RabbitMq) {
             return self.err(
                 "rabbitmq.queue_type",
@@ -775,6 +777,8 @@ impl Ctx {
             ("cluster.fsync", c.fsync.is_some()),
             ("cluster.page_cache", c.page_cache.is_some()),
             ("cluster.dirty_limit", c.dirty_limit.is_some()),
+            ("cluster.ram", c.ram.is_some()),
+            ("cluster.disk_size", c.disk_size.is_some()),
         ];
         let Some(mut body) = profile.body() else {
             if let Some((field, _)) = set.iter().find(|(_, s)| *s) {
@@ -807,6 +811,12 @@ impl Ctx {
         }
         if let Some(l) = &c.dirty_limit {
             hw.dirty_limit_bytes = self.size("cluster.dirty_limit", l, 0, 1 << 50)?;
+        }
+        if let Some(l) = &c.ram {
+            hw.ram_bytes = self.size("cluster.ram", l, 1 << 20, 1 << 50)?;
+        }
+        if let Some(l) = &c.disk_size {
+            hw.disk_size_bytes = self.size("cluster.disk_size", l, 1 << 20, 1 << 60)?;
         }
         Ok(Some(body))
     }
@@ -1898,6 +1908,37 @@ impl Ctx {
         Ok(cfg)
     }
 
+    /// The resource alarms' thresholds need nodes with memory and a disk, and the model counts
+    /// only what classic queues hold (docs/flow-control.md).
+    fn alarm_fields(&self, r: &RawRabbitMq, profile: Profile, bodied: bool) -> R<()> {
+        let set = [
+            ("rabbitmq.vm_memory_high_watermark", r.vm_memory_high_watermark.is_some()),
+            ("rabbitmq.disk_free_limit", r.disk_free_limit.is_some()),
+        ];
+        let Some((field, _)) = set.iter().find(|(_, s)| *s) else { return Ok(()) };
+        if !bodied {
+            return self.err(
+                *field,
+                format!(
+                    "applies only to a profile whose nodes have memory and a disk, and profile \"{}\" is costless; \
+                     set profile = \"omb-2020\" or \"kreps-2014\"",
+                    profile.name()
+                ),
+            );
+        }
+        match r.queue_type.as_deref() {
+            None | Some("classic") => Ok(()),
+            Some(other) => self.err(
+                *field,
+                format!(
+                    "is not simulated with queue_type = \"{}\": the alarms count what classic queues hold only; use \
+                     queue_type = \"classic\" or leave the field out",
+                    other.escape_debug()
+                ),
+            ),
+        }
+    }
+
     fn rabbitmq(&self, r: RawRabbitMq, brokers: u32) -> R<RabbitMqConfig> {
         let queue_type = match r.queue_type.as_deref() {
             None | Some("classic") => QueueType::Classic,
@@ -1965,7 +2006,23 @@ impl Ctx {
                 ),
             );
         }
+        let vm_memory_high_watermark = match r.vm_memory_high_watermark {
+            None => d::RABBITMQ_VM_MEMORY_HIGH_WATERMARK,
+            Some(w) if w.is_finite() && (0.0..=1.0).contains(&w) => w,
+            Some(w) => {
+                return self.err(
+                    "rabbitmq.vm_memory_high_watermark",
+                    format!("{w} is not allowed; a fraction of the node's RAM from 0 (block publishing at once) to 1"),
+                );
+            }
+        };
+        let disk_free_limit = match &r.disk_free_limit {
+            None => d::RABBITMQ_DISK_FREE_LIMIT,
+            Some(l) => self.size("rabbitmq.disk_free_limit", l, 0, 1 << 60)?,
+        };
         Ok(RabbitMqConfig {
+            vm_memory_high_watermark,
+            disk_free_limit,
             consumer_timeout,
             mandatory: r.mandatory.unwrap_or(false),
             queues,

@@ -15,6 +15,7 @@
 //! A crashed node loses its volatile state (the model rebuilds it on restart) and keeps its
 //! durable state; which is which is the model's business.
 
+pub mod alarms;
 pub mod out;
 pub mod resources;
 

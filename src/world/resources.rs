@@ -404,6 +404,8 @@ mod tests {
             fsync: SimDuration::from_millis(2),
             page_cache_bytes: 1 << 30,
             dirty_limit_bytes: 1 << 20,
+            ram_bytes: 1 << 30,
+            disk_size_bytes: 1 << 30,
         }
     }
 

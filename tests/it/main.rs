@@ -27,6 +27,7 @@ mod rebalance;
 mod replay;
 mod replication;
 mod report_html;
+mod rmq_alarms;
 mod rmq_failures;
 mod rmq_partitions;
 mod rmq_placement;

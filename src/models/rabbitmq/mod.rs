@@ -23,6 +23,7 @@
 //! With `queue_type = "stream"` one stream on node 0 replaces the queues (see [`stream`]): an
 //! append-only log every group reads at its own offset, one active consumer per group.
 
+mod alarm;
 mod costs;
 mod liveness;
 mod operations;
@@ -98,7 +99,8 @@ pub enum Msg {
     /// Between quorum queue members.
     Raft(Box<RaftMsg<QueueMachine>>),
     /// A quorum queue channel enters (`true`) or leaves flow control: the publisher's connection
-    /// is blocked while its channel has too many enqueues pending.
+    /// is blocked while its channel has too many enqueues pending. Also a resource alarm's
+    /// `connection.blocked` / `connection.unblocked` (classic queues, see [`alarm`]).
     Flow { blocked: bool },
 }
 
@@ -137,6 +139,8 @@ pub enum Timer {
     Resubscribe,
     /// A queue process that withheld credit may have caught up.
     CreditCheck(ProcessId),
+    /// A node with a resource alarm raised samples again (see [`alarm`]).
+    AlarmCheck,
 }
 
 #[derive(Debug)]
@@ -232,6 +236,8 @@ pub struct RabbitModel<'h, H: History> {
     /// The queue processes withholding credit (a calibrated profile only): while there is one,
     /// the node stops reading the producer's connection.
     credit_blocked: BTreeSet<ProcessId>,
+    /// The queues' node's memory and disk alarms (a calibrated profile, classic queues).
+    alarms: Option<alarm::Monitor>,
     /// Publishes that reached the node while it did not read the producer's connection: they
     /// wait in the socket and are read once credit is back.
     unread: VecDeque<Envelope<Msg, Timer>>,
@@ -345,6 +351,17 @@ impl<'h, H: History> RabbitModel<'h, H> {
             producer_home: Some(client_node(s.rabbitmq.producer_node)),
             producer_blocked: false,
             credit_blocked: BTreeSet::new(),
+            alarms: s.body.filter(|_| s.rabbitmq.queue_type == crate::scenario::QueueType::Classic).map(|b| {
+                let hw = b.hardware;
+                let r = &s.rabbitmq;
+                alarm::Monitor::new(
+                    QUEUE_NODE,
+                    hw.ram_bytes,
+                    r.vm_memory_high_watermark,
+                    hw.disk_size_bytes,
+                    r.disk_free_limit,
+                )
+            }),
             unread: VecDeque::new(),
             outbox: VecDeque::new(),
             quorum: None,
@@ -456,9 +473,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
     fn arrived(&mut self, now: SimTime, env: Envelope<Msg, Timer>, sched: &mut Scheduler<Event>) {
         if let Envelope::Message { from, msg: Msg::Publish(_), .. } = &env
             && *from == self.producer_node
-            && !self.credit_blocked.is_empty()
+            && self.not_reading()
         {
-            // Credit flow: the node does not read the producer's connection now.
+            // Credit flow or a resource alarm: the node does not read the producer's connection
+            // now.
             self.unread.push_back(env);
             return;
         }
@@ -511,16 +529,67 @@ impl<'h, H: History> RabbitModel<'h, H> {
         let (state, resume) = c.credit(&self.world, p, now);
         if state == Some(false) {
             self.credit_blocked.remove(&p);
-            // The node reads the producer's connection again, until a queue withholds credit.
-            while self.credit_blocked.is_empty()
-                && let Some(env) = self.unread.pop_front()
-            {
-                // Admitted when it arrived: the node reads it now.
-                self.arrived(now, env, sched);
-            }
+            self.read_unread(now, sched);
         } else {
             self.world.timer_in(sched, node, resume.since(now), Timer::CreditCheck(p));
         }
+    }
+
+    /// The node does not read the producer's connection: a queue withholds credit, or a resource
+    /// alarm is raised (`rabbit_reader` stops reading a blocked publisher's socket).
+    fn not_reading(&self) -> bool {
+        !self.credit_blocked.is_empty() || self.alarms.as_ref().is_some_and(|a| a.blocked())
+    }
+
+    /// The node reads the producer's connection again, until it stops again.
+    fn read_unread(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+        while !self.not_reading()
+            && let Some(env) = self.unread.pop_front()
+        {
+            // Admitted when it arrived: the node reads it now.
+            self.arrived(now, env, sched);
+        }
+    }
+
+    /// The resource monitors take the samples due before this event; while an alarm is raised a
+    /// timer wakes the node for its next sample (set again by each later event, so that a node
+    /// where nothing happens any more sleeps). An alarm raised or cleared blocks or unblocks the
+    /// producer's connection wherever it is (`rabbit_alarm` tells every node of the cluster): the
+    /// node stops reading its socket (what is on the wire waits there) and sends
+    /// `connection.blocked` / `connection.unblocked`; the application, blocked in `basic.publish`
+    /// meanwhile, keeps its messages.
+    fn alarm_tick(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+        let Some(a) = &self.alarms else { return };
+        if a.due(now) {
+            let held = alarm::held_by(&self.queues, self.cfg.persistent);
+            let a = self.alarms.as_mut().expect("checked above");
+            let was = a.blocked();
+            a.check(now, held);
+            let blocked = a.blocked();
+            if was != blocked
+                && let Some(home) = self.producer_home
+            {
+                // Sent by the monitor, not by a handler under way.
+                self.world.end();
+                self.world.send(sched, home, self.producer_node, Msg::Flow { blocked });
+            }
+            if !blocked {
+                self.read_unread(now, sched);
+            }
+        }
+        let a = self.alarms.as_mut().expect("checked above");
+        if a.blocked() && a.armed.is_none_or(|t| t < now) {
+            let at = a.next_check();
+            a.armed = Some(at);
+            self.world.timer_at(sched, QUEUE_NODE, at, Timer::AlarmCheck);
+        }
+    }
+
+    /// The alarms raised over a run that ended at `end`, if any.
+    pub fn resource_alarms(&self, end: SimTime) -> Option<crate::world::alarms::ResourceAlarms> {
+        let a = self.alarms.as_ref()?;
+        let peak = (a.peak.memory, a.peak.disk);
+        crate::world::alarms::ResourceAlarms::of(&a.spans, a.limits(), peak, end)
     }
 
     fn publish(&mut self, now: SimTime, msg: Message, sched: &mut Scheduler<Event>) {
@@ -1324,6 +1393,14 @@ impl<'h, H: History> RabbitModel<'h, H> {
             Timer::NetTick => self.net_tick(now, node, sched),
             Timer::Redirect(cmd, left) => self.redirect(now, node, *cmd, left, sched),
             Timer::CreditCheck(p) => self.credit_check(now, node, p, sched),
+            Timer::AlarmCheck => {
+                // Sampled before this event (`alarm_tick`); a later event sets the next one.
+                if let Some(a) = &mut self.alarms
+                    && a.armed == Some(now)
+                {
+                    a.armed = None;
+                }
+            }
             Timer::JobEnd | Timer::Reconnect | Timer::Resubscribe => {
                 let (group, consumer) = self.consumer_of[node];
                 match timer {
@@ -1369,6 +1446,9 @@ impl<H: History> Model for RabbitModel<'_, H> {
     type Event = Event;
 
     fn handle(&mut self, now: SimTime, event: Event, sched: &mut Scheduler<Event>) {
+        if self.alarms.is_some() {
+            self.alarm_tick(now, sched);
+        }
         match event {
             Event::Net(env) => {
                 match self.world.admit(&env) {
@@ -1405,6 +1485,7 @@ impl<H: History> Model for RabbitModel<'_, H> {
             && self.world.in_flight() == 0
             && self.unconfirmed.is_empty()
             && self.outbox.is_empty()
+            && self.unread.is_empty()
             && (self.queues.iter().all(|q| q.depth() == 0) || self.classic_stuck())
             && (self.stream.as_ref().is_none_or(|s| s.drained()) || self.classic_stuck())
             && self.quorum.as_ref().is_none_or(|q| q.drained(&self.world, self.faults_done == self.faults.len()))

@@ -216,6 +216,15 @@ impl ClassicQueue {
         self.unacked
     }
 
+    /// Ready messages and their bytes (`messages_ready`, `message_bytes_ready`).
+    pub fn ready_len(&self) -> u64 {
+        self.ready.len() as u64
+    }
+
+    pub fn ready_bytes(&self) -> u64 {
+        self.ready_bytes
+    }
+
     /// Enqueues `msg`, published with `priority` (0 without one; clamped to the queue's maximum).
     pub fn enqueue(&mut self, msg: StoredMessage, priority: u8, now: SimTime) {
         let priority = self.priority_of(priority);

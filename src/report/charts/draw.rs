@@ -321,6 +321,7 @@ fn draw_time_panel<DB: DrawingBackend>(
         let (color, tint) = match b.kind {
             BandKind::Fault => (FAULT, 0.12),
             BandKind::Rebalance => (REBALANCE, 0.3),
+            BandKind::Alarm => (ALARM, 0.18),
         };
         band(root, x0, x1, top_left.1, bottom_right.1, color, tint)?;
     }
@@ -398,9 +399,13 @@ fn place_labels<DB: DrawingBackend>(
     for m in markers.iter().filter(|m| m.kind == MarkerKind::Loss) {
         labels.push((m.label.as_str(), x_px(m.x), LOSS));
     }
-    for kind in [BandKind::Fault, BandKind::Rebalance] {
+    for kind in [BandKind::Fault, BandKind::Alarm, BandKind::Rebalance] {
         for (b, &(x0, _)) in p.bands.iter().zip(band_px).filter(|(b, _)| b.kind == kind && !b.label.is_empty()) {
-            let color = if kind == BandKind::Fault { FAULT_TEXT } else { REBALANCE_TEXT };
+            let color = match kind {
+                BandKind::Fault => FAULT_TEXT,
+                BandKind::Alarm => ALARM_TEXT,
+                BandKind::Rebalance => REBALANCE_TEXT,
+            };
             labels.push((b.label.as_str(), x0, color));
         }
     }

@@ -62,6 +62,9 @@ const RETENTION: RGBColor = RGBColor(150, 110, 80);
 const FAULT: RGBColor = RGBColor(120, 60, 170);
 /// A Kafka consumer group rebalancing: a narrow teal band.
 const REBALANCE: RGBColor = RGBColor(0, 130, 120);
+/// A resource alarm blocking publishers: amber, a warning neither system's colour.
+const ALARM: RGBColor = RGBColor(215, 140, 0);
+const ALARM_TEXT: RGBColor = RGBColor(150, 90, 0);
 /// Label text of those bands, darker for contrast on white.
 const FAULT_TEXT: RGBColor = RGBColor(95, 40, 140);
 const REBALANCE_TEXT: RGBColor = RGBColor(0, 100, 92);
@@ -207,6 +210,8 @@ pub(in crate::report) enum BandKind {
     Fault,
     /// A Kafka consumer group rebalancing.
     Rebalance,
+    /// A RabbitMQ node's memory or disk alarm raised: publishing blocked.
+    Alarm,
 }
 
 /// A stretch of time tinted across the plot, from `from` to `to` (in the chart's time unit), with
@@ -584,6 +589,41 @@ pub(in crate::report) fn bands(
 ) -> Vec<Band> {
     let mut out = fault_bands(s, runs, unit, x_end);
     out.extend(rebalance_bands(s, runs, unit, x_end, group));
+    out.extend(alarm_bands(s, runs, unit, x_end));
+    out
+}
+
+/// The resource alarms a system's nodes raised, each from raised to cleared (or the run's end).
+/// Alarms of one resource less than a rebalance cluster's gap apart share one band and one label,
+/// with their count (a node that blocks and unblocks every few seconds draws one stretch).
+fn alarm_bands(s: &Scenario, runs: &[SystemRun], unit: TimeUnit, x_end: f64) -> Vec<Band> {
+    use crate::world::alarms::Resource;
+    let gap = (x_end * unit.secs * 0.03).max(s.sample_interval.as_secs_f64() * 2.0);
+    let mut out = Vec::new();
+    for r in runs {
+        let Some(a) = &r.end.resource_alarms else { continue };
+        for (resource, name) in [(Resource::Memory, "memory"), (Resource::Disk, "disk")] {
+            // (from, to, count) in seconds.
+            let mut clusters: Vec<(f64, f64, usize)> = Vec::new();
+            for row in a.alarms.iter().filter(|x| x.resource == resource) {
+                let to = row.cleared_s.unwrap_or(f64::INFINITY);
+                match clusters.last_mut() {
+                    Some(c) if row.raised_s - c.1 <= gap => {
+                        c.1 = c.1.max(to);
+                        c.2 += 1;
+                    }
+                    _ => clusters.push((row.raised_s, to, 1)),
+                }
+            }
+            for (from, to, count) in clusters {
+                let from = (from / unit.secs).min(x_end);
+                let to = (to / unit.secs).clamp(from, x_end);
+                let what = if count == 1 { format!("{name} alarm") } else { format!("{count} {name} alarms") };
+                let label = format!("{}: {what}, publishing blocked", r.system.name());
+                out.push(Band { from, to, label, kind: BandKind::Alarm });
+            }
+        }
+    }
     out
 }
 
@@ -611,6 +651,14 @@ fn band_legend(s: &Scenario, bands: &[Band]) -> Vec<LegendItem> {
         out.push(LegendItem {
             label: "kafka group rebalancing".into(),
             color: REBALANCE,
+            width: 1,
+            glyph: Glyph::Band,
+        });
+    }
+    if bands.iter().any(|b| b.kind == BandKind::Alarm) {
+        out.push(LegendItem {
+            label: "resource alarm (publishers blocked)".into(),
+            color: ALARM,
             width: 1,
             glyph: Glyph::Band,
         });
