@@ -124,6 +124,7 @@ enum RawCommand {
         out: PathBuf,
     },
     /// List the lessons of the scenario library, with the question each answers.
+    #[command(after_help = "Example: pushpull list   (then: pushpull explain NAME)")]
     List,
     /// Follow one message through each system, event by event, with simulated times.
     #[command(after_help = "Examples:\n  \
