@@ -964,11 +964,16 @@ impl<'h, H: History> KafkaModel<'h, H> {
             },
             _ => (self.accumulator.sticky_partition(), true),
         };
-        let key_len = match msg.key {
+        let key_len = self.key_len(msg);
+        self.accumulator.append(now, partition, msg, key_len, sticky)
+    }
+
+    /// The serialized key's length of `msg`, if it has a key (and the workload uses keys).
+    fn key_len(&self, msg: &Message) -> Option<u64> {
+        match msg.key {
             Some(k) if self.keyed => Some(partitioner::key_len(k)),
             _ => None,
-        };
-        self.accumulator.append(now, partition, msg, key_len, sticky)
+        }
     }
 
     /// What the producer's compression did, with `compression.type`.
@@ -986,10 +991,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         msg: Message,
         sched: &mut Scheduler<Event>,
     ) {
-        let key_len = match msg.key {
-            Some(k) if self.keyed => Some(partitioner::key_len(k)),
-            _ => None,
-        };
+        let key_len = self.key_len(&msg);
         let bytes = producer::record_wire_bytes(0, 0, key_len, u64::from(msg.bytes));
         let ps = self.accumulator.compression.map_or(0, |c| c.compress_ps);
         let work = crate::world::resources::per_byte(bytes, ps);

@@ -61,7 +61,7 @@ pub struct Held {
 
 /// What classic queue `q` holds, its messages persistent or not.
 pub fn held(q: &ClassicQueue, persistent: bool) -> Held {
-    let ready = q.ready_len();
+    let ready = q.ready.len() as u64;
     let unacked_bytes: u64 = q.channels.iter().flatten().flat_map(|c| c.unacked.iter()).map(|u| u.msg.bytes()).sum();
     let unacked = q.unacked();
     let messages = ready + unacked;

@@ -710,7 +710,11 @@ impl<'h, H: History> RabbitModel<'h, H> {
             }
             return false;
         }
-        let priority = self.priorities.as_ref().map_or(0, |p| p.of(msg.id()));
+        // Only a priority queue looks at the message's priority.
+        let priority = match &self.priorities {
+            Some(p) if self.queues[group].has_priorities() => p.of(msg.id()),
+            _ => 0,
+        };
         self.queues[group].enqueue(msg, priority, now);
         self.obs(now, Observation::StorageChanged { delta: msg.bytes() as i64 });
         // One gauge reading per change: dispatching moves messages from ready to unacked, so

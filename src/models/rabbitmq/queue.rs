@@ -216,11 +216,7 @@ impl ClassicQueue {
         self.unacked
     }
 
-    /// Ready messages and their bytes (`messages_ready`, `message_bytes_ready`).
-    pub fn ready_len(&self) -> u64 {
-        self.ready.len() as u64
-    }
-
+    /// Bytes of the ready messages (`message_bytes_ready`).
     pub fn ready_bytes(&self) -> u64 {
         self.ready_bytes
     }
