@@ -400,6 +400,12 @@ impl Partition {
         self.records.back().map(|r| r.id())
     }
 
+    /// Id of the last record below offset `end` whose id is `mine` (with several producers on a
+    /// partition, each producer's own last sequence: the record of another producer is skipped).
+    pub fn last_id_below(&self, end: Offset, mine: impl Fn(u64) -> bool) -> Option<u64> {
+        self.records.range(..self.index_of(end)).rev().map(|r| r.id()).find(|&id| mine(id))
+    }
+
     /// Removes every record from `to` on (a replica truncating to its new leader's log, KIP-101 /
     /// KIP-279), newest first, calling `on_remove(offset, record)` for each. Returns the bytes
     /// removed.

@@ -33,11 +33,14 @@ pub struct RunEnd {
     pub resource_alarms: Option<crate::world::alarms::ResourceAlarms>,
 }
 
-/// The brokers and the producer's host, by name, for utilisation.
-fn named_nodes(s: &Scenario, system: SystemKind, producer: u16) -> Vec<(u16, String)> {
+/// The brokers and the producers' hosts, by name, for utilisation.
+fn named_nodes(s: &Scenario, system: SystemKind, producers: &[u16]) -> Vec<(u16, String)> {
     let broker = if system == SystemKind::Kafka { "broker" } else { "node" };
     let mut v: Vec<(u16, String)> = (0..s.brokers as u16).map(|i| (i, format!("{broker} {i}"))).collect();
-    v.push((producer, "producer host".into()));
+    match producers {
+        [one] => v.push((*one, "producer host".into())),
+        many => v.extend(many.iter().enumerate().map(|(k, &n)| (n, format!("producer host {k}")))),
+    }
     v
 }
 
@@ -63,7 +66,7 @@ pub fn run_system<H: History>(
             let mut m = kafka::KafkaModel::new(s, history, &mut sched);
             let (utilisation, utilisation_series) =
                 utilisation_while_publishing(s, system, &mut m, &mut sched, &mut progress, |m| {
-                    m.resources().map(|r| (r, m.producer_node()))
+                    m.resources().map(|r| (r, m.producer_nodes()))
                 });
             let at = run_until(&mut m, &mut sched, deadline(s), progress);
             m.close(at);
@@ -83,7 +86,7 @@ pub fn run_system<H: History>(
             let mut m = rabbitmq::RabbitModel::new(s, history, &mut sched);
             let (utilisation, utilisation_series) =
                 utilisation_while_publishing(s, system, &mut m, &mut sched, &mut progress, |m| {
-                    m.resources().map(|r| (r, m.producer_node()))
+                    m.resources().map(|r| (r, m.producer_nodes()))
                 });
             let at = run_until(&mut m, &mut sched, deadline(s), progress);
             let (stalled, resource_alarms) = (m.stalled(at), m.resource_alarms(at));
@@ -109,7 +112,7 @@ fn utilisation_while_publishing<M: Model>(
     m: &mut M,
     sched: &mut Scheduler<M::Event>,
     progress: &mut impl FnMut(SimTime),
-    resources: impl Fn(&M) -> Option<(&Resources, u16)>,
+    resources: impl Fn(&M) -> Option<(&Resources, Vec<u16>)>,
 ) -> (Option<Utilisation>, Vec<UtilisationSample>) {
     if s.body.is_none() {
         return (None, Vec::new());
@@ -129,6 +132,6 @@ fn utilisation_while_publishing<M: Model>(
         }
         from = to;
     }
-    let total = resources(m).map(|(r, producer)| r.utilisation(&named_nodes(s, system, producer), s.duration));
+    let total = resources(m).map(|(r, producer)| r.utilisation(&named_nodes(s, system, &producer), s.duration));
     (total, series)
 }

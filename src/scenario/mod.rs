@@ -174,6 +174,10 @@ pub struct Workload {
     /// of it. Matters only with a Kafka `compression_type`; left out of `summary.json` then.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compression_ratio: Option<f64>,
+    /// Producer clients, each on its own host (`[workload] producers`): message `i` goes to
+    /// producer `i mod producers`. Left out of `summary.json` when 1.
+    #[serde(skip_serializing_if = "is_one")]
+    pub producers: u32,
 }
 
 /// A Kafka consumer group, and the RabbitMQ queue bound to the fanout exchange for the same readers.

@@ -151,6 +151,9 @@ pub struct RawWorkload {
     /// How compressible the payload is: zstd's ratio (uncompressed / compressed) over a large
     /// batch, e.g. 4.0 (default 3.1, the Silesia corpus). Used with `kafka.compression_type`.
     pub compression_ratio: Option<f64>,
+    /// Producer clients, each on its own host, sharing the offered rate (default 1): message `i`
+    /// goes to producer `i mod producers`.
+    pub producers: Option<u32>,
 }
 
 #[derive(Deserialize, JsonSchema, Debug)]

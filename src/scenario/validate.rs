@@ -311,6 +311,9 @@ fn blame_override(mut e: ScenarioError, sets: &[Override]) -> ScenarioError {
 /// (file systems allow 255).
 pub const MAX_NAME_BYTES: usize = 200;
 
+/// `[workload] producers`: each is a node (a host) of its own in both worlds.
+pub const MAX_PRODUCERS: u32 = 64;
+
 /// A name that can be a results folder: letters, digits, '-', '_', '.', not starting with '.'.
 fn is_folder_name(name: &str) -> bool {
     !name.is_empty()
@@ -912,7 +915,20 @@ impl Ctx {
                 );
             }
         };
-        Ok(Workload { phases, arrivals, message_bytes, keys, priorities, compression_ratio })
+        let producers = match raw.producers {
+            None => 1,
+            Some(n) if (1..=MAX_PRODUCERS).contains(&n) => n,
+            Some(n) => {
+                return self.err(
+                    "workload.producers",
+                    format!(
+                        "{n} is not allowed; producer clients, each on its own host, sharing the rate: 1 to \
+                         {MAX_PRODUCERS}"
+                    ),
+                );
+            }
+        };
+        Ok(Workload { phases, arrivals, message_bytes, keys, priorities, compression_ratio, producers })
     }
 
     fn rate(&self, field: &str, r: f64) -> R<f64> {

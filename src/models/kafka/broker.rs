@@ -21,7 +21,8 @@ const _: () = assert!(d::KAFKA_REPLICA_FETCH_MIN_BYTES == 1);
 /// A delayed produce (`DelayedProduce`): an `acks = all` request whose batches wait for the HW.
 pub struct Delayed {
     batches: Vec<ProducerBatch>,
-    /// The producer incarnation that sent it, and the request's number.
+    /// The producer that sent it (its index), that producer's incarnation, and the request's number.
+    client: usize,
     producer: u32,
     req: u64,
     deadline: SimTime,
@@ -119,6 +120,7 @@ impl<H: History> KafkaModel<'_, H> {
         &mut self,
         now: SimTime,
         broker: NodeId,
+        k: usize,
         mut batches: Vec<ProducerBatch>,
         producer: u32,
         req: u64,
@@ -140,7 +142,7 @@ impl<H: History> KafkaModel<'_, H> {
             }
             let r = &self.repl[p];
             if r.leader != Some(broker) || r.epoch != view_epoch {
-                waiting |= self.zombie_append(now, broker, b);
+                waiting |= self.zombie_append(now, broker, k, b);
                 continue;
             }
             if acks == Acks::All && r.isr_len() < min_isr {
@@ -148,7 +150,7 @@ impl<H: History> KafkaModel<'_, H> {
                 continue;
             }
             if self.sequences {
-                let tail = self.partitions[p].last_id().map_or(0, |id| id + 1);
+                let tail = self.producer_tail(k, &self.partitions[p], Offset::MAX);
                 if b.last_id() < tail {
                     // DUPLICATE_SEQUENCE_NUMBER: appended before (its response was lost).
                     b.need = self.partitions[p].end_offset();
@@ -175,22 +177,22 @@ impl<H: History> KafkaModel<'_, H> {
                 // so that the producer refreshes its metadata (`KafkaApis.handleProduceRequest`).
                 let failed = batches.iter().any(|b| b.error != BatchError::None);
                 for b in batches.drain(..) {
-                    self.accumulator.recycle(b.records);
+                    self.producers[k].accumulator.recycle(b.records);
                 }
                 self.request_pool.push(batches);
                 if failed {
-                    self.world.send(sched, broker, self.producer_node, Msg::ConnectionClosed);
+                    self.world.send(sched, broker, self.producers[k].node, Msg::ConnectionClosed);
                 }
             }
-            Acks::One => self.respond_produce(broker, batches, producer, req, sched),
+            Acks::One => self.respond_produce(broker, k, batches, producer, req, sched),
             Acks::All => {
                 if !waiting {
-                    self.respond_produce(broker, batches, producer, req, sched);
+                    self.respond_produce(broker, k, batches, producer, req, sched);
                     return;
                 }
                 let deadline = now.after(d::KAFKA_REQUEST_TIMEOUT);
                 let l = broker as usize;
-                self.purgatory[l].push_back(Delayed { batches, producer, req, deadline });
+                self.purgatory[l].push_back(Delayed { client: k, batches, producer, req, deadline });
                 if self.purgatory[l].len() == 1
                     && let Some(at) = self.purgatory_deadline[l].set(deadline)
                 {
@@ -200,21 +202,34 @@ impl<H: History> KafkaModel<'_, H> {
         }
     }
 
+    /// One past the id of producer `k`'s last record in `log` below offset `end`, 0 if none: where
+    /// its idempotent sequence goes on (Kafka keeps it per producer id in the producer state).
+    fn producer_tail(&self, k: usize, log: &Partition, end: Offset) -> u64 {
+        let n = self.producers.len() as u64;
+        let last = match (n, end) {
+            (1, Offset::MAX) => log.last_id(),
+            (1, _) => end.checked_sub(1).and_then(|o| log.get(o)).map(StoredMessage::id),
+            _ => log.last_id_below(end, |id| id % n == k as u64),
+        };
+        last.map_or(0, |id| id + 1)
+    }
+
     /// Sends a produce response; one lost at once (a cut link) leaves its batches with the
     /// producer, which retries them when the request times out.
     fn respond_produce(
         &mut self,
         broker: BrokerId,
+        k: usize,
         batches: Vec<ProducerBatch>,
         producer: u32,
         req: u64,
         sched: &mut Scheduler<Event>,
     ) {
         if let Err(Msg::ProduceResponse { batches, req }) =
-            self.world.try_send(sched, broker, self.producer_node, Msg::ProduceResponse { batches, req })
+            self.world.try_send(sched, broker, self.producers[k].node, Msg::ProduceResponse { batches, req })
         {
             let now = sched.now();
-            self.orphan(now, broker, producer, req, batches, sched);
+            self.orphan(k, now, broker, producer, req, batches, sched);
         }
     }
 
@@ -225,7 +240,7 @@ impl<H: History> KafkaModel<'_, H> {
     /// the batch waits. Duplicates are recognised as by the leader.
     #[cold]
     #[inline(never)]
-    fn zombie_append(&mut self, now: SimTime, broker: BrokerId, b: &mut ProducerBatch) -> bool {
+    fn zombie_append(&mut self, now: SimTime, broker: BrokerId, k: usize, b: &mut ProducerBatch) -> bool {
         let p = b.partition as usize;
         let t = match self.tails.iter().position(|t| t.broker == broker && t.partition as usize == p) {
             Some(t) => t,
@@ -237,11 +252,13 @@ impl<H: History> KafkaModel<'_, H> {
                 self.tails.len() - 1
             }
         };
-        let tail = &mut self.tails[t];
-        let next = match tail.records.last() {
+        let n = self.producers.len() as u64;
+        let mine = |id: u64| id % n == k as u64;
+        let next = match self.tails[t].records.iter().rev().find(|r| mine(r.id())) {
             Some(r) => r.id() + 1,
-            None => tail.base.checked_sub(1).and_then(|o| self.partitions[p].get(o)).map_or(0, |r| r.id() + 1),
+            None => self.producer_tail(k, &self.partitions[p], self.tails[t].base),
         };
+        let tail = &mut self.tails[t];
         if self.sequences && b.last_id() < next {
             // Appended before: a duplicate, answered as a success.
         } else if self.sequences && b.prev != 0 && b.prev != next {
@@ -309,7 +326,7 @@ impl<H: History> KafkaModel<'_, H> {
         let p = partition as usize;
         let leader = self.repl[p].leader.unwrap_or(NO_BROKER);
         let log = &mut self.partitions[p];
-        if self.accumulator.keep_keys {
+        if self.cfg.cleanup_policy.compacts() {
             // A compacted topic: the log keeps each record's key.
             for (&r, &k) in records.iter().zip(keys) {
                 log.append_keyed(now, r, k, self.cfg.segment_bytes, self.cfg.segment_ms);
@@ -427,7 +444,7 @@ impl<H: History> KafkaModel<'_, H> {
                 continue;
             }
             let e = self.purgatory[l as usize].remove(i).expect("listed");
-            self.respond_produce(l, e.batches, e.producer, e.req, sched);
+            self.respond_produce(l, e.client, e.batches, e.producer, e.req, sched);
         }
         self.rearm_purgatory(l, sched);
     }
@@ -457,7 +474,7 @@ impl<H: History> KafkaModel<'_, H> {
                             b.error = BatchError::Timeout;
                         }
                     }
-                    self.respond_produce(l, e.batches, e.producer, e.req, sched);
+                    self.respond_produce(l, e.client, e.batches, e.producer, e.req, sched);
                 }
                 self.rearm_purgatory(l, sched);
             }
@@ -745,7 +762,7 @@ impl<H: History> KafkaModel<'_, H> {
             return;
         }
         for e in std::mem::take(&mut self.purgatory[b as usize]) {
-            self.orphans.push((b, e.producer, e.req, e.batches));
+            self.producers[e.client].orphans.push((b, e.producer, e.req, e.batches));
         }
         // Deadlines whose timers lived on this broker: those timers died with it, so they are
         // reset, not merely cleared (a cleared deadline still expects its pending timer).
@@ -762,7 +779,7 @@ impl<H: History> KafkaModel<'_, H> {
             self.fetchers[at_b].active = false;
             self.fetchers[at_b].parked = Deadline::default();
         }
-        let mut clients = vec![self.producer_node];
+        let mut clients: Vec<NodeId> = self.producers.iter().map(|pc| pc.node).collect();
         for g in &mut self.groups {
             for c in &mut g.consumers {
                 c.parked[b as usize] = Deadline::default();
@@ -1021,8 +1038,8 @@ impl<H: History> KafkaModel<'_, H> {
     #[cold]
     #[inline(never)]
     pub(super) fn connection_closed(&mut self, now: SimTime, from: NodeId, to: NodeId, sched: &mut Scheduler<Event>) {
-        if to == self.producer_node {
-            self.producer_connection_closed(now, from, sched);
+        if let Some(k) = self.producers.iter().position(|pc| pc.node == to) {
+            self.producer_connection_closed(k, now, from, sched);
         } else if let Some(&(g, c)) = self.consumer_of.get(to) {
             // The fetch to it is gone; the partitions it led are fetched again once they have a
             // leader.
@@ -1043,23 +1060,25 @@ impl<H: History> KafkaModel<'_, H> {
             // The producer still holds these batches, until it hears the connection closed or the
             // request times out (with acks = 0 it forgot them when it sent them).
             Msg::Produce { mut batches, producer, req } => {
+                let k = self.producer_of(from);
                 if self.cfg.acks == Acks::Zero {
                     for b in batches.drain(..) {
-                        self.accumulator.recycle(b.records);
+                        self.producers[k].accumulator.recycle(b.records);
                     }
                     self.request_pool.push(batches);
                 } else {
-                    self.orphan(now, to, producer, req, batches, sched);
+                    self.orphan(k, now, to, producer, req, batches, sched);
                 }
             }
             // Lost on a cut link, the batches are still the producer's (retried when the request
             // times out); for a producer that died since, they are gone.
             Msg::ProduceResponse { batches, req } if cut => {
-                self.orphan(now, from, self.world.incarnation(to), req, batches, sched)
+                self.orphan(self.producer_of(to), now, from, self.world.incarnation(to), req, batches, sched)
             }
             Msg::ProduceResponse { mut batches, .. } => {
+                let k = self.producer_of(to);
                 for b in batches.drain(..) {
-                    self.accumulator.recycle(b.records);
+                    self.producers[k].accumulator.recycle(b.records);
                 }
                 self.request_pool.push(batches);
             }

@@ -232,8 +232,6 @@ pub struct OffsetCommit {
 /// Timers, each owned by one node.
 #[derive(Debug)]
 pub enum Timer {
-    /// The producer application's next message is due.
-    Arrival,
     /// The producer's sender thread wakes up to look for ready batches (`linger.ms`).
     SenderWakeup,
     /// The broker answers a consumer's parked fetch if `fetch.max.wait.ms` has passed.
@@ -294,6 +292,8 @@ pub enum Event {
     Fault(usize),
     /// Step `i` of the scenario's operations (a late group's start, an offset reset, scaling).
     Operation(usize),
+    /// The offered load's next message is due (at whichever producer it is for).
+    Arrival,
 }
 
 impl From<Envelope<Msg, Timer>> for Event {
@@ -535,14 +535,12 @@ pub struct KafkaModel<'h, H: History> {
     world: World,
     /// The brokers' costs, in a world with resources (a calibrated profile).
     costs: Option<costs::Costs>,
-    /// With `compression.type` in a world with resources: the producer application's thread,
-    /// which compresses each record as `send()` appends it, and what a consumer's thread spends
-    /// decompressing one record in `poll()` (the mean message's).
-    compressor: Option<crate::world::resources::ProcessId>,
+    /// What a consumer's thread spends decompressing one record in `poll()` (the mean message's),
+    /// with `compression.type` in a world with resources.
     decompress_record: SimDuration,
     cfg: KafkaConfig,
+    /// The offered load: every message, in time order, each for producer `id % producers`.
     producer: Producer,
-    producer_node: NodeId,
     processing: ProcessingTimes,
     /// Per group: its consumers' failures and retry topics (issue 18).
     failing: Vec<failing::GroupFailing>,
@@ -552,45 +550,9 @@ pub struct KafkaModel<'h, H: History> {
     keyed: bool,
     /// `murmur2(key) % partitions` for every key, when the key space is small enough to tabulate.
     key_partitions: Vec<u32>,
-    accumulator: Accumulator,
-    /// `send()` calls waiting for `buffer.memory`: the first is in progress (until
-    /// `block_deadline`, its `max.block.ms`), the others wait behind it in the application.
-    blocked: VecDeque<Message>,
-    /// With compression under a calibrated profile: records whose `send()` is compressing them,
-    /// each with when the producer's thread is done, in order.
-    compressing: VecDeque<(SimTime, Message)>,
-    block_deadline: Deadline,
-    /// Produce requests sent and not yet answered, in all and per broker
-    /// (`max.in.flight.requests.per.connection`).
-    requests_in_flight: u32,
-    in_flight_to: Vec<u32>,
-    /// Per partition, the batches in flight that the producer watches for their delivery timeout,
-    /// and the earliest instant one of them may expire (`NEVER`: none).
-    in_flight_batches: Vec<Vec<sender::InFlightBatch>>,
-    in_flight_expiry: SimTime,
-    /// Batches of requests that died with a broker (lost on the way, or held in its purgatory),
-    /// with the broker and the producer incarnation that sent them: the producer still holds
-    /// them, and fails them when it hears the connection closed.
-    orphans: Vec<(NodeId, u32, u64, Vec<ProducerBatch>)>,
-    /// With faults, per broker: the produce requests not yet answered (number, when sent), oldest
-    /// first, and `request.timeout.ms` of the oldest (the producer closes the connection then).
-    outstanding: Vec<VecDeque<(u64, SimTime)>>,
-    request_timeout: Vec<Deadline>,
-    next_request: u64,
-    /// Per broker: the producer's connection to it closed (a crash, or a request timeout) and no
-    /// answer came since: metadata is asked elsewhere first (`leastLoadedNode`).
-    disconnected: Vec<bool>,
-    /// The producer's metadata: the leader of each partition as it last heard.
-    meta_leader: Vec<Option<BrokerId>>,
-    /// A metadata request is due or on its way (to `metadata_to`, in round `metadata_round`).
-    metadata_pending: bool,
-    metadata_to: Option<BrokerId>,
-    metadata_round: u64,
-    /// Idempotence, per partition: one past the id of the last record drained (the sequence
-    /// chain), acknowledged, and given up on.
-    chain: Vec<u64>,
-    acked_tail: Vec<u64>,
-    failed_tail: Vec<u64>,
+    /// The producer clients, one per host (`[workload] producers`), each with its accumulator,
+    /// sender thread and metadata.
+    producers: Vec<sender::ProducerClient>,
     /// Idempotence's sequence checks are on: `enable_idempotence`, and a fault schedule (without
     /// faults no request fails, so no batch is ever sent twice and the checks cannot matter).
     sequences: bool,
@@ -633,8 +595,6 @@ pub struct KafkaModel<'h, H: History> {
     faults_done: usize,
     /// When this run must stop although not finished.
     drain: DrainWatch,
-    /// The sender's pending wakeup, if one is scheduled: its time and the key that cancels it.
-    sender_timer: Option<(SimTime, EventKey)>,
     /// Offset commits on their way to the coordinator: the run is not over before they land.
     commits_in_flight: u64,
     partitions: Vec<Partition>,
@@ -684,13 +644,13 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let codec = s.kafka.compression_type.figures();
         // A node for every consumer a group ever runs; those not running yet start down.
         let consumer_count: usize = s.groups.iter().map(|g| g.max_consumers as usize).sum();
-        // Brokers, the producer, the consumers, and the controller with the group coordinators.
-        let nodes = brokers + 1 + consumer_count + 1;
+        // Brokers, the producers, the consumers, and the controller with the group coordinators.
+        let producers = s.workload.producers as usize;
+        let nodes = brokers + producers + consumer_count + 1;
         let world = World::new(nodes, s.network.latency).costed(s.body.map(|b| b.hardware), s.seed);
-        let coord = (brokers + 1 + consumer_count) as NodeId;
-        let producer_node = brokers as NodeId;
+        let coord = (brokers + producers + consumer_count) as NodeId;
         let mut consumer_of = NodeMap::default();
-        let mut next = producer_node + 1;
+        let mut next = (brokers + producers) as NodeId;
         let mut next_member = 0;
         let groups: Vec<ConsumerGroup> = s
             .groups
@@ -757,7 +717,6 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 cache: costs::PageCache::new(brokers, b.hardware.page_cache_bytes),
                 validate_ps: codec.map_or(0, |f| f.decompress_ps),
             }),
-            compressor: None,
             decompress_record: match (s.body, codec) {
                 (Some(_), Some(f)) => {
                     crate::world::resources::per_byte(s.workload.message_bytes.mean() as u64, f.decompress_ps)
@@ -771,27 +730,6 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 }
                 _ => Vec::new(),
             },
-            accumulator: Accumulator::new(s.seed, p, s.brokers, cfg.batch_size, cfg.linger, cfg.delivery_timeout)
-                .with_buffer_memory(cfg.buffer_memory),
-            blocked: VecDeque::new(),
-            compressing: VecDeque::new(),
-            block_deadline: Deadline::default(),
-            requests_in_flight: 0,
-            in_flight_to: vec![0; brokers],
-            in_flight_batches: (0..p).map(|_| Vec::new()).collect(),
-            in_flight_expiry: SimTime::NEVER,
-            orphans: Vec::new(),
-            outstanding: vec![VecDeque::new(); brokers],
-            request_timeout: vec![Deadline::default(); brokers],
-            next_request: 0,
-            disconnected: vec![false; brokers],
-            meta_leader: (0..p).map(|q| Some((q % s.brokers) as BrokerId)).collect(),
-            metadata_pending: false,
-            metadata_to: None,
-            metadata_round: 0,
-            chain: vec![0; p as usize],
-            acked_tail: vec![0; p as usize],
-            failed_tail: vec![0; p as usize],
             // With acks = 0 no response ever tells the producer of a sequence error (Kafka's
             // idempotent producer requires acks = all), so there are no sequence checks.
             sequences: cfg.enable_idempotence && cfg.acks != crate::scenario::Acks::Zero && !s.faults.is_empty(),
@@ -815,7 +753,6 @@ impl<'h, H: History> KafkaModel<'h, H> {
             leader_hit: vec![None; s.faults.len()],
             faults_done: 0,
             drain: DrainWatch::new(s),
-            sender_timer: None,
             commits_in_flight: 0,
             partitions: (0..p)
                 .map(|_| if cfg.cleanup_policy.compacts() { Partition::compacted() } else { Partition::default() })
@@ -834,27 +771,34 @@ impl<'h, H: History> KafkaModel<'h, H> {
             coordinator,
             coord_out: CoordOut::default(),
             producer: Producer::new(s),
-            producer_node,
+            producers: (0..producers as u32)
+                .map(|k| sender::ProducerClient::new(s, (brokers as u32 + k) as NodeId, k))
+                .collect(),
             processing: ProcessingTimes::new(s),
             failing: (0..s.groups.len()).map(|g| failing::GroupFailing::new(s, g)).collect(),
             routing: crate::subscriptions::Subscriptions::new(s).map(std::sync::Arc::new),
             cfg,
         };
-        m.accumulator.idempotent = m.cfg.enable_idempotence;
-        if let Some(f) = codec {
-            // The batch's records past its first shrink by the codec's size next to zstd's over the
-            // payload's zstd ratio.
-            let ratio_milli = (s.workload.compression_ratio.unwrap_or(d::COMPRESSION_RATIO) * 1000.0).round() as u64;
-            let rate_ppm = f.size_vs_zstd_milli * 1_000_000 / ratio_milli.max(1);
-            let compress_ps = if s.body.is_some() { f.compress_ps } else { 0 };
-            m.accumulator.compression = Some(producer::Compression::new(rate_ppm, f.frame_bytes, compress_ps));
-            if let Some(res) = m.world.resources_mut() {
-                m.compressor = Some(res.process_of_kind(m.producer_node, "sending thread"));
+        for pc in &mut m.producers {
+            let a = &mut pc.accumulator;
+            a.idempotent = m.cfg.enable_idempotence;
+            if let Some(f) = codec {
+                // The batch's records past its first shrink by the codec's size next to zstd's over
+                // the payload's zstd ratio.
+                let ratio_milli =
+                    (s.workload.compression_ratio.unwrap_or(d::COMPRESSION_RATIO) * 1000.0).round() as u64;
+                let rate_ppm = f.size_vs_zstd_milli * 1_000_000 / ratio_milli.max(1);
+                let compress_ps = if s.body.is_some() { f.compress_ps } else { 0 };
+                a.compression = Some(producer::Compression::new(rate_ppm, f.frame_bytes, compress_ps));
+                if let Some(res) = m.world.resources_mut() {
+                    pc.compressor = Some(res.process_of_kind(pc.node, "sending thread"));
+                }
             }
-        }
-        m.accumulator.v0_record_overhead = s.body.and_then(|b| b.kafka.v0_record_overhead);
-        if m.cfg.max_in_flight_requests_per_connection == 1 {
-            m.accumulator.muted = vec![false; p as usize];
+            a.v0_record_overhead = s.body.and_then(|b| b.kafka.v0_record_overhead);
+            if m.cfg.max_in_flight_requests_per_connection == 1 {
+                a.muted = vec![false; p as usize];
+            }
+            a.keep_keys = m.cfg.cleanup_policy.compacts();
         }
         m.arm_arrival(sched);
         // The broker's log manager schedules its first retention check `log.initial.task.delay.ms`
@@ -862,7 +806,6 @@ impl<'h, H: History> KafkaModel<'h, H> {
         // the round times an operator's action is likely to be scheduled at.
         m.world.timer_in(sched, m.coord, d::KAFKA_LOG_INITIAL_TASK_DELAY, Timer::RetentionCheck);
         if m.cfg.cleanup_policy.compacts() {
-            m.accumulator.keep_keys = true;
             m.world.timer_in(sched, m.coord, m.cfg.cleaner_backoff, Timer::LogCleaner);
         }
         m.start_replication(sched);
@@ -906,66 +849,74 @@ impl<'h, H: History> KafkaModel<'h, H> {
         self.history.record(now, Observation::Client(e));
     }
 
-    /// Publishing is over: the producer sent its last message, or it is down and the schedule
-    /// will not restart it (what it would have sent is never sent).
+    /// Publishing is over: the producers sent the last message, or they are down and the schedule
+    /// will not restart them (what they would have sent is never sent).
     fn publishing_over(&self) -> bool {
-        self.producer.done() || (self.faults_done == self.faults.len() && !self.world.is_up(self.producer_node))
+        self.producer.done()
+            || (self.faults_done == self.faults.len() && self.producers.iter().all(|pc| !self.world.is_up(pc.node)))
     }
 
     // ---- producer ----
 
     fn arm_arrival(&mut self, sched: &mut Scheduler<Event>) {
         if let Some(at) = self.producer.next_at() {
-            self.world.timer_at(sched, self.producer_node, at, Timer::Arrival);
+            sched.schedule_at(at, Event::Arrival);
         }
     }
 
-    fn publish(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+    /// The offered load's next message is due: its producer (`id mod producers`) sends it, unless
+    /// that producer's host is down (then it is never sent).
+    fn arrival(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
         let Some((msg, _)) = self.producer.take() else {
             return;
         };
-        self.client(now, ClientEvent::Sent { msg });
-        self.arm_arrival(sched);
-        if let Some(p) = self.compressor {
-            self.compress(now, p, msg, sched);
+        let k = (msg.id % self.producers.len() as u64) as usize;
+        if !self.world.is_up(self.producers[k].node) {
+            self.arm_arrival(sched);
             return;
         }
-        self.send_record(now, msg, sched);
+        self.client(now, ClientEvent::Sent { msg });
+        self.arm_arrival(sched);
+        if let Some(p) = self.producers[k].compressor {
+            self.compress(k, now, p, msg, sched);
+            return;
+        }
+        self.send_record(k, now, msg, sched);
     }
 
     /// `send()` goes on with a record (compressed, if the producer compresses).
-    fn send_record(&mut self, now: SimTime, msg: Message, sched: &mut Scheduler<Event>) {
-        if !self.blocked.is_empty() {
+    fn send_record(&mut self, k: usize, now: SimTime, msg: Message, sched: &mut Scheduler<Event>) {
+        if !self.producers[k].blocked.is_empty() {
             // The application is still blocked in an earlier `send()`: this one waits its turn.
-            self.blocked.push_back(msg);
+            self.producers[k].blocked.push_back(msg);
             return;
         }
-        match self.append_record(now, &msg) {
-            Some(true) => self.run_sender(now, sched),
+        match self.append_record(k, now, &msg) {
+            Some(true) => self.run_sender(k, now, sched),
             Some(false) => {}
             None => {
                 // `buffer.memory` is full: `send()` blocks for at most `max.block.ms`, and every
                 // first batch becomes sendable meanwhile.
-                self.blocked.push_back(msg);
-                self.accumulator.exhausted = true;
-                self.arm_block_deadline(now.after(self.cfg.max_block), sched);
-                self.run_sender(now, sched);
+                self.producers[k].blocked.push_back(msg);
+                self.producers[k].accumulator.exhausted = true;
+                self.arm_block_deadline(k, now.after(self.cfg.max_block), sched);
+                self.run_sender(k, now, sched);
             }
         }
     }
 
     /// Appends a record to its partition's batch (the key's partition, or the sticky one); `None`
     /// if it needs a new batch and `buffer.memory` has no room.
-    fn append_record(&mut self, now: SimTime, msg: &Message) -> Option<bool> {
+    fn append_record(&mut self, k: usize, now: SimTime, msg: &Message) -> Option<bool> {
         let (partition, sticky) = match msg.key {
-            Some(k) if self.keyed => match self.key_partitions.get(k as usize) {
+            Some(key) if self.keyed => match self.key_partitions.get(key as usize) {
                 Some(&p) => (p, false),
-                None => (partition_for_key(k, self.cfg.partitions), false),
+                None => (partition_for_key(key, self.cfg.partitions), false),
             },
-            _ => (self.accumulator.sticky_partition(), true),
+            _ => (self.producers[k].accumulator.sticky_partition(), true),
         };
         let key_len = self.key_len(msg);
-        self.accumulator.append(now, partition, msg, key_len, sticky)
+        self.producers[k].accumulator.append(now, partition, msg, key_len, sticky)
     }
 
     /// The serialized key's length of `msg`, if it has a key (and the workload uses keys).
@@ -978,7 +929,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     /// What the producer's compression did, with `compression.type`.
     pub fn compression_stats(&self) -> Option<producer::CompressionStats> {
-        self.accumulator.compression.map(|c| c.stats(self.cfg.compression_type.name()))
+        let stats = self.producers.iter().filter_map(|pc| pc.accumulator.compression);
+        stats.reduce(producer::Compression::merged).map(|c| c.stats(self.cfg.compression_type.name()))
     }
 
     /// `send()` compresses the record in the application's thread (the batch's compressing stream,
@@ -986,6 +938,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
     /// the codec's speed; the record reaches its batch once that is done.
     fn compress(
         &mut self,
+        k: usize,
         now: SimTime,
         p: crate::world::resources::ProcessId,
         msg: Message,
@@ -993,26 +946,26 @@ impl<'h, H: History> KafkaModel<'h, H> {
     ) {
         let key_len = self.key_len(&msg);
         let bytes = producer::record_wire_bytes(0, 0, key_len, u64::from(msg.bytes));
-        let ps = self.accumulator.compression.map_or(0, |c| c.compress_ps);
+        let ps = self.producers[k].accumulator.compression.map_or(0, |c| c.compress_ps);
         let work = crate::world::resources::per_byte(bytes, ps);
         let res = self.world.resources_mut().expect("a compressor only in a world with resources");
         let done = res.run(p, now, work);
-        self.compressing.push_back((done, msg));
-        if self.compressing.len() == 1 {
-            self.world.timer_at(sched, self.producer_node, done, Timer::Compressed);
+        self.producers[k].compressing.push_back((done, msg));
+        if self.producers[k].compressing.len() == 1 {
+            self.world.timer_at(sched, self.producers[k].node, done, Timer::Compressed);
         }
     }
 
     /// The producer's thread is done with the records due by `now`: they go on into the accumulator.
-    fn compressed(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
-        while let Some(&(done, msg)) = self.compressing.front()
+    fn compressed(&mut self, k: usize, now: SimTime, sched: &mut Scheduler<Event>) {
+        while let Some(&(done, msg)) = self.producers[k].compressing.front()
             && done <= now
         {
-            self.compressing.pop_front();
-            self.send_record(now, msg, sched);
+            self.producers[k].compressing.pop_front();
+            self.send_record(k, now, msg, sched);
         }
-        if let Some(&(done, _)) = self.compressing.front() {
-            self.world.timer_at(sched, self.producer_node, done, Timer::Compressed);
+        if let Some(&(done, _)) = self.producers[k].compressing.front() {
+            self.world.timer_at(sched, self.producers[k].node, done, Timer::Compressed);
         }
     }
     fn report_lag(&mut self, now: SimTime, group: GroupIdx) {
@@ -1200,7 +1153,13 @@ impl<'h, H: History> KafkaModel<'h, H> {
             sched,
             broker,
             to,
-            Msg::FetchResponse { group, consumer, epoch, records, compressed: self.accumulator.compression.is_some() },
+            Msg::FetchResponse {
+                group,
+                consumer,
+                epoch,
+                records,
+                compressed: self.producers[0].accumulator.compression.is_some(),
+            },
         ) {
             self.fetch_response_lost(now, group, consumer, epoch, records);
         }
@@ -1937,8 +1896,15 @@ impl<'h, H: History> KafkaModel<'h, H> {
         self.world.resources()
     }
 
-    pub fn producer_node(&self) -> NodeId {
-        self.producer_node
+    /// The producers' hosts, in order.
+    pub fn producer_nodes(&self) -> Vec<NodeId> {
+        self.producers.iter().map(|pc| pc.node).collect()
+    }
+
+    /// The producer whose host is `node`.
+    #[inline]
+    fn producer_of(&self, node: NodeId) -> usize {
+        (node - self.producers[0].node) as usize
     }
 
     pub fn close(&mut self, now: SimTime) {
@@ -2010,33 +1976,20 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 }
             }
             (FaultAction::Crash, Some(FaultTarget::Producer)) => {
-                if self.world.crash(self.producer_node) {
-                    // The accumulator, the requests in flight and the blocked `send()` calls lived
-                    // in the producer's memory.
-                    self.accumulator.clear();
-                    self.blocked.clear();
-                    self.compressing.clear();
-                    self.block_deadline = Deadline::default();
-                    self.requests_in_flight = 0;
-                    self.in_flight_to.iter_mut().for_each(|n| *n = 0);
-                    self.in_flight_batches.iter_mut().for_each(Vec::clear);
-                    self.in_flight_expiry = SimTime::NEVER;
-                    self.orphans.clear();
-                    // Its timers died with it: the deadlines are reset, not cleared.
-                    self.outstanding.iter_mut().for_each(VecDeque::clear);
-                    self.request_timeout.iter_mut().for_each(|t| *t = Deadline::default());
-                    self.sender_timer = None;
-                    self.metadata_pending = false;
-                    self.metadata_to = None;
+                // Every producer host of the application.
+                for pc in &mut self.producers {
+                    if self.world.crash(pc.node) {
+                        pc.crashed();
+                    }
                 }
             }
             (FaultAction::Restart, Some(FaultTarget::Producer)) => {
-                if self.world.restart(self.producer_node) {
-                    // A new producer: fresh metadata, a new producer id (idempotence starts over).
-                    self.producer.skip_before(now);
-                    self.meta_leader = self.repl.iter().map(|r| r.leader).collect();
-                    self.chain.iter_mut().for_each(|c| *c = 0);
-                    self.arm_arrival(sched);
+                for pc in &mut self.producers {
+                    if self.world.restart(pc.node) {
+                        // A new producer: fresh metadata, a new producer id (idempotence starts over).
+                        pc.meta_leader = self.repl.iter().map(|r| r.leader).collect();
+                        pc.chain.iter_mut().for_each(|c| *c = 0);
+                    }
                 }
             }
             (FaultAction::Crash, Some(FaultTarget::Broker(b))) => self.broker_crash(now, b as BrokerId, sched),
@@ -2055,7 +2008,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
     fn sides(&self, named: &[Vec<FaultTarget>]) -> Vec<Vec<NodeId>> {
         let node = |t: &FaultTarget| match *t {
             FaultTarget::Broker(b) => b as NodeId,
-            FaultTarget::Producer => self.producer_node,
+            FaultTarget::Producer => self.producers[0].node,
             FaultTarget::Consumer { group, index } => self.groups[group].consumers[index as usize].node,
             FaultTarget::Leader => unreachable!("refused on a side by validation"),
         };
@@ -2064,10 +2017,16 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     fn on_message(&mut self, now: SimTime, from: NodeId, to: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {
         match msg {
-            Msg::Produce { batches, producer, req } => self.produce_arrives(now, to, batches, producer, req, sched),
-            Msg::ProduceResponse { batches, req } => self.produce_response(now, from, batches, req, sched),
+            Msg::Produce { batches, producer, req } => {
+                self.produce_arrives(now, to, self.producer_of(from), batches, producer, req, sched)
+            }
+            Msg::ProduceResponse { batches, req } => {
+                self.produce_response(self.producer_of(to), now, from, batches, req, sched)
+            }
             Msg::MetadataRequest { round } => self.metadata_request_arrives(from, to, round, sched),
-            Msg::MetadataResponse { round, leaders } => self.metadata_response(now, from, round, leaders, sched),
+            Msg::MetadataResponse { round, leaders } => {
+                self.metadata_response(self.producer_of(to), now, from, round, leaders, sched)
+            }
             Msg::Metadata { version, leaders } => self.metadata_arrives(now, to, version, leaders, sched),
             Msg::Fetch { group, consumer, epoch } => self.fetch_arrives(now, to, group, consumer, epoch, sched),
             Msg::FetchResponse { group, consumer, epoch, records, .. } => {
@@ -2118,19 +2077,18 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     fn on_timer(&mut self, now: SimTime, node: NodeId, timer: Timer, sched: &mut Scheduler<Event>) {
         match timer {
-            Timer::Arrival => self.publish(now, sched),
-            Timer::SenderWakeup => self.sender_wakeup(now, sched),
+            Timer::SenderWakeup => self.sender_wakeup(self.producer_of(node), now, sched),
             Timer::FetchExpired { group, consumer } => self.fetch_expired(now, node, group, consumer, sched),
             Timer::ReplicaFetchExpired { follower } => self.replica_fetch_expired(now, node, follower, sched),
             Timer::IsrCheck => self.isr_check(now, node, sched),
             Timer::PurgatoryExpired => self.purgatory_expired(now, node, sched),
             Timer::BrokerHeartbeatTick => self.broker_heartbeat_tick(node, sched),
             Timer::BrokerSessionExpired { broker } => self.broker_session_expired(now, broker, sched),
-            Timer::MetadataRefresh => self.metadata_refresh(sched),
-            Timer::MaxBlockExpired => self.max_block_expired(now, sched),
-            Timer::Compressed => self.compressed(now, sched),
-            Timer::MetadataTimeout { round } => self.metadata_timeout(now, round, sched),
-            Timer::RequestTimeout { broker } => self.request_timed_out(now, broker, sched),
+            Timer::MetadataRefresh => self.metadata_refresh(self.producer_of(node), sched),
+            Timer::MaxBlockExpired => self.max_block_expired(self.producer_of(node), now, sched),
+            Timer::Compressed => self.compressed(self.producer_of(node), now, sched),
+            Timer::MetadataTimeout { round } => self.metadata_timeout(self.producer_of(node), now, round, sched),
+            Timer::RequestTimeout { broker } => self.request_timed_out(self.producer_of(node), now, broker, sched),
             Timer::ReplicaFetchTimeout { leader } => self.replica_fetch_timed_out(now, node, leader, sched),
             Timer::RetentionCheck => self.retention_check(now, sched),
             Timer::LogCleaner => self.log_cleaner(now, sched),
@@ -2221,6 +2179,7 @@ impl<H: History> Model for KafkaModel<'_, H> {
                 }
             }
             Event::Fault(i) => self.fault(now, i, sched),
+            Event::Arrival => self.arrival(now, sched),
             Event::Operation(i) => self.operation(now, i, sched),
         }
     }
@@ -2232,10 +2191,7 @@ impl<H: History> Model for KafkaModel<'_, H> {
     fn finished(&self) -> bool {
         self.publishing_over()
             && self.operations_done == self.operations.len()
-            && self.accumulator.records_waiting == 0
-            && self.blocked.is_empty()
-            && self.compressing.is_empty()
-            && self.requests_in_flight == 0
+            && self.producers.iter().all(sender::ProducerClient::idle)
             && self.commits_in_flight == 0
             && self.failing.iter().all(failing::GroupFailing::idle)
             && ((self.groups.iter().all(|g| g.remaining == 0) && self.groups_done(false))

@@ -105,7 +105,13 @@ pub struct StickyPartitioner {
 
 impl StickyPartitioner {
     pub fn new(seed: u64, partitions: u32, batch_size: u64) -> Self {
-        let mut rng = rng::stream(seed, Stream::Partitioner, 0);
+        Self::of_producer(seed, 0, partitions, batch_size)
+    }
+
+    /// The partitioner of producer `producer` (`[workload] producers`): each draws from its own
+    /// stream, the first from the one a single producer always had.
+    pub fn of_producer(seed: u64, producer: u32, partitions: u32, batch_size: u64) -> Self {
+        let mut rng = rng::stream(seed, Stream::Partitioner, u64::from(producer));
         let current = rng::below(&mut rng, partitions as u64) as u32;
         StickyPartitioner { rng, partitions, current, produced_bytes: 0, batch_size: batch_size.max(1) }
     }

@@ -81,6 +81,17 @@ impl Compression {
         }
     }
 
+    /// Two producers' figures together (the estimate is each producer's own: the first's is kept).
+    pub fn merged(self, other: Compression) -> Compression {
+        Compression {
+            batches: self.batches + other.batches,
+            records: self.records + other.records,
+            uncompressed_bytes: self.uncompressed_bytes + other.uncompressed_bytes,
+            compressed_bytes: self.compressed_bytes + other.compressed_bytes,
+            ..self
+        }
+    }
+
     /// `MemoryRecordsBuilder.estimatedBytesWritten` of an open batch, whose estimate of the ratio
     /// was the topic's when it was created (Java's float arithmetic).
     fn estimated(estimate: f32, uncompressed: u64) -> u64 {
@@ -344,6 +355,13 @@ impl Accumulator {
             v0_record_overhead: None,
             compression: None,
         }
+    }
+
+    /// The accumulator of producer `producer` of several: its sticky partitioner draws from the
+    /// producer's own stream.
+    pub fn of_producer(mut self, seed: u64, producer: u32, partitions: u32) -> Self {
+        self.sticky = StickyPartitioner::of_producer(seed, producer, partitions, self.batch_size);
+        self
     }
 
     /// Bounds the batches' memory to `bytes` (`buffer.memory`; unbounded until set).

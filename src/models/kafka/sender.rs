@@ -28,6 +28,119 @@ pub(super) struct InFlightBatch {
     reserved: u64,
 }
 
+/// One producer client on its own host: the application's `send()` side (accumulator, blocked
+/// calls, compression) and its `Sender` thread (requests in flight, metadata, idempotence).
+pub(super) struct ProducerClient {
+    /// Its host.
+    pub(super) node: NodeId,
+    pub(super) accumulator: Accumulator,
+    /// `send()` calls waiting for `buffer.memory`: the first is in progress (until
+    /// `block_deadline`, its `max.block.ms`), the others wait behind it in the application.
+    pub(super) blocked: VecDeque<Message>,
+    /// With compression under a calibrated profile: records whose `send()` is compressing them,
+    /// each with when the producer's thread is done, in order.
+    pub(super) compressing: VecDeque<(SimTime, Message)>,
+    pub(super) block_deadline: Deadline,
+    /// Produce requests sent and not yet answered, in all and per broker
+    /// (`max.in.flight.requests.per.connection`).
+    pub(super) requests_in_flight: u32,
+    pub(super) in_flight_to: Vec<u32>,
+    /// Per partition, the batches in flight that the producer watches for their delivery timeout,
+    /// and the earliest instant one of them may expire (`NEVER`: none).
+    pub(super) in_flight_batches: Vec<Vec<sender::InFlightBatch>>,
+    pub(super) in_flight_expiry: SimTime,
+    /// Batches of requests that died with a broker (lost on the way, or held in its purgatory),
+    /// with the broker and the producer incarnation that sent them: the producer still holds
+    /// them, and fails them when it hears the connection closed.
+    pub(super) orphans: Vec<(NodeId, u32, u64, Vec<ProducerBatch>)>,
+    /// With faults, per broker: the produce requests not yet answered (number, when sent), oldest
+    /// first, and `request.timeout.ms` of the oldest (the producer closes the connection then).
+    pub(super) outstanding: Vec<VecDeque<(u64, SimTime)>>,
+    pub(super) request_timeout: Vec<Deadline>,
+    pub(super) next_request: u64,
+    /// Per broker: the producer's connection to it closed (a crash, or a request timeout) and no
+    /// answer came since: metadata is asked elsewhere first (`leastLoadedNode`).
+    pub(super) disconnected: Vec<bool>,
+    /// The producer's metadata: the leader of each partition as it last heard.
+    pub(super) meta_leader: Vec<Option<BrokerId>>,
+    /// A metadata request is due or on its way (to `metadata_to`, in round `metadata_round`).
+    pub(super) metadata_pending: bool,
+    pub(super) metadata_to: Option<BrokerId>,
+    pub(super) metadata_round: u64,
+    /// Idempotence, per partition: one past the id of the last record drained (the sequence
+    /// chain), acknowledged, and given up on.
+    pub(super) chain: Vec<u64>,
+    pub(super) acked_tail: Vec<u64>,
+    pub(super) failed_tail: Vec<u64>,
+    /// The sender's pending wakeup, if one is scheduled: its time and the key that cancels it.
+    pub(super) sender_timer: Option<(SimTime, EventKey)>,
+    /// With `compression.type` in a world with resources: the application's thread, which
+    /// compresses each record as `send()` appends it.
+    pub(super) compressor: Option<crate::world::resources::ProcessId>,
+}
+
+impl ProducerClient {
+    /// Producer `index`, on host `node`, before its first message.
+    pub(super) fn new(s: &Scenario, node: NodeId, index: u32) -> Self {
+        let cfg = &s.kafka;
+        let (p, brokers) = (cfg.partitions, s.brokers as usize);
+        ProducerClient {
+            node,
+            accumulator: Accumulator::new(s.seed, p, s.brokers, cfg.batch_size, cfg.linger, cfg.delivery_timeout)
+                .of_producer(s.seed, index, p)
+                .with_buffer_memory(cfg.buffer_memory),
+            blocked: VecDeque::new(),
+            compressing: VecDeque::new(),
+            block_deadline: Deadline::default(),
+            requests_in_flight: 0,
+            in_flight_to: vec![0; brokers],
+            in_flight_batches: (0..p).map(|_| Vec::new()).collect(),
+            in_flight_expiry: SimTime::NEVER,
+            orphans: Vec::new(),
+            outstanding: vec![VecDeque::new(); brokers],
+            request_timeout: vec![Deadline::default(); brokers],
+            next_request: 0,
+            disconnected: vec![false; brokers],
+            meta_leader: (0..p).map(|q| Some((q % s.brokers) as BrokerId)).collect(),
+            metadata_pending: false,
+            metadata_to: None,
+            metadata_round: 0,
+            chain: vec![0; p as usize],
+            acked_tail: vec![0; p as usize],
+            failed_tail: vec![0; p as usize],
+            sender_timer: None,
+            compressor: None,
+        }
+    }
+
+    /// Its host died: the accumulator, the requests in flight and the blocked `send()` calls
+    /// lived in its memory. Its timers died with it: the deadlines are reset, not cleared.
+    pub(super) fn crashed(&mut self) {
+        self.accumulator.clear();
+        self.blocked.clear();
+        self.compressing.clear();
+        self.block_deadline = Deadline::default();
+        self.requests_in_flight = 0;
+        self.in_flight_to.iter_mut().for_each(|n| *n = 0);
+        self.in_flight_batches.iter_mut().for_each(Vec::clear);
+        self.in_flight_expiry = SimTime::NEVER;
+        self.orphans.clear();
+        self.outstanding.iter_mut().for_each(VecDeque::clear);
+        self.request_timeout.iter_mut().for_each(|t| *t = Deadline::default());
+        self.sender_timer = None;
+        self.metadata_pending = false;
+        self.metadata_to = None;
+    }
+
+    /// Nothing of its own is left to send or to hear back.
+    pub(super) fn idle(&self) -> bool {
+        self.accumulator.records_waiting == 0
+            && self.blocked.is_empty()
+            && self.compressing.is_empty()
+            && self.requests_in_flight == 0
+    }
+}
+
 impl<H: History> KafkaModel<'_, H> {
     /// The sender thread: for every broker that leads a partition with a ready batch and has a
     /// free in-flight slot, drain that broker's partitions into one produce request; otherwise
@@ -35,34 +148,34 @@ impl<H: History> KafkaModel<'_, H> {
     /// frees a slot). A broker that cannot be reached (its process is down) is skipped, and the
     /// metadata refreshed.
     #[inline]
-    pub(super) fn run_sender(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
-        if self.in_flight_expiry <= now {
-            self.expire_in_flight(now);
+    pub(super) fn run_sender(&mut self, k: usize, now: SimTime, sched: &mut Scheduler<Event>) {
+        if self.producers[k].in_flight_expiry <= now {
+            self.expire_in_flight(k, now);
         }
-        if !self.blocked.is_empty() {
-            self.unblock(now, sched);
+        if !self.producers[k].blocked.is_empty() {
+            self.unblock(k, now, sched);
         }
         // An empty accumulator has nothing ready, expired or lingering: nothing to do (the common
         // case after a produce response) but to wake for a batch in flight that may expire.
-        if !self.accumulator.is_empty() {
-            self.send_ready(now, sched);
-        } else if self.in_flight_expiry != SimTime::NEVER {
-            self.wake_sender_at(self.in_flight_expiry, sched);
+        if !self.producers[k].accumulator.is_empty() {
+            self.send_ready(k, now, sched);
+        } else if self.producers[k].in_flight_expiry != SimTime::NEVER {
+            self.wake_sender_at(k, self.producers[k].in_flight_expiry, sched);
         }
     }
 
-    fn send_ready(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+    fn send_ready(&mut self, k: usize, now: SimTime, sched: &mut Scheduler<Event>) {
         loop {
             // A batch given up or sent with acks = 0 just now may have freed buffer memory.
-            if !self.blocked.is_empty() {
-                self.unblock(now, sched);
+            if !self.producers[k].blocked.is_empty() {
+                self.unblock(k, now, sched);
             }
-            let ready = self.accumulator.check(now, &self.meta_leader, self.all_brokers);
+            let ready = self.producers[k].accumulator.check(now, &self.producers[k].meta_leader, self.all_brokers);
             if ready.expired {
                 let mut expired = self.request_pool.pop().unwrap_or_default();
-                self.accumulator.expire(now, &mut expired);
+                self.producers[k].accumulator.expire(now, &mut expired);
                 for b in expired.drain(..) {
-                    self.give_up(now, b);
+                    self.give_up(k, now, b);
                 }
                 self.request_pool.push(expired);
                 continue;
@@ -73,7 +186,7 @@ impl<H: History> KafkaModel<'_, H> {
             while nodes != 0 {
                 let node = nodes.trailing_zeros() as NodeId;
                 nodes &= nodes - 1;
-                if self.in_flight_to[node as usize] >= self.cfg.max_in_flight_requests_per_connection {
+                if self.producers[k].in_flight_to[node as usize] >= self.cfg.max_in_flight_requests_per_connection {
                     continue;
                 }
                 // A dead broker refuses the connection at once; one behind a cut link does not answer
@@ -83,11 +196,12 @@ impl<H: History> KafkaModel<'_, H> {
                     continue;
                 }
                 let mut batches = self.request_pool.pop().unwrap_or_default();
-                self.accumulator.drain(now, node, &self.meta_leader, MAX_REQUEST_BYTES, &mut batches);
+                let pc = &mut self.producers[k];
+                pc.accumulator.drain(now, node, &pc.meta_leader, MAX_REQUEST_BYTES, &mut batches);
                 if self.sequences {
                     for b in &mut batches {
                         if !b.chained {
-                            let c = &mut self.chain[b.partition as usize];
+                            let c = &mut self.producers[k].chain[b.partition as usize];
                             b.prev = *c;
                             b.chained = true;
                             *c = b.last_id() + 1;
@@ -98,36 +212,37 @@ impl<H: History> KafkaModel<'_, H> {
                     // No response is coming: the send completes once the request is written (and
                     // its partitions may send again).
                     for b in &batches {
-                        self.accumulator.unmute(b.partition);
-                        self.accumulator.release(b.reserved());
+                        self.producers[k].accumulator.unmute(b.partition);
+                        self.producers[k].accumulator.release(b.reserved());
                         for r in &b.records {
                             self.client(now, ClientEvent::Acknowledged { id: r.id() });
                         }
                     }
                 } else {
-                    self.requests_in_flight += 1;
-                    self.in_flight_to[node as usize] += 1;
-                    self.track_in_flight(now, &batches);
+                    self.producers[k].requests_in_flight += 1;
+                    self.producers[k].in_flight_to[node as usize] += 1;
+                    self.track_in_flight(k, now, &batches);
                 }
                 if H::STEPS {
                     self.report_batched(now, node, &batches);
                 }
-                let producer = if self.faulty { self.world.incarnation(self.producer_node) } else { 0 };
-                let req = self.next_request;
-                self.next_request += 1;
+                let producer = if self.faulty { self.world.incarnation(self.producers[k].node) } else { 0 };
+                let req = self.producers[k].next_request;
+                self.producers[k].next_request += 1;
                 if self.faulty && self.cfg.acks != Acks::Zero {
-                    self.track_request(now, node, req, sched);
+                    self.track_request(k, now, node, req, sched);
                 }
                 let msg = Msg::Produce { batches, producer, req };
-                if let Err(Msg::Produce { batches, .. }) = self.world.try_send(sched, self.producer_node, node, msg) {
+                if let Err(Msg::Produce { batches, .. }) = self.world.try_send(sched, self.producers[k].node, node, msg)
+                {
                     if self.cfg.acks == Acks::Zero {
                         let mut batches = batches;
                         for b in batches.drain(..) {
-                            self.accumulator.recycle(b.records);
+                            self.producers[k].accumulator.recycle(b.records);
                         }
                         self.request_pool.push(batches);
                     } else {
-                        self.orphans.push((node, producer, req, batches));
+                        self.producers[k].orphans.push((node, producer, req, batches));
                     }
                 }
                 sent = true;
@@ -136,15 +251,19 @@ impl<H: History> KafkaModel<'_, H> {
                 continue;
             }
             if unreachable {
-                self.request_metadata(sched);
+                self.request_metadata(k, sched);
             }
             // Wake for the first batch to linger enough or end its backoff, or to reach its delivery
             // timeout (waiting here or in flight), whichever comes first.
             let linger = if ready.nodes == 0 { ready.next } else { None };
-            let expiry = self.accumulator.next_expiry().unwrap_or(SimTime::NEVER).min(self.in_flight_expiry);
+            let expiry = self.producers[k]
+                .accumulator
+                .next_expiry()
+                .unwrap_or(SimTime::NEVER)
+                .min(self.producers[k].in_flight_expiry);
             let at = linger.map_or(expiry, |l| l.min(expiry));
             if at != SimTime::NEVER {
-                self.wake_sender_at(at, sched);
+                self.wake_sender_at(k, at, sched);
             }
             return;
         }
@@ -166,27 +285,27 @@ impl<H: History> KafkaModel<'_, H> {
     /// next one in line starts its own `max.block.ms` when it gets its turn.
     #[cold]
     #[inline(never)]
-    fn unblock(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+    fn unblock(&mut self, k: usize, now: SimTime, sched: &mut Scheduler<Event>) {
         let mut moved = false;
-        while let Some(msg) = self.blocked.front().copied() {
-            if self.append_record(now, &msg).is_none() {
+        while let Some(msg) = self.producers[k].blocked.front().copied() {
+            if self.append_record(k, now, &msg).is_none() {
                 break;
             }
-            self.blocked.pop_front();
+            self.producers[k].blocked.pop_front();
             moved = true;
         }
-        if self.blocked.is_empty() {
-            self.accumulator.exhausted = false;
-            self.block_deadline.clear();
+        if self.producers[k].blocked.is_empty() {
+            self.producers[k].accumulator.exhausted = false;
+            self.producers[k].block_deadline.clear();
         } else if moved {
-            self.arm_block_deadline(now.after(self.cfg.max_block), sched);
+            self.arm_block_deadline(k, now.after(self.cfg.max_block), sched);
         }
     }
 
     /// The `send()` call in progress waits for buffer memory until `at` (`max.block.ms`).
-    pub(super) fn arm_block_deadline(&mut self, at: SimTime, sched: &mut Scheduler<Event>) {
-        if let Some(at) = self.block_deadline.set(at) {
-            self.world.timer_at(sched, self.producer_node, at, Timer::MaxBlockExpired);
+    pub(super) fn arm_block_deadline(&mut self, k: usize, at: SimTime, sched: &mut Scheduler<Event>) {
+        if let Some(at) = self.producers[k].block_deadline.set(at) {
+            self.world.timer_at(sched, self.producers[k].node, at, Timer::MaxBlockExpired);
         }
     }
 
@@ -194,35 +313,35 @@ impl<H: History> KafkaModel<'_, H> {
     /// a `TimeoutException`), and the application calls `send()` for the next message in line.
     #[cold]
     #[inline(never)]
-    pub(super) fn max_block_expired(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
-        match self.block_deadline.fired(now) {
+    pub(super) fn max_block_expired(&mut self, k: usize, now: SimTime, sched: &mut Scheduler<Event>) {
+        match self.producers[k].block_deadline.fired(now) {
             Fired::Due => {
-                if let Some(msg) = self.blocked.pop_front() {
+                if let Some(msg) = self.producers[k].blocked.pop_front() {
                     self.client(now, ClientEvent::SendFailed { id: msg.id });
                 }
-                if self.blocked.is_empty() {
-                    self.accumulator.exhausted = false;
+                if self.producers[k].blocked.is_empty() {
+                    self.producers[k].accumulator.exhausted = false;
                 } else {
-                    self.arm_block_deadline(now.after(self.cfg.max_block), sched);
+                    self.arm_block_deadline(k, now.after(self.cfg.max_block), sched);
                 }
             }
             Fired::Rearm(at) => {
-                self.world.timer_at(sched, self.producer_node, at, Timer::MaxBlockExpired);
+                self.world.timer_at(sched, self.producers[k].node, at, Timer::MaxBlockExpired);
             }
             Fired::Nothing => {}
         }
     }
 
     /// The sender sleeps until `at` at the latest (one pending wakeup, the earliest asked for).
-    fn wake_sender_at(&mut self, at: SimTime, sched: &mut Scheduler<Event>) {
-        match self.sender_timer {
+    fn wake_sender_at(&mut self, k: usize, at: SimTime, sched: &mut Scheduler<Event>) {
+        match self.producers[k].sender_timer {
             Some((t, _)) if t <= at => {}
             pending => {
                 if let Some((_, key)) = pending {
                     sched.cancel(key);
                 }
-                let key = self.world.timer_at(sched, self.producer_node, at, Timer::SenderWakeup);
-                self.sender_timer = Some((at, key));
+                let key = self.world.timer_at(sched, self.producers[k].node, at, Timer::SenderWakeup);
+                self.producers[k].sender_timer = Some((at, key));
             }
         }
     }
@@ -231,31 +350,31 @@ impl<H: History> KafkaModel<'_, H> {
     /// request is answered are remembered, to be failed on time (`addToInflightBatches`). Without
     /// faults a request is answered within 2 latencies plus at most `request.timeout.ms` in the
     /// leader's purgatory, so a batch with more time left than that needs no watching.
-    fn track_in_flight(&mut self, now: SimTime, batches: &[ProducerBatch]) {
+    fn track_in_flight(&mut self, k: usize, now: SimTime, batches: &[ProducerBatch]) {
         let horizon = now.after(d::KAFKA_REQUEST_TIMEOUT).after(self.world.latency()).after(self.world.latency());
         for b in batches {
             let deadline = b.created().after(self.cfg.delivery_timeout);
             if !self.faulty && deadline > horizon {
                 continue;
             }
-            let mut records = self.accumulator.take_buffer();
+            let mut records = self.producers[k].accumulator.take_buffer();
             records.extend_from_slice(&b.records);
-            self.in_flight_batches[b.partition as usize].push(InFlightBatch {
+            self.producers[k].in_flight_batches[b.partition as usize].push(InFlightBatch {
                 first_id: b.first_id(),
                 deadline,
                 records,
                 expired: false,
                 reserved: b.reserved(),
             });
-            self.in_flight_expiry = self.in_flight_expiry.min(deadline);
+            self.producers[k].in_flight_expiry = self.producers[k].in_flight_expiry.min(deadline);
         }
     }
 
     /// Batch `b` came back (answered, or failed with its connection): it stops being watched.
     /// Returns false if it had expired in flight: its records were failed already, and whatever
     /// the answer says is ignored (`ProducerBatch.done` on a batch already failed).
-    fn untrack_in_flight(&mut self, b: &ProducerBatch) -> bool {
-        let list = &mut self.in_flight_batches[b.partition as usize];
+    fn untrack_in_flight(&mut self, k: usize, b: &ProducerBatch) -> bool {
+        let list = &mut self.producers[k].in_flight_batches[b.partition as usize];
         if list.is_empty() {
             return true;
         }
@@ -263,7 +382,7 @@ impl<H: History> KafkaModel<'_, H> {
         let Some(i) = list.iter().position(|e| e.first_id == first) else { return true };
         let e = list.swap_remove(i);
         let expired = e.expired;
-        self.accumulator.recycle(e.records);
+        self.producers[k].accumulator.recycle(e.records);
         !expired
     }
 
@@ -272,11 +391,11 @@ impl<H: History> KafkaModel<'_, H> {
     /// answered or timed out).
     #[cold]
     #[inline(never)]
-    fn expire_in_flight(&mut self, now: SimTime) {
+    fn expire_in_flight(&mut self, k: usize, now: SimTime) {
         let mut next = SimTime::NEVER;
-        for p in 0..self.in_flight_batches.len() {
-            for i in 0..self.in_flight_batches[p].len() {
-                let e = &mut self.in_flight_batches[p][i];
+        for p in 0..self.producers[k].in_flight_batches.len() {
+            for i in 0..self.producers[k].in_flight_batches[p].len() {
+                let e = &mut self.producers[k].in_flight_batches[p][i];
                 if e.expired {
                     continue;
                 }
@@ -287,41 +406,41 @@ impl<H: History> KafkaModel<'_, H> {
                 e.expired = true;
                 let records = std::mem::take(&mut e.records);
                 let reserved = e.reserved;
-                self.accumulator.release(reserved);
-                self.fail_records(now, p as u32, &records);
-                self.accumulator.recycle(records);
+                self.producers[k].accumulator.release(reserved);
+                self.fail_records(k, now, p as u32, &records);
+                self.producers[k].accumulator.recycle(records);
             }
         }
-        self.in_flight_expiry = next;
+        self.producers[k].in_flight_expiry = next;
     }
 
-    pub(super) fn sender_wakeup(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
-        self.sender_timer = None;
-        self.run_sender(now, sched);
+    pub(super) fn sender_wakeup(&mut self, k: usize, now: SimTime, sched: &mut Scheduler<Event>) {
+        self.producers[k].sender_timer = None;
+        self.run_sender(k, now, sched);
     }
 
     /// With faults: a produce request to `broker` is outstanding until answered or failed; the
     /// oldest one's `request.timeout.ms` is watched by one lazily re-armed timer.
-    fn track_request(&mut self, now: SimTime, broker: BrokerId, req: u64, sched: &mut Scheduler<Event>) {
+    fn track_request(&mut self, k: usize, now: SimTime, broker: BrokerId, req: u64, sched: &mut Scheduler<Event>) {
         let b = broker as usize;
-        self.outstanding[b].push_back((req, now));
-        if self.outstanding[b].len() == 1
-            && let Some(at) = self.request_timeout[b].set(now.after(d::KAFKA_REQUEST_TIMEOUT))
+        self.producers[k].outstanding[b].push_back((req, now));
+        if self.producers[k].outstanding[b].len() == 1
+            && let Some(at) = self.producers[k].request_timeout[b].set(now.after(d::KAFKA_REQUEST_TIMEOUT))
         {
-            self.world.timer_at(sched, self.producer_node, at, Timer::RequestTimeout { broker });
+            self.world.timer_at(sched, self.producers[k].node, at, Timer::RequestTimeout { broker });
         }
     }
 
     /// Request `req` to `broker` is answered or failed: it stops counting for the timeout.
-    fn untrack_request(&mut self, broker: BrokerId, req: u64) {
+    fn untrack_request(&mut self, k: usize, broker: BrokerId, req: u64) {
         let b = broker as usize;
-        let Some(i) = self.outstanding[b].iter().position(|&(r, _)| r == req) else { return };
-        self.outstanding[b].remove(i);
-        match self.outstanding[b].front() {
-            None => self.request_timeout[b].clear(),
+        let Some(i) = self.producers[k].outstanding[b].iter().position(|&(r, _)| r == req) else { return };
+        self.producers[k].outstanding[b].remove(i);
+        match self.producers[k].outstanding[b].front() {
+            None => self.producers[k].request_timeout[b].clear(),
             Some(&(_, sent)) => {
                 // Later than the pending timer: it re-arms itself when it fires.
-                let _ = self.request_timeout[b].set(sent.after(d::KAFKA_REQUEST_TIMEOUT));
+                let _ = self.producers[k].request_timeout[b].set(sent.after(d::KAFKA_REQUEST_TIMEOUT));
             }
         }
     }
@@ -331,8 +450,10 @@ impl<H: History> KafkaModel<'_, H> {
     /// or the request times out. If the request already timed out, they fail now.
     #[cold]
     #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn orphan(
         &mut self,
+        k: usize,
         now: SimTime,
         broker: BrokerId,
         producer: u32,
@@ -340,11 +461,11 @@ impl<H: History> KafkaModel<'_, H> {
         batches: Vec<ProducerBatch>,
         sched: &mut Scheduler<Event>,
     ) {
-        let timed_out = self.faulty && !self.outstanding[broker as usize].iter().any(|&(r, _)| r == req);
-        self.orphans.push((broker, producer, req, batches));
+        let timed_out = self.faulty && !self.producers[k].outstanding[broker as usize].iter().any(|&(r, _)| r == req);
+        self.producers[k].orphans.push((broker, producer, req, batches));
         if timed_out {
-            self.fail_orphans(now, broker, Some(req));
-            self.run_sender(now, sched);
+            self.fail_orphans(k, now, broker, Some(req));
+            self.run_sender(k, now, sched);
         }
     }
 
@@ -353,16 +474,16 @@ impl<H: History> KafkaModel<'_, H> {
     /// request in flight on it (`NetworkClient.handleTimedOutRequests`), as a broker's death does.
     #[cold]
     #[inline(never)]
-    pub(super) fn request_timed_out(&mut self, now: SimTime, broker: BrokerId, sched: &mut Scheduler<Event>) {
+    pub(super) fn request_timed_out(&mut self, k: usize, now: SimTime, broker: BrokerId, sched: &mut Scheduler<Event>) {
         let b = broker as usize;
-        match self.request_timeout[b].fired(now) {
+        match self.producers[k].request_timeout[b].fired(now) {
             Fired::Due => {
                 // Requests not lost (held in a purgatory) are answered later, as a late response.
-                self.outstanding[b].clear();
-                self.producer_connection_closed(now, broker, sched);
+                self.producers[k].outstanding[b].clear();
+                self.producer_connection_closed(k, now, broker, sched);
             }
             Fired::Rearm(at) => {
-                self.world.timer_at(sched, self.producer_node, at, Timer::RequestTimeout { broker });
+                self.world.timer_at(sched, self.producers[k].node, at, Timer::RequestTimeout { broker });
             }
             Fired::Nothing => {}
         }
@@ -372,12 +493,12 @@ impl<H: History> KafkaModel<'_, H> {
     /// request pending.
     #[cold]
     #[inline(never)]
-    pub(super) fn request_metadata(&mut self, sched: &mut Scheduler<Event>) {
-        if self.metadata_pending {
+    pub(super) fn request_metadata(&mut self, k: usize, sched: &mut Scheduler<Event>) {
+        if self.producers[k].metadata_pending {
             return;
         }
-        self.metadata_pending = true;
-        self.world.timer_in(sched, self.producer_node, d::KAFKA_RETRY_BACKOFF, Timer::MetadataRefresh);
+        self.producers[k].metadata_pending = true;
+        self.world.timer_in(sched, self.producers[k].node, d::KAFKA_RETRY_BACKOFF, Timer::MetadataRefresh);
     }
 
     /// Sends the metadata request to the least loaded broker (`NetworkClient.leastLoadedNode`):
@@ -386,61 +507,64 @@ impl<H: History> KafkaModel<'_, H> {
     /// The answer is that broker's own metadata.
     #[cold]
     #[inline(never)]
-    pub(super) fn metadata_refresh(&mut self, sched: &mut Scheduler<Event>) {
-        self.metadata_round += 1;
+    pub(super) fn metadata_refresh(&mut self, k: usize, sched: &mut Scheduler<Event>) {
+        self.producers[k].metadata_round += 1;
         let to = (0..self.brokers as BrokerId)
-            .filter(|&b| !self.disconnected[b as usize])
-            .min_by_key(|&b| (self.in_flight_to[b as usize], b))
-            .unwrap_or((self.metadata_round % self.brokers as u64) as BrokerId);
-        self.metadata_to = Some(to);
-        let round = self.metadata_round;
+            .filter(|&b| !self.producers[k].disconnected[b as usize])
+            .min_by_key(|&b| (self.producers[k].in_flight_to[b as usize], b))
+            .unwrap_or((self.producers[k].metadata_round % self.brokers as u64) as BrokerId);
+        self.producers[k].metadata_to = Some(to);
+        let round = self.producers[k].metadata_round;
         // A dead broker refuses at once; the next broker is tried after the backoff.
-        if !self.world.send(sched, self.producer_node, to, Msg::MetadataRequest { round }) && !self.world.is_up(to) {
-            self.disconnected[to as usize] = true;
-            self.metadata_pending = false;
-            self.request_metadata(sched);
+        if !self.world.send(sched, self.producers[k].node, to, Msg::MetadataRequest { round }) && !self.world.is_up(to)
+        {
+            self.producers[k].disconnected[to as usize] = true;
+            self.producers[k].metadata_pending = false;
+            self.request_metadata(k, sched);
             return;
         }
-        self.world.timer_in(sched, self.producer_node, d::KAFKA_REQUEST_TIMEOUT, Timer::MetadataTimeout { round });
+        self.world.timer_in(sched, self.producers[k].node, d::KAFKA_REQUEST_TIMEOUT, Timer::MetadataTimeout { round });
     }
 
     #[cold]
     #[inline(never)]
     pub(super) fn metadata_response(
         &mut self,
+        k: usize,
         now: SimTime,
         from: BrokerId,
         round: u64,
         leaders: Vec<Option<BrokerId>>,
         sched: &mut Scheduler<Event>,
     ) {
-        self.disconnected[from as usize] = false;
-        if round != self.metadata_round || !self.metadata_pending {
+        self.producers[k].disconnected[from as usize] = false;
+        if round != self.producers[k].metadata_round || !self.producers[k].metadata_pending {
             return;
         }
-        self.metadata_pending = false;
-        self.metadata_to = None;
-        self.meta_leader = leaders;
-        self.run_sender(now, sched);
+        self.producers[k].metadata_pending = false;
+        self.producers[k].metadata_to = None;
+        self.producers[k].meta_leader = leaders;
+        self.run_sender(k, now, sched);
     }
 
     /// The metadata request of `round` got no answer within `request.timeout.ms`: that broker's
     /// connection is closed, and another is asked.
     #[cold]
     #[inline(never)]
-    pub(super) fn metadata_timeout(&mut self, _now: SimTime, round: u64, sched: &mut Scheduler<Event>) {
-        if round != self.metadata_round || !self.metadata_pending {
+    pub(super) fn metadata_timeout(&mut self, k: usize, _now: SimTime, round: u64, sched: &mut Scheduler<Event>) {
+        if round != self.producers[k].metadata_round || !self.producers[k].metadata_pending {
             return;
         }
-        if let Some(to) = self.metadata_to.take() {
-            self.disconnected[to as usize] = true;
+        if let Some(to) = self.producers[k].metadata_to.take() {
+            self.producers[k].disconnected[to as usize] = true;
         }
-        self.metadata_pending = false;
-        self.request_metadata(sched);
+        self.producers[k].metadata_pending = false;
+        self.request_metadata(k, sched);
     }
 
     pub(super) fn produce_response(
         &mut self,
+        k: usize,
         now: SimTime,
         from: NodeId,
         mut batches: Vec<ProducerBatch>,
@@ -448,41 +572,43 @@ impl<H: History> KafkaModel<'_, H> {
         sched: &mut Scheduler<Event>,
     ) {
         if self.faulty {
-            self.untrack_request(from, req);
-            self.disconnected[from as usize] = false;
+            self.untrack_request(k, from, req);
+            self.producers[k].disconnected[from as usize] = false;
         }
-        self.requests_in_flight -= 1;
-        self.in_flight_to[from as usize] -= 1;
+        self.producers[k].requests_in_flight -= 1;
+        self.producers[k].in_flight_to[from as usize] -= 1;
         for b in batches.drain(..) {
-            self.accumulator.unmute(b.partition);
-            if self.untrack_in_flight(&b) {
-                self.complete_batch(now, b, sched);
+            self.producers[k].accumulator.unmute(b.partition);
+            if self.untrack_in_flight(k, &b) {
+                self.complete_batch(k, now, b, sched);
             } else {
-                self.accumulator.recycle(b.records);
+                self.producers[k].accumulator.recycle(b.records);
             }
         }
         self.request_pool.push(batches);
-        self.run_sender(now, sched);
+        self.run_sender(k, now, sched);
     }
 
     /// `Sender.completeBatch`: acknowledged, retried, or given up.
-    fn complete_batch(&mut self, now: SimTime, mut b: ProducerBatch, sched: &mut Scheduler<Event>) {
+    fn complete_batch(&mut self, k: usize, now: SimTime, mut b: ProducerBatch, sched: &mut Scheduler<Event>) {
         let p = b.partition as usize;
         match b.error {
             BatchError::None => {
                 for r in &b.records {
                     self.client(now, ClientEvent::Acknowledged { id: r.id() });
                 }
-                let t = &mut self.acked_tail[p];
+                let t = &mut self.producers[k].acked_tail[p];
                 *t = (*t).max(b.last_id() + 1);
-                self.accumulator.release(b.reserved());
-                self.accumulator.recycle(b.records);
+                self.producers[k].accumulator.release(b.reserved());
+                self.producers[k].accumulator.recycle(b.records);
             }
             error => {
                 if error == BatchError::NotLeader {
-                    self.request_metadata(sched);
+                    self.request_metadata(k, sched);
                 }
-                if error == BatchError::OutOfOrder && (self.acked_tail[p] >= b.prev || self.failed_tail[p] >= b.prev) {
+                if error == BatchError::OutOfOrder
+                    && (self.producers[k].acked_tail[p] >= b.prev || self.producers[k].failed_tail[p] >= b.prev)
+                {
                     // The record before this batch was acknowledged (or given up) yet the leader
                     // lacks it: a real gap (the log lost it). The idempotent producer retries every
                     // OUT_OF_ORDER_SEQUENCE_NUMBER and, for a real gap, bumps its epoch
@@ -490,7 +616,7 @@ impl<H: History> KafkaModel<'_, H> {
                     // the new epoch. Otherwise an earlier batch is still on its way: just retry.
                     b.prev = 0;
                 }
-                self.retry_or_give_up(now, b);
+                self.retry_or_give_up(k, now, b);
             }
         }
     }
@@ -499,35 +625,35 @@ impl<H: History> KafkaModel<'_, H> {
     /// `retry.backoff.ms`, unless its `delivery.timeout.ms` has passed.
     #[cold]
     #[inline(never)]
-    pub(super) fn retry_or_give_up(&mut self, now: SimTime, mut b: ProducerBatch) {
+    pub(super) fn retry_or_give_up(&mut self, k: usize, now: SimTime, mut b: ProducerBatch) {
         // `canRetry`: not once `hasReachedDeliveryTimeout`.
         if now >= b.created().after(self.cfg.delivery_timeout) {
-            self.give_up(now, b);
+            self.give_up(k, now, b);
             return;
         }
         b.error = BatchError::None;
         b.attempts += 1;
         b.retry_after = now.after(d::KAFKA_RETRY_BACKOFF);
-        self.accumulator.reenqueue(b);
+        self.producers[k].accumulator.reenqueue(b);
     }
 
     /// `delivery.timeout.ms` passed: every record of the batch fails.
     #[cold]
     #[inline(never)]
-    fn give_up(&mut self, now: SimTime, b: ProducerBatch) {
-        self.accumulator.release(b.reserved());
-        self.fail_records(now, b.partition, &b.records);
-        self.accumulator.recycle(b.records);
+    fn give_up(&mut self, k: usize, now: SimTime, b: ProducerBatch) {
+        self.producers[k].accumulator.release(b.reserved());
+        self.fail_records(k, now, b.partition, &b.records);
+        self.producers[k].accumulator.recycle(b.records);
     }
 
     /// The producer reports these records of `partition` failed (`send_failed`).
-    fn fail_records(&mut self, now: SimTime, partition: u32, records: &[StoredMessage]) {
+    fn fail_records(&mut self, k: usize, now: SimTime, partition: u32, records: &[StoredMessage]) {
         let mut last = 0;
         for r in records {
             self.client(now, ClientEvent::SendFailed { id: r.id() });
             last = last.max(r.id());
         }
-        let t = &mut self.failed_tail[partition as usize];
+        let t = &mut self.producers[k].failed_tail[partition as usize];
         *t = (*t).max(last + 1);
     }
 
@@ -536,41 +662,49 @@ impl<H: History> KafkaModel<'_, H> {
     /// refreshed.
     #[cold]
     #[inline(never)]
-    pub(super) fn producer_connection_closed(&mut self, now: SimTime, from: NodeId, sched: &mut Scheduler<Event>) {
-        self.disconnected[from as usize] = true;
-        self.fail_orphans(now, from, None);
-        self.request_metadata(sched);
-        self.run_sender(now, sched);
+    pub(super) fn producer_connection_closed(
+        &mut self,
+        k: usize,
+        now: SimTime,
+        from: NodeId,
+        sched: &mut Scheduler<Event>,
+    ) {
+        self.producers[k].disconnected[from as usize] = true;
+        self.fail_orphans(k, now, from, None);
+        self.request_metadata(k, sched);
+        self.run_sender(k, now, sched);
     }
 
     /// Fails the requests to broker `from` that the producer holds unanswered (only request
     /// `only`, if given) with a retriable error, oldest request first, as Kafka completes the
     /// requests of a closed connection (`InFlightRequests.clearAll`).
-    fn fail_orphans(&mut self, now: SimTime, from: NodeId, only: Option<u64>) {
-        let inc = self.world.incarnation(self.producer_node);
+    fn fail_orphans(&mut self, k: usize, now: SimTime, from: NodeId, only: Option<u64>) {
+        let inc = self.world.incarnation(self.producers[k].node);
         loop {
-            let oldest = (0..self.orphans.len())
-                .filter(|&i| self.orphans[i].0 == from && only.is_none_or(|r| r == self.orphans[i].2))
-                .min_by_key(|&i| self.orphans[i].2);
+            let oldest = (0..self.producers[k].orphans.len())
+                .filter(|&i| {
+                    self.producers[k].orphans[i].0 == from && only.is_none_or(|r| r == self.producers[k].orphans[i].2)
+                })
+                .min_by_key(|&i| self.producers[k].orphans[i].2);
             let Some(i) = oldest else { return };
-            let (_, sent_by, req, mut batches) = self.orphans.remove(i);
+            let (_, sent_by, req, mut batches) = self.producers[k].orphans.remove(i);
             if sent_by == inc {
-                self.requests_in_flight -= 1;
-                self.in_flight_to[from as usize] -= 1;
+                self.producers[k].requests_in_flight -= 1;
+                self.producers[k].in_flight_to[from as usize] -= 1;
                 if self.faulty {
-                    self.untrack_request(from, req);
+                    self.untrack_request(k, from, req);
                 }
                 for b in batches.drain(..) {
-                    self.accumulator.unmute(b.partition);
-                    if self.untrack_in_flight(&b) {
-                        self.retry_or_give_up(now, b);
+                    self.producers[k].accumulator.unmute(b.partition);
+                    if self.untrack_in_flight(k, &b) {
+                        self.retry_or_give_up(k, now, b);
                     } else {
-                        self.accumulator.recycle(b.records);
+                        self.producers[k].accumulator.recycle(b.records);
                     }
                 }
             } else {
                 for b in batches.drain(..) {
-                    self.accumulator.recycle(b.records);
+                    self.producers[k].accumulator.recycle(b.records);
                 }
             }
             self.request_pool.push(batches);

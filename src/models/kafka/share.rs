@@ -506,7 +506,7 @@ impl<H: History> KafkaModel<'_, H> {
                 consumer,
                 epoch,
                 records,
-                compressed: self.accumulator.compression.is_some(),
+                compressed: self.producers[0].accumulator.compression.is_some(),
             },
         );
         true

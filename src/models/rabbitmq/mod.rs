@@ -425,8 +425,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
         self.world.resources()
     }
 
-    pub fn producer_node(&self) -> NodeId {
-        self.producer_node
+    pub fn producer_nodes(&self) -> Vec<NodeId> {
+        vec![self.producer_node]
     }
 
     fn obs(&mut self, now: SimTime, o: Observation) {
