@@ -1462,8 +1462,16 @@ pub fn ceilings(s: &Scenario) -> Option<Vec<(SystemKind, f64, String)>> {
             }
             _ => 1.0,
         };
-        let producer_nic =
-            (hw.nic_bytes_per_s as f64 / ((bytes + v0) * shrink), "the producer host's network card".to_string());
+        // Each producer host sends its share of the records through its own card.
+        let producers = f64::from(s.workload.producers);
+        let producer_nic = (
+            producers * hw.nic_bytes_per_s as f64 / ((bytes + v0) * shrink),
+            if s.workload.producers == 1 {
+                "the producer host's network card".to_string()
+            } else {
+                format!("the {} producer hosts' network cards", s.workload.producers)
+            },
+        );
         let mut limits = vec![producer_nic];
         match sys {
             SystemKind::Kafka => {

@@ -20,6 +20,7 @@ mod oracles;
 mod outputs;
 mod partitions;
 mod producer;
+mod producers;
 mod queue_policy;
 mod quorum;
 mod real_rabbitmq;

@@ -2006,13 +2006,14 @@ impl<'h, H: History> KafkaModel<'h, H> {
     /// A partition's sides as nodes (nodes named on no side, Kafka's controller and coordinator
     /// among them, join the last side: [`World::split`]).
     fn sides(&self, named: &[Vec<FaultTarget>]) -> Vec<Vec<NodeId>> {
-        let node = |t: &FaultTarget| match *t {
-            FaultTarget::Broker(b) => b as NodeId,
-            FaultTarget::Producer => self.producers[0].node,
-            FaultTarget::Consumer { group, index } => self.groups[group].consumers[index as usize].node,
+        let nodes = |t: &FaultTarget| match *t {
+            FaultTarget::Broker(b) => vec![b as NodeId],
+            // Every producer host of the application.
+            FaultTarget::Producer => self.producer_nodes(),
+            FaultTarget::Consumer { group, index } => vec![self.groups[group].consumers[index as usize].node],
             FaultTarget::Leader => unreachable!("refused on a side by validation"),
         };
-        named.iter().map(|s| s.iter().map(node).collect()).collect()
+        named.iter().map(|s| s.iter().flat_map(nodes).collect()).collect()
     }
 
     fn on_message(&mut self, now: SimTime, from: NodeId, to: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {

@@ -89,7 +89,9 @@ impl<H: History> RabbitModel<'_, H> {
         if !self.detect {
             return;
         }
-        self.connect_client(self.producer_node, client_node(self.cfg.producer_node), 0, sched);
+        for k in 0..self.publishers.len() {
+            self.connect_client(self.publishers[k].node, client_node(self.cfg.producer_node), 0, sched);
+        }
         let running: Vec<NodeId> = (0..self.consumers.len())
             .flat_map(|g| self.consumers[g][..self.running[g] as usize].iter().map(|c| c.node))
             .collect();
@@ -130,9 +132,9 @@ impl<H: History> RabbitModel<'_, H> {
         if !self.detect {
             return;
         }
-        let conn = if node == self.producer_node {
-            self.producer_conn += 1;
-            self.producer_conn
+        let conn = if let Some(k) = self.publisher_of(node) {
+            self.publishers[k].conn += 1;
+            self.publishers[k].conn
         } else {
             let (g, c) = self.consumer_of[node];
             let c = &mut self.consumers[g][c as usize];
@@ -149,8 +151,9 @@ impl<H: History> RabbitModel<'_, H> {
 
     /// The client's current connection's number, if it has one open.
     pub(super) fn client_conn(&self, node: NodeId) -> Option<u32> {
-        if node == self.producer_node {
-            self.producer_home.map(|_| self.producer_conn)
+        if let Some(k) = self.publisher_of(node) {
+            let p = &self.publishers[k];
+            p.home.map(|_| p.conn)
         } else {
             let (g, c) = self.consumer_of[node];
             let c = &self.consumers[g][c as usize];
@@ -163,7 +166,7 @@ impl<H: History> RabbitModel<'_, H> {
     #[cold]
     #[inline(never)]
     pub(super) fn heard(&mut self, from: NodeId, to: NodeId) {
-        let clients = self.producer_node;
+        let clients = self.first_client();
         if to >= clients {
             let b = &mut self.beats[to as usize][End::Client as usize];
             b.heard |= b.peer == from;
@@ -212,7 +215,7 @@ impl<H: History> RabbitModel<'_, H> {
 
     /// The client closed its connection: its socket's FIN reaches the node when the link allows.
     fn client_gave_up(&mut self, now: SimTime, client: NodeId, _conn: u32, sched: &mut Scheduler<Event>) {
-        if client != self.producer_node {
+        if self.publisher_of(client).is_none() {
             let (group, consumer) = self.consumer_of[client];
             let c = &self.consumers[group][consumer as usize];
             if let Some(home) = c.home {
@@ -227,7 +230,7 @@ impl<H: History> RabbitModel<'_, H> {
     /// (its channel is gone); the client learns when the link lets the FIN through.
     fn broker_gave_up(&mut self, now: SimTime, node: NodeId, client: NodeId, conn: u32, sched: &mut Scheduler<Event>) {
         self.world.send_from_os(sched, node, client, Msg::ConnectionLost { conn });
-        if client == self.producer_node {
+        if self.publisher_of(client).is_some() {
             return;
         }
         let (group, consumer) = self.consumer_of[client];

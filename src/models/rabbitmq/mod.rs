@@ -27,6 +27,7 @@ mod alarm;
 mod costs;
 mod liveness;
 mod operations;
+mod publisher;
 pub mod queue;
 pub mod quorum;
 pub mod raft;
@@ -47,6 +48,7 @@ use crate::workload::{Message, MessageId, ProcessingTimes, Producer, StoredMessa
 use crate::world::resources::ProcessId;
 use crate::world::{Admit, Envelope, Held, NodeId, NodeMap, World};
 use liveness::{End, Silence};
+use publisher::Publisher;
 use queue::{ClassicQueue, Ready};
 use quorum::{Command, QueueMachine, Quorum};
 use raft::RaftMsg;
@@ -107,8 +109,6 @@ pub enum Msg {
 /// Timers, each owned by one node.
 #[derive(Debug)]
 pub enum Timer {
-    /// The producer application's next message is due.
-    Arrival,
     /// The consumer application's current job is done working.
     JobEnd,
     /// The producer re-publishes what was not confirmed in time.
@@ -153,6 +153,8 @@ pub enum Event {
     Fault(usize),
     /// Step `i` of the scenario's operations (a queue bound late, scaling, restarts).
     Operation(usize),
+    /// The offered load's next message is due (at whichever producer it is for).
+    Arrival,
 }
 
 impl From<Envelope<Msg, Timer>> for Event {
@@ -200,8 +202,10 @@ pub struct RabbitModel<'h, H: History> {
     cfg: RabbitMqConfig,
     /// The nodes' costs and the queues' processes, in a world with resources.
     costs: Option<costs::Costs>,
+    /// The offered load: every message, in time order, each for producer `id % producers`.
     producer: Producer,
-    producer_node: NodeId,
+    /// The publishing clients, one per host (`[workload] producers`).
+    publishers: Vec<Publisher>,
     processing: ProcessingTimes,
     /// Each message's AMQP priority, with `[workload] priorities` (`x-max-priority` queues act on it).
     priorities: Option<crate::workload::Priorities>,
@@ -210,16 +214,7 @@ pub struct RabbitModel<'h, H: History> {
     /// Node -> (group, consumer) for consumer nodes.
     consumer_of: NodeMap<(GroupIdx, u32)>,
     faults: Vec<Fault>,
-    /// Published, not yet confirmed: (message, first send, deadline of the current attempt).
-    unconfirmed: BTreeMap<MessageId, (Message, SimTime, SimTime)>,
-    confirm_deadlines: VecDeque<(SimTime, MessageId)>,
-    confirm_check_armed: bool,
     timeout_check_armed: bool,
-    /// The broker node the producer's connection is to; `None` while disconnected.
-    producer_home: Option<NodeId>,
-    /// Flow control blocks the producer's connection: publishes wait in `outbox`, and the
-    /// application, blocked in `basic.publish`, re-publishes nothing.
-    producer_blocked: bool,
     /// Per group: its queue's arguments (TTL, length limit, dead-lettering).
     policies: Vec<QueuePolicy>,
     /// Per group: which processing attempts fail (issue 18, item 5), and what the consumer then
@@ -241,7 +236,6 @@ pub struct RabbitModel<'h, H: History> {
     /// Publishes that reached the node while it did not read the producer's connection: they
     /// wait in the socket and are read once credit is back.
     unread: VecDeque<Envelope<Msg, Timer>>,
-    outbox: VecDeque<Message>,
     /// The quorum queues' Raft group, if `queue_type = "quorum"`.
     quorum: Option<Quorum>,
     /// The stream, if `queue_type = "stream"`.
@@ -266,8 +260,6 @@ pub struct RabbitModel<'h, H: History> {
     detect: bool,
     /// What cut links hold (the world holds: TCP connections).
     held: Held<Msg, Timer>,
-    /// The producer's current connection's number.
-    producer_conn: u32,
     /// Per node: for a client, the client and broker ends of its connection.
     beats: Vec<[Silence; 2]>,
     /// Between quorum queue members `a` and `b` (index `a * replicas + b`), as `a` sees `b`: when
@@ -284,16 +276,16 @@ impl<'h, H: History> RabbitModel<'h, H> {
         // A node for every consumer a group ever runs; those not running yet start down.
         let consumer_count: usize = s.groups.iter().map(|g| g.max_consumers as usize).sum();
         // TCP connections: a cut holds what crosses it (see `liveness`).
-        let mut world =
-            World::holding(brokers + 1 + consumer_count, s.network.latency).costed(s.body.map(|b| b.hardware), s.seed);
+        let producers = s.workload.producers as usize;
+        let mut world = World::holding(brokers + producers + consumer_count, s.network.latency)
+            .costed(s.body.map(|b| b.hardware), s.seed);
         let costs =
             s.body.map(|body| costs::Costs::new(&mut world, body.rabbitmq, s.groups.len(), brokers, &s.rabbitmq));
         let detect = s.faults.iter().any(|f| f.action == FaultAction::Partition);
         let nodes = world.len();
         let replicas = s.rabbitmq.replicas as usize;
-        let producer_node = brokers as NodeId;
         let mut consumer_of = NodeMap::default();
-        let mut next = producer_node + 1;
+        let mut next = (brokers + producers) as NodeId;
         let consumers = s
             .groups
             .iter()
@@ -316,7 +308,9 @@ impl<'h, H: History> RabbitModel<'h, H> {
             costs,
             cfg: s.rabbitmq.clone(),
             producer: Producer::new(s),
-            producer_node,
+            publishers: (0..producers)
+                .map(|k| Publisher::new((brokers + k) as NodeId, client_node(s.rabbitmq.producer_node)))
+                .collect(),
             processing: ProcessingTimes::new(s),
             priorities: crate::workload::Priorities::new(s),
             queues: s
@@ -344,12 +338,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             consumers,
             consumer_of,
             faults: s.faults.clone(),
-            unconfirmed: BTreeMap::new(),
-            confirm_deadlines: VecDeque::new(),
-            confirm_check_armed: false,
             timeout_check_armed: false,
-            producer_home: Some(client_node(s.rabbitmq.producer_node)),
-            producer_blocked: false,
             credit_blocked: BTreeSet::new(),
             alarms: s.body.filter(|_| s.rabbitmq.queue_type == crate::scenario::QueueType::Classic).map(|b| {
                 let hw = b.hardware;
@@ -363,14 +352,12 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 )
             }),
             unread: VecDeque::new(),
-            outbox: VecDeque::new(),
             quorum: None,
             stream: None,
             faults_done: 0,
             drain: DrainWatch::new(s),
             detect,
             held: Held::default(),
-            producer_conn: 0,
             beats: vec![[Silence::default(); 2]; if detect { nodes } else { 0 }],
             aten_heard: vec![None; replicas * replicas],
             aten_down: vec![false; replicas * replicas],
@@ -425,8 +412,28 @@ impl<'h, H: History> RabbitModel<'h, H> {
         self.world.resources()
     }
 
+    /// The producers' hosts, in order.
     pub fn producer_nodes(&self) -> Vec<NodeId> {
-        vec![self.producer_node]
+        self.publishers.iter().map(|p| p.node).collect()
+    }
+
+    /// The publisher whose host is `node`, if it is one.
+    #[inline]
+    fn publisher_of(&self, node: NodeId) -> Option<usize> {
+        let k = node.checked_sub(self.publishers[0].node)? as usize;
+        (k < self.publishers.len()).then_some(k)
+    }
+
+    /// The first client node: brokers are below it, clients (publishers, then consumers) from it.
+    #[inline]
+    fn first_client(&self) -> NodeId {
+        self.publishers[0].node
+    }
+
+    /// The publisher of message `id`.
+    #[inline]
+    fn publisher_for(&self, id: MessageId) -> usize {
+        (id % self.publishers.len() as u64) as usize
     }
 
     fn obs(&mut self, now: SimTime, o: Observation) {
@@ -442,29 +449,37 @@ impl<'h, H: History> RabbitModel<'h, H> {
     /// Publishing is over: the producer sent its last message, or it is down and the schedule
     /// will not restart it (what it would have sent is never sent).
     fn publishing_over(&self) -> bool {
-        self.producer.done() || (self.faults_done == self.faults.len() && !self.world.is_up(self.producer_node))
+        self.producer.done()
+            || (self.faults_done == self.faults.len() && self.publishers.iter().all(|p| !self.world.is_up(p.node)))
     }
 
     // ---- producer node ----
 
     fn arm_arrival(&mut self, sched: &mut Scheduler<Event>) {
         if let Some(at) = self.producer.next_at() {
-            self.world.timer_at(sched, self.producer_node, at, Timer::Arrival);
+            sched.schedule_at(at, Event::Arrival);
         }
     }
 
+    /// The offered load's next message is due: its publisher (`id mod producers`) publishes it,
+    /// unless that publisher's host is down (then it is never sent).
     fn arrival(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
         let Some((msg, _)) = self.producer.take() else {
             return;
         };
         self.arm_arrival(sched);
+        let k = self.publisher_for(msg.id);
+        if !self.world.is_up(self.publishers[k].node) {
+            return;
+        }
         self.client(now, ClientEvent::Sent { msg });
-        self.publish(now, msg, sched);
+        self.publish(k, now, msg, sched);
         if self.cfg.publisher_confirms {
             let deadline = now.after(d::RABBITMQ_CONFIRM_TIMEOUT);
-            self.unconfirmed.insert(msg.id, (msg, now, deadline));
-            self.confirm_deadlines.push_back((deadline, msg.id));
-            self.arm_confirm_check(sched);
+            let p = &mut self.publishers[k];
+            p.unconfirmed.insert(msg.id, (msg, now, deadline));
+            p.confirm_deadlines.push_back((deadline, msg.id));
+            self.arm_confirm_check(k, sched);
         }
     }
 
@@ -472,7 +487,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
     /// calibrated profile it waits for its node's CPU and its queue's process, then is handled.
     fn arrived(&mut self, now: SimTime, env: Envelope<Msg, Timer>, sched: &mut Scheduler<Event>) {
         if let Envelope::Message { from, msg: Msg::Publish(_), .. } = &env
-            && *from == self.producer_node
+            && self.publisher_of(*from).is_some()
             && self.not_reading()
         {
             // Credit flow or a resource alarm: the node does not read the producer's connection
@@ -566,12 +581,14 @@ impl<'h, H: History> RabbitModel<'h, H> {
             let was = a.blocked();
             a.check(now, held);
             let blocked = a.blocked();
-            if was != blocked
-                && let Some(home) = self.producer_home
-            {
+            if was != blocked {
                 // Sent by the monitor, not by a handler under way.
                 self.world.end();
-                self.world.send(sched, home, self.producer_node, Msg::Flow { blocked });
+                for k in 0..self.publishers.len() {
+                    if let Some(home) = self.publishers[k].home {
+                        self.world.send(sched, home, self.publishers[k].node, Msg::Flow { blocked });
+                    }
+                }
             }
             if !blocked {
                 self.read_unread(now, sched);
@@ -592,13 +609,14 @@ impl<'h, H: History> RabbitModel<'h, H> {
         crate::world::alarms::ResourceAlarms::of(&a.spans, a.limits(), peak, end)
     }
 
-    fn publish(&mut self, now: SimTime, msg: Message, sched: &mut Scheduler<Event>) {
-        if self.producer_blocked {
-            self.outbox.push_back(msg);
+    fn publish(&mut self, k: usize, now: SimTime, msg: Message, sched: &mut Scheduler<Event>) {
+        let p = &mut self.publishers[k];
+        if p.blocked {
+            p.outbox.push_back(msg);
             return;
         }
-        let sent = match self.producer_home {
-            Some(home) => self.world.send(sched, self.producer_node, home, Msg::Publish(msg)),
+        let sent = match p.home {
+            Some(home) => self.world.send(sched, p.node, home, Msg::Publish(msg)),
             None => false,
         };
         if !sent {
@@ -611,34 +629,36 @@ impl<'h, H: History> RabbitModel<'h, H> {
         self.obs(now, Observation::Deleted { id: msg.id, group: None });
     }
 
-    fn arm_confirm_check(&mut self, sched: &mut Scheduler<Event>) {
-        if !self.confirm_check_armed
-            && let Some(&(at, _)) = self.confirm_deadlines.front()
+    fn arm_confirm_check(&mut self, k: usize, sched: &mut Scheduler<Event>) {
+        let p = &mut self.publishers[k];
+        if !p.confirm_check_armed
+            && let Some(&(at, _)) = p.confirm_deadlines.front()
         {
-            self.confirm_check_armed = true;
-            self.world.timer_at(sched, self.producer_node, at, Timer::ConfirmCheck);
+            p.confirm_check_armed = true;
+            self.world.timer_at(sched, p.node, at, Timer::ConfirmCheck);
         }
     }
 
-    fn confirm_check(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
-        self.confirm_check_armed = false;
-        while let Some(&(at, id)) = self.confirm_deadlines.front() {
+    fn confirm_check(&mut self, k: usize, now: SimTime, sched: &mut Scheduler<Event>) {
+        self.publishers[k].confirm_check_armed = false;
+        while let Some(&(at, id)) = self.publishers[k].confirm_deadlines.front() {
             if at > now {
                 break;
             }
-            self.confirm_deadlines.pop_front();
-            let Some(&(msg, first, deadline)) = self.unconfirmed.get(&id) else {
+            let p = &mut self.publishers[k];
+            p.confirm_deadlines.pop_front();
+            let Some(&(msg, first, deadline)) = p.unconfirmed.get(&id) else {
                 continue;
             };
             if deadline != at {
                 continue;
             }
             if now.since(first) >= GIVE_UP_AFTER {
-                self.unconfirmed.remove(&id);
-                if self.producer_blocked {
-                    let waiting = self.outbox.len();
-                    self.outbox.retain(|m| m.id != id);
-                    if self.outbox.len() < waiting {
+                p.unconfirmed.remove(&id);
+                if p.blocked {
+                    let waiting = p.outbox.len();
+                    p.outbox.retain(|m| m.id != id);
+                    if p.outbox.len() < waiting {
                         // It never left the blocked client.
                         self.dropped_publish(now, &msg);
                     }
@@ -647,17 +667,17 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 continue;
             }
             let next = now.after(d::RABBITMQ_CONFIRM_TIMEOUT);
-            self.unconfirmed.insert(id, (msg, first, next));
-            self.confirm_deadlines.push_back((next, id));
-            if !self.producer_blocked {
-                self.publish(now, msg, sched);
+            p.unconfirmed.insert(id, (msg, first, next));
+            p.confirm_deadlines.push_back((next, id));
+            if !p.blocked {
+                self.publish(k, now, msg, sched);
             }
         }
-        self.arm_confirm_check(sched);
+        self.arm_confirm_check(k, sched);
     }
 
-    fn confirm(&mut self, now: SimTime, id: MessageId) {
-        if self.unconfirmed.remove(&id).is_some() {
+    fn confirm(&mut self, k: usize, now: SimTime, id: MessageId) {
+        if self.publishers[k].unconfirmed.remove(&id).is_some() {
             self.client(now, ClientEvent::Acknowledged { id });
         }
     }
@@ -688,7 +708,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
         // the other queues keep their copies; our producer treats a nack as a confirm that did not
         // come: it publishes again at its next confirm check.
         if self.cfg.publisher_confirms && !rejected {
-            self.send_to_client(QUEUE_NODE, channel, self.producer_node, Msg::Confirm(msg.id), sched);
+            let to = self.publishers[self.publisher_for(msg.id)].node;
+            self.send_to_client(QUEUE_NODE, channel, to, Msg::Confirm(msg.id), sched);
         }
     }
 
@@ -832,7 +853,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
             Msg::Publish(m) => {
                 self.dropped_publish(now, &m);
                 if self.cfg.publisher_confirms && !self.cfg.persistent {
-                    self.world.send(sched, node, self.producer_node, Msg::Confirm(m.id));
+                    let to = self.publishers[self.publisher_for(m.id)].node;
+                    self.world.send(sched, node, to, Msg::Confirm(m.id));
                 }
             }
             Msg::Subscribe { group, consumer, .. } => {
@@ -1159,19 +1181,18 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 }
             }
             (FaultAction::Crash, Some(FaultTarget::Producer)) => {
-                if self.world.crash(self.producer_node) {
-                    // The unconfirmed set lived in the producer's memory, its connection with it.
-                    self.unconfirmed.clear();
-                    self.confirm_deadlines.clear();
-                    self.confirm_check_armed = false;
-                    self.producer_home = None;
+                // Every producer host of the application.
+                for p in &mut self.publishers {
+                    if self.world.crash(p.node) {
+                        p.crashed();
+                    }
                 }
             }
             (FaultAction::Restart, Some(FaultTarget::Producer)) => {
-                if self.world.restart(self.producer_node) {
-                    self.producer.skip_before(now);
-                    self.arm_arrival(sched);
-                    self.reconnect_producer(sched);
+                for k in 0..self.publishers.len() {
+                    if self.world.restart(self.publishers[k].node) {
+                        self.reconnect_producer(k, sched);
+                    }
                 }
             }
             (FaultAction::Crash, Some(FaultTarget::Broker(b))) => {
@@ -1195,7 +1216,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             (FaultAction::Partition, _) => {
                 // Nodes named on no side join the last one.
                 let sides: Vec<Vec<NodeId>> =
-                    f.sides.iter().map(|side| side.iter().filter_map(|&t| self.node_of(t)).collect()).collect();
+                    f.sides.iter().map(|side| side.iter().flat_map(|&t| self.nodes_of(t)).collect()).collect();
                 self.world.split(sides);
             }
             (FaultAction::Heal, _) => {
@@ -1206,27 +1227,29 @@ impl<'h, H: History> RabbitModel<'h, H> {
         }
     }
 
-    fn node_of(&self, t: FaultTarget) -> Option<NodeId> {
+    /// The nodes a fault target names on a partition's side.
+    fn nodes_of(&self, t: FaultTarget) -> Vec<NodeId> {
         match t {
-            FaultTarget::Broker(b) => Some(b as NodeId),
-            FaultTarget::Leader => Some(QUEUE_NODE),
-            FaultTarget::Consumer { group, index } => Some(self.consumers[group][index as usize].node),
-            FaultTarget::Producer => Some(self.producer_node),
+            FaultTarget::Broker(b) => vec![b as NodeId],
+            FaultTarget::Leader => vec![QUEUE_NODE],
+            FaultTarget::Consumer { group, index } => vec![self.consumers[group][index as usize].node],
+            // Every producer host of the application.
+            FaultTarget::Producer => self.producer_nodes(),
         }
     }
 
     /// The producer connects to the queue's node, or tries again after the recovery interval
     /// (quorum queues: to the leader's node).
-    fn reconnect_producer(&mut self, sched: &mut Scheduler<Event>) {
+    fn reconnect_producer(&mut self, k: usize, sched: &mut Scheduler<Event>) {
         if self.quorum.is_some() {
-            return self.quorum_reconnect_producer(sched);
+            return self.quorum_reconnect_producer(k, sched);
         }
-        let home = client_node(self.cfg.producer_node);
-        if self.world.connected(self.producer_node, home) {
-            self.producer_home = Some(home);
-            self.connect_client(self.producer_node, home, 0, sched);
+        let (node, home) = (self.publishers[k].node, client_node(self.cfg.producer_node));
+        if self.world.connected(node, home) {
+            self.publishers[k].home = Some(home);
+            self.connect_client(node, home, 0, sched);
         } else {
-            self.world.timer_in(sched, self.producer_node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
+            self.world.timer_in(sched, node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
         }
     }
 
@@ -1235,10 +1258,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
     /// and requeues their deliveries.
     fn client_node_crashed(&mut self, b: NodeId, sched: &mut Scheduler<Event>) {
         self.broker_ends_died(b);
-        if self.producer_home == Some(b) {
-            let conn = self.producer_conn;
-            self.world.send_from_os(sched, b, self.producer_node, Msg::ConnectionLost { conn });
-        }
+        self.publishers_lose(b, sched);
         for group in 0..self.consumers.len() {
             for consumer in 0..self.consumers[group].len() as u32 {
                 let c = &self.consumers[group][consumer as usize];
@@ -1251,6 +1271,15 @@ impl<'h, H: History> RabbitModel<'h, H> {
         }
     }
 
+    /// Broker node `b` died: the publishers connected to it lose their connections.
+    fn publishers_lose(&mut self, b: NodeId, sched: &mut Scheduler<Event>) {
+        for p in &self.publishers {
+            if p.home == Some(b) {
+                self.world.send_from_os(sched, b, p.node, Msg::ConnectionLost { conn: p.conn });
+            }
+        }
+    }
+
     /// The queue's node died: transient messages are gone; the connections to it closed. Consumers
     /// connected to other nodes keep their connections and get `basic.cancel` instead (their
     /// channels' monitors of the queue fire: `rabbit_channel:handle_consuming_queue_down_or_eol`),
@@ -1259,8 +1288,11 @@ impl<'h, H: History> RabbitModel<'h, H> {
         self.timeout_check_armed = false;
         self.expiry_armed.iter_mut().for_each(|a| *a = None);
         self.broker_ends_died(QUEUE_NODE);
-        if self.world.is_up(self.producer_node) && client_node(self.cfg.producer_node) == QUEUE_NODE {
-            self.connection_lost(now, self.producer_node, sched);
+        for k in 0..self.publishers.len() {
+            let node = self.publishers[k].node;
+            if self.world.is_up(node) && client_node(self.cfg.producer_node) == QUEUE_NODE {
+                self.connection_lost(now, node, sched);
+            }
         }
         if self.stream.is_some() {
             return self.stream_node_crashed(sched);
@@ -1294,7 +1326,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
 
     fn on_message(&mut self, now: SimTime, from: NodeId, to: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {
         match msg {
-            Msg::Confirm(id) => self.confirm(now, id),
+            Msg::Confirm(id) => self.confirm(self.publisher_for(id), now, id),
             Msg::Deliver { group, consumer, reg, msg, redelivered } => {
                 self.deliver(now, group, consumer, reg, msg, redelivered, sched)
             }
@@ -1313,12 +1345,13 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 }
             }
             Msg::Flow { blocked } => {
-                if self.producer_home == Some(from) {
-                    self.producer_blocked = blocked;
-                    while !self.producer_blocked
-                        && let Some(m) = self.outbox.pop_front()
+                let k = self.publisher_of(to).expect("flow control is for publishers");
+                if self.publishers[k].home == Some(from) {
+                    self.publishers[k].blocked = blocked;
+                    while !self.publishers[k].blocked
+                        && let Some(m) = self.publishers[k].outbox.pop_front()
                     {
-                        self.publish(now, m, sched);
+                        self.publish(k, now, m, sched);
                     }
                 }
             }
@@ -1343,13 +1376,13 @@ impl<'h, H: History> RabbitModel<'h, H> {
             | Msg::Nack { .. }
             | Msg::Subscribe { .. }
             | Msg::ConnectionClosed { .. })
-                if to != QUEUE_NODE && from >= self.producer_node =>
+                if to != QUEUE_NODE && from >= self.first_client() =>
             {
                 self.classic_channel(now, to, m, sched)
             }
             // At the queue's node: from a client connected there, or from its channel on another
             // node.
-            Msg::Publish(m) => self.route(now, m, if from < self.producer_node { from } else { to }, sched),
+            Msg::Publish(m) => self.route(now, m, if from < self.first_client() { from } else { to }, sched),
             Msg::Ack { group, consumer, reg, id } => self.ack(now, group, consumer, reg, id, sched),
             Msg::Nack { group, consumer, reg, id, how } => {
                 self.nack(now, group, (consumer, reg), id, how.requeues(), sched)
@@ -1383,14 +1416,15 @@ impl<'h, H: History> RabbitModel<'h, H> {
 
     fn on_timer(&mut self, now: SimTime, node: NodeId, timer: Timer, sched: &mut Scheduler<Event>) {
         match timer {
-            Timer::Arrival => self.arrival(now, sched),
-            Timer::ConfirmCheck => self.confirm_check(now, sched),
+            Timer::ConfirmCheck => {
+                self.confirm_check(self.publisher_of(node).expect("a publisher's timer"), now, sched)
+            }
             Timer::ConsumerTimeoutCheck => self.consumer_timeout_check(now, sched),
             Timer::Expiry(group) => self.expiry_due(now, group, sched),
             Timer::RaftElection(generation) => self.raft_election_timeout(now, node, generation, sched),
             Timer::RaftTick(generation) => self.raft_tick(now, node, generation, sched),
             Timer::StreamRetention(generation) => self.stream_retention_due(now, generation, sched),
-            Timer::Reconnect if node == self.producer_node => self.reconnect_producer(sched),
+            Timer::Reconnect if let Some(k) = self.publisher_of(node) => self.reconnect_producer(k, sched),
             Timer::Heartbeat { client, end, conn } => self.heartbeat(now, node, client, end, conn, sched),
             Timer::AtenBeat => self.aten_beat(node, sched),
             Timer::AtenPoll => self.aten_poll(now, node, sched),
@@ -1475,6 +1509,7 @@ impl<H: History> Model for RabbitModel<'_, H> {
                 }
             }
             Event::Fault(i) => self.fault(now, i, sched),
+            Event::Arrival => self.arrival(now, sched),
             Event::Operation(i) => self.operation(now, i, sched),
         }
     }
@@ -1487,8 +1522,7 @@ impl<H: History> Model for RabbitModel<'_, H> {
         self.publishing_over()
             && self.operations_done == self.operations.len()
             && self.world.in_flight() == 0
-            && self.unconfirmed.is_empty()
-            && self.outbox.is_empty()
+            && self.publishers.iter().all(Publisher::idle)
             && self.unread.is_empty()
             && (self.queues.iter().all(|q| q.depth() == 0) || self.classic_stuck())
             && (self.stream.as_ref().is_none_or(|s| s.drained()) || self.classic_stuck())

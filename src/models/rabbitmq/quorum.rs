@@ -461,7 +461,7 @@ pub struct Quorum {
     leader_hits: BTreeMap<usize, NodeId>,
     /// Per publishing channel: enqueues appended and not yet applied, and whether the channel is
     /// in flow (`rabbit_fifo_client`'s `slow`).
-    pending: BTreeMap<(NodeId, u32), (u32, bool)>,
+    pending: BTreeMap<(NodeId, u32, usize), (u32, bool)>,
 }
 
 impl Quorum {
@@ -602,7 +602,7 @@ impl<H: History> RabbitModel<'_, H> {
                                     // Its channel stops waiting for it (`rabbit_fifo_client`
                                     // resends to the new leader; here the publisher's confirm
                                     // timeout does).
-                                    self.enqueue_settled(publisher, sched);
+                                    self.enqueue_settled(publisher, self.publisher_for(msg.id()), sched);
                                 }
                             }
                             // Ours: an ack or a return that a deposed leader took is sent on to
@@ -663,22 +663,24 @@ impl<H: History> RabbitModel<'_, H> {
                 if !conn_alive(&self.world, publisher) {
                     return;
                 }
+                let k = self.publisher_for(id);
                 if self.cfg.publisher_confirms {
-                    self.send_to_client(node, publisher.node, self.producer_node, Msg::Confirm(id), sched);
+                    self.send_to_client(node, publisher.node, self.publishers[k].node, Msg::Confirm(id), sched);
                 }
-                self.enqueue_settled(publisher, sched);
+                self.enqueue_settled(publisher, k, sched);
             }
         }
     }
 
     /// An enqueue of `publisher`'s channel was applied or discarded: one fewer pending; below the
     /// soft limit the channel leaves flow control.
-    fn enqueue_settled(&mut self, publisher: Conn, sched: &mut Scheduler<Event>) {
-        let p = self.q().pending.entry((publisher.node, publisher.incarnation)).or_default();
+    fn enqueue_settled(&mut self, publisher: Conn, k: usize, sched: &mut Scheduler<Event>) {
+        let p = self.q().pending.entry((publisher.node, publisher.incarnation, k)).or_default();
         p.0 = p.0.saturating_sub(1);
         if p.1 && p.0 < d::RABBITMQ_QUORUM_COMMANDS_SOFT_LIMIT {
             p.1 = false;
-            self.world.send(sched, publisher.node, self.producer_node, Msg::Flow { blocked: false });
+            let to = self.publishers[k].node;
+            self.world.send(sched, publisher.node, to, Msg::Flow { blocked: false });
         }
     }
 
@@ -789,15 +791,16 @@ impl<H: History> RabbitModel<'_, H> {
         }
         match publish {
             Some(m) if !accepted => self.obs(now, Observation::Deleted { id: m.id(), group: None }),
-            Some(_) => {
+            Some(m) => {
                 // rabbit_fifo_client: at `quorum_commands_soft_limit` pending enqueues the channel
                 // is slow and blocks the publisher's connection.
-                let channel = (to, self.world.incarnation(to));
+                let k = self.publisher_for(m.id());
+                let channel = (to, self.world.incarnation(to), k);
                 let p = self.q().pending.entry(channel).or_default();
                 p.0 += 1;
                 if !p.1 && p.0 >= d::RABBITMQ_QUORUM_COMMANDS_SOFT_LIMIT {
                     p.1 = true;
-                    self.world.send(sched, to, self.producer_node, Msg::Flow { blocked: true });
+                    self.world.send(sched, to, self.publishers[k].node, Msg::Flow { blocked: true });
                 }
             }
             None => {}
@@ -903,17 +906,23 @@ impl<H: History> RabbitModel<'_, H> {
     /// The client on `node` lost its connection: its broker node died, or an end gave up on it
     /// (heartbeats).
     pub(super) fn connection_lost(&mut self, now: SimTime, node: NodeId, sched: &mut Scheduler<Event>) {
-        if node == self.producer_node {
-            self.producer_home = None;
+        if let Some(k) = self.publisher_of(node) {
+            self.publishers[k].home = None;
             // What waited for the blocked connection fails with it.
-            self.producer_blocked = false;
-            self.credit_blocked.clear();
+            self.publishers[k].blocked = false;
+            if self.publishers.len() == 1 {
+                self.credit_blocked.clear();
+            }
             for env in std::mem::take(&mut self.unread) {
-                if let crate::world::Envelope::Message { msg: Msg::Publish(m), .. } = env {
-                    self.dropped_publish(now, &m);
+                match env {
+                    crate::world::Envelope::Message { from, msg: Msg::Publish(m), .. } if from == node => {
+                        self.dropped_publish(now, &m)
+                    }
+                    crate::world::Envelope::Message { msg: Msg::Publish(_), .. } => self.unread.push_back(env),
+                    _ => {}
                 }
             }
-            for m in std::mem::take(&mut self.outbox) {
+            for m in std::mem::take(&mut self.publishers[k].outbox) {
                 self.dropped_publish(now, &m);
             }
         } else {
@@ -957,10 +966,11 @@ impl<H: History> RabbitModel<'_, H> {
         }
     }
 
-    pub(super) fn quorum_reconnect_producer(&mut self, sched: &mut Scheduler<Event>) {
-        self.producer_home = self.connect_to(self.producer_node, self.cfg.producer_node, sched);
-        if let Some(l) = self.producer_home {
-            self.connect_client(self.producer_node, l, 0, sched);
+    pub(super) fn quorum_reconnect_producer(&mut self, k: usize, sched: &mut Scheduler<Event>) {
+        let node = self.publishers[k].node;
+        self.publishers[k].home = self.connect_to(node, self.cfg.producer_node, sched);
+        if let Some(l) = self.publishers[k].home {
+            self.connect_client(node, l, 0, sched);
         }
     }
 
@@ -1003,22 +1013,26 @@ impl<H: History> RabbitModel<'_, H> {
                 }
             }
             (FaultAction::Crash, Some(FaultTarget::Producer), _) => {
-                if self.world.crash(self.producer_node) {
-                    self.unconfirmed.clear();
-                    self.confirm_deadlines.clear();
-                    self.confirm_check_armed = false;
-                    self.producer_home = None;
-                    self.producer_blocked = false;
+                // Every producer host of the application.
+                let mut any = false;
+                for p in &mut self.publishers {
+                    if self.world.crash(p.node) {
+                        p.crashed();
+                        p.blocked = false;
+                        p.outbox.clear();
+                        any = true;
+                    }
+                }
+                if any {
                     self.credit_blocked.clear();
                     self.unread.clear();
-                    self.outbox.clear();
                 }
             }
             (FaultAction::Restart, Some(FaultTarget::Producer), _) => {
-                if self.world.restart(self.producer_node) {
-                    self.producer.skip_before(now);
-                    self.arm_arrival(sched);
-                    self.quorum_reconnect_producer(sched);
+                for k in 0..self.publishers.len() {
+                    if self.world.restart(self.publishers[k].node) {
+                        self.quorum_reconnect_producer(k, sched);
+                    }
                 }
             }
             _ => return false,
@@ -1040,10 +1054,7 @@ impl<H: History> RabbitModel<'_, H> {
             self.world.send_from_os(sched, b, to, Msg::Raft(Box::new(RaftMsg::NodeDown)));
         }
         self.broker_ends_died(b);
-        if self.producer_home == Some(b) {
-            let conn = self.producer_conn;
-            self.world.send_from_os(sched, b, self.producer_node, Msg::ConnectionLost { conn });
-        }
+        self.publishers_lose(b, sched);
         let homed: Vec<(NodeId, u32)> =
             self.consumers.iter().flatten().filter(|c| c.home == Some(b)).map(|c| (c.node, c.conn)).collect();
         for (node, conn) in homed {

@@ -130,7 +130,8 @@ impl<H: History> RabbitModel<'_, H> {
             self.stream_dispatch(now, group, sched);
         }
         if self.cfg.publisher_confirms {
-            self.world.send(sched, QUEUE_NODE, self.producer_node, Msg::Confirm(msg.id));
+            let to = self.publishers[self.publisher_for(msg.id)].node;
+            self.world.send(sched, QUEUE_NODE, to, Msg::Confirm(msg.id));
         }
     }
 

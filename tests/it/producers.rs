@@ -1,0 +1,227 @@
+//! `[workload] producers = N`: producer clients on hosts of their own, sharing the offered load
+//! (message `i` goes to producer `i mod N`), in both systems.
+
+use crate::common::*;
+use pushpull::run::run_one;
+use pushpull::scenario::SystemKind;
+
+/// The utilisation row of `node` in a run's summary.
+fn nic_out(sum: &pushpull::metrics::SystemSummary, node: &str) -> f64 {
+    let u = sum.utilisation.as_ref().expect("a calibrated profile reports utilisation");
+    u.nodes.iter().find(|n| n.node == node).unwrap_or_else(|| panic!("no row for {node}")).nic_out
+}
+
+/// 20,000 msg/s of 1 KiB under omb-2020, one producer and then three. Each of three hosts sends
+/// every third message, so its card carries a third of what the single host's did (the requests'
+/// framing is per batch, and batches hold the same records with linger 0: within 5%).
+#[test]
+fn each_producer_host_carries_its_share() {
+    let text = |n: u32| {
+        format!(
+            r#"
+            duration = "3s"
+            warmup = "500ms"
+            profile = "omb-2020"
+            [cluster]
+            brokers = 3
+            [workload]
+            rate = 20000.0
+            message_bytes = 1024
+            producers = {n}
+            [[groups]]
+            name = "g"
+            consumers = 2
+            processing = "0ms"
+            [kafka]
+            partitions = 6
+            linger = "0ms"
+            "#
+        )
+    };
+    for sys in [SystemKind::Kafka, SystemKind::RabbitMq] {
+        let one = scenario(&text(1));
+        let single = nic_out(&run_one(&one, sys, None).summary(&one), "producer host");
+        let three = scenario(&text(3));
+        let sum = run_one(&three, sys, None).summary(&three);
+        assert_eq!(sum.lost + sum.duplicates, 0, "{sys:?}");
+        for k in 0..3 {
+            let share = nic_out(&sum, &format!("producer host {k}"));
+            let ratio = share / (single / 3.0);
+            assert!((ratio - 1.0).abs() < 0.05, "{sys:?} host {k}: {share:.4} against {single:.4} / 3");
+        }
+    }
+}
+
+/// Under kreps-2014 one producer on 1 GbE is the ceiling of an RF 1 topic (its card, about 930k
+/// records a second). Two producers each carry half of 1.5 M/s, within their cards, and the
+/// brokers take in a third each (63 MB/s, half a card): everything offered is acknowledged.
+#[test]
+fn a_second_producer_host_lifts_the_producer_card_ceiling() {
+    let text = |n: u32| {
+        format!(
+            r#"
+            profile = "kreps-2014"
+            systems = ["kafka"]
+            duration = "1500ms"
+            warmup = "500ms"
+            drain = "500ms"
+            [cluster]
+            brokers = 3
+            dirty_limit = "64MiB"
+            [workload]
+            rate = 1500000.0
+            message_bytes = 100
+            producers = {n}
+            [[groups]]
+            name = "g"
+            start = "1490ms"
+            processing = "0us"
+            [kafka]
+            partitions = 6
+            replication_factor = 1
+            acks = 1
+            linger = "0ms"
+            batch_size = 8196
+            buffer_memory = "64MiB"
+            "#
+        )
+    };
+    let rate = |n: u32| {
+        let s = scenario(&text(n));
+        let run = run_one(&s, SystemKind::Kafka, None);
+        let (from, to) = (s.warmup.0, s.duration.0);
+        let w: Vec<f64> = run
+            .recorder
+            .samples
+            .iter()
+            .filter(|x| x.time.0 > from && x.time.0 <= to)
+            .map(|x| x.acknowledged_per_s)
+            .collect();
+        let bottleneck = run.summary(&s).utilisation.expect("calibrated").bottleneck;
+        (w.iter().sum::<f64>() / w.len() as f64, bottleneck)
+    };
+    let (one, b1) = rate(1);
+    let (two, b2) = rate(2);
+    assert!(b1.starts_with("network out of producer host"), "{b1}");
+    assert!(one < 1_000_000.0, "one producer's card: {one:.0}/s");
+    // Tolerance 3%: the window's Poisson arrivals (10^6 of them) and the last requests in flight.
+    assert!((two / 1_500_000.0 - 1.0).abs() < 0.03, "two producers {two:.0}/s ({b2})");
+}
+
+/// Three idempotent producers (acks all) through a leader's crash and its return: each keeps its
+/// own sequence per partition, and the leader checks each against that producer's own last record.
+/// Checked against the partition's last record instead, every batch of one producer after
+/// another's would be out of order, retried until its delivery timeout, and lost.
+#[test]
+fn idempotent_producers_keep_their_own_sequences() {
+    let s = scenario(
+        r#"
+        duration = "2m"
+        systems = ["kafka"]
+        [workload]
+        rate = 500.0
+        keys = { count = 1000, distribution = "uniform" }
+        producers = 3
+        [[groups]]
+        name = "g"
+        consumers = 3
+        processing = "1ms"
+        [cluster]
+        brokers = 3
+        [kafka]
+        partitions = 3
+        replication_factor = 3
+        [network]
+        latency = "1ms"
+        [[faults]]
+        at = "30s"
+        action = "crash"
+        target = "leader"
+        duration = "20s"
+        "#,
+    );
+    let d = delivery(&s, SystemKind::Kafka);
+    assert_eq!(d.publish_failures, 0, "{d:?}");
+    assert_eq!(d.acknowledged, d.sent, "{d:?}");
+    assert_eq!(d.total.duplicates + d.total.acknowledged_lost + d.total.unacknowledged_lost, 0, "{d:?}");
+    assert_eq!(d.total.processed_unique, d.sent);
+}
+
+/// The `producer` fault target crashes every producer host: in both systems nothing is sent while
+/// they are down (10 s of 200 msg/s), and everything sent before and after is confirmed, but for
+/// what a producer's memory held at the crash (Kafka's accumulator lingers 5 ms: one record).
+#[test]
+fn a_producer_crash_stops_every_producer_host() {
+    let s = scenario(
+        r#"
+        duration = "40s"
+        [workload]
+        rate = 200.0
+        arrivals = "constant"
+        producers = 2
+        [[groups]]
+        name = "g"
+        processing = "1ms"
+        [rabbitmq]
+        publisher_confirms = true
+        [[faults]]
+        at = "10s"
+        action = "crash"
+        target = "producer"
+        duration = "10s"
+        "#,
+    );
+    for sys in [SystemKind::Kafka, SystemKind::RabbitMq] {
+        let d = delivery(&s, sys);
+        // 40 s at 200/s, minus the 10 s outage: 6,000 sent, give or take the instants at its ends.
+        assert!((5_998..=6_002).contains(&d.sent), "{sys:?}: {d:?}");
+        let lost = d.total.unacknowledged_lost;
+        assert!(lost <= 2, "{sys:?}: {d:?}");
+        assert_eq!(d.acknowledged + lost, d.sent, "{sys:?}: {d:?}");
+        assert_eq!(d.total.processed_unique + lost, d.sent, "{sys:?}: {d:?}");
+    }
+}
+
+/// `producers` is refused outside 1 to 64, naming the field.
+#[test]
+fn producers_out_of_range_are_refused() {
+    let text = |n: &str| {
+        format!(
+            "duration = \"1s\"\n[workload]\nrate = 1.0\nproducers = {n}\n[[groups]]\nname = \"g\"\nprocessing = \"1ms\"\n"
+        )
+    };
+    assert_refused(&text("0"), "scenario.toml", "workload.producers", "1 to 64");
+    assert_refused(&text("65"), "scenario.toml", "workload.producers", "1 to 64");
+}
+
+/// `producer` on a partition's side puts every producer host there: cut from the brokers for
+/// 10 s, none of them is acknowledged, in either system: `unavailable_s` counts the stall less its
+/// 1 s threshold, about 9 s (at least 8.5: the acknowledgements at the cut's edges). Were one host
+/// left on the brokers' side, its half of the messages would go on being acknowledged: about 0.
+#[test]
+fn a_partition_cuts_every_producer_host() {
+    let s = scenario(
+        r#"
+        duration = "40s"
+        drain = "2m"
+        [workload]
+        rate = 200.0
+        producers = 2
+        [[groups]]
+        name = "g"
+        processing = "1ms"
+        [rabbitmq]
+        publisher_confirms = true
+        [[faults]]
+        at = "10s"
+        action = "partition"
+        sides = [["producer"], ["broker-0"]]
+        duration = "10s"
+        "#,
+    );
+    for sys in [SystemKind::Kafka, SystemKind::RabbitMq] {
+        let d = delivery(&s, sys);
+        let gap = d.unavailable_s.expect("acknowledgements before and after");
+        assert!(gap >= 8.5, "{sys:?}: stalled {gap} s");
+    }
+}
