@@ -414,6 +414,11 @@ pub struct RabbitMqConfig {
     /// Publisher confirms: the node confirms each enqueued message; the producer re-publishes what
     /// is not confirmed within [`defaults::RABBITMQ_CONFIRM_TIMEOUT`].
     pub publisher_confirms: bool,
+    /// With publisher confirms: at most this many messages unconfirmed at once (PerfTest's
+    /// `--confirm N`); a message due while the window is full waits in the application and is
+    /// published (and timed) when a confirm frees a place. `None`: no limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_unconfirmed: Option<u32>,
     /// `x-queue-type`.
     pub queue_type: QueueType,
     /// Quorum queue members (`x-quorum-initial-group-size`), on nodes `0..replicas`; 1 for a

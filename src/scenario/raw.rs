@@ -293,6 +293,9 @@ pub struct RawRabbitMq {
     pub ack: Option<String>,
     pub persistent: Option<bool>,
     pub publisher_confirms: Option<bool>,
+    /// With publisher_confirms: at most this many messages unconfirmed at once (PerfTest's
+    /// `--confirm N`); none by default.
+    pub max_unconfirmed: Option<i64>,
     /// "classic" (default), "quorum" or "stream".
     #[schemars(extend("enum" = ["classic", "quorum", "stream"]))]
     pub queue_type: Option<String>,

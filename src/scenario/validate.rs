@@ -2020,6 +2020,23 @@ impl Ctx {
             None => d::RABBITMQ_DISK_FREE_LIMIT,
             Some(l) => self.size("rabbitmq.disk_free_limit", l, 0, 1 << 60)?,
         };
+        let publisher_confirms = r.publisher_confirms.unwrap_or(d::RABBITMQ_PUBLISHER_CONFIRMS);
+        let max_unconfirmed = match r.max_unconfirmed {
+            None => None,
+            Some(_) if !publisher_confirms => {
+                return self.err(
+                    "rabbitmq.max_unconfirmed",
+                    "only allowed with publisher_confirms = true: without confirms nothing is ever unconfirmed",
+                );
+            }
+            Some(n) => Some(self.int_in(
+                "rabbitmq.max_unconfirmed",
+                n,
+                1,
+                1_000_000,
+                "the number of messages unconfirmed at once",
+            )? as u32),
+        };
         Ok(RabbitMqConfig {
             vm_memory_high_watermark,
             disk_free_limit,
@@ -2049,7 +2066,8 @@ impl Ctx {
                 }
             },
             persistent: r.persistent.unwrap_or(d::RABBITMQ_PERSISTENT),
-            publisher_confirms: r.publisher_confirms.unwrap_or(d::RABBITMQ_PUBLISHER_CONFIRMS),
+            publisher_confirms,
+            max_unconfirmed,
             heartbeat: {
                 let h = self.opt_duration("rabbitmq.heartbeat", &r.heartbeat, d::RABBITMQ_HEARTBEAT)?;
                 // AMQP negotiates whole seconds (a 16-bit field in `connection.tune`).

@@ -214,6 +214,9 @@ pub struct RabbitModel<'h, H: History> {
     unconfirmed: BTreeMap<MessageId, (Message, SimTime, SimTime)>,
     confirm_deadlines: VecDeque<(SimTime, MessageId)>,
     confirm_check_armed: bool,
+    /// Due while `max_unconfirmed` messages were unconfirmed: waiting in the application, in order,
+    /// for a confirm to free the window.
+    window_waiting: VecDeque<Message>,
     timeout_check_armed: bool,
     /// The broker node the producer's connection is to; `None` while disconnected.
     producer_home: Option<NodeId>,
@@ -347,6 +350,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             unconfirmed: BTreeMap::new(),
             confirm_deadlines: VecDeque::new(),
             confirm_check_armed: false,
+            window_waiting: VecDeque::new(),
             timeout_check_armed: false,
             producer_home: Some(client_node(s.rabbitmq.producer_node)),
             producer_blocked: false,
@@ -442,7 +446,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
     /// Publishing is over: the producer sent its last message, or it is down and the schedule
     /// will not restart it (what it would have sent is never sent).
     fn publishing_over(&self) -> bool {
-        self.producer.done() || (self.faults_done == self.faults.len() && !self.world.is_up(self.producer_node))
+        (self.producer.done() && self.window_waiting.is_empty())
+            || (self.faults_done == self.faults.len() && !self.world.is_up(self.producer_node))
     }
 
     // ---- producer node ----
@@ -458,6 +463,31 @@ impl<'h, H: History> RabbitModel<'h, H> {
             return;
         };
         self.arm_arrival(sched);
+        if self.window_full() {
+            self.window_waiting.push_back(msg);
+            return;
+        }
+        self.send_new(now, msg, sched);
+    }
+
+    /// `max_unconfirmed` messages are unconfirmed: the application waits before it publishes more
+    /// (PerfTest's `--confirm`).
+    fn window_full(&self) -> bool {
+        self.cfg.max_unconfirmed.is_some_and(|max| self.unconfirmed.len() >= max as usize)
+    }
+
+    /// Publishes what waited for the window while there is room. Each is timed from now, when the
+    /// application publishes it, as PerfTest stamps a message as it sends it.
+    fn release_window(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+        while !self.window_full()
+            && let Some(mut msg) = self.window_waiting.pop_front()
+        {
+            msg.published_at = now;
+            self.send_new(now, msg, sched);
+        }
+    }
+
+    fn send_new(&mut self, now: SimTime, msg: Message, sched: &mut Scheduler<Event>) {
         self.client(now, ClientEvent::Sent { msg });
         self.publish(now, msg, sched);
         if self.cfg.publisher_confirms {
@@ -654,11 +684,13 @@ impl<'h, H: History> RabbitModel<'h, H> {
             }
         }
         self.arm_confirm_check(sched);
+        self.release_window(now, sched);
     }
 
-    fn confirm(&mut self, now: SimTime, id: MessageId) {
+    fn confirm(&mut self, now: SimTime, id: MessageId, sched: &mut Scheduler<Event>) {
         if self.unconfirmed.remove(&id).is_some() {
             self.client(now, ClientEvent::Acknowledged { id });
+            self.release_window(now, sched);
         }
     }
 
@@ -1160,8 +1192,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
             }
             (FaultAction::Crash, Some(FaultTarget::Producer)) => {
                 if self.world.crash(self.producer_node) {
-                    // The unconfirmed set lived in the producer's memory, its connection with it.
+                    // The unconfirmed set lived in the producer's memory, its connection with it,
+                    // and so did what waited for the confirm window (never sent).
                     self.unconfirmed.clear();
+                    self.window_waiting.clear();
                     self.confirm_deadlines.clear();
                     self.confirm_check_armed = false;
                     self.producer_home = None;
@@ -1294,7 +1328,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
 
     fn on_message(&mut self, now: SimTime, from: NodeId, to: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {
         match msg {
-            Msg::Confirm(id) => self.confirm(now, id),
+            Msg::Confirm(id) => self.confirm(now, id, sched),
             Msg::Deliver { group, consumer, reg, msg, redelivered } => {
                 self.deliver(now, group, consumer, reg, msg, redelivered, sched)
             }

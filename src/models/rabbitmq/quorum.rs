@@ -1005,6 +1005,7 @@ impl<H: History> RabbitModel<'_, H> {
             (FaultAction::Crash, Some(FaultTarget::Producer), _) => {
                 if self.world.crash(self.producer_node) {
                     self.unconfirmed.clear();
+                    self.window_waiting.clear();
                     self.confirm_deadlines.clear();
                     self.confirm_check_armed = false;
                     self.producer_home = None;
