@@ -42,8 +42,9 @@ pub struct RawScenario {
     pub drain: Option<String>,
     /// Interval of timeseries.csv and the charts (default: chosen from the run's length).
     pub sample_interval: Option<String>,
-    /// Costs: "ideal" (none), "lan" (network delay), "omb-2020" or "kreps-2014" (nodes with CPU, disk and network).
-    #[schemars(extend("enum" = ["ideal", "lan", "omb-2020", "kreps-2014"]))]
+    /// Costs: "ideal" (none), "lan" (network delay), "omb-2020", "kreps-2014" or "rabbitmq-2024" (nodes with
+    /// CPU, disk and network).
+    #[schemars(extend("enum" = ["ideal", "lan", "omb-2020", "kreps-2014", "rabbitmq-2024"]))]
     pub profile: Option<String>,
     /// Which systems run (default both).
     #[schemars(extend("items" = { "enum": ["kafka", "rabbitmq"] }))]

@@ -536,7 +536,9 @@ impl Ctx {
         let default_latency = match profile {
             Profile::Ideal => SimDuration::ZERO,
             Profile::Lan => d::LAN_LATENCY,
-            Profile::Omb2020 | Profile::Kreps2014 => body.map_or(SimDuration::ZERO, |b| b.latency),
+            Profile::Omb2020 | Profile::Kreps2014 | Profile::Rabbitmq2024 => {
+                body.map_or(SimDuration::ZERO, |b| b.latency)
+            }
         };
         let network = NetworkConfig {
             latency: self.opt_duration("network.latency", &raw.network.unwrap_or_default().latency, default_latency)?,
@@ -564,18 +566,6 @@ impl Ctx {
         let raw_rabbitmq = raw.rabbitmq.unwrap_or_default();
         self.alarm_fields(&raw_rabbitmq, profile, body.is_some())?;
         let rabbitmq = self.rabbitmq(raw_rabbitmq, brokers)?;
-        if body.is_some() && rabbitmq.queue_type == QueueType::Stream && systems.contains(&SystemKind::RabbitMq) {
-            return self.err(
-                "rabbitmq.queue_type",
-                format!(
-                    "\"{}\" is not simulated with profile \"{}\" yet: only classic and quorum queues have calibrated \
-                     costs (a stream's reads are not charged); use queue_type = \"classic\" or \"quorum\", or \
-                     profile = \"ideal\" or \"lan\"",
-                    rabbitmq.queue_type.name(),
-                    profile.name()
-                ),
-            );
-        }
         let group_sizes: Vec<(String, u32)> = groups.iter().map(|g| (g.name.clone(), g.consumers)).collect();
         let faults =
             super::faults::validate(&self.file, raw.faults.unwrap_or_default(), brokers, &group_sizes, duration)?;
@@ -786,7 +776,7 @@ impl Ctx {
                     *field,
                     format!(
                         "applies only to a profile whose nodes have resources, and profile \"{}\" is costless; set \
-                         profile = \"omb-2020\" or \"kreps-2014\"",
+                         profile = \"omb-2020\", \"kreps-2014\" or \"rabbitmq-2024\"",
                         profile.name()
                     ),
                 );
@@ -1921,7 +1911,7 @@ impl Ctx {
                 *field,
                 format!(
                     "applies only to a profile whose nodes have memory and a disk, and profile \"{}\" is costless; \
-                     set profile = \"omb-2020\" or \"kreps-2014\"",
+                     set profile = \"omb-2020\", \"kreps-2014\" or \"rabbitmq-2024\"",
                     profile.name()
                 ),
             );
