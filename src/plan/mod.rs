@@ -1491,6 +1491,21 @@ pub fn ceilings(s: &Scenario) -> Option<Vec<(SystemKind, f64, String)>> {
                     "the brokers' network cards out".into(),
                 ));
             }
+            SystemKind::RabbitMq if s.rabbitmq.stream.is_some() => {
+                // A stream on node 0: the writer appends each message, each group's reader (its
+                // consumer's channel) reads and settles each, and node 0's cores do all of it and
+                // the publisher's channel's work.
+                let c = body.rabbitmq;
+                let b = bytes * c.byte_ps as f64 * 1e-12;
+                let (write, read) = ((c.stream.write.as_secs_f64() + b), (c.stream.read + c.ack).as_secs_f64() + b);
+                let channel = (c.publish + c.stream.convert).as_secs_f64() + b;
+                limits.push((1.0 / write, "the stream's writer process, one core".into()));
+                limits.push((1.0 / read, "each group's stream reader (its consumer's channel), one core".into()));
+                limits.push((
+                    f64::from(hw.cores) / (channel + write + read * groups),
+                    "the CPU of the stream's node".into(),
+                ));
+            }
             SystemKind::RabbitMq => {
                 let c = body.rabbitmq;
                 // A quorum queue is one queue whose leader's process does the work.

@@ -121,6 +121,10 @@ pub const RABBITMQ_QUORUM_COMMANDS_SOFT_LIMIT: u32 = 32;
 /// it must wait for credit, which comes back 200 at a time as they are processed (rabbit's
 /// `credit_flow` module, used between a channel and a classic queue).
 pub const RABBITMQ_CREDIT_FLOW_DEFAULT_CREDIT: (u64, u64) = (400, 200);
+/// `rabbit.stream_messages_soft_limit` = 256: a channel with this many messages written to a
+/// stream's writer and not yet confirmed by it (`osiris_written`) blocks its connection until fewer
+/// are pending (`rabbit_stream_queue:deliver0` and `handle_event`).
+pub const RABBITMQ_STREAM_MESSAGES_SOFT_LIMIT: u64 = 256;
 /// Ra `broadcast_time` = 100 ms (`ra_server_proc.erl` `DEFAULT_BROADCAST_TIME`). When a follower
 /// learns that the leader's node is down (Erlang distribution reports `noconnection` as soon as
 /// the crashed node's connections close), it waits `rand:uniform(5 x broadcast_time) +

@@ -76,6 +76,10 @@ pub enum Profile {
     /// Nodes with CPU, disk and network, calibrated to Kreps's 2014 Kafka benchmark.
     #[serde(rename = "kreps-2014")]
     Kreps2014,
+    /// One RabbitMQ node of three cores, clients over loopback, calibrated to RabbitMQ's 2024
+    /// "AMQP 1.0 Benchmarks" post (its AMQP 0.9.1 figures).
+    #[serde(rename = "rabbitmq-2024")]
+    Rabbitmq2024,
 }
 
 impl Profile {
@@ -85,10 +89,12 @@ impl Profile {
             Profile::Lan => "lan",
             Profile::Omb2020 => "omb-2020",
             Profile::Kreps2014 => "kreps-2014",
+            Profile::Rabbitmq2024 => "rabbitmq-2024",
         }
     }
 
-    pub const ALL: [Profile; 4] = [Profile::Ideal, Profile::Lan, Profile::Omb2020, Profile::Kreps2014];
+    pub const ALL: [Profile; 5] =
+        [Profile::Ideal, Profile::Lan, Profile::Omb2020, Profile::Kreps2014, Profile::Rabbitmq2024];
 
     /// The calibrated body, if the profile has one (`ideal` and `lan` are costless).
     pub fn body(self) -> Option<hardware::Body> {
@@ -96,6 +102,7 @@ impl Profile {
             Profile::Ideal | Profile::Lan => None,
             Profile::Omb2020 => Some(hardware::OMB_2020),
             Profile::Kreps2014 => Some(hardware::KREPS_2014),
+            Profile::Rabbitmq2024 => Some(hardware::RABBITMQ_2024),
         }
     }
 }
@@ -418,6 +425,11 @@ pub struct RabbitMqConfig {
     /// Publisher confirms: the node confirms each enqueued message; the producer re-publishes what
     /// is not confirmed within [`defaults::RABBITMQ_CONFIRM_TIMEOUT`].
     pub publisher_confirms: bool,
+    /// With publisher confirms: at most this many messages unconfirmed at once (PerfTest's
+    /// `--confirm N`); a message due while the window is full waits in the application and is
+    /// published (and timed) when a confirm frees a place. `None`: no limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_unconfirmed: Option<u32>,
     /// `x-queue-type`.
     pub queue_type: QueueType,
     /// Quorum queue members (`x-quorum-initial-group-size`), on nodes `0..replicas`; 1 for a

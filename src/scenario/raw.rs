@@ -42,8 +42,9 @@ pub struct RawScenario {
     pub drain: Option<String>,
     /// Interval of timeseries.csv and the charts (default: chosen from the run's length).
     pub sample_interval: Option<String>,
-    /// Costs: "ideal" (none), "lan" (network delay), "omb-2020" or "kreps-2014" (nodes with CPU, disk and network).
-    #[schemars(extend("enum" = ["ideal", "lan", "omb-2020", "kreps-2014"]))]
+    /// Costs: "ideal" (none), "lan" (network delay), "omb-2020", "kreps-2014" or "rabbitmq-2024" (nodes with
+    /// CPU, disk and network).
+    #[schemars(extend("enum" = ["ideal", "lan", "omb-2020", "kreps-2014", "rabbitmq-2024"]))]
     pub profile: Option<String>,
     /// Which systems run (default both).
     #[schemars(extend("items" = { "enum": ["kafka", "rabbitmq"] }))]
@@ -296,6 +297,9 @@ pub struct RawRabbitMq {
     pub ack: Option<String>,
     pub persistent: Option<bool>,
     pub publisher_confirms: Option<bool>,
+    /// With publisher_confirms: at most this many messages unconfirmed at once (PerfTest's
+    /// `--confirm N`); none by default.
+    pub max_unconfirmed: Option<i64>,
     /// "classic" (default), "quorum" or "stream".
     #[schemars(extend("enum" = ["classic", "quorum", "stream"]))]
     pub queue_type: Option<String>,

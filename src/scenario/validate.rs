@@ -539,7 +539,9 @@ impl Ctx {
         let default_latency = match profile {
             Profile::Ideal => SimDuration::ZERO,
             Profile::Lan => d::LAN_LATENCY,
-            Profile::Omb2020 | Profile::Kreps2014 => body.map_or(SimDuration::ZERO, |b| b.latency),
+            Profile::Omb2020 | Profile::Kreps2014 | Profile::Rabbitmq2024 => {
+                body.map_or(SimDuration::ZERO, |b| b.latency)
+            }
         };
         let network = NetworkConfig {
             latency: self.opt_duration("network.latency", &raw.network.unwrap_or_default().latency, default_latency)?,
@@ -567,18 +569,6 @@ impl Ctx {
         let raw_rabbitmq = raw.rabbitmq.unwrap_or_default();
         self.alarm_fields(&raw_rabbitmq, profile, body.is_some())?;
         let rabbitmq = self.rabbitmq(raw_rabbitmq, brokers)?;
-        if body.is_some() && rabbitmq.queue_type == QueueType::Stream && systems.contains(&SystemKind::RabbitMq) {
-            return self.err(
-                "rabbitmq.queue_type",
-                format!(
-                    "\"{}\" is not simulated with profile \"{}\" yet: only classic and quorum queues have calibrated \
-                     costs (a stream's reads are not charged); use queue_type = \"classic\" or \"quorum\", or \
-                     profile = \"ideal\" or \"lan\"",
-                    rabbitmq.queue_type.name(),
-                    profile.name()
-                ),
-            );
-        }
         let group_sizes: Vec<(String, u32)> = groups.iter().map(|g| (g.name.clone(), g.consumers)).collect();
         let faults =
             super::faults::validate(&self.file, raw.faults.unwrap_or_default(), brokers, &group_sizes, duration)?;
@@ -789,7 +779,7 @@ impl Ctx {
                     *field,
                     format!(
                         "applies only to a profile whose nodes have resources, and profile \"{}\" is costless; set \
-                         profile = \"omb-2020\" or \"kreps-2014\"",
+                         profile = \"omb-2020\", \"kreps-2014\" or \"rabbitmq-2024\"",
                         profile.name()
                     ),
                 );
@@ -1937,7 +1927,7 @@ impl Ctx {
                 *field,
                 format!(
                     "applies only to a profile whose nodes have memory and a disk, and profile \"{}\" is costless; \
-                     set profile = \"omb-2020\" or \"kreps-2014\"",
+                     set profile = \"omb-2020\", \"kreps-2014\" or \"rabbitmq-2024\"",
                     profile.name()
                 ),
             );
@@ -2036,6 +2026,23 @@ impl Ctx {
             None => d::RABBITMQ_DISK_FREE_LIMIT,
             Some(l) => self.size("rabbitmq.disk_free_limit", l, 0, 1 << 60)?,
         };
+        let publisher_confirms = r.publisher_confirms.unwrap_or(d::RABBITMQ_PUBLISHER_CONFIRMS);
+        let max_unconfirmed = match r.max_unconfirmed {
+            None => None,
+            Some(_) if !publisher_confirms => {
+                return self.err(
+                    "rabbitmq.max_unconfirmed",
+                    "only allowed with publisher_confirms = true: without confirms nothing is ever unconfirmed",
+                );
+            }
+            Some(n) => Some(self.int_in(
+                "rabbitmq.max_unconfirmed",
+                n,
+                1,
+                1_000_000,
+                "the number of messages unconfirmed at once",
+            )? as u32),
+        };
         Ok(RabbitMqConfig {
             vm_memory_high_watermark,
             disk_free_limit,
@@ -2065,7 +2072,8 @@ impl Ctx {
                 }
             },
             persistent: r.persistent.unwrap_or(d::RABBITMQ_PERSISTENT),
-            publisher_confirms: r.publisher_confirms.unwrap_or(d::RABBITMQ_PUBLISHER_CONFIRMS),
+            publisher_confirms,
+            max_unconfirmed,
             heartbeat: {
                 let h = self.opt_duration("rabbitmq.heartbeat", &r.heartbeat, d::RABBITMQ_HEARTBEAT)?;
                 // AMQP negotiates whole seconds (a 16-bit field in `connection.tune`).

@@ -143,7 +143,7 @@ fn bad_inputs() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
         (
             "bad-profile.toml",
             replace("seed = 42", "seed = 42\nprofile = \"wan\""),
-            vec!["profile", "wan", "ideal", "lan"],
+            vec!["profile", "wan", "ideal", "lan", "omb-2020", "kreps-2014", "rabbitmq-2024"],
         ),
         (
             "bad-ack.toml",

@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod compaction;
 mod compression;
+mod confirm_window;
 mod consumer_failures;
 mod delivery_chart;
 mod delivery_rules;

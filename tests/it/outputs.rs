@@ -360,7 +360,9 @@ fn control_characters_are_escaped_and_long_values_cut() {
         let f = write(&d, file, text.as_bytes());
         let line = one_line_error(&bin().arg("validate").arg(&f).output().unwrap(), 3);
         assert!(line.contains(file) && line.contains(shown), "{file}: {line}");
-        assert!(line.chars().count() < 600, "{file}: {} characters", line.chars().count());
+        // Cut short: the 10,000 characters become about 80; the rest is the error's own text (an
+        // unknown key's line lists every field of its table, `[rabbitmq]`'s 19).
+        assert!(line.chars().count() < 700, "{file}: {} characters", line.chars().count());
     }
     // A file whose very name holds an escape sequence.
     let f = write(&d, "evil\u{1b}[2J.toml", b"duration = 5\n");

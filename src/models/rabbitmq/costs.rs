@@ -7,6 +7,15 @@
 //! to the message store; a classic queue confirms once they are written, not synced (the sync
 //! comes when the queue's mailbox empties), while a quorum queue's Raft log (the node's WAL)
 //! syncs before a member answers, and the confirm waits for a majority.
+//!
+//! A stream (RabbitMQ 4.x, osiris) pays in three processes: the publisher's channel converts each
+//! message to AMQP 1.0 (`rabbit_stream_queue:stream_message`) and casts it to the writer; the
+//! writer (`osiris_writer`, a `gen_batch_server`) appends what its mailbox holds as one chunk with
+//! `file:write` and no fsync (`osiris_log:write_chunk`), and confirms once the chunk is written on
+//! a majority of its members (`agreed_commit`; here one member, node 0); each consumer's channel
+//! reads the chunks from the segment file, from the page cache in a tailing read
+//! (`rabbit_stream_queue:stream_entries`), and converts each entry back to AMQP 0.9.1. The model
+//! keeps the stream on node 0, unreplicated, so no replica work is charged.
 
 use super::{Msg, QUEUE_NODE};
 use crate::models::rabbitmq::quorum::Command;
@@ -56,6 +65,9 @@ pub(super) struct Costs {
     queues: usize,
     persistent: bool,
     quorum: bool,
+    /// A stream: `processes[0]` is its writer on node 0, `processes[1 + g]` group `g`'s reader (its
+    /// active consumer's channel), on node 0 too.
+    stream: bool,
 }
 
 impl Costs {
@@ -67,10 +79,18 @@ impl Costs {
         cfg: &crate::scenario::RabbitMqConfig,
     ) -> Self {
         let quorum = cfg.queue_type == crate::scenario::QueueType::Quorum;
+        let stream = cfg.queue_type == crate::scenario::QueueType::Stream;
         let queues = if quorum { brokers } else { cfg.queues as usize };
         let res = world.resources_mut().expect("costs only in a world with resources");
-        let processes = (0..groups * queues).map(|i| res.process(((i % queues) % brokers) as u16)).collect();
-        Costs { c, processes, brokers, queues, persistent: cfg.persistent, quorum }
+        let processes = if stream {
+            let node = QUEUE_NODE;
+            std::iter::once(res.process_of_kind(node, "stream writer"))
+                .chain((0..groups).map(|_| res.process_of_kind(node, "stream reader")))
+                .collect()
+        } else {
+            (0..groups * queues).map(|i| res.process(((i % queues) % brokers) as u16)).collect()
+        };
+        Costs { c, processes, brokers, queues, persistent: cfg.persistent, quorum, stream }
     }
 
     /// The process that does group `g`'s queue work for message `id` handled at `node`.
@@ -99,6 +119,30 @@ impl Costs {
         let mut handed = None;
         let c = &self.c;
         match msg {
+            Msg::Publish(m) if self.stream => {
+                let bytes = u64::from(m.bytes);
+                world.begin(to, now, c.publish + c.stream.convert + per_byte(bytes, c.byte_ps));
+                if to == QUEUE_NODE {
+                    let writer = self.processes[0];
+                    handed = Some(writer);
+                    world.and_process(writer, c.stream.write + per_byte(bytes, c.byte_ps));
+                    // A stream is always on disk, whatever the delivery mode; osiris never syncs.
+                    let res = world.resources_mut().expect("costs only in a world with resources");
+                    res.write_back(to, now, bytes);
+                    // Every bound group's reader reads it as it is written (a tailing reader; a
+                    // reader behind reads it later, charged here all the same). The confirm then
+                    // waits for the readers too, where RabbitMQ's follows the write alone
+                    // (docs/calibration.md, "rabbitmq-2024").
+                    for (g, _) in bound.iter().enumerate().filter(|(_, b)| **b) {
+                        world.and_process(self.processes[1 + g], c.stream.read + per_byte(bytes, c.byte_ps));
+                    }
+                }
+            }
+            Msg::Ack { group, .. } if self.stream => {
+                // `settle/5` in the consumer's channel: one credit back.
+                world.begin(to, now, SimDuration::ZERO);
+                world.and_process(self.processes[1 + *group], c.ack);
+            }
             Msg::Publish(m) => {
                 let bytes = u64::from(m.bytes);
                 world.begin(to, now, c.publish + per_byte(bytes, c.byte_ps));
@@ -169,11 +213,15 @@ impl Costs {
     /// channel stops reading the publisher's connection); `Some(false)`: it is back within the
     /// credit top-up; `None`: in between (no change). A classic queue grants RabbitMQ's
     /// `credit_flow_default_credit` {400, 200}; a quorum queue's channel stops at
-    /// `quorum_commands_soft_limit` (32) commands pending.
+    /// `quorum_commands_soft_limit` (32) commands pending, a stream's at
+    /// `stream_messages_soft_limit` (256) messages the writer has not confirmed.
     pub fn credit(&self, world: &World, p: ProcessId, now: SimTime) -> (Option<bool>, SimTime) {
         let res = world.resources().expect("costs only in a world with resources");
         let work = self.enqueue_and_deliver();
-        let (initial, top_up) = if self.quorum {
+        let (initial, top_up) = if self.stream {
+            let limit = d::RABBITMQ_STREAM_MESSAGES_SOFT_LIMIT;
+            (limit, limit)
+        } else if self.quorum {
             let limit = u64::from(d::RABBITMQ_QUORUM_COMMANDS_SOFT_LIMIT);
             (limit, limit / 2)
         } else {
@@ -201,7 +249,13 @@ impl Costs {
 
     /// A queue's work for one message it enqueues and delivers (a quorum queue's at its leader).
     fn enqueue_and_deliver(&self) -> SimDuration {
-        if self.quorum { self.c.quorum_enqueue + self.c.quorum_deliver } else { self.c.enqueue + self.c.deliver }
+        if self.stream {
+            self.c.stream.write
+        } else if self.quorum {
+            self.c.quorum_enqueue + self.c.quorum_deliver
+        } else {
+            self.c.enqueue + self.c.deliver
+        }
     }
 
     /// Writes a message's bytes to the node's store: a quorum queue's WAL syncs (in group commits)
@@ -214,5 +268,82 @@ impl Costs {
         } else {
             res.write_back(node, now, bytes);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::Message;
+    use crate::world::resources::Resources;
+
+    /// One rabbitmq-2024 node (3 cores; publish 4 + conversion 4 us on a core, write 2 us on the
+    /// writer, read 10.2 us on each group's reader, settle 1 us; 2 ps a byte), a stream read by two
+    /// groups, costs without variation.
+    fn stream_node() -> (World, Costs) {
+        let text = r#"
+name = "t"
+duration = "1s"
+profile = "rabbitmq-2024"
+systems = ["rabbitmq"]
+[cluster]
+brokers = 1
+[workload]
+rate = 10
+message_bytes = 12
+[[groups]]
+name = "a"
+[[groups]]
+name = "b"
+[rabbitmq]
+queue_type = "stream"
+prefetch = 10
+"#;
+        let s = crate::scenario::Scenario::parse(text, "t.toml", false).expect("a valid scenario");
+        let body = s.body.expect("a calibrated profile");
+        let mut world = World::new(4, SimDuration::ZERO).with_resources(Resources::new(4, |_| body.hardware));
+        let costs = Costs::new(&mut world, body.rabbitmq, 2, 1, &s.rabbitmq);
+        (world, costs)
+    }
+
+    fn publish(id: u64) -> Msg {
+        Msg::Publish(Message { id, published_at: SimTime::ZERO, key: None, bytes: 12 })
+    }
+
+    #[test]
+    fn a_stream_publish_waits_for_its_channel_then_the_writer_and_every_groups_reader() {
+        let (mut world, costs) = stream_node();
+        let producer = 1;
+        // 12 bytes at 2 ps: 24 ns on each stage. The channel: 4 + 4 us + 24 ns = 8,024 ns; the
+        // writer from there, 2,024 ns (10,048); each reader 10,224 ns (18,248): the publish is
+        // served, and its confirm and deliveries leave, when the slower reader is done.
+        let handed = costs.charge(&mut world, 0, SimTime::ZERO, &publish(0), &[true, true], false);
+        assert_eq!(handed, Some(costs.processes[0]), "credit flow watches the writer");
+        assert_eq!(world.served_at(SimTime::ZERO, producer, 0), Some(SimTime(18_248)));
+        // The writer appended 12 bytes with no fsync: 12 ns of a 1 GB/s disk.
+        assert_eq!(world.resources().unwrap().busy(0).disk_ns, 12);
+        // A second publish at once: a free core (8,024), the writer is free by then (10,048), each
+        // reader is not (18,248 + 10,224).
+        costs.charge(&mut world, 0, SimTime::ZERO, &publish(1), &[true, true], false);
+        assert_eq!(world.served_at(SimTime::ZERO, producer, 0), Some(SimTime(28_472)));
+        // A group not bound yet reads nothing: only the other reader and the writer work.
+        costs.charge(&mut world, 0, SimTime::ZERO, &publish(2), &[true, false], false);
+        assert_eq!(world.served_at(SimTime::ZERO, producer, 0), Some(SimTime(38_696)));
+        let res = world.resources().unwrap();
+        assert_eq!(res.process_free_at(costs.processes[1]), SimTime(38_696));
+        assert_eq!(res.process_free_at(costs.processes[2]), SimTime(28_472));
+    }
+
+    #[test]
+    fn a_stream_ack_is_settled_by_its_groups_reader() {
+        let (mut world, costs) = stream_node();
+        let consumer = 2;
+        let ack = Msg::Ack { group: 1, consumer: 0, reg: 0, id: 0 };
+        assert_eq!(costs.charge(&mut world, 0, SimTime::ZERO, &ack, &[true, true], false), None);
+        // `settle/5` in the consumer's channel: 1 us on group 1's reader, nothing on group 0's.
+        assert_eq!(world.served_at(SimTime::ZERO, consumer, 0), Some(SimTime(1_000)));
+        let res = world.resources().unwrap();
+        assert_eq!(res.process_free_at(costs.processes[2]), SimTime(1_000));
+        assert_eq!(res.process_free_at(costs.processes[1]), SimTime::ZERO);
     }
 }

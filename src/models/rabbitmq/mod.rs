@@ -449,7 +449,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
     /// Publishing is over: the producer sent its last message, or it is down and the schedule
     /// will not restart it (what it would have sent is never sent).
     fn publishing_over(&self) -> bool {
-        self.producer.done()
+        (self.producer.done() && self.publishers.iter().all(|p| p.window_waiting.is_empty()))
             || (self.faults_done == self.faults.len() && self.publishers.iter().all(|p| !self.world.is_up(p.node)))
     }
 
@@ -472,6 +472,31 @@ impl<'h, H: History> RabbitModel<'h, H> {
         if !self.world.is_up(self.publishers[k].node) {
             return;
         }
+        if self.window_full(k) {
+            self.publishers[k].window_waiting.push_back(msg);
+            return;
+        }
+        self.send_new(k, now, msg, sched);
+    }
+
+    /// `max_unconfirmed` messages of publisher `k` are unconfirmed: its application waits before
+    /// it publishes more (PerfTest's `--confirm`).
+    fn window_full(&self, k: usize) -> bool {
+        self.cfg.max_unconfirmed.is_some_and(|max| self.publishers[k].unconfirmed.len() >= max as usize)
+    }
+
+    /// Publisher `k` publishes what waited for the window while there is room. Each is timed from
+    /// now, when the application publishes it, as PerfTest stamps a message as it sends it.
+    fn release_window(&mut self, k: usize, now: SimTime, sched: &mut Scheduler<Event>) {
+        while !self.window_full(k)
+            && let Some(mut msg) = self.publishers[k].window_waiting.pop_front()
+        {
+            msg.published_at = now;
+            self.send_new(k, now, msg, sched);
+        }
+    }
+
+    fn send_new(&mut self, k: usize, now: SimTime, msg: Message, sched: &mut Scheduler<Event>) {
         self.client(now, ClientEvent::Sent { msg });
         self.publish(k, now, msg, sched);
         if self.cfg.publisher_confirms {
@@ -674,11 +699,13 @@ impl<'h, H: History> RabbitModel<'h, H> {
             }
         }
         self.arm_confirm_check(k, sched);
+        self.release_window(k, now, sched);
     }
 
-    fn confirm(&mut self, k: usize, now: SimTime, id: MessageId) {
+    fn confirm(&mut self, k: usize, now: SimTime, id: MessageId, sched: &mut Scheduler<Event>) {
         if self.publishers[k].unconfirmed.remove(&id).is_some() {
             self.client(now, ClientEvent::Acknowledged { id });
+            self.release_window(k, now, sched);
         }
     }
 
@@ -1181,7 +1208,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 }
             }
             (FaultAction::Crash, Some(FaultTarget::Producer)) => {
-                // Every producer host of the application.
+                // Every producer host of the application: what waited for the confirm window was
+                // never sent.
                 for p in &mut self.publishers {
                     if self.world.crash(p.node) {
                         p.crashed();
@@ -1326,7 +1354,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
 
     fn on_message(&mut self, now: SimTime, from: NodeId, to: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {
         match msg {
-            Msg::Confirm(id) => self.confirm(self.publisher_for(id), now, id),
+            Msg::Confirm(id) => self.confirm(self.publisher_for(id), now, id, sched),
             Msg::Deliver { group, consumer, reg, msg, redelivered } => {
                 self.deliver(now, group, consumer, reg, msg, redelivered, sched)
             }

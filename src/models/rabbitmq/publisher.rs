@@ -17,6 +17,9 @@ pub(super) struct Publisher {
     pub(super) unconfirmed: BTreeMap<MessageId, (Message, SimTime, SimTime)>,
     pub(super) confirm_deadlines: VecDeque<(SimTime, MessageId)>,
     pub(super) confirm_check_armed: bool,
+    /// Due while `max_unconfirmed` messages were unconfirmed: waiting in the application, in
+    /// order, for a confirm to free the window.
+    pub(super) window_waiting: VecDeque<Message>,
     /// Its current connection's number.
     pub(super) conn: u32,
 }
@@ -31,13 +34,16 @@ impl Publisher {
             unconfirmed: BTreeMap::new(),
             confirm_deadlines: VecDeque::new(),
             confirm_check_armed: false,
+            window_waiting: VecDeque::new(),
             conn: 0,
         }
     }
 
-    /// Its host died: the unconfirmed set lived in its memory, its connection with it.
+    /// Its host died: the unconfirmed set lived in its memory, its connection with it, and so did
+    /// what waited for the confirm window (never sent).
     pub(super) fn crashed(&mut self) {
         self.unconfirmed.clear();
+        self.window_waiting.clear();
         self.confirm_deadlines.clear();
         self.confirm_check_armed = false;
         self.home = None;
@@ -45,6 +51,6 @@ impl Publisher {
 
     /// Nothing of its own is left to publish or to hear confirmed.
     pub(super) fn idle(&self) -> bool {
-        self.unconfirmed.is_empty() && self.outbox.is_empty()
+        self.unconfirmed.is_empty() && self.outbox.is_empty() && self.window_waiting.is_empty()
     }
 }
