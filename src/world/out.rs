@@ -14,6 +14,8 @@ use crate::time::{SimDuration, SimTime};
 pub enum Effect<M, T, R> {
     /// [`World::send`]: lost at once if an end is down or the link is cut.
     Send { from: NodeId, to: NodeId, msg: M },
+    /// [`World::try_send`]: a send whose loss the harness accounts for (its message is handed back).
+    TrySend { from: NodeId, to: NodeId, msg: M },
     /// [`World::send_from_os`]: sent by `from`'s operating system, which outlives its process.
     SendFromOs { from: NodeId, to: NodeId, msg: M },
     /// [`World::timer_in`]: a timer on `node`, due after `delay`.
@@ -22,6 +24,15 @@ pub enum Effect<M, T, R> {
     TimerAt { node: NodeId, at: SimTime, timer: T },
     /// Something the node records (the harness says where it goes).
     Record(R),
+}
+
+/// What [`World::apply_returning`] hands back to the harness, in order.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Handed<M, R> {
+    /// A record of the node's.
+    Record(R),
+    /// The message of a [`Effect::TrySend`] lost at once.
+    Returned(M),
 }
 
 /// A buffer of effects, filled by handlers and emptied by [`World::apply`]. Keep one and reuse it:
@@ -40,6 +51,11 @@ impl<M, T, R> Default for Out<M, T, R> {
 impl<M, T, R> Out<M, T, R> {
     pub fn send(&mut self, from: NodeId, to: NodeId, msg: M) {
         self.effects.push(Effect::Send { from, to, msg });
+    }
+
+    /// A send whose message, if lost at once, [`World::apply_returning`] hands back.
+    pub fn try_send(&mut self, from: NodeId, to: NodeId, msg: M) {
+        self.effects.push(Effect::TrySend { from, to, msg });
     }
 
     pub fn send_from_os(&mut self, from: NodeId, to: NodeId, msg: M) {
@@ -88,10 +104,31 @@ impl World {
         sched: &mut Scheduler<E>,
         mut record: impl FnMut(R),
     ) -> u32 {
+        self.apply_returning(out, sched, |h| {
+            if let Handed::Record(r) = h {
+                record(r)
+            }
+        })
+    }
+
+    /// [`World::apply`], also handing back the message of each [`Effect::TrySend`] lost at once,
+    /// in order with the records.
+    pub fn apply_returning<M: Wire, T, R, E: From<Envelope<M, T>>>(
+        &mut self,
+        out: &mut Out<M, T, R>,
+        sched: &mut Scheduler<E>,
+        mut hand: impl FnMut(Handed<M, R>),
+    ) -> u32 {
         let mut lost = 0;
         for e in out.effects.drain(..) {
             match e {
                 Effect::Send { from, to, msg } => lost += u32::from(!self.send(sched, from, to, msg)),
+                Effect::TrySend { from, to, msg } => {
+                    if let Err(msg) = self.try_send(sched, from, to, msg) {
+                        lost += 1;
+                        hand(Handed::Returned(msg));
+                    }
+                }
                 Effect::SendFromOs { from, to, msg } => lost += u32::from(!self.send_from_os(sched, from, to, msg)),
                 Effect::TimerIn { node, delay, timer } => {
                     self.timer_in(sched, node, delay, timer);
@@ -99,7 +136,7 @@ impl World {
                 Effect::TimerAt { node, at, timer } => {
                     self.timer_at(sched, node, at, timer);
                 }
-                Effect::Record(r) => record(r),
+                Effect::Record(r) => hand(Handed::Record(r)),
             }
         }
         lost
@@ -154,6 +191,22 @@ mod tests {
         assert_eq!(w.apply(&mut out, &mut s, |()| {}), 3);
         assert_eq!(w.dropped, 3);
         assert_eq!(run(&mut w, &mut s), vec![(SimTime(10), "from a down node's operating system")]);
+    }
+
+    #[test]
+    fn a_try_send_lost_at_once_is_handed_back_in_order_with_the_records() {
+        let mut w = World::new(3, SimDuration(10));
+        let mut s = Scheduler::<Ev>::new();
+        let mut out: Out<&'static str, &'static str, u32> = Out::default();
+        w.crash(2);
+        out.record(1);
+        out.try_send(0, 2, "to a down node");
+        out.try_send(0, 1, "delivered");
+        out.record(2);
+        let mut handed = vec![];
+        assert_eq!(w.apply_returning(&mut out, &mut s, |h| handed.push(h)), 1);
+        assert_eq!(handed, vec![Handed::Record(1), Handed::Returned("to a down node"), Handed::Record(2)]);
+        assert_eq!(run(&mut w, &mut s), vec![(SimTime(10), "delivered")]);
     }
 
     #[test]

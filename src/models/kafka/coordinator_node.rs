@@ -338,6 +338,7 @@ mod tests {
             .map(|e| match e {
                 Effect::Send { from, to, msg } => format!("send {from}->{to} {msg:?}"),
                 Effect::SendFromOs { from, to, msg } => format!("os {from}->{to} {msg:?}"),
+                Effect::TrySend { from, to, msg } => format!("try {from}->{to} {msg:?}"),
                 Effect::TimerIn { node, delay, timer } => format!("timer_in {node} {}s {timer:?}", delay.0 / S),
                 Effect::TimerAt { node, at, timer } => format!("timer_at {node} {}s {timer:?}", at.0 / S),
                 Effect::Record(n) => format!("record {n:?}"),

@@ -204,8 +204,10 @@ pub struct RabbitModel<'h, H: History> {
     costs: Option<costs::Costs>,
     /// The offered load: every message, in time order, each for producer `id % producers`.
     producer: Producer,
-    /// The publishing clients, one per host (`[workload] producers`).
+    /// The publishing clients, one per host (`[workload] producers`), and their handlers'
+    /// effects, applied by [`RabbitModel::apply_publisher`].
     publishers: Vec<Publisher>,
+    pub_out: publisher::PubOut,
     processing: ProcessingTimes,
     /// Each message's AMQP priority, with `[workload] priorities` (`x-max-priority` queues act on it).
     priorities: Option<crate::workload::Priorities>,
@@ -309,8 +311,17 @@ impl<'h, H: History> RabbitModel<'h, H> {
             cfg: s.rabbitmq.clone(),
             producer: Producer::new(s),
             publishers: (0..producers)
-                .map(|k| Publisher::new((brokers + k) as NodeId, client_node(s.rabbitmq.producer_node)))
+                .map(|k| {
+                    let cfg = publisher::PublisherCfg {
+                        confirms: s.rabbitmq.publisher_confirms,
+                        max_unconfirmed: s.rabbitmq.max_unconfirmed,
+                        confirm_timeout: d::RABBITMQ_CONFIRM_TIMEOUT,
+                        give_up_after: GIVE_UP_AFTER,
+                    };
+                    Publisher::new((brokers + k) as NodeId, client_node(s.rabbitmq.producer_node), cfg)
+                })
                 .collect(),
+            pub_out: publisher::PubOut::default(),
             processing: ProcessingTimes::new(s),
             priorities: crate::workload::Priorities::new(s),
             queues: s
@@ -472,40 +483,26 @@ impl<'h, H: History> RabbitModel<'h, H> {
         if !self.world.is_up(self.publishers[k].node) {
             return;
         }
-        if self.window_full(k) {
-            self.publishers[k].window_waiting.push_back(msg);
-            return;
-        }
-        self.send_new(k, now, msg, sched);
+        self.publishers[k].arrival(now, msg, &mut self.pub_out);
+        self.apply_publisher(now, sched);
     }
 
-    /// `max_unconfirmed` messages of publisher `k` are unconfirmed: its application waits before
-    /// it publishes more (PerfTest's `--confirm`).
-    fn window_full(&self, k: usize) -> bool {
-        self.cfg.max_unconfirmed.is_some_and(|max| self.publishers[k].unconfirmed.len() >= max as usize)
-    }
-
-    /// Publisher `k` publishes what waited for the window while there is room. Each is timed from
-    /// now, when the application publishes it, as PerfTest stamps a message as it sends it.
-    fn release_window(&mut self, k: usize, now: SimTime, sched: &mut Scheduler<Event>) {
-        while !self.window_full(k)
-            && let Some(mut msg) = self.publishers[k].window_waiting.pop_front()
-        {
-            msg.published_at = now;
-            self.send_new(k, now, msg, sched);
-        }
-    }
-
-    fn send_new(&mut self, k: usize, now: SimTime, msg: Message, sched: &mut Scheduler<Event>) {
-        self.client(now, ClientEvent::Sent { msg });
-        self.publish(k, now, msg, sched);
-        if self.cfg.publisher_confirms {
-            let deadline = now.after(d::RABBITMQ_CONFIRM_TIMEOUT);
-            let p = &mut self.publishers[k];
-            p.unconfirmed.insert(msg.id, (msg, now, deadline));
-            p.confirm_deadlines.push_back((deadline, msg.id));
-            self.arm_confirm_check(k, sched);
-        }
+    /// Applies what a publisher's handler put in `pub_out`, through the world, right where the
+    /// handler ran.
+    fn apply_publisher(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
+        use crate::world::out::Handed;
+        let (history, drain) = (&mut *self.history, &mut self.drain);
+        self.world.apply_returning(&mut self.pub_out, sched, |h| match h {
+            Handed::Record(publisher::Note::Client(e)) => {
+                drain.client_event(now);
+                history.record(now, Observation::Client(e));
+            }
+            // Given up in the client, or lost on the way: no queue holds it.
+            Handed::Record(publisher::Note::Dropped(id)) | Handed::Returned(Msg::Publish(Message { id, .. })) => {
+                history.record(now, Observation::Deleted { id, group: None })
+            }
+            Handed::Returned(_) => {}
+        });
     }
 
     /// A frame admitted at its node: read now, or left unread in its socket (credit flow); under a
@@ -634,79 +631,9 @@ impl<'h, H: History> RabbitModel<'h, H> {
         crate::world::alarms::ResourceAlarms::of(&a.spans, a.limits(), peak, end)
     }
 
-    fn publish(&mut self, k: usize, now: SimTime, msg: Message, sched: &mut Scheduler<Event>) {
-        let p = &mut self.publishers[k];
-        if p.blocked {
-            p.outbox.push_back(msg);
-            return;
-        }
-        let sent = match p.home {
-            Some(home) => self.world.send(sched, p.node, home, Msg::Publish(msg)),
-            None => false,
-        };
-        if !sent {
-            self.dropped_publish(now, &msg);
-        }
-    }
-
     /// A publish that never reached the exchange: no queue holds it.
     fn dropped_publish(&mut self, now: SimTime, msg: &Message) {
         self.obs(now, Observation::Deleted { id: msg.id, group: None });
-    }
-
-    fn arm_confirm_check(&mut self, k: usize, sched: &mut Scheduler<Event>) {
-        let p = &mut self.publishers[k];
-        if !p.confirm_check_armed
-            && let Some(&(at, _)) = p.confirm_deadlines.front()
-        {
-            p.confirm_check_armed = true;
-            self.world.timer_at(sched, p.node, at, Timer::ConfirmCheck);
-        }
-    }
-
-    fn confirm_check(&mut self, k: usize, now: SimTime, sched: &mut Scheduler<Event>) {
-        self.publishers[k].confirm_check_armed = false;
-        while let Some(&(at, id)) = self.publishers[k].confirm_deadlines.front() {
-            if at > now {
-                break;
-            }
-            let p = &mut self.publishers[k];
-            p.confirm_deadlines.pop_front();
-            let Some(&(msg, first, deadline)) = p.unconfirmed.get(&id) else {
-                continue;
-            };
-            if deadline != at {
-                continue;
-            }
-            if now.since(first) >= GIVE_UP_AFTER {
-                p.unconfirmed.remove(&id);
-                if p.blocked {
-                    let waiting = p.outbox.len();
-                    p.outbox.retain(|m| m.id != id);
-                    if p.outbox.len() < waiting {
-                        // It never left the blocked client.
-                        self.dropped_publish(now, &msg);
-                    }
-                }
-                self.client(now, ClientEvent::SendFailed { id });
-                continue;
-            }
-            let next = now.after(d::RABBITMQ_CONFIRM_TIMEOUT);
-            p.unconfirmed.insert(id, (msg, first, next));
-            p.confirm_deadlines.push_back((next, id));
-            if !p.blocked {
-                self.publish(k, now, msg, sched);
-            }
-        }
-        self.arm_confirm_check(k, sched);
-        self.release_window(k, now, sched);
-    }
-
-    fn confirm(&mut self, k: usize, now: SimTime, id: MessageId, sched: &mut Scheduler<Event>) {
-        if self.publishers[k].unconfirmed.remove(&id).is_some() {
-            self.client(now, ClientEvent::Acknowledged { id });
-            self.release_window(k, now, sched);
-        }
     }
 
     // ---- the queue's node ----
@@ -1354,7 +1281,11 @@ impl<'h, H: History> RabbitModel<'h, H> {
 
     fn on_message(&mut self, now: SimTime, from: NodeId, to: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {
         match msg {
-            Msg::Confirm(id) => self.confirm(self.publisher_for(id), now, id, sched),
+            Msg::Confirm(id) => {
+                let k = self.publisher_for(id);
+                self.publishers[k].confirm(now, id, &mut self.pub_out);
+                self.apply_publisher(now, sched);
+            }
             Msg::Deliver { group, consumer, reg, msg, redelivered } => {
                 self.deliver(now, group, consumer, reg, msg, redelivered, sched)
             }
@@ -1374,14 +1305,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
             }
             Msg::Flow { blocked } => {
                 let k = self.publisher_of(to).expect("flow control is for publishers");
-                if self.publishers[k].home == Some(from) {
-                    self.publishers[k].blocked = blocked;
-                    while !self.publishers[k].blocked
-                        && let Some(m) = self.publishers[k].outbox.pop_front()
-                    {
-                        self.publish(k, now, m, sched);
-                    }
-                }
+                self.publishers[k].flow(from, blocked, &mut self.pub_out);
+                self.apply_publisher(now, sched);
             }
             Msg::Raft(m) => self.raft_message(now, from, to, *m, sched),
             // At a broker node.
@@ -1445,7 +1370,9 @@ impl<'h, H: History> RabbitModel<'h, H> {
     fn on_timer(&mut self, now: SimTime, node: NodeId, timer: Timer, sched: &mut Scheduler<Event>) {
         match timer {
             Timer::ConfirmCheck => {
-                self.confirm_check(self.publisher_of(node).expect("a publisher's timer"), now, sched)
+                let k = self.publisher_of(node).expect("a publisher's timer");
+                self.publishers[k].confirm_check(now, &mut self.pub_out);
+                self.apply_publisher(now, sched);
             }
             Timer::ConsumerTimeoutCheck => self.consumer_timeout_check(now, sched),
             Timer::Expiry(group) => self.expiry_due(now, group, sched),

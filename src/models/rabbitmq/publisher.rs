@@ -1,7 +1,34 @@
 //! A publishing client on its own host (`[workload] producers`): its connection, the messages
-//! its application holds while the connection is blocked, and its publisher confirms.
+//! its application holds while the connection is blocked or its confirm window is full, and its
+//! publisher confirms. Its handlers touch nothing but its own state and fill an [`Out`], which
+//! the model applies through the world right where the handler ran.
 
 use super::*;
+use crate::world::out::Out;
+
+/// What a publisher's handlers record for the harness.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Note {
+    /// A client event: the application sent a message, was confirmed, or gave up.
+    Client(ClientEvent),
+    /// A publish that never reached the exchange (no connection, or given up while it waited in
+    /// a blocked connection): no queue holds it.
+    Dropped(MessageId),
+}
+
+/// A publisher's effects.
+pub(super) type PubOut = Out<Msg, Timer, Note>;
+
+/// The publisher settings the handlers need (from `[rabbitmq]`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PublisherCfg {
+    pub(super) confirms: bool,
+    pub(super) max_unconfirmed: Option<u32>,
+    /// How long the application waits for a confirm before it publishes again.
+    pub(super) confirm_timeout: SimDuration,
+    /// How long after its first publish the application gives up on a message.
+    pub(super) give_up_after: SimDuration,
+}
 
 /// One publisher: an AMQP connection with one channel, publishing with confirms.
 pub(super) struct Publisher {
@@ -22,10 +49,11 @@ pub(super) struct Publisher {
     pub(super) window_waiting: VecDeque<Message>,
     /// Its current connection's number.
     pub(super) conn: u32,
+    cfg: PublisherCfg,
 }
 
 impl Publisher {
-    pub(super) fn new(node: NodeId, home: NodeId) -> Self {
+    pub(super) fn new(node: NodeId, home: NodeId, cfg: PublisherCfg) -> Self {
         Publisher {
             node,
             home: Some(home),
@@ -36,6 +64,7 @@ impl Publisher {
             confirm_check_armed: false,
             window_waiting: VecDeque::new(),
             conn: 0,
+            cfg,
         }
     }
 
@@ -52,5 +81,226 @@ impl Publisher {
     /// Nothing of its own is left to publish or to hear confirmed.
     pub(super) fn idle(&self) -> bool {
         self.unconfirmed.is_empty() && self.outbox.is_empty() && self.window_waiting.is_empty()
+    }
+
+    /// The application has message `msg` to publish now (its host is up).
+    pub(super) fn arrival(&mut self, now: SimTime, msg: Message, out: &mut PubOut) {
+        if self.window_full() {
+            self.window_waiting.push_back(msg);
+            return;
+        }
+        self.send_new(now, msg, out);
+    }
+
+    /// `max_unconfirmed` messages are unconfirmed: the application waits before it publishes more
+    /// (PerfTest's `--confirm`).
+    fn window_full(&self) -> bool {
+        self.cfg.max_unconfirmed.is_some_and(|max| self.unconfirmed.len() >= max as usize)
+    }
+
+    /// Publishes what waited for the window while there is room. Each is timed from now, when the
+    /// application publishes it, as PerfTest stamps a message as it sends it.
+    fn release_window(&mut self, now: SimTime, out: &mut PubOut) {
+        while !self.window_full()
+            && let Some(mut msg) = self.window_waiting.pop_front()
+        {
+            msg.published_at = now;
+            self.send_new(now, msg, out);
+        }
+    }
+
+    fn send_new(&mut self, now: SimTime, msg: Message, out: &mut PubOut) {
+        out.record(Note::Client(ClientEvent::Sent { msg }));
+        self.publish(msg, out);
+        if self.cfg.confirms {
+            let deadline = now.after(self.cfg.confirm_timeout);
+            self.unconfirmed.insert(msg.id, (msg, now, deadline));
+            self.confirm_deadlines.push_back((deadline, msg.id));
+            self.arm_confirm_check(out);
+        }
+    }
+
+    /// `basic.publish` on its connection: held while the connection is blocked; lost at once
+    /// without a connection (the harness records a send lost on the way as dropped too).
+    fn publish(&mut self, msg: Message, out: &mut PubOut) {
+        if self.blocked {
+            self.outbox.push_back(msg);
+            return;
+        }
+        match self.home {
+            Some(home) => out.try_send(self.node, home, Msg::Publish(msg)),
+            None => out.record(Note::Dropped(msg.id)),
+        }
+    }
+
+    fn arm_confirm_check(&mut self, out: &mut PubOut) {
+        if !self.confirm_check_armed
+            && let Some(&(at, _)) = self.confirm_deadlines.front()
+        {
+            self.confirm_check_armed = true;
+            out.timer_at(self.node, at, Timer::ConfirmCheck);
+        }
+    }
+
+    /// Its confirm timer: what waited too long is published again, or given up on.
+    pub(super) fn confirm_check(&mut self, now: SimTime, out: &mut PubOut) {
+        self.confirm_check_armed = false;
+        while let Some(&(at, id)) = self.confirm_deadlines.front() {
+            if at > now {
+                break;
+            }
+            self.confirm_deadlines.pop_front();
+            let Some(&(msg, first, deadline)) = self.unconfirmed.get(&id) else {
+                continue;
+            };
+            if deadline != at {
+                continue;
+            }
+            if now.since(first) >= self.cfg.give_up_after {
+                self.unconfirmed.remove(&id);
+                if self.blocked {
+                    let waiting = self.outbox.len();
+                    self.outbox.retain(|m| m.id != id);
+                    if self.outbox.len() < waiting {
+                        // It never left the blocked client.
+                        out.record(Note::Dropped(id));
+                    }
+                }
+                out.record(Note::Client(ClientEvent::SendFailed { id }));
+                continue;
+            }
+            let next = now.after(self.cfg.confirm_timeout);
+            self.unconfirmed.insert(id, (msg, first, next));
+            self.confirm_deadlines.push_back((next, id));
+            if !self.blocked {
+                self.publish(msg, out);
+            }
+        }
+        self.arm_confirm_check(out);
+        self.release_window(now, out);
+    }
+
+    /// `basic.ack` from the broker for message `id`.
+    pub(super) fn confirm(&mut self, now: SimTime, id: MessageId, out: &mut PubOut) {
+        if self.unconfirmed.remove(&id).is_some() {
+            out.record(Note::Client(ClientEvent::Acknowledged { id }));
+            self.release_window(now, out);
+        }
+    }
+
+    /// `connection.blocked` / `connection.unblocked` from node `from`: only from its own
+    /// connection's node; unblocked, it publishes what it held.
+    pub(super) fn flow(&mut self, from: NodeId, blocked: bool, out: &mut PubOut) {
+        if self.home != Some(from) {
+            return;
+        }
+        self.blocked = blocked;
+        while !self.blocked
+            && let Some(m) = self.outbox.pop_front()
+        {
+            self.publish(m, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::out::Effect;
+
+    const MS: u64 = 1_000_000;
+
+    fn cfg(max_unconfirmed: Option<u32>) -> PublisherCfg {
+        PublisherCfg {
+            confirms: true,
+            max_unconfirmed,
+            confirm_timeout: SimDuration(5_000 * MS),
+            give_up_after: SimDuration(120_000 * MS),
+        }
+    }
+
+    fn msg(id: u64, at_ms: u64) -> Message {
+        Message { id, published_at: SimTime(at_ms * MS), key: None, bytes: 100 }
+    }
+
+    /// The effects as short strings: what was sent or recorded, and timers.
+    fn seen(out: &mut PubOut) -> Vec<String> {
+        let v = out
+            .effects()
+            .iter()
+            .map(|e| match e {
+                Effect::TrySend { to, msg: Msg::Publish(m), .. } => format!("publish {} to {to}", m.id),
+                Effect::TimerAt { at, .. } => format!("timer {} ms", at.0 / MS),
+                Effect::Record(Note::Client(ClientEvent::Sent { msg })) => format!("sent {}", msg.id),
+                Effect::Record(Note::Client(ClientEvent::Acknowledged { id })) => format!("acked {id}"),
+                Effect::Record(Note::Client(ClientEvent::SendFailed { id })) => format!("failed {id}"),
+                Effect::Record(Note::Dropped(id)) => format!("dropped {id}"),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        out.clear();
+        v
+    }
+
+    /// Worked by hand: a window of 2. Messages 0 and 1 go at 0 and 1 ms, with one confirm timer
+    /// (0's deadline, 5 s); 2 waits. 0's confirm at 3 ms frees a place: 2 is sent then, stamped 3 ms.
+    #[test]
+    fn a_full_window_holds_the_next_message_until_a_confirm() {
+        let mut p = Publisher::new(5, 0, cfg(Some(2)));
+        let mut out = PubOut::default();
+        p.arrival(SimTime(0), msg(0, 0), &mut out);
+        p.arrival(SimTime(MS), msg(1, 1), &mut out);
+        p.arrival(SimTime(2 * MS), msg(2, 2), &mut out);
+        assert_eq!(seen(&mut out), ["sent 0", "publish 0 to 0", "timer 5000 ms", "sent 1", "publish 1 to 0"]);
+        p.confirm(SimTime(3 * MS), 0, &mut out);
+        assert_eq!(seen(&mut out), ["acked 0", "sent 2", "publish 2 to 0"]);
+        assert_eq!(p.unconfirmed[&2].0.published_at, SimTime(3 * MS), "timed from when it is sent");
+        // A second confirm of the same message changes nothing.
+        p.confirm(SimTime(4 * MS), 0, &mut out);
+        assert!(out.is_empty());
+    }
+
+    /// A blocked connection holds publishes; unblocked by its own node it sends them in order, and
+    /// a `connection.unblocked` from another node is ignored. Without a connection a publish is
+    /// dropped at once.
+    #[test]
+    fn a_blocked_connection_holds_and_releases_in_order() {
+        let mut p = Publisher::new(5, 1, cfg(None));
+        let mut out = PubOut::default();
+        p.flow(1, true, &mut out);
+        p.arrival(SimTime(0), msg(7, 0), &mut out);
+        p.arrival(SimTime(0), msg(8, 0), &mut out);
+        assert_eq!(seen(&mut out), ["sent 7", "timer 5000 ms", "sent 8"]);
+        p.flow(2, false, &mut out);
+        assert!(out.is_empty(), "not its connection's node");
+        p.flow(1, false, &mut out);
+        assert_eq!(seen(&mut out), ["publish 7 to 1", "publish 8 to 1"]);
+        p.home = None;
+        p.arrival(SimTime(MS), msg(9, 1), &mut out);
+        assert_eq!(seen(&mut out), ["sent 9", "dropped 9"]);
+    }
+
+    /// Unconfirmed at its 5 s deadline, a message is published again with a new deadline; 120 s
+    /// after its first publish it is given up on (`SendFailed`), and if it still waited in a
+    /// blocked connection it never left the client: dropped.
+    #[test]
+    fn an_unconfirmed_message_is_published_again_then_given_up() {
+        let mut p = Publisher::new(5, 0, cfg(None));
+        let mut out = PubOut::default();
+        p.arrival(SimTime(0), msg(3, 0), &mut out);
+        seen(&mut out);
+        p.confirm_check(SimTime(5_000 * MS), &mut out);
+        assert_eq!(seen(&mut out), ["publish 3 to 0", "timer 10000 ms"]);
+        // Every 5 s until 120 s: the 24th check gives up; blocked meanwhile, it sits in the outbox.
+        p.flow(0, true, &mut out);
+        for k in 2..24 {
+            p.confirm_check(SimTime(k * 5_000 * MS), &mut out);
+        }
+        assert_eq!(p.outbox.len(), 0, "a blocked publisher does not publish again");
+        seen(&mut out);
+        p.outbox.push_back(msg(3, 0));
+        p.confirm_check(SimTime(120_000 * MS), &mut out);
+        assert_eq!(seen(&mut out), ["dropped 3", "failed 3"]);
+        assert!(p.idle());
     }
 }
