@@ -176,17 +176,6 @@ impl Producer {
     pub fn done(&self) -> bool {
         self.next.is_none()
     }
-
-    /// Drops the messages due before `t` (the producer application was down when they arrived);
-    /// returns how many.
-    pub fn skip_before(&mut self, t: SimTime) -> u64 {
-        let mut n = 0;
-        while self.next.is_some_and(|m| m.published_at < t) {
-            self.next = self.messages.next_message();
-            n += 1;
-        }
-        n
-    }
 }
 
 /// The AMQP `priority` property each message is published with (`[workload] priorities`): a pure
