@@ -178,6 +178,13 @@ impl Producer {
     }
 }
 
+/// The producer (of `producers`, `[workload] producers`) that sends message `id`: producers take
+/// the one arrival stream in turn, so each sends every `producers`-th message.
+#[inline]
+pub fn producer_for(id: MessageId, producers: usize) -> usize {
+    (id % producers as u64) as usize
+}
+
 /// The AMQP `priority` property each message is published with (`[workload] priorities`): a pure
 /// function of the seed and the message id, from its own keyed stream, so that no other draw
 /// moves and both systems see the same priorities. Kafka has no priorities: only a RabbitMQ queue

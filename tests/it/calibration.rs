@@ -6,10 +6,9 @@
 //! minutes, so the ceilings are measured with a bounded drain and the OS's dirty-page budget
 //! shrunk to reach the disk's steady state within the run.
 
-use crate::common::scenario;
+use crate::common::{acknowledged, scenario};
 use pushpull::run::run_one;
 use pushpull::scenario::SystemKind;
-use pushpull::time::SimTime;
 
 /// OMB's Kafka workload on omb-2020: 1 KiB records without keys, 100 partitions, RF 3,
 /// min.insync 2, acks all, four consumers.
@@ -429,23 +428,6 @@ batch_size = {batch_size}
 buffer_memory = "64MiB"
 "#
     )
-}
-
-/// The producer's acknowledged records per second over `[warmup, duration)`, and the bottleneck.
-fn acknowledged(text: &str) -> (f64, String) {
-    let s = scenario(text);
-    let run = run_one(&s, SystemKind::Kafka, None);
-    let (from, to) = (SimTime(s.warmup.0), SimTime(s.duration.0));
-    let window: Vec<f64> = run
-        .recorder
-        .samples
-        .iter()
-        .filter(|x| x.group == 0 && x.time > from && x.time <= to)
-        .map(|x| x.acknowledged_per_s)
-        .collect();
-    let sum = run.summary(&s);
-    let bottleneck = sum.utilisation.as_ref().expect("a calibrated profile reports utilisation").bottleneck.clone();
-    (window.iter().sum::<f64>() / window.len() as f64, bottleneck)
 }
 
 /// Jay Kreps, "Benchmarking Apache Kafka: 2 Million Writes Per Second (On Three Cheap Machines)",

@@ -210,3 +210,20 @@ pub fn assert_refused(text: &str, file: &str, field: &str, says: &str) {
     assert!(line.contains(file) && line.contains(says), "{line}");
     assert!(!line.contains('\n'));
 }
+
+/// A Kafka run of `text`: the producers' acknowledged records per second over `[warmup, duration)`, and the bottleneck.
+pub fn acknowledged(text: &str) -> (f64, String) {
+    let s = scenario(text);
+    let run = pushpull::run::run_one(&s, SystemKind::Kafka, None);
+    let (from, to) = (SimTime(s.warmup.0), SimTime(s.duration.0));
+    let window: Vec<f64> = run
+        .recorder
+        .samples
+        .iter()
+        .filter(|x| x.group == 0 && x.time > from && x.time <= to)
+        .map(|x| x.acknowledged_per_s)
+        .collect();
+    let sum = run.summary(&s);
+    let bottleneck = sum.utilisation.as_ref().expect("a calibrated profile reports utilisation").bottleneck.clone();
+    (window.iter().sum::<f64>() / window.len() as f64, bottleneck)
+}

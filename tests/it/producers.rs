@@ -86,22 +86,8 @@ fn a_second_producer_host_lifts_the_producer_card_ceiling() {
             "#
         )
     };
-    let rate = |n: u32| {
-        let s = scenario(&text(n));
-        let run = run_one(&s, SystemKind::Kafka, None);
-        let (from, to) = (s.warmup.0, s.duration.0);
-        let w: Vec<f64> = run
-            .recorder
-            .samples
-            .iter()
-            .filter(|x| x.time.0 > from && x.time.0 <= to)
-            .map(|x| x.acknowledged_per_s)
-            .collect();
-        let bottleneck = run.summary(&s).utilisation.expect("calibrated").bottleneck;
-        (w.iter().sum::<f64>() / w.len() as f64, bottleneck)
-    };
-    let (one, b1) = rate(1);
-    let (two, b2) = rate(2);
+    let (one, b1) = acknowledged(&text(1));
+    let (two, b2) = acknowledged(&text(2));
     assert!(b1.starts_with("network out of producer host"), "{b1}");
     assert!(one < 1_000_000.0, "one producer's card: {one:.0}/s");
     // Tolerance 3%: the window's Poisson arrivals (10^6 of them) and the last requests in flight.

@@ -205,11 +205,11 @@ impl<H: History> KafkaModel<'_, H> {
     /// One past the id of producer `k`'s last record in `log` below offset `end`, 0 if none: where
     /// its idempotent sequence goes on (Kafka keeps it per producer id in the producer state).
     fn producer_tail(&self, k: usize, log: &Partition, end: Offset) -> u64 {
-        let n = self.producers.len() as u64;
+        let n = self.producers.len();
         let last = match (n, end) {
             (1, Offset::MAX) => log.last_id(),
             (1, _) => end.checked_sub(1).and_then(|o| log.get(o)).map(StoredMessage::id),
-            _ => log.last_id_below(end, |id| id % n == k as u64),
+            _ => log.last_id_below(end, |id| crate::workload::producer_for(id, n) == k),
         };
         last.map_or(0, |id| id + 1)
     }
@@ -252,9 +252,8 @@ impl<H: History> KafkaModel<'_, H> {
                 self.tails.len() - 1
             }
         };
-        let n = self.producers.len() as u64;
-        let mine = |id: u64| id % n == k as u64;
-        let next = match self.tails[t].records.iter().rev().find(|r| mine(r.id())) {
+        let n = self.producers.len();
+        let next = match self.tails[t].records.iter().rev().find(|r| crate::workload::producer_for(r.id(), n) == k) {
             Some(r) => r.id() + 1,
             None => self.producer_tail(k, &self.partitions[p], self.tails[t].base),
         };

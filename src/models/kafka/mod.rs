@@ -779,26 +779,14 @@ impl<'h, H: History> KafkaModel<'h, H> {
             routing: crate::subscriptions::Subscriptions::new(s).map(std::sync::Arc::new),
             cfg,
         };
-        for pc in &mut m.producers {
-            let a = &mut pc.accumulator;
-            a.idempotent = m.cfg.enable_idempotence;
-            if let Some(f) = codec {
-                // The batch's records past its first shrink by the codec's size next to zstd's over
-                // the payload's zstd ratio.
-                let ratio_milli =
-                    (s.workload.compression_ratio.unwrap_or(d::COMPRESSION_RATIO) * 1000.0).round() as u64;
-                let rate_ppm = f.size_vs_zstd_milli * 1_000_000 / ratio_milli.max(1);
-                let compress_ps = if s.body.is_some() { f.compress_ps } else { 0 };
-                a.compression = Some(producer::Compression::new(rate_ppm, f.frame_bytes, compress_ps));
-                if let Some(res) = m.world.resources_mut() {
-                    pc.compressor = Some(res.process_of_kind(pc.node, "sending thread"));
-                }
+        // With compression in a world with resources, each producer's application thread
+        // compresses (a process on its host).
+        if codec.is_some()
+            && let Some(res) = m.world.resources_mut()
+        {
+            for pc in &mut m.producers {
+                pc.compressor = Some(res.process_of_kind(pc.node, "sending thread"));
             }
-            a.v0_record_overhead = s.body.and_then(|b| b.kafka.v0_record_overhead);
-            if m.cfg.max_in_flight_requests_per_connection == 1 {
-                a.muted = vec![false; p as usize];
-            }
-            a.keep_keys = m.cfg.cleanup_policy.compacts();
         }
         m.arm_arrival(sched);
         // The broker's log manager schedules its first retention check `log.initial.task.delay.ms`
@@ -870,13 +858,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let Some((msg, _)) = self.producer.take() else {
             return;
         };
-        let k = (msg.id % self.producers.len() as u64) as usize;
+        self.arm_arrival(sched);
+        let k = crate::workload::producer_for(msg.id, self.producers.len());
         if !self.world.is_up(self.producers[k].node) {
-            self.arm_arrival(sched);
             return;
         }
         self.client(now, ClientEvent::Sent { msg });
-        self.arm_arrival(sched);
         if let Some(p) = self.producers[k].compressor {
             self.compress(k, now, p, msg, sched);
             return;

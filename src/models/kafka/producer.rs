@@ -359,7 +359,8 @@ impl Accumulator {
 
     /// The accumulator of producer `producer` of several: its sticky partitioner draws from the
     /// producer's own stream.
-    pub fn of_producer(mut self, seed: u64, producer: u32, partitions: u32) -> Self {
+    pub fn of_producer(mut self, seed: u64, producer: u32) -> Self {
+        let partitions = self.queues.len() as u32;
         self.sticky = StickyPartitioner::of_producer(seed, producer, partitions, self.batch_size);
         self
     }

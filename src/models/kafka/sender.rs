@@ -84,11 +84,26 @@ impl ProducerClient {
     pub(super) fn new(s: &Scenario, node: NodeId, index: u32) -> Self {
         let cfg = &s.kafka;
         let (p, brokers) = (cfg.partitions, s.brokers as usize);
+        let mut accumulator = Accumulator::new(s.seed, p, s.brokers, cfg.batch_size, cfg.linger, cfg.delivery_timeout)
+            .of_producer(s.seed, index)
+            .with_buffer_memory(cfg.buffer_memory);
+        accumulator.idempotent = cfg.enable_idempotence;
+        if let Some(f) = cfg.compression_type.figures() {
+            // The batch's records past its first shrink by the codec's size next to zstd's over the
+            // payload's zstd ratio.
+            let ratio_milli = (s.workload.compression_ratio.unwrap_or(d::COMPRESSION_RATIO) * 1000.0).round() as u64;
+            let rate_ppm = f.size_vs_zstd_milli * 1_000_000 / ratio_milli.max(1);
+            let compress_ps = if s.body.is_some() { f.compress_ps } else { 0 };
+            accumulator.compression = Some(super::producer::Compression::new(rate_ppm, f.frame_bytes, compress_ps));
+        }
+        accumulator.v0_record_overhead = s.body.and_then(|b| b.kafka.v0_record_overhead);
+        if cfg.max_in_flight_requests_per_connection == 1 {
+            accumulator.muted = vec![false; p as usize];
+        }
+        accumulator.keep_keys = cfg.cleanup_policy.compacts();
         ProducerClient {
             node,
-            accumulator: Accumulator::new(s.seed, p, s.brokers, cfg.batch_size, cfg.linger, cfg.delivery_timeout)
-                .of_producer(s.seed, index, p)
-                .with_buffer_memory(cfg.buffer_memory),
+            accumulator,
             blocked: VecDeque::new(),
             compressing: VecDeque::new(),
             block_deadline: Deadline::default(),

@@ -288,6 +288,12 @@ impl<'h, H: History> RabbitModel<'h, H> {
         let replicas = s.rabbitmq.replicas as usize;
         let mut consumer_of = NodeMap::default();
         let mut next = (brokers + producers) as NodeId;
+        let publisher_cfg = publisher::PublisherCfg {
+            confirms: s.rabbitmq.publisher_confirms,
+            max_unconfirmed: s.rabbitmq.max_unconfirmed,
+            confirm_timeout: d::RABBITMQ_CONFIRM_TIMEOUT,
+            give_up_after: GIVE_UP_AFTER,
+        };
         let consumers = s
             .groups
             .iter()
@@ -311,15 +317,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             cfg: s.rabbitmq.clone(),
             producer: Producer::new(s),
             publishers: (0..producers)
-                .map(|k| {
-                    let cfg = publisher::PublisherCfg {
-                        confirms: s.rabbitmq.publisher_confirms,
-                        max_unconfirmed: s.rabbitmq.max_unconfirmed,
-                        confirm_timeout: d::RABBITMQ_CONFIRM_TIMEOUT,
-                        give_up_after: GIVE_UP_AFTER,
-                    };
-                    Publisher::new((brokers + k) as NodeId, client_node(s.rabbitmq.producer_node), cfg)
-                })
+                .map(|k| Publisher::new((brokers + k) as NodeId, client_node(s.rabbitmq.producer_node), publisher_cfg))
                 .collect(),
             pub_out: publisher::PubOut::default(),
             processing: ProcessingTimes::new(s),
@@ -444,7 +442,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
     /// The publisher of message `id`.
     #[inline]
     fn publisher_for(&self, id: MessageId) -> usize {
-        (id % self.publishers.len() as u64) as usize
+        crate::workload::producer_for(id, self.publishers.len())
     }
 
     fn obs(&mut self, now: SimTime, o: Observation) {
