@@ -24,6 +24,7 @@
 //! append-only log every group reads at its own offset, one active consumer per group.
 
 mod alarm;
+mod consumer;
 mod costs;
 mod liveness;
 mod operations;
@@ -45,8 +46,10 @@ use crate::scenario::policy::{Overflow, QueuePolicy};
 use crate::scenario::{ClientNode, RabbitMqConfig, Scenario};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{Message, MessageId, ProcessingTimes, Producer, StoredMessage};
+use crate::world::out::{Direct, Handed};
 use crate::world::resources::ProcessId;
 use crate::world::{Admit, Envelope, Held, NodeId, NodeMap, World};
+use consumer::{ConsumerCfg, ConsumerNode, Delivery};
 use liveness::{End, Silence};
 use publisher::Publisher;
 use queue::{ClassicQueue, Ready};
@@ -163,27 +166,6 @@ impl From<Envelope<Msg, Timer>> for Event {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Delivery {
-    msg: StoredMessage,
-    /// The broker's flag: delivered before (its processing is then a second attempt).
-    redelivered: bool,
-}
-
-struct ConsumerNode {
-    node: NodeId,
-    app: ConsumerApp<Delivery>,
-    /// The broker node its connection is to (`consumer_node`: by default the queue's node, with a
-    /// quorum queue its leader's); `None` while disconnected.
-    home: Option<NodeId>,
-    /// Its current subscription's number.
-    reg: u32,
-    /// Its current connection's number.
-    conn: u32,
-    /// Its node cancelled its subscription (`basic.cancel`) and it has not subscribed again.
-    cancelled: bool,
-}
-
 /// The queue's home node.
 const QUEUE_NODE: NodeId = 0;
 
@@ -212,6 +194,8 @@ pub struct RabbitModel<'h, H: History> {
     /// Each message's AMQP priority, with `[workload] priorities` (`x-max-priority` queues act on it).
     priorities: Option<crate::workload::Priorities>,
     queues: Vec<ClassicQueue>,
+    /// The consuming clients, per group, and their handlers' effects, applied by
+    /// [`RabbitModel::apply_consumer`].
     consumers: Vec<Vec<ConsumerNode>>,
     /// Node -> (group, consumer) for consumer nodes.
     consumer_of: NodeMap<(GroupIdx, u32)>,
@@ -219,10 +203,6 @@ pub struct RabbitModel<'h, H: History> {
     timeout_check_armed: bool,
     /// Per group: its queue's arguments (TTL, length limit, dead-lettering).
     policies: Vec<QueuePolicy>,
-    /// Per group: which processing attempts fail (issue 18, item 5), and what the consumer then
-    /// does (`on_failure`).
-    failures: Vec<crate::failures::Failures>,
-    on_failure: Vec<RabbitOnFailure>,
     /// Per group: when its queue's TTL timer is set for, if it is.
     expiry_armed: Vec<Option<SimTime>>,
     /// Messages a queue's policy just took out (reused).
@@ -304,8 +284,15 @@ impl<'h, H: History> RabbitModel<'h, H> {
                         let node = next;
                         next += 1;
                         consumer_of.insert(node, (g, c));
-                        let home = Some(client_node(s.rabbitmq.consumer_node));
-                        ConsumerNode { node, app: ConsumerApp::default(), home, reg: 0, conn: 0, cancelled: false }
+                        let cfg = ConsumerCfg {
+                            manual_ack: s.rabbitmq.manual_ack,
+                            cancel_notify: s.rabbitmq.consumer_cancel_notify,
+                            // Which processing attempts fail (issue 18, item 5), and what the
+                            // consumer then does.
+                            failures: crate::failures::Failures::for_group(s, g),
+                            on_failure: grp.failures.rabbitmq,
+                        };
+                        ConsumerNode::new(node, g, c, client_node(s.rabbitmq.consumer_node), cfg)
                     })
                     .collect()
             })
@@ -335,8 +322,6 @@ impl<'h, H: History> RabbitModel<'h, H> {
             routing: crate::subscriptions::Subscriptions::new(s).map(std::sync::Arc::new),
             routed_scratch: Vec::new(),
             policies: s.groups.iter().map(|g| g.policy.clone()).collect(),
-            failures: (0..s.groups.len()).map(|g| crate::failures::Failures::for_group(s, g)).collect(),
-            on_failure: s.groups.iter().map(|g| g.failures.rabbitmq).collect(),
             expiry_armed: vec![None; s.groups.len()],
             dying: Vec::new(),
             x_death: BTreeMap::new(),
@@ -928,91 +913,32 @@ impl<'h, H: History> RabbitModel<'h, H> {
 
     // ---- consumer nodes ----
 
-    #[allow(clippy::too_many_arguments)]
-    fn deliver(
-        &mut self,
-        now: SimTime,
+    /// Consumer `consumer` of `group`, its group's processing times, and where its handlers'
+    /// effects go: through the world as they are issued, its records to the history as client
+    /// events.
+    // The effects' sink is a closure, whose type has no name to give an alias.
+    #[allow(clippy::type_complexity)]
+    #[inline(always)]
+    fn consumer_parts<'a>(
+        &'a mut self,
         group: GroupIdx,
         consumer: u32,
-        reg: u32,
-        msg: StoredMessage,
-        redelivered: bool,
-        sched: &mut Scheduler<Event>,
-    ) {
-        if reg != self.consumers[group][consumer as usize].reg {
-            // For a subscription of an earlier connection: no such consumer on this one.
-            return;
-        }
-        self.client(now, ClientEvent::Delivered { msg, group, consumer, redelivered });
-        self.consumers[group][consumer as usize].app.push(Delivery { msg, redelivered });
-        self.start_next(now, group, consumer, sched);
-    }
-
-    fn start_next(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        let c = &mut self.consumers[group][consumer as usize];
-        let Some(&Delivery { msg, .. }) = c.app.start_next() else {
-            return;
-        };
-        let node = c.node;
-        self.client(now, ClientEvent::ProcessingStarted { msg, group, consumer });
-        let work = self.processing.of(group, msg.id());
-        self.world.timer_in(sched, node, work, Timer::JobEnd);
-    }
-
-    fn job_end(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        match self.consumers[group][consumer as usize].app.job_ended() {
-            JobEnd::Done(d) => self.job_done(now, group, consumer, d, sched),
-            JobEnd::Stalled => {}
-        }
-    }
-
-    fn job_done(&mut self, now: SimTime, group: GroupIdx, consumer: u32, d: Delivery, sched: &mut Scheduler<Event>) {
-        // A first delivery is the first attempt; a redelivered one (requeued by a nack or a closed
-        // channel) a later one.
-        if !self.failures[group].never() && self.failures[group].fails(d.msg.id(), u32::from(d.redelivered)) {
-            return self.processing_failed(now, group, consumer, d, sched);
-        }
-        self.client(now, ClientEvent::Processed { msg: d.msg, group, consumer });
-        // Take the next delivery before acking, as the application does: one job at a time.
-        self.start_next(now, group, consumer, sched);
-        if self.cfg.manual_ack {
-            let id = d.msg.id();
-            let c = &self.consumers[group][consumer as usize];
-            let (from, home, reg) = (c.node, c.home, c.reg);
-            self.client(now, ClientEvent::Acked { id, group, consumer });
-            if let Some(home) = home {
-                self.world.send(sched, from, home, Msg::Ack { group, consumer, reg, id });
-            }
-        }
-    }
-
-    /// The application's processing of `d` threw: it answers `basic.nack` or `basic.reject` with
-    /// requeue (the message goes back to the queue and is delivered again, to this consumer or
-    /// another: a poison message loops for ever, as in RabbitMQ, unless a quorum queue's delivery
-    /// limit stops a rejected one), or without (`nack`, `reject`: the queue dead-letters it,
-    /// reason `rejected`, or drops it), and takes its next delivery.
-    #[cold]
-    #[inline(never)]
-    fn processing_failed(
-        &mut self,
-        now: SimTime,
-        group: GroupIdx,
-        consumer: u32,
-        d: Delivery,
-        sched: &mut Scheduler<Event>,
-    ) {
-        let (msg, id) = (d.msg, d.msg.id());
-        self.client(now, ClientEvent::ProcessingFailed { msg, group, consumer });
-        let how = self.on_failure[group];
-        if how.requeues() {
-            self.client(now, ClientEvent::Settled { id, group, outcome: Settlement::Retrying });
-        }
-        self.start_next(now, group, consumer, sched);
-        let c = &self.consumers[group][consumer as usize];
-        let (from, home, reg) = (c.node, c.home, c.reg);
-        if let Some(home) = home {
-            self.world.send(sched, from, home, Msg::Nack { group, consumer, reg, id, how });
-        }
+        sched: &'a mut Scheduler<Event>,
+    ) -> (&'a mut ConsumerNode, &'a ProcessingTimes, Direct<'a, Event, impl FnMut(Handed<Msg, ClientEvent>) + 'a>) {
+        let now = sched.now();
+        let (history, drain) = (&mut *self.history, &mut self.drain);
+        let out = Direct::new(
+            &mut self.world,
+            sched,
+            #[inline(always)]
+            move |h| {
+                if let Handed::Record(e) = h {
+                    drain.client_event(now);
+                    history.record(now, Observation::Client(e));
+                }
+            },
+        );
+        (&mut self.consumers[group][consumer as usize], &self.processing, out)
     }
 
     /// The queue gets a consumer's `basic.nack` / `basic.reject`.
@@ -1045,36 +971,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
         }
     }
 
-    /// `basic.cancel`: the consumer's queue is gone, its channel and connection live on. What it
-    /// received stays with the application (its acks reach no queue). A client that handles the
-    /// notification subscribes again after the recovery interval, and again while `basic.consume`
-    /// fails; a naive one never does.
-    fn consumer_cancelled(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        let c = &mut self.consumers[group][consumer as usize];
-        c.cancelled = true;
-        if self.cfg.consumer_cancel_notify {
-            self.world.timer_in(sched, c.node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Resubscribe);
-        }
-    }
-
-    /// A cancelled consumer's handler subscribes again on its connection (unless it was
-    /// disconnected meanwhile: its reconnection subscribes).
-    fn resubscribe_after_cancel(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        let c = &mut self.consumers[group][consumer as usize];
-        let Some(home) = c.home.filter(|_| c.cancelled) else { return };
-        c.cancelled = false;
-        c.reg += 1;
-        let (node, reg) = (c.node, c.reg);
-        self.world.send(sched, node, home, Msg::Subscribe { group, consumer, reg });
-    }
-
     /// The channel is gone (timeout or node crash): deliveries not started cannot be acked any more
     /// and the node requeued them; the application drops them and subscribes again.
     fn channel_lost(&mut self, group: GroupIdx, consumer: u32) {
-        let c = &mut self.consumers[group][consumer as usize];
-        if self.cfg.manual_ack {
-            c.app.drop_waiting().for_each(drop);
-        }
+        self.consumers[group][consumer as usize].channel_lost();
     }
 
     fn reconnect(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
@@ -1089,7 +989,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
             c.home = Some(home);
             let reg = c.reg;
             self.connect_client(node, home, reg, sched);
-            self.world.send(sched, node, home, Msg::Subscribe { group, consumer, reg });
+            {
+                let (c, _, mut out) = self.consumer_parts(group, consumer, sched);
+                c.subscribe(home, &mut out);
+            }
         } else {
             self.world.timer_in(sched, node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
         }
@@ -1126,11 +1029,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 self.consumers[group][index as usize].app.hang();
             }
             (FaultAction::Resume, Some(FaultTarget::Consumer { group, index })) => {
-                if let Some(d) = self.consumers[group][index as usize].app.resume() {
-                    self.job_done(now, group, index, d, sched);
-                } else {
-                    self.start_next(now, group, index, sched);
-                }
+                let (c, p, mut out) = self.consumer_parts(group, index, sched);
+                c.resume(p, &mut out);
             }
             (FaultAction::Crash, Some(FaultTarget::Producer)) => {
                 // Every producer host of the application: what waited for the confirm window was
@@ -1285,7 +1185,11 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 self.apply_publisher(now, sched);
             }
             Msg::Deliver { group, consumer, reg, msg, redelivered } => {
-                self.deliver(now, group, consumer, reg, msg, redelivered, sched)
+                let d = Delivery { msg, redelivered };
+                {
+                    let (c, p, mut out) = self.consumer_parts(group, consumer, sched);
+                    c.deliver(reg, d, p, &mut out);
+                }
             }
             Msg::ChannelClosed => {
                 let (group, consumer) = self.consumer_of[to];
@@ -1294,7 +1198,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
             }
             Msg::Cancel => {
                 let (group, consumer) = self.consumer_of[to];
-                self.consumer_cancelled(group, consumer, sched);
+                {
+                    let (c, _, mut out) = self.consumer_parts(group, consumer, sched);
+                    c.cancelled(&mut out);
+                }
             }
             Msg::ConnectionLost { conn } => {
                 if self.client_conn(to) == Some(conn) {
@@ -1356,13 +1263,11 @@ impl<'h, H: History> RabbitModel<'h, H> {
     /// After `consumer_timeout` closed its channel, the consumer subscribes again on the same
     /// connection.
     fn resubscribe(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        let c = &mut self.consumers[group][consumer as usize];
-        let Some(home) = c.home else { return };
-        if self.quorum.is_some() {
-            c.reg += 1;
+        let quorum = self.quorum.is_some();
+        {
+            let (c, _, mut out) = self.consumer_parts(group, consumer, sched);
+            c.resubscribe(quorum, &mut out);
         }
-        let (node, reg) = (c.node, c.reg);
-        self.world.send(sched, node, home, Msg::Subscribe { group, consumer, reg });
     }
 
     fn on_timer(&mut self, now: SimTime, node: NodeId, timer: Timer, sched: &mut Scheduler<Event>) {
@@ -1395,8 +1300,14 @@ impl<'h, H: History> RabbitModel<'h, H> {
             Timer::JobEnd | Timer::Reconnect | Timer::Resubscribe => {
                 let (group, consumer) = self.consumer_of[node];
                 match timer {
-                    Timer::JobEnd => self.job_end(now, group, consumer, sched),
-                    Timer::Resubscribe => self.resubscribe_after_cancel(group, consumer, sched),
+                    Timer::JobEnd => {
+                        let (c, p, mut out) = self.consumer_parts(group, consumer, sched);
+                        c.job_end(p, &mut out);
+                    }
+                    Timer::Resubscribe => {
+                        let (c, _, mut out) = self.consumer_parts(group, consumer, sched);
+                        c.resubscribe_after_cancel(&mut out);
+                    }
                     _ => self.reconnect(group, consumer, sched),
                 }
             }

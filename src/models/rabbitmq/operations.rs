@@ -57,12 +57,10 @@ impl<H: History> RabbitModel<'_, H> {
     /// What the application held is gone (with automatic acknowledgement, lost: the node forgot
     /// those messages when it sent them).
     pub(super) fn consumer_down(&mut self, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
-        let c = &mut self.consumers[group][index as usize];
-        if self.world.crash(c.node) {
-            let (node, reg) = (c.node, c.reg);
-            c.app.crash();
-            let closed = Msg::ConnectionClosed { group, consumer: index, reg };
-            self.world.send_from_os(sched, node, client_node(self.cfg.consumer_node), closed);
+        if self.world.crash(self.consumers[group][index as usize].node) {
+            let home = client_node(self.cfg.consumer_node);
+            let (c, _, mut out) = self.consumer_parts(group, index, sched);
+            c.crashed(home, &mut out);
         }
     }
 }
