@@ -242,8 +242,9 @@ impl<H: History> RabbitModel<'_, H> {
                 let closed = Msg::ConnectionClosed { group, consumer, reg };
                 self.quorum_client_message(now, node, closed, sched);
             }
-        } else if self.queues[group].channel_reg(consumer).is_some_and(|r| r >= first) {
-            self.connection_closed(now, group, consumer, sched);
+        } else if self.classic.queues[group].channel_reg(consumer).is_some_and(|r| r >= first) {
+            let (q, ctx, mut out) = self.classic_parts(sched);
+            q.connection_closed(now, group, consumer, &ctx, &mut out);
         }
     }
 

@@ -24,6 +24,7 @@
 //! append-only log every group reads at its own offset, one active consumer per group.
 
 mod alarm;
+mod classic_node;
 mod consumer;
 mod costs;
 mod liveness;
@@ -46,9 +47,10 @@ use crate::scenario::policy::{Overflow, QueuePolicy};
 use crate::scenario::{ClientNode, RabbitMqConfig, Scenario};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{Message, MessageId, ProcessingTimes, Producer, StoredMessage};
-use crate::world::out::{Direct, Handed};
+use crate::world::out::{Direct, Effects, Handed};
 use crate::world::resources::ProcessId;
 use crate::world::{Admit, Envelope, Held, NodeId, NodeMap, World};
+use classic_node::{Around, ClassicNode};
 use consumer::{ConsumerCfg, ConsumerNode, Delivery};
 use liveness::{End, Silence};
 use publisher::Publisher;
@@ -169,6 +171,16 @@ impl From<Envelope<Msg, Timer>> for Event {
 /// The queue's home node.
 const QUEUE_NODE: NodeId = 0;
 
+/// Sends `msg` from `node` to client `to` through its connection's node `home`: directly if that
+/// is `node`, else relayed through it.
+fn send_to_client<R>(out: &mut impl Effects<Msg, Timer, R>, node: NodeId, home: NodeId, to: NodeId, msg: Msg) {
+    if home == node {
+        out.send(home, to, msg);
+    } else {
+        out.send(node, home, Msg::Relay { to, msg: Box::new(msg) });
+    }
+}
+
 /// The node a client with `placement` connects to: its own broker, or the queue's node (for a
 /// quorum queue, where its first leader is).
 fn client_node(placement: ClientNode) -> NodeId {
@@ -191,25 +203,14 @@ pub struct RabbitModel<'h, H: History> {
     publishers: Vec<Publisher>,
     pub_out: publisher::PubOut,
     processing: ProcessingTimes,
-    /// Each message's AMQP priority, with `[workload] priorities` (`x-max-priority` queues act on it).
-    priorities: Option<crate::workload::Priorities>,
-    queues: Vec<ClassicQueue>,
+    /// The classic queues' node (emptied for quorum queues and streams).
+    classic: ClassicNode,
     /// The consuming clients, per group, and their handlers' effects, applied by
     /// [`RabbitModel::apply_consumer`].
     consumers: Vec<Vec<ConsumerNode>>,
     /// Node -> (group, consumer) for consumer nodes.
     consumer_of: NodeMap<(GroupIdx, u32)>,
     faults: Vec<Fault>,
-    timeout_check_armed: bool,
-    /// Per group: its queue's arguments (TTL, length limit, dead-lettering).
-    policies: Vec<QueuePolicy>,
-    /// Per group: when its queue's TTL timer is set for, if it is.
-    expiry_armed: Vec<Option<SimTime>>,
-    /// Messages a queue's policy just took out (reused).
-    dying: Vec<Ready>,
-    /// Per dead-lettered message: the queues (bit `g`) it was dead-lettered from, and its `x-death`
-    /// count (how many times it was dead-lettered).
-    x_death: BTreeMap<MessageId, (u64, u32)>,
     /// The queue processes withholding credit (a calibrated profile only): while there is one,
     /// the node stops reading the producer's connection.
     credit_blocked: BTreeSet<ProcessId>,
@@ -308,23 +309,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 .collect(),
             pub_out: publisher::PubOut::default(),
             processing: ProcessingTimes::new(s),
-            priorities: crate::workload::Priorities::new(s),
-            queues: s
-                .groups
-                .iter()
-                .map(|g| {
-                    ClassicQueue::new(g.max_consumers)
-                        .single_active(g.policy.single_active_consumer)
-                        .max_priority(g.policy.max_priority.unwrap_or(0))
-                })
-                .collect(),
+            classic: ClassicNode::new(s),
             bound: s.groups.iter().map(|g| g.start == SimTime::ZERO).collect(),
             routing: crate::subscriptions::Subscriptions::new(s).map(std::sync::Arc::new),
             routed_scratch: Vec::new(),
-            policies: s.groups.iter().map(|g| g.policy.clone()).collect(),
-            expiry_armed: vec![None; s.groups.len()],
-            dying: Vec::new(),
-            x_death: BTreeMap::new(),
             running: s.groups.iter().map(|g| if g.start == SimTime::ZERO { g.consumers } else { 0 }).collect(),
             planned: s.groups.iter().map(|g| g.consumers).collect(),
             operations: s.operations.clone(),
@@ -332,7 +320,6 @@ impl<'h, H: History> RabbitModel<'h, H> {
             consumers,
             consumer_of,
             faults: s.faults.clone(),
-            timeout_check_armed: false,
             credit_blocked: BTreeSet::new(),
             alarms: s.body.filter(|_| s.rabbitmq.queue_type == crate::scenario::QueueType::Classic).map(|b| {
                 let hw = b.hardware;
@@ -359,11 +346,11 @@ impl<'h, H: History> RabbitModel<'h, H> {
         };
         if s.rabbitmq.queue_type == crate::scenario::QueueType::Quorum {
             m.quorum = Some(Quorum::new(s, &m.world));
-            m.queues.clear();
+            m.classic.queues.clear();
         }
         if let Some(cfg) = &s.rabbitmq.stream {
             m.stream = Some(stream::Stream::new(s, cfg.clone()));
-            m.queues.clear();
+            m.classic.queues.clear();
             // The groups there from the start subscribed before the first message, in order.
             for g in 0..m.consumers.len() {
                 for c in 0..m.running[g] {
@@ -377,7 +364,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
         }
         // Consumers are subscribed before the first message arrives; those not running yet
         // (a queue bound later, room to scale out) start down.
-        for (g, q) in m.queues.iter_mut().enumerate() {
+        for (g, q) in m.classic.queues.iter_mut().enumerate() {
             for c in 0..m.running[g] {
                 q.subscribe(c, m.cfg.prefetch, 0);
             }
@@ -581,7 +568,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
     fn alarm_tick(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
         let Some(a) = &self.alarms else { return };
         if a.due(now) {
-            let held = alarm::held_by(&self.queues, self.cfg.persistent);
+            let held = alarm::held_by(&self.classic.queues, self.cfg.persistent);
             let a = self.alarms.as_mut().expect("checked above");
             let was = a.blocked();
             a.check(now, held);
@@ -619,156 +606,46 @@ impl<'h, H: History> RabbitModel<'h, H> {
         self.obs(now, Observation::Deleted { id: msg.id, group: None });
     }
 
-    // ---- the queue's node ----
+    // ---- the classic queues' node (classic_node.rs) ----
 
-    /// A copy in every bound queue the exchanges route it to (fanout without routing); the
-    /// confirm goes back through the publisher's channel on node `channel`. A message routed to
-    /// no queue is dropped (returned first with `mandatory`) and still confirmed.
-    fn route(&mut self, now: SimTime, msg: Message, channel: NodeId, sched: &mut Scheduler<Event>) {
-        let stored = StoredMessage::new(&msg);
-        let routed = self.routing.as_ref().map_or(u64::MAX, |r| r.rabbitmq(msg.id));
-        if H::STEPS {
-            let queues =
-                (0..self.queues.len()).filter(|&g| self.bound[g] && crate::subscriptions::has(routed, g)).count();
-            self.obs(now, Observation::Step(Step::Routed { id: msg.id, queues: queues as u32 }));
-        }
-        self.obs(now, Observation::Stored { msg: stored });
-        let mut rejected = false;
-        for group in 0..self.queues.len() {
-            if !self.bound[group] || !crate::subscriptions::has(routed, group) {
-                // Not bound yet, or no binding matches: the exchange routes nothing to it.
-                continue;
-            }
-            rejected |= !self.enqueue(now, group, stored, sched);
-        }
-        // A queue that refused it (`reject-publish`) makes the channel answer `basic.nack`, though
-        // the other queues keep their copies; our producer treats a nack as a confirm that did not
-        // come: it publishes again at its next confirm check.
-        if self.cfg.publisher_confirms && !rejected {
-            let to = self.publishers[self.publisher_for(msg.id)].node;
-            self.send_to_client(QUEUE_NODE, channel, to, Msg::Confirm(msg.id), sched);
-        }
-    }
-
-    /// Puts `msg` in group `group`'s queue under its policy; `false` if the queue refused it
-    /// (`reject-publish`, `reject-publish-dlx`: `will_overflow` is checked before delivery). A
-    /// message over a `drop-head` limit pushes the oldest ready ones out after the dispatch (what
-    /// a consumer with room takes never counts against the limit).
-    fn enqueue(&mut self, now: SimTime, group: GroupIdx, msg: StoredMessage, sched: &mut Scheduler<Event>) -> bool {
-        let policy = &self.policies[group];
-        if policy.limited()
-            && policy.overflow != Overflow::DropHead
-            && self.queues[group].would_overflow(msg.bytes(), policy)
-        {
-            let dlx = policy.overflow == Overflow::RejectPublishDlx;
-            // This queue holds no copy (a later re-publish that fits is stored again).
-            self.obs(now, Observation::Deleted { id: msg.id(), group: Some(group) });
-            if dlx {
-                self.dead_letter(now, group, msg, sched);
-            }
-            return false;
-        }
-        // Only a priority queue looks at the message's priority.
-        let priority = match &self.priorities {
-            Some(p) if self.queues[group].has_priorities() => p.of(msg.id()),
-            _ => 0,
+    /// The classic queues' node, what it reads around it, and where its handlers' effects go:
+    /// through the world as they are issued, its records to the history.
+    // The effects' sink is a closure, whose type has no name to give an alias.
+    #[allow(clippy::type_complexity)]
+    #[inline(always)]
+    fn classic_parts<'a>(
+        &'a mut self,
+        sched: &'a mut Scheduler<Event>,
+    ) -> (&'a mut ClassicNode, Around<'a>, Direct<'a, Event, impl FnMut(Handed<Msg, Observation>) + 'a>) {
+        let now = sched.now();
+        let (history, drain) = (&mut *self.history, &mut self.drain);
+        let out = Direct::new(
+            &mut self.world,
+            sched,
+            #[inline(always)]
+            move |h| {
+                if let Handed::Record(o) = h {
+                    if let Observation::Client(_) = &o {
+                        drain.client_event(now);
+                    }
+                    history.record(now, o);
+                }
+            },
+        );
+        let around = Around {
+            bound: &self.bound,
+            routing: self.routing.as_deref(),
+            consumers: &self.consumers,
+            publishers: &self.publishers,
+            steps: H::STEPS,
         };
-        self.queues[group].enqueue(msg, priority, now);
-        self.obs(now, Observation::StorageChanged { delta: msg.bytes() as i64 });
-        // One gauge reading per change: dispatching moves messages from ready to unacked, so
-        // the depth reported after it is the peak (the same maximum as reading both).
-        if !self.dispatch(now, group, sched) {
-            self.report_depth(now, group);
-        }
-        if self.policies[group].limited() {
-            let mut dying = std::mem::take(&mut self.dying);
-            self.queues[group].drop_over_limit(&self.policies[group], &mut dying);
-            self.settle(now, group, &mut dying, Settlement::Dropped, sched);
-            self.dying = dying;
-        }
-        self.expire(now, group, sched);
-        true
-    }
-
-    /// Messages the policy took out of group `group`'s ready queue (`why`: expired or dropped):
-    /// deleted, then dead-lettered (with a dead-letter exchange) or gone.
-    fn settle(
-        &mut self,
-        now: SimTime,
-        group: GroupIdx,
-        dying: &mut Vec<Ready>,
-        why: Settlement,
-        sched: &mut Scheduler<Event>,
-    ) {
-        if dying.is_empty() {
-            return;
-        }
-        let bytes: u64 = dying.iter().map(|r| r.msg.bytes()).sum();
-        self.obs(now, Observation::StorageChanged { delta: -(bytes as i64) });
-        for r in dying.drain(..) {
-            self.obs(now, Observation::Deleted { id: r.msg.id(), group: Some(group) });
-            if self.policies[group].dead_letter_exchange.is_some() {
-                self.dead_letter(now, group, r.msg, sched);
-            } else {
-                self.client(now, ClientEvent::Settled { id: r.msg.id(), group, outcome: why });
-            }
-        }
-        self.report_depth(now, group);
-    }
-
-    /// Dead-letters `msg` from group `group`'s queue: re-published through the queue's dead-letter
-    /// exchange to the queues it routes it to (`Subscriptions::dead_letter`), with its `x-death`
-    /// count raised. A queue it was already dead-lettered from is skipped: RabbitMQ drops a
-    /// dead-letter cycle that has no rejection in it (`rabbit_dead_letter` cycle detection), which
-    /// also bounds this recursion by the number of groups. Nothing is confirmed to anyone.
-    fn dead_letter(&mut self, now: SimTime, group: GroupIdx, msg: StoredMessage, sched: &mut Scheduler<Event>) {
-        let id = msg.id();
-        self.client(now, ClientEvent::Settled { id, group, outcome: Settlement::DeadLettered });
-        let (from, count) = self.x_death.get(&id).copied().unwrap_or((0, 0));
-        let from = from | 1 << group;
-        self.x_death.insert(id, (from, count + 1));
-        let to = self.routing.as_ref().map_or(0, |r| r.dead_letter(group, id));
-        for target in 0..self.queues.len() {
-            if self.bound[target] && crate::subscriptions::has(to, target) && !crate::subscriptions::has(from, target) {
-                self.enqueue(now, target, msg, sched);
-            }
-        }
-    }
-
-    /// `x-message-ttl`: expires the ready messages at the head of group `group`'s queue whose TTL
-    /// ran out, then sets the queue's timer for the next head.
-    fn expire(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
-        let Some(ttl) = self.policies[group].message_ttl else { return };
-        let mut dying = std::mem::take(&mut self.dying);
-        self.queues[group].expire(now, ttl, &mut dying);
-        self.settle(now, group, &mut dying, Settlement::Expired, sched);
-        self.dying = dying;
-        if let Some(at) = self.queues[group].next_expiry(ttl)
-            && self.expiry_armed[group].is_none_or(|armed| at < armed)
-        {
-            self.expiry_armed[group] = Some(at);
-            self.world.timer_at(sched, QUEUE_NODE, at, Timer::Expiry(group));
-        }
-    }
-
-    /// The queue's TTL timer: void unless it is the one set last (an earlier head was set since,
-    /// or the node crashed).
-    fn expiry_due(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
-        if self.expiry_armed[group] != Some(now) {
-            return;
-        }
-        self.expiry_armed[group] = None;
-        self.expire(now, group, sched);
+        (&mut self.classic, around, out)
     }
 
     /// Sends `msg` from `node` to client `to` through its connection's node `home`: directly if
     /// that is `node`, else relayed through it.
     fn send_to_client(&mut self, node: NodeId, home: NodeId, to: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {
-        if home == node {
-            self.world.send(sched, home, to, msg);
-        } else {
-            self.world.send(sched, node, home, Msg::Relay { to, msg: Box::new(msg) });
-        }
+        send_to_client(&mut Direct::new(&mut self.world, sched, |_: Handed<Msg, ()>| {}), node, home, to, msg);
     }
 
     /// A client's command reached its channel on `node`, which is not the classic queue's node:
@@ -802,115 +679,6 @@ impl<'h, H: History> RabbitModel<'h, H> {
         }
     }
 
-    fn report_depth(&mut self, now: SimTime, group: GroupIdx) {
-        let q = &self.queues[group];
-        let (messages, unacked) = (q.depth(), q.unacked());
-        self.obs(now, Observation::Backlog { group, messages, unacked });
-    }
-
-    /// Pushes ready messages to consumers with room in their prefetch window, round-robin. Returns
-    /// whether it sent any (and then reported the queue's depth).
-    fn dispatch(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) -> bool {
-        // A dead message is never delivered: the head is expired first (a requeue may have put an
-        // old message back at the head).
-        self.expire(now, group, sched);
-        let manual = self.cfg.manual_ack;
-        let mut sent = false;
-        while let Some((consumer, r)) = self.queues[group].next_delivery(now, manual) {
-            sent = true;
-            if !manual {
-                // Auto-ack: the node forgets the message as it sends it.
-                self.obs(now, Observation::StorageChanged { delta: -(r.msg.bytes() as i64) });
-                self.obs(now, Observation::Deleted { id: r.msg.id(), group: Some(group) });
-            }
-            let c = &self.consumers[group][consumer as usize];
-            let (to, reg) = (c.node, c.reg);
-            let deliver = Msg::Deliver { group, consumer, reg, msg: r.msg, redelivered: r.redelivered };
-            self.send_to_client(QUEUE_NODE, client_node(self.cfg.consumer_node), to, deliver, sched);
-            // In a priority queue the next head may be an older, expired message of a lower
-            // priority: the queue drops expired heads after each fetch (`rabbit_amqqueue_process:
-            // fetch`), and sets its TTL timer for the new head.
-            if self.queues[group].has_priorities() {
-                self.expire(now, group, sched);
-            }
-        }
-        if sent {
-            self.report_depth(now, group);
-            if manual {
-                self.arm_timeout_check(sched);
-            }
-        }
-        sent
-    }
-
-    fn ack(
-        &mut self,
-        now: SimTime,
-        group: GroupIdx,
-        consumer: u32,
-        reg: u32,
-        id: MessageId,
-        sched: &mut Scheduler<Event>,
-    ) {
-        let Some(u) = self.queues[group].ack(consumer, reg, id) else {
-            return;
-        };
-        self.obs(now, Observation::StorageChanged { delta: -(u.msg.bytes() as i64) });
-        self.obs(now, Observation::Deleted { id: u.msg.id(), group: Some(group) });
-        // The depth after the next delivery is no lower than just after the ack: read it once.
-        if !self.dispatch(now, group, sched) {
-            self.report_depth(now, group);
-        }
-    }
-
-    fn subscribe(&mut self, now: SimTime, group: GroupIdx, consumer: u32, reg: u32, sched: &mut Scheduler<Event>) {
-        if self.queues[group].channel_reg(consumer).is_some_and(|r| r != reg) {
-            // Its old channel, on a connection the node has not seen close: requeued now.
-            self.queues[group].close_channel(consumer);
-            self.report_depth(now, group);
-        }
-        self.queues[group].subscribe(consumer, self.cfg.prefetch, reg);
-        self.dispatch(now, group, sched);
-    }
-
-    fn connection_closed(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        if self.queues[group].close_channel(consumer) > 0 {
-            self.report_depth(now, group);
-        }
-        self.dispatch(now, group, sched);
-    }
-
-    fn arm_timeout_check(&mut self, sched: &mut Scheduler<Event>) {
-        if !self.timeout_check_armed {
-            self.timeout_check_armed = true;
-            self.world.timer_in(sched, QUEUE_NODE, d::RABBITMQ_CONSUMER_TIMEOUT_CHECK, Timer::ConsumerTimeoutCheck);
-        }
-    }
-
-    /// `consumer_timeout`: a channel whose oldest delivery waited too long for its ack is closed.
-    fn consumer_timeout_check(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
-        self.timeout_check_armed = false;
-        let mut any = false;
-        for group in 0..self.queues.len() {
-            for consumer in 0..self.queues[group].channels.len() {
-                let Some(ch) = &self.queues[group].channels[consumer] else { continue };
-                let Some(oldest) = ch.unacked.front() else { continue };
-                if now.since(oldest.delivered_at) < self.cfg.consumer_timeout {
-                    any = true;
-                    continue;
-                }
-                self.queues[group].close_channel(consumer as u32);
-                self.report_depth(now, group);
-                let to = self.consumers[group][consumer].node;
-                self.send_to_client(QUEUE_NODE, client_node(self.cfg.consumer_node), to, Msg::ChannelClosed, sched);
-                self.dispatch(now, group, sched);
-            }
-        }
-        if any || self.queues.iter().any(|q| q.unacked() > 0) {
-            self.arm_timeout_check(sched);
-        }
-    }
-
     // ---- consumer nodes ----
 
     /// Consumer `consumer` of `group`, its group's processing times, and where its handlers'
@@ -939,36 +707,6 @@ impl<'h, H: History> RabbitModel<'h, H> {
             },
         );
         (&mut self.consumers[group][consumer as usize], &self.processing, out)
-    }
-
-    /// The queue gets a consumer's `basic.nack` / `basic.reject`.
-    #[cold]
-    #[inline(never)]
-    fn nack(
-        &mut self,
-        now: SimTime,
-        group: GroupIdx,
-        (consumer, reg): (u32, u32),
-        id: MessageId,
-        requeue: bool,
-        sched: &mut Scheduler<Event>,
-    ) {
-        match self.queues[group].nack(consumer, reg, id, requeue) {
-            None if requeue => {}
-            None => return,
-            Some(u) => {
-                self.obs(now, Observation::StorageChanged { delta: -(u.msg.bytes() as i64) });
-                self.obs(now, Observation::Deleted { id, group: Some(group) });
-                if self.policies[group].dead_letter_exchange.is_some() {
-                    self.dead_letter(now, group, u.msg, sched);
-                } else {
-                    self.client(now, ClientEvent::Settled { id, group, outcome: Settlement::Dropped });
-                }
-            }
-        }
-        if !self.dispatch(now, group, sched) {
-            self.report_depth(now, group);
-        }
     }
 
     /// The channel is gone (timeout or node crash): deliveries not started cannot be acked any more
@@ -1061,8 +799,9 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 if self.world.restart(b as NodeId) && b as NodeId == QUEUE_NODE {
                     // The queues' TTL timers start again with the node; what expired while it was
                     // down expires now.
-                    for group in 0..self.queues.len() {
-                        self.expire(now, group, sched);
+                    let (q, ctx, mut out) = self.classic_parts(sched);
+                    for group in 0..q.queues.len() {
+                        q.expire(now, group, &ctx, &mut out);
                     }
                 }
             }
@@ -1138,8 +877,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
     /// channels' monitors of the queue fire: `rabbit_channel:handle_consuming_queue_down_or_eol`),
     /// if they present the `consumer_cancel_notify` capability.
     fn queue_node_crashed(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
-        self.timeout_check_armed = false;
-        self.expiry_armed.iter_mut().for_each(|a| *a = None);
+        self.classic.timers_died();
         self.broker_ends_died(QUEUE_NODE);
         for k in 0..self.publishers.len() {
             let node = self.publishers[k].node;
@@ -1150,8 +888,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
         if self.stream.is_some() {
             return self.stream_node_crashed(sched);
         }
-        for group in 0..self.queues.len() {
-            let lost = self.queues[group].crash(self.cfg.persistent);
+        for group in 0..self.classic.queues.len() {
+            let lost = self.classic.queues[group].crash(self.cfg.persistent);
             let bytes: u64 = lost.iter().map(|m| m.bytes()).sum();
             for m in lost {
                 self.obs(now, Observation::Deleted { id: m.id(), group: Some(group) });
@@ -1159,7 +897,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
             if bytes > 0 {
                 self.obs(now, Observation::StorageChanged { delta: -(bytes as i64) });
             }
-            self.report_depth(now, group);
+            {
+                let (q, _, mut out) = self.classic_parts(sched);
+                q.report_depth(group, &mut out);
+            }
             for consumer in 0..self.consumers[group].len() as u32 {
                 let c = &self.consumers[group][consumer as usize];
                 let node = c.node;
@@ -1240,15 +981,27 @@ impl<'h, H: History> RabbitModel<'h, H> {
             }
             // At the queue's node: from a client connected there, or from its channel on another
             // node.
-            Msg::Publish(m) => self.route(now, m, if from < self.first_client() { from } else { to }, sched),
-            Msg::Ack { group, consumer, reg, id } => self.ack(now, group, consumer, reg, id, sched),
-            Msg::Nack { group, consumer, reg, id, how } => {
-                self.nack(now, group, (consumer, reg), id, how.requeues(), sched)
+            Msg::Publish(m) => {
+                let channel = if from < self.first_client() { from } else { to };
+                let (q, ctx, mut out) = self.classic_parts(sched);
+                q.route(now, m, channel, &ctx, &mut out);
             }
-            Msg::Subscribe { group, consumer, reg } => self.subscribe(now, group, consumer, reg, sched),
+            Msg::Ack { group, consumer, reg, id } => {
+                let (q, ctx, mut out) = self.classic_parts(sched);
+                q.ack(now, group, consumer, reg, id, &ctx, &mut out);
+            }
+            Msg::Nack { group, consumer, reg, id, how } => {
+                let (q, ctx, mut out) = self.classic_parts(sched);
+                q.nack(now, group, (consumer, reg), id, how.requeues(), &ctx, &mut out);
+            }
+            Msg::Subscribe { group, consumer, reg } => {
+                let (q, ctx, mut out) = self.classic_parts(sched);
+                q.subscribe(now, group, consumer, reg, &ctx, &mut out);
+            }
             Msg::ConnectionClosed { group, consumer, reg } => {
-                if self.queues[group].channel_reg(consumer) == Some(reg) {
-                    self.connection_closed(now, group, consumer, sched)
+                if self.classic.queues[group].channel_reg(consumer) == Some(reg) {
+                    let (q, ctx, mut out) = self.classic_parts(sched);
+                    q.connection_closed(now, group, consumer, &ctx, &mut out);
                 }
             }
             Msg::Heartbeat | Msg::DistTick => {}
@@ -1277,8 +1030,14 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 self.publishers[k].confirm_check(now, &mut self.pub_out);
                 self.apply_publisher(now, sched);
             }
-            Timer::ConsumerTimeoutCheck => self.consumer_timeout_check(now, sched),
-            Timer::Expiry(group) => self.expiry_due(now, group, sched),
+            Timer::ConsumerTimeoutCheck => {
+                let (q, ctx, mut out) = self.classic_parts(sched);
+                q.consumer_timeout_check(now, &ctx, &mut out);
+            }
+            Timer::Expiry(group) => {
+                let (q, ctx, mut out) = self.classic_parts(sched);
+                q.expiry_due(now, group, &ctx, &mut out);
+            }
             Timer::RaftElection(generation) => self.raft_election_timeout(now, node, generation, sched),
             Timer::RaftTick(generation) => self.raft_tick(now, node, generation, sched),
             Timer::StreamRetention(generation) => self.stream_retention_due(now, generation, sched),
@@ -1388,7 +1147,7 @@ impl<H: History> Model for RabbitModel<'_, H> {
             && self.world.in_flight() == 0
             && self.publishers.iter().all(Publisher::idle)
             && self.unread.is_empty()
-            && (self.queues.iter().all(|q| q.depth() == 0) || self.classic_stuck())
+            && (self.classic.queues.iter().all(|q| q.depth() == 0) || self.classic_stuck())
             && (self.stream.as_ref().is_none_or(|s| s.drained()) || self.classic_stuck())
             && self.quorum.as_ref().is_none_or(|q| q.drained(&self.world, self.faults_done == self.faults.len()))
             && self.consumers.iter().flatten().all(|c| !c.app.is_busy() && c.app.waiting() == 0)
