@@ -23,6 +23,9 @@ pub(super) struct Around<'a> {
     pub(super) publishers: &'a [Publisher],
     /// A tracer wants the broker's inner steps (`History::STEPS`).
     pub(super) steps: bool,
+    /// A publish that finds its queue gone is confirmed (with confirms, when its queue was
+    /// transient: non-persistent messages).
+    pub(super) confirms_unroutable: bool,
 }
 
 /// The node's settings, from `[rabbitmq]`.
@@ -397,6 +400,35 @@ impl ClassicNode {
     }
 }
 
+/// A client's command reached its channel on `node`, which is not the classic queue's node: the
+/// channel passes it on to the queue's process there (a publish lost on the way is handed back to
+/// the harness as dropped). If that process is not alive (`queue_alive`: the channel monitors it),
+/// its node is down: a transient (non-durable) queue's record was deleted with it
+/// (`rabbit_amqqueue:on_node_down`), so a publish routes to no queue and, being unroutable, is
+/// confirmed at once and lost (`rabbit_channel:process_routing_confirm` with no queue); a durable
+/// queue stays declared and the channel rejects the publish (`basic.nack`, from
+/// `rabbit_classic_queue:handle_event` for a queue process that is down), which our producer
+/// treats as no confirm. A `basic.consume` fails; acks and closes have no queue to reach.
+pub(super) fn channel_forward(node: NodeId, queue_alive: bool, msg: Msg, ctx: &Around, out: &mut impl QueueFx) {
+    if queue_alive {
+        out.try_send(node, QUEUE_NODE, msg);
+        return;
+    }
+    match msg {
+        Msg::Publish(m) => {
+            out.record(Observation::Deleted { id: m.id, group: None });
+            if ctx.confirms_unroutable {
+                let to = ctx.publishers[crate::workload::producer_for(m.id, ctx.publishers.len())].node;
+                out.send(node, to, Msg::Confirm(m.id));
+            }
+        }
+        Msg::Subscribe { group, consumer, .. } => {
+            out.send(node, ctx.consumers[group][consumer as usize].node, Msg::Cancel);
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,7 +467,7 @@ mod tests {
     }
 
     fn around<'a>(consumers: &'a [Vec<ConsumerNode>], publishers: &'a [Publisher]) -> Around<'a> {
-        Around { bound: &[true], routing: None, consumers, publishers, steps: false }
+        Around { bound: &[true], routing: None, consumers, publishers, steps: false, confirms_unroutable: false }
     }
 
     /// The effects as short strings, in order.
@@ -567,5 +599,30 @@ mod tests {
         q.consumer_timeout_check(SimTime(61_000 * MS), &ctx, &mut out);
         // Nothing is unacked any more (no other consumer took it): no further check.
         assert_eq!(seen(&mut out), ["depth 1 unacked 0", "close channel of 2"]);
+    }
+
+    /// A channel on node 1 whose queue's process is gone: with a transient queue and confirms, a
+    /// publish is unroutable, dropped and confirmed; a `basic.consume` is cancelled. While the
+    /// process lives, each command is passed on to node 0.
+    #[test]
+    fn a_channel_elsewhere_forwards_or_answers_for_a_dead_queue() {
+        let (_, consumers, publishers) = setup("", "");
+        let mut ctx = around(&consumers, &publishers);
+        ctx.confirms_unroutable = true;
+        let mut out = Out::default();
+        channel_forward(1, true, Msg::Publish(msg(1)), &ctx, &mut out);
+        assert!(matches!(out.effects(), [Effect::TrySend { from: 1, to: 0, msg: Msg::Publish(_) }]));
+        out.clear();
+        channel_forward(1, false, Msg::Publish(msg(2)), &ctx, &mut out);
+        channel_forward(1, false, Msg::Subscribe { group: 0, consumer: 1, reg: 0 }, &ctx, &mut out);
+        let v: Vec<String> = out.effects().iter().map(|e| format!("{e:?}")).collect();
+        assert_eq!(
+            v,
+            [
+                "Record(Deleted { id: 2, group: None })",
+                "Send { from: 1, to: 1, msg: Confirm(2) }",
+                "Send { from: 1, to: 3, msg: Cancel }"
+            ]
+        );
     }
 }

@@ -623,13 +623,18 @@ impl<'h, H: History> RabbitModel<'h, H> {
             &mut self.world,
             sched,
             #[inline(always)]
-            move |h| {
-                if let Handed::Record(o) = h {
+            move |h| match h {
+                Handed::Record(o) => {
                     if let Observation::Client(_) = &o {
                         drain.client_event(now);
                     }
                     history.record(now, o);
                 }
+                // A publish lost on the way: no queue holds it.
+                Handed::Returned(Msg::Publish(m)) => {
+                    history.record(now, Observation::Deleted { id: m.id, group: None })
+                }
+                Handed::Returned(_) => {}
             },
         );
         let around = Around {
@@ -638,6 +643,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             consumers: &self.consumers,
             publishers: &self.publishers,
             steps: H::STEPS,
+            confirms_unroutable: self.cfg.publisher_confirms && !self.cfg.persistent,
         };
         (&mut self.classic, around, out)
     }
@@ -646,37 +652,6 @@ impl<'h, H: History> RabbitModel<'h, H> {
     /// that is `node`, else relayed through it.
     fn send_to_client(&mut self, node: NodeId, home: NodeId, to: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {
         send_to_client(&mut Direct::new(&mut self.world, sched, |_: Handed<Msg, ()>| {}), node, home, to, msg);
-    }
-
-    /// A client's command reached its channel on `node`, which is not the classic queue's node:
-    /// the channel passes it on to the queue's process there. If that node is down, the queue's
-    /// process is gone: a transient (non-durable) queue's record was deleted with it
-    /// (`rabbit_amqqueue:on_node_down`), so a publish routes to no queue and, being unroutable, is
-    /// confirmed at once and lost (`rabbit_channel:process_routing_confirm` with no queue); a
-    /// durable queue stays declared and the channel rejects the publish (`basic.nack`, from
-    /// `rabbit_classic_queue:handle_event` for a queue process that is down), which our producer
-    /// treats as no confirm. A `basic.consume` fails; acks and closes have no queue to reach.
-    fn classic_channel(&mut self, now: SimTime, node: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {
-        if self.world.is_up(QUEUE_NODE) {
-            if let Err(Msg::Publish(m)) = self.world.try_send(sched, node, QUEUE_NODE, msg) {
-                self.dropped_publish(now, &m);
-            }
-            return;
-        }
-        match msg {
-            Msg::Publish(m) => {
-                self.dropped_publish(now, &m);
-                if self.cfg.publisher_confirms && !self.cfg.persistent {
-                    let to = self.publishers[self.publisher_for(m.id)].node;
-                    self.world.send(sched, node, to, Msg::Confirm(m.id));
-                }
-            }
-            Msg::Subscribe { group, consumer, .. } => {
-                let to = self.consumers[group][consumer as usize].node;
-                self.world.send(sched, node, to, Msg::Cancel);
-            }
-            _ => {}
-        }
     }
 
     // ---- consumer nodes ----
@@ -977,7 +952,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
             | Msg::ConnectionClosed { .. })
                 if to != QUEUE_NODE && from >= self.first_client() =>
             {
-                self.classic_channel(now, to, m, sched)
+                // Its queue's process is monitored: the channel knows whether it is alive.
+                let queue_alive = self.world.is_up(QUEUE_NODE);
+                let (_, ctx, mut out) = self.classic_parts(sched);
+                classic_node::channel_forward(to, queue_alive, m, &ctx, &mut out);
             }
             // At the queue's node: from a client connected there, or from its channel on another
             // node.
