@@ -788,15 +788,7 @@ pub fn estimate(s: &Scenario) -> Estimate {
             format!("use fewer consumers with a partition (group \"{}\" has {})", s.groups[biggest.0].name, biggest.1),
         );
     }
-    let key_table = match s.workload.keys {
-        Keys::Uniform { count } | Keys::Zipf { count, .. }
-            if count <= 1 << 20 && s.systems.contains(&SystemKind::Kafka) =>
-        {
-            count as f64 * 4.0
-        }
-        _ => 0.0,
-    };
-    mem(BASE_BYTES + key_table, "the program itself and its charts".into(), "".into(), "".into());
+    mem(BASE_BYTES, "the program itself and its charts".into(), "".into(), "".into());
 
     // ---- CPU: messages ----
     let total_consumers: f64 = s.groups.iter().map(|g| g.consumers as f64).sum();

@@ -65,31 +65,6 @@ pub fn partition_for_key(k: u64, partitions: u32) -> u32 {
     ((h & 0x7fff_ffff) as u32) % partitions
 }
 
-/// [`partition_for_key`] of every key in `0..count`, in order: the keys' decimal digits are counted
-/// up instead of formatted one key at a time.
-pub fn partitions_for_keys(count: u64, partitions: u32) -> Vec<u32> {
-    // Digits left of `start` are '0' and stay so until a carry reaches them.
-    let mut buf = [b'0'; 20];
-    let mut start = buf.len() - 1;
-    let mut out = Vec::with_capacity(count as usize);
-    for _ in 0..count {
-        let h = murmur2(&buf[start..]);
-        out.push(((h & 0x7fff_ffff) as u32) % partitions);
-        let mut i = buf.len();
-        loop {
-            i -= 1;
-            start = start.min(i);
-            if buf[i] == b'9' {
-                buf[i] = b'0';
-            } else {
-                buf[i] += 1;
-                break;
-            }
-        }
-    }
-    out
-}
-
 /// The uniform sticky partitioner for null keys (Kafka's `BuiltInPartitioner`, KIP-794). It counts
 /// the bytes appended to the current partition (batch headers included) and switches to a random
 /// partition once they reach `batch.size` and the partition's batches are all full, or at the
@@ -135,14 +110,6 @@ impl StickyPartitioner {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_counted_up_hash_as_formatted() {
-        for partitions in [1, 7, 10] {
-            let all = partitions_for_keys(12_345, partitions);
-            assert!(all.iter().enumerate().all(|(k, &p)| p == partition_for_key(k as u64, partitions)));
-        }
-    }
 
     #[test]
     fn murmur2_matches_kafka_test_vectors() {
