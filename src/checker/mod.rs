@@ -72,7 +72,12 @@
 //!   failed message that is acknowledged later counts in both `publish_failures` and `acknowledged`.
 //! * `unavailable_s`: see [`Checker::finish`] and below.
 //! * `producer_down_s`: how long the producer application itself was down (crashed, not yet
-//!   restarted), from the fault schedule: the client's own outage, not the system's.
+//!   restarted), from the fault schedule: the client's own outage, not the system's. With
+//!   several producer hosts (`[workload] producers`), the time during which *any* of them was
+//!   down: the union of the hosts' outages, not their sum. The fault target `producer` takes every
+//!   host down at once, so its outage counts once; one host of three down for 10 s is 10 s too.
+//!   Which messages an outage cost is in `sent`: a message due at a down host is never sent (its
+//!   id is a gap in the `Sent` ids) and counts nowhere, not even in `owed`.
 //! * `unexpected_events`: events naming a message id that was never sent (a checker input error or
 //!   a phantom message); they count nowhere else.
 //!
@@ -109,7 +114,11 @@
 //! schedule, [`CheckerConfig::producer_down`]) its waiting period ends, and the messages it was
 //! waiting for are *orphaned*: nobody waits for them any more, so they start no stall, but an
 //! `Acknowledged` that still comes counts, and one that never comes leaves them unacknowledged.
-//! Its downtime is `producer_down_s`, never `unavailable_s`.
+//! Its downtime is `producer_down_s`, never `unavailable_s`. With several producer hosts, a crash
+//! of one (`producer-N`) orphans only its own messages (message `id` is host
+//! [`crate::workload::producer_for`]`(id, producers)`'s), like as many `SendFailed`s: the waiting
+//! period goes on while another host's messages are unresolved (they still wait, and the system
+//! still owes them a confirm), and ends at the crash if none are.
 //!
 //! ## Memory
 //!
@@ -363,14 +372,28 @@ pub struct GroupConfig {
     pub dedup_window: Option<u64>,
 }
 
+/// One outage of a producer host, from the fault schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProducerDown {
+    /// The host (message `id` is sent by host `producer_for(id, producers)`); `None`: every host,
+    /// the whole producer application.
+    pub host: Option<u32>,
+    pub crash: SimTime,
+    /// `None`: never restarted.
+    pub restart: Option<SimTime>,
+}
+
 /// Static facts the checker needs besides the events.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CheckerConfig {
     /// Indexed by the events' `group`.
     pub groups: Vec<GroupConfig>,
-    /// When the producer application was down: from its crash to its restart (`None`: never),
-    /// in time order, from the fault schedule.
-    pub producer_down: Vec<(SimTime, Option<SimTime>)>,
+    /// When producer hosts were down: from a crash to its restart, in order of crash, from the
+    /// fault schedule.
+    pub producer_down: Vec<ProducerDown>,
+    /// Producer hosts sharing the messages (`[workload] producers`): message `id` is sent by host
+    /// [`crate::workload::producer_for`]`(id, producers)`.
+    pub producers: u32,
     /// `θ` of `unavailable_s`.
     pub stall_threshold: SimDuration,
     /// Routing (issue 18): which groups each message is owed to in this system; `None`: every
@@ -382,8 +405,12 @@ impl CheckerConfig {
     /// What the checker is told about a scenario: its groups, when each subscribed, and when the
     /// producer application is down.
     pub fn for_scenario(s: &crate::scenario::Scenario) -> CheckerConfig {
-        let mut c = CheckerConfig::new(s.groups.iter().map(|g| g.name.clone()))
-            .producer_down(crate::scenario::faults::producer_down_spans(&s.faults));
+        let producers = s.workload.producers;
+        let down = crate::scenario::faults::producer_down_spans(&s.faults, producers)
+            .into_iter()
+            .map(|(host, crash, restart)| ProducerDown { host: Some(host), crash, restart })
+            .collect();
+        let mut c = CheckerConfig::new(s.groups.iter().map(|g| g.name.clone())).producer_hosts(producers, down);
         // A group that starts late is owed what is sent from its start on (it was not subscribed
         // before).
         for (i, g) in s.groups.iter().enumerate() {
@@ -400,7 +427,7 @@ impl CheckerConfig {
         c
     }
 
-    /// Groups owed every message, the producer never down, the default stall threshold.
+    /// Groups owed every message, one producer host never down, the default stall threshold.
     pub fn new<S: Into<String>>(group_names: impl IntoIterator<Item = S>) -> Self {
         CheckerConfig {
             groups: group_names
@@ -408,6 +435,7 @@ impl CheckerConfig {
                 .map(|name| GroupConfig { name: name.into(), owed_from: SimTime::ZERO, dedup_window: None })
                 .collect(),
             producer_down: Vec::new(),
+            producers: 1,
             stall_threshold: DEFAULT_STALL_THRESHOLD,
             routing: None,
         }
@@ -418,8 +446,20 @@ impl CheckerConfig {
         self
     }
 
+    /// The whole producer application is down during `spans`, (crash, restart), in time order.
     pub fn producer_down(mut self, spans: Vec<(SimTime, Option<SimTime>)>) -> Self {
-        self.producer_down = spans;
+        self.producer_down =
+            spans.into_iter().map(|(crash, restart)| ProducerDown { host: None, crash, restart }).collect();
+        self
+    }
+
+    /// `producers` hosts share the messages, each down during its spans of `down` (in order of
+    /// crash).
+    pub fn producer_hosts(mut self, producers: u32, down: Vec<ProducerDown>) -> Self {
+        assert!(producers >= 1, "at least one producer host");
+        assert!(down.windows(2).all(|w| w[0].crash <= w[1].crash), "producer outages in order of crash");
+        self.producers = producers;
+        self.producer_down = down;
         self
     }
 }
@@ -501,7 +541,8 @@ pub struct DeliveryReport {
     pub publish_failures: u64,
     /// `None`: no acknowledgement at all in the run, so not measurable.
     pub unavailable_s: Option<f64>,
-    /// The producer application's own downtime (crashed, not restarted yet), up to the end.
+    /// How long some producer host was down (crashed, not restarted yet), up to the end: the
+    /// union of the hosts' outages, not their sum.
     pub producer_down_s: f64,
     pub unexpected_events: u64,
     /// RabbitMQ with routing: messages sent that no queue was owed, returned to the producer
@@ -598,9 +639,11 @@ impl GroupState {
 #[derive(Debug)]
 pub struct Checker {
     groups: Vec<GroupState>,
-    /// The producer's crashes still to come, and its downtime spans (for `producer_down_s`).
-    producer_down: Vec<(SimTime, Option<SimTime>)>,
+    /// The producer hosts' outages (for `producer_down_s`); from `next_producer_crash` on, still
+    /// to come.
+    producer_down: Vec<ProducerDown>,
     next_producer_crash: usize,
+    producers: usize,
     stall_threshold: SimDuration,
     last_at: SimTime,
     /// Messages sent so far, which is also the next id expected.
@@ -650,6 +693,7 @@ impl Checker {
                 .collect(),
             producer_down: config.producer_down,
             next_producer_crash: 0,
+            producers: config.producers as usize,
             stall_threshold: config.stall_threshold,
             last_at: SimTime::ZERO,
             sent: 0,
@@ -677,7 +721,7 @@ impl Checker {
     pub fn observe(&mut self, at: SimTime, event: &ClientEvent) {
         assert!(at >= self.last_at, "client event at {} ns before the previous one at {} ns", at.0, self.last_at.0);
         self.last_at = at;
-        if self.producer_down.get(self.next_producer_crash).is_some_and(|&(crash, _)| at >= crash) {
+        if self.producer_down.get(self.next_producer_crash).is_some_and(|d| at >= d.crash) {
             self.producer_crashed();
         }
         match *event {
@@ -716,25 +760,50 @@ impl Checker {
         debug_assert_eq!(self.waiting_since.is_some(), !self.unresolved.is_empty());
     }
 
-    /// The producer crashed (the first event at or after the crash comes after it): its waiting
-    /// period ends there, and what it waited for is orphaned.
+    /// Whether producer outage `d` is of the host that sends message `id`.
+    fn hits(&self, d: &ProducerDown, id: MessageId) -> bool {
+        d.host.is_none_or(|h| self.producers == 1 || crate::workload::producer_for(id, self.producers) == h as usize)
+    }
+
+    /// A producer host crashed (the first event at or after the crash comes after it): what it
+    /// waited for is orphaned, and if nothing is left unresolved (no other host waits), the
+    /// waiting period ends there.
     #[cold]
     fn producer_crashed(&mut self) {
-        while let Some(&(crash, _)) = self.producer_down.get(self.next_producer_crash) {
-            if crash > self.last_at {
+        while let Some(&d) = self.producer_down.get(self.next_producer_crash) {
+            if d.crash > self.last_at {
                 break;
             }
             self.next_producer_crash += 1;
-            if let Some(since) = self.waiting_since.take() {
-                self.stalled = self.stalled + self.stall(since, crash.max(since));
-            }
-            for (lo, hi) in self.unresolved.runs().collect::<Vec<_>>() {
-                (lo..hi).for_each(|id| {
+            let runs: Vec<(MessageId, MessageId)> = self.unresolved.runs().collect();
+            for id in runs.into_iter().flat_map(|(lo, hi)| lo..hi) {
+                if self.hits(&d, id) {
+                    self.unresolved.remove(id);
                     self.orphaned.insert(id);
-                });
+                }
             }
-            self.unresolved = IdRanges::default();
+            if self.unresolved.is_empty() {
+                self.unresolved = IdRanges::default();
+                if let Some(since) = self.waiting_since.take() {
+                    self.stalled = self.stalled + self.stall(since, d.crash.max(since));
+                }
+            }
         }
+    }
+
+    /// The first outage still to come, at or before `end`, after which no message is left
+    /// unresolved: the open waiting period ends there.
+    fn last_waiter_crashes(&self, end: SimTime) -> Option<SimTime> {
+        let pending = self.producer_down[self.next_producer_crash..].iter().take_while(|d| d.crash <= end);
+        pending.clone().next()?;
+        let mut waiting: Vec<MessageId> = self.unresolved.runs().flat_map(|(lo, hi)| lo..hi).collect();
+        for d in pending {
+            waiting.retain(|&id| !self.hits(d, id));
+            if waiting.is_empty() {
+                return Some(d.crash);
+            }
+        }
+        None
     }
 
     fn check_group(&self, group: GroupIdx) {
@@ -1002,14 +1071,10 @@ impl Checker {
         }
         // A crash after the last event still ends the waiting period (orphaned or unresolved,
         // its messages count alike).
-        let crash = self.producer_down.get(self.next_producer_crash).map(|&(crash, _)| crash).filter(|&c| c <= end);
-        let open =
-            self.waiting_since.map_or(SimDuration::ZERO, |since| self.stall(since, crash.unwrap_or(end).max(since)));
-        let down: u64 = self
-            .producer_down
-            .iter()
-            .map(|&(crash, restart)| restart.unwrap_or(end).min(end).0.saturating_sub(crash.0))
-            .sum();
+        let open = self.waiting_since.map_or(SimDuration::ZERO, |since| {
+            self.stall(since, self.last_waiter_crashes(end).unwrap_or(end).max(since))
+        });
+        let down = union_length(self.producer_down.iter().map(|d| (d.crash, d.restart.unwrap_or(end).min(end))));
         DeliveryReport {
             sent: self.sent_count,
             acknowledged: self.acknowledged,
@@ -1044,6 +1109,23 @@ impl Checker {
             key_marks: self.groups.iter().map(|g| g.highest_by_key.len()).sum(),
         }
     }
+}
+
+/// The length of the union of the intervals `[from, to)` (an empty or reversed one adds nothing),
+/// in nanoseconds.
+fn union_length(spans: impl Iterator<Item = (SimTime, SimTime)>) -> u64 {
+    let mut spans: Vec<(SimTime, SimTime)> = spans.filter(|(from, to)| from < to).collect();
+    spans.sort();
+    let mut total = 0;
+    let mut covered_to = SimTime::ZERO;
+    for (from, to) in spans {
+        let from = from.max(covered_to);
+        if to > from {
+            total += to.0 - from.0;
+            covered_to = to;
+        }
+    }
+    total
 }
 
 /// `[lo, hi)` cut at the edges of the sorted, disjoint runs `held`: `(from, to, inside a run)`.

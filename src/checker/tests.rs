@@ -193,6 +193,51 @@ fn a_producer_crash_is_producer_down_not_unavailable() {
 }
 
 #[test]
+fn one_producer_host_crash_orphans_only_its_messages() {
+    // Three producer hosts; message i is sent by host i mod 3 at i x 100 ms (i < 300). The system
+    // confirms 5 ms later, but for what is sent in [10 s, 20 s), confirmed only at 20.005 s.
+    // Host 1 is down in [15 s, 18 s): its messages due then (151, 154, ..., 178: 10) are never
+    // sent, and the confirms of its messages sent in [10 s, 15 s) (100, 103, ..., 148: 17) never
+    // reach it. At its crash hosts 0 and 2 still wait (their messages of [10 s, 15 s) are
+    // unresolved), so the stall goes on: one waiting period from 10.0 s (message 100) to
+    // 20.005 s, 9.005 s past the threshold. Ending it at the crash would give 4 + 4.005 s; not
+    // orphaning host 1's messages would leave them waiting to the end.
+    let down = vec![ProducerDown { host: Some(1), crash: t(15_000), restart: Some(t(18_000)) }];
+    let config = CheckerConfig::new(["g"]).producer_hosts(3, down);
+    let mut events = Vec::new();
+    for id in 0..300u64 {
+        let at = 100 * id;
+        if id % 3 == 1 && (15_000..18_000).contains(&at) {
+            continue;
+        }
+        events.push((t(at), ClientEvent::Sent { msg: Message { id, published_at: t(at), key: None, bytes: 10 } }));
+        let confirmed = if (10_000..20_000).contains(&at) { 20_005 } else { at + 5 };
+        if !(id % 3 == 1 && (10_000..15_000).contains(&at)) {
+            events.push((t(confirmed), ClientEvent::Acknowledged { id }));
+        }
+        events.push((t(confirmed + 1), ClientEvent::Processed { msg: stored(id), group: 0, consumer: 0 }));
+    }
+    events.sort_by_key(|e| e.0);
+    let mut c = Checker::new(config.clone());
+    for (at, e) in &events {
+        c.observe(*at, e);
+    }
+    let r = c.finish(t(31_000));
+    assert!((r.unavailable_s.unwrap() - 9.005).abs() < 1e-9, "{r:?}");
+    assert!((r.producer_down_s - 3.0).abs() < 1e-9, "{r:?}");
+    assert_eq!((r.sent, r.acknowledged, r.total.processed_unique, r.total.unacknowledged_lost), (290, 273, 290, 0));
+    // Outages of several hosts count once where they overlap: host 1 in [15 s, 18 s), host 2 in
+    // [16 s, 19 s), host 0 from 40 s to the end (50 s): 4 + 10 s, not 3 + 3 + 10 s.
+    let host =
+        |host, crash, restart: Option<u64>| ProducerDown { host: Some(host), crash: t(crash), restart: restart.map(t) };
+    let config = CheckerConfig::new(["g"])
+        .producer_hosts(3, vec![host(1, 15_000, Some(18_000)), host(2, 16_000, Some(19_000)), host(0, 40_000, None)]);
+    let r = Checker::new(config.clone()).finish(t(50_000));
+    assert!((r.producer_down_s - 14.0).abs() < 1e-9, "{}", r.producer_down_s);
+    assert_eq!(r, naive(&config, &[], t(50_000), &[]));
+}
+
+#[test]
 fn a_late_confirm_after_a_failure_counts_as_acknowledged() {
     // 0: SendFailed at 5, then Acknowledged at 6 (the confirm came after the client gave up): one
     // failure, one acknowledged, and unprocessed it is an acknowledged loss. 1: acknowledged, then a
@@ -560,7 +605,10 @@ fn naive(
     let mut acknowledged: Vec<bool> = Vec::new();
     let mut failed: Vec<bool> = Vec::new();
     let mut orphaned: Vec<bool> = Vec::new();
-    let mut crashes = config.producer_down.iter().map(|s| s.0).peekable();
+    let mut crashes = config.producer_down.iter().peekable();
+    // Whether outage `d` is of the host that sends message `id` (message i goes to host i mod N).
+    let hits =
+        |d: &ProducerDown, id: usize| d.host.is_none_or(|h| id as u64 % u64::from(config.producers) == u64::from(h));
     let mut times_processed: Vec<Vec<u64>> = vec![Vec::new(); n_groups];
     let mut highest: Vec<HashMap<u64, u64>> = vec![HashMap::new(); n_groups];
     let mut counts = vec![DeliveryCounts::default(); n_groups];
@@ -578,14 +626,17 @@ fn naive(
         if unresolved == 0 { 0 } else { to.0.saturating_sub(from.0.max(since.0.saturating_add(theta))) }
     };
     for &(at, e) in events {
-        // A producer crash before this event: nobody waits for its unresolved messages any more.
-        while let Some(crash) = crashes.next_if(|&c| c <= at) {
-            stalled += stall(prev, crash, unresolved, last_ack.max(started_waiting));
-            prev = crash;
+        // A producer host's crash before this event: nobody waits for its unresolved messages any
+        // more.
+        while let Some(d) = crashes.next_if(|d| d.crash <= at) {
+            stalled += stall(prev, d.crash, unresolved, last_ack.max(started_waiting));
+            prev = d.crash;
             for id in 0..sent_at.len() {
-                orphaned[id] |= !acknowledged[id] && !failed[id];
+                if hits(d, id) && !acknowledged[id] && !failed[id] && !orphaned[id] {
+                    orphaned[id] = true;
+                    unresolved -= 1;
+                }
             }
-            unresolved = 0;
         }
         stalled += stall(prev, at, unresolved, last_ack.max(started_waiting));
         prev = at;
@@ -654,9 +705,15 @@ fn naive(
             _ => unexpected += 1,
         }
     }
-    if let Some(crash) = crashes.next_if(|&c| c <= end) {
-        stalled += stall(prev, crash, unresolved, last_ack.max(started_waiting));
-        unresolved = 0;
+    while let Some(d) = crashes.next_if(|d| d.crash <= end) {
+        stalled += stall(prev, d.crash, unresolved, last_ack.max(started_waiting));
+        prev = d.crash;
+        for id in 0..sent_at.len() {
+            if hits(d, id) && !acknowledged[id] && !failed[id] && !orphaned[id] {
+                orphaned[id] = true;
+                unresolved -= 1;
+            }
+        }
     }
     stalled += stall(prev, end, unresolved, last_ack.max(started_waiting));
     let mut total = DeliveryCounts::default();
@@ -682,16 +739,27 @@ fn naive(
         acknowledged: n_ack,
         publish_failures: n_fail,
         unavailable_s: any_ack.then(|| SimDuration(stalled).as_secs_f64()),
-        producer_down_s: SimDuration(
-            config.producer_down.iter().map(|&(c, r)| r.unwrap_or(end).min(end).0.saturating_sub(c.0)).sum(),
-        )
-        .as_secs_f64(),
+        producer_down_s: SimDuration(naive_down(config, end)).as_secs_f64(),
         unexpected_events: unexpected,
         returned: 0,
         unroutable: 0,
         total,
         groups,
     }
+}
+
+/// Nanoseconds during which some producer host was down: every stretch between two consecutive
+/// crash or restart instants that some outage covers.
+fn naive_down(config: &CheckerConfig, end: SimTime) -> u64 {
+    let until = |d: &ProducerDown| d.restart.unwrap_or(end).min(end);
+    let mut edges: Vec<u64> = config.producer_down.iter().flat_map(|d| [d.crash.0.min(end.0), until(d).0]).collect();
+    edges.sort_unstable();
+    edges.dedup();
+    edges
+        .windows(2)
+        .filter(|w| config.producer_down.iter().any(|d| d.crash.0 <= w[0] && w[1] <= until(d).0))
+        .map(|w| w[1] - w[0])
+        .sum()
 }
 
 struct Rand(u64);
@@ -777,13 +845,32 @@ fn random_history(seed: u64, n: u64, keys: u64) -> (Vec<(SimTime, ClientEvent)>,
 
 #[test]
 fn matches_a_naive_recount_on_random_histories() {
-    for seed in 0..12 {
+    let host =
+        |host, crash, restart: Option<u64>| ProducerDown { host: Some(host), crash: t(crash), restart: restart.map(t) };
+    for seed in 0..16 {
         let (events, end) = random_history(seed, 4_000, 5);
         let config = CheckerConfig::new(["a", "b", "c"]).owed_from(2, events[events.len() / 2].0);
         // Odd seeds: the producer crashes during the first outage (its stall ends there) and
-        // restarts 3 s later; the last seed's producer crashes again and never restarts.
+        // restarts 3 s later; seed 11's producer crashes again and never restarts. Seeds 12 to
+        // 15: three producer hosts; during the first outage host 1 crashes (the stall goes on:
+        // hosts 0 and 2 still wait), then host 0 (it still goes on), then host 2 (it ends there);
+        // seeds 14 and 15 crash host 1 again after its restart, overlapping host 0's outage,
+        // and never restart host 2.
         let config = match seed {
             11 => config.producer_down(vec![(t(25_000), Some(t(28_000))), (t(60_000), None)]),
+            12 | 13 => config.producer_hosts(
+                3,
+                vec![host(1, 22_000, Some(26_000)), host(0, 24_000, Some(30_000)), host(2, 27_000, Some(33_000))],
+            ),
+            14 | 15 => config.producer_hosts(
+                3,
+                vec![
+                    host(1, 22_000, Some(26_000)),
+                    host(0, 24_000, Some(30_000)),
+                    host(2, 27_000, None),
+                    host(1, 28_000, Some(50_500)),
+                ],
+            ),
             _ if seed % 2 == 1 => config.producer_down(vec![(t(25_000), Some(t(28_000)))]),
             _ => config,
         };

@@ -51,7 +51,7 @@ pub mod window;
 
 use crate::history::{ClientEvent, History, Observation};
 use crate::scenario::Scenario;
-use crate::scenario::faults::{Fault, FaultAction};
+use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
 use crate::time::{SimDuration, SimTime};
 use busy::Busy;
 use hdrhistogram::Histogram;
@@ -559,8 +559,8 @@ impl Recorder {
 
     /// Step `step` of the fault schedule happened: a fault starts a span, a repair closes the span
     /// of the fault it repairs (a repair expanded from a `duration` names it; a `restart` or
-    /// `resume` written in the file closes the open fault of the same target, a `heal` every open
-    /// partition).
+    /// `resume` written in the file closes the open fault of the same target, a `restart` of
+    /// "producer" those of every producer host, a `heal` every open partition).
     fn fault_step(&mut self, at: SimTime, step: usize) {
         let Some(f) = self.schedule.get(step) else { return };
         let opens = |a: FaultAction| match a {
@@ -574,16 +574,20 @@ impl Recorder {
             return;
         };
         let (repairs, action, target) = (f.repairs, f.action, f.target);
+        // A restart of "producer" brings back every producer host that is down, however it went.
+        let every_producer = repairs.is_none() && target == Some(FaultTarget::Producer);
         let schedule = &self.schedule;
         for span in self.faults.iter_mut().filter(|x| x.end.is_none()) {
             let open = &schedule[span.step];
+            let same =
+                open.target == target || (every_producer && matches!(open.target, Some(FaultTarget::ProducerHost(_))));
             let matches = match repairs {
                 Some(r) => span.step == r,
-                None => open.action == fault && (action == FaultAction::Heal || open.target == target),
+                None => open.action == fault && (action == FaultAction::Heal || same),
             };
             if matches {
                 span.end = Some(at);
-                if action != FaultAction::Heal {
+                if action != FaultAction::Heal && !every_producer {
                     return;
                 }
             }

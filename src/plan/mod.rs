@@ -513,10 +513,11 @@ fn analyse(s: &Scenario) -> Analysis {
     // timeout for the last one in flight), and then the run ends: its clients keep retrying the
     // dead broker until then. RabbitMQ's run ends when its groups have drained what they can
     // (measured: a broker, two of three quorum members, or a queue's node down for good).
-    let stall_end = (s.drain.is_none() && !crate::scenario::faults::all_up_at_end(&s.faults)).then(|| {
-        let last_step = s.faults.iter().map(|f| f.at.as_secs_f64()).fold(seconds, f64::max);
-        last_step + s.kafka.delivery_timeout.as_secs_f64() + d::KAFKA_REQUEST_TIMEOUT.as_secs_f64()
-    });
+    let stall_end = (s.drain.is_none() && !crate::scenario::faults::all_up_at_end(&s.faults, s.workload.producers))
+        .then(|| {
+            let last_step = s.faults.iter().map(|f| f.at.as_secs_f64()).fold(seconds, f64::max);
+            last_step + s.kafka.delivery_timeout.as_secs_f64() + d::KAFKA_REQUEST_TIMEOUT.as_secs_f64()
+        });
     let systems = s
         .systems
         .iter()

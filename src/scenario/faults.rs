@@ -49,8 +49,28 @@ pub enum FaultTarget {
     Leader,
     /// Consumer `index` of group `group`.
     Consumer { group: usize, index: u32 },
-    /// The producer application.
+    /// The producer application: every producer host (`[workload] producers`) at once.
     Producer,
+    /// Producer host N alone (`producer-N`, zero-based: message `i` is its if
+    /// `i mod producers == N`, [`crate::workload::producer_for`]).
+    ProducerHost(u32),
+}
+
+impl FaultTarget {
+    /// The producer hosts (of `producers`) this target names: every one for `producer`, one for
+    /// `producer-N`, none for any other target.
+    pub fn producer_hosts(self, producers: usize) -> std::ops::Range<usize> {
+        match self {
+            FaultTarget::Producer => 0..producers,
+            FaultTarget::ProducerHost(k) => k as usize..k as usize + 1,
+            _ => 0..0,
+        }
+    }
+
+    /// The producer hosts this target names, as a bit mask (bit `k`: host `k`; at most 64 hosts).
+    fn producer_mask(self, producers: u32) -> u64 {
+        self.producer_hosts(producers as usize).fold(0, |m, k| m | 1 << k)
+    }
 }
 
 /// One step of the schedule.
@@ -68,24 +88,49 @@ pub struct Fault {
 }
 
 const ACTIONS: &str = "\"crash\", \"restart\", \"hang\", \"resume\", \"partition\", \"heal\"";
-const TARGETS: &str = "\"broker-N\", \"leader\", \"GROUP/N\" (consumer N of a group) or \"producer\"";
+const TARGETS: &str = "\"broker-N\", \"leader\", \"GROUP/N\" (consumer N of a group), \"producer\" (every producer host) \
+                       or \"producer-N\" (producer host N)";
 
 fn err(file: &str, field: String, message: String) -> ScenarioError {
     ScenarioError { file: file.to_string(), field: Some(field), message }
 }
 
-fn target(
-    file: &str,
-    field: &str,
-    text: &str,
+/// What the schedule's targets can name: the cluster's brokers, the groups (name, consumers) in
+/// file order, the producer hosts.
+struct Named<'a> {
     brokers: u32,
-    groups: &[(String, u32)],
-) -> Result<FaultTarget, ScenarioError> {
+    groups: &'a [(String, u32)],
+    producers: u32,
+}
+
+fn target(file: &str, field: &str, text: &str, named: &Named<'_>) -> Result<FaultTarget, ScenarioError> {
+    let Named { brokers, groups, producers } = *named;
     if text == "leader" {
         return Ok(FaultTarget::Leader);
     }
     if text == "producer" {
         return Ok(FaultTarget::Producer);
+    }
+    // "producer-N"; a name with a '/' is a group's consumer (a group may be called "producer-1").
+    if let Some(n) = text.strip_prefix("producer-")
+        && !text.contains('/')
+    {
+        let n: u32 = n
+            .parse()
+            .map_err(|_| err(file, field.into(), format!("\"{text}\" is not a target; allowed: {TARGETS}")))?;
+        if n >= producers {
+            let hosts = if producers == 1 {
+                "so the one producer host is producer-0".to_string()
+            } else {
+                format!("so producer hosts are producer-0 to producer-{}", producers - 1)
+            };
+            return Err(err(
+                file,
+                field.into(),
+                format!("\"{text}\" does not exist: [workload] producers = {producers}, {hosts}"),
+            ));
+        }
+        return Ok(FaultTarget::ProducerHost(n));
     }
     if let Some(n) = text.strip_prefix("broker-") {
         let n: u32 = n
@@ -124,14 +169,17 @@ fn target(
     Err(err(file, field.into(), format!("\"{text}\" is not a target; allowed: {TARGETS}")))
 }
 
-/// Validates the raw schedule and expands durations. `groups`: (name, consumers) in file order.
+/// Validates the raw schedule and expands durations. `groups`: (name, consumers) in file order;
+/// `producers`: `[workload] producers`.
 pub fn validate(
     file: &str,
     raw: Vec<RawFault>,
     brokers: u32,
     groups: &[(String, u32)],
+    producers: u32,
     duration: SimDuration,
 ) -> Result<Vec<Fault>, ScenarioError> {
+    let named = Named { brokers, groups, producers };
     let mut out: Vec<Fault> = Vec::new();
     for (i, f) in raw.iter().enumerate() {
         let field = |k: &str| format!("faults[{i}].{k}");
@@ -158,7 +206,7 @@ pub fn validate(
         };
         let needs_target = !matches!(action, FaultAction::Partition | FaultAction::Heal);
         let tgt = match (&f.target, needs_target) {
-            (Some(t), true) => Some(target(file, &field("target"), t, brokers, groups)?),
+            (Some(t), true) => Some(target(file, &field("target"), t, &named)?),
             (None, true) => {
                 return Err(err(
                     file,
@@ -216,13 +264,14 @@ pub fn validate(
             for (si, side) in raw_sides.iter().enumerate() {
                 let mut v = Vec::new();
                 for (ni, name) in side.iter().enumerate() {
-                    let t = target(file, &format!("faults[{i}].sides[{si}][{ni}]"), name, brokers, groups)?;
+                    let t = target(file, &format!("faults[{i}].sides[{si}][{ni}]"), name, &named)?;
                     if t == FaultTarget::Leader {
                         return Err(err(
                             file,
                             format!("faults[{i}].sides[{si}][{ni}]"),
                             "\"leader\" is not allowed on a side (which broker leads is known only at run time, so it \
-                             could be named on another side too); allowed: \"broker-N\", \"GROUP/N\" or \"producer\""
+                             could be named on another side too); allowed: \"broker-N\", \"GROUP/N\", \"producer\" or \
+                             \"producer-N\""
                                 .into(),
                         ));
                     }
@@ -231,6 +280,20 @@ pub fn validate(
                             file,
                             format!("faults[{i}].sides[{si}][{ni}]"),
                             format!("\"{name}\" is on two sides"),
+                        ));
+                    }
+                    // "producer" and "producer-N" both name host N.
+                    let hosts = t.producer_mask(producers);
+                    if let Some(&other) = seen.iter().find(|o| o.producer_mask(producers) & hosts != 0) {
+                        return Err(err(
+                            file,
+                            format!("faults[{i}].sides[{si}][{ni}]"),
+                            format!(
+                                "\"{name}\" and \"{}\" both name {}: a host is on one side; name \"producer\" \
+                                 (every producer host) or single hosts \"producer-N\"",
+                                written(other),
+                                written(if t == FaultTarget::Producer { other } else { t }),
+                            ),
                         ));
                     }
                     seen.push(t);
@@ -290,14 +353,25 @@ pub fn validate(
             f
         })
         .collect();
-    check_states(file, &sorted)?;
+    check_states(file, &sorted, producers)?;
     Ok(sorted)
 }
 
-/// A restart of a node that is up, a resume of a consumer that is not hung, a partition while
-/// another is in effect, or a heal with nothing cut, is refused.
-fn check_states(file: &str, faults: &[Fault]) -> Result<(), ScenarioError> {
+/// A producer target as the file writes it.
+fn written(t: FaultTarget) -> String {
+    match t {
+        FaultTarget::ProducerHost(k) => format!("producer-{k}"),
+        _ => "producer".into(),
+    }
+}
+
+/// A crash of a node that is down, a restart of a node that is up, a resume of a consumer that is
+/// not hung, a partition while another is in effect, or a heal with nothing cut, is refused.
+/// Producer hosts are up or down one by one: "producer" crashes them all (refused while any of
+/// them is down) and restarts those that are down (refused if none is).
+fn check_states(file: &str, faults: &[Fault], producers: u32) -> Result<(), ScenarioError> {
     let mut down: Vec<FaultTarget> = Vec::new();
+    let mut producers_down: u64 = 0;
     let mut hung: Vec<FaultTarget> = Vec::new();
     let mut cut = false;
     for f in faults {
@@ -341,6 +415,33 @@ fn check_states(file: &str, faults: &[Fault]) -> Result<(), ScenarioError> {
                 ),
             })
         };
+        let hosts = t.producer_mask(producers);
+        if hosts != 0 {
+            match f.action {
+                FaultAction::Crash if producers_down & hosts != 0 => {
+                    if t == FaultTarget::Producer {
+                        let k = (producers_down & hosts).trailing_zeros();
+                        return Err(ScenarioError {
+                            file: file.to_string(),
+                            field: Some("faults".into()),
+                            message: format!(
+                                "at {}: crash of \"producer\" (every producer host) while producer-{k} is already \
+                                 down; restart it first, or crash the other hosts by name (\"producer-N\")",
+                                crate::time::SimDuration(at.0)
+                            ),
+                        });
+                    }
+                    return bad("already down");
+                }
+                FaultAction::Crash => producers_down |= hosts,
+                FaultAction::Restart if producers_down & hosts == 0 && f.repairs.is_none() => {
+                    return bad("up; crash it first");
+                }
+                FaultAction::Restart => producers_down &= !hosts,
+                _ => {}
+            }
+            continue;
+        }
         match f.action {
             FaultAction::Crash if f.repairs.is_none() => {
                 if down.contains(&t) {
@@ -381,32 +482,44 @@ fn show(t: FaultTarget) -> String {
         FaultTarget::Leader => "the leader".into(),
         FaultTarget::Consumer { group, index } => format!("consumer {index} of group {group}"),
         FaultTarget::Producer => "the producer".into(),
+        FaultTarget::ProducerHost(k) => format!("producer-{k}"),
     }
 }
 
-/// When the producer application is down: from each crash to its restart (`None`: never), in
-/// time order. A crash while it is down already changes nothing.
-pub fn producer_down_spans(faults: &[Fault]) -> Vec<(SimTime, Option<SimTime>)> {
-    let mut spans: Vec<(SimTime, Option<SimTime>)> = Vec::new();
+/// When each producer host (of `producers`) is down: `(host, crash, restart)`, `None`: never
+/// restarted, in order of crash (hosts in order at one instant). A host is up or down: a crash of
+/// "producer" or "producer-N" takes down the hosts it names that are up, a restart (written, or
+/// expanded from a `duration`) brings back those that are down, as the models apply them.
+pub fn producer_down_spans(faults: &[Fault], producers: u32) -> Vec<(u32, SimTime, Option<SimTime>)> {
+    let mut spans: Vec<(u32, SimTime, Option<SimTime>)> = Vec::new();
+    let mut open: Vec<Option<usize>> = vec![None; producers as usize];
     for f in faults {
-        let target = f.repairs.map_or(f.target, |r| faults[r].target);
-        if target != Some(FaultTarget::Producer) {
-            continue;
-        }
-        let down = spans.last().is_some_and(|s| s.1.is_none());
-        match f.action {
-            FaultAction::Crash if !down => spans.push((f.at, None)),
-            FaultAction::Restart if down => spans.last_mut().expect("down").1 = Some(f.at),
-            _ => {}
+        let Some(target) = f.repairs.map_or(f.target, |r| faults[r].target) else { continue };
+        for k in target.producer_hosts(producers as usize) {
+            match (f.action, open[k]) {
+                (FaultAction::Crash, None) => {
+                    open[k] = Some(spans.len());
+                    spans.push((k as u32, f.at, None));
+                }
+                (FaultAction::Restart, Some(i)) => {
+                    spans[i].2 = Some(f.at);
+                    open[k] = None;
+                }
+                _ => {}
+            }
         }
     }
     spans
 }
 
 /// Whether every node is up once the schedule has run (a hung consumer counts as up).
-pub fn all_up_at_end(faults: &[Fault]) -> bool {
+/// `producers`: `[workload] producers`.
+pub fn all_up_at_end(faults: &[Fault], producers: u32) -> bool {
     let mut down: Vec<Option<FaultTarget>> = Vec::new();
     for f in faults {
+        if f.target.is_some_and(|t| t.producer_mask(producers) != 0) {
+            continue; // producer hosts, one by one: below
+        }
         match f.action {
             FaultAction::Crash => down.push(f.target),
             FaultAction::Restart => {
@@ -419,7 +532,7 @@ pub fn all_up_at_end(faults: &[Fault]) -> bool {
             _ => {}
         }
     }
-    down.is_empty()
+    down.is_empty() && producer_down_spans(faults, producers).iter().all(|s| s.2.is_some())
 }
 
 /// Whether no partition is in effect once the schedule has run.
@@ -450,4 +563,52 @@ pub fn group_without_consumers(faults: &[Fault], groups: &[(String, u32)]) -> Op
         .iter()
         .enumerate()
         .position(|(g, (_, n))| (0..*n).all(|index| stopped.contains(&FaultTarget::Consumer { group: g, index })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedule(producers: u32, faults: &str) -> Vec<Fault> {
+        let text = format!(
+            "duration = \"1m\"\ndrain = \"1m\"\n[workload]\nrate = 1.0\nproducers = {producers}\n[[groups]]\nname = \"g\"\n\
+             processing = \"1ms\"\n{faults}"
+        );
+        crate::plan::parse(&text, "t.toml", false).unwrap_or_else(|e| panic!("{e}")).faults
+    }
+
+    fn s(secs: u64) -> SimTime {
+        SimTime(secs * 1_000_000_000)
+    }
+
+    /// Producer hosts go down and up one by one, as the models apply the steps: `producer-1` from
+    /// 5 s, `producer-0` for 10 s from 6 s, then a written restart of `producer` brings back what
+    /// is still down (host 1) at 20 s; a second crash of `producer-1` is never repaired.
+    #[test]
+    fn producer_hosts_go_down_and_up_one_by_one() {
+        let f = schedule(
+            3,
+            "[[faults]]\nat = \"5s\"\naction = \"crash\"\ntarget = \"producer-1\"\n\
+             [[faults]]\nat = \"6s\"\naction = \"crash\"\ntarget = \"producer-0\"\nduration = \"10s\"\n\
+             [[faults]]\nat = \"20s\"\naction = \"restart\"\ntarget = \"producer\"\n",
+        );
+        assert_eq!(producer_down_spans(&f, 3), vec![(1, s(5), Some(s(20))), (0, s(6), Some(s(16)))]);
+        assert!(all_up_at_end(&f, 3));
+        let f = schedule(
+            3,
+            "[[faults]]\nat = \"5s\"\naction = \"crash\"\ntarget = \"producer\"\nduration = \"10s\"\n\
+             [[faults]]\nat = \"30s\"\naction = \"crash\"\ntarget = \"producer-2\"\n",
+        );
+        let every = (0..3).map(|k| (k, s(5), Some(s(15))));
+        assert_eq!(producer_down_spans(&f, 3), every.chain([(2, s(30), None)]).collect::<Vec<_>>());
+        assert!(!all_up_at_end(&f, 3));
+        // With one host, "producer" and "producer-0" are the same host.
+        let f = schedule(
+            1,
+            "[[faults]]\nat = \"5s\"\naction = \"crash\"\ntarget = \"producer-0\"\n\
+             [[faults]]\nat = \"8s\"\naction = \"restart\"\ntarget = \"producer\"\n",
+        );
+        assert_eq!(producer_down_spans(&f, 1), vec![(0, s(5), Some(s(8)))]);
+        assert!(all_up_at_end(&f, 1));
+    }
 }

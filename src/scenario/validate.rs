@@ -570,8 +570,14 @@ impl Ctx {
         self.alarm_fields(&raw_rabbitmq, profile, body.is_some())?;
         let rabbitmq = self.rabbitmq(raw_rabbitmq, brokers)?;
         let group_sizes: Vec<(String, u32)> = groups.iter().map(|g| (g.name.clone(), g.consumers)).collect();
-        let faults =
-            super::faults::validate(&self.file, raw.faults.unwrap_or_default(), brokers, &group_sizes, duration)?;
+        let faults = super::faults::validate(
+            &self.file,
+            raw.faults.unwrap_or_default(),
+            brokers,
+            &group_sizes,
+            workload.producers,
+            duration,
+        )?;
         // Kafka clients give up on a request after request.timeout.ms (30 s) and the coordinator on
         // a member after session.timeout.ms (45 s); RabbitMQ closes a connection whose heartbeats
         // stop for 60 s and a delivery unacknowledged for consumer_timeout. A longer round trip

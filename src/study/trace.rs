@@ -76,6 +76,7 @@ impl Tracer<'_> {
             FaultTarget::Leader => "the leader".to_string(),
             FaultTarget::Consumer { group, index } => format!("{}, consumer {index}", self.group(group)),
             FaultTarget::Producer => "the producer".to_string(),
+            FaultTarget::ProducerHost(k) => format!("producer host {k}"),
         };
         match &f.target {
             Some(t) => format!("{} {}", f.action.name(), target(t)),

@@ -1953,16 +1953,18 @@ impl<'h, H: History> KafkaModel<'h, H> {
                     self.start_next(now, group, index, sched);
                 }
             }
-            (FaultAction::Crash, Some(FaultTarget::Producer)) => {
-                // Every producer host of the application.
-                for pc in &mut self.producers {
+            (FaultAction::Crash, Some(t @ (FaultTarget::Producer | FaultTarget::ProducerHost(_)))) => {
+                // Every producer host of the application, or one.
+                let hosts = t.producer_hosts(self.producers.len());
+                for pc in &mut self.producers[hosts] {
                     if self.world.crash(pc.node) {
                         pc.crashed();
                     }
                 }
             }
-            (FaultAction::Restart, Some(FaultTarget::Producer)) => {
-                for pc in &mut self.producers {
+            (FaultAction::Restart, Some(t @ (FaultTarget::Producer | FaultTarget::ProducerHost(_)))) => {
+                let hosts = t.producer_hosts(self.producers.len());
+                for pc in &mut self.producers[hosts] {
                     if self.world.restart(pc.node) {
                         // A new producer: fresh metadata, a new producer id (idempotence starts over).
                         pc.meta_leader = self.repl.iter().map(|r| r.leader).collect();
@@ -1986,8 +1988,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
     fn sides(&self, named: &[Vec<FaultTarget>]) -> Vec<Vec<NodeId>> {
         let nodes = |t: &FaultTarget| match *t {
             FaultTarget::Broker(b) => vec![b as NodeId],
-            // Every producer host of the application.
-            FaultTarget::Producer => self.producer_nodes(),
+            // Every producer host of the application, or one.
+            t @ (FaultTarget::Producer | FaultTarget::ProducerHost(_)) => {
+                t.producer_hosts(self.producers.len()).map(|k| self.producers[k].node).collect()
+            }
             FaultTarget::Consumer { group, index } => vec![self.groups[group].consumers[index as usize].node],
             FaultTarget::Leader => unreachable!("refused on a side by validation"),
         };

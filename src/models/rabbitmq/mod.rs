@@ -745,17 +745,18 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 let (c, p, mut out) = self.consumer_parts(group, index, sched);
                 c.resume(p, &mut out);
             }
-            (FaultAction::Crash, Some(FaultTarget::Producer)) => {
-                // Every producer host of the application: what waited for the confirm window was
-                // never sent.
-                for p in &mut self.publishers {
+            (FaultAction::Crash, Some(t @ (FaultTarget::Producer | FaultTarget::ProducerHost(_)))) => {
+                // Every producer host of the application, or one: what waited for the confirm
+                // window was never sent.
+                let hosts = t.producer_hosts(self.publishers.len());
+                for p in &mut self.publishers[hosts] {
                     if self.world.crash(p.node) {
                         p.crashed();
                     }
                 }
             }
-            (FaultAction::Restart, Some(FaultTarget::Producer)) => {
-                for k in 0..self.publishers.len() {
+            (FaultAction::Restart, Some(t @ (FaultTarget::Producer | FaultTarget::ProducerHost(_)))) => {
+                for k in t.producer_hosts(self.publishers.len()) {
                     if self.world.restart(self.publishers[k].node) {
                         self.reconnect_producer(k, sched);
                     }
@@ -800,8 +801,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
             FaultTarget::Broker(b) => vec![b as NodeId],
             FaultTarget::Leader => vec![QUEUE_NODE],
             FaultTarget::Consumer { group, index } => vec![self.consumers[group][index as usize].node],
-            // Every producer host of the application.
-            FaultTarget::Producer => self.producer_nodes(),
+            // Every producer host of the application, or one.
+            FaultTarget::Producer | FaultTarget::ProducerHost(_) => {
+                t.producer_hosts(self.publishers.len()).map(|k| self.publishers[k].node).collect()
+            }
         }
     }
 

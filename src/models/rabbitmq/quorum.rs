@@ -1012,24 +1012,31 @@ impl<H: History> RabbitModel<'_, H> {
                     }
                 }
             }
-            (FaultAction::Crash, Some(FaultTarget::Producer), _) => {
-                // Every producer host of the application.
-                let mut any = false;
-                for p in &mut self.publishers {
+            (FaultAction::Crash, Some(t @ (FaultTarget::Producer | FaultTarget::ProducerHost(_))), _) => {
+                // Every producer host of the application, or one: what it had written to its
+                // socket and the node had not read dies with its connection.
+                let hosts = t.producer_hosts(self.publishers.len());
+                let mut crashed = Vec::new();
+                for p in &mut self.publishers[hosts] {
                     if self.world.crash(p.node) {
                         p.crashed();
                         p.blocked = false;
                         p.outbox.clear();
-                        any = true;
+                        crashed.push(p.node);
                     }
                 }
-                if any {
-                    self.credit_blocked.clear();
-                    self.unread.clear();
+                if !crashed.is_empty() {
+                    self.unread.retain(
+                        |env| !matches!(env, crate::world::Envelope::Message { from, .. } if crashed.contains(from)),
+                    );
+                    // With no publishing connection left, no queue withholds credit from one.
+                    if self.publishers.iter().all(|p| !self.world.is_up(p.node)) {
+                        self.credit_blocked.clear();
+                    }
                 }
             }
-            (FaultAction::Restart, Some(FaultTarget::Producer), _) => {
-                for k in 0..self.publishers.len() {
+            (FaultAction::Restart, Some(t @ (FaultTarget::Producer | FaultTarget::ProducerHost(_))), _) => {
+                for k in t.producer_hosts(self.publishers.len()) {
                     if self.world.restart(self.publishers[k].node) {
                         self.quorum_reconnect_producer(k, sched);
                     }

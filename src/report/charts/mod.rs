@@ -474,6 +474,7 @@ fn fault_words(s: &Scenario, f: &Fault) -> (String, &'static str) {
             format!("{}/{index}", s.groups.get(group).map_or("?", |g| g.name.as_str()))
         }
         FaultTarget::Producer => "producer".to_string(),
+        FaultTarget::ProducerHost(k) => format!("producer-{k}"),
     };
     match (f.action, f.target) {
         (FaultAction::Crash, Some(t @ FaultTarget::Consumer { .. })) => (format!("{} crashed", name(t)), "restarted"),

@@ -300,6 +300,12 @@ fn fault_labels_name_the_target() {
         (fault(FaultAction::Crash, Some(FaultTarget::Broker(2)), vec![]), "broker-2 down", "restarted"),
         (fault(FaultAction::Crash, Some(FaultTarget::Leader), vec![]), "leader down", "restarted"),
         (fault(FaultAction::Crash, Some(FaultTarget::Producer), vec![]), "producer down", "restarted"),
+        (fault(FaultAction::Crash, Some(FaultTarget::ProducerHost(2)), vec![]), "producer-2 down", "restarted"),
+        (
+            fault(FaultAction::Partition, None, vec![vec![FaultTarget::ProducerHost(1)], vec![FaultTarget::Broker(0)]]),
+            "partition producer-1 | broker-0",
+            "healed",
+        ),
         (
             fault(FaultAction::Partition, None, vec![vec![FaultTarget::Producer], vec![FaultTarget::Broker(0)]]),
             "partition producer | broker-0",
