@@ -348,14 +348,8 @@ pub const DRAIN_STALL_LIMIT: SimDuration = SimDuration(3600 * 1_000_000_000);
 
 // ---- Consumers that fail (issue 18, item 5; docs/failures.md) ----
 
-/// `[[groups]] on_failure` for RabbitMQ: `nack-requeue`, what Spring AMQP's listener container
-/// does with a listener's exception by default (`defaultRequeueRejected` = true).
-pub const RABBITMQ_ON_FAILURE: crate::scenario::failing::RabbitOnFailure =
-    crate::scenario::failing::RabbitOnFailure::NackRequeue;
-/// `[[groups]] on_failure` for Kafka: `retry-in-place`, what Spring Kafka's `DefaultErrorHandler`
-/// (the listener container's default error handler) does: seek back and process the record again.
-pub const KAFKA_ON_FAILURE: crate::scenario::failing::KafkaOnFailure =
-    crate::scenario::failing::KafkaOnFailure::RetryInPlace;
+// `[[groups]] on_failure`'s defaults are next to their enums, in `failing.rs` (this file stays a
+// leaf: numbers and names, no types of the scenario's).
 /// `retry_backoff`: Spring Kafka's `DefaultErrorHandler` default back-off, `FixedBackOff(0, 9)`:
 /// no wait between attempts.
 pub const KAFKA_FAILED_RECORD_BACKOFF: SimDuration = SimDuration::ZERO;

@@ -103,14 +103,21 @@ pub struct FailurePolicy {
     pub max_attempts: Option<u32>,
 }
 
+/// `[[groups]] on_failure` for RabbitMQ: `nack-requeue`, what Spring AMQP's listener container
+/// does with a listener's exception by default (`defaultRequeueRejected` = true).
+pub const RABBITMQ_ON_FAILURE: RabbitOnFailure = RabbitOnFailure::NackRequeue;
+/// `[[groups]] on_failure` for Kafka: `retry-in-place`, what Spring Kafka's `DefaultErrorHandler`
+/// (the listener container's default error handler) does: seek back and process the record again.
+pub const KAFKA_ON_FAILURE: KafkaOnFailure = KafkaOnFailure::RetryInPlace;
+
 impl Default for FailurePolicy {
     fn default() -> Self {
         use super::defaults as d;
         FailurePolicy {
             failure_rate: 0.0,
             poison_fraction: 0.0,
-            rabbitmq: d::RABBITMQ_ON_FAILURE,
-            kafka: d::KAFKA_ON_FAILURE,
+            rabbitmq: RABBITMQ_ON_FAILURE,
+            kafka: KAFKA_ON_FAILURE,
             retry_topics: d::KAFKA_RETRY_TOPICS.to_vec(),
             retry_backoff: d::KAFKA_FAILED_RECORD_BACKOFF,
             max_attempts: Some(d::KAFKA_RETRY_MAX_ATTEMPTS),

@@ -13,7 +13,7 @@ pub mod overrides;
 pub mod policy;
 pub mod raw;
 pub mod routing;
-mod validate;
+pub mod validate;
 pub use validate::nice_interval;
 
 use crate::time::{SimDuration, SimTime};

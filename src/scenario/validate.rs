@@ -311,6 +311,9 @@ fn blame_override(mut e: ScenarioError, sets: &[Override]) -> ScenarioError {
 /// (file systems allow 255).
 pub const MAX_NAME_BYTES: usize = 200;
 
+/// The most nodes a world can address: `world::NodeId` is 16 bits (the world checks the two agree).
+pub const MAX_NODES: u64 = u16::MAX as u64;
+
 /// `[workload] producers`: each is a node (a host) of its own in both worlds.
 pub const MAX_PRODUCERS: u32 = 64;
 
@@ -666,16 +669,17 @@ impl Ctx {
         for (g, m) in groups.iter_mut().zip(most) {
             g.max_consumers = m;
         }
-        // Every consumer is a node of the network, addressed by a 16-bit id.
-        let nodes = u64::from(brokers) + 2 + groups.iter().map(|g| u64::from(g.max_consumers)).sum::<u64>();
-        if nodes > u64::from(crate::world::NodeId::MAX) {
+        // Every broker, producer and consumer is a node of the network, with Kafka's coordinator
+        // besides, each addressed by a 16-bit id (`world::NodeId`).
+        let consumers = groups.iter().map(|g| u64::from(g.max_consumers)).sum::<u64>();
+        let producers = u64::from(workload.producers);
+        let nodes = u64::from(brokers) + producers + 1 + consumers;
+        if nodes > MAX_NODES {
             return self.err(
                 "groups",
                 format!(
-                    "{} consumers in all (counting scale-outs) and {brokers} broker(s) make {nodes} nodes; at most {} \
-                     are allowed; use fewer consumers",
-                    groups.iter().map(|g| u64::from(g.max_consumers)).sum::<u64>(),
-                    crate::world::NodeId::MAX
+                    "{consumers} consumers in all (counting scale-outs), {producers} producer(s) and {brokers} \
+                     broker(s) make {nodes} nodes; at most {MAX_NODES} are allowed; use fewer consumers"
                 ),
             );
         }

@@ -39,6 +39,8 @@ impl Wire for &str {
 
 /// A node's address: an index into the world's nodes.
 pub type NodeId = u16;
+// The scenario refuses more nodes than an id can name.
+const _: () = assert!(NodeId::MAX as u64 == crate::scenario::validate::MAX_NODES);
 
 /// An event addressed to a node: a message from another node, or one of its own timers.
 #[derive(Debug)]

@@ -128,6 +128,14 @@ fn runaways() -> Vec<(&'static str, String, &'static str, Vec<&'static str>)> {
             "groups",
             vec!["100000000 consumers", "at most 65535", "use fewer consumers"],
         ),
+        (
+            // Producers are nodes too: 1 broker + 64 producers + Kafka's coordinator + 65,470
+            // consumers make 65,536 (counting one producer, as before, gave 65,473 and let it run).
+            "consumers-65470-producers-64.toml",
+            format!("{small}producers = 64\n{}", groups(1, 65_470, "1ms")),
+            "groups",
+            vec!["65470 consumers", "64 producer(s)", "65536 nodes", "at most 65535"],
+        ),
         // 10^7/s for 100 s inside a 1000-day scenario: 10^9 messages.
         (
             "burst.toml",
