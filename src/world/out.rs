@@ -13,7 +13,7 @@
 //! about a tenth of the run.
 
 use super::{Envelope, NodeId, Wire, World};
-use crate::engine::Scheduler;
+use crate::engine::{EventKey, Scheduler};
 use crate::time::{SimDuration, SimTime};
 
 /// One effect of a handler.
@@ -31,6 +31,8 @@ pub enum Effect<M, T, R> {
     TimerAt { node: NodeId, at: SimTime, timer: T },
     /// Something the node records (the harness says where it goes).
     Record(R),
+    /// [`Scheduler::cancel`]: a timer set by [`Effects::timer_at_keyed`] is not wanted any more.
+    Cancel(EventKey),
 }
 
 /// Where a handler puts its effects. Their order is kept: sends and timers are scheduled in the
@@ -48,6 +50,25 @@ pub trait Effects<M, T, R> {
     fn timer_at(&mut self, node: NodeId, at: SimTime, timer: T);
     /// Something the node records (the harness says where it goes).
     fn record(&mut self, r: R);
+    /// [`Effects::timer_at`], returning the key that cancels it where the sink can know it at once
+    /// ([`Direct`]); a buffer cannot (its timers get keys when applied), and returns `None`.
+    fn timer_at_keyed(&mut self, node: NodeId, at: SimTime, timer: T) -> Option<EventKey>;
+    /// Cancels a timer set by [`Effects::timer_at_keyed`] (nothing if it ran or was cancelled).
+    fn cancel(&mut self, key: EventKey);
+}
+
+/// A sink that also lets a handler see what a client sees of the world at once: whether a node is
+/// up (a dead peer refuses a connection at once), a node's incarnation, the link latency, and
+/// whether a send was lost on the spot. Only [`Direct`] (and test doubles) can: a buffer applies
+/// its sends too late to say. A handler that reads these runs with effects applied as issued.
+pub trait Sees<M, T, R>: Effects<M, T, R> {
+    fn is_up(&self, node: NodeId) -> bool;
+    fn incarnation(&self, node: NodeId) -> u32;
+    fn latency(&self) -> SimDuration;
+    /// [`World::try_send`], its loss told at once: the message comes back.
+    fn try_send_now(&mut self, from: NodeId, to: NodeId, msg: M) -> Result<(), M>;
+    /// [`World::send`], its loss told at once (false).
+    fn send_now(&mut self, from: NodeId, to: NodeId, msg: M) -> bool;
 }
 
 /// What [`World::apply_returning`] hands back to the harness, in order.
@@ -55,8 +76,8 @@ pub trait Effects<M, T, R> {
 pub enum Handed<M, R> {
     /// A record of the node's.
     Record(R),
-    /// The message of a [`Effect::TrySend`] lost at once.
-    Returned(M),
+    /// The message of a [`Effect::TrySend`] lost at once, and where it was going.
+    Returned { to: NodeId, msg: M },
 }
 
 /// A buffer of effects, filled by handlers and emptied by [`World::apply`]. Keep one and reuse it:
@@ -111,6 +132,11 @@ impl<M, T, R> Out<M, T, R> {
         self.effects.len()
     }
 
+    /// Takes the effects not applied yet, in order (a test that answers the messages it sent).
+    pub fn take_effects(&mut self) -> std::vec::Drain<'_, Effect<M, T, R>> {
+        self.effects.drain(..)
+    }
+
     /// Forgets every effect (a test that only inspects them).
     pub fn clear(&mut self) {
         self.effects.clear();
@@ -142,6 +168,13 @@ impl<M, T, R> Effects<M, T, R> for Out<M, T, R> {
     fn record(&mut self, r: R) {
         Out::record(self, r)
     }
+    fn timer_at_keyed(&mut self, node: NodeId, at: SimTime, timer: T) -> Option<EventKey> {
+        Out::timer_at(self, node, at, timer);
+        None
+    }
+    fn cancel(&mut self, key: EventKey) {
+        self.effects.push(Effect::Cancel(key));
+    }
 }
 
 /// Effects applied through the world as they are issued, exactly as [`World::apply_returning`]
@@ -169,7 +202,7 @@ impl<M: Wire, T, R, E: From<Envelope<M, T>>, F: FnMut(Handed<M, R>)> Effects<M, 
     fn try_send(&mut self, from: NodeId, to: NodeId, msg: M) {
         if let Err(msg) = self.world.try_send(self.sched, from, to, msg) {
             self.lost += 1;
-            (self.hand)(Handed::Returned(msg));
+            (self.hand)(Handed::Returned { to, msg });
         }
     }
     #[inline(always)]
@@ -187,6 +220,41 @@ impl<M: Wire, T, R, E: From<Envelope<M, T>>, F: FnMut(Handed<M, R>)> Effects<M, 
     #[inline(always)]
     fn record(&mut self, r: R) {
         (self.hand)(Handed::Record(r))
+    }
+    #[inline(always)]
+    fn timer_at_keyed(&mut self, node: NodeId, at: SimTime, timer: T) -> Option<EventKey> {
+        Some(self.world.timer_at(self.sched, node, at, timer))
+    }
+    #[inline(always)]
+    fn cancel(&mut self, key: EventKey) {
+        self.sched.cancel(key);
+    }
+}
+
+impl<M: Wire, T, R, E: From<Envelope<M, T>>, F: FnMut(Handed<M, R>)> Sees<M, T, R> for Direct<'_, E, F> {
+    #[inline(always)]
+    fn is_up(&self, node: NodeId) -> bool {
+        self.world.is_up(node)
+    }
+    #[inline(always)]
+    fn incarnation(&self, node: NodeId) -> u32 {
+        self.world.incarnation(node)
+    }
+    #[inline(always)]
+    fn latency(&self) -> SimDuration {
+        self.world.latency()
+    }
+    #[inline(always)]
+    fn try_send_now(&mut self, from: NodeId, to: NodeId, msg: M) -> Result<(), M> {
+        let sent = self.world.try_send(self.sched, from, to, msg);
+        self.lost += u32::from(sent.is_err());
+        sent
+    }
+    #[inline(always)]
+    fn send_now(&mut self, from: NodeId, to: NodeId, msg: M) -> bool {
+        let sent = self.world.send(self.sched, from, to, msg);
+        self.lost += u32::from(!sent);
+        sent
     }
 }
 
@@ -223,7 +291,7 @@ impl World {
                 Effect::TrySend { from, to, msg } => {
                     if let Err(msg) = self.try_send(sched, from, to, msg) {
                         lost += 1;
-                        hand(Handed::Returned(msg));
+                        hand(Handed::Returned { to, msg });
                     }
                 }
                 Effect::SendFromOs { from, to, msg } => lost += u32::from(!self.send_from_os(sched, from, to, msg)),
@@ -234,6 +302,9 @@ impl World {
                     self.timer_at(sched, node, at, timer);
                 }
                 Effect::Record(r) => hand(Handed::Record(r)),
+                Effect::Cancel(key) => {
+                    sched.cancel(key);
+                }
             }
         }
         lost
@@ -302,7 +373,10 @@ mod tests {
         out.record(2);
         let mut handed = vec![];
         assert_eq!(w.apply_returning(&mut out, &mut s, |h| handed.push(h)), 1);
-        assert_eq!(handed, vec![Handed::Record(1), Handed::Returned("to a down node"), Handed::Record(2)]);
+        assert_eq!(
+            handed,
+            vec![Handed::Record(1), Handed::Returned { to: 2, msg: "to a down node" }, Handed::Record(2)]
+        );
         assert_eq!(run(&mut w, &mut s), vec![(SimTime(10), "delivered")]);
     }
 
@@ -336,7 +410,10 @@ mod tests {
         issue(&mut direct);
         let lost2 = direct.lost;
         assert_eq!((lost1, lost2), (2, 2));
-        assert_eq!(handed1, vec![Handed::Record(1), Handed::Returned("to a down node"), Handed::Record(2)]);
+        assert_eq!(
+            handed1,
+            vec![Handed::Record(1), Handed::Returned { to: 2, msg: "to a down node" }, Handed::Record(2)]
+        );
         assert_eq!(handed1, handed2);
         let t = SimTime(10);
         let events = vec![(t, "message"), (t, "absolute timer"), (t, "the operating system's notice")];

@@ -179,7 +179,7 @@ impl<H: History> KafkaModel<'_, H> {
                 for b in batches.drain(..) {
                     self.producers[k].accumulator.recycle(b.records);
                 }
-                self.request_pool.push(batches);
+                self.producers[k].pool.push(batches);
                 if failed {
                     self.world.send(sched, broker, self.producers[k].node, Msg::ConnectionClosed);
                 }
@@ -229,7 +229,8 @@ impl<H: History> KafkaModel<'_, H> {
             self.world.try_send(sched, broker, self.producers[k].node, Msg::ProduceResponse { batches, req })
         {
             let now = sched.now();
-            self.orphan(k, now, broker, producer, req, batches, sched);
+            let (pc, mut out) = self.producer_parts(k, sched);
+            pc.orphan(now, broker, producer, req, batches, &mut out);
         }
     }
 
@@ -1038,7 +1039,8 @@ impl<H: History> KafkaModel<'_, H> {
     #[inline(never)]
     pub(super) fn connection_closed(&mut self, now: SimTime, from: NodeId, to: NodeId, sched: &mut Scheduler<Event>) {
         if let Some(k) = self.producers.iter().position(|pc| pc.node == to) {
-            self.producer_connection_closed(k, now, from, sched);
+            let (pc, mut out) = self.producer_parts(k, sched);
+            pc.producer_connection_closed(now, from, &mut out);
         } else if let Some(&(g, c)) = self.consumer_of.get(to) {
             // The fetch to it is gone; the partitions it led are fetched again once they have a
             // leader.
@@ -1064,22 +1066,25 @@ impl<H: History> KafkaModel<'_, H> {
                     for b in batches.drain(..) {
                         self.producers[k].accumulator.recycle(b.records);
                     }
-                    self.request_pool.push(batches);
+                    self.producers[k].pool.push(batches);
                 } else {
-                    self.orphan(k, now, to, producer, req, batches, sched);
+                    let (pc, mut out) = self.producer_parts(k, sched);
+                    pc.orphan(now, to, producer, req, batches, &mut out);
                 }
             }
             // Lost on a cut link, the batches are still the producer's (retried when the request
             // times out); for a producer that died since, they are gone.
             Msg::ProduceResponse { batches, req } if cut => {
-                self.orphan(self.producer_of(to), now, from, self.world.incarnation(to), req, batches, sched)
+                let (k, incarnation) = (self.producer_of(to), self.world.incarnation(to));
+                let (pc, mut out) = self.producer_parts(k, sched);
+                pc.orphan(now, from, incarnation, req, batches, &mut out)
             }
             Msg::ProduceResponse { mut batches, .. } => {
                 let k = self.producer_of(to);
                 for b in batches.drain(..) {
                     self.producers[k].accumulator.recycle(b.records);
                 }
-                self.request_pool.push(batches);
+                self.producers[k].pool.push(batches);
             }
             Msg::FetchResponse { group, consumer, epoch, records, .. } if cut => {
                 self.fetch_response_lost(now, group, consumer, epoch, records);

@@ -342,6 +342,7 @@ mod tests {
                 Effect::TimerIn { node, delay, timer } => format!("timer_in {node} {}s {timer:?}", delay.0 / S),
                 Effect::TimerAt { node, at, timer } => format!("timer_at {node} {}s {timer:?}", at.0 / S),
                 Effect::Record(n) => format!("record {n:?}"),
+                Effect::Cancel(key) => format!("cancel {key:?}"),
             })
             .collect();
         out.clear();

@@ -37,6 +37,7 @@ use crate::scenario::operations::{OffsetSpec, Operation, OperationAction};
 use crate::scenario::{Assignor, GroupKind, GroupProtocol, KafkaConfig, Keys, OffsetReset, Scenario};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{Message, ProcessingTimes, Producer, StoredMessage};
+use crate::world::out::{Direct, Handed};
 use crate::world::{Admit, Deadline, Envelope, Fired, NodeId, NodeMap, World};
 use controller::Controller;
 use coordinator_node::{CoordOut, CoordinatorNode, Note};
@@ -547,7 +548,6 @@ pub struct KafkaModel<'h, H: History> {
     /// Topics and subscriptions (issue 18): which records each group fetches and uses; `None`:
     /// one topic every group reads whole.
     routing: Option<std::sync::Arc<crate::subscriptions::Subscriptions>>,
-    keyed: bool,
     /// The producer clients, one per host (`[workload] producers`), each with its accumulator,
     /// sender thread and metadata.
     producers: Vec<sender::ProducerClient>,
@@ -557,8 +557,6 @@ pub struct KafkaModel<'h, H: History> {
     /// The scenario has faults (without them every broker is always reachable).
     faulty: bool,
     brokers: u32,
-    /// Every broker, as a bit set.
-    all_brokers: u64,
     /// The node of the KRaft controller and of the group coordinators (never failed), which also
     /// runs retention for the partitions' one log.
     coord: NodeId,
@@ -610,7 +608,6 @@ pub struct KafkaModel<'h, H: History> {
     /// The next member id the coordinator hands out (each join of a new member gets one).
     next_member: u64,
     /// Emptied request and fetch-response buffers, reused instead of allocating per message.
-    request_pool: Vec<Vec<ProducerBatch>>,
     fetch_pool: Vec<Vec<Fetched>>,
     /// How groups rebalance: `group.protocol` and the assignor.
     rebalancing: Rebalancing,
@@ -646,6 +643,21 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let producers = s.workload.producers as usize;
         let nodes = brokers + producers + consumer_count + 1;
         let world = World::new(nodes, s.network.latency).costed(s.body.map(|b| b.hardware), s.seed);
+        let producer_cfg = sender::ProducerCfg {
+            acks: cfg.acks,
+            max_in_flight: cfg.max_in_flight_requests_per_connection,
+            delivery_timeout: cfg.delivery_timeout,
+            max_block: cfg.max_block,
+            partitions: cfg.partitions,
+            brokers: s.brokers,
+            all_brokers: u64::MAX >> (64 - s.brokers),
+            keyed: !matches!(s.workload.keys, Keys::None),
+            // With acks = 0 no response ever tells the producer of a sequence error (Kafka's
+            // idempotent producer requires acks = all), so there are no sequence checks.
+            sequences: cfg.enable_idempotence && cfg.acks != crate::scenario::Acks::Zero && !s.faults.is_empty(),
+            faulty: !s.faults.is_empty(),
+            steps: H::STEPS,
+        };
         let coord = (brokers + producers + consumer_count) as NodeId;
         let mut consumer_of = NodeMap::default();
         let mut next = (brokers + producers) as NodeId;
@@ -721,13 +733,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 }
                 _ => SimDuration::ZERO,
             },
-            keyed: !matches!(s.workload.keys, Keys::None),
-            // With acks = 0 no response ever tells the producer of a sequence error (Kafka's
-            // idempotent producer requires acks = all), so there are no sequence checks.
-            sequences: cfg.enable_idempotence && cfg.acks != crate::scenario::Acks::Zero && !s.faults.is_empty(),
-            faulty: !s.faults.is_empty(),
+            sequences: producer_cfg.sequences,
+            faulty: producer_cfg.faulty,
             brokers: s.brokers,
-            all_brokers: u64::MAX >> (64 - s.brokers),
             coord,
             repl: (0..p).map(|q| Replicas::new(q, s.brokers, cfg.replication_factor)).collect(),
             controller: Controller::new(s.brokers, cfg.unclean_leader_election),
@@ -757,14 +765,13 @@ impl<'h, H: History> KafkaModel<'h, H> {
             planned: s.groups.iter().map(|g| g.consumers).collect(),
             operations_done: 0,
             next_member,
-            request_pool: Vec::new(),
             fetch_pool: Vec::new(),
             rebalancing,
             coordinator,
             coord_out: CoordOut::default(),
             producer: Producer::new(s),
             producers: (0..producers as u32)
-                .map(|k| sender::ProducerClient::new(s, (brokers as u32 + k) as NodeId, k))
+                .map(|k| sender::ProducerClient::new(s, (brokers as u32 + k) as NodeId, k, producer_cfg))
                 .collect(),
             processing: ProcessingTimes::new(s),
             failing: (0..s.groups.len()).map(|g| failing::GroupFailing::new(s, g)).collect(),
@@ -860,49 +867,37 @@ impl<'h, H: History> KafkaModel<'h, H> {
             self.compress(k, now, p, msg, sched);
             return;
         }
-        self.send_record(k, now, msg, sched);
+        let (pc, mut out) = self.producer_parts(k, sched);
+        pc.send_record(now, msg, &mut out);
     }
 
-    /// `send()` goes on with a record (compressed, if the producer compresses).
-    fn send_record(&mut self, k: usize, now: SimTime, msg: Message, sched: &mut Scheduler<Event>) {
-        if !self.producers[k].blocked.is_empty() {
-            // The application is still blocked in an earlier `send()`: this one waits its turn.
-            self.producers[k].blocked.push_back(msg);
-            return;
-        }
-        match self.append_record(k, now, &msg) {
-            Some(true) => self.run_sender(k, now, sched),
-            Some(false) => {}
-            None => {
-                // `buffer.memory` is full: `send()` blocks for at most `max.block.ms`, and every
-                // first batch becomes sendable meanwhile.
-                self.producers[k].blocked.push_back(msg);
-                self.producers[k].accumulator.exhausted = true;
-                self.arm_block_deadline(k, now.after(self.cfg.max_block), sched);
-                self.run_sender(k, now, sched);
-            }
-        }
-    }
-
-    /// Appends a record to its partition's batch (the key's partition, or the sticky one); `None`
-    /// if it needs a new batch and `buffer.memory` has no room.
-    fn append_record(&mut self, k: usize, now: SimTime, msg: &Message) -> Option<bool> {
-        let (partition, sticky) = match msg.key {
-            // Hashed per record: a table of every key's partition (400 KB for 10^5 keys) missed
-            // the cache on nearly every record and cost more than the hash.
-            Some(key) if self.keyed => (partition_for_key(key, self.cfg.partitions), false),
-            _ => (self.producers[k].accumulator.sticky_partition(), true),
-        };
-        let key_len = self.key_len(msg);
-        self.producers[k].accumulator.append(now, partition, msg, key_len, sticky)
-    }
-
-    /// The serialized key's length of `msg`, if it has a key (and the workload uses keys).
-    fn key_len(&self, msg: &Message) -> Option<u64> {
-        match msg.key {
-            Some(k) if self.keyed => Some(partitioner::key_len(k)),
-            _ => None,
-        }
+    /// Producer `k`, and where its handlers' effects go: through the world as they are issued (it
+    /// sees the world at once: a dead broker refuses it), its records to the history.
+    // The effects' sink is a closure, whose type has no name to give an alias.
+    #[allow(clippy::type_complexity)]
+    #[inline(always)]
+    fn producer_parts<'a>(
+        &'a mut self,
+        k: usize,
+        sched: &'a mut Scheduler<Event>,
+    ) -> (&'a mut sender::ProducerClient, Direct<'a, Event, impl FnMut(Handed<Msg, sender::ProducerNote>) + 'a>) {
+        let now = sched.now();
+        let (history, drain) = (&mut *self.history, &mut self.drain);
+        let out = Direct::new(
+            &mut self.world,
+            sched,
+            #[inline(always)]
+            move |h| match h {
+                Handed::Record(sender::ProducerNote::Client(e)) => {
+                    drain.client_event(now);
+                    history.record(now, Observation::Client(e));
+                }
+                Handed::Record(sender::ProducerNote::Step(step)) => history.record(now, Observation::Step(step)),
+                // Its sends' losses are told at once (`Sees`), never handed back.
+                Handed::Returned { .. } => {}
+            },
+        );
+        (&mut self.producers[k], out)
     }
 
     /// What the producer's compression did, with `compression.type`.
@@ -922,7 +917,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         msg: Message,
         sched: &mut Scheduler<Event>,
     ) {
-        let key_len = self.key_len(&msg);
+        let key_len = self.producers[k].key_len(&msg);
         let bytes = producer::record_wire_bytes(0, 0, key_len, u64::from(msg.bytes));
         let ps = self.producers[k].accumulator.compression.map_or(0, |c| c.compress_ps);
         let work = crate::world::resources::per_byte(bytes, ps);
@@ -940,7 +935,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
             && done <= now
         {
             self.producers[k].compressing.pop_front();
-            self.send_record(k, now, msg, sched);
+            let (pc, mut out) = self.producer_parts(k, sched);
+            pc.send_record(now, msg, &mut out);
         }
         if let Some(&(done, _)) = self.producers[k].compressing.front() {
             self.world.timer_at(sched, self.producers[k].node, done, Timer::Compressed);
@@ -2004,11 +2000,15 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 self.produce_arrives(now, to, self.producer_of(from), batches, producer, req, sched)
             }
             Msg::ProduceResponse { batches, req } => {
-                self.produce_response(self.producer_of(to), now, from, batches, req, sched)
+                let k = self.producer_of(to);
+                let (pc, mut out) = self.producer_parts(k, sched);
+                pc.produce_response(now, from, batches, req, &mut out)
             }
             Msg::MetadataRequest { round } => self.metadata_request_arrives(from, to, round, sched),
             Msg::MetadataResponse { round, leaders } => {
-                self.metadata_response(self.producer_of(to), now, from, round, leaders, sched)
+                let k = self.producer_of(to);
+                let (pc, mut out) = self.producer_parts(k, sched);
+                pc.metadata_response(now, from, round, leaders, &mut out)
             }
             Msg::Metadata { version, leaders } => self.metadata_arrives(now, to, version, leaders, sched),
             Msg::Fetch { group, consumer, epoch } => self.fetch_arrives(now, to, group, consumer, epoch, sched),
@@ -2060,18 +2060,38 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     fn on_timer(&mut self, now: SimTime, node: NodeId, timer: Timer, sched: &mut Scheduler<Event>) {
         match timer {
-            Timer::SenderWakeup => self.sender_wakeup(self.producer_of(node), now, sched),
+            Timer::SenderWakeup => {
+                let k = self.producer_of(node);
+                let (pc, mut out) = self.producer_parts(k, sched);
+                pc.sender_wakeup(now, &mut out)
+            }
             Timer::FetchExpired { group, consumer } => self.fetch_expired(now, node, group, consumer, sched),
             Timer::ReplicaFetchExpired { follower } => self.replica_fetch_expired(now, node, follower, sched),
             Timer::IsrCheck => self.isr_check(now, node, sched),
             Timer::PurgatoryExpired => self.purgatory_expired(now, node, sched),
             Timer::BrokerHeartbeatTick => self.broker_heartbeat_tick(node, sched),
             Timer::BrokerSessionExpired { broker } => self.broker_session_expired(now, broker, sched),
-            Timer::MetadataRefresh => self.metadata_refresh(self.producer_of(node), sched),
-            Timer::MaxBlockExpired => self.max_block_expired(self.producer_of(node), now, sched),
+            Timer::MetadataRefresh => {
+                let k = self.producer_of(node);
+                let (pc, mut out) = self.producer_parts(k, sched);
+                pc.metadata_refresh(&mut out)
+            }
+            Timer::MaxBlockExpired => {
+                let k = self.producer_of(node);
+                let (pc, mut out) = self.producer_parts(k, sched);
+                pc.max_block_expired(now, &mut out)
+            }
             Timer::Compressed => self.compressed(self.producer_of(node), now, sched),
-            Timer::MetadataTimeout { round } => self.metadata_timeout(self.producer_of(node), now, round, sched),
-            Timer::RequestTimeout { broker } => self.request_timed_out(self.producer_of(node), now, broker, sched),
+            Timer::MetadataTimeout { round } => {
+                let k = self.producer_of(node);
+                let (pc, mut out) = self.producer_parts(k, sched);
+                pc.metadata_timeout(now, round, &mut out)
+            }
+            Timer::RequestTimeout { broker } => {
+                let k = self.producer_of(node);
+                let (pc, mut out) = self.producer_parts(k, sched);
+                pc.request_timed_out(now, broker, &mut out)
+            }
             Timer::ReplicaFetchTimeout { leader } => self.replica_fetch_timed_out(now, node, leader, sched),
             Timer::RetentionCheck => self.retention_check(now, sched),
             Timer::LogCleaner => self.log_cleaner(now, sched),

@@ -468,10 +468,11 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 history.record(now, Observation::Client(e));
             }
             // Given up in the client, or lost on the way: no queue holds it.
-            Handed::Record(publisher::Note::Dropped(id)) | Handed::Returned(Msg::Publish(Message { id, .. })) => {
+            Handed::Record(publisher::Note::Dropped(id))
+            | Handed::Returned { msg: Msg::Publish(Message { id, .. }), .. } => {
                 history.record(now, Observation::Deleted { id, group: None })
             }
-            Handed::Returned(_) => {}
+            Handed::Returned { .. } => {}
         });
     }
 
@@ -631,10 +632,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
                     history.record(now, o);
                 }
                 // A publish lost on the way: no queue holds it.
-                Handed::Returned(Msg::Publish(m)) => {
+                Handed::Returned { msg: Msg::Publish(m), .. } => {
                     history.record(now, Observation::Deleted { id: m.id, group: None })
                 }
-                Handed::Returned(_) => {}
+                Handed::Returned { .. } => {}
             },
         );
         let around = Around {
