@@ -430,7 +430,7 @@ pub(super) fn channel_forward(node: NodeId, queue_alive: bool, msg: Msg, ctx: &A
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::world::out::{Effect, Out};
 
@@ -438,22 +438,33 @@ mod tests {
     /// Hosts: node 0 is the queues' node, 1 the producer, 2 and 3 group 0's consumers.
     const PRODUCER: NodeId = 1;
 
-    fn msg(id: MessageId) -> Message {
+    pub(in crate::models::rabbitmq) fn msg(id: MessageId) -> Message {
         Message { id, key: None, bytes: 100, published_at: SimTime::ZERO }
     }
 
     /// A classic node for `[rabbitmq]` and `[[groups]]` settings written in TOML (with publisher
     /// confirms), its two consumers and its producer (every client connects to node 0, the default).
     fn setup(rabbitmq: &str, group: &str) -> (ClassicNode, Vec<Vec<ConsumerNode>>, Vec<Publisher>) {
+        let s = scenario(rabbitmq, group);
+        let (consumers, publishers) = clients(&s);
+        (ClassicNode::new(&s), consumers, publishers)
+    }
+
+    /// A scenario of one group of two consumers, with publisher confirms and the given
+    /// `[rabbitmq]` and group settings.
+    pub(in crate::models::rabbitmq) fn scenario(rabbitmq: &str, group: &str) -> Scenario {
         let toml = format!(
             "duration = \"1s\"\n[workload]\nrate = 1.0\n[rabbitmq]\npublisher_confirms = true\n{rabbitmq}\n[[groups]]\nname = \"g\"\nconsumers = 2\n{group}\n"
         );
-        let s = Scenario::parse(&toml, "t.toml", false).unwrap_or_else(|e| panic!("{e}"));
-        let node = ClassicNode::new(&s);
+        Scenario::parse(&toml, "t.toml", false).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Group 0's two consumers (hosts 2 and 3) and the producer (host 1), all connected to node 0.
+    pub(in crate::models::rabbitmq) fn clients(s: &Scenario) -> (Vec<Vec<ConsumerNode>>, Vec<Publisher>) {
         let cfg = consumer::ConsumerCfg {
             manual_ack: s.rabbitmq.manual_ack,
             cancel_notify: true,
-            failures: crate::failures::Failures::for_group(&s, 0),
+            failures: crate::failures::Failures::for_group(s, 0),
             on_failure: s.groups[0].failures.rabbitmq,
         };
         let consumers = vec![(0..2).map(|c| ConsumerNode::new(2 + c as NodeId, 0, c, QUEUE_NODE, cfg)).collect()];
@@ -463,15 +474,18 @@ mod tests {
             confirm_timeout: SimDuration(5_000 * MS),
             give_up_after: SimDuration(120_000 * MS),
         };
-        (node, consumers, vec![Publisher::new(PRODUCER, QUEUE_NODE, pcfg)])
+        (consumers, vec![Publisher::new(PRODUCER, QUEUE_NODE, pcfg)])
     }
 
-    fn around<'a>(consumers: &'a [Vec<ConsumerNode>], publishers: &'a [Publisher]) -> Around<'a> {
+    pub(in crate::models::rabbitmq) fn around<'a>(
+        consumers: &'a [Vec<ConsumerNode>],
+        publishers: &'a [Publisher],
+    ) -> Around<'a> {
         Around { bound: &[true], routing: None, consumers, publishers, steps: false, confirms_unroutable: false }
     }
 
     /// The effects as short strings, in order.
-    fn seen(out: &mut Out<Msg, Timer, Observation>) -> Vec<String> {
+    pub(in crate::models::rabbitmq) fn seen(out: &mut Out<Msg, Timer, Observation>) -> Vec<String> {
         let v = out
             .effects()
             .iter()

@@ -243,7 +243,7 @@ impl<H: History> RabbitModel<'_, H> {
                 self.quorum_client_message(now, node, closed, sched);
             }
         } else if self.classic.queues[group].channel_reg(consumer).is_some_and(|r| r >= first) {
-            let (q, ctx, mut out) = self.classic_parts(sched);
+            let (Node0 { classic: q, .. }, ctx, mut out) = self.node0_parts(sched);
             q.connection_closed(now, group, consumer, &ctx, &mut out);
         }
     }

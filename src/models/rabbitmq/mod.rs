@@ -171,6 +171,13 @@ impl From<Envelope<Msg, Timer>> for Event {
 /// The queue's home node.
 const QUEUE_NODE: NodeId = 0;
 
+/// The queues' node's state: its classic queues (emptied for quorum queues and streams), and its
+/// stream if `queue_type = "stream"`.
+struct Node0<'a> {
+    classic: &'a mut ClassicNode,
+    stream: Option<&'a mut stream::Stream>,
+}
+
 /// Sends `msg` from `node` to client `to` through its connection's node `home`: directly if that
 /// is `node`, else relayed through it.
 fn send_to_client<R>(out: &mut impl Effects<Msg, Timer, R>, node: NodeId, home: NodeId, to: NodeId, msg: Msg) {
@@ -354,7 +361,9 @@ impl<'h, H: History> RabbitModel<'h, H> {
             // The groups there from the start subscribed before the first message, in order.
             for g in 0..m.consumers.len() {
                 for c in 0..m.running[g] {
-                    m.stream_message(SimTime::ZERO, Msg::Subscribe { group: g, consumer: c, reg: 0 }, sched);
+                    let (Node0 { stream, .. }, ctx, mut out) = m.node0_parts(sched);
+                    let subscribe = Msg::Subscribe { group: g, consumer: c, reg: 0 };
+                    stream.expect("a stream").on_message(SimTime::ZERO, subscribe, &ctx, &mut out);
                 }
                 for c in &mut m.consumers[g][m.running[g] as usize..] {
                     m.world.crash(c.node);
@@ -609,15 +618,15 @@ impl<'h, H: History> RabbitModel<'h, H> {
 
     // ---- the classic queues' node (classic_node.rs) ----
 
-    /// The classic queues' node, what it reads around it, and where its handlers' effects go:
-    /// through the world as they are issued, its records to the history.
+    /// The queues' node (its classic queues, or its stream), what it reads around it, and where its
+    /// handlers' effects go: through the world as they are issued, its records to the history.
     // The effects' sink is a closure, whose type has no name to give an alias.
     #[allow(clippy::type_complexity)]
     #[inline(always)]
-    fn classic_parts<'a>(
+    fn node0_parts<'a>(
         &'a mut self,
         sched: &'a mut Scheduler<Event>,
-    ) -> (&'a mut ClassicNode, Around<'a>, Direct<'a, Event, impl FnMut(Handed<Msg, Observation>) + 'a>) {
+    ) -> (Node0<'a>, Around<'a>, Direct<'a, Event, impl FnMut(Handed<Msg, Observation>) + 'a>) {
         let now = sched.now();
         let (history, drain) = (&mut *self.history, &mut self.drain);
         let out = Direct::new(
@@ -646,7 +655,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             steps: H::STEPS,
             confirms_unroutable: self.cfg.publisher_confirms && !self.cfg.persistent,
         };
-        (&mut self.classic, around, out)
+        (Node0 { classic: &mut self.classic, stream: self.stream.as_mut() }, around, out)
     }
 
     /// Sends `msg` from `node` to client `to` through its connection's node `home`: directly if
@@ -776,7 +785,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 if self.world.restart(b as NodeId) && b as NodeId == QUEUE_NODE {
                     // The queues' TTL timers start again with the node; what expired while it was
                     // down expires now.
-                    let (q, ctx, mut out) = self.classic_parts(sched);
+                    let (Node0 { classic: q, .. }, ctx, mut out) = self.node0_parts(sched);
                     for group in 0..q.queues.len() {
                         q.expire(now, group, &ctx, &mut out);
                     }
@@ -864,8 +873,20 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 self.connection_lost(now, node, sched);
             }
         }
-        if self.stream.is_some() {
-            return self.stream_node_crashed(sched);
+        if let Some(st) = &mut self.stream {
+            // The log and the stored offsets are on disk; connected consumers lose their
+            // connections and reconnect.
+            st.crashed();
+            for group in 0..self.consumers.len() {
+                for consumer in 0..self.consumers[group].len() as u32 {
+                    let node = self.consumers[group][consumer as usize].node;
+                    if self.world.is_up(node) {
+                        self.channel_lost(group, consumer);
+                        self.world.timer_in(sched, node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
+                    }
+                }
+            }
+            return;
         }
         for group in 0..self.classic.queues.len() {
             let lost = self.classic.queues[group].crash(self.cfg.persistent);
@@ -877,7 +898,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 self.obs(now, Observation::StorageChanged { delta: -(bytes as i64) });
             }
             {
-                let (q, _, mut out) = self.classic_parts(sched);
+                let (Node0 { classic: q, .. }, _, mut out) = self.node0_parts(sched);
                 q.report_depth(group, &mut out);
             }
             for consumer in 0..self.consumers[group].len() as u32 {
@@ -947,7 +968,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
             m @ (Msg::Publish(_) | Msg::Ack { .. } | Msg::Subscribe { .. } | Msg::ConnectionClosed { .. })
                 if self.stream.is_some() =>
             {
-                self.stream_message(now, m, sched)
+                let (Node0 { stream, .. }, ctx, mut out) = self.node0_parts(sched);
+                stream.expect("a stream").on_message(now, m, &ctx, &mut out);
             }
             m @ (Msg::Publish(_)
             | Msg::Ack { .. }
@@ -958,31 +980,31 @@ impl<'h, H: History> RabbitModel<'h, H> {
             {
                 // Its queue's process is monitored: the channel knows whether it is alive.
                 let queue_alive = self.world.is_up(QUEUE_NODE);
-                let (_, ctx, mut out) = self.classic_parts(sched);
+                let (_, ctx, mut out) = self.node0_parts(sched);
                 classic_node::channel_forward(to, queue_alive, m, &ctx, &mut out);
             }
             // At the queue's node: from a client connected there, or from its channel on another
             // node.
             Msg::Publish(m) => {
                 let channel = if from < self.first_client() { from } else { to };
-                let (q, ctx, mut out) = self.classic_parts(sched);
+                let (Node0 { classic: q, .. }, ctx, mut out) = self.node0_parts(sched);
                 q.route(now, m, channel, &ctx, &mut out);
             }
             Msg::Ack { group, consumer, reg, id } => {
-                let (q, ctx, mut out) = self.classic_parts(sched);
+                let (Node0 { classic: q, .. }, ctx, mut out) = self.node0_parts(sched);
                 q.ack(now, group, consumer, reg, id, &ctx, &mut out);
             }
             Msg::Nack { group, consumer, reg, id, how } => {
-                let (q, ctx, mut out) = self.classic_parts(sched);
+                let (Node0 { classic: q, .. }, ctx, mut out) = self.node0_parts(sched);
                 q.nack(now, group, (consumer, reg), id, how.requeues(), &ctx, &mut out);
             }
             Msg::Subscribe { group, consumer, reg } => {
-                let (q, ctx, mut out) = self.classic_parts(sched);
+                let (Node0 { classic: q, .. }, ctx, mut out) = self.node0_parts(sched);
                 q.subscribe(now, group, consumer, reg, &ctx, &mut out);
             }
             Msg::ConnectionClosed { group, consumer, reg } => {
                 if self.classic.queues[group].channel_reg(consumer) == Some(reg) {
-                    let (q, ctx, mut out) = self.classic_parts(sched);
+                    let (Node0 { classic: q, .. }, ctx, mut out) = self.node0_parts(sched);
                     q.connection_closed(now, group, consumer, &ctx, &mut out);
                 }
             }
@@ -1013,16 +1035,19 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 self.apply_publisher(now, sched);
             }
             Timer::ConsumerTimeoutCheck => {
-                let (q, ctx, mut out) = self.classic_parts(sched);
+                let (Node0 { classic: q, .. }, ctx, mut out) = self.node0_parts(sched);
                 q.consumer_timeout_check(now, &ctx, &mut out);
             }
             Timer::Expiry(group) => {
-                let (q, ctx, mut out) = self.classic_parts(sched);
+                let (Node0 { classic: q, .. }, ctx, mut out) = self.node0_parts(sched);
                 q.expiry_due(now, group, &ctx, &mut out);
             }
             Timer::RaftElection(generation) => self.raft_election_timeout(now, node, generation, sched),
             Timer::RaftTick(generation) => self.raft_tick(now, node, generation, sched),
-            Timer::StreamRetention(generation) => self.stream_retention_due(now, generation, sched),
+            Timer::StreamRetention(generation) => {
+                let (Node0 { stream, .. }, _, mut out) = self.node0_parts(sched);
+                stream.expect("a stream").retention_due(now, generation, &mut out);
+            }
             Timer::Reconnect if let Some(k) = self.publisher_of(node) => self.reconnect_producer(k, sched),
             Timer::Heartbeat { client, end, conn } => self.heartbeat(now, node, client, end, conn, sched),
             Timer::AtenBeat => self.aten_beat(node, sched),
