@@ -205,10 +205,9 @@ pub struct RabbitModel<'h, H: History> {
     costs: Option<costs::Costs>,
     /// The offered load: every message, in time order, each for producer `id % producers`.
     producer: Producer,
-    /// The publishing clients, one per host (`[workload] producers`), and their handlers'
-    /// effects, applied by [`RabbitModel::apply_publisher`].
+    /// The publishing clients, one per host (`[workload] producers`) (their handlers' effects:
+    /// [`RabbitModel::publisher_parts`]).
     publishers: Vec<Publisher>,
-    pub_out: publisher::PubOut,
     processing: ProcessingTimes,
     /// The classic queues' node (emptied for quorum queues and streams).
     classic: ClassicNode,
@@ -314,7 +313,6 @@ impl<'h, H: History> RabbitModel<'h, H> {
             publishers: (0..producers)
                 .map(|k| Publisher::new((brokers + k) as NodeId, client_node(s.rabbitmq.producer_node), publisher_cfg))
                 .collect(),
-            pub_out: publisher::PubOut::default(),
             processing: ProcessingTimes::new(s),
             classic: ClassicNode::new(s),
             bound: s.groups.iter().map(|g| g.start == SimTime::ZERO).collect(),
@@ -462,27 +460,40 @@ impl<'h, H: History> RabbitModel<'h, H> {
         if !self.world.is_up(self.publishers[k].node) {
             return;
         }
-        self.publishers[k].arrival(now, msg, &mut self.pub_out);
-        self.apply_publisher(now, sched);
+        let (p, mut out) = self.publisher_parts(k, sched);
+        p.arrival(now, msg, &mut out);
     }
 
-    /// Applies what a publisher's handler put in `pub_out`, through the world, right where the
-    /// handler ran.
-    fn apply_publisher(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
-        use crate::world::out::Handed;
+    /// Publisher `k`, and where its handlers' effects go: through the world as they are issued,
+    /// its client events to the history, and a publish given up or lost on the way recorded as
+    /// dropped (no queue holds it).
+    // The effects' sink is a closure, whose type has no name to give an alias.
+    #[allow(clippy::type_complexity)]
+    #[inline(always)]
+    fn publisher_parts<'a>(
+        &'a mut self,
+        k: usize,
+        sched: &'a mut Scheduler<Event>,
+    ) -> (&'a mut Publisher, Direct<'a, Event, impl FnMut(Handed<Msg, publisher::Note>) + 'a>) {
+        let now = sched.now();
         let (history, drain) = (&mut *self.history, &mut self.drain);
-        self.world.apply_returning(&mut self.pub_out, sched, |h| match h {
-            Handed::Record(publisher::Note::Client(e)) => {
-                drain.client_event(now);
-                history.record(now, Observation::Client(e));
-            }
-            // Given up in the client, or lost on the way: no queue holds it.
-            Handed::Record(publisher::Note::Dropped(id))
-            | Handed::Returned { msg: Msg::Publish(Message { id, .. }), .. } => {
-                history.record(now, Observation::Deleted { id, group: None })
-            }
-            Handed::Returned { .. } => {}
-        });
+        let out = Direct::new(
+            &mut self.world,
+            sched,
+            #[inline(always)]
+            move |h| match h {
+                Handed::Record(publisher::Note::Client(e)) => {
+                    drain.client_event(now);
+                    history.record(now, Observation::Client(e));
+                }
+                Handed::Record(publisher::Note::Dropped(id))
+                | Handed::Returned { msg: Msg::Publish(Message { id, .. }), .. } => {
+                    history.record(now, Observation::Deleted { id, group: None })
+                }
+                Handed::Returned { .. } => {}
+            },
+        );
+        (&mut self.publishers[k], out)
     }
 
     /// A frame admitted at its node: read now, or left unread in its socket (credit flow); under a
@@ -922,8 +933,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
         match msg {
             Msg::Confirm(id) => {
                 let k = self.publisher_for(id);
-                self.publishers[k].confirm(now, id, &mut self.pub_out);
-                self.apply_publisher(now, sched);
+                let (p, mut out) = self.publisher_parts(k, sched);
+                p.confirm(now, id, &mut out);
             }
             Msg::Deliver { group, consumer, reg, msg, redelivered } => {
                 let d = Delivery { msg, redelivered };
@@ -951,8 +962,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
             }
             Msg::Flow { blocked } => {
                 let k = self.publisher_of(to).expect("flow control is for publishers");
-                self.publishers[k].flow(from, blocked, &mut self.pub_out);
-                self.apply_publisher(now, sched);
+                let (p, mut out) = self.publisher_parts(k, sched);
+                p.flow(from, blocked, &mut out);
             }
             Msg::Raft(m) => self.raft_message(now, from, to, *m, sched),
             // At a broker node.
@@ -1031,8 +1042,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
         match timer {
             Timer::ConfirmCheck => {
                 let k = self.publisher_of(node).expect("a publisher's timer");
-                self.publishers[k].confirm_check(now, &mut self.pub_out);
-                self.apply_publisher(now, sched);
+                let (p, mut out) = self.publisher_parts(k, sched);
+                p.confirm_check(now, &mut out);
             }
             Timer::ConsumerTimeoutCheck => {
                 let (Node0 { classic: q, .. }, ctx, mut out) = self.node0_parts(sched);

@@ -1,10 +1,10 @@
 //! A publishing client on its own host (`[workload] producers`): its connection, the messages
 //! its application holds while the connection is blocked or its confirm window is full, and its
-//! publisher confirms. Its handlers touch nothing but its own state and fill an [`Out`], which
-//! the model applies through the world right where the handler ran.
+//! publisher confirms. Its handlers touch nothing but its own state and fill an `impl` [`PubFx`],
+//! which the model applies through the world as they are issued.
 
 use super::*;
-use crate::world::out::Out;
+use crate::world::out::Effects;
 
 /// What a publisher's handlers record for the harness.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,8 +16,14 @@ pub(super) enum Note {
     Dropped(MessageId),
 }
 
-/// A publisher's effects.
-pub(super) type PubOut = Out<Msg, Timer, Note>;
+/// A publisher's effects, buffered (for tests).
+#[cfg(test)]
+pub(super) type PubOut = crate::world::out::Out<Msg, Timer, Note>;
+
+/// Where a publisher's handlers put their effects: an `Out` in tests, the world's
+/// [`crate::world::out::Direct`] in a run.
+pub(super) trait PubFx: Effects<Msg, Timer, Note> {}
+impl<X: Effects<Msg, Timer, Note>> PubFx for X {}
 
 /// The publisher settings the handlers need (from `[rabbitmq]`).
 #[derive(Clone, Copy, Debug)]
@@ -84,7 +90,7 @@ impl Publisher {
     }
 
     /// The application has message `msg` to publish now (its host is up).
-    pub(super) fn arrival(&mut self, now: SimTime, msg: Message, out: &mut PubOut) {
+    pub(super) fn arrival(&mut self, now: SimTime, msg: Message, out: &mut impl PubFx) {
         if self.window_full() {
             self.window_waiting.push_back(msg);
             return;
@@ -100,7 +106,7 @@ impl Publisher {
 
     /// Publishes what waited for the window while there is room. Each is timed from now, when the
     /// application publishes it, as PerfTest stamps a message as it sends it.
-    fn release_window(&mut self, now: SimTime, out: &mut PubOut) {
+    fn release_window(&mut self, now: SimTime, out: &mut impl PubFx) {
         while !self.window_full()
             && let Some(mut msg) = self.window_waiting.pop_front()
         {
@@ -109,7 +115,7 @@ impl Publisher {
         }
     }
 
-    fn send_new(&mut self, now: SimTime, msg: Message, out: &mut PubOut) {
+    fn send_new(&mut self, now: SimTime, msg: Message, out: &mut impl PubFx) {
         out.record(Note::Client(ClientEvent::Sent { msg }));
         self.publish(msg, out);
         if self.cfg.confirms {
@@ -122,7 +128,7 @@ impl Publisher {
 
     /// `basic.publish` on its connection: held while the connection is blocked; lost at once
     /// without a connection (the harness records a send lost on the way as dropped too).
-    fn publish(&mut self, msg: Message, out: &mut PubOut) {
+    fn publish(&mut self, msg: Message, out: &mut impl PubFx) {
         if self.blocked {
             self.outbox.push_back(msg);
             return;
@@ -133,7 +139,7 @@ impl Publisher {
         }
     }
 
-    fn arm_confirm_check(&mut self, out: &mut PubOut) {
+    fn arm_confirm_check(&mut self, out: &mut impl PubFx) {
         if !self.confirm_check_armed
             && let Some(&(at, _)) = self.confirm_deadlines.front()
         {
@@ -143,7 +149,7 @@ impl Publisher {
     }
 
     /// Its confirm timer: what waited too long is published again, or given up on.
-    pub(super) fn confirm_check(&mut self, now: SimTime, out: &mut PubOut) {
+    pub(super) fn confirm_check(&mut self, now: SimTime, out: &mut impl PubFx) {
         self.confirm_check_armed = false;
         while let Some(&(at, id)) = self.confirm_deadlines.front() {
             if at > now {
@@ -181,7 +187,7 @@ impl Publisher {
     }
 
     /// `basic.ack` from the broker for message `id`.
-    pub(super) fn confirm(&mut self, now: SimTime, id: MessageId, out: &mut PubOut) {
+    pub(super) fn confirm(&mut self, now: SimTime, id: MessageId, out: &mut impl PubFx) {
         if self.unconfirmed.remove(&id).is_some() {
             out.record(Note::Client(ClientEvent::Acknowledged { id }));
             self.release_window(now, out);
@@ -190,7 +196,7 @@ impl Publisher {
 
     /// `connection.blocked` / `connection.unblocked` from node `from`: only from its own
     /// connection's node; unblocked, it publishes what it held.
-    pub(super) fn flow(&mut self, from: NodeId, blocked: bool, out: &mut PubOut) {
+    pub(super) fn flow(&mut self, from: NodeId, blocked: bool, out: &mut impl PubFx) {
         if self.home != Some(from) {
             return;
         }
