@@ -7,10 +7,18 @@ pub mod log;
 pub mod rabbitmq;
 
 use crate::engine::{Model, Scheduler, run_until};
-use crate::history::History;
+use crate::history::{ClientEvent, History, Observation};
 use crate::scenario::{Scenario, SystemKind};
 use crate::time::SimTime;
 use crate::world::resources::{Resources, Utilisation, UtilisationSample};
+
+/// What a client saw at `now`: into the history, and the drain watch hears that clients are still
+/// at work. Every client event of both models goes through here.
+#[inline(always)]
+pub(crate) fn record_client<H: History>(history: &mut H, drain: &mut drain::DrainWatch, now: SimTime, e: ClientEvent) {
+    drain.client_event(now);
+    history.record(now, Observation::Client(e));
+}
 
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq)]

@@ -832,8 +832,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
     }
 
     fn client(&mut self, now: SimTime, e: ClientEvent) {
-        self.drain.client_event(now);
-        self.history.record(now, Observation::Client(e));
+        super::record_client(&mut *self.history, &mut self.drain, now, e);
     }
 
     /// Publishing is over: the producers sent the last message, or they are down and the schedule
@@ -888,10 +887,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             sched,
             #[inline(always)]
             move |h| match h {
-                Handed::Record(sender::ProducerNote::Client(e)) => {
-                    drain.client_event(now);
-                    history.record(now, Observation::Client(e));
-                }
+                Handed::Record(sender::ProducerNote::Client(e)) => super::record_client(history, drain, now, e),
                 Handed::Record(sender::ProducerNote::Step(step)) => history.record(now, Observation::Step(step)),
                 // Its sends' losses are told at once (`Sees`), never handed back.
                 Handed::Returned { .. } => {}

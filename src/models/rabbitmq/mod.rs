@@ -430,8 +430,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
 
     /// Reports what a client saw.
     fn client(&mut self, now: SimTime, e: ClientEvent) {
-        self.drain.client_event(now);
-        self.history.record(now, Observation::Client(e));
+        super::record_client(&mut *self.history, &mut self.drain, now, e);
     }
 
     /// Publishing is over: the producer sent its last message, or it is down and the schedule
@@ -482,10 +481,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             sched,
             #[inline(always)]
             move |h| match h {
-                Handed::Record(publisher::Note::Client(e)) => {
-                    drain.client_event(now);
-                    history.record(now, Observation::Client(e));
-                }
+                Handed::Record(publisher::Note::Client(e)) => super::record_client(history, drain, now, e),
                 Handed::Record(publisher::Note::Dropped(id))
                 | Handed::Returned { msg: Msg::Publish(Message { id, .. }), .. } => {
                     history.record(now, Observation::Deleted { id, group: None })
@@ -645,12 +641,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
             sched,
             #[inline(always)]
             move |h| match h {
-                Handed::Record(o) => {
-                    if let Observation::Client(_) = &o {
-                        drain.client_event(now);
-                    }
-                    history.record(now, o);
-                }
+                Handed::Record(Observation::Client(e)) => super::record_client(history, drain, now, e),
+                Handed::Record(o) => history.record(now, o),
                 // A publish lost on the way: no queue holds it.
                 Handed::Returned { msg: Msg::Publish(m), .. } => {
                     history.record(now, Observation::Deleted { id: m.id, group: None })
@@ -697,8 +689,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             #[inline(always)]
             move |h| {
                 if let Handed::Record(e) = h {
-                    drain.client_event(now);
-                    history.record(now, Observation::Client(e));
+                    super::record_client(history, drain, now, e);
                 }
             },
         );
