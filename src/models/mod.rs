@@ -10,7 +10,36 @@ use crate::engine::{Model, Scheduler, run_until};
 use crate::history::{ClientEvent, History, Observation};
 use crate::scenario::{Scenario, SystemKind};
 use crate::time::SimTime;
+use crate::workload::{Message, Producer};
 use crate::world::resources::{Resources, Utilisation, UtilisationSample};
+use crate::world::{NodeId, World};
+
+/// Arms the offered load's next arrival, if any, as the model's `arrival` event.
+pub(crate) fn arm_arrival<E>(load: &Producer, sched: &mut Scheduler<E>, arrival: E) {
+    if let Some(at) = load.next_at() {
+        sched.schedule_at(at, arrival);
+    }
+}
+
+/// The offered load's next message falls due (the model's `arrival` event): the one after it is
+/// armed, and the message goes to producer `k` (`workload::producer_for` of `producers`), unless
+/// that producer's host (`host(k)`) is down: then it is never sent.
+#[inline]
+pub(crate) fn due_message<E>(
+    load: &mut Producer,
+    sched: &mut Scheduler<E>,
+    arrival: E,
+    world: &World,
+    producers: usize,
+    host: impl Fn(usize) -> NodeId,
+) -> Option<(usize, Message)> {
+    let (msg, next) = load.take()?;
+    if let Some(at) = next {
+        sched.schedule_at(at, arrival);
+    }
+    let k = crate::workload::producer_for(msg.id, producers);
+    world.is_up(host(k)).then_some((k, msg))
+}
 
 /// What a client saw at `now`: into the history, and the drain watch hears that clients are still
 /// at work. Every client event of both models goes through here.

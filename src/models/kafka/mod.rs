@@ -787,7 +787,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 pc.compressor = Some(res.process_of_kind(pc.node, "sending thread"));
             }
         }
-        m.arm_arrival(sched);
+        super::arm_arrival(&m.producer, sched, Event::Arrival);
         // The broker's log manager schedules its first retention check `log.initial.task.delay.ms`
         // after start-up, then one every interval: checks fall at 30 s, 5 min 30 s, ..., not on
         // the round times an operator's action is likely to be scheduled at.
@@ -844,23 +844,13 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     // ---- producer ----
 
-    fn arm_arrival(&mut self, sched: &mut Scheduler<Event>) {
-        if let Some(at) = self.producer.next_at() {
-            sched.schedule_at(at, Event::Arrival);
-        }
-    }
-
     /// The offered load's next message is due: its producer (`id mod producers`) sends it, unless
     /// that producer's host is down (then it is never sent).
     fn arrival(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
-        let Some((msg, _)) = self.producer.take() else {
-            return;
-        };
-        self.arm_arrival(sched);
-        let k = crate::workload::producer_for(msg.id, self.producers.len());
-        if !self.world.is_up(self.producers[k].node) {
-            return;
-        }
+        let hosts = &self.producers;
+        let due =
+            super::due_message(&mut self.producer, sched, Event::Arrival, &self.world, hosts.len(), |k| hosts[k].node);
+        let Some((k, msg)) = due else { return };
         self.client(now, ClientEvent::Sent { msg });
         if let Some(p) = self.producers[k].compressor {
             self.compress(k, now, p, msg, sched);

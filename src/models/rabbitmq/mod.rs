@@ -386,7 +386,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
         for (i, o) in m.operations.iter().enumerate() {
             sched.schedule_at(o.at, Event::Operation(i));
         }
-        m.arm_arrival(sched);
+        super::arm_arrival(&m.producer, sched, Event::Arrival);
         m.quorum_start(sched);
         m.start_detectors(sched);
         for (i, f) in m.faults.iter().enumerate() {
@@ -442,23 +442,13 @@ impl<'h, H: History> RabbitModel<'h, H> {
 
     // ---- producer node ----
 
-    fn arm_arrival(&mut self, sched: &mut Scheduler<Event>) {
-        if let Some(at) = self.producer.next_at() {
-            sched.schedule_at(at, Event::Arrival);
-        }
-    }
-
     /// The offered load's next message is due: its publisher (`id mod producers`) publishes it,
     /// unless that publisher's host is down (then it is never sent).
     fn arrival(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
-        let Some((msg, _)) = self.producer.take() else {
-            return;
-        };
-        self.arm_arrival(sched);
-        let k = self.publisher_for(msg.id);
-        if !self.world.is_up(self.publishers[k].node) {
-            return;
-        }
+        let hosts = &self.publishers;
+        let due =
+            super::due_message(&mut self.producer, sched, Event::Arrival, &self.world, hosts.len(), |k| hosts[k].node);
+        let Some((k, msg)) = due else { return };
         let (p, mut out) = self.publisher_parts(k, sched);
         p.arrival(now, msg, &mut out);
     }
