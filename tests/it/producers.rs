@@ -12,6 +12,63 @@ fn nic_out(sum: &pushpull::metrics::SystemSummary, node: &str) -> f64 {
     u.nodes.iter().find(|n| n.node == node).unwrap_or_else(|| panic!("no row for {node}")).nic_out
 }
 
+/// 40 s of `rate` msg/s at constant intervals from `producers` hosts, with publisher confirms,
+/// and `target` crashed from 10 s to 20 s.
+fn crash_of(target: &str, rate: f64, producers: u32) -> pushpull::scenario::Scenario {
+    scenario(&format!(
+        r#"
+        duration = "40s"
+        [workload]
+        rate = {rate:?}
+        arrivals = "constant"
+        producers = {producers}
+        [[groups]]
+        name = "g"
+        processing = "1ms"
+        [rabbitmq]
+        publisher_confirms = true
+        [[faults]]
+        at = "10s"
+        action = "crash"
+        target = "{target}"
+        duration = "10s"
+        "#
+    ))
+}
+
+/// 40 s of 200 msg/s (Poisson) from two producer hosts, with publisher confirms, and `side` cut
+/// from broker 0 from 10 s to 20 s.
+fn cut_of(side: &str) -> pushpull::scenario::Scenario {
+    scenario(&format!(
+        r#"
+        duration = "40s"
+        drain = "2m"
+        [workload]
+        rate = 200.0
+        producers = 2
+        [[groups]]
+        name = "g"
+        processing = "1ms"
+        [rabbitmq]
+        publisher_confirms = true
+        [[faults]]
+        at = "10s"
+        action = "partition"
+        sides = [["{side}"], ["broker-0"]]
+        duration = "10s"
+        "#
+    ))
+}
+
+/// Every message sent is accounted for: acknowledged and processed once, or lost with what a
+/// crashed host held in memory (at most 2 here).
+fn assert_accounted(d: &pushpull::checker::DeliveryReport, sys: SystemKind) {
+    let lost = d.total.unacknowledged_lost;
+    assert!(lost <= 2, "{sys:?}: {d:?}");
+    assert_eq!(d.acknowledged + lost, d.sent, "{sys:?}: {d:?}");
+    assert_eq!(d.total.processed_unique + lost, d.sent, "{sys:?}: {d:?}");
+}
+
 /// 20,000 msg/s of 1 KiB under omb-2020, one producer and then three. Each of three hosts sends
 /// every third message, so its card carries a third of what the single host's did (the requests'
 /// framing is per batch, and batches hold the same records with linger 0: within 5%).
@@ -139,33 +196,12 @@ fn idempotent_producers_keep_their_own_sequences() {
 /// what a producer's memory held at the crash (Kafka's accumulator lingers 5 ms: one record).
 #[test]
 fn a_producer_crash_stops_every_producer_host() {
-    let s = scenario(
-        r#"
-        duration = "40s"
-        [workload]
-        rate = 200.0
-        arrivals = "constant"
-        producers = 2
-        [[groups]]
-        name = "g"
-        processing = "1ms"
-        [rabbitmq]
-        publisher_confirms = true
-        [[faults]]
-        at = "10s"
-        action = "crash"
-        target = "producer"
-        duration = "10s"
-        "#,
-    );
+    let s = crash_of("producer", 200.0, 2);
     for sys in [SystemKind::Kafka, SystemKind::RabbitMq] {
         let d = delivery(&s, sys);
         // 40 s at 200/s, minus the 10 s outage: 6,000 sent, give or take the instants at its ends.
         assert!((5_998..=6_002).contains(&d.sent), "{sys:?}: {d:?}");
-        let lost = d.total.unacknowledged_lost;
-        assert!(lost <= 2, "{sys:?}: {d:?}");
-        assert_eq!(d.acknowledged + lost, d.sent, "{sys:?}: {d:?}");
-        assert_eq!(d.total.processed_unique + lost, d.sent, "{sys:?}: {d:?}");
+        assert_accounted(&d, sys);
     }
 }
 
@@ -187,25 +223,7 @@ fn producers_out_of_range_are_refused() {
 /// left on the brokers' side, its half of the messages would go on being acknowledged: about 0.
 #[test]
 fn a_partition_cuts_every_producer_host() {
-    let s = scenario(
-        r#"
-        duration = "40s"
-        drain = "2m"
-        [workload]
-        rate = 200.0
-        producers = 2
-        [[groups]]
-        name = "g"
-        processing = "1ms"
-        [rabbitmq]
-        publisher_confirms = true
-        [[faults]]
-        at = "10s"
-        action = "partition"
-        sides = [["producer"], ["broker-0"]]
-        duration = "10s"
-        "#,
-    );
+    let s = cut_of("producer");
     for sys in [SystemKind::Kafka, SystemKind::RabbitMq] {
         let d = delivery(&s, sys);
         let gap = d.unavailable_s.expect("acknowledgements before and after");
@@ -223,34 +241,13 @@ fn a_partition_cuts_every_producer_host() {
 /// had it hit another host, the ids would show it.
 #[test]
 fn a_crash_of_one_producer_host_stops_its_share_only() {
-    let s = scenario(
-        r#"
-        duration = "40s"
-        [workload]
-        rate = 300.0
-        arrivals = "constant"
-        producers = 3
-        [[groups]]
-        name = "g"
-        processing = "1ms"
-        [rabbitmq]
-        publisher_confirms = true
-        [[faults]]
-        at = "10s"
-        action = "crash"
-        target = "producer-1"
-        duration = "10s"
-        "#,
-    );
+    let s = crash_of("producer-1", 300.0, 3);
     let window = |at: pushpull::time::SimTime| (10.0..20.0).contains(&secs(at));
     for sys in [SystemKind::Kafka, SystemKind::RabbitMq] {
         let d = delivery(&s, sys);
         assert!((10_998..=11_002).contains(&d.sent), "{sys:?}: {d:?}");
         assert!((d.producer_down_s - 10.0).abs() < 1e-9, "{sys:?}: {d:?}");
-        let lost = d.total.unacknowledged_lost;
-        assert!(lost <= 2, "{sys:?}: {d:?}");
-        assert_eq!(d.acknowledged + lost, d.sent, "{sys:?}: {d:?}");
-        assert_eq!(d.total.processed_unique + lost, d.sent, "{sys:?}: {d:?}");
+        assert_accounted(&d, sys);
         assert_eq!(d.unavailable_s, Some(0.0), "{sys:?}: {d:?}");
         // Which messages: by host, those due in the window (message i is due at i / 300 s).
         let mut sent_in_window = [0u64; 3];
@@ -276,25 +273,7 @@ fn a_crash_of_one_producer_host_stops_its_share_only() {
 /// acknowledged within it too; had it taken both, host 0's would not.
 #[test]
 fn a_partition_of_one_producer_host_cuts_only_it() {
-    let s = scenario(
-        r#"
-        duration = "40s"
-        drain = "2m"
-        [workload]
-        rate = 200.0
-        producers = 2
-        [[groups]]
-        name = "g"
-        processing = "1ms"
-        [rabbitmq]
-        publisher_confirms = true
-        [[faults]]
-        at = "10s"
-        action = "partition"
-        sides = [["producer-1"], ["broker-0"]]
-        duration = "10s"
-        "#,
-    );
+    let s = cut_of("producer-1");
     for sys in [SystemKind::Kafka, SystemKind::RabbitMq] {
         let d = delivery(&s, sys);
         let gap = d.unavailable_s.expect("acknowledgements throughout");
