@@ -2,6 +2,7 @@
 //! and reports what happens as [`crate::history::Observation`]s; neither counts its own results.
 
 pub mod drain;
+pub mod faults;
 pub mod kafka;
 pub mod log;
 pub mod rabbitmq;

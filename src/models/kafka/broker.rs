@@ -757,10 +757,7 @@ impl<H: History> KafkaModel<'_, H> {
     /// fences it when its session expires.
     #[cold]
     #[inline(never)]
-    pub(super) fn broker_crash(&mut self, _now: SimTime, b: BrokerId, sched: &mut Scheduler<Event>) {
-        if !self.world.crash(b) {
-            return;
-        }
+    pub(super) fn broker_crashed(&mut self, b: BrokerId, sched: &mut Scheduler<Event>) {
         for e in std::mem::take(&mut self.purgatory[b as usize]) {
             self.producers[e.client].orphans.push((b, e.producer, e.req, e.batches));
         }
@@ -795,10 +792,7 @@ impl<H: History> KafkaModel<'_, H> {
     /// its first heartbeat (see [`Self::broker_heartbeat_arrives`]).
     #[cold]
     #[inline(never)]
-    pub(super) fn broker_restart(&mut self, _now: SimTime, b: BrokerId, sched: &mut Scheduler<Event>) {
-        if !self.world.restart(b) {
-            return;
-        }
+    pub(super) fn broker_restarted(&mut self, b: BrokerId, sched: &mut Scheduler<Event>) {
         if self.replicated {
             self.world.timer_in(sched, b, d::KAFKA_ISR_EXPIRATION_INTERVAL, Timer::IsrCheck);
         }

@@ -32,7 +32,8 @@ use crate::history::{ClientEvent, GroupIdx, History, Observation, Step};
 use crate::models::log::{Offset, Partition};
 use crate::scenario::defaults as d;
 use crate::scenario::defaults::KAFKA_MAX_REQUEST_BYTES as MAX_REQUEST_BYTES;
-use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
+
+use super::faults::{FaultSchedule, FaultVerbs};
 use crate::scenario::operations::{OffsetSpec, Operation, OperationAction};
 use crate::scenario::{Assignor, GroupKind, GroupProtocol, KafkaConfig, Keys, OffsetReset, Scenario};
 use crate::time::{SimDuration, SimTime};
@@ -587,8 +588,6 @@ pub struct KafkaModel<'h, H: History> {
     tails: Vec<broker::Tail>,
     /// Per fault step: the broker that a `leader` crash hit (its repair restarts that one).
     leader_hit: Vec<Option<BrokerId>>,
-    /// Fault steps applied so far.
-    faults_done: usize,
     /// When this run must stop although not finished.
     drain: DrainWatch,
     /// Offset commits on their way to the coordinator: the run is not over before they land.
@@ -599,7 +598,8 @@ pub struct KafkaModel<'h, H: History> {
     groups: Vec<ConsumerGroup>,
     /// Node -> (group, consumer) for consumer nodes.
     consumer_of: NodeMap<(GroupIdx, u32)>,
-    faults: Vec<Fault>,
+    /// The fault schedule and how far it got.
+    faults: FaultSchedule,
     operations: Vec<Operation>,
     /// Per group: the consumers it starts with (a late group starts them at its start).
     planned: Vec<u32>,
@@ -751,7 +751,6 @@ impl<'h, H: History> KafkaModel<'h, H> {
             view_version: vec![0; brokers],
             tails: Vec::new(),
             leader_hit: vec![None; s.faults.len()],
-            faults_done: 0,
             drain: DrainWatch::new(s),
             commits_in_flight: 0,
             partitions: (0..p)
@@ -760,7 +759,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             end_offsets_sum: 0,
             groups,
             consumer_of,
-            faults: s.faults.clone(),
+            faults: FaultSchedule::new(s),
             operations: s.operations.clone(),
             planned: s.groups.iter().map(|g| g.consumers).collect(),
             operations_done: 0,
@@ -797,7 +796,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         }
         m.start_replication(sched);
         m.start_broker_heartbeats(sched);
-        for (i, f) in m.faults.iter().enumerate() {
+        for (i, f) in m.faults.steps() {
             sched.schedule_at(f.at, Event::Fault(i));
         }
         for (i, o) in m.operations.iter().enumerate() {
@@ -838,8 +837,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
     /// Publishing is over: the producers sent the last message, or they are down and the schedule
     /// will not restart them (what they would have sent is never sent).
     fn publishing_over(&self) -> bool {
-        self.producer.done()
-            || (self.faults_done == self.faults.len() && self.producers.iter().all(|pc| !self.world.is_up(pc.node)))
+        self.producer.done() || (self.faults.over() && self.producers.iter().all(|pc| !self.world.is_up(pc.node)))
     }
 
     // ---- producer ----
@@ -1896,90 +1894,6 @@ impl<'h, H: History> KafkaModel<'h, H> {
         }
     }
 
-    // ---- faults ----
-
-    // The `if`s change the world (crash, restart): they do not belong in match guards.
-    #[allow(clippy::collapsible_match)]
-    #[cold]
-    #[inline(never)]
-    fn fault(&mut self, now: SimTime, i: usize, sched: &mut Scheduler<Event>) {
-        let f = self.faults[i].clone();
-        self.faults_done = i + 1;
-        self.obs(now, Observation::Fault { step: i });
-        // "leader": the leader of partition 0 at this instant (none if it is offline); its repair
-        // restarts the broker that the crash hit.
-        let target = match (f.target, f.repairs) {
-            (Some(FaultTarget::Leader), Some(step)) => self.leader_hit[step].map(|b| FaultTarget::Broker(b as u32)),
-            (Some(FaultTarget::Leader), None) => {
-                let hit = self.repl[0].leader;
-                self.leader_hit[i] = hit;
-                hit.map(|b| FaultTarget::Broker(b as u32))
-            }
-            (t, _) => t,
-        };
-        match (f.action, target) {
-            (FaultAction::Crash, Some(FaultTarget::Consumer { group, index })) => {
-                // The coordinator notices only when the session times out.
-                self.consumer_down(group, index);
-            }
-            (FaultAction::Restart, Some(FaultTarget::Consumer { group, index })) => {
-                self.start_consumer(now, group, index, sched);
-            }
-            (FaultAction::Hang, Some(FaultTarget::Consumer { group, index })) => {
-                self.groups[group].consumers[index as usize].app.hang();
-            }
-            (FaultAction::Resume, Some(FaultTarget::Consumer { group, index })) => {
-                if let Some(r) = self.groups[group].consumers[index as usize].app.resume() {
-                    self.job_done(now, group, index, r, sched);
-                } else {
-                    self.start_next(now, group, index, sched);
-                }
-            }
-            (FaultAction::Crash, Some(t @ (FaultTarget::Producer | FaultTarget::ProducerHost(_)))) => {
-                // Every producer host of the application, or one.
-                let hosts = t.producer_hosts(self.producers.len());
-                for pc in &mut self.producers[hosts] {
-                    if self.world.crash(pc.node) {
-                        pc.crashed();
-                    }
-                }
-            }
-            (FaultAction::Restart, Some(t @ (FaultTarget::Producer | FaultTarget::ProducerHost(_)))) => {
-                let hosts = t.producer_hosts(self.producers.len());
-                for pc in &mut self.producers[hosts] {
-                    if self.world.restart(pc.node) {
-                        // A new producer: fresh metadata, a new producer id (idempotence starts over).
-                        pc.meta_leader = self.repl.iter().map(|r| r.leader).collect();
-                        pc.chain.iter_mut().for_each(|c| *c = 0);
-                    }
-                }
-            }
-            (FaultAction::Crash, Some(FaultTarget::Broker(b))) => self.broker_crash(now, b as BrokerId, sched),
-            (FaultAction::Restart, Some(FaultTarget::Broker(b))) => self.broker_restart(now, b as BrokerId, sched),
-            (FaultAction::Partition, None) => {
-                let sides = self.sides(&f.sides);
-                self.world.split(sides);
-            }
-            (FaultAction::Heal, None) => self.world.heal(),
-            _ => {}
-        }
-    }
-
-    /// A partition's sides as nodes (nodes named on no side, Kafka's controller and coordinator
-    /// among them, join the last side: [`World::split`]).
-    fn sides(&self, named: &[Vec<FaultTarget>]) -> Vec<Vec<NodeId>> {
-        let nodes = |t: &FaultTarget| match *t {
-            FaultTarget::Broker(b) => vec![b as NodeId],
-            // Every producer host of the application, or one.
-            t @ (FaultTarget::Producer | FaultTarget::ProducerHost(_)) => {
-                t.producer_hosts(self.producers.len()).map(|k| self.producers[k].node).collect()
-            }
-            FaultTarget::Consumer { group, index } => vec![self.groups[group].consumers[index as usize].node],
-            FaultTarget::Leader => unreachable!("refused on a side by validation"),
-        };
-        named.iter().map(|s| s.iter().flat_map(nodes).collect()).collect()
-    }
-
     fn on_message(&mut self, now: SimTime, from: NodeId, to: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {
         match msg {
             Msg::Produce { batches, producer, req } => {
@@ -2126,6 +2040,88 @@ impl<'h, H: History> KafkaModel<'h, H> {
     }
 }
 
+/// What Kafka's nodes do about a step of the fault schedule (the harness, `models::faults`, applies
+/// it to the world).
+impl<H: History> FaultVerbs for KafkaModel<'_, H> {
+    type Event = Event;
+
+    fn world(&mut self) -> &mut World {
+        &mut self.world
+    }
+
+    fn schedule(&mut self) -> &mut FaultSchedule {
+        &mut self.faults
+    }
+
+    fn record(&mut self, now: SimTime, o: Observation) {
+        self.obs(now, o);
+    }
+
+    /// The leader of partition 0 at the crash (none if it is offline); its repair restarts the
+    /// broker that the crash hit.
+    fn leader(&mut self, step: usize, repairs: Option<usize>) -> Option<NodeId> {
+        let hit = match repairs {
+            Some(crash) => self.leader_hit[crash],
+            None => {
+                self.leader_hit[step] = self.repl[0].leader;
+                self.repl[0].leader
+            }
+        };
+        hit.map(|b| b as NodeId)
+    }
+
+    fn consumer_node(&self, group: GroupIdx, index: u32) -> NodeId {
+        self.groups[group].consumers[index as usize].node
+    }
+
+    fn producers(&self) -> usize {
+        self.producers.len()
+    }
+
+    fn producer_node(&self, k: usize) -> NodeId {
+        self.producers[k].node
+    }
+
+    fn consumer_crashed(&mut self, _now: SimTime, group: GroupIdx, index: u32, _sched: &mut Scheduler<Event>) {
+        self.consumer_crashed(group, index);
+    }
+
+    fn consumer_restarted(&mut self, now: SimTime, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
+        self.consumer_started(now, group, index, sched);
+    }
+
+    fn consumer_hung(&mut self, group: GroupIdx, index: u32) {
+        self.groups[group].consumers[index as usize].app.hang();
+    }
+
+    fn consumer_resumed(&mut self, now: SimTime, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
+        if let Some(r) = self.groups[group].consumers[index as usize].app.resume() {
+            self.job_done(now, group, index, r, sched);
+        } else {
+            self.start_next(now, group, index, sched);
+        }
+    }
+
+    fn producer_crashed(&mut self, k: usize) {
+        self.producers[k].crashed();
+    }
+
+    /// A new producer: fresh metadata, a new producer id (idempotence starts over).
+    fn producer_restarted(&mut self, k: usize, _sched: &mut Scheduler<Event>) {
+        let pc = &mut self.producers[k];
+        pc.meta_leader = self.repl.iter().map(|r| r.leader).collect();
+        pc.chain.iter_mut().for_each(|c| *c = 0);
+    }
+
+    fn broker_crashed(&mut self, _now: SimTime, b: NodeId, sched: &mut Scheduler<Event>) {
+        self.broker_crashed(b as BrokerId, sched);
+    }
+
+    fn broker_restarted(&mut self, _now: SimTime, b: NodeId, sched: &mut Scheduler<Event>) {
+        self.broker_restarted(b as BrokerId, sched);
+    }
+}
+
 impl<H: History> KafkaModel<'_, H> {
     fn handle_envelope(&mut self, now: SimTime, env: Envelope<Msg, Timer>, sched: &mut Scheduler<Event>) {
         match env {
@@ -2167,14 +2163,14 @@ impl<H: History> Model for KafkaModel<'_, H> {
                     self.dropped(now, env, sched);
                 }
             }
-            Event::Fault(i) => self.fault(now, i, sched),
+            Event::Fault(i) => super::faults::apply(self, now, i, sched),
             Event::Arrival => self.arrival(now, sched),
             Event::Operation(i) => self.operation(now, i, sched),
         }
     }
 
     fn stalled(&self, now: SimTime) -> bool {
-        self.drain.stalled(now, self.faults_done == self.faults.len() && self.operations_done == self.operations.len())
+        self.drain.stalled(now, self.faults.over() && self.operations_done == self.operations.len())
     }
 
     fn finished(&self) -> bool {
@@ -2186,7 +2182,7 @@ impl<H: History> Model for KafkaModel<'_, H> {
             && ((self.groups.iter().all(|g| g.remaining == 0) && self.groups_done(false))
                 // Partitions left offline by the schedule (no eligible replica came back) can
                 // never be read: the run ends when every other partition is drained.
-                || (self.faults_done == self.faults.len()
+                || (self.faults.over()
                     && self.repl.iter().any(|r| r.leader.is_none())
                     && self.groups_done(true)))
     }

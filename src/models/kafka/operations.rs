@@ -31,10 +31,14 @@ impl<H: History> KafkaModel<'_, H> {
 
     /// A consumer process starts (again): a new member, which joins the group at its first poll().
     pub(super) fn start_consumer(&mut self, now: SimTime, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
-        let node = self.groups[group].consumers[index as usize].node;
-        if !self.world.restart(node) {
-            return;
+        if self.world.restart(self.groups[group].consumers[index as usize].node) {
+            self.consumer_started(now, group, index, sched);
         }
+    }
+
+    /// [`Self::start_consumer`] once its node is up: a new member, with a fresh client.
+    pub(super) fn consumer_started(&mut self, now: SimTime, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
+        let node = self.groups[group].consumers[index as usize].node;
         let interval = if self.is_share(group) { d::KAFKA_SHARE_HEARTBEAT_INTERVAL } else { self.heartbeat_interval() };
         let c = &mut self.groups[group].consumers[index as usize];
         *c = Consumer::new(node, self.next_member, &self.cfg, self.brokers);
@@ -86,18 +90,24 @@ impl<H: History> KafkaModel<'_, H> {
     /// The consumer's process is gone: its volatile state (the fetch buffer, the records in the
     /// application's hands, the heartbeat thread) with it.
     pub(super) fn consumer_down(&mut self, group: GroupIdx, index: u32) {
-        let c = &mut self.groups[group].consumers[index as usize];
-        if self.world.crash(c.node) {
-            c.app.crash();
-            c.revoke();
-            c.pending = None;
-            c.acked_epoch = 0;
-            c.joining = false;
-            c.rejoin_pending = false;
-            c.waiting_in_poll = false;
-            c.commit_sync_pending = false;
-            c.auto_commit_timer = None;
+        if self.world.crash(self.groups[group].consumers[index as usize].node) {
+            self.consumer_crashed(group, index);
         }
+    }
+
+    /// [`Self::consumer_down`] once its node is down. A crash (`kill -9`): the coordinator notices
+    /// only when the member's session times out.
+    pub(super) fn consumer_crashed(&mut self, group: GroupIdx, index: u32) {
+        let c = &mut self.groups[group].consumers[index as usize];
+        c.app.crash();
+        c.revoke();
+        c.pending = None;
+        c.acked_epoch = 0;
+        c.joining = false;
+        c.rejoin_pending = false;
+        c.waiting_in_poll = false;
+        c.commit_sync_pending = false;
+        c.auto_commit_timer = None;
     }
 
     /// The offset where `spec` points on partition `p`: the log start, the high watermark (the end

@@ -36,12 +36,13 @@ pub mod raft;
 pub mod stream;
 
 use super::drain::DrainWatch;
+use super::faults::{FaultSchedule, FaultVerbs};
 use crate::client::{ConsumerApp, JobEnd};
 use crate::engine::{Model, Scheduler};
 use crate::history::{ClientEvent, GroupIdx, History, Observation, Settlement, Step};
 use crate::scenario::defaults as d;
 use crate::scenario::failing::RabbitOnFailure;
-use crate::scenario::faults::{Fault, FaultAction, FaultTarget};
+use crate::scenario::faults::FaultAction;
 use crate::scenario::operations::{Operation, OperationAction};
 use crate::scenario::policy::{Overflow, QueuePolicy};
 use crate::scenario::{ClientNode, RabbitMqConfig, Scenario};
@@ -216,7 +217,8 @@ pub struct RabbitModel<'h, H: History> {
     consumers: Vec<Vec<ConsumerNode>>,
     /// Node -> (group, consumer) for consumer nodes.
     consumer_of: NodeMap<(GroupIdx, u32)>,
-    faults: Vec<Fault>,
+    /// The fault schedule and how far it got.
+    faults: FaultSchedule,
     /// The queue processes withholding credit (a calibrated profile only): while there is one,
     /// the node stops reading the producer's connection.
     credit_blocked: BTreeSet<ProcessId>,
@@ -230,7 +232,6 @@ pub struct RabbitModel<'h, H: History> {
     /// The stream, if `queue_type = "stream"`.
     stream: Option<stream::Stream>,
     /// Fault steps already applied.
-    faults_done: usize,
     /// When this run must stop although not finished.
     drain: DrainWatch,
     /// Per group: its queue is declared and bound to the exchange (from the group's start).
@@ -324,7 +325,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             operations_done: 0,
             consumers,
             consumer_of,
-            faults: s.faults.clone(),
+            faults: FaultSchedule::new(s),
             credit_blocked: BTreeSet::new(),
             alarms: s.body.filter(|_| s.rabbitmq.queue_type == crate::scenario::QueueType::Classic).map(|b| {
                 let hw = b.hardware;
@@ -340,7 +341,6 @@ impl<'h, H: History> RabbitModel<'h, H> {
             unread: VecDeque::new(),
             quorum: None,
             stream: None,
-            faults_done: 0,
             drain: DrainWatch::new(s),
             detect,
             held: Held::default(),
@@ -389,7 +389,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
         super::arm_arrival(&m.producer, sched, Event::Arrival);
         m.quorum_start(sched);
         m.start_detectors(sched);
-        for (i, f) in m.faults.iter().enumerate() {
+        for (i, f) in m.faults.steps() {
             sched.schedule_at(f.at, Event::Fault(i));
         }
         m
@@ -437,7 +437,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
     /// will not restart it (what it would have sent is never sent).
     fn publishing_over(&self) -> bool {
         (self.producer.done() && self.publishers.iter().all(|p| p.window_waiting.is_empty()))
-            || (self.faults_done == self.faults.len() && self.publishers.iter().all(|p| !self.world.is_up(p.node)))
+            || (self.faults.over() && self.publishers.iter().all(|p| !self.world.is_up(p.node)))
     }
 
     // ---- producer node ----
@@ -710,103 +710,6 @@ impl<'h, H: History> RabbitModel<'h, H> {
             }
         } else {
             self.world.timer_in(sched, node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
-        }
-    }
-
-    // ---- faults ----
-
-    // The `if`s change the world (crash, restart): they do not belong in match guards.
-    #[allow(clippy::collapsible_match)]
-    fn fault(&mut self, now: SimTime, i: usize, sched: &mut Scheduler<Event>) {
-        self.faults_done = i + 1;
-        // Every step is reported, whichever queue type handles it (the charts draw its band).
-        self.obs(now, Observation::Fault { step: i });
-        if self.quorum.is_some() && self.quorum_fault(now, i, sched) {
-            return;
-        }
-        let f = self.faults[i].clone();
-        let target = match (f.target, f.repairs) {
-            // The repair of a "leader" fault applies to the node it hit: the queue's home.
-            (Some(FaultTarget::Leader), _) => Some(FaultTarget::Broker(QUEUE_NODE as u32)),
-            (t, _) => t,
-        };
-        match (f.action, target) {
-            (FaultAction::Crash, Some(FaultTarget::Consumer { group, index })) => {
-                self.consumer_down(group, index, sched);
-            }
-            (FaultAction::Restart, Some(FaultTarget::Consumer { group, index })) => {
-                let node = self.consumers[group][index as usize].node;
-                if self.world.restart(node) {
-                    self.reconnect(group, index, sched);
-                }
-            }
-            (FaultAction::Hang, Some(FaultTarget::Consumer { group, index })) => {
-                self.consumers[group][index as usize].app.hang();
-            }
-            (FaultAction::Resume, Some(FaultTarget::Consumer { group, index })) => {
-                let (c, p, mut out) = self.consumer_parts(group, index, sched);
-                c.resume(p, &mut out);
-            }
-            (FaultAction::Crash, Some(t @ (FaultTarget::Producer | FaultTarget::ProducerHost(_)))) => {
-                // Every producer host of the application, or one: what waited for the confirm
-                // window was never sent.
-                let hosts = t.producer_hosts(self.publishers.len());
-                for p in &mut self.publishers[hosts] {
-                    if self.world.crash(p.node) {
-                        p.crashed();
-                    }
-                }
-            }
-            (FaultAction::Restart, Some(t @ (FaultTarget::Producer | FaultTarget::ProducerHost(_)))) => {
-                for k in t.producer_hosts(self.publishers.len()) {
-                    if self.world.restart(self.publishers[k].node) {
-                        self.reconnect_producer(k, sched);
-                    }
-                }
-            }
-            (FaultAction::Crash, Some(FaultTarget::Broker(b))) => {
-                if self.world.crash(b as NodeId) {
-                    if b as NodeId == QUEUE_NODE {
-                        self.queue_node_crashed(now, sched);
-                    } else {
-                        self.client_node_crashed(b as NodeId, sched);
-                    }
-                }
-            }
-            (FaultAction::Restart, Some(FaultTarget::Broker(b))) => {
-                if self.world.restart(b as NodeId) && b as NodeId == QUEUE_NODE {
-                    // The queues' TTL timers start again with the node; what expired while it was
-                    // down expires now.
-                    let (Node0 { classic: q, .. }, ctx, mut out) = self.node0_parts(sched);
-                    for group in 0..q.queues.len() {
-                        q.expire(now, group, &ctx, &mut out);
-                    }
-                }
-            }
-            (FaultAction::Partition, _) => {
-                // Nodes named on no side join the last one.
-                let sides: Vec<Vec<NodeId>> =
-                    f.sides.iter().map(|side| side.iter().flat_map(|&t| self.nodes_of(t)).collect()).collect();
-                self.world.split(sides);
-            }
-            (FaultAction::Heal, _) => {
-                self.world.heal();
-                self.held.release(&self.world, sched);
-            }
-            _ => {}
-        }
-    }
-
-    /// The nodes a fault target names on a partition's side.
-    fn nodes_of(&self, t: FaultTarget) -> Vec<NodeId> {
-        match t {
-            FaultTarget::Broker(b) => vec![b as NodeId],
-            FaultTarget::Leader => vec![QUEUE_NODE],
-            FaultTarget::Consumer { group, index } => vec![self.consumers[group][index as usize].node],
-            // Every producer host of the application, or one.
-            FaultTarget::Producer | FaultTarget::ProducerHost(_) => {
-                t.producer_hosts(self.publishers.len()).map(|k| self.publishers[k].node).collect()
-            }
         }
     }
 
@@ -1084,7 +987,7 @@ impl<H: History> RabbitModel<'_, H> {
     /// The classic queue's node is down for good (no fault step left to restart it): what it
     /// holds can never be delivered, so the run need not wait for it.
     fn classic_stuck(&self) -> bool {
-        self.quorum.is_none() && !self.world.is_up(QUEUE_NODE) && self.faults_done == self.faults.len()
+        self.quorum.is_none() && !self.world.is_up(QUEUE_NODE) && self.faults.over()
     }
 }
 
@@ -1099,6 +1002,115 @@ impl<H: History> RabbitModel<'_, H> {
             }
             Envelope::Timer { node, timer, .. } => self.on_timer(now, node, timer, sched),
         }
+    }
+}
+
+/// What RabbitMQ's nodes do about a step of the fault schedule (the harness, `models::faults`,
+/// applies it to the world). Quorum queues have their own answers where their nodes differ.
+impl<H: History> FaultVerbs for RabbitModel<'_, H> {
+    type Event = Event;
+
+    fn world(&mut self) -> &mut World {
+        &mut self.world
+    }
+
+    fn schedule(&mut self) -> &mut FaultSchedule {
+        &mut self.faults
+    }
+
+    fn record(&mut self, now: SimTime, o: Observation) {
+        self.obs(now, o);
+    }
+
+    /// Classic queues: the queues' node, crashed and repaired. Quorum queues: the Raft leader at
+    /// the crash (none: the step does nothing), and its repair restarts that node.
+    fn leader(&mut self, step: usize, repairs: Option<usize>) -> Option<NodeId> {
+        if self.quorum.is_some() {
+            return self.quorum_leader_hit(step, repairs);
+        }
+        Some(QUEUE_NODE)
+    }
+
+    fn consumer_node(&self, group: GroupIdx, index: u32) -> NodeId {
+        self.consumers[group][index as usize].node
+    }
+
+    fn producers(&self) -> usize {
+        self.publishers.len()
+    }
+
+    fn producer_node(&self, k: usize) -> NodeId {
+        self.publishers[k].node
+    }
+
+    fn consumer_crashed(&mut self, _now: SimTime, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
+        if self.quorum.is_some() {
+            return self.quorum_consumer_crashed(group, index, sched);
+        }
+        self.consumer_crashed(group, index, sched);
+    }
+
+    fn consumer_restarted(&mut self, _now: SimTime, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
+        self.reconnect(group, index, sched);
+    }
+
+    fn consumer_hung(&mut self, group: GroupIdx, index: u32) {
+        self.consumers[group][index as usize].app.hang();
+    }
+
+    fn consumer_resumed(&mut self, _now: SimTime, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
+        let (c, p, mut out) = self.consumer_parts(group, index, sched);
+        c.resume(p, &mut out);
+    }
+
+    /// What waited for the confirm window was never sent.
+    fn producer_crashed(&mut self, k: usize) {
+        let p = &mut self.publishers[k];
+        p.crashed();
+        if self.quorum.is_some() {
+            // What it had written to its socket and the node had not read dies with its
+            // connection.
+            p.blocked = false;
+            p.outbox.clear();
+        }
+    }
+
+    fn producers_crashed(&mut self, crashed: &[NodeId]) {
+        if self.quorum.is_some() {
+            self.quorum_producers_crashed(crashed);
+        }
+    }
+
+    fn producer_restarted(&mut self, k: usize, sched: &mut Scheduler<Event>) {
+        self.reconnect_producer(k, sched);
+    }
+
+    fn broker_crashed(&mut self, now: SimTime, b: NodeId, sched: &mut Scheduler<Event>) {
+        if self.quorum.is_some() {
+            self.quorum_broker_crashed(b, sched);
+        } else if b == QUEUE_NODE {
+            self.queue_node_crashed(now, sched);
+        } else {
+            self.client_node_crashed(b, sched);
+        }
+    }
+
+    fn broker_restarted(&mut self, now: SimTime, b: NodeId, sched: &mut Scheduler<Event>) {
+        if self.quorum.is_some() {
+            self.quorum_broker_restarted(now, b, sched);
+        } else if b == QUEUE_NODE {
+            // The queues' TTL timers start again with the node; what expired while it was down
+            // expires now.
+            let (Node0 { classic: q, .. }, ctx, mut out) = self.node0_parts(sched);
+            for group in 0..q.queues.len() {
+                q.expire(now, group, &ctx, &mut out);
+            }
+        }
+    }
+
+    /// Held messages go on their way.
+    fn healed(&mut self, sched: &mut Scheduler<Event>) {
+        self.held.release(&self.world, sched);
     }
 }
 
@@ -1130,14 +1142,14 @@ impl<H: History> Model for RabbitModel<'_, H> {
                     self.dropped_publish(now, &m);
                 }
             }
-            Event::Fault(i) => self.fault(now, i, sched),
+            Event::Fault(i) => super::faults::apply(self, now, i, sched),
             Event::Arrival => self.arrival(now, sched),
             Event::Operation(i) => self.operation(now, i, sched),
         }
     }
 
     fn stalled(&self, now: SimTime) -> bool {
-        self.drain.stalled(now, self.faults_done == self.faults.len() && self.operations_done == self.operations.len())
+        self.drain.stalled(now, self.faults.over() && self.operations_done == self.operations.len())
     }
 
     fn finished(&self) -> bool {
@@ -1148,7 +1160,7 @@ impl<H: History> Model for RabbitModel<'_, H> {
             && self.unread.is_empty()
             && (self.classic.queues.iter().all(|q| q.depth() == 0) || self.classic_stuck())
             && (self.stream.as_ref().is_none_or(|s| s.drained()) || self.classic_stuck())
-            && self.quorum.as_ref().is_none_or(|q| q.drained(&self.world, self.faults_done == self.faults.len()))
+            && self.quorum.as_ref().is_none_or(|q| q.drained(&self.world, self.faults.over()))
             && self.consumers.iter().flatten().all(|c| !c.app.is_busy() && c.app.waiting() == 0)
     }
 }

@@ -58,9 +58,14 @@ impl<H: History> RabbitModel<'_, H> {
     /// those messages when it sent them).
     pub(super) fn consumer_down(&mut self, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
         if self.world.crash(self.consumers[group][index as usize].node) {
-            let home = client_node(self.cfg.consumer_node);
-            let (c, _, mut out) = self.consumer_parts(group, index, sched);
-            c.crashed(home, &mut out);
+            self.consumer_crashed(group, index, sched);
         }
+    }
+
+    /// [`Self::consumer_down`] once its node is down.
+    pub(super) fn consumer_crashed(&mut self, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
+        let home = client_node(self.cfg.consumer_node);
+        let (c, _, mut out) = self.consumer_parts(group, index, sched);
+        c.crashed(home, &mut out);
     }
 }

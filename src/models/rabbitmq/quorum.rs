@@ -433,7 +433,7 @@ use super::{Event, Msg, QUEUE_NODE, RabbitModel, Timer};
 use crate::engine::Scheduler;
 use crate::engine::rng::{self, SimRng, Stream};
 use crate::history::{ClientEvent, History, Observation, Step};
-use crate::scenario::faults::{FaultAction, FaultTarget};
+
 use crate::scenario::{ClientNode, Scenario};
 use crate::time::SimDuration;
 use crate::world::World;
@@ -976,83 +976,54 @@ impl<H: History> RabbitModel<'_, H> {
 
     /// The fault steps that differ with quorum queues; false for those handled as with a classic
     /// queue (hang, resume, a consumer's restart, which reconnects through [`Self::reconnect`]).
-    pub(super) fn quorum_fault(&mut self, now: SimTime, i: usize, sched: &mut Scheduler<Event>) -> bool {
-        let f = self.faults[i].clone();
-        let broker = match (f.target, f.repairs) {
-            (Some(FaultTarget::Leader), None) => {
-                let Some(l) = self.qr().leader(&self.world) else { return true };
-                self.q().leader_hits.insert(i, l);
+    /// The node `leader` means at step `step`: the Raft leader at the crash (recorded for its
+    /// repair), or for a repair the node its crash hit; `None`: no leader, nothing happens.
+    pub(super) fn quorum_leader_hit(&mut self, step: usize, repairs: Option<usize>) -> Option<NodeId> {
+        match repairs {
+            None => {
+                let l = self.qr().leader(&self.world)?;
+                self.q().leader_hits.insert(step, l);
                 Some(l)
             }
-            (Some(FaultTarget::Leader), Some(r)) => match self.q().leader_hits.get(&r) {
-                Some(&l) => Some(l),
-                None => return true,
-            },
-            (Some(FaultTarget::Broker(b)), _) => Some(b as NodeId),
-            _ => None,
-        };
-        match (f.action, f.target, broker) {
-            (FaultAction::Crash, _, Some(b)) => self.broker_crashed(b, sched),
-            (FaultAction::Restart, _, Some(b)) => {
-                if self.world.restart(b) && (b as usize) < self.q().members.len() {
-                    let mut out = Vec::new();
-                    self.q().members[b as usize].restart(&mut out);
-                    self.raft_out(now, b, out, sched);
-                    self.start_member_detectors(b, sched);
-                }
-            }
-            (FaultAction::Crash, Some(FaultTarget::Consumer { group, index }), _) => {
-                let c = &mut self.consumers[group][index as usize];
-                if self.world.crash(c.node) {
-                    let (node, reg, home) = (c.node, c.reg, c.home.take());
-                    c.app.crash();
-                    if let Some(home) = home {
-                        let closed = Msg::ConnectionClosed { group, consumer: index, reg };
-                        self.world.send_from_os(sched, node, home, closed);
-                    }
-                }
-            }
-            (FaultAction::Crash, Some(t @ (FaultTarget::Producer | FaultTarget::ProducerHost(_))), _) => {
-                // Every producer host of the application, or one: what it had written to its
-                // socket and the node had not read dies with its connection.
-                let hosts = t.producer_hosts(self.publishers.len());
-                let mut crashed = Vec::new();
-                for p in &mut self.publishers[hosts] {
-                    if self.world.crash(p.node) {
-                        p.crashed();
-                        p.blocked = false;
-                        p.outbox.clear();
-                        crashed.push(p.node);
-                    }
-                }
-                if !crashed.is_empty() {
-                    self.unread.retain(
-                        |env| !matches!(env, crate::world::Envelope::Message { from, .. } if crashed.contains(from)),
-                    );
-                    // With no publishing connection left, no queue withholds credit from one.
-                    if self.publishers.iter().all(|p| !self.world.is_up(p.node)) {
-                        self.credit_blocked.clear();
-                    }
-                }
-            }
-            (FaultAction::Restart, Some(t @ (FaultTarget::Producer | FaultTarget::ProducerHost(_))), _) => {
-                for k in t.producer_hosts(self.publishers.len()) {
-                    if self.world.restart(self.publishers[k].node) {
-                        self.quorum_reconnect_producer(k, sched);
-                    }
-                }
-            }
-            _ => return false,
+            Some(r) => self.q().leader_hits.get(&r).copied(),
         }
-        true
+    }
+
+    /// A consumer's process died: its operating system closes the connection.
+    pub(super) fn quorum_consumer_crashed(&mut self, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
+        let c = &mut self.consumers[group][index as usize];
+        let (node, reg, home) = (c.node, c.reg, c.home.take());
+        c.app.crash();
+        if let Some(home) = home {
+            let closed = Msg::ConnectionClosed { group, consumer: index, reg };
+            self.world.send_from_os(sched, node, home, closed);
+        }
+    }
+
+    /// Producer hosts died: what they had written to their sockets and the nodes had not read
+    /// dies with their connections.
+    pub(super) fn quorum_producers_crashed(&mut self, crashed: &[NodeId]) {
+        self.unread
+            .retain(|env| !matches!(env, crate::world::Envelope::Message { from, .. } if crashed.contains(from)));
+        // With no publishing connection left, no queue withholds credit from one.
+        if self.publishers.iter().all(|p| !self.world.is_up(p.node)) {
+            self.credit_blocked.clear();
+        }
+    }
+
+    /// Broker node `b` is back: its member restarts from its log and watches its peers again.
+    pub(super) fn quorum_broker_restarted(&mut self, now: SimTime, b: NodeId, sched: &mut Scheduler<Event>) {
+        if (b as usize) < self.q().members.len() {
+            let mut out = Vec::new();
+            self.q().members[b as usize].restart(&mut out);
+            self.raft_out(now, b, out, sched);
+            self.start_member_detectors(b, sched);
+        }
     }
 
     /// Broker node `b` died: its member stops; the other members' Erlang distribution sees its
     /// connections close (`noconnection`), and so do the clients connected to it.
-    fn broker_crashed(&mut self, b: NodeId, sched: &mut Scheduler<Event>) {
-        if !self.world.crash(b) {
-            return;
-        }
+    pub(super) fn quorum_broker_crashed(&mut self, b: NodeId, sched: &mut Scheduler<Event>) {
         let n = self.q().members.len() as NodeId;
         if b < n {
             self.q().members[b as usize].crash();
