@@ -90,54 +90,61 @@ pub fn deadline(s: &Scenario) -> SimTime {
     }
 }
 
+/// What the run needs of a system beyond the engine's [`Model`]: its resources and producer
+/// hosts (for utilisation), and what it does and reports when the run ends.
+pub(crate) trait System: Model {
+    fn resources(&self) -> Option<&Resources>;
+    /// The producers' hosts, in order.
+    fn producer_nodes(&self) -> Vec<NodeId>;
+    /// The run is over at `at`: clients that close cleanly do so.
+    fn close(&mut self, _at: SimTime) {}
+    fn compression_stats(&self) -> Option<kafka::producer::CompressionStats> {
+        None
+    }
+    fn resource_alarms(&self, _end: SimTime) -> Option<crate::world::alarms::ResourceAlarms> {
+        None
+    }
+}
+
 /// Runs one system over the scenario's workload, reporting to `history`. `progress` receives the
 /// simulated time now and then.
 pub fn run_system<H: History>(
     s: &Scenario,
     system: SystemKind,
     history: &mut H,
-    mut progress: impl FnMut(SimTime),
+    progress: impl FnMut(SimTime),
 ) -> RunEnd {
     match system {
-        SystemKind::Kafka => {
-            let mut sched = Scheduler::new();
-            let mut m = kafka::KafkaModel::new(s, history, &mut sched);
-            let (utilisation, utilisation_series) =
-                utilisation_while_publishing(s, system, &mut m, &mut sched, &mut progress, |m| {
-                    m.resources().map(|r| (r, m.producer_nodes()))
-                });
-            let at = run_until(&mut m, &mut sched, deadline(s), progress);
-            m.close(at);
-            let compression = m.compression_stats();
-            RunEnd {
-                at,
-                events: sched.events_processed(),
-                stalled: m.stalled(at),
-                utilisation,
-                utilisation_series,
-                compression,
-                resource_alarms: None,
-            }
-        }
-        SystemKind::RabbitMq => {
-            let mut sched = Scheduler::new();
-            let mut m = rabbitmq::RabbitModel::new(s, history, &mut sched);
-            let (utilisation, utilisation_series) =
-                utilisation_while_publishing(s, system, &mut m, &mut sched, &mut progress, |m| {
-                    m.resources().map(|r| (r, m.producer_nodes()))
-                });
-            let at = run_until(&mut m, &mut sched, deadline(s), progress);
-            let (stalled, resource_alarms) = (m.stalled(at), m.resource_alarms(at));
-            RunEnd {
-                at,
-                events: sched.events_processed(),
-                stalled,
-                utilisation,
-                utilisation_series,
-                compression: None,
-                resource_alarms,
-            }
-        }
+        SystemKind::Kafka => run_model(s, system, kafka::KafkaModel::new, history, progress),
+        SystemKind::RabbitMq => run_model(s, system, rabbitmq::RabbitModel::new, history, progress),
+    }
+}
+
+/// One run, the same for both systems: publishing (read for utilisation), the drain up to the
+/// deadline or until the system is finished or stalled, then the clients close.
+fn run_model<'h, H: History, M: System>(
+    s: &Scenario,
+    system: SystemKind,
+    new: impl FnOnce(&Scenario, &'h mut H, &mut Scheduler<M::Event>) -> M,
+    history: &'h mut H,
+    mut progress: impl FnMut(SimTime),
+) -> RunEnd {
+    let mut sched = Scheduler::new();
+    let mut m = new(s, history, &mut sched);
+    let (utilisation, utilisation_series) =
+        utilisation_while_publishing(s, system, &mut m, &mut sched, &mut progress, |m| {
+            m.resources().map(|r| (r, m.producer_nodes()))
+        });
+    let at = run_until(&mut m, &mut sched, deadline(s), progress);
+    m.close(at);
+    RunEnd {
+        at,
+        events: sched.events_processed(),
+        stalled: m.stalled(at),
+        utilisation,
+        utilisation_series,
+        compression: m.compression_stats(),
+        resource_alarms: m.resource_alarms(at),
     }
 }
 

@@ -885,7 +885,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
     }
 
     /// What the producer's compression did, with `compression.type`.
-    pub fn compression_stats(&self) -> Option<producer::CompressionStats> {
+    fn compression(&self) -> Option<producer::CompressionStats> {
         let stats = self.producers.iter().filter_map(|pc| pc.accumulator.compression);
         stats.reduce(producer::Compression::merged).map(|c| c.stats(self.cfg.compression_type.name()))
     }
@@ -1847,25 +1847,15 @@ impl<'h, H: History> KafkaModel<'h, H> {
         }
     }
 
-    /// `KafkaConsumer.close()` at the end of the run: with auto-commit enabled, every live member
-    /// commits its consumed positions; the commit is applied at once (the run is over).
-    /// The nodes' resources, in a world with resources.
-    pub fn resources(&self) -> Option<&crate::world::resources::Resources> {
-        self.world.resources()
-    }
-
-    /// The producers' hosts, in order.
-    pub fn producer_nodes(&self) -> Vec<NodeId> {
-        self.producers.iter().map(|pc| pc.node).collect()
-    }
-
     /// The producer whose host is `node`.
     #[inline]
     fn producer_of(&self, node: NodeId) -> usize {
         (node - self.producers[0].node) as usize
     }
 
-    pub fn close(&mut self, now: SimTime) {
+    /// `KafkaConsumer.close()` at the end of the run: with auto-commit enabled, every live member
+    /// commits its consumed positions; the commit is applied at once (the run is over).
+    fn close_clients(&mut self, now: SimTime) {
         if !self.cfg.enable_auto_commit {
             return;
         }
@@ -2130,6 +2120,24 @@ impl<H: History> KafkaModel<'_, H> {
         }
         // Whatever this handler waited for (a disk read) is over.
         self.world.end();
+    }
+}
+
+impl<H: History> super::System for KafkaModel<'_, H> {
+    fn resources(&self) -> Option<&crate::world::resources::Resources> {
+        self.world.resources()
+    }
+
+    fn producer_nodes(&self) -> Vec<NodeId> {
+        self.producers.iter().map(|pc| pc.node).collect()
+    }
+
+    fn close(&mut self, at: SimTime) {
+        self.close_clients(at);
+    }
+
+    fn compression_stats(&self) -> Option<producer::CompressionStats> {
+        self.compression()
     }
 }
 

@@ -395,16 +395,6 @@ impl<'h, H: History> RabbitModel<'h, H> {
         m
     }
 
-    /// The nodes' resources, in a world with resources.
-    pub fn resources(&self) -> Option<&crate::world::resources::Resources> {
-        self.world.resources()
-    }
-
-    /// The producers' hosts, in order.
-    pub fn producer_nodes(&self) -> Vec<NodeId> {
-        self.publishers.iter().map(|p| p.node).collect()
-    }
-
     /// The publisher whose host is `node`, if it is one.
     #[inline]
     fn publisher_of(&self, node: NodeId) -> Option<usize> {
@@ -602,7 +592,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
     }
 
     /// The alarms raised over a run that ended at `end`, if any.
-    pub fn resource_alarms(&self, end: SimTime) -> Option<crate::world::alarms::ResourceAlarms> {
+    fn alarms_raised(&self, end: SimTime) -> Option<crate::world::alarms::ResourceAlarms> {
         let a = self.alarms.as_ref()?;
         let peak = (a.peak.memory, a.peak.disk);
         crate::world::alarms::ResourceAlarms::of(&a.spans, a.limits(), peak, end)
@@ -1111,6 +1101,20 @@ impl<H: History> FaultVerbs for RabbitModel<'_, H> {
     /// Held messages go on their way.
     fn healed(&mut self, sched: &mut Scheduler<Event>) {
         self.held.release(&self.world, sched);
+    }
+}
+
+impl<H: History> super::System for RabbitModel<'_, H> {
+    fn resources(&self) -> Option<&crate::world::resources::Resources> {
+        self.world.resources()
+    }
+
+    fn producer_nodes(&self) -> Vec<NodeId> {
+        self.publishers.iter().map(|p| p.node).collect()
+    }
+
+    fn resource_alarms(&self, end: SimTime) -> Option<crate::world::alarms::ResourceAlarms> {
+        self.alarms_raised(end)
     }
 }
 
