@@ -11,6 +11,7 @@
 
 pub mod assignor;
 mod broker;
+mod consumer;
 mod consumer_protocol;
 pub mod controller;
 mod cooperative;
@@ -26,7 +27,7 @@ mod sender;
 mod share;
 
 use super::drain::DrainWatch;
-use crate::client::{ConsumerApp, JobEnd};
+use crate::client::JobEnd;
 use crate::engine::{EventKey, Model, Scheduler};
 use crate::history::{ClientEvent, GroupIdx, History, Observation, Step};
 use crate::models::log::{Offset, Partition};
@@ -40,6 +41,7 @@ use crate::time::{SimDuration, SimTime};
 use crate::workload::{Message, ProcessingTimes, Producer, StoredMessage};
 use crate::world::out::{Direct, Handed};
 use crate::world::{Admit, Deadline, Envelope, Fired, NodeId, NodeMap, World};
+use consumer::Consumer;
 use controller::Controller;
 use coordinator_node::{CoordOut, CoordinatorNode, Note};
 use group::CommittedOffsets;
@@ -355,151 +357,6 @@ pub struct Fetched {
     msg: StoredMessage,
     /// Share groups: the record's delivery count (`slot` is then the partition); 0 otherwise.
     delivery: u8,
-}
-
-/// A consumer: its client library's state (assignment, positions, fetch buffer, commits, group
-/// membership) and its application.
-struct Consumer {
-    node: NodeId,
-    /// Member id: the consumer's index and its node's incarnation (a restarted consumer is a new
-    /// member).
-    member: u64,
-    /// The group generation of the current assignment.
-    generation: u32,
-    /// Counts assignments: a fetch response for an older one is void.
-    epoch: u32,
-    /// Has an assignment it may fetch and commit for.
-    assigned: bool,
-    /// The heartbeat said the group is rebalancing: rejoin at the next `poll()`.
-    rejoin_pending: bool,
-    /// Sent JoinGroup, waiting for the assignment.
-    joining: bool,
-    last_poll: SimTime,
-    partitions: Vec<u32>,
-    /// Records in `buffer` per assigned partition: a partition with none is fetchable.
-    buffered: Vec<u32>,
-    /// Per slot: the broker its partition was last asked from ([`NO_BROKER`]: none).
-    requested: Vec<BrokerId>,
-    /// Next offset to fetch, per assigned partition.
-    fetch_pos: Vec<Offset>,
-    /// Offset after the last record handed to the application by `poll`, per partition.
-    consumed: Vec<Offset>,
-    /// Last offsets this consumer sent in a commit.
-    commit_sent: Vec<Offset>,
-    /// Fetched, not yet returned by `poll`.
-    buffer: VecDeque<Fetched>,
-    /// The application: the current poll's records, processed in order.
-    app: ConsumerApp<Fetched>,
-    /// Failed attempts at the record in progress (issue 18; 0 for its first attempt).
-    attempt: u32,
-    /// The record in progress was older than the group's `max_age` when the application came to
-    /// it: it only checks the timestamp and skips it (settled `expired`).
-    stale: bool,
-    /// Brokers (bit set) to which a fetch request or its response is on its way, or parked there:
-    /// one fetch per partition leader, as the consumer's `Fetcher` does.
-    fetching: u64,
-    /// Broker side, per broker: deadline (`fetch.max.wait.ms`) of this consumer's fetch parked
-    /// there (none: nothing parked). One lazily re-armed timer: parking costs no event each time.
-    parked: Vec<Deadline>,
-    /// Fetches this consumer parked at the broker so far; also picks the partition a response
-    /// starts with, so that `fetch.max.bytes` does not always favour the same one.
-    fetches_parked: u64,
-    waiting_in_poll: bool,
-    /// Waiting for a `commitSync` response before polling again, since this instant.
-    commit_sync_pending: bool,
-    commit_sync_since: SimTime,
-    /// Sent JoinGroup at this instant (meaningful while `joining`).
-    joining_since: SimTime,
-    /// Client side, per broker: `request.timeout.ms` of the fetch in flight to it (with faults).
-    fetch_timeout: Vec<Deadline>,
-    next_auto_commit: SimTime,
-    /// Due time of this consumer's pending `AutoCommitDue` timer, if any.
-    auto_commit_timer: Option<SimTime>,
-    /// Cooperative-sticky and the consumer protocol: an assignment received and not yet applied
-    /// (its generation, or the consumer protocol's epoch), applied at the next `poll()`, where
-    /// `onPartitionsRevoked` and `onPartitionsAssigned` run.
-    pending: Option<(u32, Vec<(u32, Offset)>)>,
-    /// The consumer protocol: the epoch of the assignment it applied.
-    acked_epoch: u32,
-    /// When the heartbeat thread next heartbeats. Both clients restart the interval from events
-    /// (classic: the JoinGroup response; KIP-848: any heartbeat sent), so the pending
-    /// `HeartbeatTick` may be early: it re-arms for this instant instead of heartbeating.
-    heartbeat_due: SimTime,
-}
-
-impl Consumer {
-    fn new(node: NodeId, member: u64, cfg: &KafkaConfig, brokers: u32) -> Self {
-        Consumer {
-            node,
-            member,
-            generation: 0,
-            epoch: 0,
-            assigned: false,
-            rejoin_pending: false,
-            joining: false,
-            last_poll: SimTime::ZERO,
-            partitions: Vec::new(),
-            buffered: Vec::new(),
-            requested: Vec::new(),
-            fetch_pos: Vec::new(),
-            consumed: Vec::new(),
-            commit_sent: Vec::new(),
-            buffer: VecDeque::new(),
-            app: ConsumerApp::default(),
-            attempt: 0,
-            stale: false,
-            fetching: 0,
-            parked: vec![Deadline::default(); brokers as usize],
-            fetches_parked: 0,
-            waiting_in_poll: false,
-            commit_sync_pending: false,
-            commit_sync_since: SimTime::ZERO,
-            joining_since: SimTime::ZERO,
-            fetch_timeout: vec![Deadline::default(); brokers as usize],
-            next_auto_commit: SimTime(cfg.auto_commit_interval.0),
-            auto_commit_timer: None,
-            pending: None,
-            acked_epoch: 0,
-            heartbeat_due: SimTime::ZERO,
-        }
-    }
-
-    /// Takes partitions (with their starting offsets) as its assignment.
-    fn assign(&mut self, generation: u32, partitions: &[(u32, Offset)]) {
-        self.generation = generation;
-        self.epoch += 1;
-        self.assigned = true;
-        self.joining = false;
-        self.rejoin_pending = false;
-        self.partitions = partitions.iter().map(|&(p, _)| p).collect();
-        let n = partitions.len();
-        self.buffered = vec![0; n];
-        self.requested = vec![NO_BROKER; n];
-        self.fetch_pos = partitions.iter().map(|&(_, o)| o).collect();
-        self.consumed = self.fetch_pos.clone();
-        self.commit_sent = self.fetch_pos.clone();
-        self.buffer.clear();
-        self.fetching = 0;
-        self.parked.iter_mut().for_each(Deadline::clear);
-        self.fetch_timeout.iter_mut().for_each(Deadline::clear);
-    }
-
-    /// Gives up the assignment (eager rebalance): fetched records not yet handed out are dropped,
-    /// and so are fetch responses still on their way (a new epoch).
-    fn revoke(&mut self) {
-        self.epoch += 1;
-        self.assigned = false;
-        self.partitions.clear();
-        self.buffered.clear();
-        self.requested.clear();
-        self.fetch_pos.clear();
-        self.consumed.clear();
-        self.commit_sent.clear();
-        self.buffer.clear();
-        self.fetching = 0;
-        self.parked.iter_mut().for_each(Deadline::clear);
-        self.fetch_timeout.iter_mut().for_each(Deadline::clear);
-    }
 }
 
 struct ConsumerGroup {
@@ -1182,108 +1039,62 @@ impl<'h, H: History> KafkaModel<'h, H> {
 
     // ---- consumer: fetch, poll, process, commit ----
 
-    /// Sends a fetch to each partition leader for its assigned partitions with nothing buffered
-    /// (`AbstractFetch`'s fetchable partitions), unless one to that leader is already in flight.
-    /// A partition without a leader waits for the next election.
-    fn send_fetch(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        if !c.assigned {
-            return;
-        }
-        let mut to: u64 = 0;
-        for (slot, &p) in c.partitions.iter().enumerate() {
-            let asked = c.requested[slot];
-            if asked != NO_BROKER && c.fetching & (1 << asked) != 0 {
-                continue;
-            }
-            c.requested[slot] = match self.repl[p as usize].leader {
-                Some(l) if c.buffered[slot] == 0 && c.fetching & (1 << l) == 0 => {
-                    to |= 1 << l;
-                    l
-                }
-                _ => NO_BROKER,
-            };
-        }
-        let (from, epoch) = (c.node, c.epoch);
-        while to != 0 {
-            let broker = to.trailing_zeros() as NodeId;
-            to &= to - 1;
-            // A fetch to a dead broker is refused at once (its port is closed); one lost in a cut
-            // link waits for `request.timeout.ms`.
-            if self.world.send(sched, from, broker, Msg::Fetch { group, consumer, epoch })
-                || (self.faulty && self.world.is_up(broker))
-            {
-                let c = &mut self.groups[group].consumers[consumer as usize];
-                c.fetching |= 1 << broker;
-                if self.faulty
-                    && let Some(at) = c.fetch_timeout[broker as usize].set(sched.now().after(d::KAFKA_REQUEST_TIMEOUT))
-                {
-                    self.world.timer_at(sched, from, at, Timer::FetchTimeout { broker });
-                }
-            }
-        }
-    }
-
-    /// `request.timeout.ms` passed since the consumer's fetch to `broker` (lost in a cut link):
-    /// it fetches again.
-    #[cold]
-    #[inline(never)]
-    fn fetch_timed_out(
-        &mut self,
-        now: SimTime,
+    /// A consumer's client, what it reads around it, and where its handlers' effects go: through
+    /// the world as they are issued, its client events to the history.
+    // The effects' sink is a closure, whose type has no name to give an alias.
+    #[allow(clippy::type_complexity)]
+    #[inline(always)]
+    fn consumer_parts<'a>(
+        &'a mut self,
         group: GroupIdx,
         consumer: u32,
-        broker: BrokerId,
-        sched: &mut Scheduler<Event>,
-    ) {
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        match c.fetch_timeout[broker as usize].fired(now) {
-            Fired::Due => {
-                if c.fetching & (1 << broker) != 0 {
-                    c.fetching &= !(1 << broker);
-                    self.send_fetch(group, consumer, sched);
-                }
-            }
-            Fired::Rearm(at) => {
-                let node = c.node;
-                self.world.timer_at(sched, node, at, Timer::FetchTimeout { broker });
-            }
-            Fired::Nothing => {}
-        }
+        sched: &'a mut Scheduler<Event>,
+    ) -> (&'a mut Consumer, consumer::Around<'a>, Direct<'a, Event, impl FnMut(Handed<Msg, ClientEvent>) + 'a>) {
+        let now = sched.now();
+        let (history, drain) = (&mut *self.history, &mut self.drain);
+        let out = Direct::new(
+            &mut self.world,
+            sched,
+            #[inline(always)]
+            move |h| match h {
+                Handed::Record(e) => super::record_client(history, drain, now, e),
+                // Its sends' losses are told at once (`Sees`), never handed back.
+                Handed::Returned { .. } => {}
+            },
+        );
+        let around = consumer::Around { leaders: &self.repl, coord: self.coord, faulty: self.faulty };
+        (&mut self.groups[group].consumers[consumer as usize], around, out)
     }
 
-    /// A fetch response reaches its consumer (a consumer or a share group's): one for an
-    /// assignment given up since is dropped unread (`None`); otherwise the client reports each
-    /// record delivered (a share record delivered before is `redelivered`) and the fetch to that
-    /// broker is over.
+    fn send_fetch(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let now = sched.now();
+        let (c, around, mut out) = self.consumer_parts(group, consumer, sched);
+        c.send_fetch(now, group, consumer, around, &mut out);
+    }
+
+    /// A fetch response reaches its consumer (see [`Consumer::fetch_arrived`]): `None` if it was
+    /// void, and then recycled.
     #[inline(always)]
     fn receive_fetch(
         &mut self,
-        now: SimTime,
         broker: NodeId,
         group: GroupIdx,
         consumer: u32,
         epoch: u32,
         mut records: Vec<Fetched>,
+        sched: &mut Scheduler<Event>,
     ) -> Option<Vec<Fetched>> {
-        if self.groups[group].consumers[consumer as usize].epoch != epoch {
-            records.clear();
-            self.fetch_pool.push(records);
-            return None;
+        let faulty = self.faulty;
+        let current = {
+            let (c, _, mut out) = self.consumer_parts(group, consumer, sched);
+            c.fetch_arrived(group, consumer, broker, epoch, &records, faulty, &mut out)
+        };
+        if current {
+            return Some(records);
         }
-        for r in &records {
-            if r.delivery == SKIPPED {
-                continue;
-            }
-            let redelivered = r.delivery > 1 && r.delivery != DISCARD;
-            self.client(now, ClientEvent::Delivered { msg: r.msg, group, consumer, redelivered });
-        }
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        c.fetching &= !(1 << broker);
-        if self.faulty {
-            c.fetch_timeout[broker as usize].clear();
-        }
-        Some(records)
+        records.clear();
+        self.fetch_pool.push(records);
+        None
     }
 
     // The response's fields, as they arrive (`Msg::FetchResponse`), plus its sender.
@@ -1298,17 +1109,11 @@ impl<'h, H: History> KafkaModel<'h, H> {
         records: Vec<Fetched>,
         sched: &mut Scheduler<Event>,
     ) {
-        let Some(mut records) = self.receive_fetch(now, broker, group, consumer, epoch, records) else {
+        let Some(mut records) = self.receive_fetch(broker, group, consumer, epoch, records, sched) else {
             return;
         };
         let c = &mut self.groups[group].consumers[consumer as usize];
-        for r in &records {
-            c.buffered[r.slot as usize] += 1;
-        }
-        // One at a time: a response holds a record or two, and `extend` from a drain costs more.
-        for r in records.drain(..) {
-            c.buffer.push_back(r);
-        }
+        c.buffer(&mut records);
         self.fetch_pool.push(records);
         if c.waiting_in_poll {
             self.poll(now, group, consumer, sched);
@@ -1463,25 +1268,14 @@ impl<'h, H: History> KafkaModel<'h, H> {
     }
 
     /// Sends the consumed positions that moved since the last commit to the coordinator. Returns
-    /// whether a commit was sent.
+    /// whether there was anything to commit.
     fn commit(&mut self, group: GroupIdx, consumer: u32, sync: bool, sched: &mut Scheduler<Event>) -> bool {
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        let mut offsets = Vec::new();
-        for slot in 0..c.partitions.len() {
-            if c.consumed[slot] > c.commit_sent[slot] {
-                c.commit_sent[slot] = c.consumed[slot];
-                offsets.push((c.partitions[slot], c.consumed[slot]));
-            }
-        }
-        if offsets.is_empty() {
-            return false;
-        }
-        let (from, member, generation) = (c.node, c.member, c.generation);
-        let commit = OffsetCommit { group, consumer, member, generation, offsets, sync };
-        if self.world.send(sched, from, self.coord, Msg::Commit(commit)) {
-            self.commits_in_flight += 1;
-        }
-        true
+        let sent = {
+            let (c, around, mut out) = self.consumer_parts(group, consumer, sched);
+            c.commit(group, consumer, sync, around, &mut out)
+        };
+        self.commits_in_flight += u64::from(sent == Some(true));
+        sent.is_some()
     }
 
     fn auto_commit_due(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
@@ -1995,7 +1789,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 match timer {
                     Timer::JobEnd => self.job_end(now, group, consumer, sched),
                     Timer::AutoCommitDue => self.auto_commit_due(now, group, consumer, sched),
-                    Timer::FetchTimeout { broker } => self.fetch_timed_out(now, group, consumer, broker, sched),
+                    Timer::FetchTimeout { broker } => {
+                        let (c, around, mut out) = self.consumer_parts(group, consumer, sched);
+                        c.fetch_timed_out(now, group, consumer, broker, around, &mut out)
+                    }
                     _ => self.heartbeat_tick(now, group, consumer, sched),
                 }
             }

@@ -298,7 +298,7 @@ impl<H: History> KafkaModel<'_, H> {
         records: Vec<Fetched>,
         sched: &mut Scheduler<Event>,
     ) {
-        let Some(mut records) = self.receive_fetch(now, broker, group, consumer, epoch, records) else {
+        let Some(mut records) = self.receive_fetch(broker, group, consumer, epoch, records, sched) else {
             return;
         };
         let c = &mut self.groups[group].consumers[consumer as usize];

@@ -1,0 +1,451 @@
+//! The Kafka consumer client (`KafkaConsumer`): its assignment, positions, fetch sessions, fetch
+//! buffer and offset commits, and its application. A node kind (issue 16): the fetch session and
+//! the commits are handlers that write to a sink ([`Sees`]: a fetch to a dead broker is refused
+//! at once); `poll()`, processing and group membership are still driven by the harness
+//! ([`super::KafkaModel`]), which reads and writes this state.
+
+use super::replica::{BrokerId, Replicas};
+use super::{DISCARD, Fetched, Msg, NO_BROKER, OffsetCommit, SKIPPED, Timer};
+use crate::client::ConsumerApp;
+use crate::history::{ClientEvent, GroupIdx};
+use crate::models::log::Offset;
+use crate::scenario::KafkaConfig;
+use crate::scenario::defaults as d;
+use crate::time::SimTime;
+use crate::world::out::Sees;
+use crate::world::{Deadline, Fired, NodeId};
+use std::collections::VecDeque;
+
+/// What a consumer's handlers read from around it: the partitions' leaders as the client's
+/// metadata has them, the coordinator's node, and whether the schedule has faults (then every
+/// fetch is watched for `request.timeout.ms`).
+#[derive(Clone, Copy)]
+pub(super) struct Around<'a> {
+    pub leaders: &'a [Replicas],
+    pub coord: NodeId,
+    pub faulty: bool,
+}
+
+/// A consumer: its client library's state (assignment, positions, fetch buffer, commits, group
+/// membership) and its application.
+pub(super) struct Consumer {
+    pub(super) node: NodeId,
+    /// Member id: the consumer's index and its node's incarnation (a restarted consumer is a new
+    /// member).
+    pub(super) member: u64,
+    /// The group generation of the current assignment.
+    pub(super) generation: u32,
+    /// Counts assignments: a fetch response for an older one is void.
+    pub(super) epoch: u32,
+    /// Has an assignment it may fetch and commit for.
+    pub(super) assigned: bool,
+    /// The heartbeat said the group is rebalancing: rejoin at the next `poll()`.
+    pub(super) rejoin_pending: bool,
+    /// Sent JoinGroup, waiting for the assignment.
+    pub(super) joining: bool,
+    pub(super) last_poll: SimTime,
+    pub(super) partitions: Vec<u32>,
+    /// Records in `buffer` per assigned partition: a partition with none is fetchable.
+    pub(super) buffered: Vec<u32>,
+    /// Per slot: the broker its partition was last asked from ([`NO_BROKER`]: none).
+    pub(super) requested: Vec<BrokerId>,
+    /// Next offset to fetch, per assigned partition.
+    pub(super) fetch_pos: Vec<Offset>,
+    /// Offset after the last record handed to the application by `poll`, per partition.
+    pub(super) consumed: Vec<Offset>,
+    /// Last offsets this consumer sent in a commit.
+    pub(super) commit_sent: Vec<Offset>,
+    /// Fetched, not yet returned by `poll`.
+    pub(super) buffer: VecDeque<Fetched>,
+    /// The application: the current poll's records, processed in order.
+    pub(super) app: ConsumerApp<Fetched>,
+    /// Failed attempts at the record in progress (issue 18; 0 for its first attempt).
+    pub(super) attempt: u32,
+    /// The record in progress was older than the group's `max_age` when the application came to
+    /// it: it only checks the timestamp and skips it (settled `expired`).
+    pub(super) stale: bool,
+    /// Brokers (bit set) to which a fetch request or its response is on its way, or parked there:
+    /// one fetch per partition leader, as the consumer's `Fetcher` does.
+    pub(super) fetching: u64,
+    /// Broker side, per broker: deadline (`fetch.max.wait.ms`) of this consumer's fetch parked
+    /// there (none: nothing parked). One lazily re-armed timer: parking costs no event each time.
+    pub(super) parked: Vec<Deadline>,
+    /// Fetches this consumer parked at the broker so far; also picks the partition a response
+    /// starts with, so that `fetch.max.bytes` does not always favour the same one.
+    pub(super) fetches_parked: u64,
+    pub(super) waiting_in_poll: bool,
+    /// Waiting for a `commitSync` response before polling again, since this instant.
+    pub(super) commit_sync_pending: bool,
+    pub(super) commit_sync_since: SimTime,
+    /// Sent JoinGroup at this instant (meaningful while `joining`).
+    pub(super) joining_since: SimTime,
+    /// Client side, per broker: `request.timeout.ms` of the fetch in flight to it (with faults).
+    pub(super) fetch_timeout: Vec<Deadline>,
+    pub(super) next_auto_commit: SimTime,
+    /// Due time of this consumer's pending `AutoCommitDue` timer, if any.
+    pub(super) auto_commit_timer: Option<SimTime>,
+    /// Cooperative-sticky and the consumer protocol: an assignment received and not yet applied
+    /// (its generation, or the consumer protocol's epoch), applied at the next `poll()`, where
+    /// `onPartitionsRevoked` and `onPartitionsAssigned` run.
+    pub(super) pending: Option<(u32, Vec<(u32, Offset)>)>,
+    /// The consumer protocol: the epoch of the assignment it applied.
+    pub(super) acked_epoch: u32,
+    /// When the heartbeat thread next heartbeats. Both clients restart the interval from events
+    /// (classic: the JoinGroup response; KIP-848: any heartbeat sent), so the pending
+    /// `HeartbeatTick` may be early: it re-arms for this instant instead of heartbeating.
+    pub(super) heartbeat_due: SimTime,
+}
+
+impl Consumer {
+    pub(super) fn new(node: NodeId, member: u64, cfg: &KafkaConfig, brokers: u32) -> Self {
+        Consumer {
+            node,
+            member,
+            generation: 0,
+            epoch: 0,
+            assigned: false,
+            rejoin_pending: false,
+            joining: false,
+            last_poll: SimTime::ZERO,
+            partitions: Vec::new(),
+            buffered: Vec::new(),
+            requested: Vec::new(),
+            fetch_pos: Vec::new(),
+            consumed: Vec::new(),
+            commit_sent: Vec::new(),
+            buffer: VecDeque::new(),
+            app: ConsumerApp::default(),
+            attempt: 0,
+            stale: false,
+            fetching: 0,
+            parked: vec![Deadline::default(); brokers as usize],
+            fetches_parked: 0,
+            waiting_in_poll: false,
+            commit_sync_pending: false,
+            commit_sync_since: SimTime::ZERO,
+            joining_since: SimTime::ZERO,
+            fetch_timeout: vec![Deadline::default(); brokers as usize],
+            next_auto_commit: SimTime(cfg.auto_commit_interval.0),
+            auto_commit_timer: None,
+            pending: None,
+            acked_epoch: 0,
+            heartbeat_due: SimTime::ZERO,
+        }
+    }
+
+    /// Takes partitions (with their starting offsets) as its assignment.
+    pub(super) fn assign(&mut self, generation: u32, partitions: &[(u32, Offset)]) {
+        self.generation = generation;
+        self.epoch += 1;
+        self.assigned = true;
+        self.joining = false;
+        self.rejoin_pending = false;
+        self.partitions = partitions.iter().map(|&(p, _)| p).collect();
+        let n = partitions.len();
+        self.buffered = vec![0; n];
+        self.requested = vec![NO_BROKER; n];
+        self.fetch_pos = partitions.iter().map(|&(_, o)| o).collect();
+        self.consumed = self.fetch_pos.clone();
+        self.commit_sent = self.fetch_pos.clone();
+        self.buffer.clear();
+        self.fetching = 0;
+        self.parked.iter_mut().for_each(Deadline::clear);
+        self.fetch_timeout.iter_mut().for_each(Deadline::clear);
+    }
+
+    /// Gives up the assignment (eager rebalance): fetched records not yet handed out are dropped,
+    /// and so are fetch responses still on their way (a new epoch).
+    pub(super) fn revoke(&mut self) {
+        self.epoch += 1;
+        self.assigned = false;
+        self.partitions.clear();
+        self.buffered.clear();
+        self.requested.clear();
+        self.fetch_pos.clear();
+        self.consumed.clear();
+        self.commit_sent.clear();
+        self.buffer.clear();
+        self.fetching = 0;
+        self.parked.iter_mut().for_each(Deadline::clear);
+        self.fetch_timeout.iter_mut().for_each(Deadline::clear);
+    }
+    /// Sends a fetch to each partition leader for its assigned partitions with nothing buffered
+    /// (`AbstractFetch`'s fetchable partitions), unless one to that leader is already in flight.
+    /// A partition without a leader waits for the next election.
+    #[inline]
+    pub(super) fn send_fetch(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        around: Around,
+        out: &mut impl Sees<Msg, Timer, ClientEvent>,
+    ) {
+        if !self.assigned {
+            return;
+        }
+        let mut to: u64 = 0;
+        for (slot, &p) in self.partitions.iter().enumerate() {
+            let asked = self.requested[slot];
+            if asked != NO_BROKER && self.fetching & (1 << asked) != 0 {
+                continue;
+            }
+            self.requested[slot] = match around.leaders[p as usize].leader {
+                Some(l) if self.buffered[slot] == 0 && self.fetching & (1 << l) == 0 => {
+                    to |= 1 << l;
+                    l
+                }
+                _ => NO_BROKER,
+            };
+        }
+        let (from, epoch) = (self.node, self.epoch);
+        while to != 0 {
+            let broker = to.trailing_zeros() as NodeId;
+            to &= to - 1;
+            // A fetch to a dead broker is refused at once (its port is closed); one lost in a cut
+            // link waits for `request.timeout.ms`.
+            if out.send_now(from, broker, Msg::Fetch { group, consumer, epoch }) || (around.faulty && out.is_up(broker))
+            {
+                self.fetching |= 1 << broker;
+                if around.faulty
+                    && let Some(at) = self.fetch_timeout[broker as usize].set(now.after(d::KAFKA_REQUEST_TIMEOUT))
+                {
+                    out.timer_at(from, at, Timer::FetchTimeout { broker });
+                }
+            }
+        }
+    }
+
+    /// `request.timeout.ms` passed since the consumer's fetch to `broker` (lost in a cut link):
+    /// it fetches again.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn fetch_timed_out(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        broker: BrokerId,
+        around: Around,
+        out: &mut impl Sees<Msg, Timer, ClientEvent>,
+    ) {
+        match self.fetch_timeout[broker as usize].fired(now) {
+            Fired::Due => {
+                if self.fetching & (1 << broker) != 0 {
+                    self.fetching &= !(1 << broker);
+                    self.send_fetch(now, group, consumer, around, out);
+                }
+            }
+            Fired::Rearm(at) => out.timer_at(self.node, at, Timer::FetchTimeout { broker }),
+            Fired::Nothing => {}
+        }
+    }
+
+    /// A fetch response reaches the consumer (a consumer's or a share group's): one for an
+    /// assignment given up since is void (false: the harness recycles it unread); otherwise the
+    /// client reports each record delivered (a share record delivered before is `redelivered`)
+    /// and the fetch to that broker is over.
+    // The response's fields, as they arrive, and who it is for.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(super) fn fetch_arrived(
+        &mut self,
+        group: GroupIdx,
+        consumer: u32,
+        broker: NodeId,
+        epoch: u32,
+        records: &[Fetched],
+        faulty: bool,
+        out: &mut impl Sees<Msg, Timer, ClientEvent>,
+    ) -> bool {
+        if self.epoch != epoch {
+            return false;
+        }
+        for r in records {
+            if r.delivery == SKIPPED {
+                continue;
+            }
+            let redelivered = r.delivery > 1 && r.delivery != DISCARD;
+            out.record(ClientEvent::Delivered { msg: r.msg, group, consumer, redelivered });
+        }
+        self.fetching &= !(1 << broker);
+        if faulty {
+            self.fetch_timeout[broker as usize].clear();
+        }
+        true
+    }
+
+    /// The records of a fetch response go into the fetch buffer, for `poll()` to hand out.
+    #[inline(always)]
+    pub(super) fn buffer(&mut self, records: &mut Vec<Fetched>) {
+        for r in records.iter() {
+            self.buffered[r.slot as usize] += 1;
+        }
+        // One at a time: a response holds a record or two, and `extend` from a drain costs more.
+        for r in records.drain(..) {
+            self.buffer.push_back(r);
+        }
+    }
+
+    /// Sends the consumed positions that moved since the last commit to the coordinator. `None`:
+    /// nothing moved, nothing sent; otherwise whether the commit left (it is in flight until it
+    /// lands or is lost on the way).
+    pub(super) fn commit(
+        &mut self,
+        group: GroupIdx,
+        consumer: u32,
+        sync: bool,
+        around: Around,
+        out: &mut impl Sees<Msg, Timer, ClientEvent>,
+    ) -> Option<bool> {
+        let mut offsets = Vec::new();
+        for slot in 0..self.partitions.len() {
+            if self.consumed[slot] > self.commit_sent[slot] {
+                self.commit_sent[slot] = self.consumed[slot];
+                offsets.push((self.partitions[slot], self.consumed[slot]));
+            }
+        }
+        if offsets.is_empty() {
+            return None;
+        }
+        let (member, generation) = (self.member, self.generation);
+        let commit = OffsetCommit { group, consumer, member, generation, offsets, sync };
+        Some(out.send_now(self.node, around.coord, Msg::Commit(commit)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+    use crate::workload::{Message, StoredMessage};
+    use crate::world::out::{Effect, Seeing};
+
+    /// The consumer's node; brokers are 0 and 1, the coordinator 7.
+    const NODE: NodeId = 9;
+    const COORD: NodeId = 7;
+    type World = Seeing<Msg, Timer, ClientEvent>;
+
+    /// A consumer of group 0 (index 2), assigned partitions 0, 1 and 2 from offset 10; with two
+    /// brokers and one replica each, partitions 0 and 2 lead on broker 0, partition 1 on broker 1.
+    fn consumer() -> (Consumer, Vec<Replicas>) {
+        let toml = "duration = \"1s\"\n[workload]\nrate = 1.0\n[[groups]]\nname = \"g\"\n[kafka]\npartitions = 3\n";
+        let s = Scenario::parse(toml, "t.toml", false).unwrap_or_else(|e| panic!("{e}"));
+        let mut c = Consumer::new(NODE, 1, &s.kafka, 2);
+        c.assign(1, &[(0, 10), (1, 10), (2, 10)]);
+        (c, (0..3).map(|p| Replicas::new(p, 2, 1)).collect())
+    }
+
+    fn around(leaders: &[Replicas], faulty: bool) -> Around<'_> {
+        Around { leaders, coord: COORD, faulty }
+    }
+
+    /// The effects as short strings, in order (the buffer is emptied).
+    fn seen(w: &mut World) -> Vec<String> {
+        w.out
+            .take_effects()
+            .map(|e| match e {
+                Effect::Send { from: NODE, to, msg: Msg::Fetch { group, consumer, epoch } } => {
+                    format!("fetch {group}/{consumer} epoch {epoch} to {to}")
+                }
+                Effect::Send { from: NODE, to: COORD, msg: Msg::Commit(c) } => format!("commit {:?}", c.offsets),
+                Effect::TimerAt { node: NODE, at, timer: Timer::FetchTimeout { broker } } => {
+                    format!("timeout of {broker} at {} s", at.0 / 1_000_000_000)
+                }
+                Effect::Record(ClientEvent::Delivered { msg, redelivered, .. }) => {
+                    format!("delivered {} redelivered {redelivered}", msg.id())
+                }
+                e => panic!("unexpected {e:?}"),
+            })
+            .collect()
+    }
+
+    fn record(slot: u32, offset: Offset, delivery: u8) -> Fetched {
+        let m = Message { id: offset, key: None, bytes: 100, published_at: SimTime::ZERO };
+        Fetched { slot, offset, msg: StoredMessage::new(&m), delivery }
+    }
+
+    /// One fetch per leader for the partitions with nothing buffered, and none to a leader that
+    /// already has one in flight: partition 1 has a record buffered, so broker 1 is not asked.
+    #[test]
+    fn one_fetch_per_leader_for_the_partitions_with_nothing_buffered() {
+        let (mut c, leaders) = consumer();
+        let mut w = World::default();
+        c.buffered[1] = 1;
+        c.send_fetch(SimTime::ZERO, 0, 2, around(&leaders, false), &mut w);
+        assert_eq!(seen(&mut w), ["fetch 0/2 epoch 1 to 0"]);
+        assert_eq!(c.requested, [0, NO_BROKER, 0]);
+        assert_eq!(c.fetching, 0b01);
+        c.buffered[1] = 0;
+        c.send_fetch(SimTime::ZERO, 0, 2, around(&leaders, false), &mut w);
+        assert_eq!(seen(&mut w), ["fetch 0/2 epoch 1 to 1"], "broker 0's fetch is still out");
+        assert_eq!(c.fetching, 0b11);
+    }
+
+    /// A fetch to a dead broker is refused at once: nothing is in flight, so the next poll asks
+    /// again. With faults, a fetch that left is watched for `request.timeout.ms` (30 s); when it
+    /// passes, the consumer fetches again and watches the new one.
+    #[test]
+    fn a_dead_broker_refuses_at_once_and_a_lost_fetch_times_out() {
+        let (mut c, leaders) = consumer();
+        let mut w = World { down: vec![1], ..World::default() };
+        c.send_fetch(SimTime::ZERO, 0, 2, around(&leaders, true), &mut w);
+        assert_eq!(seen(&mut w), ["fetch 0/2 epoch 1 to 0", "timeout of 0 at 30 s"]);
+        assert_eq!(c.fetching, 0b01, "broker 1 is down: no fetch in flight to it");
+        // Broker 0's answer was lost on a cut link: at 30 s the consumer asks again.
+        w.down.clear();
+        c.fetch_timed_out(SimTime(30_000_000_000), 0, 2, 0, around(&leaders, true), &mut w);
+        assert_eq!(
+            seen(&mut w),
+            ["fetch 0/2 epoch 1 to 0", "timeout of 0 at 60 s", "fetch 0/2 epoch 1 to 1", "timeout of 1 at 60 s"],
+            "each fetch is watched as it leaves"
+        );
+    }
+
+    /// A response for an assignment given up since is void: nothing delivered, the fetch still
+    /// counts as out. A current one reports each record delivered (a skipped-topic marker is
+    /// not a record; a share record on its second delivery is redelivered), ends the fetch to
+    /// that broker, and fills the buffer per partition.
+    #[test]
+    fn a_void_response_delivers_nothing_and_a_current_one_fills_the_buffer() {
+        let (mut c, leaders) = consumer();
+        let mut w = World::default();
+        c.send_fetch(SimTime::ZERO, 0, 2, around(&leaders, false), &mut w);
+        w.out.clear();
+        let mut records = vec![record(0, 10, 0), record(0, 11, SKIPPED), record(2, 10, 2), record(2, 11, DISCARD)];
+        assert!(!c.fetch_arrived(0, 2, 0, 0, &records, false, &mut w));
+        assert!(seen(&mut w).is_empty());
+        assert_eq!(c.fetching, 0b11);
+        assert!(c.fetch_arrived(0, 2, 0, 1, &records, false, &mut w));
+        assert_eq!(
+            seen(&mut w),
+            ["delivered 10 redelivered false", "delivered 10 redelivered true", "delivered 11 redelivered false"]
+        );
+        assert_eq!(c.fetching, 0b10, "broker 1's fetch is still out");
+        c.buffer(&mut records);
+        assert!(records.is_empty());
+        assert_eq!(c.buffered, [2, 0, 2]);
+        assert_eq!(
+            c.buffer.iter().map(|r| (r.slot, r.offset)).collect::<Vec<_>>(),
+            [(0, 10), (0, 11), (2, 10), (2, 11)]
+        );
+    }
+
+    /// A commit carries only the positions that moved since the last one; with nothing moved
+    /// nothing is sent; a commit to a dead coordinator is lost at once.
+    #[test]
+    fn a_commit_carries_only_what_moved() {
+        let (mut c, leaders) = consumer();
+        let mut w = World::default();
+        c.consumed[1] = 15;
+        assert_eq!(c.commit(0, 2, false, around(&leaders, false), &mut w), Some(true));
+        assert_eq!(seen(&mut w), ["commit [(1, 15)]"]);
+        assert_eq!(c.commit(0, 2, false, around(&leaders, false), &mut w), None);
+        assert!(seen(&mut w).is_empty());
+        c.consumed[0] = 12;
+        c.consumed[1] = 16;
+        w.down.push(COORD);
+        assert_eq!(c.commit(0, 2, true, around(&leaders, false), &mut w), Some(false));
+        assert_eq!(c.commit_sent, [12, 16, 10], "what was sent counts as sent, lost or not");
+    }
+}
