@@ -11,19 +11,27 @@ use crate::history::{ClientEvent, GroupIdx};
 use crate::models::log::Offset;
 use crate::scenario::KafkaConfig;
 use crate::scenario::defaults as d;
-use crate::time::SimTime;
-use crate::world::out::Sees;
+use crate::time::{SimDuration, SimTime};
+use crate::workload::ProcessingTimes;
+use crate::world::out::{Effects, Sees};
 use crate::world::{Deadline, Fired, NodeId};
 use std::collections::VecDeque;
 
 /// What a consumer's handlers read from around it: the partitions' leaders as the client's
-/// metadata has them, the coordinator's node, and whether the schedule has faults (then every
-/// fetch is watched for `request.timeout.ms`).
+/// metadata has them, the coordinator's node, whether the schedule has faults (then every fetch
+/// is watched for `request.timeout.ms`), and what a record costs the application.
 #[derive(Clone, Copy)]
 pub(super) struct Around<'a> {
     pub leaders: &'a [Replicas],
     pub coord: NodeId,
     pub faulty: bool,
+    /// The groups' processing times.
+    pub processing: &'a ProcessingTimes,
+    /// The application only checks the timestamp of a record older than this, and skips it
+    /// (`[[groups]] max_age`).
+    pub max_age: Option<SimDuration>,
+    /// Decompression in `poll()`, per record (with `compression.type` in a world with resources).
+    pub decompress_record: SimDuration,
 }
 
 /// A consumer: its client library's state (assignment, positions, fetch buffer, commits, group
@@ -287,6 +295,97 @@ impl Consumer {
         }
     }
 
+    /// `poll()` of an assigned consumer, after membership had its turn: auto-commit if due
+    /// (`auto_commit`: `auto.commit.interval.ms` when enabled), then hand up to
+    /// `max.poll.records` buffered records to the application, pipelining the next fetch, and
+    /// start on the first; with nothing buffered, block, fetch, and wake to auto-commit on time.
+    /// Returns whether an auto-commit was due: `Some(sent)` (one lost at once is not in flight).
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub(super) fn poll_records(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        auto_commit: Option<SimDuration>,
+        max_poll_records: usize,
+        around: Around,
+        out: &mut impl Sees<Msg, Timer, ClientEvent>,
+    ) -> Option<bool> {
+        let mut commit = None;
+        if let Some(interval) = auto_commit
+            && now >= self.next_auto_commit
+        {
+            commit = self.commit(group, consumer, false, around, out);
+            self.next_auto_commit = now.after(interval);
+        }
+        if self.buffer.is_empty() {
+            let was_waiting = self.waiting_in_poll;
+            self.waiting_in_poll = true;
+            // The classic consumer wakes from a blocking poll to auto-commit on time.
+            if auto_commit.is_some() && !was_waiting && self.consumed != self.commit_sent {
+                let due = self.next_auto_commit.max(now);
+                if self.auto_commit_timer != Some(due) {
+                    self.auto_commit_timer = Some(due);
+                    out.timer_at(self.node, due, Timer::AutoCommitDue);
+                }
+            }
+            self.send_fetch(now, group, consumer, around, out);
+            return commit;
+        }
+        self.waiting_in_poll = false;
+        let take = self.buffer.len().min(max_poll_records);
+        for r in self.buffer.range(..take) {
+            let consumed = &mut self.consumed[r.slot as usize];
+            *consumed = (*consumed).max(r.offset + 1);
+            self.buffered[r.slot as usize] -= 1;
+        }
+        // One at a time: `take` is small, and `extend` from a drain costs more.
+        for _ in 0..take {
+            self.app.push(self.buffer.pop_front().expect("take <= len"));
+        }
+        // Pipelining: fetch the partitions that have nothing buffered before processing.
+        self.send_fetch(now, group, consumer, around, out);
+        self.start_next(now, group, consumer, around, out);
+        commit
+    }
+
+    /// The application starts on the next record it holds, if any: a marker past skipped records
+    /// costs nothing, a discarded record its check, a record too old its timestamp check (and it
+    /// is settled `expired` when that ends); any other is processed.
+    #[inline]
+    pub(super) fn start_next(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        around: Around,
+        out: &mut impl Effects<Msg, Timer, ClientEvent>,
+    ) {
+        let Some(&r) = self.app.start_next() else {
+            return;
+        };
+        self.attempt = 0;
+        self.stale = false;
+        let cost = match r.delivery {
+            // Routing: a marker past skipped records costs nothing, a discarded record its check.
+            SKIPPED => SimDuration::ZERO,
+            // Decompressed in `poll()` before the application sees it, kept or discarded.
+            DISCARD => d::KAFKA_CONSUMER_FILTER_CHECK + around.decompress_record,
+            // The age check: the record's timestamp (CreateTime, set by the producer's `send()`)
+            // against the application's clock, when it comes to the record, not when fetched.
+            _ if around.max_age.is_some_and(|age| now.since(r.msg.published_at) > age) => {
+                self.stale = true;
+                d::KAFKA_CONSUMER_AGE_CHECK + around.decompress_record
+            }
+            _ => {
+                out.record(ClientEvent::ProcessingStarted { msg: r.msg, group, consumer });
+                around.processing.of(group, r.msg.id()) + around.decompress_record
+            }
+        };
+        out.timer_in(self.node, cost, Timer::JobEnd);
+    }
+
     /// Sends the consumed positions that moved since the last commit to the coordinator. `None`:
     /// nothing moved, nothing sent; otherwise whether the commit left (it is in flight until it
     /// lands or is lost on the way).
@@ -328,16 +427,25 @@ mod tests {
 
     /// A consumer of group 0 (index 2), assigned partitions 0, 1 and 2 from offset 10; with two
     /// brokers and one replica each, partitions 0 and 2 lead on broker 0, partition 1 on broker 1.
-    fn consumer() -> (Consumer, Vec<Replicas>) {
-        let toml = "duration = \"1s\"\n[workload]\nrate = 1.0\n[[groups]]\nname = \"g\"\n[kafka]\npartitions = 3\n";
+    /// Its group processes a record in 5 ms.
+    fn consumer() -> (Consumer, Vec<Replicas>, ProcessingTimes) {
+        let toml = "duration = \"1s\"\n[workload]\nrate = 1.0\n[[groups]]\nname = \"g\"\nprocessing = \"5ms\"\n\
+                    [kafka]\npartitions = 3\n";
         let s = Scenario::parse(toml, "t.toml", false).unwrap_or_else(|e| panic!("{e}"));
         let mut c = Consumer::new(NODE, 1, &s.kafka, 2);
         c.assign(1, &[(0, 10), (1, 10), (2, 10)]);
-        (c, (0..3).map(|p| Replicas::new(p, 2, 1)).collect())
+        (c, (0..3).map(|p| Replicas::new(p, 2, 1)).collect(), ProcessingTimes::new(&s))
     }
 
-    fn around(leaders: &[Replicas], faulty: bool) -> Around<'_> {
-        Around { leaders, coord: COORD, faulty }
+    fn around<'a>(leaders: &'a [Replicas], processing: &'a ProcessingTimes, faulty: bool) -> Around<'a> {
+        Around {
+            leaders,
+            coord: COORD,
+            faulty,
+            processing,
+            max_age: Some(SimDuration::from_secs_f64(1.0)),
+            decompress_record: SimDuration::ZERO,
+        }
     }
 
     /// The effects as short strings, in order (the buffer is emptied).
@@ -355,13 +463,25 @@ mod tests {
                 Effect::Record(ClientEvent::Delivered { msg, redelivered, .. }) => {
                     format!("delivered {} redelivered {redelivered}", msg.id())
                 }
+                Effect::Record(ClientEvent::ProcessingStarted { msg, .. }) => format!("processing {}", msg.id()),
+                Effect::TimerAt { node: NODE, at, timer: Timer::AutoCommitDue } => {
+                    format!("auto-commit at {} s", at.0 / 1_000_000_000)
+                }
+                Effect::TimerIn { node: NODE, delay, timer: Timer::JobEnd } => {
+                    format!("job ends in {} us", delay.0 / 1_000)
+                }
                 e => panic!("unexpected {e:?}"),
             })
             .collect()
     }
 
     fn record(slot: u32, offset: Offset, delivery: u8) -> Fetched {
-        let m = Message { id: offset, key: None, bytes: 100, published_at: SimTime::ZERO };
+        at(slot, offset, delivery, 0)
+    }
+
+    /// Record `offset` (its id too) of partition slot `slot`, published at `secs`.
+    fn at(slot: u32, offset: Offset, delivery: u8, secs: u64) -> Fetched {
+        let m = Message { id: offset, key: None, bytes: 100, published_at: SimTime(secs * 1_000_000_000) };
         Fetched { slot, offset, msg: StoredMessage::new(&m), delivery }
     }
 
@@ -369,15 +489,15 @@ mod tests {
     /// already has one in flight: partition 1 has a record buffered, so broker 1 is not asked.
     #[test]
     fn one_fetch_per_leader_for_the_partitions_with_nothing_buffered() {
-        let (mut c, leaders) = consumer();
+        let (mut c, leaders, work) = consumer();
         let mut w = World::default();
         c.buffered[1] = 1;
-        c.send_fetch(SimTime::ZERO, 0, 2, around(&leaders, false), &mut w);
+        c.send_fetch(SimTime::ZERO, 0, 2, around(&leaders, &work, false), &mut w);
         assert_eq!(seen(&mut w), ["fetch 0/2 epoch 1 to 0"]);
         assert_eq!(c.requested, [0, NO_BROKER, 0]);
         assert_eq!(c.fetching, 0b01);
         c.buffered[1] = 0;
-        c.send_fetch(SimTime::ZERO, 0, 2, around(&leaders, false), &mut w);
+        c.send_fetch(SimTime::ZERO, 0, 2, around(&leaders, &work, false), &mut w);
         assert_eq!(seen(&mut w), ["fetch 0/2 epoch 1 to 1"], "broker 0's fetch is still out");
         assert_eq!(c.fetching, 0b11);
     }
@@ -387,14 +507,14 @@ mod tests {
     /// passes, the consumer fetches again and watches the new one.
     #[test]
     fn a_dead_broker_refuses_at_once_and_a_lost_fetch_times_out() {
-        let (mut c, leaders) = consumer();
+        let (mut c, leaders, work) = consumer();
         let mut w = World { down: vec![1], ..World::default() };
-        c.send_fetch(SimTime::ZERO, 0, 2, around(&leaders, true), &mut w);
+        c.send_fetch(SimTime::ZERO, 0, 2, around(&leaders, &work, true), &mut w);
         assert_eq!(seen(&mut w), ["fetch 0/2 epoch 1 to 0", "timeout of 0 at 30 s"]);
         assert_eq!(c.fetching, 0b01, "broker 1 is down: no fetch in flight to it");
         // Broker 0's answer was lost on a cut link: at 30 s the consumer asks again.
         w.down.clear();
-        c.fetch_timed_out(SimTime(30_000_000_000), 0, 2, 0, around(&leaders, true), &mut w);
+        c.fetch_timed_out(SimTime(30_000_000_000), 0, 2, 0, around(&leaders, &work, true), &mut w);
         assert_eq!(
             seen(&mut w),
             ["fetch 0/2 epoch 1 to 0", "timeout of 0 at 60 s", "fetch 0/2 epoch 1 to 1", "timeout of 1 at 60 s"],
@@ -408,9 +528,9 @@ mod tests {
     /// that broker, and fills the buffer per partition.
     #[test]
     fn a_void_response_delivers_nothing_and_a_current_one_fills_the_buffer() {
-        let (mut c, leaders) = consumer();
+        let (mut c, leaders, work) = consumer();
         let mut w = World::default();
-        c.send_fetch(SimTime::ZERO, 0, 2, around(&leaders, false), &mut w);
+        c.send_fetch(SimTime::ZERO, 0, 2, around(&leaders, &work, false), &mut w);
         w.out.clear();
         let mut records = vec![record(0, 10, 0), record(0, 11, SKIPPED), record(2, 10, 2), record(2, 11, DISCARD)];
         assert!(!c.fetch_arrived(0, 2, 0, 0, &records, false, &mut w));
@@ -435,17 +555,82 @@ mod tests {
     /// nothing is sent; a commit to a dead coordinator is lost at once.
     #[test]
     fn a_commit_carries_only_what_moved() {
-        let (mut c, leaders) = consumer();
+        let (mut c, leaders, work) = consumer();
         let mut w = World::default();
         c.consumed[1] = 15;
-        assert_eq!(c.commit(0, 2, false, around(&leaders, false), &mut w), Some(true));
+        assert_eq!(c.commit(0, 2, false, around(&leaders, &work, false), &mut w), Some(true));
         assert_eq!(seen(&mut w), ["commit [(1, 15)]"]);
-        assert_eq!(c.commit(0, 2, false, around(&leaders, false), &mut w), None);
+        assert_eq!(c.commit(0, 2, false, around(&leaders, &work, false), &mut w), None);
         assert!(seen(&mut w).is_empty());
         c.consumed[0] = 12;
         c.consumed[1] = 16;
         w.down.push(COORD);
-        assert_eq!(c.commit(0, 2, true, around(&leaders, false), &mut w), Some(false));
+        assert_eq!(c.commit(0, 2, true, around(&leaders, &work, false), &mut w), Some(false));
         assert_eq!(c.commit_sent, [12, 16, 10], "what was sent counts as sent, lost or not");
+    }
+
+    /// `max.poll.records` 2 of 3 buffered records: the two go to the application, their
+    /// positions count as consumed, the partition with nothing left buffered (partition 0) is
+    /// fetched again before processing, and the first record starts (5 ms). The next poll hands
+    /// the third; a poll with nothing buffered blocks and, with auto-commit, wakes when it is due.
+    #[test]
+    fn poll_hands_at_most_max_poll_records_and_fetches_before_processing() {
+        let (mut c, leaders, work) = consumer();
+        let mut w = World::default();
+        // No `max_age` here: every record is processed.
+        let around = |faulty| Around { max_age: None, ..around(&leaders, &work, faulty) };
+        let mut records = vec![record(0, 10, 0), record(1, 10, 0), record(1, 11, 0)];
+        c.buffer(&mut records);
+        let auto = Some(SimDuration::from_secs_f64(5.0));
+        c.next_auto_commit = SimTime(5_000_000_000);
+        assert_eq!(c.poll_records(SimTime(1_000_000_000), 0, 2, auto, 2, around(false), &mut w), None);
+        assert_eq!(seen(&mut w), ["fetch 0/2 epoch 1 to 0", "processing 10", "job ends in 5000 us"]);
+        assert_eq!((c.consumed.as_slice(), c.buffered.as_slice()), ([11, 11, 10].as_slice(), [0, 1, 0].as_slice()));
+        assert_eq!(c.app.waiting(), 1, "the second record waits its turn");
+        // The application is done with both: the next poll hands the third record.
+        c.app = ConsumerApp::default();
+        c.poll_records(SimTime(2_000_000_000), 0, 2, auto, 2, around(false), &mut w);
+        assert_eq!(seen(&mut w), ["fetch 0/2 epoch 1 to 1", "processing 11", "job ends in 5000 us"]);
+        assert!(!c.waiting_in_poll);
+        // Nothing buffered: it blocks, with consumed positions to commit at 5 s.
+        c.app = ConsumerApp::default();
+        c.fetching = 0;
+        c.poll_records(SimTime(3_000_000_000), 0, 2, auto, 2, around(false), &mut w);
+        assert_eq!(seen(&mut w), ["auto-commit at 5 s", "fetch 0/2 epoch 1 to 0", "fetch 0/2 epoch 1 to 1"]);
+        assert!(c.waiting_in_poll);
+        // At 5 s the commit is due: it carries the three positions that moved.
+        c.fetching = 0b11;
+        let committed = c.poll_records(SimTime(5_000_000_000), 0, 2, auto, 2, around(false), &mut w);
+        assert_eq!(committed, Some(true));
+        assert_eq!(seen(&mut w), ["commit [(0, 11), (1, 12)]"]);
+        assert_eq!(c.next_auto_commit, SimTime(10_000_000_000));
+    }
+
+    /// What the application spends on a record as it comes to it: a skipped-topic marker
+    /// nothing, a discarded record its filter check, one older than `max_age` (1 s) its age
+    /// check (and it is marked stale), any other its processing time, reported as started.
+    #[test]
+    fn the_application_pays_per_record_what_it_does_with_it() {
+        let (mut c, leaders, work) = consumer();
+        let mut w = World::default();
+        for r in [record(0, 10, SKIPPED), record(0, 11, DISCARD), at(0, 12, 0, 1), at(0, 13, 0, 3)] {
+            c.app.push(r);
+        }
+        let mut costs = Vec::new();
+        for _ in 0..4 {
+            c.start_next(SimTime(3_000_000_000), 0, 2, around(&leaders, &work, false), &mut w);
+            costs.push((seen(&mut w), c.stale));
+            c.app.job_ended();
+        }
+        let job = |d: SimDuration| format!("job ends in {} us", d.0 / 1_000);
+        assert_eq!(
+            costs,
+            [
+                (vec![job(SimDuration::ZERO)], false),
+                (vec![job(d::KAFKA_CONSUMER_FILTER_CHECK)], false),
+                (vec![job(d::KAFKA_CONSUMER_AGE_CHECK)], true),
+                (vec!["processing 13".to_string(), "job ends in 5000 us".to_string()], false),
+            ]
+        );
     }
 }

@@ -1062,7 +1062,14 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 Handed::Returned { .. } => {}
             },
         );
-        let around = consumer::Around { leaders: &self.repl, coord: self.coord, faulty: self.faulty };
+        let around = consumer::Around {
+            leaders: &self.repl,
+            coord: self.coord,
+            faulty: self.faulty,
+            processing: &self.processing,
+            max_age: self.groups[group].max_age,
+            decompress_record: self.decompress_record,
+        };
         (&mut self.groups[group].consumers[consumer as usize], around, out)
     }
 
@@ -1148,70 +1155,19 @@ impl<'h, H: History> KafkaModel<'h, H> {
             c.waiting_in_poll = true;
             return;
         }
-        let auto = self.cfg.enable_auto_commit;
-        if auto && now >= c.next_auto_commit {
-            self.commit(group, consumer, false, sched);
-            self.groups[group].consumers[consumer as usize].next_auto_commit = now.after(self.cfg.auto_commit_interval);
-        }
-        let max = self.cfg.max_poll_records as usize;
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        if c.buffer.is_empty() {
-            let was_waiting = c.waiting_in_poll;
-            c.waiting_in_poll = true;
-            // The classic consumer wakes from a blocking poll to auto-commit on time.
-            if auto && !was_waiting && c.consumed != c.commit_sent {
-                let due = c.next_auto_commit.max(now);
-                if c.auto_commit_timer != Some(due) {
-                    c.auto_commit_timer = Some(due);
-                    let node = c.node;
-                    self.world.timer_at(sched, node, due, Timer::AutoCommitDue);
-                }
-            }
-            self.send_fetch(group, consumer, sched);
-            return;
-        }
-        c.waiting_in_poll = false;
-        let take = c.buffer.len().min(max);
-        for r in c.buffer.range(..take) {
-            let consumed = &mut c.consumed[r.slot as usize];
-            *consumed = (*consumed).max(r.offset + 1);
-            c.buffered[r.slot as usize] -= 1;
-        }
-        // One at a time: `take` is small, and `extend` from a drain costs more.
-        for _ in 0..take {
-            c.app.push(c.buffer.pop_front().expect("take <= len"));
-        }
-        // Pipelining: fetch the partitions that have nothing buffered before processing.
-        self.send_fetch(group, consumer, sched);
-        self.start_next(now, group, consumer, sched);
+        let (auto, interval, max) =
+            (self.cfg.enable_auto_commit, self.cfg.auto_commit_interval, self.cfg.max_poll_records as usize);
+        let committed = {
+            let (c, around, mut out) = self.consumer_parts(group, consumer, sched);
+            c.poll_records(now, group, consumer, auto.then_some(interval), max, around, &mut out)
+        };
+        self.commits_in_flight += u64::from(committed == Some(true));
     }
 
+    /// The application starts on the next record it holds, if any (see [`Consumer::start_next`]).
     fn start_next(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        let max_age = self.groups[group].max_age;
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        let Some(&r) = c.app.start_next() else {
-            return;
-        };
-        c.attempt = 0;
-        c.stale = false;
-        let node = c.node;
-        let work = match r.delivery {
-            // Routing: a marker past skipped records costs nothing, a discarded record its check.
-            SKIPPED => SimDuration::ZERO,
-            // Decompressed in `poll()` before the application sees it, kept or discarded.
-            DISCARD => d::KAFKA_CONSUMER_FILTER_CHECK + self.decompress_record,
-            // The age check: the record's timestamp (CreateTime, set by the producer's `send()`)
-            // against the application's clock, when it comes to the record, not when fetched.
-            _ if max_age.is_some_and(|age| now.since(r.msg.published_at) > age) => {
-                c.stale = true;
-                d::KAFKA_CONSUMER_AGE_CHECK + self.decompress_record
-            }
-            _ => {
-                self.client(now, ClientEvent::ProcessingStarted { msg: r.msg, group, consumer });
-                self.processing.of(group, r.msg.id()) + self.decompress_record
-            }
-        };
-        self.world.timer_in(sched, node, work, Timer::JobEnd);
+        let (c, around, mut out) = self.consumer_parts(group, consumer, sched);
+        c.start_next(now, group, consumer, around, &mut out);
     }
 
     fn job_end(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
