@@ -386,6 +386,27 @@ impl Consumer {
         out.timer_in(self.node, cost, Timer::JobEnd);
     }
 
+    /// The blocking poll's auto-commit wakeup (`AutoCommitDue`): a consumer still blocked in
+    /// `poll()` commits if the interval passed. Returns `Some(sent)` if it committed.
+    pub(super) fn auto_commit_due(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        interval: SimDuration,
+        around: Around,
+        out: &mut impl Sees<Msg, Timer, ClientEvent>,
+    ) -> Option<bool> {
+        if self.auto_commit_timer == Some(now) {
+            self.auto_commit_timer = None;
+        }
+        if self.waiting_in_poll && self.assigned && now >= self.next_auto_commit {
+            self.next_auto_commit = now.after(interval);
+            return self.commit(group, consumer, false, around, out);
+        }
+        None
+    }
+
     /// Sends the consumed positions that moved since the last commit to the coordinator. `None`:
     /// nothing moved, nothing sent; otherwise whether the commit left (it is in flight until it
     /// lands or is lost on the way).
@@ -598,12 +619,17 @@ mod tests {
         c.poll_records(SimTime(3_000_000_000), 0, 2, auto, 2, around(false), &mut w);
         assert_eq!(seen(&mut w), ["auto-commit at 5 s", "fetch 0/2 epoch 1 to 0", "fetch 0/2 epoch 1 to 1"]);
         assert!(c.waiting_in_poll);
-        // At 5 s the commit is due: it carries the three positions that moved.
-        c.fetching = 0b11;
-        let committed = c.poll_records(SimTime(5_000_000_000), 0, 2, auto, 2, around(false), &mut w);
-        assert_eq!(committed, Some(true));
+        // At 5 s, still blocked, it wakes and commits the three positions that moved; the
+        // interval starts again.
+        let five = SimDuration::from_secs_f64(5.0);
+        assert_eq!(c.auto_commit_due(SimTime(5_000_000_000), 0, 2, five, around(false), &mut w), Some(true));
         assert_eq!(seen(&mut w), ["commit [(0, 11), (1, 12)]"]);
-        assert_eq!(c.next_auto_commit, SimTime(10_000_000_000));
+        assert_eq!((c.next_auto_commit, c.auto_commit_timer), (SimTime(10_000_000_000), None));
+        assert_eq!(c.auto_commit_due(SimTime(6_000_000_000), 0, 2, five, around(false), &mut w), None, "not due");
+        // A poll at 10 s commits first; both fetches are still out, so it only blocks on.
+        c.consumed[2] = 11;
+        assert_eq!(c.poll_records(SimTime(10_000_000_000), 0, 2, auto, 2, around(false), &mut w), Some(true));
+        assert_eq!(seen(&mut w), ["commit [(2, 11)]"]);
     }
 
     /// What the application spends on a record as it comes to it: a skipped-topic marker

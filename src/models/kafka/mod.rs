@@ -1235,14 +1235,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
     }
 
     fn auto_commit_due(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        if c.auto_commit_timer == Some(now) {
-            c.auto_commit_timer = None;
-        }
-        if c.waiting_in_poll && c.assigned && now >= c.next_auto_commit {
-            c.next_auto_commit = now.after(self.cfg.auto_commit_interval);
-            self.commit(group, consumer, false, sched);
-        }
+        let interval = self.cfg.auto_commit_interval;
+        let committed = {
+            let (c, around, mut out) = self.consumer_parts(group, consumer, sched);
+            c.auto_commit_due(now, group, consumer, interval, around, &mut out)
+        };
+        self.commits_in_flight += u64::from(committed == Some(true));
     }
 
     fn commit_response(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
