@@ -5,6 +5,7 @@ pub mod drain;
 pub mod faults;
 pub mod kafka;
 pub mod log;
+pub mod operating;
 pub mod rabbitmq;
 
 use crate::engine::{Model, Scheduler, run_until};

@@ -35,7 +35,8 @@ use crate::scenario::defaults as d;
 use crate::scenario::defaults::KAFKA_MAX_REQUEST_BYTES as MAX_REQUEST_BYTES;
 
 use super::faults::{FaultSchedule, FaultVerbs};
-use crate::scenario::operations::{OffsetSpec, Operation, OperationAction};
+use super::operating::{OperationSchedule, OperatorVerbs};
+use crate::scenario::operations::OffsetSpec;
 use crate::scenario::{Assignor, GroupKind, GroupProtocol, KafkaConfig, Keys, OffsetReset, Scenario};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{Message, ProcessingTimes, Producer, StoredMessage};
@@ -378,8 +379,6 @@ struct ConsumerGroup {
     skipped_uncommitted: u64,
     /// Where the group starts on a partition where it has no position (`auto.offset.reset`).
     from: OffsetSpec,
-    /// Consumers the operator runs (the first `running` indices), after `scale` operations.
-    running: u32,
     /// An operator's offset reset waiting for the group to be empty (Kafka refuses it while the
     /// group has members): where to, and the consumers stopped for it, to start again after.
     pending_reset: Option<(OffsetSpec, Vec<u32>)>,
@@ -457,11 +456,8 @@ pub struct KafkaModel<'h, H: History> {
     consumer_of: NodeMap<(GroupIdx, u32)>,
     /// The fault schedule and how far it got.
     faults: FaultSchedule,
-    operations: Vec<Operation>,
-    /// Per group: the consumers it starts with (a late group starts them at its start).
-    planned: Vec<u32>,
-    /// Operation steps applied so far.
-    operations_done: usize,
+    /// The operator's schedule, how far it got, and each group's running consumers.
+    operations: OperationSchedule,
     /// The next member id the coordinator hands out (each join of a new member gets one).
     next_member: u64,
     /// Emptied request and fetch-response buffers, reused instead of allocating per message.
@@ -533,7 +529,6 @@ impl<'h, H: History> KafkaModel<'h, H> {
                         Consumer::new(node, next_member - 1, &cfg, s.brokers)
                     })
                     .collect();
-                let running = if g.start == SimTime::ZERO { g.consumers } else { 0 };
                 ConsumerGroup {
                     consumers,
                     owner: vec![None; p as usize],
@@ -548,7 +543,6 @@ impl<'h, H: History> KafkaModel<'h, H> {
                         (GroupKind::Share, _) | (_, OffsetReset::Latest) => OffsetSpec::Latest,
                         (_, OffsetReset::Earliest) => OffsetSpec::Earliest,
                     }),
-                    running,
                     pending_reset: None,
                     share: (g.kind == GroupKind::Share).then(|| Self::new_share_group(p)),
                     max_age: g.max_age,
@@ -566,10 +560,12 @@ impl<'h, H: History> KafkaModel<'h, H> {
         };
         let mut coordinator =
             CoordinatorNode::new(coord, rebalancing == Rebalancing::Eager, session_timeout, p, cfg.assignor);
-        for (g, sg) in groups.iter().zip(&s.groups) {
+        let operations = OperationSchedule::new(s);
+        for (gi, (g, sg)) in groups.iter().zip(&s.groups).enumerate() {
             // The groups there from the start have joined (generation 1 is handed out below).
-            let members = if g.running > 0 && sg.kind == GroupKind::Consumer {
-                let ids = g.consumers.iter().take(g.running as usize).enumerate();
+            let running = operations.running(gi);
+            let members = if running > 0 && sg.kind == GroupKind::Consumer {
+                let ids = g.consumers.iter().take(running as usize).enumerate();
                 Coordinator::stable(ids.map(|(i, c)| (c.member, i as u32)).collect())
             } else {
                 Coordinator::default()
@@ -617,9 +613,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             groups,
             consumer_of,
             faults: FaultSchedule::new(s),
-            operations: s.operations.clone(),
-            planned: s.groups.iter().map(|g| g.consumers).collect(),
-            operations_done: 0,
+            operations,
             next_member,
             fetch_pool: Vec::new(),
             rebalancing,
@@ -656,19 +650,19 @@ impl<'h, H: History> KafkaModel<'h, H> {
         for (i, f) in m.faults.steps() {
             sched.schedule_at(f.at, Event::Fault(i));
         }
-        for (i, o) in m.operations.iter().enumerate() {
+        for (i, o) in m.operations.steps() {
             sched.schedule_at(o.at, Event::Operation(i));
         }
         // Consumers not running yet (a group that starts later, room to scale out) start down.
-        for g in &m.groups {
-            for c in &g.consumers[g.running as usize..] {
+        for (gi, g) in m.groups.iter().enumerate() {
+            for c in &g.consumers[m.operations.running(gi) as usize..] {
                 m.world.crash(c.node);
             }
         }
         // The groups there from the start formed before the first message: generation 1, range
         // assignment, every consumer with partitions in poll(), heartbeats running.
         for g in 0..m.groups.len() {
-            if m.groups[g].running == 0 {
+            if m.operations.running(g) == 0 {
                 continue;
             }
             if m.is_share(g) {
@@ -676,7 +670,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 continue;
             }
             m.complete_rebalance(SimTime::ZERO, g, sched);
-            for c in 0..m.groups[g].running {
+            for c in 0..m.operations.running(g) {
                 m.start_heartbeats(g, c, sched);
             }
         }
@@ -1924,17 +1918,17 @@ impl<H: History> Model for KafkaModel<'_, H> {
             }
             Event::Fault(i) => super::faults::apply(self, now, i, sched),
             Event::Arrival => self.arrival(now, sched),
-            Event::Operation(i) => self.operation(now, i, sched),
+            Event::Operation(i) => super::operating::apply(self, now, i, sched),
         }
     }
 
     fn stalled(&self, now: SimTime) -> bool {
-        self.drain.stalled(now, self.faults.over() && self.operations_done == self.operations.len())
+        self.drain.stalled(now, self.faults.over() && self.operations.over())
     }
 
     fn finished(&self) -> bool {
         self.publishing_over()
-            && self.operations_done == self.operations.len()
+            && self.operations.over()
             && self.producers.iter().all(sender::ProducerClient::idle)
             && self.commits_in_flight == 0
             && self.failing.iter().all(failing::GroupFailing::idle)

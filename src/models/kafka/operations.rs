@@ -3,32 +3,28 @@
 
 use super::*;
 
+/// What Kafka does for the operator (the harness, `models::operating`, applies the schedule).
+impl<H: History> OperatorVerbs for KafkaModel<'_, H> {
+    type Event = Event;
+
+    fn operations(&mut self) -> &mut OperationSchedule {
+        &mut self.operations
+    }
+
+    fn start_consumer(&mut self, now: SimTime, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
+        self.start_consumer(now, group, index, sched);
+    }
+
+    fn stop_consumer(&mut self, now: SimTime, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
+        self.stop_consumer(now, group, index, sched);
+    }
+
+    fn reset_offsets(&mut self, now: SimTime, group: GroupIdx, to: OffsetSpec, sched: &mut Scheduler<Event>) {
+        self.reset_offsets(now, group, to, sched);
+    }
+}
+
 impl<H: History> KafkaModel<'_, H> {
-    #[cold]
-    #[inline(never)]
-    pub(super) fn operation(&mut self, now: SimTime, i: usize, sched: &mut Scheduler<Event>) {
-        let Operation { group, action, .. } = self.operations[i];
-        self.operations_done = i + 1;
-        match action {
-            OperationAction::Start => self.scale(now, group, self.planned[group], sched),
-            OperationAction::Scale { consumers } => self.scale(now, group, consumers, sched),
-            OperationAction::Stop { consumer } => self.stop_consumer(now, group, consumer, sched),
-            OperationAction::Restart { consumer } => self.start_consumer(now, group, consumer, sched),
-            OperationAction::ResetOffsets { to } => self.reset_offsets(now, group, to, sched),
-        }
-    }
-
-    /// The group runs its first `n` consumers: new ones start and join, the ones above stop.
-    fn scale(&mut self, now: SimTime, group: GroupIdx, n: u32, sched: &mut Scheduler<Event>) {
-        let was = std::mem::replace(&mut self.groups[group].running, n);
-        for c in was..n {
-            self.start_consumer(now, group, c, sched);
-        }
-        for c in n..was {
-            self.stop_consumer(now, group, c, sched);
-        }
-    }
-
     /// A consumer process starts (again): a new member, which joins the group at its first poll().
     pub(super) fn start_consumer(&mut self, now: SimTime, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
         if self.world.restart(self.groups[group].consumers[index as usize].node) {
@@ -185,7 +181,7 @@ impl<H: History> KafkaModel<'_, H> {
             self.share_reset_offsets(now, group, spec, sched);
             return;
         }
-        let running = self.groups[group].running;
+        let running = self.operations.running(group);
         let stopped: Vec<u32> =
             (0..running).filter(|&c| self.world.is_up(self.groups[group].consumers[c as usize].node)).collect();
         for &c in &stopped {

@@ -143,7 +143,7 @@ impl<H: History> KafkaModel<'_, H> {
     /// assignment is in place before the first message, every consumer fetches.
     pub(super) fn share_form(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
         self.share_initialise(now, group);
-        let running = self.groups[group].running;
+        let running = self.operations.running(group);
         let members: Vec<u64> = self.groups[group].consumers[..running as usize].iter().map(|c| c.member).collect();
         for (i, &member) in members.iter().enumerate() {
             self.share(group).members.insert(member, (i as u32, Deadline::default()));

@@ -93,7 +93,7 @@ impl<H: History> RabbitModel<'_, H> {
             self.connect_client(self.publishers[k].node, client_node(self.cfg.producer_node), 0, sched);
         }
         let running: Vec<NodeId> = (0..self.consumers.len())
-            .flat_map(|g| self.consumers[g][..self.running[g] as usize].iter().map(|c| c.node))
+            .flat_map(|g| self.consumers[g][..self.operations.running(g) as usize].iter().map(|c| c.node))
             .collect();
         for node in running {
             self.connect_client(node, client_node(self.cfg.consumer_node), 0, sched);

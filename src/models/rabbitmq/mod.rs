@@ -37,13 +37,13 @@ pub mod stream;
 
 use super::drain::DrainWatch;
 use super::faults::{FaultSchedule, FaultVerbs};
+use super::operating::{OperationSchedule, OperatorVerbs};
 use crate::client::{ConsumerApp, JobEnd};
 use crate::engine::{Model, Scheduler};
 use crate::history::{ClientEvent, GroupIdx, History, Observation, Settlement, Step};
 use crate::scenario::defaults as d;
 use crate::scenario::failing::RabbitOnFailure;
 use crate::scenario::faults::FaultAction;
-use crate::scenario::operations::{Operation, OperationAction};
 use crate::scenario::policy::{Overflow, QueuePolicy};
 use crate::scenario::{ClientNode, RabbitMqConfig, Scenario};
 use crate::time::{SimDuration, SimTime};
@@ -240,11 +240,8 @@ pub struct RabbitModel<'h, H: History> {
     routing: Option<std::sync::Arc<crate::subscriptions::Subscriptions>>,
     /// The bound queues a publish being charged is routed to (reused).
     routed_scratch: Vec<bool>,
-    /// Per group: consumers the operator runs (the first `running`), and how many it starts with.
-    running: Vec<u32>,
-    planned: Vec<u32>,
-    operations: Vec<Operation>,
-    operations_done: usize,
+    /// The operator's schedule, how far it got, and each group's running consumers.
+    operations: OperationSchedule,
     /// The schedule has a partition: heartbeats and failure detectors run. Without one they could
     /// never fire (a crashed process's peers see its connections close), so they are not run.
     detect: bool,
@@ -319,10 +316,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             bound: s.groups.iter().map(|g| g.start == SimTime::ZERO).collect(),
             routing: crate::subscriptions::Subscriptions::new(s).map(std::sync::Arc::new),
             routed_scratch: Vec::new(),
-            running: s.groups.iter().map(|g| if g.start == SimTime::ZERO { g.consumers } else { 0 }).collect(),
-            planned: s.groups.iter().map(|g| g.consumers).collect(),
-            operations: s.operations.clone(),
-            operations_done: 0,
+            operations: OperationSchedule::new(s),
             consumers,
             consumer_of,
             faults: FaultSchedule::new(s),
@@ -358,12 +352,12 @@ impl<'h, H: History> RabbitModel<'h, H> {
             m.classic.queues.clear();
             // The groups there from the start subscribed before the first message, in order.
             for g in 0..m.consumers.len() {
-                for c in 0..m.running[g] {
+                for c in 0..m.operations.running(g) {
                     let (Node0 { stream, .. }, ctx, mut out) = m.node0_parts(sched);
                     let subscribe = Msg::Subscribe { group: g, consumer: c, reg: 0 };
                     stream.expect("a stream").on_message(SimTime::ZERO, subscribe, &ctx, &mut out);
                 }
-                for c in &mut m.consumers[g][m.running[g] as usize..] {
+                for c in &mut m.consumers[g][m.operations.running(g) as usize..] {
                     m.world.crash(c.node);
                     c.home = None;
                 }
@@ -372,18 +366,18 @@ impl<'h, H: History> RabbitModel<'h, H> {
         // Consumers are subscribed before the first message arrives; those not running yet
         // (a queue bound later, room to scale out) start down.
         for (g, q) in m.classic.queues.iter_mut().enumerate() {
-            for c in 0..m.running[g] {
+            for c in 0..m.operations.running(g) {
                 q.subscribe(c, m.cfg.prefetch, 0);
             }
         }
         // Whatever the queue type.
         for (g, consumers) in m.consumers.iter_mut().enumerate() {
-            for c in &mut consumers[m.running[g] as usize..] {
+            for c in &mut consumers[m.operations.running(g) as usize..] {
                 m.world.crash(c.node);
                 c.home = None;
             }
         }
-        for (i, o) in m.operations.iter().enumerate() {
+        for (i, o) in m.operations.steps() {
             sched.schedule_at(o.at, Event::Operation(i));
         }
         super::arm_arrival(&m.producer, sched, Event::Arrival);
@@ -1148,17 +1142,17 @@ impl<H: History> Model for RabbitModel<'_, H> {
             }
             Event::Fault(i) => super::faults::apply(self, now, i, sched),
             Event::Arrival => self.arrival(now, sched),
-            Event::Operation(i) => self.operation(now, i, sched),
+            Event::Operation(i) => super::operating::apply(self, now, i, sched),
         }
     }
 
     fn stalled(&self, now: SimTime) -> bool {
-        self.drain.stalled(now, self.faults.over() && self.operations_done == self.operations.len())
+        self.drain.stalled(now, self.faults.over() && self.operations.over())
     }
 
     fn finished(&self) -> bool {
         self.publishing_over()
-            && self.operations_done == self.operations.len()
+            && self.operations.over()
             && self.world.in_flight() == 0
             && self.publishers.iter().all(Publisher::idle)
             && self.unread.is_empty()

@@ -2,44 +2,43 @@
 //! late), and the consumer process starting and stopping that they, and faults, are made of.
 
 use super::*;
+use crate::scenario::operations::OffsetSpec;
+
+/// What RabbitMQ does for the operator (the harness, `models::operating`, applies the schedule).
+impl<H: History> OperatorVerbs for RabbitModel<'_, H> {
+    type Event = Event;
+
+    fn operations(&mut self) -> &mut OperationSchedule {
+        &mut self.operations
+    }
+
+    fn start_consumer(&mut self, _now: SimTime, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
+        self.start_consumer(group, index, sched);
+    }
+
+    /// The operator stops a consumer: its connection closes as if its process died.
+    fn stop_consumer(&mut self, _now: SimTime, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
+        self.consumer_down(group, index, sched);
+    }
+
+    /// `queue.declare` and `queue.bind`: from now on the exchange routes a copy here.
+    fn group_starts(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
+        self.bound[group] = true;
+        if self.quorum.is_some() {
+            self.quorum_bind(now, group, sched);
+        }
+    }
+
+    /// A stream restarts its consumer at the offset spec. A queue has nothing to rewind: what was
+    /// acknowledged is deleted, and nothing is replayed.
+    fn reset_offsets(&mut self, now: SimTime, group: GroupIdx, to: OffsetSpec, sched: &mut Scheduler<Event>) {
+        if self.stream.is_some() {
+            self.stream_reset(now, group, to, sched);
+        }
+    }
+}
 
 impl<H: History> RabbitModel<'_, H> {
-    #[cold]
-    #[inline(never)]
-    pub(super) fn operation(&mut self, now: SimTime, i: usize, sched: &mut Scheduler<Event>) {
-        let Operation { group, action, .. } = self.operations[i];
-        self.operations_done = i + 1;
-        match action {
-            OperationAction::Start => {
-                // `queue.declare` and `queue.bind`: from now on the exchange routes a copy here.
-                self.bound[group] = true;
-                if self.quorum.is_some() {
-                    self.quorum_bind(now, group, sched);
-                }
-                self.scale(now, group, self.planned[group], sched);
-            }
-            OperationAction::Scale { consumers } => self.scale(now, group, consumers, sched),
-            OperationAction::Stop { consumer } => self.consumer_down(group, consumer, sched),
-            OperationAction::Restart { consumer } => self.start_consumer(group, consumer, sched),
-            // A stream restarts its consumer at the offset spec.
-            OperationAction::ResetOffsets { to } if self.stream.is_some() => self.stream_reset(now, group, to, sched),
-            // A queue has nothing to rewind: what was acknowledged is deleted. Nothing is replayed.
-            OperationAction::ResetOffsets { .. } => {}
-        }
-    }
-
-    /// The group runs its first `n` consumers: new ones subscribe, the ones above stop. No other
-    /// consumer pauses.
-    fn scale(&mut self, _now: SimTime, group: GroupIdx, n: u32, sched: &mut Scheduler<Event>) {
-        let was = std::mem::replace(&mut self.running[group], n);
-        for c in was..n {
-            self.start_consumer(group, c, sched);
-        }
-        for c in n..was {
-            self.consumer_down(group, c, sched);
-        }
-    }
-
     /// A consumer process starts: it connects and subscribes (`basic.consume`).
     pub(super) fn start_consumer(&mut self, group: GroupIdx, index: u32, sched: &mut Scheduler<Event>) {
         let node = self.consumers[group][index as usize].node;
