@@ -14,7 +14,8 @@ impl<H: History> RabbitModel<'_, H> {
                 // `queue.declare` and `queue.bind`: from now on the exchange routes a copy here.
                 self.bound[group] = true;
                 if self.quorum.is_some() {
-                    self.quorum_bind(now, group, sched);
+                    let (q, ctx, mut fx) = self.quorum_parts(sched);
+                    q.bind(now, group, &ctx, &mut fx);
                 }
                 self.scale(now, group, self.planned[group], sched);
             }
