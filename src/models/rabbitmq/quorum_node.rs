@@ -575,3 +575,293 @@ impl Quorum {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::out::{Effect as Fx, Out};
+
+    /// Brokers 0, 1, 2 (member `i` on node `i`, 0 leads), the producer on 3, consumers 0 and 1
+    /// of the one group on 4 and 5.
+    const PRODUCER: NodeId = 3;
+    const CONSUMER0: NodeId = 4;
+    const CONSUMER1: NodeId = 5;
+
+    /// A sink that sees: an `Out`, and which nodes are down and restarted (none unless a test
+    /// says so).
+    #[derive(Default)]
+    struct Seen {
+        out: Out<Msg, Timer, Observation>,
+        down: Vec<NodeId>,
+        restarted: Vec<NodeId>,
+    }
+
+    impl Effects<Msg, Timer, Observation> for Seen {
+        fn send(&mut self, from: NodeId, to: NodeId, msg: Msg) {
+            self.out.send(from, to, msg)
+        }
+        fn try_send(&mut self, from: NodeId, to: NodeId, msg: Msg) {
+            self.out.try_send(from, to, msg)
+        }
+        fn send_from_os(&mut self, from: NodeId, to: NodeId, msg: Msg) {
+            self.out.send_from_os(from, to, msg)
+        }
+        fn timer_in(&mut self, node: NodeId, delay: SimDuration, timer: Timer) {
+            self.out.timer_in(node, delay, timer)
+        }
+        fn timer_at(&mut self, node: NodeId, at: SimTime, timer: Timer) {
+            self.out.timer_at(node, at, timer)
+        }
+        fn record(&mut self, r: Observation) {
+            self.out.record(r)
+        }
+        fn timer_at_keyed(&mut self, node: NodeId, at: SimTime, timer: Timer) -> Option<crate::engine::EventKey> {
+            self.out.timer_at_keyed(node, at, timer)
+        }
+        fn cancel(&mut self, key: crate::engine::EventKey) {
+            Effects::cancel(&mut self.out, key)
+        }
+    }
+
+    impl Sees<Msg, Timer, Observation> for Seen {
+        fn is_up(&self, node: NodeId) -> bool {
+            !self.down.contains(&node)
+        }
+        fn incarnation(&self, node: NodeId) -> u32 {
+            u32::from(self.restarted.contains(&node))
+        }
+        fn latency(&self) -> SimDuration {
+            SimDuration::ZERO
+        }
+        fn try_send_now(&mut self, from: NodeId, to: NodeId, msg: Msg) -> Result<(), Msg> {
+            self.out.try_send(from, to, msg);
+            Ok(())
+        }
+        fn send_now(&mut self, from: NodeId, to: NodeId, msg: Msg) -> bool {
+            self.out.send(from, to, msg);
+            true
+        }
+    }
+
+    impl MemberFx for Seen {
+        fn connected(&self, a: NodeId, b: NodeId) -> bool {
+            self.is_up(a) && self.is_up(b)
+        }
+    }
+
+    /// The group, its clients, and the sink.
+    struct Fixture {
+        q: Quorum,
+        consumers: Vec<Vec<ConsumerNode>>,
+        publishers: Vec<Publisher>,
+        fx: Seen,
+    }
+
+    /// Three quorum members, one group of two consumers with a prefetch of 1, manual acks,
+    /// publisher confirms; `extra` adds to `[rabbitmq]`.
+    fn fixture(extra: &str) -> Fixture {
+        let toml = format!(
+            "duration = \"1m\"\nsystems = [\"rabbitmq\"]\n[cluster]\nbrokers = 3\n[workload]\nrate = 1.0\n\
+             [[groups]]\nname = \"a\"\nconsumers = 2\n[rabbitmq]\nqueue_type = \"quorum\"\nack = \"manual\"\n\
+             publisher_confirms = true\nprefetch = 1\n{extra}\n"
+        );
+        let s = Scenario::parse(&toml, "t.toml", false).unwrap_or_else(|e| panic!("{e}"));
+        let home = client_node(s.rabbitmq.consumer_node);
+        let consumers = (0..2)
+            .map(|c| {
+                let cfg = ConsumerCfg {
+                    manual_ack: true,
+                    cancel_notify: true,
+                    failures: crate::failures::Failures::for_group(&s, 0),
+                    on_failure: RabbitOnFailure::NackRequeue,
+                };
+                ConsumerNode::new(CONSUMER0 + c as NodeId, 0, c, home, cfg)
+            })
+            .collect();
+        let cfg = publisher::PublisherCfg {
+            confirms: true,
+            max_unconfirmed: None,
+            confirm_timeout: d::RABBITMQ_CONFIRM_TIMEOUT,
+            give_up_after: GIVE_UP_AFTER,
+        };
+        Fixture {
+            q: Quorum::new(&s, |_| 0),
+            consumers: vec![consumers],
+            publishers: vec![Publisher::new(PRODUCER, QUEUE_NODE, cfg)],
+            fx: Seen::default(),
+        }
+    }
+
+    /// Runs a handler of the group on the fixture.
+    fn on(f: &mut Fixture, h: impl FnOnce(&mut Quorum, &Clients, &mut Seen)) {
+        let Fixture { q, consumers, publishers, fx } = f;
+        let ctx = Clients { consumers, publishers, ends: BrokerEnds(None), steps: false };
+        h(q, &ctx, fx)
+    }
+
+    fn publish(id: MessageId) -> Msg {
+        Msg::Publish(Message { id, published_at: SimTime::ZERO, key: None, bytes: 100 })
+    }
+
+    const T: SimTime = SimTime(1_000_000);
+
+    /// Delivers the messages between members, in order, until none is left (the network of a
+    /// healthy cluster, at `now`); returns every other effect, in order.
+    fn settle(f: &mut Fixture, now: SimTime) -> Vec<Fx<Msg, Timer, Observation>> {
+        let mut rest = Vec::new();
+        loop {
+            let effects: Vec<_> = f.fx.out.take_effects().collect();
+            if effects.is_empty() {
+                return rest;
+            }
+            for e in effects {
+                match e {
+                    Fx::Send { from, to, msg: Msg::Raft(m) } => {
+                        on(f, |q, ctx, fx| q.raft_message(now, from, to, *m, ctx, fx))
+                    }
+                    other => rest.push(other),
+                }
+            }
+        }
+    }
+
+    /// The sends among `effects` that go to clients or their channels: (from, to, what).
+    fn client_sends(effects: &[Fx<Msg, Timer, Observation>]) -> Vec<(NodeId, NodeId, String)> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Fx::Send { from, to, msg } => Some((*from, *to, format!("{msg:?}"))),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn deliver_msg(consumer: u32, id: MessageId, redelivered: bool) -> Msg {
+        let msg = StoredMessage::new(&Message { id, published_at: SimTime::ZERO, key: None, bytes: 100 });
+        Msg::Deliver { group: 0, consumer, reg: 0, msg, redelivered }
+    }
+
+    /// What [`client_sends`] shows of a delivery.
+    fn deliver(consumer: u32, id: MessageId, redelivered: bool) -> String {
+        format!("{:?}", deliver_msg(consumer, id, redelivered))
+    }
+
+    /// A publish that reaches a follower's node is not proposed there: its channel sends the
+    /// command on to the leader, naming itself as the publisher's channel; the leader's confirm
+    /// then goes back through that node to the producer.
+    #[test]
+    fn a_publish_reaching_a_follower_is_forwarded_to_the_leader_and_confirmed_through_it() {
+        let mut f = fixture("");
+        on(&mut f, |q, ctx, fx| q.client_message(T, 1, publish(7), ctx, fx));
+        let cmd = match f.fx.out.take_effects().collect::<Vec<_>>().as_slice() {
+            [Fx::Send { from: 1, to: 0, msg: Msg::Forward(cmd) }] => (**cmd).clone(),
+            other => panic!("one forward from node 1 to the leader, got {other:?}"),
+        };
+        let Command::Enqueue { msg, publisher } = cmd.clone() else { panic!("an enqueue, got {cmd:?}") };
+        assert_eq!((msg.id(), publisher), (7, Conn { node: 1, incarnation: 0 }));
+        on(&mut f, |q, ctx, fx| q.forwarded(T, 0, cmd, ctx, fx));
+        let effects = settle(&mut f, T);
+        let confirm = format!("{:?}", Msg::Relay { to: PRODUCER, msg: Box::new(Msg::Confirm(7)) });
+        assert_eq!(client_sends(&effects), vec![(0, CONSUMER0, deliver(0, 7, false)), (0, 1, confirm)]);
+    }
+
+    /// The leader confirms a publish when a majority holds it, not when it appends it: with
+    /// the append on node 1 acknowledged and node 2's still on the way, the enqueue is committed
+    /// and applied, and the confirm goes to the producer's connection.
+    #[test]
+    fn a_publish_is_confirmed_once_a_majority_holds_it() {
+        let mut f = fixture("");
+        on(&mut f, |q, ctx, fx| q.client_message(T, 0, publish(7), ctx, fx));
+        let appends: Vec<_> = f.fx.out.take_effects().collect();
+        assert_eq!(appends.len(), 2, "one append to each follower, nothing else yet: {appends:?}");
+        let mut to_1 = None;
+        for e in appends {
+            match e {
+                Fx::Send { from: 0, to: 1, msg: Msg::Raft(m) } => to_1 = Some(m),
+                Fx::Send { from: 0, to: 2, msg: Msg::Raft(_) } => {}
+                other => panic!("an append to a follower, got {other:?}"),
+            }
+        }
+        on(&mut f, |q, ctx, fx| q.raft_message(T, 0, 1, *to_1.expect("sent to node 1"), ctx, fx));
+        let reply: Vec<_> = f.fx.out.take_effects().collect();
+        let [Fx::Send { from: 1, to: 0, msg: Msg::Raft(reply) }] = <[_; 1]>::try_from(reply).expect("one reply") else {
+            panic!("node 1 answers the leader")
+        };
+        on(&mut f, |q, ctx, fx| q.raft_message(T, 1, 0, *reply, ctx, fx));
+        let effects: Vec<_> = f.fx.out.take_effects().collect();
+        assert!(effects.iter().any(|e| matches!(e, Fx::Record(Observation::Stored { msg }) if msg.id() == 7)));
+        assert_eq!(
+            client_sends(&effects),
+            vec![(0, CONSUMER0, deliver(0, 7, false)), (0, PRODUCER, format!("{:?}", Msg::Confirm(7)))]
+        );
+    }
+
+    /// Consumers connected to node 2: a delivery goes through their channel there; once node 2
+    /// restarted, the channel is gone and nothing is delivered through it, while the confirm
+    /// (the producer's channel on node 0) still goes.
+    #[test]
+    fn a_delivery_goes_through_the_consumers_channel_while_it_exists() {
+        for restarted in [false, true] {
+            let mut f = fixture("consumer_node = 2");
+            f.fx.restarted = if restarted { vec![2] } else { vec![] };
+            on(&mut f, |q, ctx, fx| q.client_message(T, 0, publish(7), ctx, fx));
+            let effects = settle(&mut f, T);
+            let deliver = format!("{:?}", Msg::Relay { to: CONSUMER0, msg: Box::new(deliver_msg(0, 7, false)) });
+            let confirm = (0, PRODUCER, format!("{:?}", Msg::Confirm(7)));
+            let want = if restarted { vec![confirm] } else { vec![(0, 2, deliver), confirm] };
+            assert_eq!(client_sends(&effects), want, "node 2 restarted: {restarted}");
+        }
+    }
+
+    /// Consumer 0 holds 7 and consumer 1 holds 8 (a prefetch of 1 each). Consumer 0's connection
+    /// closes: 7 is returned, and goes to consumer 1, flagged redelivered, once its ack of 8 makes
+    /// room.
+    #[test]
+    fn a_closed_connection_returns_the_consumers_unacked_messages() {
+        let mut f = fixture("");
+        for id in [7, 8] {
+            on(&mut f, |q, ctx, fx| q.client_message(T, 0, publish(id), ctx, fx));
+        }
+        let effects = settle(&mut f, T);
+        let delivered: Vec<_> = client_sends(&effects).into_iter().filter(|s| s.2.starts_with("Deliver")).collect();
+        assert_eq!(delivered, vec![(0, CONSUMER0, deliver(0, 7, false)), (0, CONSUMER1, deliver(1, 8, false))]);
+        let closed = Msg::ConnectionClosed { group: 0, consumer: 0, reg: 0 };
+        on(&mut f, |q, ctx, fx| q.client_message(T, 0, closed, ctx, fx));
+        assert!(client_sends(&settle(&mut f, T)).is_empty(), "consumer 1's window is full");
+        let ack = Msg::Ack { group: 0, consumer: 1, reg: 0, id: 8 };
+        on(&mut f, |q, ctx, fx| q.client_message(T, 0, ack, ctx, fx));
+        let effects = settle(&mut f, T);
+        assert!(effects.iter().any(|e| matches!(e, Fx::Record(Observation::Deleted { id: 8, group: Some(0) }))));
+        assert_eq!(client_sends(&effects), vec![(0, CONSUMER1, deliver(1, 7, true))]);
+    }
+
+    /// `consumer_timeout` = 1 min: the leader's tick 61 s after a delivery closes the consumer's
+    /// channel and proposes the return, once: a second tick before the return is applied does
+    /// not close it again. Applied, the return hands the message to the other consumer.
+    #[test]
+    fn the_tick_closes_a_channel_past_consumer_timeout_once() {
+        let mut f = fixture("consumer_timeout = \"1m\"");
+        on(&mut f, |q, ctx, fx| q.client_message(SimTime::ZERO, 0, publish(7), ctx, fx));
+        settle(&mut f, SimTime::ZERO);
+        // The tick's channel closings (from, to), and whether it armed the next tick last.
+        let tick = |f: &mut Fixture, at: SimTime| {
+            let before = f.fx.out.len();
+            on(f, |q, ctx, fx| q.tick(at, 0, 0, ctx, fx));
+            let effects = &f.fx.out.effects()[before..];
+            let closed: Vec<_> = effects
+                .iter()
+                .filter_map(|e| match e {
+                    Fx::Send { from, to, msg: Msg::ChannelClosed } => Some((*from, *to)),
+                    _ => None,
+                })
+                .collect();
+            let rearmed = matches!(effects.last(), Some(Fx::TimerIn { node: 0, timer: Timer::RaftTick(0), .. }));
+            (closed, rearmed)
+        };
+        assert_eq!(tick(&mut f, SimTime(30_000_000_000)), (vec![], true), "30 s: not yet");
+        assert_eq!(tick(&mut f, SimTime(61_000_000_000)), (vec![(0, CONSUMER0)], true));
+        assert_eq!(tick(&mut f, SimTime(62_000_000_000)), (vec![], true), "proposed once");
+        let effects = settle(&mut f, SimTime(62_000_000_000));
+        let closed = (0, CONSUMER0, format!("{:?}", Msg::ChannelClosed));
+        assert_eq!(client_sends(&effects), vec![closed, (0, CONSUMER1, deliver(1, 7, true))]);
+    }
+}
