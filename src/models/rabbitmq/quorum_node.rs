@@ -461,9 +461,7 @@ impl Quorum {
         ctx: &Clients,
         fx: &mut impl MemberFx,
     ) {
-        let mut out = Vec::new();
-        self.members[node as usize].election_timeout(generation, &mut out);
-        self.raft_out(now, node, out, ctx, fx);
+        self.at_member(now, node, ctx, fx, |m, out| m.election_timeout(generation, out));
     }
 
     /// Aten on `node` reports `peer` down to the local member.
@@ -475,9 +473,7 @@ impl Quorum {
         ctx: &Clients,
         fx: &mut impl MemberFx,
     ) {
-        let mut out = Vec::new();
-        self.members[node as usize].leader_node_down(peer, &mut out);
-        self.raft_out(now, node, out, ctx, fx);
+        self.at_member(now, node, ctx, fx, |m, out| m.leader_node_down(peer, out));
     }
 
     /// The distribution connection from `node` to `peer` is down: the local member's monitors of
@@ -490,15 +486,25 @@ impl Quorum {
         ctx: &Clients,
         fx: &mut impl MemberFx,
     ) {
-        let mut out = Vec::new();
-        self.members[node as usize].handle(peer, RaftMsg::NodeDown, &mut out);
-        self.raft_out(now, node, out, ctx, fx);
+        self.at_member(now, node, ctx, fx, |m, out| m.handle(peer, RaftMsg::NodeDown, out));
     }
 
     /// The member on `node` restarted (its log and term were on disk).
     pub(super) fn restarted(&mut self, now: SimTime, node: NodeId, ctx: &Clients, fx: &mut impl MemberFx) {
+        self.at_member(now, node, ctx, fx, |m, out| m.restart(out));
+    }
+
+    /// The member on `node` acts (`act`); then what it asked for is carried out.
+    fn at_member(
+        &mut self,
+        now: SimTime,
+        node: NodeId,
+        ctx: &Clients,
+        fx: &mut impl MemberFx,
+        act: impl FnOnce(&mut Member<QueueMachine>, &mut Vec<RaftOut<QueueMachine>>),
+    ) {
         let mut out = Vec::new();
-        self.members[node as usize].restart(&mut out);
+        act(&mut self.members[node as usize], &mut out);
         self.raft_out(now, node, out, ctx, fx);
     }
 
@@ -578,7 +584,7 @@ impl Quorum {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::world::out::{Effect as Fx, Out};
+    use crate::world::out::{Effect as Fx, Seeing};
 
     /// Brokers 0, 1, 2 (member `i` on node `i`, 0 leads), the producer on 3, consumers 0 and 1
     /// of the one group on 4 and 5.
@@ -586,61 +592,7 @@ mod tests {
     const CONSUMER0: NodeId = 4;
     const CONSUMER1: NodeId = 5;
 
-    /// A sink that sees: an `Out`, and which nodes are down and restarted (none unless a test
-    /// says so).
-    #[derive(Default)]
-    struct Seen {
-        out: Out<Msg, Timer, Observation>,
-        down: Vec<NodeId>,
-        restarted: Vec<NodeId>,
-    }
-
-    impl Effects<Msg, Timer, Observation> for Seen {
-        fn send(&mut self, from: NodeId, to: NodeId, msg: Msg) {
-            self.out.send(from, to, msg)
-        }
-        fn try_send(&mut self, from: NodeId, to: NodeId, msg: Msg) {
-            self.out.try_send(from, to, msg)
-        }
-        fn send_from_os(&mut self, from: NodeId, to: NodeId, msg: Msg) {
-            self.out.send_from_os(from, to, msg)
-        }
-        fn timer_in(&mut self, node: NodeId, delay: SimDuration, timer: Timer) {
-            self.out.timer_in(node, delay, timer)
-        }
-        fn timer_at(&mut self, node: NodeId, at: SimTime, timer: Timer) {
-            self.out.timer_at(node, at, timer)
-        }
-        fn record(&mut self, r: Observation) {
-            self.out.record(r)
-        }
-        fn timer_at_keyed(&mut self, node: NodeId, at: SimTime, timer: Timer) -> Option<crate::engine::EventKey> {
-            self.out.timer_at_keyed(node, at, timer)
-        }
-        fn cancel(&mut self, key: crate::engine::EventKey) {
-            Effects::cancel(&mut self.out, key)
-        }
-    }
-
-    impl Sees<Msg, Timer, Observation> for Seen {
-        fn is_up(&self, node: NodeId) -> bool {
-            !self.down.contains(&node)
-        }
-        fn incarnation(&self, node: NodeId) -> u32 {
-            u32::from(self.restarted.contains(&node))
-        }
-        fn latency(&self) -> SimDuration {
-            SimDuration::ZERO
-        }
-        fn try_send_now(&mut self, from: NodeId, to: NodeId, msg: Msg) -> Result<(), Msg> {
-            self.out.try_send(from, to, msg);
-            Ok(())
-        }
-        fn send_now(&mut self, from: NodeId, to: NodeId, msg: Msg) -> bool {
-            self.out.send(from, to, msg);
-            true
-        }
-    }
+    type Seen = Seeing<Msg, Timer, Observation>;
 
     impl MemberFx for Seen {
         fn connected(&self, a: NodeId, b: NodeId) -> bool {
