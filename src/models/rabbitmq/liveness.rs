@@ -33,6 +33,7 @@
 //! The detectors run only when the schedule has a partition: without one a peer is silent only
 //! when its process died, and its operating system closes its connections at once.
 
+use super::quorum_node::PeerDown;
 use super::*;
 
 /// Which end of a client's connection.
@@ -301,7 +302,7 @@ impl<H: History> RabbitModel<'_, H> {
             let silent = self.aten_heard[i].is_some_and(|t| now.since(t) > d::RABBITMQ_ATEN_SILENCE);
             if silent && !self.aten_down[i] {
                 let (q, ctx, mut fx) = self.quorum_parts(sched);
-                q.peer_silent(now, node, p, &ctx, &mut fx);
+                q.peer_down(now, node, p, PeerDown::Silent, &ctx, &mut fx);
             }
             self.aten_down[i] = silent;
         }
@@ -319,7 +320,7 @@ impl<H: History> RabbitModel<'_, H> {
             if self.dist[node as usize * r + p as usize].check(DIST_MISSES) {
                 self.world.reset(node, p);
                 let (q, ctx, mut fx) = self.quorum_parts(sched);
-                q.peer_disconnected(now, node, p, &ctx, &mut fx);
+                q.peer_down(now, node, p, PeerDown::Disconnected, &ctx, &mut fx);
             }
         }
         self.world.timer_in(sched, node, SimDuration(d::RABBITMQ_NET_TICKTIME.0 / 4), Timer::NetTick);

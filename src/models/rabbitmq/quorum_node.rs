@@ -71,6 +71,17 @@ pub(super) struct QuorumCfg {
     pub(super) consumer_timeout: SimDuration,
 }
 
+/// How a member learns that a peer's node is down.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum PeerDown {
+    /// Aten's poll: the peer fell silent (a follower whose leader it is waits for Ra's long
+    /// election timeout).
+    Silent,
+    /// Erlang distribution gave up on the connection: the member's monitors of that node fire
+    /// (`noconnection`).
+    Disconnected,
+}
+
 /// Why the leader's tick proposed something about a consumer (so that it proposes it once).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Proposed {
@@ -464,29 +475,20 @@ impl Quorum {
         self.at_member(now, node, ctx, fx, |m, out| m.election_timeout(generation, out));
     }
 
-    /// Aten on `node` reports `peer` down to the local member.
-    pub(super) fn peer_silent(
+    /// The member on `node` learns that `peer`'s node is down (`how`).
+    pub(super) fn peer_down(
         &mut self,
         now: SimTime,
         node: NodeId,
         peer: NodeId,
+        how: PeerDown,
         ctx: &Clients,
         fx: &mut impl MemberFx,
     ) {
-        self.at_member(now, node, ctx, fx, |m, out| m.leader_node_down(peer, out));
-    }
-
-    /// The distribution connection from `node` to `peer` is down: the local member's monitors of
-    /// that node fire (`noconnection`).
-    pub(super) fn peer_disconnected(
-        &mut self,
-        now: SimTime,
-        node: NodeId,
-        peer: NodeId,
-        ctx: &Clients,
-        fx: &mut impl MemberFx,
-    ) {
-        self.at_member(now, node, ctx, fx, |m, out| m.handle(peer, RaftMsg::NodeDown, out));
+        self.at_member(now, node, ctx, fx, |m, out| match how {
+            PeerDown::Silent => m.leader_node_down(peer, out),
+            PeerDown::Disconnected => m.handle(peer, RaftMsg::NodeDown, out),
+        });
     }
 
     /// The member on `node` restarted (its log and term were on disk).
