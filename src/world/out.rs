@@ -258,6 +258,79 @@ impl<M: Wire, T, R, E: From<Envelope<M, T>>, F: FnMut(Handed<M, R>)> Sees<M, T, 
     }
 }
 
+/// A sink for tests that sees ([`Sees`]): an [`Out`] of the effects, and which nodes are down or
+/// restarted (incarnation 1); none unless the test says so. A send to a node that is down is lost
+/// at once, as [`World::send`] loses it.
+#[cfg(test)]
+#[derive(Debug)]
+pub struct Seeing<M, T, R> {
+    pub out: Out<M, T, R>,
+    pub down: Vec<NodeId>,
+    pub restarted: Vec<NodeId>,
+}
+
+#[cfg(test)]
+impl<M, T, R> Default for Seeing<M, T, R> {
+    fn default() -> Self {
+        Seeing { out: Out::default(), down: Vec::new(), restarted: Vec::new() }
+    }
+}
+
+#[cfg(test)]
+impl<M, T, R> Effects<M, T, R> for Seeing<M, T, R> {
+    fn send(&mut self, from: NodeId, to: NodeId, msg: M) {
+        self.out.send(from, to, msg)
+    }
+    fn try_send(&mut self, from: NodeId, to: NodeId, msg: M) {
+        self.out.try_send(from, to, msg)
+    }
+    fn send_from_os(&mut self, from: NodeId, to: NodeId, msg: M) {
+        self.out.send_from_os(from, to, msg)
+    }
+    fn timer_in(&mut self, node: NodeId, delay: SimDuration, timer: T) {
+        self.out.timer_in(node, delay, timer)
+    }
+    fn timer_at(&mut self, node: NodeId, at: SimTime, timer: T) {
+        self.out.timer_at(node, at, timer)
+    }
+    fn record(&mut self, r: R) {
+        self.out.record(r)
+    }
+    fn timer_at_keyed(&mut self, node: NodeId, at: SimTime, timer: T) -> Option<EventKey> {
+        Effects::timer_at_keyed(&mut self.out, node, at, timer)
+    }
+    fn cancel(&mut self, key: EventKey) {
+        Effects::cancel(&mut self.out, key)
+    }
+}
+
+#[cfg(test)]
+impl<M, T, R> Sees<M, T, R> for Seeing<M, T, R> {
+    fn is_up(&self, node: NodeId) -> bool {
+        !self.down.contains(&node)
+    }
+    fn incarnation(&self, node: NodeId) -> u32 {
+        u32::from(self.restarted.contains(&node))
+    }
+    fn latency(&self) -> SimDuration {
+        SimDuration::ZERO
+    }
+    fn try_send_now(&mut self, from: NodeId, to: NodeId, msg: M) -> Result<(), M> {
+        if self.down.contains(&to) {
+            return Err(msg);
+        }
+        self.out.try_send(from, to, msg);
+        Ok(())
+    }
+    fn send_now(&mut self, from: NodeId, to: NodeId, msg: M) -> bool {
+        let up = !self.down.contains(&to);
+        if up {
+            self.out.send(from, to, msg);
+        }
+        up
+    }
+}
+
 impl World {
     /// Applies `out`'s effects in the order they were issued, as if the handler had called
     /// [`World::send`], [`World::send_from_os`], [`World::timer_in`] and [`World::timer_at`] itself
@@ -308,75 +381,6 @@ impl World {
             }
         }
         lost
-    }
-}
-
-/// A world for a client's handlers in unit tests: their effects buffered, and the nodes that are
-/// down (a send to one is lost at once, as [`World::send`] would lose it).
-#[cfg(test)]
-pub struct Seeing<M, T, R> {
-    pub out: Out<M, T, R>,
-    pub down: Vec<NodeId>,
-}
-
-#[cfg(test)]
-impl<M, T, R> Default for Seeing<M, T, R> {
-    fn default() -> Self {
-        Seeing { out: Out::default(), down: Vec::new() }
-    }
-}
-
-#[cfg(test)]
-impl<M, T, R> Effects<M, T, R> for Seeing<M, T, R> {
-    fn send(&mut self, from: NodeId, to: NodeId, msg: M) {
-        self.out.send(from, to, msg)
-    }
-    fn try_send(&mut self, from: NodeId, to: NodeId, msg: M) {
-        self.out.try_send(from, to, msg)
-    }
-    fn send_from_os(&mut self, from: NodeId, to: NodeId, msg: M) {
-        self.out.send_from_os(from, to, msg)
-    }
-    fn timer_in(&mut self, node: NodeId, delay: SimDuration, timer: T) {
-        self.out.timer_in(node, delay, timer)
-    }
-    fn timer_at(&mut self, node: NodeId, at: SimTime, timer: T) {
-        self.out.timer_at(node, at, timer)
-    }
-    fn record(&mut self, r: R) {
-        self.out.record(r)
-    }
-    fn timer_at_keyed(&mut self, node: NodeId, at: SimTime, timer: T) -> Option<EventKey> {
-        self.out.timer_at(node, at, timer);
-        None
-    }
-    fn cancel(&mut self, _: EventKey) {}
-}
-
-#[cfg(test)]
-impl<M, T, R> Sees<M, T, R> for Seeing<M, T, R> {
-    fn is_up(&self, node: NodeId) -> bool {
-        !self.down.contains(&node)
-    }
-    fn incarnation(&self, _: NodeId) -> u32 {
-        0
-    }
-    fn latency(&self) -> SimDuration {
-        SimDuration::ZERO
-    }
-    fn try_send_now(&mut self, from: NodeId, to: NodeId, msg: M) -> Result<(), M> {
-        if self.down.contains(&to) {
-            return Err(msg);
-        }
-        self.out.try_send(from, to, msg);
-        Ok(())
-    }
-    fn send_now(&mut self, from: NodeId, to: NodeId, msg: M) -> bool {
-        let up = !self.down.contains(&to);
-        if up {
-            self.out.send(from, to, msg);
-        }
-        up
     }
 }
 

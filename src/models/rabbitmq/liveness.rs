@@ -33,6 +33,7 @@
 //! The detectors run only when the schedule has a partition: without one a peer is silent only
 //! when its process died, and its operating system closes its connections at once.
 
+use super::quorum_node::PeerDown;
 use super::*;
 
 /// Which end of a client's connection.
@@ -71,6 +72,21 @@ impl Silence {
             self.misses = self.misses.saturating_add(1);
             self.misses == misses
         }
+    }
+}
+
+/// The broker ends of the clients' connections, as the queues' side reads them (`None` when no
+/// detector runs: only a node crash closes a connection then).
+#[derive(Clone, Copy)]
+pub(super) struct BrokerEnds<'a>(pub(super) Option<&'a [[Silence; 2]]>);
+
+impl BrokerEnds<'_> {
+    /// Whether the broker end of a consumer's connection that made subscription `reg` on `node`
+    /// is still open (always, when no detector runs).
+    pub(super) fn open(&self, client: NodeId, node: NodeId, reg: u32) -> bool {
+        let Some(beats) = self.0 else { return true };
+        let b = &beats[client as usize][End::Broker as usize];
+        b.conn.is_some() && b.peer == node && reg >= b.first_reg
     }
 }
 
@@ -240,22 +256,13 @@ impl<H: History> RabbitModel<'_, H> {
             // Every subscription made on this connection is returned.
             for reg in first..=reg {
                 let closed = Msg::ConnectionClosed { group, consumer, reg };
-                self.quorum_client_message(now, node, closed, sched);
+                let (q, ctx, mut fx) = self.quorum_parts(sched);
+                q.client_message(now, node, closed, &ctx, &mut fx);
             }
         } else if self.classic.queues[group].channel_reg(consumer).is_some_and(|r| r >= first) {
             let (Node0 { classic: q, .. }, ctx, mut out) = self.node0_parts(sched);
             q.connection_closed(now, group, consumer, &ctx, &mut out);
         }
-    }
-
-    /// Whether the broker end of a consumer's connection that made subscription `reg` on `node`
-    /// is still open (always, when no detector runs: only a node crash closes it then).
-    pub(super) fn channel_open(&self, client: NodeId, node: NodeId, reg: u32) -> bool {
-        if !self.detect {
-            return true;
-        }
-        let b = &self.beats[client as usize][End::Broker as usize];
-        b.conn.is_some() && b.peer == node && reg >= b.first_reg
     }
 
     /// The broker ends on a node that crashed are gone with it.
@@ -294,10 +301,8 @@ impl<H: History> RabbitModel<'_, H> {
             let i = node as usize * r + p as usize;
             let silent = self.aten_heard[i].is_some_and(|t| now.since(t) > d::RABBITMQ_ATEN_SILENCE);
             if silent && !self.aten_down[i] {
-                let mut out = Vec::new();
-                self.quorum.as_mut().expect("members run Aten").members_mut()[node as usize]
-                    .leader_node_down(p, &mut out);
-                self.raft_out(now, node, out, sched);
+                let (q, ctx, mut fx) = self.quorum_parts(sched);
+                q.peer_down(now, node, p, PeerDown::Silent, &ctx, &mut fx);
             }
             self.aten_down[i] = silent;
         }
@@ -314,10 +319,8 @@ impl<H: History> RabbitModel<'_, H> {
             self.world.send(sched, node, p, Msg::DistTick);
             if self.dist[node as usize * r + p as usize].check(DIST_MISSES) {
                 self.world.reset(node, p);
-                let mut out = Vec::new();
-                let members = self.quorum.as_mut().expect("members tick").members_mut();
-                members[node as usize].handle(p, RaftMsg::NodeDown, &mut out);
-                self.raft_out(now, node, out, sched);
+                let (q, ctx, mut fx) = self.quorum_parts(sched);
+                q.peer_down(now, node, p, PeerDown::Disconnected, &ctx, &mut fx);
             }
         }
         self.world.timer_in(sched, node, SimDuration(d::RABBITMQ_NET_TICKTIME.0 / 4), Timer::NetTick);

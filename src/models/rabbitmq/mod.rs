@@ -32,6 +32,7 @@ mod operations;
 mod publisher;
 pub mod queue;
 pub mod quorum;
+mod quorum_node;
 pub mod raft;
 pub mod stream;
 
@@ -56,7 +57,8 @@ use consumer::{ConsumerCfg, ConsumerNode, Delivery};
 use liveness::{End, Silence};
 use publisher::Publisher;
 use queue::{ClassicQueue, Ready};
-use quorum::{Command, QueueMachine, Quorum};
+use quorum::{Command, QueueMachine};
+use quorum_node::{Clients, Quorum};
 use raft::RaftMsg;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -195,6 +197,26 @@ fn client_node(placement: ClientNode) -> NodeId {
     match placement {
         ClientNode::Leader => QUEUE_NODE,
         ClientNode::Broker(b) => b as NodeId,
+    }
+}
+
+/// Where the broker nodes' records go, at `now`: a client's event to the history and the drain
+/// watch, any other observation to the history; a publish lost on the way is recorded as dropped
+/// (no queue holds it).
+#[inline(always)]
+fn observe<'a, H: History>(
+    history: &'a mut H,
+    drain: &'a mut DrainWatch,
+    now: SimTime,
+) -> impl FnMut(Handed<Msg, Observation>) + 'a {
+    #[inline(always)]
+    move |h| match h {
+        Handed::Record(Observation::Client(e)) => super::record_client(history, drain, now, e),
+        Handed::Record(o) => history.record(now, o),
+        Handed::Returned { msg: Msg::Publish(m), .. } => {
+            history.record(now, Observation::Deleted { id: m.id, group: None })
+        }
+        Handed::Returned { .. } => {}
     }
 }
 
@@ -344,7 +366,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
             dist: vec![Silence::default(); replicas * replicas],
         };
         if s.rabbitmq.queue_type == crate::scenario::QueueType::Quorum {
-            m.quorum = Some(Quorum::new(s, &m.world));
+            m.quorum = Some(Quorum::new(s, |n| m.world.incarnation(n)));
             m.classic.queues.clear();
         }
         if let Some(cfg) = &s.rabbitmq.stream {
@@ -410,11 +432,6 @@ impl<'h, H: History> RabbitModel<'h, H> {
 
     fn obs(&mut self, now: SimTime, o: Observation) {
         self.history.record(now, o);
-    }
-
-    /// Reports what a client saw.
-    fn client(&mut self, now: SimTime, e: ClientEvent) {
-        super::record_client(&mut *self.history, &mut self.drain, now, e);
     }
 
     /// Publishing is over: the producer sent its last message, or it is down and the schedule
@@ -609,21 +626,7 @@ impl<'h, H: History> RabbitModel<'h, H> {
         sched: &'a mut Scheduler<Event>,
     ) -> (Node0<'a>, Around<'a>, Direct<'a, Event, impl FnMut(Handed<Msg, Observation>) + 'a>) {
         let now = sched.now();
-        let (history, drain) = (&mut *self.history, &mut self.drain);
-        let out = Direct::new(
-            &mut self.world,
-            sched,
-            #[inline(always)]
-            move |h| match h {
-                Handed::Record(Observation::Client(e)) => super::record_client(history, drain, now, e),
-                Handed::Record(o) => history.record(now, o),
-                // A publish lost on the way: no queue holds it.
-                Handed::Returned { msg: Msg::Publish(m), .. } => {
-                    history.record(now, Observation::Deleted { id: m.id, group: None })
-                }
-                Handed::Returned { .. } => {}
-            },
-        );
+        let out = Direct::new(&mut self.world, sched, observe(&mut *self.history, &mut self.drain, now));
         let around = Around {
             bound: &self.bound,
             routing: self.routing.as_deref(),
@@ -635,10 +638,26 @@ impl<'h, H: History> RabbitModel<'h, H> {
         (Node0 { classic: &mut self.classic, stream: self.stream.as_mut() }, around, out)
     }
 
-    /// Sends `msg` from `node` to client `to` through its connection's node `home`: directly if
-    /// that is `node`, else relayed through it.
-    fn send_to_client(&mut self, node: NodeId, home: NodeId, to: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {
-        send_to_client(&mut Direct::new(&mut self.world, sched, |_: Handed<Msg, ()>| {}), node, home, to, msg);
+    // ---- the quorum queues' nodes (quorum_node.rs) ----
+
+    /// The quorum queues' members, what they read around them, and where their handlers' effects
+    /// go: through the world as they are issued, their records to the history.
+    // The effects' sink is a closure, whose type has no name to give an alias.
+    #[allow(clippy::type_complexity)]
+    #[inline(always)]
+    fn quorum_parts<'a>(
+        &'a mut self,
+        sched: &'a mut Scheduler<Event>,
+    ) -> (&'a mut Quorum, Clients<'a>, Direct<'a, Event, impl FnMut(Handed<Msg, Observation>) + 'a>) {
+        let now = sched.now();
+        let out = Direct::new(&mut self.world, sched, observe(&mut *self.history, &mut self.drain, now));
+        let clients = Clients {
+            consumers: &self.consumers,
+            publishers: &self.publishers,
+            ends: liveness::BrokerEnds(self.detect.then_some(&self.beats[..])),
+            steps: H::STEPS,
+        };
+        (self.quorum.as_mut().expect("quorum queues"), clients, out)
     }
 
     // ---- consumer nodes ----
@@ -833,7 +852,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 let (p, mut out) = self.publisher_parts(k, sched);
                 p.flow(from, blocked, &mut out);
             }
-            Msg::Raft(m) => self.raft_message(now, from, to, *m, sched),
+            Msg::Raft(m) => {
+                let (q, ctx, mut fx) = self.quorum_parts(sched);
+                q.raft_message(now, from, to, *m, &ctx, &mut fx);
+            }
             // At a broker node.
             m @ (Msg::Publish(_)
             | Msg::Ack { .. }
@@ -842,7 +864,8 @@ impl<'h, H: History> RabbitModel<'h, H> {
             | Msg::ConnectionClosed { .. })
                 if self.quorum.is_some() =>
             {
-                self.quorum_client_message(now, to, m, sched)
+                let (q, ctx, mut fx) = self.quorum_parts(sched);
+                q.client_message(now, to, m, &ctx, &mut fx);
             }
             m @ (Msg::Publish(_) | Msg::Ack { .. } | Msg::Subscribe { .. } | Msg::ConnectionClosed { .. })
                 if self.stream.is_some() =>
@@ -889,7 +912,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
             }
             Msg::Heartbeat | Msg::DistTick => {}
             Msg::AtenBeat => self.aten_beat_arrived(now, from, to),
-            Msg::Forward(cmd) => self.forwarded(now, to, *cmd, sched),
+            Msg::Forward(cmd) => {
+                let (q, ctx, mut fx) = self.quorum_parts(sched);
+                q.forwarded(now, to, *cmd, &ctx, &mut fx);
+            }
             Msg::Relay { to: client, msg } => {
                 self.world.send(sched, to, client, *msg);
             }
@@ -921,8 +947,14 @@ impl<'h, H: History> RabbitModel<'h, H> {
                 let (Node0 { classic: q, .. }, ctx, mut out) = self.node0_parts(sched);
                 q.expiry_due(now, group, &ctx, &mut out);
             }
-            Timer::RaftElection(generation) => self.raft_election_timeout(now, node, generation, sched),
-            Timer::RaftTick(generation) => self.raft_tick(now, node, generation, sched),
+            Timer::RaftElection(generation) => {
+                let (q, ctx, mut fx) = self.quorum_parts(sched);
+                q.election_timeout(now, node, generation, &ctx, &mut fx);
+            }
+            Timer::RaftTick(generation) => {
+                let (q, ctx, mut fx) = self.quorum_parts(sched);
+                q.tick(now, node, generation, &ctx, &mut fx);
+            }
             Timer::StreamRetention(generation) => {
                 let (Node0 { stream, .. }, _, mut out) = self.node0_parts(sched);
                 stream.expect("a stream").retention_due(now, generation, &mut out);
@@ -932,7 +964,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
             Timer::AtenBeat => self.aten_beat(node, sched),
             Timer::AtenPoll => self.aten_poll(now, node, sched),
             Timer::NetTick => self.net_tick(now, node, sched),
-            Timer::Redirect(cmd, left) => self.redirect(now, node, *cmd, left, sched),
+            Timer::Redirect(cmd, left) => {
+                let (q, ctx, mut fx) = self.quorum_parts(sched);
+                q.redirect(now, node, *cmd, left, &ctx, &mut fx);
+            }
             Timer::CreditCheck(p) => self.credit_check(now, node, p, sched),
             Timer::AlarmCheck => {
                 // Sampled before this event (`alarm_tick`); a later event sets the next one.

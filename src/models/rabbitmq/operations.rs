@@ -25,7 +25,8 @@ impl<H: History> OperatorVerbs for RabbitModel<'_, H> {
     fn group_starts(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
         self.bound[group] = true;
         if self.quorum.is_some() {
-            self.quorum_bind(now, group, sched);
+            let (q, ctx, mut fx) = self.quorum_parts(sched);
+            q.bind(now, group, &ctx, &mut fx);
         }
     }
 

@@ -214,7 +214,7 @@ pub struct QueueMachine {
     manual_ack: bool,
     /// Per group: its queue is bound to the exchange. A queue declared late is bound by a command
     /// in the log, so every member agrees which enqueues reached it: exactly those after it.
-    bound: Vec<bool>,
+    pub(super) bound: Vec<bool>,
     /// Exchanges and bindings (issue 18): the queues each message is routed to; `None`: fanout.
     pub routing: Option<std::sync::Arc<crate::subscriptions::Subscriptions>>,
 }
@@ -426,119 +426,13 @@ impl Machine for QueueMachine {
     }
 }
 
-// ---- the model's side: members on nodes, clients, faults ----
+// ---- the model's side: clients' connections, faults (the members: `quorum_node.rs`) ----
 
-use super::raft::{Index, Member, Out, RaftMsg, Timeout};
-use super::{Event, Msg, QUEUE_NODE, RabbitModel, Timer};
+use super::quorum_node::Quorum;
+use super::{Event, Msg, RabbitModel, Timer};
 use crate::engine::Scheduler;
-use crate::engine::rng::{self, SimRng, Stream};
-use crate::history::{ClientEvent, History, Observation, Step};
-
-use crate::scenario::{ClientNode, Scenario};
-use crate::time::SimDuration;
-use crate::world::World;
-use std::collections::BTreeSet;
-
-/// Why the leader's tick proposed something about a consumer (so that it proposes it once).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Proposed {
-    Suspect,
-    Return,
-}
-
-/// The Raft group of the quorum queues: member `i` lives on node `i`.
-pub struct Quorum {
-    members: Vec<Member<QueueMachine>>,
-    /// Log indexes up to this one have had their effects (on the first leader that applied them).
-    effects_done: Index,
-    /// Election timeouts are random, as in Ra; a seeded stream keeps runs reproducible.
-    rng: SimRng,
-    tick_generation: Vec<u64>,
-    /// What each leader's tick proposed and has not seen applied yet, by the proposing member's
-    /// node (a deposed leader on the minority side of a partition proposes too).
-    proposed: BTreeSet<(NodeId, GroupIdx, ConsumerKey, Proposed)>,
-    /// For a crash aimed at "leader": the node it hit, by fault step.
-    leader_hits: BTreeMap<usize, NodeId>,
-    /// Per publishing channel: enqueues appended and not yet applied, and whether the channel is
-    /// in flow (`rabbit_fifo_client`'s `slow`).
-    pending: BTreeMap<(NodeId, u32, usize), (u32, bool)>,
-}
-
-impl Quorum {
-    /// The group as formed before the run: node 0 leads (the declaring client's node, Ra's
-    /// `client-local` leader locator), every consumer subscribed through it.
-    pub fn new(s: &Scenario, world: &World) -> Self {
-        let replicas = s.rabbitmq.replicas as usize;
-        let node = super::client_node(s.rabbitmq.consumer_node);
-        let home = Conn { node, incarnation: world.incarnation(node) };
-        let mut machine = QueueMachine::new(s.groups.len(), s.rabbitmq.manual_ack);
-        machine.routing = crate::subscriptions::Subscriptions::new(s).map(std::sync::Arc::new);
-        for (g, grp) in s.groups.iter().enumerate() {
-            machine.declare(g, grp.policy.quorum_delivery_limit(), grp.policy.dead_letter_exchange.is_some());
-        }
-        for (g, grp) in s.groups.iter().enumerate() {
-            // A group that starts late has no queue yet: it is bound, and its consumers subscribe,
-            // at its start.
-            if grp.start > SimTime::ZERO {
-                machine.bound[g] = false;
-                continue;
-            }
-            for c in 0..grp.consumers {
-                machine.subscribe_initially(g, (c, 0), s.rabbitmq.prefetch, home);
-            }
-        }
-        let ids: Vec<NodeId> = (0..replicas as NodeId).collect();
-        Quorum {
-            members: ids.iter().map(|&i| Member::new(i, ids.clone(), machine.clone(), QUEUE_NODE)).collect(),
-            effects_done: 0,
-            rng: rng::stream(s.seed, Stream::Elections, 0),
-            tick_generation: vec![0; replicas],
-            proposed: BTreeSet::new(),
-            leader_hits: BTreeMap::new(),
-            pending: BTreeMap::new(),
-        }
-    }
-
-    pub(super) fn members_mut(&mut self) -> &mut [Member<QueueMachine>] {
-        &mut self.members
-    }
-
-    /// The live member that leads (the highest term, should two believe they do).
-    pub fn leader(&self, world: &World) -> Option<NodeId> {
-        self.members.iter().filter(|m| m.is_leader() && world.is_up(m.id)).max_by_key(|m| m.term()).map(|m| m.id)
-    }
-
-    fn majority_up(&self, world: &World) -> bool {
-        self.members.iter().filter(|m| world.is_up(m.id)).count() > self.members.len() / 2
-    }
-
-    /// Nothing left to deliver: the leader's queues are empty, or no majority is up and no fault
-    /// step is left to bring one back (nothing can change any more).
-    pub fn drained(&self, world: &World, no_more_faults: bool) -> bool {
-        match self.leader(world) {
-            Some(l) if self.majority_up(world) || !no_more_faults => {
-                self.members[l as usize].machine.queues.iter().all(|q| q.depth() == 0)
-            }
-            _ => no_more_faults && !self.majority_up(world),
-        }
-    }
-
-    /// Ra's election timeouts, in whole milliseconds as `rand:uniform` draws them.
-    fn election_delay(&mut self, t: Timeout) -> SimDuration {
-        let ms = |d: SimDuration| d.0 / 1_000_000;
-        let (bcast, poll) = (ms(d::RABBITMQ_RA_BROADCAST_TIME), ms(d::RABBITMQ_ATEN_POLL_INTERVAL));
-        let (range, base) = match t {
-            Timeout::Short => (5 * bcast, bcast),
-            Timeout::Medium => (poll, bcast),
-            Timeout::Long => (5 * bcast * 2, poll),
-        };
-        SimDuration::from_millis(1 + rng::below(&mut self.rng, range) + base)
-    }
-}
-
-fn conn_alive(world: &World, c: Conn) -> bool {
-    world.is_up(c.node) && world.incarnation(c.node) == c.incarnation
-}
+use crate::history::History;
+use crate::scenario::ClientNode;
 
 impl<H: History> RabbitModel<'_, H> {
     fn q(&mut self) -> &mut Quorum {
@@ -549,358 +443,16 @@ impl<H: History> RabbitModel<'_, H> {
         self.quorum.as_ref().expect("quorum queues")
     }
 
-    fn conn(&self, node: NodeId) -> Conn {
-        Conn { node, incarnation: self.world.incarnation(node) }
-    }
-
     pub(super) fn quorum_start(&mut self, sched: &mut Scheduler<Event>) {
         if self.quorum.is_some() {
-            self.arm_tick(QUEUE_NODE, sched);
+            let (q, _, mut fx) = self.quorum_parts(sched);
+            q.start(&mut fx);
         }
     }
 
-    fn arm_tick(&mut self, node: NodeId, sched: &mut Scheduler<Event>) {
-        let generation = self.q().tick_generation[node as usize];
-        self.world.timer_in(sched, node, d::RABBITMQ_RA_TICK, Timer::RaftTick(generation));
-    }
-
-    /// Carries out what a member asked for, then applies what it has committed.
-    pub(super) fn raft_out(
-        &mut self,
-        now: SimTime,
-        node: NodeId,
-        out: Vec<Out<QueueMachine>>,
-        sched: &mut Scheduler<Event>,
-    ) {
-        for o in out {
-            match o {
-                Out::Send { to, msg } => {
-                    self.world.send(sched, node, to, Msg::Raft(Box::new(msg)));
-                }
-                Out::ArmElection { timeout, generation } => {
-                    let delay = self.q().election_delay(timeout);
-                    self.world.timer_in(sched, node, delay, Timer::RaftElection(generation));
-                }
-                Out::BecameLeader => {
-                    self.obs(now, Observation::LeaderElected { partition: None });
-                    let q = self.q();
-                    q.tick_generation[node as usize] += 1;
-                    q.proposed.retain(|p| p.0 != node);
-                    self.arm_tick(node, sched);
-                    let mut out = Vec::new();
-                    self.q().members[node as usize].append_noop(now, Command::Noop, &mut out);
-                    self.raft_out(now, node, out, sched);
-                }
-                Out::Discarded(entries) => {
-                    // A publish whose entry dies uncommitted here may live on another member;
-                    // if it is processed after all, the recorder undoes this.
-                    for e in entries {
-                        match e.cmd {
-                            Command::Enqueue { msg, publisher } => {
-                                self.obs(now, Observation::Deleted { id: msg.id(), group: None });
-                                if publisher.node == node {
-                                    // Its channel stops waiting for it (`rabbit_fifo_client`
-                                    // resends to the new leader; here the publisher's confirm
-                                    // timeout does).
-                                    self.enqueue_settled(publisher, self.publisher_for(msg.id()), sched);
-                                }
-                            }
-                            // Ours: an ack or a return that a deposed leader took is sent on to
-                            // the leader this member now follows, as a channel resends what was
-                            // not applied (both are idempotent: a second copy finds nothing).
-                            cmd @ (Command::Settle { .. } | Command::Return { .. } | Command::Reject { .. }) => {
-                                if let Some(l) = self.qr().members[node as usize].leader().filter(|&l| l != node) {
-                                    self.world.send(sched, node, l, Msg::Forward(Box::new(cmd)));
-                                }
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-            }
-        }
-        self.raft_apply(now, node, sched);
-    }
-
-    fn raft_apply(&mut self, now: SimTime, node: NodeId, sched: &mut Scheduler<Event>) {
-        let q = self.q();
-        let m = &mut q.members[node as usize];
-        if m.commit_index() == m.applied_index() {
-            return;
-        }
-        let mut fx = Vec::new();
-        m.apply(q.effects_done + 1, &mut fx);
-        if m.is_leader() {
-            q.effects_done = q.effects_done.max(m.applied_index());
-        }
-        for e in fx {
-            self.effect(now, node, e, sched);
-        }
-    }
-
-    /// What the leader (on `node`) does on applying a command for the first time.
-    fn effect(&mut self, now: SimTime, node: NodeId, e: Effect, sched: &mut Scheduler<Event>) {
-        match e {
-            Effect::Stored(msg) => self.obs(now, Observation::Stored { msg }),
-            Effect::Added { msg, .. } => self.obs(now, Observation::StorageChanged { delta: msg.bytes() as i64 }),
-            Effect::Removed { group, msg } => {
-                self.obs(now, Observation::StorageChanged { delta: -(msg.bytes() as i64) });
-                self.obs(now, Observation::Deleted { id: msg.id(), group: Some(group) });
-            }
-            Effect::Backlog { group, messages, unacked } => {
-                self.obs(now, Observation::Backlog { group, messages, unacked })
-            }
-            Effect::Deliver { group, key, home, msg, redelivered } => {
-                // Through the consumer's channel, if it still exists.
-                if conn_alive(&self.world, home) {
-                    let to = self.consumers[group][key.0 as usize].node;
-                    let deliver = Msg::Deliver { group, consumer: key.0, reg: key.1, msg, redelivered };
-                    self.send_to_client(node, home.node, to, deliver, sched);
-                }
-            }
-            Effect::Settled { group, id, outcome } => self.client(now, ClientEvent::Settled { id, group, outcome }),
-            Effect::Confirm { publisher, id } => {
-                if !conn_alive(&self.world, publisher) {
-                    return;
-                }
-                let k = self.publisher_for(id);
-                if self.cfg.publisher_confirms {
-                    self.send_to_client(node, publisher.node, self.publishers[k].node, Msg::Confirm(id), sched);
-                }
-                self.enqueue_settled(publisher, k, sched);
-            }
-        }
-    }
-
-    /// An enqueue of `publisher`'s channel was applied or discarded: one fewer pending; below the
-    /// soft limit the channel leaves flow control.
-    fn enqueue_settled(&mut self, publisher: Conn, k: usize, sched: &mut Scheduler<Event>) {
-        let p = self.q().pending.entry((publisher.node, publisher.incarnation, k)).or_default();
-        p.0 = p.0.saturating_sub(1);
-        if p.1 && p.0 < d::RABBITMQ_QUORUM_COMMANDS_SOFT_LIMIT {
-            p.1 = false;
-            let to = self.publishers[k].node;
-            self.world.send(sched, publisher.node, to, Msg::Flow { blocked: false });
-        }
-    }
-
-    fn propose(&mut self, now: SimTime, node: NodeId, cmd: Command, sched: &mut Scheduler<Event>) -> bool {
-        let mut out = Vec::new();
-        let Some(m) = self.q().members.get_mut(node as usize) else { return false };
-        let id = match &cmd {
-            Command::Enqueue { msg, .. } if H::STEPS => Some(msg.id()),
-            _ => None,
-        };
-        let ok = m.propose(now, cmd, &mut out);
-        if let Some(id) = id.filter(|_| ok) {
-            let index = m.last_index();
-            self.obs(now, Observation::Step(Step::RaftAppended { id, node, index }));
-        }
-        self.raft_out(now, node, out, sched);
-        ok
-    }
-
-    /// The operator declares and binds a late group's queue: the command is proposed at the
-    /// leader at once (simplification: the declaring client's channel is on the leader's node), so
-    /// that every enqueue arriving from now on follows it in the log. Without a leader it waits
-    /// and is tried again, as a channel's ack is.
-    pub(super) fn quorum_bind(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
-        let leader = (0..self.qr().members.len() as NodeId)
-            .find(|&n| self.world.is_up(n) && self.qr().members[n as usize].is_leader());
-        let node = leader.unwrap_or(QUEUE_NODE);
-        self.redirect(now, node, Command::Bind { group }, 50, sched);
-    }
-
-    /// The leader a channel on `node` sends its commands to: the one its member follows; on a node
-    /// without a member, the queue's current leader (the channel reads it from the queue's
-    /// record; here from the world).
+    /// The leader a channel on `node` sends its commands to (see [`Quorum::leader_seen_from`]).
     pub(super) fn leader_seen_from(&self, node: NodeId) -> Option<NodeId> {
-        match self.qr().members.get(node as usize) {
-            Some(m) => m.leader(),
-            None => self.qr().leader(&self.world),
-        }
-    }
-
-    /// A channel's ack or return that found no leader on `node` is tried again.
-    pub(super) fn redirect(
-        &mut self,
-        now: SimTime,
-        node: NodeId,
-        cmd: Command,
-        left: u8,
-        sched: &mut Scheduler<Event>,
-    ) {
-        if let Some(l) = self.leader_seen_from(node).filter(|&l| l != node) {
-            self.world.send(sched, node, l, Msg::Forward(Box::new(cmd)));
-        } else if !self.propose(now, node, cmd.clone(), sched) && left > 1 {
-            self.world.timer_in(sched, node, d::RABBITMQ_RA_BROADCAST_TIME, Timer::Redirect(Box::new(cmd), left - 1));
-        }
-    }
-
-    /// A command forwarded by a member that does not lead reached `to`: proposed if `to` leads,
-    /// dropped otherwise (the publisher's confirm timeout sends a publish again).
-    pub(super) fn forwarded(&mut self, now: SimTime, to: NodeId, cmd: Command, sched: &mut Scheduler<Event>) {
-        let publish = match cmd {
-            Command::Enqueue { msg, .. } => Some(msg),
-            _ => None,
-        };
-        if !self.propose(now, to, cmd, sched)
-            && let Some(m) = publish
-        {
-            self.obs(now, Observation::Deleted { id: m.id(), group: None });
-        }
-    }
-
-    /// A client's message reached broker node `to`: the leader turns it into a command; a member
-    /// that follows a leader forwards the command to it; a node that knows no leader drops it.
-    pub(super) fn quorum_client_message(&mut self, now: SimTime, to: NodeId, msg: Msg, sched: &mut Scheduler<Event>) {
-        let cmd = match msg {
-            Msg::Publish(m) => Command::Enqueue { msg: StoredMessage::new(&m), publisher: self.conn(to) },
-            Msg::Ack { group, consumer, reg, id } => Command::Settle { group, key: (consumer, reg), id },
-            Msg::Subscribe { group, consumer, reg } => {
-                Command::Subscribe { group, key: (consumer, reg), prefetch: self.cfg.prefetch, home: self.conn(to) }
-            }
-            Msg::ConnectionClosed { group, consumer, reg } => {
-                Command::Return { group, key: (consumer, reg), failed: true }
-            }
-            Msg::Nack { group, consumer, reg, id, how } => Command::Reject {
-                group,
-                key: (consumer, reg),
-                id,
-                requeue: how.requeues(),
-                failed: how.delivery_failed(),
-            },
-            other => unreachable!("not a client message: {other:?}"),
-        };
-        let publish = match cmd {
-            Command::Enqueue { msg, .. } => Some(msg),
-            _ => None,
-        };
-        if let Some(l) = self.leader_seen_from(to).filter(|&l| l != to) {
-            // A channel's commands go to the queue's leader wherever it is.
-            self.world.send(sched, to, l, Msg::Forward(Box::new(cmd)));
-            return;
-        }
-        let idempotent = matches!(cmd, Command::Settle { .. } | Command::Return { .. } | Command::Reject { .. });
-        let retry = idempotent.then(|| cmd.clone());
-        let accepted = self.propose(now, to, cmd, sched);
-        if let Some(cmd) = retry.filter(|_| !accepted) {
-            // No leader known here yet (an election is under way): the channel tries again after
-            // Ra's broadcast time (ours: at most 50 times).
-            self.world.timer_in(sched, to, d::RABBITMQ_RA_BROADCAST_TIME, Timer::Redirect(Box::new(cmd), 50));
-        }
-        match publish {
-            Some(m) if !accepted => self.obs(now, Observation::Deleted { id: m.id(), group: None }),
-            Some(m) => {
-                // rabbit_fifo_client: at `quorum_commands_soft_limit` pending enqueues the channel
-                // is slow and blocks the publisher's connection.
-                let k = self.publisher_for(m.id());
-                let channel = (to, self.world.incarnation(to), k);
-                let p = self.q().pending.entry(channel).or_default();
-                p.0 += 1;
-                if !p.1 && p.0 >= d::RABBITMQ_QUORUM_COMMANDS_SOFT_LIMIT {
-                    p.1 = true;
-                    self.world.send(sched, to, self.publishers[k].node, Msg::Flow { blocked: true });
-                }
-            }
-            None => {}
-        }
-    }
-
-    pub(super) fn raft_message(
-        &mut self,
-        now: SimTime,
-        from: NodeId,
-        to: NodeId,
-        msg: RaftMsg<QueueMachine>,
-        sched: &mut Scheduler<Event>,
-    ) {
-        let mut out = Vec::new();
-        let Some(m) = self.q().members.get_mut(to as usize) else { return };
-        let before = m.last_index();
-        m.handle(from, msg, &mut out);
-        if H::STEPS && !m.is_leader() && m.last_index() > before {
-            let last = m.last_index();
-            self.obs(now, Observation::Step(Step::RaftReplicated { node: to, last }));
-        }
-        self.raft_out(now, to, out, sched);
-    }
-
-    pub(super) fn raft_election_timeout(
-        &mut self,
-        now: SimTime,
-        node: NodeId,
-        generation: u64,
-        sched: &mut Scheduler<Event>,
-    ) {
-        let mut out = Vec::new();
-        self.q().members[node as usize].election_timeout(generation, &mut out);
-        self.raft_out(now, node, out, sched);
-    }
-
-    /// The leader's tick: catch followers up, then look after consumers, as `rabbit_fifo` does
-    /// through its monitors and timers: a consumer whose channel's node is down is suspected; one
-    /// suspected for `consumer_disconnected_timeout` is returned (not counted as a failure); one
-    /// whose node came back without its channel is returned as failed; one whose oldest delivery
-    /// is older than `consumer_timeout` is returned and its channel closed.
-    pub(super) fn raft_tick(&mut self, now: SimTime, node: NodeId, generation: u64, sched: &mut Scheduler<Event>) {
-        if generation != self.q().tick_generation[node as usize] || !self.q().members[node as usize].is_leader() {
-            return;
-        }
-        let mut out = Vec::new();
-        let world = &self.world;
-        let q = self.quorum.as_mut().expect("quorum queues");
-        q.members[node as usize].tick(|n| world.connected(node, n), &mut out);
-        self.raft_out(now, node, out, sched);
-        let manual = self.cfg.manual_ack;
-        // (group, key, what, command, the channel to close for consumer_timeout)
-        let mut todo: Vec<(GroupIdx, ConsumerKey, Proposed, Command, Option<Conn>)> = Vec::new();
-        let q = self.quorum.as_ref().expect("quorum queues");
-        let machine = &q.members[node as usize].machine;
-        for (group, queue) in machine.queues.iter().enumerate() {
-            for (&key, c) in &queue.consumers {
-                let h = c.home;
-                // A channel closed on a node the leader can reach is known at once (its monitor
-                // fires); across a cut the leader cannot know.
-                let client = self.consumers[group][key.0 as usize].node;
-                let open = self.channel_open(client, h.node, key.1) || !self.world.connected(node, h.node);
-                let (kind, cmd, close) = if conn_alive(&self.world, h) && open {
-                    match c.oldest_unacked() {
-                        Some(t) if manual && now.since(t) >= self.cfg.consumer_timeout => {
-                            (Proposed::Return, Command::Return { group, key, failed: false }, Some(h))
-                        }
-                        _ => continue,
-                    }
-                } else if self.world.is_up(h.node) {
-                    (Proposed::Return, Command::Return { group, key, failed: true }, None)
-                } else {
-                    match c.suspected_since {
-                        None => (Proposed::Suspect, Command::Suspect { group, key }, None),
-                        Some(t) if now.since(t) >= d::RABBITMQ_CONSUMER_DISCONNECTED_TIMEOUT => {
-                            (Proposed::Return, Command::Return { group, key, failed: false }, None)
-                        }
-                        Some(_) => continue,
-                    }
-                };
-                if !q.proposed.contains(&(node, group, key, kind)) {
-                    todo.push((group, key, kind, cmd, close));
-                }
-            }
-        }
-        // Forget proposals about registrations that are gone.
-        let q = self.quorum.as_mut().expect("quorum queues");
-        let machine = &q.members[node as usize].machine;
-        q.proposed.retain(|&(n, g, k, _)| n != node || machine.queues[g].consumers.contains_key(&k));
-        for (group, key, kind, cmd, close) in todo {
-            self.q().proposed.insert((node, group, key, kind));
-            if let Some(home) = close {
-                // consumer_timeout: the node closes the consumer's channel.
-                let to = self.consumers[group][key.0 as usize].node;
-                self.world.send(sched, home.node, to, Msg::ChannelClosed);
-            }
-            self.propose(now, node, cmd, sched);
-        }
-        self.arm_tick(node, sched);
+        self.qr().leader_seen_from(node, |n| self.world.is_up(n))
     }
 
     /// The client on `node` lost its connection: its broker node died, or an end gave up on it
@@ -942,7 +494,7 @@ impl<H: History> RabbitModel<'_, H> {
     /// after the recovery interval.
     fn connect_to(&mut self, node: NodeId, placement: ClientNode, sched: &mut Scheduler<Event>) -> Option<NodeId> {
         let target = match placement {
-            ClientNode::Leader => self.qr().leader(&self.world),
+            ClientNode::Leader => self.qr().leader(|n| self.world.is_up(n)),
             ClientNode::Broker(b) => Some(b as NodeId),
         };
         match target {
@@ -974,14 +526,12 @@ impl<H: History> RabbitModel<'_, H> {
         }
     }
 
-    /// The fault steps that differ with quorum queues; false for those handled as with a classic
-    /// queue (hang, resume, a consumer's restart, which reconnects through [`Self::reconnect`]).
     /// The node `leader` means at step `step`: the Raft leader at the crash (recorded for its
     /// repair), or for a repair the node its crash hit; `None`: no leader, nothing happens.
     pub(super) fn quorum_leader_hit(&mut self, step: usize, repairs: Option<usize>) -> Option<NodeId> {
         match repairs {
             None => {
-                let l = self.qr().leader(&self.world)?;
+                let l = self.qr().leader(|n| self.world.is_up(n))?;
                 self.q().leader_hits.insert(step, l);
                 Some(l)
             }
@@ -1013,10 +563,11 @@ impl<H: History> RabbitModel<'_, H> {
 
     /// Broker node `b` is back: its member restarts from its log and watches its peers again.
     pub(super) fn quorum_broker_restarted(&mut self, now: SimTime, b: NodeId, sched: &mut Scheduler<Event>) {
-        if (b as usize) < self.q().members.len() {
-            let mut out = Vec::new();
-            self.q().members[b as usize].restart(&mut out);
-            self.raft_out(now, b, out, sched);
+        if self.qr().is_member(b) {
+            {
+                let (q, ctx, mut fx) = self.quorum_parts(sched);
+                q.restarted(now, b, &ctx, &mut fx);
+            }
             self.start_member_detectors(b, sched);
         }
     }
@@ -1024,12 +575,9 @@ impl<H: History> RabbitModel<'_, H> {
     /// Broker node `b` died: its member stops; the other members' Erlang distribution sees its
     /// connections close (`noconnection`), and so do the clients connected to it.
     pub(super) fn quorum_broker_crashed(&mut self, b: NodeId, sched: &mut Scheduler<Event>) {
-        let n = self.q().members.len() as NodeId;
-        if b < n {
-            self.q().members[b as usize].crash();
-        }
-        for to in (0..n).filter(|&to| to != b) {
-            self.world.send_from_os(sched, b, to, Msg::Raft(Box::new(RaftMsg::NodeDown)));
+        {
+            let (q, _, mut fx) = self.quorum_parts(sched);
+            q.crashed(b, &mut fx);
         }
         self.broker_ends_died(b);
         self.publishers_lose(b, sched);
