@@ -795,71 +795,18 @@ impl ProducerClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::world::out::{Effect, Effects, Out};
+    use crate::world::out::{Effect, Seeing};
 
     const MS: u64 = 1_000_000;
     /// The producer's host (brokers are 0 and up).
     const HOST: NodeId = 9;
 
-    /// A world for one producer's handlers: its effects buffered, and the brokers that are down.
+    /// A world for one producer's handlers (`w`: its effects buffered, and the brokers that are
+    /// down), and the produce requests seen so far: number and batches (to be answered).
     #[derive(Default)]
     struct Seen {
-        out: Out<Msg, Timer, ProducerNote>,
-        down: Vec<NodeId>,
-        /// The produce requests seen so far: number and batches (to be answered).
+        w: Seeing<Msg, Timer, ProducerNote>,
         requests: Vec<(u64, Vec<ProducerBatch>)>,
-    }
-
-    impl Effects<Msg, Timer, ProducerNote> for Seen {
-        fn send(&mut self, from: NodeId, to: NodeId, msg: Msg) {
-            self.out.send(from, to, msg)
-        }
-        fn try_send(&mut self, from: NodeId, to: NodeId, msg: Msg) {
-            self.out.try_send(from, to, msg)
-        }
-        fn send_from_os(&mut self, from: NodeId, to: NodeId, msg: Msg) {
-            self.out.send_from_os(from, to, msg)
-        }
-        fn timer_in(&mut self, node: NodeId, delay: SimDuration, timer: Timer) {
-            self.out.timer_in(node, delay, timer)
-        }
-        fn timer_at(&mut self, node: NodeId, at: SimTime, timer: Timer) {
-            self.out.timer_at(node, at, timer)
-        }
-        fn record(&mut self, r: ProducerNote) {
-            self.out.record(r)
-        }
-        fn timer_at_keyed(&mut self, node: NodeId, at: SimTime, timer: Timer) -> Option<EventKey> {
-            self.out.timer_at(node, at, timer);
-            None
-        }
-        fn cancel(&mut self, _: EventKey) {}
-    }
-
-    impl Sees<Msg, Timer, ProducerNote> for Seen {
-        fn is_up(&self, node: NodeId) -> bool {
-            !self.down.contains(&node)
-        }
-        fn incarnation(&self, _: NodeId) -> u32 {
-            0
-        }
-        fn latency(&self) -> SimDuration {
-            SimDuration::ZERO
-        }
-        fn try_send_now(&mut self, from: NodeId, to: NodeId, msg: Msg) -> Result<(), Msg> {
-            if self.down.contains(&to) {
-                return Err(msg);
-            }
-            self.out.try_send(from, to, msg);
-            Ok(())
-        }
-        fn send_now(&mut self, from: NodeId, to: NodeId, msg: Msg) -> bool {
-            let up = !self.down.contains(&to);
-            if up {
-                self.out.send(from, to, msg);
-            }
-            up
-        }
     }
 
     impl Seen {
@@ -867,7 +814,7 @@ mod tests {
         /// request's batches kept in `requests`.
         fn seen(&mut self) -> Vec<String> {
             let mut v = Vec::new();
-            for e in self.out.take_effects() {
+            for e in self.w.out.take_effects() {
                 v.push(match e {
                     Effect::TrySend { from: HOST, to, msg: Msg::Produce { batches, req, .. } } => {
                         let ids: Vec<u64> = batches.iter().flat_map(|b| b.records.iter().map(|r| r.id())).collect();
@@ -929,20 +876,20 @@ mod tests {
     fn one_request_in_flight_at_a_time_batches_what_waits_behind_it() {
         let mut p = producer("linger = \"0ms\"\nmax_in_flight_requests_per_connection = 1", false);
         let mut w = Seen::default();
-        p.send_record(SimTime(MS), msg(1, 1), &mut w);
+        p.send_record(SimTime(MS), msg(1, 1), &mut w.w);
         assert_eq!(w.seen(), ["request 0 to 0: [1]"]);
-        p.send_record(SimTime(2 * MS), msg(2, 2), &mut w);
-        p.send_record(SimTime(3 * MS), msg(3, 3), &mut w);
+        p.send_record(SimTime(2 * MS), msg(2, 2), &mut w.w);
+        p.send_record(SimTime(3 * MS), msg(3, 3), &mut w.w);
         // The connection's one slot is taken: nothing goes; the sender sleeps until the earliest
         // delivery timeout the accumulator has seen (record 1's batch, created at 1 ms: 120.001 s;
         // a lower bound, kept lazily).
         assert_eq!(w.seen(), ["wake at 120001 ms"]);
         let answer = w.batches_of(0);
-        p.produce_response(SimTime(4 * MS), 0, answer, 0, &mut w);
+        p.produce_response(SimTime(4 * MS), 0, answer, 0, &mut w.w);
         assert_eq!(w.seen(), ["acked 1", "request 1 to 0: [2, 3]"]);
         assert!(!p.idle(), "request 1 is in flight");
         let answer = w.batches_of(1);
-        p.produce_response(SimTime(5 * MS), 0, answer, 1, &mut w);
+        p.produce_response(SimTime(5 * MS), 0, answer, 1, &mut w.w);
         assert_eq!(w.seen(), ["acked 2", "acked 3"]);
         assert!(p.idle());
     }
@@ -953,11 +900,11 @@ mod tests {
     fn a_batch_waits_for_linger_and_the_sender_wakes_once() {
         let mut p = producer("linger = \"10ms\"", false);
         let mut w = Seen::default();
-        p.send_record(SimTime(MS), msg(1, 1), &mut w);
+        p.send_record(SimTime(MS), msg(1, 1), &mut w.w);
         assert_eq!(w.seen(), ["wake at 11 ms"]);
-        p.send_record(SimTime(2 * MS), msg(2, 2), &mut w);
+        p.send_record(SimTime(2 * MS), msg(2, 2), &mut w.w);
         assert!(w.seen().is_empty(), "the wakeup at 11 ms stands");
-        p.sender_wakeup(SimTime(11 * MS), &mut w);
+        p.sender_wakeup(SimTime(11 * MS), &mut w.w);
         assert_eq!(w.seen(), ["request 0 to 0: [1, 2]"]);
     }
 
@@ -967,8 +914,9 @@ mod tests {
     #[test]
     fn a_dead_leader_is_not_sent_to_and_the_metadata_is_refreshed() {
         let mut p = producer("linger = \"0ms\"", true);
-        let mut w = Seen { down: vec![0], ..Seen::default() };
-        p.send_record(SimTime(MS), msg(1, 1), &mut w);
+        let mut w = Seen::default();
+        w.w.down.push(0);
+        p.send_record(SimTime(MS), msg(1, 1), &mut w.w);
         assert_eq!(w.seen(), ["metadata in 100 ms", "wake at 120001 ms"]);
         assert!(!p.idle(), "the record waits in the accumulator");
     }
