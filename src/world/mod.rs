@@ -727,6 +727,20 @@ mod tests {
         assert_eq!(run(&mut w, &mut s), vec![(SimTime(20), "healed")]);
     }
 
+    #[test]
+    fn a_reset_alone_ends_the_calm_and_voids_what_was_on_the_old_connection() {
+        // No crash and no cut: the reset is the first disturbance, so the messages sent before
+        // it (while calm) must still be checked against the new connection when they arrive.
+        let mut w = World::new(2, SimDuration(10));
+        let mut s = Scheduler::<Ev>::new();
+        assert!(w.send(&mut s, 0, 1, "on the old connection"));
+        w.timer_in(&mut s, 1, SimDuration(10), "timer");
+        w.reset(0, 1);
+        assert!(w.send(&mut s, 0, 1, "on the new connection"));
+        assert_eq!(run(&mut w, &mut s), vec![(SimTime(10), "timer"), (SimTime(10), "on the new connection")]);
+        assert_eq!((w.dropped, w.in_flight()), (1, 0));
+    }
+
     /// Runs a holding world: held messages go to `held` instead of being seen.
     fn run_holding(
         world: &mut World,
