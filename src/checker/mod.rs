@@ -243,18 +243,20 @@ impl KeyMarks {
     /// Drops the marks below `floor`; keeps every key from then on if too many are left.
     #[cold]
     fn prune(&mut self, floor: MessageId) {
-        let live = self.recent.retain_at_least(floor);
+        self.recent.retain_at_least(floor);
         if self.recent.len() > RECENT_MARKS_MAX {
             let mut all = Box::<AllMarks>::default();
             // The order does not matter: each key is set once.
-            for (key, highest) in live {
+            for &(key, highest) in self.recent.slots.iter().filter(|&&(_, mark)| mark != MessageId::MAX) {
                 all.overtaken(key, highest);
             }
             self.recent = RecentMarks::default();
             self.all = Some(all);
             return;
         }
-        self.prune_at = 2 * self.recent.len() + MARKS_PRUNE_SLACK;
+        // Not before the array is half full (as full as it may get): a prune costs a pass over
+        // the whole array, so it should free as many slots as it can.
+        self.prune_at = (2 * self.recent.len() + MARKS_PRUNE_SLACK).max(self.recent.slots.len() / 2);
     }
 
     fn len(&self) -> usize {
@@ -269,6 +271,8 @@ struct RecentMarks {
     /// A power of two long (or empty).
     slots: Vec<(u64, MessageId)>,
     len: usize,
+    /// The live marks while [`Self::retain_at_least`] puts them back (kept to be reused).
+    scratch: Vec<(u64, MessageId)>,
 }
 
 impl RecentMarks {
@@ -309,12 +313,24 @@ impl RecentMarks {
         }
     }
 
-    /// Keeps only the marks at or above `floor`; returns them.
-    fn retain_at_least(&mut self, floor: MessageId) -> Vec<(u64, MessageId)> {
-        let live: Vec<(u64, MessageId)> =
-            self.slots.iter().copied().filter(|&(_, mark)| mark != MessageId::MAX && mark >= floor).collect();
-        self.rebuild(self.slots.len(), live.clone());
-        live
+    /// Keeps only the marks at or above `floor`, in the same slots array (emptied and refilled,
+    /// with no allocation: this runs every thousand or so processed messages).
+    fn retain_at_least(&mut self, floor: MessageId) {
+        let mut live = std::mem::take(&mut self.scratch);
+        live.resize(self.slots.len(), Self::EMPTY);
+        // Every slot is copied, and the count of live ones kept moves on past a live one (no
+        // branch to mispredict): a mark is live if `floor <= mark < MessageId::MAX`.
+        let mut n = 0;
+        for &(key, mark) in &self.slots {
+            live[n] = (key, mark);
+            n += usize::from(mark.wrapping_sub(floor) < MessageId::MAX.wrapping_sub(floor));
+        }
+        self.slots.fill(Self::EMPTY);
+        self.len = 0;
+        for &(key, mark) in &live[..n] {
+            *self.get_or_insert(key, mark) = mark;
+        }
+        self.scratch = live;
     }
 
     /// `slots` empty slots, then `marks` (distinct keys) put back.

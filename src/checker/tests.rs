@@ -965,7 +965,9 @@ fn order_marks_below_the_floor_are_pruned() {
     let want = naive(&config, &events, t(n), &[]);
     assert_eq!(got, want);
     assert!(got.total.out_of_order > 100, "{:?}", got.total);
-    assert!(most_marks <= 2 * 64 + 1024, "{most_marks}");
+    // Pruned once the array (4,096 slots here, for at most 2 x 64 + 1,024 marks after a prune)
+    // is half full: it never grows past that.
+    assert!(most_marks <= 2048, "{most_marks}");
 }
 
 #[test]

@@ -80,6 +80,11 @@ pub struct World {
     link: Vec<u32>,
     /// A cut link holds messages (TCP) rather than dropping them.
     hold: bool,
+    /// No node has crashed or restarted and no link was ever cut or reset: every node is up on
+    /// its first incarnation and every link whole on its first connection, so a send is never
+    /// lost and every envelope is admitted (the checks below skip their table lookups while it
+    /// holds; it never comes back once lost).
+    calm: bool,
     /// How many messages the world dropped (a down node or a cut link): for traces and tests.
     pub dropped: u64,
     /// Messages sent and not yet delivered or dropped.
@@ -126,6 +131,7 @@ impl World {
             latency,
             link: Vec::new(),
             hold: false,
+            calm: true,
             dropped: 0,
             in_flight: 0,
             body: None,
@@ -217,6 +223,7 @@ impl World {
     }
 
     fn links_mut(&mut self) -> &mut [u32] {
+        self.calm = false;
         let n = self.nodes.len();
         if self.link.is_empty() {
             self.link = vec![0; n * n];
@@ -259,7 +266,7 @@ impl World {
     /// cut or held.
     #[inline(always)]
     fn accepts(&self, a: NodeId, b: NodeId) -> bool {
-        self.is_up(a) && self.is_up(b) && (self.hold || self.link_of(a, b) & CUT == 0)
+        self.calm || (self.is_up(a) && self.is_up(b) && (self.hold || self.link_of(a, b) & CUT == 0))
     }
 
     /// Sends `msg` from `from` to `to`. Returns false (and schedules nothing) if it is lost at once.
@@ -303,8 +310,9 @@ impl World {
         to: NodeId,
         msg: M,
     ) {
-        let incarnation = self.incarnation(to) as u16;
-        let epoch = (self.link_of(from, to) >> 1) as u16;
+        // Calm: every node on its first incarnation (0), every link on its first connection (0).
+        let (incarnation, epoch) =
+            if self.calm { (0, 0) } else { (self.incarnation(to) as u16, (self.link_of(from, to) >> 1) as u16) };
         self.in_flight += 1;
         match &mut self.body {
             None => {
@@ -366,6 +374,14 @@ impl World {
     /// models' event loops: it runs for every event).
     #[inline]
     pub fn admit<M, T>(&mut self, env: &Envelope<M, T>) -> Admit {
+        if self.calm {
+            // Sent (or set) while calm, so on the first incarnation and connection, which are
+            // still current: delivered.
+            if matches!(env, Envelope::Message { .. }) {
+                self.in_flight -= 1;
+            }
+            return Admit::Deliver;
+        }
         let ok = match *env {
             Envelope::Message { from, to, incarnation, epoch, .. } => {
                 let link = self.link_of(from, to);
@@ -434,6 +450,7 @@ impl World {
         }
         n.up = false;
         n.incarnation += 1;
+        self.calm = false;
         true
     }
 
@@ -445,6 +462,7 @@ impl World {
         }
         n.up = true;
         n.incarnation += 1;
+        self.calm = false;
         true
     }
 
@@ -707,6 +725,20 @@ mod tests {
         w.heal();
         assert!(w.send(&mut s, 2, 0, "healed"));
         assert_eq!(run(&mut w, &mut s), vec![(SimTime(20), "healed")]);
+    }
+
+    #[test]
+    fn a_reset_alone_ends_the_calm_and_voids_what_was_on_the_old_connection() {
+        // No crash and no cut: the reset is the first disturbance, so the messages sent before
+        // it (while calm) must still be checked against the new connection when they arrive.
+        let mut w = World::new(2, SimDuration(10));
+        let mut s = Scheduler::<Ev>::new();
+        assert!(w.send(&mut s, 0, 1, "on the old connection"));
+        w.timer_in(&mut s, 1, SimDuration(10), "timer");
+        w.reset(0, 1);
+        assert!(w.send(&mut s, 0, 1, "on the new connection"));
+        assert_eq!(run(&mut w, &mut s), vec![(SimTime(10), "timer"), (SimTime(10), "on the new connection")]);
+        assert_eq!((w.dropped, w.in_flight()), (1, 0));
     }
 
     /// Runs a holding world: held messages go to `held` instead of being seen.

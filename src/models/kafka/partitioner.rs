@@ -40,15 +40,28 @@ pub fn murmur2(data: &[u8]) -> i32 {
 /// The bytes of key number `k`: its decimal digits, as a producer with a String serializer sends
 /// `String.valueOf(k)`.
 pub fn key_bytes(k: u64, buf: &mut [u8; 20]) -> &[u8] {
+    // Two digits a step (one division by 100 instead of two by 10): this runs for every keyed
+    // record.
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
     let mut i = buf.len();
     let mut v = k;
-    loop {
+    while v >= 100 {
+        let d = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
+    }
+    if v >= 10 {
+        let d = v as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+        buf[i] = b'0' + v as u8;
     }
     &buf[i..]
 }
@@ -130,6 +143,9 @@ mod tests {
         assert_eq!(key_bytes(u64::MAX, &mut b), b"18446744073709551615");
         for k in [0, 9, 10, 99, 100, 1234567, 10u64.pow(19) - 1, 10u64.pow(19), u64::MAX] {
             assert_eq!(key_len(k), key_bytes(k, &mut b).len() as u64, "key {k}");
+        }
+        for k in (0..100_000).chain([10u64.pow(19) - 1, 10u64.pow(19), u64::MAX - 1]) {
+            assert_eq!(key_bytes(k, &mut b), k.to_string().as_bytes(), "key {k}");
         }
     }
 
