@@ -27,15 +27,14 @@ mod sender;
 mod share;
 
 use super::drain::DrainWatch;
+use super::faults::{FaultSchedule, FaultVerbs};
+use super::operating::{OperationSchedule, OperatorVerbs};
 use crate::client::JobEnd;
 use crate::engine::{EventKey, Model, Scheduler};
 use crate::history::{ClientEvent, GroupIdx, History, Observation, Step};
 use crate::models::log::{Offset, Partition};
 use crate::scenario::defaults as d;
 use crate::scenario::defaults::KAFKA_MAX_REQUEST_BYTES as MAX_REQUEST_BYTES;
-
-use super::faults::{FaultSchedule, FaultVerbs};
-use super::operating::{OperationSchedule, OperatorVerbs};
 use crate::scenario::operations::OffsetSpec;
 use crate::scenario::{Assignor, GroupKind, GroupProtocol, KafkaConfig, Keys, OffsetReset, Scenario};
 use crate::time::{SimDuration, SimTime};
@@ -1155,7 +1154,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             let (c, around, mut out) = self.consumer_parts(group, consumer, sched);
             c.poll_records(now, group, consumer, auto.then_some(interval), max, around, &mut out)
         };
-        self.commits_in_flight += u64::from(committed == Some(true));
+        self.count_commit(committed);
     }
 
     /// The application starts on the next record it holds, if any (see [`Consumer::start_next`]).
@@ -1224,8 +1223,14 @@ impl<'h, H: History> KafkaModel<'h, H> {
             let (c, around, mut out) = self.consumer_parts(group, consumer, sched);
             c.commit(group, consumer, sync, around, &mut out)
         };
-        self.commits_in_flight += u64::from(sent == Some(true));
+        self.count_commit(sent);
         sent.is_some()
+    }
+
+    /// What a consumer's handler did about a commit (`Some(sent)`): one that left is in flight
+    /// until it lands or is lost on the way.
+    fn count_commit(&mut self, committed: Option<bool>) {
+        self.commits_in_flight += u64::from(committed == Some(true));
     }
 
     fn auto_commit_due(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
@@ -1234,7 +1239,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             let (c, around, mut out) = self.consumer_parts(group, consumer, sched);
             c.auto_commit_due(now, group, consumer, interval, around, &mut out)
         };
-        self.commits_in_flight += u64::from(committed == Some(true));
+        self.count_commit(committed);
     }
 
     fn commit_response(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
