@@ -28,8 +28,8 @@ impl<H: History> KafkaModel<'_, H> {
         self.world.send(sched, node, self.coord, Msg::ConsumerHeartbeat { group, consumer, member, owned, acked });
     }
 
-    /// Coordinator: a heartbeat. An unknown member that still claims an assignment is fenced
-    /// (`FENCED_MEMBER_EPOCH` / `UNKNOWN_MEMBER_ID`); one with none joins.
+    /// The coordinator hears a heartbeat ([`CoordinatorNode::consumer_heartbeat`]); a join first
+    /// settles the positions of a group that has none (its reset policy).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn consumer_heartbeat_arrives(
         &mut self,
@@ -41,51 +41,29 @@ impl<H: History> KafkaModel<'_, H> {
         acked: u32,
         sched: &mut Scheduler<Event>,
     ) {
-        let to = self.groups[group].consumers[consumer as usize].node;
-        if self.coordinator.members(group).consumer_of(member).is_none() {
-            if acked != 0 {
-                let resp =
-                    Msg::ConsumerHeartbeatResponse { group, consumer, epoch: 0, partitions: Vec::new(), fenced: true };
-                self.world.send(sched, self.coord, to, resp);
-                return;
-            }
-            self.coordinator.members_mut(group).add(member, consumer);
-            self.membership_changed(now, group);
+        if self.coordinator.joins(group, member, acked) == Some(true) {
+            self.resolve_positions(now, group);
         }
-        self.arm_session(group, member, sched);
-        let Some((epoch, parts)) = self.coordinator.members_mut(group).reconcile(member, &owned, acked) else { return };
-        let g = &self.groups[group];
-        let partitions = parts.iter().map(|&p| (p, g.committed.get(p))).collect();
-        self.world.send(
-            sched,
-            self.coord,
-            to,
-            Msg::ConsumerHeartbeatResponse { group, consumer, epoch, partitions, fenced: false },
+        let committed = &self.groups[group].committed;
+        self.coordinator.consumer_heartbeat(
+            now,
+            group,
+            consumer,
+            member,
+            &owned,
+            acked,
+            committed,
+            &mut self.coord_out,
         );
-        self.check_reconciled(now, group);
+        self.apply_coordinator(now, sched);
     }
 
-    /// Coordinator: membership changed; new targets. The group is "rebalancing" (a chart band)
-    /// until every member holds its target.
-    pub(super) fn membership_changed(&mut self, now: SimTime, group: GroupIdx) {
+    /// A member left or its session expired: new targets for the others
+    /// ([`CoordinatorNode::targets_changed`]), after the positions of a group that has none.
+    pub(super) fn membership_changed(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
         self.resolve_positions(now, group);
-        let p = self.cfg.partitions;
-        let c = self.coordinator.members_mut(group);
-        c.compute_targets(p);
-        if !c.rebalancing {
-            c.rebalancing = true;
-            self.obs(now, Observation::Rebalance { group, started: true });
-        }
-        self.check_reconciled(now, group);
-    }
-
-    fn check_reconciled(&mut self, now: SimTime, group: GroupIdx) {
-        let c = self.coordinator.members_mut(group);
-        if c.rebalancing && c.reconciled() {
-            c.rebalancing = false;
-            self.obs(now, Observation::Rebalance { group, started: false });
-            self.report_lag(now, group);
-        }
+        self.coordinator.targets_changed(group, &mut self.coord_out);
+        self.apply_coordinator(now, sched);
     }
 
     /// Member: the coordinator's answer. A new assignment epoch (or the first answer) is applied at

@@ -10,9 +10,11 @@
 //! then calls [`CoordinatorNode::next_generation`] and [`CoordinatorNode::hand_out`] around its
 //! own bookkeeping (positions of a group without any, who owns which partition).
 //!
-//! The consumer protocol (KIP-848, `consumer_protocol.rs`) and the share coordinator (`share.rs`)
-//! are not converted yet: they still act on the membership kept here ([`CoordinatorNode::members_mut`])
-//! and send through the world themselves.
+//! The consumer protocol (KIP-848) has its coordinator's side here too
+//! ([`CoordinatorNode::consumer_heartbeat`], [`CoordinatorNode::targets_changed`]); its members'
+//! side is the consumer's (`consumer_protocol.rs`). The share coordinator (`share.rs`) is not
+//! converted yet: it still acts on the membership kept here ([`CoordinatorNode::members_mut`]) and
+//! sends through the world itself.
 
 use super::assignor::{range_assign, round_robin_assign, sticky_assign};
 use super::group::{CommittedOffsets, Coordinator};
@@ -35,6 +37,9 @@ pub enum Note {
     RevokeAll { group: GroupIdx },
     /// An observation, recorded as it is.
     Obs(Observation),
+    /// KIP-848: every member of the group holds its target again (the harness reports the group's
+    /// lag, which the rebalance's end settles).
+    Reconciled { group: GroupIdx },
 }
 
 /// One group as its coordinator holds it.
@@ -149,6 +154,71 @@ impl CoordinatorNode {
             out.send(self.node, self.to(group, consumer), Msg::CommitResponse { group, consumer });
         }
         accepted
+    }
+
+    /// KIP-848, a `ConsumerGroupHeartbeat` from `consumer` as `member`, which owns `owned` with
+    /// assignment epoch `acked` applied. A member the coordinator does not know that still claims
+    /// an assignment is fenced (`FENCED_MEMBER_EPOCH` / `UNKNOWN_MEMBER_ID`): it lost its
+    /// partitions and must join again; one with none joins, and every member gets a new target.
+    /// A known member's session is renewed and it is answered with its next assignment (the
+    /// partitions with their committed offsets), if any. The harness resolves the positions of a
+    /// group without any before a join (see [`CoordinatorNode::joins`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn consumer_heartbeat(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        member: u64,
+        owned: &[u32],
+        acked: u32,
+        committed: &CommittedOffsets,
+        out: &mut CoordOut,
+    ) {
+        let to = self.to(group, consumer);
+        if self.joins(group, member, acked) == Some(false) {
+            let resp =
+                Msg::ConsumerHeartbeatResponse { group, consumer, epoch: 0, partitions: Vec::new(), fenced: true };
+            out.send(self.node, to, resp);
+            return;
+        }
+        if self.groups[group].members.consumer_of(member).is_none() {
+            self.groups[group].members.add(member, consumer);
+            self.targets_changed(group, out);
+        }
+        self.arm_session(now, group, member, out);
+        let Some((epoch, parts)) = self.groups[group].members.reconcile(member, owned, acked) else { return };
+        let partitions = parts.iter().map(|&p| (p, committed.get(p))).collect();
+        out.send(self.node, to, Msg::ConsumerHeartbeatResponse { group, consumer, epoch, partitions, fenced: false });
+        self.check_reconciled(group, out);
+    }
+
+    /// KIP-848: whether a heartbeat of `member` with assignment epoch `acked` is a join
+    /// (`Some(true)`), from a member to fence (`Some(false)`: unknown, yet it claims an
+    /// assignment), or from a known member (`None`).
+    pub fn joins(&self, group: GroupIdx, member: u64, acked: u32) -> Option<bool> {
+        self.groups[group].members.consumer_of(member).is_none().then_some(acked == 0)
+    }
+
+    /// KIP-848: the membership changed (a join, a leave, a session's expiry): every member gets a
+    /// new target, and the group is "rebalancing" (a chart band) until each holds its own.
+    pub fn targets_changed(&mut self, group: GroupIdx, out: &mut CoordOut) {
+        let c = &mut self.groups[group].members;
+        c.compute_targets(self.partitions);
+        if !c.rebalancing {
+            c.rebalancing = true;
+            out.record(Note::Obs(Observation::Rebalance { group, started: true }));
+        }
+        self.check_reconciled(group, out);
+    }
+
+    fn check_reconciled(&mut self, group: GroupIdx, out: &mut CoordOut) {
+        let c = &mut self.groups[group].members;
+        if c.rebalancing && c.reconciled() {
+            c.rebalancing = false;
+            out.record(Note::Obs(Observation::Rebalance { group, started: false }));
+            out.record(Note::Reconciled { group });
+        }
     }
 
     /// A JoinGroup: a new member starts a rebalance, and a group forming from empty waits
@@ -487,6 +557,98 @@ mod tests {
                 "send 9->6 CommitResponse { group: 0, consumer: 1 }",
                 "send 9->7 CommitResponse { group: 0, consumer: 2 }"
             ]
+        );
+    }
+
+    #[test]
+    fn kip848_a_second_member_gets_its_partitions_only_after_the_first_gave_them_up() {
+        // The consumer protocol: sessions of 45 s, the uniform assignor, 4 partitions.
+        let mut c = CoordinatorNode::new(COORD, false, d::KAFKA_CONSUMER_SESSION_TIMEOUT, 4, Assignor::Uniform);
+        c.add_group(vec![5, 6, 7], Coordinator::default());
+        let mut committed = CommittedOffsets::new(4);
+        committed.commit(2, 40);
+        let mut out = CoordOut::default();
+        // 1 s: member 10 (consumer 0) joins with nothing. Its target is all four partitions; nobody
+        // holds them, so it gets them at once (epoch 1) and the group holds its targets again.
+        assert_eq!(c.joins(0, 10, 0), Some(true));
+        c.consumer_heartbeat(SimTime(S), 0, 0, 10, &[], 0, &committed, &mut out);
+        assert_eq!(
+            show(&mut out),
+            vec![
+                "record Obs(Rebalance { group: 0, started: true })",
+                "timer_at 9 46s SessionExpired { group: 0, member: 10 }",
+                "send 9->5 ConsumerHeartbeatResponse { group: 0, consumer: 0, epoch: 1, partitions: [(0, 0), (1, 0), (2, 40), (3, 0)], fenced: false }",
+                "record Obs(Rebalance { group: 0, started: false })",
+                "record Reconciled { group: 0 }",
+            ]
+        );
+        // 2 s: member 11 (consumer 1) joins. Sticky targets: 10 keeps 0 and 1, 11 gets 2 and 3,
+        // but 10 still holds them: 11 gets nothing yet (epoch 0).
+        c.consumer_heartbeat(SimTime(2 * S), 0, 1, 11, &[], 0, &committed, &mut out);
+        assert_eq!(
+            show(&mut out),
+            vec![
+                "record Obs(Rebalance { group: 0, started: true })",
+                "timer_at 9 47s SessionExpired { group: 0, member: 11 }",
+                "send 9->6 ConsumerHeartbeatResponse { group: 0, consumer: 1, epoch: 0, partitions: [], fenced: false }",
+            ]
+        );
+        // 3 s: member 10, at epoch 1 with all four, is told to give up 2 and 3 (epoch 2). Its
+        // session timer is pending, so none is set.
+        c.consumer_heartbeat(SimTime(3 * S), 0, 0, 10, &[0, 1, 2, 3], 1, &committed, &mut out);
+        assert_eq!(
+            show(&mut out),
+            vec![
+                "send 9->5 ConsumerHeartbeatResponse { group: 0, consumer: 0, epoch: 2, partitions: [(0, 0), (1, 0)], fenced: false }"
+            ]
+        );
+        // 4 s: member 11 asks again before 10 reported: still nothing.
+        c.consumer_heartbeat(SimTime(4 * S), 0, 1, 11, &[], 0, &committed, &mut out);
+        assert_eq!(
+            show(&mut out),
+            vec![
+                "send 9->6 ConsumerHeartbeatResponse { group: 0, consumer: 1, epoch: 0, partitions: [], fenced: false }"
+            ]
+        );
+        // 5 s: member 10 applied epoch 2 and owns 0 and 1: 2 and 3 are free.
+        c.consumer_heartbeat(SimTime(5 * S), 0, 0, 10, &[0, 1], 2, &committed, &mut out);
+        assert_eq!(out.len(), 1, "the same assignment, epoch 2, again");
+        out.clear();
+        // 6 s: member 11 gets them, with their committed offsets (epoch 1): every member holds its
+        // target, the rebalance is over and the harness reports the lag.
+        c.consumer_heartbeat(SimTime(6 * S), 0, 1, 11, &[], 0, &committed, &mut out);
+        assert_eq!(
+            show(&mut out),
+            vec![
+                "send 9->6 ConsumerHeartbeatResponse { group: 0, consumer: 1, epoch: 1, partitions: [(2, 40), (3, 0)], fenced: false }",
+                "record Obs(Rebalance { group: 0, started: false })",
+                "record Reconciled { group: 0 }",
+            ]
+        );
+        // An unknown member that claims an assignment (epoch 3) is fenced, and not added.
+        assert_eq!(c.joins(0, 12, 3), Some(false));
+        c.consumer_heartbeat(SimTime(7 * S), 0, 2, 12, &[1], 3, &committed, &mut out);
+        assert_eq!(
+            show(&mut out),
+            vec![
+                "send 9->7 ConsumerHeartbeatResponse { group: 0, consumer: 2, epoch: 0, partitions: [], fenced: true }"
+            ]
+        );
+        assert_eq!(c.members(0).consumer_of(12), None);
+        // Member 11's timer fires at 47 s, but its heartbeat at 6 s moved its session's end to
+        // 51 s: set again. At 51 s the session is over (the harness removes it): new targets, and
+        // 10 gets all four back at its next heartbeat, as nobody else holds them.
+        assert!(!c.session_expired(SimTime(47 * S), 0, 11, &mut out));
+        assert_eq!(show(&mut out), vec!["timer_at 9 51s SessionExpired { group: 0, member: 11 }"]);
+        assert!(c.session_expired(SimTime(51 * S), 0, 11, &mut out));
+        c.targets_changed(0, &mut out);
+        assert_eq!(show(&mut out), vec!["record Obs(Rebalance { group: 0, started: true })"]);
+        c.consumer_heartbeat(SimTime(52 * S), 0, 0, 10, &[0, 1], 2, &committed, &mut out);
+        let effects = show(&mut out);
+        assert!(effects[0].contains("epoch: 3, partitions: [(0, 0), (1, 0), (2, 40), (3, 0)]"), "{effects:?}");
+        assert_eq!(
+            effects[1..],
+            ["record Obs(Rebalance { group: 0, started: false })", "record Reconciled { group: 0 }"]
         );
     }
 

@@ -781,14 +781,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
             self.share_report_lag(now, group);
             return;
         }
-        let g = &self.groups[group];
-        if !g.committed.is_set(0) {
-            // The group has not subscribed yet: it has no lag, as `kafka-consumer-groups` shows none.
-            return;
+        if let Some(backlog) = backlog(group, &self.groups[group], self.end_offsets_sum) {
+            self.obs(now, backlog);
         }
-        let messages = g.committed.lag(self.end_offsets_sum);
-        let unacked = g.fetched_sum.saturating_sub(g.committed.total() + g.skipped_uncommitted);
-        self.obs(now, Observation::Backlog { group, messages, unacked });
     }
 
     fn retention_check(&mut self, now: SimTime, sched: &mut Scheduler<Event>) {
@@ -1259,8 +1254,15 @@ impl<'h, H: History> KafkaModel<'h, H> {
             return;
         }
         let (history, groups, partitions) = (&mut *self.history, &mut self.groups, self.cfg.partitions);
+        let end_offsets_sum = self.end_offsets_sum;
         self.world.apply(&mut self.coord_out, sched, |note| match note {
             Note::Obs(o) => history.record(now, o),
+            // A consumer-protocol group (never a share group, whose lag is its own).
+            Note::Reconciled { group } => {
+                if let Some(b) = backlog(group, &groups[group], end_offsets_sum) {
+                    history.record(now, b)
+                }
+            }
             Note::RevokeAll { group } => {
                 // Every member is to give up every partition: from now on they pause.
                 for partition in 0..partitions {
@@ -1469,7 +1471,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             }
             Rebalancing::Consumer => {
                 self.release_orphans(now, group);
-                self.membership_changed(now, group);
+                self.membership_changed(now, group, sched);
             }
         }
         if self.groups[group].pending_reset.is_some() && self.coordinator.members(group).is_empty() {
@@ -1944,4 +1946,15 @@ impl<H: History> Model for KafkaModel<'_, H> {
                     && self.repl.iter().any(|r| r.leader.is_none())
                     && self.groups_done(true)))
     }
+}
+
+/// A group's consumer lag gauge: log end offsets minus its committed offsets, and what it fetched
+/// and has not committed; none before it subscribed (as `kafka-consumer-groups` shows none).
+fn backlog(group: GroupIdx, g: &ConsumerGroup, end_offsets_sum: u64) -> Option<Observation> {
+    if !g.committed.is_set(0) {
+        return None;
+    }
+    let messages = g.committed.lag(end_offsets_sum);
+    let unacked = g.fetched_sum.saturating_sub(g.committed.total() + g.skipped_uncommitted);
+    Some(Observation::Backlog { group, messages, unacked })
 }
