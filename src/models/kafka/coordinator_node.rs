@@ -12,19 +12,21 @@
 //!
 //! The consumer protocol (KIP-848) has its coordinator's side here too
 //! ([`CoordinatorNode::consumer_heartbeat`], [`CoordinatorNode::targets_changed`]); its members'
-//! side is the consumer's (`consumer_protocol.rs`). The share coordinator (`share.rs`) is not
-//! converted yet: it still acts on the membership kept here ([`CoordinatorNode::members_mut`]) and
-//! sends through the world itself.
+//! side is the consumer's (`consumer_protocol.rs`). So has the membership of share groups (KIP-932,
+//! [`CoordinatorNode::share_heartbeat`]); their share-partitions live on the partitions' leaders
+//! (`share.rs`).
 
 use super::assignor::{range_assign, round_robin_assign, sticky_assign};
 use super::group::{CommittedOffsets, Coordinator};
+use super::share::simple_assign;
 use super::{Msg, Timer};
 use crate::history::{GroupIdx, Observation};
 use crate::models::log::Offset;
 use crate::scenario::Assignor;
 use crate::scenario::defaults as d;
 use crate::time::{SimDuration, SimTime};
-use crate::world::{Fired, NodeId, Out};
+use crate::world::{Deadline, Fired, NodeId, Out};
+use std::collections::BTreeMap;
 
 /// The coordinator's effects.
 pub type CoordOut = Out<Msg, Timer, Note>;
@@ -52,6 +54,21 @@ struct Group {
     initial_delay: Option<bool>,
     /// Per consumer index: its node (a restarted consumer keeps its node).
     nodes: Vec<NodeId>,
+    /// A share group's membership (KIP-932); empty for the others.
+    share: ShareMembers,
+}
+
+/// A share group's members as the coordinator holds them.
+#[derive(Debug, Default)]
+struct ShareMembers {
+    /// Member id -> (consumer index, session deadline).
+    members: BTreeMap<u64, (u32, Deadline)>,
+    /// The group epoch: bumped at every membership change (the target assignment changes).
+    epoch: u32,
+    /// The members in the coordinator's order, and the epoch it was computed at: a heartbeat looks
+    /// its member up here instead of sorting the group (thousands of members).
+    order: Vec<(u32, u64)>,
+    order_epoch: u32,
 }
 
 /// A new generation, decided: its number, its members' consumers in member-id order, the
@@ -85,16 +102,11 @@ impl CoordinatorNode {
 
     /// Adds the next group: its consumers' nodes (by consumer index) and its membership at start.
     pub fn add_group(&mut self, nodes: Vec<NodeId>, members: Coordinator) {
-        self.groups.push(Group { members, initial_delay: None, nodes });
+        self.groups.push(Group { members, initial_delay: None, nodes, share: ShareMembers::default() });
     }
 
     pub fn members(&self, group: GroupIdx) -> &Coordinator {
         &self.groups[group].members
-    }
-
-    /// The membership, for the coordinators not converted to handlers yet (KIP-848).
-    pub fn members_mut(&mut self, group: GroupIdx) -> &mut Coordinator {
-        &mut self.groups[group].members
     }
 
     fn to(&self, group: GroupIdx, consumer: u32) -> NodeId {
@@ -218,6 +230,103 @@ impl CoordinatorNode {
             c.rebalancing = false;
             out.record(Note::Obs(Observation::Rebalance { group, started: false }));
             out.record(Note::Reconciled { group });
+        }
+    }
+
+    /// KIP-932: a share group formed before the run: `members` (member id, consumer index) are in
+    /// at group epoch 1. The harness arms their sessions ([`CoordinatorNode::share_arm_session`]).
+    pub fn share_form(&mut self, group: GroupIdx, members: &[(u64, u32)]) {
+        let sg = &mut self.groups[group].share;
+        for &(member, consumer) in members {
+            sg.members.insert(member, (consumer, Deadline::default()));
+        }
+        sg.epoch = 1;
+    }
+
+    /// A share member's session now ends `group.share.session.timeout.ms` after `now` (a lazily
+    /// re-armed timer, as [`CoordinatorNode::arm_session`]).
+    pub fn share_arm_session(&mut self, now: SimTime, group: GroupIdx, member: u64, out: &mut CoordOut) {
+        let due = now.after(d::KAFKA_SHARE_SESSION_TIMEOUT);
+        if let Some(at) = self.groups[group].share.members.get_mut(&member).and_then(|(_, s)| s.set(due)) {
+            out.timer_at(self.node, at, Timer::SessionExpired { group, member });
+        }
+    }
+
+    /// The partitions the `simple` assignor gives share `member` (none if it is not a member), in
+    /// the coordinator's order of members: by consumer index (deterministic; Kafka's follows
+    /// member ids). Every membership change bumps the epoch, so the order is recomputed only then.
+    pub fn share_assignment(&mut self, group: GroupIdx, member: u64) -> Vec<u32> {
+        let sg = &mut self.groups[group].share;
+        if sg.order_epoch != sg.epoch {
+            sg.order = sg.members.iter().map(|(&m, &(c, _))| (c, m)).collect();
+            sg.order.sort_unstable();
+            sg.order_epoch = sg.epoch;
+        }
+        let Some(&(consumer, _)) = sg.members.get(&member) else { return Vec::new() };
+        match sg.order.binary_search(&(consumer, member)) {
+            Ok(i) => simple_assign(self.partitions, sg.order.len() as u32, i as u32),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// KIP-932: whether a `ShareGroupHeartbeat` of `member` at `epoch` is a join (`Some(true)`),
+    /// from an unknown member that claims an epoch, to fence (`Some(false)`), or from a member
+    /// (`None`).
+    pub fn share_joins(&self, group: GroupIdx, member: u64, epoch: u32) -> Option<bool> {
+        (!self.groups[group].share.members.contains_key(&member)).then_some(epoch == 0)
+    }
+
+    /// KIP-932, a `ShareGroupHeartbeat`: an unknown member at a non-zero epoch is fenced (its
+    /// session expired: it joins again); one at epoch 0 joins (the group epoch moves on). A member's
+    /// session is renewed and it hears its assignment and the group epoch. True if it was answered
+    /// with an assignment (not fenced). The harness initialises the share-partitions before the
+    /// group's first join (see [`CoordinatorNode::share_joins`]).
+    pub fn share_heartbeat(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        member: u64,
+        epoch: u32,
+        out: &mut CoordOut,
+    ) -> bool {
+        let to = self.to(group, consumer);
+        match self.share_joins(group, member, epoch) {
+            Some(false) => {
+                let resp =
+                    Msg::ShareHeartbeatResponse { group, consumer, epoch: 0, partitions: Vec::new(), fenced: true };
+                out.send(self.node, to, resp);
+                return false;
+            }
+            Some(true) => {
+                let sg = &mut self.groups[group].share;
+                sg.members.insert(member, (consumer, Deadline::default()));
+                sg.epoch += 1;
+            }
+            None => {}
+        }
+        self.share_arm_session(now, group, member, out);
+        let partitions = self.share_assignment(group, member);
+        let epoch = self.groups[group].share.epoch;
+        out.send(self.node, to, Msg::ShareHeartbeatResponse { group, consumer, epoch, partitions, fenced: false });
+        true
+    }
+
+    /// KIP-932: a member leaves (a heartbeat at epoch -1), or its session is over.
+    pub fn share_leave(&mut self, group: GroupIdx, member: u64) {
+        let sg = &mut self.groups[group].share;
+        if sg.members.remove(&member).is_some() {
+            sg.epoch += 1;
+        }
+    }
+
+    /// A share member's session timer fired: the member leaves if its session is over; if it was
+    /// renewed since, the timer is set again for its end.
+    pub fn share_session_expired(&mut self, now: SimTime, group: GroupIdx, member: u64, out: &mut CoordOut) {
+        match self.groups[group].share.members.get_mut(&member).map(|(_, s)| s.fired(now)) {
+            Some(Fired::Due) => self.share_leave(group, member),
+            Some(Fired::Rearm(at)) => out.timer_at(self.node, at, Timer::SessionExpired { group, member }),
+            Some(Fired::Nothing) | None => {}
         }
     }
 
@@ -650,6 +759,64 @@ mod tests {
             effects[1..],
             ["record Obs(Rebalance { group: 0, started: false })", "record Reconciled { group: 0 }"]
         );
+    }
+
+    #[test]
+    fn share_members_join_get_the_simple_assignment_and_are_fenced_once_their_session_is_over() {
+        let mut c = coordinator(Assignor::Range);
+        let mut out = CoordOut::default();
+        // 1 s: member 10 (consumer 0) joins at epoch 0: group epoch 1, a 45 s session, and as the
+        // only member all four partitions (`simple`: each partition to ceil(1/4) = 1 member).
+        assert_eq!(c.share_joins(0, 10, 0), Some(true));
+        assert!(c.share_heartbeat(SimTime(S), 0, 0, 10, 0, &mut out));
+        assert_eq!(
+            show(&mut out),
+            vec![
+                "timer_at 9 46s SessionExpired { group: 0, member: 10 }",
+                "send 9->5 ShareHeartbeatResponse { group: 0, consumer: 0, epoch: 1, partitions: [0, 1, 2, 3], fenced: false }",
+            ]
+        );
+        // 2 s: member 11 (consumer 1) joins: epoch 2; the second of two members takes the slots
+        // ceil(4 * 1 / 2) = 2 to ceil(4 * 2 / 2) = 4: partitions 2 and 3.
+        assert!(c.share_heartbeat(SimTime(2 * S), 0, 1, 11, 0, &mut out));
+        assert_eq!(
+            show(&mut out),
+            vec![
+                "timer_at 9 47s SessionExpired { group: 0, member: 11 }",
+                "send 9->6 ShareHeartbeatResponse { group: 0, consumer: 1, epoch: 2, partitions: [2, 3], fenced: false }",
+            ]
+        );
+        // 3 s: member 10 hears the new epoch and keeps 0 and 1 (no assignment is handed over in
+        // steps: share-partitions let several members fetch one partition). Its timer is pending.
+        assert!(c.share_heartbeat(SimTime(3 * S), 0, 0, 10, 1, &mut out));
+        assert_eq!(
+            show(&mut out),
+            vec![
+                "send 9->5 ShareHeartbeatResponse { group: 0, consumer: 0, epoch: 2, partitions: [0, 1], fenced: false }"
+            ]
+        );
+        // An unknown member at a non-zero epoch is fenced, and not added.
+        assert_eq!(c.share_joins(0, 12, 2), Some(false));
+        assert!(!c.share_heartbeat(SimTime(3 * S), 0, 2, 12, 2, &mut out));
+        assert_eq!(
+            show(&mut out),
+            vec!["send 9->7 ShareHeartbeatResponse { group: 0, consumer: 2, epoch: 0, partitions: [], fenced: true }"]
+        );
+        // Member 11 leaves (epoch 3): member 10 gets all four again.
+        c.share_leave(0, 11);
+        assert_eq!(c.share_assignment(0, 10), vec![0, 1, 2, 3]);
+        assert_eq!(c.share_assignment(0, 11), Vec::<u32>::new());
+        // Member 10's timer fires at 46 s, but its session runs to 48 s (renewed at 3 s): set again.
+        // At 48 s it is over: the member is gone (epoch 4), and its next heartbeat is fenced.
+        c.share_session_expired(SimTime(46 * S), 0, 10, &mut out);
+        assert_eq!(show(&mut out), vec!["timer_at 9 48s SessionExpired { group: 0, member: 10 }"]);
+        c.share_session_expired(SimTime(48 * S), 0, 10, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(c.share_joins(0, 10, 3), Some(false));
+        // It joins again at epoch 0 (same member id): epoch 5, everything.
+        assert!(c.share_heartbeat(SimTime(50 * S), 0, 0, 10, 0, &mut out));
+        let effects = show(&mut out);
+        assert!(effects[1].contains("epoch: 5, partitions: [0, 1, 2, 3]"), "{effects:?}");
     }
 
     #[test]

@@ -23,7 +23,6 @@
 //!   them locked until their locks expire.
 
 use super::*;
-use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum RecordState {
@@ -99,17 +98,9 @@ impl SharePartition {
 /// The share group: its coordinator's members and the share-partitions of the topic.
 #[derive(Debug, Default)]
 pub(super) struct ShareGroup {
-    /// Member id -> (consumer index, session deadline).
-    members: BTreeMap<u64, (u32, Deadline)>,
-    /// The group epoch: bumped at every membership change (the target assignment changes).
-    epoch: u32,
     partitions: Vec<SharePartition>,
     /// The share-partitions were initialised (`share.auto.offset.reset`, at the first member).
     initialised: bool,
-    /// The members in the coordinator's order, and the epoch it was computed at: a
-    /// heartbeat looks its member up here instead of sorting the group (thousands of members).
-    order: Vec<(u32, u64)>,
-    order_epoch: u32,
 }
 
 /// The `simple` assignor of Kafka 4.2 for one topic of `p` partitions and `m` members (the `i`-th
@@ -144,20 +135,22 @@ impl<H: History> KafkaModel<'_, H> {
     pub(super) fn share_form(&mut self, now: SimTime, group: GroupIdx, sched: &mut Scheduler<Event>) {
         self.share_initialise(now, group);
         let running = self.operations.running(group);
-        let members: Vec<u64> = self.groups[group].consumers[..running as usize].iter().map(|c| c.member).collect();
-        for (i, &member) in members.iter().enumerate() {
-            self.share(group).members.insert(member, (i as u32, Deadline::default()));
-        }
-        self.share(group).epoch = 1;
+        let members: Vec<(u64, u32)> = self.groups[group].consumers[..running as usize]
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.member, i as u32))
+            .collect();
+        self.coordinator.share_form(group, &members);
         for i in 0..running {
-            let parts = self.share_assignment(group, self.groups[group].consumers[i as usize].member);
+            let parts = self.coordinator.share_assignment(group, self.groups[group].consumers[i as usize].member);
             let c = &mut self.groups[group].consumers[i as usize];
             c.generation = 1;
             c.assigned = true;
             c.partitions = parts;
             let (node, member) = (c.node, c.member);
             self.world.timer_in(sched, node, d::KAFKA_SHARE_HEARTBEAT_INTERVAL, Timer::HeartbeatTick);
-            self.share_arm_session(group, member, sched);
+            self.coordinator.share_arm_session(now, group, member, &mut self.coord_out);
+            self.apply_coordinator(now, sched);
         }
         for i in 0..running {
             self.share_poll(now, group, i, sched);
@@ -179,31 +172,6 @@ impl<H: History> KafkaModel<'_, H> {
         self.share(group).initialised = true;
         if now > SimTime::ZERO {
             self.client(now, ClientEvent::Sought { group, to_end: spec == OffsetSpec::Latest });
-        }
-    }
-
-    /// The partitions the simple assignor gives `member` (none if it is not a member).
-    fn share_assignment(&mut self, group: GroupIdx, member: u64) -> Vec<u32> {
-        let p = self.cfg.partitions;
-        let sg = self.share(group);
-        // The coordinator's order: by consumer index (deterministic; Kafka's follows member ids).
-        // Every membership change bumps the epoch, so the order is recomputed only then.
-        if sg.order_epoch != sg.epoch {
-            sg.order = sg.members.iter().map(|(&m, &(c, _))| (c, m)).collect();
-            sg.order.sort_unstable();
-            sg.order_epoch = sg.epoch;
-        }
-        let Some(&(consumer, _)) = sg.members.get(&member) else { return Vec::new() };
-        match sg.order.binary_search(&(consumer, member)) {
-            Ok(i) => simple_assign(p, sg.order.len() as u32, i as u32),
-            Err(_) => Vec::new(),
-        }
-    }
-
-    fn share_arm_session(&mut self, group: GroupIdx, member: u64, sched: &mut Scheduler<Event>) {
-        let due = sched.now().after(d::KAFKA_SHARE_SESSION_TIMEOUT);
-        if let Some(at) = self.share(group).members.get_mut(&member).and_then(|(_, s)| s.set(due)) {
-            self.world.timer_at(sched, self.coord, at, Timer::SessionExpired { group, member });
         }
     }
 
@@ -360,6 +328,9 @@ impl<H: History> KafkaModel<'_, H> {
 
     // ---- coordinator ----
 
+    /// The coordinator hears a heartbeat ([`CoordinatorNode::share_heartbeat`]); the group's first
+    /// join initialises its share-partitions first, and an answered member's heartbeat reports the
+    /// group's lag.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn share_heartbeat_arrives(
         &mut self,
@@ -370,35 +341,18 @@ impl<H: History> KafkaModel<'_, H> {
         epoch: u32,
         sched: &mut Scheduler<Event>,
     ) {
-        let known = self.share(group).members.contains_key(&member);
-        let to = self.groups[group].consumers[consumer as usize].node;
-        if !known {
-            if epoch != 0 {
-                let resp =
-                    Msg::ShareHeartbeatResponse { group, consumer, epoch: 0, partitions: Vec::new(), fenced: true };
-                self.world.send(sched, self.coord, to, resp);
-                return;
-            }
-            if !self.share(group).initialised {
-                self.share_initialise(now, group);
-            }
-            let sg = self.share(group);
-            sg.members.insert(member, (consumer, Deadline::default()));
-            sg.epoch += 1;
+        if self.coordinator.share_joins(group, member, epoch) == Some(true) && !self.share(group).initialised {
+            self.share_initialise(now, group);
         }
-        self.share_arm_session(group, member, sched);
-        let partitions = self.share_assignment(group, member);
-        let epoch = self.share(group).epoch;
-        let resp = Msg::ShareHeartbeatResponse { group, consumer, epoch, partitions, fenced: false };
-        self.world.send(sched, self.coord, to, resp);
-        self.share_report_lag(now, group);
+        let answered = self.coordinator.share_heartbeat(now, group, consumer, member, epoch, &mut self.coord_out);
+        self.apply_coordinator(now, sched);
+        if answered {
+            self.share_report_lag(now, group);
+        }
     }
 
     pub(super) fn share_leave_arrives(&mut self, group: GroupIdx, member: u64) {
-        let sg = self.share(group);
-        if sg.members.remove(&member).is_some() {
-            sg.epoch += 1;
-        }
+        self.coordinator.share_leave(group, member);
     }
 
     pub(super) fn share_session_expired(
@@ -408,14 +362,8 @@ impl<H: History> KafkaModel<'_, H> {
         member: u64,
         sched: &mut Scheduler<Event>,
     ) {
-        let fired = self.share(group).members.get_mut(&member).map(|(_, s)| s.fired(now));
-        match fired {
-            Some(Fired::Due) => self.share_leave_arrives(group, member),
-            Some(Fired::Rearm(at)) => {
-                self.world.timer_at(sched, self.coord, at, Timer::SessionExpired { group, member });
-            }
-            Some(Fired::Nothing) | None => {}
-        }
+        self.coordinator.share_session_expired(now, group, member, &mut self.coord_out);
+        self.apply_coordinator(now, sched);
     }
 
     /// `kafka-share-groups --reset-offsets --to-... --execute`. Kafka refuses it while the group
