@@ -1,8 +1,9 @@
 //! The Kafka consumer client (`KafkaConsumer`): its assignment, positions, fetch sessions, fetch
 //! buffer and offset commits, and its application. A node kind (issue 16): the fetch session and
 //! the commits are handlers that write to a sink ([`Sees`]: a fetch to a dead broker is refused
-//! at once); `poll()`, processing and group membership are still driven by the harness
-//! ([`super::KafkaModel`]), which reads and writes this state.
+//! at once); so are the heartbeat thread, the classic protocol's JoinGroup and its reading of a
+//! heartbeat's answer, and KIP-848's heartbeat. `poll()`'s membership steps and the end of a job
+//! are still driven by the harness ([`super::KafkaModel`]), which reads and writes this state.
 
 use super::replica::{BrokerId, Replicas};
 use super::{DISCARD, Fetched, Msg, NO_BROKER, OffsetCommit, SKIPPED, Timer};
@@ -104,6 +105,49 @@ pub(super) struct Consumer {
     pub(super) heartbeat_due: SimTime,
 }
 
+/// The group protocol a consumer's heartbeat thread speaks (`group.protocol`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Protocol {
+    /// JoinGroup/SyncGroup and `Heartbeat` every `heartbeat.interval.ms` (3 s).
+    Classic,
+    /// KIP-848: `ConsumerGroupHeartbeat` every `group.consumer.heartbeat.interval.ms` (5 s).
+    Consumer,
+}
+
+impl Protocol {
+    pub(super) fn heartbeat_interval(self) -> SimDuration {
+        match self {
+            Protocol::Classic => d::KAFKA_HEARTBEAT_INTERVAL,
+            Protocol::Consumer => d::KAFKA_CONSUMER_HEARTBEAT_INTERVAL,
+        }
+    }
+}
+
+/// What a heartbeat thread's tick did that the harness must follow up.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Tick {
+    /// Heartbeated, or re-armed for a later due time: nothing to follow up.
+    Quiet,
+    /// A `commitSync` waited `request.timeout.ms`: it failed, and the application polls again.
+    CommitSyncTimedOut,
+    /// `max.poll.interval.ms` passed without a poll: the member left the group and took the fresh
+    /// member id it was given (the harness hands out the next one).
+    Left,
+}
+
+/// What the classic protocol's heartbeat answer asks of the member.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Heard {
+    Nothing,
+    /// A rebalance (or the coordinator does not know it): it rejoins at its next `poll()`, at
+    /// once if it is blocked in one.
+    RejoinAtPoll {
+        now: bool,
+    },
+    /// Its join has waited `request.timeout.ms` (the JoinGroup or its answer was lost): join again.
+    JoinAgain,
+}
+
 impl Consumer {
     pub(super) fn new(node: NodeId, member: u64, cfg: &KafkaConfig, brokers: u32) -> Self {
         Consumer {
@@ -163,6 +207,125 @@ impl Consumer {
 
     /// Gives up the assignment (eager rebalance): fetched records not yet handed out are dropped,
     /// and so are fetch responses still on their way (a new epoch).
+    /// The heartbeat thread's tick (`AbstractHeartbeatRequestManager` / the classic
+    /// `HeartbeatThread`): re-armed for later if the interval restarted since it was set;
+    /// otherwise the next tick is set, a `commitSync` that waited `request.timeout.ms` fails, a
+    /// member whose application has not polled within `max.poll.interval.ms` leaves the group
+    /// (and will rejoin as member `fresh`), and a member heartbeats.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn heartbeat_tick(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        coord: NodeId,
+        protocol: Protocol,
+        fresh: u64,
+        out: &mut impl Effects<Msg, Timer, ClientEvent>,
+    ) -> Tick {
+        let node = self.node;
+        if now < self.heartbeat_due {
+            out.timer_at(node, self.heartbeat_due, Timer::HeartbeatTick);
+            return Tick::Quiet;
+        }
+        let interval = protocol.heartbeat_interval();
+        self.heartbeat_due = now.after(interval);
+        out.timer_in(node, interval, Timer::HeartbeatTick);
+        if self.commit_sync_pending && now.since(self.commit_sync_since) >= d::KAFKA_REQUEST_TIMEOUT {
+            // The commit or its answer was lost (a cut link): `commitSync` fails with a timeout and
+            // the application goes on polling; the next commit carries later offsets.
+            self.commit_sync_pending = false;
+            return Tick::CommitSyncTimedOut;
+        }
+        let polling = self.waiting_in_poll || self.commit_sync_pending;
+        if (self.assigned || self.joining) && !polling && now.since(self.last_poll) > d::KAFKA_MAX_POLL_INTERVAL {
+            // Poll timeout: the member leaves; it rejoins as a new member at its next poll().
+            let member = self.member;
+            self.member = fresh;
+            self.revoke();
+            self.joining = false;
+            self.pending = None;
+            self.acked_epoch = 0;
+            out.send(node, coord, Msg::LeaveGroup { group, member });
+            return Tick::Left;
+        }
+        let member = self.member;
+        match protocol {
+            Protocol::Consumer if self.assigned || self.joining => {
+                let (owned, acked) = (self.partitions.clone(), self.acked_epoch);
+                out.send(node, coord, Msg::ConsumerHeartbeat { group, consumer, member, owned, acked });
+            }
+            Protocol::Consumer => {}
+            Protocol::Classic => out.send(node, coord, Msg::Heartbeat { group, member }),
+        }
+        Tick::Quiet
+    }
+
+    /// The classic protocol: the coordinator's answer to a heartbeat.
+    pub(super) fn heartbeat_heard(&mut self, now: SimTime, rebalance: bool, unknown: bool) -> Heard {
+        if (rebalance && self.assigned && !self.joining) || (unknown && !self.joining) {
+            self.rejoin_pending = true;
+            // A consumer blocked in poll() notices at once; a busy one at its next poll().
+            Heard::RejoinAtPoll { now: self.waiting_in_poll }
+        } else if self.joining && !rebalance && now.since(self.joining_since) >= d::KAFKA_REQUEST_TIMEOUT {
+            // Joining for `request.timeout.ms` while the coordinator does not know it (its
+            // JoinGroup was lost) or holds the group stable (its assignment was lost): the join
+            // request timed out, and it joins again.
+            Heard::JoinAgain
+        } else {
+            Heard::Nothing
+        }
+    }
+
+    /// The classic protocol: a JoinGroup (eagerly, having given up every partition first).
+    pub(super) fn join_group(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        coord: NodeId,
+        eager: bool,
+        out: &mut impl Effects<Msg, Timer, ClientEvent>,
+    ) {
+        if eager {
+            self.revoke();
+        }
+        self.rejoin_pending = false;
+        self.joining = true;
+        self.joining_since = now;
+        out.send(self.node, coord, Msg::JoinGroup { group, consumer, member: self.member });
+    }
+
+    /// KIP-848: a member without an assignment joins with its first heartbeat (epoch 0), at once.
+    pub(super) fn join_consumer_group(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        coord: NodeId,
+        out: &mut impl Effects<Msg, Timer, ClientEvent>,
+    ) {
+        self.joining = true;
+        self.rejoin_pending = false;
+        self.acked_epoch = 0;
+        self.consumer_heartbeat(now, group, consumer, coord, out);
+    }
+
+    /// KIP-848: a heartbeat with the partitions it owns and the epoch it applied; any heartbeat
+    /// sent restarts the interval (`HeartbeatRequestState.resetTimer`).
+    pub(super) fn consumer_heartbeat(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        coord: NodeId,
+        out: &mut impl Effects<Msg, Timer, ClientEvent>,
+    ) {
+        self.heartbeat_due = now.after(d::KAFKA_CONSUMER_HEARTBEAT_INTERVAL);
+        let (member, owned, acked) = (self.member, self.partitions.clone(), self.acked_epoch);
+        out.send(self.node, coord, Msg::ConsumerHeartbeat { group, consumer, member, owned, acked });
+    }
+
     pub(super) fn revoke(&mut self) {
         self.epoch += 1;
         self.assigned = false;
@@ -491,6 +654,22 @@ mod tests {
                 Effect::TimerIn { node: NODE, delay, timer: Timer::JobEnd } => {
                     format!("job ends in {} us", delay.0 / 1_000)
                 }
+                Effect::TimerIn { node: NODE, delay, timer: Timer::HeartbeatTick } => {
+                    format!("tick in {} s", delay.0 / 1_000_000_000)
+                }
+                Effect::TimerAt { node: NODE, at, timer: Timer::HeartbeatTick } => {
+                    format!("tick at {} s", at.0 / 1_000_000_000)
+                }
+                Effect::Send { from: NODE, to: COORD, msg: Msg::Heartbeat { member, .. } } => {
+                    format!("heartbeat of {member}")
+                }
+                Effect::Send { from: NODE, to: COORD, msg: Msg::LeaveGroup { member, .. } } => {
+                    format!("leave {member}")
+                }
+                Effect::Send { from: NODE, to: COORD, msg: Msg::JoinGroup { member, .. } } => format!("join {member}"),
+                Effect::Send { from: NODE, to: COORD, msg: Msg::ConsumerHeartbeat { member, owned, acked, .. } } => {
+                    format!("consumer heartbeat of {member} owning {owned:?} at epoch {acked}")
+                }
                 e => panic!("unexpected {e:?}"),
             })
             .collect()
@@ -658,5 +837,83 @@ mod tests {
                 (vec!["processing 13".to_string(), "job ends in 5000 us".to_string()], false),
             ]
         );
+    }
+
+    const SEC: u64 = 1_000_000_000;
+
+    #[test]
+    fn the_heartbeat_thread_heartbeats_rearms_early_ticks_and_leaves_after_max_poll_interval() {
+        let (mut c, _, _) = consumer();
+        let mut w = World::default();
+        // 3 s, classic: due (0), so the next tick is 3 s on and a Heartbeat goes out (last poll
+        // at 0, well within `max.poll.interval.ms`).
+        let tick = c.heartbeat_tick(SimTime(3 * SEC), 0, 2, COORD, Protocol::Classic, 5, &mut w);
+        assert_eq!(tick, Tick::Quiet);
+        assert_eq!(seen(&mut w), ["tick in 3 s", "heartbeat of 1"]);
+        // 4 s: an early tick (the interval runs to 6 s) only re-arms for 6 s.
+        c.heartbeat_tick(SimTime(4 * SEC), 0, 2, COORD, Protocol::Classic, 5, &mut w);
+        assert_eq!(seen(&mut w), ["tick at 6 s"]);
+        // 301 s: the application has not polled for more than 300 s and is not blocked in poll():
+        // the member leaves, gives up its partitions and takes the fresh member id 5.
+        let tick = c.heartbeat_tick(SimTime(301 * SEC), 0, 2, COORD, Protocol::Classic, 5, &mut w);
+        assert_eq!(tick, Tick::Left);
+        assert_eq!(seen(&mut w), ["tick in 3 s", "leave 1"]);
+        assert_eq!((c.member, c.assigned, c.partitions.len()), (5, false, 0));
+        // The classic thread heartbeats as member 5 all the same (the coordinator will answer
+        // "unknown", and it rejoins).
+        c.heartbeat_tick(SimTime(304 * SEC), 0, 2, COORD, Protocol::Classic, 6, &mut w);
+        assert_eq!(seen(&mut w), ["tick in 3 s", "heartbeat of 5"]);
+    }
+
+    #[test]
+    fn kip848_heartbeats_carry_the_owned_partitions_and_a_lost_commit_sync_times_out() {
+        let (mut c, _, _) = consumer();
+        let mut w = World::default();
+        c.acked_epoch = 4;
+        // Blocked in poll() for 400 s: no poll timeout. A KIP-848 heartbeat every 5 s, with the
+        // partitions owned and the epoch applied.
+        c.waiting_in_poll = true;
+        c.heartbeat_tick(SimTime(400 * SEC), 0, 2, COORD, Protocol::Consumer, 5, &mut w);
+        assert_eq!(seen(&mut w), ["tick in 5 s", "consumer heartbeat of 1 owning [0, 1, 2] at epoch 4"]);
+        // A commitSync sent at 410 s has no answer by 440 s (`request.timeout.ms`, 30 s): it fails
+        // and the harness polls; no heartbeat this time.
+        c.waiting_in_poll = false;
+        c.commit_sync_pending = true;
+        c.commit_sync_since = SimTime(410 * SEC);
+        let tick = c.heartbeat_tick(SimTime(439 * SEC), 0, 2, COORD, Protocol::Consumer, 5, &mut w);
+        assert_eq!((tick, seen(&mut w).len()), (Tick::Quiet, 2), "29 s: it still waits");
+        let tick = c.heartbeat_tick(SimTime(444 * SEC), 0, 2, COORD, Protocol::Consumer, 5, &mut w);
+        assert_eq!(tick, Tick::CommitSyncTimedOut);
+        assert_eq!(seen(&mut w), ["tick in 5 s"]);
+        assert!(!c.commit_sync_pending);
+        // A member with no assignment that is not joining sends nothing.
+        c.revoke();
+        c.last_poll = SimTime(444 * SEC);
+        c.heartbeat_tick(SimTime(449 * SEC), 0, 2, COORD, Protocol::Consumer, 5, &mut w);
+        assert_eq!(seen(&mut w), ["tick in 5 s"]);
+        // It joins: a heartbeat at epoch 0 owning nothing, at once, and the interval restarts.
+        c.join_consumer_group(SimTime(450 * SEC), 0, 2, COORD, &mut w);
+        assert_eq!(seen(&mut w), ["consumer heartbeat of 1 owning [] at epoch 0"]);
+        assert_eq!((c.joining, c.heartbeat_due), (true, SimTime(455 * SEC)));
+    }
+
+    #[test]
+    fn a_classic_member_rejoins_on_a_rebalance_and_joins_again_when_its_join_is_lost() {
+        let (mut c, _, _) = consumer();
+        let mut w = World::default();
+        // A stable member hears "rebalance": it rejoins at its next poll(), at once if blocked in one.
+        assert_eq!(c.heartbeat_heard(SimTime(SEC), true, false), Heard::RejoinAtPoll { now: false });
+        assert!(c.rejoin_pending);
+        c.waiting_in_poll = true;
+        assert_eq!(c.heartbeat_heard(SimTime(SEC), true, false), Heard::RejoinAtPoll { now: true });
+        // It joins eagerly at 2 s: every partition given up, JoinGroup sent.
+        c.join_group(SimTime(2 * SEC), 0, 2, COORD, true, &mut w);
+        assert_eq!(seen(&mut w), ["join 1"]);
+        assert_eq!((c.assigned, c.joining, c.rejoin_pending), (false, true, false));
+        // While joining, a "rebalance" answer means nothing new; a stable group's answer before
+        // 30 s neither; at 32 s (30 s after its JoinGroup) the join timed out: join again.
+        assert_eq!(c.heartbeat_heard(SimTime(5 * SEC), true, false), Heard::Nothing);
+        assert_eq!(c.heartbeat_heard(SimTime(31 * SEC), false, false), Heard::Nothing);
+        assert_eq!(c.heartbeat_heard(SimTime(32 * SEC), false, false), Heard::JoinAgain);
     }
 }

@@ -11,21 +11,11 @@
 use super::*;
 
 impl<H: History> KafkaModel<'_, H> {
-    /// A member without an assignment joins: its first heartbeat (epoch 0), at once.
-    pub(super) fn consumer_protocol_join(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        c.joining = true;
-        c.rejoin_pending = false;
-        c.acked_epoch = 0;
-        self.send_consumer_heartbeat(group, consumer, sched);
-    }
-
+    /// KIP-848: the member heartbeats now (see [`Consumer::consumer_heartbeat`]).
     pub(super) fn send_consumer_heartbeat(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        // Any heartbeat sent restarts the interval (`HeartbeatRequestState.resetTimer`).
-        c.heartbeat_due = sched.now().after(d::KAFKA_CONSUMER_HEARTBEAT_INTERVAL);
-        let (node, member, owned, acked) = (c.node, c.member, c.partitions.clone(), c.acked_epoch);
-        self.world.send(sched, node, self.coord, Msg::ConsumerHeartbeat { group, consumer, member, owned, acked });
+        let now = sched.now();
+        let (c, around, mut out) = self.consumer_parts(group, consumer, sched);
+        c.consumer_heartbeat(now, group, consumer, around.coord, &mut out);
     }
 
     /// The coordinator hears a heartbeat ([`CoordinatorNode::consumer_heartbeat`]); a join first

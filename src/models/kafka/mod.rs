@@ -1325,63 +1325,35 @@ impl<'h, H: History> KafkaModel<'h, H> {
         self.apply_coordinator(now, sched);
     }
 
-    /// The heartbeat thread: leaves the group if the application has not polled within
-    /// `max.poll.interval.ms`, otherwise heartbeats.
+    /// The heartbeat thread (see [`Consumer::heartbeat_tick`]).
     fn heartbeat_tick(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
         if self.is_share(group) {
             self.share_heartbeat_tick(group, consumer, sched);
             return;
         }
-        let fresh = self.next_member;
-        let interval = self.heartbeat_interval();
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        let node = c.node;
-        if now < c.heartbeat_due {
-            // The interval restarted since this tick was armed.
-            self.world.timer_at(sched, node, c.heartbeat_due, Timer::HeartbeatTick);
-            return;
+        let (fresh, protocol) = (self.next_member, self.protocol());
+        let tick = {
+            let (c, around, mut out) = self.consumer_parts(group, consumer, sched);
+            c.heartbeat_tick(now, group, consumer, around.coord, protocol, fresh, &mut out)
+        };
+        match tick {
+            consumer::Tick::Quiet => {}
+            consumer::Tick::CommitSyncTimedOut => self.poll(now, group, consumer, sched),
+            consumer::Tick::Left => self.next_member += 1,
         }
-        c.heartbeat_due = now.after(interval);
-        self.world.timer_in(sched, node, interval, Timer::HeartbeatTick);
-        if c.commit_sync_pending && now.since(c.commit_sync_since) >= d::KAFKA_REQUEST_TIMEOUT {
-            // The commit or its answer was lost (a cut link): `commitSync` fails with a timeout and
-            // the application goes on polling; the next commit carries later offsets.
-            c.commit_sync_pending = false;
-            self.poll(now, group, consumer, sched);
-            return;
+    }
+
+    /// The group protocol the consumers' heartbeat threads speak.
+    fn protocol(&self) -> consumer::Protocol {
+        match self.rebalancing {
+            Rebalancing::Consumer => consumer::Protocol::Consumer,
+            _ => consumer::Protocol::Classic,
         }
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        let polling = c.waiting_in_poll || c.commit_sync_pending;
-        if (c.assigned || c.joining) && !polling && now.since(c.last_poll) > d::KAFKA_MAX_POLL_INTERVAL {
-            // Poll timeout: the member leaves; it rejoins as a new member at its next poll().
-            let member = c.member;
-            c.member = fresh;
-            self.next_member += 1;
-            c.revoke();
-            c.joining = false;
-            c.pending = None;
-            c.acked_epoch = 0;
-            self.world.send(sched, node, self.coord, Msg::LeaveGroup { group, member });
-            return;
-        }
-        let member = c.member;
-        if self.rebalancing == Rebalancing::Consumer {
-            if c.assigned || c.joining {
-                let (owned, acked) = (c.partitions.clone(), c.acked_epoch);
-                let hb = Msg::ConsumerHeartbeat { group, consumer, member, owned, acked };
-                self.world.send(sched, node, self.coord, hb);
-            }
-            return;
-        }
-        self.world.send(sched, node, self.coord, Msg::Heartbeat { group, member });
     }
 
     /// `heartbeat.interval.ms` (classic) or `group.consumer.heartbeat.interval.ms` (KIP-848).
     fn heartbeat_interval(&self) -> SimDuration {
-        match self.rebalancing {
-            Rebalancing::Consumer => d::KAFKA_CONSUMER_HEARTBEAT_INTERVAL,
-            _ => d::KAFKA_HEARTBEAT_INTERVAL,
-        }
+        self.protocol().heartbeat_interval()
     }
 
     fn heartbeat_arrives(&mut self, group: GroupIdx, member: u64, sched: &mut Scheduler<Event>) {
@@ -1402,41 +1374,28 @@ impl<'h, H: History> KafkaModel<'h, H> {
         unknown: bool,
         sched: &mut Scheduler<Event>,
     ) {
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        if (rebalance && c.assigned && !c.joining) || (unknown && !c.joining) {
-            c.rejoin_pending = true;
-            // A consumer blocked in poll() notices at once; a busy one at its next poll().
-            if c.waiting_in_poll {
-                self.poll(now, group, consumer, sched);
-            }
-        } else if c.joining && !rebalance && now.since(c.joining_since) >= d::KAFKA_REQUEST_TIMEOUT {
-            // Joining for `request.timeout.ms` while the coordinator does not know it (its
-            // JoinGroup was lost) or holds the group stable (its assignment was lost): the join
-            // request timed out, and it joins again.
-            self.rejoin(group, consumer, sched);
+        match self.groups[group].consumers[consumer as usize].heartbeat_heard(now, rebalance, unknown) {
+            consumer::Heard::RejoinAtPoll { now: true } => self.poll(now, group, consumer, sched),
+            consumer::Heard::JoinAgain => self.rejoin(group, consumer, sched),
+            consumer::Heard::RejoinAtPoll { now: false } | consumer::Heard::Nothing => {}
         }
     }
 
-    /// Eager rebalance, member side: commit what was consumed (auto-commit), give up every
-    /// partition, and join.
+    /// The member joins again: KIP-848's first heartbeat, or (classic) a JoinGroup after
+    /// committing what was consumed (auto-commit), giving up every partition if eager.
     fn rejoin(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let now = sched.now();
         if self.rebalancing == Rebalancing::Consumer {
-            self.consumer_protocol_join(group, consumer, sched);
+            let (c, around, mut out) = self.consumer_parts(group, consumer, sched);
+            c.join_consumer_group(now, group, consumer, around.coord, &mut out);
             return;
         }
         if self.cfg.enable_auto_commit && self.groups[group].consumers[consumer as usize].assigned {
             self.commit(group, consumer, false, sched);
         }
-        let now = sched.now();
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        if self.rebalancing == Rebalancing::Eager {
-            c.revoke();
-        }
-        c.rejoin_pending = false;
-        c.joining = true;
-        c.joining_since = now;
-        let (from, member) = (c.node, c.member);
-        self.world.send(sched, from, self.coord, Msg::JoinGroup { group, consumer, member });
+        let eager = self.rebalancing == Rebalancing::Eager;
+        let (c, around, mut out) = self.consumer_parts(group, consumer, sched);
+        c.join_group(now, group, consumer, around.coord, eager, &mut out);
     }
 
     fn join_arrives(
