@@ -11,12 +11,9 @@
 
 use super::controller::Elected;
 use super::producer::{BatchError, ProducerBatch};
-use super::replica::bit;
+use super::replication::{self, Replication};
 use super::*;
 use crate::scenario::Acks;
-
-// A follower's fetch is answered as soon as any record is there: `replica.fetch.min.bytes` = 1.
-const _: () = assert!(d::KAFKA_REPLICA_FETCH_MIN_BYTES == 1);
 
 /// A delayed produce (`DelayedProduce`): an `acks = all` request whose batches wait for the HW.
 pub struct Delayed {
@@ -42,19 +39,6 @@ pub struct Tail {
     frontiers: Vec<Offset>,
 }
 
-/// One follower's fetcher from one leader, and that leader's view of its parked fetch.
-#[derive(Debug, Default, Clone)]
-pub struct Fetcher {
-    /// Follower side: a fetch (or its response) is on its way or parked.
-    active: bool,
-    /// Follower side, with faults: `replica.socket.timeout.ms` of the fetch on its way.
-    timeout: Deadline,
-    session: u32,
-    /// Leader side: the session of the fetch parked here (`replica.fetch.wait.max.ms`).
-    parked_session: u32,
-    parked: Deadline,
-}
-
 impl<H: History> KafkaModel<'_, H> {
     /// The log cleaner (`cleanup.policy` compact): every `log.cleaner.backoff.ms` it cleans each
     /// partition whose dirty ratio exceeds `min.cleanable.dirty.ratio`, up to the active segment
@@ -75,15 +59,6 @@ impl<H: History> KafkaModel<'_, H> {
             self.obs(now, Observation::StorageChanged { delta: -(freed as i64) });
         }
         self.world.timer_in(sched, self.coord, self.cfg.cleaner_backoff, Timer::LogCleaner);
-    }
-
-    fn fetcher_index(&self, follower: BrokerId, leader: BrokerId) -> usize {
-        follower as usize * self.brokers as usize + leader as usize
-    }
-
-    /// Partitions with a replica on broker `b` (in partition order).
-    fn hosted(&self, b: BrokerId) -> impl Iterator<Item = usize> + '_ {
-        self.repl.iter().enumerate().filter(move |(_, r)| r.index_of(b).is_some()).map(|(p, _)| p)
     }
 
     #[cold]
@@ -373,7 +348,7 @@ impl<H: History> KafkaModel<'_, H> {
             for g in 0..self.groups.len() {
                 self.report_lag(now, g);
             }
-            self.wake_followers(now, p, sched);
+            self.wake_followers(p, sched);
         }
     }
 
@@ -485,53 +460,49 @@ impl<H: History> KafkaModel<'_, H> {
         }
     }
 
-    // ---- followers ----
+    // ---- followers (the node kind in `replication.rs`) ----
 
-    /// Every live broker fetches from each broker that leads a partition it follows
-    /// (`ReplicaFetcherManager.addFetcherForPartitions`).
+    /// The replication's handlers, what they read, and where their effects go: through the world
+    /// as they are issued (a fetch to a dead leader is refused at once), their steps to the
+    /// history when it wants them.
+    // The effects' sink is a closure, whose type has no name to give an alias.
+    #[allow(clippy::type_complexity)]
+    #[inline(always)]
+    fn replication_parts<'a>(
+        &'a mut self,
+        sched: &'a mut Scheduler<Event>,
+    ) -> (&'a mut Replication, replication::Around<'a>, Direct<'a, Event, impl FnMut(Handed<Msg, Step>) + 'a>) {
+        let now = sched.now();
+        let history = &mut *self.history;
+        let out = Direct::new(
+            &mut self.world,
+            sched,
+            #[inline(always)]
+            move |h| {
+                if H::STEPS
+                    && let Handed::Record(step) = h
+                {
+                    history.record(now, Observation::Step(step));
+                }
+            },
+        );
+        let around =
+            replication::Around { repl: &mut self.repl, partitions: &self.partitions, costs: self.costs.as_ref() };
+        (&mut self.replication, around, out)
+    }
+
+    /// Every live broker fetches from each broker that leads a partition it follows.
     #[cold]
     #[inline(never)]
     pub(super) fn ensure_fetchers(&mut self, sched: &mut Scheduler<Event>) {
         if !self.replicated {
             return;
         }
-        for f in 0..self.brokers as BrokerId {
-            if !self.world.is_up(f) {
-                continue;
-            }
-            for l in 0..self.brokers as BrokerId {
-                let i = self.fetcher_index(f, l);
-                if l == f || self.fetchers[i].active || !self.follows(f, l) {
-                    continue;
-                }
-                self.fetchers[i].session += 1;
-                self.send_replica_fetch(f, l, sched);
-            }
-        }
+        let now = sched.now();
+        let (rep, around, mut out) = self.replication_parts(sched);
+        rep.ensure(now, around.repl, &mut out);
     }
 
-    /// Broker `f` follows some partition that `l` leads.
-    fn follows(&self, f: BrokerId, l: BrokerId) -> bool {
-        f != l && self.repl.iter().any(|r| r.leader == Some(l) && r.index_of(f).is_some())
-    }
-
-    /// A fetch to a dead leader is refused at once (its port is closed); one lost in a cut link
-    /// waits for `replica.socket.timeout.ms`, then the follower fetches again.
-    fn send_replica_fetch(&mut self, f: BrokerId, l: BrokerId, sched: &mut Scheduler<Event>) {
-        let i = self.fetcher_index(f, l);
-        let session = self.fetchers[i].session;
-        let sent = self.world.send(sched, f, l, Msg::ReplicaFetch { session });
-        self.fetchers[i].active = sent || (self.faulty && self.world.is_up(l));
-        if self.faulty
-            && self.fetchers[i].active
-            && let Some(at) = self.fetchers[i].timeout.set(sched.now().after(d::KAFKA_REPLICA_SOCKET_TIMEOUT))
-        {
-            self.world.timer_at(sched, f, at, Timer::ReplicaFetchTimeout { leader: l });
-        }
-    }
-
-    /// `replica.socket.timeout.ms` passed since follower `f` fetched from `l` (the fetch or its
-    /// answer was lost in a cut link): a new fetch session.
     #[cold]
     #[inline(never)]
     pub(super) fn replica_fetch_timed_out(
@@ -541,27 +512,13 @@ impl<H: History> KafkaModel<'_, H> {
         l: BrokerId,
         sched: &mut Scheduler<Event>,
     ) {
-        let i = self.fetcher_index(f, l);
-        match self.fetchers[i].timeout.fired(now) {
-            Fired::Due => {
-                if self.fetchers[i].active {
-                    self.fetchers[i].active = false;
-                    self.fetchers[i].session += 1;
-                    if self.follows(f, l) {
-                        self.send_replica_fetch(f, l, sched);
-                    }
-                }
-            }
-            Fired::Rearm(at) => {
-                self.world.timer_at(sched, f, at, Timer::ReplicaFetchTimeout { leader: l });
-            }
-            Fired::Nothing => {}
-        }
+        let (rep, around, mut out) = self.replication_parts(sched);
+        rep.fetch_timed_out(now, f, l, around.repl, &mut out);
     }
 
-    /// The leader gets a follower's fetch: its fetch offsets are its LEOs, which may move the HW
-    /// and bring it back into the ISR; it is answered at once if there is anything to send,
-    /// otherwise parked for `replica.fetch.wait.max.ms`.
+    /// The leader gets a follower's fetch: per partition (see [`replication::fetch_at_leader`]),
+    /// a moved HW is acted on before the next partition is looked at; then the fetch is answered
+    /// or parked.
     #[cold]
     #[inline(never)]
     pub(super) fn replica_fetch_arrives(
@@ -574,91 +531,32 @@ impl<H: History> KafkaModel<'_, H> {
     ) {
         let mut data = false;
         for p in 0..self.repl.len() {
-            let r = &mut self.repl[p];
-            if r.leader != Some(l) {
+            let Some(seen) = replication::fetch_at_leader(&mut self.repl[p], &self.partitions[p], f, l, now) else {
                 continue;
-            }
-            let Some(i) = r.index_of(f) else { continue };
-            let log = &self.partitions[p];
-            let end = log.end_offset();
-            // Out of range below the log start (retention): the follower starts over there.
-            r.leo[i] = r.leo[i].max(log.start_offset);
-            r.follower_fetched(i, now, end);
-            if !r.in_isr(f) && r.follower_in_sync(i) {
-                // `maybeExpandIsr`: caught up to the HW (the controller approves at once).
-                r.isr |= bit(f);
-            }
-            data |= end > r.leo[i];
-            if r.update_hw(end) {
+            };
+            data |= seen.data;
+            if seen.hw_moved {
                 self.hw_advanced(now, p, sched);
             }
         }
-        let i = self.fetcher_index(f, l);
-        self.fetchers[i].parked_session = session;
-        if data {
-            self.respond_replica(f, l, sched);
-        } else if let Some(at) = self.fetchers[i].parked.set(now.after(d::KAFKA_REPLICA_FETCH_WAIT_MAX)) {
-            self.world.timer_at(sched, l, at, Timer::ReplicaFetchExpired { follower: f });
-        }
+        let (rep, around, mut out) = self.replication_parts(sched);
+        rep.fetch_seen(now, f, l, session, data, &around, &mut out);
     }
 
-    /// New records on partition `p`: followers whose fetch is parked at the leader get them now
-    /// (`replica.fetch.min.bytes` = 1).
     #[cold]
     #[inline(never)]
-    fn wake_followers(&mut self, _now: SimTime, p: usize, sched: &mut Scheduler<Event>) {
-        let Some(l) = self.repl[p].leader else { return };
-        for k in 0..self.repl[p].brokers.len() {
-            let f = self.repl[p].brokers[k];
-            if f != l && self.fetchers[self.fetcher_index(f, l)].parked.due().is_some() {
-                self.respond_replica(f, l, sched);
-            }
-        }
+    fn wake_followers(&mut self, p: usize, sched: &mut Scheduler<Event>) {
+        let (rep, around, mut out) = self.replication_parts(sched);
+        rep.wake_followers(p, &around, &mut out);
     }
 
     #[cold]
     #[inline(never)]
     pub(super) fn replica_fetch_expired(&mut self, now: SimTime, l: NodeId, f: BrokerId, sched: &mut Scheduler<Event>) {
-        let i = self.fetcher_index(f, l);
-        match self.fetchers[i].parked.fired(now) {
-            Fired::Due => self.respond_replica(f, l, sched),
-            Fired::Rearm(at) => {
-                self.world.timer_at(sched, l, at, Timer::ReplicaFetchExpired { follower: f });
-            }
-            Fired::Nothing => {}
-        }
+        let (rep, around, mut out) = self.replication_parts(sched);
+        rep.parked_expired(now, l, f, &around, &mut out);
     }
 
-    /// The leader answers follower `f`'s fetch: per partition it leads and `f` follows, the
-    /// records after `f`'s LEO, up to `replica.fetch.max.bytes`.
-    #[cold]
-    #[inline(never)]
-    fn respond_replica(&mut self, f: BrokerId, l: BrokerId, sched: &mut Scheduler<Event>) {
-        let mut parts = self.replica_pool.pop().unwrap_or_default();
-        let mut bytes = 0;
-        for p in self.hosted(f) {
-            let r = &self.repl[p];
-            if r.leader != Some(l) {
-                continue;
-            }
-            let i = r.index_of(f).expect("hosted");
-            let log = &self.partitions[p];
-            if r.leo[i] < log.end_offset() {
-                let to = log.fetch_end(r.leo[i], log.end_offset(), d::KAFKA_REPLICA_FETCH_MAX_BYTES);
-                if let Some(k) = &self.costs {
-                    bytes += log.bytes_from(r.leo[i], to, u64::MAX) + k.v0_framing(to - r.leo[i]);
-                }
-                parts.push((p as u32, r.epoch, to));
-            }
-        }
-        let i = self.fetcher_index(f, l);
-        self.fetchers[i].parked.clear();
-        let session = self.fetchers[i].parked_session;
-        self.world.send(sched, l, f, Msg::ReplicaFetchResponse { session, parts, bytes });
-    }
-
-    /// The follower appends what the leader sent (if it is still the leader of that epoch) and
-    /// fetches again at once, while it follows anything `l` leads.
     #[cold]
     #[inline(never)]
     pub(super) fn replica_fetch_response(
@@ -667,57 +565,23 @@ impl<H: History> KafkaModel<'_, H> {
         l: NodeId,
         f: NodeId,
         session: u32,
-        mut parts: Vec<(u32, u32, Offset)>,
+        parts: replication::ReplicaParts,
         sched: &mut Scheduler<Event>,
     ) {
-        let i = self.fetcher_index(f, l);
-        if !self.fetchers[i].active || self.fetchers[i].session != session {
-            parts.clear();
-            self.replica_pool.push(parts);
-            return;
-        }
-        for (p, epoch, to) in parts.drain(..) {
-            let r = &mut self.repl[p as usize];
-            if r.epoch != epoch || r.leader != Some(l) {
-                continue;
-            }
-            let k = r.index_of(f).expect("a follower of this partition");
-            r.leo[k] = r.leo[k].max(to);
-            if H::STEPS {
-                let step = Step::Replicated { partition: p, broker: f, end: r.leo[k] };
-                self.history.record(now, Observation::Step(step));
-            }
-        }
-        self.replica_pool.push(parts);
-        if self.follows(f, l) {
-            self.send_replica_fetch(f, l, sched);
-        } else {
-            self.fetchers[i].active = false;
-            self.fetchers[i].timeout.clear();
-        }
+        let (rep, around, mut out) = self.replication_parts(sched);
+        rep.response_arrives(now, l, f, session, parts, around.repl, &mut out);
     }
 
     /// `isr-expiration`: the leader drops followers that have not caught up within
-    /// `replica.lag.time.max.ms`; the HW may then move and delayed produces complete.
+    /// `replica.lag.time.max.ms` ([`replication::shrink_isr`]); the HW may then move and delayed
+    /// produces complete, before the next partition is looked at.
     #[cold]
     #[inline(never)]
     pub(super) fn isr_check(&mut self, now: SimTime, l: NodeId, sched: &mut Scheduler<Event>) {
         self.world.timer_in(sched, l, d::KAFKA_ISR_EXPIRATION_INTERVAL, Timer::IsrCheck);
         for p in 0..self.repl.len() {
-            let r = &mut self.repl[p];
-            if r.leader != Some(l) {
-                continue;
-            }
             let end = self.partitions[p].end_offset();
-            let mut shrunk = false;
-            for i in 0..r.brokers.len() {
-                let b = r.brokers[i];
-                if b != l && r.in_isr(b) && !r.caught_up(i, now, end, d::KAFKA_REPLICA_LAG_TIME_MAX) {
-                    r.isr &= !bit(b);
-                    shrunk = true;
-                }
-            }
-            if shrunk {
+            if replication::shrink_isr(&mut self.repl[p], l, now, end) {
                 self.isr_changed(now, p, sched);
             }
         }
@@ -764,18 +628,7 @@ impl<H: History> KafkaModel<'_, H> {
         // Deadlines whose timers lived on this broker: those timers died with it, so they are
         // reset, not merely cleared (a cleared deadline still expects its pending timer).
         self.purgatory_deadline[b as usize] = Deadline::default();
-        for other in 0..self.brokers as BrokerId {
-            // Its own fetchers (their parked fetches wait at live leaders: cleared), and the
-            // fetches of followers parked at it (they hear the connection close and fetch again
-            // once the controller names a new leader).
-            let own = self.fetcher_index(b, other);
-            self.fetchers[own].active = false;
-            self.fetchers[own].parked.clear();
-            self.fetchers[own].timeout = Deadline::default();
-            let at_b = self.fetcher_index(other, b);
-            self.fetchers[at_b].active = false;
-            self.fetchers[at_b].parked = Deadline::default();
-        }
+        self.replication.broker_crashed(b);
         let mut clients: Vec<NodeId> = self.producers.iter().map(|pc| pc.node).collect();
         for g in &mut self.groups {
             for c in &mut g.consumers {
@@ -1083,10 +936,7 @@ impl<H: History> KafkaModel<'_, H> {
             Msg::FetchResponse { group, consumer, epoch, records, .. } if cut => {
                 self.fetch_response_lost(now, group, consumer, epoch, records);
             }
-            Msg::ReplicaFetchResponse { mut parts, .. } => {
-                parts.clear();
-                self.replica_pool.push(parts);
-            }
+            Msg::ReplicaFetchResponse { parts, .. } => self.replication.recycle(parts),
             Msg::FetchResponse { mut records, .. } => {
                 records.clear();
                 self.fetch_pool.push(records);

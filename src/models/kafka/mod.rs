@@ -23,6 +23,7 @@ mod operations;
 pub mod partitioner;
 pub mod producer;
 pub mod replica;
+mod replication;
 mod sender;
 mod share;
 
@@ -424,9 +425,8 @@ pub struct KafkaModel<'h, H: History> {
     /// deadline of the oldest.
     purgatory: Vec<VecDeque<broker::Delayed>>,
     purgatory_deadline: Vec<Deadline>,
-    /// Per (follower, leader): the follower's fetcher and the leader's parked fetch.
-    fetchers: Vec<broker::Fetcher>,
-    replica_pool: Vec<Vec<(u32, u32, Offset)>>,
+    /// The followers' fetchers and the leaders' parked fetches (`replication.rs`).
+    replication: replication::Replication,
     /// Controller side, per broker: the incarnation whose heartbeats it last got (its registration),
     /// and when its session expires (`broker.session.timeout.ms` after that heartbeat).
     registered: Vec<u32>,
@@ -594,8 +594,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             replicated: cfg.replication_factor > 1,
             purgatory: (0..brokers).map(|_| VecDeque::new()).collect(),
             purgatory_deadline: vec![Deadline::default(); brokers],
-            fetchers: (0..brokers * brokers).map(|_| broker::Fetcher::default()).collect(),
-            replica_pool: Vec::new(),
+            replication: replication::Replication::new(s.brokers, producer_cfg.faulty),
             registered: vec![0; brokers],
             broker_session: vec![Deadline::default(); brokers],
             meta_version: 0,
