@@ -11,19 +11,10 @@
 
 use super::controller::Elected;
 use super::producer::{BatchError, ProducerBatch};
+use super::purgatory::{Delayed, Purgatory};
 use super::replication::{self, Replication};
 use super::*;
 use crate::scenario::Acks;
-
-/// A delayed produce (`DelayedProduce`): an `acks = all` request whose batches wait for the HW.
-pub struct Delayed {
-    batches: Vec<ProducerBatch>,
-    /// The producer that sent it (its index), that producer's incarnation, and the request's number.
-    client: usize,
-    producer: u32,
-    req: u64,
-    deadline: SimTime,
-}
 
 /// What a zombie leader holds beyond the log that the controller's leader carries on: the
 /// records the election cut off (still in the zombie's log) and what it appended since, from
@@ -166,13 +157,8 @@ impl<H: History> KafkaModel<'_, H> {
                     return;
                 }
                 let deadline = now.after(d::KAFKA_REQUEST_TIMEOUT);
-                let l = broker as usize;
-                self.purgatory[l].push_back(Delayed { client: k, batches, producer, req, deadline });
-                if self.purgatory[l].len() == 1
-                    && let Some(at) = self.purgatory_deadline[l].set(deadline)
-                {
-                    self.world.timer_at(sched, broker, at, Timer::PurgatoryExpired);
-                }
+                let (purgatory, mut out) = self.purgatory_parts(sched);
+                purgatory.park(broker, Delayed { client: k, batches, producer, req, deadline }, &mut out);
             }
         }
     }
@@ -282,7 +268,7 @@ impl<H: History> KafkaModel<'_, H> {
                 self.obs(now, Observation::StorageChanged { delta: -(freed as i64) });
             }
         }
-        if !self.purgatory[b as usize].is_empty() {
+        if !self.purgatory.is_empty(b) {
             self.complete_delayed(now, b, sched);
         }
     }
@@ -381,82 +367,61 @@ impl<H: History> KafkaModel<'_, H> {
         }
         // Only a replicated partition ever holds a delayed produce (with one replica the HW is
         // the LEO at once).
-        if self.replicated && !self.purgatory[leader as usize].is_empty() {
+        if self.replicated && !self.purgatory.is_empty(leader) {
             self.complete_delayed(now, leader, sched);
         }
     }
 
-    /// `DelayedProduce.tryComplete`: a batch is done when the HW reached it (an error if the ISR
-    /// is then below `min.insync.replicas`) or its broker no longer leads; a request is answered
-    /// when all its batches are done.
+    /// The purgatory (`purgatory.rs`) and where its timers go: through the world as they are set.
+    // The effects' sink is a closure, whose type has no name to give an alias.
+    #[allow(clippy::type_complexity)]
+    #[inline(always)]
+    fn purgatory_parts<'a>(
+        &'a mut self,
+        sched: &'a mut Scheduler<Event>,
+    ) -> (&'a mut Purgatory, Direct<'a, Event, impl FnMut(Handed<Msg, ()>) + 'a>) {
+        (&mut self.purgatory, Direct::new(&mut self.world, sched, |_| {}))
+    }
+
+    /// `DelayedProduce.tryComplete` on leader `l` ([`Purgatory::complete`], by `l`'s own
+    /// metadata): the requests done are answered in order, then the timer follows the oldest
+    /// still waiting.
     #[cold]
     #[inline(never)]
     fn complete_delayed(&mut self, _now: SimTime, l: BrokerId, sched: &mut Scheduler<Event>) {
-        let min_isr = self.cfg.min_insync_replicas;
         let parts = self.cfg.partitions as usize;
-        let mut i = 0;
-        while i < self.purgatory[l as usize].len() {
-            let mut pending = false;
-            for b in self.purgatory[l as usize][i].batches.iter_mut() {
-                if b.need == 0 || b.error != BatchError::None {
-                    continue;
-                }
-                let r = &self.repl[b.partition as usize];
-                if self.view[l as usize * parts + b.partition as usize].0 != Some(l) {
-                    b.error = BatchError::NotLeader;
-                    b.need = 0;
-                } else if r.hw >= b.need {
-                    if r.isr_len() < min_isr {
-                        b.error = BatchError::NotEnoughReplicasAfterAppend;
-                    }
-                    b.need = 0;
-                } else {
-                    pending = true;
-                }
-            }
-            if pending {
-                i += 1;
-                continue;
-            }
-            let e = self.purgatory[l as usize].remove(i).expect("listed");
-            self.respond_produce(l, e.client, e.batches, e.producer, e.req, sched);
-        }
-        self.rearm_purgatory(l, sched);
+        let view = &self.view[l as usize * parts..(l as usize + 1) * parts];
+        let mut done = self.purgatory.take_done();
+        let leads = |p: u32| view[p as usize].0 == Some(l);
+        self.purgatory.complete(l, &self.repl, leads, self.cfg.min_insync_replicas, &mut done);
+        self.answer_delayed(l, done, sched);
     }
 
-    fn rearm_purgatory(&mut self, l: BrokerId, sched: &mut Scheduler<Event>) {
-        match self.purgatory[l as usize].front().map(|e| e.deadline) {
-            None => self.purgatory_deadline[l as usize].clear(),
-            Some(due) => {
-                if let Some(at) = self.purgatory_deadline[l as usize].set(due) {
-                    self.world.timer_at(sched, l, at, Timer::PurgatoryExpired);
-                }
-            }
+    /// Answers the delayed produces `done` (a response lost at once goes back to its producer
+    /// client), then re-arms the purgatory's timer.
+    fn answer_delayed(&mut self, l: BrokerId, mut done: Vec<Delayed>, sched: &mut Scheduler<Event>) {
+        for e in done.drain(..) {
+            self.respond_produce(l, e.client, e.batches, e.producer, e.req, sched);
         }
+        self.purgatory.recycle(done);
+        let (purgatory, mut out) = self.purgatory_parts(sched);
+        purgatory.rearm(l, &mut out);
     }
 
     /// The oldest delayed produce reached the request's timeout: its waiting batches get
-    /// `REQUEST_TIMED_OUT`.
+    /// `REQUEST_TIMED_OUT` ([`Purgatory::expired`]).
     #[cold]
     #[inline(never)]
     pub(super) fn purgatory_expired(&mut self, now: SimTime, l: NodeId, sched: &mut Scheduler<Event>) {
-        match self.purgatory_deadline[l as usize].fired(now) {
-            Fired::Due => {
-                while self.purgatory[l as usize].front().is_some_and(|e| e.deadline <= now) {
-                    let mut e = self.purgatory[l as usize].pop_front().expect("peeked");
-                    for b in e.batches.iter_mut() {
-                        if b.need != 0 && b.error == BatchError::None {
-                            b.error = BatchError::Timeout;
-                        }
-                    }
-                    self.respond_produce(l, e.client, e.batches, e.producer, e.req, sched);
-                }
-                self.rearm_purgatory(l, sched);
-            }
-            Fired::Rearm(at) => {
-                self.world.timer_at(sched, l, at, Timer::PurgatoryExpired);
-            }
-            Fired::Nothing => {}
+        let mut done = self.purgatory.take_done();
+        let due = {
+            let (purgatory, mut out) = self.purgatory_parts(sched);
+            purgatory.expired(now, l, &mut done, &mut out)
+        };
+        if due {
+            self.answer_delayed(l, done, sched);
+        } else {
+            self.purgatory.recycle(done);
         }
     }
 
@@ -595,7 +560,7 @@ impl<H: History> KafkaModel<'_, H> {
         let end = self.partitions[p].end_offset();
         if self.repl[p].update_hw(end) {
             self.hw_advanced(now, p, sched);
-        } else if !self.purgatory[l as usize].is_empty() {
+        } else if !self.purgatory.is_empty(l) {
             self.complete_delayed(now, l, sched);
         }
     }
@@ -622,12 +587,9 @@ impl<H: History> KafkaModel<'_, H> {
     #[cold]
     #[inline(never)]
     pub(super) fn broker_crashed(&mut self, b: BrokerId, sched: &mut Scheduler<Event>) {
-        for e in std::mem::take(&mut self.purgatory[b as usize]) {
+        for e in self.purgatory.broker_crashed(b) {
             self.producers[e.client].orphans.push((b, e.producer, e.req, e.batches));
         }
-        // Deadlines whose timers lived on this broker: those timers died with it, so they are
-        // reset, not merely cleared (a cleared deadline still expects its pending timer).
-        self.purgatory_deadline[b as usize] = Deadline::default();
         self.replication.broker_crashed(b);
         let mut clients: Vec<NodeId> = self.producers.iter().map(|pc| pc.node).collect();
         for g in &mut self.groups {
