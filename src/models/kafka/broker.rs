@@ -11,22 +11,10 @@
 
 use super::controller::Elected;
 use super::producer::{BatchError, ProducerBatch};
-use super::replica::bit;
+use super::purgatory::{Delayed, Purgatory};
+use super::replication::{self, Replication};
 use super::*;
 use crate::scenario::Acks;
-
-// A follower's fetch is answered as soon as any record is there: `replica.fetch.min.bytes` = 1.
-const _: () = assert!(d::KAFKA_REPLICA_FETCH_MIN_BYTES == 1);
-
-/// A delayed produce (`DelayedProduce`): an `acks = all` request whose batches wait for the HW.
-pub struct Delayed {
-    batches: Vec<ProducerBatch>,
-    /// The producer that sent it (its index), that producer's incarnation, and the request's number.
-    client: usize,
-    producer: u32,
-    req: u64,
-    deadline: SimTime,
-}
 
 /// What a zombie leader holds beyond the log that the controller's leader carries on: the
 /// records the election cut off (still in the zombie's log) and what it appended since, from
@@ -40,19 +28,6 @@ pub struct Tail {
     /// Per group, its progress when the tail was cut off: a record at or above it was never
     /// processed by that group.
     frontiers: Vec<Offset>,
-}
-
-/// One follower's fetcher from one leader, and that leader's view of its parked fetch.
-#[derive(Debug, Default, Clone)]
-pub struct Fetcher {
-    /// Follower side: a fetch (or its response) is on its way or parked.
-    active: bool,
-    /// Follower side, with faults: `replica.socket.timeout.ms` of the fetch on its way.
-    timeout: Deadline,
-    session: u32,
-    /// Leader side: the session of the fetch parked here (`replica.fetch.wait.max.ms`).
-    parked_session: u32,
-    parked: Deadline,
 }
 
 impl<H: History> KafkaModel<'_, H> {
@@ -75,15 +50,6 @@ impl<H: History> KafkaModel<'_, H> {
             self.obs(now, Observation::StorageChanged { delta: -(freed as i64) });
         }
         self.world.timer_in(sched, self.coord, self.cfg.cleaner_backoff, Timer::LogCleaner);
-    }
-
-    fn fetcher_index(&self, follower: BrokerId, leader: BrokerId) -> usize {
-        follower as usize * self.brokers as usize + leader as usize
-    }
-
-    /// Partitions with a replica on broker `b` (in partition order).
-    fn hosted(&self, b: BrokerId) -> impl Iterator<Item = usize> + '_ {
-        self.repl.iter().enumerate().filter(move |(_, r)| r.index_of(b).is_some()).map(|(p, _)| p)
     }
 
     #[cold]
@@ -191,13 +157,8 @@ impl<H: History> KafkaModel<'_, H> {
                     return;
                 }
                 let deadline = now.after(d::KAFKA_REQUEST_TIMEOUT);
-                let l = broker as usize;
-                self.purgatory[l].push_back(Delayed { client: k, batches, producer, req, deadline });
-                if self.purgatory[l].len() == 1
-                    && let Some(at) = self.purgatory_deadline[l].set(deadline)
-                {
-                    self.world.timer_at(sched, broker, at, Timer::PurgatoryExpired);
-                }
+                let (purgatory, mut out) = self.purgatory_parts(sched);
+                purgatory.park(broker, Delayed { client: k, batches, producer, req, deadline }, &mut out);
             }
         }
     }
@@ -307,7 +268,7 @@ impl<H: History> KafkaModel<'_, H> {
                 self.obs(now, Observation::StorageChanged { delta: -(freed as i64) });
             }
         }
-        if !self.purgatory[b as usize].is_empty() {
+        if !self.purgatory.is_empty(b) {
             self.complete_delayed(now, b, sched);
         }
     }
@@ -373,7 +334,7 @@ impl<H: History> KafkaModel<'_, H> {
             for g in 0..self.groups.len() {
                 self.report_lag(now, g);
             }
-            self.wake_followers(now, p, sched);
+            self.wake_followers(p, sched);
         }
     }
 
@@ -406,132 +367,107 @@ impl<H: History> KafkaModel<'_, H> {
         }
         // Only a replicated partition ever holds a delayed produce (with one replica the HW is
         // the LEO at once).
-        if self.replicated && !self.purgatory[leader as usize].is_empty() {
+        if self.replicated && !self.purgatory.is_empty(leader) {
             self.complete_delayed(now, leader, sched);
         }
     }
 
-    /// `DelayedProduce.tryComplete`: a batch is done when the HW reached it (an error if the ISR
-    /// is then below `min.insync.replicas`) or its broker no longer leads; a request is answered
-    /// when all its batches are done.
+    /// The purgatory (`purgatory.rs`) and where its timers go: through the world as they are set.
+    // The effects' sink is a closure, whose type has no name to give an alias.
+    #[allow(clippy::type_complexity)]
+    #[inline(always)]
+    fn purgatory_parts<'a>(
+        &'a mut self,
+        sched: &'a mut Scheduler<Event>,
+    ) -> (&'a mut Purgatory, Direct<'a, Event, impl FnMut(Handed<Msg, ()>) + 'a>) {
+        (&mut self.purgatory, Direct::new(&mut self.world, sched, |_| {}))
+    }
+
+    /// `DelayedProduce.tryComplete` on leader `l` ([`Purgatory::complete`], by `l`'s own
+    /// metadata): the requests done are answered in order, then the timer follows the oldest
+    /// still waiting.
     #[cold]
     #[inline(never)]
     fn complete_delayed(&mut self, _now: SimTime, l: BrokerId, sched: &mut Scheduler<Event>) {
-        let min_isr = self.cfg.min_insync_replicas;
         let parts = self.cfg.partitions as usize;
-        let mut i = 0;
-        while i < self.purgatory[l as usize].len() {
-            let mut pending = false;
-            for b in self.purgatory[l as usize][i].batches.iter_mut() {
-                if b.need == 0 || b.error != BatchError::None {
-                    continue;
-                }
-                let r = &self.repl[b.partition as usize];
-                if self.view[l as usize * parts + b.partition as usize].0 != Some(l) {
-                    b.error = BatchError::NotLeader;
-                    b.need = 0;
-                } else if r.hw >= b.need {
-                    if r.isr_len() < min_isr {
-                        b.error = BatchError::NotEnoughReplicasAfterAppend;
-                    }
-                    b.need = 0;
-                } else {
-                    pending = true;
-                }
-            }
-            if pending {
-                i += 1;
-                continue;
-            }
-            let e = self.purgatory[l as usize].remove(i).expect("listed");
-            self.respond_produce(l, e.client, e.batches, e.producer, e.req, sched);
-        }
-        self.rearm_purgatory(l, sched);
+        let view = &self.view[l as usize * parts..(l as usize + 1) * parts];
+        let mut done = self.purgatory.take_done();
+        let leads = |p: u32| view[p as usize].0 == Some(l);
+        self.purgatory.complete(l, &self.repl, leads, self.cfg.min_insync_replicas, &mut done);
+        self.answer_delayed(l, done, sched);
     }
 
-    fn rearm_purgatory(&mut self, l: BrokerId, sched: &mut Scheduler<Event>) {
-        match self.purgatory[l as usize].front().map(|e| e.deadline) {
-            None => self.purgatory_deadline[l as usize].clear(),
-            Some(due) => {
-                if let Some(at) = self.purgatory_deadline[l as usize].set(due) {
-                    self.world.timer_at(sched, l, at, Timer::PurgatoryExpired);
-                }
-            }
+    /// Answers the delayed produces `done` (a response lost at once goes back to its producer
+    /// client), then re-arms the purgatory's timer.
+    fn answer_delayed(&mut self, l: BrokerId, mut done: Vec<Delayed>, sched: &mut Scheduler<Event>) {
+        for e in done.drain(..) {
+            self.respond_produce(l, e.client, e.batches, e.producer, e.req, sched);
         }
+        self.purgatory.recycle(done);
+        let (purgatory, mut out) = self.purgatory_parts(sched);
+        purgatory.rearm(l, &mut out);
     }
 
     /// The oldest delayed produce reached the request's timeout: its waiting batches get
-    /// `REQUEST_TIMED_OUT`.
+    /// `REQUEST_TIMED_OUT` ([`Purgatory::expired`]).
     #[cold]
     #[inline(never)]
     pub(super) fn purgatory_expired(&mut self, now: SimTime, l: NodeId, sched: &mut Scheduler<Event>) {
-        match self.purgatory_deadline[l as usize].fired(now) {
-            Fired::Due => {
-                while self.purgatory[l as usize].front().is_some_and(|e| e.deadline <= now) {
-                    let mut e = self.purgatory[l as usize].pop_front().expect("peeked");
-                    for b in e.batches.iter_mut() {
-                        if b.need != 0 && b.error == BatchError::None {
-                            b.error = BatchError::Timeout;
-                        }
-                    }
-                    self.respond_produce(l, e.client, e.batches, e.producer, e.req, sched);
-                }
-                self.rearm_purgatory(l, sched);
-            }
-            Fired::Rearm(at) => {
-                self.world.timer_at(sched, l, at, Timer::PurgatoryExpired);
-            }
-            Fired::Nothing => {}
+        let mut done = self.purgatory.take_done();
+        let due = {
+            let (purgatory, mut out) = self.purgatory_parts(sched);
+            purgatory.expired(now, l, &mut done, &mut out)
+        };
+        if due {
+            self.answer_delayed(l, done, sched);
+        } else {
+            self.purgatory.recycle(done);
         }
     }
 
-    // ---- followers ----
+    // ---- followers (the node kind in `replication.rs`) ----
 
-    /// Every live broker fetches from each broker that leads a partition it follows
-    /// (`ReplicaFetcherManager.addFetcherForPartitions`).
+    /// The replication's handlers, what they read, and where their effects go: through the world
+    /// as they are issued (a fetch to a dead leader is refused at once), their steps to the
+    /// history when it wants them.
+    // The effects' sink is a closure, whose type has no name to give an alias.
+    #[allow(clippy::type_complexity)]
+    #[inline(always)]
+    fn replication_parts<'a>(
+        &'a mut self,
+        sched: &'a mut Scheduler<Event>,
+    ) -> (&'a mut Replication, replication::Around<'a>, Direct<'a, Event, impl FnMut(Handed<Msg, Step>) + 'a>) {
+        let now = sched.now();
+        let history = &mut *self.history;
+        let out = Direct::new(
+            &mut self.world,
+            sched,
+            #[inline(always)]
+            move |h| {
+                if H::STEPS
+                    && let Handed::Record(step) = h
+                {
+                    history.record(now, Observation::Step(step));
+                }
+            },
+        );
+        let around =
+            replication::Around { repl: &mut self.repl, partitions: &self.partitions, costs: self.costs.as_ref() };
+        (&mut self.replication, around, out)
+    }
+
+    /// Every live broker fetches from each broker that leads a partition it follows.
     #[cold]
     #[inline(never)]
     pub(super) fn ensure_fetchers(&mut self, sched: &mut Scheduler<Event>) {
         if !self.replicated {
             return;
         }
-        for f in 0..self.brokers as BrokerId {
-            if !self.world.is_up(f) {
-                continue;
-            }
-            for l in 0..self.brokers as BrokerId {
-                let i = self.fetcher_index(f, l);
-                if l == f || self.fetchers[i].active || !self.follows(f, l) {
-                    continue;
-                }
-                self.fetchers[i].session += 1;
-                self.send_replica_fetch(f, l, sched);
-            }
-        }
+        let now = sched.now();
+        let (rep, around, mut out) = self.replication_parts(sched);
+        rep.ensure(now, around.repl, &mut out);
     }
 
-    /// Broker `f` follows some partition that `l` leads.
-    fn follows(&self, f: BrokerId, l: BrokerId) -> bool {
-        f != l && self.repl.iter().any(|r| r.leader == Some(l) && r.index_of(f).is_some())
-    }
-
-    /// A fetch to a dead leader is refused at once (its port is closed); one lost in a cut link
-    /// waits for `replica.socket.timeout.ms`, then the follower fetches again.
-    fn send_replica_fetch(&mut self, f: BrokerId, l: BrokerId, sched: &mut Scheduler<Event>) {
-        let i = self.fetcher_index(f, l);
-        let session = self.fetchers[i].session;
-        let sent = self.world.send(sched, f, l, Msg::ReplicaFetch { session });
-        self.fetchers[i].active = sent || (self.faulty && self.world.is_up(l));
-        if self.faulty
-            && self.fetchers[i].active
-            && let Some(at) = self.fetchers[i].timeout.set(sched.now().after(d::KAFKA_REPLICA_SOCKET_TIMEOUT))
-        {
-            self.world.timer_at(sched, f, at, Timer::ReplicaFetchTimeout { leader: l });
-        }
-    }
-
-    /// `replica.socket.timeout.ms` passed since follower `f` fetched from `l` (the fetch or its
-    /// answer was lost in a cut link): a new fetch session.
     #[cold]
     #[inline(never)]
     pub(super) fn replica_fetch_timed_out(
@@ -541,27 +477,13 @@ impl<H: History> KafkaModel<'_, H> {
         l: BrokerId,
         sched: &mut Scheduler<Event>,
     ) {
-        let i = self.fetcher_index(f, l);
-        match self.fetchers[i].timeout.fired(now) {
-            Fired::Due => {
-                if self.fetchers[i].active {
-                    self.fetchers[i].active = false;
-                    self.fetchers[i].session += 1;
-                    if self.follows(f, l) {
-                        self.send_replica_fetch(f, l, sched);
-                    }
-                }
-            }
-            Fired::Rearm(at) => {
-                self.world.timer_at(sched, f, at, Timer::ReplicaFetchTimeout { leader: l });
-            }
-            Fired::Nothing => {}
-        }
+        let (rep, around, mut out) = self.replication_parts(sched);
+        rep.fetch_timed_out(now, f, l, around.repl, &mut out);
     }
 
-    /// The leader gets a follower's fetch: its fetch offsets are its LEOs, which may move the HW
-    /// and bring it back into the ISR; it is answered at once if there is anything to send,
-    /// otherwise parked for `replica.fetch.wait.max.ms`.
+    /// The leader gets a follower's fetch: per partition (see [`replication::fetch_at_leader`]),
+    /// a moved HW is acted on before the next partition is looked at; then the fetch is answered
+    /// or parked.
     #[cold]
     #[inline(never)]
     pub(super) fn replica_fetch_arrives(
@@ -574,91 +496,32 @@ impl<H: History> KafkaModel<'_, H> {
     ) {
         let mut data = false;
         for p in 0..self.repl.len() {
-            let r = &mut self.repl[p];
-            if r.leader != Some(l) {
+            let Some(seen) = replication::fetch_at_leader(&mut self.repl[p], &self.partitions[p], f, l, now) else {
                 continue;
-            }
-            let Some(i) = r.index_of(f) else { continue };
-            let log = &self.partitions[p];
-            let end = log.end_offset();
-            // Out of range below the log start (retention): the follower starts over there.
-            r.leo[i] = r.leo[i].max(log.start_offset);
-            r.follower_fetched(i, now, end);
-            if !r.in_isr(f) && r.follower_in_sync(i) {
-                // `maybeExpandIsr`: caught up to the HW (the controller approves at once).
-                r.isr |= bit(f);
-            }
-            data |= end > r.leo[i];
-            if r.update_hw(end) {
+            };
+            data |= seen.data;
+            if seen.hw_moved {
                 self.hw_advanced(now, p, sched);
             }
         }
-        let i = self.fetcher_index(f, l);
-        self.fetchers[i].parked_session = session;
-        if data {
-            self.respond_replica(f, l, sched);
-        } else if let Some(at) = self.fetchers[i].parked.set(now.after(d::KAFKA_REPLICA_FETCH_WAIT_MAX)) {
-            self.world.timer_at(sched, l, at, Timer::ReplicaFetchExpired { follower: f });
-        }
+        let (rep, around, mut out) = self.replication_parts(sched);
+        rep.fetch_seen(now, f, l, session, data, &around, &mut out);
     }
 
-    /// New records on partition `p`: followers whose fetch is parked at the leader get them now
-    /// (`replica.fetch.min.bytes` = 1).
     #[cold]
     #[inline(never)]
-    fn wake_followers(&mut self, _now: SimTime, p: usize, sched: &mut Scheduler<Event>) {
-        let Some(l) = self.repl[p].leader else { return };
-        for k in 0..self.repl[p].brokers.len() {
-            let f = self.repl[p].brokers[k];
-            if f != l && self.fetchers[self.fetcher_index(f, l)].parked.due().is_some() {
-                self.respond_replica(f, l, sched);
-            }
-        }
+    fn wake_followers(&mut self, p: usize, sched: &mut Scheduler<Event>) {
+        let (rep, around, mut out) = self.replication_parts(sched);
+        rep.wake_followers(p, &around, &mut out);
     }
 
     #[cold]
     #[inline(never)]
     pub(super) fn replica_fetch_expired(&mut self, now: SimTime, l: NodeId, f: BrokerId, sched: &mut Scheduler<Event>) {
-        let i = self.fetcher_index(f, l);
-        match self.fetchers[i].parked.fired(now) {
-            Fired::Due => self.respond_replica(f, l, sched),
-            Fired::Rearm(at) => {
-                self.world.timer_at(sched, l, at, Timer::ReplicaFetchExpired { follower: f });
-            }
-            Fired::Nothing => {}
-        }
+        let (rep, around, mut out) = self.replication_parts(sched);
+        rep.parked_expired(now, l, f, &around, &mut out);
     }
 
-    /// The leader answers follower `f`'s fetch: per partition it leads and `f` follows, the
-    /// records after `f`'s LEO, up to `replica.fetch.max.bytes`.
-    #[cold]
-    #[inline(never)]
-    fn respond_replica(&mut self, f: BrokerId, l: BrokerId, sched: &mut Scheduler<Event>) {
-        let mut parts = self.replica_pool.pop().unwrap_or_default();
-        let mut bytes = 0;
-        for p in self.hosted(f) {
-            let r = &self.repl[p];
-            if r.leader != Some(l) {
-                continue;
-            }
-            let i = r.index_of(f).expect("hosted");
-            let log = &self.partitions[p];
-            if r.leo[i] < log.end_offset() {
-                let to = log.fetch_end(r.leo[i], log.end_offset(), d::KAFKA_REPLICA_FETCH_MAX_BYTES);
-                if let Some(k) = &self.costs {
-                    bytes += log.bytes_from(r.leo[i], to, u64::MAX) + k.v0_framing(to - r.leo[i]);
-                }
-                parts.push((p as u32, r.epoch, to));
-            }
-        }
-        let i = self.fetcher_index(f, l);
-        self.fetchers[i].parked.clear();
-        let session = self.fetchers[i].parked_session;
-        self.world.send(sched, l, f, Msg::ReplicaFetchResponse { session, parts, bytes });
-    }
-
-    /// The follower appends what the leader sent (if it is still the leader of that epoch) and
-    /// fetches again at once, while it follows anything `l` leads.
     #[cold]
     #[inline(never)]
     pub(super) fn replica_fetch_response(
@@ -667,57 +530,23 @@ impl<H: History> KafkaModel<'_, H> {
         l: NodeId,
         f: NodeId,
         session: u32,
-        mut parts: Vec<(u32, u32, Offset)>,
+        parts: replication::ReplicaParts,
         sched: &mut Scheduler<Event>,
     ) {
-        let i = self.fetcher_index(f, l);
-        if !self.fetchers[i].active || self.fetchers[i].session != session {
-            parts.clear();
-            self.replica_pool.push(parts);
-            return;
-        }
-        for (p, epoch, to) in parts.drain(..) {
-            let r = &mut self.repl[p as usize];
-            if r.epoch != epoch || r.leader != Some(l) {
-                continue;
-            }
-            let k = r.index_of(f).expect("a follower of this partition");
-            r.leo[k] = r.leo[k].max(to);
-            if H::STEPS {
-                let step = Step::Replicated { partition: p, broker: f, end: r.leo[k] };
-                self.history.record(now, Observation::Step(step));
-            }
-        }
-        self.replica_pool.push(parts);
-        if self.follows(f, l) {
-            self.send_replica_fetch(f, l, sched);
-        } else {
-            self.fetchers[i].active = false;
-            self.fetchers[i].timeout.clear();
-        }
+        let (rep, around, mut out) = self.replication_parts(sched);
+        rep.response_arrives(now, l, f, session, parts, around.repl, &mut out);
     }
 
     /// `isr-expiration`: the leader drops followers that have not caught up within
-    /// `replica.lag.time.max.ms`; the HW may then move and delayed produces complete.
+    /// `replica.lag.time.max.ms` ([`replication::shrink_isr`]); the HW may then move and delayed
+    /// produces complete, before the next partition is looked at.
     #[cold]
     #[inline(never)]
     pub(super) fn isr_check(&mut self, now: SimTime, l: NodeId, sched: &mut Scheduler<Event>) {
         self.world.timer_in(sched, l, d::KAFKA_ISR_EXPIRATION_INTERVAL, Timer::IsrCheck);
         for p in 0..self.repl.len() {
-            let r = &mut self.repl[p];
-            if r.leader != Some(l) {
-                continue;
-            }
             let end = self.partitions[p].end_offset();
-            let mut shrunk = false;
-            for i in 0..r.brokers.len() {
-                let b = r.brokers[i];
-                if b != l && r.in_isr(b) && !r.caught_up(i, now, end, d::KAFKA_REPLICA_LAG_TIME_MAX) {
-                    r.isr &= !bit(b);
-                    shrunk = true;
-                }
-            }
-            if shrunk {
+            if replication::shrink_isr(&mut self.repl[p], l, now, end) {
                 self.isr_changed(now, p, sched);
             }
         }
@@ -731,7 +560,7 @@ impl<H: History> KafkaModel<'_, H> {
         let end = self.partitions[p].end_offset();
         if self.repl[p].update_hw(end) {
             self.hw_advanced(now, p, sched);
-        } else if !self.purgatory[l as usize].is_empty() {
+        } else if !self.purgatory.is_empty(l) {
             self.complete_delayed(now, l, sched);
         }
     }
@@ -758,24 +587,10 @@ impl<H: History> KafkaModel<'_, H> {
     #[cold]
     #[inline(never)]
     pub(super) fn broker_crashed(&mut self, b: BrokerId, sched: &mut Scheduler<Event>) {
-        for e in std::mem::take(&mut self.purgatory[b as usize]) {
+        for e in self.purgatory.broker_crashed(b) {
             self.producers[e.client].orphans.push((b, e.producer, e.req, e.batches));
         }
-        // Deadlines whose timers lived on this broker: those timers died with it, so they are
-        // reset, not merely cleared (a cleared deadline still expects its pending timer).
-        self.purgatory_deadline[b as usize] = Deadline::default();
-        for other in 0..self.brokers as BrokerId {
-            // Its own fetchers (their parked fetches wait at live leaders: cleared), and the
-            // fetches of followers parked at it (they hear the connection close and fetch again
-            // once the controller names a new leader).
-            let own = self.fetcher_index(b, other);
-            self.fetchers[own].active = false;
-            self.fetchers[own].parked.clear();
-            self.fetchers[own].timeout = Deadline::default();
-            let at_b = self.fetcher_index(other, b);
-            self.fetchers[at_b].active = false;
-            self.fetchers[at_b].parked = Deadline::default();
-        }
+        self.replication.broker_crashed(b);
         let mut clients: Vec<NodeId> = self.producers.iter().map(|pc| pc.node).collect();
         for g in &mut self.groups {
             for c in &mut g.consumers {
@@ -1083,10 +898,7 @@ impl<H: History> KafkaModel<'_, H> {
             Msg::FetchResponse { group, consumer, epoch, records, .. } if cut => {
                 self.fetch_response_lost(now, group, consumer, epoch, records);
             }
-            Msg::ReplicaFetchResponse { mut parts, .. } => {
-                parts.clear();
-                self.replica_pool.push(parts);
-            }
+            Msg::ReplicaFetchResponse { parts, .. } => self.replication.recycle(parts),
             Msg::FetchResponse { mut records, .. } => {
                 records.clear();
                 self.fetch_pool.push(records);

@@ -22,7 +22,9 @@ pub mod group;
 mod operations;
 pub mod partitioner;
 pub mod producer;
+mod purgatory;
 pub mod replica;
+mod replication;
 mod sender;
 mod share;
 
@@ -420,13 +422,10 @@ pub struct KafkaModel<'h, H: History> {
     controller: Controller,
     /// RF > 1: followers fetch, leaders watch the ISR.
     replicated: bool,
-    /// Per broker: delayed produces (`acks = all`) waiting for the HW, oldest first, and the
-    /// deadline of the oldest.
-    purgatory: Vec<VecDeque<broker::Delayed>>,
-    purgatory_deadline: Vec<Deadline>,
-    /// Per (follower, leader): the follower's fetcher and the leader's parked fetch.
-    fetchers: Vec<broker::Fetcher>,
-    replica_pool: Vec<Vec<(u32, u32, Offset)>>,
+    /// Per broker: delayed produces (`acks = all`) waiting for the HW (`purgatory.rs`).
+    purgatory: purgatory::Purgatory,
+    /// The followers' fetchers and the leaders' parked fetches (`replication.rs`).
+    replication: replication::Replication,
     /// Controller side, per broker: the incarnation whose heartbeats it last got (its registration),
     /// and when its session expires (`broker.session.timeout.ms` after that heartbeat).
     registered: Vec<u32>,
@@ -592,10 +591,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
             repl: (0..p).map(|q| Replicas::new(q, s.brokers, cfg.replication_factor)).collect(),
             controller: Controller::new(s.brokers, cfg.unclean_leader_election),
             replicated: cfg.replication_factor > 1,
-            purgatory: (0..brokers).map(|_| VecDeque::new()).collect(),
-            purgatory_deadline: vec![Deadline::default(); brokers],
-            fetchers: (0..brokers * brokers).map(|_| broker::Fetcher::default()).collect(),
-            replica_pool: Vec::new(),
+            purgatory: purgatory::Purgatory::new(brokers),
+            replication: replication::Replication::new(s.brokers, producer_cfg.faulty),
             registered: vec![0; brokers],
             broker_session: vec![Deadline::default(); brokers],
             meta_version: 0,

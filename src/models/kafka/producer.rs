@@ -222,6 +222,34 @@ pub struct ProducerBatch {
     closed: bool,
 }
 
+#[cfg(test)]
+impl ProducerBatch {
+    /// A batch of `partition` that its leader appended up to offset `need` (what the HW must
+    /// reach), for the brokers' tests.
+    pub(super) fn appended(partition: u32, need: u64) -> Self {
+        ProducerBatch {
+            partition,
+            attempts: 1,
+            retry_after: SimTime::ZERO,
+            prev: 0,
+            chained: false,
+            error: BatchError::None,
+            need,
+            records: Vec::new(),
+            keys: Vec::new(),
+            wire_bytes: 0,
+            uncompressed: 0,
+            first_record: 0,
+            ratio_estimate: 1.0,
+            sealed: true,
+            write_limit: 0,
+            created: SimTime::ZERO,
+            base_timestamp_ms: 0,
+            closed: true,
+        }
+    }
+}
+
 impl ProducerBatch {
     fn is_full(&self) -> bool {
         self.closed || self.wire_bytes >= self.write_limit
