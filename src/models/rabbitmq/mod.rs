@@ -616,6 +616,19 @@ impl<'h, H: History> RabbitModel<'h, H> {
         self.obs(now, Observation::Deleted { id: msg.id, group: None });
     }
 
+    /// The world dropped `env` on its way (its link reset, or an end died): a publish reached no
+    /// queue; a quorum queue channel's forwarded enqueue no longer counts towards its soft limit.
+    fn dropped_on_the_way(&mut self, now: SimTime, env: Envelope<Msg, Timer>, sched: &mut Scheduler<Event>) {
+        match env {
+            Envelope::Message { msg: Msg::Publish(m), .. } => self.dropped_publish(now, &m),
+            Envelope::Message { msg: Msg::Forward(cmd), .. } => {
+                let (q, ctx, mut fx) = self.quorum_parts(sched);
+                q.forward_lost(*cmd, &ctx, &mut fx);
+            }
+            _ => {}
+        }
+    }
+
     // ---- the classic queues' node (classic_node.rs) ----
 
     /// The queues' node (its classic queues, or its stream), what it reads around it, and where its
@@ -1189,12 +1202,7 @@ impl<H: History> Model for RabbitModel<'_, H> {
             Event::Net(env) => {
                 match self.world.admit(&env) {
                     Admit::Deliver => {}
-                    Admit::Drop => {
-                        if let Envelope::Message { msg: Msg::Publish(m), .. } = env {
-                            self.dropped_publish(now, &m);
-                        }
-                        return;
-                    }
+                    Admit::Drop => return self.dropped_on_the_way(now, env, sched),
                     Admit::Hold => return self.hold(env),
                 }
                 self.arrived(now, env, sched);
@@ -1202,8 +1210,8 @@ impl<H: History> Model for RabbitModel<'_, H> {
             Event::Served(env) => {
                 if self.world.admit_served(&env) {
                     self.handle_envelope(now, env, sched);
-                } else if let Envelope::Message { msg: Msg::Publish(m), .. } = env {
-                    self.dropped_publish(now, &m);
+                } else {
+                    self.dropped_on_the_way(now, env, sched);
                 }
             }
             Event::Fault(i) => super::faults::apply(self, now, i, sched),
