@@ -71,6 +71,10 @@ pub(super) struct QuorumCfg {
     pub(super) consumer_timeout: SimDuration,
 }
 
+/// How many times the operator tries a late queue's bind, Ra's broadcast time (100 ms) apart
+/// (ours: 25 s, longer than an election after a partition's detection).
+const BIND_TRIES: u8 = 250;
+
 /// How a member learns that a peer's node is down.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum PeerDown {
@@ -389,14 +393,28 @@ impl Quorum {
         ok
     }
 
-    /// The operator declares and binds a late group's queue: the command is proposed at the
-    /// leader at once (simplification: the declaring client's channel is on the leader's node), so
-    /// that every enqueue arriving from now on follows it in the log. Without a leader it waits
-    /// and is tried again, as a channel's ack is.
+    /// The operator declares and binds a late group's queue: the command is proposed at the live
+    /// leader (the highest term's, should two believe they lead) at once (simplification: the
+    /// declaring client's channel is on the leader's node), so that every enqueue arriving from
+    /// now on follows it in the log.
     pub(super) fn bind(&mut self, now: SimTime, group: GroupIdx, ctx: &Clients, fx: &mut impl MemberFx) {
-        let leader = (0..self.members.len() as NodeId).find(|&n| fx.is_up(n) && self.members[n as usize].is_leader());
-        let node = leader.unwrap_or(QUEUE_NODE);
-        self.redirect(now, node, Command::Bind { group }, 50, ctx, fx);
+        self.try_bind(now, group, BIND_TRIES, ctx, fx);
+    }
+
+    /// A late queue's bind (`left` tries left). Without a live leader to take it (an election is
+    /// under way) the declaring client tries again after Ra's broadcast time; its retry lives on
+    /// the lowest member that is up (the first leader's node may be the one that died).
+    fn try_bind(&mut self, now: SimTime, group: GroupIdx, left: u8, ctx: &Clients, fx: &mut impl MemberFx) {
+        let cmd = Command::Bind { group };
+        if let Some(l) = self.leader(|n| fx.is_up(n))
+            && self.propose(now, l, cmd.clone(), ctx, fx)
+        {
+            return;
+        }
+        let holder = (0..self.members.len() as NodeId).find(|&n| fx.is_up(n));
+        if let Some(node) = holder.filter(|_| left > 1) {
+            fx.timer_in(node, d::RABBITMQ_RA_BROADCAST_TIME, Timer::Redirect(Box::new(cmd), left - 1));
+        }
     }
 
     /// A channel's command on `node` (`left` tries left): sent on to the leader its member follows,
@@ -410,6 +428,9 @@ impl Quorum {
         ctx: &Clients,
         fx: &mut impl MemberFx,
     ) {
+        if let Command::Bind { group } = cmd {
+            return self.try_bind(now, group, left, ctx, fx);
+        }
         if let Some(l) = self.leader_seen_from(node, |n| fx.is_up(n)).filter(|&l| l != node) {
             fx.send(node, l, Msg::Forward(Box::new(cmd)));
         } else if !self.propose(now, node, cmd.clone(), ctx, fx) && left > 1 {
@@ -996,5 +1017,42 @@ mod tests {
         assert!(f.q.members[2].is_leader() && f.q.members[1].leader() == Some(2));
         let unblock = (1, PRODUCER, format!("{:?}", Msg::Flow { blocked: false }));
         assert_eq!(client_sends(&effects), [unblock]);
+    }
+
+    /// A second group, "late", whose queue is declared and bound at 10 s (not at the start).
+    const LATE: &str = "[[groups]]\nname = \"late\"\nstart = \"10s\"\n";
+
+    /// Node 0, the leader, dies as a late group's queue is declared. By hand: nodes 1 and 2 see
+    /// it go (`noconnection`) and forget their leader; the bind finds no live leader, so the
+    /// declaring client tries again 100 ms later from the lowest node that is up, node 1. Node 1
+    /// wins the election (node 2's pre-vote and vote), and the retry proposes the bind there;
+    /// committed with node 2, the late queue is bound. (Its retry used to live on node 0, dead,
+    /// and the bind was lost.)
+    #[test]
+    fn a_late_bind_during_an_election_after_node_0_died_is_retried_from_a_live_node() {
+        let mut f = fixture(LATE);
+        f.consumers.push(vec![]);
+        on(&mut f, |q, _, fx| q.crashed(0, fx));
+        f.fx.down = vec![0];
+        let mut rest = exchange(&mut f, T, &[0]);
+        on(&mut f, |q, ctx, fx| q.bind(T, 1, ctx, fx));
+        rest.extend(exchange(&mut f, T, &[0]));
+        let generation = election_armed(&rest, 1);
+        on(&mut f, |q, ctx, fx| q.election_timeout(T, 1, generation, ctx, fx));
+        rest.extend(exchange(&mut f, T, &[0]));
+        assert!(f.q.members[1].is_leader());
+        assert!(!f.q.members[1].machine.bound[1]);
+        let retries: Vec<_> = rest
+            .into_iter()
+            .filter_map(|e| match e {
+                Fx::TimerIn { node, timer: Timer::Redirect(cmd, left), .. } => Some((node, *cmd, left)),
+                _ => None,
+            })
+            .collect();
+        for (node, cmd, left) in retries.into_iter().filter(|r| r.0 != 0) {
+            on(&mut f, |q, ctx, fx| q.redirect(T, node, cmd, left, ctx, fx));
+            exchange(&mut f, T, &[0]);
+        }
+        assert!(f.q.members[1].machine.bound[1], "the late queue is bound");
     }
 }
