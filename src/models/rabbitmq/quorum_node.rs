@@ -259,10 +259,14 @@ impl Quorum {
                                 // here the publisher's confirm timeout does).
                                 self.enqueue_settled(publisher, msg.id(), ctx, fx);
                             }
-                            // Ours: an ack or a return that a deposed leader took is sent on to
-                            // the leader this member now follows, as a channel resends what was
-                            // not applied (both are idempotent: a second copy finds nothing).
-                            cmd @ (Command::Settle { .. } | Command::Return { .. } | Command::Reject { .. }) => {
+                            // Ours: an ack, a return or a late queue's bind that a deposed leader
+                            // took is sent on to the leader this member now follows, as a channel
+                            // resends what was not applied (all idempotent: a second copy finds
+                            // nothing to settle, or its queue bound already).
+                            cmd @ (Command::Settle { .. }
+                            | Command::Return { .. }
+                            | Command::Reject { .. }
+                            | Command::Bind { .. }) => {
                                 if let Some(l) = self.members[node as usize].leader().filter(|&l| l != node) {
                                     fx.send(node, l, Msg::Forward(Box::new(cmd)));
                                 }
@@ -441,6 +445,10 @@ impl Quorum {
     /// A command forwarded by a member that does not lead reached `to`: proposed if `to` leads,
     /// dropped otherwise (the publisher's confirm timeout sends a publish again).
     pub(super) fn forwarded(&mut self, now: SimTime, to: NodeId, cmd: Command, ctx: &Clients, fx: &mut impl MemberFx) {
+        if let Command::Bind { group } = cmd {
+            // A bind re-forwarded from a discarded entry: the declaring client keeps trying.
+            return self.try_bind(now, group, BIND_TRIES, ctx, fx);
+        }
         let publish = match cmd {
             Command::Enqueue { msg, publisher } => Some((msg, publisher)),
             _ => None,
@@ -1053,6 +1061,34 @@ mod tests {
             on(&mut f, |q, ctx, fx| q.redirect(T, node, cmd, left, ctx, fx));
             exchange(&mut f, T, &[0]);
         }
+        assert!(f.q.members[1].machine.bound[1], "the late queue is bound");
+    }
+
+    /// A deposed leader's bind. By hand: node 0 leads and takes a late group's bind (its log's
+    /// index 1, term 1), but its appends never reach nodes 1 and 2 (a cut). They lose it
+    /// (`noconnection`); node 1 wins term 2 with node 2's votes and commits its no-op at index 1.
+    /// The cut heals: node 1's appends reach node 0, which steps down and discards its index 1,
+    /// the bind. As a discarded ack is, the bind is sent on to node 1, which proposes it: the late
+    /// queue is bound. (It used to be dropped with its entry.)
+    #[test]
+    fn a_bind_discarded_by_a_deposed_leader_is_sent_on_to_the_new_leader() {
+        let mut f = fixture(LATE);
+        f.consumers.push(vec![]);
+        on(&mut f, |q, ctx, fx| q.bind(T, 1, ctx, fx));
+        let mut rest = exchange(&mut f, T, &[0]);
+        for n in [1, 2] {
+            on(&mut f, |q, ctx, fx| q.peer_down(T, n, 0, PeerDown::Disconnected, ctx, fx));
+        }
+        rest.extend(exchange(&mut f, T, &[0]));
+        let generation = election_armed(&rest, 1);
+        on(&mut f, |q, ctx, fx| q.election_timeout(T, 1, generation, ctx, fx));
+        exchange(&mut f, T, &[0]);
+        assert!(f.q.members[1].is_leader() && f.q.members[0].is_leader(), "node 0 does not know yet");
+        assert!(!f.q.members[1].machine.bound[1]);
+        let tick = f.q.tick_generation[1];
+        on(&mut f, |q, ctx, fx| q.tick(T, 1, tick, ctx, fx));
+        exchange(&mut f, T, &[]);
+        assert!(!f.q.members[0].is_leader());
         assert!(f.q.members[1].machine.bound[1], "the late queue is bound");
     }
 }
