@@ -335,9 +335,21 @@ impl Quorum {
     /// `quorum_commands_soft_limit` pending the channel is slow and blocks the publisher's
     /// connection.
     fn enqueue_sent(&mut self, publisher: Conn, id: MessageId, ctx: &Clients, fx: &mut impl MemberFx) {
+        self.enqueue_pending(publisher, id, ctx);
+        self.enter_flow_if_slow(publisher, id, ctx, fx);
+    }
+
+    /// Enqueue `id` of the channel `publisher` is pending.
+    fn enqueue_pending(&mut self, publisher: Conn, id: MessageId, ctx: &Clients) {
         let k = ctx.publisher_for(id);
-        let c = self.pending.entry((publisher.node, publisher.incarnation, k)).or_default();
-        c.pending.insert(id);
+        self.pending.entry((publisher.node, publisher.incarnation, k)).or_default().pending.insert(id);
+    }
+
+    /// At `quorum_commands_soft_limit` pending the channel `publisher` (of the publisher of `id`)
+    /// is slow: it blocks the publisher's connection.
+    fn enter_flow_if_slow(&mut self, publisher: Conn, id: MessageId, ctx: &Clients, fx: &mut impl MemberFx) {
+        let k = ctx.publisher_for(id);
+        let Some(c) = self.pending.get_mut(&(publisher.node, publisher.incarnation, k)) else { return };
         if !c.slow && c.pending.len() >= d::RABBITMQ_QUORUM_COMMANDS_SOFT_LIMIT as usize {
             c.slow = true;
             fx.send(publisher.node, ctx.publishers[k].node, Msg::Flow { blocked: true });
@@ -501,6 +513,12 @@ impl Quorum {
         }
         let idempotent = matches!(cmd, Command::Settle { .. } | Command::Return { .. } | Command::Reject { .. });
         let retry = idempotent.then(|| cmd.clone());
+        // An enqueue is pending from before it is proposed: a lone member applies it (and the
+        // channel learns so) within the proposal.
+        let leads = self.members.get(to as usize).is_some_and(|m| m.is_leader());
+        if let Some(m) = publish.filter(|_| leads) {
+            self.enqueue_pending(conn, m.id(), ctx);
+        }
         let accepted = self.propose(now, to, cmd, ctx, fx);
         if let Some(cmd) = retry.filter(|_| !accepted) {
             // No leader known here yet (an election is under way): the channel tries again after
@@ -509,7 +527,7 @@ impl Quorum {
         }
         match publish {
             Some(m) if !accepted => fx.record(Observation::Deleted { id: m.id(), group: None }),
-            Some(m) => self.enqueue_sent(conn, m.id(), ctx, fx),
+            Some(m) => self.enter_flow_if_slow(conn, m.id(), ctx, fx),
             None => {}
         }
     }
@@ -1090,5 +1108,20 @@ mod tests {
         exchange(&mut f, T, &[]);
         assert!(!f.q.members[0].is_leader());
         assert!(f.q.members[1].machine.bound[1], "the late queue is bound");
+    }
+
+    /// One member (`replicas = 1`): a publish is committed and applied as it is proposed. By
+    /// hand: each of 40 publishes is pending from before its proposal and applied within it, so
+    /// the channel never has more than one pending and never blocks the publisher: 40 confirms,
+    /// no flow control.
+    #[test]
+    fn a_lone_members_channel_applies_each_enqueue_within_its_proposal_and_never_blocks() {
+        let mut f = fixture("replicas = 1");
+        for id in 0..40 {
+            on(&mut f, |q, ctx, fx| q.client_message(T, 0, publish(id), ctx, fx));
+        }
+        let sends = client_sends(&f.fx.out.take_effects().collect::<Vec<_>>());
+        assert_eq!(sends.iter().filter(|s| s.2.starts_with("Confirm")).count(), 40);
+        assert!(sends.iter().all(|s| !s.2.starts_with("Flow")), "no flow control: {sends:?}");
     }
 }
