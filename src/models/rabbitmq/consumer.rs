@@ -6,6 +6,7 @@
 use super::*;
 use crate::failures::Failures;
 use crate::world::out::Effects;
+use connection::{Dial, Opened};
 
 /// A consumer's effects, buffered (for tests): its records are client events.
 #[cfg(test)]
@@ -192,6 +193,39 @@ impl ConsumerNode {
         }
     }
 
+    /// Its connection is gone (its broker node died, or an end gave up on it): what it had not
+    /// started is dropped with the channel, and it reconnects after the recovery interval. A
+    /// classic queue's consumer numbers its next subscription now; a quorum queue's numbers it
+    /// when it reconnects ([`Self::reconnect`]).
+    pub(super) fn connection_lost(&mut self, quorum: bool, out: &mut impl ConsumerFx) {
+        self.home = None;
+        if !quorum {
+            self.reg += 1;
+        }
+        self.channel_lost();
+        connection::retry_later(self.node, out);
+    }
+
+    /// Its reconnection timer, or its host's restart: it connects to the node `dial` found and
+    /// subscribes on the new connection (a quorum queue's consumer under a new subscription
+    /// number: the queue keys its consumers by it, and the old registration may still hold
+    /// deliveries), or tries again after the recovery interval. A `basic.cancel` it had is void
+    /// (the reconnection subscribes). Returns the connection the harness's detectors watch.
+    pub(super) fn reconnect(&mut self, dial: Dial, quorum: bool, out: &mut impl ConsumerFx) -> Option<Opened> {
+        self.cancelled = false;
+        let Some(home) = dial.broker_in_reach() else {
+            connection::retry_later(self.node, out);
+            return None;
+        };
+        self.home = Some(home);
+        if quorum {
+            self.reg += 1;
+        }
+        let opened = connection::open(self.node, home, &mut self.conn, self.reg, dial.heartbeat, out);
+        self.subscribe(home, out);
+        opened
+    }
+
     /// Its host died (the harness took it down): what the application held is gone, and the host's
     /// operating system closes its connection to `home`.
     pub(super) fn crashed(&mut self, home: NodeId, out: &mut impl ConsumerFx) {
@@ -267,6 +301,15 @@ mod tests {
                 }
                 Effect::Send { from: NODE, to: HOME, msg: Msg::Subscribe { group: 1, consumer: 2, reg } } => {
                     format!("subscribe reg {reg}")
+                }
+                Effect::Send { from: NODE, to, msg: Msg::Subscribe { group: 1, consumer: 2, reg } } => {
+                    format!("subscribe reg {reg} at {to}")
+                }
+                Effect::TimerIn { node: NODE, delay, timer: Timer::Reconnect } => {
+                    format!("reconnect in {} s", delay.0 / 1_000_000_000)
+                }
+                Effect::TimerIn { node, delay, timer: Timer::Heartbeat { client: NODE, end, conn } } => {
+                    format!("{end:?} end of conn {conn} beats on {node} in {} s", delay.0 / 1_000_000_000)
                 }
                 Effect::SendFromOs {
                     from: NODE,
@@ -376,6 +419,81 @@ mod tests {
             c.crashed(HOME, &mut out);
             assert!(!c.app.is_busy() && c.app.waiting() == 0);
             assert_eq!(seen(&mut out), ["os closes reg 0"]);
+        });
+    }
+
+    /// Consumer 2 of group 1 holds delivery 1 (started) and 2 (waiting) when its connection is
+    /// lost. By hand: with manual acks the waiting 2 is dropped (its channel, which alone could
+    /// ack it, is gone, and the queue returns it), the job under way (1) goes on; the client
+    /// tries to reconnect after `RABBITMQ_RECOVERY_INTERVAL` (5 s). A quorum queue's consumer
+    /// keeps its subscription number (its reconnection takes the next); a classic one takes the
+    /// next at once.
+    #[test]
+    fn a_lost_connection_drops_what_waited_and_schedules_a_reconnection_after_the_recovery_interval() {
+        for quorum in [true, false] {
+            with(true, 0.0, |mut c, p| {
+                let mut out = ConOut::default();
+                c.deliver(0, delivery(1, false), p, &mut out);
+                c.deliver(0, delivery(2, false), p, &mut out);
+                out.clear();
+                c.connection_lost(quorum, &mut out);
+                assert_eq!(seen(&mut out), ["reconnect in 5 s"]);
+                assert_eq!(c.home, None);
+                assert_eq!(c.reg, if quorum { 0 } else { 1 }, "quorum: {quorum}");
+                assert!(c.app.is_busy() && c.app.waiting() == 0, "1 goes on, 2 is dropped");
+            });
+        }
+    }
+
+    /// A quorum queue's consumer, disconnected, cancelled meanwhile, reconnects while node 2
+    /// leads and the detectors run (heartbeat 60 s). By hand: it connects to node 2 (its
+    /// connection number goes 0 -> 1); both ends' first heartbeats are due in 30 s (half the
+    /// interval), its own on its host 5, the broker's on node 2; then `basic.consume` goes to
+    /// node 2 under subscription 1 (0 was the lost connection's), which is also the first the
+    /// broker end watches. The cancellation is void: the new subscription replaces it.
+    #[test]
+    fn a_reconnecting_consumer_connects_to_the_leader_then_subscribes_with_the_next_number() {
+        with(true, 0.0, |mut c, _| {
+            let mut out = ConOut::default();
+            c.connection_lost(true, &mut out);
+            c.cancelled = true;
+            out.clear();
+            let dial = Dial { broker: Some(2), reachable: true, heartbeat: Some(SimDuration::from_secs(60)) };
+            let opened = c.reconnect(dial, true, &mut out);
+            assert_eq!(
+                seen(&mut out),
+                [
+                    "Client end of conn 1 beats on 5 in 30 s",
+                    "Broker end of conn 1 beats on 2 in 30 s",
+                    "subscribe reg 1 at 2"
+                ]
+            );
+            assert_eq!(opened, Some(Opened { conn: 1, broker: 2, first_reg: 1 }));
+            assert_eq!((c.home, c.reg, c.conn, c.cancelled), (Some(2), 1, 1, false));
+        });
+    }
+
+    /// No leader is up (an election is under way), or the leader is out of reach: nothing is
+    /// sent, its subscription number is kept, and it tries again 5 s later. Without detectors a
+    /// connection that opens is not numbered and starts no heartbeat: only the subscription goes.
+    #[test]
+    fn a_reconnection_without_a_reachable_leader_tries_again_and_one_without_detectors_only_subscribes() {
+        with(true, 0.0, |mut c, _| {
+            let mut out = ConOut::default();
+            c.connection_lost(true, &mut out);
+            out.clear();
+            for dial in [
+                Dial { broker: None, reachable: false, heartbeat: None },
+                Dial { broker: Some(1), reachable: false, heartbeat: None },
+            ] {
+                assert_eq!(c.reconnect(dial, true, &mut out), None);
+                assert_eq!(seen(&mut out), ["reconnect in 5 s"]);
+                assert_eq!((c.home, c.reg), (None, 0));
+            }
+            let dial = Dial { broker: Some(HOME), reachable: true, heartbeat: None };
+            assert_eq!(c.reconnect(dial, true, &mut out), None);
+            assert_eq!(seen(&mut out), ["subscribe reg 1"]);
+            assert_eq!((c.home, c.conn), (Some(HOME), 0));
         });
     }
 }

@@ -136,8 +136,8 @@ impl<H: History> RabbitModel<'_, H> {
         self.world.timer_in(sched, node, SimDuration(d::RABBITMQ_NET_TICKTIME.0 / 4), Timer::NetTick);
     }
 
-    /// The client on `node` opened a new connection to `broker` (numbered by the client's
-    /// counter): both ends start their heartbeats.
+    /// The client on `node` opened a connection to `broker` (at the run's start): numbered by the
+    /// client's counter, both ends start their heartbeats.
     pub(super) fn connect_client(
         &mut self,
         node: NodeId,
@@ -148,20 +148,24 @@ impl<H: History> RabbitModel<'_, H> {
         if !self.detect {
             return;
         }
-        let conn = if let Some(k) = self.publisher_of(node) {
-            self.publishers[k].conn += 1;
-            self.publishers[k].conn
-        } else {
-            let (g, c) = self.consumer_of[node];
-            let c = &mut self.consumers[g][c as usize];
-            c.conn += 1;
-            c.conn
+        let heartbeat = Some(self.cfg.heartbeat);
+        let conn = match self.publisher_of(node) {
+            Some(k) => &mut self.publishers[k].conn,
+            None => {
+                let (g, c) = self.consumer_of[node];
+                &mut self.consumers[g][c as usize].conn
+            }
         };
-        self.beats[node as usize] = [Silence::open(conn, broker, first_reg); 2];
-        if self.cfg.heartbeat > SimDuration::ZERO {
-            let half = SimDuration(self.cfg.heartbeat.0 / 2);
-            self.world.timer_in(sched, node, half, Timer::Heartbeat { client: node, end: End::Client, conn });
-            self.world.timer_in(sched, broker, half, Timer::Heartbeat { client: node, end: End::Broker, conn });
+        let mut out = Direct::new(&mut self.world, sched, |_: Handed<Msg, ()>| {});
+        let opened = connection::open(node, broker, conn, first_reg, heartbeat, &mut out);
+        self.watch_connection(node, opened);
+    }
+
+    /// The client on `node` opened connection `opened` (if the detectors run): its two ends'
+    /// watches start afresh.
+    pub(super) fn watch_connection(&mut self, node: NodeId, opened: Option<connection::Opened>) {
+        if let Some(o) = opened {
+            self.beats[node as usize] = [Silence::open(o.conn, o.broker, o.first_reg); 2];
         }
     }
 

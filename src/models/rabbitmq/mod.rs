@@ -25,6 +25,7 @@
 
 mod alarm;
 mod classic_node;
+mod connection;
 mod consumer;
 mod costs;
 mod liveness;
@@ -53,6 +54,7 @@ use crate::world::out::{Direct, Effects, Handed};
 use crate::world::resources::ProcessId;
 use crate::world::{Admit, Envelope, Held, NodeId, NodeMap, World};
 use classic_node::{Around, ClassicNode};
+use connection::Dial;
 use consumer::{ConsumerCfg, ConsumerNode, Delivery};
 use liveness::{End, Silence};
 use publisher::Publisher;
@@ -614,6 +616,19 @@ impl<'h, H: History> RabbitModel<'h, H> {
         self.obs(now, Observation::Deleted { id: msg.id, group: None });
     }
 
+    /// The world dropped `env` on its way (its link reset, or an end died): a publish reached no
+    /// queue; a quorum queue channel's forwarded enqueue no longer counts towards its soft limit.
+    fn dropped_on_the_way(&mut self, now: SimTime, env: Envelope<Msg, Timer>, sched: &mut Scheduler<Event>) {
+        match env {
+            Envelope::Message { msg: Msg::Publish(m), .. } => self.dropped_publish(now, &m),
+            Envelope::Message { msg: Msg::Forward(cmd), .. } => {
+                let (q, ctx, mut fx) = self.quorum_parts(sched);
+                q.forward_lost(*cmd, &ctx, &mut fx);
+            }
+            _ => {}
+        }
+    }
+
     // ---- the classic queues' node (classic_node.rs) ----
 
     /// The queues' node (its classic queues, or its stream), what it reads around it, and where its
@@ -695,40 +710,69 @@ impl<'h, H: History> RabbitModel<'h, H> {
         self.consumers[group][consumer as usize].channel_lost();
     }
 
-    fn reconnect(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        let node = self.consumers[group][consumer as usize].node;
-        self.consumers[group][consumer as usize].cancelled = false;
-        if self.quorum.is_some() {
-            return self.quorum_reconnect_consumer(group, consumer, sched);
-        }
-        let home = client_node(self.cfg.consumer_node);
-        if self.world.connected(node, home) {
-            let c = &mut self.consumers[group][consumer as usize];
-            c.home = Some(home);
-            let reg = c.reg;
-            self.connect_client(node, home, reg, sched);
-            {
-                let (c, _, mut out) = self.consumer_parts(group, consumer, sched);
-                c.subscribe(home, &mut out);
-            }
-        } else {
-            self.world.timer_in(sched, node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
+    /// What a client on `node` placed by `placement` learns when it dials: the node it connects to
+    /// (with quorum queues and `"leader"` placement, the live leader's: the client reads it from
+    /// the cluster, here from the nodes that are up), whether its host reaches that node, and the
+    /// heartbeat interval while the detectors run.
+    fn dial(&self, node: NodeId, placement: ClientNode) -> Dial {
+        let broker = match (&self.quorum, placement) {
+            (Some(q), ClientNode::Leader) => q.leader(|n| self.world.is_up(n)),
+            _ => Some(client_node(placement)),
+        };
+        Dial {
+            broker,
+            reachable: broker.is_some_and(|b| self.world.connected(node, b)),
+            heartbeat: self.detect.then_some(self.cfg.heartbeat),
         }
     }
 
-    /// The producer connects to the queue's node, or tries again after the recovery interval
-    /// (quorum queues: to the leader's node).
-    fn reconnect_producer(&mut self, k: usize, sched: &mut Scheduler<Event>) {
-        if self.quorum.is_some() {
-            return self.quorum_reconnect_producer(k, sched);
-        }
-        let (node, home) = (self.publishers[k].node, client_node(self.cfg.producer_node));
-        if self.world.connected(node, home) {
-            self.publishers[k].home = Some(home);
-            self.connect_client(node, home, 0, sched);
+    /// The client on `node` lost its connection: its broker node died, or an end gave up on it
+    /// (heartbeats). A publisher's frames that its node had not read die with the connection.
+    pub(super) fn connection_lost(&mut self, now: SimTime, node: NodeId, sched: &mut Scheduler<Event>) {
+        if let Some(k) = self.publisher_of(node) {
+            // With its connection gone, no queue withholds credit from it.
+            if self.publishers.len() == 1 {
+                self.credit_blocked.clear();
+            }
+            for env in std::mem::take(&mut self.unread) {
+                match env {
+                    Envelope::Message { from, msg: Msg::Publish(m), .. } if from == node => {
+                        self.dropped_publish(now, &m)
+                    }
+                    Envelope::Message { msg: Msg::Publish(_), .. } => self.unread.push_back(env),
+                    _ => {}
+                }
+            }
+            let (p, mut out) = self.publisher_parts(k, sched);
+            p.connection_lost(&mut out);
         } else {
-            self.world.timer_in(sched, node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
+            let (group, consumer) = self.consumer_of[node];
+            let quorum = self.quorum.is_some();
+            let (c, _, mut out) = self.consumer_parts(group, consumer, sched);
+            c.connection_lost(quorum, &mut out);
         }
+    }
+
+    /// Consumer `consumer` of `group` connects again (its timer, or its host's restart).
+    fn reconnect(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
+        let node = self.consumers[group][consumer as usize].node;
+        let (dial, quorum) = (self.dial(node, self.cfg.consumer_node), self.quorum.is_some());
+        let opened = {
+            let (c, _, mut out) = self.consumer_parts(group, consumer, sched);
+            c.reconnect(dial, quorum, &mut out)
+        };
+        self.watch_connection(node, opened);
+    }
+
+    /// Publisher `k` connects again (its timer, or its host's restart).
+    fn reconnect_producer(&mut self, k: usize, sched: &mut Scheduler<Event>) {
+        let node = self.publishers[k].node;
+        let (dial, quorum) = (self.dial(node, self.cfg.producer_node), self.quorum.is_some());
+        let opened = {
+            let (p, mut out) = self.publisher_parts(k, sched);
+            p.reconnect(dial, quorum, &mut out)
+        };
+        self.watch_connection(node, opened);
     }
 
     /// A classic queue's (or stream's) clients connected to node `b`, not the queue's, lose their
@@ -1158,12 +1202,7 @@ impl<H: History> Model for RabbitModel<'_, H> {
             Event::Net(env) => {
                 match self.world.admit(&env) {
                     Admit::Deliver => {}
-                    Admit::Drop => {
-                        if let Envelope::Message { msg: Msg::Publish(m), .. } = env {
-                            self.dropped_publish(now, &m);
-                        }
-                        return;
-                    }
+                    Admit::Drop => return self.dropped_on_the_way(now, env, sched),
                     Admit::Hold => return self.hold(env),
                 }
                 self.arrived(now, env, sched);
@@ -1171,8 +1210,8 @@ impl<H: History> Model for RabbitModel<'_, H> {
             Event::Served(env) => {
                 if self.world.admit_served(&env) {
                     self.handle_envelope(now, env, sched);
-                } else if let Envelope::Message { msg: Msg::Publish(m), .. } = env {
-                    self.dropped_publish(now, &m);
+                } else {
+                    self.dropped_on_the_way(now, env, sched);
                 }
             }
             Event::Fault(i) => super::faults::apply(self, now, i, sched),

@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::world::out::Effects;
+use connection::{Dial, Opened};
 
 /// What a publisher's handlers record for the harness.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +83,35 @@ impl Publisher {
         self.confirm_deadlines.clear();
         self.confirm_check_armed = false;
         self.home = None;
+    }
+
+    /// Its connection is gone (its broker node died, or an end gave up on it): a block ends with
+    /// it, what waited in the blocked connection never left the client (dropped: the confirm
+    /// timeout publishes it again), and it reconnects after the recovery interval.
+    pub(super) fn connection_lost(&mut self, out: &mut impl PubFx) {
+        self.home = None;
+        self.blocked = false;
+        for m in std::mem::take(&mut self.outbox) {
+            out.record(Note::Dropped(m.id));
+        }
+        connection::retry_later(self.node, out);
+    }
+
+    /// Its reconnection timer, or its host's restart: it connects to the node `dial` found, or
+    /// tries again after the recovery interval. With quorum queues a failed attempt leaves it
+    /// disconnected; a classic queue's publisher keeps `home` as it was (it retries only while
+    /// disconnected, but for a second timer left from an earlier loss). Returns the connection
+    /// the harness's detectors watch.
+    pub(super) fn reconnect(&mut self, dial: Dial, quorum: bool, out: &mut impl PubFx) -> Option<Opened> {
+        let Some(home) = dial.broker_in_reach() else {
+            if quorum {
+                self.home = None;
+            }
+            connection::retry_later(self.node, out);
+            return None;
+        };
+        self.home = Some(home);
+        connection::open(self.node, home, &mut self.conn, 0, dial.heartbeat, out)
     }
 
     /// Nothing of its own is left to publish or to hear confirmed.
@@ -241,6 +271,12 @@ mod tests {
                 Effect::Record(Note::Client(ClientEvent::Acknowledged { id })) => format!("acked {id}"),
                 Effect::Record(Note::Client(ClientEvent::SendFailed { id })) => format!("failed {id}"),
                 Effect::Record(Note::Dropped(id)) => format!("dropped {id}"),
+                Effect::TimerIn { node: 5, delay, timer: Timer::Reconnect } => {
+                    format!("reconnect in {} s", delay.0 / (1_000 * MS))
+                }
+                Effect::TimerIn { node, delay, timer: Timer::Heartbeat { client: 5, end, conn } } => {
+                    format!("{end:?} end of conn {conn} beats on {node} in {} s", delay.0 / (1_000 * MS))
+                }
                 other => format!("{other:?}"),
             })
             .collect();
@@ -308,5 +344,47 @@ mod tests {
         p.confirm_check(SimTime(120_000 * MS), &mut out);
         assert_eq!(seen(&mut out), ["dropped 3", "failed 3"]);
         assert!(p.idle());
+    }
+
+    /// Blocked by flow control, the publisher holds 7 and 8 in its outbox when its connection is
+    /// lost. By hand: the block ends with the connection; 7 and 8 never left the client, so both
+    /// are recorded as dropped, in order (the confirm timeout publishes them again); it tries to
+    /// reconnect after the recovery interval (5 s). A message due meanwhile is dropped at once.
+    #[test]
+    fn a_publisher_whose_connection_was_lost_drops_its_outbox_and_reconnects_later() {
+        let mut p = Publisher::new(5, 0, cfg(None));
+        let mut out = PubOut::default();
+        p.flow(0, true, &mut out);
+        p.arrival(SimTime(0), msg(7, 0), &mut out);
+        p.arrival(SimTime(0), msg(8, 0), &mut out);
+        out.clear();
+        p.connection_lost(&mut out);
+        assert_eq!(seen(&mut out), ["dropped 7", "dropped 8", "reconnect in 5 s"]);
+        assert_eq!((p.home, p.blocked, p.outbox.len()), (None, false, 0));
+        p.arrival(SimTime(MS), msg(9, 1), &mut out);
+        assert_eq!(seen(&mut out), ["sent 9", "dropped 9"]);
+    }
+
+    /// Reconnecting with quorum queues: with no leader up it stays disconnected and tries again
+    /// in 5 s; once node 2 leads (detectors on, heartbeat 60 s) it connects there, its
+    /// connection numbered 1, both ends' heartbeats due in 30 s, and publishes go to node 2.
+    #[test]
+    fn a_reconnecting_publisher_connects_to_the_leader_or_tries_again() {
+        let mut p = Publisher::new(5, 0, cfg(None));
+        let mut out = PubOut::default();
+        p.connection_lost(&mut out);
+        out.clear();
+        let heartbeat = Some(SimDuration::from_secs(60));
+        assert_eq!(p.reconnect(Dial { broker: None, reachable: false, heartbeat }, true, &mut out), None);
+        assert_eq!(seen(&mut out), ["reconnect in 5 s"]);
+        assert_eq!(p.home, None);
+        let opened = p.reconnect(Dial { broker: Some(2), reachable: true, heartbeat }, true, &mut out);
+        assert_eq!(opened, Some(Opened { conn: 1, broker: 2, first_reg: 0 }));
+        assert_eq!(
+            seen(&mut out),
+            ["Client end of conn 1 beats on 5 in 30 s", "Broker end of conn 1 beats on 2 in 30 s"]
+        );
+        p.arrival(SimTime(MS), msg(9, 1), &mut out);
+        assert_eq!(seen(&mut out), ["sent 9", "publish 9 to 2", "timer 5001 ms"]);
     }
 }

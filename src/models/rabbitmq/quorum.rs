@@ -426,13 +426,12 @@ impl Machine for QueueMachine {
     }
 }
 
-// ---- the model's side: clients' connections, faults (the members: `quorum_node.rs`) ----
+// ---- the model's side: faults (the members: `quorum_node.rs`; clients: `consumer.rs`, `publisher.rs`) ----
 
 use super::quorum_node::Quorum;
-use super::{Event, Msg, RabbitModel, Timer};
+use super::{Event, Msg, RabbitModel};
 use crate::engine::Scheduler;
 use crate::history::History;
-use crate::scenario::ClientNode;
 
 impl<H: History> RabbitModel<'_, H> {
     fn q(&mut self) -> &mut Quorum {
@@ -453,77 +452,6 @@ impl<H: History> RabbitModel<'_, H> {
     /// The leader a channel on `node` sends its commands to (see [`Quorum::leader_seen_from`]).
     pub(super) fn leader_seen_from(&self, node: NodeId) -> Option<NodeId> {
         self.qr().leader_seen_from(node, |n| self.world.is_up(n))
-    }
-
-    /// The client on `node` lost its connection: its broker node died, or an end gave up on it
-    /// (heartbeats).
-    pub(super) fn connection_lost(&mut self, now: SimTime, node: NodeId, sched: &mut Scheduler<Event>) {
-        if let Some(k) = self.publisher_of(node) {
-            self.publishers[k].home = None;
-            // What waited for the blocked connection fails with it.
-            self.publishers[k].blocked = false;
-            if self.publishers.len() == 1 {
-                self.credit_blocked.clear();
-            }
-            for env in std::mem::take(&mut self.unread) {
-                match env {
-                    crate::world::Envelope::Message { from, msg: Msg::Publish(m), .. } if from == node => {
-                        self.dropped_publish(now, &m)
-                    }
-                    crate::world::Envelope::Message { msg: Msg::Publish(_), .. } => self.unread.push_back(env),
-                    _ => {}
-                }
-            }
-            for m in std::mem::take(&mut self.publishers[k].outbox) {
-                self.dropped_publish(now, &m);
-            }
-        } else {
-            let (group, consumer) = self.consumer_of[node];
-            let c = &mut self.consumers[group][consumer as usize];
-            c.home = None;
-            if self.quorum.is_none() {
-                // The next connection's subscription (a quorum queue's reconnection numbers its own).
-                c.reg += 1;
-            }
-            self.channel_lost(group, consumer);
-        }
-        self.world.timer_in(sched, node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
-    }
-
-    /// Connects to the node of `placement`: the leader's node, or the client's own; or tries again
-    /// after the recovery interval.
-    fn connect_to(&mut self, node: NodeId, placement: ClientNode, sched: &mut Scheduler<Event>) -> Option<NodeId> {
-        let target = match placement {
-            ClientNode::Leader => self.qr().leader(|n| self.world.is_up(n)),
-            ClientNode::Broker(b) => Some(b as NodeId),
-        };
-        match target {
-            Some(l) if self.world.connected(node, l) => Some(l),
-            _ => {
-                self.world.timer_in(sched, node, d::RABBITMQ_RECOVERY_INTERVAL, Timer::Reconnect);
-                None
-            }
-        }
-    }
-
-    pub(super) fn quorum_reconnect_consumer(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        let node = self.consumers[group][consumer as usize].node;
-        if let Some(l) = self.connect_to(node, self.cfg.consumer_node, sched) {
-            let c = &mut self.consumers[group][consumer as usize];
-            c.home = Some(l);
-            c.reg += 1;
-            let reg = c.reg;
-            self.connect_client(node, l, reg, sched);
-            self.world.send(sched, node, l, Msg::Subscribe { group, consumer, reg });
-        }
-    }
-
-    pub(super) fn quorum_reconnect_producer(&mut self, k: usize, sched: &mut Scheduler<Event>) {
-        let node = self.publishers[k].node;
-        self.publishers[k].home = self.connect_to(node, self.cfg.producer_node, sched);
-        if let Some(l) = self.publishers[k].home {
-            self.connect_client(node, l, 0, sched);
-        }
     }
 
     /// The node `leader` means at step `step`: the Raft leader at the crash (recorded for its

@@ -71,6 +71,10 @@ pub(super) struct QuorumCfg {
     pub(super) consumer_timeout: SimDuration,
 }
 
+/// How many times the operator tries a late queue's bind, Ra's broadcast time (100 ms) apart
+/// (ours: 25 s, longer than an election after a partition's detection).
+const BIND_TRIES: u8 = 250;
+
 /// How a member learns that a peer's node is down.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum PeerDown {
@@ -89,6 +93,15 @@ enum Proposed {
     Return,
 }
 
+/// A publishing channel's side of `quorum_commands_soft_limit` (`rabbit_fifo_client`): the
+/// enqueues it sent, wherever they were proposed, until it learns that each was applied or lost.
+/// By message id, so that learning twice of one (its entry discarded on two members) counts once.
+#[derive(Debug, Default)]
+struct ChannelFlow {
+    pending: BTreeSet<MessageId>,
+    slow: bool,
+}
+
 /// The Raft group of the quorum queues: member `i` lives on node `i`.
 pub(super) struct Quorum {
     members: Vec<Member<QueueMachine>>,
@@ -102,9 +115,10 @@ pub(super) struct Quorum {
     proposed: BTreeSet<(NodeId, GroupIdx, ConsumerKey, Proposed)>,
     /// For a crash aimed at "leader": the node it hit, by fault step.
     pub(super) leader_hits: BTreeMap<usize, NodeId>,
-    /// Per publishing channel: enqueues appended and not yet applied, and whether the channel is
-    /// in flow (`rabbit_fifo_client`'s `slow`).
-    pending: BTreeMap<(NodeId, u32, usize), (u32, bool)>,
+    /// Per publishing channel (its node, that node's incarnation, the publisher): its enqueues
+    /// sent and not yet known applied or lost, and whether it is in flow (`rabbit_fifo_client`'s
+    /// `pending` and `slow`).
+    pending: BTreeMap<(NodeId, u32, usize), ChannelFlow>,
     cfg: QuorumCfg,
 }
 
@@ -240,17 +254,19 @@ impl Quorum {
                         match e.cmd {
                             Command::Enqueue { msg, publisher } => {
                                 fx.record(Observation::Deleted { id: msg.id(), group: None });
-                                if publisher.node == node {
-                                    // Its channel stops waiting for it (`rabbit_fifo_client`
-                                    // resends to the new leader; here the publisher's confirm
-                                    // timeout does).
-                                    self.enqueue_settled(publisher, ctx.publisher_for(msg.id()), ctx, fx);
-                                }
+                                // Its channel, on this node or not (a forwarded enqueue), stops
+                                // waiting for it (`rabbit_fifo_client` resends to the new leader;
+                                // here the publisher's confirm timeout does).
+                                self.enqueue_settled(publisher, msg.id(), ctx, fx);
                             }
-                            // Ours: an ack or a return that a deposed leader took is sent on to
-                            // the leader this member now follows, as a channel resends what was
-                            // not applied (both are idempotent: a second copy finds nothing).
-                            cmd @ (Command::Settle { .. } | Command::Return { .. } | Command::Reject { .. }) => {
+                            // Ours: an ack, a return or a late queue's bind that a deposed leader
+                            // took is sent on to the leader this member now follows, as a channel
+                            // resends what was not applied (all idempotent: a second copy finds
+                            // nothing to settle, or its queue bound already).
+                            cmd @ (Command::Settle { .. }
+                            | Command::Return { .. }
+                            | Command::Reject { .. }
+                            | Command::Bind { .. }) => {
                                 if let Some(l) = self.members[node as usize].leader().filter(|&l| l != node) {
                                     fx.send(node, l, Msg::Forward(Box::new(cmd)));
                                 }
@@ -309,19 +325,70 @@ impl Quorum {
                 if self.cfg.publisher_confirms {
                     send_to_client(fx, node, publisher.node, ctx.publishers[k].node, Msg::Confirm(id));
                 }
-                self.enqueue_settled(publisher, k, ctx, fx);
+                self.enqueue_settled(publisher, id, ctx, fx);
             }
         }
     }
 
-    /// An enqueue of `publisher`'s channel was applied or discarded: one fewer pending; below the
-    /// soft limit the channel leaves flow control.
-    fn enqueue_settled(&mut self, publisher: Conn, k: usize, ctx: &Clients, fx: &mut impl MemberFx) {
-        let p = self.pending.entry((publisher.node, publisher.incarnation, k)).or_default();
-        p.0 = p.0.saturating_sub(1);
-        if p.1 && p.0 < d::RABBITMQ_QUORUM_COMMANDS_SOFT_LIMIT {
-            p.1 = false;
+    /// The channel `publisher` sent enqueue `id` (proposed on its node, or forwarded to the
+    /// leader): `rabbit_fifo_client:enqueue/4` adds every command it sends to `pending`, and at
+    /// `quorum_commands_soft_limit` pending the channel is slow and blocks the publisher's
+    /// connection.
+    fn enqueue_sent(&mut self, publisher: Conn, id: MessageId, ctx: &Clients, fx: &mut impl MemberFx) {
+        self.enqueue_pending(publisher, id, ctx);
+        self.enter_flow_if_slow(publisher, id, ctx, fx);
+    }
+
+    /// Enqueue `id` of the channel `publisher` is pending.
+    fn enqueue_pending(&mut self, publisher: Conn, id: MessageId, ctx: &Clients) {
+        let k = ctx.publisher_for(id);
+        self.pending.entry((publisher.node, publisher.incarnation, k)).or_default().pending.insert(id);
+    }
+
+    /// At `quorum_commands_soft_limit` pending the channel `publisher` (of the publisher of `id`)
+    /// is slow: it blocks the publisher's connection.
+    fn enter_flow_if_slow(&mut self, publisher: Conn, id: MessageId, ctx: &Clients, fx: &mut impl MemberFx) {
+        let k = ctx.publisher_for(id);
+        let Some(c) = self.pending.get_mut(&(publisher.node, publisher.incarnation, k)) else { return };
+        if !c.slow && c.pending.len() >= d::RABBITMQ_QUORUM_COMMANDS_SOFT_LIMIT as usize {
+            c.slow = true;
+            fx.send(publisher.node, ctx.publishers[k].node, Msg::Flow { blocked: true });
+        }
+    }
+
+    /// Enqueue `id` of `publisher`'s channel was applied, or the channel knows it lost: it is no
+    /// longer pending; below the soft limit the channel leaves flow control.
+    fn enqueue_settled(&mut self, publisher: Conn, id: MessageId, ctx: &Clients, fx: &mut impl MemberFx) {
+        let k = ctx.publisher_for(id);
+        let Some(c) = self.pending.get_mut(&(publisher.node, publisher.incarnation, k)) else { return };
+        c.pending.remove(&id);
+        if c.slow && c.pending.len() < d::RABBITMQ_QUORUM_COMMANDS_SOFT_LIMIT as usize {
+            c.slow = false;
             fx.send(publisher.node, ctx.publishers[k].node, Msg::Flow { blocked: false });
+        }
+    }
+
+    /// The member on `node` follows a new leader: its channels resend what is pending to it
+    /// (`rabbit_fifo_client:resend_all_pending/1`, on `leader_change` or a `not_leader`
+    /// rejection). Here the publisher's confirm timeout re-publishes what stays unconfirmed (a
+    /// re-publish counts anew), so the channels stop counting what they had sent: a command lost
+    /// with a leader that died holds no channel in flow.
+    fn channels_follow_new_leader(&mut self, node: NodeId, ctx: &Clients, fx: &mut impl MemberFx) {
+        let incarnation = fx.incarnation(node);
+        for (&(_, _, k), c) in self.pending.range_mut((node, incarnation, 0)..=(node, incarnation, usize::MAX)) {
+            c.pending.clear();
+            if std::mem::take(&mut c.slow) {
+                fx.send(node, ctx.publishers[k].node, Msg::Flow { blocked: false });
+            }
+        }
+    }
+
+    /// A forwarded command was lost on the way (its link reset, or its node died): a channel's
+    /// enqueue is no longer pending (the real channel resends it to the leader it finds; here the
+    /// publisher's confirm timeout re-publishes it).
+    pub(super) fn forward_lost(&mut self, cmd: Command, ctx: &Clients, fx: &mut impl MemberFx) {
+        if let Command::Enqueue { msg, publisher } = cmd {
+            self.enqueue_settled(publisher, msg.id(), ctx, fx);
         }
     }
 
@@ -342,14 +409,28 @@ impl Quorum {
         ok
     }
 
-    /// The operator declares and binds a late group's queue: the command is proposed at the
-    /// leader at once (simplification: the declaring client's channel is on the leader's node), so
-    /// that every enqueue arriving from now on follows it in the log. Without a leader it waits
-    /// and is tried again, as a channel's ack is.
+    /// The operator declares and binds a late group's queue: the command is proposed at the live
+    /// leader (the highest term's, should two believe they lead) at once (simplification: the
+    /// declaring client's channel is on the leader's node), so that every enqueue arriving from
+    /// now on follows it in the log.
     pub(super) fn bind(&mut self, now: SimTime, group: GroupIdx, ctx: &Clients, fx: &mut impl MemberFx) {
-        let leader = (0..self.members.len() as NodeId).find(|&n| fx.is_up(n) && self.members[n as usize].is_leader());
-        let node = leader.unwrap_or(QUEUE_NODE);
-        self.redirect(now, node, Command::Bind { group }, 50, ctx, fx);
+        self.try_bind(now, group, BIND_TRIES, ctx, fx);
+    }
+
+    /// A late queue's bind (`left` tries left). Without a live leader to take it (an election is
+    /// under way) the declaring client tries again after Ra's broadcast time; its retry lives on
+    /// the lowest member that is up (the first leader's node may be the one that died).
+    fn try_bind(&mut self, now: SimTime, group: GroupIdx, left: u8, ctx: &Clients, fx: &mut impl MemberFx) {
+        let cmd = Command::Bind { group };
+        if let Some(l) = self.leader(|n| fx.is_up(n))
+            && self.propose(now, l, cmd.clone(), ctx, fx)
+        {
+            return;
+        }
+        let holder = (0..self.members.len() as NodeId).find(|&n| fx.is_up(n));
+        if let Some(node) = holder.filter(|_| left > 1) {
+            fx.timer_in(node, d::RABBITMQ_RA_BROADCAST_TIME, Timer::Redirect(Box::new(cmd), left - 1));
+        }
     }
 
     /// A channel's command on `node` (`left` tries left): sent on to the leader its member follows,
@@ -363,6 +444,9 @@ impl Quorum {
         ctx: &Clients,
         fx: &mut impl MemberFx,
     ) {
+        if let Command::Bind { group } = cmd {
+            return self.try_bind(now, group, left, ctx, fx);
+        }
         if let Some(l) = self.leader_seen_from(node, |n| fx.is_up(n)).filter(|&l| l != node) {
             fx.send(node, l, Msg::Forward(Box::new(cmd)));
         } else if !self.propose(now, node, cmd.clone(), ctx, fx) && left > 1 {
@@ -373,14 +457,20 @@ impl Quorum {
     /// A command forwarded by a member that does not lead reached `to`: proposed if `to` leads,
     /// dropped otherwise (the publisher's confirm timeout sends a publish again).
     pub(super) fn forwarded(&mut self, now: SimTime, to: NodeId, cmd: Command, ctx: &Clients, fx: &mut impl MemberFx) {
+        if let Command::Bind { group } = cmd {
+            // A bind re-forwarded from a discarded entry: the declaring client keeps trying.
+            return self.try_bind(now, group, BIND_TRIES, ctx, fx);
+        }
         let publish = match cmd {
-            Command::Enqueue { msg, .. } => Some(msg),
+            Command::Enqueue { msg, publisher } => Some((msg, publisher)),
             _ => None,
         };
         if !self.propose(now, to, cmd, ctx, fx)
-            && let Some(m) = publish
+            && let Some((m, publisher)) = publish
         {
             fx.record(Observation::Deleted { id: m.id(), group: None });
+            // Its channel learns it was lost (`not_leader`).
+            self.enqueue_settled(publisher, m.id(), ctx, fx);
         }
     }
 
@@ -412,12 +502,23 @@ impl Quorum {
             _ => None,
         };
         if let Some(l) = self.leader_seen_from(to, |n| fx.is_up(n)).filter(|&l| l != to) {
-            // A channel's commands go to the queue's leader wherever it is.
-            fx.send(to, l, Msg::Forward(Box::new(cmd)));
+            // A channel's commands go to the queue's leader wherever it is, and its enqueues
+            // count towards its soft limit there too; one lost at once (the leader's node is
+            // down) is known lost.
+            let sent = fx.send_now(to, l, Msg::Forward(Box::new(cmd)));
+            if let Some(m) = publish.filter(|_| sent) {
+                self.enqueue_sent(conn, m.id(), ctx, fx);
+            }
             return;
         }
         let idempotent = matches!(cmd, Command::Settle { .. } | Command::Return { .. } | Command::Reject { .. });
         let retry = idempotent.then(|| cmd.clone());
+        // An enqueue is pending from before it is proposed: a lone member applies it (and the
+        // channel learns so) within the proposal.
+        let leads = self.members.get(to as usize).is_some_and(|m| m.is_leader());
+        if let Some(m) = publish.filter(|_| leads) {
+            self.enqueue_pending(conn, m.id(), ctx);
+        }
         let accepted = self.propose(now, to, cmd, ctx, fx);
         if let Some(cmd) = retry.filter(|_| !accepted) {
             // No leader known here yet (an election is under way): the channel tries again after
@@ -426,18 +527,7 @@ impl Quorum {
         }
         match publish {
             Some(m) if !accepted => fx.record(Observation::Deleted { id: m.id(), group: None }),
-            Some(m) => {
-                // rabbit_fifo_client: at `quorum_commands_soft_limit` pending enqueues the channel
-                // is slow and blocks the publisher's connection.
-                let k = ctx.publisher_for(m.id());
-                let channel = (to, conn.incarnation, k);
-                let p = self.pending.entry(channel).or_default();
-                p.0 += 1;
-                if !p.1 && p.0 >= d::RABBITMQ_QUORUM_COMMANDS_SOFT_LIMIT {
-                    p.1 = true;
-                    fx.send(to, ctx.publishers[k].node, Msg::Flow { blocked: true });
-                }
-            }
+            Some(m) => self.enter_flow_if_slow(conn, m.id(), ctx, fx),
             None => {}
         }
     }
@@ -454,13 +544,23 @@ impl Quorum {
     ) {
         let mut out = Vec::new();
         let Some(m) = self.members.get_mut(to as usize) else { return };
-        let before = m.last_index();
+        let (before, leader_before) = (m.last_index(), m.leader());
         m.handle(from, msg, &mut out);
         if ctx.steps && !m.is_leader() && m.last_index() > before {
             let last = m.last_index();
             fx.record(Observation::Step(Step::RaftReplicated { node: to, last }));
         }
         self.raft_out(now, to, out, ctx, fx);
+        self.leader_seen(to, leader_before, ctx, fx);
+    }
+
+    /// After the member on `node` acted: if it now follows a leader other than `before`, its
+    /// channels follow it.
+    fn leader_seen(&mut self, node: NodeId, before: Option<NodeId>, ctx: &Clients, fx: &mut impl MemberFx) {
+        let after = self.members[node as usize].leader();
+        if after.is_some() && after != before && !self.pending.is_empty() {
+            self.channels_follow_new_leader(node, ctx, fx);
+        }
     }
 
     /// The election timer of the member on `node` fired (void unless `generation` is current).
@@ -506,8 +606,10 @@ impl Quorum {
         act: impl FnOnce(&mut Member<QueueMachine>, &mut Vec<RaftOut<QueueMachine>>),
     ) {
         let mut out = Vec::new();
+        let before = self.members[node as usize].leader();
         act(&mut self.members[node as usize], &mut out);
         self.raft_out(now, node, out, ctx, fx);
+        self.leader_seen(node, before, ctx, fx);
     }
 
     /// Broker node `b` died: its member stops; the other members' Erlang distribution sees its
@@ -817,5 +919,209 @@ mod tests {
         let effects = settle(&mut f, SimTime(62_000_000_000));
         let closed = (0, CONSUMER0, format!("{:?}", Msg::ChannelClosed));
         assert_eq!(client_sends(&effects), vec![closed, (0, CONSUMER1, deliver(1, 7, true))]);
+    }
+
+    /// Delivers the messages between members (a crashed node's operating system's notices too)
+    /// and the forwarded commands, in order, until none is left, dropping those to or from a node
+    /// in `cut` (down, or on the other side of a partition); returns every other effect, in order.
+    fn exchange(f: &mut Fixture, now: SimTime, cut: &[NodeId]) -> Vec<Fx<Msg, Timer, Observation>> {
+        let mut rest = Vec::new();
+        loop {
+            let effects: Vec<_> = f.fx.out.take_effects().collect();
+            if effects.is_empty() {
+                return rest;
+            }
+            for e in effects {
+                match e {
+                    Fx::Send { from, to, msg: Msg::Raft(m) } if !cut.contains(&from) && !cut.contains(&to) => {
+                        on(f, |q, ctx, fx| q.raft_message(now, from, to, *m, ctx, fx))
+                    }
+                    Fx::SendFromOs { from, to, msg: Msg::Raft(m) } if !cut.contains(&to) => {
+                        on(f, |q, ctx, fx| q.raft_message(now, from, to, *m, ctx, fx))
+                    }
+                    Fx::Send { from, to, msg: Msg::Forward(cmd) } if !cut.contains(&from) && !cut.contains(&to) => {
+                        on(f, |q, ctx, fx| q.forwarded(now, to, *cmd, ctx, fx))
+                    }
+                    // Lost in the cut.
+                    Fx::Send { msg: Msg::Raft(_) | Msg::Forward(_), .. } | Fx::SendFromOs { msg: Msg::Raft(_), .. } => {
+                    }
+                    other => rest.push(other),
+                }
+            }
+        }
+    }
+
+    /// The generation of the election timer armed on `node` among `effects`.
+    fn election_armed(effects: &[Fx<Msg, Timer, Observation>], node: NodeId) -> u64 {
+        effects
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                Fx::TimerIn { node: n, timer: Timer::RaftElection(g), .. } if *n == node => Some(*g),
+                _ => None,
+            })
+            .expect("an election timer")
+    }
+
+    /// `quorum_commands_soft_limit` is 32. The producer's channel is on node 1, a follower: each
+    /// publish is forwarded to leader 0. By hand: `rabbit_fifo_client` counts every command its
+    /// channel sent, wherever the leader is, so the 32nd forward (32 pending) makes the channel
+    /// on node 1 block the publisher's connection, once. The first forward then reaches node 2,
+    /// which does not lead: lost (recorded as deleted), the channel stops counting it (31 < 32)
+    /// and unblocks the connection. Publish 32 makes 32 pending again: blocked. The leader
+    /// applies the second forward: its confirm goes back through node 1, and with 31 pending node
+    /// 1 unblocks the connection.
+    #[test]
+    fn a_channel_on_a_follower_counts_its_forwarded_enqueues_towards_the_soft_limit() {
+        let mut f = fixture("");
+        /// Publishes `ids` at node 1: the forwards to the leader go to `forwards`; returns the
+        /// flow control sends, by the publish that caused them.
+        fn publish_at_1(
+            f: &mut Fixture,
+            ids: std::ops::Range<MessageId>,
+            forwards: &mut VecDeque<Command>,
+        ) -> Vec<(MessageId, bool)> {
+            let mut flow = vec![];
+            for id in ids {
+                on(f, |q, ctx, fx| q.client_message(T, 1, publish(id), ctx, fx));
+                for e in f.fx.out.take_effects() {
+                    match e {
+                        Fx::Send { from: 1, to: 0, msg: Msg::Forward(cmd) } => forwards.push_back(*cmd),
+                        Fx::Send { from: 1, to: PRODUCER, msg: Msg::Flow { blocked } } => flow.push((id, blocked)),
+                        other => panic!("a forward to the leader or flow control, got {other:?}"),
+                    }
+                }
+            }
+            flow
+        }
+        let mut forwards = VecDeque::new();
+        assert_eq!(publish_at_1(&mut f, 0..32, &mut forwards), [(31, true)]);
+        let first = forwards.pop_front().expect("forwarded");
+        on(&mut f, |q, ctx, fx| q.forwarded(T, 2, first, ctx, fx));
+        let effects: Vec<_> = f.fx.out.take_effects().collect();
+        let unblock = format!("{:?}", Msg::Flow { blocked: false });
+        assert!(effects.iter().any(|e| matches!(e, Fx::Record(Observation::Deleted { id: 0, group: None }))));
+        assert_eq!(client_sends(&effects), [(1, PRODUCER, unblock.clone())]);
+        assert_eq!(publish_at_1(&mut f, 32..33, &mut forwards), [(32, true)]);
+        let second = forwards.pop_front().expect("forwarded");
+        on(&mut f, |q, ctx, fx| q.forwarded(T, 0, second, ctx, fx));
+        let effects = settle(&mut f, T);
+        let confirm = format!("{:?}", Msg::Relay { to: PRODUCER, msg: Box::new(Msg::Confirm(1)) });
+        assert_eq!(
+            client_sends(&effects),
+            [(0, CONSUMER0, deliver(0, 1, false)), (0, 1, confirm), (1, PRODUCER, unblock)]
+        );
+    }
+
+    /// The channel on node 1 follows leader 0, whose node is down (node 1 has not noticed yet):
+    /// each forward is lost at once, so the channel counts none of 40 publishes and never blocks
+    /// (the publisher's confirm timeout publishes them again). Once it is slow, a new leader seen
+    /// by node 1 ends it: the real channel resends what is pending to that leader; here the
+    /// confirm timeout does, so the channel stops counting them and unblocks the connection.
+    #[test]
+    fn a_channel_counts_no_forward_lost_at_once_and_a_new_leader_ends_its_flow() {
+        let mut f = fixture("");
+        f.fx.down = vec![0];
+        for id in 0..40 {
+            on(&mut f, |q, ctx, fx| q.client_message(T, 1, publish(id), ctx, fx));
+        }
+        let sends = client_sends(&f.fx.out.take_effects().collect::<Vec<_>>());
+        assert!(sends.iter().all(|s| !s.2.starts_with("Flow")), "no flow control: {sends:?}");
+        f.fx.down.clear();
+        for id in 40..72 {
+            on(&mut f, |q, ctx, fx| q.client_message(T, 1, publish(id), ctx, fx));
+        }
+        let block = (1, PRODUCER, format!("{:?}", Msg::Flow { blocked: true }));
+        let sends: Vec<_> = client_sends(&f.fx.out.take_effects().collect::<Vec<_>>());
+        assert_eq!(sends.iter().filter(|s| s.2.starts_with("Flow")).collect::<Vec<_>>(), [&block]);
+        // Node 0 goes; node 2 wins the election with node 1's votes: node 1 follows it.
+        on(&mut f, |q, _, fx| q.crashed(0, fx));
+        f.fx.down = vec![0];
+        let rest = exchange(&mut f, T, &[0]);
+        on(&mut f, |q, ctx, fx| q.election_timeout(T, 2, election_armed(&rest, 2), ctx, fx));
+        let effects = exchange(&mut f, T, &[0]);
+        assert!(f.q.members[2].is_leader() && f.q.members[1].leader() == Some(2));
+        let unblock = (1, PRODUCER, format!("{:?}", Msg::Flow { blocked: false }));
+        assert_eq!(client_sends(&effects), [unblock]);
+    }
+
+    /// A second group, "late", whose queue is declared and bound at 10 s (not at the start).
+    const LATE: &str = "[[groups]]\nname = \"late\"\nstart = \"10s\"\n";
+
+    /// Node 0, the leader, dies as a late group's queue is declared. By hand: nodes 1 and 2 see
+    /// it go (`noconnection`) and forget their leader; the bind finds no live leader, so the
+    /// declaring client tries again 100 ms later from the lowest node that is up, node 1. Node 1
+    /// wins the election (node 2's pre-vote and vote), and the retry proposes the bind there;
+    /// committed with node 2, the late queue is bound. (Its retry used to live on node 0, dead,
+    /// and the bind was lost.)
+    #[test]
+    fn a_late_bind_during_an_election_after_node_0_died_is_retried_from_a_live_node() {
+        let mut f = fixture(LATE);
+        f.consumers.push(vec![]);
+        on(&mut f, |q, _, fx| q.crashed(0, fx));
+        f.fx.down = vec![0];
+        let mut rest = exchange(&mut f, T, &[0]);
+        on(&mut f, |q, ctx, fx| q.bind(T, 1, ctx, fx));
+        rest.extend(exchange(&mut f, T, &[0]));
+        let generation = election_armed(&rest, 1);
+        on(&mut f, |q, ctx, fx| q.election_timeout(T, 1, generation, ctx, fx));
+        rest.extend(exchange(&mut f, T, &[0]));
+        assert!(f.q.members[1].is_leader());
+        assert!(!f.q.members[1].machine.bound[1]);
+        let retries: Vec<_> = rest
+            .into_iter()
+            .filter_map(|e| match e {
+                Fx::TimerIn { node, timer: Timer::Redirect(cmd, left), .. } => Some((node, *cmd, left)),
+                _ => None,
+            })
+            .collect();
+        for (node, cmd, left) in retries.into_iter().filter(|r| r.0 != 0) {
+            on(&mut f, |q, ctx, fx| q.redirect(T, node, cmd, left, ctx, fx));
+            exchange(&mut f, T, &[0]);
+        }
+        assert!(f.q.members[1].machine.bound[1], "the late queue is bound");
+    }
+
+    /// A deposed leader's bind. By hand: node 0 leads and takes a late group's bind (its log's
+    /// index 1, term 1), but its appends never reach nodes 1 and 2 (a cut). They lose it
+    /// (`noconnection`); node 1 wins term 2 with node 2's votes and commits its no-op at index 1.
+    /// The cut heals: node 1's appends reach node 0, which steps down and discards its index 1,
+    /// the bind. As a discarded ack is, the bind is sent on to node 1, which proposes it: the late
+    /// queue is bound. (It used to be dropped with its entry.)
+    #[test]
+    fn a_bind_discarded_by_a_deposed_leader_is_sent_on_to_the_new_leader() {
+        let mut f = fixture(LATE);
+        f.consumers.push(vec![]);
+        on(&mut f, |q, ctx, fx| q.bind(T, 1, ctx, fx));
+        let mut rest = exchange(&mut f, T, &[0]);
+        for n in [1, 2] {
+            on(&mut f, |q, ctx, fx| q.peer_down(T, n, 0, PeerDown::Disconnected, ctx, fx));
+        }
+        rest.extend(exchange(&mut f, T, &[0]));
+        let generation = election_armed(&rest, 1);
+        on(&mut f, |q, ctx, fx| q.election_timeout(T, 1, generation, ctx, fx));
+        exchange(&mut f, T, &[0]);
+        assert!(f.q.members[1].is_leader() && f.q.members[0].is_leader(), "node 0 does not know yet");
+        assert!(!f.q.members[1].machine.bound[1]);
+        let tick = f.q.tick_generation[1];
+        on(&mut f, |q, ctx, fx| q.tick(T, 1, tick, ctx, fx));
+        exchange(&mut f, T, &[]);
+        assert!(!f.q.members[0].is_leader());
+        assert!(f.q.members[1].machine.bound[1], "the late queue is bound");
+    }
+
+    /// One member (`replicas = 1`): a publish is committed and applied as it is proposed. By
+    /// hand: each of 40 publishes is pending from before its proposal and applied within it, so
+    /// the channel never has more than one pending and never blocks the publisher: 40 confirms,
+    /// no flow control.
+    #[test]
+    fn a_lone_members_channel_applies_each_enqueue_within_its_proposal_and_never_blocks() {
+        let mut f = fixture("replicas = 1");
+        for id in 0..40 {
+            on(&mut f, |q, ctx, fx| q.client_message(T, 0, publish(id), ctx, fx));
+        }
+        let sends = client_sends(&f.fx.out.take_effects().collect::<Vec<_>>());
+        assert_eq!(sends.iter().filter(|s| s.2.starts_with("Confirm")).count(), 40);
+        assert!(sends.iter().all(|s| !s.2.starts_with("Flow")), "no flow control: {sends:?}");
     }
 }
