@@ -205,8 +205,6 @@ impl Consumer {
         self.fetch_timeout.iter_mut().for_each(Deadline::clear);
     }
 
-    /// Gives up the assignment (eager rebalance): fetched records not yet handed out are dropped,
-    /// and so are fetch responses still on their way (a new epoch).
     /// The heartbeat thread's tick (`AbstractHeartbeatRequestManager` / the classic
     /// `HeartbeatThread`): re-armed for later if the interval restarted since it was set;
     /// otherwise the next tick is set, a `commitSync` that waited `request.timeout.ms` fails, a
@@ -326,6 +324,8 @@ impl Consumer {
         out.send(self.node, coord, Msg::ConsumerHeartbeat { group, consumer, member, owned, acked });
     }
 
+    /// Gives up the assignment (eager rebalance): fetched records not yet handed out are dropped,
+    /// and so are fetch responses still on their way (a new epoch).
     pub(super) fn revoke(&mut self) {
         self.epoch += 1;
         self.assigned = false;

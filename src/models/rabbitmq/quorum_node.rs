@@ -243,6 +243,14 @@ impl Quorum {
                     self.tick_generation[node as usize] += 1;
                     self.proposed.retain(|p| p.0 != node);
                     self.arm_tick(node, fx);
+                    // Channels on nodes without a member read the leader from the queue's record:
+                    // a new leader is their leader change (they hear of no member's).
+                    let outside = (self.members.len() as NodeId, 0, 0);
+                    let mut nodes: Vec<NodeId> = self.pending.range(outside..).map(|(&(n, _, _), _)| n).collect();
+                    nodes.dedup();
+                    for n in nodes {
+                        self.channels_follow_new_leader(n, ctx, fx);
+                    }
                     let mut out = Vec::new();
                     self.members[node as usize].append_noop(now, Command::Noop, &mut out);
                     self.raft_out(now, node, out, ctx, fx);
@@ -715,8 +723,13 @@ mod tests {
     /// Three quorum members, one group of two consumers with a prefetch of 1, manual acks,
     /// publisher confirms; `extra` adds to `[rabbitmq]`.
     fn fixture(extra: &str) -> Fixture {
+        fixture_on(3, extra)
+    }
+
+    /// [`fixture`] on `brokers` broker nodes.
+    fn fixture_on(brokers: u32, extra: &str) -> Fixture {
         let toml = format!(
-            "duration = \"1m\"\nsystems = [\"rabbitmq\"]\n[cluster]\nbrokers = 3\n[workload]\nrate = 1.0\n\
+            "duration = \"1m\"\nsystems = [\"rabbitmq\"]\n[cluster]\nbrokers = {brokers}\n[workload]\nrate = 1.0\n\
              [[groups]]\nname = \"a\"\nconsumers = 2\n[rabbitmq]\nqueue_type = \"quorum\"\nack = \"manual\"\n\
              publisher_confirms = true\nprefetch = 1\n{extra}\n"
         );
@@ -1043,6 +1056,44 @@ mod tests {
         assert!(f.q.members[2].is_leader() && f.q.members[1].leader() == Some(2));
         let unblock = (1, PRODUCER, format!("{:?}", Msg::Flow { blocked: false }));
         assert_eq!(client_sends(&effects), [unblock]);
+    }
+
+    /// Four brokers, three members (nodes 0 to 2): a channel on node 3, which holds no member, reads
+    /// the leader from the queue's record and forwards its 32 enqueues to leader 0, and is slow
+    /// at the 32nd. By hand: leader 0 takes them into its log, but its AppendEntries are cut off,
+    /// and it dies; node 2 wins the election with node 1's vote. Those enqueues were never
+    /// committed, and no member on node 3 will ever see a new leader: the new leader's election is
+    /// the channel's leader change, which ends its flow (without it, the publisher stayed blocked
+    /// until node 0 came back). Here node 3 is the producer's host too: only the flow message's
+    /// ends are read.
+    #[test]
+    fn a_channel_on_a_node_without_a_member_ends_its_flow_when_a_new_leader_is_elected() {
+        let mut f = fixture_on(4, "replicas = 3");
+        for id in 0..32 {
+            on(&mut f, |q, ctx, fx| q.client_message(T, 3, publish(id), ctx, fx));
+        }
+        let (mut forwards, mut flow) = (vec![], vec![]);
+        for e in f.fx.out.take_effects() {
+            match e {
+                Fx::Send { from: 3, to: 0, msg: Msg::Forward(cmd) } => forwards.push(*cmd),
+                Fx::Send { from: 3, to: PRODUCER, msg: Msg::Flow { blocked } } => flow.push(blocked),
+                other => panic!("a forward to the leader or flow control, got {other:?}"),
+            }
+        }
+        assert_eq!((forwards.len(), flow), (32, vec![true]));
+        for cmd in forwards {
+            on(&mut f, |q, ctx, fx| q.forwarded(T, 0, cmd, ctx, fx));
+        }
+        let held = exchange(&mut f, T, &[0]);
+        assert!(client_sends(&held).iter().all(|s| !s.2.starts_with("Flow")), "nothing applied: {held:?}");
+        on(&mut f, |q, _, fx| q.crashed(0, fx));
+        f.fx.down = vec![0];
+        let rest = exchange(&mut f, T, &[0]);
+        on(&mut f, |q, ctx, fx| q.election_timeout(T, 2, election_armed(&rest, 2), ctx, fx));
+        let effects = exchange(&mut f, T, &[0]);
+        assert!(f.q.members[2].is_leader());
+        let flow: Vec<_> = client_sends(&effects).into_iter().filter(|s| s.2.starts_with("Flow")).collect();
+        assert_eq!(flow, [(3, PRODUCER, format!("{:?}", Msg::Flow { blocked: false }))]);
     }
 
     /// A second group, "late", whose queue is declared and bound at 10 s (not at the start).
