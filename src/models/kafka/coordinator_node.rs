@@ -188,15 +188,18 @@ impl CoordinatorNode {
         out: &mut CoordOut,
     ) {
         let to = self.to(group, consumer);
-        if self.joins(group, member, acked) == Some(false) {
-            let resp =
-                Msg::ConsumerHeartbeatResponse { group, consumer, epoch: 0, partitions: Vec::new(), fenced: true };
-            out.send(self.node, to, resp);
-            return;
-        }
-        if self.groups[group].members.consumer_of(member).is_none() {
-            self.groups[group].members.add(member, consumer);
-            self.targets_changed(group, out);
+        match self.joins(group, member, acked) {
+            Some(false) => {
+                let resp =
+                    Msg::ConsumerHeartbeatResponse { group, consumer, epoch: 0, partitions: Vec::new(), fenced: true };
+                out.send(self.node, to, resp);
+                return;
+            }
+            Some(true) => {
+                self.groups[group].members.add(member, consumer);
+                self.targets_changed(group, out);
+            }
+            None => {}
         }
         self.arm_session(now, group, member, out);
         let Some((epoch, parts)) = self.groups[group].members.reconcile(member, owned, acked) else { return };
