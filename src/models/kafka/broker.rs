@@ -10,6 +10,7 @@
 //! (`ProducerStateManager`).
 
 use super::controller::Elected;
+use super::leader::{self, Admission, ProduceRules, Reply};
 use super::producer::{BatchError, ProducerBatch};
 use super::purgatory::{Delayed, Purgatory};
 use super::replication::{self, Replication};
@@ -93,41 +94,36 @@ impl<H: History> KafkaModel<'_, H> {
         sched: &mut Scheduler<Event>,
     ) {
         let acks = self.cfg.acks;
-        let min_isr = self.cfg.min_insync_replicas;
+        let rules = ProduceRules { acks, min_insync_replicas: self.cfg.min_insync_replicas, sequences: self.sequences };
         let parts = self.cfg.partitions as usize;
         let mut waiting = false;
         for b in batches.iter_mut() {
             let p = b.partition as usize;
             b.need = 0;
-            // The broker leads by its own metadata; the controller's record says whether the log
-            // it appends to is the one the controller's leader carries on.
-            let (view_leader, view_epoch) = self.view[broker as usize * parts + p];
-            if view_leader != Some(broker) {
-                b.error = BatchError::NotLeader;
-                continue;
-            }
-            let r = &self.repl[p];
-            if r.leader != Some(broker) || r.epoch != view_epoch {
-                waiting |= self.zombie_append(now, broker, k, b);
-                continue;
-            }
-            if acks == Acks::All && r.isr_len() < min_isr {
-                b.error = BatchError::NotEnoughReplicas;
-                continue;
-            }
-            if self.sequences {
-                let tail = self.producer_tail(k, &self.partitions[p], Offset::MAX);
-                if b.last_id() < tail {
-                    // DUPLICATE_SEQUENCE_NUMBER: appended before (its response was lost).
-                    b.need = self.partitions[p].end_offset();
-                } else if b.prev != 0 && b.prev != tail {
+            let view = self.view[broker as usize * parts + p];
+            let tail = || self.producer_tail(k, &self.partitions[p], Offset::MAX);
+            match leader::admit(broker, view, &self.repl[p], rules, b, tail) {
+                Admission::NotLeader => {
+                    b.error = BatchError::NotLeader;
+                    continue;
+                }
+                Admission::Zombie => {
+                    waiting |= self.zombie_append(now, broker, k, b);
+                    continue;
+                }
+                Admission::NotEnoughReplicas => {
+                    b.error = BatchError::NotEnoughReplicas;
+                    continue;
+                }
+                Admission::OutOfOrder => {
                     b.error = BatchError::OutOfOrder;
                     continue;
                 }
-            }
-            if b.need == 0 {
-                self.append(now, b.partition, &b.records, &b.keys, sched);
-                b.need = self.partitions[p].end_offset();
+                Admission::Duplicate => b.need = self.partitions[p].end_offset(),
+                Admission::Append => {
+                    self.append(now, b.partition, &b.records, &b.keys, sched);
+                    b.need = self.partitions[p].end_offset();
+                }
             }
             if acks == Acks::All {
                 if self.repl[p].hw >= b.need {
@@ -137,25 +133,20 @@ impl<H: History> KafkaModel<'_, H> {
                 }
             }
         }
-        match acks {
-            Acks::Zero => {
-                // No response is expected; on an error the broker closes the connection instead,
-                // so that the producer refreshes its metadata (`KafkaApis.handleProduceRequest`).
-                let failed = batches.iter().any(|b| b.error != BatchError::None);
+        let reply = leader::reply(acks, &batches, waiting);
+        match reply {
+            Reply::Silent | Reply::CloseConnection => {
+                // No response is expected; on an error the broker closes the connection instead.
                 for b in batches.drain(..) {
                     self.producers[k].accumulator.recycle(b.records);
                 }
                 self.producers[k].pool.push(batches);
-                if failed {
+                if reply == Reply::CloseConnection {
                     self.world.send(sched, broker, self.producers[k].node, Msg::ConnectionClosed);
                 }
             }
-            Acks::One => self.respond_produce(broker, k, batches, producer, req, sched),
-            Acks::All => {
-                if !waiting {
-                    self.respond_produce(broker, k, batches, producer, req, sched);
-                    return;
-                }
+            Reply::Respond => self.respond_produce(broker, k, batches, producer, req, sched),
+            Reply::Park => {
                 let deadline = now.after(d::KAFKA_REQUEST_TIMEOUT);
                 let (purgatory, mut out) = self.purgatory_parts(sched);
                 purgatory.park(broker, Delayed { client: k, batches, producer, req, deadline }, &mut out);

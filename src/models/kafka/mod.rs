@@ -19,6 +19,7 @@ pub mod coordinator_node;
 mod costs;
 mod failing;
 pub mod group;
+mod leader;
 mod operations;
 pub mod partitioner;
 pub mod producer;
@@ -892,7 +893,10 @@ impl<'h, H: History> KafkaModel<'h, H> {
         if available < min_bytes && !force {
             return false;
         }
-        let cfg = &self.cfg;
+        let limits = leader::FetchLimits {
+            partition_bytes: self.cfg.max_partition_fetch_bytes,
+            response_bytes: self.cfg.fetch_max_bytes,
+        };
         let routing = &self.routing;
         let g = &mut self.groups[group];
         let c = &mut g.consumers[consumer as usize];
@@ -907,40 +911,19 @@ impl<'h, H: History> KafkaModel<'h, H> {
             if c.requested[slot] != broker || self.repl[p].leader != Some(broker) {
                 continue;
             }
-            let log = &self.partitions[p];
-            let hw = self.repl[p].hw;
-            let mut part_bytes = 0;
-            let mut pos = c.fetch_pos[slot];
-            // Routing: the last records of topics the group does not subscribe to, skipped.
-            let mut skipped = None;
-            // Compaction leaves gaps in the offsets: the fetch returns the next records held.
-            while let Some((offset, r)) = log.next_from(pos)
-                && offset < hw
-            {
-                let (fetch, used) = routing.as_ref().map_or((true, true), |rt| rt.kafka(group, r.id()));
-                if !fetch {
-                    skipped = Some((offset, *r));
-                    pos = offset + 1;
-                    continue;
-                }
-                // At least one record per response even if it exceeds the limits, as Kafka does.
-                if (part_bytes + r.bytes() > cfg.max_partition_fetch_bytes || total + r.bytes() > cfg.fetch_max_bytes)
-                    && !records.is_empty()
-                {
-                    break;
-                }
-                part_bytes += r.bytes();
-                total += r.bytes();
-                skipped = None;
-                let delivery = if used { 0 } else { DISCARD };
-                records.push(Fetched { slot: slot as u32, offset, msg: *r, delivery });
-                pos = offset + 1;
-            }
-            if let Some((offset, r)) = skipped {
-                let m = crate::workload::Message { id: r.id(), published_at: r.published_at, key: None, bytes: 0 };
-                records.push(Fetched { slot: slot as u32, offset, msg: StoredMessage::new(&m), delivery: SKIPPED });
-            }
-            g.fetched_sum += pos - c.fetch_pos[slot];
+            let from = c.fetch_pos[slot];
+            let routed = |id| routing.as_ref().map_or((true, true), |rt| rt.kafka(group, id));
+            let pos = leader::read_partition(
+                &self.partitions[p],
+                self.repl[p].hw,
+                from,
+                slot as u32,
+                limits,
+                &mut total,
+                &mut records,
+                routed,
+            );
+            g.fetched_sum += pos - from;
             c.fetch_pos[slot] = pos;
         }
         c.parked[broker as usize].clear();
