@@ -95,6 +95,155 @@ impl SharePartition {
     }
 }
 
+/// What a share-partition's lock timer found ([`SharePartition::lock_timer_fired`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum LockTimer {
+    /// A superseded timer: nothing to do.
+    Nothing,
+    /// Not yet: the timer goes on at this time.
+    Rearm(SimTime),
+    /// These records' locks expired (indices into the in-flight records, in lock order); the timer
+    /// is set again at `next` for the oldest lock left.
+    Expired { indices: Vec<usize>, next: Option<SimTime> },
+}
+
+/// What [`SharePartition::acquire`] did besides handing records out.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Acquired {
+    /// How far the SPSO moved first (acknowledged or archived records at the front, or retention).
+    pub moved: u64,
+    /// The lock timer must be set at this time (records were locked, and it was not armed earlier).
+    pub timer: Option<SimTime>,
+}
+
+impl SharePartition {
+    /// Retention deleted the log below `start`: what was in flight there is gone (the recorder
+    /// already counts it lost for every group that had not processed it).
+    fn forget_below(&mut self, start: Offset) {
+        if start <= self.spso {
+            return;
+        }
+        while self.records.front().is_some_and(|r| r.offset < start) {
+            let r = self.records.pop_front().expect("checked");
+            match r.state {
+                RecordState::Available => self.available -= 1,
+                RecordState::Acquired => self.acquired -= 1,
+                _ => {}
+            }
+        }
+        self.next = self.next.max(start);
+    }
+
+    /// A `ShareFetch` of `member` acquires records of this partition (slot `slot` in the
+    /// responses) into `out`, up to `max` in all, each locked until `lock_until`: Available ones
+    /// first, in offset order, then new ones from `log` below the high watermark `hw` while the
+    /// in-flight range is below `group.share.partition.max.record.locks`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn acquire(
+        &mut self,
+        log: &Partition,
+        hw: Offset,
+        slot: u32,
+        member: u64,
+        lock_until: SimTime,
+        max: usize,
+        out: &mut Vec<Fetched>,
+    ) -> Acquired {
+        self.forget_below(log.start_offset);
+        let moved = self.advance();
+        let before = out.len();
+        let lock = |r: &mut InFlight, acquired: &mut u32, locks: &mut VecDeque<(SimTime, Offset)>| {
+            r.state = RecordState::Acquired;
+            r.deliveries = r.deliveries.saturating_add(1);
+            r.member = member;
+            r.lock_until = lock_until;
+            *acquired += 1;
+            locks.push_back((lock_until, r.offset));
+            Fetched { slot, offset: r.offset, msg: r.msg, delivery: r.deliveries }
+        };
+        if self.available > 0 {
+            for r in self.records.iter_mut() {
+                if out.len() >= max || self.available == 0 {
+                    break;
+                }
+                if r.state == RecordState::Available {
+                    self.available -= 1;
+                    out.push(lock(r, &mut self.acquired, &mut self.locks));
+                }
+            }
+        }
+        while out.len() < max && self.next - self.spso < d::KAFKA_SHARE_PARTITION_MAX_RECORD_LOCKS {
+            let Some((offset, &msg)) = log.next_from(self.next) else { break };
+            if offset >= hw {
+                break;
+            }
+            self.next = offset + 1;
+            let mut r = InFlight { offset, msg, state: RecordState::Available, deliveries: 0, member, lock_until };
+            out.push(lock(&mut r, &mut self.acquired, &mut self.locks));
+            self.records.push_back(r);
+        }
+        let timer =
+            if out.len() > before { self.lock_timer.set(self.locks.front().map_or(lock_until, |l| l.0)) } else { None };
+        Acquired { moved, timer }
+    }
+
+    /// An acknowledgement (ACCEPT) of `member` for `offset`: accepted if the record is still
+    /// acquired by that member (then how far the SPSO moved), refused (`None`) otherwise: its lock
+    /// expired, or another member holds it now.
+    pub(super) fn acknowledge(&mut self, member: u64, offset: Offset) -> Option<u64> {
+        let i = self.index(offset)?;
+        let r = &mut self.records[i];
+        if r.state != RecordState::Acquired || r.member != member {
+            return None;
+        }
+        r.state = RecordState::Acknowledged;
+        self.acquired -= 1;
+        Some(self.advance())
+    }
+
+    /// The records `member` holds (indices into the in-flight records, in offset order).
+    pub(super) fn held_by(&self, member: u64) -> Vec<usize> {
+        (0..self.records.len())
+            .filter(|&i| self.records[i].state == RecordState::Acquired && self.records[i].member == member)
+            .collect()
+    }
+
+    /// The lock timer fired at `now`: the records whose locks expired, in lock order. A lock whose
+    /// record was acknowledged, released or acquired again since is stale and skipped.
+    pub(super) fn lock_timer_fired(&mut self, now: SimTime) -> LockTimer {
+        match self.lock_timer.fired(now) {
+            Fired::Due => {}
+            Fired::Rearm(at) => return LockTimer::Rearm(at),
+            Fired::Nothing => return LockTimer::Nothing,
+        }
+        let mut indices = Vec::new();
+        while let Some(&(at, offset)) = self.locks.front()
+            && at <= now
+        {
+            self.locks.pop_front();
+            if let Some(i) = self.index(offset)
+                && self.records[i].state == RecordState::Acquired
+                && self.records[i].lock_until == at
+            {
+                indices.push(i);
+            }
+        }
+        let next = self.locks.front().and_then(|&(at, _)| self.lock_timer.set(at));
+        LockTimer::Expired { indices, next }
+    }
+
+    /// The records at `indices` go back: Available, or Archived at the delivery limit (each
+    /// archived record handed to `archived`). Returns how far the SPSO moved.
+    pub(super) fn release_all(&mut self, indices: &[usize], mut archived: impl FnMut(StoredMessage)) -> u64 {
+        for &i in indices {
+            if let Some(msg) = self.release(i) {
+                archived(msg);
+            }
+        }
+        self.advance()
+    }
+}
+
 /// The share group: its coordinator's members and the share-partitions of the topic.
 #[derive(Debug, Default)]
 pub(super) struct ShareGroup {
@@ -426,13 +575,12 @@ impl<H: History> KafkaModel<'_, H> {
             if self.repl[p].leader != Some(broker) {
                 continue;
             }
-            let before = records.len();
-            self.share_acquire(group, p, member, lock_until, max, &mut records);
-            if records.len() > before {
-                let sp = &mut self.groups[group].share.as_mut().expect("a share group").partitions[p];
-                if let Some(at) = sp.lock_timer.set(sp.locks.front().map_or(lock_until, |l| l.0)) {
-                    self.world.timer_at(sched, broker, at, Timer::ShareLockExpired { group, partition: p as u32 });
-                }
+            let (log, hw) = (&self.partitions[p], self.repl[p].hw);
+            let sp = &mut self.groups[group].share.as_mut().expect("a share group").partitions[p];
+            let acquired = sp.acquire(log, hw, p as u32, member, lock_until, max, &mut records);
+            self.share_moved(group, p, acquired.moved);
+            if let Some(at) = acquired.timer {
+                self.world.timer_at(sched, broker, at, Timer::ShareLockExpired { group, partition: p as u32 });
             }
         }
         if records.is_empty() && !force {
@@ -460,91 +608,19 @@ impl<H: History> KafkaModel<'_, H> {
         true
     }
 
-    /// Acquires records of partition `p` for `member` into `out` (up to `max` in all): Available
-    /// ones first, in offset order, then new ones from the log below the high watermark while the
-    /// in-flight range is below `group.share.partition.max.record.locks`.
-    #[allow(clippy::too_many_arguments)]
-    fn share_acquire(
-        &mut self,
-        group: GroupIdx,
-        p: usize,
-        member: u64,
-        lock_until: SimTime,
-        max: usize,
-        out: &mut Vec<Fetched>,
-    ) {
-        let log = &self.partitions[p];
-        let hw = self.repl[p].hw;
-        let g = &mut self.groups[group];
-        let sp = &mut g.share.as_mut().expect("a share group").partitions[p];
-        // Retention deleted the front of the log: what was in flight there is gone (the recorder
-        // already counts it lost for every group that had not processed it).
-        if log.start_offset > sp.spso {
-            while sp.records.front().is_some_and(|r| r.offset < log.start_offset) {
-                let r = sp.records.pop_front().expect("checked");
-                match r.state {
-                    RecordState::Available => sp.available -= 1,
-                    RecordState::Acquired => sp.acquired -= 1,
-                    _ => {}
-                }
-            }
-            sp.next = sp.next.max(log.start_offset);
-        }
-        let moved = sp.advance();
+    /// The SPSO of partition `p` moved by `moved`: the group's progress follows it.
+    fn share_moved(&mut self, group: GroupIdx, p: usize, moved: u64) {
         if moved > 0 {
+            let g = &mut self.groups[group];
             g.remaining -= moved;
-            g.frontier[p] = sp.spso;
-        }
-        let sp = &mut g.share.as_mut().expect("a share group").partitions[p];
-        let lock = |r: &mut InFlight, acquired: &mut u32, locks: &mut VecDeque<(SimTime, Offset)>| {
-            r.state = RecordState::Acquired;
-            r.deliveries = r.deliveries.saturating_add(1);
-            r.member = member;
-            r.lock_until = lock_until;
-            *acquired += 1;
-            locks.push_back((lock_until, r.offset));
-            Fetched { slot: p as u32, offset: r.offset, msg: r.msg, delivery: r.deliveries }
-        };
-        if sp.available > 0 {
-            for r in sp.records.iter_mut() {
-                if out.len() >= max || sp.available == 0 {
-                    break;
-                }
-                if r.state == RecordState::Available {
-                    sp.available -= 1;
-                    out.push(lock(r, &mut sp.acquired, &mut sp.locks));
-                }
-            }
-        }
-        while out.len() < max && sp.next - sp.spso < d::KAFKA_SHARE_PARTITION_MAX_RECORD_LOCKS {
-            let Some((offset, &msg)) = log.next_from(sp.next) else { break };
-            if offset >= hw {
-                break;
-            }
-            sp.next = offset + 1;
-            let mut r = InFlight { offset, msg, state: RecordState::Available, deliveries: 0, member, lock_until };
-            out.push(lock(&mut r, &mut sp.acquired, &mut sp.locks));
-            sp.records.push_back(r);
+            g.frontier[p] = g.share.as_ref().expect("a share group").partitions[p].spso;
         }
     }
 
-    /// An acknowledgement (ACCEPT) reaches the leader: accepted if the record is still acquired
-    /// by this member, refused otherwise (its lock expired).
+    /// An acknowledgement (ACCEPT) reaches the leader ([`SharePartition::acknowledge`]).
     pub(super) fn share_ack_arrives(&mut self, now: SimTime, group: GroupIdx, member: u64, p: u32, offset: Offset) {
-        let g = &mut self.groups[group];
-        let sp = &mut g.share.as_mut().expect("a share group").partitions[p as usize];
-        let Some(i) = sp.index(offset) else { return };
-        let r = &mut sp.records[i];
-        if r.state != RecordState::Acquired || r.member != member {
-            return;
-        }
-        r.state = RecordState::Acknowledged;
-        sp.acquired -= 1;
-        let moved = sp.advance();
-        if moved > 0 {
-            g.remaining -= moved;
-            g.frontier[p as usize] = sp.spso;
-        }
+        let Some(moved) = self.share(group).partitions[p as usize].acknowledge(member, offset) else { return };
+        self.share_moved(group, p as usize, moved);
         self.share_report_lag(now, group);
     }
 
@@ -561,15 +637,13 @@ impl<H: History> KafkaModel<'_, H> {
             if self.repl[p].leader != Some(broker as BrokerId) {
                 continue;
             }
-            let sp = &mut self.share(group).partitions[p];
-            let held: Vec<usize> = (0..sp.records.len())
-                .filter(|&i| sp.records[i].state == RecordState::Acquired && sp.records[i].member == member)
-                .collect();
+            let held = self.share(group).partitions[p].held_by(member);
             self.share_released(now, group, p, &held, broker, sched);
         }
     }
 
-    /// The leader's lock timer of partition `p`: every lock that expired releases its record.
+    /// The leader's lock timer of partition `p` ([`SharePartition::lock_timer_fired`]): every lock
+    /// that expired releases its record.
     pub(super) fn share_lock_expired(
         &mut self,
         now: SimTime,
@@ -578,39 +652,23 @@ impl<H: History> KafkaModel<'_, H> {
         p: u32,
         sched: &mut Scheduler<Event>,
     ) {
-        let p = p as usize;
-        let sp = &mut self.share(group).partitions[p];
-        match sp.lock_timer.fired(now) {
-            Fired::Due => {}
-            Fired::Rearm(at) => {
-                self.world.timer_at(sched, broker, at, Timer::ShareLockExpired { group, partition: p as u32 });
-                return;
+        let timer = Timer::ShareLockExpired { group, partition: p };
+        match self.share(group).partitions[p as usize].lock_timer_fired(now) {
+            LockTimer::Nothing => {}
+            LockTimer::Rearm(at) => {
+                self.world.timer_at(sched, broker, at, timer);
             }
-            Fired::Nothing => return,
-        }
-        let mut expired = Vec::new();
-        while let Some(&(at, offset)) = sp.locks.front()
-            && at <= now
-        {
-            sp.locks.pop_front();
-            // A lock whose record was acknowledged, released or acquired again since is stale.
-            if let Some(i) = sp.index(offset)
-                && sp.records[i].state == RecordState::Acquired
-                && sp.records[i].lock_until == at
-            {
-                expired.push(i);
+            LockTimer::Expired { indices, next } => {
+                if let Some(at) = next {
+                    self.world.timer_at(sched, broker, at, timer);
+                }
+                self.share_released(now, group, p as usize, &indices, broker, sched);
             }
         }
-        if let Some(&(at, _)) = sp.locks.front()
-            && let Some(at) = sp.lock_timer.set(at)
-        {
-            self.world.timer_at(sched, broker, at, Timer::ShareLockExpired { group, partition: p as u32 });
-        }
-        self.share_released(now, group, p, &expired, broker, sched);
     }
 
-    /// Records at these indices of partition `p` go back (Available, or Archived at the delivery
-    /// limit); consumers waiting at this leader for that partition get them.
+    /// Records at these indices of partition `p` go back ([`SharePartition::release_all`]);
+    /// consumers waiting at this leader for that partition get them.
     fn share_released(
         &mut self,
         now: SimTime,
@@ -623,20 +681,14 @@ impl<H: History> KafkaModel<'_, H> {
         if indices.is_empty() {
             return;
         }
-        let g = &mut self.groups[group];
-        let sp = &mut g.share.as_mut().expect("a share group").partitions[p];
-        for &i in indices {
-            if let Some(msg) = sp.release(i) {
-                // Archived: the broker will never deliver it again; if the group never processed
-                // it, it is lost (the recorder ignores it when it was processed).
-                self.history.record(now, Observation::Deleted { id: msg.id(), group: Some(group) });
-            }
-        }
-        let moved = sp.advance();
-        if moved > 0 {
-            g.remaining -= moved;
-            g.frontier[p] = sp.spso;
-        }
+        let history = &mut *self.history;
+        let sp = &mut self.groups[group].share.as_mut().expect("a share group").partitions[p];
+        // Archived: the broker will never deliver it again; if the group never processed it, it
+        // is lost (the recorder ignores it when it was processed).
+        let moved = sp.release_all(indices, |msg| {
+            history.record(now, Observation::Deleted { id: msg.id(), group: Some(group) });
+        });
+        self.share_moved(group, p, moved);
         self.share_wake(now, group, p, broker, sched);
         self.share_report_lag(now, group);
     }
@@ -692,7 +744,97 @@ impl<H: History> KafkaModel<'_, H> {
 
 #[cfg(test)]
 mod tests {
-    use super::simple_assign;
+    use super::*;
+    use crate::time::SimDuration;
+    use crate::workload::Message;
+
+    fn secs(s: u64) -> SimTime {
+        SimTime(s * 1_000_000_000)
+    }
+
+    /// A log of `n` 100-byte records (ids and offsets 0..n), in segments of two records.
+    fn log(n: u64) -> Partition {
+        let mut log = Partition::default();
+        (0..n).for_each(|id| append(&mut log, id, SimTime::ZERO));
+        log
+    }
+
+    fn append(log: &mut Partition, id: u64, at: SimTime) {
+        let r = StoredMessage::new(&Message { id, published_at: at, key: None, bytes: 100 });
+        log.append(at, r, 200, SimDuration::from_secs(86_400));
+    }
+
+    fn got(out: &mut Vec<Fetched>) -> Vec<(u64, u8)> {
+        out.drain(..).map(|f| (f.offset, f.delivery)).collect()
+    }
+
+    /// Five records, the HW at 4. Member 7 takes two (locked until 30 s: the timer is set), member
+    /// 8 the rest below the HW (locked until 31 s: the timer, armed for 30 s, stays). Member 8's
+    /// ACCEPT for offset 0 is refused (7 holds it); 7's ACCEPT for 1 leaves the SPSO (0 is still
+    /// in flight), for 0 moves it to 2. At 30 s the locks of 0 and 1 are stale (acknowledged); at
+    /// 31 s those of 2 and 3 expire and their records become Available again, so member 9, with
+    /// the HW now at 5, gets 2 and 3 first (a second delivery) and then the new record 4.
+    #[test]
+    fn records_are_acquired_acknowledged_and_released_when_their_locks_expire() {
+        let (log, mut sp, mut out) = (log(5), SharePartition::default(), Vec::new());
+        let a = sp.acquire(&log, 4, 0, 7, secs(30), 2, &mut out);
+        assert_eq!(a, Acquired { moved: 0, timer: Some(secs(30)) });
+        assert_eq!(got(&mut out), [(0, 1), (1, 1)]);
+        let a = sp.acquire(&log, 4, 0, 8, secs(31), 10, &mut out);
+        assert_eq!(a, Acquired { moved: 0, timer: None });
+        assert_eq!(got(&mut out), [(2, 1), (3, 1)]);
+        assert_eq!(sp.held_by(8), [2, 3]);
+        assert_eq!(sp.acknowledge(8, 0), None);
+        assert_eq!(sp.acknowledge(7, 1), Some(0));
+        assert_eq!(sp.acknowledge(7, 0), Some(2));
+        assert_eq!(sp.spso, 2);
+        assert_eq!(sp.lock_timer_fired(secs(30)), LockTimer::Expired { indices: vec![], next: Some(secs(31)) });
+        let LockTimer::Expired { indices, next: None } = sp.lock_timer_fired(secs(31)) else { panic!("expiry") };
+        assert_eq!(indices, [0, 1]);
+        assert_eq!(sp.release_all(&indices, |m| panic!("archived {}", m.id())), 0);
+        assert_eq!((sp.available, sp.acquired), (2, 0));
+        let a = sp.acquire(&log, 5, 0, 9, secs(61), 10, &mut out);
+        assert_eq!(a, Acquired { moved: 0, timer: Some(secs(61)) });
+        assert_eq!(got(&mut out), [(2, 2), (3, 2), (4, 1)]);
+        // A lock acquired again is not the one that expired: member 8's ACCEPT is refused.
+        assert_eq!(sp.acknowledge(8, 2), None);
+    }
+
+    /// `group.share.delivery.count.limit` = 5: the fifth release archives the record (handed back
+    /// to be reported) and the SPSO moves past it; the four before make it Available again.
+    #[test]
+    fn the_fifth_release_archives_the_record() {
+        assert_eq!(d::KAFKA_SHARE_DELIVERY_COUNT_LIMIT, 5);
+        let (log, mut sp, mut out) = (log(1), SharePartition::default(), Vec::new());
+        for delivery in 1..=5u8 {
+            sp.acquire(&log, 1, 0, 1, secs(30 * delivery as u64), 10, &mut out);
+            assert_eq!(got(&mut out), [(0, delivery)]);
+            let mut archived = Vec::new();
+            let moved = sp.release_all(&sp.held_by(1), |m| archived.push(m.id()));
+            let expected: (&[u64], u64) = if delivery < 5 { (&[], 0) } else { (&[0], 1) };
+            assert_eq!((archived.as_slice(), moved), expected, "delivery {delivery}");
+        }
+        assert_eq!((sp.spso, sp.available, sp.acquired), (1, 0, 0));
+        sp.acquire(&log, 1, 0, 1, secs(200), 10, &mut out);
+        assert!(out.is_empty(), "an archived record is never delivered again");
+    }
+
+    /// Retention (10 s) at 1,000 s deletes the log's first two segments (offsets 0 to 3, written at
+    /// 0 s; 4 and 5 were written at 995 s) while 0 to 2 are in flight: they are forgotten, the SPSO
+    /// jumps to 4 (reported as moved) and the next fetch starts there.
+    #[test]
+    fn retention_under_records_in_flight_moves_the_start() {
+        let (mut log, mut sp, mut out) = (log(4), SharePartition::default(), Vec::new());
+        (4..6).for_each(|id| append(&mut log, id, secs(995)));
+        sp.acquire(&log, 6, 0, 1, secs(30), 3, &mut out);
+        assert_eq!(got(&mut out), [(0, 1), (1, 1), (2, 1)]);
+        log.enforce_retention(secs(1_000), SimDuration::from_secs(10), &mut |_: &StoredMessage| {});
+        assert_eq!(log.start_offset, 4);
+        let a = sp.acquire(&log, 6, 0, 2, secs(40), 10, &mut out);
+        assert_eq!(a.moved, 4);
+        assert_eq!(got(&mut out), [(4, 1), (5, 1)]);
+        assert_eq!((sp.spso, sp.acquired), (4, 2));
+    }
 
     #[test]
     fn simple_assignor_deals_every_partition_and_balances_members() {
