@@ -10,7 +10,7 @@
 //! (`ProducerStateManager`).
 
 use super::controller::Elected;
-use super::leader::{self, Admission, ProduceRules, Reply};
+use super::leader::{self, Admission, LogRules, ProduceRules, Reply};
 use super::producer::{BatchError, ProducerBatch};
 use super::purgatory::{Delayed, Purgatory};
 use super::replication::{self, Replication};
@@ -274,32 +274,17 @@ impl<H: History> KafkaModel<'_, H> {
         sched: &mut Scheduler<Event>,
     ) {
         let n = records.len() as u64;
-        let mut bytes = 0;
         let p = partition as usize;
         let leader = self.repl[p].leader.unwrap_or(NO_BROKER);
         let log = &mut self.partitions[p];
-        if self.cfg.cleanup_policy.compacts() {
-            // A compacted topic: the log keeps each record's key.
-            for (&r, &k) in records.iter().zip(keys) {
-                log.append_keyed(now, r, k, self.cfg.segment_bytes, self.cfg.segment_ms);
-                bytes += r.bytes();
-                self.history.record(now, Observation::Stored { msg: r });
-                if H::STEPS {
-                    let step = Step::Appended { id: r.id(), partition, offset: log.end_offset() - 1, broker: leader };
-                    self.history.record(now, Observation::Step(step));
-                }
-            }
-        } else {
-            for &r in records {
-                log.append(now, r, self.cfg.segment_bytes, self.cfg.segment_ms);
-                bytes += r.bytes();
-                self.history.record(now, Observation::Stored { msg: r });
-                if H::STEPS {
-                    let step = Step::Appended { id: r.id(), partition, offset: log.end_offset() - 1, broker: leader };
-                    self.history.record(now, Observation::Step(step));
-                }
-            }
-        }
+        let rules = LogRules {
+            compacts: self.cfg.cleanup_policy.compacts(),
+            segment_bytes: self.cfg.segment_bytes,
+            segment_ms: self.cfg.segment_ms,
+        };
+        let history = &mut *self.history;
+        let bytes =
+            leader::write(log, now, records, keys, rules, partition, leader, H::STEPS, |o| history.record(now, o));
         let end = log.end_offset();
         self.obs(now, Observation::StorageChanged { delta: bytes as i64 });
         self.end_offsets_sum += n;

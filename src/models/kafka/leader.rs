@@ -12,6 +12,7 @@
 use super::producer::{BatchError, ProducerBatch};
 use super::*;
 use crate::scenario::Acks;
+use crate::time::SimDuration;
 
 /// What the leader makes of one batch of a produce request, before anything is appended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +103,49 @@ pub(super) fn reply(acks: Acks, batches: &[ProducerBatch], waiting: bool) -> Rep
     }
 }
 
+/// The topic's log settings a leader writes with.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct LogRules {
+    /// `cleanup.policy` compact: the log keeps each record's key.
+    pub compacts: bool,
+    /// `segment.bytes` and `segment.ms`: when the active segment rolls.
+    pub segment_bytes: u64,
+    pub segment_ms: SimDuration,
+}
+
+/// Leader `leader` writes `records` to partition `partition`'s `log` (with their `keys` on a
+/// compacted topic). Each record is seen `Stored`, and with `steps` its `Appended` step at its
+/// offset; returns the bytes written.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn write(
+    log: &mut Partition,
+    now: SimTime,
+    records: &[StoredMessage],
+    keys: &[u64],
+    rules: LogRules,
+    partition: u32,
+    leader: BrokerId,
+    steps: bool,
+    mut seen: impl FnMut(Observation),
+) -> u64 {
+    let mut bytes = 0;
+    for (i, &r) in records.iter().enumerate() {
+        if rules.compacts {
+            log.append_keyed(now, r, keys[i], rules.segment_bytes, rules.segment_ms);
+        } else {
+            log.append(now, r, rules.segment_bytes, rules.segment_ms);
+        }
+        bytes += r.bytes();
+        seen(Observation::Stored { msg: r });
+        if steps {
+            let step = Step::Appended { id: r.id(), partition, offset: log.end_offset() - 1, broker: leader };
+            seen(Observation::Step(step));
+        }
+    }
+    bytes
+}
+
 /// The fetch response's size limits.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct FetchLimits {
@@ -164,7 +208,6 @@ pub(super) fn read_partition(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::time::SimDuration;
     use crate::workload::Message;
 
     const RULES: ProduceRules = ProduceRules { acks: Acks::All, min_insync_replicas: 2, sequences: false };
@@ -312,5 +355,57 @@ mod tests {
         assert_eq!((pos, total), (5, 100));
         assert_eq!(offsets(&records), [(0, 0), (4, SKIPPED)]);
         assert_eq!(records[1].msg.bytes(), 0);
+    }
+}
+
+#[cfg(test)]
+mod write_tests {
+    use super::*;
+    use crate::workload::Message;
+
+    fn records(ids: &[u64]) -> Vec<StoredMessage> {
+        ids.iter()
+            .map(|&id| StoredMessage::new(&Message { id, published_at: SimTime::ZERO, key: None, bytes: 100 }))
+            .collect()
+    }
+
+    fn rules() -> LogRules {
+        LogRules { compacts: false, segment_bytes: 1 << 30, segment_ms: SimDuration::from_secs(604_800) }
+    }
+
+    /// A log holding 2 records gets ids 7 and 8 at offsets 2 and 3 from leader 1: 200 bytes,
+    /// both Stored, and with steps each Appended at its offset. Without steps only Stored.
+    #[test]
+    fn a_write_stores_each_record_and_tells_its_offset() {
+        let mut log = Partition::default();
+        write(&mut log, SimTime::ZERO, &records(&[0, 1]), &[], rules(), 4, 1, false, |_| {});
+        let mut seen = Vec::new();
+        let bytes = write(&mut log, SimTime::ZERO, &records(&[7, 8]), &[], rules(), 4, 1, true, |o| seen.push(o));
+        assert_eq!((bytes, log.end_offset()), (200, 4));
+        let steps: Vec<(u64, u64)> = seen
+            .iter()
+            .filter_map(|o| match o {
+                Observation::Step(Step::Appended { id, partition: 4, offset, broker: 1 }) => Some((*id, *offset)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(steps, [(7, 2), (8, 3)]);
+        assert_eq!(seen.iter().filter(|o| matches!(o, Observation::Stored { .. })).count(), 2);
+        let mut seen = Vec::new();
+        write(&mut log, SimTime::ZERO, &records(&[9]), &[], rules(), 4, 1, false, |o| seen.push(o));
+        assert!(matches!(seen.as_slice(), [Observation::Stored { msg }] if msg.id() == 9));
+    }
+
+    /// A compacted topic keeps each record's key: keys 5, 6, 5, 7, one record per segment. The
+    /// cleaner (HW 4, the active segment holding offset 3) removes only the older record of key 5.
+    #[test]
+    fn a_compacted_write_keeps_the_keys_for_the_cleaner() {
+        let mut log = Partition::compacted();
+        let rules = LogRules { compacts: true, segment_bytes: 100, ..rules() };
+        write(&mut log, SimTime::ZERO, &records(&[0, 1, 2, 3]), &[5, 6, 5, 7], rules, 0, 0, false, |_| {});
+        assert_eq!(log.end_offset(), 4);
+        let mut removed = Vec::new();
+        log.clean(4, 0.0, 100, |r| removed.push(r.id()));
+        assert_eq!(removed, [0], "the older record of key 5 is cleaned");
     }
 }
