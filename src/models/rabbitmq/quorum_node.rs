@@ -396,6 +396,8 @@ impl Quorum {
     /// publisher's confirm timeout re-publishes it).
     pub(super) fn forward_lost(&mut self, cmd: Command, ctx: &Clients, fx: &mut impl MemberFx) {
         if let Command::Enqueue { msg, publisher } = cmd {
+            // No queue holds it, as when a node that does not lead refuses it.
+            fx.record(Observation::Deleted { id: msg.id(), group: None });
             self.enqueue_settled(publisher, msg.id(), ctx, fx);
         }
     }
@@ -514,8 +516,11 @@ impl Quorum {
             // count towards its soft limit there too; one lost at once (the leader's node is
             // down) is known lost.
             let sent = fx.send_now(to, l, Msg::Forward(Box::new(cmd)));
-            if let Some(m) = publish.filter(|_| sent) {
-                self.enqueue_sent(conn, m.id(), ctx, fx);
+            match publish {
+                Some(m) if sent => self.enqueue_sent(conn, m.id(), ctx, fx),
+                // No queue holds it: the publisher's confirm timeout sends it again.
+                Some(m) => fx.record(Observation::Deleted { id: m.id(), group: None }),
+                None => {}
             }
             return;
         }
@@ -1056,6 +1061,38 @@ mod tests {
         assert!(f.q.members[2].is_leader() && f.q.members[1].leader() == Some(2));
         let unblock = (1, PRODUCER, format!("{:?}", Msg::Flow { blocked: false }));
         assert_eq!(client_sends(&effects), [unblock]);
+    }
+
+    /// A channel's enqueue that no queue will hold is seen deleted, so that the recorder does not
+    /// count it in flight until its re-publish: a forward lost at once (leader 0's node is down,
+    /// node 1 has not noticed), and one the world dropped on the way (`forward_lost`), as one
+    /// refused by a node that does not lead already was. A forward that got away is not.
+    #[test]
+    fn an_enqueue_no_queue_holds_is_seen_deleted() {
+        let deleted = |effects: Vec<Fx<Msg, Timer, Observation>>| -> Vec<u64> {
+            effects
+                .into_iter()
+                .filter_map(|e| match e {
+                    Fx::Record(Observation::Deleted { id, group: None }) => Some(id),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut f = fixture("");
+        f.fx.down = vec![0];
+        on(&mut f, |q, ctx, fx| q.client_message(T, 1, publish(7), ctx, fx));
+        assert_eq!(deleted(f.fx.out.take_effects().collect()), [7]);
+        f.fx.down.clear();
+        on(&mut f, |q, ctx, fx| q.client_message(T, 1, publish(8), ctx, fx));
+        let mut forward = None;
+        for e in f.fx.out.take_effects() {
+            match e {
+                Fx::Send { from: 1, to: 0, msg: Msg::Forward(cmd) } => forward = Some(*cmd),
+                other => panic!("only the forward, got {other:?}"),
+            }
+        }
+        on(&mut f, |q, ctx, fx| q.forward_lost(forward.expect("forwarded"), ctx, fx));
+        assert_eq!(deleted(f.fx.out.take_effects().collect()), [8]);
     }
 
     /// Four brokers, three members (nodes 0 to 2): a channel on node 3, which holds no member, reads
