@@ -119,6 +119,10 @@ pub(super) struct Quorum {
     /// sent and not yet known applied or lost, and whether it is in flow (`rabbit_fifo_client`'s
     /// `pending` and `slow`).
     pending: BTreeMap<(NodeId, u32, usize), ChannelFlow>,
+    /// Per member: the last leader it followed (kept while it knows none, cleared by a crash).
+    /// `rabbit_fifo_client` changes leader when another server answers, so losing the leader and
+    /// finding the same one again (a partition healed) is no change.
+    followed: Vec<Option<NodeId>>,
     cfg: QuorumCfg,
 }
 
@@ -156,6 +160,7 @@ impl Quorum {
             proposed: BTreeSet::new(),
             leader_hits: BTreeMap::new(),
             pending: BTreeMap::new(),
+            followed: vec![Some(0); replicas],
             cfg: QuorumCfg {
                 manual_ack: r.manual_ack,
                 prefetch: r.prefetch,
@@ -557,21 +562,25 @@ impl Quorum {
     ) {
         let mut out = Vec::new();
         let Some(m) = self.members.get_mut(to as usize) else { return };
-        let (before, leader_before) = (m.last_index(), m.leader());
+        let before = m.last_index();
         m.handle(from, msg, &mut out);
         if ctx.steps && !m.is_leader() && m.last_index() > before {
             let last = m.last_index();
             fx.record(Observation::Step(Step::RaftReplicated { node: to, last }));
         }
         self.raft_out(now, to, out, ctx, fx);
-        self.leader_seen(to, leader_before, ctx, fx);
+        self.leader_seen(to, ctx, fx);
     }
 
-    /// After the member on `node` acted: if it now follows a leader other than `before`, its
-    /// channels follow it.
-    fn leader_seen(&mut self, node: NodeId, before: Option<NodeId>, ctx: &Clients, fx: &mut impl MemberFx) {
+    /// After the member on `node` acted: if it now follows a leader other than the last one it
+    /// followed, its channels follow it.
+    fn leader_seen(&mut self, node: NodeId, ctx: &Clients, fx: &mut impl MemberFx) {
         let after = self.members[node as usize].leader();
-        if after.is_some() && after != before && !self.pending.is_empty() {
+        if after.is_none() || after == self.followed[node as usize] {
+            return;
+        }
+        self.followed[node as usize] = after;
+        if !self.pending.is_empty() {
             self.channels_follow_new_leader(node, ctx, fx);
         }
     }
@@ -619,10 +628,9 @@ impl Quorum {
         act: impl FnOnce(&mut Member<QueueMachine>, &mut Vec<RaftOut<QueueMachine>>),
     ) {
         let mut out = Vec::new();
-        let before = self.members[node as usize].leader();
         act(&mut self.members[node as usize], &mut out);
         self.raft_out(now, node, out, ctx, fx);
-        self.leader_seen(node, before, ctx, fx);
+        self.leader_seen(node, ctx, fx);
     }
 
     /// Broker node `b` died: its member stops; the other members' Erlang distribution sees its
@@ -631,6 +639,7 @@ impl Quorum {
         let n = self.members.len() as NodeId;
         if b < n {
             self.members[b as usize].crash();
+            self.followed[b as usize] = None;
         }
         for to in (0..n).filter(|&to| to != b) {
             fx.send_from_os(b, to, Msg::Raft(Box::new(RaftMsg::NodeDown)));
@@ -1061,6 +1070,30 @@ mod tests {
         assert!(f.q.members[2].is_leader() && f.q.members[1].leader() == Some(2));
         let unblock = (1, PRODUCER, format!("{:?}", Msg::Flow { blocked: false }));
         assert_eq!(client_sends(&effects), [unblock]);
+    }
+
+    /// The channel on node 1 forwards 32 enqueues to leader 0 and is slow; they are still on
+    /// their way. Node 1's member hears `noconnection` from node 0 (a partition) and forgets its
+    /// leader; then leader 0's next AppendEntries (after a publish on node 0) reaches it again.
+    /// `rabbit_fifo_client` changes leader only when another server answers, so this is no
+    /// change: the channel keeps counting its 32 and the publisher stays blocked (it was
+    /// unblocked before 2026-12-08).
+    #[test]
+    fn finding_the_same_leader_again_is_no_leader_change() {
+        let mut f = fixture("");
+        for id in 0..32 {
+            on(&mut f, |q, ctx, fx| q.client_message(T, 1, publish(id), ctx, fx));
+        }
+        let sends = client_sends(&f.fx.out.take_effects().collect::<Vec<_>>());
+        let flow = |blocked| (1, PRODUCER, format!("{:?}", Msg::Flow { blocked }));
+        assert!(sends.contains(&flow(true)), "slow at 32: {sends:?}");
+        on(&mut f, |q, ctx, fx| q.peer_down(T, 1, 0, PeerDown::Disconnected, ctx, fx));
+        assert_eq!(f.q.members[1].leader(), None);
+        f.fx.out.clear();
+        on(&mut f, |q, ctx, fx| q.client_message(T, 0, publish(100), ctx, fx));
+        let effects = exchange(&mut f, T, &[]);
+        assert_eq!(f.q.members[1].leader(), Some(0));
+        assert!(!client_sends(&effects).contains(&flow(false)), "still slow: {effects:?}");
     }
 
     /// A channel's enqueue that no queue will hold is seen deleted, so that the recorder does not
