@@ -11,13 +11,6 @@
 use super::*;
 
 impl<H: History> KafkaModel<'_, H> {
-    /// KIP-848: the member heartbeats now (see [`Consumer::consumer_heartbeat`]).
-    pub(super) fn send_consumer_heartbeat(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        let now = sched.now();
-        let (c, around, mut out) = self.consumer_parts(group, consumer, sched);
-        c.consumer_heartbeat(now, group, consumer, around.coord, &mut out);
-    }
-
     /// The coordinator hears a heartbeat ([`CoordinatorNode::consumer_heartbeat`]); a join first
     /// settles the positions of a group that has none (its reset policy).
     #[allow(clippy::too_many_arguments)]

@@ -1047,15 +1047,17 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 Handed::Returned { .. } => {}
             },
         );
+        let g = &mut self.groups[group];
         let around = consumer::Around {
             leaders: &self.repl,
             coord: self.coord,
             faulty: self.faulty,
             processing: &self.processing,
-            max_age: self.groups[group].max_age,
+            max_age: g.max_age,
             decompress_record: self.decompress_record,
+            committed: &g.committed,
         };
-        (&mut self.groups[group].consumers[consumer as usize], around, out)
+        (&mut g.consumers[consumer as usize], around, out)
     }
 
     fn send_fetch(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
