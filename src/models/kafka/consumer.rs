@@ -2,10 +2,10 @@
 //! buffer and offset commits, and its application. A node kind (issue 16): the fetch session and
 //! the commits are handlers that write to a sink ([`Sees`]: a fetch to a dead broker is refused
 //! at once); so are the heartbeat thread, the classic protocol's JoinGroup and its reading of a
-//! heartbeat's answer, KIP-848's heartbeat, and the pending assignment `poll()` applies. The rest
-//! of `poll()`'s membership steps and the end of a job are still driven by the harness
-//! ([`super::KafkaModel`]), which reads and writes this state; it also keeps the group's shared
-//! record of who owns which partition, from what these handlers return.
+//! heartbeat's answer, KIP-848's heartbeat and its answer, and the pending assignment `poll()`
+//! applies. The rest of `poll()`'s membership steps and the end of a job are still driven by the
+//! harness ([`super::KafkaModel`]), which reads and writes this state; it also keeps the group's
+//! shared record of who owns which partition, from what these handlers return.
 
 use super::group::CommittedOffsets;
 use super::replica::{BrokerId, Replicas};
@@ -165,6 +165,18 @@ pub(super) enum Applied {
     /// (`Some(sent)`, as [`Consumer::commit`] returns). `rejoin`: cooperatively, what it gave up
     /// goes to its new owners in a second rebalance, so it joins again at once.
     Reassigned { revoked: Vec<u32>, added: Vec<u32>, committed: Option<bool>, rejoin: bool },
+}
+
+/// What a KIP-848 heartbeat's answer leaves to the harness; `poll_now`: the consumer is blocked in
+/// an idle `poll()`, which acts on the answer at once.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Answered {
+    /// Not a member, or an assignment it already applied.
+    Nothing,
+    /// Fenced: these partitions are lost (`onPartitionsLost`); it joins again at its next `poll()`.
+    Lost { partitions: Vec<u32>, poll_now: bool },
+    /// A new assignment, pending until its next `poll()`.
+    Pending { poll_now: bool },
 }
 
 impl Consumer {
@@ -426,6 +438,39 @@ impl Consumer {
         let n = self.partitions.len();
         self.buffered = vec![0; n];
         self.requested = vec![NO_BROKER; n];
+    }
+
+    /// KIP-848: the coordinator's answer to a heartbeat. Fenced (its session expired), a member
+    /// loses its partitions and joins again at its next `poll()`; otherwise a new assignment epoch
+    /// (or the first answer to its join) is pending until then.
+    pub(super) fn consumer_heartbeat_heard(
+        &mut self,
+        epoch: u32,
+        partitions: Vec<(u32, Offset)>,
+        fenced: bool,
+    ) -> Answered {
+        if !self.assigned && !self.joining {
+            return Answered::Nothing;
+        }
+        if fenced {
+            let lost = self.partitions.clone();
+            self.revoke();
+            self.pending = None;
+            self.joining = false;
+            self.acked_epoch = 0;
+            return Answered::Lost { partitions: lost, poll_now: self.idle_in_poll() };
+        }
+        self.joining = false;
+        if self.assigned && epoch <= self.acked_epoch {
+            return Answered::Nothing;
+        }
+        self.pending = Some((epoch, partitions));
+        Answered::Pending { poll_now: self.idle_in_poll() }
+    }
+
+    /// Blocked in `poll()` with the application idle.
+    fn idle_in_poll(&self) -> bool {
+        self.waiting_in_poll && !self.app.is_busy()
     }
 
     /// Gives up the assignment (eager rebalance): fetched records not yet handed out are dropped,
@@ -1090,5 +1135,33 @@ mod tests {
         let expected = Applied::Reassigned { revoked: vec![], added: vec![], committed: None, rejoin: false };
         assert_eq!(applied, expected);
         assert!(c.assigned && seen(&mut w).is_empty());
+    }
+
+    /// KIP-848 answers. Owning 0, 1 and 2 having acknowledged nothing (epoch 0), epoch 3 is new:
+    /// pending, not at once (it is not blocked in poll()). With epoch 3 applied, epoch 3 again is
+    /// nothing. Fenced while blocked in an idle poll(): it loses 0, 1 and 2, forgets what was
+    /// pending, and polls at once (to join again). Not a member and not joining, an answer means
+    /// nothing; joining, the first answer is pending, at once unless the application is busy.
+    #[test]
+    fn a_kip848_answer_is_pending_until_poll_and_a_fenced_member_loses_its_partitions() {
+        let (mut c, _, _) = consumer();
+        assert_eq!(c.consumer_heartbeat_heard(3, vec![(0, 10)], false), Answered::Pending { poll_now: false });
+        assert_eq!(c.pending, Some((3, vec![(0, 10)])));
+        c.pending = None;
+        c.acked_epoch = 3;
+        assert_eq!(c.consumer_heartbeat_heard(3, vec![(0, 10)], false), Answered::Nothing);
+        assert_eq!(c.pending, None);
+        c.pending = Some((4, vec![(1, 10)]));
+        c.waiting_in_poll = true;
+        let answer = c.consumer_heartbeat_heard(0, vec![], true);
+        assert_eq!(answer, Answered::Lost { partitions: vec![0, 1, 2], poll_now: true });
+        assert_eq!((c.assigned, c.pending.is_none(), c.acked_epoch, c.epoch), (false, true, 0, 2));
+        assert_eq!(c.consumer_heartbeat_heard(1, vec![(2, 30)], false), Answered::Nothing);
+        assert_eq!(c.pending, None);
+        c.joining = true;
+        c.app.push(record(0, 10, 0));
+        c.app.start_next();
+        assert_eq!(c.consumer_heartbeat_heard(1, vec![(2, 30)], false), Answered::Pending { poll_now: false });
+        assert_eq!((c.joining, c.pending.clone()), (false, Some((1, vec![(2, 30)]))));
     }
 }
