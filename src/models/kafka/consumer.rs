@@ -2,10 +2,10 @@
 //! buffer and offset commits, and its application. A node kind (issue 16): the fetch session and
 //! the commits are handlers that write to a sink ([`Sees`]: a fetch to a dead broker is refused
 //! at once); so are the heartbeat thread, the classic protocol's JoinGroup and its reading of a
-//! heartbeat's answer, KIP-848's heartbeat and its answer, and the pending assignment `poll()`
-//! applies. The rest of `poll()`'s membership steps and the end of a job are still driven by the
-//! harness ([`super::KafkaModel`]), which reads and writes this state; it also keeps the group's
-//! shared record of who owns which partition, from what these handlers return.
+//! heartbeat's answer, KIP-848's heartbeat and its answer, and `poll()`'s membership steps (a
+//! pending assignment applied, a rejoin). The end of a job is still driven by the harness
+//! ([`super::KafkaModel`]), which reads and writes this state; it also keeps the group's shared
+//! record of who owns which partition, from what these handlers return.
 
 use super::group::CommittedOffsets;
 use super::replica::{BrokerId, Replicas};
@@ -177,6 +177,19 @@ pub(super) enum Answered {
     Lost { partitions: Vec<u32>, poll_now: bool },
     /// A new assignment, pending until its next `poll()`.
     Pending { poll_now: bool },
+}
+
+/// What `poll()` does about the group before handing out records.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum AtPoll {
+    /// Assigned and not asked to rejoin: hand out records.
+    Records,
+    /// No assignment yet (its join is under way): it waits in `poll()`.
+    Blocked,
+    /// It joins again (the harness sends the join, committing first with auto-commit); `blocked`:
+    /// it waits in `poll()` for its assignment (eagerly, or with nothing to process meanwhile),
+    /// otherwise (cooperatively) it goes on processing what it owns.
+    Rejoin { blocked: bool },
 }
 
 impl Consumer {
@@ -438,6 +451,27 @@ impl Consumer {
         let n = self.partitions.len();
         self.buffered = vec![0; n];
         self.requested = vec![NO_BROKER; n];
+    }
+
+    /// `poll()`'s membership step, after a pending assignment had its turn: a member asked to
+    /// rejoin, or without an assignment and not joining, joins again; one without an assignment
+    /// waits in `poll()` for it. `eager`: the classic protocol's eager assignors, whose members
+    /// give up everything to rejoin and so wait too.
+    pub(super) fn membership_at_poll(&mut self, now: SimTime, eager: bool) -> AtPoll {
+        // For `max.poll.interval.ms`: the application polled.
+        self.last_poll = now;
+        if self.rejoin_pending || (!self.assigned && !self.joining) {
+            let blocked = eager || !self.assigned;
+            if blocked {
+                self.waiting_in_poll = true;
+            }
+            return AtPoll::Rejoin { blocked };
+        }
+        if !self.assigned {
+            self.waiting_in_poll = true;
+            return AtPoll::Blocked;
+        }
+        AtPoll::Records
     }
 
     /// KIP-848: the coordinator's answer to a heartbeat. Fenced (its session expired), a member
@@ -1163,5 +1197,30 @@ mod tests {
         c.app.start_next();
         assert_eq!(c.consumer_heartbeat_heard(1, vec![(2, 30)], false), Answered::Pending { poll_now: false });
         assert_eq!((c.joining, c.pending.clone()), (false, Some((1, vec![(2, 30)]))));
+    }
+
+    /// `poll()`'s membership: an assigned member not asked to rejoin hands out records (and the
+    /// poll counts for `max.poll.interval.ms`). Asked to rejoin, a cooperative member goes on
+    /// processing; an eager one waits in poll(). One with no assignment and no join under way
+    /// joins and waits, cooperative or not; one whose join is under way only waits.
+    #[test]
+    fn poll_rejoins_when_asked_and_waits_without_an_assignment() {
+        let (mut c, _, _) = consumer();
+        assert_eq!(c.membership_at_poll(SimTime(7 * SEC), false), AtPoll::Records);
+        assert_eq!(c.last_poll, SimTime(7 * SEC));
+        c.rejoin_pending = true;
+        assert_eq!(c.membership_at_poll(SimTime(8 * SEC), false), AtPoll::Rejoin { blocked: false });
+        assert!(!c.waiting_in_poll);
+        assert_eq!(c.membership_at_poll(SimTime(8 * SEC), true), AtPoll::Rejoin { blocked: true });
+        assert!(c.waiting_in_poll);
+        c.revoke();
+        c.rejoin_pending = false;
+        c.waiting_in_poll = false;
+        assert_eq!(c.membership_at_poll(SimTime(9 * SEC), false), AtPoll::Rejoin { blocked: true });
+        assert!(c.waiting_in_poll);
+        c.joining = true;
+        c.waiting_in_poll = false;
+        assert_eq!(c.membership_at_poll(SimTime(9 * SEC), false), AtPoll::Blocked);
+        assert!(c.waiting_in_poll);
     }
 }

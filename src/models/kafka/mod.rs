@@ -1122,25 +1122,17 @@ impl<'h, H: History> KafkaModel<'h, H> {
             self.share_poll(now, group, consumer, sched);
             return;
         }
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        c.last_poll = now;
-        if c.pending.is_some() && !c.app.is_busy() && c.app.waiting() == 0 {
-            self.apply_pending(now, group, consumer, sched);
-        }
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        if c.rejoin_pending || (!c.assigned && !c.joining) {
-            if self.rebalancing == Rebalancing::Eager || !c.assigned {
-                c.waiting_in_poll = true;
+        self.apply_pending(now, group, consumer, sched);
+        let eager = self.rebalancing == Rebalancing::Eager;
+        match self.groups[group].consumers[consumer as usize].membership_at_poll(now, eager) {
+            consumer::AtPoll::Rejoin { blocked } => {
                 self.rejoin(group, consumer, sched);
-                return;
+                if blocked {
+                    return;
+                }
             }
-            // Cooperative: join the rebalance and go on processing what it owns.
-            self.rejoin(group, consumer, sched);
-        }
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        if !c.assigned {
-            c.waiting_in_poll = true;
-            return;
+            consumer::AtPoll::Blocked => return,
+            consumer::AtPoll::Records => {}
         }
         let (auto, interval, max) =
             (self.cfg.enable_auto_commit, self.cfg.auto_commit_interval, self.cfg.max_poll_records as usize);
