@@ -2,9 +2,12 @@
 //! buffer and offset commits, and its application. A node kind (issue 16): the fetch session and
 //! the commits are handlers that write to a sink ([`Sees`]: a fetch to a dead broker is refused
 //! at once); so are the heartbeat thread, the classic protocol's JoinGroup and its reading of a
-//! heartbeat's answer, and KIP-848's heartbeat. `poll()`'s membership steps and the end of a job
-//! are still driven by the harness ([`super::KafkaModel`]), which reads and writes this state.
+//! heartbeat's answer, KIP-848's heartbeat and its answer, and `poll()`'s membership steps (a
+//! pending assignment applied, a rejoin). The end of a job is still driven by the harness
+//! ([`super::KafkaModel`]), which reads and writes this state; it also keeps the group's shared
+//! record of who owns which partition, from what these handlers return.
 
+use super::group::CommittedOffsets;
 use super::replica::{BrokerId, Replicas};
 use super::{DISCARD, Fetched, Msg, NO_BROKER, OffsetCommit, SKIPPED, Timer};
 use crate::client::ConsumerApp;
@@ -33,6 +36,8 @@ pub(super) struct Around<'a> {
     pub max_age: Option<SimDuration>,
     /// Decompression in `poll()`, per record (with `compression.type` in a world with resources).
     pub decompress_record: SimDuration,
+    /// The group's committed offsets at the coordinator (what an `OffsetFetch` would answer).
+    pub committed: &'a CommittedOffsets,
 }
 
 /// A consumer: its client library's state (assignment, positions, fetch buffer, commits, group
@@ -146,6 +151,45 @@ pub(super) enum Heard {
     },
     /// Its join has waited `request.timeout.ms` (the JoinGroup or its answer was lost): join again.
     JoinAgain,
+}
+
+/// What applying a pending assignment at `poll()` leaves to the harness.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Applied {
+    /// Nothing applied (none pending, or the application still holds the last poll's records), or
+    /// an assignment that moves no partition (only its generation or epoch was taken).
+    Nothing,
+    /// A first assignment, or one that moves partitions: the harness gives `revoked` up and
+    /// `added` to this member in the group's record of owners, and recounts the fetched positions.
+    /// `committed`: the auto-commit of what was consumed before the revoked partitions went
+    /// (`Some(sent)`, as [`Consumer::commit`] returns). `rejoin`: cooperatively, what it gave up
+    /// goes to its new owners in a second rebalance, so it joins again at once.
+    Reassigned { revoked: Vec<u32>, added: Vec<u32>, committed: Option<bool>, rejoin: bool },
+}
+
+/// What a KIP-848 heartbeat's answer leaves to the harness; `poll_now`: the consumer is blocked in
+/// an idle `poll()`, which acts on the answer at once.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Answered {
+    /// Not a member, or an assignment it already applied.
+    Nothing,
+    /// Fenced: these partitions are lost (`onPartitionsLost`); it joins again at its next `poll()`.
+    Lost { partitions: Vec<u32>, poll_now: bool },
+    /// A new assignment, pending until its next `poll()`.
+    Pending { poll_now: bool },
+}
+
+/// What `poll()` does about the group before handing out records.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum AtPoll {
+    /// Assigned and not asked to rejoin: hand out records.
+    Records,
+    /// No assignment yet (its join is under way): it waits in `poll()`.
+    Blocked,
+    /// It joins again (the harness sends the join, committing first with auto-commit); `blocked`:
+    /// it waits in `poll()` for its assignment (eagerly, or with nothing to process meanwhile),
+    /// otherwise (cooperatively) it goes on processing what it owns.
+    Rejoin { blocked: bool },
 }
 
 impl Consumer {
@@ -322,6 +366,145 @@ impl Consumer {
         self.heartbeat_due = now.after(d::KAFKA_CONSUMER_HEARTBEAT_INTERVAL);
         let (member, owned, acked) = (self.member, self.partitions.clone(), self.acked_epoch);
         out.send(self.node, coord, Msg::ConsumerHeartbeat { group, consumer, member, owned, acked });
+    }
+
+    /// `poll()`'s first step, with the application idle (done with the last poll's records): a
+    /// pending cooperative-sticky or KIP-848 assignment is applied (`onPartitionsRevoked`, then
+    /// `onPartitionsAssigned`). It takes the assignment's generation (KIP-848: the group's
+    /// generation `group_generation` at the coordinator, and it acknowledges the epoch); commits
+    /// the coordinator refused meanwhile are sent again; with auto-commit, what was consumed of
+    /// the partitions it gives up is committed before they go. Under KIP-848 a member whose
+    /// partitions moved heartbeats at once to report it (the client's ACKNOWLEDGING state).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn apply_pending(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        protocol: Protocol,
+        group_generation: u32,
+        auto_commit: bool,
+        around: Around,
+        out: &mut impl Sees<Msg, Timer, ClientEvent>,
+    ) -> Applied {
+        if self.app.is_busy() || self.app.waiting() > 0 {
+            return Applied::Nothing;
+        }
+        let Some((epoch, parts)) = self.pending.take() else { return Applied::Nothing };
+        let kip848 = protocol == Protocol::Consumer;
+        self.generation = if kip848 {
+            self.acked_epoch = epoch;
+            group_generation
+        } else {
+            epoch
+        };
+        let first = !self.assigned;
+        let revoked: Vec<u32> =
+            self.partitions.iter().copied().filter(|p| !parts.iter().any(|&(q, _)| q == *p)).collect();
+        let added: Vec<u32> = parts.iter().map(|&(q, _)| q).filter(|q| !self.partitions.contains(q)).collect();
+        // Commits refused while the group moved to this generation are sent again.
+        for (slot, &p) in self.partitions.iter().enumerate() {
+            self.commit_sent[slot] = self.commit_sent[slot].min(around.committed.get(p));
+        }
+        let moved = !revoked.is_empty() || !added.is_empty();
+        if !first && !moved {
+            return Applied::Nothing;
+        }
+        let committed =
+            if auto_commit && !revoked.is_empty() { self.commit(group, consumer, false, around, out) } else { None };
+        self.reassign(&parts);
+        if moved && kip848 {
+            self.consumer_heartbeat(now, group, consumer, around.coord, out);
+        }
+        let rejoin = !kip848 && !revoked.is_empty();
+        Applied::Reassigned { revoked, added, committed, rejoin }
+    }
+
+    /// Takes `parts` as its assignment while keeping what it already owns: kept partitions resume
+    /// from what was handed to the application (records fetched beyond are fetched again: the
+    /// buffer and fetches in flight are dropped, a new epoch), new ones from their given offsets.
+    fn reassign(&mut self, parts: &[(u32, Offset)]) {
+        let old = std::mem::take(&mut self.partitions);
+        let consumed = std::mem::take(&mut self.consumed);
+        let commit_sent = std::mem::take(&mut self.commit_sent);
+        self.epoch += 1;
+        self.assigned = true;
+        self.buffer.clear();
+        self.fetching = 0;
+        self.parked.iter_mut().for_each(Deadline::clear);
+        self.fetch_pos.clear();
+        for &(p, offset) in parts {
+            self.partitions.push(p);
+            match old.iter().position(|&q| q == p) {
+                Some(s) => {
+                    self.fetch_pos.push(consumed[s]);
+                    self.consumed.push(consumed[s]);
+                    self.commit_sent.push(commit_sent[s]);
+                }
+                None => {
+                    self.fetch_pos.push(offset);
+                    self.consumed.push(offset);
+                    self.commit_sent.push(offset);
+                }
+            }
+        }
+        let n = self.partitions.len();
+        self.buffered = vec![0; n];
+        self.requested = vec![NO_BROKER; n];
+    }
+
+    /// `poll()`'s membership step, after a pending assignment had its turn: a member asked to
+    /// rejoin, or without an assignment and not joining, joins again; one without an assignment
+    /// waits in `poll()` for it. `eager`: the classic protocol's eager assignors, whose members
+    /// give up everything to rejoin and so wait too.
+    pub(super) fn membership_at_poll(&mut self, now: SimTime, eager: bool) -> AtPoll {
+        // For `max.poll.interval.ms`: the application polled.
+        self.last_poll = now;
+        if self.rejoin_pending || (!self.assigned && !self.joining) {
+            let blocked = eager || !self.assigned;
+            if blocked {
+                self.waiting_in_poll = true;
+            }
+            return AtPoll::Rejoin { blocked };
+        }
+        if !self.assigned {
+            self.waiting_in_poll = true;
+            return AtPoll::Blocked;
+        }
+        AtPoll::Records
+    }
+
+    /// KIP-848: the coordinator's answer to a heartbeat. Fenced (its session expired), a member
+    /// loses its partitions and joins again at its next `poll()`; otherwise a new assignment epoch
+    /// (or the first answer to its join) is pending until then.
+    pub(super) fn consumer_heartbeat_heard(
+        &mut self,
+        epoch: u32,
+        partitions: Vec<(u32, Offset)>,
+        fenced: bool,
+    ) -> Answered {
+        if !self.assigned && !self.joining {
+            return Answered::Nothing;
+        }
+        if fenced {
+            let lost = self.partitions.clone();
+            self.revoke();
+            self.pending = None;
+            self.joining = false;
+            self.acked_epoch = 0;
+            return Answered::Lost { partitions: lost, poll_now: self.idle_in_poll() };
+        }
+        self.joining = false;
+        if self.assigned && epoch <= self.acked_epoch {
+            return Answered::Nothing;
+        }
+        self.pending = Some((epoch, partitions));
+        Answered::Pending { poll_now: self.idle_in_poll() }
+    }
+
+    /// Blocked in `poll()` with the application idle.
+    fn idle_in_poll(&self) -> bool {
+        self.waiting_in_poll && !self.app.is_busy()
     }
 
     /// Gives up the assignment (eager rebalance): fetched records not yet handed out are dropped,
@@ -621,6 +804,9 @@ mod tests {
         (c, (0..3).map(|p| Replicas::new(p, 2, 1)).collect(), ProcessingTimes::new(&s))
     }
 
+    /// A group with no committed offsets yet.
+    static NO_COMMITS: std::sync::LazyLock<CommittedOffsets> = std::sync::LazyLock::new(|| CommittedOffsets::new(3));
+
     fn around<'a>(leaders: &'a [Replicas], processing: &'a ProcessingTimes, faulty: bool) -> Around<'a> {
         Around {
             leaders,
@@ -629,6 +815,7 @@ mod tests {
             processing,
             max_age: Some(SimDuration::from_secs_f64(1.0)),
             decompress_record: SimDuration::ZERO,
+            committed: &NO_COMMITS,
         }
     }
 
@@ -915,5 +1102,125 @@ mod tests {
         assert_eq!(c.heartbeat_heard(SimTime(5 * SEC), true, false), Heard::Nothing);
         assert_eq!(c.heartbeat_heard(SimTime(31 * SEC), false, false), Heard::Nothing);
         assert_eq!(c.heartbeat_heard(SimTime(32 * SEC), false, false), Heard::JoinAgain);
+    }
+
+    /// Cooperative-sticky, auto-commit on. The member owns 0, 1 and 2 (generation 1) and consumed
+    /// up to 12, 15 and 12; it sent commits up to 12, 10 and 12, and the coordinator holds 12, 10
+    /// and 10: its commit of 12 on partition 2 was refused while the group moved on. Generation 2
+    /// keeps 1 and adds 3 (from 40). Not while the application still holds a record; then it
+    /// gives up 0 and 2, and commits first what moved since its last accepted commits: 15 on 1 and
+    /// 12 on 2 (sent again), not 0 (12 is committed). Kept partition 1 resumes from 15 (what the
+    /// application was handed), not from the 99 the assignment names; 3 starts at 40. Having given
+    /// something up, it must rejoin.
+    #[test]
+    fn a_cooperative_member_commits_what_it_gives_up_keeps_its_positions_and_rejoins() {
+        let (mut c, leaders, work) = consumer();
+        let mut w = World::default();
+        c.consumed = vec![12, 15, 12];
+        c.commit_sent = vec![12, 10, 12];
+        let mut committed = CommittedOffsets::new(3);
+        for (p, o) in [(0, 12), (1, 10), (2, 10)] {
+            committed.commit(p, o);
+        }
+        let around = Around { committed: &committed, ..around(&leaders, &work, false) };
+        c.pending = Some((2, vec![(1, 99), (3, 40)]));
+        c.app.push(record(0, 11, 0));
+        let applied = c.apply_pending(SimTime(SEC), 0, 2, Protocol::Classic, 7, true, around, &mut w);
+        assert_eq!(applied, Applied::Nothing, "the application still holds a record");
+        assert!(c.pending.is_some() && seen(&mut w).is_empty());
+        c.app = ConsumerApp::default();
+        let applied = c.apply_pending(SimTime(SEC), 0, 2, Protocol::Classic, 7, true, around, &mut w);
+        let expected = Applied::Reassigned { revoked: vec![0, 2], added: vec![3], committed: Some(true), rejoin: true };
+        assert_eq!(applied, expected);
+        assert_eq!(seen(&mut w), ["commit [(1, 15), (2, 12)]"]);
+        assert_eq!(c.partitions, [1, 3]);
+        assert_eq!((c.fetch_pos.as_slice(), c.consumed.as_slice()), ([15, 40].as_slice(), [15, 40].as_slice()));
+        assert_eq!(c.commit_sent, [15, 40]);
+        assert_eq!((c.generation, c.epoch, c.pending.is_none()), (2, 2, true), "a new epoch voids fetches in flight");
+    }
+
+    /// KIP-848, auto-commit on; the group is at generation 9 at the coordinator. Epoch 5 names the
+    /// partitions it owns: it acknowledges epoch 5 and takes generation 9, and nothing moves (no
+    /// heartbeat). Epoch 6 adds 3 (from 40) and revokes nothing: no commit although partition 0
+    /// moved to 13 (only revoked partitions are committed here), and a heartbeat at once reporting
+    /// [0, 1, 2, 3] at epoch 6, which restarts the 5 s interval (due at 6 s). A first assignment
+    /// with no partitions still counts as taken (the harness recounts), with nothing sent.
+    #[test]
+    fn a_kip848_member_acknowledges_its_epoch_and_heartbeats_when_partitions_move() {
+        let (mut c, leaders, work) = consumer();
+        let mut w = World::default();
+        let around = around(&leaders, &work, false);
+        c.pending = Some((5, vec![(0, 10), (1, 10), (2, 10)]));
+        let applied = c.apply_pending(SimTime(SEC), 0, 2, Protocol::Consumer, 9, true, around, &mut w);
+        assert_eq!(applied, Applied::Nothing);
+        assert_eq!((c.acked_epoch, c.generation, c.epoch), (5, 9, 1), "same partitions: the fetches stand");
+        assert!(seen(&mut w).is_empty());
+        c.consumed[0] = 13;
+        c.pending = Some((6, vec![(0, 0), (1, 0), (2, 0), (3, 40)]));
+        let applied = c.apply_pending(SimTime(SEC), 0, 2, Protocol::Consumer, 9, true, around, &mut w);
+        let expected = Applied::Reassigned { revoked: vec![], added: vec![3], committed: None, rejoin: false };
+        assert_eq!(applied, expected);
+        assert_eq!(seen(&mut w), ["consumer heartbeat of 1 owning [0, 1, 2, 3] at epoch 6"]);
+        assert_eq!((c.acked_epoch, c.heartbeat_due), (6, SimTime(6 * SEC)));
+        assert_eq!(c.fetch_pos, [13, 10, 10, 40]);
+        c.revoke();
+        c.pending = Some((7, vec![]));
+        let applied = c.apply_pending(SimTime(SEC), 0, 2, Protocol::Consumer, 9, true, around, &mut w);
+        let expected = Applied::Reassigned { revoked: vec![], added: vec![], committed: None, rejoin: false };
+        assert_eq!(applied, expected);
+        assert!(c.assigned && seen(&mut w).is_empty());
+    }
+
+    /// KIP-848 answers. Owning 0, 1 and 2 having acknowledged nothing (epoch 0), epoch 3 is new:
+    /// pending, not at once (it is not blocked in poll()). With epoch 3 applied, epoch 3 again is
+    /// nothing. Fenced while blocked in an idle poll(): it loses 0, 1 and 2, forgets what was
+    /// pending, and polls at once (to join again). Not a member and not joining, an answer means
+    /// nothing; joining, the first answer is pending, at once unless the application is busy.
+    #[test]
+    fn a_kip848_answer_is_pending_until_poll_and_a_fenced_member_loses_its_partitions() {
+        let (mut c, _, _) = consumer();
+        assert_eq!(c.consumer_heartbeat_heard(3, vec![(0, 10)], false), Answered::Pending { poll_now: false });
+        assert_eq!(c.pending, Some((3, vec![(0, 10)])));
+        c.pending = None;
+        c.acked_epoch = 3;
+        assert_eq!(c.consumer_heartbeat_heard(3, vec![(0, 10)], false), Answered::Nothing);
+        assert_eq!(c.pending, None);
+        c.pending = Some((4, vec![(1, 10)]));
+        c.waiting_in_poll = true;
+        let answer = c.consumer_heartbeat_heard(0, vec![], true);
+        assert_eq!(answer, Answered::Lost { partitions: vec![0, 1, 2], poll_now: true });
+        assert_eq!((c.assigned, c.pending.is_none(), c.acked_epoch, c.epoch), (false, true, 0, 2));
+        assert_eq!(c.consumer_heartbeat_heard(1, vec![(2, 30)], false), Answered::Nothing);
+        assert_eq!(c.pending, None);
+        c.joining = true;
+        c.app.push(record(0, 10, 0));
+        c.app.start_next();
+        assert_eq!(c.consumer_heartbeat_heard(1, vec![(2, 30)], false), Answered::Pending { poll_now: false });
+        assert_eq!((c.joining, c.pending.clone()), (false, Some((1, vec![(2, 30)]))));
+    }
+
+    /// `poll()`'s membership: an assigned member not asked to rejoin hands out records (and the
+    /// poll counts for `max.poll.interval.ms`). Asked to rejoin, a cooperative member goes on
+    /// processing; an eager one waits in poll(). One with no assignment and no join under way
+    /// joins and waits, cooperative or not; one whose join is under way only waits.
+    #[test]
+    fn poll_rejoins_when_asked_and_waits_without_an_assignment() {
+        let (mut c, _, _) = consumer();
+        assert_eq!(c.membership_at_poll(SimTime(7 * SEC), false), AtPoll::Records);
+        assert_eq!(c.last_poll, SimTime(7 * SEC));
+        c.rejoin_pending = true;
+        assert_eq!(c.membership_at_poll(SimTime(8 * SEC), false), AtPoll::Rejoin { blocked: false });
+        assert!(!c.waiting_in_poll);
+        assert_eq!(c.membership_at_poll(SimTime(8 * SEC), true), AtPoll::Rejoin { blocked: true });
+        assert!(c.waiting_in_poll);
+        c.revoke();
+        c.rejoin_pending = false;
+        c.waiting_in_poll = false;
+        assert_eq!(c.membership_at_poll(SimTime(9 * SEC), false), AtPoll::Rejoin { blocked: true });
+        assert!(c.waiting_in_poll);
+        c.joining = true;
+        c.waiting_in_poll = false;
+        assert_eq!(c.membership_at_poll(SimTime(9 * SEC), false), AtPoll::Blocked);
+        assert!(c.waiting_in_poll);
     }
 }

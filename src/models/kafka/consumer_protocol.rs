@@ -11,13 +11,6 @@
 use super::*;
 
 impl<H: History> KafkaModel<'_, H> {
-    /// KIP-848: the member heartbeats now (see [`Consumer::consumer_heartbeat`]).
-    pub(super) fn send_consumer_heartbeat(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        let now = sched.now();
-        let (c, around, mut out) = self.consumer_parts(group, consumer, sched);
-        c.consumer_heartbeat(now, group, consumer, around.coord, &mut out);
-    }
-
     /// The coordinator hears a heartbeat ([`CoordinatorNode::consumer_heartbeat`]); a join first
     /// settles the positions of a group that has none (its reset policy).
     #[allow(clippy::too_many_arguments)]
@@ -56,8 +49,8 @@ impl<H: History> KafkaModel<'_, H> {
         self.apply_coordinator(now, sched);
     }
 
-    /// Member: the coordinator's answer. A new assignment epoch (or the first answer) is applied at
-    /// the next `poll()`.
+    /// Member: the coordinator's answer ([`Consumer::consumer_heartbeat_heard`]): lost partitions
+    /// are nobody's in the group's record; a consumer blocked in an idle `poll()` acts at once.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn consumer_heartbeat_response(
         &mut self,
@@ -70,35 +63,16 @@ impl<H: History> KafkaModel<'_, H> {
         sched: &mut Scheduler<Event>,
     ) {
         let c = &mut self.groups[group].consumers[consumer as usize];
-        if fenced {
-            if !c.assigned && !c.joining {
-                return;
+        let poll_now = match c.consumer_heartbeat_heard(epoch, partitions, fenced) {
+            consumer::Answered::Nothing => false,
+            consumer::Answered::Lost { partitions, poll_now } => {
+                self.given_up(now, group, consumer, &partitions);
+                self.recount_fetched(group);
+                poll_now
             }
-            // Its partitions are lost (`onPartitionsLost`); it joins again at its next poll().
-            let lost = c.partitions.clone();
-            c.revoke();
-            c.pending = None;
-            c.joining = false;
-            c.acked_epoch = 0;
-            for partition in lost {
-                if self.groups[group].owner[partition as usize] == Some(consumer) {
-                    self.groups[group].owner[partition as usize] = None;
-                }
-                self.obs(now, Observation::PartitionRevoked { group, partition });
-            }
-            self.recount_fetched(group);
-        } else {
-            if !c.assigned && !c.joining {
-                return;
-            }
-            c.joining = false;
-            if c.assigned && epoch <= c.acked_epoch {
-                return;
-            }
-            c.pending = Some((epoch, partitions));
-        }
-        let c = &self.groups[group].consumers[consumer as usize];
-        if c.waiting_in_poll && !c.app.is_busy() {
+            consumer::Answered::Pending { poll_now } => poll_now,
+        };
+        if poll_now {
             self.poll(now, group, consumer, sched);
         }
     }

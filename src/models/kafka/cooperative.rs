@@ -4,95 +4,50 @@
 //! keeps, commits and gives up the ones it lost, and starts on the new ones from their committed
 //! offsets. Cooperatively, a member that gave something up rejoins at once (the second round
 //! hands those partitions on); under the consumer protocol it heartbeats at once to report it.
+//! The member's side is its handler ([`Consumer::apply_pending`]); here is the harness's glue: the
+//! group's record of owners, the observations, the fetched positions recounted, the rejoin.
 
 use super::*;
 
-impl Consumer {
-    /// Takes `parts` as its assignment while keeping what it already owns: kept partitions resume
-    /// from what was handed to the application (records fetched beyond are fetched again: the
-    /// buffer and fetches in flight are dropped, a new epoch), new ones from their given offsets.
-    fn reassign(&mut self, parts: &[(u32, Offset)]) {
-        let old = std::mem::take(&mut self.partitions);
-        let consumed = std::mem::take(&mut self.consumed);
-        let commit_sent = std::mem::take(&mut self.commit_sent);
-        self.epoch += 1;
-        self.assigned = true;
-        self.buffer.clear();
-        self.fetching = 0;
-        self.parked.iter_mut().for_each(Deadline::clear);
-        self.fetch_pos.clear();
-        for &(p, offset) in parts {
-            self.partitions.push(p);
-            match old.iter().position(|&q| q == p) {
-                Some(s) => {
-                    self.fetch_pos.push(consumed[s]);
-                    self.consumed.push(consumed[s]);
-                    self.commit_sent.push(commit_sent[s]);
-                }
-                None => {
-                    self.fetch_pos.push(offset);
-                    self.consumed.push(offset);
-                    self.commit_sent.push(offset);
-                }
-            }
-        }
-        let n = self.partitions.len();
-        self.buffered = vec![0; n];
-        self.requested = vec![NO_BROKER; n];
-    }
-}
-
 impl<H: History> KafkaModel<'_, H> {
-    /// At `poll()`, with the application idle: applies the assignment received.
+    /// At `poll()`, with the application idle: the member applies the assignment received
+    /// ([`Consumer::apply_pending`]); the group's record of owners follows, and a cooperative
+    /// member that gave partitions up rejoins.
     pub(super) fn apply_pending(&mut self, now: SimTime, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
-        let kip848 = self.rebalancing == Rebalancing::Consumer;
-        let g = &mut self.groups[group];
-        let c = &mut g.consumers[consumer as usize];
-        let Some((epoch, parts)) = c.pending.take() else { return };
-        let generation = if kip848 {
-            c.acked_epoch = epoch;
-            self.coordinator.members(group).generation
-        } else {
-            epoch
-        };
-        let first = !c.assigned;
-        let revoked: Vec<u32> = c.partitions.iter().copied().filter(|p| !parts.iter().any(|&(q, _)| q == *p)).collect();
-        let added: Vec<u32> = parts.iter().map(|&(q, _)| q).filter(|q| !c.partitions.contains(q)).collect();
-        c.generation = generation;
-        // Commits refused while the group moved to this generation are sent again.
-        for (slot, &p) in c.partitions.iter().enumerate() {
-            c.commit_sent[slot] = c.commit_sent[slot].min(g.committed.get(p));
-        }
-        if !first && revoked.is_empty() && added.is_empty() {
+        if self.groups[group].consumers[consumer as usize].pending.is_none() {
+            // The usual poll: nothing to apply, no parts to gather for the handler.
             return;
         }
-        if self.cfg.enable_auto_commit && !revoked.is_empty() {
-            // What was consumed of the revoked partitions is committed before they go.
-            self.commit(group, consumer, false, sched);
-        }
-        for &partition in &revoked {
-            let g = &mut self.groups[group];
-            if g.owner[partition as usize] == Some(consumer) {
-                g.owner[partition as usize] = None;
-            }
-            self.obs(now, Observation::PartitionRevoked { group, partition });
-        }
-        self.groups[group].consumers[consumer as usize].reassign(&parts);
+        let (protocol, auto) = (self.protocol(), self.cfg.enable_auto_commit);
+        let generation = self.coordinator.members(group).generation;
+        let at = sched.now();
+        let applied = {
+            let (c, around, mut out) = self.consumer_parts(group, consumer, sched);
+            c.apply_pending(at, group, consumer, protocol, generation, auto, around, &mut out)
+        };
+        let consumer::Applied::Reassigned { revoked, added, committed, rejoin } = applied else { return };
+        self.count_commit(committed);
+        self.given_up(now, group, consumer, &revoked);
         for &partition in &added {
             self.groups[group].owner[partition as usize] = Some(consumer);
             self.obs(now, Observation::PartitionAssigned { group, partition });
         }
         self.recount_fetched(group);
         self.report_lag(now, group);
-        if revoked.is_empty() && added.is_empty() {
-            return;
-        }
-        if kip848 {
-            // Reconciled: it acknowledges at once (ACKNOWLEDGING heartbeats now).
-            self.send_consumer_heartbeat(group, consumer, sched);
-        } else if !revoked.is_empty() {
-            // Cooperative: what it gave up must go to its new owners in a second rebalance.
+        if rejoin {
             self.rejoin(group, consumer, sched);
+        }
+    }
+
+    /// A member gave up (or lost) these partitions: those the group's record still has as its own
+    /// are nobody's now.
+    pub(super) fn given_up(&mut self, now: SimTime, group: GroupIdx, consumer: u32, partitions: &[u32]) {
+        for &partition in partitions {
+            let owner = &mut self.groups[group].owner[partition as usize];
+            if *owner == Some(consumer) {
+                *owner = None;
+            }
+            self.obs(now, Observation::PartitionRevoked { group, partition });
         }
     }
 

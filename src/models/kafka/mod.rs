@@ -1030,15 +1030,17 @@ impl<'h, H: History> KafkaModel<'h, H> {
                 Handed::Returned { .. } => {}
             },
         );
+        let g = &mut self.groups[group];
         let around = consumer::Around {
             leaders: &self.repl,
             coord: self.coord,
             faulty: self.faulty,
             processing: &self.processing,
-            max_age: self.groups[group].max_age,
+            max_age: g.max_age,
             decompress_record: self.decompress_record,
+            committed: &g.committed,
         };
-        (&mut self.groups[group].consumers[consumer as usize], around, out)
+        (&mut g.consumers[consumer as usize], around, out)
     }
 
     fn send_fetch(&mut self, group: GroupIdx, consumer: u32, sched: &mut Scheduler<Event>) {
@@ -1103,25 +1105,17 @@ impl<'h, H: History> KafkaModel<'h, H> {
             self.share_poll(now, group, consumer, sched);
             return;
         }
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        c.last_poll = now;
-        if c.pending.is_some() && !c.app.is_busy() && c.app.waiting() == 0 {
-            self.apply_pending(now, group, consumer, sched);
-        }
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        if c.rejoin_pending || (!c.assigned && !c.joining) {
-            if self.rebalancing == Rebalancing::Eager || !c.assigned {
-                c.waiting_in_poll = true;
+        self.apply_pending(now, group, consumer, sched);
+        let eager = self.rebalancing == Rebalancing::Eager;
+        match self.groups[group].consumers[consumer as usize].membership_at_poll(now, eager) {
+            consumer::AtPoll::Rejoin { blocked } => {
                 self.rejoin(group, consumer, sched);
-                return;
+                if blocked {
+                    return;
+                }
             }
-            // Cooperative: join the rebalance and go on processing what it owns.
-            self.rejoin(group, consumer, sched);
-        }
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        if !c.assigned {
-            c.waiting_in_poll = true;
-            return;
+            consumer::AtPoll::Blocked => return,
+            consumer::AtPoll::Records => {}
         }
         let (auto, interval, max) =
             (self.cfg.enable_auto_commit, self.cfg.auto_commit_interval, self.cfg.max_poll_records as usize);
