@@ -129,6 +129,7 @@ pub(super) fn write(
     steps: bool,
     mut seen: impl FnMut(Observation),
 ) -> u64 {
+    debug_assert!(!rules.compacts || keys.len() == records.len(), "a compacted topic's batch keeps every key");
     let mut bytes = 0;
     for (i, &r) in records.iter().enumerate() {
         if rules.compacts {
@@ -229,8 +230,9 @@ mod tests {
     }
 
     /// The broker's own metadata decides first: broker 1 thinks broker 0 leads, so it refuses
-    /// (`NOT_LEADER_OR_FOLLOWER`) although nothing else is wrong; broker 0 with an epoch the
-    /// controller has moved past (1 against 0) appends as a zombie, as it does when the controller
+    /// (`NOT_LEADER_OR_FOLLOWER`) although nothing else is wrong. Broker 0 appends as a zombie
+    /// when its view's epoch is not the controller's: the controller re-elected broker 0 at epoch
+    /// 1 (it was fenced and came back) while broker 0's log still says epoch 0, or the controller
     /// moved leadership to broker 1 and broker 0 has not heard yet.
     #[test]
     fn the_brokers_own_metadata_decides_not_leader_and_zombie() {
@@ -238,7 +240,10 @@ mod tests {
         let b = batch(&[0], 0);
         assert_eq!(admit(1, (Some(0), 0), &r, RULES, &b, || 0), Admission::NotLeader);
         assert_eq!(admit(0, (None, 0), &r, RULES, &b, || 0), Admission::NotLeader);
-        assert_eq!(admit(0, (Some(0), 1), &r, RULES, &b, || 0), Admission::Zombie);
+        let mut reelected = replicas();
+        reelected.epoch = 1;
+        assert_eq!(admit(0, (Some(0), 0), &reelected, RULES, &b, || 0), Admission::Zombie);
+        assert_eq!(admit(0, (Some(0), 1), &reelected, RULES, &b, || 0), Admission::Append);
         let mut moved = replicas();
         moved.leader = Some(1);
         assert_eq!(admit(0, (Some(0), 0), &moved, RULES, &b, || 0), Admission::Zombie);

@@ -123,6 +123,9 @@ pub(super) struct Quorum {
     /// `rabbit_fifo_client` changes leader when another server answers, so losing the leader and
     /// finding the same one again (a partition healed) is no change.
     followed: Vec<Option<NodeId>>,
+    /// The same for channels on nodes without a member, which read the leader from the queue's
+    /// record: the last leader elected.
+    followed_outside: Option<NodeId>,
     cfg: QuorumCfg,
 }
 
@@ -160,7 +163,8 @@ impl Quorum {
             proposed: BTreeSet::new(),
             leader_hits: BTreeMap::new(),
             pending: BTreeMap::new(),
-            followed: vec![Some(0); replicas],
+            followed: vec![Some(QUEUE_NODE); replicas],
+            followed_outside: Some(QUEUE_NODE),
             cfg: QuorumCfg {
                 manual_ack: r.manual_ack,
                 prefetch: r.prefetch,
@@ -249,12 +253,15 @@ impl Quorum {
                     self.proposed.retain(|p| p.0 != node);
                     self.arm_tick(node, fx);
                     // Channels on nodes without a member read the leader from the queue's record:
-                    // a new leader is their leader change (they hear of no member's).
-                    let outside = (self.members.len() as NodeId, 0, 0);
-                    let mut nodes: Vec<NodeId> = self.pending.range(outside..).map(|(&(n, _, _), _)| n).collect();
-                    nodes.dedup();
-                    for n in nodes {
-                        self.channels_follow_new_leader(n, ctx, fx);
+                    // a leader on another node is their leader change (they hear of no member's).
+                    if self.followed_outside != Some(node) {
+                        self.followed_outside = Some(node);
+                        let outside = (self.members.len() as NodeId, 0, 0);
+                        let mut nodes: Vec<NodeId> = self.pending.range(outside..).map(|(&(n, _, _), _)| n).collect();
+                        nodes.dedup();
+                        for n in nodes {
+                            self.channels_follow_new_leader(n, ctx, fx);
+                        }
                     }
                     let mut out = Vec::new();
                     self.members[node as usize].append_noop(now, Command::Noop, &mut out);
@@ -639,6 +646,8 @@ impl Quorum {
         let n = self.members.len() as NodeId;
         if b < n {
             self.members[b as usize].crash();
+            // Not observable today (the restarted node's channels are new and count nothing until
+            // its member finds a leader); kept so that a restart never inherits a leader.
             self.followed[b as usize] = None;
         }
         for to in (0..n).filter(|&to| to != b) {
