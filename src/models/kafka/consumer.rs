@@ -192,6 +192,18 @@ pub(super) enum AtPoll {
     Rejoin { blocked: bool },
 }
 
+/// What the consumer does once a record's job is over ([`Consumer::job_finished`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum AfterJob {
+    /// The application started on the next record it holds.
+    Working,
+    /// `commitSync` after the poll's records (`enable.auto.commit = false`): it blocks until the
+    /// coordinator answers; `sent`: whether the commit left.
+    CommitSync { sent: bool },
+    /// Back to `poll()`.
+    Poll,
+}
+
 impl Consumer {
     pub(super) fn new(node: NodeId, member: u64, cfg: &KafkaConfig, brokers: u32) -> Self {
         Consumer {
@@ -732,6 +744,57 @@ impl Consumer {
         out.timer_in(self.node, cost, Timer::JobEnd);
     }
 
+    /// A record's job is over (the group's progress is the harness's): the application starts
+    /// on the next record it holds; with nothing left and `enable.auto.commit = false` it calls
+    /// `commitSync` for what it consumed, and blocks until the answer if anything was sent;
+    /// otherwise it polls.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn job_finished(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        consumer: u32,
+        auto_commit: bool,
+        around: Around,
+        out: &mut impl Sees<Msg, Timer, ClientEvent>,
+    ) -> AfterJob {
+        if self.app.waiting() > 0 {
+            self.start_next(now, group, consumer, around, out);
+            return AfterJob::Working;
+        }
+        if auto_commit || !self.assigned {
+            return AfterJob::Poll;
+        }
+        match self.commit(group, consumer, true, around, out) {
+            Some(sent) => {
+                self.commit_sync_pending = true;
+                self.commit_sync_since = now;
+                AfterJob::CommitSync { sent }
+            }
+            None => AfterJob::Poll,
+        }
+    }
+
+    /// `on_failure = "retry_in_place"`: the same record again after `backoff`. The consumer thread
+    /// sleeps, so the wait counts as the job's: it blocks the consumer as processing does.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn retry_in_place(
+        &mut self,
+        r: Fetched,
+        group: GroupIdx,
+        consumer: u32,
+        backoff: SimDuration,
+        around: Around,
+        out: &mut impl Effects<Msg, Timer, ClientEvent>,
+    ) {
+        self.attempt += 1;
+        self.app.retry(r);
+        out.record(ClientEvent::ProcessingStarted { msg: r.msg, group, consumer });
+        let work = backoff + around.processing.of(group, r.msg.id());
+        out.timer_in(self.node, work, Timer::JobEnd);
+    }
+
     /// The blocking poll's auto-commit wakeup (`AutoCommitDue`): a consumer still blocked in
     /// `poll()` commits if the interval passed. Returns `Some(sent)` if it committed.
     pub(super) fn auto_commit_due(
@@ -870,6 +933,44 @@ mod tests {
     fn at(slot: u32, offset: Offset, delivery: u8, secs: u64) -> Fetched {
         let m = Message { id: offset, key: None, bytes: 100, published_at: SimTime(secs * 1_000_000_000) };
         Fetched { slot, offset, msg: StoredMessage::new(&m), delivery }
+    }
+
+    /// After a job: with records left the next one starts (5 ms of processing); with none and
+    /// auto-commit on it polls. With auto-commit off it calls `commitSync` for what it consumed
+    /// (partition 0 up to 12) and blocks since 2 s; a second job end with nothing new consumed
+    /// has nothing to commit and polls, as an unassigned member does.
+    #[test]
+    fn after_a_job_the_next_record_starts_or_commit_sync_blocks_or_it_polls() {
+        let (mut c, leaders, processing) = consumer();
+        let mut w = World::default();
+        let now = SimTime(2_000_000_000);
+        let a = around(&leaders, &processing, false);
+        c.app.extend([at(0, 11, 0, 2)]);
+        assert_eq!(c.job_finished(now, 0, 2, true, a, &mut w), AfterJob::Working);
+        assert_eq!(seen(&mut w), ["processing 11", "job ends in 5000 us"]);
+        let _ = c.app.job_ended();
+        assert_eq!(c.job_finished(now, 0, 2, true, a, &mut w), AfterJob::Poll);
+        c.consumed[0] = 12;
+        assert_eq!(c.job_finished(now, 0, 2, false, a, &mut w), AfterJob::CommitSync { sent: true });
+        assert_eq!(seen(&mut w), ["commit [(0, 12)]"]);
+        assert!(c.commit_sync_pending && c.commit_sync_since == now);
+        assert_eq!(c.job_finished(now, 0, 2, false, a, &mut w), AfterJob::Poll);
+        c.consumed[1] = 20;
+        c.assigned = false;
+        assert_eq!(c.job_finished(now, 0, 2, false, a, &mut w), AfterJob::Poll);
+        assert!(seen(&mut w).is_empty());
+    }
+
+    /// `retry_in_place` with a 100 ms back-off: the same record is the job again, its second
+    /// attempt, and the job ends after the back-off plus its 5 ms of processing.
+    #[test]
+    fn a_retry_in_place_sleeps_the_back_off_then_processes_again() {
+        let (mut c, leaders, processing) = consumer();
+        let mut w = World::default();
+        let r = record(1, 10, 0);
+        c.retry_in_place(r, 0, 2, SimDuration::from_millis(100), around(&leaders, &processing, false), &mut w);
+        assert_eq!(seen(&mut w), ["processing 10", "job ends in 105000 us"]);
+        assert_eq!((c.attempt, c.app.busy().map(|f| f.offset)), (1, Some(10)));
     }
 
     /// One fetch per leader for the partitions with nothing buffered, and none to a leader that

@@ -86,20 +86,13 @@ impl<H: History> KafkaModel<'_, H> {
             KafkaOnFailure::Skip => self.settle(now, group, id, Settlement::Dropped),
             KafkaOnFailure::RetryTopics => self.produce_to_retry_topic(now, group, 0, r.msg, sched),
             KafkaOnFailure::RetryInPlace => {
-                let c = &mut self.groups[group].consumers[consumer as usize];
-                let next = c.attempt + 1;
+                let next = self.groups[group].consumers[consumer as usize].attempt + 1;
                 if max_attempts.is_some_and(|most| next >= most) {
                     self.settle(now, group, id, Settlement::Dropped);
                     return AttemptEnd::Settled;
                 }
-                // The same record again, after the back-off: the consumer thread sleeps, so the
-                // wait counts as the job's (it blocks the consumer as processing does).
-                c.attempt = next;
-                c.app.retry(r);
-                let node = c.node;
-                self.client(now, ClientEvent::ProcessingStarted { msg: r.msg, group, consumer });
-                let work = backoff + self.processing.of(group, id);
-                self.world.timer_in(sched, node, work, Timer::JobEnd);
+                let (c, around, mut out) = self.consumer_parts(group, consumer, sched);
+                c.retry_in_place(r, group, consumer, backoff, around, &mut out);
                 return AttemptEnd::RetryingInPlace;
             }
         }

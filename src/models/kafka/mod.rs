@@ -1168,20 +1168,15 @@ impl<'h, H: History> KafkaModel<'h, H> {
         if r.delivery < DISCARD && attempt == failing::AttemptEnd::Succeeded {
             self.client(now, ClientEvent::Processed { msg: r.msg, group, consumer });
         }
-        let c = &mut self.groups[group].consumers[consumer as usize];
-        if c.app.waiting() > 0 {
-            self.start_next(now, group, consumer, sched);
-        } else if !self.cfg.enable_auto_commit && c.assigned {
-            // commitSync after the poll's records: blocks until the coordinator answers.
-            if self.commit(group, consumer, true, sched) {
-                let c = &mut self.groups[group].consumers[consumer as usize];
-                c.commit_sync_pending = true;
-                c.commit_sync_since = now;
-            } else {
-                self.poll(now, group, consumer, sched);
-            }
-        } else {
-            self.poll(now, group, consumer, sched);
+        let auto = self.cfg.enable_auto_commit;
+        let after = {
+            let (c, around, mut out) = self.consumer_parts(group, consumer, sched);
+            c.job_finished(now, group, consumer, auto, around, &mut out)
+        };
+        match after {
+            consumer::AfterJob::Working => {}
+            consumer::AfterJob::CommitSync { sent } => self.count_commit(Some(sent)),
+            consumer::AfterJob::Poll => self.poll(now, group, consumer, sched),
         }
     }
 
