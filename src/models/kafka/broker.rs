@@ -103,20 +103,12 @@ impl<H: History> KafkaModel<'_, H> {
             let view = self.view[broker as usize * parts + p];
             let tail = || self.producer_tail(k, &self.partitions[p], Offset::MAX);
             match leader::admit(broker, view, &self.repl[p], rules, b, tail) {
-                Admission::NotLeader => {
-                    b.error = BatchError::NotLeader;
+                Admission::Refused(error) => {
+                    b.error = error;
                     continue;
                 }
                 Admission::Zombie => {
                     waiting |= self.zombie_append(now, broker, k, b);
-                    continue;
-                }
-                Admission::NotEnoughReplicas => {
-                    b.error = BatchError::NotEnoughReplicas;
-                    continue;
-                }
-                Admission::OutOfOrder => {
-                    b.error = BatchError::OutOfOrder;
                     continue;
                 }
                 Admission::Duplicate => b.need = self.partitions[p].end_offset(),

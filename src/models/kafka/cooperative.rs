@@ -20,10 +20,9 @@ impl<H: History> KafkaModel<'_, H> {
         }
         let (protocol, auto) = (self.protocol(), self.cfg.enable_auto_commit);
         let generation = self.coordinator.members(group).generation;
-        let at = sched.now();
         let applied = {
             let (c, around, mut out) = self.consumer_parts(group, consumer, sched);
-            c.apply_pending(at, group, consumer, protocol, generation, auto, around, &mut out)
+            c.apply_pending(now, group, consumer, protocol, generation, auto, around, &mut out)
         };
         let consumer::Applied::Reassigned { revoked, added, committed, rejoin } = applied else { return };
         self.count_commit(committed);

@@ -17,18 +17,17 @@ use crate::time::SimDuration;
 /// What the leader makes of one batch of a produce request, before anything is appended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Admission {
-    /// `NOT_LEADER_OR_FOLLOWER`: by its own metadata the broker does not lead the partition.
-    NotLeader,
+    /// Refused, nothing appended: `NOT_LEADER_OR_FOLLOWER` (by its own metadata the broker does
+    /// not lead the partition), `NOT_ENOUGH_REPLICAS` (`acks = all` and the ISR is below
+    /// `min.insync.replicas`) or `OUT_OF_ORDER_SEQUENCE_NUMBER` (the batch the idempotent producer
+    /// sent before it to this partition is missing).
+    Refused(BatchError),
     /// By its metadata it leads, but the controller has moved on (another leader or a newer
     /// epoch): it appends to a tail of its own, a zombie's.
     Zombie,
-    /// `NOT_ENOUGH_REPLICAS`: `acks = all` and the ISR is below `min.insync.replicas`.
-    NotEnoughReplicas,
     /// `DUPLICATE_SEQUENCE_NUMBER`: the idempotent producer's batch is already in the log (its
     /// response was lost); answered as a success, not appended again.
     Duplicate,
-    /// `OUT_OF_ORDER_SEQUENCE_NUMBER`: the batch sent before it to this partition is missing.
-    OutOfOrder,
     /// Appended.
     Append,
 }
@@ -57,13 +56,13 @@ pub(super) fn admit(
 ) -> Admission {
     let (view_leader, view_epoch) = view;
     if view_leader != Some(broker) {
-        return Admission::NotLeader;
+        return Admission::Refused(BatchError::NotLeader);
     }
     if r.leader != Some(broker) || r.epoch != view_epoch {
         return Admission::Zombie;
     }
     if rules.acks == Acks::All && r.isr_len() < rules.min_insync_replicas {
-        return Admission::NotEnoughReplicas;
+        return Admission::Refused(BatchError::NotEnoughReplicas);
     }
     if rules.sequences {
         let tail = tail();
@@ -71,7 +70,7 @@ pub(super) fn admit(
             return Admission::Duplicate;
         }
         if batch.prev != 0 && batch.prev != tail {
-            return Admission::OutOfOrder;
+            return Admission::Refused(BatchError::OutOfOrder);
         }
     }
     Admission::Append
@@ -238,8 +237,8 @@ mod tests {
     fn the_brokers_own_metadata_decides_not_leader_and_zombie() {
         let r = replicas();
         let b = batch(&[0], 0);
-        assert_eq!(admit(1, (Some(0), 0), &r, RULES, &b, || 0), Admission::NotLeader);
-        assert_eq!(admit(0, (None, 0), &r, RULES, &b, || 0), Admission::NotLeader);
+        assert_eq!(admit(1, (Some(0), 0), &r, RULES, &b, || 0), Admission::Refused(BatchError::NotLeader));
+        assert_eq!(admit(0, (None, 0), &r, RULES, &b, || 0), Admission::Refused(BatchError::NotLeader));
         let mut reelected = replicas();
         reelected.epoch = 1;
         assert_eq!(admit(0, (Some(0), 0), &reelected, RULES, &b, || 0), Admission::Zombie);
@@ -257,7 +256,7 @@ mod tests {
         let mut r = replicas();
         r.isr = replica::bit(0);
         let b = batch(&[0], 0);
-        assert_eq!(admit(0, (Some(0), 0), &r, RULES, &b, || 0), Admission::NotEnoughReplicas);
+        assert_eq!(admit(0, (Some(0), 0), &r, RULES, &b, || 0), Admission::Refused(BatchError::NotEnoughReplicas));
         let one = ProduceRules { acks: Acks::One, ..RULES };
         assert_eq!(admit(0, (Some(0), 0), &r, one, &b, || 0), Admission::Append);
         r.isr = replica::bit(0) | replica::bit(2);
@@ -275,13 +274,19 @@ mod tests {
         let rules = ProduceRules { sequences: true, ..RULES };
         let tail = || 10;
         assert_eq!(admit(0, (Some(0), 0), &r, rules, &batch(&[8, 9], 8), tail), Admission::Duplicate);
-        assert_eq!(admit(0, (Some(0), 0), &r, rules, &batch(&[12, 13], 12), tail), Admission::OutOfOrder);
+        assert_eq!(
+            admit(0, (Some(0), 0), &r, rules, &batch(&[12, 13], 12), tail),
+            Admission::Refused(BatchError::OutOfOrder)
+        );
         assert_eq!(admit(0, (Some(0), 0), &r, rules, &batch(&[10, 11], 10), tail), Admission::Append);
         assert_eq!(admit(0, (Some(0), 0), &r, rules, &batch(&[20], 0), tail), Admission::Append);
         let unasked = || panic!("the tail is asked only with idempotence");
         assert_eq!(admit(0, (Some(0), 0), &r, RULES, &batch(&[12], 12), unasked), Admission::Append);
         // Nor when the broker does not lead.
-        assert_eq!(admit(1, (Some(0), 0), &r, rules, &batch(&[12], 12), unasked), Admission::NotLeader);
+        assert_eq!(
+            admit(1, (Some(0), 0), &r, rules, &batch(&[12], 12), unasked),
+            Admission::Refused(BatchError::NotLeader)
+        );
     }
 
     #[test]
