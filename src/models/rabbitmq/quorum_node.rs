@@ -827,6 +827,18 @@ mod tests {
             .collect()
     }
 
+    /// The publisher's channel on `node` publishes `ids`, in order (their effects stay in the sink).
+    fn publish_on(f: &mut Fixture, node: NodeId, ids: impl IntoIterator<Item = MessageId>) {
+        for id in ids {
+            on(f, |q, ctx, fx| q.client_message(T, node, publish(id), ctx, fx));
+        }
+    }
+
+    /// Flow control from the channel on `node` to the publisher, as [`client_sends`] shows it.
+    fn flow(node: NodeId, blocked: bool) -> (NodeId, NodeId, String) {
+        (node, PRODUCER, format!("{:?}", Msg::Flow { blocked }))
+    }
+
     fn deliver_msg(consumer: u32, id: MessageId, redelivered: bool) -> Msg {
         let msg = StoredMessage::new(&Message { id, published_at: SimTime::ZERO, key: None, bytes: 100 });
         Msg::Deliver { group: 0, consumer, reg: 0, msg, redelivered }
@@ -910,9 +922,7 @@ mod tests {
     #[test]
     fn a_closed_connection_returns_the_consumers_unacked_messages() {
         let mut f = fixture("");
-        for id in [7, 8] {
-            on(&mut f, |q, ctx, fx| q.client_message(T, 0, publish(id), ctx, fx));
-        }
+        publish_on(&mut f, 0, [7, 8]);
         let effects = settle(&mut f, T);
         let delivered: Vec<_> = client_sends(&effects).into_iter().filter(|s| s.2.starts_with("Deliver")).collect();
         assert_eq!(delivered, vec![(0, CONSUMER0, deliver(0, 7, false)), (0, CONSUMER1, deliver(1, 8, false))]);
@@ -1058,16 +1068,12 @@ mod tests {
     fn a_channel_counts_no_forward_lost_at_once_and_a_new_leader_ends_its_flow() {
         let mut f = fixture("");
         f.fx.down = vec![0];
-        for id in 0..40 {
-            on(&mut f, |q, ctx, fx| q.client_message(T, 1, publish(id), ctx, fx));
-        }
+        publish_on(&mut f, 1, 0..40);
         let sends = client_sends(&f.fx.out.take_effects().collect::<Vec<_>>());
         assert!(sends.iter().all(|s| !s.2.starts_with("Flow")), "no flow control: {sends:?}");
         f.fx.down.clear();
-        for id in 40..72 {
-            on(&mut f, |q, ctx, fx| q.client_message(T, 1, publish(id), ctx, fx));
-        }
-        let block = (1, PRODUCER, format!("{:?}", Msg::Flow { blocked: true }));
+        publish_on(&mut f, 1, 40..72);
+        let block = flow(1, true);
         let sends: Vec<_> = client_sends(&f.fx.out.take_effects().collect::<Vec<_>>());
         assert_eq!(sends.iter().filter(|s| s.2.starts_with("Flow")).collect::<Vec<_>>(), [&block]);
         // Node 0 goes; node 2 wins the election with node 1's votes: node 1 follows it.
@@ -1077,7 +1083,7 @@ mod tests {
         on(&mut f, |q, ctx, fx| q.election_timeout(T, 2, election_armed(&rest, 2), ctx, fx));
         let effects = exchange(&mut f, T, &[0]);
         assert!(f.q.members[2].is_leader() && f.q.members[1].leader() == Some(2));
-        let unblock = (1, PRODUCER, format!("{:?}", Msg::Flow { blocked: false }));
+        let unblock = flow(1, false);
         assert_eq!(client_sends(&effects), [unblock]);
     }
 
@@ -1090,19 +1096,16 @@ mod tests {
     #[test]
     fn finding_the_same_leader_again_is_no_leader_change() {
         let mut f = fixture("");
-        for id in 0..32 {
-            on(&mut f, |q, ctx, fx| q.client_message(T, 1, publish(id), ctx, fx));
-        }
+        publish_on(&mut f, 1, 0..32);
         let sends = client_sends(&f.fx.out.take_effects().collect::<Vec<_>>());
-        let flow = |blocked| (1, PRODUCER, format!("{:?}", Msg::Flow { blocked }));
-        assert!(sends.contains(&flow(true)), "slow at 32: {sends:?}");
+        assert!(sends.contains(&flow(1, true)), "slow at 32: {sends:?}");
         on(&mut f, |q, ctx, fx| q.peer_down(T, 1, 0, PeerDown::Disconnected, ctx, fx));
         assert_eq!(f.q.members[1].leader(), None);
         f.fx.out.clear();
         on(&mut f, |q, ctx, fx| q.client_message(T, 0, publish(100), ctx, fx));
         let effects = exchange(&mut f, T, &[]);
         assert_eq!(f.q.members[1].leader(), Some(0));
-        assert!(!client_sends(&effects).contains(&flow(false)), "still slow: {effects:?}");
+        assert!(!client_sends(&effects).contains(&flow(1, false)), "still slow: {effects:?}");
     }
 
     /// A channel's enqueue that no queue will hold is seen deleted, so that the recorder does not
@@ -1148,18 +1151,16 @@ mod tests {
     #[test]
     fn a_channel_on_a_node_without_a_member_ends_its_flow_when_a_new_leader_is_elected() {
         let mut f = fixture_on(4, "replicas = 3");
-        for id in 0..32 {
-            on(&mut f, |q, ctx, fx| q.client_message(T, 3, publish(id), ctx, fx));
-        }
-        let (mut forwards, mut flow) = (vec![], vec![]);
+        publish_on(&mut f, 3, 0..32);
+        let (mut forwards, mut blocks) = (vec![], vec![]);
         for e in f.fx.out.take_effects() {
             match e {
                 Fx::Send { from: 3, to: 0, msg: Msg::Forward(cmd) } => forwards.push(*cmd),
-                Fx::Send { from: 3, to: PRODUCER, msg: Msg::Flow { blocked } } => flow.push(blocked),
+                Fx::Send { from: 3, to: PRODUCER, msg: Msg::Flow { blocked } } => blocks.push(blocked),
                 other => panic!("a forward to the leader or flow control, got {other:?}"),
             }
         }
-        assert_eq!((forwards.len(), flow), (32, vec![true]));
+        assert_eq!((forwards.len(), blocks), (32, vec![true]));
         for cmd in forwards {
             on(&mut f, |q, ctx, fx| q.forwarded(T, 0, cmd, ctx, fx));
         }
@@ -1171,8 +1172,8 @@ mod tests {
         on(&mut f, |q, ctx, fx| q.election_timeout(T, 2, election_armed(&rest, 2), ctx, fx));
         let effects = exchange(&mut f, T, &[0]);
         assert!(f.q.members[2].is_leader());
-        let flow: Vec<_> = client_sends(&effects).into_iter().filter(|s| s.2.starts_with("Flow")).collect();
-        assert_eq!(flow, [(3, PRODUCER, format!("{:?}", Msg::Flow { blocked: false }))]);
+        let flows: Vec<_> = client_sends(&effects).into_iter().filter(|s| s.2.starts_with("Flow")).collect();
+        assert_eq!(flows, [flow(3, false)]);
     }
 
     /// A second group, "late", whose queue is declared and bound at 10 s (not at the start).
@@ -1247,9 +1248,7 @@ mod tests {
     #[test]
     fn a_lone_members_channel_applies_each_enqueue_within_its_proposal_and_never_blocks() {
         let mut f = fixture("replicas = 1");
-        for id in 0..40 {
-            on(&mut f, |q, ctx, fx| q.client_message(T, 0, publish(id), ctx, fx));
-        }
+        publish_on(&mut f, 0, 0..40);
         let sends = client_sends(&f.fx.out.take_effects().collect::<Vec<_>>());
         assert_eq!(sends.iter().filter(|s| s.2.starts_with("Confirm")).count(), 40);
         assert!(sends.iter().all(|s| !s.2.starts_with("Flow")), "no flow control: {sends:?}");
