@@ -324,7 +324,8 @@ impl<H: History> KafkaModel<'_, H> {
             // A parked fetch answered now reports the new lag itself.
             let answered = match self.groups[g].owner[p] {
                 Some(c) => {
-                    self.groups[g].consumers[c as usize].parked[leader as usize].due().is_some()
+                    let epoch = self.groups[g].consumers[c as usize].epoch;
+                    self.delayed_fetches.is_parked(leader, g, c, epoch)
                         && self.try_respond(now, g, c, leader, false, sched)
                 }
                 None => false,
@@ -559,13 +560,9 @@ impl<H: History> KafkaModel<'_, H> {
             self.producers[e.client].orphans.push((b, e.producer, e.req, e.batches));
         }
         self.replication.broker_crashed(b);
+        self.delayed_fetches.broker_crashed(b);
         let mut clients: Vec<NodeId> = self.producers.iter().map(|pc| pc.node).collect();
-        for g in &mut self.groups {
-            for c in &mut g.consumers {
-                c.parked[b as usize] = Deadline::default();
-                clients.push(c.node);
-            }
-        }
+        clients.extend(self.groups.iter().flat_map(|g| g.consumers.iter().map(|c| c.node)));
         for to in clients {
             self.world.send_from_os(sched, b, to, Msg::ConnectionClosed);
         }

@@ -81,12 +81,6 @@ pub(super) struct Consumer {
     /// Brokers (bit set) to which a fetch request or its response is on its way, or parked there:
     /// one fetch per partition leader, as the consumer's `Fetcher` does.
     pub(super) fetching: u64,
-    /// Broker side, per broker: deadline (`fetch.max.wait.ms`) of this consumer's fetch parked
-    /// there (none: nothing parked). One lazily re-armed timer: parking costs no event each time.
-    pub(super) parked: Vec<Deadline>,
-    /// Fetches this consumer parked at the broker so far; also picks the partition a response
-    /// starts with, so that `fetch.max.bytes` does not always favour the same one.
-    pub(super) fetches_parked: u64,
     pub(super) waiting_in_poll: bool,
     /// Waiting for a `commitSync` response before polling again, since this instant.
     pub(super) commit_sync_pending: bool,
@@ -226,8 +220,6 @@ impl Consumer {
             attempt: 0,
             stale: false,
             fetching: 0,
-            parked: vec![Deadline::default(); brokers as usize],
-            fetches_parked: 0,
             waiting_in_poll: false,
             commit_sync_pending: false,
             commit_sync_since: SimTime::ZERO,
@@ -257,7 +249,6 @@ impl Consumer {
         self.commit_sent = self.fetch_pos.clone();
         self.buffer.clear();
         self.fetching = 0;
-        self.parked.iter_mut().for_each(Deadline::clear);
         self.fetch_timeout.iter_mut().for_each(Deadline::clear);
     }
 
@@ -443,7 +434,6 @@ impl Consumer {
         self.assigned = true;
         self.buffer.clear();
         self.fetching = 0;
-        self.parked.iter_mut().for_each(Deadline::clear);
         self.fetch_pos.clear();
         for &(p, offset) in parts {
             self.partitions.push(p);
@@ -532,7 +522,6 @@ impl Consumer {
         self.commit_sent.clear();
         self.buffer.clear();
         self.fetching = 0;
-        self.parked.iter_mut().for_each(Deadline::clear);
         self.fetch_timeout.iter_mut().for_each(Deadline::clear);
     }
     /// Sends a fetch to each partition leader for its assigned partitions with nothing buffered

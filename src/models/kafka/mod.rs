@@ -17,6 +17,7 @@ pub mod controller;
 mod cooperative;
 pub mod coordinator_node;
 mod costs;
+mod delayed_fetch;
 mod failing;
 pub mod group;
 mod leader;
@@ -425,6 +426,8 @@ pub struct KafkaModel<'h, H: History> {
     replicated: bool,
     /// Per broker: delayed produces (`acks = all`) waiting for the HW (`purgatory.rs`).
     purgatory: purgatory::Purgatory,
+    /// Per broker: consumers' fetches waiting for `fetch.min.bytes` (`delayed_fetch.rs`).
+    delayed_fetches: delayed_fetch::DelayedFetches,
     /// The followers' fetchers and the leaders' parked fetches (`replication.rs`).
     replication: replication::Replication,
     /// Controller side, per broker: the incarnation whose heartbeats it last got (its registration),
@@ -593,6 +596,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             controller: Controller::new(s.brokers, cfg.unclean_leader_election),
             replicated: cfg.replication_factor > 1,
             purgatory: purgatory::Purgatory::new(brokers),
+            delayed_fetches: delayed_fetch::DelayedFetches::new(brokers, groups.iter().map(|g| g.consumers.len())),
             replication: replication::Replication::new(s.brokers, producer_cfg.faulty),
             registered: vec![0; brokers],
             broker_session: vec![Deadline::default(); brokers],
@@ -823,12 +827,9 @@ impl<'h, H: History> KafkaModel<'h, H> {
             self.try_respond(now, group, consumer, broker, false, sched)
         };
         if !answered {
-            let c = &mut self.groups[group].consumers[consumer as usize];
-            c.fetches_parked += 1;
             let deadline = now.after(self.cfg.fetch_max_wait);
-            if let Some(at) = c.parked[broker as usize].set(deadline) {
-                self.world.timer_at(sched, broker, at, Timer::FetchExpired { group, consumer });
-            }
+            let mut out = Direct::new(&mut self.world, sched, |_: Handed<Msg, ()>| {});
+            self.delayed_fetches.park(broker as BrokerId, group, consumer, epoch, deadline, &mut out);
         }
     }
 
@@ -840,17 +841,15 @@ impl<'h, H: History> KafkaModel<'h, H> {
         consumer: u32,
         sched: &mut Scheduler<Event>,
     ) {
-        match self.groups[group].consumers[consumer as usize].parked[broker as usize].fired(now) {
-            Fired::Due if self.is_share(group) => {
-                self.share_try_respond(now, group, consumer, broker, true, sched);
-            }
-            Fired::Due => {
-                self.try_respond(now, group, consumer, broker, true, sched);
-            }
-            Fired::Rearm(at) => {
-                self.world.timer_at(sched, broker, at, Timer::FetchExpired { group, consumer });
-            }
-            Fired::Nothing => {}
+        let epoch = self.groups[group].consumers[consumer as usize].epoch;
+        let mut out = Direct::new(&mut self.world, sched, |_: Handed<Msg, ()>| {});
+        if !self.delayed_fetches.expired(now, broker as BrokerId, group, consumer, epoch, &mut out) {
+            return;
+        }
+        if self.is_share(group) {
+            self.share_try_respond(now, group, consumer, broker, true, sched);
+        } else {
+            self.try_respond(now, group, consumer, broker, true, sched);
         }
     }
 
@@ -904,7 +903,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         let mut total = 0;
         let n = c.partitions.len();
         // Rotate the starting partition so that fetch.max.bytes does not starve the last ones.
-        let start = (c.fetches_parked as usize) % n.max(1);
+        let start = (self.delayed_fetches.parked_so_far(group, consumer) as usize) % n.max(1);
         for i in 0..n {
             let slot = (start + i) % n;
             let p = c.partitions[slot] as usize;
@@ -926,7 +925,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             g.fetched_sum += pos - from;
             c.fetch_pos[slot] = pos;
         }
-        c.parked[broker as usize].clear();
+        self.delayed_fetches.answered(broker as BrokerId, group, consumer);
         let (to, epoch) = (c.node, c.epoch);
         if let Some(k) = &self.costs {
             costs::read_for_fetch(&mut self.world, k, broker, now, &records);

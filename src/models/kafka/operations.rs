@@ -38,6 +38,7 @@ impl<H: History> KafkaModel<'_, H> {
         let interval = if self.is_share(group) { d::KAFKA_SHARE_HEARTBEAT_INTERVAL } else { self.heartbeat_interval() };
         let c = &mut self.groups[group].consumers[index as usize];
         *c = Consumer::new(node, self.next_member, &self.cfg, self.brokers);
+        self.delayed_fetches.consumer_started(group, index);
         self.next_member += 1;
         c.next_auto_commit = now.after(self.cfg.auto_commit_interval);
         c.heartbeat_due = now.after(interval);

@@ -565,7 +565,7 @@ impl<H: History> KafkaModel<'_, H> {
         let c = &self.groups[group].consumers[consumer as usize];
         let member = c.member;
         let n = c.partitions.len();
-        let start = (c.fetches_parked as usize) % n.max(1);
+        let start = (self.delayed_fetches.parked_so_far(group, consumer) as usize) % n.max(1);
         let lock_until = now.after(d::KAFKA_SHARE_RECORD_LOCK_DURATION);
         for i in 0..n {
             if records.len() >= max {
@@ -588,7 +588,7 @@ impl<H: History> KafkaModel<'_, H> {
             return false;
         }
         let c = &mut self.groups[group].consumers[consumer as usize];
-        c.parked[broker as usize].clear();
+        self.delayed_fetches.answered(broker as BrokerId, group, consumer);
         let (to, epoch) = (c.node, c.epoch);
         if !records.is_empty() {
             self.share_report_lag(now, group);
@@ -705,7 +705,9 @@ impl<H: History> KafkaModel<'_, H> {
     ) {
         for c in 0..self.groups[group].consumers.len() as u32 {
             let cons = &self.groups[group].consumers[c as usize];
-            if cons.parked[leader as usize].due().is_some() && cons.partitions.contains(&(p as u32)) {
+            if cons.partitions.contains(&(p as u32))
+                && self.delayed_fetches.is_parked(leader as BrokerId, group, c, cons.epoch)
+            {
                 self.share_try_respond(now, group, c, leader, false, sched);
             }
         }
