@@ -11,25 +11,12 @@
 
 use super::controller::Elected;
 use super::leader::{self, Admission, LogRules, ProduceRules, Reply};
-use super::producer::{BatchError, ProducerBatch};
+use super::producer::ProducerBatch;
 use super::purgatory::{Delayed, Purgatory};
 use super::replication::{self, Replication};
+use super::zombie::ZombieRules;
 use super::*;
 use crate::scenario::Acks;
-
-/// What a zombie leader holds beyond the log that the controller's leader carries on: the
-/// records the election cut off (still in the zombie's log) and what it appended since, from
-/// offset `base`. They are deleted when the zombie learns it no longer leads (and truncates to
-/// the leader epoch's end, as any replica does), or stay if it never does.
-pub struct Tail {
-    broker: BrokerId,
-    partition: u32,
-    base: Offset,
-    records: Vec<StoredMessage>,
-    /// Per group, its progress when the tail was cut off: a record at or above it was never
-    /// processed by that group.
-    frontiers: Vec<Offset>,
-}
 
 impl<H: History> KafkaModel<'_, H> {
     /// The log cleaner (`cleanup.policy` compact): every `log.cleaner.backoff.ms` it cleans each
@@ -146,16 +133,9 @@ impl<H: History> KafkaModel<'_, H> {
         }
     }
 
-    /// One past the id of producer `k`'s last record in `log` below offset `end`, 0 if none: where
-    /// its idempotent sequence goes on (Kafka keeps it per producer id in the producer state).
+    /// [`producer_tail`] of producer `k` among this model's producers.
     fn producer_tail(&self, k: usize, log: &Partition, end: Offset) -> u64 {
-        let n = self.producers.len();
-        let last = match (n, end) {
-            (1, Offset::MAX) => log.last_id(),
-            (1, _) => end.checked_sub(1).and_then(|o| log.get(o)).map(StoredMessage::id),
-            _ => log.last_id_below(end, |id| crate::workload::producer_for(id, n) == k),
-        };
-        last.map_or(0, |id| id + 1)
+        producer_tail(self.producers.len(), k, log, end)
     }
 
     /// Sends a produce response; one lost at once (a cut link) leaves its batches with the
@@ -179,54 +159,21 @@ impl<H: History> KafkaModel<'_, H> {
     }
 
     /// A zombie leader (its metadata says it leads, the controller has moved on) appends a batch
-    /// to its own tail and acknowledges it as any leader would: at once with `acks = 1`; with
-    /// `acks = all` never, since its ISR cannot shrink without the controller and its followers
-    /// fetch elsewhere, so the request waits in the purgatory until it times out. Returns whether
-    /// the batch waits. Duplicates are recognised as by the leader.
+    /// to its own tail ([`ZombieTails::append`]). Returns whether the batch waits.
     #[cold]
     #[inline(never)]
     fn zombie_append(&mut self, now: SimTime, broker: BrokerId, k: usize, b: &mut ProducerBatch) -> bool {
         let p = b.partition as usize;
-        let t = match self.tails.iter().position(|t| t.broker == broker && t.partition as usize == p) {
-            Some(t) => t,
-            None => {
-                let r = &self.repl[p];
-                let base = r.index_of(broker).map_or(r.hw, |i| r.leo[i]);
-                let frontiers = self.groups.iter().map(|g| g.frontier[p]).collect();
-                self.tails.push(Tail { broker, partition: p as u32, base, records: Vec::new(), frontiers });
-                self.tails.len() - 1
-            }
-        };
+        let rules = ZombieRules { sequences: self.sequences, acks_all: self.cfg.acks == Acks::All, steps: H::STEPS };
+        let r = &self.repl[p];
+        let groups = &self.groups;
+        let start = || (r.index_of(broker).map_or(r.hw, |i| r.leo[i]), groups.iter().map(|g| g.frontier[p]).collect());
         let n = self.producers.len();
-        let next = match self.tails[t].records.iter().rev().find(|r| crate::workload::producer_for(r.id(), n) == k) {
-            Some(r) => r.id() + 1,
-            None => self.producer_tail(k, &self.partitions[p], self.tails[t].base),
-        };
-        let tail = &mut self.tails[t];
-        if self.sequences && b.last_id() < next {
-            // Appended before: a duplicate, answered as a success.
-        } else if self.sequences && b.prev != 0 && b.prev != next {
-            b.error = BatchError::OutOfOrder;
-            return false;
-        } else {
-            let mut bytes = 0;
-            for &r in &b.records {
-                tail.records.push(r);
-                bytes += r.bytes();
-                self.history.record(now, Observation::Stored { msg: r });
-                if H::STEPS {
-                    let offset = tail.base + tail.records.len() as u64 - 1;
-                    let step = Step::Appended { id: r.id(), partition: p as u32, offset, broker };
-                    self.history.record(now, Observation::Step(step));
-                }
-            }
-            self.history.record(now, Observation::StorageChanged { delta: bytes as i64 });
-        }
-        if self.cfg.acks == Acks::All {
-            b.need = Offset::MAX;
-            return true;
-        }
-        false
+        let mine = |id| crate::workload::producer_for(id, n) == k;
+        let log = &self.partitions[p];
+        let log_next = |base| producer_tail(n, k, log, base);
+        let history = &mut *self.history;
+        self.tails.append(broker, b, rules, start, mine, log_next, |o| history.record(now, o))
     }
 
     /// Broker `b` learned that it no longer leads partition `p` (at the epoch it knew): it
@@ -235,22 +182,8 @@ impl<H: History> KafkaModel<'_, H> {
     #[cold]
     #[inline(never)]
     fn resign(&mut self, now: SimTime, b: BrokerId, p: u32, sched: &mut Scheduler<Event>) {
-        if let Some(i) = self.tails.iter().position(|t| t.broker == b && t.partition == p) {
-            let t = self.tails.remove(i);
-            let mut freed = 0;
-            for (k, r) in t.records.iter().enumerate() {
-                freed += r.bytes();
-                let offset = t.base + k as u64;
-                for (g, &f) in t.frontiers.iter().enumerate() {
-                    if offset >= f {
-                        self.history.record(now, Observation::Deleted { id: r.id(), group: Some(g) });
-                    }
-                }
-            }
-            if freed > 0 {
-                self.obs(now, Observation::StorageChanged { delta: -(freed as i64) });
-            }
-        }
+        let history = &mut *self.history;
+        self.tails.resign(b, p, |o| history.record(now, o));
         if !self.purgatory.is_empty(b) {
             self.complete_delayed(now, b, sched);
         }
@@ -769,7 +702,7 @@ impl<H: History> KafkaModel<'_, H> {
         if let Some(broker) = zombie {
             kept.reverse();
             let frontiers = self.groups.iter().map(|g| g.frontier[p]).collect();
-            self.tails.push(Tail { broker, partition: p as u32, base: new_end, records: kept, frontiers });
+            self.tails.cut_off(broker, p as u32, new_end, kept, frontiers);
         } else if freed > 0 {
             self.obs(now, Observation::StorageChanged { delta: -(freed as i64) });
         }
@@ -871,4 +804,15 @@ impl<H: History> KafkaModel<'_, H> {
             _ => {}
         }
     }
+}
+
+/// One past the id of producer `k`'s last record (of `n` producers) in `log` below offset `end`, 0
+/// if none: where its idempotent sequence goes on (Kafka keeps it per producer id).
+fn producer_tail(n: usize, k: usize, log: &Partition, end: Offset) -> u64 {
+    let last = match (n, end) {
+        (1, Offset::MAX) => log.last_id(),
+        (1, _) => end.checked_sub(1).and_then(|o| log.get(o)).map(StoredMessage::id),
+        _ => log.last_id_below(end, |id| crate::workload::producer_for(id, n) == k),
+    };
+    last.map_or(0, |id| id + 1)
 }

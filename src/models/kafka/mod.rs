@@ -29,6 +29,7 @@ pub mod replica;
 mod replication;
 mod sender;
 mod share;
+mod zombie;
 
 use super::drain::DrainWatch;
 use super::faults::{FaultSchedule, FaultVerbs};
@@ -443,7 +444,7 @@ pub struct KafkaModel<'h, H: History> {
     view: Vec<(Option<BrokerId>, u32)>,
     view_version: Vec<u64>,
     /// What zombie leaders appended beyond the log that the controller's leader carries on.
-    tails: Vec<broker::Tail>,
+    tails: zombie::ZombieTails,
     /// Per fault step: the broker that a `leader` crash hit (its repair restarts that one).
     leader_hit: Vec<Option<BrokerId>>,
     /// When this run must stop although not finished.
@@ -603,7 +604,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
             meta_version: 0,
             view: (0..brokers).flat_map(|_| (0..p).map(|q| (Some((q % s.brokers) as BrokerId), 0))).collect(),
             view_version: vec![0; brokers],
-            tails: Vec::new(),
+            tails: zombie::ZombieTails::default(),
             leader_hit: vec![None; s.faults.len()],
             drain: DrainWatch::new(s),
             commits_in_flight: 0,
