@@ -167,7 +167,8 @@ impl<H: History> KafkaModel<'_, H> {
         let rules = ZombieRules { sequences: self.sequences, acks_all: self.cfg.acks == Acks::All, steps: H::STEPS };
         let r = &self.repl[p];
         let groups = &self.groups;
-        let start = || (r.index_of(broker).map_or(r.hw, |i| r.leo[i]), groups.iter().map(|g| g.frontier[p]).collect());
+        let start =
+            || (r.index_of(broker).map_or(r.hw, |i| r.leo[i]), groups.iter().map(|g| g.progress.frontier(p)).collect());
         let n = self.producers.len();
         let mine = |id| crate::workload::producer_for(id, n) == k;
         let log = &self.partitions[p];
@@ -214,7 +215,7 @@ impl<H: History> KafkaModel<'_, H> {
         self.obs(now, Observation::StorageChanged { delta: bytes as i64 });
         self.end_offsets_sum += n;
         for g in &mut self.groups {
-            g.remaining += n;
+            g.progress.appended(n);
         }
         let r = &mut self.repl[p];
         if !self.replicated {
@@ -693,7 +694,7 @@ impl<H: History> KafkaModel<'_, H> {
                 return;
             }
             for (gi, g) in groups.iter().enumerate() {
-                if offset >= g.frontier[p] {
+                if offset >= g.progress.frontier(p) {
                     history.record(now, Observation::Deleted { id: r.id(), group: Some(gi) });
                 }
             }
@@ -701,16 +702,14 @@ impl<H: History> KafkaModel<'_, H> {
         let new_end = self.partitions[p].end_offset();
         if let Some(broker) = zombie {
             kept.reverse();
-            let frontiers = self.groups.iter().map(|g| g.frontier[p]).collect();
+            let frontiers = self.groups.iter().map(|g| g.progress.frontier(p)).collect();
             self.tails.cut_off(broker, p as u32, new_end, kept, frontiers);
         } else if freed > 0 {
             self.obs(now, Observation::StorageChanged { delta: -(freed as i64) });
         }
         self.end_offsets_sum -= old_end - new_end;
         for g in &mut self.groups {
-            let f = g.frontier[p];
-            g.remaining = g.remaining + (new_end - f.min(new_end)) - (old_end - f.min(old_end));
-            g.frontier[p] = f.min(new_end);
+            g.progress.truncated(p, old_end, new_end);
             g.committed.truncate(p as u32, new_end);
             let Some(c) = g.owner[p] else { continue };
             let c = &mut g.consumers[c as usize];

@@ -24,6 +24,7 @@ mod leader;
 mod operations;
 pub mod partitioner;
 pub mod producer;
+mod progress;
 mod purgatory;
 pub mod replica;
 mod replication;
@@ -371,11 +372,9 @@ struct ConsumerGroup {
     committed: CommittedOffsets,
     /// Sum over partitions of the group's fetch positions: what it fetched (or skipped) so far.
     fetched_sum: u64,
-    /// Per partition, the offset after the highest record processed (or skipped): the group's
-    /// progress, which only moves forward, except when an offset reset rewinds it; `remaining` is
-    /// the log end minus its sum.
-    frontier: Vec<Offset>,
-    remaining: u64,
+    /// Per partition, the offset after the highest record processed (or skipped), and the records
+    /// still to process: what the drain waits for.
+    progress: progress::Progress,
     /// Offset ranges (partition, from, to) that `auto.offset.reset` skipped and that the committed
     /// offset has not yet passed, and how many offsets they still hold: these were never handed to
     /// a consumer, so they do not count as unacknowledged.
@@ -537,8 +536,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
                     owner: vec![None; p as usize],
                     committed: CommittedOffsets::new(p),
                     fetched_sum: 0,
-                    frontier: vec![0; p as usize],
-                    remaining: 0,
+                    progress: progress::Progress::new(p),
                     skipped: Vec::new(),
                     skipped_uncommitted: 0,
                     // A share group's `share.auto.offset.reset` is its own setting (default latest).
@@ -1156,14 +1154,8 @@ impl<'h, H: History> KafkaModel<'h, H> {
             return;
         }
         let g = &mut self.groups[group];
-        let p = g.consumers[consumer as usize].partitions.get(r.slot as usize).copied();
-        // The group's progress (a record processed again after a rebalance does not move it).
-        if let Some(p) = p {
-            let f = &mut g.frontier[p as usize];
-            if r.offset + 1 > *f {
-                g.remaining -= r.offset + 1 - *f;
-                *f = r.offset + 1;
-            }
+        if let Some(&p) = g.consumers[consumer as usize].partitions.get(r.slot as usize) {
+            g.progress.advance(p as usize, r.offset + 1);
         }
         if r.delivery < DISCARD && attempt == failing::AttemptEnd::Succeeded {
             self.client(now, ClientEvent::Processed { msg: r.msg, group, consumer });
@@ -1690,20 +1682,20 @@ impl<'h, H: History> KafkaModel<'h, H> {
             if g.share.is_some() {
                 return self.share_done(gi);
             }
-            (skip_offline || g.remaining == 0)
+            (skip_offline || g.progress.remaining() == 0)
                 && !self.coordinator.members(gi).rebalancing
                 && g.owner.iter().enumerate().all(|(p, o)| {
                     if skip_offline && self.repl[p].leader.is_none() {
                         return true;
                     }
-                    (!skip_offline || g.frontier[p] >= self.partitions[p].end_offset())
+                    (!skip_offline || g.progress.frontier(p) >= self.partitions[p].end_offset())
                         && o.is_some_and(|c| {
                             let c = &g.consumers[c as usize];
                             let slot = c.partitions.iter().position(|&q| q as usize == p);
                             self.world.is_up(c.node)
                                 && !c.app.is_busy()
                                 && c.app.waiting() == 0
-                                && slot.is_some_and(|s| c.buffered[s] == 0 && c.fetch_pos[s] >= g.frontier[p])
+                                && slot.is_some_and(|s| c.buffered[s] == 0 && c.fetch_pos[s] >= g.progress.frontier(p))
                         })
                 })
         })
@@ -1867,7 +1859,7 @@ impl<H: History> Model for KafkaModel<'_, H> {
             && self.producers.iter().all(sender::ProducerClient::idle)
             && self.commits_in_flight == 0
             && self.failing.iter().all(failing::GroupFailing::idle)
-            && ((self.groups.iter().all(|g| g.remaining == 0) && self.groups_done(false))
+            && ((self.groups.iter().all(|g| g.progress.remaining() == 0) && self.groups_done(false))
                 // Partitions left offline by the schedule (no eligible replica came back) can
                 // never be read: the run ends when every other partition is drained.
                 || (self.faults.over()

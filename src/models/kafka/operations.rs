@@ -125,7 +125,7 @@ impl<H: History> KafkaModel<'_, H> {
     /// Moves the group's progress on `p` up to `to`: records between are skipped, never to be
     /// processed by the group (reported deleted for it, as `auto.offset.reset` skipping does).
     pub(super) fn skip_to(&mut self, now: SimTime, group: GroupIdx, p: u32, to: Offset) {
-        let from = self.groups[group].frontier[p as usize];
+        let from = self.groups[group].progress.frontier(p as usize);
         let log = &self.partitions[p as usize];
         if from.max(log.start_offset) < to.min(log.end_offset()) {
             // The reset first, then what it skipped (the recorder counts the deletions under it).
@@ -137,7 +137,7 @@ impl<H: History> KafkaModel<'_, H> {
     /// Moves the group's progress in `p` up to `to`: the records it jumps over that the log still
     /// holds are deleted for this group (never processed). Nothing if the group is already there.
     pub(super) fn skip_frontier(&mut self, now: SimTime, group: GroupIdx, p: u32, to: Offset) {
-        let from = self.groups[group].frontier[p as usize];
+        let from = self.groups[group].progress.frontier(p as usize);
         if to <= from {
             return;
         }
@@ -147,9 +147,7 @@ impl<H: History> KafkaModel<'_, H> {
                 self.history.record(now, Observation::Deleted { id: r.id(), group: Some(group) });
             }
         }
-        let g = &mut self.groups[group];
-        g.remaining -= to - from;
-        g.frontier[p as usize] = to;
+        self.groups[group].progress.advance(p as usize, to);
     }
 
     /// At the group's first assignment: each partition where it has no position gets one from its
@@ -218,11 +216,7 @@ impl<H: History> KafkaModel<'_, H> {
             g.committed.reset(p, to);
             // Rewound: the group's progress goes back with it, so the run lasts until the replay
             // is done.
-            let f = &mut g.frontier[p as usize];
-            if to < *f {
-                g.remaining += *f - to;
-                *f = to;
-            }
+            g.progress.rewind(p as usize, to);
         }
         let g = &mut self.groups[group];
         g.skipped.clear();

@@ -532,11 +532,7 @@ impl<H: History> KafkaModel<'_, H> {
             let to = self.offset_for(p, spec);
             self.skip_to(now, group, p, to);
             let g = &mut self.groups[group];
-            let f = &mut g.frontier[p as usize];
-            if to < *f {
-                g.remaining += *f - to;
-                *f = to;
-            }
+            g.progress.rewind(p as usize, to);
             let sp = &mut g.share.as_mut().expect("a share group").partitions[p as usize];
             *sp = SharePartition { spso: to, next: to, ..SharePartition::default() };
             if let Some(l) = self.repl[p as usize].leader {
@@ -612,8 +608,8 @@ impl<H: History> KafkaModel<'_, H> {
     fn share_moved(&mut self, group: GroupIdx, p: usize, moved: u64) {
         if moved > 0 {
             let g = &mut self.groups[group];
-            g.remaining -= moved;
-            g.frontier[p] = g.share.as_ref().expect("a share group").partitions[p].spso;
+            let spso = g.share.as_ref().expect("a share group").partitions[p].spso;
+            g.progress.follow(p, moved, spso);
         }
     }
 
@@ -733,7 +729,7 @@ impl<H: History> KafkaModel<'_, H> {
     /// holds a record.
     pub(super) fn share_done(&self, group: GroupIdx) -> bool {
         let g = &self.groups[group];
-        g.remaining == 0
+        g.progress.remaining() == 0
             && g.consumers
                 .iter()
                 .all(|c| !self.world.is_up(c.node) || c.app.is_hung() || (!c.app.is_busy() && c.app.waiting() == 0))
