@@ -772,6 +772,9 @@ impl<'h, H: History> RabbitModel<'h, H> {
             let (p, mut out) = self.publisher_parts(k, sched);
             p.reconnect(dial, quorum, &mut out)
         };
+        if let (Some(o), Some(q)) = (&opened, &mut self.quorum) {
+            q.channel_opened(o.broker, self.world.incarnation(o.broker), k);
+        }
         self.watch_connection(node, opened);
     }
 

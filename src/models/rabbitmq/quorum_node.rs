@@ -403,6 +403,14 @@ impl Quorum {
         }
     }
 
+    /// Publisher `k` opened a new connection to `node` (in its `incarnation`): a new channel,
+    /// which has sent nothing yet. The channel of a connection the publisher gave up (its
+    /// heartbeats) goes with it, and so does its count of pending enqueues and its flow state
+    /// (the old connection's block ended with it).
+    pub(super) fn channel_opened(&mut self, node: NodeId, incarnation: u32, k: usize) {
+        self.pending.remove(&(node, incarnation, k));
+    }
+
     /// A forwarded command was lost on the way (its link reset, or its node died): a channel's
     /// enqueue is no longer pending (the real channel resends it to the leader it finds; here the
     /// publisher's confirm timeout re-publishes it).
@@ -1106,6 +1114,25 @@ mod tests {
         let effects = exchange(&mut f, T, &[]);
         assert_eq!(f.q.members[1].leader(), Some(0));
         assert!(!client_sends(&effects).contains(&flow(1, false)), "still slow: {effects:?}");
+    }
+
+    /// A channel's count belongs to its connection: publisher 0's channel on node 1 is slow at
+    /// 32 pending enqueues; the publisher gives that connection up and opens another to the same
+    /// live node, whose channel has sent nothing. Its next 31 enqueues do not block it; the 32nd
+    /// does.
+    #[test]
+    fn a_new_connection_to_the_same_node_starts_a_new_count() {
+        let mut f = fixture("");
+        publish_on(&mut f, 1, 0..32);
+        let sends = client_sends(&f.fx.out.take_effects().collect::<Vec<_>>());
+        assert!(sends.contains(&flow(1, true)), "slow at 32: {sends:?}");
+        f.q.channel_opened(1, 0, 0);
+        publish_on(&mut f, 1, 32..63);
+        let sends = client_sends(&f.fx.out.take_effects().collect::<Vec<_>>());
+        assert!(!sends.contains(&flow(1, true)), "31 pending on the new channel: {sends:?}");
+        publish_on(&mut f, 1, [63]);
+        let sends = client_sends(&f.fx.out.take_effects().collect::<Vec<_>>());
+        assert!(sends.contains(&flow(1, true)), "slow at its own 32nd: {sends:?}");
     }
 
     /// A channel's enqueue that no queue will hold is seen deleted, so that the recorder does not
