@@ -181,10 +181,13 @@ mod tests {
     }
 
     /// A fetch parked at epoch 3 is nobody's once the consumer moved to epoch 4 (a rebalance):
-    /// not parked, and its timer answers nothing and sets none.
+    /// not parked, and its timer answers nothing and sets none. Consumer 1 shows the case where
+    /// the deadline had moved past the pending timer (parked again at 1,200 ms with the 900 ms
+    /// timer pending): following that deadline would set a timer that the consumer's own clear
+    /// used to make needless.
     #[test]
     fn a_fetch_of_an_old_epoch_is_not_parked_and_its_timer_does_nothing() {
-        let mut fetches = DelayedFetches::new(1, [1]);
+        let mut fetches = DelayedFetches::new(1, [2]);
         let mut fx = Fx::default();
         fetches.park(0, 0, 0, 3, ms(500), &mut fx);
         let _ = timers(&mut fx);
@@ -193,6 +196,12 @@ mod tests {
         assert!(timers(&mut fx).is_empty());
         // The old epoch's deadline was cleared, not kept for a later look.
         assert!(!fetches.is_parked(0, 0, 0, 3));
+        fetches.park(0, 0, 1, 3, ms(900), &mut fx);
+        assert_eq!(timers(&mut fx), ["fetch of 0/1 at 0 expires at 900 ms"]);
+        fetches.park(0, 0, 1, 3, ms(1200), &mut fx);
+        assert!(timers(&mut fx).is_empty(), "the 900 ms timer is pending");
+        assert!(!fetches.expired(ms(900), 0, 0, 1, 4, &mut fx));
+        assert!(timers(&mut fx).is_empty(), "no timer for an old epoch's deadline");
     }
 
     /// A broker crash drops what is parked at it, timers included: parking there again sets a

@@ -105,6 +105,17 @@ mod tests {
         assert_eq!(g.remaining(), 0);
     }
 
+    /// A share group's frontier follows its share-partition start offset: moved by 3 to 7 from
+    /// 4, with 10 appended, 3 remain.
+    #[test]
+    fn a_share_group_follows_its_start_offset() {
+        let mut g = Progress::new(1);
+        g.appended(10);
+        g.advance(0, 4);
+        g.follow(0, 3, 7);
+        assert_eq!((g.frontier(0), g.remaining()), (7, 3));
+    }
+
     /// A frontier beyond the truncation point comes back to it, and what it had processed there
     /// is not counted again: frontier 5 in a log of 6, truncated to 2, leaves 0 to do.
     #[test]

@@ -173,8 +173,8 @@ mod tests {
     const RULES: ZombieRules = ZombieRules { sequences: true, acks_all: false, steps: true };
 
     /// An election cut partition 0 to offset 10 while broker 2 still led it: records 7 and 8 stay
-    /// in its tail at offsets 10 and 11. Group 0 had processed up to offset 11 (record 7), group
-    /// 1 up to 9. The zombie appends record 9 at offset 12 (`acks = 1`: answered at once). A
+    /// in its tail at offsets 10 and 11. Group 0's progress was at offset 11 (it had processed
+    /// offsets up to 10, record 7), group 1's at 9. The zombie appends record 9 at offset 12 (`acks = 1`: answered at once). A
     /// retry of record 9 is a duplicate; record 11 after 9 (its predecessor 10 missing) is out of
     /// order. When the zombie resigns, each group loses what it had not processed: group 0
     /// records 8 and 9, group 1 all three; 300 bytes are freed.

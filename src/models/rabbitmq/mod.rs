@@ -772,8 +772,10 @@ impl<'h, H: History> RabbitModel<'h, H> {
             let (p, mut out) = self.publisher_parts(k, sched);
             p.reconnect(dial, quorum, &mut out)
         };
-        if let (Some(o), Some(q)) = (&opened, &mut self.quorum) {
-            q.channel_opened(o.broker, self.world.incarnation(o.broker), k);
+        // With quorum queues the publisher only reconnects while disconnected, and a failed dial
+        // leaves it so: a node now means a new connection (watched or not), with a new channel.
+        if let (Some(b), Some(q)) = (self.publishers[k].home, &mut self.quorum) {
+            q.channel_opened(b, self.world.incarnation(b), k);
         }
         self.watch_connection(node, opened);
     }
