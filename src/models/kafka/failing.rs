@@ -20,6 +20,7 @@ use super::*;
 use crate::failures::Failures;
 use crate::history::Settlement;
 use crate::scenario::failing::{FailurePolicy, KafkaOnFailure};
+use crate::world::out::Effects;
 
 /// One group's failing consumers: the decision, the policy, and its retry topics.
 #[derive(Debug)]
@@ -50,6 +51,80 @@ impl GroupFailing {
     /// Nothing waits in a retry topic.
     pub(super) fn idle(&self) -> bool {
         self.topics.iter().all(|t| t.busy.is_none() && t.waiting.is_empty())
+    }
+
+    /// Group `group`'s record `msg` failed (in the main topic, or in retry topic `topic - 1`): it
+    /// is produced to retry topic `topic`, to be processed once that topic's delay has passed;
+    /// past the last retry topic it goes to the dead-letter topic. The retry listener runs on
+    /// `node` (its timers); `processing` gives each record's processing time.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn produce_to_retry_topic(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        topic: usize,
+        msg: StoredMessage,
+        node: NodeId,
+        processing: &ProcessingTimes,
+        fx: &mut impl Effects<Msg, Timer, ClientEvent>,
+    ) {
+        let Some(&delay) = self.policy.retry_topics.get(topic) else {
+            fx.record(ClientEvent::Settled { id: msg.id(), group, outcome: Settlement::DeadLettered });
+            return;
+        };
+        fx.record(ClientEvent::Settled { id: msg.id(), group, outcome: Settlement::Retrying });
+        self.topics[topic].waiting.push_back((now.after(delay), msg));
+        self.retry_topic_next(now, group, topic, node, processing, fx);
+    }
+
+    /// Retry topic `topic`'s consumer (its timer, or a record produced to it): ends the job due
+    /// now (attempt `topic + 1` of the record: processed, or failed and produced to the next
+    /// topic), starts the next due record, or sets a timer for what comes next. Its work is
+    /// attributed to the group's consumer 0.
+    pub(super) fn retry_topic_next(
+        &mut self,
+        now: SimTime,
+        group: GroupIdx,
+        topic: usize,
+        node: NodeId,
+        processing: &ProcessingTimes,
+        fx: &mut impl Effects<Msg, Timer, ClientEvent>,
+    ) {
+        let t = &mut self.topics[topic];
+        if t.armed.is_some_and(|at| at <= now) {
+            t.armed = None;
+        }
+        if let Some((end, msg)) = t.busy {
+            if end > now {
+                return;
+            }
+            t.busy = None;
+            // Attempt `topic + 1`: the main topic's was 0.
+            if self.decision.fails(msg.id(), topic as u32 + 1) {
+                fx.record(ClientEvent::ProcessingFailed { msg, group, consumer: 0 });
+                self.produce_to_retry_topic(now, group, topic + 1, msg, node, processing, fx);
+            } else {
+                fx.record(ClientEvent::Processed { msg, group, consumer: 0 });
+            }
+        }
+        let t = &mut self.topics[topic];
+        if t.busy.is_some() {
+            return;
+        }
+        let next = match t.waiting.front() {
+            Some(&(due, msg)) if due <= now => {
+                t.waiting.pop_front();
+                let end = now.after(processing.of(group, msg.id()));
+                t.busy = Some((end, msg));
+                end
+            }
+            Some(&(due, _)) => due,
+            None => return,
+        };
+        if t.armed.is_none_or(|at| at > next) {
+            t.armed = Some(next);
+            fx.timer_at(node, next, Timer::RetryTopic { group, topic });
+        }
     }
 }
 
@@ -103,7 +178,7 @@ impl<H: History> KafkaModel<'_, H> {
         self.client(now, ClientEvent::Settled { id, group, outcome });
     }
 
-    /// Produces the record to retry topic `topic` (past the last: the dead-letter topic).
+    /// The record failed: to retry topic `topic` ([`GroupFailing::produce_to_retry_topic`]).
     fn produce_to_retry_topic(
         &mut self,
         now: SimTime,
@@ -112,17 +187,11 @@ impl<H: History> KafkaModel<'_, H> {
         msg: StoredMessage,
         sched: &mut Scheduler<Event>,
     ) {
-        let Some(&delay) = self.failing[group].policy.retry_topics.get(topic) else {
-            self.settle(now, group, msg.id(), Settlement::DeadLettered);
-            return;
-        };
-        self.settle(now, group, msg.id(), Settlement::Retrying);
-        self.failing[group].topics[topic].waiting.push_back((now.after(delay), msg));
-        self.retry_topic_next(now, group, topic, sched);
+        let (f, processing, node, mut out) = self.failing_parts(group, sched);
+        f.produce_to_retry_topic(now, group, topic, msg, node, processing, &mut out);
     }
 
-    /// The retry topic's consumer: ends the job due now, starts the next due record, or sets a
-    /// timer for what comes next.
+    /// Retry topic `topic`'s timer ([`GroupFailing::retry_topic_next`]).
     pub(super) fn retry_topic_next(
         &mut self,
         now: SimTime,
@@ -130,43 +199,111 @@ impl<H: History> KafkaModel<'_, H> {
         topic: usize,
         sched: &mut Scheduler<Event>,
     ) {
-        let t = &mut self.failing[group].topics[topic];
-        if t.armed.is_some_and(|at| at <= now) {
-            t.armed = None;
-        }
-        if let Some((end, msg)) = t.busy {
-            if end > now {
-                return;
-            }
-            t.busy = None;
-            // Attempt `topic + 1`: the main topic's was 0.
-            let failed = self.failing[group].decision.fails(msg.id(), topic as u32 + 1);
-            if failed {
-                self.client(now, ClientEvent::ProcessingFailed { msg, group, consumer: 0 });
-                self.produce_to_retry_topic(now, group, topic + 1, msg, sched);
-            } else {
-                self.client(now, ClientEvent::Processed { msg, group, consumer: 0 });
-            }
-        }
-        let t = &mut self.failing[group].topics[topic];
-        if t.busy.is_some() {
-            return;
-        }
-        let next = match t.waiting.front() {
-            Some(&(due, msg)) if due <= now => {
-                t.waiting.pop_front();
-                let end = now.after(self.processing.of(group, msg.id()));
-                self.failing[group].topics[topic].busy = Some((end, msg));
-                end
-            }
-            Some(&(due, _)) => due,
-            None => return,
-        };
-        let t = &mut self.failing[group].topics[topic];
-        if t.armed.is_none_or(|at| at > next) {
-            t.armed = Some(next);
-            let node = self.coord;
-            self.world.timer_at(sched, node, next, Timer::RetryTopic { group, topic });
-        }
+        let (f, processing, node, mut out) = self.failing_parts(group, sched);
+        f.retry_topic_next(now, group, topic, node, processing, &mut out);
+    }
+
+    /// Group `group`'s retry listener (on the coordinator's node, as its timers always were), the
+    /// processing times, and a sink that applies its effects at once: client events to the
+    /// history (and the drain watch), timers through the world.
+    // The effects' sink is a closure, whose type has no name to give an alias.
+    #[allow(clippy::type_complexity)]
+    fn failing_parts<'a>(
+        &'a mut self,
+        group: GroupIdx,
+        sched: &'a mut Scheduler<Event>,
+    ) -> (&'a mut GroupFailing, &'a ProcessingTimes, NodeId, Direct<'a, Event, impl FnMut(Handed<Msg, ClientEvent>) + 'a>)
+    {
+        let now = sched.now();
+        let (history, drain) = (&mut *self.history, &mut self.drain);
+        let out = Direct::new(&mut self.world, sched, move |h| match h {
+            Handed::Record(e) => crate::models::record_client(history, drain, now, e),
+            Handed::Returned { .. } => {}
+        });
+        (&mut self.failing[group], &self.processing, self.coord, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::out::{Effect, Out};
+
+    type Fx = Out<Msg, Timer, ClientEvent>;
+    const LISTENER: NodeId = 3;
+
+    fn secs(s: u64) -> SimTime {
+        SimTime(s * 1_000_000_000)
+    }
+
+    /// Group 0 with retry topics of 5 s and 1 min, records processed in 2 s; `poison`: every
+    /// failing record fails on every attempt (else only on its first).
+    fn group(poison: bool) -> (GroupFailing, ProcessingTimes) {
+        let toml = format!(
+            "duration = \"1s\"\n[workload]\nrate = 1.0\n[[groups]]\nname = \"g\"\nprocessing = \"2s\"\n\
+             failure_rate = 1.0\npoison_fraction = {}\non_failure = {{ rabbitmq = \"reject\", kafka = \"retry-topics\" }}\n\
+             retry_topics = [\"5s\", \"1m\"]\n",
+            if poison { 1.0 } else { 0.0 }
+        );
+        let s = Scenario::parse(&toml, "t.toml", false).unwrap_or_else(|e| panic!("{e}"));
+        (GroupFailing::new(&s, 0), ProcessingTimes::new(&s))
+    }
+
+    fn rec(id: u64) -> StoredMessage {
+        StoredMessage::new(&crate::workload::Message { id, published_at: SimTime::ZERO, key: None, bytes: 100 })
+    }
+
+    fn seen(fx: &mut Fx) -> Vec<String> {
+        fx.take_effects()
+            .map(|e| match e {
+                Effect::TimerAt { node: LISTENER, at, timer: Timer::RetryTopic { group: 0, topic } } => {
+                    format!("timer of topic {topic} at {} s", at.0 / 1_000_000_000)
+                }
+                Effect::Record(ClientEvent::Settled { id, outcome, .. }) => format!("{id} {outcome:?}"),
+                Effect::Record(ClientEvent::ProcessingFailed { msg, .. }) => format!("{} failed", msg.id()),
+                Effect::Record(ClientEvent::Processed { msg, .. }) => format!("{} processed", msg.id()),
+                e => panic!("unexpected {e:?}"),
+            })
+            .collect()
+    }
+
+    /// A poison record (it fails every attempt) goes to retry topic 1, is taken at 5 s and fails
+    /// at 7 s (2 s of processing), goes to topic 2, is taken at 67 s, fails at 69 s, and is
+    /// dead-lettered: topics past the last one are the dead-letter topic.
+    #[test]
+    fn a_poison_record_passes_every_retry_topic_and_is_dead_lettered() {
+        let (mut g, processing) = group(true);
+        let mut fx = Fx::default();
+        g.produce_to_retry_topic(SimTime::ZERO, 0, 0, rec(7), LISTENER, &processing, &mut fx);
+        assert_eq!(seen(&mut fx), ["7 Retrying", "timer of topic 0 at 5 s"]);
+        g.retry_topic_next(secs(5), 0, 0, LISTENER, &processing, &mut fx);
+        assert_eq!(seen(&mut fx), ["timer of topic 0 at 7 s"]);
+        g.retry_topic_next(secs(7), 0, 0, LISTENER, &processing, &mut fx);
+        assert_eq!(seen(&mut fx), ["7 failed", "7 Retrying", "timer of topic 1 at 67 s"]);
+        assert!(!g.idle());
+        g.retry_topic_next(secs(67), 0, 1, LISTENER, &processing, &mut fx);
+        assert_eq!(seen(&mut fx), ["timer of topic 1 at 69 s"]);
+        g.retry_topic_next(secs(69), 0, 1, LISTENER, &processing, &mut fx);
+        assert_eq!(seen(&mut fx), ["7 failed", "7 DeadLettered"]);
+        assert!(g.idle());
+    }
+
+    /// A record that fails only its first attempt is processed by retry topic 1's consumer. Two
+    /// records produced 1 s apart are taken one at a time in order: the second waits for the
+    /// first's job (5 to 7 s) although its own delay passed at 6 s, and one timer serves.
+    #[test]
+    fn a_retry_topic_consumer_takes_one_record_at_a_time_in_order() {
+        let (mut g, processing) = group(false);
+        let mut fx = Fx::default();
+        g.produce_to_retry_topic(SimTime::ZERO, 0, 0, rec(1), LISTENER, &processing, &mut fx);
+        g.produce_to_retry_topic(secs(1), 0, 0, rec(2), LISTENER, &processing, &mut fx);
+        assert_eq!(seen(&mut fx), ["1 Retrying", "timer of topic 0 at 5 s", "2 Retrying"]);
+        g.retry_topic_next(secs(5), 0, 0, LISTENER, &processing, &mut fx);
+        assert_eq!(seen(&mut fx), ["timer of topic 0 at 7 s"]);
+        g.retry_topic_next(secs(7), 0, 0, LISTENER, &processing, &mut fx);
+        assert_eq!(seen(&mut fx), ["1 processed", "timer of topic 0 at 9 s"]);
+        g.retry_topic_next(secs(9), 0, 0, LISTENER, &processing, &mut fx);
+        assert_eq!(seen(&mut fx), ["2 processed"]);
+        assert!(g.idle());
     }
 }
