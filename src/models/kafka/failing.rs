@@ -53,6 +53,22 @@ impl GroupFailing {
         self.topics.iter().all(|t| t.busy.is_none() && t.waiting.is_empty())
     }
 
+    /// Attempt `attempt` (0 for the first) at record `id` of the main topic ended: did it fail
+    /// (the group's decision), and what does the error handler do then (its policy)?
+    pub(super) fn on_attempt(&self, id: crate::workload::MessageId, attempt: u32) -> OnAttempt {
+        if self.decision.never() || !self.decision.fails(id, attempt) {
+            return OnAttempt::Succeeded;
+        }
+        match self.policy.kafka {
+            KafkaOnFailure::Skip => OnAttempt::Drop,
+            KafkaOnFailure::RetryTopics => OnAttempt::RetryTopic,
+            KafkaOnFailure::RetryInPlace if self.policy.max_attempts.is_some_and(|most| attempt + 1 >= most) => {
+                OnAttempt::Drop
+            }
+            KafkaOnFailure::RetryInPlace => OnAttempt::RetryInPlace { backoff: self.policy.retry_backoff },
+        }
+    }
+
     /// Group `group`'s record `msg` failed (in the main topic, or in retry topic `topic - 1`): it
     /// is produced to retry topic `topic`, to be processed once that topic's delay has passed;
     /// past the last retry topic it goes to the dead-letter topic. The retry listener runs on
@@ -128,6 +144,19 @@ impl GroupFailing {
     }
 }
 
+/// What the consumer's error handler does with a finished attempt at a record of the main topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum OnAttempt {
+    /// It did not fail.
+    Succeeded,
+    /// Failed, logged and skipped (`skip`, or retry-in-place at `max_attempts`): dropped.
+    Drop,
+    /// Failed, produced to the first retry topic (`retry-topics`).
+    RetryTopic,
+    /// Failed, processed again after the back-off (`retry-in-place`).
+    RetryInPlace { backoff: SimDuration },
+}
+
 /// How a processing attempt of a consumer group's record ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum AttemptEnd {
@@ -149,29 +178,29 @@ impl<H: History> KafkaModel<'_, H> {
         r: Fetched,
         sched: &mut Scheduler<Event>,
     ) -> AttemptEnd {
-        let f = &self.failing[group];
-        let c = &mut self.groups[group].consumers[consumer as usize];
         let id = r.msg.id();
-        if f.decision.never() || !f.decision.fails(id, c.attempt) {
+        let attempt = self.groups[group].consumers[consumer as usize].attempt;
+        let on = self.failing[group].on_attempt(id, attempt);
+        if on == OnAttempt::Succeeded {
             return AttemptEnd::Succeeded;
         }
-        let (handling, backoff, max_attempts) = (f.policy.kafka, f.policy.retry_backoff, f.policy.max_attempts);
         self.client(now, ClientEvent::ProcessingFailed { msg: r.msg, group, consumer });
-        match handling {
-            KafkaOnFailure::Skip => self.settle(now, group, id, Settlement::Dropped),
-            KafkaOnFailure::RetryTopics => self.produce_to_retry_topic(now, group, 0, r.msg, sched),
-            KafkaOnFailure::RetryInPlace => {
-                let next = self.groups[group].consumers[consumer as usize].attempt + 1;
-                if max_attempts.is_some_and(|most| next >= most) {
-                    self.settle(now, group, id, Settlement::Dropped);
-                    return AttemptEnd::Settled;
-                }
+        match on {
+            OnAttempt::Succeeded => AttemptEnd::Succeeded,
+            OnAttempt::Drop => {
+                self.settle(now, group, id, Settlement::Dropped);
+                AttemptEnd::Settled
+            }
+            OnAttempt::RetryTopic => {
+                self.produce_to_retry_topic(now, group, 0, r.msg, sched);
+                AttemptEnd::Settled
+            }
+            OnAttempt::RetryInPlace { backoff } => {
                 let (c, around, mut out) = self.consumer_parts(group, consumer, sched);
                 c.retry_in_place(r, group, consumer, backoff, around, &mut out);
-                return AttemptEnd::RetryingInPlace;
+                AttemptEnd::RetryingInPlace
             }
         }
-        AttemptEnd::Settled
     }
 
     fn settle(&mut self, now: SimTime, group: GroupIdx, id: crate::workload::MessageId, outcome: Settlement) {
@@ -265,6 +294,33 @@ mod tests {
                 e => panic!("unexpected {e:?}"),
             })
             .collect()
+    }
+
+    /// The error handler's answer, attempt by attempt, for a record that fails every attempt
+    /// (poison) and one that fails only its first (transient). Retry in place with
+    /// `max_attempts = 3` and a 1 s back-off: attempts 0 and 1 are retried, attempt 2 is the
+    /// third and last, so the record is dropped. `skip` drops at once; `retry-topics` produces
+    /// to the first topic. A record that does not fail (a transient one's second attempt)
+    /// succeeds under every policy.
+    #[test]
+    fn the_error_handler_retries_in_place_until_max_attempts_then_drops() {
+        let failing = |kafka: &str, poison: f64| {
+            let toml = format!(
+                "duration = \"1s\"\n[workload]\nrate = 1.0\n[[groups]]\nname = \"g\"\nfailure_rate = 1.0\n\
+                 poison_fraction = {poison}\non_failure = {{ rabbitmq = \"reject\", kafka = \"{kafka}\" }}\n{}",
+                if kafka == "retry-in-place" { "retry_backoff = \"1s\"\nmax_attempts = 3\n" } else { "" }
+            );
+            let s = Scenario::parse(&toml, "t.toml", false).unwrap_or_else(|e| panic!("{e}"));
+            GroupFailing::new(&s, 0)
+        };
+        let in_place = failing("retry-in-place", 1.0);
+        let again = OnAttempt::RetryInPlace { backoff: SimDuration::from_secs_f64(1.0) };
+        let answers: Vec<_> = (0..3).map(|attempt| in_place.on_attempt(7, attempt)).collect();
+        assert_eq!(answers, [again, again, OnAttempt::Drop]);
+        assert_eq!(failing("skip", 1.0).on_attempt(7, 0), OnAttempt::Drop);
+        assert_eq!(failing("retry-topics", 1.0).on_attempt(7, 0), OnAttempt::RetryTopic);
+        let transient = failing("retry-in-place", 0.0);
+        assert_eq!((transient.on_attempt(7, 0), transient.on_attempt(7, 1)), (again, OnAttempt::Succeeded));
     }
 
     /// A poison record (it fails every attempt) goes to retry topic 1, is taken at 5 s and fails
