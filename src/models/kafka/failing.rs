@@ -181,10 +181,9 @@ impl<H: History> KafkaModel<'_, H> {
         let id = r.msg.id();
         let attempt = self.groups[group].consumers[consumer as usize].attempt;
         let on = self.failing[group].on_attempt(id, attempt);
-        if on == OnAttempt::Succeeded {
-            return AttemptEnd::Succeeded;
+        if on != OnAttempt::Succeeded {
+            self.client(now, ClientEvent::ProcessingFailed { msg: r.msg, group, consumer });
         }
-        self.client(now, ClientEvent::ProcessingFailed { msg: r.msg, group, consumer });
         match on {
             OnAttempt::Succeeded => AttemptEnd::Succeeded,
             OnAttempt::Drop => {
@@ -243,12 +242,7 @@ impl<H: History> KafkaModel<'_, H> {
         sched: &'a mut Scheduler<Event>,
     ) -> (&'a mut GroupFailing, &'a ProcessingTimes, NodeId, Direct<'a, Event, impl FnMut(Handed<Msg, ClientEvent>) + 'a>)
     {
-        let now = sched.now();
-        let (history, drain) = (&mut *self.history, &mut self.drain);
-        let out = Direct::new(&mut self.world, sched, move |h| match h {
-            Handed::Record(e) => crate::models::record_client(history, drain, now, e),
-            Handed::Returned { .. } => {}
-        });
+        let out = client_sink(&mut self.world, sched, &mut *self.history, &mut self.drain);
         (&mut self.failing[group], &self.processing, self.coord, out)
     }
 }

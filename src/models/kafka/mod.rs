@@ -1016,18 +1016,7 @@ impl<'h, H: History> KafkaModel<'h, H> {
         consumer: u32,
         sched: &'a mut Scheduler<Event>,
     ) -> (&'a mut Consumer, consumer::Around<'a>, Direct<'a, Event, impl FnMut(Handed<Msg, ClientEvent>) + 'a>) {
-        let now = sched.now();
-        let (history, drain) = (&mut *self.history, &mut self.drain);
-        let out = Direct::new(
-            &mut self.world,
-            sched,
-            #[inline(always)]
-            move |h| match h {
-                Handed::Record(e) => super::record_client(history, drain, now, e),
-                // Its sends' losses are told at once (`Sees`), never handed back.
-                Handed::Returned { .. } => {}
-            },
-        );
+        let out = client_sink(&mut self.world, sched, &mut *self.history, &mut self.drain);
         let g = &mut self.groups[group];
         let around = consumer::Around {
             leaders: &self.repl,
@@ -1866,6 +1855,29 @@ impl<H: History> Model for KafkaModel<'_, H> {
                     && self.repl.iter().any(|r| r.leader.is_none())
                     && self.groups_done(true)))
     }
+}
+
+/// A sink that applies a client-side handler's effects at once: its client events to the history
+/// (and the drain watch), its sends and timers through the world. Its sends' losses are told at
+/// once (`Sees`), never handed back.
+#[allow(clippy::type_complexity)]
+#[inline(always)]
+fn client_sink<'a, H: History>(
+    world: &'a mut World,
+    sched: &'a mut Scheduler<Event>,
+    history: &'a mut H,
+    drain: &'a mut DrainWatch,
+) -> Direct<'a, Event, impl FnMut(Handed<Msg, ClientEvent>) + 'a> {
+    let now = sched.now();
+    Direct::new(
+        world,
+        sched,
+        #[inline(always)]
+        move |h| match h {
+            Handed::Record(e) => super::record_client(history, drain, now, e),
+            Handed::Returned { .. } => {}
+        },
+    )
 }
 
 /// A group's consumer lag gauge: log end offsets minus its committed offsets, and what it fetched
